@@ -1,0 +1,26 @@
+// An agent as held in memory: identity, metadata and the raw budget policy from its context directory.
+export interface Agent {
+  /** Plain name (validated): letters, digits, '.', '_', '-', starting with a letter or digit. */
+  readonly id: string;
+  /** The secret part of the stored token (after `<agent-id>:`, or the whole stored token when it has no colon). */
+  readonly secret: string;
+  readonly pod: string;
+  readonly service: string;
+  readonly type: string;
+  readonly timezone: string;
+  /** The agent's context directory (absolute path). */
+  readonly dir: string;
+  /** `metadata.json` `budget` as written (validated by the budget engine, not here). */
+  readonly metadataBudget: unknown;
+  /** `<dir>/budget-override.json` parsed, or undefined when absent. */
+  readonly contextOverride: unknown;
+  /** History replay tokens from service-auth/*.json with service `cllama-history`. */
+  readonly historyTokens: readonly string[];
+}
+
+/** A plain agent id: no path separators, no leading dot, bounded length. Checked before any path is built. */
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function isPlainAgentId(id: string): boolean {
+  return AGENT_ID_PATTERN.test(id) && !id.includes('..');
+}

@@ -1,0 +1,46 @@
+// The validated, frozen configuration: read once at start (see load.ts) and passed down; nothing reads env later.
+import type { Provider } from '../upstream/provider.ts';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type LedgerConfig =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'redis'; readonly url: string };
+
+export interface Config {
+  readonly listen: ListenAddress;
+  readonly ui: ListenAddress;
+  readonly contextRoot: string;
+  readonly authDir: string;
+  readonly governanceDir: string | null;
+  readonly historyDir: string;
+  readonly historyMaxBytes: number;
+  /** Where the embedded ledger keeps its journal. */
+  readonly dataDir: string;
+  readonly pod: string;
+  /** CLLAMA_UI_TOKEN: admin bearer for the UI port and GET /history/{agent}. Null = not configured. */
+  readonly uiToken: string | null;
+  readonly budgetFailMode: 'open' | 'closed';
+  readonly ledger: LedgerConfig;
+  readonly maxBodyBytes: number;
+  readonly timeouts: {
+    readonly connectMs: number;
+    /** Whole non-streamed attempt: headers and body. */
+    readonly dispatchMs: number;
+    /** Streamed: wait for response headers and the first body byte. */
+    readonly firstByteMs: number;
+    /** Streamed: longest gap between body chunks. */
+    readonly idleMs: number;
+  };
+  /** Output-token cap assumed for budget estimates when a request sets no max_tokens. */
+  readonly defaultMaxOutputTokens: number;
+  /** Operator price file (JSON) that overrides or adds model prices. */
+  readonly pricesFile: string | null;
+  readonly alertWebhookUrl: string | null;
+  readonly providers: readonly Provider[];
+  /** Human-readable notes printed at start (e.g. "using ./.tollgate/context because /claw/context does not exist"). */
+  readonly notices: readonly string[];
+}

@@ -1,0 +1,57 @@
+// The one table of coded errors: every error tollgate returns has a code, an HTTP status, a retry hint and a message.
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorSpec {
+  readonly status: number;
+  /** Whether a client may retry the same request later. Rendered as `x-should-retry`. */
+  readonly retryable: boolean;
+  /** Default human message; a thrown error may carry a more precise one. */
+  readonly message: string;
+}
+
+export const ERRORS = {
+  auth_missing: { status: 401, retryable: false, message: 'missing or malformed credentials: send Authorization: Bearer <agent-id>:<secret>' },
+  auth_invalid: { status: 401, retryable: false, message: 'invalid agent credentials' },
+  invalid_json: { status: 400, retryable: false, message: 'invalid JSON body' },
+  invalid_request: { status: 400, retryable: false, message: 'invalid request' },
+  body_too_large: { status: 413, retryable: false, message: 'request body too large' },
+  missing_model: { status: 400, retryable: false, message: 'missing model' },
+  unknown_provider: { status: 400, retryable: false, message: 'unknown provider' },
+  model_not_routable: { status: 400, retryable: false, message: 'model must be provider-prefixed: <provider>/<model>' },
+  provider_not_configured: { status: 502, retryable: false, message: 'provider auth not configured' },
+  upstream_unreachable: { status: 502, retryable: true, message: 'upstream request failed' },
+  upstream_timeout: { status: 504, retryable: true, message: 'upstream timed out' },
+  budget_exceeded: { status: 429, retryable: false, message: 'budget exceeded' },
+  rate_limited: { status: 429, retryable: true, message: 'rate limited by budget policy' },
+  unknown_cost_blocked: { status: 429, retryable: false, message: 'model price unknown and policy blocks unknown-cost requests' },
+  budget_unavailable: { status: 503, retryable: true, message: 'budget enforcement unavailable' },
+  not_found: { status: 404, retryable: false, message: 'not found' },
+  method_not_allowed: { status: 405, retryable: false, message: 'method not allowed' },
+  internal: { status: 500, retryable: true, message: 'internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** An error that leaves the pipeline through the single error exit and is rendered in the caller's wire format. */
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  /** Extra top-level fields merged into the error body (e.g. the `budget` object on a 429). */
+  readonly extra: Record<string, unknown> | undefined;
+  /** Extra response headers (e.g. Retry-After). */
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, options: { message?: string; extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(options.message ?? spec.message, { cause: options.cause });
+    this.name = 'ProxyError';
+    this.code = code;
+    this.status = spec.status;
+    this.retryable = spec.retryable;
+    this.extra = options.extra;
+    this.headers = options.headers;
+  }
+}
+
+export function isProxyError(value: unknown): value is ProxyError {
+  return value instanceof ProxyError;
+}

@@ -1,0 +1,89 @@
+// The storage seam for budgets: reserve, settle, release, standing. Embedded (memory.ts) and Redis (redis.ts) implement it.
+
+/** What a request consumes. Every amount is a non-negative integer. */
+export type Metric = 'usd_micros' | 'requests' | 'input_tokens' | 'output_tokens' | 'total_tokens' | 'unknown_cost_requests';
+export type Amounts = Partial<Record<Metric, number>>;
+
+/**
+ * One limit to check at admission. `scope` names whose usage counts: `agent:<id>`, `shared:<name>`,
+ * or a model-scoped variant such as `agent:<id>|model:<pattern>`. The engine decides which scopes a request touches.
+ */
+export interface LimitCheck {
+  /** Stable id of the limit (for headers, events and standings), e.g. `agent:a/usd/1h`. */
+  readonly id: string;
+  readonly scope: string;
+  /** `concurrency` counts open reservations on the scope; every other metric is summed over the rolling window. */
+  readonly metric: Metric | 'concurrency';
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
+export interface LimitStanding {
+  readonly id: string;
+  readonly scope: string;
+  readonly metric: Metric | 'concurrency';
+  readonly windowMs: number;
+  readonly limit: number;
+  /** Settled usage inside the window. */
+  readonly used: number;
+  /** Held by open reservations. */
+  readonly reserved: number;
+  /** max(0, limit - used - reserved). */
+  readonly remaining: number;
+  /** Milliseconds until the oldest usage in the window leaves it (null when the window holds nothing). */
+  readonly resetMs: number | null;
+}
+
+export interface ReserveInput {
+  /** Unique per request attempt; settle/release name it. */
+  readonly id: string;
+  /** Every scope the request's usage is added to. */
+  readonly scopes: readonly string[];
+  /** Estimated amounts held until settle/release. */
+  readonly amounts: Amounts;
+  /** Limits that can refuse the reservation (soft limits are left out and checked with standing()). */
+  readonly checks: readonly LimitCheck[];
+  /** A reservation not settled or released within this time is dropped (a crashed replica's holds expire). */
+  readonly leaseMs: number;
+}
+
+export type ReserveOutcome =
+  | { readonly admitted: true; readonly standings: readonly LimitStanding[] }
+  | {
+      readonly admitted: false;
+      /** The first check (in input order) that refused. */
+      readonly blocked: LimitStanding;
+      /**
+       * Milliseconds until enough settled usage leaves the window for this request to fit, given what is reserved now.
+       * Null when waiting alone cannot make it fit (the request alone exceeds the limit, or reservations hold the room).
+       */
+      readonly retryAfterMs: number | null;
+      readonly standings: readonly LimitStanding[];
+    };
+
+export interface SettleInput {
+  readonly id: string;
+  /** Actual amounts; they replace the reservation's estimate. */
+  readonly amounts: Amounts;
+}
+
+export interface LedgerHealth {
+  readonly ok: boolean;
+  readonly kind: 'memory' | 'redis';
+  readonly detail?: string;
+}
+
+export interface Ledger {
+  /** Atomically checks every limit and, if all fit, holds the amounts on every scope. */
+  reserve(input: ReserveInput): Promise<ReserveOutcome>;
+  /** Turns a reservation into settled usage. Returns false (and changes nothing) if it was already settled, released or expired. */
+  settle(input: SettleInput): Promise<boolean>;
+  /** Drops a reservation without usage. Returns false if it was already settled, released or expired. */
+  release(id: string): Promise<boolean>;
+  /** Records usage that had no reservation (e.g. rebuilt from history). */
+  record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void>;
+  /** Current standing of each check, without reserving anything. */
+  standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]>;
+  health(): Promise<LedgerHealth>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+// The one object a request carries through the pipeline; each step fills in its part.
+import type { Agent } from '../auth/agent.ts';
+import type { Admission } from '../budget/admission.ts';
+import type { Usage } from '../protocol/usage.ts';
+import type { PriceQuote } from '../pricing/pricer.ts';
+import type { Route, WireFormat } from '../upstream/provider.ts';
+
+export interface RequestContext {
+  readonly id: string;
+  /** Wall-clock start, ms since epoch. */
+  readonly startedAt: number;
+  readonly dialect: WireFormat;
+  /** Request path without query, e.g. /v1/chat/completions. */
+  readonly path: string;
+  readonly query: string;
+  agent?: Agent;
+  /** Parsed request body as the agent sent it. */
+  body?: Record<string, unknown>;
+  stream: boolean;
+  /** Whether the client asked for the usage chunk itself (OpenAI stream_options.include_usage). */
+  clientWantsUsage: boolean;
+  route?: Route;
+  /** Body sent upstream (model rewritten, usage requested). */
+  upstreamBody?: Record<string, unknown>;
+  admission?: Admission;
+  interventions: string[];
+  statusCode?: number;
+  usage: Usage | null;
+  price?: PriceQuote;
+}

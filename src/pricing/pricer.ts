@@ -1,0 +1,25 @@
+// Pricing types: usage → integer micro-dollars. The implementation (price-book.ts) is pure after start-up.
+import type { Usage } from '../protocol/usage.ts';
+
+/** Rates in USD per million tokens, which is also micro-dollars per token. */
+export interface ModelRates {
+  readonly inputPerMTok: number;
+  readonly outputPerMTok: number;
+  readonly cacheReadPerMTok?: number;
+  readonly cacheWritePerMTok?: number;
+}
+
+export type PriceSource = 'provider_reported' | 'operator' | 'price_table' | 'unknown';
+
+export interface PriceQuote {
+  /** Integer micro-dollars, or null when the cost is unknown (never silently 0). */
+  readonly costMicros: number | null;
+  readonly source: PriceSource;
+}
+
+export interface Pricer {
+  /** Rates for a model, looked up once per (provider, model) and cached. Null when unknown. */
+  rates(provider: string, model: string): ModelRates | null;
+  /** Cost of one call. Provider-reported cost wins when present. */
+  price(input: { readonly provider: string; readonly model: string; readonly usage: Usage }): PriceQuote;
+}
