@@ -1,0 +1,21 @@
+// The OpenAI error envelope: {"error":{"message","type","param","code"}} and the type/code each tollgate error maps to.
+import type { ErrorCode } from '../../errors.ts';
+
+/** type/code pairs an OpenAI client expects; budget codes keep cllama's names so existing agents match on them. */
+const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> = {
+  auth_missing: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  auth_invalid: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  budget_exceeded: { type: 'budget_exceeded', code: 'budget_exceeded' },
+  rate_limited: { type: 'rate_limited', code: 'rate_limited' },
+  unknown_cost_blocked: { type: 'budget_exceeded', code: 'unknown_cost_blocked' },
+  budget_unavailable: { type: 'server_error', code: 'budget_unavailable' },
+  upstream_unreachable: { type: 'server_error', code: 'upstream_unreachable' },
+  upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
+  provider_not_configured: { type: 'server_error', code: 'provider_not_configured' },
+  internal: { type: 'server_error', code: 'internal' },
+};
+
+export function openAIErrorBody(input: { code: ErrorCode; message: string; extra?: Record<string, unknown> }): Record<string, unknown> {
+  const mapped = OPENAI_TYPES[input.code] ?? { type: 'invalid_request_error', code: input.code };
+  return { ...input.extra, error: { message: input.message, type: mapped.type, param: null, code: mapped.code } };
+}

@@ -1,0 +1,46 @@
+// The single error exit: renders any thrown value as a ProxyError in the caller's wire format, once.
+import type { ServerResponse } from 'node:http';
+import { ProxyError, isProxyError } from '../errors.ts';
+import { anthropicErrorBody } from '../protocol/anthropic/errors.ts';
+import { openAIErrorBody } from '../protocol/openai/errors.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+
+export function toProxyError(value: unknown): ProxyError {
+  if (isProxyError(value)) return value;
+  return new ProxyError('internal', { cause: value });
+}
+
+export function errorBody(input: { error: ProxyError; dialect: WireFormat; requestId: string }): Record<string, unknown> {
+  const { error } = input;
+  if (input.dialect === 'anthropic') {
+    return anthropicErrorBody({ code: error.code, status: error.status, message: error.message, requestId: input.requestId, extra: error.extra });
+  }
+  return openAIErrorBody({ code: error.code, message: error.message, extra: error.extra });
+}
+
+/** Writes the error unless the response has already started (then the connection is ended). */
+export function renderError(input: {
+  res: ServerResponse;
+  error: ProxyError;
+  dialect: WireFormat;
+  requestId: string;
+  headers?: Readonly<Record<string, string>>;
+}): void {
+  const { res, error } = input;
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  const payload = JSON.stringify(errorBody(input));
+  const headers: Record<string, string | number> = {
+    ...input.headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    'x-request-id': input.requestId,
+    'x-should-retry': String(error.retryable),
+    ...error.headers,
+  };
+  if (error.status === 413) headers.connection = 'close';
+  res.writeHead(error.status, headers);
+  res.end(payload);
+}
