@@ -1,0 +1,192 @@
+// Reads session history off the request path: paged reads for the history API, streaming scans for rebuilds.
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { isPlainAgentId } from '../auth/agent.ts';
+import { historyIdFromRawLine, type HistoryEntry } from './entry.ts';
+import { HISTORY_FILE, ROTATED_HISTORY_FILE } from './writer.ts';
+
+export const DEFAULT_HISTORY_LIMIT = 100;
+export const MAX_HISTORY_LIMIT = 1000;
+
+export interface ReadHistoryOptions {
+  readonly dir: string;
+  readonly agentId: string;
+  /** Only entries with ts strictly after this instant. */
+  readonly after?: Date | null;
+  /** Default 100; ≤ 0 or not a number → 100; > 1000 → 1000 (as cllama). */
+  readonly limit?: number;
+}
+
+export interface HistoryReadResult {
+  /** The oldest `limit` entries after `after`, oldest first. */
+  readonly entries: HistoryEntry[];
+  /** Unparsable lines (or lines without a valid ts) that were not the last line of their file. */
+  readonly skippedLines: number;
+  /** Unparsable last lines (a write torn by a crash, or one still in progress): expected, tolerated. */
+  readonly tornLines: number;
+}
+
+export interface BadHistoryLine {
+  readonly agentId: string;
+  readonly file: string;
+  /** 1-based line number in that file. */
+  readonly line: number;
+  /** True when it was the last line of its file (a torn write), false for a bad line in the middle. */
+  readonly torn: boolean;
+}
+
+export interface ScanHistoryOptions {
+  readonly dir: string;
+  /** One agent, or every agent folder (plain agent ids only) when omitted. */
+  readonly agentId?: string;
+  readonly onBadLine?: (bad: BadHistoryLine) => void;
+}
+
+export function clampHistoryLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit) || limit <= 0) return DEFAULT_HISTORY_LIMIT;
+  return Math.min(Math.floor(limit), MAX_HISTORY_LIMIT) || DEFAULT_HISTORY_LIMIT;
+}
+
+/** The oldest `limit` entries of one agent with ts strictly after `after`, spanning the rotated file then the current. */
+export async function readHistory(options: ReadHistoryOptions): Promise<HistoryEntry[]> {
+  return (await readHistoryPage(options)).entries;
+}
+
+/** As readHistory, with counts of the bad and torn lines met on the way. */
+export async function readHistoryPage(options: ReadHistoryOptions): Promise<HistoryReadResult> {
+  const limit = clampHistoryLimit(options.limit);
+  const afterMs = options.after ? options.after.getTime() : Number.NEGATIVE_INFINITY;
+  const entries: HistoryEntry[] = [];
+  let skippedLines = 0;
+  let tornLines = 0;
+  const onBadLine = (bad: BadHistoryLine): void => {
+    if (bad.torn) tornLines += 1;
+    else skippedLines += 1;
+  };
+  for await (const entry of scanHistory({ dir: options.dir, agentId: options.agentId, onBadLine })) {
+    if (Date.parse(entry.ts) <= afterMs) continue;
+    entries.push(entry);
+    if (entries.length >= limit) break;
+  }
+  return { entries, skippedLines, tornLines };
+}
+
+/** Streams every entry, line by line with bounded memory: one agent (rotated file first), or all agents by name. */
+export async function* scanHistory(options: ScanHistoryOptions): AsyncGenerator<HistoryEntry> {
+  const agentIds = options.agentId !== undefined ? [requirePlainAgentId(options.agentId)] : await listHistoryAgents(options.dir);
+  for (const agentId of agentIds) {
+    yield* scanAgent(options.dir, agentId, options.onBadLine);
+  }
+}
+
+/** Agent folders under `dir` that hold a history file, by name; folders that are not plain agent ids are ignored. */
+export async function listHistoryAgents(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+  const agents: string[] = [];
+  for (const name of names.filter(isPlainAgentId).sort()) {
+    if ((await isFile(join(dir, name, HISTORY_FILE))) || (await isFile(join(dir, name, ROTATED_HISTORY_FILE)))) {
+      agents.push(name);
+    }
+  }
+  return agents;
+}
+
+async function* scanAgent(dir: string, agentId: string, onBadLine?: (bad: BadHistoryLine) => void): AsyncGenerator<HistoryEntry> {
+  const folder = join(dir, agentId);
+  // Open both files before reading either: a rotation in between then still yields one consistent sequence.
+  const rotated = await openIfExists(join(folder, ROTATED_HISTORY_FILE));
+  const current = await openIfExists(join(folder, HISTORY_FILE)).catch(async (err: unknown) => {
+    await rotated?.handle.close();
+    throw err;
+  });
+  try {
+    for (const file of [rotated, current]) {
+      if (file) yield* scanFile({ ...file, agentId, onBadLine });
+    }
+  } finally {
+    await rotated?.handle.close().catch(() => undefined);
+    await current?.handle.close().catch(() => undefined);
+  }
+}
+
+async function* scanFile(options: {
+  handle: FileHandle;
+  path: string;
+  agentId: string;
+  onBadLine?: (bad: BadHistoryLine) => void;
+}): AsyncGenerator<HistoryEntry> {
+  const stream = options.handle.createReadStream({ encoding: 'utf8', autoClose: false, start: 0 });
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let lineNumber = 0;
+  /** A bad line is only known to be the torn last line once the file ends without another line. */
+  let pendingBadLine = 0;
+  const report = (line: number, torn: boolean): void => {
+    options.onBadLine?.({ agentId: options.agentId, file: options.path, line, torn });
+  };
+  try {
+    for await (const raw of lines) {
+      lineNumber += 1;
+      if (raw.trim() === '') continue;
+      if (pendingBadLine) {
+        report(pendingBadLine, false);
+        pendingBadLine = 0;
+      }
+      const entry = parseHistoryLine(raw);
+      if (entry) yield entry;
+      else pendingBadLine = lineNumber;
+    }
+    if (pendingBadLine) report(pendingBadLine, true);
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+/** One line → entry, or null when it is not a JSON object with a parsable ts. A missing id is hydrated as cllama does. */
+export function parseHistoryLine(raw: string): HistoryEntry | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const record = value as Record<string, unknown>;
+  if (typeof record.ts !== 'string' || Number.isNaN(Date.parse(record.ts))) return null;
+  if (typeof record.id === 'string' && record.id !== '') return record as unknown as HistoryEntry;
+  const { version, id: _missing, ...rest } = record;
+  return { version, id: historyIdFromRawLine(raw), ...rest } as unknown as HistoryEntry;
+}
+
+async function openIfExists(path: string): Promise<{ handle: FileHandle; path: string } | null> {
+  try {
+    return { handle: await open(path, 'r'), path };
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function requirePlainAgentId(agentId: string): string {
+  if (!isPlainAgentId(agentId)) throw new Error('invalid agent id for history');
+  return agentId;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+}

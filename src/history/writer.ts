@@ -1,0 +1,243 @@
+// Append-only per-agent history.jsonl writer: never blocks the caller, strictly ordered per agent, cllama rotation.
+//
+// Layout: <dir>/<claw_id>/history.jsonl (+ history.jsonl.1 after rotation), as cllama writes it.
+// Unlike cllama we do not maintain history.index.json: our budget windows come from the ledger journal, not from
+// scanning history per request, and the reader is only used off the request path (admin API, history endpoints,
+// rebuilds), where a sequential scan is fine. A stale cllama index left in the folder is simply ignored.
+import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isPlainAgentId } from '../auth/agent.ts';
+import { serializeHistoryEntry, type HistoryEntry } from './entry.ts';
+
+export const HISTORY_FILE = 'history.jsonl';
+export const ROTATED_HISTORY_FILE = 'history.jsonl.1';
+
+export interface HistoryWriterOptions {
+  readonly dir: string;
+  /** Rotation cap per file (CLLAMA_SESSION_HISTORY_MAX_BYTES). */
+  readonly maxBytes: number;
+  /**
+   * fdatasync after every batch. Off (default): a completed write sits in the OS page cache, which survives a crash
+   * or kill -9 of tollgate but not a power loss or kernel panic. On: survives those too, at the cost of one disk
+   * flush per batch (batching amortises it under load, but a lone call on a slow disk pays milliseconds, off the
+   * response path).
+   */
+  readonly fsync?: boolean;
+  /** Called for refused entries and failed writes (the entries of a failed batch are lost, never retried). */
+  readonly onError?: (err: Error, agentId: string) => void;
+}
+
+interface FlushWaiter {
+  readonly target: number;
+  readonly resolve: () => void;
+}
+
+/** One agent's write chain: a queue, at most one write in flight, an open append handle. */
+interface AgentLog {
+  readonly agentId: string;
+  readonly folder: string;
+  readonly file: string;
+  readonly rotatedFile: string;
+  queue: string[];
+  /** Entries accepted so far. */
+  appended: number;
+  /** Entries written (or given up on after an error) so far. */
+  settled: number;
+  waiters: FlushWaiter[];
+  running: boolean;
+  handle: FileHandle | null;
+  size: number;
+  /** The file ends in a torn line (crash mid-write): start the next write on a fresh line. */
+  needsNewline: boolean;
+}
+
+export class HistoryWriter {
+  readonly #dir: string;
+  readonly #maxBytes: number;
+  readonly #fsync: boolean;
+  readonly #onError: (err: Error, agentId: string) => void;
+  readonly #logs = new Map<string, AgentLog>();
+  #closed = false;
+
+  constructor(options: HistoryWriterOptions) {
+    if (!(options.maxBytes > 0)) throw new RangeError('history maxBytes must be > 0');
+    this.#dir = options.dir;
+    this.#maxBytes = options.maxBytes;
+    this.#fsync = options.fsync ?? false;
+    this.#onError = options.onError ?? defaultOnError;
+  }
+
+  /** Queues the entry and returns at once; the write happens in the agent's chain, in call order. */
+  append(entry: HistoryEntry): void {
+    const agentId = entry.claw_id;
+    if (this.#closed) return this.#report(new Error('history writer is closed; entry dropped'), agentId);
+    if (typeof agentId !== 'string' || !isPlainAgentId(agentId)) {
+      return this.#report(new Error('history entry refused: claw_id is not a plain agent id'), String(agentId));
+    }
+    let line: string;
+    try {
+      line = serializeHistoryEntry(entry) + '\n';
+    } catch (err) {
+      return this.#report(asError(err), agentId);
+    }
+    const log = this.#logFor(agentId);
+    log.queue.push(line);
+    log.appended += 1;
+    if (!log.running) void this.#drain(log);
+  }
+
+  /** Resolves when every entry appended before this call has been written (or reported through onError). */
+  flush(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const log of this.#logs.values()) {
+      if (log.settled < log.appended) {
+        const target = log.appended;
+        waits.push(new Promise((resolve) => log.waiters.push({ target, resolve })));
+      }
+    }
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Flushes, then closes every file handle. Appends after this are refused through onError. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    await Promise.all([...this.#logs.values()].map((log) => this.#closeHandle(log)));
+  }
+
+  /** Entries accepted but not yet written, across all agents (for metrics). */
+  get pendingEntries(): number {
+    let pending = 0;
+    for (const log of this.#logs.values()) pending += log.appended - log.settled;
+    return pending;
+  }
+
+  #logFor(agentId: string): AgentLog {
+    let log = this.#logs.get(agentId);
+    if (!log) {
+      const folder = join(this.#dir, agentId);
+      log = {
+        agentId, folder, file: join(folder, HISTORY_FILE), rotatedFile: join(folder, ROTATED_HISTORY_FILE),
+        queue: [], appended: 0, settled: 0, waiters: [], running: false, handle: null, size: 0, needsNewline: false,
+      };
+      this.#logs.set(agentId, log);
+    }
+    return log;
+  }
+
+  /** Writes whatever is queued as one batch, repeatedly, until the queue is empty. Never rejects. */
+  async #drain(log: AgentLog): Promise<void> {
+    log.running = true;
+    try {
+      while (log.queue.length > 0) {
+        const batch = log.queue;
+        log.queue = [];
+        try {
+          await this.#writeBatch(log, batch);
+        } catch (err) {
+          this.#report(new Error(`history write failed, ${batch.length} entries lost: ${asError(err).message}`), log.agentId);
+          await this.#closeHandle(log);
+        }
+        log.settled += batch.length;
+        this.#wakeFlushers(log);
+      }
+    } finally {
+      log.running = false;
+    }
+  }
+
+  /** Rotation is decided per line, exactly as cllama: size > 0 and size + line > maxBytes → rotate first. */
+  async #writeBatch(log: AgentLog, lines: string[]): Promise<void> {
+    await this.#ensureOpen(log);
+    let chunk: string[] = [];
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const lineBytes = Buffer.byteLength(line);
+      const sizeBefore = log.size + chunkBytes;
+      if (sizeBefore > 0 && sizeBefore + lineBytes > this.#maxBytes) {
+        if (chunk.length > 0) await this.#write(log, chunk.join(''));
+        chunk = [];
+        chunkBytes = 0;
+        await this.#rotate(log);
+      }
+      chunk.push(line);
+      chunkBytes += lineBytes;
+    }
+    if (chunk.length > 0) await this.#write(log, chunk.join(''));
+    if (this.#fsync && log.handle) await log.handle.datasync();
+  }
+
+  async #write(log: AgentLog, text: string): Promise<void> {
+    const handle = await this.#ensureOpen(log);
+    const buffer = Buffer.from(log.needsNewline ? '\n' + text : text);
+    let offset = 0;
+    while (offset < buffer.length) {
+      const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+      offset += bytesWritten;
+      log.size += bytesWritten;
+    }
+    log.needsNewline = false;
+  }
+
+  async #ensureOpen(log: AgentLog): Promise<FileHandle> {
+    if (log.handle) return log.handle;
+    // Files hold prompts and responses: owner-only (cllama leaves 0777/0666 to the umask).
+    await mkdir(log.folder, { recursive: true, mode: 0o700 });
+    const handle = await open(log.file, 'a+', 0o600);
+    try {
+      const { size } = await handle.stat();
+      log.size = size;
+      log.needsNewline = size > 0 && !(await endsWithNewline(handle, size));
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+    log.handle = handle;
+    return handle;
+  }
+
+  /** One generation only: history.jsonl replaces history.jsonl.1 (rename is atomic and replaces the target). */
+  async #rotate(log: AgentLog): Promise<void> {
+    if (this.#fsync && log.handle) await log.handle.datasync();
+    await this.#closeHandle(log);
+    await rename(log.file, log.rotatedFile);
+    await this.#ensureOpen(log);
+  }
+
+  async #closeHandle(log: AgentLog): Promise<void> {
+    const handle = log.handle;
+    log.handle = null;
+    if (handle) await handle.close().catch((err: unknown) => this.#report(asError(err), log.agentId));
+  }
+
+  #wakeFlushers(log: AgentLog): void {
+    const waiting: FlushWaiter[] = [];
+    for (const waiter of log.waiters) {
+      if (waiter.target <= log.settled) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    log.waiters = waiting;
+  }
+
+  #report(err: Error, agentId: string): void {
+    try {
+      this.#onError(err, agentId);
+    } catch {
+      // an error handler's failure must not break the write chain
+    }
+  }
+}
+
+async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
+  const last = Buffer.alloc(1);
+  const { bytesRead } = await handle.read(last, 0, 1, size - 1);
+  return bytesRead === 1 && last[0] === 0x0a;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function defaultOnError(err: Error, agentId: string): void {
+  process.emitWarning(`session history (${agentId}): ${err.message}`, 'TollgateHistoryWarning');
+}
