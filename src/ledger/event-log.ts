@@ -1,0 +1,169 @@
+// Settled usage of one scope in time order: typed-array columns with running sums, so a rolling-window sum is one binary search.
+import { METRIC_COUNT, type AmountRow } from './amounts.ts';
+
+const INITIAL_CAPACITY = 8;
+
+/**
+ * Events live in `times[head, length)`, sorted by time. For each metric column that has ever been non-zero,
+ * `sums[c][i]` is the running total of that metric over events `0..i` (inclusive) since the last rebase, so the
+ * sum over any suffix `[i, length)` is `last - before(i)`. Appends and drops are amortised O(1); queries O(log n).
+ * Events that arrive out of order (a replay, a rebuild, a clock step back) wait in `pending` and are merged in
+ * before the next query, costing O(p log p + tail) once rather than a shift per event.
+ */
+export class EventLog {
+  private times = new Float64Array(INITIAL_CAPACITY);
+  /** Null until the metric is first non-zero in this scope (most scopes never see some metrics). */
+  private readonly sums: (Float64Array | null)[] = new Array(METRIC_COUNT).fill(null);
+  private head = 0;
+  private length = 0;
+  private pending: { at: number; row: AmountRow }[] = [];
+
+  /** Number of events held (including ones not yet merged). */
+  get size(): number {
+    return this.length - this.head + this.pending.length;
+  }
+
+  /** Adds one event. Amounts are copied. */
+  append(at: number, row: AmountRow): void {
+    if (this.pending.length > 0 || (this.length > this.head && at < this.times[this.length - 1])) {
+      this.pending.push({ at, row: Float64Array.from(row) });
+      return;
+    }
+    this.push(at, row);
+  }
+
+  /**
+   * Drops every event at or before `cutoff`. Cheap (one comparison) when there is nothing to drop. Late events not
+   * merged yet are left alone (merging here would cost a merge per append); the next call after a merge drops them.
+   */
+  dropThrough(cutoff: number): void {
+    if (this.length === this.head || this.times[this.head] > cutoff) return;
+    this.head = this.firstAfter(cutoff);
+    if (this.head === this.length) {
+      this.head = 0;
+      this.length = 0;
+    }
+  }
+
+  /** Sum of one metric column over events with time > `since`. */
+  sumAfter(column: number, since: number): number {
+    this.mergePending();
+    const sums = this.sums[column];
+    if (!sums || this.length === this.head) return 0;
+    return sums[this.length - 1] - this.before(sums, this.firstAfter(since));
+  }
+
+  /** Time of the oldest event with time > `since`, or null when there is none. */
+  oldestAfter(since: number): number | null {
+    this.mergePending();
+    const index = this.firstAfter(since);
+    return index < this.length ? this.times[index] : null;
+  }
+
+  /**
+   * Among events with time > `since`, the time of the newest event that must leave so that the events after it sum
+   * to at most `allowance` (>= 0) in this column. Null when they already fit.
+   */
+  lastToLeave(column: number, since: number, allowance: number): number | null {
+    this.mergePending();
+    const sums = this.sums[column];
+    if (!sums) return null;
+    const last = sums[this.length - 1];
+    let low = this.firstAfter(since);
+    if (low >= this.length || last - this.before(sums, low) <= allowance) return null;
+    // Smallest j in (low, length] with suffix(j) <= allowance; suffix is non-increasing and suffix(length) = 0.
+    let high = this.length;
+    low += 1;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (last - sums[mid - 1] <= allowance) high = mid;
+      else low = mid + 1;
+    }
+    return this.times[low - 1];
+  }
+
+  private before(sums: Float64Array, index: number): number {
+    return index === 0 ? 0 : sums[index - 1];
+  }
+
+  /** First index in [head, length) whose time is > `since` (length when none). */
+  private firstAfter(since: number): number {
+    let low = this.head;
+    let high = this.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.times[mid] > since) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  private push(at: number, row: AmountRow): void {
+    if (this.length === this.times.length) this.makeRoom();
+    const index = this.length;
+    this.times[index] = at;
+    for (let column = 0; column < METRIC_COUNT; column++) {
+      let sums = this.sums[column];
+      const value = row[column];
+      if (!sums) {
+        if (value === 0) continue;
+        sums = this.sums[column] = new Float64Array(this.times.length); // zeros: the metric was 0 so far
+      }
+      sums[index] = (index === 0 ? 0 : sums[index - 1]) + value;
+    }
+    this.length = index + 1;
+  }
+
+  /** Full array: slide the live events to the front if at least half is dead, otherwise double the capacity. */
+  private makeRoom(): void {
+    const live = this.length - this.head;
+    const slide = this.head >= this.times.length / 2;
+    const capacity = slide ? this.times.length : this.times.length * 2;
+    const times = slide ? this.times : new Float64Array(capacity);
+    if (slide) times.copyWithin(0, this.head, this.length);
+    else times.set(this.times.subarray(this.head, this.length));
+    for (let column = 0; column < METRIC_COUNT; column++) {
+      const old = this.sums[column];
+      if (!old) continue;
+      const base = this.head === 0 ? 0 : old[this.head - 1];
+      const sums = slide ? old : new Float64Array(capacity);
+      for (let i = 0; i < live; i++) sums[i] = old[this.head + i] - base; // reads run ahead of writes when in place
+      this.sums[column] = sums;
+    }
+    this.times = times;
+    this.head = 0;
+    this.length = live;
+  }
+
+  /** Sorts the late events and merges them with the part of the log they interleave with. */
+  private mergePending(): void {
+    if (this.pending.length === 0) return;
+    const late = this.pending;
+    this.pending = [];
+    late.sort((a, b) => a.at - b.at);
+    const start = this.firstAfter(late[0].at);
+    const tail: { at: number; row: AmountRow }[] = [];
+    for (let index = start; index < this.length; index++) tail.push({ at: this.times[index], row: this.rowAt(index) });
+    this.length = start;
+    if (this.length === this.head) {
+      this.head = 0;
+      this.length = 0;
+    }
+    let i = 0;
+    let j = 0;
+    while (i < tail.length || j < late.length) {
+      const takeTail = j >= late.length || (i < tail.length && tail[i].at <= late[j].at);
+      const next = takeTail ? tail[i++] : late[j++];
+      this.push(next.at, next.row);
+    }
+  }
+
+  private rowAt(index: number): AmountRow {
+    const row = new Float64Array(METRIC_COUNT);
+    for (let column = 0; column < METRIC_COUNT; column++) {
+      const sums = this.sums[column];
+      if (sums) row[column] = sums[index] - this.before(sums, index);
+    }
+    return row;
+  }
+}
