@@ -118,6 +118,16 @@ export function serializeHistoryEntry(entry: HistoryEntry): string {
   return serialisedLines.get(entry) ?? JSON.stringify(entry);
 }
 
+/** An entry's cost in integer micro-dollars for rebuilds: our cost_micros, else cllama's USD float, else null (unknown). */
+export function historyCostMicros(entry: Pick<HistoryEntry, 'usage'>): number | null {
+  const usage = entry.usage as HistoryUsage | undefined;
+  if (typeof usage?.cost_micros === 'number' && Number.isFinite(usage.cost_micros)) return Math.round(usage.cost_micros);
+  if (typeof usage?.reported_cost_usd === 'number' && Number.isFinite(usage.reported_cost_usd)) {
+    return Math.round(usage.reported_cost_usd * 1_000_000);
+  }
+  return null;
+}
+
 /** cllama's IDFromJSON: the id a reader gives a line that has none. */
 export function historyIdFromRawLine(rawLine: string): string {
   return HISTORY_ID_PREFIX + sha256Hex(rawLine.trim());

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { buildHistoryEntry, historyIdFromRawLine, serializeHistoryEntry, type HistoryEntryInput } from '../../../src/history/entry.ts';
+import { buildHistoryEntry, historyCostMicros, historyIdFromRawLine, serializeHistoryEntry, type HistoryEntryInput } from '../../../src/history/entry.ts';
 
 const base: HistoryEntryInput = {
   requestId: 'req-1',
@@ -86,4 +86,12 @@ test('optional fields are omitted when not given', () => {
 test('historyIdFromRawLine hashes the trimmed raw line', () => {
   const raw = '{"version":1,"ts":"2026-01-01T00:00:00Z"}';
   assert.equal(historyIdFromRawLine(raw + '\r'), 'hist1_' + createHash('sha256').update(raw).digest('hex'));
+});
+
+test('historyCostMicros: our integer field first, else cllama USD, else unknown', () => {
+  assert.equal(historyCostMicros({ usage: { cost_micros: 750, reported_cost_usd: 0.5 } }), 750);
+  assert.equal(historyCostMicros({ usage: { reported_cost_usd: 0.00075 } }), 750);
+  assert.equal(historyCostMicros({ usage: { reported_cost_usd: 0 } }), 0);
+  assert.equal(historyCostMicros({ usage: { prompt_tokens: 3 } }), null);
+  assert.equal(historyCostMicros({ usage: undefined as never }), null);
 });
