@@ -1,0 +1,265 @@
+// The embedded ledger: rolling-window usage per scope in memory, atomic reservations with leases, settlements journaled.
+import type {
+  Amounts,
+  Ledger,
+  LedgerHealth,
+  LimitCheck,
+  LimitStanding,
+  ReserveInput,
+  ReserveOutcome,
+  SettleInput,
+} from './ledger.ts';
+import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
+import { EventLog } from './event-log.ts';
+import type { JournalSink } from './journal.ts';
+import { LeaseHeap } from './lease-heap.ts';
+
+export const DEFAULT_RETENTION_MS = 35 * 24 * 60 * 60 * 1000;
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+
+export interface MemoryLedgerOptions {
+  readonly now?: () => number;
+  /** Where settlements and records are appended; null/absent keeps the ledger in memory only. */
+  readonly journal?: JournalSink | null;
+  /** Usage older than this is dropped (default 35 days); it must exceed the longest window. */
+  readonly retentionMs?: number;
+  /** Background sweep of expired leases and old usage while idle; 0 disables it (operations sweep lazily anyway). */
+  readonly sweepIntervalMs?: number;
+}
+
+interface ScopeState {
+  readonly log: EventLog;
+  /** Held by open reservations, per metric column. */
+  readonly reserved: Float64Array;
+  /** Open reservations listing this scope. */
+  open: number;
+}
+
+interface Reservation {
+  readonly id: string;
+  readonly scopes: readonly string[];
+  readonly row: AmountRow;
+  readonly expiresAt: number;
+  ended: boolean;
+}
+
+/**
+ * Single-threaded atomicity: every public method does all its checks and mutations synchronously, with no await in
+ * between, so two reservations can never interleave. Blocks when `used + reserved + amount > limit` (a zero amount is
+ * admitted at exactly the limit). Re-using the id of an open reservation throws; ids of ended ones are not remembered.
+ */
+export class MemoryLedger implements Ledger {
+  private readonly now: () => number;
+  private readonly retentionMs: number;
+  private journal: JournalSink | null;
+  private readonly scopes = new Map<string, ScopeState>();
+  private readonly reservations = new Map<string, Reservation>();
+  private readonly leases = new LeaseHeap<Reservation>();
+  private readonly timer: NodeJS.Timeout | null;
+  private closed = false;
+
+  constructor(options: MemoryLedgerOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.journal = options.journal ?? null;
+    const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.timer = interval > 0 ? setInterval(() => this.sweepAll(), interval) : null;
+    this.timer?.unref();
+  }
+
+  /** Starts journaling from now on (used after a replay, so replayed records are not written twice). */
+  attachJournal(journal: JournalSink | null): void {
+    this.journal = journal;
+  }
+
+  /** Open reservations (for tests and the admin view). */
+  get openReservations(): number {
+    return this.reservations.size;
+  }
+
+  async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    this.assertOpen();
+    const now = this.now();
+    this.sweepLeases(now);
+    if (this.reservations.has(input.id)) throw new Error(`ledger: reservation ${input.id} is already open`);
+    if (!(input.leaseMs > 0)) throw new TypeError('ledger: leaseMs must be positive');
+    const row = toRow(input.amounts);
+    const standings = input.checks.map((check) => this.standingOf(check, now));
+
+    for (let index = 0; index < input.checks.length; index++) {
+      const check = input.checks[index];
+      const standing = standings[index];
+      if (check.metric === 'concurrency') {
+        if (standing.used + 1 > check.limit) return { admitted: false, blocked: standing, retryAfterMs: null, standings };
+        continue;
+      }
+      const amount = row[columnOf(check.metric)];
+      if (standing.used + standing.reserved + amount > check.limit) {
+        return { admitted: false, blocked: standing, retryAfterMs: this.retryAfter(check, standing, amount, now), standings };
+      }
+    }
+
+    const scopes = [...new Set(input.scopes)];
+    const reservation: Reservation = { id: input.id, scopes, row, expiresAt: now + input.leaseMs, ended: false };
+    for (const scope of scopes) {
+      const state = this.scopeState(scope);
+      state.open += 1;
+      for (let column = 0; column < METRIC_COUNT; column++) state.reserved[column] += row[column];
+    }
+    this.reservations.set(input.id, reservation);
+    this.leases.push(reservation);
+    return { admitted: true, standings: standings.map((standing, index) => withHold(standing, input.checks[index], scopes, row)) };
+  }
+
+  async settle(input: SettleInput): Promise<boolean> {
+    this.assertOpen();
+    const now = this.now();
+    this.sweepLeases(now);
+    const reservation = this.reservations.get(input.id);
+    if (!reservation) return false;
+    const row = toRow(input.amounts);
+    this.end(reservation);
+    this.append({ scopes: reservation.scopes, row, at: now, now });
+    return true;
+  }
+
+  async release(id: string): Promise<boolean> {
+    this.assertOpen();
+    this.sweepLeases(this.now());
+    const reservation = this.reservations.get(id);
+    if (!reservation) return false;
+    this.end(reservation);
+    return true;
+  }
+
+  async record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void> {
+    this.assertOpen();
+    if (!Number.isFinite(input.at)) throw new TypeError('ledger: record time must be a finite number');
+    const row = toRow(input.amounts);
+    const now = this.now();
+    if (input.at <= now - this.retentionMs) return;
+    this.append({ scopes: [...new Set(input.scopes)], row, at: input.at, now });
+  }
+
+  async standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]> {
+    this.assertOpen();
+    const now = this.now();
+    this.sweepLeases(now);
+    return checks.map((check) => this.standingOf(check, now));
+  }
+
+  async health(): Promise<LedgerHealth> {
+    const error = this.journal?.lastError ?? null;
+    if (this.closed) return { ok: false, kind: 'memory', detail: 'closed' };
+    if (error) return { ok: false, kind: 'memory', detail: `journal write failing: ${error.message}` };
+    return { ok: true, kind: 'memory' };
+  }
+
+  /** Stops the sweep timer and flushes and closes the journal. Open reservations are dropped with the process. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.journal?.close();
+  }
+
+  private standingOf(check: LimitCheck, now: number): LimitStanding {
+    const state = this.scopes.get(check.scope);
+    const base = { id: check.id, scope: check.scope, metric: check.metric, windowMs: check.windowMs, limit: check.limit };
+    if (check.metric === 'concurrency') {
+      const used = state?.open ?? 0;
+      return { ...base, used, reserved: 0, remaining: Math.max(0, check.limit - used), resetMs: null };
+    }
+    const column = columnOf(check.metric);
+    if (column < 0) throw new TypeError(`ledger: unknown metric "${check.metric}"`);
+    if (!state) return { ...base, used: 0, reserved: 0, remaining: Math.max(0, check.limit), resetMs: null };
+    this.prune(state, now);
+    const since = now - check.windowMs;
+    const used = state.log.sumAfter(column, since);
+    const reserved = state.reserved[column];
+    const oldest = state.log.oldestAfter(since);
+    return {
+      ...base,
+      used,
+      reserved,
+      remaining: Math.max(0, check.limit - used - reserved),
+      resetMs: oldest === null ? null : oldest + check.windowMs - now,
+    };
+  }
+
+  /** Exact wait until enough settled usage has left the window for the request to fit; null if waiting cannot help. */
+  private retryAfter(check: LimitCheck, standing: LimitStanding, amount: number, now: number): number | null {
+    const allowance = check.limit - standing.reserved - amount;
+    if (allowance < 0) return null;
+    const state = this.scopes.get(check.scope);
+    const last = state?.log.lastToLeave(columnOf(check.metric), now - check.windowMs, allowance) ?? null;
+    return last === null ? null : last + check.windowMs - now;
+  }
+
+  private append(event: { scopes: readonly string[]; row: AmountRow; at: number; now: number }): void {
+    const { scopes, row, at } = event;
+    if (scopes.length === 0 || isZeroRow(row)) return;
+    for (const scope of scopes) {
+      const state = this.scopeState(scope);
+      this.prune(state, event.now);
+      state.log.append(at, row);
+    }
+    this.journal?.append({ at, scopes, row });
+  }
+
+  private end(reservation: Reservation): void {
+    reservation.ended = true;
+    this.reservations.delete(reservation.id);
+    for (const scope of reservation.scopes) {
+      const state = this.scopes.get(scope);
+      if (!state) continue;
+      state.open -= 1;
+      for (let column = 0; column < METRIC_COUNT; column++) state.reserved[column] -= reservation.row[column];
+    }
+    if (this.leases.size > 2 * this.reservations.size + 1024) this.leases.rebuild(this.reservations.values());
+  }
+
+  private sweepLeases(now: number): void {
+    for (let lease = this.leases.popExpired(now); lease; lease = this.leases.popExpired(now)) {
+      if (!lease.ended) this.end(lease);
+    }
+  }
+
+  private prune(state: ScopeState, now: number): void {
+    state.log.dropThrough(now - this.retentionMs);
+  }
+
+  /** Timer work: expire leases, drop old usage, forget scopes left with nothing. */
+  private sweepAll(): void {
+    const now = this.now();
+    this.sweepLeases(now);
+    for (const [scope, state] of this.scopes) {
+      this.prune(state, now);
+      if (state.log.size === 0 && state.open === 0) this.scopes.delete(scope);
+    }
+  }
+
+  private scopeState(scope: string): ScopeState {
+    let state = this.scopes.get(scope);
+    if (!state) {
+      state = { log: new EventLog(), reserved: new Float64Array(METRIC_COUNT), open: 0 };
+      this.scopes.set(scope, state);
+    }
+    return state;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('ledger is closed');
+  }
+}
+
+/** A standing as it reads once the new reservation holds its amounts (what the response headers should show). */
+function withHold(standing: LimitStanding, check: LimitCheck, scopes: readonly string[], row: AmountRow): LimitStanding {
+  if (!scopes.includes(check.scope)) return standing;
+  if (check.metric === 'concurrency') {
+    const used = standing.used + 1;
+    return { ...standing, used, remaining: Math.max(0, check.limit - used) };
+  }
+  const reserved = standing.reserved + row[columnOf(check.metric)];
+  return { ...standing, reserved, remaining: Math.max(0, check.limit - standing.used - reserved) };
+}
