@@ -1,0 +1,111 @@
+// Builds the configured ledger at start-up: the embedded one from its journal (compacted, replayed) or history; or Redis.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../config/config.ts';
+import type { Ledger } from './ledger.ts';
+import { compactJournal, Journal, JOURNAL_FILE_NAME, replayJournal } from './journal.ts';
+import { DEFAULT_RETENTION_MS, MemoryLedger } from './memory.ts';
+import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
+
+export interface LedgerLoadProgress {
+  readonly phase: 'replay' | 'rebuild';
+  readonly records: number;
+  readonly skipped: number;
+}
+
+/** What start-up loaded, for the start-up log. */
+export interface LedgerLoadReport {
+  readonly source: 'journal' | 'history' | 'empty';
+  readonly file: string;
+  readonly records: number;
+  readonly skipped: number;
+  readonly expired: number;
+  /** Lines removed by compaction (old or malformed). */
+  readonly compacted: number;
+  readonly ms: number;
+}
+
+export interface CreateLedgerOptions {
+  readonly config: Config;
+  readonly onProgress?: (progress: LedgerLoadProgress) => void;
+  readonly onLoaded?: (report: LedgerLoadReport) => void;
+  /** Session-history reader (src/history/reader.ts scanHistory), used only when the journal is missing. */
+  readonly scanHistory?: (options: { readonly dir: string }) => AsyncIterable<HistoryUsageEntry>;
+  /** Scopes a history entry counts in when rebuilding; default `agent:<claw_id>`. */
+  readonly scopesFor?: (entry: HistoryUsageEntry) => readonly string[];
+  readonly now?: () => number;
+  readonly retentionMs?: number;
+}
+
+/** Path of the embedded ledger's journal inside the data directory. */
+export function journalPath(config: Pick<Config, 'dataDir'>): string {
+  return join(config.dataDir, JOURNAL_FILE_NAME);
+}
+
+export async function createLedger(options: CreateLedgerOptions): Promise<Ledger> {
+  const { config } = options;
+  if (config.ledger.kind === 'redis') {
+    // ── Redis ledger ── src/ledger/redis.ts (written alongside this module) exports createRedisLedger({ url }).
+    // Imported through a variable so this module, and the embedded path, never load ioredis unless Redis is chosen.
+    const { createRedisLedger } = (await import(REDIS_MODULE)) as RedisLedgerModule;
+    return createRedisLedger({ url: config.ledger.url });
+  }
+  return createMemoryLedger(options);
+}
+
+const REDIS_MODULE = './redis.ts';
+interface RedisLedgerModule {
+  createRedisLedger(options: { url: string }): Ledger | Promise<Ledger>;
+}
+
+async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryLedger> {
+  const started = performance.now();
+  const now = options.now ?? Date.now;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const file = journalPath(options.config);
+  const ledger = new MemoryLedger({ now, retentionMs });
+  const journalExisted = await exists(file);
+  let report: Omit<LedgerLoadReport, 'ms'> = { source: 'empty', file, records: 0, skipped: 0, expired: 0, compacted: 0 };
+
+  if (journalExisted) {
+    const compacted = await compactJournal({ file, retentionMs, now });
+    const replayed = await replayJournal({
+      file,
+      ledger,
+      retentionMs,
+      now,
+      onProgress: (progress) => options.onProgress?.({ phase: 'replay', ...progress }),
+    });
+    report = { ...report, source: 'journal', records: replayed.records, skipped: replayed.skipped, expired: replayed.expired, compacted: compacted.dropped };
+  }
+
+  // Attached after the replay, so replayed records are not written again; a rebuild below is journaled.
+  const journal = await Journal.open({ file });
+  ledger.attachJournal(journal);
+
+  const historyDir = options.config.historyDir;
+  if (!journalExisted && options.scanHistory && historyDir && (await exists(historyDir))) {
+    const rebuilt = await rebuildFromHistory({
+      scan: options.scanHistory({ dir: historyDir }),
+      ledger,
+      now,
+      retentionMs,
+      scopesFor: options.scopesFor ?? ((entry) => [`agent:${entry.claw_id}`]),
+      onProgress: (progress) => options.onProgress?.({ phase: 'rebuild', ...progress }),
+    });
+    await journal.flush();
+    report = { ...report, source: 'history', records: rebuilt.records, skipped: rebuilt.skipped, expired: rebuilt.expired };
+  }
+  options.onLoaded?.({ ...report, ms: Math.round(performance.now() - started) });
+  return ledger;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}

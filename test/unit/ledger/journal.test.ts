@@ -1,0 +1,148 @@
+// The journal: ordered appends, replay with a torn last line (also after a real kill -9), compaction, write failures.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Journal, compactJournal, cutTornTail, replayJournal } from '../../../src/ledger/journal.ts';
+import { MemoryLedger } from '../../../src/ledger/memory.ts';
+import { toRow } from '../../../src/ledger/amounts.ts';
+import type { LimitCheck } from '../../../src/ledger/ledger.ts';
+
+const DAY = 86_400_000;
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'tollgate-journal-'));
+}
+
+function line(t: number, scopes: string[], amounts: Record<string, number>): string {
+  return JSON.stringify({ t, s: scopes, a: amounts }) + '\n';
+}
+
+const allTime = (scope: string, metric: LimitCheck['metric'] = 'usd_micros'): LimitCheck => ({ id: scope, scope, metric, windowMs: 100 * DAY, limit: 1e15 });
+
+describe('Journal', () => {
+  it('writes compact lines in append order and replays them into a ledger', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'sub', 'journal.jsonl');
+    const journal = await Journal.open({ file });
+    const now = Date.now();
+    for (let i = 0; i < 1000; i++) journal.append({ at: now - 1000 + i, scopes: ['agent:a', 'shared:team'], row: toRow({ usd_micros: i, requests: 1 }) });
+    await journal.flush();
+    assert.deepEqual(journal.stats, { written: 1000, queued: 0, dropped: 0 });
+    await journal.close();
+
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    assert.equal(lines.length, 1000);
+    assert.equal(lines[7], `{"t":${now - 993},"s":["agent:a","shared:team"],"a":{"usd_micros":7,"requests":1}}`);
+    assert.deepEqual(lines.map((l) => JSON.parse(l).a.usd_micros ?? 0), Array.from({ length: 1000 }, (_, i) => i), 'in append order');
+
+    const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
+    const result = await replayJournal({ file, ledger, retentionMs: DAY });
+    assert.deepEqual([result.records, result.skipped, result.expired], [1000, 0, 0]);
+    const [agent, team] = await ledger.standing([allTime('agent:a'), allTime('shared:team', 'requests')]);
+    assert.equal(agent.used, 999 * 1000 / 2);
+    assert.equal(team.used, 1000);
+    await rm(dir, { recursive: true });
+  });
+
+  it('skips a torn last line on replay, and cuts it before appending again', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    const now = Date.now();
+    await writeFile(file, line(now - 3, ['agent:a'], { usd_micros: 5 }) + line(now - 2, ['agent:a'], { usd_micros: 6 }) + '{"t":' + (now - 1) + ',"s":["agent:a"],"a":{"usd_mi');
+    const first = new MemoryLedger({ sweepIntervalMs: 0 });
+    const replayed = await replayJournal({ file, ledger: first, retentionMs: DAY });
+    assert.deepEqual([replayed.records, replayed.skipped], [2, 1]);
+    assert.equal((await first.standing([allTime('agent:a')]))[0].used, 11);
+
+    const journal = await Journal.open({ file });
+    journal.append({ at: now, scopes: ['agent:a'], row: toRow({ usd_micros: 100 }) });
+    await journal.close();
+    const second = new MemoryLedger({ sweepIntervalMs: 0 });
+    const again = await replayJournal({ file, ledger: second, retentionMs: DAY });
+    assert.deepEqual([again.records, again.skipped], [3, 0], 'the new line is not glued to the torn one');
+    assert.equal((await second.standing([allTime('agent:a')]))[0].used, 111);
+    await rm(dir, { recursive: true });
+  });
+
+  it('cuts a file holding only a partial line to nothing', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    await writeFile(file, '{"t":1,"s":');
+    assert.equal(await cutTornTail(file), 11);
+    assert.equal(await readFile(file, 'utf8'), '');
+    assert.equal(await cutTornTail(join(dir, 'missing.jsonl')), 0);
+    await rm(dir, { recursive: true });
+  });
+
+  it('keeps every flushed settlement through a real kill -9', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    const child = fileURLToPath(new URL('./journal-crash-child.ts', import.meta.url));
+    const flushedCount = await new Promise<number>((resolve, reject) => {
+      const proc = spawn(process.execPath, ['--import', 'tsx', child, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      proc.stdout.on('data', (chunk) => { out += chunk; });
+      proc.on('error', reject);
+      proc.on('exit', (_code, signal) => {
+        assert.equal(signal, 'SIGKILL');
+        resolve(Number(out.trim()));
+      });
+    });
+    assert.ok(flushedCount > 0);
+    const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
+    const result = await replayJournal({ file, ledger, retentionMs: DAY });
+    assert.ok(result.records >= flushedCount, `replayed ${result.records}, flushed ${flushedCount}`);
+    assert.ok(result.skipped <= 1, 'at most one torn line');
+    assert.equal((await ledger.standing([allTime('agent:crash', 'requests')]))[0].used, result.records);
+    await rm(dir, { recursive: true });
+  });
+
+  it('compacts away records older than retention and malformed lines, atomically, only when needed', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    const now = 100 * DAY;
+    await writeFile(file, [
+      line(now - 40 * DAY, ['agent:a'], { usd_micros: 1 }),
+      line(now - 36 * DAY, ['agent:a'], { usd_micros: 2 }),
+      line(now - 2 * DAY, ['agent:a'], { usd_micros: 3 }),
+      'not json\n',
+      '\n',
+      line(now - 1, ['agent:a'], { usd_micros: 4 }),
+    ].join(''));
+    const result = await compactJournal({ file, retentionMs: 35 * DAY, now: () => now });
+    assert.deepEqual([result.kept, result.dropped, result.rewritten], [2, 3, true]);
+    assert.equal(await readFile(file, 'utf8'), line(now - 2 * DAY, ['agent:a'], { usd_micros: 3 }) + line(now - 1, ['agent:a'], { usd_micros: 4 }));
+    assert.deepEqual(await readdir(dir), ['journal.jsonl'], 'no temp file left behind');
+    const again = await compactJournal({ file, retentionMs: 35 * DAY, now: () => now });
+    assert.deepEqual([again.kept, again.dropped, again.rewritten], [2, 0, false]);
+    await rm(dir, { recursive: true });
+  });
+
+  it('does not replay records older than retention', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    const now = 100 * DAY;
+    await appendFile(file, line(now - 10 * DAY, ['agent:a'], { usd_micros: 1 }) + line(now - DAY, ['agent:a'], { usd_micros: 2 }));
+    const ledger = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
+    const result = await replayJournal({ file, ledger, retentionMs: 5 * DAY, now: () => now });
+    assert.deepEqual([result.records, result.expired], [1, 1]);
+    assert.equal((await ledger.standing([allTime('agent:a')]))[0].used, 2);
+    const missing = await replayJournal({ file: join(dir, 'none.jsonl'), ledger, retentionMs: DAY });
+    assert.equal(missing.records, 0);
+    await rm(dir, { recursive: true });
+  });
+
+  it('keeps lines queued and reports the error while the disk refuses writes', async () => {
+    const journal = await Journal.open({ file: '/dev/full' });
+    journal.append({ at: 1, scopes: ['agent:a'], row: toRow({ requests: 1 }) });
+    await assert.rejects(journal.flush(), /ENOSPC/);
+    assert.match(journal.lastError?.message ?? '', /ENOSPC/);
+    assert.equal(journal.stats.queued, 1);
+    const ledger = new MemoryLedger({ journal, sweepIntervalMs: 0 });
+    assert.equal((await ledger.health()).ok, false);
+  });
+});
