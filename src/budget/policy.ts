@@ -1,0 +1,289 @@
+// The effective budget policy of an agent: sources merged field by field (later wins), validated, turned into limits.
+import type { Metric } from '../ledger/ledger.ts';
+import {
+  AMOUNT_FIELDS,
+  POLICY_FIELDS,
+  type AmountField,
+  type Behavior,
+  type FallbackRates,
+  type FieldValues,
+  type LimitAmounts,
+  type ParsedSource,
+  type PolicyField,
+  type PolicySource,
+  type UnknownCostMode,
+} from './policy-fields.ts';
+
+export * from './policy-fields.ts';
+
+/** One enforceable limit, ready to become a ledger LimitCheck. */
+export interface LimitSpec {
+  /** Stable id: `<scope>/<metric>/<window>`, e.g. `agent:a/usd/1h`, `shared:team/requests/1d`, `agent:a/concurrency`. */
+  readonly id: string;
+  /** `agent:<id>`, `shared:<name>`, or either followed by `|model:<globs>` for a model-scoped limit. */
+  readonly scope: string;
+  readonly metric: Metric | 'concurrency';
+  /** Integer; micro-dollars for usd_micros. */
+  readonly limit: number;
+  /** The window as written ('' for concurrency). */
+  readonly window: string;
+  readonly windowMs: number;
+  readonly behavior: Behavior;
+  /** Globs this limit is scoped to (matched against `provider/model` and the requested model), null = every model. */
+  readonly models: readonly string[] | null;
+  readonly modelPattern: RegExp | null;
+  /** Alert thresholds (fractions of the limit); USD limits only. */
+  readonly alerts: readonly number[];
+  readonly source: PolicySource;
+  /** The field that set it, e.g. `limit_usd`, `limits[1].max_requests`, `max_concurrent`. */
+  readonly field: string;
+  /** Every amount of the entry that set it (cllama's 429 body shows `limit_usd` / `max_requests` when set). */
+  readonly entry: LimitAmounts & { readonly max_concurrent?: number };
+}
+
+export interface EffectivePolicy {
+  readonly kind: 'policy';
+  readonly agentId: string;
+  /** The agent's own limits, then those of each shared budget it draws from. Empty = no enforcement. */
+  readonly limits: readonly LimitSpec[];
+  readonly shared: readonly string[];
+  readonly unknownCost: UnknownCostMode;
+  readonly fallbackRates: FallbackRates | null;
+  readonly alerts: readonly number[];
+  readonly downgradeTo: string | null;
+  readonly downgradeAt: number | null;
+  /** The merged field values, and the source each came from (the admin API shows both). */
+  readonly fields: Partial<FieldValues>;
+  readonly sources: Partial<Record<PolicyField, PolicySource>>;
+  /** Sources skipped because their `expires_at` has passed. */
+  readonly expired: readonly PolicySource[];
+  /** Earliest future `expires_at` of an applied source: the policy must be recomputed then. Null = never. */
+  readonly validUntil: number | null;
+}
+
+/** The budget check cannot run for this agent: a source is unreadable or a field in force is invalid. */
+export interface PolicyUnavailable {
+  readonly kind: 'unavailable';
+  readonly agentId: string;
+  /** The first problem, `file: field: message`. */
+  readonly reason: string;
+  readonly problems: readonly string[];
+  readonly validUntil: number | null;
+}
+
+export type PolicyResult = EffectivePolicy | PolicyUnavailable;
+
+const METRIC_OF: Readonly<Record<AmountField, Metric>> = {
+  limit_usd: 'usd_micros',
+  max_requests: 'requests',
+  max_input_tokens: 'input_tokens',
+  max_output_tokens: 'output_tokens',
+  max_total_tokens: 'total_tokens',
+};
+
+const SHORT_NAME: Readonly<Record<string, string>> = { usd_micros: 'usd', requests: 'requests', input_tokens: 'input_tokens', output_tokens: 'output_tokens', total_tokens: 'total_tokens', concurrency: 'concurrency' };
+
+/** A shared budget as the store holds it: its parsed file, or null when no such file exists. */
+export type SharedLookup = (name: string) => { readonly parsed: ParsedSource } | null;
+
+/**
+ * Merges `sources` in order (metadata budget, context override, governance file): for every field, the last source that
+ * sets it wins (null/absent keeps the earlier value; `limits` and `shared` arrays are replaced whole). Sources whose
+ * `expires_at` is at or before `now` are skipped. Then validates what is in force and builds the limits.
+ */
+export function resolvePolicy(input: { agentId: string; sources: readonly ParsedSource[]; shared: SharedLookup; sharedDir: string | null; now: number }): PolicyResult {
+  const { agentId, now } = input;
+  const problems: string[] = [];
+  const expired: PolicySource[] = [];
+  let validUntil: number | null = null;
+  const applied: ParsedSource[] = [];
+  for (const parsed of input.sources) {
+    if (parsed.fatal) {
+      problems.push(`${parsed.source.file}: ${parsed.fatal}`);
+      continue;
+    }
+    const expiryProblem = parsed.invalid.get('expires_at');
+    if (expiryProblem) {
+      problems.push(...expiryProblem.messages.map((message) => `${parsed.source.file}: ${message}`));
+      continue;
+    }
+    const expiresAt = parsed.values.expires_at?.ms;
+    if (expiresAt !== undefined && expiresAt <= now) {
+      expired.push(parsed.source);
+      continue;
+    }
+    if (expiresAt !== undefined) validUntil = validUntil === null ? expiresAt : Math.min(validUntil, expiresAt);
+    applied.push(parsed);
+  }
+  if (problems.length > 0) return unavailable(agentId, problems, validUntil);
+
+  const merged = mergeSources(applied);
+  const ownLimits = buildLimits({ merged, scopeBase: `agent:${agentId}`, problems });
+  const fields = merged.values;
+  const shared = fields.shared ?? [];
+  const sharedLimits: LimitSpec[] = [];
+  shared.forEach((name, index) => {
+    const found = input.shared(name);
+    const where = merged.origin.get('shared')!;
+    if (!found) {
+      problems.push(`${where.parsed.source.file}: ${where.parsed.prefix}shared[${index}]: no shared budget named "${name}"${input.sharedDir ? ` (expected ${input.sharedDir}/${name}.json)` : ' (CLAW_GOVERNANCE_DIR is not set)'}`);
+      return;
+    }
+    if (found.parsed.fatal) {
+      problems.push(`${found.parsed.source.file}: ${found.parsed.fatal}`);
+      return;
+    }
+    sharedLimits.push(...buildLimits({ merged: mergeSources([found.parsed]), scopeBase: `shared:${name}`, problems }));
+  });
+
+  const unknownCost = fields.unknown_cost ?? 'count_zero';
+  for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at'] as const) reportInvalid(merged, field, problems);
+  if (unknownCost === 'estimate' && !fields.fallback_rates && !merged.invalid.has('fallback_rates')) {
+    const where = merged.origin.get('unknown_cost')!;
+    problems.push(`${where.parsed.source.file}: ${where.parsed.prefix}unknown_cost: "estimate" needs fallback_rates { input_per_mtok, output_per_mtok }`);
+  }
+  if (problems.length > 0) return unavailable(agentId, problems, validUntil);
+
+  const sources: Partial<Record<PolicyField, PolicySource>> = {};
+  for (const [field, origin] of merged.origin) if (!merged.invalid.has(field)) sources[field] = origin.parsed.source;
+  return {
+    kind: 'policy',
+    agentId,
+    limits: uniqueIds([...ownLimits, ...sharedLimits]),
+    shared,
+    unknownCost,
+    fallbackRates: fields.fallback_rates ?? null,
+    alerts: fields.alerts ?? [],
+    downgradeTo: fields.downgrade_to ?? null,
+    downgradeAt: fields.downgrade_at ?? null,
+    fields,
+    sources,
+    expired,
+    validUntil,
+  };
+}
+
+interface Merged {
+  readonly values: Partial<FieldValues>;
+  readonly invalid: Map<PolicyField, readonly string[]>;
+  /** The source each field in force came from (valid or not). */
+  readonly origin: Map<PolicyField, { readonly parsed: ParsedSource }>;
+}
+
+function mergeSources(sources: readonly ParsedSource[]): Merged {
+  const values: Record<string, unknown> = {};
+  const invalid = new Map<PolicyField, readonly string[]>();
+  const origin = new Map<PolicyField, { parsed: ParsedSource }>();
+  for (const field of POLICY_FIELDS) {
+    for (let index = sources.length - 1; index >= 0; index--) {
+      const parsed = sources[index];
+      const problem = parsed.invalid.get(field);
+      const value = parsed.values[field];
+      if (problem === undefined && value === undefined) continue;
+      origin.set(field, { parsed });
+      if (problem) invalid.set(field, problem.messages.map((message) => `${parsed.source.file}: ${message}`));
+      else values[field] = value;
+      break;
+    }
+  }
+  return { values: values as Partial<FieldValues>, invalid, origin };
+}
+
+function reportInvalid(merged: Merged, field: PolicyField, problems: string[]): void {
+  const messages = merged.invalid.get(field);
+  if (messages) problems.push(...messages);
+}
+
+/**
+ * The limits one policy (an agent's merged sources, or a shared budget file) sets. Top-level `window` and `behavior`
+ * are checked only when something uses them (cllama: no limit set = no enforcement, whatever the other fields say).
+ */
+function buildLimits(input: { merged: Merged; scopeBase: string; problems: string[] }): LimitSpec[] {
+  const { merged, scopeBase, problems } = input;
+  const fields = merged.values;
+  const specs: LimitSpec[] = [];
+  for (const field of [...AMOUNT_FIELDS, 'max_concurrent', 'limits'] as const) reportInvalid(merged, field, problems);
+  const topAmounts: Partial<Record<AmountField, number>> = {};
+  for (const field of AMOUNT_FIELDS) if (fields[field] !== undefined) topAmounts[field] = fields[field];
+  const topFields = Object.keys(topAmounts) as AmountField[];
+  const entriesNeedBehavior = (fields.limits ?? []).some((entry) => entry.behavior === undefined) || topFields.length > 0;
+  if (entriesNeedBehavior) reportInvalid(merged, 'behavior', problems);
+  const topBehavior: Behavior = fields.behavior ?? 'hard_stop';
+  const alerts = fields.alerts ?? [];
+
+  if (topFields.length > 0) {
+    const window = fields.window;
+    if (merged.invalid.has('window')) reportInvalid(merged, 'window', problems);
+    else if (!window) {
+      const where = merged.origin.get(topFields[0])!.parsed;
+      problems.push(`${where.source.file}: ${where.prefix}window: is required when ${where.prefix}${topFields.join('/')} is set`);
+    } else {
+      for (const field of topFields) {
+        specs.push(makeSpec({ scopeBase, models: null, metric: METRIC_OF[field], amount: topAmounts[field]!, window: window.text, windowMs: window.ms, behavior: topBehavior, alerts, source: merged.origin.get(field)!.parsed.source, field, entry: topAmounts }));
+      }
+    }
+  }
+  (fields.limits ?? []).forEach((entry, index) => {
+    for (const field of AMOUNT_FIELDS) {
+      const amount = entry.amounts[field];
+      if (amount === undefined) continue;
+      specs.push(makeSpec({ scopeBase, models: entry.models, metric: METRIC_OF[field], amount, window: entry.window, windowMs: entry.windowMs, behavior: entry.behavior ?? topBehavior, alerts, source: merged.origin.get('limits')!.parsed.source, field: `limits[${index}].${field}`, entry: entry.amounts }));
+    }
+  });
+  if (fields.max_concurrent !== undefined) {
+    specs.push(makeSpec({ scopeBase, models: null, metric: 'concurrency', amount: fields.max_concurrent, window: '', windowMs: 0, behavior: 'rate_limit', alerts: [], source: merged.origin.get('max_concurrent')!.parsed.source, field: 'max_concurrent', entry: { max_concurrent: fields.max_concurrent } }));
+  }
+  return specs;
+}
+
+function makeSpec(input: {
+  scopeBase: string;
+  models: readonly string[] | null;
+  metric: Metric | 'concurrency';
+  amount: number;
+  window: string;
+  windowMs: number;
+  behavior: Behavior;
+  alerts: readonly number[];
+  source: PolicySource;
+  field: string;
+  entry: LimitSpec['entry'];
+}): LimitSpec {
+  const scope = input.models ? `${input.scopeBase}|model:${input.models.join(',')}` : input.scopeBase;
+  const usd = input.metric === 'usd_micros';
+  const short = SHORT_NAME[input.metric];
+  return {
+    id: input.metric === 'concurrency' ? `${scope}/${short}` : `${scope}/${short}/${input.window}`,
+    scope,
+    metric: input.metric,
+    limit: usd ? Math.round(input.amount * 1e6) : input.amount,
+    window: input.window,
+    windowMs: input.windowMs,
+    behavior: input.behavior,
+    models: input.models,
+    modelPattern: input.models ? globsToPattern(input.models) : null,
+    alerts: usd ? input.alerts : [],
+    source: input.source,
+    field: input.field,
+    entry: input.entry,
+  };
+}
+
+/** `*` matches any run of characters (including `/`), `?` one character; case-insensitive; any glob may match. */
+export function globsToPattern(globs: readonly string[]): RegExp {
+  const alternatives = globs.map((glob) => glob.split('').map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join(''));
+  return new RegExp(`^(?:${alternatives.join('|')})$`, 'i');
+}
+
+function uniqueIds(specs: LimitSpec[]): LimitSpec[] {
+  const seen = new Map<string, number>();
+  return specs.map((spec) => {
+    const count = (seen.get(spec.id) ?? 0) + 1;
+    seen.set(spec.id, count);
+    return count === 1 ? spec : { ...spec, id: `${spec.id}#${count}` };
+  });
+}
+
+function unavailable(agentId: string, problems: string[], validUntil: number | null): PolicyUnavailable {
+  return { kind: 'unavailable', agentId, reason: problems[0], problems, validUntil };
+}
