@@ -1,0 +1,50 @@
+// The amounts a request reserves before it goes upstream: its estimated tokens priced at the model's rates, rounded up.
+import type { Amounts } from '../ledger/ledger.ts';
+import type { ModelRates, Pricer } from '../pricing/pricer.ts';
+import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
+
+export type PricedEstimate =
+  | { readonly blocked: false; readonly amounts: Amounts; readonly unknownPrice: boolean }
+  | { readonly blocked: true };
+
+/**
+ * Reservation amounts for one request. The USD estimate is `input × input rate + output cap × output rate` in
+ * micro-dollars (rates are USD per million tokens = micro-dollars per token), rounded up. A model without a price
+ * follows `unknown_cost`: `block` refuses, `estimate` prices at the fallback rates, `count_zero` reserves $0.
+ */
+export function estimateAmounts(input: {
+  pricer: Pricer;
+  provider: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  unknownCost: UnknownCostMode;
+  fallbackRates: FallbackRates | null;
+}): PricedEstimate {
+  const inputTokens = Math.max(0, Math.ceil(input.inputTokens));
+  const outputTokens = Math.max(0, Math.ceil(input.outputTokens));
+  let rates: ModelRates | null = input.pricer.rates(input.provider, input.model);
+  const unknownPrice = rates === null;
+  if (!rates) {
+    if (input.unknownCost === 'block') return { blocked: true };
+    if (input.unknownCost === 'estimate' && input.fallbackRates) rates = { inputPerMTok: input.fallbackRates.input_per_mtok, outputPerMTok: input.fallbackRates.output_per_mtok };
+  }
+  const usd = rates ? ceilMicros(inputTokens * rates.inputPerMTok + outputTokens * rates.outputPerMTok) : 0;
+  return {
+    blocked: false,
+    unknownPrice,
+    amounts: {
+      usd_micros: usd,
+      requests: 1,
+      input_tokens: inputTokens,
+      output_tokens: outputTokens,
+      total_tokens: inputTokens + outputTokens,
+      unknown_cost_requests: unknownPrice ? 1 : 0,
+    },
+  };
+}
+
+/** Rounds micro-dollars up, ignoring floating-point noise below a ten-millionth of a micro-dollar (7 × 0.01 is not 0.07000000000000001). */
+export function ceilMicros(value: number): number {
+  return Math.max(0, Math.ceil(value - 1e-7));
+}

@@ -1,0 +1,284 @@
+// The budget engine: merges the agent's policy, estimates the request, reserves it in the ledger and decides.
+import type { Agent } from '../auth/agent.ts';
+import { ProxyError } from '../errors.ts';
+import type { Amounts, Ledger, LimitStanding, ReserveOutcome } from '../ledger/ledger.ts';
+import type { EventBus } from '../observability/events.ts';
+import type { Pricer } from '../pricing/pricer.ts';
+import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
+import { AlertTracker } from './alerts.ts';
+import { blockCode, budgetBlockError, unknownCostError, type WindowSummary } from './budget-error.ts';
+import { estimateAmounts } from './cost.ts';
+import { standingHeaders } from './headers.ts';
+import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
+import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy.ts';
+import { ReservationTicket } from './ticket.ts';
+
+export interface BudgetEngineOptions {
+  readonly ledger: Ledger;
+  readonly pricer: Pricer;
+  /** The PolicyStore (only `effective` is used on the request path). */
+  readonly policies: { effective(agent: Agent, now: number): PolicyResult };
+  readonly bus: EventBus;
+  /** CLLAMA_BUDGET_FAIL_MODE: what happens when the check cannot run (bad policy, ledger down). */
+  readonly failMode: 'open' | 'closed';
+  /** Output-token cap assumed when the client sets no max_tokens. */
+  readonly defaultMaxOutputTokens: number;
+  /** A reservation not settled within this time is dropped by the ledger (default 10 minutes). */
+  readonly leaseMs?: number;
+  readonly now?: () => number;
+}
+
+const DEFAULT_LEASE_MS = 10 * 60_000;
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+type Attempt =
+  | { readonly kind: 'unknown_price_blocked'; readonly target: RequestTarget }
+  | { readonly kind: 'refused'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly outcome: Extract<ReserveOutcome, { admitted: false }> }
+  | { readonly kind: 'admitted'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly standings: readonly LimitStanding[]; readonly amounts: Amounts };
+
+export function createBudgetEngine(options: BudgetEngineOptions): BudgetEngine {
+  return new Engine(options);
+}
+
+class Engine implements BudgetEngine {
+  readonly #options: BudgetEngineOptions;
+  readonly #now: () => number;
+  readonly #leaseMs: number;
+  readonly #alerts: AlertTracker;
+
+  constructor(options: BudgetEngineOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#alerts = new AlertTracker(options.bus);
+  }
+
+  async admit(request: AdmitRequest): Promise<Admission> {
+    const now = this.#now();
+    const policy = this.#options.policies.effective(request.agent, now);
+    if (policy.kind === 'unavailable') return this.#unavailable({ request, reason: policy.reason, ledgerWorks: true });
+    try {
+      return await this.#admitWithPolicy(request, policy, now);
+    } catch (error) {
+      return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, ledgerWorks: false });
+    }
+  }
+
+  async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
+    const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
+    const downgrade = downgradeTarget(policy, target);
+    let triedDowngrade = false;
+    if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target))) {
+      triedDowngrade = true;
+      const attempt = await this.#tryReserve({ request, policy, target: downgrade });
+      if (attempt.kind === 'admitted') return this.#admitted({ request, policy, attempt, downgraded: true });
+    }
+    const first = await this.#tryReserve({ request, policy, target });
+    if (first.kind === 'admitted') return this.#admitted({ request, policy, attempt: first, downgraded: false });
+    if (downgrade && !triedDowngrade) {
+      const attempt = await this.#tryReserve({ request, policy, target: downgrade });
+      if (attempt.kind === 'admitted') return this.#admitted({ request, policy, attempt, downgraded: true });
+    }
+    return this.#refused({ request, policy, attempt: first, now });
+  }
+
+  /** `downgrade_at`: settled spend of some USD limit that applies has reached that fraction of it. */
+  async #pastDowngradeThreshold(policy: EffectivePolicy, target: RequestTarget): Promise<boolean> {
+    const plan = planRequest(policy, target);
+    if (plan.usd.length === 0) return false;
+    const standings = await this.#options.ledger.standing(plan.usdChecks);
+    return standings.some((standing) => standing.used >= policy.downgradeAt! * standing.limit);
+  }
+
+  async #tryReserve(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): Promise<Attempt> {
+    const { request, policy, target } = input;
+    const priced = estimateAmounts({
+      pricer: this.#options.pricer,
+      provider: target.provider,
+      model: target.model,
+      inputTokens: request.estimate.inputTokens,
+      outputTokens: request.estimate.maxOutputTokens ?? this.#options.defaultMaxOutputTokens,
+      unknownCost: policy.unknownCost,
+      fallbackRates: policy.fallbackRates,
+    });
+    if (priced.blocked) return { kind: 'unknown_price_blocked', target };
+    const plan = planRequest(policy, target);
+    const outcome = await this.#options.ledger.reserve({ id: request.requestId, scopes: plan.scopes, amounts: priced.amounts, checks: plan.hardChecks, leaseMs: this.#leaseMs });
+    if (!outcome.admitted) return { kind: 'refused', target, plan, outcome };
+    return { kind: 'admitted', target, plan, standings: outcome.standings, amounts: priced.amounts };
+  }
+
+  async #admitted(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Extract<Attempt, { kind: 'admitted' }>; downgraded: boolean }): Promise<Admission> {
+    const { request, policy, attempt, downgraded } = input;
+    const { plan, target } = attempt;
+    const softStandings = await this.#softStandings(request, plan);
+    const softIndex = plan.soft.findIndex((spec, index) => softStandings[index] !== undefined && softStandings[index].used >= spec.limit);
+    const effectiveModel = `${target.provider}/${target.model}`;
+    const ticket = new ReservationTicket({
+      ledger: this.#options.ledger,
+      bus: this.#options.bus,
+      reservationId: request.requestId,
+      scopes: plan.scopes,
+      agentId: request.agent.id,
+      model: effectiveModel,
+      unknownCost: policy.unknownCost,
+      fallbackRates: policy.fallbackRates,
+      now: this.#now,
+      afterSettle: plan.alerting.length > 0 ? () => this.#checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan }) : undefined,
+    });
+    if (downgraded) {
+      this.#intervention(request, 'model_downgraded', { from_model: request.requestedModel, to_model: policy.downgradeTo, downgrade_at: policy.downgradeAt });
+    }
+    const standings = [...attempt.standings, ...softStandings];
+    if (softIndex >= 0) {
+      const spec = plan.soft[softIndex];
+      this.#intervention(request, blockCode(spec), { behavior: 'soft_alert', ...limitFields(spec, softStandings[softIndex]) });
+    }
+    const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest([...plan.hard, ...plan.soft], standings);
+    this.#decision({ request, policy, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra: { estimate_usd_micros: attempt.amounts.usd_micros ?? 0, ...(downgraded ? { downgraded_to: policy.downgradeTo } : {}) } });
+    return {
+      outcome: softIndex >= 0 ? 'soft' : 'allow',
+      ticket,
+      headers: standings.length > 0 ? standingHeaders(standings) : NO_HEADERS,
+      error: null,
+      downgradeTo: downgraded ? policy.downgradeTo : null,
+    };
+  }
+
+  async #refused(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Exclude<Attempt, { kind: 'admitted' }>; now: number }): Promise<Admission> {
+    const { request, policy, attempt, now } = input;
+    if (attempt.kind === 'unknown_price_blocked') {
+      const error = unknownCostError({ provider: attempt.target.provider, model: attempt.target.model });
+      this.#intervention(request, 'unknown_cost_blocked', { behavior: 'hard_stop', unknown_cost: 'block', effective_model: `${attempt.target.provider}/${attempt.target.model}` });
+      this.#decision({ request, policy, outcome: 'block', deciding: null, extra: { reason: 'unknown_cost_blocked' } });
+      return { outcome: 'block', ticket: null, headers: NO_HEADERS, error, downgradeTo: null };
+    }
+    const { blocked, retryAfterMs, standings } = attempt.outcome;
+    const spec = attempt.plan.hard.find((candidate) => candidate.id === blocked.id)!;
+    const summary = await this.#windowSummary(spec);
+    const error = budgetBlockError({ spec, blocked, retryAfterMs, summary, now });
+    this.#intervention(request, error.code, { behavior: spec.behavior, ...limitFields(spec, blocked), retry_after_ms: retryAfterMs });
+    this.#decision({ request, policy, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
+    return { outcome: 'block', ticket: null, headers: standingHeaders(standings), error, downgradeTo: null };
+  }
+
+  /**
+   * The check could not run. Closed: 503 `budget_unavailable` (the pipeline logs the error). Open: the request passes
+   * with a `budget_check_unavailable` intervention and an error event; usage is still recorded on the agent's own scope
+   * when the ledger works (no limit is checked).
+   */
+  async #unavailable(input: { request: AdmitRequest; reason: string; ledgerWorks: boolean }): Promise<Admission> {
+    const { request, reason } = input;
+    const { bus, failMode } = this.#options;
+    bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: failMode, reason });
+    if (failMode === 'closed') {
+      return { outcome: 'unavailable', ticket: null, headers: NO_HEADERS, error: new ProxyError('budget_unavailable', { cause: reason }), downgradeTo: null };
+    }
+    this.#intervention(request, 'budget_check_unavailable', { reason });
+    bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, latency_ms: 0, error: reason });
+    const ticket = input.ledgerWorks ? await this.#recordOnlyTicket(request) : null;
+    return { outcome: 'unavailable', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
+  }
+
+  async #recordOnlyTicket(request: AdmitRequest): Promise<ReservationTicket | null> {
+    const priced = estimateAmounts({
+      pricer: this.#options.pricer,
+      provider: request.provider,
+      model: request.model,
+      inputTokens: request.estimate.inputTokens,
+      outputTokens: request.estimate.maxOutputTokens ?? this.#options.defaultMaxOutputTokens,
+      unknownCost: 'count_zero',
+      fallbackRates: null,
+    });
+    if (priced.blocked) return null;
+    const scopes = bareScopes(request.agent.id);
+    try {
+      await this.#options.ledger.reserve({ id: request.requestId, scopes, amounts: priced.amounts, checks: [], leaseMs: this.#leaseMs });
+    } catch (error) {
+      this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error: ${(error as Error).message}` });
+      return null;
+    }
+    return new ReservationTicket({ ledger: this.#options.ledger, bus: this.#options.bus, reservationId: request.requestId, scopes, agentId: request.agent.id, model: `${request.provider}/${request.model}`, unknownCost: 'count_zero', fallbackRates: null, now: this.#now });
+  }
+
+  async #softStandings(request: AdmitRequest, plan: RequestPlan): Promise<LimitStanding[]> {
+    if (plan.soft.length === 0) return [];
+    try {
+      return await this.#options.ledger.standing(plan.softChecks);
+    } catch (error) {
+      this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error reading soft limits: ${(error as Error).message}` });
+      return [];
+    }
+  }
+
+  /** Requests, USD and unknown-cost requests settled in the refusing limit's scope and window (cllama's summary). */
+  async #windowSummary(spec: LimitSpec): Promise<WindowSummary> {
+    if (spec.metric === 'concurrency') return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
+    const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({ id: `${spec.id}#${metric}`, scope: spec.scope, metric, windowMs: spec.windowMs, limit: Number.MAX_SAFE_INTEGER });
+    try {
+      const [usd, requests, unknown] = await this.#options.ledger.standing([check('usd_micros'), check('requests'), check('unknown_cost_requests')]);
+      return { usdMicros: usd.used, requests: requests.used, unknownCostRequests: unknown.used };
+    } catch {
+      return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
+    }
+  }
+
+  async #checkAlerts(input: { agentId: string; model: string; plan: RequestPlan }): Promise<void> {
+    const standings = await this.#options.ledger.standing(input.plan.alertChecks);
+    this.#alerts.observe({ agentId: input.agentId, model: input.model, specs: input.plan.alerting, standings });
+  }
+
+  #intervention(request: AdmitRequest, name: string, fields: Record<string, unknown>): void {
+    this.#options.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: request.requestedModel, intervention: name, request_id: request.requestId, ...fields });
+  }
+
+  #decision(input: { request: AdmitRequest; policy: EffectivePolicy; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: Record<string, unknown> }): void {
+    const { request, policy, deciding } = input;
+    if (policy.limits.length === 0 && Object.keys(policy.fields).length === 0) return;
+    this.#options.bus.emit({
+      type: 'budget_decision',
+      claw_id: request.agent.id,
+      model: request.requestedModel,
+      intervention: null,
+      request_id: request.requestId,
+      outcome: input.outcome,
+      ...(deciding ? { behavior: deciding.spec.behavior, ...limitFields(deciding.spec, deciding.standing), source: deciding.spec.source.file, source_kind: deciding.spec.source.kind, field: deciding.spec.field } : {}),
+      ...input.extra,
+    });
+  }
+}
+
+function limitFields(spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
+  return {
+    limit_id: spec.id,
+    scope: spec.scope,
+    metric: spec.metric,
+    window: spec.window,
+    limit: spec.limit,
+    used: standing?.used ?? null,
+    reserved: standing?.reserved ?? null,
+    remaining: standing?.remaining ?? null,
+  };
+}
+
+/** The limit with the least remaining share (what an allow decision reports). */
+function tightest(specs: readonly LimitSpec[], standings: readonly LimitStanding[]): { spec: LimitSpec; standing: LimitStanding } | null {
+  let best: { spec: LimitSpec; standing: LimitStanding; share: number } | null = null;
+  for (const standing of standings) {
+    const spec = specs.find((candidate) => candidate.id === standing.id);
+    if (!spec) continue;
+    const share = spec.limit > 0 ? standing.remaining / spec.limit : 0;
+    if (!best || share < best.share) best = { spec, standing, share };
+  }
+  return best && { spec: best.spec, standing: best.standing };
+}
+
+/** `downgrade_to` split on its first `/`, unless it is the model already asked for. */
+function downgradeTarget(policy: EffectivePolicy, current: RequestTarget): RequestTarget | null {
+  const to = policy.downgradeTo;
+  if (!to) return null;
+  const slash = to.indexOf('/');
+  const target = { provider: to.slice(0, slash), model: to.slice(slash + 1), requestedModel: to };
+  if (to === current.requestedModel || (target.provider === current.provider && target.model === current.model)) return null;
+  return target;
+}

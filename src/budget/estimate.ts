@@ -1,0 +1,69 @@
+// Cheap pre-call estimates for admission: an upper bound of input tokens from the body, and the client's output cap.
+import type { WireFormat } from '../upstream/provider.ts';
+
+/** Tokens charged for one image part, whatever its size (Anthropic caps an image near 1,600 tokens; OpenAI high detail ~1,100 per 1024²). */
+export const IMAGE_TOKENS = 1_600;
+/** Per-message framing tokens (OpenAI's documented 3-4 per message, rounded up) and per-request priming tokens. */
+export const MESSAGE_OVERHEAD_TOKENS = 4;
+export const REQUEST_OVERHEAD_TOKENS = 3;
+/** UTF-8 bytes per token assumed. Real tokenizers average ~4 bytes/token on English, ~3.5 on code, ~3 on CJK. */
+export const BYTES_PER_TOKEN = 3;
+
+/** Body fields that are parameters, not prompt text. */
+const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'n', 'temperature', 'top_p', 'top_k', 'metadata', 'user', 'store', 'service_tier', 'seed', 'logit_bias']);
+
+/**
+ * A conservative estimate of the request's input tokens without a tokenizer:
+ * `ceil(utf8 bytes of every string and object key in the prompt-bearing fields / 3)`
+ * `+ 4 per message (+1 message for an Anthropic top-level system) + 3 + 1,600 per image part`.
+ * It over-counts ordinary text (typically by 25-40%) so that the pre-call reservation is an upper bound; adversarial
+ * text (random hex, long emoji runs) can still tokenize denser. The reservation is settled to the real usage after the call.
+ */
+export function estimateInputTokens(body: Record<string, unknown>, dialect: WireFormat): number {
+  let bytes = 0;
+  let images = 0;
+  const stack: unknown[] = [];
+  for (const [key, value] of Object.entries(body)) {
+    if (!SKIPPED_KEYS.has(key)) stack.push(value);
+  }
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      bytes += Buffer.byteLength(value, 'utf8');
+    } else if (Array.isArray(value)) {
+      for (const item of value) stack.push(item);
+    } else if (typeof value === 'object' && value !== null) {
+      if (isImagePart(value as Record<string, unknown>)) {
+        images += 1;
+        continue;
+      }
+      for (const [key, item] of Object.entries(value)) {
+        bytes += key.length;
+        stack.push(item);
+      }
+    }
+  }
+  const messages = Array.isArray(body.messages) ? body.messages.length : 0;
+  const systemMessage = dialect === 'anthropic' && body.system !== undefined && body.system !== null ? 1 : 0;
+  return Math.ceil(bytes / BYTES_PER_TOKEN) + (messages + systemMessage) * MESSAGE_OVERHEAD_TOKENS + REQUEST_OVERHEAD_TOKENS + images * IMAGE_TOKENS;
+}
+
+/**
+ * The most output tokens the client allowed, or null when it set no cap. OpenAI: `max_completion_tokens`, else
+ * `max_tokens`, times `n` choices when n > 1. Anthropic: `max_tokens` (thinking budgets are part of it).
+ */
+export function requestedMaxOutputTokens(body: Record<string, unknown>, dialect: WireFormat): number | null {
+  if (dialect === 'anthropic') return positiveInteger(body.max_tokens);
+  const cap = positiveInteger(body.max_completion_tokens) ?? positiveInteger(body.max_tokens);
+  if (cap === null) return null;
+  const choices = positiveInteger(body.n);
+  return choices !== null && choices > 1 ? cap * choices : cap;
+}
+
+function isImagePart(part: Record<string, unknown>): boolean {
+  return part.type === 'image_url' || part.type === 'image' || part.type === 'input_image';
+}
+
+function positiveInteger(value: unknown): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null;
+}

@@ -1,0 +1,54 @@
+// Budget standing as response headers: OpenAI-style x-ratelimit-* for requests and tokens, x-tollgate-budget-* for USD.
+import type { LimitStanding } from '../ledger/ledger.ts';
+import { formatResetDuration } from './duration.ts';
+
+const TOKEN_METRICS = new Set(['input_tokens', 'output_tokens', 'total_tokens']);
+
+/**
+ * Headers for the tightest limit (least remaining; on a tie, the one that resets first) of each kind among `standings`.
+ * Standings read after the reservation include this request's hold. No headers when there are no standings.
+ */
+export function standingHeaders(standings: readonly LimitStanding[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const requests = tightest(standings.filter((standing) => standing.metric === 'requests'));
+  if (requests) {
+    headers['x-ratelimit-limit-requests'] = String(requests.limit);
+    headers['x-ratelimit-remaining-requests'] = String(requests.remaining);
+    headers['x-ratelimit-reset-requests'] = formatResetDuration(requests.resetMs ?? 0);
+  }
+  const tokens = tightest(standings.filter((standing) => TOKEN_METRICS.has(standing.metric)));
+  if (tokens) {
+    headers['x-ratelimit-limit-tokens'] = String(tokens.limit);
+    headers['x-ratelimit-remaining-tokens'] = String(tokens.remaining);
+    headers['x-ratelimit-reset-tokens'] = formatResetDuration(tokens.resetMs ?? 0);
+  }
+  const usd = tightest(standings.filter((standing) => standing.metric === 'usd_micros'));
+  if (usd) {
+    headers['x-tollgate-budget-limit-usd'] = microsToUsdText(usd.limit);
+    headers['x-tollgate-budget-remaining-usd'] = microsToUsdText(usd.remaining);
+    headers['x-tollgate-budget-reset-usd'] = formatResetDuration(usd.resetMs ?? 0);
+  }
+  return headers;
+}
+
+/** Integer micro-dollars as a plain decimal USD string (`1.5`, `0.000125`, `0`). */
+export function microsToUsdText(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const whole = Math.abs(Math.round(micros));
+  const dollars = Math.floor(whole / 1e6);
+  const fraction = String(whole % 1e6).padStart(6, '0').replace(/0+$/, '');
+  return `${sign}${dollars}${fraction ? `.${fraction}` : ''}`;
+}
+
+/** Integer micro-dollars as a USD number (for JSON bodies and events). */
+export function microsToUsd(micros: number): number {
+  return Number(microsToUsdText(micros));
+}
+
+function tightest(standings: readonly LimitStanding[]): LimitStanding | null {
+  let best: LimitStanding | null = null;
+  for (const standing of standings) {
+    if (!best || standing.remaining < best.remaining || (standing.remaining === best.remaining && (standing.resetMs ?? 0) < (best.resetMs ?? 0))) best = standing;
+  }
+  return best;
+}

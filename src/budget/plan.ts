@@ -1,0 +1,82 @@
+// Which scopes a request's usage lands on and which limits it is checked against, for one policy and one model.
+import type { LimitCheck } from '../ledger/ledger.ts';
+import type { EffectivePolicy, LimitSpec } from './policy.ts';
+
+export interface RequestTarget {
+  readonly provider: string;
+  readonly model: string;
+  /** The model string as asked for (`provider/model`, or bare on the Anthropic route). */
+  readonly requestedModel: string;
+}
+
+export interface RequestPlan {
+  /** Every scope the usage is added to: `agent:<id>`, `shared:<name>`..., and the model scopes whose globs match. */
+  readonly scopes: readonly string[];
+  /** Limits that refuse (hard_stop, rate_limit, concurrency), in policy order, and their ledger checks. */
+  readonly hard: readonly LimitSpec[];
+  readonly hardChecks: readonly LimitCheck[];
+  /** soft_alert limits: read after admission, never refusing. */
+  readonly soft: readonly LimitSpec[];
+  readonly softChecks: readonly LimitCheck[];
+  /** USD limits that carry alert thresholds (checked after each settle). */
+  readonly alerting: readonly LimitSpec[];
+  readonly alertChecks: readonly LimitCheck[];
+  /** Every USD limit that applies, hard or soft (for `downgrade_at`). */
+  readonly usd: readonly LimitSpec[];
+  readonly usdChecks: readonly LimitCheck[];
+}
+
+const PLAN_CACHE_SIZE = 256;
+const plans = new WeakMap<EffectivePolicy, Map<string, RequestPlan>>();
+
+/** The plan for a request; computed once per (policy, provider/model, requested model) and cached with the policy. */
+export function planRequest(policy: EffectivePolicy, target: RequestTarget): RequestPlan {
+  const key = `${target.provider}/${target.model}\n${target.requestedModel}`;
+  let byModel = plans.get(policy);
+  if (!byModel) {
+    byModel = new Map();
+    plans.set(policy, byModel);
+  }
+  let plan = byModel.get(key);
+  if (!plan) {
+    if (byModel.size >= PLAN_CACHE_SIZE) byModel.clear();
+    plan = buildPlan(policy, target);
+    byModel.set(key, plan);
+  }
+  return plan;
+}
+
+/** The scope and checks for an agent without a usable policy: usage still lands on the agent, nothing refuses. */
+export function bareScopes(agentId: string): readonly string[] {
+  return [`agent:${agentId}`];
+}
+
+export function toCheck(spec: LimitSpec): LimitCheck {
+  return { id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit };
+}
+
+export function limitApplies(spec: LimitSpec, target: RequestTarget): boolean {
+  if (!spec.modelPattern) return true;
+  return spec.modelPattern.test(`${target.provider}/${target.model}`) || spec.modelPattern.test(target.requestedModel);
+}
+
+function buildPlan(policy: EffectivePolicy, target: RequestTarget): RequestPlan {
+  const applying = policy.limits.filter((spec) => limitApplies(spec, target));
+  const scopes = new Set<string>([`agent:${policy.agentId}`, ...policy.shared.map((name) => `shared:${name}`)]);
+  for (const spec of applying) scopes.add(spec.scope);
+  const hard = applying.filter((spec) => spec.behavior !== 'soft_alert');
+  const soft = applying.filter((spec) => spec.behavior === 'soft_alert');
+  const alerting = applying.filter((spec) => spec.alerts.length > 0);
+  const usd = applying.filter((spec) => spec.metric === 'usd_micros');
+  return {
+    scopes: [...scopes],
+    hard,
+    hardChecks: hard.map(toCheck),
+    soft,
+    softChecks: soft.map(toCheck),
+    alerting,
+    alertChecks: alerting.map(toCheck),
+    usd,
+    usdChecks: usd.map(toCheck),
+  };
+}

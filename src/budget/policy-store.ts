@@ -1,0 +1,304 @@
+// Governance policy files held in memory: loaded at start, watched and rescanned, validated on change, merged per agent.
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isPlainAgentId, type Agent } from '../auth/agent.ts';
+import { parsePolicySource, sourceProblems, unusableSource, type ParsedSource, type PolicySource } from './policy-fields.ts';
+import { resolvePolicy, type LimitSpec, type PolicyResult } from './policy.ts';
+
+export interface PolicyStoreOptions {
+  /** CLAW_GOVERNANCE_DIR, or null when unset (then only metadata and context overrides apply). */
+  readonly governanceDir: string | null;
+  /** Called after a rescan that added, changed or removed files, with their paths. */
+  readonly onChange?: (files: readonly string[]) => void;
+  /** Called for every problem of a file the moment it is (re)loaded: `message` is `field: what is wrong`. */
+  readonly onError?: (file: string, message: string) => void;
+  /** Fallback rescan period; fs.watch triggers rescans sooner where it works. Default 2000 ms. */
+  readonly pollMs?: number;
+}
+
+/** An agent whose context override file did not parse carries the reason (set by the agent registry). */
+export type AgentWithOverrideError = Agent & { readonly contextOverrideError?: string };
+
+export interface SharedBudgetInfo {
+  readonly name: string;
+  readonly file: string;
+  /** Problems of the file (empty when it is valid). */
+  readonly problems: readonly string[];
+  readonly limits: readonly LimitSpec[];
+}
+
+/** Thrown by writeOverride for a policy that does not validate; `problems` are `field: message` lines. */
+export class PolicyValidationError extends Error {
+  readonly problems: readonly string[];
+  constructor(file: string, problems: readonly string[]) {
+    super(`${file}: ${problems.join('; ')}`);
+    this.name = 'PolicyValidationError';
+    this.problems = problems;
+  }
+}
+
+interface LoadedFile {
+  readonly signature: string;
+  readonly parsed: ParsedSource;
+}
+
+const SHARED_DIR = '_shared';
+const POLICY_FILE = 'budget.json';
+
+export class PolicyStore {
+  readonly #options: PolicyStoreOptions;
+  readonly #governance = new Map<string, LoadedFile>();
+  readonly #shared = new Map<string, LoadedFile>();
+  readonly #cache = new WeakMap<Agent, { version: number; result: PolicyResult }>();
+  #version = 0;
+  #scanning: Promise<void> | null = null;
+  #rescanAgain = false;
+  #watcher: FSWatcher | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(options: PolicyStoreOptions) {
+    this.#options = options;
+  }
+
+  /** Bumped on every change of the files held; cached effective policies of an older version are recomputed. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Loads every governance file, then watches the directory and rescans every `pollMs`. */
+  async start(): Promise<void> {
+    await this.reload();
+    const dir = this.#options.governanceDir;
+    if (!dir) return;
+    this.#startWatching(dir);
+    this.#timer = setInterval(() => void this.reload(), this.#options.pollMs ?? 2000);
+    this.#timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#watcher?.close();
+    this.#watcher = null;
+    await this.#scanning;
+  }
+
+  /** Rescans the governance directory now (reading only files whose size, mtime or inode changed). */
+  reload(): Promise<void> {
+    if (this.#scanning) {
+      this.#rescanAgain = true;
+      return this.#scanning;
+    }
+    this.#scanning = (async () => {
+      try {
+        do {
+          this.#rescanAgain = false;
+          await this.#scan();
+        } while (this.#rescanAgain);
+      } finally {
+        this.#scanning = null;
+      }
+    })();
+    return this.#scanning;
+  }
+
+  /** The agent's effective policy, from memory only. Cached per agent object and store version, and until an override expires. */
+  effective(agent: Agent, now: number): PolicyResult {
+    const cached = this.#cache.get(agent);
+    if (cached && cached.version === this.#version && (cached.result.validUntil === null || now < cached.result.validUntil)) return cached.result;
+    const result = resolvePolicy({
+      agentId: agent.id,
+      sources: this.#agentSources(agent as AgentWithOverrideError),
+      shared: (name) => this.#shared.get(name) ?? null,
+      sharedDir: this.#options.governanceDir ? join(this.#options.governanceDir, SHARED_DIR) : null,
+      now,
+    });
+    this.#cache.set(agent, { version: this.#version, result });
+    return result;
+  }
+
+  listShared(): SharedBudgetInfo[] {
+    return [...this.#shared.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, loaded]) => {
+      const problems = sourceProblems(loaded.parsed);
+      const probe = resolvePolicy({ agentId: '_', sources: [emptySharedUser(name)], shared: (wanted) => (wanted === name ? loaded : null), sharedDir: null, now: 0 });
+      return {
+        name,
+        file: loaded.parsed.source.file,
+        problems: probe.kind === 'unavailable' ? probe.problems.map((line) => stripFile(line, loaded.parsed.source.file)) : problems,
+        limits: probe.kind === 'policy' ? probe.limits : [],
+      };
+    });
+  }
+
+  /** `$CLAW_GOVERNANCE_DIR/<agent>/budget.json`, or null when the directory is unset or the id is not a plain name. */
+  governanceFile(agentId: string): string | null {
+    const dir = this.#options.governanceDir;
+    return dir && isPlainAgentId(agentId) ? join(dir, agentId, POLICY_FILE) : null;
+  }
+
+  /** Writes the agent's governance override atomically (temp file + rename) after validating it, then reloads. */
+  async writeOverride(agentId: string, policy: unknown): Promise<void> {
+    const file = this.#requireGovernanceFile(agentId);
+    const parsed = parsePolicySource({ raw: policy, source: { kind: 'governance', file } });
+    const problems = policy === null || policy === undefined ? ['must be a JSON object'] : sourceProblems(parsed);
+    if (problems.length > 0) throw new PolicyValidationError(file, problems);
+    await mkdir(join(this.#options.governanceDir!, agentId), { recursive: true });
+    const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(temp, `${JSON.stringify(policy, null, 2)}\n`, { mode: 0o644 });
+    await rename(temp, file);
+    await this.reload();
+  }
+
+  /** Removes the agent's governance override; false when there was none. */
+  async clearOverride(agentId: string): Promise<boolean> {
+    const file = this.#requireGovernanceFile(agentId);
+    let existed = true;
+    try {
+      await unlink(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      existed = false;
+    }
+    await this.reload();
+    return existed;
+  }
+
+  #requireGovernanceFile(agentId: string): string {
+    if (!isPlainAgentId(agentId)) throw new PolicyValidationError(agentId, ['agent id must be a plain name (letters, digits, . _ -)']);
+    const file = this.governanceFile(agentId);
+    if (!file) throw new PolicyValidationError(agentId, ['CLAW_GOVERNANCE_DIR is not set: there is nowhere to write an override']);
+    return file;
+  }
+
+  #agentSources(agent: AgentWithOverrideError): ParsedSource[] {
+    const sources = [parsePolicySource({ raw: agent.metadataBudget, source: { kind: 'metadata', file: join(agent.dir, 'metadata.json') }, prefix: 'budget.' })];
+    const overrideSource: PolicySource = { kind: 'context_override', file: join(agent.dir, 'budget-override.json') };
+    sources.push(agent.contextOverrideError ? unusableSource(overrideSource, agent.contextOverrideError) : parsePolicySource({ raw: agent.contextOverride, source: overrideSource }));
+    const governance = this.#governance.get(agent.id);
+    if (governance) sources.push(governance.parsed);
+    return sources;
+  }
+
+  #startWatching(dir: string): void {
+    try {
+      this.#watcher = watch(dir, { recursive: true, persistent: false }, () => void this.reload());
+      this.#watcher.on('error', () => {
+        this.#watcher?.close();
+        this.#watcher = null;
+      });
+    } catch {
+      this.#watcher = null; // the periodic rescan still picks changes up
+    }
+  }
+
+  async #scan(): Promise<void> {
+    const dir = this.#options.governanceDir;
+    if (!dir) return;
+    const seenAgents = new Map<string, string>();
+    const seenShared = new Map<string, string>();
+    for (const entry of await listDir(dir)) {
+      if (!entry.isDirectory()) continue;
+      if (entry.name === SHARED_DIR) {
+        for (const file of await listDir(join(dir, SHARED_DIR))) {
+          const name = file.name.endsWith('.json') ? file.name.slice(0, -'.json'.length) : '';
+          if (file.isFile() && isPlainAgentId(name)) seenShared.set(name, join(dir, SHARED_DIR, file.name));
+        }
+      } else if (isPlainAgentId(entry.name)) {
+        seenAgents.set(entry.name, join(dir, entry.name, POLICY_FILE));
+      }
+    }
+    const changed = [
+      ...(await this.#sync({ held: this.#governance, seen: seenAgents, kind: 'governance' })),
+      ...(await this.#sync({ held: this.#shared, seen: seenShared, kind: 'shared' })),
+    ];
+    if (changed.length === 0) return;
+    this.#version += 1;
+    this.#options.onChange?.(changed);
+  }
+
+  async #sync(input: { held: Map<string, LoadedFile>; seen: Map<string, string>; kind: 'governance' | 'shared' }): Promise<string[]> {
+    const { held, seen, kind } = input;
+    const changed: string[] = [];
+    for (const [key, loaded] of held) {
+      if (!seen.has(key)) {
+        held.delete(key);
+        changed.push(loaded.parsed.source.file);
+      }
+    }
+    for (const [key, file] of seen) {
+      const signature = await fileSignature(file);
+      const previous = held.get(key);
+      if (signature === null) {
+        if (previous) {
+          held.delete(key);
+          changed.push(file);
+        }
+        continue;
+      }
+      if (previous?.signature === signature) continue;
+      const parsed = await loadSource({ file, kind });
+      held.set(key, { signature, parsed });
+      changed.push(file);
+      this.#report(parsed, kind === 'shared' ? key : null);
+    }
+    return changed;
+  }
+
+  #report(parsed: ParsedSource, sharedName: string | null): void {
+    const onError = this.#options.onError;
+    if (!onError) return;
+    const file = parsed.source.file;
+    let problems = sourceProblems(parsed);
+    if (sharedName && problems.length === 0) {
+      const probe = resolvePolicy({ agentId: '_', sources: [emptySharedUser(sharedName)], shared: () => ({ parsed }), sharedDir: null, now: 0 });
+      if (probe.kind === 'unavailable') problems = probe.problems.map((line) => stripFile(line, file));
+    }
+    for (const message of [...problems, ...parsed.warnings]) onError(file, message);
+  }
+}
+
+/** Reads and parses one policy file; an unreadable or unparsable file becomes an unusable source (never thrown). */
+async function loadSource(input: { file: string; kind: 'governance' | 'shared' }): Promise<ParsedSource> {
+  const source: PolicySource = { kind: input.kind, file: input.file };
+  let text: string;
+  try {
+    text = await readFile(input.file, 'utf8');
+  } catch (error) {
+    return unusableSource(source, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return unusableSource(source, `invalid JSON (${(error as Error).message})`);
+  }
+  if (raw === null) return unusableSource(source, 'must be a JSON object, got null');
+  return parsePolicySource({ raw, source });
+}
+
+async function listDir(dir: string) {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+async function fileSignature(file: string): Promise<string | null> {
+  try {
+    const info = await stat(file);
+    return info.isFile() ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A minimal source naming one shared budget, used to validate a shared file on its own. */
+function emptySharedUser(name: string): ParsedSource {
+  return parsePolicySource({ raw: { shared: [name] }, source: { kind: 'governance', file: '(probe)' } });
+}
+
+function stripFile(line: string, file: string): string {
+  return line.startsWith(`${file}: `) ? line.slice(file.length + 2) : line;
+}

@@ -1,0 +1,107 @@
+// The reservation handle given to the pipeline: settled to the actual amounts or released, exactly once, never throwing.
+import type { Amounts, Ledger } from '../ledger/ledger.ts';
+import type { EventBus } from '../observability/events.ts';
+import { totalInputTokens } from '../protocol/usage.ts';
+import type { BudgetTicket, SettleActual } from './admission.ts';
+import { ceilMicros } from './cost.ts';
+import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
+
+export interface TicketOptions {
+  readonly ledger: Ledger;
+  readonly bus: EventBus;
+  readonly reservationId: string;
+  /** The reservation's scopes: usage is recorded on them directly if the lease expired before settle. */
+  readonly scopes: readonly string[];
+  readonly agentId: string;
+  /** `provider/model` the request went to. */
+  readonly model: string;
+  readonly unknownCost: UnknownCostMode;
+  readonly fallbackRates: FallbackRates | null;
+  readonly now: () => number;
+  /** Runs after a successful settle (threshold alerts). */
+  readonly afterSettle?: () => Promise<void>;
+}
+
+/**
+ * What a finished call consumed: 1 request; tokens from usage (absent = 0); USD from `costMicros`, or when the price is
+ * unknown, from the fallback rates under `unknown_cost: "estimate"` and 0 otherwise, counting 1 unknown-cost request.
+ */
+export function settleAmounts(input: { actual: SettleActual; unknownCost: UnknownCostMode; fallbackRates: FallbackRates | null }): Amounts {
+  const { usage, costMicros } = input.actual;
+  const inputTokens = usage ? wholeTokens(totalInputTokens(usage)) : 0;
+  const outputTokens = usage ? wholeTokens(usage.outputTokens ?? 0) : 0;
+  let usd = 0;
+  if (costMicros !== null) usd = Math.max(0, Math.ceil(costMicros));
+  else if (input.unknownCost === 'estimate' && input.fallbackRates && usage) {
+    usd = ceilMicros(inputTokens * input.fallbackRates.input_per_mtok + outputTokens * input.fallbackRates.output_per_mtok);
+  }
+  return {
+    usd_micros: usd,
+    requests: 1,
+    input_tokens: inputTokens,
+    output_tokens: outputTokens,
+    total_tokens: inputTokens + outputTokens,
+    unknown_cost_requests: costMicros === null ? 1 : 0,
+  };
+}
+
+export class ReservationTicket implements BudgetTicket {
+  readonly #options: TicketOptions;
+  #done = false;
+  #duplicateReported = false;
+
+  constructor(options: TicketOptions) {
+    this.#options = options;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  async settle(actual: SettleActual): Promise<void> {
+    if (this.#claim('settle')) return;
+    const { ledger, reservationId } = this.#options;
+    const amounts = settleAmounts({ actual, unknownCost: this.#options.unknownCost, fallbackRates: this.#options.fallbackRates });
+    try {
+      const settled = await ledger.settle({ id: reservationId, amounts });
+      if (!settled) {
+        // the lease ran out before the call ended: the hold is gone, but what was consumed still counts
+        await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
+        this.#report(`budget reservation ${reservationId} had expired before settle; usage recorded without it`);
+      }
+      await this.#options.afterSettle?.();
+    } catch (error) {
+      this.#report(`budget settle failed for reservation ${reservationId}: ${(error as Error).message}`);
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.#claim('release')) return;
+    try {
+      await this.#options.ledger.release(this.#options.reservationId);
+    } catch (error) {
+      this.#report(`budget release failed for reservation ${this.#options.reservationId}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Marks the ticket done; true (and reported once) if it already was. */
+  #claim(action: 'settle' | 'release'): boolean {
+    if (!this.#done) {
+      this.#done = true;
+      return false;
+    }
+    if (!this.#duplicateReported) {
+      this.#duplicateReported = true;
+      this.#report(`budget ticket for reservation ${this.#options.reservationId}: ${action} called after it was already settled or released (ignored)`);
+    }
+    return true;
+  }
+
+  #report(message: string): void {
+    this.#options.bus.emit({ type: 'error', claw_id: this.#options.agentId, model: this.#options.model, intervention: null, request_id: this.#options.reservationId, status_code: 0, error: message });
+  }
+}
+
+function wholeTokens(value: number): number {
+  return Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+}
