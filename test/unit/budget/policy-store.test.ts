@@ -69,7 +69,7 @@ describe('PolicyStore', () => {
     const file = await put('a/budget.json', { limit_usd: 1, window: '1h' });
     const changes: string[][] = [];
     store = new PolicyStore({ governanceDir: dir, onChange: (files) => changes.push([...files]) });
-    await store.start();
+    await store.reload(); // no watcher: only the explicit reloads below rescan
     const agent = makeAgent();
     const first = store.effective(agent, NOW);
     assert.equal(store.effective(agent, NOW), first, 'cached while nothing changed');
@@ -106,7 +106,7 @@ describe('PolicyStore', () => {
   it('stops applying an expired override by itself, without a file read', async () => {
     await put('a/budget.json', { limit_usd: 100, expires_at: '2026-03-01T01:00:00Z', reason: 'incident', set_by: 'ops' });
     store = new PolicyStore({ governanceDir: dir });
-    await store.start();
+    await store.reload(); // loaded once, not watched: deleting the file below goes unnoticed
     const agent = makeAgent({ budget: { limit_usd: 1, window: '1h' } });
     assert.equal(asPolicy(store.effective(agent, NOW)).limits[0].limit, 100_000_000);
     await rm(join(dir, 'a'), { recursive: true });
