@@ -1,0 +1,116 @@
+// Reads one agent context directory (metadata.json, budget-override.json, service-auth/*.json) into an Agent; also its change fingerprint.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isPlainObject, readJsonFile } from '../config/json-file.ts';
+import type { Agent } from './agent.ts';
+import { secretDigest } from './secret-compare.ts';
+import { storedSecret } from './stored-token.ts';
+
+export interface LoadedAgent {
+  readonly agent: Agent;
+  /** SHA-256 of the stored secret, or null when the stored token cannot authenticate anyone. */
+  readonly secretDigest: Buffer | null;
+  /** Problems that do not prevent loading (each names file and field). */
+  readonly warnings: readonly string[];
+}
+
+export type AgentLoad =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'broken'; readonly problem: string }
+  | { readonly kind: 'loaded'; readonly loaded: LoadedAgent };
+
+const HISTORY_SERVICE = 'cllama-history';
+
+/**
+ * What changed-detection compares: identity, size and times of every file the agent is built from. Null when the
+ * directory has no metadata.json (not an agent, or removed).
+ */
+export async function agentFingerprint(dir: string): Promise<string | null> {
+  const metadata = await statPart(join(dir, 'metadata.json'));
+  if (metadata === null) return null;
+  const parts = [metadata, await statPart(join(dir, 'budget-override.json'))];
+  for (const name of await serviceAuthFiles(dir)) parts.push(`${name}=${await statPart(join(dir, 'service-auth', name))}`);
+  return parts.join('|');
+}
+
+/**
+ * Lenient where cllama is strict: AGENTS.md / CLAWDAPUS.md are not required, a wrong-typed string field is ignored with a
+ * warning, the raw `budget` is kept as written (the budget engine validates it, so a wrong type never locks the agent
+ * out), an unparsable budget-override.json becomes `contextOverrideError`. Only an unreadable or unparsable metadata.json
+ * makes the directory unusable.
+ */
+export async function loadAgentDir(options: { id: string; dir: string }): Promise<AgentLoad> {
+  const { id, dir } = options;
+  const metadataFile = join(dir, 'metadata.json');
+  const metadata = await readJsonFile(metadataFile);
+  if (metadata.kind === 'missing') return { kind: 'missing' };
+  if (metadata.kind === 'error') return { kind: 'broken', problem: `${metadataFile}: ${metadata.problem}` };
+  if (!isPlainObject(metadata.value)) return { kind: 'broken', problem: `${metadataFile}: must be a JSON object` };
+  const fields = metadata.value;
+  const warnings: string[] = [];
+
+  const stored = storedSecret({ agentId: id, token: fields.token });
+  if (!stored.ok) warnings.push(`${metadataFile}: ${stored.problem}; agent "${id}" cannot authenticate`);
+  const text = (key: string): string => {
+    const value = fields[key];
+    if (value === undefined || value === null) return '';
+    if (typeof value === 'string') return value;
+    warnings.push(`${metadataFile}: ${key}: must be a string (ignored)`);
+    return '';
+  };
+  const override = await readOverride(dir);
+  const agent: Agent = {
+    id,
+    secret: stored.ok ? stored.secret : '',
+    pod: text('pod'),
+    service: text('service'),
+    type: text('type'),
+    timezone: text('timezone'),
+    dir,
+    metadataBudget: fields.budget,
+    contextOverride: override.value,
+    ...(override.error ? { contextOverrideError: override.error } : {}),
+    historyTokens: await historyTokens({ dir, warnings }),
+  };
+  return { kind: 'loaded', loaded: { agent: Object.freeze(agent), secretDigest: stored.ok ? secretDigest(stored.secret) : null, warnings } };
+}
+
+async function readOverride(dir: string): Promise<{ value: unknown; error?: string }> {
+  const file = join(dir, 'budget-override.json');
+  const read = await readJsonFile(file);
+  if (read.kind === 'missing') return { value: undefined };
+  if (read.kind === 'error') return { value: undefined, error: `${file}: ${read.problem}` };
+  return { value: read.value };
+}
+
+/** service-auth/*.json in name order: `{service: "cllama-history", auth_type: "bearer", token}` entries are history replay tokens. */
+async function historyTokens(options: { dir: string; warnings: string[] }): Promise<readonly string[]> {
+  const tokens: string[] = [];
+  for (const name of await serviceAuthFiles(options.dir)) {
+    const file = join(options.dir, 'service-auth', name);
+    const read = await readJsonFile(file);
+    if (read.kind === 'error') options.warnings.push(`${file}: ${read.problem} (ignored)`);
+    if (read.kind !== 'ok' || !isPlainObject(read.value)) continue;
+    const { service, auth_type: authType, token } = read.value;
+    if (service === HISTORY_SERVICE && authType === 'bearer' && typeof token === 'string' && token.trim()) tokens.push(token.trim());
+  }
+  return Object.freeze(tokens);
+}
+
+async function serviceAuthFiles(dir: string): Promise<string[]> {
+  try {
+    const names = await readdir(join(dir, 'service-auth'));
+    return names.filter((name) => name.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function statPart(path: string): Promise<string | null> {
+  try {
+    const info = await stat(path, { bigint: true });
+    return `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,246 @@
+// AgentRegistry: every agent of the context root held in memory, reloaded on change (fs.watch plus a periodic rescan); lookups never touch the disk.
+import { watch, type Dirent, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { isPlainAgentId, type Agent } from './agent.ts';
+import { agentFingerprint, loadAgentDir } from './agent-loader.ts';
+import { secretMatchesDigest } from './secret-compare.ts';
+
+export interface AgentRegistryOptions {
+  readonly contextRoot: string;
+  /** Called after a rescan that added, changed or removed agents, with their ids. */
+  readonly onChange?: (agentIds: readonly string[]) => void;
+  /** Problems with files (each names file and field; never a secret). Called once per change of the file. */
+  readonly onWarning?: (message: string) => void;
+  /** Fallback rescan period; fs.watch triggers rescans sooner where it works. Default 2000 ms. */
+  readonly pollMs?: number;
+}
+
+interface AgentRecord {
+  readonly agent: Agent;
+  readonly secretDigest: Buffer | null;
+}
+
+/** No secret hashes to this (it is random), so an unknown id costs the same comparison as a wrong secret. */
+const UNKNOWN_AGENT_DIGEST = randomBytes(32);
+const WATCH_DEBOUNCE_MS = 30;
+const SCAN_CONCURRENCY = 32;
+
+export class AgentRegistry {
+  readonly #root: string;
+  readonly #options: AgentRegistryOptions;
+  readonly #records = new Map<string, AgentRecord>();
+  /** Fingerprint last processed per id (good or broken), so an unchanged broken file is not re-reported every poll. */
+  readonly #processed = new Map<string, string>();
+  readonly #warnedNames = new Set<string>();
+  readonly #watchers = new Map<string, FSWatcher>();
+  #rootWatcher: FSWatcher | null = null;
+  #pollTimer: NodeJS.Timeout | null = null;
+  #debounceTimer: NodeJS.Timeout | null = null;
+  #pendingFull = false;
+  readonly #pendingIds = new Set<string>();
+  #draining: Promise<void> | null = null;
+  #stopped = false;
+  #version = 0;
+
+  constructor(options: AgentRegistryOptions) {
+    this.#options = options;
+    this.#root = resolve(options.contextRoot);
+  }
+
+  /** Bumps on every rescan that changed at least one agent. */
+  get version(): number {
+    return this.#version;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.reload();
+    this.#pollTimer = setInterval(() => void this.#schedule({ full: true }), this.#options.pollMs ?? 2000);
+    this.#pollTimer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    if (this.#debounceTimer) clearTimeout(this.#debounceTimer);
+    this.#pollTimer = this.#debounceTimer = null;
+    this.#rootWatcher?.close();
+    this.#rootWatcher = null;
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
+  }
+
+  /** Rescan the whole root now; resolves when a scan that started after this call has finished. Never rejects. */
+  reload(): Promise<void> {
+    return this.#schedule({ full: true });
+  }
+
+  get(id: string): Agent | undefined {
+    return this.#records.get(id)?.agent;
+  }
+
+  list(): Agent[] {
+    return [...this.#records.values()].map((record) => record.agent).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Unknown id and wrong secret both return null, after the same constant-time comparison. */
+  authenticate(credentials: { agentId: string; secret: string }): Agent | null {
+    const record = this.#records.get(credentials.agentId);
+    const matches = secretMatchesDigest(credentials.secret, record?.secretDigest ?? UNKNOWN_AGENT_DIGEST);
+    return matches && record?.secretDigest ? record.agent : null;
+  }
+
+  #schedule(request: { full: true } | { full: false; id: string }): Promise<void> {
+    if (request.full) this.#pendingFull = true;
+    else this.#pendingIds.add(request.id);
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    await Promise.resolve(); // let requests made in the same tick join this drain
+    try {
+      while (this.#pendingFull || this.#pendingIds.size > 0) {
+        const full = this.#pendingFull;
+        const ids = [...this.#pendingIds];
+        this.#pendingFull = false;
+        this.#pendingIds.clear();
+        try {
+          const changed = full ? await this.#scanRoot() : await this.#scanIds(ids);
+          if (changed.length > 0) {
+            this.#version += 1;
+            this.#options.onChange?.(changed);
+          }
+        } catch (error) {
+          this.#warn(`agent registry: rescan of ${this.#root} failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        }
+      }
+    } finally {
+      this.#draining = null;
+    }
+  }
+
+  async #scanRoot(): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.#root, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // keep what we have on EACCES and the like
+      entries = [];
+    }
+    const ids = entries.filter((entry) => this.#acceptEntry(entry)).map((entry) => entry.name);
+    const present = new Set(ids);
+    const removed = [...this.#records.keys(), ...this.#processed.keys()].filter((id) => !present.has(id));
+    this.#ensureRootWatcher();
+    return this.#scanIds([...new Set([...ids, ...removed])]);
+  }
+
+  async #scanIds(ids: readonly string[]): Promise<string[]> {
+    const changed: string[] = [];
+    for (let start = 0; start < ids.length; start += SCAN_CONCURRENCY) {
+      const batch = ids.slice(start, start + SCAN_CONCURRENCY);
+      const results = await Promise.all(batch.map((id) => this.#scanAgent(id)));
+      batch.forEach((id, index) => results[index] && changed.push(id));
+    }
+    return changed;
+  }
+
+  /** Returns true when the agent was added, changed or removed. */
+  async #scanAgent(id: string): Promise<boolean> {
+    const dir = join(this.#root, id);
+    const fingerprint = await agentFingerprint(dir);
+    await this.#ensureAgentWatcher(id, dir);
+    if (fingerprint === null) return this.#forget(id);
+    if (this.#processed.get(id) === fingerprint) return false;
+    this.#processed.set(id, fingerprint);
+    const load = await loadAgentDir({ id, dir });
+    if (load.kind === 'missing') return this.#forget(id);
+    if (load.kind === 'broken') {
+      const previous = this.#records.has(id);
+      this.#warn(`agent "${id}": ${load.problem}; ${previous ? 'keeping its previous version' : 'it stays unknown until the file is fixed'}`);
+      return false;
+    }
+    for (const warning of load.loaded.warnings) this.#warn(`agent "${id}": ${warning}`);
+    this.#records.set(id, { agent: load.loaded.agent, secretDigest: load.loaded.secretDigest });
+    return true;
+  }
+
+  #forget(id: string): boolean {
+    this.#processed.delete(id);
+    this.#watchers.get(id)?.close();
+    this.#watchers.delete(id);
+    return this.#records.delete(id);
+  }
+
+  /** Only plain names are agent ids; a directory with any other name (`.hidden`, odd characters) is ignored, with one warning per name. */
+  #acceptEntry(entry: Dirent): boolean {
+    const name = entry.name;
+    if (isPlainAgentId(name)) return true;
+    if ((entry.isDirectory() || entry.isSymbolicLink()) && !this.#warnedNames.has(name)) {
+      this.#warnedNames.add(name);
+      this.#warn(`agent registry: ignoring "${join(this.#root, name)}": not a plain agent id (letters, digits, ".", "_", "-"; no leading "." or "_")`);
+    }
+    return false;
+  }
+
+  #ensureRootWatcher(): void {
+    if (this.#stopped || this.#rootWatcher) return;
+    this.#rootWatcher = this.#tryWatch(this.#root, (name) => {
+      if (name && isPlainAgentId(name)) {
+        // The directory itself was created, removed or replaced: watch it afresh.
+        this.#watchers.get(name)?.close();
+        this.#watchers.delete(name);
+        this.#scheduleSoon({ full: false, id: name });
+      } else {
+        this.#scheduleSoon({ full: true });
+      }
+    }, () => {
+      this.#rootWatcher = null;
+    });
+  }
+
+  async #ensureAgentWatcher(id: string, dir: string): Promise<void> {
+    if (this.#stopped || this.#watchers.has(id)) return;
+    const info = await stat(dir).catch(() => null);
+    if (!info?.isDirectory() || this.#stopped || this.#watchers.has(id)) return;
+    const watcher = this.#tryWatch(dir, () => this.#scheduleSoon({ full: false, id }), () => this.#watchers.delete(id));
+    if (watcher) this.#watchers.set(id, watcher);
+  }
+
+  /** fs.watch where it works; where it does not (no inotify slots, odd filesystems) the periodic rescan covers. */
+  #tryWatch(path: string, onEvent: (name: string | null) => void, onClosed: () => void): FSWatcher | null {
+    try {
+      const watcher = watch(path, { persistent: false }, (_event, name) => onEvent(typeof name === 'string' ? name : null));
+      watcher.on('error', () => {
+        watcher.close();
+        onClosed();
+      });
+      return watcher;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Watch events come in bursts while a file is being written: wait a moment, then rescan what they named. */
+  #scheduleSoon(request: { full: true } | { full: false; id: string }): void {
+    if (this.#stopped) return;
+    if (request.full) this.#pendingFull = true;
+    else this.#pendingIds.add(request.id);
+    if (this.#debounceTimer) return;
+    this.#debounceTimer = setTimeout(() => {
+      this.#debounceTimer = null;
+      if (!this.#stopped) this.#draining ??= this.#drain();
+    }, WATCH_DEBOUNCE_MS);
+    this.#debounceTimer.unref();
+  }
+
+  #warn(message: string): void {
+    try {
+      this.#options.onWarning?.(message);
+    } catch {
+      // a failing logger must not break reloads
+    }
+  }
+}
