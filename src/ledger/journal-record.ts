@@ -1,6 +1,6 @@
 // One journal line: a settlement (time, scopes, amounts) as compact JSON, and its strict decoding for replay.
 import type { Amounts } from './ledger.ts';
-import { fromRow, toRow, type AmountRow } from './amounts.ts';
+import { METRIC_COUNT, METRICS, toRow, type AmountRow } from './amounts.ts';
 
 /** `{"t":<ms since epoch>,"s":[<scopes>],"a":{<non-zero amounts>}}` */
 export interface JournalRecord {
@@ -17,8 +17,12 @@ export interface DecodedRecord {
 
 /** The line to append, newline included. */
 export function encodeRecord(at: number, scopes: readonly string[], row: AmountRow): string {
-  const record: JournalRecord = { t: at, s: scopes, a: fromRow(row) };
-  return JSON.stringify(record) + '\n';
+  // Built by hand (same output as JSON.stringify of a JournalRecord): this runs once per settlement.
+  let amounts = '';
+  for (let column = 0; column < METRIC_COUNT; column++) {
+    if (row[column] !== 0) amounts += `${amounts ? ',' : ''}"${METRICS[column]}":${row[column]}`;
+  }
+  return `{"t":${at},"s":${JSON.stringify(scopes)},"a":{${amounts}}}\n`;
 }
 
 /** Parses and validates one line; null for anything malformed (a torn write, a foreign line). */
@@ -41,10 +45,26 @@ export function decodeRecord(line: string): DecodedRecord | null {
   }
 }
 
-const LEADING_TIME = /^\{"t":(\d{1,16}),/;
+const PREFIX = Buffer.from('{"t":');
+const CLOSE_BRACE = 0x7d;
+const COMMA = 0x2c;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
 
-/** The time of a line as this module writes it, read without a full parse; null if the line does not start that way. */
-export function leadingTime(line: string): number | null {
-  const match = LEADING_TIME.exec(line);
-  return match ? Number(match[1]) : null;
+/**
+ * The time of a line as encodeRecord writes it (`{"t":<digits>,` ... `}`), read from the raw bytes without decoding
+ * or parsing the line; null when the line does not have that shape (the caller then falls back to decodeRecord).
+ */
+export function leadingTime(line: Buffer): number | null {
+  if (line.length < PREFIX.length + 3 || line[line.length - 1] !== CLOSE_BRACE) return null;
+  if (line.compare(PREFIX, 0, PREFIX.length, 0, PREFIX.length) !== 0) return null;
+  let value = 0;
+  let index = PREFIX.length;
+  for (; index < line.length && index < PREFIX.length + 16; index++) {
+    const byte = line[index];
+    if (byte === COMMA) break;
+    if (byte < DIGIT_0 || byte > DIGIT_9) return null;
+    value = value * 10 + (byte - DIGIT_0);
+  }
+  return index > PREFIX.length && line[index] === COMMA ? value : null;
 }

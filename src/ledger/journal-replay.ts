@@ -1,11 +1,10 @@
 // Reading the journal back at start-up (streamed, bounded memory) and compacting it (drop records older than retention).
-import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Ledger } from './ledger.ts';
 import { fromRow } from './amounts.ts';
-import { decodeRecord, leadingTime } from './journal-record.ts';
+import { decodeRecord, leadingTime, type DecodedRecord } from './journal-record.ts';
+import { readLineBatches, syncDirectory, writeAll } from './journal-file.ts';
 
 export interface ReplayProgress {
   readonly records: number;
@@ -22,9 +21,14 @@ export interface ReplayResult {
   readonly ms: number;
 }
 
+/** A ledger that can take decoded records synchronously (MemoryLedger): replay then skips a promise per record. */
+export interface RecordLoader {
+  loadRecord(record: DecodedRecord): void;
+}
+
 export interface ReplayOptions {
   readonly file: string;
-  readonly ledger: Pick<Ledger, 'record'>;
+  readonly ledger: Pick<Ledger, 'record'> | RecordLoader;
   readonly retentionMs: number;
   readonly now?: () => number;
   /** Called every 50,000 lines and once at the end. */
@@ -37,21 +41,28 @@ const PROGRESS_EVERY = 50_000;
 export async function replayJournal(options: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
   const cutoff = (options.now ?? Date.now)() - options.retentionMs;
+  const loader = 'loadRecord' in options.ledger ? options.ledger : null;
+  const ledger = 'record' in options.ledger ? options.ledger : null;
   let records = 0;
   let skipped = 0;
   let expired = 0;
-  let lines = 0;
-  for await (const line of readLines(options.file)) {
-    if (line.length === 0) continue;
-    lines += 1;
-    const record = decodeRecord(line);
-    if (!record) skipped += 1;
-    else if (record.at <= cutoff) expired += 1;
-    else {
-      await options.ledger.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
-      records += 1;
+  let nextProgress = PROGRESS_EVERY;
+  for await (const batch of readLineBatches(options.file)) {
+    for (const line of batch) {
+      if (line.length === 0) continue;
+      const record = decodeRecord(line.toString('utf8'));
+      if (!record) skipped += 1;
+      else if (record.at <= cutoff) expired += 1;
+      else {
+        if (loader) loader.loadRecord(record);
+        else await ledger!.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
+        records += 1;
+      }
     }
-    if (options.onProgress && lines % PROGRESS_EVERY === 0) options.onProgress({ records, skipped });
+    if (options.onProgress && records + skipped + expired >= nextProgress) {
+      options.onProgress({ records, skipped });
+      nextProgress += PROGRESS_EVERY;
+    }
   }
   options.onProgress?.({ records, skipped });
   return { records, skipped, expired, ms: Math.round(performance.now() - started) };
@@ -80,37 +91,33 @@ export interface CompactOptions {
 export async function compactJournal(options: CompactOptions): Promise<CompactResult> {
   const started = performance.now();
   const cutoff = (options.now ?? Date.now)() - options.retentionMs;
-  const keep = (line: string): boolean => {
+  const keep = (line: Buffer): boolean => {
     const fast = leadingTime(line);
-    if (fast !== null && line.endsWith('}')) return fast > cutoff;
-    const record = decodeRecord(line);
+    if (fast !== null) return fast > cutoff;
+    const record = decodeRecord(line.toString('utf8'));
     return record !== null && record.at > cutoff;
   };
   let kept = 0;
   let dropped = 0;
-  for await (const line of readLines(options.file)) {
-    if (line.length === 0) continue;
-    if (keep(line)) kept += 1;
-    else dropped += 1;
+  for await (const batch of readLineBatches(options.file)) {
+    for (const line of batch) {
+      if (line.length === 0) continue;
+      if (keep(line)) kept += 1;
+      else dropped += 1;
+    }
   }
   if (dropped === 0) return { kept, dropped, rewritten: false, ms: Math.round(performance.now() - started) };
 
   const temp = `${options.file}.compact-${process.pid}.tmp`;
   const handle = await open(temp, 'w');
   try {
-    let buffered: string[] = [];
-    let bufferedChars = 0;
-    for await (const line of readLines(options.file)) {
-      if (line.length === 0 || !keep(line)) continue;
-      buffered.push(line, '\n');
-      bufferedChars += line.length + 1;
-      if (bufferedChars >= 1 << 20) {
-        await handle.writeFile(buffered.join(''));
-        buffered = [];
-        bufferedChars = 0;
+    for await (const batch of readLineBatches(options.file)) {
+      const parts: Buffer[] = [];
+      for (const line of batch) {
+        if (line.length > 0 && keep(line)) parts.push(line, NEWLINE);
       }
+      if (parts.length > 0) await writeAll(handle, Buffer.concat(parts));
     }
-    if (buffered.length > 0) await handle.writeFile(buffered.join(''));
     await handle.sync();
   } catch (error) {
     await handle.close();
@@ -123,32 +130,4 @@ export async function compactJournal(options: CompactOptions): Promise<CompactRe
   return { kept, dropped, rewritten: true, ms: Math.round(performance.now() - started) };
 }
 
-/** Lines of a file, streamed; nothing when the file does not exist. */
-async function* readLines(file: string): AsyncGenerator<string> {
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  const opened = new Promise<boolean>((resolve, reject) => {
-    stream.once('open', () => resolve(true));
-    stream.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(false) : reject(error)));
-  });
-  if (!(await opened)) return;
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  try {
-    for await (const line of lines) yield line;
-  } finally {
-    lines.close();
-    stream.destroy();
-  }
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename itself is still atomic.
-  }
-}
+const NEWLINE = Buffer.from('\n');

@@ -3,8 +3,10 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AmountRow } from './amounts.ts';
 import { encodeRecord } from './journal-record.ts';
+import { cutTornTail, writeAll } from './journal-file.ts';
 
 export { compactJournal, replayJournal } from './journal-replay.ts';
+export { cutTornTail } from './journal-file.ts';
 export type { CompactResult, ReplayResult } from './journal-replay.ts';
 
 export const JOURNAL_FILE_NAME = 'journal.jsonl';
@@ -119,45 +121,5 @@ export class Journal implements JournalSink {
     } finally {
       this.writing = null;
     }
-  }
-}
-
-async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
-    offset += bytesWritten;
-  }
-}
-
-/** If the file does not end with a newline (a write cut by a crash), truncates it after its last complete line. */
-export async function cutTornTail(file: string): Promise<number> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, 'r+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return 0;
-    const chunk = Buffer.alloc(64 * 1024);
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - chunk.length);
-      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
-      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (newline >= 0) {
-        const keep = start + newline + 1;
-        if (keep < size) await handle.truncate(keep);
-        return size - keep;
-      }
-      end = start;
-    }
-    await handle.truncate(0);
-    return size;
-  } finally {
-    await handle.close();
   }
 }

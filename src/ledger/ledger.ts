@@ -47,6 +47,11 @@ export interface ReserveInput {
   readonly leaseMs: number;
 }
 
+/**
+ * A check blocks when `used + reserved + amount > limit` (concurrency: `open + 1 > limit`). Standings come in check
+ * order: on admission they already include the new hold (what the response headers show); on a block, the state
+ * without it. The contract suite (test/contract/ledger-contract.ts) pins this down for every implementation.
+ */
 export type ReserveOutcome =
   | { readonly admitted: true; readonly standings: readonly LimitStanding[] }
   | {

@@ -1,0 +1,102 @@
+// Benchmark of the embedded ledger: reserve+settle cost with 0, 100k and 1M events in the window, and journal start-up time for 1M records.
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryLedger } from '../src/ledger/memory.ts';
+import { Journal, compactJournal, replayJournal } from '../src/ledger/journal.ts';
+import { toRow } from '../src/ledger/amounts.ts';
+import type { LimitCheck } from '../src/ledger/ledger.ts';
+
+const HOUR = 3_600_000;
+const RUNS = 5;
+const OPS_PER_RUN = 50_000;
+const SCOPES = ['agent:bench', 'shared:team'];
+const CHECKS: LimitCheck[] = [
+  { id: 'agent:bench/usd/1h', scope: 'agent:bench', metric: 'usd_micros', windowMs: HOUR, limit: Number.MAX_SAFE_INTEGER },
+  { id: 'agent:bench/requests/1h', scope: 'agent:bench', metric: 'requests', windowMs: HOUR, limit: Number.MAX_SAFE_INTEGER },
+  { id: 'agent:bench/usd/24h', scope: 'agent:bench', metric: 'usd_micros', windowMs: 24 * HOUR, limit: Number.MAX_SAFE_INTEGER },
+  { id: 'shared:team/usd/1h', scope: 'shared:team', metric: 'usd_micros', windowMs: HOUR, limit: Number.MAX_SAFE_INTEGER },
+  { id: 'agent:bench/concurrency', scope: 'agent:bench', metric: 'concurrency', windowMs: 0, limit: 1000 },
+];
+const SETTLED = { usd_micros: 750, requests: 1, input_tokens: 100, output_tokens: 50, total_tokens: 150 };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function seededLedger(events: number, journal: Journal | null): Promise<MemoryLedger> {
+  const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
+  const now = Date.now();
+  const step = (HOUR * 0.9) / Math.max(1, events);
+  const row = toRow(SETTLED);
+  for (let i = 0; i < events; i++) ledger.loadRecord({ scopes: SCOPES, row, at: now - HOUR * 0.9 + i * step });
+  ledger.attachJournal(journal);
+  return ledger;
+}
+
+async function reserveSettleRun(ledger: MemoryLedger, run: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < OPS_PER_RUN; i++) {
+    const id = `b${run}-${i}`;
+    const outcome = await ledger.reserve({ id, scopes: SCOPES, amounts: { usd_micros: 2000, requests: 1 }, checks: CHECKS, leaseMs: 60_000 });
+    if (!outcome.admitted) throw new Error('bench limits must admit');
+    await ledger.settle({ id, amounts: SETTLED });
+  }
+  return Number(process.hrtime.bigint() - started) / 1000 / OPS_PER_RUN;
+}
+
+async function benchCheckCost(events: number, journalFile: string | null): Promise<void> {
+  const journal = journalFile ? await Journal.open({ file: journalFile }) : null;
+  const ledger = await seededLedger(events, journal);
+  await reserveSettleRun(ledger, -1); // warm-up
+  const micros: number[] = [];
+  for (let run = 0; run < RUNS; run++) micros.push(await reserveSettleRun(ledger, run));
+  await ledger.close();
+  const us = median(micros);
+  const label = `${events.toLocaleString('en-US').padStart(9)} events${journalFile ? ', journal on ' : ', memory only'}`;
+  console.log(`  ${label}: ${Math.round(1e6 / us).toLocaleString('en-US').padStart(9)} reserve+settle/s  ${us.toFixed(2).padStart(6)} µs/op  (${CHECKS.length} checks, 2 scopes, median of ${RUNS}×${OPS_PER_RUN.toLocaleString('en-US')})`);
+}
+
+async function benchReplay(dir: string, records: number): Promise<void> {
+  const file = join(dir, 'replay.jsonl');
+  const journal = await Journal.open({ file });
+  const row = toRow(SETTLED);
+  const now = Date.now();
+  for (let i = 0; i < records; i++) {
+    journal.append({ at: now - 20 * 24 * HOUR + i * 1000, scopes: [`agent:a${i % 50}`, 'shared:team'], row });
+    if (i % 10_000 === 9_999) await journal.flush();
+  }
+  await journal.close();
+  const { size } = await stat(file);
+  const times: number[] = [];
+  let heapMb = 0;
+  for (let run = 0; run < 3; run++) {
+    global.gc?.();
+    const before = process.memoryUsage();
+    const started = performance.now();
+    const compacted = await compactJournal({ file, retentionMs: 35 * 24 * HOUR });
+    const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
+    const replayed = await replayJournal({ file, ledger, retentionMs: 35 * 24 * HOUR });
+    times.push(performance.now() - started);
+    if (replayed.records !== records || compacted.rewritten) throw new Error('replay lost records');
+    global.gc?.();
+    const after = process.memoryUsage();
+    heapMb = Math.max(heapMb, (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 1e6);
+    await ledger.standing(CHECKS); // keeps the ledger reachable until after the measurement
+    await ledger.close();
+  }
+  console.log(`  ${records.toLocaleString('en-US')} records (${(size / 1e6).toFixed(0)} MB file, 2 scopes each over 51 scopes): compaction scan + replay ${Math.round(median(times))} ms (median of 3)`);
+  console.log(`  ledger memory after replay ≈ ${heapMb.toFixed(0)} MB for ${(2 * records).toLocaleString('en-US')} scope events${global.gc ? '' : ' (run node with --expose-gc for this figure)'}`);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-ledger-'));
+try {
+  console.log('ledger check cost (MemoryLedger.reserve + settle, awaited one at a time)');
+  for (const events of [0, 100_000, 1_000_000]) await benchCheckCost(events, null);
+  for (const events of [0, 1_000_000]) await benchCheckCost(events, join(dir, `j${events}.jsonl`));
+  console.log('journal start-up');
+  await benchReplay(dir, 1_000_000);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,96 @@
+// Low-level file work for the journal: fast line batches (several times faster than readline), full writes, tail repair, dir fsync.
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * Yields the file's lines in batches (one batch per read chunk), without their line ending; a last line with no
+ * newline is yielded too. Empty lines are kept (as empty views). Nothing is yielded when the file does not exist.
+ * Views are only valid until the next batch is requested.
+ */
+export async function* readLineBatches(file: string, chunkBytes = 1 << 20): AsyncGenerator<Buffer[]> {
+  const stream = createReadStream(file, { highWaterMark: chunkBytes });
+  const opened = new Promise<boolean>((resolve, reject) => {
+    stream.once('open', () => resolve(true));
+    stream.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(false) : reject(error)));
+  });
+  if (!(await opened)) return;
+  let rest: Buffer | null = null;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const buffer: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+      const lines: Buffer[] = [];
+      let start = 0;
+      for (let end = buffer.indexOf(NEWLINE, start); end >= 0; end = buffer.indexOf(NEWLINE, start)) {
+        lines.push(withoutCarriageReturn(buffer.subarray(start, end)));
+        start = end + 1;
+      }
+      rest = start < buffer.length ? buffer.subarray(start) : null;
+      if (lines.length > 0) yield lines;
+    }
+    if (rest) yield [withoutCarriageReturn(rest)];
+  } finally {
+    stream.destroy();
+  }
+}
+
+function withoutCarriageReturn(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.subarray(0, line.length - 1) : line;
+}
+
+/** Writes the whole buffer at the current position (a single write may be short). */
+export async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** If the file does not end with a newline (a write cut by a crash), truncates it after its last complete line. */
+export async function cutTornTail(file: string): Promise<number> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline >= 0) {
+        const keep = start + newline + 1;
+        if (keep < size) await handle.truncate(keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    await handle.truncate(0);
+    return size;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsyncs a directory so a rename inside it survives power loss (best effort where unsupported). */
+export async function syncDirectory(directory: string): Promise<void> {
+  try {
+    const handle = await open(directory, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself is still atomic.
+  }
+}
