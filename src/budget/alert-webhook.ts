@@ -14,7 +14,9 @@ export interface AlertWebhookOptions {
   readonly maxQueue?: number;
 }
 
+/** Calling it detaches (same as `close()`, without waiting), like the other `attach*` helpers. */
 export interface AlertWebhook {
+  (): void;
   /** Alerts queued or being delivered. */
   readonly pending: number;
   /** Resolves when every queued alert has been delivered or given up on. */
@@ -70,20 +72,23 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
     worker ??= run();
   });
 
-  return {
-    get pending() {
-      return queue.length + (worker ? 1 : 0);
-    },
-    async idle() {
-      while (worker) await worker;
-    },
-    async close() {
-      closed = true;
-      unsubscribe();
-      queue.length = 0;
-      await worker;
-    },
+  const close = async () => {
+    closed = true;
+    unsubscribe();
+    queue.length = 0;
+    await worker;
   };
+  const detach = (() => void close()) as AlertWebhook;
+  Object.defineProperties(detach, {
+    pending: { get: () => queue.length + (worker ? 1 : 0) },
+    idle: {
+      value: async () => {
+        while (worker) await worker;
+      },
+    },
+    close: { value: close },
+  });
+  return detach;
 }
 
 async function postOnce(input: { send: typeof fetch; url: string; body: string; timeoutMs: number }): Promise<{ ok: true } | { ok: false; retryable: boolean; reason: string }> {

@@ -17,9 +17,6 @@ export interface PolicyStoreOptions {
   readonly pollMs?: number;
 }
 
-/** An agent whose context override file did not parse carries the reason (set by the agent registry). */
-export type AgentWithOverrideError = Agent & { readonly contextOverrideError?: string };
-
 export interface SharedBudgetInfo {
   readonly name: string;
   readonly file: string;
@@ -76,11 +73,17 @@ export class PolicyStore {
     this.#timer.unref();
   }
 
-  async close(): Promise<void> {
+  /** Stops watching and rescanning (a rescan in progress finishes on its own). */
+  stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#watcher?.close();
     this.#watcher = null;
+  }
+
+  /** Stops, then waits for a rescan in progress. */
+  async close(): Promise<void> {
+    this.stop();
     await this.#scanning;
   }
 
@@ -109,7 +112,7 @@ export class PolicyStore {
     if (cached && cached.version === this.#version && (cached.result.validUntil === null || now < cached.result.validUntil)) return cached.result;
     const result = resolvePolicy({
       agentId: agent.id,
-      sources: this.#agentSources(agent as AgentWithOverrideError),
+      sources: this.#agentSources(agent),
       shared: (name) => this.#shared.get(name) ?? null,
       sharedDir: this.#options.governanceDir ? join(this.#options.governanceDir, SHARED_DIR) : null,
       now,
@@ -171,7 +174,7 @@ export class PolicyStore {
     return file;
   }
 
-  #agentSources(agent: AgentWithOverrideError): ParsedSource[] {
+  #agentSources(agent: Agent): ParsedSource[] {
     const sources = [parsePolicySource({ raw: agent.metadataBudget, source: { kind: 'metadata', file: join(agent.dir, 'metadata.json') }, prefix: 'budget.' })];
     const overrideSource: PolicySource = { kind: 'context_override', file: join(agent.dir, 'budget-override.json') };
     sources.push(agent.contextOverrideError ? unusableSource(overrideSource, agent.contextOverrideError) : parsePolicySource({ raw: agent.contextOverride, source: overrideSource }));

@@ -179,5 +179,10 @@ describe('alert webhook', () => {
     bus.emit(alert(0.5));
     await webhook.idle();
     assert.equal(calls, 0);
+    const detach = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch });
+    detach();
+    bus.emit(alert(0.8));
+    await detach.idle();
+    assert.equal(calls, 0);
   });
 });
