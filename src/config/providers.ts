@@ -1,0 +1,59 @@
+// Upstream providers from $CLAW_AUTH_DIR/providers.json plus env keys for the built-in providers the file does not name.
+import { join } from 'node:path';
+import type { Provider, ProviderKey } from '../upstream/provider.ts';
+import { BUILTIN_PROVIDERS, defaultApiFormat, defaultAuth, seedKeyLabel } from './builtin-providers.ts';
+import { ConfigError } from './config-error.ts';
+import { envValue, isUrlWithProtocol, type Env } from './env-values.ts';
+import { readJsonFileSync } from './json-file.ts';
+import { providersFromFile } from './providers-file.ts';
+
+export interface LoadProvidersOptions {
+  readonly authDir: string;
+  readonly env: Env;
+  /** Clock for v2 key cooldowns (tests). */
+  readonly now?: Date;
+}
+
+/**
+ * Read once at start. The file is authoritative: env keys and base URLs apply only to providers it does not name (as cllama).
+ * A provider named in the file is registered even when none of its keys is usable, so routing answers "provider not
+ * configured" instead of silently sending its traffic elsewhere. Env-only providers are registered when they have a key,
+ * and ollama (auth `none`) when OLLAMA_BASE_URL is set; unlike cllama, `auth: "none"` providers do work.
+ * Unlike cllama we never write providers.json back: key state changes stay in memory, and the auth dir may be read-only.
+ * Throws ConfigError listing every problem (file and field, or variable). Secrets never appear in a problem.
+ */
+export function loadProviders(options: LoadProvidersOptions): Provider[] {
+  const file = join(options.authDir, 'providers.json');
+  const problems: string[] = [];
+  const read = readJsonFileSync(file);
+  let fromFile: Provider[] = [];
+  if (read.kind === 'error') problems.push(`${file}: ${read.problem}`);
+  if (read.kind === 'ok') fromFile = providersFromFile({ file, json: read.value, now: options.now ?? new Date(), problems });
+  const named = new Set(fromFile.map((provider) => provider.name));
+  const fromEnv = providersFromEnv({ env: options.env, skip: named, problems });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return [...fromFile, ...fromEnv];
+}
+
+function providersFromEnv(options: { env: Env; skip: ReadonlySet<string>; problems: string[] }): Provider[] {
+  const { env, skip, problems } = options;
+  const providers: Provider[] = [];
+  for (const builtin of BUILTIN_PROVIDERS) {
+    if (skip.has(builtin.name)) continue;
+    const keys: ProviderKey[] = [];
+    builtin.keyVars.forEach((variable, index) => {
+      const secret = envValue(env, variable);
+      if (secret) keys.push({ id: `seed:${variable}`, label: seedKeyLabel(index), secret });
+    });
+    const baseUrlOverride = envValue(env, builtin.baseUrlVar)?.replace(/\/+$/, '');
+    if (baseUrlOverride !== undefined && !isUrlWithProtocol(baseUrlOverride, ['http:', 'https:'])) {
+      problems.push(`${builtin.baseUrlVar}: must be an http:// or https:// URL`);
+      continue;
+    }
+    const auth = defaultAuth(builtin.name);
+    const configured = keys.length > 0 || (auth === 'none' && baseUrlOverride !== undefined);
+    if (!configured) continue;
+    providers.push({ name: builtin.name, baseUrl: baseUrlOverride ?? builtin.baseUrl, auth, apiFormat: defaultApiFormat(builtin.name), keys });
+  }
+  return providers;
+}
