@@ -1,0 +1,101 @@
+// Composition root: build every part from the config once, replay the ledger, serve both ports, shut down gracefully.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AgentRegistry } from './auth/registry.ts';
+import { PolicyStore } from './budget/policy-store.ts';
+import { createBudgetEngine } from './budget/engine.ts';
+import { attachAlertWebhook } from './budget/alert-webhook.ts';
+import type { Config } from './config/config.ts';
+import { HistoryWriter } from './history/writer.ts';
+import { scanHistory } from './history/reader.ts';
+import { createLedger } from './ledger/create.ts';
+import type { Ledger } from './ledger/ledger.ts';
+import { attachAuditLog } from './observability/audit-log.ts';
+import { EventBus } from './observability/events.ts';
+import { createPriceBook } from './pricing/price-book.ts';
+import { loadOperatorPrices } from './pricing/operator-prices.ts';
+import type { PipelineDeps } from './pipeline/deps.ts';
+import { createApiServer } from './transport/server.ts';
+import { UpstreamClient } from './upstream/client.ts';
+import { ProviderRegistry } from './upstream/registry.ts';
+
+export interface Tollgate {
+  readonly apiUrl: string;
+  readonly deps: PipelineDeps;
+  readonly ledger: Ledger;
+  readonly policies: PolicyStore;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly config: Config;
+  /** Where audit lines go (default stdout). */
+  readonly auditDestination?: NodeJS.WritableStream;
+  /** Operational messages (start-up notices, warnings). */
+  readonly log?: (message: string) => void;
+  readonly onReplayProgress?: (progress: { records: number }) => void;
+}
+
+export async function startTollgate(options: StartOptions): Promise<Tollgate> {
+  const { config } = options;
+  const log = options.log ?? ((message: string) => process.stderr.write(`tollgate: ${message}\n`));
+  for (const notice of config.notices) log(notice);
+
+  const bus = new EventBus();
+  const detachAudit = attachAuditLog({ bus, destination: options.auditDestination });
+  const agents = new AgentRegistry({ contextRoot: config.contextRoot, onWarning: log });
+  await agents.start();
+  const policies = new PolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`budget policy ${file}: ${message}`) });
+  await policies.start();
+  const pricer = createPriceBook({ operatorPrices: config.pricesFile ? loadOperatorPrices(config.pricesFile) : null });
+  const ledger = await createLedger({ config, scanHistory, onProgress: options.onReplayProgress });
+  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens });
+  const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
+  const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
+  const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
+  const deps: PipelineDeps = { config, agents, providers: new ProviderRegistry(config.providers), upstream, budget, pricer, history, bus };
+
+  const api = createApiServer({ deps, health: async () => ({ ok: true, ledger: await ledger.health() }) });
+  await listen(api, config.listen);
+  const apiUrl = urlOf(api);
+  log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
+
+  let closing: Promise<void> | null = null;
+  const close = () => (closing ??= (async () => {
+    await stopServer(api);
+    await upstream.close();
+    await history.close();
+    await ledger.close();
+    detachWebhook();
+    agents.stop();
+    policies.stop();
+    detachAudit();
+  })());
+  return { apiUrl, deps, ledger, policies, close };
+}
+
+function listen(server: Server, address: { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+}
+
+/** Stops accepting, lets in-flight calls finish (their settlements and history land), then drops idle keep-alives. */
+function stopServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    force.unref();
+  });
+}

@@ -1,0 +1,26 @@
+// The parts one request needs, built once by main.ts and passed down; nothing here is read from disk per request.
+import type { Agent } from '../auth/agent.ts';
+import type { BudgetEngine } from '../budget/admission.ts';
+import type { Config } from '../config/config.ts';
+import type { HistoryEntry } from '../history/entry.ts';
+import type { EventBus } from '../observability/events.ts';
+import type { Pricer } from '../pricing/pricer.ts';
+import type { UpstreamClient } from '../upstream/client.ts';
+import type { ProviderRegistry } from '../upstream/registry.ts';
+
+export interface AgentDirectory {
+  authenticate(credentials: { agentId: string; secret: string }): Agent | null;
+  get(id: string): Agent | undefined;
+  list(): Agent[];
+}
+
+export interface PipelineDeps {
+  readonly config: Config;
+  readonly agents: AgentDirectory;
+  readonly providers: ProviderRegistry;
+  readonly upstream: UpstreamClient;
+  readonly budget: BudgetEngine;
+  readonly pricer: Pricer;
+  readonly history: { append(entry: HistoryEntry): void };
+  readonly bus: EventBus;
+}

@@ -1,0 +1,99 @@
+// After the relay: price the usage, settle or release the reservation exactly once, append history, emit the outcome.
+import { buildHistoryEntry, type HistoryOutcome } from '../history/entry.ts';
+import { hasUsage, type Usage } from '../protocol/usage.ts';
+import type { PriceQuote } from '../pricing/pricer.ts';
+import { microsToUsd } from '../pricing/money.ts';
+import { estimateInputTokens } from '../budget/estimate.ts';
+import type { RelayResult } from '../stream/tap.ts';
+import type { RequestContext } from './context.ts';
+import type { PipelineDeps } from './deps.ts';
+
+export async function finishCall(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult }): Promise<void> {
+  const { ctx, deps, relay } = input;
+  const route = ctx.route!;
+  const status = ctx.statusCode ?? 0;
+  const ok = status >= 200 && status < 300;
+  const usage = chargeableUsage(ctx, relay);
+  const price: PriceQuote | null = usage ? deps.pricer.price({ provider: route.provider.name, model: route.upstreamModel, usage }) : null;
+  ctx.usage = usage;
+  if (price) ctx.price = price;
+
+  const charged = usage !== null || (ok && relay.end === 'complete');
+  const ticket = ctx.admission?.ticket;
+  if (ticket) {
+    if (charged) await ticket.settle({ usage, costMicros: price?.costMicros ?? null });
+    else await ticket.release();
+  }
+  if (charged) recordHistory({ ctx, deps, relay, usage, price });
+
+  const latency = Date.now() - ctx.startedAt;
+  deps.bus.emit({
+    type: relay.end === 'complete' ? 'response' : 'error',
+    claw_id: ctx.agent!.id,
+    model: route.requestedModel,
+    intervention: null,
+    request_id: ctx.id,
+    path: ctx.path,
+    provider: route.provider.name,
+    upstream_model: route.upstreamModel,
+    status_code: status,
+    latency_ms: latency,
+    stream: ctx.stream,
+    ...(relay.end === 'complete' ? {} : { error: `stream ended early: ${relay.end}`, outcome: relay.end }),
+    ...(usage ? usageFields(usage) : {}),
+    ...(price?.costMicros != null ? { cost_usd: microsToUsd(price.costMicros), cost_micros: price.costMicros, cost_source: price.source } : {}),
+    ...(usage && price?.costMicros == null ? { pricing_status: 'unpriced' } : {}),
+  });
+}
+
+/**
+ * What to charge: the usage the provider reported, or, for a stream cut before its usage arrived, an estimate
+ * (input from the request, one output token per relayed data event) so that consumed tokens are never free.
+ */
+function chargeableUsage(ctx: RequestContext, relay: RelayResult): Usage | null {
+  if (hasUsage(relay.usage)) return relay.usage;
+  if (relay.end !== 'complete' && relay.dataEvents > 0) {
+    return { inputTokens: estimateInputTokens(ctx.body!, ctx.dialect), outputTokens: relay.dataEvents };
+  }
+  return null;
+}
+
+function usageFields(usage: Usage): Record<string, number> {
+  const fields: Record<string, number> = {};
+  if (usage.inputTokens !== undefined) fields.tokens_in = usage.inputTokens;
+  if (usage.outputTokens !== undefined) fields.tokens_out = usage.outputTokens;
+  if (usage.cacheReadTokens !== undefined) fields.cached_tokens = usage.cacheReadTokens;
+  if (usage.cacheWriteTokens !== undefined) fields.cache_write_tokens = usage.cacheWriteTokens;
+  return fields;
+}
+
+function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): void {
+  const { ctx, relay, price } = input;
+  const route = ctx.route!;
+  input.deps.history.append(buildHistoryEntry({
+    requestId: ctx.id,
+    startedAt: ctx.startedAt,
+    latencyMs: Date.now() - ctx.startedAt,
+    agentId: ctx.agent!.id,
+    path: ctx.path,
+    requestedModel: typeof ctx.body?.model === 'string' ? ctx.body.model : route.requestedModel,
+    effectiveProvider: route.provider.name,
+    effectiveModel: route.upstreamModel,
+    statusCode: ctx.statusCode ?? 0,
+    stream: ctx.stream,
+    requestOriginal: ctx.body,
+    requestEffective: ctx.upstreamBody,
+    response: relay.sse ? { format: 'sse', text: relay.bodyText } : { format: 'json', json: relay.json ?? relay.bodyText },
+    usage: input.usage,
+    price,
+    interventions: ctx.interventions,
+    outcome: historyOutcome(ctx, relay),
+  }));
+}
+
+function historyOutcome(ctx: RequestContext, relay: RelayResult): HistoryOutcome {
+  if (relay.end === 'client_aborted') return 'client_aborted';
+  if (relay.end !== 'complete') return 'upstream_cut';
+  return (ctx.statusCode ?? 0) >= 400 ? 'upstream_error' : 'complete';
+}
+

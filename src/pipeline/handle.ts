@@ -1,0 +1,95 @@
+// The request path, top to bottom: auth → body → route → admit → dispatch+relay → settle, record, observe.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { parseAgentCredentials } from '../auth/token.ts';
+import { ProxyError } from '../errors.ts';
+import { estimateInputTokens, requestedMaxOutputTokens } from '../budget/estimate.ts';
+import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
+import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
+import { parseJsonObject, readBody } from '../transport/body.ts';
+import { renderError, toProxyError } from '../transport/render-error.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+import { resolveRoute } from '../upstream/routing.ts';
+import type { RequestContext } from './context.ts';
+import type { PipelineDeps } from './deps.ts';
+import { dispatchAndRelay } from './dispatch.ts';
+
+export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
+  const { req, res, dialect, deps } = input;
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const ctx: RequestContext = {
+    id: randomUUID(),
+    startedAt: Date.now(),
+    dialect,
+    path: queryAt < 0 ? url : url.slice(0, queryAt),
+    query: queryAt < 0 ? '' : url.slice(queryAt + 1),
+    stream: false,
+    clientWantsUsage: false,
+    interventions: [],
+    usage: null,
+  };
+  try {
+    ctx.agent = authenticate(req, deps);
+    ctx.body = parseJsonObject(await readBody(req, deps.config.maxBodyBytes));
+    const route = resolveRoute({ path: ctx.path, query: ctx.query, model: ctx.body.model, registry: deps.providers });
+    ctx.route = route;
+    ctx.admission = await deps.budget.admit({
+      requestId: ctx.id,
+      agent: ctx.agent,
+      provider: route.provider.name,
+      model: route.upstreamModel,
+      requestedModel: route.requestedModel,
+      estimate: { inputTokens: estimateInputTokens(ctx.body, dialect), maxOutputTokens: requestedMaxOutputTokens(ctx.body, dialect) },
+    });
+    if (ctx.admission.error) throw ctx.admission.error;
+    if (ctx.admission.downgradeTo) {
+      ctx.route = resolveRoute({ path: ctx.path, query: ctx.query, model: ctx.admission.downgradeTo, registry: deps.providers });
+      ctx.interventions.push('model_downgraded');
+    }
+    const upstreamModel = ctx.route.upstreamModel;
+    const prepared = dialect === 'openai' ? prepareOpenAIRequest(ctx.body, upstreamModel) : prepareAnthropicRequest(ctx.body, upstreamModel);
+    ctx.upstreamBody = prepared.upstreamBody;
+    ctx.stream = prepared.stream;
+    ctx.clientWantsUsage = prepared.clientWantsUsage;
+    await dispatchAndRelay({ req, res, ctx, deps });
+  } catch (thrown) {
+    const error = toProxyError(thrown);
+    await ctx.admission?.ticket?.release().catch(() => undefined);
+    renderError({ res, error, dialect, requestId: ctx.id, headers: ctx.admission?.headers });
+    if (!isBudgetBlock(error)) {
+      deps.bus.emit({
+        type: 'error',
+        claw_id: ctx.agent?.id ?? null,
+        model: typeof ctx.body?.model === 'string' ? ctx.body.model : null,
+        intervention: null,
+        request_id: ctx.id,
+        path: ctx.path,
+        status_code: error.status,
+        latency_ms: Date.now() - ctx.startedAt,
+        error: error.message,
+        code: error.code,
+      });
+    }
+  }
+}
+
+function authenticate(req: IncomingMessage, deps: PipelineDeps) {
+  const credentials = parseAgentCredentials({
+    authorization: req.headers.authorization,
+    xApiKey: headerValue(req.headers['x-api-key']),
+  });
+  if (!credentials) throw new ProxyError('auth_missing');
+  const agent = deps.agents.authenticate(credentials);
+  if (!agent) throw new ProxyError('auth_invalid');
+  return agent;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Budget blocks are reported by the engine as interventions; they are not errors of the proxy. */
+function isBudgetBlock(error: ProxyError): boolean {
+  return error.code === 'budget_exceeded' || error.code === 'rate_limited' || error.code === 'unknown_cost_blocked';
+}

@@ -1,0 +1,144 @@
+// Relays an upstream response to the client while reading its usage: SSE chunk by chunk with backpressure, JSON whole.
+import type { ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import type { UpstreamResponse } from '../upstream/client.ts';
+import { upstreamError } from '../upstream/client.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+import type { Usage } from '../protocol/usage.ts';
+import { SseParser } from './sse-parser.ts';
+import { Watchdog } from './watchdog.ts';
+import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText } from './usage-reader.ts';
+
+/** How a relay ended. Anything but `complete` was cut short; usage is still what was seen. */
+export type RelayEnd = 'complete' | 'client_aborted' | 'upstream_idle' | 'upstream_error';
+
+export interface RelayResult {
+  readonly end: RelayEnd;
+  readonly sse: boolean;
+  readonly usage: Usage | null;
+  /** Whole response body (decoded) for history. */
+  readonly bodyText: string;
+  /** The body parsed once, when it was JSON (undefined otherwise). */
+  readonly json?: unknown;
+  /** SSE data events relayed (a floor for output tokens when a cut stream reported none). */
+  readonly dataEvents: number;
+}
+
+export interface RelayInput {
+  readonly upstream: UpstreamResponse;
+  readonly res: ServerResponse;
+  readonly dialect: WireFormat;
+  readonly headers: OutgoingHttpHeaders;
+  /** Drop the usage-only chunk the client did not ask for (OpenAI streams). */
+  readonly stripUsageChunk: boolean;
+  /** Bounds on the first body chunk and on later gaps of a stream. */
+  readonly streamTimeouts: { readonly firstByteMs: number; readonly idleMs: number };
+  /** Aborts the upstream call. */
+  readonly abort: (reason: string) => void;
+  readonly clientGone: () => boolean;
+  /** Aborted by the whole-call deadline (non-streamed calls). */
+  readonly signal: AbortSignal;
+}
+
+export async function relayResponse(input: RelayInput): Promise<RelayResult> {
+  const contentType = String(input.upstream.headers['content-type'] ?? '');
+  return contentType.includes('text/event-stream') ? relayStream(input) : relayWhole(input);
+}
+
+/** JSON (or anything not SSE): read whole, then answer once with an exact length; a failure mid-body is still a clean error. */
+async function relayWhole(input: RelayInput): Promise<RelayResult> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of input.upstream.body as AsyncIterable<Buffer>) chunks.push(chunk);
+  } catch (error) {
+    throw upstreamError(error, input.signal);
+  }
+  const raw = Buffer.concat(chunks);
+  const headers = { ...input.headers, 'content-length': raw.length };
+  input.res.writeHead(input.upstream.statusCode, headers);
+  input.res.end(raw);
+  const bodyText = decodeBody(raw, input.upstream.headers['content-encoding']);
+  const json = parseJsonBody(bodyText);
+  return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0 };
+}
+
+async function relayStream(input: RelayInput): Promise<RelayResult> {
+  const { upstream, res } = input;
+  const encoding = upstream.headers['content-encoding'];
+  const plain = encoding === undefined || encoding === 'identity';
+  const parser = plain ? new SseParser() : null;
+  const reader = streamUsageReader(input.dialect);
+  const strip = plain && input.stripUsageChunk;
+  const chunks: Buffer[] = [];
+  let dataEvents = 0;
+  let end: RelayEnd = 'complete';
+  let idle = false;
+  const watchdog = new Watchdog({
+    ms: input.streamTimeouts.firstByteMs,
+    onFire: () => {
+      idle = true;
+      input.abort('upstream stream idle timeout');
+    },
+  });
+  res.writeHead(upstream.statusCode, input.headers);
+  res.flushHeaders();
+  try {
+    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      watchdog.keepAlive(input.streamTimeouts.idleMs);
+      chunks.push(chunk);
+      let out: Buffer | string = chunk;
+      if (parser) {
+        let kept = '';
+        for (const event of parser.push(chunk)) {
+          if (event.data) dataEvents++;
+          reader.onEvent(event);
+          if (strip && !reader.isUsageOnlyChunk(event)) kept += event.raw;
+        }
+        if (strip) out = kept;
+      }
+      if (out.length > 0 && !res.write(out)) await drained(res);
+      if (input.clientGone()) {
+        end = 'client_aborted';
+        input.abort('client closed the connection');
+        break;
+      }
+    }
+  } catch {
+    end = idle ? 'upstream_idle' : input.clientGone() ? 'client_aborted' : 'upstream_error';
+  } finally {
+    watchdog.stop();
+  }
+  if (parser) {
+    for (const event of parser.end()) {
+      reader.onEvent(event);
+      if (strip && !reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
+    }
+  }
+  if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError(res, input.dialect, end);
+  if (!res.writableEnded) res.end();
+  const bodyText = decodeBody(Buffer.concat(chunks), encoding);
+  const usage = parser ? reader.usage : usageFromSseText(bodyText, input.dialect);
+  return { end, sse: true, usage, bodyText, dataEvents };
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Tells a streaming client why its stream ended early, in its own dialect (status 200 is already sent). */
+function writeStreamError(res: ServerResponse, dialect: WireFormat, end: RelayEnd): void {
+  if (res.writableEnded || res.destroyed) return;
+  const message = end === 'upstream_idle' ? 'upstream stream idle timeout' : 'upstream stream failed';
+  const payload = dialect === 'anthropic'
+    ? { type: 'error', error: { type: 'api_error', message } }
+    : { error: { message, type: 'server_error', code: end } };
+  res.write(`event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+}

@@ -1,0 +1,62 @@
+// Picks the usage reader for a wire format and reads usage from whole bodies (JSON, or SSE that arrived encoded).
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Usage } from '../protocol/usage.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+import { AnthropicStreamUsage } from '../protocol/anthropic/stream-usage.ts';
+import { usageFromAnthropicJson } from '../protocol/anthropic/usage.ts';
+import { OpenAIStreamUsage } from '../protocol/openai/stream-usage.ts';
+import { usageFromOpenAIJson } from '../protocol/openai/usage.ts';
+import { SseParser, type SseEvent } from './sse-parser.ts';
+
+export interface StreamUsageReader {
+  onEvent(event: SseEvent): void;
+  /** True only for OpenAI's final chunk that carries usage and no choices. */
+  isUsageOnlyChunk(event: SseEvent): boolean;
+  readonly usage: Usage | null;
+}
+
+export function streamUsageReader(dialect: WireFormat): StreamUsageReader {
+  if (dialect === 'openai') return new OpenAIStreamUsage();
+  const reader = new AnthropicStreamUsage();
+  return {
+    onEvent: (event) => reader.onEvent(event),
+    isUsageOnlyChunk: () => false,
+    get usage() {
+      return reader.usage;
+    },
+  };
+}
+
+/** Parses a whole response body once; undefined when it is not JSON. */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function usageFromJson(body: unknown, dialect: WireFormat): Usage | null {
+  if (body === undefined) return null;
+  return dialect === 'openai' ? usageFromOpenAIJson(body) : usageFromAnthropicJson(body);
+}
+
+export function usageFromSseText(text: string, dialect: WireFormat): Usage | null {
+  const parser = new SseParser();
+  const reader = streamUsageReader(dialect);
+  for (const event of [...parser.push(text), ...parser.end()]) reader.onEvent(event);
+  return reader.usage;
+}
+
+/** Decodes a compressed body for metering and history; the client still gets the bytes as sent. */
+export function decodeBody(raw: Buffer, encoding: string | string[] | undefined): string {
+  const name = String(encoding ?? 'identity').toLowerCase();
+  try {
+    if (name === 'gzip' || name === 'x-gzip') return gunzipSync(raw).toString('utf8');
+    if (name === 'deflate') return inflateSync(raw).toString('utf8');
+    if (name === 'br') return brotliDecompressSync(raw).toString('utf8');
+  } catch {
+    return '';
+  }
+  return raw.toString('utf8');
+}

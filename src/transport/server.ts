@@ -1,0 +1,54 @@
+// The API port: matches a route, picks the wire dialect, and hands the request to the pipeline or a small handler.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ProxyError } from '../errors.ts';
+import { handleModelCall } from '../pipeline/handle.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+import { renderError } from './render-error.ts';
+
+/** A non-pipeline route on the API port (health, history). Returns false when it does not match. */
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
+
+const MODEL_ROUTES: Record<string, WireFormat> = {
+  '/v1/chat/completions': 'openai',
+  '/v1/messages': 'anthropic',
+};
+
+export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: readonly ExtraRoute[]; health: () => Promise<Record<string, unknown>> }): Server {
+  const { deps } = options;
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    void route(req, res).catch((error) => {
+      renderError({ res, error: error instanceof ProxyError ? error : new ProxyError('internal'), dialect: 'openai', requestId: '-' });
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    const dialect = MODEL_ROUTES[path];
+    if (dialect) {
+      if (req.method !== 'POST') return refuse(res, dialect, new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${path}; use POST` }), { allow: 'POST' });
+      return handleModelCall({ req, res, dialect, deps });
+    }
+    if (path === '/health' || path === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'openai', new ProxyError('method_not_allowed'), { allow: 'GET' });
+      const health = await options.health();
+      const payload = JSON.stringify(health);
+      res.writeHead(health.ok === false ? 503 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+      return;
+    }
+    for (const extra of options.extraRoutes ?? []) {
+      if (await extra(req, res, path)) return;
+    }
+    refuse(res, path.startsWith('/v1/messages') ? 'anthropic' : 'openai', new ProxyError('not_found', { message: `no route for ${req.method} ${path}` }));
+  }
+
+  return server;
+}
+
+function refuse(res: ServerResponse, dialect: WireFormat, error: ProxyError, headers?: Record<string, string>): void {
+  res.req?.resume(); // drain an unread body so the keep-alive connection stays usable
+  renderError({ res, error, dialect, requestId: '-', headers });
+}

@@ -1,0 +1,231 @@
+// A fake provider on a loopback port: speaks OpenAI chat and Anthropic messages (JSON and SSE) and can misbehave on demand.
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+
+export interface Behavior {
+  /** Answer with this status and body instead of a completion. */
+  status?: number;
+  errorBody?: unknown;
+  /** Wait before sending headers. */
+  delayMs?: number;
+  /** Destroy the socket without answering. */
+  reset?: boolean;
+  /** Send headers, then nothing (stream) or never finish the body (JSON). */
+  stall?: boolean;
+  /** Streams: stop after this many chunks and keep the connection open (stall mid-stream). */
+  stallAfterChunks?: number;
+  /** Streams: destroy the socket after this many chunks. */
+  cutAfterChunks?: number;
+  /** Gap between stream chunks. */
+  chunkGapMs?: number;
+  /** Usage to report; defaults: input 10, output = max_tokens or 20. null = report none. */
+  usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number; cost?: number } | null;
+  gzip?: boolean;
+  /** Number of content chunks in a stream. */
+  chunks?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+}
+
+export interface FakeUpstream {
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  behavior: Behavior;
+  close(): Promise<void>;
+}
+
+export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUpstream> {
+  const requests: RecordedRequest[] = [];
+  const state = { behavior: initial };
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        body = {};
+      }
+      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      const perRequest = parseBehaviorHeader(req.headers['x-fake-behavior']);
+      void respond(res, req.url ?? '', body, { ...state.behavior, ...perRequest });
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get behavior() {
+      return state.behavior;
+    },
+    set behavior(value: Behavior) {
+      state.behavior = value;
+    },
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+function parseBehaviorHeader(value: string | string[] | undefined): Behavior {
+  if (typeof value !== 'string') return {};
+  try {
+    return JSON.parse(value) as Behavior;
+  } catch {
+    return {};
+  }
+}
+
+async function respond(res: ServerResponse, path: string, body: Record<string, unknown>, behavior: Behavior): Promise<void> {
+  if (behavior.delayMs) await sleep(behavior.delayMs);
+  if (behavior.reset) {
+    res.socket?.destroy();
+    return;
+  }
+  if (behavior.status && behavior.status >= 400) {
+    const payload = JSON.stringify(behavior.errorBody ?? { error: { message: `fake upstream error ${behavior.status}`, type: 'server_error' } });
+    res.writeHead(behavior.status, { 'content-type': 'application/json' });
+    res.end(payload);
+    return;
+  }
+  const anthropic = path.startsWith('/v1/messages') || path.startsWith('/messages');
+  const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? 20);
+  const usage = behavior.usage === undefined ? { input: 10, output: maxTokens } : behavior.usage;
+  const model = String(body.model ?? 'unknown');
+  if (behavior.stall && body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"id":');
+    return;
+  }
+  if (body.stream === true) return streamAnswer({ res, anthropic, model, usage, behavior, includeUsage: isUsageRequested(body) });
+  const payload = anthropic ? anthropicMessage(model, usage) : openAICompletion(model, usage);
+  const raw = Buffer.from(JSON.stringify(payload));
+  if (behavior.gzip) {
+    const zipped = gzipSync(raw);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': zipped.length });
+    res.end(zipped);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': raw.length });
+  res.end(raw);
+}
+
+function isUsageRequested(body: Record<string, unknown>): boolean {
+  const options = body.stream_options as { include_usage?: boolean } | undefined;
+  return options?.include_usage === true;
+}
+
+type UsageSpec = Behavior['usage'];
+
+function openAIUsage(usage: NonNullable<UsageSpec>) {
+  return {
+    prompt_tokens: usage.input + (usage.cacheRead ?? 0),
+    completion_tokens: usage.output,
+    total_tokens: usage.input + (usage.cacheRead ?? 0) + usage.output,
+    ...(usage.cacheRead ? { prompt_tokens_details: { cached_tokens: usage.cacheRead } } : {}),
+    ...(usage.cost !== undefined ? { cost: usage.cost } : {}),
+  };
+}
+
+function anthropicUsage(usage: NonNullable<UsageSpec>) {
+  return {
+    input_tokens: usage.input,
+    output_tokens: usage.output,
+    ...(usage.cacheRead !== undefined ? { cache_read_input_tokens: usage.cacheRead } : {}),
+    ...(usage.cacheWrite !== undefined ? { cache_creation_input_tokens: usage.cacheWrite } : {}),
+  };
+}
+
+function openAICompletion(model: string, usage: UsageSpec) {
+  return {
+    id: 'chatcmpl-fake',
+    object: 'chat.completion',
+    created: 1_700_000_000,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'hello from fake upstream' }, finish_reason: 'stop' }],
+    ...(usage ? { usage: openAIUsage(usage) } : {}),
+  };
+}
+
+function anthropicMessage(model: string, usage: UsageSpec) {
+  return {
+    id: 'msg_fake',
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text: 'hello from fake upstream' }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: usage ? anthropicUsage(usage) : { input_tokens: 0, output_tokens: 0 },
+  };
+}
+
+async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean }): Promise<void> {
+  const { res, behavior } = input;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  if (behavior.stall) return;
+  const events = input.anthropic ? anthropicEvents(input) : openAIEvents(input);
+  let sent = 0;
+  for (const event of events) {
+    if (behavior.stallAfterChunks !== undefined && sent >= behavior.stallAfterChunks) return;
+    if (behavior.cutAfterChunks !== undefined && sent >= behavior.cutAfterChunks) {
+      res.socket?.destroy();
+      return;
+    }
+    if (res.destroyed) return;
+    res.write(event);
+    sent++;
+    if (behavior.chunkGapMs) await sleep(behavior.chunkGapMs);
+  }
+  res.end();
+}
+
+function openAIEvents(input: { model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean }): string[] {
+  const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model: input.model };
+  const usageNull = input.includeUsage ? { usage: null } : {};
+  const events = [`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], ...usageNull })}\n\n`];
+  for (let i = 0; i < (input.behavior.chunks ?? 3); i++) {
+    events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: `tok${i} ` }, finish_reason: null }], ...usageNull })}\n\n`);
+  }
+  events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], ...usageNull })}\n\n`);
+  if (input.includeUsage && input.usage) events.push(`data: ${JSON.stringify({ ...base, choices: [], usage: openAIUsage(input.usage) })}\n\n`);
+  events.push('data: [DONE]\n\n');
+  return events;
+}
+
+function anthropicEvents(input: { model: string; usage: UsageSpec; behavior: Behavior }): string[] {
+  const usage = input.usage ?? { input: 0, output: 0 };
+  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+  const startUsage = { ...anthropicUsage(usage), output_tokens: 1 };
+  const events = [
+    event('message_start', { type: 'message_start', message: { id: 'msg_fake', type: 'message', role: 'assistant', model: input.model, content: [], stop_reason: null, stop_sequence: null, usage: startUsage } }),
+    event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    event('ping', { type: 'ping' }),
+  ];
+  for (let i = 0; i < (input.behavior.chunks ?? 3); i++) {
+    events.push(event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `tok${i} ` } }));
+  }
+  events.push(event('content_block_stop', { type: 'content_block_stop', index: 0 }));
+  events.push(event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));
+  events.push(event('message_stop', { type: 'message_stop' }));
+  return events;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,120 @@
+// Test harness: a temp context/auth/history/governance tree, a fake upstream, and a running tollgate wired to both.
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { loadConfig } from '../../src/config/load.ts';
+import { startTollgate, type Tollgate } from '../../src/main.ts';
+import { startFakeUpstream, type Behavior, type FakeUpstream } from './fake-upstream.ts';
+
+export interface AgentSpec {
+  token?: string;
+  budget?: unknown;
+  contextOverride?: unknown;
+  pod?: string;
+}
+
+export interface HarnessOptions {
+  agents?: Record<string, AgentSpec>;
+  governance?: Record<string, unknown>;
+  env?: Record<string, string>;
+  upstream?: Behavior;
+  /** Providers to configure against the fake upstream (default openai, anthropic, openrouter). */
+  providers?: string[];
+}
+
+export interface Harness {
+  readonly root: string;
+  readonly fake: FakeUpstream;
+  readonly tollgate: Tollgate;
+  readonly url: string;
+  readonly events: Record<string, unknown>[];
+  token(agentId: string): string;
+  historyLines(agentId: string): Record<string, unknown>[];
+  writeGovernance(agentId: string, policy: unknown): void;
+  restart(): Promise<Harness>;
+  close(options?: { keepFiles?: boolean }): Promise<void>;
+}
+
+export const PROVIDER_KEYS: Record<string, string> = {
+  openai: 'sk-real-openai-key-123',
+  anthropic: 'sk-ant-real-key-456',
+  openrouter: 'sk-or-real-key-789',
+};
+
+export async function startHarness(options: HarnessOptions = {}, reuse?: { root: string; fake: FakeUpstream }): Promise<Harness> {
+  const fake = reuse?.fake ?? await startFakeUpstream(options.upstream ?? {});
+  const root = reuse?.root ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const dirs = { context: join(root, 'context'), auth: join(root, 'auth'), history: join(root, 'history'), governance: join(root, 'governance') };
+  if (!reuse) {
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    const agents = options.agents ?? { a: {} };
+    for (const [id, spec] of Object.entries(agents)) {
+      mkdirSync(join(dirs.context, id), { recursive: true });
+      const metadata: Record<string, unknown> = { token: spec.token ?? `${id}:secret-${id}`, service: id, pod: spec.pod ?? 'test-pod', type: 'test' };
+      if (spec.budget !== undefined) metadata.budget = spec.budget;
+      writeFileSync(join(dirs.context, id, 'metadata.json'), JSON.stringify(metadata));
+      if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), JSON.stringify(spec.contextOverride));
+    }
+    for (const [id, policy] of Object.entries(options.governance ?? {})) writeGovernanceFile(dirs.governance, id, policy);
+    const providers: Record<string, unknown> = {};
+    for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {
+      providers[name] = { base_url: `${fake.url}/v1`, api_key: PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer' };
+    }
+    writeFileSync(join(dirs.auth, 'providers.json'), JSON.stringify({ providers }));
+  }
+  const config = loadConfig({
+    cwd: root,
+    env: {
+      LISTEN_ADDR: '127.0.0.1:0',
+      UI_ADDR: '127.0.0.1:0',
+      CLAW_CONTEXT_ROOT: dirs.context,
+      CLAW_AUTH_DIR: dirs.auth,
+      CLAW_SESSION_HISTORY_DIR: dirs.history,
+      CLAW_GOVERNANCE_DIR: dirs.governance,
+      ...options.env,
+    },
+  });
+  const events: Record<string, unknown>[] = [];
+  const audit = new PassThrough();
+  let pending = '';
+  audit.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line.trim()) events.push(JSON.parse(line));
+    }
+  });
+  const tollgate = await startTollgate({ config, auditDestination: audit, log: () => undefined });
+  const harness: Harness = {
+    root,
+    fake,
+    tollgate,
+    url: tollgate.apiUrl,
+    events,
+    token: (agentId) => (options.agents?.[agentId]?.token ?? `${agentId}:secret-${agentId}`),
+    historyLines: (agentId) => {
+      const file = join(dirs.history, agentId, 'history.jsonl');
+      if (!existsSync(file)) return [];
+      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    },
+    writeGovernance: (agentId, policy) => writeGovernanceFile(dirs.governance, agentId, policy),
+    restart: async () => {
+      await tollgate.close();
+      return startHarness(options, { root, fake });
+    },
+    close: async (closeOptions) => {
+      await tollgate.close();
+      await fake.close();
+      if (!closeOptions?.keepFiles) rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+function writeGovernanceFile(dir: string, agentId: string, policy: unknown): void {
+  mkdirSync(join(dir, agentId), { recursive: true });
+  writeFileSync(join(dir, agentId, 'budget.json'), typeof policy === 'string' ? policy : JSON.stringify(policy));
+}

@@ -1,0 +1,156 @@
+// Budgets as an agent meets them, through the official SDKs: hard stop, rate limit, soft alert, overrides, fail modes.
+import { after, afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ask = (client: OpenAI, extra: Record<string, unknown> = {}) =>
+  client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100, ...extra } as never);
+
+describe('budget enforcement through the SDKs', () => {
+  let h: Harness | undefined;
+  const open = async (options: HarnessOptions) => (h = await startHarness(options));
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+  after(async () => h?.close());
+
+  it('hard stop on the OpenAI route: 429, budget_exceeded, x-should-retry false, the SDK makes one call', async () => {
+    // one call costs 10 × $2.50/M + 100 × $10/M = $0.001025; a $0.0015 limit admits one, then stops
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', behavior: 'hard_stop' } } } });
+    let httpCalls = 0;
+    const client = new OpenAI({
+      baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 2,
+      fetch: async (url, init) => {
+        httpCalls++;
+        return fetch(url, init);
+      },
+    });
+    await ask(client);
+    httpCalls = 0;
+    await assert.rejects(ask(client), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.RateLimitError);
+      const body = error.error as { code: string; type: string };
+      assert.equal(body.code, 'budget_exceeded');
+      assert.equal(error.headers?.get('x-should-retry'), 'false');
+      return true;
+    });
+    assert.equal(httpCalls, 1, 'the SDK must not retry a hard stop');
+    assert.equal(harness.fake.requests.length, 1, 'upstream called once in total');
+  });
+
+  it('hard stop on the Anthropic route speaks the Anthropic envelope with the budget object', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h' } } } });
+    const client = new Anthropic({ baseURL: harness.url, apiKey: harness.token('a'), maxRetries: 2 });
+    const create = () => client.messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 60, messages: [{ role: 'user', content: 'hi' }] });
+    await create();
+    await assert.rejects(create(), (error: unknown) => {
+      assert.ok(error instanceof Anthropic.RateLimitError);
+      const body = error.error as { type: string; error: { type: string }; budget: Record<string, unknown> };
+      assert.equal(body.type, 'error');
+      assert.equal(body.error.type, 'rate_limit_error');
+      assert.equal(body.budget.behavior, 'hard_stop');
+      assert.equal(body.budget.limit_usd, 0.0015);
+      assert.equal(body.budget.window, '1h');
+      assert.equal(body.budget.requests, 1);
+      return true;
+    });
+    assert.equal(harness.fake.requests.length, 1);
+  });
+
+  it('rate limit: Retry-After is the time until the request fits, not the window', async () => {
+    const harness = await open({ agents: { a: { budget: { max_requests: 1, window: '1h', behavior: 'rate_limit' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    await ask(client);
+    await assert.rejects(ask(client), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.RateLimitError);
+      assert.equal((error.error as { code: string }).code, 'rate_limited');
+      const retryMs = Number(error.headers?.get('retry-after-ms'));
+      const retrySeconds = Number(error.headers?.get('retry-after'));
+      assert.ok(retryMs > 3_590_000 && retryMs <= 3_600_000, `retry-after-ms ${retryMs} ≈ one hour minus elapsed`);
+      assert.equal(retrySeconds, Math.ceil(retryMs / 1000));
+      assert.equal(error.headers?.get('x-should-retry'), 'true');
+      return true;
+    });
+  });
+
+  it('rate limit with a short window: the request fits again once usage leaves the window', async () => {
+    const harness = await open({ agents: { a: { budget: { max_requests: 1, window: '1s', behavior: 'rate_limit' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    await ask(client);
+    let retryMs = 0;
+    await assert.rejects(ask(client), (error: unknown) => {
+      retryMs = Number((error as { headers: Headers }).headers.get('retry-after-ms'));
+      return true;
+    });
+    assert.ok(retryMs > 0 && retryMs <= 1000);
+    await new Promise((resolve) => setTimeout(resolve, retryMs + 20));
+    await ask(client);
+  });
+
+  it('soft alert lets the request through and logs the intervention', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0001, window: '1h', behavior: 'soft_alert' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    await ask(client);
+    await ask(client);
+    assert.equal(harness.fake.requests.length, 2);
+    await waitFor(() => harness.events.some((event) => event.type === 'intervention' && event.claw_id === 'a'), 'a soft-alert intervention');
+  });
+
+  it('a governance override raises and lowers the cap without a restart, and an expired one stops applying', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    await ask(client);
+    await assert.rejects(ask(client), OpenAI.RateLimitError);
+    harness.writeGovernance('a', { limit_usd: 1, reason: 'launch week', set_by: 'ops' });
+    await harness.tollgate.policies.reload();
+    await ask(client);
+    harness.writeGovernance('a', { limit_usd: 1, expires_at: new Date(Date.now() - 1000).toISOString() });
+    await harness.tollgate.policies.reload();
+    await assert.rejects(ask(client), OpenAI.RateLimitError);
+  });
+
+  it('fails open by default on a broken policy file, closed when configured', async () => {
+    const openHarness = await open({ agents: { a: { budget: { limit_usd: 0.0001, window: '1h' } } }, governance: { a: '{not json' } });
+    const client = new OpenAI({ baseURL: `${openHarness.url}/v1`, apiKey: openHarness.token('a'), maxRetries: 0 });
+    await ask(client);
+    await waitFor(() => openHarness.events.some((event) => event.intervention === 'budget_check_unavailable'), 'budget_check_unavailable');
+    await openHarness.close();
+    h = undefined;
+
+    const closed = await open({ agents: { a: { budget: { limit_usd: 0.0001, window: '1h' } } }, governance: { a: '{not json' }, env: { CLLAMA_BUDGET_FAIL_MODE: 'closed' } });
+    const closedClient = new OpenAI({ baseURL: `${closed.url}/v1`, apiKey: closed.token('a'), maxRetries: 0 });
+    await assert.rejects(ask(closedClient), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 503);
+      assert.match(String((error as Error).message), /budget enforcement unavailable/);
+      return true;
+    });
+    assert.equal(closed.fake.requests.length, 0);
+  });
+
+  it('counts streamed spend', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    const stream = await ask(client, { stream: true });
+    for await (const _chunk of stream as unknown as AsyncIterable<unknown>) { /* drain */ }
+    await assert.rejects(ask(client), OpenAI.RateLimitError);
+  });
+
+  it('every response carries the agent standing', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 1, max_requests: 10, window: '1h' } } } });
+    const response = await fetch(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${harness.token('a')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-ratelimit-limit-requests'), '10');
+    assert.equal(response.headers.get('x-ratelimit-remaining-requests'), '9');
+    assert.ok(response.headers.get('x-ratelimit-reset-requests'));
+    assert.equal(response.headers.get('x-tollgate-budget-limit-usd'), '1');
+    assert.ok(response.headers.get('x-tollgate-budget-remaining-usd'));
+  });
+});

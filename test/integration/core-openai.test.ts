@@ -1,0 +1,113 @@
+// OpenAI route end to end: the official openai SDK → tollgate → fake upstream, JSON and streaming, credentials swapped.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startHarness, PROVIDER_KEYS, type Harness } from '../helpers/harness.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('OpenAI chat completions through the proxy', () => {
+  let h: Harness;
+  let client: OpenAI;
+  before(async () => {
+    h = await startHarness({ agents: { a: {}, b: {} } });
+    client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
+  });
+  after(() => h.close());
+
+  it('relays a JSON completion, swapping the agent token for the provider key', async () => {
+    const completion = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 50 });
+    assert.equal(completion.choices[0].message.content, 'hello from fake upstream');
+    assert.equal(completion.usage?.completion_tokens, 50);
+    const seen = h.fake.requests.at(-1)!;
+    assert.equal(seen.path, '/v1/chat/completions');
+    assert.equal(seen.headers.authorization, `Bearer ${PROVIDER_KEYS.openai}`);
+    assert.equal(seen.body.model, 'gpt-4o');
+    assert.ok(!JSON.stringify(seen.headers).includes('secret-a'), 'agent secret must not reach upstream');
+  });
+
+  it('streams, and strips the usage chunk the client did not ask for while still metering it', async () => {
+    const before = h.fake.requests.length;
+    const stream = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 30 });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.ok(chunks.length >= 3);
+    assert.ok(chunks.every((chunk) => chunk.choices.length > 0), 'no usage-only chunk reaches a client that did not ask');
+    const seen = h.fake.requests[before];
+    assert.deepEqual(seen.body.stream_options, { include_usage: true });
+    await waitFor(() => h.historyLines('a').some((line) => line.stream === true));
+    const entry = h.historyLines('a').find((line) => line.stream === true)!;
+    assert.equal((entry.usage as Record<string, unknown>).completion_tokens, 30);
+  });
+
+  it('keeps the usage chunk when the client asked for it', async () => {
+    const stream = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    let usage = null;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.equal(usage?.completion_tokens, 20);
+  });
+
+  it('records history in the cllama entry format with the computed cost', async () => {
+    await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'price me' }], max_tokens: 50 });
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('price me')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('price me'))!;
+    assert.match(String(entry.id), /^hist1_[0-9a-f]{64}$/);
+    assert.equal(entry.claw_id, 'a');
+    assert.equal(entry.requested_model, 'openai/gpt-4o');
+    assert.equal(entry.effective_provider, 'openai');
+    assert.equal(entry.effective_model, 'gpt-4o');
+    assert.equal(entry.status_code, 200);
+    const usage = entry.usage as Record<string, number>;
+    assert.equal(usage.prompt_tokens, 10);
+    assert.equal(usage.completion_tokens, 50);
+    // gpt-4o: 10 × $2.50/M + 50 × $10/M = 25 + 500 micro-dollars
+    assert.equal(usage.cost_micros, 525);
+    assert.equal(usage.reported_cost_usd, 0.000525);
+  });
+
+  it('answers auth failures with 401 in the OpenAI envelope and never calls upstream', async () => {
+    const calls = h.fake.requests.length;
+    for (const apiKey of ['a:wrong', 'nobody:x', '../etc:x', 'nocolon']) {
+      const bad = new OpenAI({ baseURL: `${h.url}/v1`, apiKey, maxRetries: 0 });
+      await assert.rejects(bad.chat.completions.create({ model: 'openai/gpt-4o', messages: [] }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.AuthenticationError, `401 for ${apiKey}`);
+        assert.equal(typeof (error.error as { message?: string }).message, 'string');
+        return true;
+      });
+    }
+    assert.equal(h.fake.requests.length, calls);
+  });
+
+  it('rejects malformed JSON, unknown providers and bare models with 400', async () => {
+    const post = (body: string) => fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body });
+    const malformed = await post('{"model": "openai/gpt-4o", ');
+    assert.equal(malformed.status, 400);
+    assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'invalid_json');
+    const bare = await post(JSON.stringify({ model: 'gpt-4o', messages: [] }));
+    assert.equal(bare.status, 400);
+    const missing = await post(JSON.stringify({ messages: [] }));
+    assert.equal(missing.status, 400);
+    const notAnObject = await post('[1,2]');
+    assert.equal(notAnObject.status, 400);
+  });
+
+  it('falls back to OpenRouter for an unregistered vendor prefix', async () => {
+    await client.chat.completions.create({ model: 'meta-llama/llama-3-70b', messages: [{ role: 'user', content: 'x' }] });
+    const seen = h.fake.requests.at(-1)!;
+    assert.equal(seen.body.model, 'meta-llama/llama-3-70b');
+    assert.equal(seen.headers.authorization, `Bearer ${PROVIDER_KEYS.openrouter}`);
+  });
+
+  it('passes upstream errors through with their status', async () => {
+    h.fake.behavior = { status: 500, errorBody: { error: { message: 'upstream exploded', type: 'server_error' } } };
+    try {
+      await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-4o', messages: [] }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.InternalServerError);
+        assert.match(String((error as Error).message), /upstream exploded/);
+        return true;
+      });
+    } finally {
+      h.fake.behavior = {};
+    }
+  });
+});
+

@@ -1,0 +1,92 @@
+// Bad input and misbehaving upstreams: every failure gets its documented status in the caller's format, the proxy keeps serving.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('failures', () => {
+  let h: Harness;
+  let client: OpenAI;
+  before(async () => {
+    h = await startHarness({
+      agents: { a: {} },
+      env: { TOLLGATE_MAX_BODY_BYTES: '2048', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
+    });
+    client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
+  });
+  after(() => h.close());
+  const ask = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+    client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], ...extra } as never, { headers });
+
+  it('413 for a body over the limit', async () => {
+    await assert.rejects(ask({ messages: [{ role: 'user', content: 'x'.repeat(5000) }] }), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 413);
+      return true;
+    });
+  });
+
+  it('502 when the upstream resets the connection, and the next call still works', async () => {
+    await assert.rejects(ask({}, { 'x-fake-behavior': JSON.stringify({ reset: true }) }), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 502);
+      return true;
+    });
+    const ok = await ask();
+    assert.equal(ok.choices.length, 1);
+  });
+
+  it('504 when a non-streamed upstream stalls past the deadline', async () => {
+    await assert.rejects(ask({}, { 'x-fake-behavior': JSON.stringify({ stall: true }) }), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 504);
+      return true;
+    });
+  });
+
+  it('cuts a stalled stream with an error event, and charges what was consumed', async () => {
+    const response = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ stallAfterChunks: 2 }) },
+      body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: 'stall please' }] }),
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.match(text, /event: error/);
+    assert.match(text, /idle timeout/);
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('stall please')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('stall please'))!;
+    assert.equal(entry.outcome, 'upstream_cut');
+    assert.ok(Number((entry.usage as Record<string, number>).completion_tokens) > 0);
+  });
+
+  it('survives a client that disconnects mid-stream', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ chunkGapMs: 50, chunks: 20 }) },
+      body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: 'abort me' }] }),
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('abort me')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('abort me'))!;
+    assert.equal(entry.outcome, 'client_aborted');
+    const ok = await ask();
+    assert.equal(ok.choices.length, 1);
+  });
+
+  it('404 and 405 in the right envelope', async () => {
+    const missing = await fetch(`${h.url}/v1/nothing`, { method: 'POST' });
+    assert.equal(missing.status, 404);
+    const wrongMethod = await fetch(`${h.url}/v1/messages`);
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(((await wrongMethod.json()) as { type: string }).type, 'error');
+  });
+
+  it('health answers ok', async () => {
+    const response = await fetch(`${h.url}/health`);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { ok: boolean }).ok, true);
+  });
+});
