@@ -1,0 +1,191 @@
+// Governance overrides through the admin API: validate the body, write or clear the file atomically, audit the change.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Agent } from '../auth/agent.ts';
+import type { PolicyResult } from '../budget/policy.ts';
+import { PolicyValidationError } from '../budget/policy-store.ts';
+import type { EventBus } from '../observability/events.ts';
+import { AdminError } from './http.ts';
+import { parseRfc3339 } from './http.ts';
+
+/** What the admin API needs of the PolicyStore (src/budget/policy-store.ts). */
+export interface OverrideStore {
+  effective(agent: Agent, now: number): PolicyResult;
+  governanceFile(agentId: string): string | null;
+  writeOverride(agentId: string, policy: unknown): Promise<void>;
+  clearOverride(agentId: string): Promise<boolean>;
+  reload(): Promise<void>;
+}
+
+const count = z.number().int().positive();
+const optional = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
+/** The body of PUT /api/agents/:id/override: governance budget fields (checked in depth by the policy store) plus who and why. */
+export const OverrideBodySchema = z.strictObject({
+  limit_usd: optional(z.number().positive()),
+  max_requests: optional(count),
+  max_input_tokens: optional(count),
+  max_output_tokens: optional(count),
+  max_total_tokens: optional(count),
+  max_concurrent: optional(count),
+  window: optional(z.string()),
+  behavior: optional(z.string()),
+  limits: optional(z.array(z.record(z.string(), z.unknown()))),
+  shared: optional(z.array(z.string())),
+  unknown_cost: optional(z.string()),
+  fallback_rates: optional(z.strictObject({ input_per_mtok: z.number().nonnegative(), output_per_mtok: z.number().nonnegative() })),
+  alerts: optional(z.array(z.number())),
+  downgrade_to: optional(z.string()),
+  downgrade_at: optional(z.number().positive()),
+  reason: z.string().trim().min(1, 'reason is required: say why the override is set').max(500),
+  set_by: z.string().trim().min(1).max(200).optional(),
+  expires_at: optional(z.string().refine((text) => parseRfc3339(text) !== null, 'must be an RFC3339 time like 2026-03-08T00:00:00Z')),
+});
+
+export type OverrideBody = z.infer<typeof OverrideBodySchema>;
+
+const BUDGET_FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at'] as const;
+
+export const DEFAULT_SET_BY = 'admin-api';
+
+/** The file content to write: the body without nulls, `set_by` defaulted. Throws invalid_request for a bad body. */
+export function overrideContent(body: unknown, now: number): Record<string, unknown> {
+  const parsed = OverrideBodySchema.safeParse(body ?? null);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`);
+    throw new AdminError('invalid_request', `invalid override: ${problems.join('; ')}`, { extra: { problems } });
+  }
+  const data = parsed.data as Record<string, unknown>;
+  if (!BUDGET_FIELDS.some((field) => data[field] !== undefined && data[field] !== null)) {
+    throw new AdminError('invalid_request', `an override must set at least one budget field (${BUDGET_FIELDS.join(', ')})`);
+  }
+  const expiresAt = typeof data.expires_at === 'string' ? parseRfc3339(data.expires_at) : null;
+  if (expiresAt !== null && expiresAt <= now) throw new AdminError('invalid_request', 'expires_at is in the past: the override would never apply');
+  const content: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) if (value !== undefined && value !== null) content[key] = value;
+  content.set_by ??= DEFAULT_SET_BY;
+  return content;
+}
+
+export interface OverrideDeps {
+  readonly store: OverrideStore;
+  readonly bus: EventBus;
+  readonly now: () => number;
+}
+
+/**
+ * Writes the override. If the agent's merged policy is then unusable because of the new file (e.g. a limit without a
+ * window anywhere), the previous file is restored and the problems are returned as invalid_override.
+ */
+export async function setOverride(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
+  const { store, bus } = deps;
+  const { agent } = input;
+  const file = requireFile(store, agent.id);
+  const content = overrideContent(input.body, deps.now());
+  const previousText = await readText(file);
+  try {
+    await store.writeOverride(agent.id, content);
+  } catch (error) {
+    if (error instanceof PolicyValidationError) {
+      throw new AdminError('invalid_override', `the override is not a valid budget policy: ${error.problems.join('; ')}`, { extra: { problems: error.problems } });
+    }
+    throw error;
+  }
+  const after = store.effective(agent, deps.now());
+  if (after.kind === 'unavailable') {
+    const ours = after.problems.filter((problem) => problem.startsWith(`${file}: `));
+    if (ours.length > 0) {
+      await restore({ store, agentId: agent.id, file, text: previousText });
+      const problems = ours.map((problem) => problem.slice(file.length + 2));
+      throw new AdminError('invalid_override', `the override would make the agent's budget unusable: ${problems.join('; ')}`, { extra: { problems } });
+    }
+  }
+  bus.emit({
+    type: 'override_changed',
+    claw_id: agent.id,
+    model: null,
+    intervention: null,
+    action: 'set',
+    file,
+    reason: content.reason,
+    set_by: content.set_by,
+    expires_at: content.expires_at ?? null,
+    override: content,
+    previous: parseOrNull(previousText),
+  });
+  return { file, content };
+}
+
+/** Removes the override; emits an event only when there was one. */
+export async function clearOverride(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
+  const file = requireFile(deps.store, input.agent.id);
+  const previousText = await readText(file);
+  const cleared = await deps.store.clearOverride(input.agent.id);
+  if (cleared) {
+    deps.bus.emit({
+      type: 'override_changed',
+      claw_id: input.agent.id,
+      model: null,
+      intervention: null,
+      action: 'cleared',
+      file,
+      reason: input.reason,
+      set_by: input.setBy ?? DEFAULT_SET_BY,
+      expires_at: null,
+      override: null,
+      previous: parseOrNull(previousText),
+    });
+  }
+  return { file, cleared };
+}
+
+/** The governance file as written, for the detail view. */
+export async function readOverrideFile(store: OverrideStore, agentId: string): Promise<Record<string, unknown>> {
+  const file = store.governanceFile(agentId);
+  if (!file) return { file: null, present: false, content: null };
+  let text: string | null;
+  try {
+    text = await readText(file);
+  } catch (error) {
+    return { file, present: true, content: null, error: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  if (text === null) return { file, present: false, content: null };
+  const content = parseOrNull(text);
+  return content === null ? { file, present: true, content: null, error: 'not a JSON object' } : { file, present: true, content };
+}
+
+function requireFile(store: OverrideStore, agentId: string): string {
+  const file = store.governanceFile(agentId);
+  if (!file) throw new AdminError('governance_not_configured', 'CLAW_GOVERNANCE_DIR is not set: there is nowhere to write an override');
+  return file;
+}
+
+async function restore(input: { store: OverrideStore; agentId: string; file: string; text: string | null }): Promise<void> {
+  if (input.text === null) {
+    await input.store.clearOverride(input.agentId);
+    return;
+  }
+  const temp = `${input.file}.${process.pid}.${Date.now()}.restore.tmp`;
+  await writeFile(temp, input.text, { mode: 0o644 });
+  await rename(temp, input.file);
+  await input.store.reload();
+}
+
+async function readText(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+function parseOrNull(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

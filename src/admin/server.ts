@@ -1,0 +1,146 @@
+// The UI port: admin API, cllama's /costs/api, Prometheus /metrics and the dashboard, behind CLLAMA_UI_TOKEN.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Config } from '../config/config.ts';
+import { dashboardRoute } from '../dashboard/routes.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { EventBus } from '../observability/events.ts';
+import type { AgentDirectory } from '../pipeline/deps.ts';
+import { matchAdminRoute, type AdminApiDeps } from './api-routes.ts';
+import type { CostTotals } from './cost-totals.ts';
+import { renderCostsApi } from './costs-api.ts';
+import { EventFeed } from './event-feed.ts';
+import { AdminError, sendAdminError, sendText } from './http.ts';
+import type { OverrideStore } from './override.ts';
+import type { PolicyReader } from './standings.ts';
+import { UiAuth, type AccessKind } from './ui-auth.ts';
+
+export interface UiServerOptions {
+  readonly config: Pick<Config, 'uiToken' | 'pod'>;
+  readonly agents: AgentDirectory;
+  /** The PolicyStore. */
+  readonly policies: PolicyReader & OverrideStore;
+  readonly ledger: Ledger;
+  readonly bus: EventBus;
+  /** Session history root, or null when history is off. */
+  readonly historyDir: string | null;
+  readonly costs: CostTotals;
+  readonly metrics: Metrics;
+  /** Replay buffer of the live feed (default 500 events). */
+  readonly feedBufferSize?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Builds the UI server (not listening yet). Its `close()` also ends the live-feed streams, so a graceful shutdown is
+ * not held up by open dashboards.
+ */
+export function createUiServer(options: UiServerOptions): Server {
+  const auth = new UiAuth(options.config.uiToken);
+  const feed = new EventFeed({ bus: options.bus, bufferSize: options.feedBufferSize });
+  const deps: AdminApiDeps = {
+    agents: options.agents,
+    policies: options.policies,
+    ledger: options.ledger,
+    bus: options.bus,
+    costs: options.costs,
+    feed,
+    historyDir: options.historyDir,
+    pod: options.config.pod,
+    auth,
+    now: options.now ?? Date.now,
+  };
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    void route(req, res).catch((error: unknown) => fail(res, error, requestPath(req).startsWith('/api/')));
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://ui.invalid');
+    const path = url.pathname;
+    if (path === '/api' || path.startsWith('/api/')) {
+      const matched = matchAdminRoute({ deps, req, res, url });
+      const access = matched?.access ?? 'read';
+      const decision = auth.decide(req, { kind: access, queryToken: access === 'feed' ? url.searchParams.get('token') : null });
+      if (!decision.ok) {
+        req.resume();
+        throw new AdminError(decision.code, decision.message, decision.code === 'unauthorized' ? { headers: { 'www-authenticate': 'Bearer' } } : {});
+      }
+      if (!matched) throw new AdminError('not_found', `no route for ${req.method} ${path}`);
+      await matched.run();
+      return;
+    }
+    if (!isRead(req)) {
+      req.resume();
+      sendText(res, 405, 'method not allowed', { allow: 'GET, HEAD' });
+      return;
+    }
+    if (auth.tokenConfigured && url.searchParams.has('token') && path !== '/costs/api' && path !== '/metrics') {
+      signIn(res, url);
+      return;
+    }
+    if (!allowedText(req, res, 'read')) return;
+    if (path === '/costs/api') {
+      sendBody(req, res, { status: 200, contentType: 'application/json', body: renderCostsApi(options.costs.agents()) });
+      return;
+    }
+    if (path === '/metrics') {
+      sendBody(req, res, { status: 200, contentType: options.metrics.contentType, body: await options.metrics.render() });
+      return;
+    }
+    if (await dashboardRoute(req, res, path)) return;
+    sendText(res, 404, '404 page not found');
+  }
+
+  /** `GET /any-page?token=<t>`: set the session cookie and send the browser to the same page without the token. */
+  function signIn(res: ServerResponse, url: URL): void {
+    if (!auth.isToken(url.searchParams.get('token') ?? '')) {
+      sendText(res, 401, 'unauthorized', { 'www-authenticate': 'Bearer' });
+      return;
+    }
+    url.searchParams.delete('token');
+    const location = `${url.pathname}${url.search}`;
+    res.writeHead(303, { location, 'set-cookie': auth.sessionCookie(), 'cache-control': 'no-store', 'content-length': 0 });
+    res.end();
+  }
+
+  /** Plain-text refusals as cllama's UI answers them (`unauthorized\n`). */
+  function allowedText(req: IncomingMessage, res: ServerResponse, kind: AccessKind): boolean {
+    const decision = auth.decide(req, { kind });
+    if (decision.ok) return true;
+    sendText(res, decision.code === 'unauthorized' ? 401 : 403, decision.code === 'unauthorized' ? 'unauthorized' : decision.message, decision.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {});
+    return false;
+  }
+
+  const close = server.close.bind(server);
+  server.close = ((callback?: (error?: Error) => void) => {
+    feed.close();
+    return close(callback);
+  }) as Server['close'];
+  return server;
+}
+
+function isRead(req: IncomingMessage): boolean {
+  return req.method === 'GET' || req.method === 'HEAD';
+}
+
+function sendBody(req: IncomingMessage, res: ServerResponse, input: { status: number; contentType: string; body: string }): void {
+  res.writeHead(input.status, { 'content-type': input.contentType, 'content-length': Buffer.byteLength(input.body), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : input.body);
+}
+
+function fail(res: ServerResponse, error: unknown, json: boolean): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const adminError = error instanceof AdminError ? error : new AdminError('internal', `internal error: ${(error as Error)?.message ?? String(error)}`);
+  if (json) sendAdminError(res, adminError);
+  else sendText(res, adminError.status, adminError.message);
+}
+
+function requestPath(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}

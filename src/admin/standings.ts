@@ -1,0 +1,145 @@
+// Budget standing of agents and shared budgets for the operator views: one ledger read for everything a view shows.
+import type { Agent } from '../auth/agent.ts';
+import type { LimitSpec, PolicyResult } from '../budget/policy.ts';
+import type { SharedBudgetInfo } from '../budget/policy-store.ts';
+import type { Ledger, LimitCheck, LimitStanding, Metric } from '../ledger/ledger.ts';
+
+/** What the views need of the PolicyStore (src/budget/policy-store.ts). */
+export interface PolicyReader {
+  effective(agent: Agent, now: number): PolicyResult;
+  listShared(): SharedBudgetInfo[];
+}
+
+export const SUMMARY_METRICS = ['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'total_tokens', 'unknown_cost_requests'] as const satisfies readonly Metric[];
+export type SummaryMetric = (typeof SUMMARY_METRICS)[number];
+
+/** The window shown for an agent with no windowed limit. */
+export const DEFAULT_VIEW_WINDOW = { text: '24h', ms: 24 * 3_600_000 } as const;
+
+export interface LimitWithStanding {
+  readonly spec: LimitSpec;
+  readonly standing: LimitStanding;
+}
+
+export interface WindowUsage {
+  readonly window: string;
+  readonly windowMs: number;
+  /** Settled usage of the agent's own scope in the window, and what open reservations hold, per metric. */
+  readonly used: Readonly<Record<SummaryMetric, number>>;
+  readonly reserved: Readonly<Record<SummaryMetric, number>>;
+}
+
+export interface AgentStanding {
+  readonly agent: Agent;
+  readonly policy: PolicyResult;
+  readonly limits: readonly LimitWithStanding[];
+  readonly windows: readonly WindowUsage[];
+}
+
+/** A request for standings, batched: callers add checks, then `read()` asks the ledger once. */
+class CheckBatch {
+  readonly checks: LimitCheck[] = [];
+  #results: LimitStanding[] = [];
+
+  add(check: LimitCheck): number {
+    this.checks.push(check);
+    return this.checks.length - 1;
+  }
+
+  async read(ledger: Ledger): Promise<void> {
+    this.#results = this.checks.length > 0 ? await ledger.standing(this.checks) : [];
+  }
+
+  get(index: number): LimitStanding {
+    return this.#results[index];
+  }
+}
+
+/** Standing of every given agent: its limits (own and shared) and its own usage per distinct window. */
+export async function readAgentStandings(input: { agents: readonly Agent[]; policies: PolicyReader; ledger: Ledger; now: number }): Promise<AgentStanding[]> {
+  const batch = new CheckBatch();
+  const plans = input.agents.map((agent) => {
+    const policy = input.policies.effective(agent, input.now);
+    const specs = policy.kind === 'policy' ? policy.limits : [];
+    const limitIndexes = specs.map((spec) => batch.add(checkOf(spec)));
+    const windows = distinctWindows(specs).map((window) => ({
+      window,
+      indexes: SUMMARY_METRICS.map((metric) => batch.add({ id: `view:${agent.id}/${metric}/${window.ms}`, scope: `agent:${agent.id}`, metric, windowMs: window.ms, limit: Number.MAX_SAFE_INTEGER })),
+    }));
+    return { agent, policy, specs, limitIndexes, windows };
+  });
+  await batch.read(input.ledger);
+  return plans.map((plan) => ({
+    agent: plan.agent,
+    policy: plan.policy,
+    limits: plan.specs.map((spec, index) => ({ spec, standing: batch.get(plan.limitIndexes[index]) })),
+    windows: plan.windows.map(({ window, indexes }) => ({
+      window: window.text,
+      windowMs: window.ms,
+      used: metricRecord(indexes, (index) => batch.get(index).used),
+      reserved: metricRecord(indexes, (index) => batch.get(index).reserved),
+    })),
+  }));
+}
+
+export interface SharedStanding {
+  readonly info: SharedBudgetInfo;
+  readonly members: readonly string[];
+  readonly limits: readonly LimitWithStanding[];
+}
+
+/** Every shared budget with its limits' standing and the agents that draw from it. */
+export async function readSharedStandings(input: { agents: readonly Agent[]; policies: PolicyReader; ledger: Ledger; now: number }): Promise<SharedStanding[]> {
+  const shared = input.policies.listShared();
+  const members = new Map<string, string[]>();
+  for (const agent of input.agents) {
+    const policy = input.policies.effective(agent, input.now);
+    if (policy.kind !== 'policy') continue;
+    for (const name of policy.shared) members.set(name, [...(members.get(name) ?? []), agent.id]);
+  }
+  const batch = new CheckBatch();
+  const plans = shared.map((info) => ({ info, indexes: info.limits.map((spec) => batch.add(checkOf(spec))) }));
+  await batch.read(input.ledger);
+  return plans.map(({ info, indexes }) => ({
+    info,
+    members: members.get(info.name) ?? [],
+    limits: info.limits.map((spec, index) => ({ spec, standing: batch.get(indexes[index]) })),
+  }));
+}
+
+/** Fraction of a limit in use, counting open reservations (0 for a zero limit). */
+export function usedFraction(standing: LimitStanding): number {
+  return standing.limit > 0 ? (standing.used + standing.reserved) / standing.limit : 0;
+}
+
+export type AgentState = 'unavailable' | 'exhausted' | 'near_limit' | 'ok' | 'unlimited';
+
+export const NEAR_LIMIT_FRACTION = 0.8;
+
+export function agentState(standing: Pick<AgentStanding, 'policy' | 'limits'>): AgentState {
+  if (standing.policy.kind === 'unavailable') return 'unavailable';
+  if (standing.limits.length === 0) return 'unlimited';
+  const fractions = standing.limits.map((limit) => usedFraction(limit.standing));
+  if (fractions.some((fraction) => fraction >= 1)) return 'exhausted';
+  if (fractions.some((fraction) => fraction >= NEAR_LIMIT_FRACTION)) return 'near_limit';
+  return 'ok';
+}
+
+function checkOf(spec: LimitSpec): LimitCheck {
+  return { id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit };
+}
+
+function distinctWindows(specs: readonly LimitSpec[]): { text: string; ms: number }[] {
+  const byMs = new Map<number, string>();
+  for (const spec of specs) if (spec.metric !== 'concurrency' && !byMs.has(spec.windowMs)) byMs.set(spec.windowMs, spec.window);
+  if (byMs.size === 0) return [{ text: DEFAULT_VIEW_WINDOW.text, ms: DEFAULT_VIEW_WINDOW.ms }];
+  return [...byMs.entries()].sort(([a], [b]) => a - b).map(([ms, text]) => ({ text, ms }));
+}
+
+function metricRecord(indexes: readonly number[], pick: (index: number) => number): Record<SummaryMetric, number> {
+  const record = {} as Record<SummaryMetric, number>;
+  SUMMARY_METRICS.forEach((metric, position) => {
+    record[metric] = pick(indexes[position]);
+  });
+  return record;
+}

@@ -1,0 +1,134 @@
+// Prometheus metrics: counters and a latency histogram fed by bus events, budget and ledger gauges read at scrape time.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Agent } from '../auth/agent.ts';
+import type { PolicyResult } from '../budget/policy.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { microsToUsd } from '../pricing/money.ts';
+import type { EventBus, ProxyEvent } from './events.ts';
+
+export interface MetricsOptions {
+  readonly bus: EventBus;
+  readonly ledger: Ledger;
+  readonly agents: { list(): Agent[] };
+  readonly policies: { effective(agent: Agent, now: number): PolicyResult };
+  /** The history writer, for its queue length (optional). */
+  readonly history?: { readonly pendingEntries: number };
+  readonly now?: () => number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** Reads ledger standings and health, then renders the exposition text. */
+  render(): Promise<string>;
+  close(): void;
+}
+
+const LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const NO_MODEL = 'none';
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const now = options.now ?? Date.now;
+  const registers = [registry];
+  const requests = new Counter({ name: 'tollgate_requests_total', help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).', labelNames: ['agent', 'model', 'status'], registers });
+  const tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).', labelNames: ['agent', 'model', 'kind'], registers });
+  const cost = new Counter({ name: 'tollgate_cost_micros_total', help: 'Priced spend in micro-dollars (1 USD = 1e6).', labelNames: ['agent', 'model'], registers });
+  const unpriced = new Counter({ name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'], registers });
+  const latency = new Histogram({ name: 'tollgate_upstream_latency_seconds', help: 'Time from request start to the end of the relayed upstream response.', labelNames: ['provider', 'model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+  const decisions = new Counter({ name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'], registers });
+  const interventions = new Counter({ name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'], registers });
+  const overrides = new Counter({ name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'], registers });
+  const budgetLabels = ['agent', 'limit', 'metric', 'window'] as const;
+  const budgetLimit = new Gauge({ name: 'tollgate_budget_limit', help: 'Budget limit (USD for usd metrics, counts otherwise).', labelNames: budgetLabels, registers });
+  const budgetUsed = new Gauge({ name: 'tollgate_budget_used', help: 'Usage in the window, settled plus reserved (USD for usd metrics).', labelNames: budgetLabels, registers });
+  const budgetRemaining = new Gauge({ name: 'tollgate_budget_remaining', help: 'What is left of the limit (USD for usd metrics).', labelNames: budgetLabels, registers });
+  const ledgerUp = new Gauge({ name: 'tollgate_ledger_up', help: '1 when the budget ledger answers its health check.', labelNames: ['kind'], registers });
+  const historyPending = new Gauge({ name: 'tollgate_history_pending_entries', help: 'Session history entries queued but not yet written.', registers });
+
+  const onEvent = (event: ProxyEvent): void => {
+    const agent = event.claw_id ?? '';
+    switch (event.type) {
+      case 'response':
+      case 'error': {
+        if (typeof event.path !== 'string') return; // engine-internal errors carry no request outcome
+        const model = modelLabel(event);
+        requests.inc({ agent, model, status: String(event.status_code ?? 0) });
+        countTokens(event, (kind, value) => tokens.inc({ agent, model, kind }, value));
+        if (typeof event.cost_micros === 'number') cost.inc({ agent, model }, event.cost_micros);
+        else if (event.pricing_status === 'unpriced') unpriced.inc({ agent, model });
+        if (typeof event.provider === 'string' && typeof event.latency_ms === 'number') {
+          latency.observe({ provider: event.provider, model: String(event.upstream_model ?? NO_MODEL) }, event.latency_ms / 1000);
+        }
+        return;
+      }
+      case 'budget_decision':
+        if (typeof event.outcome === 'string') decisions.inc({ agent, outcome: event.outcome });
+        return;
+      case 'intervention':
+        if (event.intervention) interventions.inc({ agent, intervention: event.intervention });
+        return;
+      case 'override_changed':
+        overrides.inc({ action: String(event.action ?? 'unknown') });
+        return;
+      default:
+    }
+  };
+  const unsubscribe = options.bus.subscribe(onEvent);
+
+  async function refreshGauges(): Promise<void> {
+    budgetLimit.reset();
+    budgetUsed.reset();
+    budgetRemaining.reset();
+    ledgerUp.reset();
+    const at = now();
+    const rows: { agent: string; limit: string; metric: string; window: string }[] = [];
+    const checks = [];
+    for (const agent of options.agents.list()) {
+      const policy = options.policies.effective(agent, at);
+      if (policy.kind !== 'policy') continue;
+      for (const spec of policy.limits) {
+        rows.push({ agent: agent.id, limit: spec.id, metric: spec.metric === 'usd_micros' ? 'usd' : spec.metric, window: spec.window || 'none' });
+        checks.push({ id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit });
+      }
+    }
+    try {
+      const standings = checks.length > 0 ? await options.ledger.standing(checks) : [];
+      standings.forEach((standing, index) => {
+        const labels = rows[index];
+        const unit = labels.metric === 'usd' ? microsToUsd : (value: number) => value;
+        budgetLimit.set(labels, unit(standing.limit));
+        budgetUsed.set(labels, unit(standing.used + standing.reserved));
+        budgetRemaining.set(labels, unit(standing.remaining));
+      });
+    } catch {
+      // the ledger is down: ledger_up says so below and the budget gauges are left out
+    }
+    const health = await options.ledger.health().catch(() => ({ ok: false, kind: 'unknown' }));
+    ledgerUp.set({ kind: health.kind }, health.ok ? 1 : 0);
+    if (options.history) historyPending.set(options.history.pendingEntries);
+  }
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async render() {
+      await refreshGauges();
+      return registry.metrics();
+    },
+    close() {
+      unsubscribe();
+    },
+  };
+}
+
+function modelLabel(event: ProxyEvent): string {
+  return typeof event.provider === 'string' && typeof event.upstream_model === 'string' ? `${event.provider}/${event.upstream_model}` : NO_MODEL;
+}
+
+function countTokens(event: ProxyEvent, add: (kind: string, value: number) => void): void {
+  const kinds: [string, unknown][] = [['input', event.tokens_in], ['output', event.tokens_out], ['cache_read', event.cached_tokens], ['cache_write', event.cache_write_tokens]];
+  for (const [kind, value] of kinds) {
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) add(kind, value);
+  }
+}

@@ -1,0 +1,123 @@
+// The history API on the proxy port (cllama contract): GET /history for the calling agent, GET /history/{id} by token.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPlainAgentId, type Agent } from '../auth/agent.ts';
+import { secretsEqual } from '../auth/secret-compare.ts';
+import { parseAgentCredentials, splitAgentToken } from '../auth/token.ts';
+import { MAX_HISTORY_LIMIT, readHistoryPage } from '../history/reader.ts';
+import type { AgentDirectory } from '../pipeline/deps.ts';
+import { parseRfc3339, sendText } from '../admin/http.ts';
+import type { ExtraRoute } from './server.ts';
+
+export interface HistoryRoutesOptions {
+  readonly agents: AgentDirectory;
+  /** Session history root; null = history not configured (every call answers 404). */
+  readonly historyDir: string | null;
+  /** CLLAMA_UI_TOKEN, the admin token that may read any agent's history. */
+  readonly uiToken: string | null;
+}
+
+const PREFIX = '/history/';
+
+/** A route for createApiServer's `extraRoutes`. Errors are text/plain, as cllama's http.Error. */
+export function historyRoutes(options: HistoryRoutesOptions): ExtraRoute {
+  return async (req, res, path) => {
+    if (path !== '/history' && !path.startsWith(PREFIX)) return false;
+    req.resume(); // no body is read; drain one if sent so keep-alive stays usable
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendText(res, 405, 'method not allowed', { allow: 'GET' });
+      return true;
+    }
+    if (!options.historyDir) {
+      sendText(res, 404, 'history not configured');
+      return true;
+    }
+    const agent = path === '/history' ? authenticateSelf(req, res, options) : authorizeNamed(req, res, options, path.slice(PREFIX.length));
+    if (!agent) return true;
+    await answer({ req, res, dir: options.historyDir, agent });
+    return true;
+  };
+}
+
+/** `GET /history`: only the agent's own `<id>:<secret>`, validated as on the model routes. */
+function authenticateSelf(req: IncomingMessage, res: ServerResponse, options: HistoryRoutesOptions): Agent | null {
+  const credentials = parseAgentCredentials({ authorization: req.headers.authorization, xApiKey: headerValue(req.headers['x-api-key']) });
+  if (!credentials) return refuse(res, 401, 'invalid bearer token');
+  const agent = options.agents.authenticate(credentials);
+  if (agent) return agent;
+  return refuse(res, 403, options.agents.get(credentials.agentId) ? 'invalid agent secret' : 'agent context not found');
+}
+
+/** `GET /history/{id}`: the admin token, the agent's own full token, or one of its cllama-history replay tokens. */
+function authorizeNamed(req: IncomingMessage, res: ServerResponse, options: HistoryRoutesOptions, rawId: string): Agent | null {
+  let id: string;
+  try {
+    id = decodeURIComponent(rawId);
+  } catch {
+    return refuse(res, 400, 'invalid agent id');
+  }
+  if (!isPlainAgentId(id)) return refuse(res, 400, 'invalid agent id');
+  const agent = options.agents.get(id);
+  if (!agent) return refuse(res, 404, 'agent context not found');
+  const token = presentedToken(req);
+  if (token === null) return refuse(res, 401, 'missing bearer token');
+  return mayRead({ token, agent, options }) ? agent : refuse(res, 403, 'forbidden');
+}
+
+function mayRead(input: { token: string; agent: Agent; options: HistoryRoutesOptions }): boolean {
+  const { token, agent, options } = input;
+  let allowed = false;
+  if (options.uiToken && secretsEqual(token, options.uiToken)) allowed = true;
+  const credentials = splitAgentToken(token);
+  if (credentials && credentials.agentId === agent.id && options.agents.authenticate(credentials) === agent) allowed = true;
+  for (const replay of agent.historyTokens) {
+    if (secretsEqual(token, replay)) allowed = true; // no early exit: every replay token is compared
+  }
+  return allowed;
+}
+
+/** `Authorization: Bearer <token>` (scheme case-insensitive), else a raw `x-api-key`. */
+function presentedToken(req: IncomingMessage): string | null {
+  const authorization = req.headers.authorization?.trim() ?? '';
+  const match = /^bearer\s+(.+)$/i.exec(authorization);
+  if (match && match[1].trim()) return match[1].trim();
+  const apiKey = headerValue(req.headers['x-api-key'])?.trim() ?? '';
+  return apiKey || null;
+}
+
+async function answer(input: { req: IncomingMessage; res: ServerResponse; dir: string; agent: Agent }): Promise<void> {
+  const { req, res } = input;
+  const query = new URL(req.url ?? '/', 'http://proxy.invalid').searchParams;
+  const afterText = query.get('after') ?? '';
+  let after: Date | null = null;
+  if (afterText !== '') {
+    const ms = parseRfc3339(afterText);
+    if (ms === null) return void sendText(res, 400, 'after must be RFC3339');
+    after = new Date(ms);
+  }
+  const limitText = query.get('limit') ?? '';
+  let limit: number | undefined;
+  if (limitText !== '') {
+    if (!/^[+-]?\d+$/.test(limitText)) return void sendText(res, 400, 'limit must be an integer');
+    limit = Number(limitText);
+    if (limit <= 0) return void sendText(res, 400, 'limit must be > 0');
+    limit = Math.min(limit, MAX_HISTORY_LIMIT);
+  }
+  let body: string;
+  try {
+    const page = await readHistoryPage({ dir: input.dir, agentId: input.agent.id, after, limit });
+    body = page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
+  } catch (error) {
+    return void sendText(res, 500, `read history: ${(error as Error).message}`);
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function refuse(res: ServerResponse, status: number, message: string): null {
+  sendText(res, status, message);
+  return null;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
