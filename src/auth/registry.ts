@@ -142,6 +142,7 @@ export class AgentRegistry {
     for (let start = 0; start < ids.length; start += SCAN_CONCURRENCY) {
       const batch = ids.slice(start, start + SCAN_CONCURRENCY);
       const results = await Promise.all(batch.map((id) => this.#scanAgent(id)));
+      await new Promise((resolve) => setImmediate(resolve)); // let requests run between batches
       batch.forEach((id, index) => results[index] && changed.push(id));
     }
     return changed;
@@ -150,7 +151,7 @@ export class AgentRegistry {
   /** Returns true when the agent was added, changed or removed. */
   async #scanAgent(id: string): Promise<boolean> {
     const dir = join(this.#root, id);
-    const fingerprint = await agentFingerprint(dir);
+    const fingerprint = agentFingerprint(dir);
     await this.#ensureAgentWatcher(id, dir);
     if (fingerprint === null) return this.#forget(id);
     if (this.#processed.get(id) === fingerprint) return false;
