@@ -4,11 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy-store.ts';
 import { createBudgetEngine } from './budget/engine.ts';
+import { historyScopes } from './budget/history-scopes.ts';
 import { attachAlertWebhook } from './budget/alert-webhook.ts';
 import type { Config } from './config/config.ts';
 import { HistoryWriter } from './history/writer.ts';
 import { scanHistory } from './history/reader.ts';
-import { createLedger } from './ledger/create.ts';
+import { createLedger, type LedgerLoadProgress } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { attachAuditLog } from './observability/audit-log.ts';
 import { EventBus } from './observability/events.ts';
@@ -33,7 +34,7 @@ export interface StartOptions {
   readonly auditDestination?: NodeJS.WritableStream;
   /** Operational messages (start-up notices, warnings). */
   readonly log?: (message: string) => void;
-  readonly onReplayProgress?: (progress: { records: number }) => void;
+  readonly onReplayProgress?: (progress: LedgerLoadProgress) => void;
 }
 
 export async function startTollgate(options: StartOptions): Promise<Tollgate> {
@@ -45,10 +46,22 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const detachAudit = attachAuditLog({ bus, destination: options.auditDestination });
   const agents = new AgentRegistry({ contextRoot: config.contextRoot, onWarning: log });
   await agents.start();
-  const policies = new PolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`budget policy ${file}: ${message}`) });
+  const policies = new PolicyStore({
+    governanceDir: config.governanceDir,
+    onError: (file, message) => {
+      log(`budget policy ${file}: ${message}`);
+      bus.emit({ type: 'policy_error', claw_id: null, model: null, intervention: null, file, error: message });
+    },
+  });
   await policies.start();
   const pricer = createPriceBook({ operatorPrices: config.pricesFile ? loadOperatorPrices(config.pricesFile) : null });
-  const ledger = await createLedger({ config, scanHistory, onProgress: options.onReplayProgress });
+  const ledger = await createLedger({
+    config,
+    scanHistory,
+    scopesFor: historyScopes({ agents, policies, now: Date.now }),
+    onProgress: options.onReplayProgress,
+    onLoaded: (report) => log(`ledger loaded from ${report.source}: ${report.records} records`),
+  });
   const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
