@@ -1,5 +1,5 @@
 // AgentRegistry: every agent of the context root held in memory, reloaded on change (fs.watch plus a periodic rescan); lookups never touch the disk.
-import { watch, type Dirent, type FSWatcher } from 'node:fs';
+import { statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -153,11 +153,11 @@ export class AgentRegistry {
     const dir = join(this.#root, id);
     const fingerprint = agentFingerprint(dir);
     await this.#ensureAgentWatcher(id, dir);
-    if (fingerprint === null) return this.#forget(id);
+    if (fingerprint === null) return this.#forget(id, dir);
     if (this.#processed.get(id) === fingerprint) return false;
     this.#processed.set(id, fingerprint);
     const load = await loadAgentDir({ id, dir });
-    if (load.kind === 'missing') return this.#forget(id);
+    if (load.kind === 'missing') return this.#forget(id, dir);
     if (load.kind === 'broken') {
       const previous = this.#records.has(id);
       this.#warn(`agent "${id}": ${load.problem}; ${previous ? 'keeping its previous version' : 'it stays unknown until the file is fixed'}`);
@@ -168,10 +168,13 @@ export class AgentRegistry {
     return true;
   }
 
-  #forget(id: string): boolean {
+  /** No metadata.json (any more). The directory stays watched while it exists, so a metadata.json written later is seen at once. */
+  #forget(id: string, dir: string): boolean {
     this.#processed.delete(id);
-    this.#watchers.get(id)?.close();
-    this.#watchers.delete(id);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      this.#watchers.get(id)?.close();
+      this.#watchers.delete(id);
+    }
     return this.#records.delete(id);
   }
 

@@ -216,6 +216,20 @@ test('started registry notices a new agent and a changed token through the watch
   }
 }));
 
+test('started registry sees metadata.json written into an agent directory that appeared empty (bounded wait)', () => withRoot(async (root) => {
+  const registry = new AgentRegistry({ contextRoot: root, pollMs: 60_000 });
+  await registry.start();
+  try {
+    await mkdir(join(root, 'slow'));
+    await registry.reload(); // the empty directory has been seen: nothing to load yet
+    assert.equal(registry.get('slow'), undefined);
+    await writeFile(join(root, 'slow', 'metadata.json'), JSON.stringify({ token: 'slow:s' }));
+    assert.ok(await eventually(() => registry.authenticate({ agentId: 'slow', secret: 's' }) !== null), 'seen through the directory watcher, without reload()');
+  } finally {
+    registry.stop();
+  }
+}));
+
 test('started registry falls back to the periodic rescan (bounded wait)', () => withRoot(async (root) => {
   const registry = new AgentRegistry({ contextRoot: join(root, 'ctx'), pollMs: 20 });
   await registry.start(); // the root does not exist yet, so nothing can be watched: only the rescan can find the agent
