@@ -97,6 +97,22 @@ describe('OpenAI chat completions through the proxy', () => {
     assert.equal(seen.headers.authorization, `Bearer ${PROVIDER_KEYS.openrouter}`);
   });
 
+  it('audits every call as one JSON event per outcome, with no key or secret in any line', async () => {
+    await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'audit me' }], max_tokens: 7 });
+    await waitFor(() => h.events.some((event) => event.type === 'response' && event.tokens_out === 7), 'response event');
+    const response = h.events.find((event) => event.type === 'response' && event.tokens_out === 7)!;
+    assert.equal(response.claw_id, 'a');
+    assert.equal(response.model, 'openai/gpt-4o');
+    assert.equal(response.status_code, 200);
+    assert.equal(response.tokens_in, 10);
+    assert.equal(response.intervention, null);
+    assert.equal(typeof response.latency_ms, 'number');
+    assert.equal(typeof response.cost_usd, 'number');
+    assert.ok(h.events.some((event) => event.type === 'request' && event.claw_id === 'a'));
+    const everything = JSON.stringify(h.events);
+    for (const secret of [...Object.values(PROVIDER_KEYS), 'secret-a']) assert.ok(!everything.includes(secret), `audit log leaks ${secret}`);
+  });
+
   it('passes upstream errors through with their status', async () => {
     h.fake.behavior = { status: 500, errorBody: { error: { message: 'upstream exploded', type: 'server_error' } } };
     try {
