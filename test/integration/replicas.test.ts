@@ -1,0 +1,76 @@
+// Three tollgate processes sharing one Redis ledger hold one budget: 60 simultaneous calls against a limit that fits 10.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('replicas sharing a Redis ledger', () => {
+  let fake: FakeUpstream;
+  let root: string;
+  const replicas: RunningProxy[] = [];
+  const agent = `rep-${randomBytes(4).toString('hex')}`;
+  // each call: 10 input + 100 output tokens of gpt-4o = 1,025 µ$; ten fit under 11,500 µ$ with their estimates
+  const limitMicros = 11_500;
+
+  before(async () => {
+    fake = await startFakeUpstream({ delayMs: 30 });
+    root = mkdtempSync(join(tmpdir(), 'tollgate-replicas-'));
+    mkdirSync(join(root, 'context', agent), { recursive: true });
+    writeFileSync(join(root, 'context', agent, 'metadata.json'), JSON.stringify({ token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h' } }));
+    mkdirSync(join(root, 'auth'));
+    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real', auth: 'bearer' } } }));
+    for (let i = 0; i < 3; i++) {
+      replicas.push(await startProxyProcess({
+        port: await freePort(),
+        env: {
+          CLAW_CONTEXT_ROOT: join(root, 'context'),
+          CLAW_AUTH_DIR: join(root, 'auth'),
+          CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
+          TOLLGATE_LEDGER: 'redis',
+          REDIS_URL,
+        },
+      }));
+    }
+  });
+  after(async () => {
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    await fake.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('never spends past the shared limit', async () => {
+    const clients = replicas.map((replica) => new OpenAI({ baseURL: `${replica.url}/v1`, apiKey: `${agent}:s`, maxRetries: 0 }));
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) =>
+      clients[i % 3].chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 })));
+    const admitted = results.filter((result) => result.status === 'fulfilled').length;
+    const refused = results.filter((result) => result.status === 'rejected' && (result.reason as { status?: number }).status === 429).length;
+    assert.equal(admitted + refused, 60);
+    assert.ok(admitted >= 9, `at least 9 admitted, got ${admitted}`);
+    assert.equal(fake.requests.length, admitted);
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    const spent = historyCost(root, agent);
+    assert.equal(spent.entries, admitted);
+    assert.ok(spent.micros <= limitMicros, `spent ${spent.micros} µ$ must not exceed ${limitMicros} µ$`);
+  });
+});
+
+function historyCost(root: string, agent: string): { entries: number; micros: number } {
+  let entries = 0;
+  let micros = 0;
+  for (const dir of readdirSync(root).filter((name) => name.startsWith('history-'))) {
+    const file = join(root, dir, agent, 'history.jsonl');
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+      entries++;
+      micros += Number(JSON.parse(line).usage.cost_micros);
+    }
+  }
+  return { entries, micros };
+}
