@@ -1,0 +1,102 @@
+// Encodes ledger calls as the Lua scripts' JSON payloads and decodes their integer replies into standings.
+import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome } from './ledger.ts';
+import { columnOf, toRow, type AmountRow } from './amounts.ts';
+
+/** A check as the scripts take it: [scope, metric column (-1 = concurrency), windowMs, limit]. */
+type WireCheck = [string, number, number, number];
+
+function wireCheck(check: LimitCheck): WireCheck {
+  const column = check.metric === 'concurrency' ? -1 : columnOf(check.metric);
+  if (column < -1 || (column === -1 && check.metric !== 'concurrency')) throw new TypeError(`ledger: unknown metric "${check.metric}"`);
+  if (!Number.isSafeInteger(check.windowMs) || check.windowMs <= 0) throw new TypeError(`ledger: windowMs of ${check.id} must be a positive integer`);
+  if (!Number.isFinite(check.limit)) throw new TypeError(`ledger: limit of ${check.id} must be a finite number`);
+  return [check.scope, column, check.windowMs, check.limit];
+}
+
+function wireRow(row: AmountRow): number[] {
+  return Array.from(row);
+}
+
+export function reservePayload(input: ReserveInput): { payload: string; row: AmountRow } {
+  if (!(input.leaseMs > 0) || !Number.isFinite(input.leaseMs)) throw new TypeError('ledger: leaseMs must be positive');
+  if (typeof input.id !== 'string' || input.id.length === 0) throw new TypeError('ledger: reservation id must be a non-empty string');
+  const row = toRow(input.amounts);
+  const payload = JSON.stringify({
+    id: input.id,
+    scopes: input.scopes,
+    row: wireRow(row),
+    checks: input.checks.map(wireCheck),
+    leaseMs: Math.ceil(input.leaseMs),
+  });
+  return { payload, row };
+}
+
+export function settlePayload(id: string, row: AmountRow): string {
+  return JSON.stringify({ id, row: wireRow(row) });
+}
+
+export function releasePayload(id: string): string {
+  return JSON.stringify({ id });
+}
+
+export function standingPayload(checks: readonly LimitCheck[]): string {
+  return JSON.stringify({ checks: checks.map(wireCheck) });
+}
+
+export interface RecordEntry {
+  readonly scopes: readonly string[];
+  readonly amounts: AmountRow | Parameters<typeof toRow>[0];
+  readonly at: number;
+}
+
+/** One record batch: [at, row, scopes] per entry; validates every entry before anything is sent. */
+export function recordPayload(entries: readonly RecordEntry[]): string {
+  const wire = entries.map((entry) => {
+    if (!Number.isFinite(entry.at)) throw new TypeError('ledger: record time must be a finite number');
+    const row = entry.amounts instanceof Float64Array ? entry.amounts : toRow(entry.amounts);
+    return [Math.floor(entry.at), wireRow(row), entry.scopes];
+  });
+  return JSON.stringify({ entries: wire });
+}
+
+function standingFrom(check: LimitCheck, used: number, reserved: number, reset: number): LimitStanding {
+  return {
+    id: check.id,
+    scope: check.scope,
+    metric: check.metric,
+    windowMs: check.windowMs,
+    limit: check.limit,
+    used,
+    reserved,
+    remaining: Math.max(0, check.limit - used - reserved),
+    resetMs: reset < 0 ? null : reset,
+  };
+}
+
+/** Standings from the triples (used, reserved, resetMs) starting at `offset` of a script reply. */
+export function decodeStandings(checks: readonly LimitCheck[], reply: readonly number[], offset = 0): LimitStanding[] {
+  if (reply.length !== offset + checks.length * 3) throw new Error('redis ledger: unexpected script reply');
+  return checks.map((check, index) => {
+    const at = offset + index * 3;
+    return standingFrom(check, Number(reply[at]), Number(reply[at + 1]), Number(reply[at + 2]));
+  });
+}
+
+/** The reserve reply as an outcome; admitted standings include the new hold, as the embedded ledger reports them. */
+export function decodeReserve(input: ReserveInput, row: AmountRow, reply: readonly number[]): ReserveOutcome {
+  const standings = decodeStandings(input.checks, reply, 3);
+  if (Number(reply[0]) === 1) {
+    const held = standings.map((standing, index) => withHold(standing, input.checks[index], input.scopes, row));
+    return { admitted: true, standings: held };
+  }
+  const blocked = standings[Number(reply[1]) - 1];
+  if (!blocked) throw new Error('redis ledger: unexpected script reply');
+  const retry = Number(reply[2]);
+  return { admitted: false, blocked, retryAfterMs: retry < 0 ? null : retry, standings };
+}
+
+function withHold(standing: LimitStanding, check: LimitCheck, scopes: readonly string[], row: AmountRow): LimitStanding {
+  if (!scopes.includes(check.scope)) return standing;
+  if (check.metric === 'concurrency') return standingFrom(check, standing.used + 1, 0, -1);
+  return standingFrom(check, standing.used, standing.reserved + row[columnOf(check.metric)], standing.resetMs ?? -1);
+}

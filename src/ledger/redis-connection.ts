@@ -1,0 +1,148 @@
+// The Redis ledger's connection: fail-fast ioredis client (no offline queue, no resend), reconnect forever, state for health.
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+
+export type RedisLedgerState = 'up' | 'down';
+
+export interface RedisStateChange {
+  readonly state: RedisLedgerState;
+  /** Why it is down: host:port and the error, never credentials. */
+  readonly detail?: string;
+}
+
+export interface RedisConnectionOptions {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://…`; with `cluster`, comma-separated `host:port` seeds are allowed. */
+  readonly url: string;
+  /** Connect to a Redis Cluster (every ledger key carries one hash tag, so it all lives in one slot). */
+  readonly cluster?: boolean;
+  /** A command without a reply after this long is rejected (a hung Redis); default 1000 ms. */
+  readonly commandTimeoutMs?: number;
+  /** TCP connect timeout; default 1000 ms. */
+  readonly connectTimeoutMs?: number;
+  readonly onStateChange?: (change: RedisStateChange) => void;
+}
+
+export class RedisConnection {
+  readonly client: Redis | Cluster;
+  /** host:port list, safe to log. */
+  readonly target: string;
+  private state: RedisLedgerState = 'down';
+  private lastError = 'not connected yet';
+  private closing = false;
+  private readonly onStateChange: ((change: RedisStateChange) => void) | undefined;
+
+  constructor(options: RedisConnectionOptions) {
+    this.onStateChange = options.onStateChange;
+    const common: RedisOptions = {
+      lazyConnect: true,
+      // Fail fast: nothing waits for a connection, nothing is re-sent after one drops (a script may have run).
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      connectTimeout: options.connectTimeoutMs ?? 1000,
+      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      enableAutoPipelining: true,
+    };
+    if (options.cluster) {
+      const seeds = parseSeeds(options.url);
+      this.target = seeds.map((seed) => `${seed.host}:${seed.port}`).join(',');
+      this.client = new Cluster(seeds.map(({ host, port }) => ({ host, port }) as ClusterNode), {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+        redisOptions: { ...common, username: seeds[0].username, password: seeds[0].password, tls: seeds[0].tls ? {} : undefined },
+      });
+    } else {
+      const parsed = new URL(options.url);
+      if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new TypeError('redis ledger: the URL must start with redis:// or rediss://');
+      this.target = `${parsed.hostname}:${parsed.port || '6379'}`;
+      this.client = new Redis(options.url, common);
+    }
+    this.client.on('ready', () => this.transition('up'));
+    this.client.on('error', (error: Error) => {
+      this.lastError = safeMessage(error);
+    });
+    this.client.on('close', () => this.transition('down'));
+    this.client.on('end', () => this.transition('down'));
+  }
+
+  /** Starts connecting; resolves when ready or when the first attempt failed (reconnecting continues in the background). */
+  async start(): Promise<void> {
+    try {
+      await this.client.connect();
+    } catch (error) {
+      this.lastError = safeMessage(error as Error);
+    }
+  }
+
+  get isUp(): boolean {
+    return this.state === 'up' && this.client.status === 'ready';
+  }
+
+  /** Why the connection is down, for health and errors. */
+  describeDown(): string {
+    return `redis ${this.target} ${this.client.status}: ${this.lastError}`;
+  }
+
+  /** Wraps a command failure in an error naming the target (never the URL's credentials). */
+  failure(error: unknown): Error {
+    const message = safeMessage(error as Error);
+    if (message.startsWith('TOLLGATE_')) return new Error(`redis ledger: ${message.replace(/^TOLLGATE_\w+ /, '')}`);
+    return new Error(`redis ledger unavailable (${this.target}): ${message}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      if (this.client.status === 'ready') await this.client.quit();
+      else this.client.disconnect();
+    } catch {
+      this.client.disconnect();
+    }
+    this.transition('down');
+  }
+
+  private transition(state: RedisLedgerState): void {
+    if (state === this.state) return;
+    this.state = state;
+    if (state === 'down' && this.closing) this.lastError = 'closed';
+    this.onStateChange?.(state === 'up' ? { state } : { state, detail: this.describeDown() });
+  }
+}
+
+interface Seed {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** Cluster seeds from `redis://[cred@]h1:p1,h2:p2` (credentials and TLS taken from the first). */
+function parseSeeds(url: string): Seed[] {
+  const match = /^(rediss?):\/\/(?:([^@/]*)@)?([^/]+)/.exec(url);
+  if (!match) throw new TypeError('redis ledger: the cluster URL must look like redis://host:port[,host:port…]');
+  const [, scheme, credentials, hosts] = match;
+  const [username, password] = credentials ? splitCredentials(credentials) : [undefined, undefined];
+  return hosts.split(',').map((entry) => {
+    const at = entry.lastIndexOf(':');
+    const host = at > 0 ? entry.slice(0, at) : entry;
+    const port = at > 0 ? Number(entry.slice(at + 1)) : 6379;
+    if (!host || !Number.isInteger(port)) throw new TypeError('redis ledger: bad cluster seed in the URL');
+    return { host, port, username, password, tls: scheme === 'rediss' };
+  });
+}
+
+function splitCredentials(credentials: string): [string | undefined, string | undefined] {
+  const colon = credentials.indexOf(':');
+  if (colon < 0) return [undefined, decodeURIComponent(credentials)];
+  return [decodeURIComponent(credentials.slice(0, colon)) || undefined, decodeURIComponent(credentials.slice(colon + 1))];
+}
+
+/** An error message without anything that looks like a URL with credentials. */
+function safeMessage(error: Error | undefined): string {
+  const message = error?.message ?? String(error);
+  return message.replace(/\b(rediss?):\/\/[^@\s/]*@/g, '$1://***@');
+}

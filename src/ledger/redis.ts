@@ -1,0 +1,149 @@
+// The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
+import type { Amounts, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
+import { toRow } from './amounts.ts';
+import { DEFAULT_RETENTION_MS } from './memory.ts';
+import { bucketLevels, layoutSignature, REDIS_LEDGER_VERSION, type BucketLevel } from './redis-layout.ts';
+import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './redis-scripts.ts';
+import { RedisConnection, type RedisStateChange } from './redis-connection.ts';
+import {
+  decodeReserve,
+  decodeStandings,
+  recordPayload,
+  releasePayload,
+  reservePayload,
+  settlePayload,
+  standingPayload,
+  type RecordEntry,
+} from './redis-codec.ts';
+
+export type { RedisStateChange } from './redis-connection.ts';
+export type { RecordEntry } from './redis-codec.ts';
+
+export interface RedisLedgerOptions {
+  /** `redis://[user:pass@]host:port[/db]` (or `rediss://`); with `cluster`, `redis://h1:p1,h2:p2`. */
+  readonly url: string;
+  /** Hash tag of every key (default `tollgate`): one slot per prefix; separate fleets use separate prefixes. */
+  readonly keyPrefix?: string;
+  /** Finest bucket (default 1000 ms): Retry-After and reset are exact to it for windows up to 24 min at the default. */
+  readonly bucketMs?: number;
+  /** Usage older than this is dropped (default 35 days, as the embedded ledger); must exceed the longest window. */
+  readonly retentionMs?: number;
+  readonly cluster?: boolean;
+  /** A command without a reply after this long fails (default 1000 ms). */
+  readonly commandTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** Called on every up/down transition (log it, emit a metric); reconnection is automatic. */
+  readonly onStateChange?: (change: RedisStateChange) => void;
+}
+
+/** Entries per record script call when re-seeding from history. */
+const RECORD_BATCH = 500;
+
+export class RedisLedger implements Ledger {
+  /** Every key starts with this: `{<prefix>}:v<version>:` (one hash tag, one Cluster slot). */
+  readonly namespace: string;
+  readonly levels: readonly BucketLevel[];
+  private readonly layoutKey: string;
+  private readonly layout: string;
+  private readonly scripts: LedgerScripts;
+  private closed = false;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    options: { readonly keyPrefix: string; readonly bucketMs: number; readonly retentionMs: number },
+  ) {
+    if (!/^[\w.-]+$/.test(options.keyPrefix)) throw new TypeError('redis ledger: keyPrefix may hold letters, digits, "_", "-" and "." only');
+    this.namespace = `{${options.keyPrefix}}:v${REDIS_LEDGER_VERSION}:`;
+    this.layoutKey = `${this.namespace}layout`;
+    this.levels = bucketLevels({ bucketMs: options.bucketMs, retentionMs: options.retentionMs });
+    this.layout = layoutSignature(this.levels);
+    this.scripts = defineLedgerScripts(connection.client);
+  }
+
+  async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    const { payload, row } = reservePayload(input);
+    const reply = (await this.run('reserve', payload)) as number[];
+    return decodeReserve(input, row, reply);
+  }
+
+  async settle(input: SettleInput): Promise<boolean> {
+    const row = toRow(input.amounts);
+    return (await this.run('settle', settlePayload(input.id, row))) === 1;
+  }
+
+  async release(id: string): Promise<boolean> {
+    return (await this.run('release', releasePayload(id))) === 1;
+  }
+
+  async record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void> {
+    await this.run('record', recordPayload([input]));
+  }
+
+  /** Records many entries, RECORD_BATCH per script call (for re-seeding from history); returns how many were kept. */
+  async recordMany(entries: readonly RecordEntry[]): Promise<number> {
+    let kept = 0;
+    for (let start = 0; start < entries.length; start += RECORD_BATCH) {
+      kept += Number(await this.run('record', recordPayload(entries.slice(start, start + RECORD_BATCH))));
+    }
+    return kept;
+  }
+
+  async standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]> {
+    if (checks.length === 0) return [];
+    const reply = (await this.run('standing', standingPayload(checks))) as number[];
+    return decodeStandings(checks, reply);
+  }
+
+  /** Down while disconnected, while Redis does not answer, or when Redis holds another layout for this namespace. */
+  async health(): Promise<LedgerHealth> {
+    if (this.closed) return { ok: false, kind: 'redis', detail: 'closed' };
+    if (!this.connection.isUp) return { ok: false, kind: 'redis', detail: this.connection.describeDown() };
+    try {
+      const stored = await this.connection.client.get(this.layoutKey);
+      if (stored !== null && stored !== this.layout) {
+        return { ok: false, kind: 'redis', detail: `layout mismatch: Redis holds ${stored}, this replica uses ${this.layout}` };
+      }
+      return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}` };
+    } catch (error) {
+      return { ok: false, kind: 'redis', detail: this.connection.failure(error).message };
+    }
+  }
+
+  /** Disconnects. Open reservations are not released: their leases expire in Redis (as for a replica that died). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+
+  private async run(name: ScriptName, payload: string): Promise<unknown> {
+    if (this.closed) throw new Error('ledger is closed');
+    if (!this.connection.isUp) throw new Error(`redis ledger unavailable: ${this.connection.describeDown()}`);
+    try {
+      return await this.scripts[name](this.layoutKey, this.namespace, this.layout, payload);
+    } catch (error) {
+      throw this.connection.failure(error);
+    }
+  }
+}
+
+/**
+ * Connects (waiting for the first attempt only) and returns the ledger. If Redis is down at start-up the ledger is
+ * returned anyway: operations reject until it comes up (the engine applies CLLAMA_BUDGET_FAIL_MODE) and health says why.
+ */
+export async function createRedisLedger(options: RedisLedgerOptions): Promise<RedisLedger> {
+  const connection = new RedisConnection({
+    url: options.url,
+    cluster: options.cluster,
+    commandTimeoutMs: options.commandTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs,
+    onStateChange: options.onStateChange,
+  });
+  const ledger = new RedisLedger(connection, {
+    keyPrefix: options.keyPrefix ?? 'tollgate',
+    bucketMs: options.bucketMs ?? 1000,
+    retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+  });
+  await connection.start();
+  return ledger;
+}

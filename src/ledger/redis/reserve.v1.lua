@@ -1,0 +1,40 @@
+-- reserve v1: payload {id, scopes, row[6], checks[[scope, col, windowMs, limit]], leaseMs}.
+-- Reply {admitted 0/1, blocked check index (1-based, 0 = none), retryAfterMs (-1 = none), then used, reserved,
+-- resetMs per check}: the standings without the new hold.
+local id = P.id
+local rk = reservationKey(id)
+local openUntil = redis.call('HGET', rk, 'e')
+if openUntil then
+  if tonumber(openUntil) > NOW then return redis.error_reply('TOLLGATE_DUPLICATE reservation id is already open') end
+  endReservation(id)
+end
+
+local scopes = uniqueList(P.scopes)
+for _, scope in ipairs(scopes) do sweep(scope) end
+for _, check in ipairs(P.checks) do sweep(check[1]) end
+
+local reply = { 1, 0, -1 }
+for index, check in ipairs(P.checks) do
+  local col, limit = check[2], check[4]
+  local used, reserved, reset, buckets, values, size = standingOf(check)
+  if reply[2] == 0 then
+    if col < 0 then
+      if used + 1 > limit then reply[1] = 0; reply[2] = index end
+    elseif used + reserved + P.row[col + 1] > limit then
+      reply[1] = 0
+      reply[2] = index
+      reply[3] = retryAfter(limit, reserved, P.row[col + 1], used, buckets, values, size, check[3])
+    end
+  end
+  reply[#reply + 1] = used
+  reply[#reply + 1] = reserved
+  reply[#reply + 1] = reset
+end
+if reply[1] == 0 then return reply end
+
+local expiresAt = NOW + P.leaseMs
+local csv = rowCsv(P.row)
+redis.call('HSET', rk, 's', cjson.encode(scopes), 'a', csv, 'e', fmt(expiresAt))
+redis.call('PEXPIREAT', rk, expiresAt + GRACE_MS)
+for _, scope in ipairs(scopes) do addHold(scope, id, csv, P.row, expiresAt) end
+return reply

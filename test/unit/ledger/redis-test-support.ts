@@ -1,0 +1,149 @@
+// Test support for the Redis ledger: the shared Redis (REDIS_URL, failing when absent), key clean-up, a private Redis to kill.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from '../../../src/ledger/redis.ts';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A key prefix no other test uses. */
+export function uniquePrefix(label: string): string {
+  return `tollgate-test-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Fails (never skips) when the test Redis is not reachable. */
+export async function requireRedis(url = REDIS_URL): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    assert.equal(await client.ping(), 'PONG');
+  } catch (error) {
+    assert.fail(`Redis is required for these tests and is not reachable at ${url} (set REDIS_URL): ${(error as Error).message}`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Deletes every key of a ledger prefix (they share one hash tag, so one SCAN pattern finds them all). */
+export async function dropPrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const client = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Every key of a prefix with its PTTL (-1 = no expiry). */
+export async function keysWithTtl(prefix: string, url = REDIS_URL): Promise<Map<string, number>> {
+  const client = new Redis(url);
+  try {
+    const keys = await client.keys(`{${prefix}}:*`);
+    const found = new Map<string, number>();
+    for (const key of keys) found.set(key, await client.pttl(key));
+    return found;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A ledger on the shared Redis under a fresh prefix; cleanup closes it and deletes its keys. */
+export async function makeTestLedger(label: string, options: Partial<RedisLedgerOptions> = {}): Promise<{ ledger: RedisLedger; prefix: string; cleanup: () => Promise<void> }> {
+  const prefix = options.keyPrefix ?? uniquePrefix(label);
+  const ledger = await createRedisLedger({ url: REDIS_URL, ...options, keyPrefix: prefix });
+  return {
+    ledger,
+    prefix,
+    cleanup: async () => {
+      await ledger.close();
+      await dropPrefix(prefix);
+    },
+  };
+}
+
+/** Polls until `probe` is true; fails with `what` after `deadlineMs` (a guard against hanging, not a timing assertion). */
+export async function waitFor(what: string, probe: () => Promise<boolean>, deadlineMs = 15_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (await probe()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A private Redis on a free loopback port, without persistence, that a test may kill, pause and restart. */
+export class PrivateRedis {
+  private child: ChildProcess | null = null;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async restart(): Promise<void> {
+    if (this.child) throw new Error('private redis is already running');
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    this.child = child;
+    child.once('exit', () => {
+      if (this.child === child) this.child = null;
+    });
+    await waitFor(`redis-server on port ${this.port}`, async () => {
+      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    });
+  }
+
+  /** SIGKILL (its data is gone: nothing is persisted) and wait for the exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = null;
+  }
+
+  /** SIGSTOP / SIGCONT: a Redis that accepts connections but never answers. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+}
