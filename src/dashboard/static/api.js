@@ -1,0 +1,144 @@
+// Talking to the admin API: the UI token (from #token=, or asked once, kept in sessionStorage), JSON reads, the live feed URL.
+
+const TOKEN_KEY = 'tollgate.uiToken';
+const ASKED_KEY = 'tollgate.uiTokenAsked';
+
+export class AuthRequired extends Error {
+  constructor() {
+    super('the UI token is required (CLLAMA_UI_TOKEN)');
+    this.name = 'AuthRequired';
+  }
+}
+
+/** Moves a `#token=...` from the address into sessionStorage and out of the address bar and history. */
+export function adoptTokenFromHash() {
+  const match = /(?:^#|[#&?])token=([^&]*)/.exec(location.hash);
+  if (!match) return;
+  const token = decodeURIComponent(match[1]);
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  const rest = location.hash.replace(/[#&?]?token=[^&]*/, '').replace(/^#?&?/, '');
+  history.replaceState(null, '', `${location.pathname}#${rest.startsWith('/') ? rest : '/'}`);
+}
+
+export function currentToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Asks for the token (once per session unless `force`); true when one was given. */
+export function askForToken({ force = false } = {}) {
+  if (!force && sessionStorage.getItem(ASKED_KEY)) return false;
+  sessionStorage.setItem(ASKED_KEY, '1');
+  const answer = window.prompt('tollgate UI token (CLLAMA_UI_TOKEN):');
+  if (!answer || !answer.trim()) return false;
+  sessionStorage.setItem(TOKEN_KEY, answer.trim());
+  return true;
+}
+
+export function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function authHeaders() {
+  const token = currentToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** GET a JSON route of the admin API. A 401 asks for the token once and retries; then AuthRequired. */
+export async function getJson(path, { signal } = {}) {
+  let response = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() }, signal, cache: 'no-store' });
+  if (response.status === 401) {
+    if (currentToken()) forgetToken();
+    if (!askForToken()) throw new AuthRequired();
+    response = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() }, signal, cache: 'no-store' });
+    if (response.status === 401) {
+      forgetToken();
+      throw new AuthRequired();
+    }
+  }
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (body?.error?.message) message = body.error.message;
+    } catch {
+      // not JSON
+    }
+    throw new Error(`${path}: ${message}`);
+  }
+  return response.json();
+}
+
+/** The live feed's URL; EventSource cannot send headers, so a held token goes in ?token= (a session cookie works too). */
+export function eventsUrl(types, { replay } = {}) {
+  const params = new URLSearchParams({ types: types.join(',') });
+  if (replay !== undefined) params.set('replay', String(replay));
+  const token = currentToken();
+  if (token) params.set('token', token);
+  return `/api/events?${params}`;
+}
+
+/**
+ * The polling fallback for the feed: one GET of the SSE route with the bearer header, reading the replayed buffer
+ * (events after `lastId`) and hanging up once it goes quiet. Returns the parsed events with their ids.
+ */
+export async function pollEvents(types, { lastId = 0, quietMs = 400, maxMs = 3000 } = {}) {
+  const controller = new AbortController();
+  const headers = { accept: 'text/event-stream', ...authHeaders() };
+  if (lastId) headers['last-event-id'] = String(lastId);
+  const params = new URLSearchParams({ types: types.join(',') });
+  const stop = setTimeout(() => controller.abort(), maxMs);
+  const events = [];
+  try {
+    const response = await fetch(`/api/events?${params}`, { headers, signal: controller.signal, cache: 'no-store' });
+    if (response.status === 401) throw new AuthRequired();
+    if (!response.ok || !response.body) throw new Error(`/api/events: ${response.status}`);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let pending = '';
+    let quiet = null;
+    const resetQuiet = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => controller.abort(), quietMs);
+    };
+    resetQuiet();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = pending.search(/\r?\n\r?\n/)) >= 0) {
+        const block = pending.slice(0, end);
+        pending = pending.slice(end).replace(/^\r?\n\r?\n/, '');
+        const parsed = parseSseBlock(block);
+        if (parsed) events.push(parsed);
+      }
+      resetQuiet();
+    }
+  } catch (error) {
+    if (error instanceof AuthRequired) throw error;
+    if (error?.name !== 'AbortError' && events.length === 0) throw error;
+  } finally {
+    clearTimeout(stop);
+    controller.abort();
+  }
+  return events;
+}
+
+function parseSseBlock(block) {
+  let id = null;
+  const data = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'id') id = Number(value);
+    else if (field === 'data') data.push(value);
+  }
+  if (data.length === 0) return null;
+  try {
+    return { id, event: JSON.parse(data.join('\n')) };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,109 @@
+// Number, money, duration and time formatting shared by the dashboard (browser) and the CLI (node): one way to print a dollar.
+
+const GROUPED = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** Whole numbers with thousands separators: 12,345. */
+export function formatCount(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  return GROUPED.format(value);
+}
+
+/** Token counts, compact above ten thousand: 9,100 · 61.1k · 1.2M. */
+export function formatTokens(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  if (Math.abs(value) < 10_000) return GROUPED.format(value);
+  if (Math.abs(value) < 1_000_000) return `${trimZeros((value / 1000).toFixed(1))}k`;
+  return `${trimZeros((value / 1_000_000).toFixed(2))}M`;
+}
+
+/**
+ * Integer micro-dollars as dollars with sensible precision: $0 · $0.0042 · $0.125 · $4.20 · $1,234.50 · $12,345.
+ * Below a cent up to six decimals (trailing zeros dropped, at least two significant digits kept); below a dollar
+ * three decimals; below ten thousand cents; above, whole dollars.
+ */
+export function formatUsdMicros(micros) {
+  if (micros === null || micros === undefined || !Number.isFinite(micros)) return '–';
+  const sign = micros < 0 ? '-' : '';
+  const abs = Math.abs(Math.round(micros));
+  if (abs === 0) return '$0';
+  if (abs < 10_000) return `${sign}$${trimZeros((abs / 1e6).toFixed(6))}`;
+  if (abs < 1_000_000) return `${sign}$${(abs / 1e6).toFixed(3)}`;
+  if (abs < 10_000_000_000) return `${sign}$${new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(abs / 1e6)}`;
+  return `${sign}$${GROUPED.format(Math.round(abs / 1e6))}`;
+}
+
+/** Dollars (a float from the API) through the same rules, via micro-dollars. */
+export function formatUsd(usd) {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return '–';
+  return formatUsdMicros(Math.round(usd * 1e6));
+}
+
+/** A limit's amount in its own metric: money for usd_micros, compact counts for tokens, plain counts otherwise. */
+export function formatMetric(metric, value) {
+  if (metric === 'usd_micros') return formatUsdMicros(value);
+  if (metric && metric.endsWith('_tokens')) return formatTokens(value);
+  return formatCount(value);
+}
+
+/** The short name of a metric for labels: $ · requests · input tokens · ... */
+export function metricLabel(metric) {
+  return {
+    usd_micros: 'spend',
+    requests: 'requests',
+    input_tokens: 'input tokens',
+    output_tokens: 'output tokens',
+    total_tokens: 'tokens',
+    concurrency: 'in flight',
+  }[metric] ?? metric;
+}
+
+/** A duration as the two largest units: 45s · 3m 05s · 1h 21m · 2d 4h. Zero or less is "now". */
+export function formatDuration(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
+  if (ms <= 0) return 'now';
+  const seconds = Math.ceil(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, '0')}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${String(minutes % 60).padStart(2, '0')}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+/** Percent with no decimals (one below 10%): 84% · 4.5%. */
+export function formatPercent(fraction) {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '–';
+  const percent = fraction * 100;
+  return percent > 0 && percent < 10 ? `${trimZeros(percent.toFixed(1))}%` : `${Math.round(percent)}%`;
+}
+
+/** The tone of a used fraction: ok below 60%, warn from 60%, high from 80%, over at 100%. */
+export function fractionTone(fraction) {
+  if (!Number.isFinite(fraction)) return 'ok';
+  if (fraction >= 1) return 'over';
+  if (fraction >= 0.8) return 'high';
+  if (fraction >= 0.6) return 'warn';
+  return 'ok';
+}
+
+/** Clock time (HH:MM:SS, local) of an ISO timestamp. */
+export function formatClock(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '–';
+  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((part) => String(part).padStart(2, '0')).join(':');
+}
+
+/** How long ago an ISO timestamp was, relative to `now` (ms): 12s ago · 4m ago · 3h ago · 2d ago. */
+export function formatAgo(iso, now) {
+  const then = Date.parse(iso);
+  if (!Number.isFinite(then)) return '–';
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 172_800) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86_400)}d ago`;
+}
+
+function trimZeros(text) {
+  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+}
