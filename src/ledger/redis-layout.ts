@@ -9,8 +9,8 @@ export const COARSER_BUCKETS_MS: readonly number[] = [15_000, 300_000, 3_600_000
 /** A window is served by the finest level that covers it with at most this many buckets (bounds the cost of a check). */
 export const MAX_BUCKETS_PER_CHECK = 1440;
 
-/** Buckets per Redis hash; each hash expires as a whole once its newest bucket is older than the level keeps. */
-export const EPOCH_BUCKETS = 32;
+/** Buckets per Redis hash (128 keeps it listpack-encoded at default settings); each hash expires as a whole once its newest bucket is older than the level keeps. */
+export const EPOCH_BUCKETS = 128;
 
 export interface BucketLevel {
   readonly bucketMs: number;

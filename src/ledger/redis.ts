@@ -94,6 +94,21 @@ export class RedisLedger implements Ledger {
     return decodeStandings(checks, reply);
   }
 
+  /**
+   * When this ledger's life in Redis began (the first script call on an empty namespace; a Redis that lost its data
+   * starts a new life) and the marker of the re-seed already done in this life, if any. Creates the namespace if absent.
+   */
+  async lifeInfo(): Promise<{ readonly bornAt: number; readonly reseeded: string | null }> {
+    await this.run('standing', standingPayload([]));
+    const [born, reseeded] = await this.command(() => this.connection.client.mget(`${this.namespace}born`, `${this.namespace}reseeded`));
+    return { bornAt: Number(born), reseeded };
+  }
+
+  /** Claims the one re-seed of this ledger life (SET NX); false if another re-seed already claimed it. */
+  async claimReseed(marker: string): Promise<boolean> {
+    return (await this.command(() => this.connection.client.set(`${this.namespace}reseeded`, marker, 'NX'))) === 'OK';
+  }
+
   /** Down while disconnected, while Redis does not answer, or when Redis holds another layout for this namespace. */
   async health(): Promise<LedgerHealth> {
     if (this.closed) return { ok: false, kind: 'redis', detail: 'closed' };
@@ -116,11 +131,16 @@ export class RedisLedger implements Ledger {
     await this.connection.close();
   }
 
-  private async run(name: ScriptName, payload: string): Promise<unknown> {
+  private run(name: ScriptName, payload: string): Promise<unknown> {
+    return this.command(() => this.scripts[name](this.layoutKey, this.namespace, this.layout, payload));
+  }
+
+  /** Fails at once while closed or disconnected (never queued); failures name the target, never credentials. */
+  private async command<T>(send: () => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('ledger is closed');
     if (!this.connection.isUp) throw new Error(`redis ledger unavailable: ${this.connection.describeDown()}`);
     try {
-      return await this.scripts[name](this.layoutKey, this.namespace, this.layout, payload);
+      return await send();
     } catch (error) {
       throw this.connection.failure(error);
     }

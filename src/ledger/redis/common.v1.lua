@@ -11,10 +11,13 @@ local GRACE_MS = 1000
 local clock = redis.call('TIME')
 local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
--- The layout (bucket levels) is fixed per namespace: the first writer stores it, every call compares.
+-- The layout (bucket levels) is fixed per namespace: the first writer stores it, every call compares. A missing layout
+-- means this Redis holds no ledger yet (first start, or data lost): "born" records when this ledger life began, so a
+-- re-seed from history counts only what happened before it.
 local storedLayout = redis.call('GET', KEYS[1])
 if not storedLayout then
   redis.call('SET', KEYS[1], LAYOUT)
+  redis.call('SET', NS .. 'born', NOW)
 elseif storedLayout ~= LAYOUT then
   return redis.error_reply('TOLLGATE_LAYOUT ledger layout mismatch: Redis holds ' .. storedLayout .. ', this replica uses ' .. LAYOUT)
 end
@@ -47,6 +50,10 @@ local function parseRow(csv)
   return row
 end
 
+-- Pattern capturing column c (0-based) of a packed row.
+local COLUMN_PATTERNS = {}
+for c = 0, METRIC_COUNT - 1 do COLUMN_PATTERNS[c] = '^' .. string.rep('[^,]*,', c) .. '([^,]*)' end
+
 local function uniqueList(list)
   local seen, out = {}, {}
   for _, item in ipairs(list) do
@@ -55,26 +62,31 @@ local function uniqueList(list)
   return out
 end
 
--- Holds: per scope a hash (t<col> = held total, r:<id> = the reservation's amounts) and a sorted set of ids by lease
--- expiry; both expire together just after the last lease, so a scope nobody touches again leaves nothing behind.
+local function isZeroRow(row)
+  for c = 1, METRIC_COUNT do
+    if row[c] ~= 0 then return false end
+  end
+  return true
+end
+
+-- Holds: per scope a hash (t = held totals "a,b,c,d,e,f", r:<id> = each reservation's amounts) and a sorted set of ids
+-- by lease expiry; both expire together just after the last lease, so a scope nobody touches again leaves nothing.
 local function dropHold(scope, id)
   local hk = heldKey(scope)
   redis.call('ZREM', leaseKey(scope), id)
-  local csv = redis.call('HGET', hk, 'r:' .. id)
-  if not csv then return end
-  local row = parseRow(csv)
-  for c = 1, METRIC_COUNT do
-    if row[c] ~= 0 then redis.call('HINCRBY', hk, 't' .. (c - 1), -row[c]) end
-  end
+  local got = redis.call('HMGET', hk, 'r:' .. id, 't')
+  if not got[1] then return end
+  local row, totals = parseRow(got[1]), parseRow(got[2] or '0,0,0,0,0,0')
+  for c = 1, METRIC_COUNT do totals[c] = totals[c] - row[c] end
+  redis.call('HSET', hk, 't', rowCsv(totals))
   redis.call('HDEL', hk, 'r:' .. id)
 end
 
 local function addHold(scope, id, csv, row, expiresAt)
   local hk, lk = heldKey(scope), leaseKey(scope)
-  redis.call('HSET', hk, 'r:' .. id, csv)
-  for c = 1, METRIC_COUNT do
-    if row[c] ~= 0 then redis.call('HINCRBY', hk, 't' .. (c - 1), row[c]) end
-  end
+  local totals = parseRow(redis.call('HGET', hk, 't') or '0,0,0,0,0,0')
+  for c = 1, METRIC_COUNT do totals[c] = totals[c] + row[c] end
+  redis.call('HSET', hk, 'r:' .. id, csv, 't', rowCsv(totals))
   redis.call('ZADD', lk, expiresAt, id)
   local last = redis.call('ZRANGE', lk, -1, -1, 'WITHSCORES')
   local untilMs = tonumber(last[2]) + GRACE_MS
@@ -92,7 +104,9 @@ local function sweep(scope)
 end
 
 local function heldAmount(scope, col)
-  return tonumber(redis.call('HGET', heldKey(scope), 't' .. col) or '0')
+  local totals = redis.call('HGET', heldKey(scope), 't')
+  if not totals then return 0 end
+  return tonumber(string.match(totals, COLUMN_PATTERNS[col]))
 end
 
 local function openCount(scope)
@@ -111,9 +125,9 @@ local function endReservation(id)
   return true, tonumber(fields[2]) > NOW, scopes
 end
 
--- Usage: written at every level into bucket hashes of EPOCH_BUCKETS buckets (field = offset * 8 + col), each hash
--- expiring once its newest bucket is older than the level keeps.
-local function addUsage(scope, at, row)
+-- Usage: written at every level into bucket hashes of EPOCH_BUCKETS buckets (field = bucket offset, value = the six
+-- metric totals "a,b,c,d,e,f"), each hash expiring as a whole once its newest possible bucket is older than the level keeps.
+local function addUsage(scope, at, row, csv)
   for li = 1, #LEVELS do
     local size, keep = LEVELS[li][1], LEVELS[li][3]
     local bucket = math.floor(at / size)
@@ -121,11 +135,17 @@ local function addUsage(scope, at, row)
     local expireAt = (epoch + 1) * EPOCH_BUCKETS * size + keep
     if expireAt > NOW then
       local key = usageKey(li, epoch, scope)
-      local base = (bucket - epoch * EPOCH_BUCKETS) * 8
-      for c = 1, METRIC_COUNT do
-        if row[c] ~= 0 then redis.call('HINCRBY', key, fmt(base + c - 1), row[c]) end
+      local field = bucket - epoch * EPOCH_BUCKETS
+      local old = redis.call('HGET', key, field)
+      local packed = csv
+      if old then
+        local sum = parseRow(old)
+        for c = 1, METRIC_COUNT do sum[c] = (sum[c] or 0) + row[c] end
+        packed = rowCsv(sum)
       end
-      redis.call('PEXPIREAT', key, expireAt)
+      redis.call('HSET', key, field, packed)
+      -- The expiry of a bucket hash depends only on its epoch: set it when a bucket is new, not on every write.
+      if not old then redis.call('PEXPIREAT', key, expireAt) end
     end
   end
 end
@@ -138,34 +158,32 @@ local function levelFor(windowMs)
   return #LEVELS
 end
 
--- Non-empty buckets of one metric inside the window, oldest first. A bucket counts while (bucket end + window) > now:
--- it may count up to one bucket longer than its exact usage would, never shorter (never admits early).
+-- One metric's non-empty buckets inside the window (unordered; `oldest` is the first). A bucket counts while
+-- (bucket end + window) > now: it may count up to one bucket longer than its exact usage would, never shorter.
 local function windowUsage(scope, col, windowMs)
   local li = levelFor(windowMs)
   local size = LEVELS[li][1]
   local first = math.floor((NOW - windowMs) / size)
   local last = math.floor(NOW / size)
-  local buckets, values, total = {}, {}, 0
-  local epoch = math.floor(first / EPOCH_BUCKETS)
-  while epoch * EPOCH_BUCKETS <= last do
+  local pattern = COLUMN_PATTERNS[col]
+  local buckets, values, total, oldest = {}, {}, 0, nil
+  for epoch = math.floor(first / EPOCH_BUCKETS), math.floor(last / EPOCH_BUCKETS) do
     local start = epoch * EPOCH_BUCKETS
-    local lo, hi = math.max(first, start), math.min(last, start + EPOCH_BUCKETS - 1)
-    local fields = {}
-    for bucket = lo, hi do fields[#fields + 1] = fmt((bucket - start) * 8 + col) end
-    local got = redis.call('HMGET', usageKey(li, epoch, scope), unpack(fields))
-    for i = 1, #got do
-      if got[i] then
-        local value = tonumber(got[i])
+    local flat = redis.call('HGETALL', usageKey(li, epoch, scope))
+    for i = 1, #flat, 2 do
+      local bucket = start + tonumber(flat[i])
+      if bucket >= first and bucket <= last then
+        local value = tonumber(string.match(flat[i + 1], pattern))
         if value ~= 0 then
-          buckets[#buckets + 1] = lo + i - 1
-          values[#values + 1] = value
+          buckets[#buckets + 1] = bucket
+          values[bucket] = value
           total = total + value
+          if oldest == nil or bucket < oldest then oldest = bucket end
         end
       end
     end
-    epoch = epoch + 1
   end
-  return total, buckets, values, size
+  return total, buckets, values, size, oldest
 end
 
 -- Standing of one check {scope, col (-1 = concurrency), windowMs, limit}: used, reserved, resetMs (-1 = none),
@@ -173,9 +191,9 @@ end
 local function standingOf(check)
   local scope, col, windowMs = check[1], check[2], check[3]
   if col < 0 then return openCount(scope), 0, -1 end
-  local total, buckets, values, size = windowUsage(scope, col, windowMs)
+  local total, buckets, values, size, oldest = windowUsage(scope, col, windowMs)
   local reset = -1
-  if #buckets > 0 then reset = (buckets[1] + 1) * size + windowMs - NOW end
+  if oldest then reset = (oldest + 1) * size + windowMs - NOW end
   return total, heldAmount(scope, col), reset, buckets, values, size
 end
 
@@ -184,9 +202,10 @@ end
 local function retryAfter(limit, reserved, amount, total, buckets, values, size, windowMs)
   local allowance = limit - reserved - amount
   if allowance < 0 or total <= allowance then return -1 end
+  table.sort(buckets)
   local rest = total
   for i = 1, #buckets do
-    rest = rest - values[i]
+    rest = rest - values[buckets[i]]
     if rest <= allowance then return (buckets[i] + 1) * size + windowMs - NOW end
   end
   return -1

@@ -2,5 +2,7 @@
 -- every scope it held. Reply 1, or 0 (nothing changed) when the id is unknown, already ended, or its lease expired.
 local existed, valid, scopes = endReservation(P.id)
 if not (existed and valid) then return 0 end
-for _, scope in ipairs(scopes) do addUsage(scope, NOW, P.row) end
+if isZeroRow(P.row) then return 1 end
+local csv = rowCsv(P.row)
+for _, scope in ipairs(scopes) do addUsage(scope, NOW, P.row, csv) end
 return 1
