@@ -1,0 +1,393 @@
+// The admin API on the UI port against a running tollgate: auth, agents and standing, overrides, history pages, shared, summary, live feed.
+import { after, afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
+import { startUi, type UiFixture } from '../helpers/ui-server.ts';
+
+const TOKEN = 'ui-secret-token';
+
+async function chat(h: Harness, agent: string, body: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${h.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${h.token(agent)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100, ...body }),
+  });
+}
+
+function api(ui: UiFixture, path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const token = init.token === undefined ? TOKEN : init.token;
+  if (token !== null) headers.set('authorization', `Bearer ${token}`);
+  return fetch(`${ui.url}${path}`, { ...init, headers, redirect: 'manual' });
+}
+
+async function json(response: Response): Promise<any> {
+  return response.json();
+}
+
+describe('admin API', () => {
+  let h: Harness | undefined;
+  let ui: UiFixture | undefined;
+  const open = async (options: HarnessOptions = {}) => {
+    h = await startHarness({ ...options, env: { CLLAMA_UI_TOKEN: TOKEN, ...options.env } });
+    ui = await startUi(h);
+    return { h, ui };
+  };
+  afterEach(async () => {
+    await ui?.close();
+    await h?.close();
+    ui = undefined;
+    h = undefined;
+  });
+  after(async () => {
+    await ui?.close();
+    await h?.close();
+  });
+
+  it('refuses every route without the token or with a wrong one (401), accepts the right one', async () => {
+    const { ui } = await open();
+    for (const path of ['/api/agents', '/api/agents/a', '/api/summary', '/api/shared', '/api/agents/a/history', '/api/nope']) {
+      const missing = await api(ui, path, { token: null });
+      assert.equal(missing.status, 401, `${path} without a token`);
+      assert.equal((await json(missing)).error.code, 'unauthorized');
+      assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
+      const wrong = await api(ui, path, { token: 'wrong' });
+      assert.equal(wrong.status, 401, `${path} with a wrong token`);
+    }
+    for (const path of ['/costs/api', '/metrics', '/']) {
+      const missing = await api(ui, path, { token: null });
+      assert.equal(missing.status, 401, `${path} without a token`);
+      assert.equal(await missing.text(), 'unauthorized\n');
+      assert.equal((await api(ui, path, { token: 'wrong' })).status, 401);
+    }
+    const put = await api(ui, '/api/agents/a/override', { method: 'PUT', token: 'wrong', body: '{}' });
+    assert.equal(put.status, 401);
+    assert.equal((await api(ui, '/api/agents')).status, 200);
+    assert.equal((await api(ui, '/costs/api')).status, 200);
+    assert.equal((await api(ui, '/metrics')).status, 200);
+    assert.equal((await api(ui, '/api/nope')).status, 404);
+    assert.equal((await api(ui, '/api/agents', { method: 'POST' })).status, 405);
+  });
+
+  it('without a configured token reads are open and every write is refused with 403', async () => {
+    h = await startHarness({ env: { CLLAMA_UI_TOKEN: '' } });
+    ui = await startUi(h);
+    assert.equal((await api(ui, '/api/agents', { token: null })).status, 200);
+    assert.equal((await api(ui, '/costs/api', { token: null })).status, 200);
+    const put = await api(ui, '/api/agents/a/override', { method: 'PUT', token: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x' }) });
+    assert.equal(put.status, 403);
+    const body = await json(put);
+    assert.equal(body.error.code, 'writes_disabled');
+    assert.match(body.error.message, /CLLAMA_UI_TOKEN/);
+    const anyToken = await api(ui, '/api/agents/a/override', { method: 'DELETE', token: 'whatever' });
+    assert.equal(anyToken.status, 403);
+    assert.equal(existsSync(join(h.root, 'governance', 'a', 'budget.json')), false);
+  });
+
+  it('signs a browser in with ?token= (cookie, not the token), accepts the cookie for reads and same-origin writes only', async () => {
+    const { ui } = await open();
+    const bad = await api(ui, '/?token=wrong', { token: null });
+    assert.equal(bad.status, 401);
+    const signIn = await api(ui, '/agents/a?tab=calls&token=' + TOKEN, { token: null });
+    assert.equal(signIn.status, 303);
+    assert.equal(signIn.headers.get('location'), '/agents/a?tab=calls');
+    const setCookie = signIn.headers.get('set-cookie') ?? '';
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Strict/);
+    assert.ok(!setCookie.includes(TOKEN), 'the cookie must not hold the token');
+    const cookie = setCookie.split(';')[0];
+    assert.equal((await api(ui, '/api/agents', { token: null, headers: { cookie } })).status, 200);
+    assert.equal((await api(ui, '/api/agents', { token: null, headers: { cookie: 'tollgate_ui_session=forged' } })).status, 401);
+    const crossSite = await api(ui, '/api/agents/a/override', { method: 'DELETE', token: null, headers: { cookie, origin: 'https://evil.example' } });
+    assert.equal(crossSite.status, 403);
+    assert.equal((await json(crossSite)).error.code, 'forbidden');
+    const sameSite = await api(ui, '/api/agents/a/override', { method: 'DELETE', token: null, headers: { cookie, origin: ui.url } });
+    assert.equal(sameSite.status, 200);
+    // ?token= is accepted on the live feed only, not on other API routes
+    assert.equal((await api(ui, `/api/agents?token=${TOKEN}`, { token: null })).status, 401);
+  });
+
+  it('lists agents with spend per window, limits with remaining and reset, and totals', async () => {
+    const { h, ui } = await open({ agents: { a: { budget: { limit_usd: 1, window: '1h', behavior: 'hard_stop' } }, b: {} } });
+    assert.equal((await chat(h, 'a')).status, 200);
+    assert.equal((await chat(h, 'a')).status, 200);
+    await waitUntil(() => h.historyLines('a').length === 2);
+    const costMicros = h.historyLines('a').reduce((sum, line) => sum + ((line.usage as { cost_micros: number }).cost_micros), 0);
+    assert.ok(costMicros > 0);
+    const body = await json(await api(ui, '/api/agents'));
+    assert.deepEqual(body.agents.map((agent: { id: string }) => agent.id), ['a', 'b']);
+    const a = body.agents[0];
+    assert.equal(a.pod, 'test-pod');
+    assert.equal(a.service, 'a');
+    assert.deepEqual(a.policy, { status: 'ok' });
+    assert.equal(a.state, 'ok');
+    assert.equal(a.override, null);
+    assert.equal(a.windows.length, 1);
+    assert.equal(a.windows[0].window, '1h');
+    assert.equal(a.windows[0].requests, 2);
+    assert.equal(a.windows[0].spend_micros, costMicros);
+    assert.equal(a.windows[0].input_tokens, 20);
+    assert.equal(a.windows[0].output_tokens, 200);
+    assert.equal(a.windows[0].unknown_cost_requests, 0);
+    const [limit] = a.limits;
+    assert.equal(limit.id, 'agent:a/usd/1h');
+    assert.equal(limit.metric, 'usd_micros');
+    assert.equal(limit.behavior, 'hard_stop');
+    assert.equal(limit.limit, 1_000_000);
+    assert.equal(limit.limit_usd, 1);
+    assert.equal(limit.used, costMicros);
+    assert.equal(limit.remaining, 1_000_000 - costMicros);
+    assert.ok(limit.reset_in_ms > 3_500_000 && limit.reset_in_ms <= 3_600_000, `reset_in_ms ${limit.reset_in_ms}`);
+    assert.ok(Date.parse(limit.reset_at) > Date.now());
+    assert.equal(limit.source.kind, 'metadata');
+    await waitUntil(() => ui.costs.ready);
+    assert.equal(a.totals.requests, 2);
+    assert.equal(a.totals.cost_micros, costMicros);
+    const b = body.agents[1];
+    assert.equal(b.state, 'unlimited');
+    assert.deepEqual(b.limits, []);
+    assert.equal(b.windows[0].window, '24h');
+    assert.equal(b.windows[0].requests, 0);
+  });
+
+  it('shows one agent: each policy field with its source, the override file, recent calls newest first', async () => {
+    const { h, ui } = await open({
+      agents: { a: { budget: { limit_usd: 1, window: '1h' }, contextOverride: { behavior: 'soft_alert' } } },
+      governance: { a: { max_requests: 50, reason: 'pilot', set_by: 'ops' } },
+    });
+    for (const tokens of [11, 22, 33]) assert.equal((await chat(h, 'a', { max_tokens: tokens })).status, 200);
+    await waitUntil(() => h.historyLines('a').length === 3);
+    const body = await json(await api(ui, '/api/agents/a'));
+    assert.equal(body.agent.id, 'a');
+    assert.equal(body.policy.status, 'ok');
+    assert.equal(body.policy.fields.limit_usd.value, 1);
+    assert.equal(body.policy.fields.limit_usd.source.kind, 'metadata');
+    assert.equal(body.policy.fields.window.value, '1h');
+    assert.equal(body.policy.fields.behavior.value, 'soft_alert');
+    assert.equal(body.policy.fields.behavior.source.kind, 'context_override');
+    assert.equal(body.policy.fields.max_requests.source.kind, 'governance');
+    assert.deepEqual(body.agent.override, { present: true, reason: 'pilot', set_by: 'ops', expires_at: null });
+    assert.equal(body.override.present, true);
+    assert.deepEqual(body.override.content, { max_requests: 50, reason: 'pilot', set_by: 'ops' });
+    assert.deepEqual(body.recent.calls.map((call: { output_tokens: number }) => call.output_tokens), [33, 22, 11]);
+    const call = body.recent.calls[0];
+    assert.equal(call.provider, 'openai');
+    assert.equal(call.model, 'gpt-4o');
+    assert.equal(call.status_code, 200);
+    assert.ok(call.cost_micros > 0);
+    assert.equal(call.response, undefined, 'summaries carry no bodies');
+    assert.equal((await api(ui, '/api/agents/nobody')).status, 404);
+    assert.equal((await api(ui, '/api/agents/..%2Fetc')).status, 404);
+  });
+
+  it('pages history: newest page by default, before= to page back, after= to page forward', async () => {
+    const { h, ui } = await open();
+    for (const tokens of [1, 2, 3, 4, 5]) {
+      assert.equal((await chat(h, 'a', { max_tokens: tokens })).status, 200);
+      await sleep(3); // distinct millisecond timestamps
+    }
+    await waitUntil(() => h.historyLines('a').length === 5);
+    const newest = await json(await api(ui, '/api/agents/a/history?limit=2'));
+    assert.equal(newest.order, 'newest_first');
+    assert.deepEqual(newest.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [5, 4]);
+    const older = await json(await api(ui, `/api/agents/a/history?limit=2&before=${encodeURIComponent(newest.next.before)}`));
+    assert.deepEqual(older.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [3, 2]);
+    const oldest = await json(await api(ui, `/api/agents/a/history?limit=2&before=${encodeURIComponent(older.next.before)}`));
+    assert.deepEqual(oldest.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [1]);
+    assert.equal(oldest.next, null);
+    const first = h.historyLines('a')[0].ts as string;
+    const forward = await json(await api(ui, `/api/agents/a/history?limit=2&after=${encodeURIComponent(first)}`));
+    assert.equal(forward.order, 'oldest_first');
+    assert.deepEqual(forward.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [2, 3]);
+    assert.equal(forward.next.after, forward.entries[1].ts);
+    const full = await json(await api(ui, '/api/agents/a/history?limit=1&full=1'));
+    assert.equal(full.entries[0].response.format, 'json');
+    assert.equal((await api(ui, '/api/agents/a/history?after=yesterday')).status, 400);
+    assert.equal((await api(ui, '/api/agents/a/history?limit=0')).status, 400);
+    assert.equal((await api(ui, '/api/agents/a/history?limit=x')).status, 400);
+  });
+
+  it('an override write raises the cap for the very next request, and clearing it restores the block; both are audited', async () => {
+    // one call costs 10 × $2.50/M + 100 × $10/M = $0.001025; $0.0015 admits one
+    const { h, ui } = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', behavior: 'hard_stop' } } } });
+    assert.equal((await chat(h, 'a')).status, 200);
+    assert.equal((await chat(h, 'a')).status, 429);
+    const put = await api(ui, '/api/agents/a/override', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ limit_usd: 1, reason: 'launch week', set_by: 'ops@test', expires_at: '2099-01-01T00:00:00Z' }),
+    });
+    assert.equal(put.status, 200, await put.clone().text());
+    const written = await json(put);
+    assert.equal(written.policy.status, 'ok');
+    assert.equal(written.limits[0].limit_usd, 1);
+    const file = join(h.root, 'governance', 'a', 'budget.json');
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { limit_usd: 1, reason: 'launch week', set_by: 'ops@test', expires_at: '2099-01-01T00:00:00Z' });
+    assert.equal((await chat(h, 'a')).status, 200, 'the next request sees the new cap');
+    const listed = await json(await api(ui, '/api/agents'));
+    assert.deepEqual(listed.agents[0].override, { present: true, reason: 'launch week', set_by: 'ops@test', expires_at: '2099-01-01T00:00:00Z' });
+
+    const cleared = await api(ui, '/api/agents/a/override?reason=over', { method: 'DELETE' });
+    assert.deepEqual(await json(cleared), { agent: 'a', cleared: true, file });
+    assert.equal(existsSync(file), false);
+    assert.equal((await chat(h, 'a')).status, 429, 'the metadata cap applies again');
+    const again = await json(await api(ui, '/api/agents/a/override', { method: 'DELETE' }));
+    assert.equal(again.cleared, false);
+
+    await waitUntil(() => h.events.filter((event) => event.type === 'override_changed').length === 2);
+    const [set, clear] = h.events.filter((event) => event.type === 'override_changed');
+    assert.equal(set.claw_id, 'a');
+    assert.equal(set.action, 'set');
+    assert.equal(set.reason, 'launch week');
+    assert.equal(set.set_by, 'ops@test');
+    assert.equal(set.previous, null);
+    assert.equal(clear.action, 'cleared');
+    assert.equal(clear.reason, 'over');
+    assert.deepEqual(clear.previous, { limit_usd: 1, reason: 'launch week', set_by: 'ops@test', expires_at: '2099-01-01T00:00:00Z' });
+  });
+
+  it('refuses bad overrides without touching the file', async () => {
+    const { h, ui } = await open({ agents: { a: {} }, governance: { a: { max_requests: 5, window: '1h', reason: 'keep' } } });
+    const file = join(h.root, 'governance', 'a', 'budget.json');
+    const before = readFileSync(file, 'utf8');
+    const put = (body: unknown) => api(ui, '/api/agents/a/override', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+    const unknownField = await put({ limit_usd: 1, window: '1h', reason: 'x', colour: 'red' });
+    assert.equal(unknownField.status, 400);
+    assert.equal((await json(unknownField)).error.code, 'invalid_request');
+    const noReason = await json(await put({ limit_usd: 1, window: '1h' }));
+    assert.match(noReason.error.message, /reason/);
+    assert.equal((await put('{not json')).status, 400);
+    assert.equal((await put({ reason: 'nothing set' })).status, 400);
+    assert.equal((await put({ limit_usd: 1, window: '1h', reason: 'x', expires_at: '2001-01-01T00:00:00Z' })).status, 400);
+    const badWindow = await put({ limit_usd: 1, window: 'soon', reason: 'x' });
+    assert.equal(badWindow.status, 400);
+    const badWindowBody = await json(badWindow);
+    assert.equal(badWindowBody.error.code, 'invalid_override');
+    assert.ok(badWindowBody.error.problems.some((problem: string) => problem.startsWith('window:')));
+    // valid alone, unusable merged (no window anywhere): rolled back
+    const unusable = await put({ limit_usd: 2, reason: 'no window' });
+    assert.equal(unusable.status, 400);
+    assert.equal((await json(unusable)).error.code, 'invalid_override');
+    assert.equal(readFileSync(file, 'utf8'), before);
+    assert.equal((await api(ui, '/api/agents/zz/override', { method: 'PUT', body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x' }) })).status, 404);
+    assert.equal(h.events.filter((event) => event.type === 'override_changed').length, 0);
+    const detail = await json(await api(ui, '/api/agents/a'));
+    assert.equal(detail.policy.status, 'ok');
+  });
+
+  it('lists shared budgets with their members and standing', async () => {
+    const { h, ui } = await open({ agents: { a: {}, b: {}, c: {} }, governance: { a: { shared: ['team'] }, b: { shared: ['team'] } } });
+    mkdirSync(join(h.root, 'governance', '_shared'), { recursive: true });
+    writeFileSync(join(h.root, 'governance', '_shared', 'team.json'), JSON.stringify({ limit_usd: 5, window: '1d' }));
+    await h.tollgate.policies.reload();
+    assert.equal((await chat(h, 'a')).status, 200);
+    assert.equal((await chat(h, 'b')).status, 200);
+    const body = await json(await api(ui, '/api/shared'));
+    assert.equal(body.shared.length, 1);
+    const [team] = body.shared;
+    assert.equal(team.name, 'team');
+    assert.deepEqual(team.members, ['a', 'b']);
+    assert.deepEqual(team.problems, []);
+    assert.equal(team.limits[0].id, 'shared:team/usd/1d');
+    assert.equal(team.limits[0].shared, 'team');
+    assert.equal(team.limits[0].limit_usd, 5);
+    const perCall = h.historyLines('a')[0].usage as { cost_micros: number };
+    assert.equal(team.limits[0].used, perCall.cost_micros * 2);
+    const agents = await json(await api(ui, '/api/agents'));
+    assert.equal(agents.agents[0].limits[0].shared, 'team');
+  });
+
+  it('summarises totals, states and the last 24 hours for the top bar', async () => {
+    const { h, ui } = await open({ agents: { a: { budget: { max_requests: 1, window: '1h' } }, b: {}, c: { budget: { limit_usd: 'one' } } } });
+    assert.equal((await chat(h, 'a')).status, 200);
+    assert.equal((await chat(h, 'b')).status, 200);
+    await waitUntil(() => ui.costs.ready);
+    const body = await json(await api(ui, '/api/summary'));
+    assert.equal(body.agents, 3);
+    assert.deepEqual(body.agents_by_state, { ok: 0, near_limit: 0, exhausted: 1, unavailable: 1, unlimited: 1 });
+    assert.equal(body.totals.requests, 2);
+    assert.equal(body.last_24h.requests, 2);
+    assert.equal(body.totals.cost_micros, body.last_24h.spend_micros);
+    assert.equal(body.costs_ready, true);
+    assert.equal(body.ledger.ok, true);
+    assert.deepEqual(body.auth, { token_configured: true, writes_enabled: true });
+    const c = (await json(await api(ui, '/api/agents'))).agents[2];
+    assert.equal(c.policy.status, 'unavailable');
+    assert.match(c.policy.reason, /limit_usd/);
+  });
+
+  it('streams the live feed with a replay buffer, Last-Event-ID and ?token= for EventSource', async () => {
+    const { h, ui } = await open({ agents: { a: { budget: { max_requests: 1, window: '1h', behavior: 'hard_stop' } } } });
+    assert.equal((await chat(h, 'a')).status, 200);
+    assert.equal((await fetch(`${ui.url}/api/events?token=wrong`)).status, 401);
+    const feed = await openFeed(`${ui.url}/api/events?token=${TOKEN}`);
+    const replayed = await feed.until((events) => events.some((event) => event.data.type === 'response'));
+    assert.ok(replayed.every((event) => event.data.type !== 'request'), 'request events are left out by default');
+    assert.equal((await chat(h, 'a')).status, 429);
+    const live = await feed.until((events) => events.some((event) => event.data.intervention === 'rate_limited'));
+    const blocked = live.find((event) => event.data.intervention === 'rate_limited')!;
+    assert.equal(blocked.data.claw_id, 'a');
+    feed.close();
+
+    const lastId = blocked.id;
+    const resumed = await openFeed(`${ui.url}/api/events`, { authorization: `Bearer ${TOKEN}`, 'last-event-id': String(lastId - 1) });
+    const afterResume = await resumed.until((events) => events.length > 0);
+    assert.ok(afterResume.every((event) => event.id >= lastId), 'only events after Last-Event-ID are replayed');
+    resumed.close();
+    const filtered = await openFeed(`${ui.url}/api/events?types=intervention&token=${TOKEN}`);
+    const onlyInterventions = await filtered.until((events) => events.length > 0);
+    assert.ok(onlyInterventions.every((event) => event.data.type === 'intervention'));
+    filtered.close();
+  });
+});
+
+interface FeedEvent {
+  id: number;
+  data: Record<string, unknown>;
+}
+
+async function openFeed(url: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: FeedEvent[] = [];
+  let buffer = '';
+  const pump = async (): Promise<void> => {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("feed ended");
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const id = /^id: (\d+)$/m.exec(block);
+      const data = /^data: (.*)$/m.exec(block);
+      if (id && data) events.push({ id: Number(id[1]), data: JSON.parse(data[1]) });
+    }
+  };
+  return {
+    async until(done: (events: FeedEvent[]) => boolean): Promise<FeedEvent[]> {
+      while (!done(events)) await pump();
+      return [...events];
+    },
+    close: () => controller.abort(),
+  };
+}
+
+async function waitUntil(check: () => boolean, attempts = 200): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (check()) return;
+    await sleep(10);
+  }
+  assert.fail('condition not reached');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
