@@ -95,21 +95,27 @@ async function freePort(): Promise<number> {
 export class PrivateRedis {
   private child: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly password: string | null,
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  /** With a password, clients must authenticate (the URL carries it). */
+  static async start(options: { password?: string } = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), options.password ?? null);
     await redis.restart();
     return redis;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return this.password === null ? `redis://127.0.0.1:${this.port}` : `redis://:${this.password}@127.0.0.1:${this.port}`;
   }
 
   async restart(): Promise<void> {
     if (this.child) throw new Error('private redis is already running');
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+    const auth = this.password === null ? [] : ['--requirepass', this.password];
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...auth];
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
     child.once('exit', () => {
       if (this.child === child) this.child = null;

@@ -1,0 +1,153 @@
+// Redis ledger faults on a private Redis: down at start, killed and restarted, hung; fail fast, recover, no local fallback.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { LimitCheck, ReserveInput } from '../../../src/ledger/ledger.ts';
+import { createRedisLedger, type RedisLedger, type RedisStateChange } from '../../../src/ledger/redis.ts';
+import { PrivateRedis, waitFor } from './redis-test-support.ts';
+
+const limit: LimitCheck = { id: 'agent:f/usd', scope: 'agent:f', metric: 'usd_micros', windowMs: 60_000, limit: 1000 };
+
+function reservation(usd: number, leaseMs = 30_000): ReserveInput {
+  return { id: randomUUID(), scopes: ['agent:f'], amounts: { usd_micros: usd }, checks: [limit], leaseMs };
+}
+
+async function isHealthy(ledger: RedisLedger): Promise<boolean> {
+  return (await ledger.health()).ok;
+}
+
+describe('redis ledger faults', { concurrency: false }, () => {
+  let redis: PrivateRedis;
+  before(async () => {
+    redis = await PrivateRedis.start({ password: 's3cr3t-pass' });
+  });
+  after(async () => {
+    redis.resume();
+    await redis.kill();
+  });
+
+  it('starts while Redis is down, rejects every operation, and recovers when Redis comes up', async () => {
+    await redis.kill();
+    const changes: RedisStateChange[] = [];
+    const ledger = await createRedisLedger({ url: redis.url, onStateChange: (change) => changes.push(change) });
+    try {
+      const health = await ledger.health();
+      assert.equal(health.ok, false);
+      assert.equal(health.kind, 'redis');
+      assert.match(health.detail ?? '', new RegExp(`127\\.0\\.0\\.1:${redis.port}`));
+      assert.doesNotMatch(health.detail ?? '', /s3cr3t/, 'the password never appears in health');
+      for (const operation of [
+        () => ledger.reserve(reservation(1)),
+        () => ledger.settle({ id: 'x', amounts: {} }),
+        () => ledger.release('x'),
+        () => ledger.standing([limit]),
+        () => ledger.record({ scopes: ['agent:f'], amounts: { requests: 1 }, at: Date.now() }),
+      ]) {
+        await assert.rejects(operation(), (error: Error) => {
+          assert.match(error.message, /redis ledger unavailable/);
+          assert.doesNotMatch(error.message, /s3cr3t/);
+          return true;
+        });
+      }
+      await redis.restart();
+      await waitFor('the ledger to reconnect', () => isHealthy(ledger));
+      assert.equal((await ledger.reserve(reservation(10))).admitted, true);
+      assert.ok(changes.some((change) => change.state === 'up'));
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('fails fast while a killed Redis is away, never counts locally, and works again after a restart', async () => {
+    const changes: RedisStateChange[] = [];
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'kill', onStateChange: (change) => changes.push(change) });
+    try {
+      const held = reservation(600);
+      assert.equal((await ledger.reserve(held)).admitted, true);
+      await redis.kill();
+      await waitFor('the ledger to notice', async () => !(await isHealthy(ledger)));
+      assert.equal(changes.at(-1)?.state, 'down');
+      const rejections = await Promise.allSettled(Array.from({ length: 20 }, () => ledger.reserve(reservation(600))));
+      assert.ok(rejections.every((result) => result.status === 'rejected'), 'no reservation is admitted from per-process state');
+      await assert.rejects(ledger.settle({ id: held.id, amounts: { usd_micros: 1 } }), /unavailable/);
+
+      await redis.restart();
+      await waitFor('the ledger to reconnect', () => isHealthy(ledger));
+      assert.equal(changes.at(-1)?.state, 'up');
+      // This Redis kept nothing (no persistence): the old hold is gone with it and a new life begins.
+      assert.equal(await ledger.settle({ id: held.id, amounts: { usd_micros: 1 } }), false);
+      assert.equal((await ledger.reserve(reservation(1000))).admitted, true);
+      assert.equal((await ledger.reserve(reservation(1))).admitted, false);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('rejects on a hung Redis after the command timeout, and a hold that lands late is freed by its lease', async () => {
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'hung', commandTimeoutMs: 300 });
+    try {
+      await ledger.standing([limit]);
+      redis.pause();
+      const late = reservation(500, 3000);
+      await assert.rejects(ledger.reserve(late), /unavailable|timed out/i);
+      assert.equal((await ledger.health()).ok, false);
+      redis.resume();
+      await waitFor('Redis to answer again', () => isHealthy(ledger));
+      // Redis ran the timed-out reserve once it resumed: nobody will settle it, and its lease bounds how long it holds.
+      assert.equal((await ledger.standing([limit]))[0].reserved, 500, 'the timed-out reserve ran late on Redis');
+      await waitFor('the orphan hold to expire', async () => (await ledger.standing([limit]))[0].reserved === 0);
+      assert.equal(await ledger.settle({ id: late.id, amounts: { usd_micros: 500 } }), false);
+      assert.equal((await ledger.reserve(reservation(1000))).admitted, true);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('reloads its scripts when Redis forgot them (SCRIPT FLUSH)', async () => {
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'flush' });
+    const admin = new Redis(redis.url);
+    try {
+      assert.equal((await ledger.reserve(reservation(10))).admitted, true);
+      await admin.script('FLUSH');
+      assert.equal((await ledger.reserve(reservation(10))).admitted, true);
+      assert.equal((await ledger.standing([limit]))[0].reserved, 20);
+    } finally {
+      admin.disconnect();
+      await ledger.close();
+    }
+  });
+
+  it('keeps running reservations consistent when Redis dies mid-load: after restart nothing is left held', async () => {
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'load' });
+    try {
+      let stop = false;
+      let failures = 0;
+      const workers = Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          const input = reservation(1, 2000);
+          try {
+            if ((await ledger.reserve(input)).admitted) await ledger.settle({ id: input.id, amounts: { usd_micros: 1 } });
+          } catch {
+            failures += 1;
+            await sleep(5);
+          }
+        }
+      });
+      await sleep(200);
+      await redis.kill();
+      await sleep(200);
+      await redis.restart();
+      await waitFor('the ledger to reconnect', () => isHealthy(ledger));
+      await sleep(200);
+      stop = true;
+      await Promise.all(workers);
+      assert.ok(failures > 0, 'operations failed while Redis was down');
+      const [standing] = await ledger.standing([limit]);
+      assert.equal(standing.reserved, 0, 'every reservation made after the restart was settled');
+    } finally {
+      await ledger.close();
+    }
+  });
+});
