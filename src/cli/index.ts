@@ -1,6 +1,9 @@
 // The `tollgate` command: one subcommand per file in ./commands, wired with commander.
 import { Command, CommanderError } from 'commander';
+import { registerOverride } from './commands/override.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerValidate } from './commands/validate.ts';
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = new Command('tollgate')
@@ -8,6 +11,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError();
   registerServe(program);
+  registerStatus(program);
+  registerValidate(program);
+  registerOverride(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { startTollgate } from '../../main.ts';
+import { createReplayProgress } from '../progress.ts';
 
 export function registerServe(program: Command): void {
   program
@@ -20,10 +21,9 @@ export function registerServe(program: Command): void {
         throw error;
       }
       const started = Date.now();
-      const tollgate = await startTollgate({
-        config,
-        onReplayProgress: ({ records }: { records: number }) => process.stderr.write(`\rtollgate: replaying ledger journal… ${records} records`),
-      });
+      const progress = createReplayProgress({ stream: process.stderr });
+      const tollgate = await startTollgate({ config, onReplayProgress: progress.update, log: progress.log });
+      progress.done();
       process.stderr.write(`tollgate: ready in ${Date.now() - started} ms\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
