@@ -71,13 +71,15 @@ export class RedisConnection {
   async start(): Promise<void> {
     try {
       await this.client.connect();
+      // A Cluster resolves connect() before it emits 'ready'.
+      if (this.client.status === 'ready') this.transition('up');
     } catch (error) {
       this.lastError = safeMessage(error as Error);
     }
   }
 
   get isUp(): boolean {
-    return this.state === 'up' && this.client.status === 'ready';
+    return !this.closing && this.client.status === 'ready';
   }
 
   /** Why the connection is down, for health and errors. */

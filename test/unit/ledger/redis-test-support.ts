@@ -1,6 +1,10 @@
-// Test support for the Redis ledger: the shared Redis (REDIS_URL, failing when absent), key clean-up, a private Redis to kill.
+// Test support for the Redis ledger: the shared Redis (REDIS_URL, failing when absent), key clean-up, private Redis and Cluster.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,18 +124,7 @@ export class PrivateRedis {
     child.once('exit', () => {
       if (this.child === child) this.child = null;
     });
-    await waitFor(`redis-server on port ${this.port}`, async () => {
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        return (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
-    });
+    await waitFor(`redis-server on port ${this.port}`, () => pings(this.url));
   }
 
   /** SIGKILL (its data is gone: nothing is persisted) and wait for the exit. */
@@ -151,5 +144,85 @@ export class PrivateRedis {
 
   resume(): void {
     this.child?.kill('SIGCONT');
+  }
+}
+
+/** A private three-master Redis Cluster on free loopback ports (no replicas, no persistence). */
+export class PrivateCluster {
+  private constructor(
+    readonly ports: readonly number[],
+    private readonly children: readonly ChildProcess[],
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<PrivateCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-cluster-'));
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const children = ports.map((port) =>
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'],
+        { stdio: 'ignore' },
+      ),
+    );
+    const cluster = new PrivateCluster(ports, children, dir);
+    for (const port of ports) await waitFor(`cluster node ${port}`, () => pings(`redis://127.0.0.1:${port}`));
+    const seeds = ports.map((port) => `127.0.0.1:${port}`);
+    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes']);
+    for (const port of ports) {
+      await waitFor(`cluster state ok on ${port}`, async () => {
+        const client = new Redis(`redis://127.0.0.1:${port}`);
+        try {
+          return (await client.cluster('INFO')).includes('cluster_state:ok');
+        } finally {
+          client.disconnect();
+        }
+      });
+    }
+    return cluster;
+  }
+
+  /** Seed URL for the ledger's cluster mode. */
+  get url(): string {
+    return `redis://${this.ports.map((port) => `127.0.0.1:${port}`).join(',')}`;
+  }
+
+  /** Keys held by each node, by port. */
+  async keyCounts(): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    for (const port of this.ports) {
+      const client = new Redis(`redis://127.0.0.1:${port}`);
+      try {
+        counts.set(port, await client.dbsize());
+      } finally {
+        client.disconnect();
+      }
+    }
+    return counts;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map((child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return undefined;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        return exited;
+      }),
+    );
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function pings(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
   }
 }
