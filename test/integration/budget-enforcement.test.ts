@@ -1,6 +1,7 @@
 // Budgets as an agent meets them, through the official SDKs: hard stop, rate limit, soft alert, overrides, fail modes.
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
@@ -137,6 +138,47 @@ describe('budget enforcement through the SDKs', () => {
     const stream = await ask(client, { stream: true });
     for await (const _chunk of stream as unknown as AsyncIterable<unknown>) { /* drain */ }
     await assert.rejects(ask(client), OpenAI.RateLimitError);
+  });
+
+  it('downgrades to a cheaper model instead of blocking when the policy says so, and records both models', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', downgrade_to: 'openai/gpt-4o-mini' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    await ask(client);
+    const second = await ask(client, { messages: [{ role: 'user', content: 'downgrade me' }] });
+    assert.equal(second.choices.length, 1);
+    assert.equal(harness.fake.requests.at(-1)!.body.model, 'gpt-4o-mini');
+    await waitFor(() => harness.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('downgrade me')), 'history of the downgraded call');
+    const entry = harness.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('downgrade me'))!;
+    assert.equal(entry.requested_model, 'openai/gpt-4o');
+    assert.equal(entry.effective_model, 'gpt-4o-mini');
+    await waitFor(() => harness.events.some((event) => event.intervention === 'model_downgraded'), 'model_downgraded intervention');
+  });
+
+  it('posts a budget alert to the webhook once the threshold is crossed', async () => {
+    const received: Record<string, unknown>[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hook.address() as { port: number }).port;
+      const harness = await open({
+        agents: { a: { budget: { limit_usd: 0.0015, window: '1h', alerts: [0.5] } } },
+        env: { TOLLGATE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/alerts` },
+      });
+      const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+      await ask(client);
+      await waitFor(() => received.length > 0, 'a webhook delivery');
+      assert.equal(received[0].claw_id, 'a');
+      assert.equal(received.length, 1, 'one alert per threshold per window');
+    } finally {
+      hook.close();
+    }
   });
 
   it('every response carries the agent standing', async () => {
