@@ -36,6 +36,7 @@ export class EventFeed {
   readonly #unsubscribe: () => void;
   readonly #heartbeat: NodeJS.Timeout;
   #nextId = 1;
+  #closed = false;
 
   constructor(options: EventFeedOptions) {
     this.#size = Math.max(1, options.bufferSize ?? DEFAULT_BUFFER);
@@ -64,6 +65,10 @@ export class EventFeed {
     const client: Client = { res, types };
     const backlog = this.#buffer.filter((item) => item.id > lastId && wanted(client, item.type));
     res.write(`retry: 3000\n\n${backlog.slice(Math.max(0, backlog.length - replay)).map((item) => item.frame).join('')}`);
+    if (this.#closed) {
+      res.end();
+      return;
+    }
     this.#clients.add(client);
     const drop = () => this.#clients.delete(client);
     req.on('close', drop);
@@ -72,6 +77,7 @@ export class EventFeed {
 
   /** Ends every stream (the server is shutting down) and stops listening to the bus. */
   close(): void {
+    this.#closed = true;
     this.#unsubscribe();
     clearInterval(this.#heartbeat);
     for (const client of this.#clients) client.res.end();
