@@ -139,7 +139,7 @@ describe('history API on the proxy port', () => {
     h = await startHarness({ agents: { a: { token: 'a:s' } }, env: { CLLAMA_SESSION_HISTORY_MAX_BYTES: '100' } });
     ui = await startUi(h);
     for (const tokens of [5, 6]) {
-      const response = await fetch(`${h.url}/v1/chat/completions`, {
+      const response: Response = await fetch(`${h.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: 'Bearer a:s', 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: tokens }),
