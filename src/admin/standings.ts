@@ -55,8 +55,23 @@ class CheckBatch {
   }
 }
 
-/** Standing of every given agent: its limits (own and shared) and its own usage per distinct window. */
+/** Agents per ledger read: the views yield to the event loop between chunks so the proxy keeps serving. */
+const AGENTS_PER_CHUNK = 64;
+
+/**
+ * Standing of every given agent: its limits (own and shared) and its own usage per distinct window. Read in chunks of
+ * agents, one ledger call each, yielding in between (1,000 agents cost ~14,000 checks).
+ */
 export async function readAgentStandings(input: { agents: readonly Agent[]; policies: PolicyReader; ledger: Ledger; now: number }): Promise<AgentStanding[]> {
+  const result: AgentStanding[] = [];
+  for (let start = 0; start < input.agents.length; start += AGENTS_PER_CHUNK) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+    result.push(...(await readChunk({ ...input, agents: input.agents.slice(start, start + AGENTS_PER_CHUNK) })));
+  }
+  return result;
+}
+
+async function readChunk(input: { agents: readonly Agent[]; policies: PolicyReader; ledger: Ledger; now: number }): Promise<AgentStanding[]> {
   const batch = new CheckBatch();
   const plans = input.agents.map((agent) => {
     const policy = input.policies.effective(agent, input.now);
