@@ -17,11 +17,16 @@ import { createPriceBook } from './pricing/price-book.ts';
 import { loadOperatorPrices } from './pricing/operator-prices.ts';
 import type { PipelineDeps } from './pipeline/deps.ts';
 import { createApiServer } from './transport/server.ts';
+import { historyRoutes } from './transport/history-routes.ts';
+import { createUiServer } from './admin/server.ts';
+import { CostTotals } from './admin/cost-totals.ts';
+import { createMetrics } from './observability/metrics.ts';
 import { UpstreamClient } from './upstream/client.ts';
 import { ProviderRegistry } from './upstream/registry.ts';
 
 export interface Tollgate {
   readonly apiUrl: string;
+  readonly uiUrl: string;
   readonly deps: PipelineDeps;
   readonly ledger: Ledger;
   readonly policies: PolicyStore;
@@ -68,14 +73,32 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
   const deps: PipelineDeps = { config, agents, providers: new ProviderRegistry(config.providers), upstream, budget, pricer, history, bus };
 
-  const api = createApiServer({ deps, health: async () => ({ ok: true, ledger: await ledger.health() }) });
+  const api = createApiServer({
+    deps,
+    extraRoutes: [historyRoutes({ agents, historyDir: config.historyDir, uiToken: config.uiToken })],
+    health: async () => {
+      const health = await ledger.health().catch((error: Error) => ({ ok: false, kind: config.ledger.kind, detail: error.message }));
+      // with fail mode closed a ledger outage refuses every call, so the replica is unhealthy; open mode keeps serving
+      return { ok: health.ok || config.budgetFailMode === 'open', ledger: health };
+    },
+  });
   await listen(api, config.listen);
   const apiUrl = urlOf(api);
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
+  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory });
+  void costs.start();
+  const metrics = createMetrics({ bus, ledger, agents, policies, history });
+  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics });
+  await listen(ui, config.ui);
+  const uiUrl = urlOf(ui);
+  log(`operator UI on ${uiUrl}`);
+
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
-    await stopServer(api);
+    await Promise.all([stopServer(api), stopServer(ui)]);
+    costs.stop();
+    metrics.close();
     await upstream.close();
     await history.close();
     await ledger.close();
@@ -84,7 +107,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     policies.stop();
     detachAudit();
   })());
-  return { apiUrl, deps, ledger, policies, close };
+  return { apiUrl, uiUrl, deps, ledger, policies, close };
 }
 
 function listen(server: Server, address: { host: string; port: number }): Promise<void> {
