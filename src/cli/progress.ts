@@ -26,7 +26,7 @@ export function createReplayProgress(options: { stream: NodeJS.WriteStream; now?
   const now = options.now ?? Date.now;
   const tty = stream.isTTY === true;
   const started = now();
-  let lastShown = 0;
+  let lastShown = Number.NEGATIVE_INFINITY;
   let lineOpen = false;
   const endLine = () => {
     if (lineOpen) stream.write('\r\x1b[K');

@@ -13,6 +13,15 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
 };
 
+/**
+ * True for the page shell and its assets. They hold no data (every number comes from /api/ with the token), so a UI
+ * server may serve them before authorising, which lets the page take its token from `#token=` or a prompt.
+ */
+export function isDashboardAsset(path: string): boolean {
+  const pathname = path.split('?')[0];
+  return ASSETS.has(pathname === '/index.html' ? '/' : pathname);
+}
+
 /** Called by the UI server for every path that is not an API route, after the caller is authorised. */
 export function dashboardRoute(req: IncomingMessage, res: ServerResponse, path: string): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;

@@ -137,6 +137,40 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
+  it('takes the token from #token= or asks for it once, keeps it in sessionStorage and sends it as a bearer header', async () => {
+    await page.goto(`${fixture.ui.url}/#token=${UI_TOKEN}`);
+    await page.waitForSelector('table.agents tbody tr', WAIT);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tollgate.uiToken')), UI_TOKEN);
+    assert.equal(new URL(page.url()).hash, '#/', 'the token is gone from the address');
+
+    // A stale token in the session: the API refuses it (a bearer header wins over the cookie), the page asks once.
+    await page.evaluate(() => {
+      sessionStorage.setItem('tollgate.uiToken', 'stale-token');
+      sessionStorage.removeItem('tollgate.uiTokenAsked');
+    });
+    const prompts: string[] = [];
+    const answer = (dialog: import('playwright-core').Dialog) => {
+      prompts.push(dialog.type());
+      void dialog.accept(UI_TOKEN);
+    };
+    page.on('dialog', answer);
+    const bearers: string[] = [];
+    const watch = (request: import('playwright-core').Request) => {
+      const header = request.headers().authorization;
+      if (request.url().includes('/api/') && header) bearers.push(header);
+    };
+    page.on('request', watch);
+    await page.reload();
+    await page.waitForSelector('table.agents tbody tr', WAIT);
+    await page.waitForFunction((token) => sessionStorage.getItem('tollgate.uiToken') === token, UI_TOKEN, WAIT);
+    page.off('dialog', answer);
+    page.off('request', watch);
+    assert.deepEqual(prompts, ['prompt'], 'asked once');
+    // The refused calls log "401 (Unauthorized)" in the console: expected here, not a script error.
+    for (let index = pageErrors.length - 1; index >= 0; index--) if (/401 \(Unauthorized\)/.test(pageErrors[index])) pageErrors.splice(index, 1);
+    assert.ok(bearers.includes('Bearer stale-token') && bearers.includes(`Bearer ${UI_TOKEN}`), 'the held token goes out as a bearer header');
+  });
+
   it("shows an agent's page: spend chart over the window from its history, limits, recent calls", async () => {
     await page.click('tr[data-agent="tiverton"] a.agent-link');
     await page.waitForSelector('.agent-page[data-agent="tiverton"] svg.chart', WAIT);

@@ -10,14 +10,15 @@ export class AuthRequired extends Error {
   }
 }
 
-/** Moves a `#token=...` from the address into sessionStorage and out of the address bar and history. */
+/** Moves a `#token=...` from the address into sessionStorage and out of the address bar and history; true when it did. */
 export function adoptTokenFromHash() {
   const match = /(?:^#|[#&?])token=([^&]*)/.exec(location.hash);
-  if (!match) return;
+  if (!match) return false;
   const token = decodeURIComponent(match[1]);
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
   const rest = location.hash.replace(/[#&?]?token=[^&]*/, '').replace(/^#?&?/, '');
   history.replaceState(null, '', `${location.pathname}#${rest.startsWith('/') ? rest : '/'}`);
+  return true;
 }
 
 export function currentToken() {
@@ -38,20 +39,26 @@ export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
-function authHeaders() {
-  const token = currentToken();
-  return token ? { authorization: `Bearer ${token}` } : {};
+function request(path, token, signal) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  return fetch(path, { headers, signal, cache: 'no-store' });
 }
 
-/** GET a JSON route of the admin API. A 401 asks for the token once and retries; then AuthRequired. */
+/**
+ * GET a JSON route of the admin API. A 401 drops the token that was refused, asks for one once per session (calls made
+ * at the same time share the answer) and retries; then AuthRequired.
+ */
 export async function getJson(path, { signal } = {}) {
-  let response = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() }, signal, cache: 'no-store' });
+  const sent = currentToken();
+  let response = await request(path, sent, signal);
   if (response.status === 401) {
-    if (currentToken()) forgetToken();
-    if (!askForToken()) throw new AuthRequired();
-    response = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() }, signal, cache: 'no-store' });
+    if (sent && currentToken() === sent) forgetToken();
+    if (!currentToken() && !askForToken()) throw new AuthRequired();
+    const retry = currentToken();
+    response = await request(path, retry, signal);
     if (response.status === 401) {
-      forgetToken();
+      if (currentToken() === retry) forgetToken();
       throw new AuthRequired();
     }
   }
@@ -83,7 +90,8 @@ export function eventsUrl(types, { replay } = {}) {
  */
 export async function pollEvents(types, { lastId = 0, quietMs = 400, maxMs = 3000 } = {}) {
   const controller = new AbortController();
-  const headers = { accept: 'text/event-stream', ...authHeaders() };
+  const headers = { accept: 'text/event-stream' };
+  if (currentToken()) headers.authorization = `Bearer ${currentToken()}`;
   if (lastId) headers['last-event-id'] = String(lastId);
   const params = new URLSearchParams({ types: types.join(',') });
   const stop = setTimeout(() => controller.abort(), maxMs);

@@ -245,6 +245,7 @@ function tick() {
 }
 
 window.addEventListener('hashchange', () => {
+  if (adoptTokenFromHash()) restartLive();
   state.route = parseRoute();
   window.scrollTo(0, 0);
   void refresh();
