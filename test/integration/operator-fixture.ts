@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { buildHistoryEntry, serializeHistoryEntry } from '../../src/history/entry.ts';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
-import { startUi, type UiFixture } from '../helpers/ui-server.ts';
 
 export const UI_TOKEN = 'dashboard-test-ui-token';
 
@@ -70,7 +69,8 @@ function seedHistory(root: string, agentId: string, now: number): void {
 
 export interface OperatorFixture {
   readonly h: Harness;
-  readonly ui: UiFixture;
+  /** The operator UI that startTollgate serves on UI_ADDR. */
+  readonly ui: { readonly url: string };
   client(agentId: string): OpenAI;
   /** GET a UI-port JSON route with the admin token. */
   api(path: string): Promise<any>;
@@ -92,7 +92,7 @@ export async function startOperatorFixture(options: { token?: string | null } = 
   mkdirSync(join(first.root, 'governance', '_shared'), { recursive: true });
   for (const [name, policy] of Object.entries(SHARED_BUDGETS)) writeFileSync(join(first.root, 'governance', '_shared', `${name}.json`), JSON.stringify(policy));
   const h = await startHarness(harnessOptions, { root: first.root, fake: first.fake });
-  const ui = await startUi(h);
+  const ui = { url: h.tollgate.uiUrl };
   const api = async (path: string) => {
     const response = await fetch(`${ui.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
@@ -104,10 +104,7 @@ export async function startOperatorFixture(options: { token?: string | null } = 
     ui,
     client: (agentId) => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token(agentId), maxRetries: 0, timeout: 10_000 }),
     api,
-    close: async () => {
-      await ui.close();
-      await h.close();
-    },
+    close: () => h.close(),
   };
 }
 
