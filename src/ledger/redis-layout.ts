@@ -9,8 +9,13 @@ export const COARSER_BUCKETS_MS: readonly number[] = [15_000, 300_000, 3_600_000
 /** A window is served by the finest level that covers it with at most this many buckets (bounds the cost of a check). */
 export const MAX_BUCKETS_PER_CHECK = 1440;
 
-/** Buckets per Redis hash (128 keeps it listpack-encoded at default settings); each hash expires as a whole once its newest bucket is older than the level keeps. */
-export const EPOCH_BUCKETS = 128;
+/**
+ * Buckets per Redis hash; each hash expires as a whole once its newest bucket is older than the level keeps. A hash
+ * also holds one sum per block of BLOCK_BUCKETS buckets and one sum of everything: 112 + 7 + 1 = 120 fields, under the
+ * default hash-max-listpack-entries (128), so it stays in the compact encoding.
+ */
+export const EPOCH_BUCKETS = 112;
+export const BLOCK_BUCKETS = 16;
 
 export interface BucketLevel {
   readonly bucketMs: number;
@@ -55,7 +60,7 @@ export function bucketLevels(options: LayoutOptions): BucketLevel[] {
 /** The layout as one string: stored in Redis by the first writer and compared by every script call. */
 export function layoutSignature(levels: readonly BucketLevel[]): string {
   const body = levels.map((level) => `${level.bucketMs}:${level.spanMs}:${level.keepMs}`).join(',');
-  return `v${REDIS_LEDGER_VERSION}|e${EPOCH_BUCKETS}|${body}`;
+  return `v${REDIS_LEDGER_VERSION}|e${EPOCH_BUCKETS}.${BLOCK_BUCKETS}|${body}`;
 }
 
 /** Index of the level serving a window (mirrors levelFor in common.v1.lua; used by tests and the docs). */

@@ -22,7 +22,9 @@ elseif storedLayout ~= LAYOUT then
   return redis.error_reply('TOLLGATE_LAYOUT ledger layout mismatch: Redis holds ' .. storedLayout .. ', this replica uses ' .. LAYOUT)
 end
 
-local EPOCH_BUCKETS = tonumber(string.match(LAYOUT, '|e(%d+)|'))
+local EPOCH_BUCKETS = tonumber(string.match(LAYOUT, '|e(%d+)%.'))
+local BLOCK_BUCKETS = tonumber(string.match(LAYOUT, '|e%d+%.(%d+)|'))
+local BLOCKS = EPOCH_BUCKETS / BLOCK_BUCKETS
 local LEVELS = {}
 for size, span, keep in string.gmatch(LAYOUT, '(%d+):(%d+):(%d+)') do
   LEVELS[#LEVELS + 1] = { tonumber(size), tonumber(span), tonumber(keep) }
@@ -39,9 +41,7 @@ local function reservationKey(id) return NS .. 'r:' .. id end
 local function usageKey(level, epoch, scope) return NS .. 'u:' .. level .. ':' .. fmt(epoch) .. ':' .. scope end
 
 local function rowCsv(row)
-  local parts = {}
-  for c = 1, METRIC_COUNT do parts[c] = fmt(row[c]) end
-  return table.concat(parts, ',')
+  return string.format('%d,%d,%d,%d,%d,%d', row[1], row[2], row[3], row[4], row[5], row[6])
 end
 
 local function parseRow(csv)
@@ -125,9 +125,17 @@ local function endReservation(id)
   return true, tonumber(fields[2]) > NOW, scopes
 end
 
--- Usage: written at every level into bucket hashes of EPOCH_BUCKETS buckets (field = bucket offset, value = the six
--- metric totals "a,b,c,d,e,f"), each hash expiring as a whole once its newest possible bucket is older than the level keeps.
-local function addUsage(scope, at, row, csv)
+-- Usage: written at every level into bucket hashes of EPOCH_BUCKETS buckets, each hash expiring as a whole once its
+-- newest possible bucket is older than the level keeps. Fields: "<offset>" = one bucket's six metric totals "a,b,c,d,e,f",
+-- "b<k>" = the sum of block k (BLOCK_BUCKETS buckets), "s" = the sum of the whole hash.
+local function addPacked(packed, row)
+  if not packed then return rowCsv(row) end
+  local sum = parseRow(packed)
+  for c = 1, METRIC_COUNT do sum[c] = (sum[c] or 0) + row[c] end
+  return rowCsv(sum)
+end
+
+local function addUsage(scope, at, row)
   for li = 1, #LEVELS do
     local size, keep = LEVELS[li][1], LEVELS[li][3]
     local bucket = math.floor(at / size)
@@ -136,16 +144,11 @@ local function addUsage(scope, at, row, csv)
     if expireAt > NOW then
       local key = usageKey(li, epoch, scope)
       local field = bucket - epoch * EPOCH_BUCKETS
-      local old = redis.call('HGET', key, field)
-      local packed = csv
-      if old then
-        local sum = parseRow(old)
-        for c = 1, METRIC_COUNT do sum[c] = (sum[c] or 0) + row[c] end
-        packed = rowCsv(sum)
-      end
-      redis.call('HSET', key, field, packed)
-      -- The expiry of a bucket hash depends only on its epoch: set it when a bucket is new, not on every write.
-      if not old then redis.call('PEXPIREAT', key, expireAt) end
+      local block = 'b' .. math.floor(field / BLOCK_BUCKETS)
+      local old = redis.call('HMGET', key, field, block, 's')
+      redis.call('HSET', key, field, addPacked(old[1], row), block, addPacked(old[2], row), 's', addPacked(old[3], row))
+      -- The expiry of a bucket hash depends only on its epoch: set it when the hash is new, not on every write.
+      if not old[3] then redis.call('PEXPIREAT', key, expireAt) end
     end
   end
 end
@@ -158,51 +161,138 @@ local function levelFor(windowMs)
   return #LEVELS
 end
 
--- One metric's non-empty buckets inside the window (unordered; `oldest` is the first). A bucket counts while
--- (bucket end + window) > now: it may count up to one bucket longer than its exact usage would, never shorter.
-local function windowUsage(scope, col, windowMs)
+local function valueOf(packed, pattern)
+  if not packed then return 0 end
+  return tonumber(string.match(packed, pattern))
+end
+
+-- Replies shared by the checks of one call (several limits often read the same scope, level and window start).
+local fetched = {}
+local function fetchFields(memo, key, fields)
+  local got = fetched[memo]
+  if not got then
+    got = redis.call('HMGET', key, unpack(fields))
+    fetched[memo] = got
+  end
+  return got
+end
+
+local function windowBounds(windowMs)
   local li = levelFor(windowMs)
   local size = LEVELS[li][1]
-  local first = math.floor((NOW - windowMs) / size)
-  local last = math.floor(NOW / size)
-  local pattern = COLUMN_PATTERNS[col]
-  local buckets, values, total, oldest = {}, {}, 0, nil
-  for epoch = math.floor(first / EPOCH_BUCKETS), math.floor(last / EPOCH_BUCKETS) do
-    local start = epoch * EPOCH_BUCKETS
-    local flat = redis.call('HGETALL', usageKey(li, epoch, scope))
-    for i = 1, #flat, 2 do
-      local bucket = start + tonumber(flat[i])
-      if bucket >= first and bucket <= last then
-        local value = tonumber(string.match(flat[i + 1], pattern))
-        if value ~= 0 then
-          buckets[#buckets + 1] = bucket
-          values[bucket] = value
-          total = total + value
-          if oldest == nil or bucket < oldest then oldest = bucket end
-        end
+  -- A bucket counts while (bucket end + window) > now: up to one bucket longer than its exact usage would, never shorter.
+  return li, size, math.floor((NOW - windowMs) / size), math.floor(NOW / size)
+end
+
+-- Oldest non-empty bucket of a hash at or after a block-aligned offset: block sums first, then one block's buckets.
+local function oldestInHash(key, start, fromOffset, pattern)
+  local firstBlock = fromOffset / BLOCK_BUCKETS
+  local names = {}
+  for block = firstBlock, BLOCKS - 1 do names[#names + 1] = 'b' .. block end
+  local sums = fetchFields(key .. '|blocks' .. firstBlock, key, names)
+  for i = 1, #sums do
+    if valueOf(sums[i], pattern) ~= 0 then
+      local lo = (firstBlock + i - 1) * BLOCK_BUCKETS
+      local fields = {}
+      for offset = lo, lo + BLOCK_BUCKETS - 1 do fields[#fields + 1] = offset end
+      local values = fetchFields(key .. '|block' .. lo, key, fields)
+      for j = 1, #values do
+        if valueOf(values[j], pattern) ~= 0 then return start + lo + j - 1 end
       end
     end
   end
-  return total, buckets, values, size, oldest
+  return nil
 end
 
--- Standing of one check {scope, col (-1 = concurrency), windowMs, limit}: used, reserved, resetMs (-1 = none),
--- plus the window's buckets for a retry computation.
+-- Sum of one metric inside the window and its oldest non-empty bucket. No bucket is ever later than now, so every hash
+-- but the oldest is covered whole and read by its sum; the oldest is read as its partial block's buckets plus the sums
+-- of its later blocks. A check reads at most BLOCK_BUCKETS - 1 buckets and BLOCKS block sums, plus one sum per hash.
+local function windowTotal(scope, col, windowMs)
+  local li, size, first, last = windowBounds(windowMs)
+  local pattern = COLUMN_PATTERNS[col]
+  local total, oldest = 0, nil
+  for epoch = math.floor(first / EPOCH_BUCKETS), math.floor(last / EPOCH_BUCKETS) do
+    local start = epoch * EPOCH_BUCKETS
+    local key = usageKey(li, epoch, scope)
+    if start < first then
+      local lo = first - start
+      local nextBlock = math.ceil(lo / BLOCK_BUCKETS)
+      local fields = {}
+      for offset = lo, nextBlock * BLOCK_BUCKETS - 1 do fields[#fields + 1] = offset end
+      local partial = #fields
+      for block = nextBlock, BLOCKS - 1 do fields[#fields + 1] = 'b' .. block end
+      if #fields > 0 then
+        local got = fetchFields(key .. '|from' .. lo, key, fields)
+        local oldestBlock = nil
+        for i = 1, #got do
+          local value = valueOf(got[i], pattern)
+          if value ~= 0 then
+            total = total + value
+            if i <= partial then
+              if oldest == nil then oldest = start + lo + i - 1 end
+            elseif oldestBlock == nil then
+              oldestBlock = nextBlock + i - partial - 1
+            end
+          end
+        end
+        if oldest == nil and oldestBlock then oldest = oldestInHash(key, start, oldestBlock * BLOCK_BUCKETS, pattern) end
+      end
+    else
+      local value = valueOf(fetchFields(key .. '|sum', key, { 's' })[1], pattern)
+      if value ~= 0 then
+        total = total + value
+        if oldest == nil then oldest = oldestInHash(key, start, 0, pattern) end
+      end
+    end
+  end
+  return total, oldest, size
+end
+
+-- Adds one metric's non-empty buckets of a hash within [first, last] to `found` (bucket -> value).
+local function collectBuckets(key, start, first, last, pattern, found)
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do
+    local offset = tonumber(flat[i])
+    if offset then
+      local bucket = start + offset
+      if bucket >= first and bucket <= last then
+        local value = valueOf(flat[i + 1], pattern)
+        if value ~= 0 then found[bucket] = value end
+      end
+    end
+  end
+end
+
+-- Every non-empty bucket of one metric inside the window, oldest first (for Retry-After, on the blocked path only).
+local function windowBuckets(scope, col, windowMs)
+  local li, size, first, last = windowBounds(windowMs)
+  local found = {}
+  for epoch = math.floor(first / EPOCH_BUCKETS), math.floor(last / EPOCH_BUCKETS) do
+    collectBuckets(usageKey(li, epoch, scope), epoch * EPOCH_BUCKETS, first, last, COLUMN_PATTERNS[col], found)
+  end
+  local buckets = {}
+  for bucket in pairs(found) do buckets[#buckets + 1] = bucket end
+  table.sort(buckets)
+  return buckets, found, size
+end
+
+-- Standing of one check {scope, col (-1 = concurrency), windowMs, limit}: used, reserved, resetMs (-1 = none).
 local function standingOf(check)
   local scope, col, windowMs = check[1], check[2], check[3]
   if col < 0 then return openCount(scope), 0, -1 end
-  local total, buckets, values, size, oldest = windowUsage(scope, col, windowMs)
+  local total, oldest, size = windowTotal(scope, col, windowMs)
   local reset = -1
   if oldest then reset = (oldest + 1) * size + windowMs - NOW end
-  return total, heldAmount(scope, col), reset, buckets, values, size
+  return total, heldAmount(scope, col), reset
 end
 
 -- Milliseconds until enough settled usage leaves the window for `amount` to fit next to what is held; -1 if waiting
 -- alone cannot make it fit. Exact to the bucket and never early.
-local function retryAfter(limit, reserved, amount, total, buckets, values, size, windowMs)
+local function retryAfter(check, reserved, amount, total)
+  local scope, col, windowMs, limit = check[1], check[2], check[3], check[4]
   local allowance = limit - reserved - amount
   if allowance < 0 or total <= allowance then return -1 end
-  table.sort(buckets)
+  local buckets, values, size = windowBuckets(scope, col, windowMs)
   local rest = total
   for i = 1, #buckets do
     rest = rest - values[buckets[i]]

@@ -5,8 +5,7 @@ local kept = 0
 for _, entry in ipairs(P.entries) do
   local at = math.min(entry[1], NOW)
   if at > NOW - RETENTION_MS and not isZeroRow(entry[2]) then
-    local csv = rowCsv(entry[2])
-    for _, scope in ipairs(uniqueList(entry[3])) do addUsage(scope, at, entry[2], csv) end
+    for _, scope in ipairs(uniqueList(entry[3])) do addUsage(scope, at, entry[2]) end
     kept = kept + 1
   end
 end

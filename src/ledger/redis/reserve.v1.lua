@@ -16,14 +16,14 @@ for _, check in ipairs(P.checks) do sweep(check[1]) end
 local reply = { 1, 0, -1 }
 for index, check in ipairs(P.checks) do
   local col, limit = check[2], check[4]
-  local used, reserved, reset, buckets, values, size = standingOf(check)
+  local used, reserved, reset = standingOf(check)
   if reply[2] == 0 then
     if col < 0 then
       if used + 1 > limit then reply[1] = 0; reply[2] = index end
     elseif used + reserved + P.row[col + 1] > limit then
       reply[1] = 0
       reply[2] = index
-      reply[3] = retryAfter(limit, reserved, P.row[col + 1], used, buckets, values, size, check[3])
+      reply[3] = retryAfter(check, reserved, P.row[col + 1], used)
     end
   end
   reply[#reply + 1] = used

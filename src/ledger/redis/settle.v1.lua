@@ -3,6 +3,5 @@
 local existed, valid, scopes = endReservation(P.id)
 if not (existed and valid) then return 0 end
 if isZeroRow(P.row) then return 1 end
-local csv = rowCsv(P.row)
-for _, scope in ipairs(scopes) do addUsage(scope, NOW, P.row, csv) end
+for _, scope in ipairs(scopes) do addUsage(scope, NOW, P.row) end
 return 1

@@ -79,8 +79,8 @@ describe('redis ledger', () => {
       for (const [key, ttl] of keys) {
         assert.ok(key.startsWith(`{${prefix}}:v1:`), key);
         if (key.endsWith(':layout') || key.endsWith(':born')) assert.equal(ttl, -1, key);
-        // A bucket hash expires with its newest bucket: at most 128 buckets (128 h at the 1 h level) past the retention.
-        else assert.ok(ttl > 0 && ttl <= 35 * DAY + 128 * HOUR, `${key} expires (${ttl} ms)`);
+        // A bucket hash expires with its newest bucket: at most 112 buckets (112 h at the 1 h level) past the retention.
+        else assert.ok(ttl > 0 && ttl <= 35 * DAY + 112 * HOUR, `${key} expires (${ttl} ms)`);
       }
     } finally {
       await cleanup();
