@@ -1,7 +1,7 @@
 // The UI port: admin API, cllama's /costs/api, Prometheus /metrics and the dashboard, behind CLLAMA_UI_TOKEN.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config/config.ts';
-import { dashboardRoute } from '../dashboard/routes.ts';
+import { dashboardRoute, isDashboardAsset } from '../dashboard/routes.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EventBus } from '../observability/events.ts';
@@ -13,7 +13,7 @@ import { EventFeed } from './event-feed.ts';
 import { AdminError, sendAdminError, sendText } from './http.ts';
 import type { OverrideStore } from './override.ts';
 import type { PolicyReader } from './standings.ts';
-import { UiAuth, type AccessKind } from './ui-auth.ts';
+import { UiAuth, bearerToken, type AccessKind } from './ui-auth.ts';
 
 export interface UiServerOptions {
   readonly config: Pick<Config, 'uiToken' | 'pod'>;
@@ -79,6 +79,9 @@ export function createUiServer(options: UiServerOptions): Server {
       signIn(res, url);
       return;
     }
+    // The page shell and its assets hold no data (every number comes from /api/ with the token): served before
+    // authorising, so the page can take its token from #token= or a prompt. A wrong bearer is still refused (cllama).
+    if (isDashboardAsset(path) && !presentsWrongBearer(req) && (await dashboardRoute(req, res, path))) return;
     if (!allowedText(req, res, 'read')) return;
     if (path === '/costs/api') {
       sendBody(req, res, { status: 200, contentType: 'application/json', body: renderCostsApi(options.costs.agents()) });
@@ -102,6 +105,11 @@ export function createUiServer(options: UiServerOptions): Server {
     const location = `${url.pathname}${url.search}`;
     res.writeHead(303, { location, 'set-cookie': auth.sessionCookie(), 'cache-control': 'no-store', 'content-length': 0 });
     res.end();
+  }
+
+  function presentsWrongBearer(req: IncomingMessage): boolean {
+    const bearer = bearerToken(req.headers.authorization);
+    return auth.tokenConfigured && bearer !== null && !auth.isToken(bearer);
   }
 
   /** Plain-text refusals as cllama's UI answers them (`unauthorized\n`). */

@@ -56,12 +56,18 @@ describe('admin API', () => {
       const wrong = await api(ui, path, { token: 'wrong' });
       assert.equal(wrong.status, 401, `${path} with a wrong token`);
     }
-    for (const path of ['/costs/api', '/metrics', '/']) {
+    for (const path of ['/costs/api', '/metrics', '/no-such-page']) {
       const missing = await api(ui, path, { token: null });
       assert.equal(missing.status, 401, `${path} without a token`);
       assert.equal(await missing.text(), 'unauthorized\n');
       assert.equal((await api(ui, path, { token: 'wrong' })).status, 401);
     }
+    // the dashboard shell holds no data: served without credentials so it can ask for the token; a wrong bearer is refused
+    const shell = await api(ui, '/', { token: null });
+    assert.equal(shell.status, 200);
+    assert.match(shell.headers.get('content-type') ?? '', /text\/html/);
+    assert.equal((await api(ui, '/', { token: 'wrong' })).status, 401);
+    assert.equal((await api(ui, '/', { token: null, headers: { cookie: 'tollgate_ui_session=stale' } })).status, 200);
     const put = await api(ui, '/api/agents/a/override', { method: 'PUT', token: 'wrong', body: '{}' });
     assert.equal(put.status, 401);
     assert.equal((await api(ui, '/api/agents')).status, 200);
