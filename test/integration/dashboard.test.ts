@@ -1,8 +1,10 @@
 // The dashboard in a real browser (Debian's Chromium via playwright-core) against a running tollgate with traffic:
-// the numbers on the page match the admin API (the ledger), the feed updates live over SSE, screenshots go to docs/.
+// the numbers on the page match the admin API (the ledger), the feed updates live over SSE, and it takes screenshots.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { formatCount, formatUsdMicros } from '../../src/dashboard/static/format.js';
@@ -10,7 +12,10 @@ import { chatStatus, driveTraffic, startOperatorFixture, UI_TOKEN, type Operator
 
 const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+// Screenshots land in docs/ only when asked (TOLLGATE_SCREENSHOTS=1), so a test run leaves the checkout clean.
+const DOCS = process.env.TOLLGATE_SCREENSHOTS === '1'
+  ? fileURLToPath(new URL('../../docs/', import.meta.url))
+  : `${mkdtempSync(join(tmpdir(), 'tollgate-shots-'))}/`;
 const WAIT = { timeout: 15_000 };
 
 interface RowNumbers {
