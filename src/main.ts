@@ -86,7 +86,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const apiUrl = urlOf(api);
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
-  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory });
+  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
   void costs.start();
   const metrics = createMetrics({ bus, ledger, agents, policies, history });
   const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics });
