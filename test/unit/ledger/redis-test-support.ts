@@ -84,14 +84,23 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, deadl
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/**
+ * A free loopback port below the OS ephemeral range (Linux default 32768-60999). A port the OS hands out for port 0 or
+ * an outgoing connection could be taken by another test while our private Redis is down; these never are.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port in 20000-31999');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
