@@ -1,83 +1,190 @@
 // `npm run bench`: proxy overhead against a direct call to the fake upstream, budgets on and off, JSON and stream, c=1 and c=32.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort, startProxyProcess, type RunningProxy } from '../test/helpers/process.ts';
 import { median, runLoad, type LoadResult } from './load.ts';
-import { freePort, startProxyProcess } from '../test/helpers/process.ts';
+import { cpuSince, cpuTimeOf, type CpuTime } from './proc-cpu.ts';
+import { seedJournal, writeBenchConfig } from './setup.ts';
 
-const runs = Number(process.env.BENCH_RUNS ?? 3);
-const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3000);
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number);
+const modes = (process.env.BENCH_MODES ?? 'json,stream').split(',');
+// BENCH_HISTORY=0,100000,1000000: journal records pre-seeded in the governed agent's window ('none' skips that part)
+const historySizes = (process.env.BENCH_HISTORY ?? '0,100000,1000000').split(',').filter((size) => size !== 'none').map(Number);
+// BENCH_PROFILE=1: the proxy writes a V8 CPU profile on exit (read it with bench/profile-summary.ts)
+const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE_DIR ?? 'bench/profiles') : null;
+
+// BENCH_BASELINE=<another checkout>: its proxy runs beside this one, targets `base-no-budget` and `base-budget-on` (A/B)
+const baselineDir = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
+
+type Via = 'direct' | 'proxy' | 'base';
+interface Target { readonly key: string; readonly name: string; readonly via: Via; readonly auth: string; readonly model: string }
+const TARGETS: readonly Target[] = [
+  { key: 'direct', name: 'direct', via: 'direct', auth: 'Bearer sk-bench', model: 'gpt-4o' },
+  { key: 'no-budget', name: 'proxy, no budget', via: 'proxy', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
+  { key: 'budget-on', name: 'proxy, budget on', via: 'proxy', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
+  { key: 'base-no-budget', name: 'baseline, no budget', via: 'base', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
+  { key: 'base-budget-on', name: 'baseline, budget on', via: 'base', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
+];
+// BENCH_TARGETS=direct,budget-on picks and orders the targets (for profiling one of them)
+const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,no-budget,budget-on';
+const chosen = (process.env.BENCH_TARGETS ?? defaultTargets).split(',').map((key) => TARGETS.find((t) => t.key === key)!);
+type Endpoints = Partial<Record<Via, { readonly url: string; readonly pid?: number }>>;
+
+/** One measured run, with the proxy's and the fake upstream's CPU per request. */
+interface Sample extends LoadResult {
+  readonly proxyMainUs: number | null;
+  readonly proxyProcessUs: number | null;
+}
+interface Row { readonly mode: string; readonly concurrency: number; readonly target: Target; readonly samples: Sample[] }
 
 async function startFake(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fake-upstream-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  const line = await new Promise<string>((done) => createInterface({ input: child.stdout! }).once('line', done));
   return { child, url: line.trim() };
 }
 
-const fake = await startFake();
-const root = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
-for (const [id, budget] of [['open', undefined], ['governed', { limit_usd: 1_000_000, max_requests: 1_000_000_000, window: '1h', behavior: 'hard_stop' }]] as const) {
-  mkdirSync(join(root, 'context', id), { recursive: true });
-  writeFileSync(join(root, 'context', id, 'metadata.json'), JSON.stringify({ token: `${id}:secret`, ...(budget ? { budget } : {}) }));
+async function startProxy(root: string, bin?: string): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
+  const proxy = await startProxyProcess({
+    port: await freePort(),
+    bin,
+    // BENCH_NODE_ARGS: extra node flags for the proxy, e.g. --perf-basic-prof to read it with `perf record -p <pid>`
+    nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    env: { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') },
+  });
+  // the audit log goes to the child's stdout pipe, as in production; drain it without keeping it (it grows by MBs a second)
+  proxy.child.stdout!.removeAllListeners('data');
+  proxy.child.stdout!.resume();
+  for (let i = 0; i < 100 && !/ready in \d+ ms/.test(proxy.stderr()); i++) await new Promise((done) => setTimeout(done, 20));
+  const stderr = proxy.stderr();
+  const ready = /ready in (\d+) ms/.exec(stderr);
+  const ledgerLine = /ledger loaded[^\n]*/.exec(stderr)?.[0] ?? '';
+  process.stderr.write(`proxy pid ${proxy.child.pid} on ${proxy.url}\n`);
+  return { proxy, readyMs: ready ? Number(ready[1]) : null, ledgerLine };
 }
-mkdirSync(join(root, 'auth'));
-writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-bench', auth: 'bearer' } } }));
-const proxy = await startProxyProcess({
-  port: await freePort(),
-  env: { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') },
-});
-// the audit log goes to the child's stdout pipe; keep draining it so it never blocks
-proxy.child.stdout?.resume();
 
-const body = (stream: boolean, model: string) => JSON.stringify({ model, stream, max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] });
-const targets = [
-  { name: 'direct', url: fake.url, headers: { authorization: 'Bearer sk-bench' }, model: 'gpt-4o' },
-  { name: 'proxy, no budget', url: proxy.url, headers: { authorization: 'Bearer open:secret' }, model: 'openai/gpt-4o' },
-  { name: 'proxy, budget on', url: proxy.url, headers: { authorization: 'Bearer governed:secret' }, model: 'openai/gpt-4o' },
-];
+async function measure(input: { target: Target; endpoints: Endpoints; stream: boolean; concurrency: number; durationMs: number }): Promise<Sample> {
+  const { target } = input;
+  const endpoint = input.endpoints[target.via]!;
+  const load = {
+    url: endpoint.url,
+    path: '/v1/chat/completions',
+    headers: { authorization: target.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: target.model, stream: input.stream, max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] }),
+    concurrency: input.concurrency,
+    durationMs: input.durationMs,
+  };
+  const before: CpuTime | null = cpuTimeOf(endpoint.pid);
+  const result = await runLoad(load);
+  const cpu = cpuSince(before, cpuTimeOf(endpoint.pid));
+  const per = (ms: number | undefined) => (ms === undefined || result.requests === 0 ? null : (ms * 1000) / result.requests);
+  return { ...result, proxyMainUs: per(cpu?.mainMs), proxyProcessUs: per(cpu?.processMs) };
+}
 
-interface Row { mode: string; concurrency: number; target: string; result: LoadResult }
-const rows: Row[] = [];
-for (const stream of [false, true]) {
-  for (const concurrency of concurrencies) {
-    for (const target of targets) {
-      const samples: LoadResult[] = [];
-      await runLoad({ url: target.url, path: '/v1/chat/completions', headers: { ...target.headers, 'content-type': 'application/json' }, body: body(stream, target.model), concurrency, durationMs: 500 });
-      for (let i = 0; i < runs; i++) {
-        samples.push(await runLoad({ url: target.url, path: '/v1/chat/completions', headers: { ...target.headers, 'content-type': 'application/json' }, body: body(stream, target.model), concurrency, durationMs }));
-      }
-      const result: LoadResult = {
-        requests: median(samples.map((s) => s.requests)),
-        errors: samples.reduce((sum, s) => sum + s.errors, 0),
-        rps: median(samples.map((s) => s.rps)),
-        p50Ms: median(samples.map((s) => s.p50Ms)),
-        p99Ms: median(samples.map((s) => s.p99Ms)),
-      };
-      rows.push({ mode: stream ? 'stream' : 'json', concurrency, target: target.name, result });
-      process.stderr.write(`${stream ? 'stream' : 'json'} c=${concurrency} ${target.name}: ${result.rps.toFixed(0)} rps p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}\n`);
+/** Targets take turns run by run, so a burst of load from elsewhere on the machine hits them alike. */
+async function measureInterleaved(input: { targets: readonly Target[]; endpoints: Endpoints; stream: boolean; concurrency: number }): Promise<Sample[][]> {
+  for (const target of input.targets) await measure({ ...input, target, durationMs: 500 }); // warm-up
+  const samples: Sample[][] = input.targets.map(() => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [index, target] of input.targets.entries()) {
+      samples[index].push(await measure({ ...input, target, durationMs }));
     }
   }
+  return samples;
 }
 
-await proxy.stop();
-fake.child.kill('SIGTERM');
-rmSync(root, { recursive: true, force: true });
+const med = (values: (number | null)[]): number | null => {
+  const present = values.filter((value): value is number => value !== null && Number.isFinite(value));
+  return present.length > 0 ? median(present) : null;
+};
+/** Median over runs of a per-run ratio (run i of one target against run i of another). */
+const medianRatio = (a: Sample[], b: Sample[], pick: (s: Sample) => number): number | null => med(a.map((sample, i) => (b[i] ? pick(sample) / pick(b[i]) : null)));
+const fmt = (n: number | null, digits = 2) => (n === null ? '-' : n.toFixed(digits));
 
-const fmt = (n: number, digits = 2) => n.toFixed(digits);
-console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${runs} runs × ${durationMs} ms each, medians\n`);
-console.log('| mode | c | target | rps | p50 ms | p99 ms | rps vs direct | added p50 ms |');
-console.log('|---|---|---|---|---|---|---|---|');
-for (const row of rows) {
-  const direct = rows.find((r) => r.mode === row.mode && r.concurrency === row.concurrency && r.target === 'direct')!.result;
-  console.log(`| ${row.mode} | ${row.concurrency} | ${row.target} | ${fmt(row.result.rps, 0)} | ${fmt(row.result.p50Ms)} | ${fmt(row.result.p99Ms)} | ${fmt(row.result.rps / direct.rps)} | ${fmt(row.result.p50Ms - direct.p50Ms)} |`);
-}
-for (const mode of ['json', 'stream']) {
-  for (const concurrency of concurrencies) {
-    const on = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target === 'proxy, budget on')!.result;
-    const off = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target === 'proxy, no budget')!.result;
-    console.log(`budget on / off, ${mode} c=${concurrency}: ${fmt(on.rps / off.rps)}`);
+const fake = await startFake();
+const rows: Row[] = [];
+const replay: { records: number; readyMs: number | null; ledgerLine: string; onRps: number | null; offRps: number | null; ratio: number | null; mainUs: number | null }[] = [];
+try {
+  const root = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  try {
+    writeBenchConfig({ root, upstreamUrl: fake.url });
+    const { proxy } = await startProxy(root);
+    const baseRoot = baselineDir ? mkdtempSync(join(tmpdir(), 'tollgate-bench-base-')) : null;
+    if (baseRoot) writeBenchConfig({ root: baseRoot, upstreamUrl: fake.url });
+    const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'))).proxy : null;
+    const endpoints: Endpoints = { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid }, ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}) };
+    try {
+      for (const mode of modes) {
+        for (const concurrency of concurrencies) {
+          const samples = await measureInterleaved({ targets: chosen, endpoints, stream: mode === 'stream', concurrency });
+          chosen.forEach((target, index) => {
+            rows.push({ mode, concurrency, target, samples: samples[index] });
+            const s = samples[index];
+            process.stderr.write(`${mode} c=${concurrency} ${target.name}: ${fmt(med(s.map((x) => x.rps)), 0)} rps, p50 ${fmt(med(s.map((x) => x.p50Ms)))} ms, proxy main thread ${fmt(med(s.map((x) => x.proxyMainUs)), 0)} µs/request\n`);
+          });
+        }
+      }
+    } finally {
+      await proxy.stop();
+      await base?.stop();
+      if (baseRoot) rmSync(baseRoot, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
+
+  // Budget check cost against history size, end to end: the governed agent's window pre-seeded in the ledger journal.
+  const pair = [TARGETS[2], TARGETS[1]];
+  for (const records of historySizes) {
+    const seededRoot = mkdtempSync(join(tmpdir(), 'tollgate-bench-history-'));
+    try {
+      writeBenchConfig({ root: seededRoot, upstreamUrl: fake.url });
+      if (records > 0) await seedJournal({ file: join(seededRoot, 'history', '_ledger', 'journal.jsonl'), records, scope: 'agent:governed', windowMs: 3_600_000 });
+      const { proxy, readyMs, ledgerLine } = await startProxy(seededRoot);
+      try {
+        const [on, off] = await measureInterleaved({ targets: pair, endpoints: { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid } }, stream: false, concurrency: 32 });
+        const entry = { records, readyMs, ledgerLine, onRps: med(on.map((s) => s.rps)), offRps: med(off.map((s) => s.rps)), ratio: medianRatio(on, off, (s) => s.rps), mainUs: med(on.map((s) => s.proxyMainUs)) };
+        replay.push(entry);
+        process.stderr.write(`history ${records}: ready in ${readyMs} ms (${ledgerLine}); budget on ${fmt(entry.onRps, 0)} rps, off ${fmt(entry.offRps, 0)} rps\n`);
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      rmSync(seededRoot, { recursive: true, force: true });
+    }
+  }
+} finally {
+  fake.child.kill('SIGTERM');
+}
+if (profileDir) process.stderr.write(`proxy CPU profiles written to ${profileDir}\n`);
+
+console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${runs} interleaved runs × ${durationMs} ms each, medians`);
+console.log('(ratios are medians of per-run ratios; proxy CPU is the proxy main thread\'s CPU time per request, and in brackets all its threads)\n');
+console.log('| mode | c | target | rps | p50 ms | p99 ms | rps vs direct | added p50 ms | proxy CPU µs/req |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const row of rows) {
+  const direct = rows.find((r) => r.mode === row.mode && r.concurrency === row.concurrency && r.target.key === 'direct');
+  const s = row.samples;
+  const ratio = direct && row.target.key !== 'direct' ? medianRatio(s, direct.samples, (x) => x.rps) : direct ? 1 : null;
+  const added = direct && row.target.key !== 'direct' ? med(s.map((x, i) => (direct.samples[i] ? x.p50Ms - direct.samples[i].p50Ms : null))) : direct ? 0 : null;
+  const cpu = row.target.via !== 'direct' ? `${fmt(med(s.map((x) => x.proxyMainUs)), 0)} (${fmt(med(s.map((x) => x.proxyProcessUs)), 0)})` : '';
+  console.log(`| ${row.mode} | ${row.concurrency} | ${row.target.name} | ${fmt(med(s.map((x) => x.rps)), 0)} | ${fmt(med(s.map((x) => x.p50Ms)))} | ${fmt(med(s.map((x) => x.p99Ms)))} | ${fmt(ratio)} | ${fmt(added)} | ${cpu} |`);
+}
+console.log('');
+for (const mode of modes) {
+  for (const concurrency of concurrencies) {
+    const on = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target.key === 'budget-on');
+    const off = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target.key === 'no-budget');
+    if (on && off) console.log(`budget on / off, ${mode} c=${concurrency}: ${fmt(medianRatio(on.samples, off.samples, (s) => s.rps))} (rps, median of per-run ratios)`);
+  }
+}
+if (replay.length > 0) {
+  console.log('\nbudget check against history size (JSON, c=32; the governed agent\'s 1h window pre-seeded in the ledger journal)\n');
+  console.log('| records in window | proxy ready in ms | budget on rps | no budget rps | on / off | proxy CPU µs/req (budget on) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of replay) console.log(`| ${r.records.toLocaleString('en-US')} | ${r.readyMs ?? '-'} | ${fmt(r.onRps, 0)} | ${fmt(r.offRps, 0)} | ${fmt(r.ratio)} | ${fmt(r.mainUs, 0)} |`);
 }

@@ -13,8 +13,8 @@ export interface RunningProxy {
 }
 
 /** Starts `tollgate serve` on a free port and resolves once /health answers. */
-export async function startProxyProcess(options: { env: Record<string, string>; port: number }): Promise<RunningProxy> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+export async function startProxyProcess(options: { env: Record<string, string>; port: number; nodeArgs?: readonly string[]; bin?: string }): Promise<RunningProxy> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? BIN, 'serve'], {
     env: { PATH: process.env.PATH ?? '', ...options.env, LISTEN_ADDR: `127.0.0.1:${options.port}`, UI_ADDR: options.env.UI_ADDR ?? '127.0.0.1:0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

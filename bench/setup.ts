@@ -1,0 +1,41 @@
+// Bench fixtures: a context root with an open and a governed agent, providers.json on the fake upstream, a seeded journal.
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { once } from 'node:events';
+import { toRow } from '../src/ledger/amounts.ts';
+import { encodeRecord } from '../src/ledger/journal-record.ts';
+
+/** Agents `open` (no budget) and `governed` (a cllama budget that never refuses), one OpenAI provider on the fake. */
+export function writeBenchConfig(input: { root: string; upstreamUrl: string }): void {
+  const { root } = input;
+  const agents = [
+    ['open', undefined],
+    ['governed', { limit_usd: 1_000_000, max_requests: 1_000_000_000, window: '1h', behavior: 'hard_stop' }],
+  ] as const;
+  for (const [id, budget] of agents) {
+    mkdirSync(join(root, 'context', id), { recursive: true });
+    writeFileSync(join(root, 'context', id, 'metadata.json'), JSON.stringify({ token: `${id}:secret`, ...(budget ? { budget } : {}) }));
+  }
+  mkdirSync(join(root, 'auth'), { recursive: true });
+  writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${input.upstreamUrl}/v1`, api_key: 'sk-bench', auth: 'bearer' } } }));
+}
+
+/** Writes `records` settlements on one scope, spread evenly over the last 90% of the window, in the journal's line format. */
+export async function seedJournal(input: { file: string; records: number; scope: string; windowMs: number }): Promise<void> {
+  mkdirSync(dirname(input.file), { recursive: true });
+  const out = createWriteStream(input.file);
+  const row = toRow({ usd_micros: 750, requests: 1, input_tokens: 100, output_tokens: 50, total_tokens: 150 });
+  const scopes = [input.scope];
+  const start = Date.now() - input.windowMs * 0.9;
+  const step = (input.windowMs * 0.85) / input.records;
+  let batch = '';
+  for (let i = 0; i < input.records; i++) {
+    batch += encodeRecord(Math.round(start + i * step), scopes, row);
+    if (batch.length > 1 << 20) {
+      if (!out.write(batch)) await once(out, 'drain');
+      batch = '';
+    }
+  }
+  out.end(batch);
+  await once(out, 'finish');
+}
