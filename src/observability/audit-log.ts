@@ -1,7 +1,7 @@
-// The audit stream: one JSON line per bus event on stdout (cllama's field set), through pino, secrets redacted.
+// The audit stream: one JSON line per bus event on stdout (cllama's field set), through pino's destination, secrets redacted.
 import pino from 'pino';
 import type { EventBus, ProxyEvent } from './events.ts';
-import { redactSecrets } from './redact.ts';
+import { isSecretField, REDACTED, redactSecrets, scrubSecretText } from './redact.ts';
 
 export interface AuditLogOptions {
   readonly bus: EventBus;
@@ -21,32 +21,43 @@ export interface AuditLogHandle {
 
 /** Subscribes the audit log to the bus. Call `flush()` at shutdown so buffered lines reach stdout. */
 export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
-  const destination = (options.destination ?? pino.destination({ dest: 1, sync: false })) as pino.DestinationStream;
-  const logger = pino(
-    {
-      level: options.level ?? 'info',
-      base: null, // no pid / hostname
-      timestamp: false, // `ts` comes from the event
-      formatters: { level: () => ({}) }, // no `level`
-      // with neither level nor time pino starts the line with "{,": drop that comma just before the write
-      hooks: { streamWrite: (line) => (line.startsWith('{,') ? '{' + line.slice(2) : line) },
-    },
-    destination,
-  );
+  const destination = (options.destination ?? pino.destination({ dest: 1, sync: false })) as pino.DestinationStream & { flush?: (cb: (err?: Error) => void) => void };
+  // pino decides whether the level lets info lines through; the line itself is built here with one JSON.stringify
+  // (pino's per-field serialiser and its line hook cost 3× as much per event, and this runs 2–3 times per call)
+  const enabled = pino({ level: options.level ?? 'info' }, destination).isLevelEnabled('info');
+  // Lines emitted in one turn of the event loop go to the destination as one write: a call's events (request,
+  // budget decision, response) and a burst of finished calls then cost one write to stdout instead of one each.
+  let pending = '';
+  let scheduled = false;
+  const writePending = (): void => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    destination.write(text);
+  };
   const unsubscribe = options.bus.subscribe((event) => {
-    logger.info(toAuditRecord(event));
+    if (!enabled) return;
+    pending += auditLine(event);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(writePending);
+    }
   });
   let attached = true;
   const detach = (): void => {
     if (!attached) return;
     attached = false;
     unsubscribe();
+    writePending();
   };
   const handle = (() => detach()) as AuditLogHandle;
   handle.detach = detach;
   handle.flush = () => new Promise<void>((resolve) => {
+    writePending();
     try {
-      logger.flush(() => resolve());
+      if (typeof destination.flush === 'function') destination.flush(() => resolve());
+      else resolve();
     } catch {
       resolve(); // a destination that is not ready or already closed has nothing more to flush
     }
@@ -55,22 +66,94 @@ export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
 }
 
 /**
+ * The newline-terminated JSON line of one event: exactly JSON.stringify(toAuditRecord(event)), written field by field
+ * (no intermediate record, keys quoted once per name), since this runs two or three times per proxied call.
+ */
+export function auditLine(event: ProxyEvent): string {
+  let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${jsonOrNull(event.claw_id)},"model":${jsonOrNull(event.model)},"intervention":${jsonOrNull(event.intervention)}`;
+  for (const key in event) {
+    if (!Object.hasOwn(event, key) || HEAD_FIELDS.has(key)) continue;
+    const field = event[key];
+    const type = typeof field;
+    if (field === undefined || type === 'function' || type === 'symbol') continue;
+    const name = fieldName(key);
+    if (name.secret === true || (name.secret === null && isSecretField(key, field))) {
+      line += `,${name.quoted}:"${REDACTED}"`;
+    } else if (type === 'number') {
+      line += `,${name.quoted}:${Number.isFinite(field) ? String(field) : 'null'}`;
+    } else if (type === 'string') {
+      line += `,${name.quoted}:${JSON.stringify(scrubSecretText(field as string))}`;
+    } else if (type === 'boolean') {
+      line += `,${name.quoted}:${field ? 'true' : 'false'}`;
+    } else {
+      line += `,${name.quoted}:${JSON.stringify(redactField(field))}`;
+    }
+  }
+  return line + '}\n';
+}
+
+function jsonOrNull(value: string | null | undefined): string {
+  return value === null || value === undefined ? 'null' : JSON.stringify(value);
+}
+
+/**
  * One audit line's object: `ts` (RFC3339 UTC), `type`, `claw_id`, `model`, `intervention` (each always present, null
  * when unset), then the event's other fields as given, with secret-named fields and key-shaped strings redacted.
  */
 export function toAuditRecord(event: ProxyEvent): Record<string, unknown> {
-  const { ts, type, claw_id, model, intervention, ...rest } = event;
-  return {
-    ts: toUtcTimestamp(ts),
-    type,
-    claw_id: claw_id ?? null,
-    model: model ?? null,
-    intervention: intervention ?? null,
-    ...(redactSecrets(rest) as Record<string, unknown>),
+  const record: Record<string, unknown> = {
+    ts: toUtcTimestamp(event.ts),
+    type: event.type,
+    claw_id: event.claw_id ?? null,
+    model: event.model ?? null,
+    intervention: event.intervention ?? null,
   };
+  // Same result as redactSecrets over the other fields, with the per-name verdicts cached (names repeat every event).
+  for (const key in event) {
+    if (!Object.hasOwn(event, key) || HEAD_FIELDS.has(key)) continue;
+    const field = event[key];
+    if (field === undefined || typeof field === 'function') continue;
+    record[key] = isSecretName(key, field) ? REDACTED : redactField(field);
+  }
+  return record;
 }
 
+const HEAD_FIELDS = new Set(['ts', 'type', 'claw_id', 'model', 'intervention']);
+
+/** Per field name: its JSON key, and whether it is secret: true (always), false (never), null (`*tokens`: by value). */
+interface FieldName {
+  readonly quoted: string;
+  readonly secret: boolean | null;
+}
+const fieldNames = new Map<string, FieldName>();
+
+function fieldName(key: string): FieldName {
+  let name = fieldNames.get(key);
+  if (name === undefined) {
+    name = { quoted: JSON.stringify(key), secret: isSecretField(key, 0) ? true : isSecretField(key, '') ? null : false };
+    if (fieldNames.size >= 1024) fieldNames.clear();
+    fieldNames.set(key, name);
+  }
+  return name;
+}
+
+function isSecretName(key: string, value: unknown): boolean {
+  const { secret } = fieldName(key);
+  return secret ?? isSecretField(key, value);
+}
+
+function redactField(value: unknown): unknown {
+  if (typeof value === 'string') return scrubSecretText(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value !== 'object' || value === null) return value;
+  return redactSecrets(value);
+}
+
+/** RFC3339 UTC with milliseconds; the bus's own `new Date().toISOString()` stamps pass as they are. */
 function toUtcTimestamp(ts: string | undefined): string {
+  if (ts !== undefined && ts.length === 24 && CANONICAL_UTC.test(ts)) return ts;
   const ms = ts ? Date.parse(ts) : Number.NaN;
   return new Date(Number.isNaN(ms) ? Date.now() : ms).toISOString();
 }
+
+const CANONICAL_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
