@@ -124,6 +124,10 @@ export class PrivateRedis {
     return this.password === null ? `redis://127.0.0.1:${this.port}` : `redis://:${this.password}@127.0.0.1:${this.port}`;
   }
 
+  get running(): boolean {
+    return this.child !== null;
+  }
+
   async restart(): Promise<void> {
     if (this.child) throw new Error('private redis is already running');
     const auth = this.password === null ? [] : ['--requirepass', this.password];
