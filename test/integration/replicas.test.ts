@@ -35,6 +35,8 @@ describe('replicas sharing a Redis ledger', () => {
           CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
           TOLLGATE_LEDGER: 'redis',
           REDIS_URL,
+          // closed: a ledger that cannot answer must show up as 503s here, never as silently admitted calls
+          CLLAMA_BUDGET_FAIL_MODE: 'closed',
         },
       }));
     }
