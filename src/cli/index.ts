@@ -1,5 +1,6 @@
 // The `tollgate` command: one subcommand per file in ./commands, wired with commander.
 import { Command, CommanderError } from 'commander';
+import { registerLedger } from './commands/ledger.ts';
 import { registerOverride } from './commands/override.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStatus } from './commands/status.ts';
@@ -14,6 +15,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerStatus(program);
   registerValidate(program);
   registerOverride(program);
+  registerLedger(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
