@@ -35,6 +35,8 @@ export interface CreateLedgerOptions {
   readonly scopesFor?: (entry: HistoryUsageEntry) => readonly string[];
   readonly now?: () => number;
   readonly retentionMs?: number;
+  /** Shared ledger connectivity (Redis up/down), for logs and events. */
+  readonly onStateChange?: (change: { readonly state: 'up' | 'down'; readonly detail?: string }) => void;
 }
 
 /** Path of the embedded ledger's journal inside the data directory. */
@@ -45,17 +47,16 @@ export function journalPath(config: Pick<Config, 'dataDir'>): string {
 export async function createLedger(options: CreateLedgerOptions): Promise<Ledger> {
   const { config } = options;
   if (config.ledger.kind === 'redis') {
-    // ── Redis ledger ── src/ledger/redis.ts (written alongside this module) exports createRedisLedger({ url }).
     // Imported through a variable so this module, and the embedded path, never load ioredis unless Redis is chosen.
     const { createRedisLedger } = (await import(REDIS_MODULE)) as RedisLedgerModule;
-    return createRedisLedger({ url: config.ledger.url });
+    return createRedisLedger({ url: config.ledger.url, onStateChange: options.onStateChange });
   }
   return createMemoryLedger(options);
 }
 
 const REDIS_MODULE = './redis.ts';
 interface RedisLedgerModule {
-  createRedisLedger(options: { url: string }): Ledger | Promise<Ledger>;
+  createRedisLedger(options: { url: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Ledger | Promise<Ledger>;
 }
 
 async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryLedger> {
