@@ -48,7 +48,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   for (const notice of config.notices) log(notice);
 
   const bus = new EventBus();
-  const detachAudit = attachAuditLog({ bus, destination: options.auditDestination });
+  const audit = attachAuditLog({ bus, destination: options.auditDestination });
   const agents = new AgentRegistry({ contextRoot: config.contextRoot, onWarning: log });
   await agents.start();
   const policies = new PolicyStore({
@@ -77,6 +77,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
   const deps: PipelineDeps = { config, agents, providers: new ProviderRegistry(config.providers), upstream, budget, pricer, history, bus };
 
+  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
+  void costs.start();
   const api = createApiServer({
     deps,
     extraRoutes: [historyRoutes({ agents, historyDir: config.historyDir, uiToken: config.uiToken })],
@@ -90,8 +92,6 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const apiUrl = urlOf(api);
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
-  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
-  void costs.start();
   const metrics = createMetrics({ bus, ledger, agents, policies, history });
   const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics });
   await listen(ui, config.ui);
@@ -109,7 +109,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     detachWebhook();
     agents.stop();
     policies.stop();
-    detachAudit();
+    await audit.flush();
+    audit.detach();
   })());
   return { apiUrl, uiUrl, deps, ledger, policies, close };
 }
