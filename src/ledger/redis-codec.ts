@@ -1,6 +1,7 @@
 // Encodes ledger calls as the Lua scripts' JSON payloads and decodes their integer replies into standings.
 import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome } from './ledger.ts';
 import { columnOf, toRow, type AmountRow } from './amounts.ts';
+import { buildStanding, withHold } from './standing.ts';
 
 /** A check as the scripts take it: [scope, metric column (-1 = concurrency), windowMs, limit]. */
 type WireCheck = [string, number, number, number];
@@ -59,26 +60,13 @@ export function recordPayload(entries: readonly RecordEntry[]): string {
   return JSON.stringify({ entries: wire });
 }
 
-function standingFrom(check: LimitCheck, used: number, reserved: number, reset: number): LimitStanding {
-  return {
-    id: check.id,
-    scope: check.scope,
-    metric: check.metric,
-    windowMs: check.windowMs,
-    limit: check.limit,
-    used,
-    reserved,
-    remaining: Math.max(0, check.limit - used - reserved),
-    resetMs: reset < 0 ? null : reset,
-  };
-}
 
 /** Standings from the triples (used, reserved, resetMs) starting at `offset` of a script reply. */
 export function decodeStandings(checks: readonly LimitCheck[], reply: readonly number[], offset = 0): LimitStanding[] {
   if (reply.length !== offset + checks.length * 3) throw new Error('redis ledger: unexpected script reply');
   return checks.map((check, index) => {
     const at = offset + index * 3;
-    return standingFrom(check, Number(reply[at]), Number(reply[at + 1]), Number(reply[at + 2]));
+    return buildStanding(check, { used: Number(reply[at]), reserved: Number(reply[at + 1]), resetMs: resetOrNull(Number(reply[at + 2])) });
   });
 }
 
@@ -95,8 +83,8 @@ export function decodeReserve(input: ReserveInput, row: AmountRow, reply: readon
   return { admitted: false, blocked, retryAfterMs: retry < 0 ? null : retry, standings };
 }
 
-function withHold(standing: LimitStanding, check: LimitCheck, scopes: readonly string[], row: AmountRow): LimitStanding {
-  if (!scopes.includes(check.scope)) return standing;
-  if (check.metric === 'concurrency') return standingFrom(check, standing.used + 1, 0, -1);
-  return standingFrom(check, standing.used, standing.reserved + row[columnOf(check.metric)], standing.resetMs ?? -1);
+
+/** The scripts answer -1 for "nothing in the window". */
+function resetOrNull(reset: number): number | null {
+  return reset < 0 ? null : reset;
 }
