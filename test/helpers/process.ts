@@ -24,7 +24,8 @@ export async function startProxyProcess(options: { env: Record<string, string>; 
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   const url = `http://127.0.0.1:${options.port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  for (let i = 0; i < 300; i++) {
+  // start-up loads every module through tsx: give a loaded CI machine a minute before calling it a failure
+  for (let i = 0; i < 1200; i++) {
     if (child.exitCode !== null) throw new Error(`tollgate exited early (${child.exitCode}): ${err}`);
     try {
       const response = await fetch(`${url}/health`);
@@ -33,7 +34,7 @@ export async function startProxyProcess(options: { env: Record<string, string>; 
       // not up yet
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
-    if (i === 299) throw new Error(`tollgate did not start: ${err}`);
+    if (i === 1199) throw new Error(`tollgate did not start within 60 s: ${err}`);
   }
   return {
     child,
