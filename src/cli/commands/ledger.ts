@@ -7,7 +7,6 @@ import { PolicyStore } from '../../budget/policy-store.ts';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { scanHistory } from '../../history/reader.ts';
 import { DEFAULT_RETENTION_MS } from '../../ledger/memory.ts';
-import { createRedisLedger } from '../../ledger/redis.ts';
 import { reseedRedisLedger } from '../../ledger/redis-reseed.ts';
 import { jsonText } from '../output.ts';
 
@@ -42,6 +41,7 @@ export function registerLedger(program: Command): void {
       const policies = new PolicyStore({ governanceDir: config.governanceDir });
       await agents.reload();
       await policies.reload();
+      const { createRedisLedger } = await import('../../ledger/redis.ts');
       const redis = await createRedisLedger({ url: config.ledger.url });
       try {
         const dirs = flags.historyDir?.length ? flags.historyDir : [config.historyDir];

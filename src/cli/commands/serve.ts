@@ -1,7 +1,6 @@
 // `tollgate serve`: read the config from the environment once, start the proxy, stop gracefully on SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config/load.ts';
-import { startTollgate } from '../../main.ts';
 import { createReplayProgress } from '../progress.ts';
 
 export function registerServe(program: Command): void {
@@ -22,6 +21,8 @@ export function registerServe(program: Command): void {
       }
       const started = Date.now();
       const progress = createReplayProgress({ stream: process.stderr });
+      // loaded here, not at the top: other commands (and --help) should not pay for the whole proxy's modules
+      const { startTollgate } = await import('../../main.ts');
       const tollgate = await startTollgate({ config, onReplayProgress: progress.update, log: progress.log });
       progress.done();
       process.stderr.write(`tollgate: ready in ${Date.now() - started} ms\n`);
