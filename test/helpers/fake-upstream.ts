@@ -184,6 +184,7 @@ async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; mo
   for (const event of events) {
     if (behavior.stallAfterChunks !== undefined && sent >= behavior.stallAfterChunks) return;
     if (behavior.cutAfterChunks !== undefined && sent >= behavior.cutAfterChunks) {
+      await sleep(20); // let the chunks already written reach the wire, then drop the connection mid-body
       res.socket?.destroy();
       return;
     }

@@ -58,6 +58,24 @@ describe('failures', () => {
     assert.ok(Number((entry.usage as Record<string, number>).completion_tokens) > 0);
   });
 
+  it('ends a stream the upstream resets mid-way with an error event, charges it, and keeps serving', async () => {
+    const response = await fetch(`${h.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': h.token('a'), 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ cutAfterChunks: 4 }) },
+      body: JSON.stringify({ model: 'claude-sonnet-4-20250514', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'reset me' }] }),
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.match(text, /event: message_start/);
+    assert.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream stream failed"\}\}/);
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('reset me')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('reset me'))!;
+    assert.equal(entry.outcome, 'upstream_cut');
+    assert.equal((entry.usage as Record<string, number>).prompt_tokens, 10, 'input usage from message_start is charged');
+    const ok = await ask();
+    assert.equal(ok.choices.length, 1);
+  });
+
   it('survives a client that disconnects mid-stream', async () => {
     const controller = new AbortController();
     const response = await fetch(`${h.url}/v1/chat/completions`, {
