@@ -16,6 +16,10 @@ const modes = (process.env.BENCH_MODES ?? 'json,stream').split(',');
 // BENCH_HISTORY=0,100000,1000000: journal records pre-seeded in the governed agent's window ('none' skips that part)
 const historySizes = (process.env.BENCH_HISTORY ?? '0,100000,1000000').split(',').filter((size) => size !== 'none').map(Number);
 // BENCH_PROFILE=1: the proxy writes a V8 CPU profile on exit (read it with bench/profile-summary.ts)
+const envList = (text: string | undefined) => Object.fromEntries((text ?? '').split(',').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+const proxyEnv = envList(process.env.BENCH_PROXY_ENV);
+// BENCH_BASELINE_ENV: the same for the baseline proxy (BENCH_BASELINE=. with different envs compares two settings)
+const baselineEnv = envList(process.env.BENCH_BASELINE_ENV);
 const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE_DIR ?? 'bench/profiles') : null;
 
 // BENCH_BASELINE=<another checkout>: its proxy runs beside this one, targets `base-no-budget` and `base-budget-on` (A/B)
@@ -48,13 +52,14 @@ async function startFake(): Promise<{ child: ChildProcess; url: string }> {
   return { child, url: line.trim() };
 }
 
-async function startProxy(root: string, bin?: string): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
+async function startProxy(root: string, bin?: string, env: Record<string, string> = proxyEnv): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
   const proxy = await startProxyProcess({
     port: await freePort(),
     bin,
     // BENCH_NODE_ARGS: extra node flags for the proxy, e.g. --perf-basic-prof to read it with `perf record -p <pid>`
     nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
-    env: { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') },
+    // BENCH_PROXY_ENV=K=V,K2=V2: extra environment for the proxy (e.g. UV_USE_IO_URING=1)
+    env: { ...env, CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') },
   });
   // the audit log goes to the child's stdout pipe, as in production; drain it without keeping it (it grows by MBs a second)
   proxy.child.stdout!.removeAllListeners('data');
@@ -115,7 +120,7 @@ try {
     const { proxy } = await startProxy(root);
     const baseRoot = baselineDir ? mkdtempSync(join(tmpdir(), 'tollgate-bench-base-')) : null;
     if (baseRoot) writeBenchConfig({ root: baseRoot, upstreamUrl: fake.url });
-    const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'))).proxy : null;
+    const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'), baselineEnv)).proxy : null;
     const endpoints: Endpoints = { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid }, ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}) };
     try {
       for (const mode of modes) {
@@ -180,6 +185,16 @@ for (const mode of modes) {
     const on = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target.key === 'budget-on');
     const off = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target.key === 'no-budget');
     if (on && off) console.log(`budget on / off, ${mode} c=${concurrency}: ${fmt(medianRatio(on.samples, off.samples, (s) => s.rps))} (rps, median of per-run ratios)`);
+  }
+}
+if (baselineDir) {
+  console.log(`\nA/B against ${baselineDir} (median of per-run ratios, this tree / baseline; < 1 is better for CPU, > 1 for rps)`);
+  for (const row of rows.filter((r) => r.target.via === 'proxy')) {
+    const base = rows.find((r) => r.mode === row.mode && r.concurrency === row.concurrency && r.target.key === `base-${row.target.key}`);
+    if (!base) continue;
+    const cpu = medianRatio(row.samples, base.samples, (s) => s.proxyMainUs ?? Number.NaN);
+    const rps = medianRatio(row.samples, base.samples, (s) => s.rps);
+    console.log(`  ${row.mode} c=${row.concurrency} ${row.target.key}: CPU/request ${fmt(cpu)}, rps ${fmt(rps)}`);
   }
 }
 if (replay.length > 0) {

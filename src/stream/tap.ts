@@ -46,13 +46,12 @@ export async function relayResponse(input: RelayInput): Promise<RelayResult> {
 
 /** JSON (or anything not SSE): read whole, then answer once with an exact length; a failure mid-body is still a clean error. */
 async function relayWhole(input: RelayInput): Promise<RelayResult> {
-  const chunks: Buffer[] = [];
+  let raw: Buffer;
   try {
-    for await (const chunk of input.upstream.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    raw = await input.upstream.body.bytes();
   } catch (error) {
     throw upstreamError(error, input.signal);
   }
-  const raw = Buffer.concat(chunks);
   const headers = { ...input.headers, 'content-length': raw.length };
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
@@ -80,9 +79,15 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     },
   });
   res.writeHead(upstream.statusCode, input.headers);
-  res.flushHeaders();
+  // The headers leave with the first chunk when it is already here (one write instead of two), else on their own
+  // right after this turn of the event loop, so a slow first token never holds them back.
+  let headersOut = false;
+  const headersLater = setImmediate(() => {
+    headersOut = true;
+    if (!res.writableEnded && !res.destroyed) res.flushHeaders();
+  });
   try {
-    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+    for await (const chunk of upstream.body) {
       watchdog.keepAlive(input.streamTimeouts.idleMs);
       chunks.push(chunk);
       let out: Buffer | string = chunk;
@@ -95,7 +100,13 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
         }
         if (strip) out = kept;
       }
-      if (out.length > 0 && !res.write(out)) await drained(res);
+      if (out.length > 0) {
+        if (!headersOut) {
+          headersOut = true;
+          clearImmediate(headersLater);
+        }
+        if (!res.write(out)) await drained(res);
+      }
       if (input.clientGone()) {
         end = 'client_aborted';
         input.abort('client closed the connection');
@@ -106,6 +117,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     end = idle ? 'upstream_idle' : input.clientGone() ? 'client_aborted' : 'upstream_error';
   } finally {
     watchdog.stop();
+    clearImmediate(headersLater);
   }
   if (parser) {
     for (const event of parser.end()) {

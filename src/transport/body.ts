@@ -2,23 +2,41 @@
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors.ts';
 
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     req.resume();
-    throw new ProxyError('body_too_large', { message: `request body too large: ${declared} bytes, limit ${maxBytes}` });
+    return Promise.reject(new ProxyError('body_too_large', { message: `request body too large: ${declared} bytes, limit ${maxBytes}` }));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      req.resume();
-      throw new ProxyError('body_too_large', { message: `request body too large: over ${maxBytes} bytes` });
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  // 'data'/'end' listeners rather than an async iterator: no promise per chunk on the path every call takes
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: Error | null): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        settle(new ProxyError('body_too_large', { message: `request body too large: over ${maxBytes} bytes` }));
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(null);
+    const onError = (error: Error): void => settle(error);
+    const onClose = (): void => settle(Object.assign(new Error('request body ended early: the client closed the connection'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 export function parseJsonObject(raw: Buffer): Record<string, unknown> {

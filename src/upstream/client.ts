@@ -1,11 +1,12 @@
 // Sends one request upstream with undici over pooled keep-alive connections; maps transport failures to coded errors.
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, util as undiciUtil, type Dispatcher } from 'undici';
 import { ProxyError } from '../errors.ts';
 
 export interface UpstreamResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Dispatcher.ResponseData['body'];
+  /** Read it whole (`bytes()`) or chunk by chunk (`for await`, with backpressure); leaving a loop early aborts the call. */
+  readonly body: UpstreamBody;
 }
 
 export interface SendInput {
@@ -32,25 +33,80 @@ export class UpstreamClient {
     });
   }
 
-  async send(input: SendInput): Promise<UpstreamResponse> {
-    try {
-      const response = await request(input.url, {
-        method: 'POST',
-        headers: input.headers,
-        body: input.body,
-        signal: input.signal,
-        dispatcher: this.#dispatcher,
-        headersTimeout: input.headersTimeoutMs,
-      });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
-    } catch (error) {
-      throw upstreamError(error, input.signal);
-    }
+  /**
+   * Resolves with the status and headers as soon as they arrive; transport failures (before or instead of headers)
+   * reject with a coded ProxyError. Uses undici's dispatch API with a small handler of our own rather than
+   * `request()`, which wraps every response in a Readable stream, an AsyncResource and a URL parse.
+   */
+  send(input: SendInput): Promise<UpstreamResponse> {
+    const { signal } = input;
+    if (signal.aborted) return Promise.reject(upstreamError(signal.reason, signal));
+    return new Promise((resolve, reject) => {
+      let abortCall: ((reason: unknown) => void) | null = null;
+      let body: UpstreamBody | null = null;
+      let settled = false;
+      const onAbort = (): void => {
+        const reason = signal.reason;
+        if (abortCall) abortCall(reason);
+        else fail(reason);
+      };
+      const done = (): void => signal.removeEventListener('abort', onAbort);
+      const fail = (error: unknown): void => {
+        done();
+        if (body) body.fail(error);
+        else if (!settled) {
+          settled = true;
+          reject(upstreamError(error, signal));
+        }
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect: (abort) => {
+          if (signal.aborted) abort(signal.reason);
+          else abortCall = abort as (reason: unknown) => void;
+        },
+        onHeaders: (statusCode, rawHeaders, resume) => {
+          if (statusCode < 200) return true; // 1xx informational: the real answer follows
+          if (settled) return false;
+          settled = true;
+          body = new UpstreamBody({ resume, abort: (reason) => (abortCall ?? fail)(reason) });
+          resolve({ statusCode, headers: undiciUtil.parseHeaders(rawHeaders as Buffer[]) as UpstreamResponse['headers'], body });
+          return true;
+        },
+        onData: (chunk) => body!.push(chunk),
+        onComplete: () => {
+          done();
+          body?.end();
+        },
+        onError: fail,
+      };
+      try {
+        const { origin, path } = splitUrl(input.url);
+        this.#dispatcher.dispatch({ origin, path, method: 'POST', headers: input.headers, body: input.body, headersTimeout: input.headersTimeoutMs }, handler);
+      } catch (error) {
+        fail(error);
+      }
+    });
   }
 
   async close(): Promise<void> {
     await this.#dispatcher.close();
   }
+}
+
+const SPLIT_CACHE_SIZE = 1024;
+const splitUrls = new Map<string, { readonly origin: string; readonly path: string }>();
+
+/** Origin and path (with query) of an upstream URL; routes repeat a handful of URLs, so each is parsed once. */
+function splitUrl(url: string): { readonly origin: string; readonly path: string } {
+  let split = splitUrls.get(url);
+  if (!split) {
+    const parsed = new URL(url);
+    split = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (splitUrls.size >= SPLIT_CACHE_SIZE) splitUrls.clear();
+    splitUrls.set(url, split);
+  }
+  return split;
 }
 
 /** Maps an undici/socket failure to 502 or 504 without ever echoing headers (they hold the provider key). */
@@ -64,4 +120,93 @@ export function upstreamError(error: unknown, signal?: AbortSignal): ProxyError 
   const code = (error as { code?: string }).code;
   const detail = code ?? (error as Error)?.message ?? 'unknown error';
   return new ProxyError('upstream_unreachable', { message: `upstream request failed: ${detail}` });
+}
+
+/** Buffered bytes above which undici stops reading the socket until the relay catches up (as a Readable's default). */
+const HIGH_WATER_BYTES = 64 * 1024;
+
+/** A response body as undici pushes it: read whole with `bytes()`, or chunk by chunk with `for await` (with backpressure). */
+export class UpstreamBody implements AsyncIterable<Buffer> {
+  readonly #resume: () => void;
+  readonly #abort: (reason: unknown) => void;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #ended = false;
+  #failed = false;
+  #error: unknown = null;
+  #paused = false;
+  #iterating = false;
+  /** Wakes the reader waiting for the next chunk, the end or a failure. */
+  #wake: (() => void) | null = null;
+
+  constructor(options: { resume: () => void; abort: (reason: unknown) => void }) {
+    this.#resume = options.resume;
+    this.#abort = options.abort;
+  }
+
+  /** From undici: a chunk arrived. False asks undici to stop reading until resume (only while iterating). */
+  push(chunk: Buffer): boolean {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    this.#wakeReader();
+    if (this.#iterating && this.#buffered >= HIGH_WATER_BYTES) {
+      this.#paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wakeReader();
+  }
+
+  fail(error: unknown): void {
+    if (this.#ended || this.#failed) return;
+    this.#failed = true;
+    this.#error = error;
+    this.#wakeReader();
+  }
+
+  /** The whole body, once it has ended; rejects with the transport error if it fails first. */
+  async bytes(): Promise<Buffer> {
+    while (!this.#ended) {
+      if (this.#failed) throw this.#error;
+      await new Promise<void>((wake) => (this.#wake = wake));
+    }
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#buffered);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    this.#iterating = true;
+    try {
+      for (;;) {
+        if (this.#chunks.length > 0) {
+          const chunks = this.#chunks;
+          this.#chunks = [];
+          this.#buffered = 0;
+          if (this.#paused) {
+            this.#paused = false;
+            this.#resume();
+          }
+          for (const chunk of chunks) yield chunk;
+          continue;
+        }
+        if (this.#ended) return;
+        if (this.#failed) throw this.#error;
+        await new Promise<void>((wake) => (this.#wake = wake));
+      }
+    } finally {
+      // a reader that stops early (client gone) ends the upstream call, as destroying undici's Readable would
+      if (!this.#ended && !this.#failed) this.#abort(new ProxyError('upstream_unreachable', { message: 'response body abandoned' }));
+    }
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
 }
