@@ -8,7 +8,12 @@ export interface ListenAddress {
 
 export type LedgerConfig =
   | { readonly kind: 'memory' }
-  | { readonly kind: 'redis'; readonly url: string };
+  | {
+      readonly kind: 'redis';
+      readonly url: string;
+      /** Namespace of every key (one hash tag): fleets, or test runs, sharing a Redis keep apart by prefix. */
+      readonly keyPrefix: string;
+    };
 
 export interface Config {
   readonly listen: ListenAddress;

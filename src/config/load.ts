@@ -131,7 +131,9 @@ function ledgerConfig(options: { env: Env; report: Problems }): LedgerConfig {
     const url = envValue(env, 'REDIS_URL') ?? 'redis://127.0.0.1:6379';
     // The URL may carry a password: never echo it.
     if (!isUrlWithProtocol(url, ['redis:', 'rediss:'])) report.problems.push('REDIS_URL: must be a redis:// or rediss:// URL');
-    return { kind: 'redis', url };
+    const keyPrefix = envValue(env, 'TOLLGATE_REDIS_PREFIX') ?? 'tollgate';
+    if (!/^[\w.-]+$/.test(keyPrefix)) report.problems.push('TOLLGATE_REDIS_PREFIX: may hold letters, digits, "_", "-" and "." only');
+    return { kind: 'redis', url, keyPrefix };
   }
   report.problems.push(`TOLLGATE_LEDGER: must be "memory" or "redis", got "${kind}"`);
   return { kind: 'memory' };

@@ -49,14 +49,14 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
   if (config.ledger.kind === 'redis') {
     // Imported through a variable so this module, and the embedded path, never load ioredis unless Redis is chosen.
     const { createRedisLedger } = (await import(REDIS_MODULE)) as RedisLedgerModule;
-    return createRedisLedger({ url: config.ledger.url, onStateChange: options.onStateChange });
+    return createRedisLedger({ url: config.ledger.url, keyPrefix: config.ledger.keyPrefix, onStateChange: options.onStateChange });
   }
   return createMemoryLedger(options);
 }
 
 const REDIS_MODULE = './redis.ts';
 interface RedisLedgerModule {
-  createRedisLedger(options: { url: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Ledger | Promise<Ledger>;
+  createRedisLedger(options: { url: string; keyPrefix: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Ledger | Promise<Ledger>;
 }
 
 async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryLedger> {

@@ -34,6 +34,7 @@ describe('ledger reseed after a Redis loss', () => {
       CLAW_SESSION_HISTORY_DIR: join(root, 'history'),
       TOLLGATE_LEDGER: 'redis',
       REDIS_URL: redis.url,
+      TOLLGATE_REDIS_PREFIX: `test-${process.pid}-${Date.now()}`,
       CLLAMA_BUDGET_FAIL_MODE: 'closed',
     };
   });

@@ -36,6 +36,7 @@ describe('Redis outage under a running proxy', () => {
       CLAW_SESSION_HISTORY_DIR: join(root, history),
       TOLLGATE_LEDGER: 'redis',
       REDIS_URL: redis.url,
+      TOLLGATE_REDIS_PREFIX: `test-${process.pid}-${Date.now()}`,
       CLLAMA_BUDGET_FAIL_MODE: failMode,
     },
   });

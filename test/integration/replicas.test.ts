@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
@@ -35,6 +36,8 @@ describe('replicas sharing a Redis ledger', () => {
           CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
           TOLLGATE_LEDGER: 'redis',
           REDIS_URL,
+          // a namespace of its own: never meets keys another run (or an older layout) left in the shared Redis
+          TOLLGATE_REDIS_PREFIX: `test-${agent}`,
           // closed: a ledger that cannot answer must show up as 503s here, never as silently admitted calls
           CLLAMA_BUDGET_FAIL_MODE: 'closed',
         },
@@ -43,6 +46,10 @@ describe('replicas sharing a Redis ledger', () => {
   });
   after(async () => {
     await Promise.all(replicas.map((replica) => replica.stop()));
+    const client = new Redis(REDIS_URL);
+    const keys = await client.keys(`{test-${agent}}:*`);
+    if (keys.length > 0) await client.del(...keys);
+    await client.quit();
     await fake.close();
     rmSync(root, { recursive: true, force: true });
   });

@@ -42,7 +42,7 @@ export function registerLedger(program: Command): void {
       await agents.reload();
       await policies.reload();
       const { createRedisLedger } = await import('../../ledger/redis.ts');
-      const redis = await createRedisLedger({ url: config.ledger.url });
+      const redis = await createRedisLedger({ url: config.ledger.url, keyPrefix: config.ledger.keyPrefix });
       try {
         const dirs = flags.historyDir?.length ? flags.historyDir : [config.historyDir];
         async function* everyReplica() {

@@ -110,7 +110,7 @@ test('every variable is read, relative paths resolve against cwd, and the result
   assert.equal(config.historyMaxBytes, 1024);
   assert.deepEqual(config.timeouts, { connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500 });
   assert.equal(config.maxBodyBytes, 1000);
-  assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2' });
+  assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate' });
   assert.equal(config.defaultMaxOutputTokens, 512);
   assert.equal(config.pricesFile, join(cwd, 'prices.json'));
   assert.equal(config.alertWebhookUrl, 'https://hooks.example/x?token=abc');
