@@ -34,7 +34,10 @@ export async function startProxyProcess(options: { env: Record<string, string>; 
       // not up yet
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
-    if (i === 1199) throw new Error(`tollgate did not start within 60 s: ${err}`);
+    if (i === 1199) {
+      child.kill('SIGKILL'); // never leave an orphan serving after a failed start
+      throw new Error(`tollgate did not start (or /health never answered 200) within 60 s: ${err}`);
+    }
   }
   return {
     child,
