@@ -18,7 +18,7 @@ const historySizes = (process.env.BENCH_HISTORY ?? '0,100000,1000000').split(','
 // BENCH_PROFILE=1: the proxy writes a V8 CPU profile on exit (read it with bench/profile-summary.ts)
 const envList = (text: string | undefined) => Object.fromEntries((text ?? '').split(',').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 const proxyEnv = envList(process.env.BENCH_PROXY_ENV);
-// BENCH_BASELINE_ENV: the same for the baseline proxy (BENCH_BASELINE=. with different envs compares two settings)
+// BENCH_BASELINE_ENV, BENCH_BASELINE_NODE_ARGS: the same for the baseline proxy (BENCH_BASELINE=. with different envs compares two settings)
 const baselineEnv = envList(process.env.BENCH_BASELINE_ENV);
 const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE_DIR ?? 'bench/profiles') : null;
 
@@ -52,12 +52,12 @@ async function startFake(): Promise<{ child: ChildProcess; url: string }> {
   return { child, url: line.trim() };
 }
 
-async function startProxy(root: string, bin?: string, env: Record<string, string> = proxyEnv): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
+async function startProxy(root: string, bin?: string, env: Record<string, string> = proxyEnv, nodeArgs = process.env.BENCH_NODE_ARGS): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
   const proxy = await startProxyProcess({
     port: await freePort(),
     bin,
     // BENCH_NODE_ARGS: extra node flags for the proxy, e.g. --perf-basic-prof to read it with `perf record -p <pid>`
-    nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(nodeArgs?.split(' ').filter(Boolean) ?? [])],
     // BENCH_PROXY_ENV=K=V,K2=V2: extra environment for the proxy (e.g. UV_USE_IO_URING=1)
     env: { ...env, CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') },
   });
@@ -120,7 +120,7 @@ try {
     const { proxy } = await startProxy(root);
     const baseRoot = baselineDir ? mkdtempSync(join(tmpdir(), 'tollgate-bench-base-')) : null;
     if (baseRoot) writeBenchConfig({ root: baseRoot, upstreamUrl: fake.url });
-    const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'), baselineEnv)).proxy : null;
+    const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'), baselineEnv, process.env.BENCH_BASELINE_NODE_ARGS)).proxy : null;
     const endpoints: Endpoints = { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid }, ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}) };
     try {
       for (const mode of modes) {

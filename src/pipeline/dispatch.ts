@@ -1,7 +1,8 @@
 // Sends the prepared request upstream and relays the answer; the client's disconnect and the deadlines abort the call.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.ts';
 import { relayResponse } from '../stream/tap.ts';
+import { CallCancel } from '../upstream/client.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -11,10 +12,8 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const { res, ctx, deps } = input;
   const route = ctx.route!;
   const { timeouts } = deps.config;
-  const controller = new AbortController();
-  const abort = (reason: unknown) => {
-    if (!controller.signal.aborted) controller.abort(reason);
-  };
+  const cancel = new CallCancel();
+  const abort = (reason: unknown) => cancel.abort(reason);
   const clientGone = () => res.destroyed && !res.writableFinished;
   const onClose = () => {
     if (!res.writableFinished) abort(new ProxyError('upstream_unreachable', { message: 'client closed the connection' }));
@@ -32,19 +31,19 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       url: route.url,
       headers,
       body,
-      signal: controller.signal,
+      cancel,
       headersTimeoutMs: ctx.stream ? timeouts.firstByteMs : timeouts.dispatchMs,
     });
     const relay = await relayResponse({
       upstream,
       res,
       dialect: ctx.dialect,
-      headers: { ...downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false }), ...ctx.admission?.headers, 'x-request-id': ctx.id },
+      headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false }), ctx),
       stripUsageChunk: ctx.stream && !ctx.clientWantsUsage,
       streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
       abort,
       clientGone,
-      signal: controller.signal,
+      cancel,
     });
     ctx.statusCode = upstream.statusCode;
     await finishCall({ ctx, deps, relay });
@@ -52,4 +51,12 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
     if (deadline) clearTimeout(deadline);
     res.off('close', onClose);
   }
+}
+
+/** The relayed upstream headers (a fresh object), plus the budget standing and the request id, added in place. */
+function responseHeaders(headers: OutgoingHttpHeaders, ctx: RequestContext): OutgoingHttpHeaders {
+  const standing = ctx.admission?.headers;
+  if (standing) for (const name in standing) headers[name] = standing[name];
+  headers['x-request-id'] = ctx.id;
+  return headers;
 }

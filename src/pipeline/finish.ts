@@ -4,6 +4,7 @@ import { hasUsage, type Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import { estimateInputTokens } from '../budget/estimate.ts';
+import type { ProxyEvent } from '../observability/events.ts';
 import type { RelayResult } from '../stream/tap.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -27,7 +28,8 @@ export async function finishCall(input: { ctx: RequestContext; deps: PipelineDep
   if (charged) recordHistory({ ctx, deps, relay, usage, price });
 
   const latency = Date.now() - ctx.startedAt;
-  deps.bus.emit({
+  // one object filled in order (the audit line keeps this key order), not a literal of conditional spreads
+  const event: Omit<ProxyEvent, 'ts'> & Record<string, unknown> = {
     type: relay.end === 'complete' ? 'response' : 'error',
     claw_id: ctx.agent!.id,
     model: route.requestedModel,
@@ -39,11 +41,25 @@ export async function finishCall(input: { ctx: RequestContext; deps: PipelineDep
     status_code: status,
     latency_ms: latency,
     stream: ctx.stream,
-    ...(relay.end === 'complete' ? {} : { error: `stream ended early: ${relay.end}`, outcome: relay.end }),
-    ...(usage ? usageFields(usage) : {}),
-    ...(price?.costMicros != null ? { cost_usd: microsToUsd(price.costMicros), cost_micros: price.costMicros, cost_source: price.source } : {}),
-    ...(usage && price?.costMicros == null ? { pricing_status: 'unpriced' } : {}),
-  });
+  };
+  if (relay.end !== 'complete') {
+    event.error = `stream ended early: ${relay.end}`;
+    event.outcome = relay.end;
+  }
+  if (usage) {
+    if (usage.inputTokens !== undefined) event.tokens_in = usage.inputTokens;
+    if (usage.outputTokens !== undefined) event.tokens_out = usage.outputTokens;
+    if (usage.cacheReadTokens !== undefined) event.cached_tokens = usage.cacheReadTokens;
+    if (usage.cacheWriteTokens !== undefined) event.cache_write_tokens = usage.cacheWriteTokens;
+  }
+  if (price?.costMicros != null) {
+    event.cost_usd = microsToUsd(price.costMicros);
+    event.cost_micros = price.costMicros;
+    event.cost_source = price.source;
+  } else if (usage) {
+    event.pricing_status = 'unpriced';
+  }
+  deps.bus.emit(event);
 }
 
 /**
@@ -56,15 +72,6 @@ function chargeableUsage(ctx: RequestContext, relay: RelayResult): Usage | null 
     return { inputTokens: estimateInputTokens(ctx.body!, ctx.dialect), outputTokens: relay.dataEvents };
   }
   return null;
-}
-
-function usageFields(usage: Usage): Record<string, number> {
-  const fields: Record<string, number> = {};
-  if (usage.inputTokens !== undefined) fields.tokens_in = usage.inputTokens;
-  if (usage.outputTokens !== undefined) fields.tokens_out = usage.outputTokens;
-  if (usage.cacheReadTokens !== undefined) fields.cached_tokens = usage.cacheReadTokens;
-  if (usage.cacheWriteTokens !== undefined) fields.cache_write_tokens = usage.cacheWriteTokens;
-  return fields;
 }
 
 function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): void {

@@ -1,7 +1,7 @@
 // Relays an upstream response to the client while reading its usage: SSE chunk by chunk with backpressure, JSON whole.
 import type { ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { UpstreamResponse } from '../upstream/client.ts';
-import { upstreamError } from '../upstream/client.ts';
+import { upstreamError, type AbortState } from '../upstream/client.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import type { Usage } from '../protocol/usage.ts';
 import { SseParser } from './sse-parser.ts';
@@ -27,6 +27,7 @@ export interface RelayInput {
   readonly upstream: UpstreamResponse;
   readonly res: ServerResponse;
   readonly dialect: WireFormat;
+  /** This response's own headers object: the relay may complete it (content-length). */
   readonly headers: OutgoingHttpHeaders;
   /** Drop the usage-only chunk the client did not ask for (OpenAI streams). */
   readonly stripUsageChunk: boolean;
@@ -36,7 +37,7 @@ export interface RelayInput {
   readonly abort: (reason: string) => void;
   readonly clientGone: () => boolean;
   /** Aborted by the whole-call deadline (non-streamed calls). */
-  readonly signal: AbortSignal;
+  readonly cancel: AbortState;
 }
 
 export async function relayResponse(input: RelayInput): Promise<RelayResult> {
@@ -50,9 +51,10 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   try {
     raw = await input.upstream.body.bytes();
   } catch (error) {
-    throw upstreamError(error, input.signal);
+    throw upstreamError(error, input.cancel);
   }
-  const headers = { ...input.headers, 'content-length': raw.length };
+  const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
+  headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
   const bodyText = decodeBody(raw, input.upstream.headers['content-encoding']);

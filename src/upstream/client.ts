@@ -9,12 +9,51 @@ export interface UpstreamResponse {
   readonly body: UpstreamBody;
 }
 
+/**
+ * Cancels one upstream call: the pipeline aborts it when the client goes away or a deadline passes. A plain object
+ * rather than an AbortController: Node's EventTarget-based signal costs more than the rest of the dispatch.
+ */
+export class CallCancel {
+  #aborted = false;
+  #reason: unknown = undefined;
+  #listener: ((reason: unknown) => void) | null = null;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** The first reason wins; later calls do nothing. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const listener = this.#listener;
+    this.#listener = null;
+    listener?.(reason);
+  }
+
+  /** One listener (the call in flight); null detaches it. */
+  setListener(listener: ((reason: unknown) => void) | null): void {
+    this.#listener = listener;
+  }
+}
+
+/** What upstreamError reads from a cancel handle or an AbortSignal. */
+export interface AbortState {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+}
+
 export interface SendInput {
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly body: Buffer;
   /** Aborted when the client goes away or a deadline passes. */
-  readonly signal: AbortSignal;
+  readonly cancel: CallCancel;
   /** How long to wait for response headers. */
   readonly headersTimeoutMs: number;
 }
@@ -39,58 +78,76 @@ export class UpstreamClient {
    * `request()`, which wraps every response in a Readable stream, an AsyncResource and a URL parse.
    */
   send(input: SendInput): Promise<UpstreamResponse> {
-    const { signal } = input;
-    if (signal.aborted) return Promise.reject(upstreamError(signal.reason, signal));
+    const { cancel } = input;
+    if (cancel.aborted) return Promise.reject(upstreamError(cancel.reason, cancel));
     return new Promise((resolve, reject) => {
-      let abortCall: ((reason: unknown) => void) | null = null;
-      let body: UpstreamBody | null = null;
-      let settled = false;
-      const onAbort = (): void => {
-        const reason = signal.reason;
-        if (abortCall) abortCall(reason);
-        else fail(reason);
-      };
-      const done = (): void => signal.removeEventListener('abort', onAbort);
-      const fail = (error: unknown): void => {
-        done();
-        if (body) body.fail(error);
-        else if (!settled) {
-          settled = true;
-          reject(upstreamError(error, signal));
-        }
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect: (abort) => {
-          if (signal.aborted) abort(signal.reason);
-          else abortCall = abort as (reason: unknown) => void;
-        },
-        onHeaders: (statusCode, rawHeaders, resume) => {
-          if (statusCode < 200) return true; // 1xx informational: the real answer follows
-          if (settled) return false;
-          settled = true;
-          body = new UpstreamBody({ resume, abort: (reason) => (abortCall ?? fail)(reason) });
-          resolve({ statusCode, headers: undiciUtil.parseHeaders(rawHeaders as Buffer[]) as UpstreamResponse['headers'], body });
-          return true;
-        },
-        onData: (chunk) => body!.push(chunk),
-        onComplete: () => {
-          done();
-          body?.end();
-        },
-        onError: fail,
-      };
+      const handler = new CallHandler(cancel, resolve, reject);
       try {
         const { origin, path } = splitUrl(input.url);
         this.#dispatcher.dispatch({ origin, path, method: 'POST', headers: input.headers, body: input.body, headersTimeout: input.headersTimeoutMs }, handler);
       } catch (error) {
-        fail(error);
+        handler.onError(error as Error);
       }
     });
   }
 
   async close(): Promise<void> {
     await this.#dispatcher.close();
+  }
+}
+
+/** undici's (legacy, and cheapest) handler interface for one call: settles the send promise, then feeds the body. */
+class CallHandler implements Dispatcher.DispatchHandler {
+  readonly #cancel: CallCancel;
+  readonly #resolve: (response: UpstreamResponse) => void;
+  readonly #reject: (error: ProxyError) => void;
+  #abortCall: ((reason: unknown) => void) | null = null;
+  #body: UpstreamBody | null = null;
+  #settled = false;
+
+  constructor(cancel: CallCancel, resolve: (response: UpstreamResponse) => void, reject: (error: ProxyError) => void) {
+    this.#cancel = cancel;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    cancel.setListener((reason) => this.#abort(reason));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#cancel.aborted) abort(this.#cancel.reason as Error);
+    else this.#abortCall = abort as (reason: unknown) => void;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx informational: the real answer follows
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#body = new UpstreamBody({ resume, abort: (reason) => this.#abort(reason) });
+    this.#resolve({ statusCode, headers: undiciUtil.parseHeaders(rawHeaders) as UpstreamResponse['headers'], body: this.#body });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#body!.push(chunk);
+  }
+
+  onComplete(): void {
+    this.#cancel.setListener(null);
+    this.#body?.end();
+  }
+
+  onError(error: Error): void {
+    this.#cancel.setListener(null);
+    if (this.#body) this.#body.fail(error);
+    else if (!this.#settled) {
+      this.#settled = true;
+      this.#reject(upstreamError(error, this.#cancel));
+    }
+  }
+
+  /** Aborts the call in flight (undici then reports it through onError), or fails it before it has started. */
+  #abort(reason: unknown): void {
+    if (this.#abortCall) this.#abortCall(reason);
+    else this.onError(reason as Error);
   }
 }
 
@@ -110,7 +167,7 @@ function splitUrl(url: string): { readonly origin: string; readonly path: string
 }
 
 /** Maps an undici/socket failure to 502 or 504 without ever echoing headers (they hold the provider key). */
-export function upstreamError(error: unknown, signal?: AbortSignal): ProxyError {
+export function upstreamError(error: unknown, signal?: AbortState): ProxyError {
   if (error instanceof ProxyError) return error;
   const reason = signal?.aborted ? signal.reason : undefined;
   if (reason instanceof ProxyError) return reason;

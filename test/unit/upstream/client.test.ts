@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProxyError } from '../../../src/errors.ts';
-import { UpstreamClient } from '../../../src/upstream/client.ts';
+import { CallCancel, UpstreamClient } from '../../../src/upstream/client.ts';
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
   const server = createServer(handler);
@@ -19,13 +19,13 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   };
 }
 
-function send(client: UpstreamClient, url: string, options: { signal?: AbortSignal; headersTimeoutMs?: number; body?: string } = {}) {
+function send(client: UpstreamClient, url: string, options: { cancel?: CallCancel; headersTimeoutMs?: number; body?: string } = {}) {
   const body = Buffer.from(options.body ?? '{"model":"m"}');
   return client.send({
     url,
     headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'x-test': 'yes' },
     body,
-    signal: options.signal ?? new AbortController().signal,
+    cancel: options.cancel ?? new CallCancel(),
     headersTimeoutMs: options.headersTimeoutMs ?? 5_000,
   });
 }
@@ -90,13 +90,14 @@ test('an abort before the headers rejects with the abort reason', async () => {
   const upstream = await serve(() => undefined); // never answers
   const client = new UpstreamClient({ connectTimeoutMs: 1_000 });
   try {
-    const controller = new AbortController();
-    const pending = send(client, upstream.url, { signal: controller.signal });
-    setTimeout(() => controller.abort(new ProxyError('upstream_timeout', { message: 'deadline' })), 20);
+    const cancel = new CallCancel();
+    const pending = send(client, upstream.url, { cancel });
+    setTimeout(() => cancel.abort(new ProxyError('upstream_timeout', { message: 'deadline' })), 20);
     await assert.rejects(pending, (error: unknown) => error instanceof ProxyError && error.code === 'upstream_timeout');
-    const aborted = new AbortController();
+    const aborted = new CallCancel();
     aborted.abort(new ProxyError('upstream_unreachable', { message: 'gone' }));
-    await assert.rejects(send(client, upstream.url, { signal: aborted.signal }), (error: unknown) => error instanceof ProxyError && error.message === 'gone');
+    aborted.abort(new ProxyError('upstream_timeout', { message: 'later reasons are ignored' }));
+    await assert.rejects(send(client, upstream.url, { cancel: aborted }), (error: unknown) => error instanceof ProxyError && error.message === 'gone');
   } finally {
     await client.close();
     await upstream.close();
@@ -112,9 +113,9 @@ test('an abort mid-body fails the body read; a reset mid-body too; headers timeo
   });
   const client = new UpstreamClient({ connectTimeoutMs: 1_000 });
   try {
-    const controller = new AbortController();
-    const response = await send(client, `${upstream.url}/stall`, { signal: controller.signal });
-    setTimeout(() => controller.abort(new ProxyError('upstream_timeout', { message: 'body deadline' })), 20);
+    const cancel = new CallCancel();
+    const response = await send(client, `${upstream.url}/stall`, { cancel });
+    setTimeout(() => cancel.abort(new ProxyError('upstream_timeout', { message: 'body deadline' })), 20);
     await assert.rejects(response.body.bytes(), (error: unknown) => error instanceof ProxyError && error.message === 'body deadline');
 
     const reset = await send(client, `${upstream.url}/reset`);
