@@ -1,5 +1,5 @@
 // One session-history entry in the cllama format (plus tollgate's own non-colliding fields) and how to build one.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Usage } from '../protocol/usage.ts';
 import { totalInputTokens } from '../protocol/usage.ts';
 import type { PriceQuote, PriceSource } from '../pricing/pricer.ts';
@@ -84,7 +84,8 @@ const serialisedLines = new WeakMap<HistoryEntry, string>();
 /** Builds a frozen entry; `id` = "hist1_" + hex(sha256(JSON of the entry without id)), as cllama computes it. */
 export function buildHistoryEntry(input: HistoryEntryInput): HistoryEntry {
   const startedAt = input.startedAt instanceof Date ? input.startedAt : new Date(input.startedAt);
-  const withoutId = {
+  // Filled in key order with plain assignments (this runs once per call; conditional spreads cost more than the rest)
+  const withoutId: Record<string, unknown> = {
     version: HISTORY_ENTRY_VERSION,
     ts: startedAt.toISOString(),
     claw_id: input.agentId,
@@ -94,19 +95,20 @@ export function buildHistoryEntry(input: HistoryEntryInput): HistoryEntry {
     effective_model: input.effectiveModel,
     status_code: input.statusCode,
     stream: input.stream,
-    ...(input.requestOriginal !== undefined ? { request_original: input.requestOriginal } : {}),
-    ...(input.requestEffective !== undefined ? { request_effective: input.requestEffective } : {}),
-    response: buildResponse(input.response),
-    usage: buildUsage(input.usage, input.price),
-    request_id: input.requestId,
-    latency_ms: Number.isFinite(input.latencyMs) ? Math.max(0, Math.round(input.latencyMs)) : 0,
-    ...(input.interventions && input.interventions.length > 0 ? { interventions: [...input.interventions] } : {}),
-    ...(input.outcome !== undefined ? { outcome: input.outcome } : {}),
   };
+  if (input.requestOriginal !== undefined) withoutId.request_original = input.requestOriginal;
+  if (input.requestEffective !== undefined) withoutId.request_effective = input.requestEffective;
+  withoutId.response = buildResponse(input.response);
+  withoutId.usage = buildUsage(input.usage, input.price);
+  withoutId.request_id = input.requestId;
+  withoutId.latency_ms = Number.isFinite(input.latencyMs) ? Math.max(0, Math.round(input.latencyMs)) : 0;
+  if (input.interventions && input.interventions.length > 0) withoutId.interventions = [...input.interventions];
+  if (input.outcome !== undefined) withoutId.outcome = input.outcome;
   const jsonWithoutId = JSON.stringify(withoutId);
   const id = HISTORY_ID_PREFIX + sha256Hex(jsonWithoutId);
-  const { version, ...rest } = withoutId;
-  const entry: HistoryEntry = Object.freeze({ version, id, ...rest });
+  const fields: Record<string, unknown> = { version: HISTORY_ENTRY_VERSION, id };
+  for (const key in withoutId) if (key !== 'version') fields[key] = withoutId[key];
+  const entry = Object.freeze(fields) as unknown as HistoryEntry;
   // Splice the id in after `{"version":1,` instead of serialising the (possibly large) entry a second time.
   const head = `{"version":${HISTORY_ENTRY_VERSION},`;
   serialisedLines.set(entry, `${head}"id":${JSON.stringify(id)},${jsonWithoutId.slice(head.length)}`);
@@ -134,11 +136,10 @@ export function historyIdFromRawLine(rawLine: string): string {
 }
 
 function buildResponse(response: HistoryResponse): HistoryResponse {
-  return {
-    format: response.format,
-    ...(response.json !== undefined ? { json: response.json } : {}),
-    ...(response.text !== undefined ? { text: response.text } : {}),
-  };
+  const out: { format: HistoryResponse['format']; json?: unknown; text?: string } = { format: response.format };
+  if (response.json !== undefined) out.json = response.json;
+  if (response.text !== undefined) out.text = response.text;
+  return out;
 }
 
 function buildUsage(usage: Usage | null | undefined, price: PriceQuote | null | undefined): HistoryUsage {
@@ -146,17 +147,17 @@ function buildUsage(usage: Usage | null | undefined, price: PriceQuote | null | 
   const anyInput = u.inputTokens !== undefined || u.cacheReadTokens !== undefined || u.cacheWriteTokens !== undefined;
   const costMicros = price?.costMicros ?? null;
   const costUsd = costMicros !== null ? costMicros / 1_000_000 : u.reportedCostUsd;
-  return {
-    ...(anyInput ? { prompt_tokens: totalInputTokens(u) } : {}),
-    ...(u.outputTokens !== undefined ? { completion_tokens: u.outputTokens } : {}),
-    ...(costUsd !== undefined ? { reported_cost_usd: costUsd } : {}),
-    ...(u.cacheReadTokens !== undefined ? { cache_read_tokens: u.cacheReadTokens } : {}),
-    ...(u.cacheWriteTokens !== undefined ? { cache_write_tokens: u.cacheWriteTokens } : {}),
-    ...(costMicros !== null ? { cost_micros: costMicros } : {}),
-    ...(price ? { cost_source: price.source } : {}),
-  };
+  const out: { -readonly [K in keyof HistoryUsage]: HistoryUsage[K] } = {};
+  if (anyInput) out.prompt_tokens = totalInputTokens(u);
+  if (u.outputTokens !== undefined) out.completion_tokens = u.outputTokens;
+  if (costUsd !== undefined) out.reported_cost_usd = costUsd;
+  if (u.cacheReadTokens !== undefined) out.cache_read_tokens = u.cacheReadTokens;
+  if (u.cacheWriteTokens !== undefined) out.cache_write_tokens = u.cacheWriteTokens;
+  if (costMicros !== null) out.cost_micros = costMicros;
+  if (price) out.cost_source = price.source;
+  return out;
 }
 
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex'); // one-shot: no Hash object per entry
 }
