@@ -1,7 +1,7 @@
 // The live feed for the dashboard: bus events kept in a bounded replay buffer and streamed to SSE clients.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { auditJson } from '../observability/audit-log.ts';
 import type { EventBus, ProxyEvent } from '../observability/events.ts';
-import { redactSecrets } from '../observability/redact.ts';
 
 export interface EventFeedOptions {
   readonly bus: EventBus;
@@ -13,9 +13,12 @@ export interface EventFeedOptions {
 
 interface FeedItem {
   readonly id: number;
-  readonly type: string;
-  /** The `id:` + `data:` block, serialised once for every client. */
-  readonly frame: string;
+  readonly event: ProxyEvent;
+  /**
+   * The `id:` + `data:` block (the event as its audit line: same fields, same redaction), built the first time a
+   * client needs it and then shared: with no dashboard open, events are kept but never serialised.
+   */
+  frame: string | null;
 }
 
 interface Client {
@@ -30,7 +33,9 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
 const MAX_UNSENT_BYTES = 1 << 20;
 
 export class EventFeed {
+  /** Ring buffer: the newest `#size` items, oldest at `#start`. */
   readonly #buffer: FeedItem[] = [];
+  #start = 0;
   readonly #size: number;
   readonly #clients = new Set<Client>();
   readonly #unsubscribe: () => void;
@@ -63,8 +68,8 @@ export class EventFeed {
     });
     res.socket?.setNoDelay(true);
     const client: Client = { res, types };
-    const backlog = this.#buffer.filter((item) => item.id > lastId && wanted(client, item.type));
-    res.write(`retry: 3000\n\n${backlog.slice(Math.max(0, backlog.length - replay)).map((item) => item.frame).join('')}`);
+    const backlog = this.#ordered().filter((item) => item.id > lastId && wanted(client, item.event.type));
+    res.write(`retry: 3000\n\n${backlog.slice(Math.max(0, backlog.length - replay)).map(frameOf).join('')}`);
     if (this.#closed) {
       res.end();
       return;
@@ -86,18 +91,24 @@ export class EventFeed {
 
   /** Buffered events, oldest first (for tests and the summary). */
   recent(): readonly { id: number; type: string }[] {
-    return this.#buffer.map(({ id, type }) => ({ id, type }));
+    return this.#ordered().map(({ id, event }) => ({ id, type: event.type }));
   }
 
   #publish(event: ProxyEvent): void {
-    const id = this.#nextId++;
-    const data = JSON.stringify(redactSecrets(event));
-    const item: FeedItem = { id, type: event.type, frame: `id: ${id}\ndata: ${data}\n\n` };
-    this.#buffer.push(item);
-    if (this.#buffer.length > this.#size) this.#buffer.splice(0, this.#buffer.length - this.#size);
-    for (const client of this.#clients) {
-      if (wanted(client, item.type)) this.#send(client, item.frame);
+    const item: FeedItem = { id: this.#nextId++, event, frame: null };
+    if (this.#buffer.length < this.#size) {
+      this.#buffer.push(item);
+    } else {
+      this.#buffer[this.#start] = item;
+      this.#start = (this.#start + 1) % this.#size;
     }
+    for (const client of this.#clients) {
+      if (wanted(client, event.type)) this.#send(client, frameOf(item));
+    }
+  }
+
+  #ordered(): FeedItem[] {
+    return this.#start === 0 ? this.#buffer : [...this.#buffer.slice(this.#start), ...this.#buffer.slice(0, this.#start)];
   }
 
   #ping(): void {
@@ -113,6 +124,10 @@ export class EventFeed {
     }
     client.res.write(frame);
   }
+}
+
+function frameOf(item: FeedItem): string {
+  return (item.frame ??= `id: ${item.id}\ndata: ${auditJson(item.event)}\n\n`);
 }
 
 function parseTypes(raw: string | null): ReadonlySet<string> | null {

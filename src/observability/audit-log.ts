@@ -70,6 +70,11 @@ export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
  * (no intermediate record, keys quoted once per name), since this runs two or three times per proxied call.
  */
 export function auditLine(event: ProxyEvent): string {
+  return auditJson(event) + '\n';
+}
+
+/** The audit record of one event as JSON text, without the newline (the dashboard feed sends the same text). */
+export function auditJson(event: ProxyEvent): string {
   let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${jsonOrNull(event.claw_id)},"model":${jsonOrNull(event.model)},"intervention":${jsonOrNull(event.intervention)}`;
   for (const key in event) {
     if (!Object.hasOwn(event, key) || HEAD_FIELDS.has(key)) continue;
@@ -89,7 +94,7 @@ export function auditLine(event: ProxyEvent): string {
       line += `,${name.quoted}:${JSON.stringify(redactField(field))}`;
     }
   }
-  return line + '}\n';
+  return line + '}';
 }
 
 function jsonOrNull(value: string | null | undefined): string {
