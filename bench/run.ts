@@ -25,17 +25,18 @@ const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE
 // BENCH_BASELINE=<another checkout>: its proxy runs beside this one, targets `base-no-budget` and `base-budget-on` (A/B)
 const baselineDir = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
 
-type Via = 'direct' | 'proxy' | 'base';
+type Via = 'direct' | 'floor' | 'proxy' | 'base';
 interface Target { readonly key: string; readonly name: string; readonly via: Via; readonly auth: string; readonly model: string }
 const TARGETS: readonly Target[] = [
   { key: 'direct', name: 'direct', via: 'direct', auth: 'Bearer sk-bench', model: 'gpt-4o' },
+  { key: 'floor', name: 'bare node relay', via: 'floor', auth: 'Bearer open:secret', model: 'gpt-4o' },
   { key: 'no-budget', name: 'proxy, no budget', via: 'proxy', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'budget-on', name: 'proxy, budget on', via: 'proxy', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
   { key: 'base-no-budget', name: 'baseline, no budget', via: 'base', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'base-budget-on', name: 'baseline, budget on', via: 'base', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
 ];
 // BENCH_TARGETS=direct,budget-on picks and orders the targets (for profiling one of them)
-const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,no-budget,budget-on';
+const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,floor,no-budget,budget-on';
 const chosen = (process.env.BENCH_TARGETS ?? defaultTargets).split(',').map((key) => TARGETS.find((t) => t.key === key)!);
 type Endpoints = Partial<Record<Via, { readonly url: string; readonly pid?: number }>>;
 
@@ -46,8 +47,9 @@ interface Sample extends LoadResult {
 }
 interface Row { readonly mode: string; readonly concurrency: number; readonly target: Target; readonly samples: Sample[] }
 
-async function startFake(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fake-upstream-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a bench helper script as its own process; it prints its URL on its first stdout line. */
+async function startHelper(script: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(script, import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((done) => createInterface({ input: child.stdout! }).once('line', done));
   return { child, url: line.trim() };
 }
@@ -55,15 +57,14 @@ async function startFake(): Promise<{ child: ChildProcess; url: string }> {
 async function startProxy(root: string, bin?: string, env: Record<string, string> = proxyEnv, nodeArgs = process.env.BENCH_NODE_ARGS): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
   const proxy = await startProxyProcess({
     port: await freePort(),
+    // the audit log goes to a pipe read by a process of its own, as a container runtime's log collector reads it
+    stdout: logSink.stdin!,
     bin,
     // BENCH_NODE_ARGS: extra node flags for the proxy, e.g. --perf-basic-prof to read it with `perf record -p <pid>`
     nodeArgs: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(nodeArgs?.split(' ').filter(Boolean) ?? [])],
     // BENCH_PROXY_ENV=K=V,K2=V2: extra environment for the proxy (e.g. UV_USE_IO_URING=1)
     env: { ...env, CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') },
   });
-  // the audit log goes to the child's stdout pipe, as in production; drain it without keeping it (it grows by MBs a second)
-  proxy.child.stdout!.removeAllListeners('data');
-  proxy.child.stdout!.resume();
   for (let i = 0; i < 100 && !/ready in \d+ ms/.test(proxy.stderr()); i++) await new Promise((done) => setTimeout(done, 20));
   const stderr = proxy.stderr();
   const ready = /ready in (\d+) ms/.exec(stderr);
@@ -110,7 +111,10 @@ const med = (values: (number | null)[]): number | null => {
 const medianRatio = (a: Sample[], b: Sample[], pick: (s: Sample) => number): number | null => med(a.map((sample, i) => (b[i] ? pick(sample) / pick(b[i]) : null)));
 const fmt = (n: number | null, digits = 2) => (n === null ? '-' : n.toFixed(digits));
 
-const fake = await startFake();
+const fake = await startHelper('./fake-upstream-server.ts');
+const logSink = spawn('sh', ['-c', 'cat > /dev/null'], { stdio: ['pipe', 'ignore', 'inherit'] });
+// the floor any Node proxy stands on: node:http in, undici out, nothing parsed (only started when a target uses it)
+const floor = chosen.some((target) => target.via === 'floor') ? await startHelper('./floor-proxy.ts', [fake.url]) : null;
 const rows: Row[] = [];
 const replay: { records: number; readyMs: number | null; ledgerLine: string; onRps: number | null; offRps: number | null; ratio: number | null; mainUs: number | null }[] = [];
 try {
@@ -121,7 +125,7 @@ try {
     const baseRoot = baselineDir ? mkdtempSync(join(tmpdir(), 'tollgate-bench-base-')) : null;
     if (baseRoot) writeBenchConfig({ root: baseRoot, upstreamUrl: fake.url });
     const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'), baselineEnv, process.env.BENCH_BASELINE_NODE_ARGS)).proxy : null;
-    const endpoints: Endpoints = { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid }, ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}) };
+    const endpoints: Endpoints = { direct: { url: fake.url }, ...(floor ? { floor: { url: floor.url, pid: floor.child.pid } } : {}), proxy: { url: proxy.url, pid: proxy.child.pid }, ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}) };
     try {
       for (const mode of modes) {
         for (const concurrency of concurrencies) {
@@ -164,6 +168,8 @@ try {
   }
 } finally {
   fake.child.kill('SIGTERM');
+  floor?.child.kill('SIGTERM');
+  logSink.stdin!.end();
 }
 if (profileDir) process.stderr.write(`proxy CPU profiles written to ${profileDir}\n`);
 

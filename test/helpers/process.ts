@@ -1,5 +1,6 @@
 // Runs the real `tollgate` binary as a child process and waits until it serves.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/tollgate.js', import.meta.url));
@@ -7,20 +8,28 @@ export const BIN = fileURLToPath(new URL('../../bin/tollgate.js', import.meta.ur
 export interface RunningProxy {
   readonly child: ChildProcess;
   readonly url: string;
+  /** The audit stream so far ('' when it went elsewhere). */
   readonly stdout: () => string;
   readonly stderr: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Starts `tollgate serve` on a free port and resolves once /health answers. */
-export async function startProxyProcess(options: { env: Record<string, string>; port: number; nodeArgs?: readonly string[]; bin?: string }): Promise<RunningProxy> {
+export async function startProxyProcess(options: {
+  env: Record<string, string>;
+  port: number;
+  nodeArgs?: readonly string[];
+  bin?: string;
+  /** Where the audit stream goes instead of a pipe to this process (the bench hands it to a log sink process). */
+  stdout?: Writable;
+}): Promise<RunningProxy> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? BIN, 'serve'], {
     env: { PATH: process.env.PATH ?? '', ...options.env, LISTEN_ADDR: `127.0.0.1:${options.port}`, UI_ADDR: options.env.UI_ADDR ?? '127.0.0.1:0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   const url = `http://127.0.0.1:${options.port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
