@@ -5,6 +5,7 @@ import type { PolicyResult } from '../budget/policy.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { EventBus, ProxyEvent } from './events.ts';
+import { Tally } from './tally.ts';
 
 export interface MetricsOptions {
   readonly bus: EventBus;
@@ -31,14 +32,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   const now = options.now ?? Date.now;
   const registers = [registry];
-  const requests = new Counter({ name: 'tollgate_requests_total', help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).', labelNames: ['agent', 'model', 'status'], registers });
-  const tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).', labelNames: ['agent', 'model', 'kind'], registers });
-  const cost = new Counter({ name: 'tollgate_cost_micros_total', help: 'Priced spend in micro-dollars (1 USD = 1e6).', labelNames: ['agent', 'model'], registers });
-  const unpriced = new Counter({ name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'], registers });
+  // counted on the hot path as plain numbers, copied into the counters below whenever they are read (their `collect`)
+  const tallies = {
+    requests: new Tally(['agent', 'model', 'status']),
+    tokens: new Tally(['agent', 'model', 'kind']),
+    cost: new Tally(['agent', 'model']),
+    unpriced: new Tally(['agent', 'model']),
+    decisions: new Tally(['agent', 'outcome']),
+    interventions: new Tally(['agent', 'intervention']),
+    overrides: new Tally(['action']),
+  };
+  new Counter({ name: 'tollgate_requests_total', help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).', labelNames: ['agent', 'model', 'status'], registers, collect() { tallies.requests.copyInto(this); } });
+  new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).', labelNames: ['agent', 'model', 'kind'], registers, collect() { tallies.tokens.copyInto(this); } });
+  new Counter({ name: 'tollgate_cost_micros_total', help: 'Priced spend in micro-dollars (1 USD = 1e6).', labelNames: ['agent', 'model'], registers, collect() { tallies.cost.copyInto(this); } });
+  new Counter({ name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'], registers, collect() { tallies.unpriced.copyInto(this); } });
   const latency = new Histogram({ name: 'tollgate_upstream_latency_seconds', help: 'Time from request start to the end of the relayed upstream response.', labelNames: ['provider', 'model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
-  const decisions = new Counter({ name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'], registers });
-  const interventions = new Counter({ name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'], registers });
-  const overrides = new Counter({ name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'], registers });
+  new Counter({ name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'], registers, collect() { tallies.decisions.copyInto(this); } });
+  new Counter({ name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'], registers, collect() { tallies.interventions.copyInto(this); } });
+  new Counter({ name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'], registers, collect() { tallies.overrides.copyInto(this); } });
   const budgetLabels = ['agent', 'limit', 'metric', 'window'] as const;
   const budgetLimit = new Gauge({ name: 'tollgate_budget_limit', help: 'Budget limit (USD for usd metrics, counts otherwise).', labelNames: budgetLabels, registers });
   const budgetUsed = new Gauge({ name: 'tollgate_budget_used', help: 'Usage in the window, settled plus reserved (USD for usd metrics).', labelNames: budgetLabels, registers });
@@ -53,23 +64,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
       case 'error': {
         if (typeof event.path !== 'string') return; // engine-internal errors carry no request outcome
         const model = modelLabel(event);
-        requests.inc({ agent, model, status: String(event.status_code ?? 0) });
-        countTokens(event, (kind, value) => tokens.inc({ agent, model, kind }, value));
-        if (typeof event.cost_micros === 'number') cost.inc({ agent, model }, event.cost_micros);
-        else if (event.pricing_status === 'unpriced') unpriced.inc({ agent, model });
+        tallies.requests.add([agent, model, String(event.status_code ?? 0)]);
+        countTokens(event, (kind, value) => tallies.tokens.add([agent, model, kind], value));
+        if (typeof event.cost_micros === 'number') tallies.cost.add([agent, model], event.cost_micros);
+        else if (event.pricing_status === 'unpriced') tallies.unpriced.add([agent, model]);
         if (typeof event.provider === 'string' && typeof event.latency_ms === 'number') {
           latency.observe({ provider: event.provider, model: String(event.upstream_model ?? NO_MODEL) }, event.latency_ms / 1000);
         }
         return;
       }
       case 'budget_decision':
-        if (typeof event.outcome === 'string') decisions.inc({ agent, outcome: event.outcome });
+        if (typeof event.outcome === 'string') tallies.decisions.add([agent, event.outcome]);
         return;
       case 'intervention':
-        if (event.intervention) interventions.inc({ agent, intervention: event.intervention });
+        if (event.intervention) tallies.interventions.add([agent, event.intervention]);
         return;
       case 'override_changed':
-        overrides.inc({ action: String(event.action ?? 'unknown') });
+        tallies.overrides.add([String(event.action ?? 'unknown')]);
         return;
       default:
     }
@@ -114,6 +125,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     contentType: registry.contentType,
     async render() {
       await refreshGauges();
+
       return registry.metrics();
     },
     close() {
@@ -127,8 +139,12 @@ function modelLabel(event: ProxyEvent): string {
 }
 
 function countTokens(event: ProxyEvent, add: (kind: string, value: number) => void): void {
-  const kinds: [string, unknown][] = [['input', event.tokens_in], ['output', event.tokens_out], ['cache_read', event.cached_tokens], ['cache_write', event.cache_write_tokens]];
-  for (const [kind, value] of kinds) {
-    if (typeof value === 'number' && Number.isFinite(value) && value > 0) add(kind, value);
-  }
+  countKind(event.tokens_in, 'input', add);
+  countKind(event.tokens_out, 'output', add);
+  countKind(event.cached_tokens, 'cache_read', add);
+  countKind(event.cache_write_tokens, 'cache_write', add);
+}
+
+function countKind(value: unknown, kind: string, add: (kind: string, value: number) => void): void {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) add(kind, value);
 }
