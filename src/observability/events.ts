@@ -32,12 +32,16 @@ export class EventBus {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Delivers synchronously; a throwing listener is isolated so it can never break the request path. */
+  /**
+   * Delivers synchronously; a throwing listener is isolated so it can never break the request path. The bus takes
+   * the event over: it is stamped in place (no copy per event) and must not be changed afterwards.
+   */
   emit(event: Omit<ProxyEvent, 'ts'> & { ts?: string }): void {
-    const full = { ...event, ts: event.ts ?? new Date().toISOString() } as ProxyEvent;
+    const full = event as { ts?: string } & Omit<ProxyEvent, 'ts'>;
+    full.ts ??= new Date().toISOString();
     for (const listener of this.#listeners) {
       try {
-        listener(full);
+        listener(full as ProxyEvent);
       } catch {
         // a subscriber's failure is its own problem
       }
