@@ -1,8 +1,8 @@
 // Constant-time secret comparison that leaks neither content nor length: both sides are hashed to SHA-256 first.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export function secretDigest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer'); // one-shot: no Hash object per request
 }
 
 export function secretsEqual(presented: string, expected: string): boolean {

@@ -129,13 +129,15 @@ class Engine implements BudgetEngine {
     if (downgraded) {
       this.#intervention(request, 'model_downgraded', { from_model: request.requestedModel, to_model: policy.downgradeTo, downgrade_at: policy.downgradeAt });
     }
-    const standings = [...attempt.standings, ...softStandings];
+    const standings = softStandings.length > 0 ? attempt.standings.concat(softStandings) : attempt.standings;
     if (softIndex >= 0) {
       const spec = plan.soft[softIndex];
       this.#intervention(request, blockCode(spec), { behavior: 'soft_alert', ...limitFields(spec, softStandings[softIndex]) });
     }
-    const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest([...plan.hard, ...plan.soft], standings);
-    this.#decision({ request, policy, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra: { estimate_usd_micros: attempt.amounts.usd_micros ?? 0, ...(downgraded ? { downgraded_to: policy.downgradeTo } : {}) } });
+    const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest(plan.soft.length > 0 ? plan.hard.concat(plan.soft) : plan.hard, standings);
+    const extra: Record<string, unknown> = { estimate_usd_micros: attempt.amounts.usd_micros ?? 0 };
+    if (downgraded) extra.downgraded_to = policy.downgradeTo;
+    this.#decision({ request, policy, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
     return {
       outcome: softIndex >= 0 ? 'soft' : 'allow',
       ticket,
@@ -234,31 +236,49 @@ class Engine implements BudgetEngine {
 
   #decision(input: { request: AdmitRequest; policy: EffectivePolicy; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: Record<string, unknown> }): void {
     const { request, policy, deciding } = input;
-    if (policy.limits.length === 0 && Object.keys(policy.fields).length === 0) return;
-    this.#options.bus.emit({
+    if (policy.limits.length === 0 && !hasAnyField(policy.fields)) return;
+    // filled in place, in the audit line's key order: this runs on every governed call, and spreads cost more here
+    const event: Record<string, unknown> & { type: 'budget_decision'; claw_id: string; model: string; intervention: null } = {
       type: 'budget_decision',
       claw_id: request.agent.id,
       model: request.requestedModel,
       intervention: null,
       request_id: request.requestId,
       outcome: input.outcome,
-      ...(deciding ? { behavior: deciding.spec.behavior, ...limitFields(deciding.spec, deciding.standing), source: deciding.spec.source.file, source_kind: deciding.spec.source.kind, field: deciding.spec.field } : {}),
-      ...input.extra,
-    });
+    };
+    if (deciding) {
+      const { spec, standing } = deciding;
+      event.behavior = spec.behavior;
+      addLimitFields(event, spec, standing);
+      event.source = spec.source.file;
+      event.source_kind = spec.source.kind;
+      event.field = spec.field;
+    }
+    for (const key in input.extra) event[key] = input.extra[key];
+    this.#options.bus.emit(event);
   }
 }
 
 function limitFields(spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
-  return {
-    limit_id: spec.id,
-    scope: spec.scope,
-    metric: spec.metric,
-    window: spec.window,
-    limit: spec.limit,
-    used: standing?.used ?? null,
-    reserved: standing?.reserved ?? null,
-    remaining: standing?.remaining ?? null,
-  };
+  return addLimitFields({}, spec, standing);
+}
+
+/** The limit and its standing as event fields, added to `event` in place. */
+function addLimitFields(event: Record<string, unknown>, spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
+  event.limit_id = spec.id;
+  event.scope = spec.scope;
+  event.metric = spec.metric;
+  event.window = spec.window;
+  event.limit = spec.limit;
+  event.used = standing?.used ?? null;
+  event.reserved = standing?.reserved ?? null;
+  event.remaining = standing?.remaining ?? null;
+  return event;
+}
+
+function hasAnyField(fields: object): boolean {
+  for (const key in fields) if (Object.hasOwn(fields, key)) return true;
+  return false;
 }
 
 /** The limit with the least remaining share (what an allow decision reports). */
