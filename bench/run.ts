@@ -147,7 +147,7 @@ try {
   }
 
   // Budget check cost against history size, end to end: the governed agent's window pre-seeded in the ledger journal.
-  const pair = [TARGETS[2], TARGETS[1]];
+  const pair = ['budget-on', 'no-budget'].map((key) => TARGETS.find((target) => target.key === key)!);
   for (const records of historySizes) {
     const seededRoot = mkdtempSync(join(tmpdir(), 'tollgate-bench-history-'));
     try {
