@@ -85,7 +85,7 @@ async function readOverride(dir: string): Promise<{ value: unknown; error?: stri
   const file = join(dir, 'budget-override.json');
   const read = await readJsonFile(file);
   if (read.kind === 'missing') return { value: undefined };
-  if (read.kind === 'error') return { value: undefined, error: `${file}: ${read.problem}` };
+  if (read.kind === 'error') return { value: undefined, error: read.problem };
   return { value: read.value };
 }
 

@@ -14,7 +14,10 @@ export interface Agent {
   readonly metadataBudget: unknown;
   /** `<dir>/budget-override.json` parsed, or undefined when absent. */
   readonly contextOverride: unknown;
-  /** Set when budget-override.json exists but cannot be read or parsed: the budget engine reports "budget check unavailable". */
+  /**
+   * Set when budget-override.json exists but cannot be read or parsed (what is wrong, without the file: readers name
+   * it): the budget engine reports "budget check unavailable".
+   */
   readonly contextOverrideError?: string;
   /** History replay tokens from service-auth/*.json with service `cllama-history`. */
   readonly historyTokens: readonly string[];

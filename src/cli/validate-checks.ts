@@ -211,8 +211,9 @@ async function checkPolicies(input: { agents: readonly Agent[]; governanceDir: s
   for (const agent of agents) {
     const metadata: PolicySource = { kind: 'metadata', file: join(agent.dir, 'metadata.json') };
     reportSource(parsePolicySource({ raw: agent.metadataBudget, source: metadata, prefix: 'budget.' }), findings);
-    if (agent.contextOverrideError) findings.add('error', agent.contextOverrideError);
-    else reportSource(parsePolicySource({ raw: agent.contextOverride, source: { kind: 'context_override', file: join(agent.dir, 'budget-override.json') } }), findings);
+    const overrideFile = join(agent.dir, 'budget-override.json');
+    if (agent.contextOverrideError) findings.add('error', `${overrideFile}: ${agent.contextOverrideError}`);
+    else reportSource(parsePolicySource({ raw: agent.contextOverride, source: { kind: 'context_override', file: overrideFile } }), findings);
   }
   const store = new PolicyStore({ governanceDir: input.governanceDir && isDirectory(input.governanceDir) ? input.governanceDir : null });
   await store.reload();

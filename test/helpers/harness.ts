@@ -54,7 +54,8 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
       const metadata: Record<string, unknown> = { token: spec.token ?? `${id}:secret-${id}`, service: id, pod: spec.pod ?? 'test-pod', type: 'test' };
       if (spec.budget !== undefined) metadata.budget = spec.budget;
       writeFileSync(join(dirs.context, id, 'metadata.json'), JSON.stringify(metadata));
-      if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), JSON.stringify(spec.contextOverride));
+      // a string is written as it is (a broken file), anything else as JSON
+      if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), typeof spec.contextOverride === 'string' ? spec.contextOverride : JSON.stringify(spec.contextOverride));
     }
     for (const [id, policy] of Object.entries(options.governance ?? {})) writeGovernanceFile(dirs.governance, id, policy);
     const providers: Record<string, unknown> = {};

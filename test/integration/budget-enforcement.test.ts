@@ -115,10 +115,19 @@ describe('budget enforcement through the SDKs', () => {
   });
 
   it('fails open by default on a broken policy file, closed when configured', async () => {
-    const openHarness = await open({ agents: { a: { budget: { limit_usd: 0.0001, window: '1h' } } }, governance: { a: '{not json' } });
+    const openHarness = await open({
+      agents: { a: { budget: { limit_usd: 0.0001, window: '1h' } }, b: { budget: { limit_usd: 0.0001, window: '1h' }, contextOverride: '{"max_requests": ' } },
+      governance: { a: '{not json' },
+    });
     const client = new OpenAI({ baseURL: `${openHarness.url}/v1`, apiKey: openHarness.token('a'), maxRetries: 0 });
     await ask(client);
     await waitFor(() => openHarness.events.some((event) => event.intervention === 'budget_check_unavailable'), 'budget_check_unavailable');
+    // a broken context override: the reason names the file once, then what is wrong with it
+    await ask(new OpenAI({ baseURL: `${openHarness.url}/v1`, apiKey: openHarness.token('b'), maxRetries: 0 }));
+    const reason = () => String(openHarness.events.find((event) => event.claw_id === 'b' && event.intervention === 'budget_check_unavailable')?.reason ?? '');
+    await waitFor(() => reason() !== '', 'budget_check_unavailable for b');
+    assert.match(reason(), /^[^:]*\/b\/budget-override\.json: not valid JSON/);
+    assert.equal(reason().split('budget-override.json').length, 2, `the file is named once: ${reason()}`);
     await openHarness.close();
     h = undefined;
 
