@@ -1,6 +1,7 @@
 // Reads one budget policy source (a JSON object) field by field: each field present is either a typed value or its problems.
 import { isPlainAgentId } from '../auth/agent.ts';
 import { parseWindow } from './duration.ts';
+import { LEDGER_RETENTION_MS } from '../ledger/ledger.ts';
 
 export type Behavior = 'hard_stop' | 'rate_limit' | 'soft_alert';
 export type UnknownCostMode = 'count_zero' | 'block' | 'estimate';
@@ -99,6 +100,7 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
     if (text === undefined) return undefined;
     const ms = parseWindow(text);
     if (ms === null) return fail(problems, field, WINDOW_MESSAGE);
+    if (ms > LEDGER_RETENTION_MS) return fail(problems, field, `must be at most 35d: the ledger keeps 35 days of usage, a longer window would be cut short`);
     return { text: text.trim(), ms };
   },
   behavior: readBehavior,

@@ -1,5 +1,8 @@
 // The storage seam for budgets: reserve, settle, release, standing. Embedded (memory.ts) and Redis (redis.ts) implement it.
 
+/** How long usage is kept (both ledgers): the longest window a policy may set, so no window is ever cut short. */
+export const LEDGER_RETENTION_MS = 35 * 24 * 60 * 60 * 1000;
+
 /** What a request consumes. Every amount is a non-negative integer. */
 export type Metric = 'usd_micros' | 'requests' | 'input_tokens' | 'output_tokens' | 'total_tokens' | 'unknown_cost_requests';
 export type Amounts = Partial<Record<Metric, number>>;

@@ -9,13 +9,14 @@ import type {
   ReserveOutcome,
   SettleInput,
 } from './ledger.ts';
+import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
 import { EventLog } from './event-log.ts';
 import type { JournalSink } from './journal.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { buildStanding, withHold } from './standing.ts';
 
-export const DEFAULT_RETENTION_MS = 35 * 24 * 60 * 60 * 1000;
+export const DEFAULT_RETENTION_MS = LEDGER_RETENTION_MS;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
 export interface MemoryLedgerOptions {
