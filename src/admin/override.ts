@@ -1,5 +1,5 @@
 // Governance overrides through the admin API: validate the body, write or clear the file atomically, audit the change.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Agent } from '../auth/agent.ts';
 import type { PolicyResult } from '../budget/policy.ts';
@@ -11,6 +11,8 @@ import { parseRfc3339 } from './http.ts';
 /** What the admin API needs of the PolicyStore (src/budget/policy-store.ts). */
 export interface OverrideStore {
   effective(agent: Agent, now: number): PolicyResult;
+  overrideProblems(agentId: string, policy: unknown): string[];
+  previewOverride(agent: Agent, policy: unknown, now: number): PolicyResult;
   governanceFile(agentId: string): string | null;
   writeOverride(agentId: string, policy: unknown): Promise<void>;
   clearOverride(agentId: string): Promise<boolean>;
@@ -74,14 +76,27 @@ export interface OverrideDeps {
 }
 
 /**
- * Writes the override. If the agent's merged policy is then unusable because of the new file (e.g. a limit without a
- * window anywhere), the previous file is restored and the problems are returned as invalid_override.
+ * Writes the override, unless the agent's merged policy would be unusable because of it (e.g. a limit without a
+ * window anywhere): that is found on a dry run, before the file is written, and returned as invalid_override, so no
+ * request ever sees the unusable policy.
  */
 export async function setOverride(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
   const { store, bus } = deps;
   const { agent } = input;
   const file = requireFile(store, agent.id);
   const content = overrideContent(input.body, deps.now());
+  const invalid = store.overrideProblems(agent.id, content);
+  if (invalid.length > 0) {
+    throw new AdminError('invalid_override', `the override is not a valid budget policy: ${invalid.join('; ')}`, { extra: { problems: invalid } });
+  }
+  const preview = store.previewOverride(agent, content, deps.now());
+  if (preview.kind === 'unavailable') {
+    const ours = preview.problems.filter((problem) => problem.startsWith(`${file}: `));
+    if (ours.length > 0) {
+      const problems = ours.map((problem) => problem.slice(file.length + 2));
+      throw new AdminError('invalid_override', `the override would make the agent's budget unusable: ${problems.join('; ')}`, { extra: { problems } });
+    }
+  }
   const previousText = await readText(file);
   try {
     await store.writeOverride(agent.id, content);
@@ -90,15 +105,6 @@ export async function setOverride(deps: OverrideDeps, input: { agent: Agent; bod
       throw new AdminError('invalid_override', `the override is not a valid budget policy: ${error.problems.join('; ')}`, { extra: { problems: error.problems } });
     }
     throw error;
-  }
-  const after = store.effective(agent, deps.now());
-  if (after.kind === 'unavailable') {
-    const ours = after.problems.filter((problem) => problem.startsWith(`${file}: `));
-    if (ours.length > 0) {
-      await restore({ store, agentId: agent.id, file, text: previousText });
-      const problems = ours.map((problem) => problem.slice(file.length + 2));
-      throw new AdminError('invalid_override', `the override would make the agent's budget unusable: ${problems.join('; ')}`, { extra: { problems } });
-    }
   }
   bus.emit({
     type: 'override_changed',
@@ -158,17 +164,6 @@ function requireFile(store: OverrideStore, agentId: string): string {
   const file = store.governanceFile(agentId);
   if (!file) throw new AdminError('governance_not_configured', 'CLAW_GOVERNANCE_DIR is not set: there is nowhere to write an override');
   return file;
-}
-
-async function restore(input: { store: OverrideStore; agentId: string; file: string; text: string | null }): Promise<void> {
-  if (input.text === null) {
-    await input.store.clearOverride(input.agentId);
-    return;
-  }
-  const temp = `${input.file}.${process.pid}.${Date.now()}.restore.tmp`;
-  await writeFile(temp, input.text, { mode: 0o644 });
-  await rename(temp, input.file);
-  await input.store.reload();
 }
 
 async function readText(file: string): Promise<string | null> {

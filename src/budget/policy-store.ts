@@ -121,6 +121,21 @@ export class PolicyStore {
     return result;
   }
 
+  /**
+   * The agent's effective policy if its governance override were `policy` (nothing is written): lets the admin API
+   * refuse an override that would make the budget unusable before any request can see it.
+   */
+  previewOverride(agent: Agent, policy: unknown, now: number): PolicyResult {
+    const file = this.#requireGovernanceFile(agent.id);
+    return resolvePolicy({
+      agentId: agent.id,
+      sources: this.#agentSources(agent, parsePolicySource({ raw: policy, source: { kind: 'governance', file } })),
+      shared: (name) => this.#shared.get(name) ?? null,
+      sharedDir: this.#options.governanceDir ? join(this.#options.governanceDir, SHARED_DIR) : null,
+      now,
+    });
+  }
+
   listShared(): SharedBudgetInfo[] {
     return [...this.#shared.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, loaded]) => {
       const problems = sourceProblems(loaded.parsed);
@@ -140,11 +155,17 @@ export class PolicyStore {
     return dir && isPlainAgentId(agentId) ? join(dir, agentId, POLICY_FILE) : null;
   }
 
+  /** What is wrong with `policy` as the agent's governance file on its own (`field: message` lines; empty when valid). */
+  overrideProblems(agentId: string, policy: unknown): string[] {
+    const file = this.#requireGovernanceFile(agentId);
+    if (policy === null || policy === undefined) return ['must be a JSON object'];
+    return sourceProblems(parsePolicySource({ raw: policy, source: { kind: 'governance', file } }));
+  }
+
   /** Writes the agent's governance override atomically (temp file + rename) after validating it, then reloads. */
   async writeOverride(agentId: string, policy: unknown): Promise<void> {
     const file = this.#requireGovernanceFile(agentId);
-    const parsed = parsePolicySource({ raw: policy, source: { kind: 'governance', file } });
-    const problems = policy === null || policy === undefined ? ['must be a JSON object'] : sourceProblems(parsed);
+    const problems = this.overrideProblems(agentId, policy);
     if (problems.length > 0) throw new PolicyValidationError(file, problems);
     await mkdir(join(this.#options.governanceDir!, agentId), { recursive: true });
     const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -174,12 +195,12 @@ export class PolicyStore {
     return file;
   }
 
-  #agentSources(agent: Agent): ParsedSource[] {
+  /** Metadata, context override, then the governance override (the loaded one, or `governance` when previewing). */
+  #agentSources(agent: Agent, governance: ParsedSource | null = this.#governance.get(agent.id)?.parsed ?? null): ParsedSource[] {
     const sources = [parsePolicySource({ raw: agent.metadataBudget, source: { kind: 'metadata', file: join(agent.dir, 'metadata.json') }, prefix: 'budget.' })];
     const overrideSource: PolicySource = { kind: 'context_override', file: join(agent.dir, 'budget-override.json') };
     sources.push(agent.contextOverrideError ? unusableSource(overrideSource, agent.contextOverrideError) : parsePolicySource({ raw: agent.contextOverride, source: overrideSource }));
-    const governance = this.#governance.get(agent.id);
-    if (governance) sources.push(governance.parsed);
+    if (governance) sources.push(governance);
     return sources;
   }
 

@@ -273,7 +273,7 @@ describe('admin API', () => {
     const badWindowBody = await json(badWindow);
     assert.equal(badWindowBody.error.code, 'invalid_override');
     assert.ok(badWindowBody.error.problems.some((problem: string) => problem.startsWith('window:')));
-    // valid alone, unusable merged (no window anywhere): rolled back
+    // valid alone, unusable merged (no window anywhere): refused on a dry run, the file never written
     const unusable = await put({ limit_usd: 2, reason: 'no window' });
     assert.equal(unusable.status, 400);
     assert.equal((await json(unusable)).error.code, 'invalid_override');
