@@ -66,6 +66,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     scopesFor: historyScopes({ agents, policies, now: Date.now }),
     onProgress: options.onReplayProgress,
     onLoaded: (report) => log(`ledger loaded from ${report.source}: ${report.records} records`),
+    onWarning: log,
     onStateChange: (change) => {
       log(`shared ledger ${change.state}${change.detail ? `: ${change.detail}` : ''}`);
       if (change.state === 'down') bus.emit({ type: 'error', claw_id: null, model: null, intervention: null, status_code: 0, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });

@@ -29,6 +29,8 @@ export interface CreateLedgerOptions {
   readonly config: Config;
   readonly onProgress?: (progress: LedgerLoadProgress) => void;
   readonly onLoaded?: (report: LedgerLoadReport) => void;
+  /** Problems of the running ledger that do not stop it (a failed journal compaction). */
+  readonly onWarning?: (message: string) => void;
   /** Session-history reader (src/history/reader.ts scanHistory), used only when the journal is missing. */
   readonly scanHistory?: (options: { readonly dir: string }) => AsyncIterable<HistoryUsageEntry>;
   /** Scopes a history entry counts in when rebuilding; default `agent:<claw_id>`. */
@@ -53,6 +55,9 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
   }
   return createMemoryLedger(options);
 }
+
+/** How often the running embedded ledger drops expired records from its journal (start-up compacts too). */
+const JOURNAL_COMPACTION_MS = 60 * 60 * 1000;
 
 const REDIS_MODULE = './redis.ts';
 interface RedisLedgerModule {
@@ -81,7 +86,10 @@ async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryL
   }
 
   // Attached after the replay, so replayed records are not written again; a rebuild below is journaled.
-  const journal = await Journal.open({ file });
+  const journal = await Journal.open({
+    file,
+    compaction: { everyMs: JOURNAL_COMPACTION_MS, retentionMs, now, onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`) },
+  });
   ledger.attachJournal(journal);
 
   const historyDir = options.config.historyDir;

@@ -81,6 +81,11 @@ export interface CompactOptions {
   readonly file: string;
   readonly retentionMs: number;
   readonly now?: () => number;
+  /**
+   * Skip the scan when the file's first record is still within retention (appends come in time order, so nothing
+   * behind it has expired either; a stray older record waits for the next compaction after the first one expires).
+   */
+  readonly skipWhenFirstIsFresh?: boolean;
 }
 
 /**
@@ -91,6 +96,10 @@ export interface CompactOptions {
 export async function compactJournal(options: CompactOptions): Promise<CompactResult> {
   const started = performance.now();
   const cutoff = (options.now ?? Date.now)() - options.retentionMs;
+  if (options.skipWhenFirstIsFresh) {
+    const first = await firstRecordTime(options.file);
+    if (first === null || first > cutoff) return { kept: 0, dropped: 0, rewritten: false, ms: Math.round(performance.now() - started) };
+  }
   const keep = (line: Buffer): boolean => {
     const fast = leadingTime(line);
     if (fast !== null) return fast > cutoff;
@@ -131,3 +140,13 @@ export async function compactJournal(options: CompactOptions): Promise<CompactRe
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/** The time of the file's first record; null when the file is missing, empty or does not start with a record. */
+async function firstRecordTime(file: string): Promise<number | null> {
+  for await (const batch of readLineBatches(file, 64 * 1024)) {
+    const line = batch.find((candidate) => candidate.length > 0);
+    if (!line) continue;
+    return leadingTime(line) ?? decodeRecord(line.toString('utf8'))?.at ?? null;
+  }
+  return null;
+}

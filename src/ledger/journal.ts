@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { AmountRow } from './amounts.ts';
 import { encodeRecord } from './journal-record.ts';
 import { cutTornTail, writeAll } from './journal-file.ts';
+import { compactJournal, type CompactResult } from './journal-replay.ts';
 
 export { compactJournal, replayJournal } from './journal-replay.ts';
 export { cutTornTail } from './journal-file.ts';
@@ -25,6 +26,11 @@ export interface JournalOptions {
   readonly file: string;
   /** Lines kept in memory while the disk refuses writes; beyond that the oldest are dropped (and counted). */
   readonly maxQueuedLines?: number;
+  /**
+   * Compaction while running: every `everyMs`, records older than `retentionMs` are dropped from the file (start-up
+   * compacts too), so a proxy that runs for months keeps a journal of one retention period, not of its whole life.
+   */
+  readonly compaction?: { readonly everyMs: number; readonly retentionMs: number; readonly now?: () => number; readonly onError?: (error: Error) => void };
 }
 
 export interface JournalStats {
@@ -46,18 +52,29 @@ export class Journal implements JournalSink {
   private error: Error | null = null;
   private written = 0;
   private dropped = 0;
+  /** A compaction in progress: writes wait for it (appends keep queueing), then go to the rewritten file. */
+  private compacting: Promise<CompactResult> | null = null;
+  private compactionTimer: NodeJS.Timeout | null = null;
 
   private constructor(
-    private readonly handle: FileHandle,
-    private readonly maxQueuedLines: number,
-  ) {}
+    private handle: FileHandle,
+    private readonly options: JournalOptions & { readonly maxQueuedLines: number },
+  ) {
+    const compaction = options.compaction;
+    if (compaction && compaction.everyMs > 0) {
+      this.compactionTimer = setInterval(() => {
+        this.compact({ retentionMs: compaction.retentionMs, now: compaction.now }).catch((error: Error) => compaction.onError?.(error));
+      }, compaction.everyMs);
+      this.compactionTimer.unref();
+    }
+  }
 
   /** Opens (creating folders and file) for appending, first cutting a torn last line left by a crash. */
   static async open(options: JournalOptions): Promise<Journal> {
     await mkdir(dirname(options.file), { recursive: true });
     await cutTornTail(options.file);
     const handle = await open(options.file, 'a');
-    return new Journal(handle, options.maxQueuedLines ?? 1_000_000);
+    return new Journal(handle, { ...options, maxQueuedLines: options.maxQueuedLines ?? 1_000_000 });
   }
 
   get lastError(): Error | null {
@@ -71,15 +88,40 @@ export class Journal implements JournalSink {
   append(entry: { readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }): void {
     if (this.closed) throw new Error('ledger journal is closed');
     this.queue.push(encodeRecord(entry.at, entry.scopes, entry.row));
-    if (this.queue.length > this.maxQueuedLines) {
+    if (this.queue.length > this.options.maxQueuedLines) {
       this.queue.shift();
       this.dropped += 1;
     }
-    if (!this.writing) this.writing = this.drain();
+    if (!this.writing && !this.compacting) this.writing = this.drain();
+  }
+
+  /**
+   * Drops records older than `retentionMs` from the file while the journal stays open: waits for the write in flight,
+   * rewrites the file (temp file, fsync, rename), reopens it, then writes what was appended meanwhile. One at a time.
+   */
+  compact(input: { readonly retentionMs: number; readonly now?: () => number }): Promise<CompactResult> {
+    if (this.closed) return Promise.reject(new Error('ledger journal is closed'));
+    this.compacting ??= (async () => {
+      try {
+        while (this.writing) await this.writing;
+        const result = await compactJournal({ file: this.options.file, retentionMs: input.retentionMs, now: input.now, skipWhenFirstIsFresh: true });
+        if (result.rewritten) {
+          const previous = this.handle;
+          this.handle = await open(this.options.file, 'a');
+          await previous.close();
+        }
+        return result;
+      } finally {
+        this.compacting = null;
+        if (this.queue.length > 0 && !this.writing) this.writing = this.drain();
+      }
+    })();
+    return this.compacting;
   }
 
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+    // a failed compaction leaves the file as it was: its error is the timer's to report, not the flush's
+    while (this.writing || this.compacting) await (this.writing ?? this.compacting!.catch(() => undefined));
     if (this.queue.length > 0) {
       this.writing = this.drain();
       await this.writing;
@@ -89,6 +131,7 @@ export class Journal implements JournalSink {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
     try {
       await this.flush();
       await this.handle.sync();
@@ -101,7 +144,7 @@ export class Journal implements JournalSink {
   /** Writes batches until the queue is empty; on failure keeps the batch queued for the next append or flush. */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && !this.compacting) {
         const batch = this.queue;
         this.queue = [];
         // After a failed write the file may end in a partial line: start on a fresh line (blank lines are ignored).

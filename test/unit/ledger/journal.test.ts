@@ -122,6 +122,41 @@ describe('Journal', () => {
     await rm(dir, { recursive: true });
   });
 
+  it('compacts while open: appends made during the rewrite land in the new file, in order, and the timer runs it', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    let now = 100 * DAY;
+    await writeFile(file, line(now - 40 * DAY, ['agent:a'], { usd_micros: 1 }) + line(now - 2 * DAY, ['agent:a'], { usd_micros: 2 }));
+    const journal = await Journal.open({ file });
+    const row = (micros: number) => toRow({ usd_micros: micros });
+    journal.append({ at: now - 1000, scopes: ['agent:a'], row: row(3) });
+    const compaction = journal.compact({ retentionMs: 35 * DAY, now: () => now });
+    for (let micros = 4; micros <= 50; micros++) journal.append({ at: now, scopes: ['agent:a'], row: row(micros) });
+    const result = await compaction;
+    assert.deepEqual([result.dropped, result.rewritten], [1, true]);
+    await journal.flush();
+    const ledger = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
+    const replayed = await replayJournal({ file, ledger, retentionMs: 35 * DAY, now: () => now });
+    assert.equal(replayed.records, 49, 'the fresh record, the one appended before and the 47 appended during compaction');
+    const [standing] = await ledger.standing([allTime('agent:a')]);
+    assert.equal(standing.used, 2 + 3 + (4 + 50) * 47 / 2);
+    const times = (await readFile(file, 'utf8')).trimEnd().split('\n').map((text) => JSON.parse(text).t as number);
+    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'append order kept');
+    // nothing expired: the scan is skipped (the first record is fresh) and the file left alone
+    assert.equal((await journal.compact({ retentionMs: 35 * DAY, now: () => now })).rewritten, false);
+    await journal.close();
+
+    // the timer: a journal opened with compaction every 20 ms drops what expires while it runs
+    const timed = await Journal.open({ file, compaction: { everyMs: 20, retentionMs: 35 * DAY, now: () => now } });
+    now += 34 * DAY; // the record written at now - 2 days is now 36 days old
+    for (let waited = 0; (await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},`) && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(!(await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},`), 'the expired record was compacted away by the timer');
+    timed.append({ at: now, scopes: ['agent:a'], row: row(7) });
+    await timed.close();
+    assert.ok((await readFile(file, 'utf8')).trimEnd().endsWith(line(now, ['agent:a'], { usd_micros: 7 }).trimEnd()), 'appends after a timed compaction go to the new file');
+    await rm(dir, { recursive: true });
+  });
+
   it('does not replay records older than retention', async () => {
     const dir = await tempDir();
     const file = join(dir, 'journal.jsonl');
