@@ -23,7 +23,8 @@ export function estimateAmounts(input: {
 }): PricedEstimate {
   const inputTokens = Math.max(0, Math.ceil(input.inputTokens));
   const outputTokens = Math.max(0, Math.ceil(input.outputTokens));
-  let rates: ModelRates | null = input.pricer.rates(input.provider, input.model);
+  // priced at the tier of the estimated input size: the estimate is an upper bound, so is the tier
+  let rates: ModelRates | null = input.pricer.rates(input.provider, input.model, inputTokens);
   const unknownPrice = rates === null;
   if (!rates) {
     if (input.unknownCost === 'block') return { blocked: true };

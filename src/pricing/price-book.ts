@@ -2,7 +2,7 @@
 import type { ModelRates, Pricer, PriceQuote } from './pricer.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { OperatorPrices } from './operator-prices.ts';
-import { costMicros, rateSet, selectRates, singleRateCard, type RateCard } from './rate-card.ts';
+import { costMicros, rateSet, ratesForInputSize, selectRates, singleRateCard, type RateCard } from './rate-card.ts';
 import { genaiRateCard } from './genai-rates.ts';
 import { operatorKeys, tableLookups } from './model-keys.ts';
 import { usdToMicros } from './money.ts';
@@ -47,9 +47,9 @@ class PriceBook implements Pricer {
     this.table = options.priceTable ?? genaiRateCard;
   }
 
-  rates(provider: string, model: string): ModelRates | null {
+  rates(provider: string, model: string, inputTokens = 0): ModelRates | null {
     const resolved = this.resolve(provider, model);
-    return resolved ? selectRates(resolved.card, this.now()).flat : null;
+    return resolved ? ratesForInputSize(selectRates(resolved.card, this.now()), inputTokens) : null;
   }
 
   price(input: { readonly provider: string; readonly model: string; readonly usage: Usage }): PriceQuote {

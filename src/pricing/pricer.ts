@@ -18,8 +18,11 @@ export interface PriceQuote {
 }
 
 export interface Pricer {
-  /** Rates for a model, looked up once per (provider, model) and cached. Null when unknown. */
-  rates(provider: string, model: string): ModelRates | null;
+  /**
+   * Rates for a model, looked up once per (provider, model) and cached; null when unknown. With `inputTokens`, the
+   * rates of the tier a request of that many input tokens falls in (long-context tiers cost more), else the base tier.
+   */
+  rates(provider: string, model: string, inputTokens?: number): ModelRates | null;
   /** Cost of one call. Provider-reported cost wins when present. */
   price(input: { readonly provider: string; readonly model: string; readonly usage: Usage }): PriceQuote;
 }

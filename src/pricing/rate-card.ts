@@ -78,6 +78,18 @@ function rateAt(rate: Rate, inputSize: number): number {
   return price;
 }
 
+/**
+ * The rates that apply to a request of `inputSize` input tokens (tiers priced by input size), as flat numbers: the
+ * base tier's object itself when no tier starts below that size.
+ */
+export function ratesForInputSize(set: RateSet, inputSize: number): ModelRates {
+  if (typeof set.input === 'number' && typeof set.output === 'number') return set.flat;
+  const input = rateAt(set.input, inputSize);
+  const output = rateAt(set.output, inputSize);
+  if (input === set.flat.inputPerMTok && output === set.flat.outputPerMTok) return set.flat;
+  return { ...set.flat, inputPerMTok: input, outputPerMTok: output, cacheReadPerMTok: rateAt(set.cacheRead, inputSize), cacheWritePerMTok: rateAt(set.cacheWrite, inputSize) };
+}
+
 export function baseRate(rate: Rate): number {
   return typeof rate === 'number' ? rate : rate.base;
 }

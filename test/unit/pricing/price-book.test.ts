@@ -67,6 +67,10 @@ test('tiered prices: the request\'s total input tokens pick the tier for every r
   assert.equal(price('google', 'gemini-2.5-pro', { inputTokens: 250_000, outputTokens: 100 }).costMicros, 625_000 + 1_500);
   assert.equal(price('google', 'gemini-2.5-pro', { inputTokens: 100_000, cacheReadTokens: 150_000 }).costMicros, 250_000 + 37_500);
   assert.deepEqual(book.rates('google', 'gemini-2.5-pro'), { inputPerMTok: 1.25, outputPerMTok: 10, cacheReadPerMTok: 0.125 });
+  // what a reservation prices an estimate at: the tier of its input size
+  assert.deepEqual(book.rates('google', 'gemini-2.5-pro', 200_000), { inputPerMTok: 1.25, outputPerMTok: 10, cacheReadPerMTok: 0.125 });
+  assert.equal(book.rates('google', 'gemini-2.5-pro', 250_000)?.inputPerMTok, 2.5);
+  assert.equal(book.rates('google', 'gemini-2.5-pro', 250_000)?.outputPerMTok, 15);
 });
 
 test('date and time-of-day conditions follow the injected clock', () => {
