@@ -1,59 +1,68 @@
-// Threshold alerts on USD limits: after each settle, fire each threshold once per window, re-arm when usage falls back below it.
-import type { LimitStanding } from '../ledger/ledger.ts';
+// Threshold alerts on USD limits: after each settle, each threshold reached fires once per window, on one replica only.
+import type { Ledger, LimitStanding } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { microsToUsd } from './headers.ts';
 import type { LimitSpec } from './policy.ts';
 
+/**
+ * A threshold reached fires one `budget_alert` event, then stays quiet for one window length (the usage that reached
+ * it takes that long to leave the window): "once per threshold per window". The claim lives in the ledger, so replicas
+ * sharing a Redis ledger fire it once between them, not once each; each process remembers claims it has seen, so a
+ * threshold held by a claim costs the ledger nothing on later settles.
+ */
 export class AlertTracker {
   readonly #bus: EventBus;
-  /** limit id → thresholds that fired and have not re-armed yet. */
-  readonly #fired = new Map<string, Set<number>>();
+  readonly #ledger: Pick<Ledger, 'claimOnce'>;
+  readonly #now: () => number;
+  /** claim key → until when a claim (ours or another replica's) is known to hold. */
+  readonly #held = new Map<string, number>();
 
-  constructor(bus: EventBus) {
-    this.#bus = bus;
+  constructor(options: { bus: EventBus; ledger: Pick<Ledger, 'claimOnce'>; now?: () => number }) {
+    this.#bus = options.bus;
+    this.#ledger = options.ledger;
+    this.#now = options.now ?? Date.now;
   }
 
-  /**
-   * Compares each limit's settled usage with its thresholds: a threshold reached for the first time emits one
-   * `budget_alert` event; a threshold whose usage has dropped below it (the window rolled) is armed again.
-   * `specs[i]` and `standings[i]` describe the same limit.
-   */
-  observe(input: { agentId: string; model: string; specs: readonly LimitSpec[]; standings: readonly LimitStanding[] }): void {
-    input.specs.forEach((spec, index) => {
+  /** Compares each limit's settled usage with its thresholds. `specs[i]` and `standings[i]` describe the same limit. */
+  async observe(input: { agentId: string; model: string; specs: readonly LimitSpec[]; standings: readonly LimitStanding[] }): Promise<void> {
+    for (const [index, spec] of input.specs.entries()) {
       const standing = input.standings[index];
-      if (!standing || spec.limit <= 0) return;
-      const ratio = standing.used / spec.limit;
-      let fired = this.#fired.get(spec.id);
+      if (!standing || spec.limit <= 0) continue;
       for (const threshold of spec.alerts) {
-        const reached = ratio >= threshold;
-        if (!reached) {
-          fired?.delete(threshold);
-          continue;
-        }
-        if (fired?.has(threshold)) continue;
-        if (!fired) {
-          fired = new Set();
-          this.#fired.set(spec.id, fired);
-        }
-        fired.add(threshold);
-        this.#bus.emit({
-          type: 'budget_alert',
-          claw_id: input.agentId,
-          model: input.model,
-          intervention: 'budget_alert',
-          limit_id: spec.id,
-          scope: spec.scope,
-          window: spec.window,
-          behavior: spec.behavior,
-          threshold,
-          used_usd: microsToUsd(standing.used),
-          limit_usd: microsToUsd(spec.limit),
-          used_micros: standing.used,
-          limit_micros: spec.limit,
-          source: spec.source.file,
-        });
+        if (standing.used / spec.limit < threshold) continue;
+        const key = `alert:${spec.id}@${threshold}`;
+        const now = this.#now();
+        if ((this.#held.get(key) ?? 0) > now) continue;
+        const claim = await this.#ledger.claimOnce({ key, ttlMs: spec.windowMs });
+        this.#forgetExpired(now);
+        this.#held.set(key, now + claim.heldForMs);
+        if (claim.claimed) this.#emit({ agentId: input.agentId, model: input.model, spec, standing, threshold });
       }
-      if (fired && fired.size === 0) this.#fired.delete(spec.id);
+    }
+  }
+
+  #emit(input: { agentId: string; model: string; spec: LimitSpec; standing: LimitStanding; threshold: number }): void {
+    const { spec, standing } = input;
+    this.#bus.emit({
+      type: 'budget_alert',
+      claw_id: input.agentId,
+      model: input.model,
+      intervention: 'budget_alert',
+      limit_id: spec.id,
+      scope: spec.scope,
+      window: spec.window,
+      behavior: spec.behavior,
+      threshold: input.threshold,
+      used_usd: microsToUsd(standing.used),
+      limit_usd: microsToUsd(spec.limit),
+      used_micros: standing.used,
+      limit_micros: spec.limit,
+      source: spec.source.file,
     });
+  }
+
+  #forgetExpired(now: number): void {
+    if (this.#held.size < 1024) return;
+    for (const [key, until] of this.#held) if (until <= now) this.#held.delete(key);
   }
 }

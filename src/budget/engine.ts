@@ -50,7 +50,7 @@ class Engine implements BudgetEngine {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.#alerts = new AlertTracker(options.bus);
+    this.#alerts = new AlertTracker({ bus: options.bus, ledger: options.ledger, now: this.#now });
   }
 
   async admit(request: AdmitRequest): Promise<Admission> {
@@ -226,8 +226,13 @@ class Engine implements BudgetEngine {
   }
 
   async #checkAlerts(input: { agentId: string; model: string; plan: RequestPlan }): Promise<void> {
-    const standings = await this.#options.ledger.standing(input.plan.alertChecks);
-    this.#alerts.observe({ agentId: input.agentId, model: input.model, specs: input.plan.alerting, standings });
+    try {
+      const standings = await this.#options.ledger.standing(input.plan.alertChecks);
+      await this.#alerts.observe({ agentId: input.agentId, model: input.model, specs: input.plan.alerting, standings });
+    } catch (error) {
+      // the call is settled; only its alert check failed (the next settle checks again)
+      this.#options.bus.emit({ type: 'error', claw_id: input.agentId, model: input.model, intervention: null, status_code: 0, error: `budget alert check failed: ${(error as Error).message}` });
+    }
   }
 
   #intervention(request: AdmitRequest, name: string, fields: Record<string, unknown>): void {

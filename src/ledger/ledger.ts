@@ -81,6 +81,11 @@ export interface LedgerHealth {
   readonly detail?: string;
 }
 
+export interface ClaimResult {
+  readonly claimed: boolean;
+  readonly heldForMs: number;
+}
+
 export interface Ledger {
   /** Atomically checks every limit and, if all fit, holds the amounts on every scope. */
   reserve(input: ReserveInput): Promise<ReserveOutcome>;
@@ -92,6 +97,11 @@ export interface Ledger {
   record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void>;
   /** Current standing of each check, without reserving anything. */
   standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]>;
+  /**
+   * Claims a one-off notice (a budget alert for one threshold of one limit) for `ttlMs`: `claimed` for the first caller,
+   * not for anyone else (any replica sharing this ledger) until the claim expires; `heldForMs` is how long it still holds.
+   */
+  claimOnce(input: { readonly key: string; readonly ttlMs: number }): Promise<ClaimResult>;
   health(): Promise<LedgerHealth>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // The embedded ledger: rolling-window usage per scope in memory, atomic reservations with leases, settlements journaled.
 import type {
   Amounts,
+  ClaimResult,
   Ledger,
   LedgerHealth,
   LimitCheck,
@@ -58,6 +59,8 @@ export class MemoryLedger implements Ledger {
   private readonly reservations = new Map<string, Reservation>();
   private readonly leases = new LeaseHeap<Reservation>();
   private readonly timer: NodeJS.Timeout | null;
+  /** claimOnce keys → when their claim expires. */
+  private readonly claims = new Map<string, number>();
   private closed = false;
 
   constructor(options: MemoryLedgerOptions = {}) {
@@ -158,6 +161,16 @@ export class MemoryLedger implements Ledger {
     return checks.map((check) => this.standingOf(check, now));
   }
 
+  async claimOnce(input: { readonly key: string; readonly ttlMs: number }): Promise<ClaimResult> {
+    this.assertOpen();
+    const now = this.now();
+    const until = this.claims.get(input.key);
+    if (until !== undefined && until > now) return { claimed: false, heldForMs: until - now };
+    const ttlMs = Math.max(1, Math.ceil(input.ttlMs));
+    this.claims.set(input.key, now + ttlMs);
+    return { claimed: true, heldForMs: ttlMs };
+  }
+
   async health(): Promise<LedgerHealth> {
     const error = this.journal?.lastError ?? null;
     if (this.closed) return { ok: false, kind: 'memory', detail: 'closed' };
@@ -239,6 +252,7 @@ export class MemoryLedger implements Ledger {
       this.prune(state, now);
       if (state.log.size === 0 && state.open === 0) this.scopes.delete(scope);
     }
+    for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
   }
 
   private scopeState(scope: string): ScopeState {

@@ -1,5 +1,5 @@
 // The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
-import type { Amounts, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
+import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
 import { toRow } from './amounts.ts';
 import { DEFAULT_RETENTION_MS } from './memory.ts';
 import { bucketLevels, layoutSignature, REDIS_LEDGER_VERSION, type BucketLevel } from './redis-layout.ts';
@@ -102,6 +102,19 @@ export class RedisLedger implements Ledger {
     await this.run('standing', standingPayload([]));
     const [born, reseeded] = await this.command(() => this.connection.client.mget(`${this.namespace}born`, `${this.namespace}reseeded`));
     return { bornAt: Number(born), reseeded };
+  }
+
+  /**
+   * SET NX PX on the server: the first replica to claim a key for its TTL wins (Redis's clock runs the TTL); the
+   * others learn how long the claim still holds (PTTL).
+   */
+  async claimOnce(input: { readonly key: string; readonly ttlMs: number }): Promise<ClaimResult> {
+    const key = `${this.namespace}claim:${input.key}`;
+    const ttlMs = Math.max(1, Math.ceil(input.ttlMs));
+    const client = this.connection.client;
+    if ((await this.command(() => client.set(key, '1', 'PX', ttlMs, 'NX'))) === 'OK') return { claimed: true, heldForMs: ttlMs };
+    const remaining = await this.command(() => client.pttl(key));
+    return { claimed: false, heldForMs: Math.max(0, remaining) };
   }
 
   /** Claims the one re-seed of this ledger life (SET NX); false if another re-seed already claimed it. */

@@ -249,6 +249,18 @@ export function ledgerContract(name: string, makeLedger: MakeLedger): void {
       assert.equal(sharedStanding.used, 1);
     }));
 
+    it('claims a one-off notice once until its TTL passes', withLedger(async (ledger) => {
+      const key = `alert:${uniqueScope()}/usd/1h@0.5`;
+      const first = await ledger.claimOnce({ key, ttlMs: 400 });
+      assert.deepEqual(first, { claimed: true, heldForMs: 400 });
+      const [second, third] = await Promise.all([ledger.claimOnce({ key, ttlMs: 400 }), ledger.claimOnce({ key, ttlMs: 400 })]);
+      assert.equal(second.claimed || third.claimed, false, 'nobody else claims it while it holds');
+      assert.ok(second.heldForMs > 0 && second.heldForMs <= 400, `held for ${second.heldForMs} ms`);
+      assert.equal((await ledger.claimOnce({ key: `${key}-other`, ttlMs: 400 })).claimed, true, 'keys are independent');
+      await sleep(450 + CLOCK_SLACK_MS);
+      assert.equal((await ledger.claimOnce({ key, ttlMs: 400 })).claimed, true, 'claimable again once expired');
+    }));
+
     it('reports itself healthy', withLedger(async (ledger) => {
       const health = await ledger.health();
       assert.equal(health.ok, true);

@@ -1,8 +1,11 @@
-// Three tollgate processes sharing one Redis ledger hold one budget: 60 simultaneous calls against a limit that fits 10.
+// Three tollgate processes sharing one Redis ledger hold one budget: 60 simultaneous calls against a limit that fits 10,
+// and a threshold alert crossed on all three is posted once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -15,6 +18,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('replicas sharing a Redis ledger', () => {
   let fake: FakeUpstream;
   let root: string;
+  let webhook: Server;
+  const alerts: Record<string, unknown>[] = [];
   const replicas: RunningProxy[] = [];
   const agent = `rep-${randomBytes(4).toString('hex')}`;
   // each call: 10 input + 100 output tokens of gpt-4o = 1,025 µ$; ten fit under 11,500 µ$ with their estimates
@@ -22,9 +27,18 @@ describe('replicas sharing a Redis ledger', () => {
 
   before(async () => {
     fake = await startFakeUpstream({ delayMs: 30 });
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        alerts.push(JSON.parse(body) as Record<string, unknown>);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
     root = mkdtempSync(join(tmpdir(), 'tollgate-replicas-'));
     mkdirSync(join(root, 'context', agent), { recursive: true });
-    writeFileSync(join(root, 'context', agent, 'metadata.json'), JSON.stringify({ token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h' } }));
+    writeFileSync(join(root, 'context', agent, 'metadata.json'), JSON.stringify({ token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h', alerts: [0.5] } }));
     mkdirSync(join(root, 'auth'));
     writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real', auth: 'bearer' } } }));
     for (let i = 0; i < 3; i++) {
@@ -40,6 +54,7 @@ describe('replicas sharing a Redis ledger', () => {
           TOLLGATE_REDIS_PREFIX: `test-${agent}`,
           // closed: a ledger that cannot answer must show up as 503s here, never as silently admitted calls
           CLLAMA_BUDGET_FAIL_MODE: 'closed',
+          TOLLGATE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alerts`,
         },
       }));
     }
@@ -51,6 +66,7 @@ describe('replicas sharing a Redis ledger', () => {
     if (keys.length > 0) await client.del(...keys);
     await client.quit();
     await fake.close();
+    webhook.close();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -63,7 +79,13 @@ describe('replicas sharing a Redis ledger', () => {
     assert.equal(admitted + refused, 60);
     assert.ok(admitted >= 9, `at least 9 admitted, got ${admitted}`);
     assert.equal(fake.requests.length, admitted);
+    // every replica settled calls past 50% of the limit; the claim in Redis lets exactly one of them post the alert
+    for (let waited = 0; alerts.length === 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    // a replica that also believed it crossed first would post at about the same moment: give it time to show
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     await Promise.all(replicas.map((replica) => replica.stop()));
+    assert.equal(alerts.length, 1, `one alert for the shared threshold, got ${JSON.stringify(alerts)}`);
+    assert.equal(alerts[0].threshold, 0.5);
     const spent = historyCost(root, agent);
     assert.equal(spent.entries, admitted);
     assert.ok(spent.micros <= limitMicros, `spent ${spent.micros} µ$ must not exceed ${limitMicros} µ$`);

@@ -1,16 +1,20 @@
-// Threshold alerts (once per threshold per window, re-armed as the window rolls) and their webhook delivery.
+// Threshold alerts (once per threshold per window, claimed in the ledger so replicas fire one between them) and their webhook delivery.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachAlertWebhook } from '../../../src/budget/alert-webhook.ts';
+import { AlertTracker } from '../../../src/budget/alerts.ts';
+import type { LimitSpec } from '../../../src/budget/policy.ts';
+import type { LimitStanding } from '../../../src/ledger/ledger.ts';
+import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { makeAgent, recordingBus } from './helpers.ts';
 import { setup, settle } from './engine-setup.ts';
 
 const HOUR = 3_600_000;
 
 describe('budget alerts', () => {
-  it('fires each threshold once per window and re-arms when usage falls back below it', async () => {
+  it('fires each threshold once per window, and again once the window has rolled past the claim', async () => {
     const { admit, time, of } = setup();
     const agent = makeAgent({ budget: { limit_usd: 0.01, window: '1h', alerts: [0.5, 0.8, 1] } }); // 10,000 µ$
     const spend = async (micros: number) => settle(await admit({ agent, inputTokens: 1, maxOutputTokens: 1 }), micros);
@@ -30,7 +34,7 @@ describe('budget alerts', () => {
     assert.equal(alert.limit_usd, 0.01);
 
     time.advance(HOUR + 1); // everything left the window
-    await spend(100); // 1%: re-arms every threshold
+    await spend(100); // 1%: below every threshold, nothing fires
     assert.equal(of('budget_alert').length, 2);
     await spend(5000); // 51%
     assert.deepEqual(of('budget_alert').map((event) => event.threshold), [0.5, 0.8, 0.5]);
@@ -46,6 +50,30 @@ describe('budget alerts', () => {
     assert.equal(alerts.length, 1);
     assert.equal(alerts[0].limit_id, 'shared:team/usd/1d');
     assert.equal(alerts[0].claw_id, 'a');
+  });
+});
+
+describe('AlertTracker across replicas', () => {
+  const spec: LimitSpec = {
+    id: 'shared:team/usd/1h', scope: 'shared:team', metric: 'usd_micros', limit: 10_000, window: '1h', windowMs: HOUR, behavior: 'hard_stop',
+    models: null, modelPattern: null, alerts: [0.5], source: { kind: 'governance', file: '/gov/_shared/team.json' }, field: 'limit_usd', entry: { limit_usd: 0.01 },
+  };
+  const standing = (used: number): LimitStanding => ({ id: spec.id, scope: spec.scope, windowMs: spec.windowMs, metric: 'usd_micros', limit: spec.limit, used, reserved: 0, remaining: spec.limit - used, resetMs: 0 });
+
+  it('fires once between trackers sharing a ledger, stays quiet for the window, then fires again if usage is still over', async () => {
+    let now = 1_000_000;
+    const ledger = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
+    const { bus, of } = recordingBus();
+    const replicas = [0, 1, 2].map(() => new AlertTracker({ bus, ledger, now: () => now }));
+    for (const tracker of replicas) await tracker.observe({ agentId: 'a', model: 'openai/gpt-4o', specs: [spec], standings: [standing(6_000)] });
+    assert.equal(of('budget_alert').length, 1, 'one alert for three replicas that each saw the threshold reached');
+    now += HOUR - 1;
+    for (const tracker of replicas) await tracker.observe({ agentId: 'b', model: 'openai/gpt-4o', specs: [spec], standings: [standing(7_000)] });
+    assert.equal(of('budget_alert').length, 1, 'still within the window of the first alert');
+    now += 2;
+    for (const tracker of replicas) await tracker.observe({ agentId: 'b', model: 'openai/gpt-4o', specs: [spec], standings: [standing(7_000)] });
+    assert.deepEqual(of('budget_alert').map((event) => event.claw_id), ['a', 'b'], 'a new window: one more, still only one');
+    await ledger.close();
   });
 });
 
