@@ -38,7 +38,7 @@ export class EventBus {
    */
   emit(event: Omit<ProxyEvent, 'ts'> & { ts?: string }): void {
     const full = event as { ts?: string } & Omit<ProxyEvent, 'ts'>;
-    full.ts ??= new Date().toISOString();
+    full.ts ??= isoNow();
     for (const listener of this.#listeners) {
       try {
         listener(full as ProxyEvent);
@@ -47,4 +47,17 @@ export class EventBus {
       }
     }
   }
+}
+
+let isoMs = -1;
+let isoText = '';
+
+/** The current time as ISO-8601, formatted once per millisecond (a call emits several events within one). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
 }

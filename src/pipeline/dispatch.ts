@@ -13,14 +13,10 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const route = ctx.route!;
   const { timeouts } = deps.config;
   const cancel = new CallCancel();
-  const abort = (reason: unknown) => cancel.abort(reason);
-  const clientGone = () => res.destroyed && !res.writableFinished;
-  const onClose = () => {
-    if (!res.writableFinished) abort(new ProxyError('upstream_unreachable', { message: 'client closed the connection' }));
-  };
-  res.on('close', onClose);
+  (res as CallResponse)[CALL] = cancel;
+  res.on('close', onResponseClose);
   // non-streamed calls get one deadline over headers and body; streams are policed by the tap's first-byte/idle watchdog
-  const deadline = ctx.stream ? null : setTimeout(() => abort(new ProxyError('upstream_timeout', { message: `upstream did not answer within ${timeouts.dispatchMs} ms` })), timeouts.dispatchMs);
+  const deadline = ctx.stream ? null : setTimeout(abortOnDeadline, timeouts.dispatchMs, cancel, timeouts.dispatchMs);
   deadline?.unref();
 
   const body = Buffer.from(JSON.stringify(ctx.upstreamBody));
@@ -41,16 +37,28 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false }), ctx),
       stripUsageChunk: ctx.stream && !ctx.clientWantsUsage,
       streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
-      abort,
-      clientGone,
       cancel,
     });
     ctx.statusCode = upstream.statusCode;
     await finishCall({ ctx, deps, relay });
   } finally {
     if (deadline) clearTimeout(deadline);
-    res.off('close', onClose);
+    res.off('close', onResponseClose);
+    (res as CallResponse)[CALL] = undefined;
   }
+}
+
+// The response's close listener and the deadline are module-level functions (the call's cancel handle rides on the
+// response, or is passed to the timer), not closures created for every call.
+const CALL = Symbol('tollgate.call');
+type CallResponse = ServerResponse & { [CALL]?: CallCancel };
+
+function onResponseClose(this: CallResponse): void {
+  if (!this.writableFinished) this[CALL]?.abort(new ProxyError('upstream_unreachable', { message: 'client closed the connection' }));
+}
+
+function abortOnDeadline(cancel: CallCancel, ms: number): void {
+  cancel.abort(new ProxyError('upstream_timeout', { message: `upstream did not answer within ${ms} ms` }));
 }
 
 /** The relayed upstream headers (a fresh object), plus the budget standing and the request id, added in place. */

@@ -1,7 +1,7 @@
 // Relays an upstream response to the client while reading its usage: SSE chunk by chunk with backpressure, JSON whole.
 import type { ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { UpstreamResponse } from '../upstream/client.ts';
-import { upstreamError, type AbortState } from '../upstream/client.ts';
+import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import type { Usage } from '../protocol/usage.ts';
 import { SseParser } from './sse-parser.ts';
@@ -33,11 +33,8 @@ export interface RelayInput {
   readonly stripUsageChunk: boolean;
   /** Bounds on the first body chunk and on later gaps of a stream. */
   readonly streamTimeouts: { readonly firstByteMs: number; readonly idleMs: number };
-  /** Aborts the upstream call. */
-  readonly abort: (reason: string) => void;
-  readonly clientGone: () => boolean;
-  /** Aborted by the whole-call deadline (non-streamed calls). */
-  readonly cancel: AbortState;
+  /** Aborts the upstream call (the relay does when the stream idles or the client goes); the whole-call deadline and the client's disconnect abort it too. */
+  readonly cancel: CallCancel;
 }
 
 export async function relayResponse(input: RelayInput): Promise<RelayResult> {
@@ -77,7 +74,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     ms: input.streamTimeouts.firstByteMs,
     onFire: () => {
       idle = true;
-      input.abort('upstream stream idle timeout');
+      input.cancel.abort('upstream stream idle timeout');
     },
   });
   res.writeHead(upstream.statusCode, input.headers);
@@ -109,14 +106,14 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
         }
         if (!res.write(out)) await drained(res);
       }
-      if (input.clientGone()) {
+      if (clientGone(res)) {
         end = 'client_aborted';
-        input.abort('client closed the connection');
+        input.cancel.abort('client closed the connection');
         break;
       }
     }
   } catch {
-    end = idle ? 'upstream_idle' : input.clientGone() ? 'client_aborted' : 'upstream_error';
+    end = idle ? 'upstream_idle' : clientGone(res) ? 'client_aborted' : 'upstream_error';
   } finally {
     watchdog.stop();
     clearImmediate(headersLater);
@@ -155,4 +152,9 @@ function writeStreamError(res: ServerResponse, dialect: WireFormat, end: RelayEn
     ? { type: 'error', error: { type: 'api_error', message } }
     : { error: { message, type: 'server_error', code: end } };
   res.write(`event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+}
+
+/** The client closed the connection before the response was finished. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed && !res.writableFinished;
 }

@@ -8,35 +8,63 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.resume();
     return Promise.reject(new ProxyError('body_too_large', { message: `request body too large: ${declared} bytes, limit ${maxBytes}` }));
   }
-  // 'data'/'end' listeners rather than an async iterator: no promise per chunk on the path every call takes
+  // 'data'/'end' listeners rather than an async iterator: no promise per chunk on the path every call takes. The
+  // listeners are module-level functions finding their state on the request: no closures created (and named) per call.
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const settle = (error: Error | null): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (error) reject(error);
-      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        settle(new ProxyError('body_too_large', { message: `request body too large: over ${maxBytes} bytes` }));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => settle(null);
-    const onError = (error: Error): void => settle(error);
-    const onClose = (): void => settle(Object.assign(new Error('request body ended early: the client closed the connection'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    (req as ReadingRequest)[READING] = { chunks: [], size: 0, maxBytes, resolve, reject };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+const READING = Symbol('tollgate.readBody');
+
+interface Reading {
+  readonly chunks: Buffer[];
+  size: number;
+  readonly maxBytes: number;
+  readonly resolve: (body: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+
+type ReadingRequest = IncomingMessage & { [READING]?: Reading };
+
+function onData(this: ReadingRequest, chunk: Buffer): void {
+  const reading = this[READING];
+  if (!reading) return;
+  reading.size += chunk.length;
+  if (reading.size > reading.maxBytes) {
+    finish(this, new ProxyError('body_too_large', { message: `request body too large: over ${reading.maxBytes} bytes` }));
+    this.resume();
+    return;
+  }
+  reading.chunks.push(chunk);
+}
+
+function onEnd(this: ReadingRequest): void {
+  finish(this, null);
+}
+
+function onError(this: ReadingRequest, error: Error): void {
+  finish(this, error);
+}
+
+function onClose(this: ReadingRequest): void {
+  finish(this, Object.assign(new Error('request body ended early: the client closed the connection'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+}
+
+function finish(req: ReadingRequest, error: Error | null): void {
+  const reading = req[READING];
+  if (!reading) return;
+  req[READING] = undefined;
+  req.off('data', onData);
+  req.off('end', onEnd);
+  req.off('error', onError);
+  req.off('close', onClose);
+  if (error) reading.reject(error);
+  else reading.resolve(reading.chunks.length === 1 ? reading.chunks[0] : Buffer.concat(reading.chunks, reading.size));
 }
 
 export function parseJsonObject(raw: Buffer): Record<string, unknown> {

@@ -109,7 +109,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
     this.#cancel = cancel;
     this.#resolve = resolve;
     this.#reject = reject;
-    cancel.setListener((reason) => this.#abort(reason));
+    cancel.setListener((reason) => this.abort(reason));
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -121,7 +121,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // 1xx informational: the real answer follows
     if (this.#settled) return false;
     this.#settled = true;
-    this.#body = new UpstreamBody({ resume, abort: (reason) => this.#abort(reason) });
+    this.#body = new UpstreamBody({ resume, call: this });
     this.#resolve({ statusCode, headers: undiciUtil.parseHeaders(rawHeaders) as UpstreamResponse['headers'], body: this.#body });
     return true;
   }
@@ -145,7 +145,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 
   /** Aborts the call in flight (undici then reports it through onError), or fails it before it has started. */
-  #abort(reason: unknown): void {
+  abort(reason: unknown): void {
     if (this.#abortCall) this.#abortCall(reason);
     else this.onError(reason as Error);
   }
@@ -185,7 +185,7 @@ const HIGH_WATER_BYTES = 64 * 1024;
 /** A response body as undici pushes it: read whole with `bytes()`, or chunk by chunk with `for await` (with backpressure). */
 export class UpstreamBody implements AsyncIterable<Buffer> {
   readonly #resume: () => void;
-  readonly #abort: (reason: unknown) => void;
+  readonly #call: { abort(reason: unknown): void };
   #chunks: Buffer[] = [];
   #buffered = 0;
   #ended = false;
@@ -196,9 +196,10 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   /** Wakes the reader waiting for the next chunk, the end or a failure. */
   #wake: (() => void) | null = null;
 
-  constructor(options: { resume: () => void; abort: (reason: unknown) => void }) {
+  /** `call` is aborted when the reader leaves early (a method, not a closure made per call). */
+  constructor(options: { resume: () => void; call: { abort(reason: unknown): void } }) {
     this.#resume = options.resume;
-    this.#abort = options.abort;
+    this.#call = options.call;
   }
 
   /** From undici: a chunk arrived. False asks undici to stop reading until resume (only while iterating). */
@@ -257,7 +258,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
       }
     } finally {
       // a reader that stops early (client gone) ends the upstream call, as destroying undici's Readable would
-      if (!this.#ended && !this.#failed) this.#abort(new ProxyError('upstream_unreachable', { message: 'response body abandoned' }));
+      if (!this.#ended && !this.#failed) this.#call.abort(new ProxyError('upstream_unreachable', { message: 'response body abandoned' }));
     }
   }
 
