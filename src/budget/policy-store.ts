@@ -110,13 +110,7 @@ export class PolicyStore {
   effective(agent: Agent, now: number): PolicyResult {
     const cached = this.#cache.get(agent);
     if (cached && cached.version === this.#version && (cached.result.validUntil === null || now < cached.result.validUntil)) return cached.result;
-    const result = resolvePolicy({
-      agentId: agent.id,
-      sources: this.#agentSources(agent),
-      shared: (name) => this.#shared.get(name) ?? null,
-      sharedDir: this.#options.governanceDir ? join(this.#options.governanceDir, SHARED_DIR) : null,
-      now,
-    });
+    const result = this.#resolve(agent, this.#agentSources(agent), now);
     this.#cache.set(agent, { version: this.#version, result });
     return result;
   }
@@ -127,9 +121,14 @@ export class PolicyStore {
    */
   previewOverride(agent: Agent, policy: unknown, now: number): PolicyResult {
     const file = this.#requireGovernanceFile(agent.id);
+    return this.#resolve(agent, this.#agentSources(agent, parsePolicySource({ raw: policy, source: { kind: 'governance', file } })), now);
+  }
+
+  /** Merges an agent's sources with the shared budgets it names, as loaded. */
+  #resolve(agent: Agent, sources: ParsedSource[], now: number): PolicyResult {
     return resolvePolicy({
       agentId: agent.id,
-      sources: this.#agentSources(agent, parsePolicySource({ raw: policy, source: { kind: 'governance', file } })),
+      sources,
       shared: (name) => this.#shared.get(name) ?? null,
       sharedDir: this.#options.governanceDir ? join(this.#options.governanceDir, SHARED_DIR) : null,
       now,

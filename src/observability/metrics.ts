@@ -125,7 +125,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
     contentType: registry.contentType,
     async render() {
       await refreshGauges();
-
       return registry.metrics();
     },
     close() {

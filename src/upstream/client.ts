@@ -42,12 +42,6 @@ export class CallCancel {
   }
 }
 
-/** What upstreamError reads from a cancel handle or an AbortSignal. */
-export interface AbortState {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-}
-
 export interface SendInput {
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -167,9 +161,9 @@ function splitUrl(url: string): { readonly origin: string; readonly path: string
 }
 
 /** Maps an undici/socket failure to 502 or 504 without ever echoing headers (they hold the provider key). */
-export function upstreamError(error: unknown, signal?: AbortState): ProxyError {
+export function upstreamError(error: unknown, cancel?: CallCancel): ProxyError {
   if (error instanceof ProxyError) return error;
-  const reason = signal?.aborted ? signal.reason : undefined;
+  const reason = cancel?.aborted ? cancel.reason : undefined;
   if (reason instanceof ProxyError) return reason;
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
     return new ProxyError('upstream_timeout', { message: `upstream timed out: ${(error as Error).message}` });
