@@ -57,10 +57,9 @@ export interface HistoryEntry {
   readonly outcome?: HistoryOutcome;
 }
 
-export interface HistoryEntryInput {
+/** What every entry says about its call, however its bodies are given. */
+interface HistoryCall {
   readonly requestId: string;
-  /** Request start: ms since epoch or a Date. */
-  readonly startedAt: number | Date;
   readonly agentId: string;
   readonly path: string;
   readonly requestedModel: string;
@@ -68,50 +67,114 @@ export interface HistoryEntryInput {
   readonly effectiveModel: string;
   readonly statusCode: number;
   readonly stream: boolean;
-  readonly requestOriginal?: unknown;
-  readonly requestEffective?: unknown;
-  readonly response: HistoryResponse;
-  readonly usage: Usage | null | undefined;
-  readonly price?: PriceQuote | null;
   readonly latencyMs: number;
   readonly interventions?: readonly string[];
   readonly outcome?: HistoryOutcome;
 }
 
+/**
+ * One finished call as the pipeline hands it to session history: plain data, the bodies already JSON text on one
+ * line (the text the agent sent, the text sent upstream, the text upstream answered), so nothing is serialised twice.
+ */
+export interface HistoryRecord extends HistoryCall {
+  /** Request start, ms since epoch. */
+  readonly startedAt: number;
+  /** JSON text on one line (see jsonOnOneLine). */
+  readonly requestOriginalJson?: string;
+  readonly requestEffectiveJson?: string;
+  /** format json: the body as JSON text on one line (a JSON string when upstream's body was not JSON); sse: raw text. */
+  readonly response: { readonly format: 'json'; readonly jsonText: string } | { readonly format: 'sse'; readonly text: string };
+  readonly usage: HistoryUsage;
+}
+
+/**
+ * The JSONL line (no newline) of one record: `id` = "hist1_" + hex(sha256(the line without id)), as cllama computes
+ * it. Built by concatenation in the cllama field order; the bodies go in as the text they already are.
+ */
+export function historyLine(record: HistoryRecord): string {
+  let rest = `"ts":"${new Date(record.startedAt).toISOString()}","claw_id":${JSON.stringify(record.agentId)},"path":${JSON.stringify(record.path)}`
+    + `,"requested_model":${JSON.stringify(record.requestedModel)},"effective_provider":${JSON.stringify(record.effectiveProvider)}`
+    + `,"effective_model":${JSON.stringify(record.effectiveModel)},"status_code":${jsonNumber(record.statusCode)},"stream":${record.stream ? 'true' : 'false'}`;
+  if (record.requestOriginalJson !== undefined) rest += `,"request_original":${record.requestOriginalJson}`;
+  if (record.requestEffectiveJson !== undefined) rest += `,"request_effective":${record.requestEffectiveJson}`;
+  rest += record.response.format === 'json'
+    ? `,"response":{"format":"json","json":${record.response.jsonText}}`
+    : `,"response":{"format":"sse","text":${JSON.stringify(record.response.text)}}`;
+  rest += `,"usage":${JSON.stringify(record.usage)},"request_id":${JSON.stringify(record.requestId)}`
+    + `,"latency_ms":${Number.isFinite(record.latencyMs) ? Math.max(0, Math.round(record.latencyMs)) : 0}`;
+  if (record.interventions && record.interventions.length > 0) rest += `,"interventions":${JSON.stringify(record.interventions)}`;
+  if (record.outcome !== undefined) rest += `,"outcome":${JSON.stringify(record.outcome)}`;
+  rest += '}';
+  const head = `{"version":${HISTORY_ENTRY_VERSION},`;
+  const id = HISTORY_ID_PREFIX + sha256Hex(head + rest);
+  return `${head}"id":"${id}",${rest}`;
+}
+
+/**
+ * JSON text that JSON.parse accepted, on one line: raw CR and LF can only be whitespace between tokens there (inside
+ * strings they must be escaped), so dropping them keeps the value and makes the text fit a JSONL line.
+ */
+export function jsonOnOneLine(parsedText: string): string {
+  return parsedText.indexOf('\n') < 0 && parsedText.indexOf('\r') < 0 ? parsedText : parsedText.replace(LINE_BREAKS, '');
+}
+
+const LINE_BREAKS = /[\r\n]/g;
+
+/** The usage block of an entry: computed cost first, provider-reported cost next, absent (not 0) when unknown. */
+export function historyUsage(usage: Usage | null | undefined, price: PriceQuote | null | undefined): HistoryUsage {
+  const u = usage ?? {};
+  const anyInput = u.inputTokens !== undefined || u.cacheReadTokens !== undefined || u.cacheWriteTokens !== undefined;
+  const costMicros = price?.costMicros ?? null;
+  const costUsd = costMicros !== null ? costMicros / 1_000_000 : u.reportedCostUsd;
+  const out: { -readonly [K in keyof HistoryUsage]: HistoryUsage[K] } = {};
+  if (anyInput) out.prompt_tokens = totalInputTokens(u);
+  if (u.outputTokens !== undefined) out.completion_tokens = u.outputTokens;
+  if (costUsd !== undefined) out.reported_cost_usd = costUsd;
+  if (u.cacheReadTokens !== undefined) out.cache_read_tokens = u.cacheReadTokens;
+  if (u.cacheWriteTokens !== undefined) out.cache_write_tokens = u.cacheWriteTokens;
+  if (costMicros !== null) out.cost_micros = costMicros;
+  if (price) out.cost_source = price.source;
+  return out;
+}
+
+/** An entry from parsed parts (fixtures, tools); the proxy itself records through historyLine. */
+export interface HistoryEntryInput extends HistoryCall {
+  /** Request start: ms since epoch or a Date. */
+  readonly startedAt: number | Date;
+  readonly requestOriginal?: unknown;
+  readonly requestEffective?: unknown;
+  readonly response: HistoryResponse;
+  readonly usage: Usage | null | undefined;
+  readonly price?: PriceQuote | null;
+}
+
 /** The serialised line (without newline) of entries built here, so the writer does not stringify twice. */
 const serialisedLines = new WeakMap<HistoryEntry, string>();
 
-/** Builds a frozen entry; `id` = "hist1_" + hex(sha256(JSON of the entry without id)), as cllama computes it. */
+/** Builds a frozen entry with the same line historyLine gives the equivalent record. */
 export function buildHistoryEntry(input: HistoryEntryInput): HistoryEntry {
-  const startedAt = input.startedAt instanceof Date ? input.startedAt : new Date(input.startedAt);
-  // Filled in key order with plain assignments (this runs once per call; conditional spreads cost more than the rest)
-  const withoutId: Record<string, unknown> = {
-    version: HISTORY_ENTRY_VERSION,
-    ts: startedAt.toISOString(),
-    claw_id: input.agentId,
+  const line = historyLine({
+    requestId: input.requestId,
+    startedAt: input.startedAt instanceof Date ? input.startedAt.getTime() : input.startedAt,
+    agentId: input.agentId,
     path: input.path,
-    requested_model: input.requestedModel,
-    effective_provider: input.effectiveProvider,
-    effective_model: input.effectiveModel,
-    status_code: input.statusCode,
+    requestedModel: input.requestedModel,
+    effectiveProvider: input.effectiveProvider,
+    effectiveModel: input.effectiveModel,
+    statusCode: input.statusCode,
     stream: input.stream,
-  };
-  if (input.requestOriginal !== undefined) withoutId.request_original = input.requestOriginal;
-  if (input.requestEffective !== undefined) withoutId.request_effective = input.requestEffective;
-  withoutId.response = buildResponse(input.response);
-  withoutId.usage = buildUsage(input.usage, input.price);
-  withoutId.request_id = input.requestId;
-  withoutId.latency_ms = Number.isFinite(input.latencyMs) ? Math.max(0, Math.round(input.latencyMs)) : 0;
-  if (input.interventions && input.interventions.length > 0) withoutId.interventions = [...input.interventions];
-  if (input.outcome !== undefined) withoutId.outcome = input.outcome;
-  const jsonWithoutId = JSON.stringify(withoutId);
-  const id = HISTORY_ID_PREFIX + sha256Hex(jsonWithoutId);
-  const fields: Record<string, unknown> = { version: HISTORY_ENTRY_VERSION, id };
-  for (const key in withoutId) if (key !== 'version') fields[key] = withoutId[key];
-  const entry = Object.freeze(fields) as unknown as HistoryEntry;
-  // Splice the id in after `{"version":1,` instead of serialising the (possibly large) entry a second time.
-  const head = `{"version":${HISTORY_ENTRY_VERSION},`;
-  serialisedLines.set(entry, `${head}"id":${JSON.stringify(id)},${jsonWithoutId.slice(head.length)}`);
+    requestOriginalJson: input.requestOriginal === undefined ? undefined : JSON.stringify(input.requestOriginal),
+    requestEffectiveJson: input.requestEffective === undefined ? undefined : JSON.stringify(input.requestEffective),
+    response: input.response.format === 'sse'
+      ? { format: 'sse', text: input.response.text ?? '' }
+      : { format: 'json', jsonText: JSON.stringify(input.response.json) ?? 'null' },
+    usage: historyUsage(input.usage, input.price),
+    latencyMs: input.latencyMs,
+    interventions: input.interventions,
+    outcome: input.outcome,
+  });
+  const entry = deepFreeze(JSON.parse(line)) as HistoryEntry;
+  serialisedLines.set(entry, line);
   return entry;
 }
 
@@ -135,27 +198,16 @@ export function historyIdFromRawLine(rawLine: string): string {
   return HISTORY_ID_PREFIX + sha256Hex(rawLine.trim());
 }
 
-function buildResponse(response: HistoryResponse): HistoryResponse {
-  const out: { format: HistoryResponse['format']; json?: unknown; text?: string } = { format: response.format };
-  if (response.json !== undefined) out.json = response.json;
-  if (response.text !== undefined) out.text = response.text;
-  return out;
+function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
 }
 
-function buildUsage(usage: Usage | null | undefined, price: PriceQuote | null | undefined): HistoryUsage {
-  const u = usage ?? {};
-  const anyInput = u.inputTokens !== undefined || u.cacheReadTokens !== undefined || u.cacheWriteTokens !== undefined;
-  const costMicros = price?.costMicros ?? null;
-  const costUsd = costMicros !== null ? costMicros / 1_000_000 : u.reportedCostUsd;
-  const out: { -readonly [K in keyof HistoryUsage]: HistoryUsage[K] } = {};
-  if (anyInput) out.prompt_tokens = totalInputTokens(u);
-  if (u.outputTokens !== undefined) out.completion_tokens = u.outputTokens;
-  if (costUsd !== undefined) out.reported_cost_usd = costUsd;
-  if (u.cacheReadTokens !== undefined) out.cache_read_tokens = u.cacheReadTokens;
-  if (u.cacheWriteTokens !== undefined) out.cache_write_tokens = u.cacheWriteTokens;
-  if (costMicros !== null) out.cost_micros = costMicros;
-  if (price) out.cost_source = price.source;
-  return out;
+function deepFreeze(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function sha256Hex(text: string): string {

@@ -69,19 +69,23 @@ export class HistoryWriter {
 
   /** Queues the entry and returns at once; the write happens in the agent's chain, in call order. */
   append(entry: HistoryEntry): void {
-    const agentId = entry.claw_id;
+    let line: string;
+    try {
+      line = serializeHistoryEntry(entry);
+    } catch (err) {
+      return this.#report(asError(err), String(entry.claw_id));
+    }
+    this.appendLine(entry.claw_id, line);
+  }
+
+  /** Queues one serialised entry (no newline) of `agentId`'s history; same order and error rules as append. */
+  appendLine(agentId: string, line: string): void {
     if (this.#closed) return this.#report(new Error('history writer is closed; entry dropped'), agentId);
     if (typeof agentId !== 'string' || !isPlainAgentId(agentId)) {
       return this.#report(new Error('history entry refused: claw_id is not a plain agent id'), String(agentId));
     }
-    let line: string;
-    try {
-      line = serializeHistoryEntry(entry) + '\n';
-    } catch (err) {
-      return this.#report(asError(err), agentId);
-    }
     const log = this.#logFor(agentId);
-    log.queue.push(line);
+    log.queue.push(line + '\n');
     log.appended += 1;
     if (!log.running) void this.#drain(log);
   }

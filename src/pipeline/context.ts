@@ -16,12 +16,16 @@ export interface RequestContext {
   agent?: Agent;
   /** Parsed request body as the agent sent it. */
   body?: Record<string, unknown>;
+  /** The body's text as the agent sent it (recorded as request_original without serialising the parsed body again). */
+  bodyText?: string;
   stream: boolean;
   /** Whether the client asked for the usage chunk itself (OpenAI stream_options.include_usage). */
   clientWantsUsage: boolean;
   route?: Route;
   /** Body sent upstream (model rewritten, usage requested). */
   upstreamBody?: Record<string, unknown>;
+  /** upstreamBody as the JSON text sent. */
+  upstreamBodyText?: string;
   admission?: Admission;
   interventions: string[];
   statusCode?: number;

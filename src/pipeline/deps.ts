@@ -2,7 +2,7 @@
 import type { Agent } from '../auth/agent.ts';
 import type { BudgetEngine } from '../budget/admission.ts';
 import type { Config } from '../config/config.ts';
-import type { HistoryEntry } from '../history/entry.ts';
+import type { HistoryRecord } from '../history/entry.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
@@ -21,6 +21,7 @@ export interface PipelineDeps {
   readonly upstream: UpstreamClient;
   readonly budget: BudgetEngine;
   readonly pricer: Pricer;
-  readonly history: { append(entry: HistoryEntry): void };
+  /** Where finished calls go to be written to session history (off the request path). */
+  readonly history: { record(record: HistoryRecord): void };
   readonly bus: EventBus;
 }

@@ -19,7 +19,8 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const deadline = ctx.stream ? null : setTimeout(abortOnDeadline, timeouts.dispatchMs, cancel, timeouts.dispatchMs);
   deadline?.unref();
 
-  const body = Buffer.from(JSON.stringify(ctx.upstreamBody));
+  ctx.upstreamBodyText = JSON.stringify(ctx.upstreamBody);
+  const body = Buffer.from(ctx.upstreamBodyText);
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
   deps.bus.emit({ type: 'request', claw_id: ctx.agent!.id, model: ctx.route!.requestedModel, intervention: null, request_id: ctx.id, path: ctx.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: ctx.stream });
   try {

@@ -1,5 +1,5 @@
 // After the relay: price the usage, settle or release the reservation exactly once, append history, emit the outcome.
-import { buildHistoryEntry, type HistoryOutcome } from '../history/entry.ts';
+import { historyUsage, jsonOnOneLine, type HistoryOutcome } from '../history/entry.ts';
 import { hasUsage, type Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import { microsToUsd } from '../pricing/money.ts';
@@ -77,7 +77,7 @@ function chargeableUsage(ctx: RequestContext, relay: RelayResult): Usage | null 
 function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): void {
   const { ctx, relay, price } = input;
   const route = ctx.route!;
-  input.deps.history.append(buildHistoryEntry({
+  input.deps.history.record({
     requestId: ctx.id,
     startedAt: ctx.startedAt,
     latencyMs: Date.now() - ctx.startedAt,
@@ -88,14 +88,16 @@ function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: 
     effectiveModel: route.upstreamModel,
     statusCode: ctx.statusCode ?? 0,
     stream: ctx.stream,
-    requestOriginal: ctx.body,
-    requestEffective: ctx.upstreamBody,
-    response: relay.sse ? { format: 'sse', text: relay.bodyText } : { format: 'json', json: relay.json ?? relay.bodyText },
-    usage: input.usage,
-    price,
+    // the texts as they crossed the wire, not the parsed objects serialised again
+    requestOriginalJson: ctx.bodyText === undefined ? undefined : jsonOnOneLine(ctx.bodyText),
+    requestEffectiveJson: ctx.upstreamBodyText,
+    response: relay.sse
+      ? { format: 'sse', text: relay.bodyText }
+      : { format: 'json', jsonText: relay.json === undefined ? JSON.stringify(relay.bodyText) : jsonOnOneLine(relay.bodyText) },
+    usage: historyUsage(input.usage, price),
     interventions: ctx.interventions,
     outcome: historyOutcome(ctx, relay),
-  }));
+  });
 }
 
 function historyOutcome(ctx: RequestContext, relay: RelayResult): HistoryOutcome {

@@ -31,7 +31,8 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
   };
   try {
     ctx.agent = authenticate(req, deps);
-    ctx.body = parseJsonObject(await readBody(req, deps.config.maxBodyBytes));
+    ctx.bodyText = (await readBody(req, deps.config.maxBodyBytes)).toString('utf8');
+    ctx.body = parseJsonObject(ctx.bodyText);
     const route = resolveRoute({ path: ctx.path, query: ctx.query, model: ctx.body.model, registry: deps.providers });
     ctx.route = route;
     ctx.admission = await deps.budget.admit({

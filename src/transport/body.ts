@@ -67,10 +67,10 @@ function finish(req: ReadingRequest, error: Error | null): void {
   else reading.resolve(reading.chunks.length === 1 ? reading.chunks[0] : Buffer.concat(reading.chunks, reading.size));
 }
 
-export function parseJsonObject(raw: Buffer): Record<string, unknown> {
+export function parseJsonObject(text: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (error) {
     throw new ProxyError('invalid_json', { message: `invalid JSON body: ${(error as Error).message}` });
   }

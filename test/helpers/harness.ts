@@ -31,6 +31,8 @@ export interface Harness {
   readonly events: Record<string, unknown>[];
   token(agentId: string): string;
   historyLines(agentId: string): Record<string, unknown>[];
+  /** The agent's history.jsonl as written ('' when there is none). */
+  historyText(agentId: string): string;
   writeGovernance(agentId: string, policy: unknown): void;
   restart(): Promise<Harness>;
   close(options?: { keepFiles?: boolean }): Promise<void>;
@@ -96,11 +98,11 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     url: tollgate.apiUrl,
     events,
     token: (agentId) => (options.agents?.[agentId]?.token ?? `${agentId}:secret-${agentId}`),
-    historyLines: (agentId) => {
+    historyText: (agentId) => {
       const file = join(dirs.history, agentId, 'history.jsonl');
-      if (!existsSync(file)) return [];
-      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+      return existsSync(file) ? readFileSync(file, 'utf8') : '';
     },
+    historyLines: (agentId) => harness.historyText(agentId).split('\n').filter(Boolean).map((line) => JSON.parse(line)),
     writeGovernance: (agentId, policy) => writeGovernanceFile(dirs.governance, agentId, policy),
     restart: async () => {
       await tollgate.close();

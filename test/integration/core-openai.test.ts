@@ -90,6 +90,20 @@ describe('OpenAI chat completions through the proxy', () => {
     assert.equal(notAnObject.status, 400);
   });
 
+  it('records the body as sent (pretty-printed, big integers and all) on one history line', async () => {
+    const text = '{\n  "model": "openai/gpt-4o",\n  "max_tokens": 3,\r\n  "metadata": {"trace": 12345678901234567890},\n  "messages": [{"role": "user", "content": "pretty\\nprinted"}]\n}';
+    const response = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('b')}`, 'content-type': 'application/json' }, body: text });
+    assert.equal(response.status, 200);
+    await response.text();
+    await waitFor(() => h.historyLines('b').some((line) => JSON.stringify(line.request_original).includes('pretty')));
+    const raw = h.historyText('b').split('\n').find((line) => line.includes('pretty'))!;
+    assert.ok(raw.includes('"trace": 12345678901234567890'), 'the number is kept as the agent wrote it, not rounded by a parse');
+    const entry = JSON.parse(raw) as Record<string, unknown>;
+    assert.deepEqual(entry.request_original, JSON.parse(text));
+    assert.equal((entry.request_effective as { model: string }).model, 'gpt-4o');
+    assert.equal((entry.response as { format: string }).format, 'json');
+  });
+
   it('falls back to OpenRouter for an unregistered vendor prefix', async () => {
     await client.chat.completions.create({ model: 'meta-llama/llama-3-70b', messages: [{ role: 'user', content: 'x' }] });
     const seen = h.fake.requests.at(-1)!;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { buildHistoryEntry, historyCostMicros, historyIdFromRawLine, serializeHistoryEntry, type HistoryEntryInput } from '../../../src/history/entry.ts';
+import { buildHistoryEntry, historyCostMicros, historyIdFromRawLine, historyLine, historyUsage, jsonOnOneLine, serializeHistoryEntry, type HistoryEntryInput } from '../../../src/history/entry.ts';
 
 const base: HistoryEntryInput = {
   requestId: 'req-1',
@@ -81,6 +81,28 @@ test('optional fields are omitted when not given', () => {
   for (const key of ['request_original', 'request_effective', 'interventions', 'outcome', 'status']) assert.equal(key in entry, false, key);
   const sse = buildHistoryEntry({ ...base, stream: true, response: { format: 'sse', text: 'data: {}\n\n' } });
   assert.deepEqual(sse.response, { format: 'sse', text: 'data: {}\n\n' });
+});
+
+test('historyLine takes the bodies as text: the same line as the entry built from parsed bodies, and its own id', () => {
+  const line = historyLine({
+    requestId: 'req-1', startedAt: base.startedAt as number, agentId: 'tiverton', path: '/v1/chat/completions',
+    requestedModel: 'openai/gpt-4o', effectiveProvider: 'openai', effectiveModel: 'gpt-4o', statusCode: 200, stream: false,
+    requestOriginalJson: '{"model":"openai/gpt-4o","messages":[]}', requestEffectiveJson: '{"model":"gpt-4o","messages":[]}',
+    response: { format: 'json', jsonText: '{"ok":true}' }, usage: historyUsage(base.usage, base.price), latencyMs: 1250.4,
+  });
+  assert.equal(line, serializeHistoryEntry(buildHistoryEntry(base)));
+  const { id, ...withoutId } = JSON.parse(line) as Record<string, unknown>;
+  assert.equal(id, 'hist1_' + createHash('sha256').update(JSON.stringify(withoutId)).digest('hex'));
+});
+
+test('jsonOnOneLine drops the line breaks between tokens and keeps escaped ones inside strings', () => {
+  const pretty = '{\r\n  "a": "x\\ny",\n  "b": [1,\n 2]\n}';
+  const oneLine = jsonOnOneLine(pretty);
+  assert.equal(/[\r\n]/.test(oneLine), false);
+  assert.deepEqual(JSON.parse(oneLine), JSON.parse(pretty));
+  assert.equal((JSON.parse(oneLine) as { a: string }).a, 'x\ny');
+  const compact = '{"a":1}';
+  assert.equal(jsonOnOneLine(compact), compact);
 });
 
 test('historyIdFromRawLine hashes the trimmed raw line', () => {
