@@ -82,12 +82,13 @@ export function auditJson(event: ProxyEvent): string {
     const type = typeof field;
     if (field === undefined || type === 'function' || type === 'symbol') continue;
     const name = fieldName(key);
-    if (name.secret === true || (name.secret === null && isSecretField(key, field))) {
+    // `*tokens` names (secret: null) hold counts; only a non-number there is a credential list
+    if (name.secret === true || (name.secret === null && type !== 'number' && isSecretField(key, field))) {
       line += `,${name.quoted}:"${REDACTED}"`;
     } else if (type === 'number') {
       line += `,${name.quoted}:${Number.isFinite(field) ? String(field) : 'null'}`;
     } else if (type === 'string') {
-      line += `,${name.quoted}:${JSON.stringify(scrubText(field as string))}`;
+      line += `,${name.quoted}:${JSON.stringify(scrubSecretText(field as string))}`;
     } else if (type === 'boolean') {
       line += `,${name.quoted}:${field ? 'true' : 'false'}`;
     } else {
@@ -147,27 +148,8 @@ function isSecretName(key: string, value: unknown): boolean {
   return secret ?? isSecretField(key, value);
 }
 
-/**
- * scrubSecretText (four regular expressions) remembered per text: event fields repeat the same few values (model,
- * provider, path, limit ids, policy files), so most lookups hit; unique ones (request ids) churn a bounded map.
- */
-const scrubbed = new Map<string, string>();
-const SCRUB_CACHE_SIZE = 4096;
-const SCRUB_CACHE_MAX_LENGTH = 256;
-
-function scrubText(text: string): string {
-  if (text.length > SCRUB_CACHE_MAX_LENGTH) return scrubSecretText(text);
-  let clean = scrubbed.get(text);
-  if (clean === undefined) {
-    clean = scrubSecretText(text);
-    if (scrubbed.size >= SCRUB_CACHE_SIZE) scrubbed.clear();
-    scrubbed.set(text, clean);
-  }
-  return clean;
-}
-
 function redactField(value: unknown): unknown {
-  if (typeof value === 'string') return scrubText(value);
+  if (typeof value === 'string') return scrubSecretText(value);
   if (typeof value === 'bigint') return value.toString();
   if (typeof value !== 'object' || value === null) return value;
   return redactSecrets(value);
