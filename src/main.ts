@@ -8,7 +8,6 @@ import { historyScopes } from './budget/history-scopes.ts';
 import { attachAlertWebhook } from './budget/alert-webhook.ts';
 import type { Config } from './config/config.ts';
 import { HistoryWriter } from './history/writer.ts';
-import { historyLine, type HistoryRecord } from './history/entry.ts';
 import { scanHistory } from './history/reader.ts';
 import { createLedger, type LedgerLoadProgress } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
@@ -77,8 +76,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
-  const sessionHistory = { record: (record: HistoryRecord) => history.appendLine(record.agentId, historyLine(record)) };
-  const deps: PipelineDeps = { config, agents, providers: new ProviderRegistry(config.providers), upstream, budget, pricer, history: sessionHistory, bus };
+  const deps: PipelineDeps = { config, agents, providers: new ProviderRegistry(config.providers), upstream, budget, pricer, history, bus };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
   void costs.start();

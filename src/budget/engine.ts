@@ -66,6 +66,7 @@ class Engine implements BudgetEngine {
 
   async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
     const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
+    if (policy.limits.length === 0 && !hasAnyField(policy.fields)) return this.#unlimited(request, policy, target);
     const downgrade = downgradeTarget(policy, target);
     let triedDowngrade = false;
     if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target))) {
@@ -118,6 +119,7 @@ class Engine implements BudgetEngine {
       ledger: this.#options.ledger,
       bus: this.#options.bus,
       reservationId: request.requestId,
+      reserved: true,
       scopes: plan.scopes,
       agentId: request.agent.id,
       model: effectiveModel,
@@ -145,6 +147,26 @@ class Engine implements BudgetEngine {
       error: null,
       downgradeTo: downgraded ? policy.downgradeTo : null,
     };
+  }
+
+  /**
+   * No policy at all: nothing can refuse the call, so nothing is held for it (no estimate, no reservation, no
+   * journal line for one); the ticket records what the call consumed on its scopes when it settles.
+   */
+  #unlimited(request: AdmitRequest, policy: EffectivePolicy, target: RequestTarget): Admission {
+    const ticket = new ReservationTicket({
+      ledger: this.#options.ledger,
+      bus: this.#options.bus,
+      reservationId: request.requestId,
+      reserved: false,
+      scopes: planRequest(policy, target).scopes,
+      agentId: request.agent.id,
+      model: `${target.provider}/${target.model}`,
+      unknownCost: policy.unknownCost,
+      fallbackRates: policy.fallbackRates,
+      now: this.#now,
+    });
+    return { outcome: 'allow', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
   }
 
   async #refused(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Exclude<Attempt, { kind: 'admitted' }>; now: number }): Promise<Admission> {
@@ -200,7 +222,7 @@ class Engine implements BudgetEngine {
       this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error: ${(error as Error).message}` });
       return null;
     }
-    return new ReservationTicket({ ledger: this.#options.ledger, bus: this.#options.bus, reservationId: request.requestId, scopes, agentId: request.agent.id, model: `${request.provider}/${request.model}`, unknownCost: 'count_zero', fallbackRates: null, now: this.#now });
+    return new ReservationTicket({ ledger: this.#options.ledger, bus: this.#options.bus, reservationId: request.requestId, reserved: true, scopes, agentId: request.agent.id, model: `${request.provider}/${request.model}`, unknownCost: 'count_zero', fallbackRates: null, now: this.#now });
   }
 
   async #softStandings(request: AdmitRequest, plan: RequestPlan): Promise<LimitStanding[]> {

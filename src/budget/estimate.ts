@@ -67,3 +67,25 @@ function isImagePart(part: Record<string, unknown>): boolean {
 function positiveInteger(value: unknown): number | null {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null;
 }
+
+/** Both estimates of one body, each worked out on first use: a call nothing can refuse never walks its body. */
+export class BodyEstimate {
+  readonly #body: Record<string, unknown>;
+  readonly #dialect: WireFormat;
+  #inputTokens: number | undefined;
+  #maxOutputTokens: number | null | undefined;
+
+  constructor(body: Record<string, unknown>, dialect: WireFormat) {
+    this.#body = body;
+    this.#dialect = dialect;
+  }
+
+  get inputTokens(): number {
+    return (this.#inputTokens ??= estimateInputTokens(this.#body, this.#dialect));
+  }
+
+  get maxOutputTokens(): number | null {
+    if (this.#maxOutputTokens === undefined) this.#maxOutputTokens = requestedMaxOutputTokens(this.#body, this.#dialect);
+    return this.#maxOutputTokens;
+  }
+}

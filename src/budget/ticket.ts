@@ -10,7 +10,9 @@ export interface TicketOptions {
   readonly ledger: Ledger;
   readonly bus: EventBus;
   readonly reservationId: string;
-  /** The reservation's scopes: usage is recorded on them directly if the lease expired before settle. */
+  /** false: nothing was held (an agent without limits); settle records the usage directly and release has nothing to do. */
+  readonly reserved: boolean;
+  /** The reservation's scopes: usage is recorded on them directly if the lease expired before settle (or nothing was held). */
   readonly scopes: readonly string[];
   readonly agentId: string;
   /** `provider/model` the request went to. */
@@ -63,8 +65,9 @@ export class ReservationTicket implements BudgetTicket {
     const { ledger, reservationId } = this.#options;
     const amounts = settleAmounts({ actual, unknownCost: this.#options.unknownCost, fallbackRates: this.#options.fallbackRates });
     try {
-      const settled = await ledger.settle({ id: reservationId, amounts });
-      if (!settled) {
+      if (!this.#options.reserved) {
+        await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
+      } else if (!(await ledger.settle({ id: reservationId, amounts }))) {
         // the lease ran out before the call ended: the hold is gone, but what was consumed still counts
         await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
         this.#report(`budget reservation ${reservationId} had expired before settle; usage recorded without it`);
@@ -76,7 +79,7 @@ export class ReservationTicket implements BudgetTicket {
   }
 
   async release(): Promise<void> {
-    if (this.#claim('release')) return;
+    if (this.#claim('release') || !this.#options.reserved) return;
     try {
       await this.#options.ledger.release(this.#options.reservationId);
     } catch (error) {

@@ -7,7 +7,7 @@
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainAgentId } from '../auth/agent.ts';
-import { serializeHistoryEntry, type HistoryEntry } from './entry.ts';
+import { historyLine, serializeHistoryEntry, type HistoryEntry, type HistoryRecord } from './entry.ts';
 
 export const HISTORY_FILE = 'history.jsonl';
 export const ROTATED_HISTORY_FILE = 'history.jsonl.1';
@@ -76,6 +76,17 @@ export class HistoryWriter {
       return this.#report(asError(err), String(entry.claw_id));
     }
     this.appendLine(entry.claw_id, line);
+  }
+
+  /** Queues the entry of one finished call (its line built from the texts it carries). */
+  record(record: HistoryRecord): void {
+    let line: string;
+    try {
+      line = historyLine(record);
+    } catch (err) {
+      return this.#report(asError(err), String(record.agentId));
+    }
+    this.appendLine(record.agentId, line);
   }
 
   /** Queues one serialised entry (no newline) of `agentId`'s history; same order and error rules as append. */

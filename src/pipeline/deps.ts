@@ -22,6 +22,6 @@ export interface PipelineDeps {
   readonly budget: BudgetEngine;
   readonly pricer: Pricer;
   /** Where finished calls go to be written to session history (off the request path). */
-  readonly history: { record(record: HistoryRecord): void };
+  readonly history: { record(record: HistoryRecord): void; readonly pendingEntries: number };
   readonly bus: EventBus;
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { parseAgentCredentials } from '../auth/token.ts';
 import { ProxyError } from '../errors.ts';
-import { estimateInputTokens, requestedMaxOutputTokens } from '../budget/estimate.ts';
+import { BodyEstimate } from '../budget/estimate.ts';
 import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
 import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
 import { parseJsonObject, readBody } from '../transport/body.ts';
@@ -41,7 +41,7 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
       provider: route.provider.name,
       model: route.upstreamModel,
       requestedModel: route.requestedModel,
-      estimate: { inputTokens: estimateInputTokens(ctx.body, dialect), maxOutputTokens: requestedMaxOutputTokens(ctx.body, dialect) },
+      estimate: new BodyEstimate(ctx.body, dialect),
     });
     if (ctx.admission.error) throw ctx.admission.error;
     if (ctx.admission.downgradeTo) {

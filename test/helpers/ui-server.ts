@@ -24,7 +24,7 @@ export async function startUi(harness: Harness): Promise<UiFixture> {
   const historyDir = deps.config.historyDir;
   const costs = new CostTotals({ bus: deps.bus, historyDir, scanHistory });
   void costs.start();
-  const metrics = createMetrics({ bus: deps.bus, ledger, agents: deps.agents, policies, history: deps.history as unknown as { pendingEntries: number } });
+  const metrics = createMetrics({ bus: deps.bus, ledger, agents: deps.agents, policies, history: deps.history });
   const ui = createUiServer({ config: deps.config, agents: deps.agents, policies, ledger, bus: deps.bus, historyDir, costs, metrics });
   const api = createApiServer({ deps, extraRoutes: [historyRoutes({ agents: deps.agents, historyDir, uiToken: deps.config.uiToken })], health: async () => ({ ok: true }) });
   const url = await listen(ui);

@@ -20,6 +20,21 @@ describe('no policy', () => {
     assert.equal(standing.used, 700);
     assert.equal(of('budget_decision').length, 0);
   });
+
+  it('holds nothing and never reads the estimate; settle records once, release and a second settle change nothing', async () => {
+    const { engine, ledger, of } = setup();
+    const estimate = { get inputTokens(): number { throw new Error('estimate read'); }, get maxOutputTokens(): number { throw new Error('estimate read'); } };
+    const admission = await engine.admit({ requestId: 'r-1', agent: makeAgent({}), provider: 'test', model: 'cheap', requestedModel: 'test/cheap', estimate });
+    assert.equal(admission.outcome, 'allow');
+    assert.equal(ledger.openReservations, 0);
+    await admission.ticket!.settle({ usage: { inputTokens: 1, outputTokens: 1 }, costMicros: 5 });
+    await admission.ticket!.release();
+    await admission.ticket!.settle({ usage: { inputTokens: 1, outputTokens: 1 }, costMicros: 5 });
+    const standings = await ledger.standing((['usd_micros', 'requests'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 })));
+    assert.deepEqual(standings.map((standing) => [standing.used, standing.reserved]), [[5, 0], [1, 0]]);
+    assert.match(String(of('error')[0].error), /release called after it was already settled or released/);
+    assert.equal(of('error').length, 1, 'reported once');
+  });
 });
 
 describe('hard_stop', () => {
@@ -274,7 +289,9 @@ describe('unknown_cost', () => {
 
 describe('estimate', () => {
   it('prices input plus the client cap, or the default cap when the client set none', async () => {
-    const { admit, ledger } = setup({ defaultMaxOutputTokens: 2000 });
+    const { admit: admitAny, ledger } = setup({ defaultMaxOutputTokens: 2000 });
+    // a limit that never refuses: an agent without any policy holds nothing (see 'no policy')
+    const admit = (request: Parameters<typeof admitAny>[0]) => admitAny({ budget: { limit_usd: 1000, window: '1h' }, ...request });
     const reservedUsd = async () => (await ledger.standing([{ id: 'x', scope: 'agent:a', metric: 'usd_micros', windowMs: HOUR, limit: 1e9 }]))[0].reserved;
     const withCap = await admit({ model: 'test/pricey', inputTokens: 100, maxOutputTokens: 50 });
     assert.equal(await reservedUsd(), (100 + 50) * 10);
