@@ -69,24 +69,12 @@ export class HistoryWriter {
 
   /** Queues the entry and returns at once; the write happens in the agent's chain, in call order. */
   append(entry: HistoryEntry): void {
-    let line: string;
-    try {
-      line = serializeHistoryEntry(entry);
-    } catch (err) {
-      return this.#report(asError(err), String(entry.claw_id));
-    }
-    this.appendLine(entry.claw_id, line);
+    this.#appendBuilt(entry.claw_id, serializeHistoryEntry, entry);
   }
 
   /** Queues the entry of one finished call (its line built from the texts it carries). */
   record(record: HistoryRecord): void {
-    let line: string;
-    try {
-      line = historyLine(record);
-    } catch (err) {
-      return this.#report(asError(err), String(record.agentId));
-    }
-    this.appendLine(record.agentId, line);
+    this.#appendBuilt(record.agentId, historyLine, record);
   }
 
   /** Queues one serialised entry (no newline) of `agentId`'s history; same order and error rules as append. */
@@ -99,6 +87,17 @@ export class HistoryWriter {
     log.queue.push(line + '\n');
     log.appended += 1;
     if (!log.running) void this.#drain(log);
+  }
+
+  /** Builds the line (a failure is reported, not thrown) and queues it. */
+  #appendBuilt<T>(agentId: string, toLine: (input: T) => string, input: T): void {
+    let line: string;
+    try {
+      line = toLine(input);
+    } catch (err) {
+      return this.#report(asError(err), String(agentId));
+    }
+    this.appendLine(agentId, line);
   }
 
   /** Resolves when every entry appended before this call has been written (or reported through onError). */

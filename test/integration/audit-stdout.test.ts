@@ -2,12 +2,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess } from '../helpers/process.ts';
+import { writeProcessRoot } from '../helpers/process-root.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('audit stream on stdout', () => {
@@ -16,12 +15,7 @@ describe('audit stream on stdout', () => {
   let env: Record<string, string>;
   before(async () => {
     fake = await startFakeUpstream();
-    root = mkdtempSync(join(tmpdir(), 'tollgate-audit-'));
-    mkdirSync(join(root, 'context', 'a'), { recursive: true });
-    writeFileSync(join(root, 'context', 'a', 'metadata.json'), JSON.stringify({ token: 'a:secret-audit-4711' }));
-    mkdirSync(join(root, 'auth'));
-    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real-audit-key', auth: 'bearer' } } }));
-    env = { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') };
+    ({ root, env } = writeProcessRoot({ name: 'audit', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:secret-audit-4711' }, apiKey: 'sk-real-audit-key' }));
   });
   after(async () => {
     await fake.close();

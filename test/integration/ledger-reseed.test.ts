@@ -2,14 +2,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { BIN, freePort, startProxyProcess } from '../helpers/process.ts';
+import { writeProcessRoot } from '../helpers/process-root.ts';
 import { PrivateRedis } from '../unit/ledger/redis-test-support.ts';
 
 const run = promisify(execFile);
@@ -22,16 +21,11 @@ describe('ledger reseed after a Redis loss', () => {
   before(async () => {
     fake = await startFakeUpstream();
     redis = await PrivateRedis.start();
-    root = mkdtempSync(join(tmpdir(), 'tollgate-reseed-'));
-    mkdirSync(join(root, 'context', 'a'), { recursive: true });
     // each call costs 1,025 µ$ and reserves a little more; three fit under $0.0035, a fourth does not
-    writeFileSync(join(root, 'context', 'a', 'metadata.json'), JSON.stringify({ token: 'a:s', budget: { limit_usd: 0.0035, window: '1h' } }));
-    mkdirSync(join(root, 'auth'));
-    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real', auth: 'bearer' } } }));
+    const written = writeProcessRoot({ name: 'reseed', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 0.0035, window: '1h' } } });
+    root = written.root;
     env = {
-      CLAW_CONTEXT_ROOT: join(root, 'context'),
-      CLAW_AUTH_DIR: join(root, 'auth'),
-      CLAW_SESSION_HISTORY_DIR: join(root, 'history'),
+      ...written.env,
       TOLLGATE_LEDGER: 'redis',
       REDIS_URL: redis.url,
       TOLLGATE_REDIS_PREFIX: `test-${process.pid}-${Date.now()}`,

@@ -1,12 +1,12 @@
 // A Redis outage under a running proxy: closed mode refuses with 503, open mode passes and logs, both recover by themselves.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
+import { writeProcessRoot } from '../helpers/process-root.ts';
 import { PrivateRedis } from '../unit/ledger/redis-test-support.ts';
 
 describe('Redis outage under a running proxy', () => {
@@ -16,11 +16,7 @@ describe('Redis outage under a running proxy', () => {
   before(async () => {
     fake = await startFakeUpstream();
     redis = await PrivateRedis.start();
-    root = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
-    mkdirSync(join(root, 'context', 'a'), { recursive: true });
-    writeFileSync(join(root, 'context', 'a', 'metadata.json'), JSON.stringify({ token: 'a:s', budget: { limit_usd: 1, window: '1h' } }));
-    mkdirSync(join(root, 'auth'));
-    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real', auth: 'bearer' } } }));
+    ({ root } = writeProcessRoot({ name: 'outage', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 1, window: '1h' } } }));
   });
   after(async () => {
     await redis.kill();

@@ -3,15 +3,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
+import { writeProcessRoot } from '../helpers/process-root.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -36,11 +36,7 @@ describe('replicas sharing a Redis ledger', () => {
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
-    root = mkdtempSync(join(tmpdir(), 'tollgate-replicas-'));
-    mkdirSync(join(root, 'context', agent), { recursive: true });
-    writeFileSync(join(root, 'context', agent, 'metadata.json'), JSON.stringify({ token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h', alerts: [0.5] } }));
-    mkdirSync(join(root, 'auth'));
-    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real', auth: 'bearer' } } }));
+    ({ root } = writeProcessRoot({ name: 'replicas', upstreamUrl: fake.url, agentId: agent, metadata: { token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h', alerts: [0.5] } } }));
     for (let i = 0; i < 3; i++) {
       replicas.push(await startProxyProcess({
         port: await freePort(),

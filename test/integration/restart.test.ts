@@ -1,12 +1,12 @@
 // Spend survives a kill -9: the real binary is killed mid-life and restarted, and the budget still holds.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess } from '../helpers/process.ts';
+import { writeProcessRoot } from '../helpers/process-root.ts';
 
 describe('durable spend', () => {
   let fake: FakeUpstream;
@@ -14,13 +14,8 @@ describe('durable spend', () => {
   let env: Record<string, string>;
   before(async () => {
     fake = await startFakeUpstream();
-    root = mkdtempSync(join(tmpdir(), 'tollgate-restart-'));
-    mkdirSync(join(root, 'context', 'a'), { recursive: true });
     // two calls of 10 in + 100 out on gpt-4o cost 2,050 µ$; the third would pass $0.0025 with its estimate
-    writeFileSync(join(root, 'context', 'a', 'metadata.json'), JSON.stringify({ token: 'a:s', budget: { limit_usd: 0.0025, window: '1h' } }));
-    mkdirSync(join(root, 'auth'));
-    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real', auth: 'bearer' } } }));
-    env = { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history') };
+    ({ root, env } = writeProcessRoot({ name: 'restart', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 0.0025, window: '1h' } } }));
   });
   after(async () => {
     await fake.close();
