@@ -66,7 +66,7 @@ class Engine implements BudgetEngine {
 
   async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
     const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
-    if (policy.limits.length === 0 && !hasAnyField(policy.fields)) return this.#unlimited(request, policy, target);
+    if (isUnlimited(policy)) return this.#unlimited(request, policy, target);
     const downgrade = downgradeTarget(policy, target);
     let triedDowngrade = false;
     if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target))) {
@@ -80,7 +80,7 @@ class Engine implements BudgetEngine {
       const attempt = await this.#tryReserve({ request, policy, target: downgrade });
       if (attempt.kind === 'admitted') return this.#admitted({ request, policy, attempt, downgraded: true });
     }
-    return this.#refused({ request, policy, attempt: first, now });
+    return this.#refused({ request, attempt: first, now });
   }
 
   /** `downgrade_at`: settled spend of some USD limit that applies has reached that fraction of it. */
@@ -139,7 +139,7 @@ class Engine implements BudgetEngine {
     const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest(plan.soft.length > 0 ? plan.hard.concat(plan.soft) : plan.hard, standings);
     const extra: Record<string, unknown> = { estimate_usd_micros: attempt.amounts.usd_micros ?? 0 };
     if (downgraded) extra.downgraded_to = policy.downgradeTo;
-    this.#decision({ request, policy, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
+    this.#decision({ request, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
     return {
       outcome: softIndex >= 0 ? 'soft' : 'allow',
       ticket,
@@ -169,12 +169,12 @@ class Engine implements BudgetEngine {
     return { outcome: 'allow', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
   }
 
-  async #refused(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Exclude<Attempt, { kind: 'admitted' }>; now: number }): Promise<Admission> {
-    const { request, policy, attempt, now } = input;
+  async #refused(input: { request: AdmitRequest; attempt: Exclude<Attempt, { kind: 'admitted' }>; now: number }): Promise<Admission> {
+    const { request, attempt, now } = input;
     if (attempt.kind === 'unknown_price_blocked') {
       const error = unknownCostError({ provider: attempt.target.provider, model: attempt.target.model });
       this.#intervention(request, 'unknown_cost_blocked', { behavior: 'hard_stop', unknown_cost: 'block', effective_model: `${attempt.target.provider}/${attempt.target.model}` });
-      this.#decision({ request, policy, outcome: 'block', deciding: null, extra: { reason: 'unknown_cost_blocked' } });
+      this.#decision({ request, outcome: 'block', deciding: null, extra: { reason: 'unknown_cost_blocked' } });
       return { outcome: 'block', ticket: null, headers: NO_HEADERS, error, downgradeTo: null };
     }
     const { blocked, retryAfterMs, standings } = attempt.outcome;
@@ -182,7 +182,7 @@ class Engine implements BudgetEngine {
     const summary = await this.#windowSummary(spec);
     const error = budgetBlockError({ spec, blocked, retryAfterMs, summary, now });
     this.#intervention(request, error.code, { behavior: spec.behavior, ...limitFields(spec, blocked), retry_after_ms: retryAfterMs });
-    this.#decision({ request, policy, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
+    this.#decision({ request, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
     return { outcome: 'block', ticket: null, headers: standingHeaders(standings), error, downgradeTo: null };
   }
 
@@ -261,9 +261,9 @@ class Engine implements BudgetEngine {
     this.#options.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: request.requestedModel, intervention: name, request_id: request.requestId, ...fields });
   }
 
-  #decision(input: { request: AdmitRequest; policy: EffectivePolicy; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: Record<string, unknown> }): void {
-    const { request, policy, deciding } = input;
-    if (policy.limits.length === 0 && !hasAnyField(policy.fields)) return;
+  /** Only agents with a policy reach a decision (an unlimited agent is admitted before any). */
+  #decision(input: { request: AdmitRequest; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: Record<string, unknown> }): void {
+    const { request, deciding } = input;
     // filled in place, in the audit line's key order: this runs on every governed call, and spreads cost more here
     const event: Record<string, unknown> & { type: 'budget_decision'; claw_id: string; model: string; intervention: null } = {
       type: 'budget_decision',
@@ -303,9 +303,11 @@ function addLimitFields(event: Record<string, unknown>, spec: LimitSpec, standin
   return event;
 }
 
-function hasAnyField(fields: object): boolean {
-  for (const key in fields) if (Object.hasOwn(fields, key)) return true;
-  return false;
+/** No limit and no policy field anywhere: nothing can refuse or shape the agent's calls. */
+function isUnlimited(policy: EffectivePolicy): boolean {
+  if (policy.limits.length > 0) return false;
+  for (const key in policy.fields) if (Object.hasOwn(policy.fields, key)) return false;
+  return true;
 }
 
 /** The limit with the least remaining share (what an allow decision reports). */

@@ -3,8 +3,9 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
+import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { compactJournal, Journal, JOURNAL_FILE_NAME, replayJournal } from './journal.ts';
-import { DEFAULT_RETENTION_MS, MemoryLedger } from './memory.ts';
+import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
 
 export interface LedgerLoadProgress {
@@ -67,7 +68,7 @@ interface RedisLedgerModule {
 async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryLedger> {
   const started = performance.now();
   const now = options.now ?? Date.now;
-  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const retentionMs = options.retentionMs ?? LEDGER_RETENTION_MS;
   const file = journalPath(options.config);
   const ledger = new MemoryLedger({ now, retentionMs });
   const journalExisted = await exists(file);

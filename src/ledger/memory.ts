@@ -17,7 +17,6 @@ import type { JournalSink } from './journal.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { buildStanding, withHold } from './standing.ts';
 
-export const DEFAULT_RETENTION_MS = LEDGER_RETENTION_MS;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
 export interface MemoryLedgerOptions {
@@ -65,7 +64,7 @@ export class MemoryLedger implements Ledger {
 
   constructor(options: MemoryLedgerOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.retentionMs = options.retentionMs ?? LEDGER_RETENTION_MS;
     this.journal = options.journal ?? null;
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.timer = interval > 0 ? setInterval(() => this.sweepAll(), interval) : null;

@@ -1,7 +1,7 @@
 // The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
 import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
+import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { toRow } from './amounts.ts';
-import { DEFAULT_RETENTION_MS } from './memory.ts';
 import { bucketLevels, layoutSignature, REDIS_LEDGER_VERSION, type BucketLevel } from './redis-layout.ts';
 import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './redis-scripts.ts';
 import { RedisConnection, type RedisStateChange } from './redis-connection.ts';
@@ -175,7 +175,7 @@ export async function createRedisLedger(options: RedisLedgerOptions): Promise<Re
   const ledger = new RedisLedger(connection, {
     keyPrefix: options.keyPrefix ?? 'tollgate',
     bucketMs: options.bucketMs ?? 1000,
-    retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+    retentionMs: options.retentionMs ?? LEDGER_RETENTION_MS,
   });
   await connection.start();
   return ledger;

@@ -6,7 +6,7 @@ import { historyScopes } from '../../budget/history-scopes.ts';
 import { PolicyStore } from '../../budget/policy-store.ts';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { scanHistory } from '../../history/reader.ts';
-import { DEFAULT_RETENTION_MS } from '../../ledger/memory.ts';
+import { LEDGER_RETENTION_MS } from '../../ledger/ledger.ts';
 import { reseedRedisLedger } from '../../ledger/redis-reseed.ts';
 import { jsonText } from '../output.ts';
 
@@ -52,7 +52,7 @@ export function registerLedger(program: Command): void {
           ledger: redis,
           scan: everyReplica(),
           scopesFor: historyScopes({ agents, policies, now: Date.now }),
-          retentionMs: DEFAULT_RETENTION_MS,
+          retentionMs: LEDGER_RETENTION_MS,
           marker: `tollgate ledger reseed on ${hostname()} pid ${process.pid} at ${new Date().toISOString()}`,
         });
         if (flags.json) process.stdout.write(jsonText(result));
