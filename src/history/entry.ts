@@ -27,6 +27,8 @@ export interface HistoryUsage {
   /** Integer micro-dollars; absent when the cost is unknown (never a silent 0). */
   readonly cost_micros?: number;
   readonly cost_source?: PriceSource;
+  /** Present (true) when some counts are tollgate's estimate: the provider did not report them. */
+  readonly estimated?: true;
 }
 
 /** How the call ended. cllama records only `complete` 2xx; we also record charged cut streams and errors with usage. */
@@ -134,6 +136,7 @@ export function historyUsage(usage: Usage | null | undefined, price: PriceQuote 
   if (u.cacheWriteTokens !== undefined) out.cache_write_tokens = u.cacheWriteTokens;
   if (costMicros !== null) out.cost_micros = costMicros;
   if (price) out.cost_source = price.source;
+  if (u.estimated) out.estimated = true;
   return out;
 }
 

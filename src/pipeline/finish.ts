@@ -1,25 +1,26 @@
 // After the relay: price the usage, settle or release the reservation exactly once, append history, emit the outcome.
 import { historyUsage, jsonOnOneLine, type HistoryOutcome } from '../history/entry.ts';
-import { hasUsage, type Usage } from '../protocol/usage.ts';
+import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import { microsToUsd } from '../pricing/money.ts';
-import { estimateInputTokens } from '../budget/estimate.ts';
 import type { ProxyEvent } from '../observability/events.ts';
 import type { RelayResult } from '../stream/tap.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
+import { chargeableUsage } from './chargeable-usage.ts';
 
 export async function finishCall(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult }): Promise<void> {
   const { ctx, deps, relay } = input;
   const route = ctx.route!;
   const status = ctx.statusCode ?? 0;
   const ok = status >= 200 && status < 300;
-  const usage = chargeableUsage(ctx, relay);
+  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay });
   const price: PriceQuote | null = usage ? deps.pricer.price({ provider: route.provider.name, model: route.upstreamModel, usage }) : null;
   ctx.usage = usage;
   if (price) ctx.price = price;
 
-  const charged = usage !== null || (ok && relay.end === 'complete');
+  // a 2xx that completed always has a usage here (what the provider left out is estimated)
+  const charged = usage !== null;
   const ticket = ctx.admission?.ticket;
   if (ticket) {
     if (charged) await ticket.settle({ usage, costMicros: price?.costMicros ?? null });
@@ -51,6 +52,7 @@ export async function finishCall(input: { ctx: RequestContext; deps: PipelineDep
     if (usage.outputTokens !== undefined) event.tokens_out = usage.outputTokens;
     if (usage.cacheReadTokens !== undefined) event.cached_tokens = usage.cacheReadTokens;
     if (usage.cacheWriteTokens !== undefined) event.cache_write_tokens = usage.cacheWriteTokens;
+    if (usage.estimated) event.usage_estimated = true;
   }
   if (price?.costMicros != null) {
     event.cost_usd = microsToUsd(price.costMicros);
@@ -60,18 +62,6 @@ export async function finishCall(input: { ctx: RequestContext; deps: PipelineDep
     event.pricing_status = 'unpriced';
   }
   deps.bus.emit(event);
-}
-
-/**
- * What to charge: the usage the provider reported, or, for a stream cut before its usage arrived, an estimate
- * (input from the request, one output token per relayed data event) so that consumed tokens are never free.
- */
-function chargeableUsage(ctx: RequestContext, relay: RelayResult): Usage | null {
-  if (hasUsage(relay.usage)) return relay.usage;
-  if (relay.end !== 'complete' && relay.dataEvents > 0) {
-    return { inputTokens: estimateInputTokens(ctx.body!, ctx.dialect), outputTokens: relay.dataEvents };
-  }
-  return null;
 }
 
 function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): void {

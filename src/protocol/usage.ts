@@ -9,6 +9,8 @@ export interface Usage {
   cacheWriteTokens?: number;
   /** Cost the provider itself reported (OpenRouter `usage.cost`), in USD as sent. */
   reportedCostUsd?: number;
+  /** Some counts are tollgate's estimate: the provider did not report them for a call that consumed tokens. */
+  estimated?: boolean;
 }
 
 /** Total prompt-side tokens, as OpenAI counts prompt_tokens (fresh + cache read + cache write). */

@@ -149,6 +149,22 @@ describe('budget enforcement through the SDKs', () => {
     await assert.rejects(ask(client), OpenAI.RateLimitError);
   });
 
+  it('charges an estimate, flagged, when the provider reports no usage: such calls are not free', async () => {
+    // estimate: input 13 tokens (17 bytes of prompt / 3 + 4 + 3), output 25 (73 bytes of `choices` / 3): 13 × $2.50/M
+    // + 25 × $10/M = 283 micro-dollars settled. The next call reserves 1,033 (max_tokens 100): 1,316 > the 1,200 limit.
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0012, window: '1h' } } } });
+    const noUsage = { 'x-fake-behavior': JSON.stringify({ usage: null }) };
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0, defaultHeaders: noUsage });
+    const completion = await ask(client) as OpenAI.ChatCompletion;
+    assert.equal(completion.usage, undefined, 'the upstream reported no usage');
+    await assert.rejects(ask(client), (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded');
+    await waitFor(() => harness.historyLines('a').length === 1);
+    assert.deepEqual(harness.historyLines('a')[0].usage, { prompt_tokens: 13, completion_tokens: 25, reported_cost_usd: 0.000283, cost_micros: 283, cost_source: 'price_table', estimated: true });
+    const response = harness.events.find((event) => event.type === 'response')!;
+    assert.equal(response.usage_estimated, true);
+    assert.equal(response.cost_micros, 283);
+  });
+
   it('downgrades to a cheaper model instead of blocking when the policy says so, and records both models', async () => {
     const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', downgrade_to: 'openai/gpt-4o-mini' } } } });
     const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });

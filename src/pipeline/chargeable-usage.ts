@@ -1,0 +1,63 @@
+// What a finished call is charged: the usage the provider reported, with any side it left out estimated (and flagged).
+import { BYTES_PER_TOKEN, estimateInputTokens } from '../budget/estimate.ts';
+import { hasUsage, type Usage } from '../protocol/usage.ts';
+import type { RelayResult } from '../stream/tap.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+
+export interface ChargeableUsageInput {
+  /** The request body as the agent sent it. */
+  readonly body: Record<string, unknown>;
+  readonly dialect: WireFormat;
+  /** Upstream answered 2xx. */
+  readonly ok: boolean;
+  readonly relay: RelayResult;
+}
+
+/**
+ * Consumed tokens are never free. A call consumed tokens when it completed with a 2xx, or was cut after data flowed or
+ * usage arrived; for such a call the side of the usage the provider did not report (an OpenAI-compatible server that
+ * ignores `include_usage`, a stream cut before its usage chunk, a count that was not a whole number) is estimated:
+ * input from the request body as admission estimates it, output as one token per relayed SSE data event or the
+ * generated text of a JSON answer at 3 bytes per token. Such usage carries `estimated: true`. A call that consumed
+ * nothing (an upstream error without usage) is charged what it reported, or nothing.
+ */
+export function chargeableUsage(input: ChargeableUsageInput): Usage | null {
+  const { relay } = input;
+  const reported = hasUsage(relay.usage) ? relay.usage : null;
+  const consumed = relay.end === 'complete' ? input.ok : reported !== null || relay.dataEvents > 0;
+  if (!consumed) return reported;
+  const hasInput = reported !== null && (reported.inputTokens !== undefined || reported.cacheReadTokens !== undefined || reported.cacheWriteTokens !== undefined);
+  const hasOutput = reported?.outputTokens !== undefined;
+  if (hasInput && hasOutput) return reported;
+  const usage: Usage = reported === null ? {} : { ...reported };
+  if (!hasInput) usage.inputTokens = estimateInputTokens(input.body, input.dialect);
+  if (!hasOutput) usage.outputTokens = relay.sse ? relay.dataEvents : estimateOutputTokens(relay, input.dialect);
+  usage.estimated = true;
+  return usage;
+}
+
+/** The generated part of a JSON answer (OpenAI `choices`, Anthropic `content`), else the whole body, at 3 bytes per token. */
+function estimateOutputTokens(relay: RelayResult, dialect: WireFormat): number {
+  const json = relay.json;
+  const generated = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)[dialect === 'anthropic' ? 'content' : 'choices'] : undefined;
+  const bytes = generated === undefined ? Buffer.byteLength(relay.bodyText, 'utf8') : textBytes(generated);
+  return Math.ceil(bytes / BYTES_PER_TOKEN);
+}
+
+/** UTF-8 bytes of every string and object key in a parsed JSON value. */
+function textBytes(value: unknown): number {
+  let bytes = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') bytes += Buffer.byteLength(item, 'utf8');
+    else if (Array.isArray(item)) for (const child of item) stack.push(child);
+    else if (typeof item === 'object' && item !== null) {
+      for (const [key, child] of Object.entries(item)) {
+        bytes += key.length;
+        stack.push(child);
+      }
+    }
+  }
+  return bytes;
+}

@@ -1,0 +1,57 @@
+// What a finished call is charged when the provider reported all, part or none of its usage.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chargeableUsage } from '../../../src/pipeline/chargeable-usage.ts';
+import { estimateInputTokens } from '../../../src/budget/estimate.ts';
+import type { RelayResult } from '../../../src/stream/tap.ts';
+
+const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'how many tokens is this prompt?' }] };
+const inputEstimate = estimateInputTokens(body, 'openai');
+
+function relay(fields: Partial<RelayResult>): RelayResult {
+  return { end: 'complete', sse: false, usage: null, bodyText: '', dataEvents: 0, ...fields };
+}
+
+describe('chargeableUsage', () => {
+  it('passes usage the provider reported in full, unflagged', () => {
+    const usage = { inputTokens: 12, outputTokens: 7 };
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: true, relay: relay({ usage }) }), usage);
+  });
+
+  it('estimates a 2xx JSON answer without usage from the prompt and the generated text', () => {
+    const answer = { id: 'chatcmpl-x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(300) } }] };
+    const text = JSON.stringify(answer);
+    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, relay: relay({ bodyText: text, json: answer }) });
+    // choices: keys index, message, role, content (5+7+4+7 = 23 bytes) + "assistant" (9) + 300 → ceil(332 / 3)
+    assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 111, estimated: true });
+  });
+
+  it('reads an Anthropic answer\'s content, and a body that is not JSON as a whole', () => {
+    const answer = { id: 'msg_x', content: [{ type: 'text', text: 'abcdef' }], usage: null };
+    const anthropicBody = { model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] };
+    const fromContent = chargeableUsage({ body: anthropicBody, dialect: 'anthropic', ok: true, relay: relay({ bodyText: JSON.stringify(answer), json: answer }) });
+    assert.equal(fromContent?.outputTokens, Math.ceil((4 + 4 + 4 + 6) / 3)); // type, text, "text", "abcdef"
+    const html = chargeableUsage({ body, dialect: 'openai', ok: true, relay: relay({ bodyText: '<html>no usage here</html>' }) });
+    assert.equal(html?.outputTokens, Math.ceil(26 / 3));
+    assert.equal(html?.estimated, true);
+  });
+
+  it('fills only the side the provider left out', () => {
+    const outputOnly = chargeableUsage({ body, dialect: 'openai', ok: true, relay: relay({ usage: { outputTokens: 3 }, json: {}, bodyText: '{}' }) });
+    assert.deepEqual(outputOnly, { inputTokens: inputEstimate, outputTokens: 3, estimated: true });
+    const cut = chargeableUsage({ body, dialect: 'anthropic', ok: true, relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4 }) });
+    assert.deepEqual(cut, { inputTokens: 10, cacheReadTokens: 2, outputTokens: 4, estimated: true });
+  });
+
+  it('charges a stream without usage one output token per data event', () => {
+    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, relay: relay({ sse: true, dataEvents: 6 }) });
+    assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 6, estimated: true });
+  });
+
+  it('charges nothing a call did not consume', () => {
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: false, relay: relay({ bodyText: '{"error":{}}', json: { error: {} } }) }), null);
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: true, relay: relay({ end: 'client_aborted', sse: true }) }), null);
+    const errorWithUsage = { inputTokens: 5 };
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: false, relay: relay({ usage: errorWithUsage }) }), errorWithUsage, 'an error that reported usage is charged as reported');
+  });
+});
