@@ -169,9 +169,24 @@ export function upstreamError(error: unknown, cancel?: CallCancel): ProxyError {
     return new ProxyError('upstream_timeout', { message: `upstream timed out: ${(error as Error).message}` });
   }
   const code = (error as { code?: string }).code;
-  const detail = code ?? (error as Error)?.message ?? 'unknown error';
+  const said = code === undefined ? undefined : NETWORK_FAILURES[code];
+  const detail = said ? `${said} (${code})` : code ?? (error as Error)?.message ?? 'unknown error';
   return new ProxyError('upstream_unreachable', { message: `upstream request failed: ${detail}` });
 }
+
+/** What the usual socket-level failure codes mean, said plainly for the agent's error message (the code follows). */
+const NETWORK_FAILURES: Record<string, string> = {
+  UND_ERR_SOCKET: 'the upstream closed the connection before its response was complete',
+  ECONNRESET: 'the upstream reset the connection',
+  ECONNREFUSED: 'the upstream refused the connection',
+  ENOTFOUND: 'the upstream host name does not resolve',
+  EAI_AGAIN: 'the upstream host name could not be resolved just now',
+  EHOSTUNREACH: 'the upstream host is unreachable',
+  ENETUNREACH: 'the upstream network is unreachable',
+  EPIPE: 'the upstream closed the connection while the request was being sent',
+  UND_ERR_BODY_TIMEOUT: 'the upstream stopped sending its response body',
+  UND_ERR_RESPONSE_STATUS_CODE: 'the upstream answered with an unexpected status',
+};
 
 /** Buffered bytes above which undici stops reading the socket until the relay catches up (as a Readable's default). */
 const HIGH_WATER_BYTES = 64 * 1024;

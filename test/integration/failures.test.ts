@@ -29,6 +29,7 @@ describe('failures', () => {
   it('502 when the upstream resets the connection, and the next call still works', async () => {
     await assert.rejects(ask({}, { 'x-fake-behavior': JSON.stringify({ reset: true }) }), (error: unknown) => {
       assert.equal((error as { status: number }).status, 502);
+      assert.match((error as Error).message, /upstream request failed: the upstream closed the connection before its response was complete \(UND_ERR_SOCKET\)/);
       return true;
     });
     const ok = await ask();

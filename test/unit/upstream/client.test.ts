@@ -151,13 +151,17 @@ test('leaving a for-await loop early aborts the upstream call', async () => {
   }
 });
 
-test('an unreachable upstream is a 502 code', async () => {
+test('an unreachable upstream is a 502 code, said plainly', async () => {
   const upstream = await serve(() => undefined);
   const url = upstream.url;
   await upstream.close();
   const client = new UpstreamClient({ connectTimeoutMs: 1_000 });
   try {
-    await assert.rejects(send(client, url), (error: unknown) => error instanceof ProxyError && error.code === 'upstream_unreachable');
+    await assert.rejects(send(client, url), (error: unknown) => {
+      assert.ok(error instanceof ProxyError && error.code === 'upstream_unreachable');
+      assert.equal(error.message, 'upstream request failed: the upstream refused the connection (ECONNREFUSED)');
+      return true;
+    });
   } finally {
     await client.close();
   }
