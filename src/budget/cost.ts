@@ -1,5 +1,6 @@
 // The amounts a request reserves before it goes upstream: its estimated tokens priced at the model's rates, rounded up.
 import type { Amounts } from '../ledger/ledger.ts';
+import { ledgerAmount } from '../ledger/amounts.ts';
 import type { ModelRates, Pricer } from '../pricing/pricer.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
 
@@ -35,11 +36,11 @@ export function estimateAmounts(input: {
     blocked: false,
     unknownPrice,
     amounts: {
-      usd_micros: usd,
+      usd_micros: ledgerAmount(usd),
       requests: 1,
-      input_tokens: inputTokens,
-      output_tokens: outputTokens,
-      total_tokens: inputTokens + outputTokens,
+      input_tokens: ledgerAmount(inputTokens),
+      output_tokens: ledgerAmount(outputTokens),
+      total_tokens: ledgerAmount(inputTokens + outputTokens),
       unknown_cost_requests: unknownPrice ? 1 : 0,
     },
   };

@@ -23,6 +23,15 @@ export function columnOf(metric: string): number {
 /** One value per metric column. */
 export type AmountRow = Float64Array;
 
+/**
+ * An amount as the ledger takes it (a safe integer): a client's `max_tokens: 1e15` or an upstream's absurd count is held
+ * at 2^53 − 1. No limit is larger, so the estimate is still refused and the charge still recorded, where the raw value
+ * would make the ledger throw (and a ledger error fails open).
+ */
+export function ledgerAmount(value: number): number {
+  return value < Number.MAX_SAFE_INTEGER ? value : Number.MAX_SAFE_INTEGER;
+}
+
 /** Validates amounts (non-negative safe integers, known metric names) and returns them as a row. Throws TypeError. */
 export function toRow(amounts: Amounts): AmountRow {
   const row = new Float64Array(METRIC_COUNT);

@@ -1,5 +1,6 @@
 // Re-seeds a ledger from session history (journal missing, or a Redis ledger lost): one record() per entry in retention.
 import type { Amounts, Ledger } from './ledger.ts';
+import { ledgerAmount } from './amounts.ts';
 
 /** The fields of a session-history entry a rebuild reads (src/history/entry.ts HistoryEntry has them all). */
 export interface HistoryUsageEntry {
@@ -76,18 +77,18 @@ export function historyAmounts(entry: HistoryUsageEntry): Amounts {
   else if (cost > 0) amounts.usd_micros = cost;
   if (input > 0) amounts.input_tokens = input;
   if (output > 0) amounts.output_tokens = output;
-  if (input + output > 0) amounts.total_tokens = input + output;
+  if (input + output > 0) amounts.total_tokens = ledgerAmount(input + output);
   return amounts;
 }
 
 function costMicros(usage: NonNullable<HistoryUsageEntry['usage']>): number | null {
-  if (isUsableNumber(usage.cost_micros)) return Math.round(usage.cost_micros);
-  if (isUsableNumber(usage.reported_cost_usd)) return Math.round(usage.reported_cost_usd * 1_000_000);
+  if (isUsableNumber(usage.cost_micros)) return ledgerAmount(Math.round(usage.cost_micros));
+  if (isUsableNumber(usage.reported_cost_usd)) return ledgerAmount(Math.round(usage.reported_cost_usd * 1_000_000));
   return null;
 }
 
 function tokens(value: number | undefined): number {
-  return isUsableNumber(value) ? Math.round(value) : 0;
+  return isUsableNumber(value) ? ledgerAmount(Math.round(value)) : 0;
 }
 
 function isUsableNumber(value: unknown): value is number {

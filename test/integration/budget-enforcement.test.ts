@@ -149,6 +149,15 @@ describe('budget enforcement through the SDKs', () => {
     await assert.rejects(ask(client), OpenAI.RateLimitError);
   });
 
+  it('refuses an absurd max_tokens instead of failing open on it', async () => {
+    // 1e15 output tokens at $10/Mtok is 1e16 micro-dollars, past 2^53: held at the largest safe integer, so refused
+    const harness = await open({ agents: { a: { budget: { limit_usd: 10, window: '1h' } } } });
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
+    await assert.rejects(ask(client, { max_tokens: 1e15 }), (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded');
+    assert.equal(harness.fake.requests.length, 0);
+    assert.ok(!harness.events.some((event) => String(event.error ?? '').includes('ledger')), 'no ledger error on the way');
+  });
+
   it('charges an estimate, flagged, when the provider reports no usage: such calls are not free', async () => {
     // estimate: input 13 tokens (17 bytes of prompt / 3 + 4 + 3), output 25 (73 bytes of `choices` / 3): 13 × $2.50/M
     // + 25 × $10/M = 283 micro-dollars settled. The next call reserves 1,033 (max_tokens 100): 1,316 > the 1,200 limit.
