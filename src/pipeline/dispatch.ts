@@ -19,7 +19,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const deadline = ctx.stream ? null : setTimeout(abortOnDeadline, timeouts.dispatchMs, cancel, timeouts.dispatchMs);
   deadline?.unref();
 
-  ctx.upstreamBodyText = JSON.stringify(ctx.upstreamBody);
+  ctx.upstreamBodyText = serialiseUpstreamBody(ctx.upstreamBody!);
   const body = Buffer.from(ctx.upstreamBodyText);
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
   deps.bus.emit({ type: 'request', claw_id: ctx.agent!.id, model: ctx.route!.requestedModel, intervention: null, request_id: ctx.id, path: ctx.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: ctx.stream });
@@ -56,6 +56,16 @@ type CallResponse = ServerResponse & { [CALL]?: CallCancel };
 
 function onResponseClose(this: CallResponse): void {
   if (!this.writableFinished) this[CALL]?.abort(new ProxyError('upstream_unreachable', { message: 'client closed the connection' }));
+}
+
+/** JSON.parse takes any depth, JSON.stringify recurses: a body nested thousands deep is the caller's error, not ours. */
+function serialiseUpstreamBody(body: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(body);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ProxyError('invalid_request', { message: 'request body is nested too deeply to forward' });
+  }
 }
 
 function abortOnDeadline(cancel: CallCancel, ms: number): void {

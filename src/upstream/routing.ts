@@ -27,6 +27,9 @@ export function splitModel(model: string): { provider: string; model: string } |
 
 /** Throws ProxyError (missing_model, model_not_routable, unknown_provider, provider_not_configured, invalid_request, not_found). */
 export function resolveRoute(input: RouteInput): Route {
+  if (input.model !== undefined && input.model !== null && typeof input.model !== 'string') {
+    throw new ProxyError('missing_model', { message: `model must be a string, got ${Array.isArray(input.model) ? 'an array' : typeof input.model}` });
+  }
   if (typeof input.model !== 'string' || !input.model.trim()) throw new ProxyError('missing_model');
   const requested = { requestedModel: input.model, model: input.model.trim() };
   if (input.path === CHAT_PATH) return chatRoute({ input, ...requested });

@@ -77,7 +77,7 @@ describe('OpenAI chat completions through the proxy', () => {
     assert.equal(h.fake.requests.length, calls);
   });
 
-  it('rejects malformed JSON, unknown providers and bare models with 400', async () => {
+  it('rejects malformed JSON, unknown providers, bare or non-string models and bodies nested too deeply with 400', async () => {
     const post = (body: string) => fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body });
     const malformed = await post('{"model": "openai/gpt-4o", ');
     assert.equal(malformed.status, 400);
@@ -88,6 +88,14 @@ describe('OpenAI chat completions through the proxy', () => {
     assert.equal(missing.status, 400);
     const notAnObject = await post('[1,2]');
     assert.equal(notAnObject.status, 400);
+    const numberModel = await post(JSON.stringify({ model: 5, messages: [] }));
+    assert.equal(numberModel.status, 400);
+    assert.equal(((await numberModel.json()) as { error: { message: string } }).error.message, 'model must be a string, got number');
+    const calls = h.fake.requests.length;
+    const deep = await post(`{"model":"openai/gpt-4o","messages":[{"role":"user","content":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}`);
+    assert.equal(deep.status, 400, 'a body JSON.parse takes but JSON.stringify cannot is the caller\'s error, not a 500');
+    assert.deepEqual(((await deep.json()) as { error: unknown }).error, { message: 'request body is nested too deeply to forward', type: 'invalid_request_error', param: null, code: 'invalid_request' });
+    assert.equal(h.fake.requests.length, calls, 'neither reached the upstream');
   });
 
   it('records the body as sent (pretty-printed, big integers and all) on one history line', async () => {
