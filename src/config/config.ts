@@ -31,6 +31,8 @@ export interface Config {
   readonly budgetFailMode: 'open' | 'closed';
   readonly ledger: LedgerConfig;
   readonly maxBodyBytes: number;
+  /** Largest upstream response read whole (larger: 502), and the most of a stream kept for its history entry. */
+  readonly maxResponseBytes: number;
   readonly timeouts: {
     readonly connectMs: number;
     /** Whole non-streamed attempt: headers and body. */

@@ -59,6 +59,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     budgetFailMode: envValue(env, 'CLLAMA_BUDGET_FAIL_MODE')?.toLowerCase() === 'closed' ? 'closed' : 'open',
     ledger: ledgerConfig({ env, report }),
     maxBodyBytes: strictPositiveInt({ env, name: 'TOLLGATE_MAX_BODY_BYTES', fallback: 33_554_432, report }),
+    maxResponseBytes: strictPositiveInt({ env, name: 'TOLLGATE_MAX_RESPONSE_BYTES', fallback: 67_108_864, report }),
     timeouts: {
       connectMs: strictPositiveInt({ env, name: 'TOLLGATE_CONNECT_TIMEOUT_MS', fallback: 10_000, report }),
       dispatchMs: lenientPositiveInt({ env, name: 'CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS', fallback: 60_000, report }),

@@ -57,6 +57,8 @@ export interface HistoryEntry {
   readonly latency_ms?: number;
   readonly interventions?: readonly string[];
   readonly outcome?: HistoryOutcome;
+  /** The stream ran past TOLLGATE_MAX_RESPONSE_BYTES: `response.text` holds its beginning only. */
+  readonly response_truncated?: true;
 }
 
 /** What every entry says about its call, however its bodies are given. */
@@ -87,6 +89,8 @@ export interface HistoryRecord extends HistoryCall {
   /** format json: the body as JSON text on one line (a JSON string when upstream's body was not JSON); sse: raw text. */
   readonly response: { readonly format: 'json'; readonly jsonText: string } | { readonly format: 'sse'; readonly text: string };
   readonly usage: HistoryUsage;
+  /** The response text is the beginning of a longer stream. */
+  readonly responseTruncated?: boolean;
 }
 
 /**
@@ -106,6 +110,7 @@ export function historyLine(record: HistoryRecord): string {
     + `,"latency_ms":${Number.isFinite(record.latencyMs) ? Math.max(0, Math.round(record.latencyMs)) : 0}`;
   if (record.interventions && record.interventions.length > 0) rest += `,"interventions":${JSON.stringify(record.interventions)}`;
   if (record.outcome !== undefined) rest += `,"outcome":${JSON.stringify(record.outcome)}`;
+  if (record.responseTruncated) rest += ',"response_truncated":true';
   rest += '}';
   const head = `{"version":${HISTORY_ENTRY_VERSION},`;
   const id = HISTORY_ID_PREFIX + sha256Hex(head + rest);

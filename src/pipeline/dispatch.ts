@@ -37,6 +37,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       dialect: ctx.dialect,
       headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false }), ctx),
       stripUsageChunk: ctx.stream && !ctx.clientWantsUsage,
+      maxBytes: deps.config.maxResponseBytes,
       streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
       cancel,
     });

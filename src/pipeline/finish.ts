@@ -87,6 +87,7 @@ function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: 
     usage: historyUsage(input.usage, price),
     interventions: ctx.interventions,
     outcome: historyOutcome(ctx, relay),
+    responseTruncated: relay.truncated,
   });
 }
 

@@ -15,8 +15,10 @@ export interface RelayResult {
   readonly end: RelayEnd;
   readonly sse: boolean;
   readonly usage: Usage | null;
-  /** Whole response body (decoded) for history. */
+  /** Whole response body (decoded) for history; of a stream, at most `maxBytes` of it. */
   readonly bodyText: string;
+  /** The stream ran past `maxBytes`: bodyText holds its beginning only (the client got all of it). */
+  readonly truncated: boolean;
   /** The body parsed once, when it was JSON (undefined otherwise). */
   readonly json?: unknown;
   /** SSE data events relayed (a floor for output tokens when a cut stream reported none). */
@@ -31,6 +33,8 @@ export interface RelayInput {
   readonly headers: OutgoingHttpHeaders;
   /** Drop the usage-only chunk the client did not ask for (OpenAI streams). */
   readonly stripUsageChunk: boolean;
+  /** Largest body read whole (larger: upstream_response_too_large); the most of a stream kept for bodyText. */
+  readonly maxBytes: number;
   /** Bounds on the first body chunk and on later gaps of a stream. */
   readonly streamTimeouts: { readonly firstByteMs: number; readonly idleMs: number };
   /** Aborts the upstream call (the relay does when the stream idles or the client goes); the whole-call deadline and the client's disconnect abort it too. */
@@ -46,7 +50,7 @@ export async function relayResponse(input: RelayInput): Promise<RelayResult> {
 async function relayWhole(input: RelayInput): Promise<RelayResult> {
   let raw: Buffer;
   try {
-    raw = await input.upstream.body.bytes();
+    raw = await input.upstream.body.bytes(input.maxBytes);
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }
@@ -56,7 +60,7 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   input.res.end(raw);
   const bodyText = decodeBody(raw, input.upstream.headers['content-encoding']);
   const json = parseJsonBody(bodyText);
-  return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0 };
+  return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, truncated: false };
 }
 
 async function relayStream(input: RelayInput): Promise<RelayResult> {
@@ -66,7 +70,10 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   const parser = plain ? new SseParser() : null;
   const reader = streamUsageReader(input.dialect);
   const strip = plain && input.stripUsageChunk;
+  // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
   const chunks: Buffer[] = [];
+  let kept = 0;
+  let truncated = false;
   let dataEvents = 0;
   let end: RelayEnd = 'complete';
   let idle = false;
@@ -88,16 +95,19 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   try {
     for await (const chunk of upstream.body) {
       watchdog.keepAlive(input.streamTimeouts.idleMs);
-      chunks.push(chunk);
+      if (kept + chunk.length <= input.maxBytes) {
+        chunks.push(chunk);
+        kept += chunk.length;
+      } else truncated = true;
       let out: Buffer | string = chunk;
       if (parser) {
-        let kept = '';
+        let relayed = '';
         for (const event of parser.push(chunk)) {
           if (event.data) dataEvents++;
           reader.onEvent(event);
-          if (strip && !reader.isUsageOnlyChunk(event)) kept += event.raw;
+          if (strip && !reader.isUsageOnlyChunk(event)) relayed += event.raw;
         }
-        if (strip) out = kept;
+        if (strip) out = relayed;
       }
       if (out.length > 0) {
         if (!headersOut) {
@@ -126,9 +136,9 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   }
   if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError(res, input.dialect, end);
   if (!res.writableEnded) res.end();
-  const bodyText = decodeBody(Buffer.concat(chunks), encoding);
+  const bodyText = decodeBody(Buffer.concat(chunks, kept), encoding);
   const usage = parser ? reader.usage : usageFromSseText(bodyText, input.dialect);
-  return { end, sse: true, usage, bodyText, dataEvents };
+  return { end, sse: true, usage, bodyText, dataEvents, truncated };
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -235,9 +235,19 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.#wakeReader();
   }
 
-  /** The whole body, once it has ended; rejects with the transport error if it fails first. */
-  async bytes(): Promise<Buffer> {
-    while (!this.#ended) {
+  /**
+   * The whole body, once it has ended; rejects with the transport error if it fails first, and with
+   * `upstream_response_too_large` (the call aborted) as soon as more than `maxBytes` have arrived.
+   */
+  async bytes(maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+    for (;;) {
+      if (this.#buffered > maxBytes) {
+        const error = new ProxyError('upstream_response_too_large', { message: `upstream response too large: over ${maxBytes} bytes` });
+        this.#chunks = [];
+        this.#call.abort(error);
+        throw error;
+      }
+      if (this.#ended) break;
       if (this.#failed) throw this.#error;
       await new Promise<void>((wake) => (this.#wake = wake));
     }

@@ -24,6 +24,8 @@ export interface Behavior {
   gzip?: boolean;
   /** Number of content chunks in a stream. */
   chunks?: number;
+  /** The answer's text in a JSON completion (default 'hello from fake upstream'). */
+  content?: string;
 }
 
 export interface RecordedRequest {
@@ -112,7 +114,8 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     return;
   }
   if (body.stream === true) return streamAnswer({ res, anthropic, model, usage, behavior, includeUsage: isUsageRequested(body) });
-  const payload = anthropic ? anthropicMessage(model, usage) : openAICompletion(model, usage);
+  const content = behavior.content ?? 'hello from fake upstream';
+  const payload = anthropic ? anthropicMessage(model, usage, content) : openAICompletion(model, usage, content);
   const raw = Buffer.from(JSON.stringify(payload));
   if (behavior.gzip) {
     const zipped = gzipSync(raw);
@@ -150,24 +153,24 @@ function anthropicUsage(usage: NonNullable<UsageSpec>) {
   };
 }
 
-function openAICompletion(model: string, usage: UsageSpec) {
+function openAICompletion(model: string, usage: UsageSpec, content: string) {
   return {
     id: 'chatcmpl-fake',
     object: 'chat.completion',
     created: 1_700_000_000,
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: 'hello from fake upstream' }, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
     ...(usage ? { usage: openAIUsage(usage) } : {}),
   };
 }
 
-function anthropicMessage(model: string, usage: UsageSpec) {
+function anthropicMessage(model: string, usage: UsageSpec, text: string) {
   return {
     id: 'msg_fake',
     type: 'message',
     role: 'assistant',
     model,
-    content: [{ type: 'text', text: 'hello from fake upstream' }],
+    content: [{ type: 'text', text }],
     stop_reason: 'end_turn',
     stop_sequence: null,
     usage: usage ? anthropicUsage(usage) : { input_tokens: 0, output_tokens: 0 },

@@ -11,7 +11,7 @@ describe('failures', () => {
   before(async () => {
     h = await startHarness({
       agents: { a: {} },
-      env: { TOLLGATE_MAX_BODY_BYTES: '2048', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
+      env: { TOLLGATE_MAX_BODY_BYTES: '2048', TOLLGATE_MAX_RESPONSE_BYTES: '2048', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
     });
     client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
   });
@@ -91,6 +91,25 @@ describe('failures', () => {
     await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('abort me')));
     const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('abort me'))!;
     assert.equal(entry.outcome, 'client_aborted');
+    const ok = await ask();
+    assert.equal(ok.choices.length, 1);
+  });
+
+  it('502 for a JSON answer over the response limit; a stream over it is relayed whole and kept in history up to it', async () => {
+    await assert.rejects(ask({}, { 'x-fake-behavior': JSON.stringify({ content: 'x'.repeat(4000) }) }), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 502);
+      assert.equal((error as { code: string }).code, 'upstream_response_too_large');
+      return true;
+    });
+    const stream = await ask({ stream: true, messages: [{ role: 'user', content: 'long stream' }] }, { 'x-fake-behavior': JSON.stringify({ chunks: 40 }) });
+    let text = '';
+    for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) text += chunk.choices[0]?.delta.content ?? '';
+    assert.equal(text, Array.from({ length: 40 }, (_, i) => `tok${i} `).join(''), 'the client gets every chunk');
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('long stream')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('long stream'))!;
+    assert.equal(entry.response_truncated, true);
+    assert.ok((entry.response as { text: string }).text.length <= 2048);
+    assert.equal((entry.usage as Record<string, number>).prompt_tokens, 10, 'usage is read from the whole stream, not the kept part');
     const ok = await ask();
     assert.equal(ok.choices.length, 1);
   });

@@ -11,6 +11,7 @@ const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> =
   budget_unavailable: { type: 'server_error', code: 'budget_unavailable' },
   upstream_unreachable: { type: 'server_error', code: 'upstream_unreachable' },
   upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
+  upstream_response_too_large: { type: 'server_error', code: 'upstream_response_too_large' },
   provider_not_configured: { type: 'server_error', code: 'provider_not_configured' },
   internal: { type: 'server_error', code: 'internal' },
 };

@@ -9,7 +9,7 @@ const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'how many to
 const inputEstimate = estimateInputTokens(body, 'openai');
 
 function relay(fields: Partial<RelayResult>): RelayResult {
-  return { end: 'complete', sse: false, usage: null, bodyText: '', dataEvents: 0, ...fields };
+  return { end: 'complete', sse: false, usage: null, bodyText: '', dataEvents: 0, truncated: false, ...fields };
 }
 
 describe('chargeableUsage', () => {
