@@ -95,7 +95,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   try {
     for await (const chunk of upstream.body) {
       watchdog.keepAlive(input.streamTimeouts.idleMs);
-      if (kept + chunk.length <= input.maxBytes) {
+      if (!truncated && kept + chunk.length <= input.maxBytes) {
         chunks.push(chunk);
         kept += chunk.length;
       } else truncated = true;

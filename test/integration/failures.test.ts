@@ -108,7 +108,11 @@ describe('failures', () => {
     await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('long stream')));
     const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('long stream'))!;
     assert.equal(entry.response_truncated, true);
-    assert.ok((entry.response as { text: string }).text.length <= 2048);
+    const kept = (entry.response as { text: string }).text;
+    assert.ok(kept.length <= 2048);
+    const tokens = [...kept.matchAll(/tok(\d+) /g)].map((match) => Number(match[1]));
+    assert.deepEqual(tokens, tokens.map((_, i) => i), 'the kept text is the beginning of the stream, without gaps');
+    assert.ok(!kept.includes('[DONE]'), 'nothing after the cut is appended');
     assert.equal((entry.usage as Record<string, number>).prompt_tokens, 10, 'usage is read from the whole stream, not the kept part');
     const ok = await ask();
     assert.equal(ok.choices.length, 1);
