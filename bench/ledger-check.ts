@@ -26,7 +26,9 @@ function median(values: number[]): number {
 }
 
 async function seededLedger(events: number, journal: Journal | null): Promise<MemoryLedger> {
-  const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
+  // grainMs 0: every record stays its own event, the worst case (records as spread out as the seconds in a window);
+  // by default the records of one second fold into one event per scope
+  const ledger = new MemoryLedger({ sweepIntervalMs: 0, grainMs: 0 });
   const now = Date.now();
   const step = (HOUR * 0.9) / Math.max(1, events);
   const row = toRow(SETTLED);

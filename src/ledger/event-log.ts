@@ -11,6 +11,8 @@ const INITIAL_CAPACITY = 8;
  * before the next query, costing O(p log p + tail) once rather than a shift per event.
  */
 export class EventLog {
+  /** Events in the same grain (`floor(at / grainMs)`) are held as one, at the latest one's time; 0 keeps each event. */
+  private readonly grainMs: number;
   private times = new Float64Array(INITIAL_CAPACITY);
   /** Null until the metric is first non-zero in this scope (most scopes never see some metrics). */
   private readonly sums: (Float64Array | null)[] = new Array(METRIC_COUNT).fill(null);
@@ -18,7 +20,11 @@ export class EventLog {
   private length = 0;
   private pending: { at: number; row: AmountRow }[] = [];
 
-  /** Number of events held (including ones not yet merged). */
+  constructor(options: { readonly grainMs?: number } = {}) {
+    this.grainMs = options.grainMs ?? 0;
+  }
+
+  /** Number of events held, same-grain events counting once (including ones not yet merged). */
   get size(): number {
     return this.length - this.head + this.pending.length;
   }
@@ -98,7 +104,13 @@ export class EventLog {
     return low;
   }
 
+  /** Appends in time order: `at` is never before the last event's time. */
   private push(at: number, row: AmountRow): void {
+    const last = this.length - 1;
+    if (this.grainMs > 0 && last >= this.head && Math.floor(at / this.grainMs) === Math.floor(this.times[last] / this.grainMs)) {
+      this.addToLast(last, at, row);
+      return;
+    }
     if (this.length === this.times.length) this.makeRoom();
     const index = this.length;
     this.times[index] = at;
@@ -112,6 +124,22 @@ export class EventLog {
       sums[index] = (index === 0 ? 0 : sums[index - 1]) + value;
     }
     this.length = index + 1;
+  }
+
+  /**
+   * Folds an event into the last one of its grain, which moves to the later time: its whole amount then stays in a
+   * window until the latest of its events leaves, at most one grain longer than exact (never shorter, so never less
+   * is counted). The running sums stay right: only the last one changes.
+   */
+  private addToLast(last: number, at: number, row: AmountRow): void {
+    this.times[last] = at;
+    for (let column = 0; column < METRIC_COUNT; column++) {
+      const value = row[column];
+      if (value === 0) continue;
+      let sums = this.sums[column];
+      if (!sums) sums = this.sums[column] = new Float64Array(this.times.length); // zeros: the metric was 0 so far
+      sums[last] += value;
+    }
   }
 
   /** Full array: slide the live events to the front if at least half is dead, otherwise double the capacity. */

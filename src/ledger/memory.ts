@@ -18,6 +18,7 @@ import { LeaseHeap } from './lease-heap.ts';
 import { buildStanding, withHold } from './standing.ts';
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+const DEFAULT_GRAIN_MS = 1_000;
 
 export interface MemoryLedgerOptions {
   readonly now?: () => number;
@@ -27,6 +28,12 @@ export interface MemoryLedgerOptions {
   readonly retentionMs?: number;
   /** Background sweep of expired leases and old usage while idle; 0 disables it (operations sweep lazily anyway). */
   readonly sweepIntervalMs?: number;
+  /**
+   * Usage settled within the same grain (default 1 s, the Redis ledger's finest bucket) is held as one event per scope,
+   * so memory grows with the seconds in the retention, not with the calls: 35 days at 100 calls/s would otherwise be
+   * 300 million events. A window then counts such usage up to one grain longer than exact, never shorter. 0: exact.
+   */
+  readonly grainMs?: number;
 }
 
 interface ScopeState {
@@ -53,6 +60,7 @@ interface Reservation {
 export class MemoryLedger implements Ledger {
   private readonly now: () => number;
   private readonly retentionMs: number;
+  private readonly grainMs: number;
   private journal: JournalSink | null;
   private readonly scopes = new Map<string, ScopeState>();
   private readonly reservations = new Map<string, Reservation>();
@@ -65,6 +73,7 @@ export class MemoryLedger implements Ledger {
   constructor(options: MemoryLedgerOptions = {}) {
     this.now = options.now ?? Date.now;
     this.retentionMs = options.retentionMs ?? LEDGER_RETENTION_MS;
+    this.grainMs = options.grainMs ?? DEFAULT_GRAIN_MS;
     this.journal = options.journal ?? null;
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.timer = interval > 0 ? setInterval(() => this.sweepAll(), interval) : null;
@@ -79,6 +88,11 @@ export class MemoryLedger implements Ledger {
   /** Open reservations (for tests and the admin view). */
   get openReservations(): number {
     return this.reservations.size;
+  }
+
+  /** Usage events held for a scope, same-grain settlements counting once (for tests and memory diagnostics). */
+  eventsHeld(scope: string): number {
+    return this.scopes.get(scope)?.log.size ?? 0;
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
@@ -257,7 +271,7 @@ export class MemoryLedger implements Ledger {
   private scopeState(scope: string): ScopeState {
     let state = this.scopes.get(scope);
     if (!state) {
-      state = { log: new EventLog(), reserved: new Float64Array(METRIC_COUNT), open: 0 };
+      state = { log: new EventLog({ grainMs: this.grainMs }), reserved: new Float64Array(METRIC_COUNT), open: 0 };
       this.scopes.set(scope, state);
     }
     return state;

@@ -14,8 +14,9 @@ function clock(start = 1_000): { now: () => number; set: (t: number) => void; ad
   return { now: () => t, set: (value) => { t = value; }, advance: (ms) => { t += ms; } };
 }
 
-function ledgerAt(time: ReturnType<typeof clock>, extra: { journal?: JournalSink; retentionMs?: number } = {}): MemoryLedger {
-  return new MemoryLedger({ now: time.now, sweepIntervalMs: 0, ...extra });
+/** Exact to the millisecond (grainMs 0) unless a test says otherwise: these tests pin the window arithmetic itself. */
+function ledgerAt(time: ReturnType<typeof clock>, extra: { journal?: JournalSink; retentionMs?: number; grainMs?: number } = {}): MemoryLedger {
+  return new MemoryLedger({ now: time.now, sweepIntervalMs: 0, grainMs: 0, ...extra });
 }
 
 const usd = (limit: number, windowMs = MINUTE, scope = 'agent:a'): LimitCheck => ({ id: `${scope}/usd`, scope, metric: 'usd_micros', windowMs, limit });
@@ -219,6 +220,28 @@ describe('MemoryLedger', () => {
     const outcome = await ledger.reserve({ id: 'big', scopes: ['agent:big'], amounts: { usd_micros: 11 }, checks: [check], leaseMs: 1000 });
     assert.ok(!outcome.admitted);
     assert.equal(outcome.retryAfterMs, 10, 'events 1..10 have to leave');
+  });
+
+  it('by default holds the usage of one second as one event, counted until its latest part leaves the window', async () => {
+    const time = clock(0);
+    const ledger = new MemoryLedger({ now: time.now, sweepIntervalMs: 0 });
+    for (let i = 0; i < 10_000; i++) await ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 1, requests: 1 }, at: 5_000 + (i % 1_000) });
+    await ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 7, input_tokens: 3 }, at: 6_000 });
+    time.set(6_500);
+    const [all] = await ledger.standing([usd(1_000_000)]);
+    assert.equal(all.used, 10_007, 'nothing is lost in the folding');
+    assert.equal(ledger.eventsHeld('agent:a'), 2, '10,001 calls in two seconds: two events');
+    // a 1,500 ms window starts at 5,000: exact would drop the events at 5,000 ms only; the folded second (latest part
+    // at 5,999) is counted whole until the window starts at 5,999 (t = 7,499), never dropped early
+    const [window] = await ledger.standing([usd(1_000_000, 1_500)]);
+    assert.equal(window.used, 10_007);
+    time.set(7_499);
+    const [later] = await ledger.standing([usd(1_000_000, 1_500)]);
+    assert.equal(later.used, 7, 'the folded second leaves once its latest part does');
+    await ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 5 }, at: 5_500 }); // late (a replay): merged in order
+    const [merged] = await ledger.standing([usd(1_000_000, 3_000)]);
+    assert.equal(merged.used, 10_012);
+    assert.equal(ledger.eventsHeld('agent:a'), 2, 'the late event folds into its second too');
   });
 
   it('journals settlements and records, not reservations or releases', async () => {
