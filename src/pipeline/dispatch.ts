@@ -1,12 +1,12 @@
 // Sends the prepared request upstream and relays the answer; the client's disconnect and the deadlines abort the call.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.ts';
-import { relayResponse } from '../stream/tap.ts';
+import { relayResponse, type RelayResult } from '../stream/tap.ts';
 import { CallCancel } from '../upstream/client.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
-import { finishCall } from './finish.ts';
+import { chargeCall, finishCall } from './finish.ts';
 
 export async function dispatchAndRelay(input: { req: IncomingMessage; res: ServerResponse; ctx: RequestContext; deps: PipelineDeps }): Promise<void> {
   const { res, ctx, deps } = input;
@@ -42,7 +42,12 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       cancel,
     });
     ctx.statusCode = upstream.statusCode;
-    await finishCall({ ctx, deps, relay });
+    await finishCall({ ctx, deps, relay, requestSent: cancel.requestSent });
+  } catch (error) {
+    // cut before an answer could be relayed (client gone, deadline, reset, too large) after upstream had the request:
+    // its prompt was processed there, so it is charged and recorded; the error itself leaves through handle.ts
+    if (cancel.requestSent && ctx.statusCode === undefined) await chargeCall({ ctx, deps, relay: cutBeforeAnswer(ctx, res), requestSent: true });
+    throw error;
   } finally {
     if (deadline) clearTimeout(deadline);
     res.off('close', onResponseClose);
@@ -57,6 +62,11 @@ type CallResponse = ServerResponse & { [CALL]?: CallCancel };
 
 function onResponseClose(this: CallResponse): void {
   if (!this.writableFinished) this[CALL]?.abort(new ProxyError('upstream_unreachable', { message: 'client closed the connection' }));
+}
+
+/** The relay result of a call that ended before any of its answer was relayed. */
+function cutBeforeAnswer(ctx: RequestContext, res: ServerResponse): RelayResult {
+  return { end: res.destroyed ? 'client_aborted' : 'upstream_error', sse: ctx.stream, usage: null, bodyText: '', dataEvents: 0, truncated: false };
 }
 
 /** JSON.parse takes any depth, JSON.stringify recurses: a body nested thousands deep is the caller's error, not ours. */

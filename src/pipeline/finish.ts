@@ -1,4 +1,4 @@
-// After the relay: price the usage, settle or release the reservation exactly once, append history, emit the outcome.
+// After the relay (or a cut before it): price the usage, settle or release the reservation exactly once, append history, emit the outcome.
 import { historyUsage, jsonOnOneLine, type HistoryOutcome } from '../history/entry.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
@@ -9,25 +9,20 @@ import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 import { chargeableUsage } from './chargeable-usage.ts';
 
-export async function finishCall(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult }): Promise<void> {
+export interface FinishInput {
+  readonly ctx: RequestContext;
+  readonly deps: PipelineDeps;
+  readonly relay: RelayResult;
+  /** The request reached the upstream in full (see CallCancel.requestSent). */
+  readonly requestSent: boolean;
+}
+
+/** A relayed call: charge it, then emit its `response` (or, cut short, `error`) event with usage and cost. */
+export async function finishCall(input: FinishInput): Promise<void> {
   const { ctx, deps, relay } = input;
+  await chargeCall(input);
   const route = ctx.route!;
-  const status = ctx.statusCode ?? 0;
-  const ok = status >= 200 && status < 300;
-  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay });
-  const price: PriceQuote | null = usage ? deps.pricer.price({ provider: route.provider.name, model: route.upstreamModel, usage }) : null;
-  ctx.usage = usage;
-  if (price) ctx.price = price;
-
-  // a 2xx that completed always has a usage here (what the provider left out is estimated)
-  const charged = usage !== null;
-  const ticket = ctx.admission?.ticket;
-  if (ticket) {
-    if (charged) await ticket.settle({ usage, costMicros: price?.costMicros ?? null });
-    else await ticket.release();
-  }
-  if (charged) recordHistory({ ctx, deps, relay, usage, price });
-
+  const usage = ctx.usage;
   const latency = Date.now() - ctx.startedAt;
   // one object filled in order (the audit line keeps this key order), not a literal of conditional spreads
   const event: Omit<ProxyEvent, 'ts'> & Record<string, unknown> = {
@@ -39,7 +34,7 @@ export async function finishCall(input: { ctx: RequestContext; deps: PipelineDep
     path: ctx.path,
     provider: route.provider.name,
     upstream_model: route.upstreamModel,
-    status_code: status,
+    status_code: ctx.statusCode ?? 0,
     latency_ms: latency,
     stream: ctx.stream,
   };
@@ -47,21 +42,49 @@ export async function finishCall(input: { ctx: RequestContext; deps: PipelineDep
     event.error = `stream ended early: ${relay.end}`;
     event.outcome = relay.end;
   }
-  if (usage) {
-    if (usage.inputTokens !== undefined) event.tokens_in = usage.inputTokens;
-    if (usage.outputTokens !== undefined) event.tokens_out = usage.outputTokens;
-    if (usage.cacheReadTokens !== undefined) event.cached_tokens = usage.cacheReadTokens;
-    if (usage.cacheWriteTokens !== undefined) event.cache_write_tokens = usage.cacheWriteTokens;
-    if (usage.estimated) event.usage_estimated = true;
+  if (usage) addChargeFields(event, ctx);
+  deps.bus.emit(event);
+}
+
+/**
+ * Prices the call's usage (kept on ctx), settles its reservation to it or releases it, exactly once, and appends the
+ * history entry of a charged call. Also what a call cut before any answer goes through (dispatch.ts).
+ */
+export async function chargeCall(input: FinishInput): Promise<void> {
+  const { ctx, deps, relay } = input;
+  const route = ctx.route!;
+  const status = ctx.statusCode ?? 0;
+  const ok = status >= 200 && status < 300;
+  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay, requestSent: input.requestSent });
+  const price: PriceQuote | null = usage ? deps.pricer.price({ provider: route.provider.name, model: route.upstreamModel, usage }) : null;
+  ctx.usage = usage;
+  if (price) ctx.price = price;
+  // a 2xx that completed always has a usage here (what the provider left out is estimated)
+  const charged = usage !== null;
+  const ticket = ctx.admission?.ticket;
+  if (ticket) {
+    if (charged) await ticket.settle({ usage, costMicros: price?.costMicros ?? null });
+    else await ticket.release();
   }
+  if (charged) recordHistory({ ctx, deps, relay, usage, price });
+}
+
+/** The charged usage and cost of the call on its outcome event (metrics and cost totals count them from there). */
+export function addChargeFields(event: Record<string, unknown>, ctx: RequestContext): void {
+  const { usage, price } = ctx;
+  if (!usage) return;
+  if (usage.inputTokens !== undefined) event.tokens_in = usage.inputTokens;
+  if (usage.outputTokens !== undefined) event.tokens_out = usage.outputTokens;
+  if (usage.cacheReadTokens !== undefined) event.cached_tokens = usage.cacheReadTokens;
+  if (usage.cacheWriteTokens !== undefined) event.cache_write_tokens = usage.cacheWriteTokens;
+  if (usage.estimated) event.usage_estimated = true;
   if (price?.costMicros != null) {
     event.cost_usd = microsToUsd(price.costMicros);
     event.cost_micros = price.costMicros;
     event.cost_source = price.source;
-  } else if (usage) {
+  } else {
     event.pricing_status = 'unpriced';
   }
-  deps.bus.emit(event);
 }
 
 function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): void {

@@ -13,6 +13,8 @@ import { resolveRoute } from '../upstream/routing.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 import { dispatchAndRelay } from './dispatch.ts';
+import { addChargeFields } from './finish.ts';
+import type { ProxyEvent } from '../observability/events.ts';
 
 export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
   const { req, res, dialect, deps } = input;
@@ -56,23 +58,33 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     await dispatchAndRelay({ req, res, ctx, deps });
   } catch (thrown) {
     const error = toProxyError(thrown);
-    await ctx.admission?.ticket?.release().catch(() => undefined);
+    const ticket = ctx.admission?.ticket;
+    if (ticket && !ticket.done) await ticket.release().catch(() => undefined); // a call cut after dispatch is settled
     renderError({ res, error, dialect, requestId: ctx.id, headers: ctx.admission?.headers });
-    if (!isBudgetBlock(error)) {
-      deps.bus.emit({
-        type: 'error',
-        claw_id: ctx.agent?.id ?? null,
-        model: typeof ctx.body?.model === 'string' ? ctx.body.model : null,
-        intervention: null,
-        request_id: ctx.id,
-        path: ctx.path,
-        status_code: error.status,
-        latency_ms: Date.now() - ctx.startedAt,
-        error: error.message,
-        code: error.code,
-      });
-    }
+    if (!isBudgetBlock(error)) deps.bus.emit(errorEvent(ctx, error));
   }
+}
+
+/** The `error` event of a call that failed; one cut after upstream had its request also carries what it was charged. */
+function errorEvent(ctx: RequestContext, error: ProxyError): Omit<ProxyEvent, 'ts'> {
+  const event: Omit<ProxyEvent, 'ts'> & Record<string, unknown> = {
+    type: 'error',
+    claw_id: ctx.agent?.id ?? null,
+    model: typeof ctx.body?.model === 'string' ? ctx.body.model : null,
+    intervention: null,
+    request_id: ctx.id,
+    path: ctx.path,
+    status_code: error.status,
+    latency_ms: Date.now() - ctx.startedAt,
+    error: error.message,
+    code: error.code,
+  };
+  if (ctx.usage && ctx.route) {
+    event.provider = ctx.route.provider.name;
+    event.upstream_model = ctx.route.upstreamModel;
+    addChargeFields(event, ctx);
+  }
+  return event;
 }
 
 function authenticate(req: IncomingMessage, deps: PipelineDeps) {

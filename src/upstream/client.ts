@@ -17,6 +17,11 @@ export class CallCancel {
   #aborted = false;
   #reason: unknown = undefined;
   #listener: ((reason: unknown) => void) | null = null;
+  /**
+   * The request's body was written to the upstream in full: from here on a cut call may have been processed (and
+   * billed) upstream, so it is charged even when no usage came back.
+   */
+  requestSent = false;
 
   get aborted(): boolean {
     return this.#aborted;
@@ -104,6 +109,10 @@ class CallHandler implements Dispatcher.DispatchHandler {
     this.#resolve = resolve;
     this.#reject = reject;
     cancel.setListener((reason) => this.abort(reason));
+  }
+
+  onRequestSent(): void {
+    this.#cancel.requestSent = true;
   }
 
   onConnect(abort: (err?: Error) => void): void {

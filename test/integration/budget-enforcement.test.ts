@@ -158,6 +158,18 @@ describe('budget enforcement through the SDKs', () => {
     assert.ok(!harness.events.some((event) => String(event.error ?? '').includes('ledger')), 'no ledger error on the way');
   });
 
+  it('a non-streamed call cut after the upstream had it settles its reservation to the prompt, not to nothing', async () => {
+    const harness = await open({ agents: { a: { budget: { limit_usd: 1, window: '1h' } } }, env: { CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '300' } });
+    const stalling = { 'x-fake-behavior': JSON.stringify({ stall: true }) };
+    const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0, defaultHeaders: stalling });
+    await assert.rejects(ask(client), (error: unknown) => error instanceof OpenAI.APIError && error.status === 504);
+    const [standing] = await harness.tollgate.ledger.standing([{ id: 'usd', scope: 'agent:a', metric: 'usd_micros', windowMs: 3_600_000, limit: 1_000_000 }]);
+    // prompt "hi": 13 estimated tokens × $2.50/Mtok = 32.5, rounded up; the 1,033 held for it is released
+    assert.equal(standing.used, 33);
+    assert.equal(standing.reserved, 0);
+    assert.ok(!harness.events.some((event) => String(event.error ?? '').includes('already settled')), 'settled once, not also released');
+  });
+
   it('charges an estimate, flagged, when the provider reports no usage: such calls are not free', async () => {
     // estimate: input 13 tokens (17 bytes of prompt / 3 + 4 + 3), output 25 (73 bytes of `choices` / 3): 13 × $2.50/M
     // + 25 × $10/M = 283 micro-dollars settled. The next call reserves 1,033 (max_tokens 100): 1,316 > the 1,200 limit.

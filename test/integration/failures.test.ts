@@ -36,11 +36,39 @@ describe('failures', () => {
     assert.equal(ok.choices.length, 1);
   });
 
-  it('504 when a non-streamed upstream stalls past the deadline', async () => {
-    await assert.rejects(ask({}, { 'x-fake-behavior': JSON.stringify({ stall: true }) }), (error: unknown) => {
+  it('504 when a non-streamed upstream stalls past the deadline; the prompt upstream received is charged', async () => {
+    await assert.rejects(ask({ messages: [{ role: 'user', content: 'stall json' }] }, { 'x-fake-behavior': JSON.stringify({ stall: true }) }), (error: unknown) => {
       assert.equal((error as { status: number }).status, 504);
       return true;
     });
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('stall json')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('stall json'))!;
+    assert.equal(entry.outcome, 'upstream_cut');
+    const usage = entry.usage as Record<string, unknown>;
+    assert.ok(Number(usage.prompt_tokens) > 0 && usage.completion_tokens === 0 && usage.estimated === true, JSON.stringify(usage));
+    await waitFor(() => h.events.some((e) => e.type === 'error' && e.code === 'upstream_timeout'));
+    const event = h.events.find((e) => e.type === 'error' && e.code === 'upstream_timeout')!;
+    assert.equal(event.cost_micros, usage.cost_micros, 'the error event carries the charge, for metrics and cost totals');
+    assert.equal(event.upstream_model, 'gpt-4o');
+  });
+
+  it('charges the prompt of a non-streamed call the client gives up on, and records it as client_aborted', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ delayMs: 300 }) },
+      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'give up on me' }] }),
+    });
+    await waitFor(() => h.fake.requests.some((request) => JSON.stringify(request.body).includes('give up on me')));
+    controller.abort();
+    await assert.rejects(pending);
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('give up on me')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('give up on me'))!;
+    assert.equal(entry.outcome, 'client_aborted');
+    assert.equal((entry.usage as Record<string, unknown>).estimated, true);
+    const ok = await ask();
+    assert.equal(ok.choices.length, 1);
   });
 
   it('cuts a stalled stream with an error event, and charges what was consumed', async () => {
