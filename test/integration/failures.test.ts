@@ -27,13 +27,15 @@ describe('failures', () => {
   });
 
   it('502 when the upstream resets the connection, and the next call still works', async () => {
-    await assert.rejects(ask({}, { 'x-fake-behavior': JSON.stringify({ reset: true }) }), (error: unknown) => {
+    await assert.rejects(ask({ messages: [{ role: 'user', content: 'reset before answer' }] }, { 'x-fake-behavior': JSON.stringify({ reset: true }) }), (error: unknown) => {
       assert.equal((error as { status: number }).status, 502);
       assert.match((error as Error).message, /upstream request failed: the upstream closed the connection before its response was complete \(UND_ERR_SOCKET\)/);
       return true;
     });
-    const ok = await ask();
+    const ok = await ask({ messages: [{ role: 'user', content: 'after the reset' }] });
     assert.equal(ok.choices.length, 1);
+    await waitFor(() => h.historyText('a').includes('after the reset'));
+    assert.ok(!h.historyText('a').includes('reset before answer'), 'a connection reset before any answer is not taken as work done, nor charged');
   });
 
   it('504 when a non-streamed upstream stalls past the deadline; the prompt upstream received is charged', async () => {
