@@ -11,24 +11,24 @@ export interface ChargeableUsageInput {
   /** Upstream answered 2xx. */
   readonly ok: boolean;
   readonly relay: RelayResult;
-  /** The request reached the upstream in full: a cut call may have been processed there, so its prompt counts. */
-  readonly requestSent: boolean;
+  /** The upstream was working on the call (a 2xx answer, or cut while it had the request): a cut call's prompt counts. */
+  readonly upstreamWorked: boolean;
 }
 
 /**
  * Consumed tokens are never free. A call consumed tokens when it completed with a 2xx, or was cut (by the client, a
- * deadline, the upstream) after its request reached the upstream, data flowed or usage arrived; for such a call the
+ * deadline, the upstream) while the upstream was working on it, after data flowed or usage arrived; for such a call the
  * side of the usage the provider did not report (an OpenAI-compatible server that ignores `include_usage`, a stream
  * cut before its usage chunk, a call cut before any answer, a count that was not a whole number) is estimated: input
  * from the request body as admission estimates it, output as one token per relayed SSE data event or the generated
  * text of a JSON answer at 3 bytes per token (none for a cut JSON answer: what was generated is unknowable). Such
- * usage carries `estimated: true`. A call that consumed nothing (an upstream error without usage, a request that
- * never reached the upstream) is charged what it reported, or nothing.
+ * usage carries `estimated: true`. A call that consumed nothing (an upstream error without usage, a request the
+ * upstream never worked on) is charged what it reported, or nothing.
  */
 export function chargeableUsage(input: ChargeableUsageInput): Usage | null {
   const { relay } = input;
   const reported = hasUsage(relay.usage) ? relay.usage : null;
-  const consumed = relay.end === 'complete' ? input.ok : reported !== null || relay.dataEvents > 0 || input.requestSent;
+  const consumed = relay.end === 'complete' ? input.ok : reported !== null || relay.dataEvents > 0 || input.upstreamWorked;
   if (!consumed) return reported;
   const hasInput = reported !== null && (reported.inputTokens !== undefined || reported.cacheReadTokens !== undefined || reported.cacheWriteTokens !== undefined);
   const hasOutput = reported?.outputTokens !== undefined;

@@ -23,7 +23,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const body = Buffer.from(ctx.upstreamBodyText);
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
   deps.bus.emit({ type: 'request', claw_id: ctx.agent!.id, model: ctx.route!.requestedModel, intervention: null, request_id: ctx.id, path: ctx.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: ctx.stream });
-  let answered = false;
+  let answeredOk = false;
   try {
     const upstream = await deps.upstream.send({
       url: route.url,
@@ -32,7 +32,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       cancel,
       headersTimeoutMs: ctx.stream ? timeouts.firstByteMs : timeouts.dispatchMs,
     });
-    answered = true;
+    answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
     const relay = await relayResponse({
       upstream,
       res,
@@ -44,12 +44,12 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       cancel,
     });
     ctx.statusCode = upstream.statusCode;
-    await finishCall({ ctx, deps, relay, requestSent: cancel.requestSent });
+    await finishCall({ ctx, deps, relay, upstreamWorked: answeredOk });
   } catch (error) {
     // cut before its answer could be relayed, while the upstream was working on it: charged and recorded here, the
     // error itself leaves through handle.ts
-    if (ctx.statusCode === undefined && upstreamWasWorking({ cancel, answered, error })) {
-      await chargeCall({ ctx, deps, relay: cutBeforeAnswer(ctx, res), requestSent: true });
+    if (ctx.statusCode === undefined && upstreamWasWorking({ cancel, answeredOk, error })) {
+      await chargeCall({ ctx, deps, relay: cutBeforeAnswer(ctx, res), upstreamWorked: true });
     }
     throw error;
   } finally {
@@ -70,12 +70,12 @@ function onResponseClose(this: CallResponse): void {
 
 /**
  * Whether a failed call had reached an upstream that was working on it (its prompt processed, and billed): the whole
- * request was sent and then the client left, a deadline passed, or the answer itself failed. A connection that fails
- * before any answer (a reset, a keep-alive connection the server had just closed) is not taken as work done.
+ * request was sent and then the client left, a deadline passed, or a 2xx answer failed part-way. A connection that
+ * fails before any answer (a reset, a keep-alive connection the server had just closed) is not taken as work done.
  */
-function upstreamWasWorking(input: { cancel: CallCancel; answered: boolean; error: unknown }): boolean {
+function upstreamWasWorking(input: { cancel: CallCancel; answeredOk: boolean; error: unknown }): boolean {
   if (!input.cancel.requestSent) return false;
-  return input.answered || input.cancel.aborted || (input.error instanceof ProxyError && input.error.code === 'upstream_timeout');
+  return input.answeredOk || input.cancel.aborted || (input.error instanceof ProxyError && input.error.code === 'upstream_timeout');
 }
 
 /** The relay result of a call that ended before any of its answer was relayed. */

@@ -13,8 +13,8 @@ export interface FinishInput {
   readonly ctx: RequestContext;
   readonly deps: PipelineDeps;
   readonly relay: RelayResult;
-  /** The request reached the upstream in full (see CallCancel.requestSent). */
-  readonly requestSent: boolean;
+  /** The upstream was working on the call (a 2xx answer, or cut after it had the request: see dispatch.ts). */
+  readonly upstreamWorked: boolean;
 }
 
 /** A relayed call: charge it, then emit its `response` (or, cut short, `error`) event with usage and cost. */
@@ -55,7 +55,7 @@ export async function chargeCall(input: FinishInput): Promise<void> {
   const route = ctx.route!;
   const status = ctx.statusCode ?? 0;
   const ok = status >= 200 && status < 300;
-  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay, requestSent: input.requestSent });
+  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay, upstreamWorked: input.upstreamWorked });
   const price: PriceQuote | null = usage ? deps.pricer.price({ provider: route.provider.name, model: route.upstreamModel, usage }) : null;
   ctx.usage = usage;
   if (price) ctx.price = price;

@@ -17,10 +17,7 @@ export class CallCancel {
   #aborted = false;
   #reason: unknown = undefined;
   #listener: ((reason: unknown) => void) | null = null;
-  /**
-   * The request's body was written to the upstream in full: from here on a cut call may have been processed (and
-   * billed) upstream, so it is charged even when no usage came back.
-   */
+  /** The request's body was written to the upstream in full: from here on the upstream may be working on it. */
   requestSent = false;
 
   get aborted(): boolean {

@@ -15,13 +15,13 @@ function relay(fields: Partial<RelayResult>): RelayResult {
 describe('chargeableUsage', () => {
   it('passes usage the provider reported in full, unflagged', () => {
     const usage = { inputTokens: 12, outputTokens: 7 };
-    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: true, relay: relay({ usage }) }), usage);
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ usage }) }), usage);
   });
 
   it('estimates a 2xx JSON answer without usage from the prompt and the generated text', () => {
     const answer = { id: 'chatcmpl-x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(300) } }] };
     const text = JSON.stringify(answer);
-    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: true, relay: relay({ bodyText: text, json: answer }) });
+    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ bodyText: text, json: answer }) });
     // choices: keys index, message, role, content (5+7+4+7 = 23 bytes) + "assistant" (9) + 300 → ceil(332 / 3)
     assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 111, estimated: true });
   });
@@ -29,36 +29,36 @@ describe('chargeableUsage', () => {
   it('reads an Anthropic answer\'s content, and a body that is not JSON as a whole', () => {
     const answer = { id: 'msg_x', content: [{ type: 'text', text: 'abcdef' }], usage: null };
     const anthropicBody = { model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] };
-    const fromContent = chargeableUsage({ body: anthropicBody, dialect: 'anthropic', ok: true, requestSent: true, relay: relay({ bodyText: JSON.stringify(answer), json: answer }) });
+    const fromContent = chargeableUsage({ body: anthropicBody, dialect: 'anthropic', ok: true, upstreamWorked: true, relay: relay({ bodyText: JSON.stringify(answer), json: answer }) });
     assert.equal(fromContent?.outputTokens, Math.ceil((4 + 4 + 4 + 6) / 3)); // type, text, "text", "abcdef"
-    const html = chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: true, relay: relay({ bodyText: '<html>no usage here</html>' }) });
+    const html = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ bodyText: '<html>no usage here</html>' }) });
     assert.equal(html?.outputTokens, Math.ceil(26 / 3));
     assert.equal(html?.estimated, true);
   });
 
   it('fills only the side the provider left out', () => {
-    const outputOnly = chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: true, relay: relay({ usage: { outputTokens: 3 }, json: {}, bodyText: '{}' }) });
+    const outputOnly = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ usage: { outputTokens: 3 }, json: {}, bodyText: '{}' }) });
     assert.deepEqual(outputOnly, { inputTokens: inputEstimate, outputTokens: 3, estimated: true });
-    const cut = chargeableUsage({ body, dialect: 'anthropic', ok: true, requestSent: true, relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4 }) });
+    const cut = chargeableUsage({ body, dialect: 'anthropic', ok: true, upstreamWorked: true, relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4 }) });
     assert.deepEqual(cut, { inputTokens: 10, cacheReadTokens: 2, outputTokens: 4, estimated: true });
   });
 
   it('charges a stream without usage one output token per data event', () => {
-    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: true, relay: relay({ sse: true, dataEvents: 6 }) });
+    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ sse: true, dataEvents: 6 }) });
     assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 6, estimated: true });
   });
 
   it('charges the prompt of a call cut after the upstream had its request, before any answer', () => {
-    const cutJson = chargeableUsage({ body, dialect: 'openai', ok: false, requestSent: true, relay: relay({ end: 'client_aborted' }) });
+    const cutJson = chargeableUsage({ body, dialect: 'openai', ok: false, upstreamWorked: true, relay: relay({ end: 'client_aborted' }) });
     assert.deepEqual(cutJson, { inputTokens: inputEstimate, outputTokens: 0, estimated: true });
-    const cutStream = chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: true, relay: relay({ end: 'upstream_idle', sse: true }) });
+    const cutStream = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ end: 'upstream_idle', sse: true }) });
     assert.deepEqual(cutStream, { inputTokens: inputEstimate, outputTokens: 0, estimated: true });
   });
 
   it('charges nothing a call did not consume', () => {
-    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: false, requestSent: true, relay: relay({ bodyText: '{"error":{}}', json: { error: {} } }) }), null);
-    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: true, requestSent: false, relay: relay({ end: 'upstream_error' }) }), null, 'the request never reached the upstream');
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: false, upstreamWorked: true, relay: relay({ bodyText: '{"error":{}}', json: { error: {} } }) }), null);
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: false, relay: relay({ end: 'upstream_error' }) }), null, 'the upstream never worked on the request');
     const errorWithUsage = { inputTokens: 5 };
-    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: false, requestSent: true, relay: relay({ usage: errorWithUsage }) }), errorWithUsage, 'an error that reported usage is charged as reported');
+    assert.equal(chargeableUsage({ body, dialect: 'openai', ok: false, upstreamWorked: true, relay: relay({ usage: errorWithUsage }) }), errorWithUsage, 'an error that reported usage is charged as reported');
   });
 });
