@@ -1,4 +1,4 @@
-// The amounts a request reserves before it goes upstream: its estimated tokens priced at the model's rates, rounded up.
+// A call's ledger amounts: the reservation (estimated tokens priced at the model's rates, rounded up) and their shape when settled.
 import type { Amounts } from '../ledger/ledger.ts';
 import { ledgerAmount } from '../ledger/amounts.ts';
 import type { ModelRates, Pricer } from '../pricing/pricer.ts';
@@ -31,18 +31,19 @@ export function estimateAmounts(input: {
     if (input.unknownCost === 'block') return { blocked: true };
     if (input.unknownCost === 'estimate' && input.fallbackRates) rates = { inputPerMTok: input.fallbackRates.input_per_mtok, outputPerMTok: input.fallbackRates.output_per_mtok };
   }
-  const usd = rates ? ceilMicros(inputTokens * rates.inputPerMTok + outputTokens * rates.outputPerMTok) : 0;
+  const usdMicros = rates ? ceilMicros(inputTokens * rates.inputPerMTok + outputTokens * rates.outputPerMTok) : 0;
+  return { blocked: false, unknownPrice, amounts: callAmounts({ usdMicros, inputTokens, outputTokens, unknownPrice }) };
+}
+
+/** One call's ledger amounts (reserved or settled): one request, its tokens and micro-dollars, as safe integers. */
+export function callAmounts(input: { usdMicros: number; inputTokens: number; outputTokens: number; unknownPrice: boolean }): Amounts {
   return {
-    blocked: false,
-    unknownPrice,
-    amounts: {
-      usd_micros: ledgerAmount(usd),
-      requests: 1,
-      input_tokens: ledgerAmount(inputTokens),
-      output_tokens: ledgerAmount(outputTokens),
-      total_tokens: ledgerAmount(inputTokens + outputTokens),
-      unknown_cost_requests: unknownPrice ? 1 : 0,
-    },
+    usd_micros: ledgerAmount(input.usdMicros),
+    requests: 1,
+    input_tokens: ledgerAmount(input.inputTokens),
+    output_tokens: ledgerAmount(input.outputTokens),
+    total_tokens: ledgerAmount(input.inputTokens + input.outputTokens),
+    unknown_cost_requests: input.unknownPrice ? 1 : 0,
   };
 }
 

@@ -20,12 +20,21 @@ const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens',
  * text (random hex, long emoji runs) can still tokenize denser. The reservation is settled to the real usage after the call.
  */
 export function estimateInputTokens(body: Record<string, unknown>, dialect: WireFormat): number {
+  const prompt: unknown[] = [];
+  for (const [key, value] of Object.entries(body)) {
+    if (!SKIPPED_KEYS.has(key)) prompt.push(value);
+  }
+  const { bytes, images } = textSize(prompt);
+  const messages = Array.isArray(body.messages) ? body.messages.length : 0;
+  const systemMessage = dialect === 'anthropic' && body.system !== undefined && body.system !== null ? 1 : 0;
+  return Math.ceil(bytes / BYTES_PER_TOKEN) + (messages + systemMessage) * MESSAGE_OVERHEAD_TOKENS + REQUEST_OVERHEAD_TOKENS + images * IMAGE_TOKENS;
+}
+
+/** UTF-8 bytes of every string and object key in parsed JSON values, and the image parts among them (counted apart). */
+export function textSize(values: readonly unknown[]): { bytes: number; images: number } {
   let bytes = 0;
   let images = 0;
-  const stack: unknown[] = [];
-  for (const [key, value] of Object.entries(body)) {
-    if (!SKIPPED_KEYS.has(key)) stack.push(value);
-  }
+  const stack = values.slice();
   while (stack.length > 0) {
     const value = stack.pop();
     if (typeof value === 'string') {
@@ -43,9 +52,7 @@ export function estimateInputTokens(body: Record<string, unknown>, dialect: Wire
       }
     }
   }
-  const messages = Array.isArray(body.messages) ? body.messages.length : 0;
-  const systemMessage = dialect === 'anthropic' && body.system !== undefined && body.system !== null ? 1 : 0;
-  return Math.ceil(bytes / BYTES_PER_TOKEN) + (messages + systemMessage) * MESSAGE_OVERHEAD_TOKENS + REQUEST_OVERHEAD_TOKENS + images * IMAGE_TOKENS;
+  return { bytes, images };
 }
 
 /**

@@ -3,8 +3,7 @@ import type { Amounts, Ledger } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { totalInputTokens } from '../protocol/usage.ts';
 import type { BudgetTicket, SettleActual } from './admission.ts';
-import { ledgerAmount } from '../ledger/amounts.ts';
-import { ceilMicros } from './cost.ts';
+import { callAmounts, ceilMicros } from './cost.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
 
 export interface TicketOptions {
@@ -38,14 +37,7 @@ export function settleAmounts(input: { actual: SettleActual; unknownCost: Unknow
   else if (input.unknownCost === 'estimate' && input.fallbackRates && usage) {
     usd = ceilMicros(inputTokens * input.fallbackRates.input_per_mtok + outputTokens * input.fallbackRates.output_per_mtok);
   }
-  return {
-    usd_micros: ledgerAmount(usd),
-    requests: 1,
-    input_tokens: ledgerAmount(inputTokens),
-    output_tokens: ledgerAmount(outputTokens),
-    total_tokens: ledgerAmount(inputTokens + outputTokens),
-    unknown_cost_requests: costMicros === null ? 1 : 0,
-  };
+  return callAmounts({ usdMicros: usd, inputTokens, outputTokens, unknownPrice: costMicros === null });
 }
 
 export class ReservationTicket implements BudgetTicket {

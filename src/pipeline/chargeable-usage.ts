@@ -1,5 +1,5 @@
 // What a finished call is charged: the usage the provider reported, with any side it left out estimated (and flagged).
-import { BYTES_PER_TOKEN, estimateInputTokens } from '../budget/estimate.ts';
+import { BYTES_PER_TOKEN, estimateInputTokens, textSize } from '../budget/estimate.ts';
 import { hasUsage, type Usage } from '../protocol/usage.ts';
 import type { RelayResult } from '../stream/tap.ts';
 import type { WireFormat } from '../upstream/provider.ts';
@@ -44,24 +44,6 @@ export function chargeableUsage(input: ChargeableUsageInput): Usage | null {
 function estimateOutputTokens(relay: RelayResult, dialect: WireFormat): number {
   const json = relay.json;
   const generated = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)[dialect === 'anthropic' ? 'content' : 'choices'] : undefined;
-  const bytes = generated === undefined ? Buffer.byteLength(relay.bodyText, 'utf8') : textBytes(generated);
+  const bytes = generated === undefined ? Buffer.byteLength(relay.bodyText, 'utf8') : textSize([generated]).bytes;
   return Math.ceil(bytes / BYTES_PER_TOKEN);
-}
-
-/** UTF-8 bytes of every string and object key in a parsed JSON value. */
-function textBytes(value: unknown): number {
-  let bytes = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const item = stack.pop();
-    if (typeof item === 'string') bytes += Buffer.byteLength(item, 'utf8');
-    else if (Array.isArray(item)) for (const child of item) stack.push(child);
-    else if (typeof item === 'object' && item !== null) {
-      for (const [key, child] of Object.entries(item)) {
-        bytes += key.length;
-        stack.push(child);
-      }
-    }
-  }
-  return bytes;
 }
