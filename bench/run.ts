@@ -37,7 +37,13 @@ const TARGETS: readonly Target[] = [
 ];
 // BENCH_TARGETS=direct,budget-on picks and orders the targets (for profiling one of them)
 const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,floor,no-budget,budget-on';
-const chosen = (process.env.BENCH_TARGETS ?? defaultTargets).split(',').map((key) => TARGETS.find((t) => t.key === key)!);
+const chosen = (process.env.BENCH_TARGETS ?? defaultTargets).split(',').map(targetByKey);
+
+function targetByKey(key: string): Target {
+  const target = TARGETS.find((t) => t.key === key);
+  if (!target) throw new Error(`BENCH_TARGETS: no target '${key}' (targets: ${TARGETS.map((t) => t.key).join(', ')})`);
+  return target;
+}
 type Endpoints = Partial<Record<Via, { readonly url: string; readonly pid?: number }>>;
 
 /** One measured run, with the proxy's and the fake upstream's CPU per request. */
