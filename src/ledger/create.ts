@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
-import { compactJournal, Journal, JOURNAL_FILE_NAME, replayJournal } from './journal.ts';
+import { compactJournal, Journal, JOURNAL_FILE_NAME, replayJournal, type LedgerSnapshot } from './journal.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
 
@@ -57,7 +57,7 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
   return createMemoryLedger(options);
 }
 
-/** How often the running embedded ledger drops expired records from its journal (start-up compacts too). */
+/** How often the running embedded ledger compacts its journal (start-up compacts too). */
 const JOURNAL_COMPACTION_MS = 60 * 60 * 1000;
 
 const REDIS_MODULE = './redis.ts';
@@ -73,9 +73,11 @@ async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryL
   const ledger = new MemoryLedger({ now, retentionMs });
   const journalExisted = await exists(file);
   let report: Omit<LedgerLoadReport, 'ms'> = { source: 'empty', file, records: 0, skipped: 0, expired: 0, compacted: 0 };
+  let lines = 0;
 
   if (journalExisted) {
     const compacted = await compactJournal({ file, retentionMs, now });
+    lines = compacted.kept;
     const replayed = await replayJournal({
       file,
       ledger,
@@ -84,14 +86,22 @@ async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryL
       onProgress: (progress) => options.onProgress?.({ phase: 'replay', ...progress }),
     });
     report = { ...report, source: 'journal', records: replayed.records, skipped: replayed.skipped, expired: replayed.expired, compacted: compacted.dropped };
+    ledger.sweep(); // fold the replayed usage as the running ledger holds it
   }
 
   // Attached after the replay, so replayed records are not written again; a rebuild below is journaled.
+  const snapshot = (): LedgerSnapshot => ledger.snapshot();
   const journal = await Journal.open({
     file,
-    compaction: { everyMs: JOURNAL_COMPACTION_MS, retentionMs, now, onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`) },
+    lines,
+    compaction: { everyMs: JOURNAL_COMPACTION_MS, retentionMs, now, snapshot, onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`) },
   });
   ledger.attachJournal(journal);
+  if (lines > 0) {
+    // a journal of one line per settlement (an older tollgate's, or a long run's tail) is rewritten as held, if it halves
+    const rewritten = await journal.compact({ retentionMs, now, snapshot });
+    if (rewritten.rewritten) report = { ...report, compacted: report.compacted + rewritten.dropped };
+  }
 
   const historyDir = options.config.historyDir;
   if (!journalExisted && options.scanHistory && historyDir && (await exists(historyDir))) {

@@ -1,5 +1,6 @@
 // Settled usage of one scope in time order: typed-array columns with running sums, so a rolling-window sum is one binary search.
 import { METRIC_COUNT, type AmountRow } from './amounts.ts';
+import type { CoarseningStep } from './bucket-levels.ts';
 
 const INITIAL_CAPACITY = 8;
 
@@ -86,6 +87,67 @@ export class EventLog {
       else low = mid + 1;
     }
     return this.times[low - 1];
+  }
+
+  /**
+   * Folds aged events into coarser buckets (`steps` coarsest first, see bucket-levels.ts): an event whose bucket of a
+   * step's size ended more than that step's `afterMs` ago joins the other events of that bucket, at the latest one's
+   * time, so it leaves a window at most one bucket late, never early. A folded event keeps the running sums of its last
+   * member: every sum stays exact, only times move later. O(events), for a periodic sweep.
+   */
+  coarsen(now: number, steps: readonly CoarseningStep[]): void {
+    this.mergePending();
+    if (steps.length === 0 || this.length - this.head < 2) return;
+    let write = this.head - 1;
+    let groupSize = 0;
+    let groupKey = 0;
+    let read = this.head;
+    for (; read < this.length; read++) {
+      const at = this.times[read];
+      const size = coarserBucket(at, now, steps);
+      if (size === 0 && write === read - 1) break; // too young to fold, like everything after it, and nothing to slide
+      const key = size === 0 ? 0 : Math.floor(at / size);
+      if (size === 0 || size !== groupSize || key !== groupKey || write < this.head) {
+        write += 1;
+        groupSize = size;
+        groupKey = key;
+      }
+      if (write !== read) this.moveEvent(read, write);
+    }
+    if (read === this.length) this.length = write + 1; // a break above means nothing had moved
+  }
+
+  /** A copy of the live events (nothing shared), for reading them while this log keeps changing. */
+  clone(): EventLog {
+    this.mergePending();
+    const copy = new EventLog({ grainMs: this.grainMs });
+    const live = this.length - this.head;
+    copy.times = this.times.slice(this.head, this.length);
+    for (let column = 0; column < METRIC_COUNT; column++) {
+      const sums = this.sums[column];
+      if (!sums) continue;
+      const base = this.head === 0 ? 0 : sums[this.head - 1];
+      const own = sums.slice(this.head, this.length);
+      if (base !== 0) for (let i = 0; i < live; i++) own[i] -= base;
+      copy.sums[column] = own;
+    }
+    copy.length = live;
+    return copy;
+  }
+
+  /** The held events in time order, each with its own row (same-grain and folded settlements as one). */
+  *events(): Generator<{ readonly at: number; readonly row: AmountRow }> {
+    this.mergePending();
+    for (let index = this.head; index < this.length; index++) yield { at: this.times[index], row: this.rowAt(index) };
+  }
+
+  /** Moves one event to an earlier index, over what was there (its running sums are cumulative, so they move as they are). */
+  private moveEvent(from: number, to: number): void {
+    this.times[to] = this.times[from];
+    for (let column = 0; column < METRIC_COUNT; column++) {
+      const sums = this.sums[column];
+      if (sums) sums[to] = sums[from];
+    }
   }
 
   private before(sums: Float64Array, index: number): number {
@@ -195,4 +257,12 @@ export class EventLog {
     }
     return row;
   }
+}
+
+/** The coarsest step bucket that an event at `at` may join by `now`; 0 when it is too young for any. */
+function coarserBucket(at: number, now: number, steps: readonly CoarseningStep[]): number {
+  for (const step of steps) {
+    if ((Math.floor(at / step.bucketMs) + 1) * step.bucketMs <= now - step.afterMs) return step.bucketMs;
+  }
+  return 0;
 }

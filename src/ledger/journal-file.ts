@@ -1,6 +1,7 @@
-// Low-level file work for the journal: fast line batches (several times faster than readline), full writes, tail repair, dir fsync.
+// Low-level file work for the journal: fast line batches (several times faster than readline), full writes, atomic replace, tail repair.
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -93,4 +94,24 @@ export async function syncDirectory(directory: string): Promise<void> {
   } catch {
     // Some platforms cannot fsync a directory; the rename itself is still atomic.
   }
+}
+
+/**
+ * Replaces `file` with what `write` puts into a fresh temp file beside it: fsync, rename, fsync of the directory. If
+ * `write` fails, the temp file is removed and `file` is left as it was.
+ */
+export async function replaceFile(file: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
+  const temp = `${file}.rewrite-${process.pid}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await write(handle);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await rename(temp, file);
+  await syncDirectory(dirname(file));
 }

@@ -1,10 +1,8 @@
 // Reading the journal back at start-up (streamed, bounded memory) and compacting it (drop records older than retention).
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Ledger } from './ledger.ts';
 import { fromRow } from './amounts.ts';
 import { decodeRecord, leadingTime, type DecodedRecord } from './journal-record.ts';
-import { readLineBatches, syncDirectory, writeAll } from './journal-file.ts';
+import { readLineBatches, replaceFile, writeAll } from './journal-file.ts';
 
 export interface ReplayProgress {
   readonly records: number;
@@ -117,9 +115,7 @@ export async function compactJournal(options: CompactOptions): Promise<CompactRe
   }
   if (dropped === 0) return { kept, dropped, rewritten: false, ms: Math.round(performance.now() - started) };
 
-  const temp = `${options.file}.compact-${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
+  await replaceFile(options.file, async (handle) => {
     for await (const batch of readLineBatches(options.file)) {
       const parts: Buffer[] = [];
       for (const line of batch) {
@@ -127,15 +123,7 @@ export async function compactJournal(options: CompactOptions): Promise<CompactRe
       }
       if (parts.length > 0) await writeAll(handle, Buffer.concat(parts));
     }
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  await rename(temp, options.file);
-  await syncDirectory(dirname(options.file));
+  });
   return { kept, dropped, rewritten: true, ms: Math.round(performance.now() - started) };
 }
 

@@ -1,14 +1,16 @@
-// The durable form of the embedded ledger: an append-only JSONL file of settlements, written in order, batched while a write is in flight.
+// The durable form of the embedded ledger: an append-only JSONL file of settlements, written in order, rewritten from the ledger's held state now and then.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AmountRow } from './amounts.ts';
 import { encodeRecord } from './journal-record.ts';
 import { cutTornTail, writeAll } from './journal-file.ts';
 import { compactJournal, type CompactResult } from './journal-replay.ts';
+import { writeSnapshot, type LedgerSnapshot } from './journal-snapshot.ts';
 
 export { compactJournal, replayJournal } from './journal-replay.ts';
 export { cutTornTail } from './journal-file.ts';
 export type { CompactResult, ReplayResult } from './journal-replay.ts';
+export type { LedgerSnapshot } from './journal-snapshot.ts';
 
 export const JOURNAL_FILE_NAME = 'journal.jsonl';
 
@@ -26,11 +28,22 @@ export interface JournalOptions {
   readonly file: string;
   /** Lines kept in memory while the disk refuses writes; beyond that the oldest are dropped (and counted). */
   readonly maxQueuedLines?: number;
+  /** Lines the file already holds (the start-up compaction counts them); appends are counted from there. */
+  readonly lines?: number;
   /**
-   * Compaction while running: every `everyMs`, records older than `retentionMs` are dropped from the file (start-up
-   * compacts too), so a proxy that runs for months keeps a journal of one retention period, not of its whole life.
+   * Compaction while running, every `everyMs`: when the ledger's `snapshot` (its usage as it holds it: folded per
+   * second, coarser as it ages) has at most half as many records as the file has lines, the file is rewritten from it;
+   * otherwise records older than `retentionMs` are dropped. A journal then stays within about twice what the ledger
+   * holds (a few thousand lines per scope) however many calls settle, where one line per settlement kept for the
+   * retention grows to hundreds of millions of lines at 100 calls/s.
    */
-  readonly compaction?: { readonly everyMs: number; readonly retentionMs: number; readonly now?: () => number; readonly onError?: (error: Error) => void };
+  readonly compaction?: {
+    readonly everyMs: number;
+    readonly retentionMs: number;
+    readonly now?: () => number;
+    readonly snapshot?: () => LedgerSnapshot;
+    readonly onError?: (error: Error) => void;
+  };
 }
 
 export interface JournalStats {
@@ -52,6 +65,8 @@ export class Journal implements JournalSink {
   private error: Error | null = null;
   private written = 0;
   private dropped = 0;
+  /** Lines in the file (complete ones this journal knows of). */
+  private lines: number;
   /** A compaction in progress: writes wait for it (appends keep queueing), then go to the rewritten file. */
   private compacting: Promise<CompactResult> | null = null;
   private compactionTimer: NodeJS.Timeout | null = null;
@@ -60,10 +75,11 @@ export class Journal implements JournalSink {
     private handle: FileHandle,
     private readonly options: JournalOptions & { readonly maxQueuedLines: number },
   ) {
+    this.lines = options.lines ?? 0;
     const compaction = options.compaction;
     if (compaction && compaction.everyMs > 0) {
       this.compactionTimer = setInterval(() => {
-        this.compact({ retentionMs: compaction.retentionMs, now: compaction.now }).catch((error: Error) => compaction.onError?.(error));
+        this.compact({ retentionMs: compaction.retentionMs, now: compaction.now, snapshot: compaction.snapshot }).catch((error: Error) => compaction.onError?.(error));
       }, compaction.everyMs);
       this.compactionTimer.unref();
     }
@@ -96,19 +112,21 @@ export class Journal implements JournalSink {
   }
 
   /**
-   * Drops records older than `retentionMs` from the file while the journal stays open: waits for the write in flight,
-   * rewrites the file (temp file, fsync, rename), reopens it, then writes what was appended meanwhile. One at a time.
+   * Rewrites the file while the journal stays open: from the ledger's snapshot when that halves it, otherwise without
+   * records older than `retentionMs`. Waits for the write in flight, rewrites (temp file, fsync, rename), reopens, then
+   * writes what was appended meanwhile. One at a time.
    */
-  compact(input: { readonly retentionMs: number; readonly now?: () => number }): Promise<CompactResult> {
+  compact(input: { readonly retentionMs: number; readonly now?: () => number; readonly snapshot?: () => LedgerSnapshot }): Promise<CompactResult> {
     if (this.closed) return Promise.reject(new Error('ledger journal is closed'));
     this.compacting ??= (async () => {
       try {
         while (this.writing) await this.writing;
+        const snapshot = input.snapshot?.(); // taken with no write in flight: it holds every line queued so far
+        if (snapshot && snapshot.events * 2 <= this.lines + this.queue.length) return await this.rewriteFrom(snapshot);
         const result = await compactJournal({ file: this.options.file, retentionMs: input.retentionMs, now: input.now, skipWhenFirstIsFresh: true });
         if (result.rewritten) {
-          const previous = this.handle;
-          this.handle = await open(this.options.file, 'a');
-          await previous.close();
+          await this.reopen();
+          this.lines = result.kept;
         }
         return result;
       } finally {
@@ -141,28 +159,58 @@ export class Journal implements JournalSink {
     }
   }
 
+  /**
+   * Replaces the file with the snapshot. The lines queued when it was taken are in it, and are still appended to the
+   * old file first, so a crash before the rename leaves a journal that holds them; lines appended after the snapshot
+   * wait in the queue for the new file.
+   */
+  private async rewriteFrom(snapshot: LedgerSnapshot): Promise<CompactResult> {
+    const started = performance.now();
+    const inSnapshot = this.queue;
+    this.queue = [];
+    if (inSnapshot.length > 0 && !(await this.writeLines(inSnapshot))) throw this.error!;
+    const before = this.lines;
+    await writeSnapshot(this.options.file, snapshot);
+    await this.reopen();
+    this.lines = snapshot.events;
+    return { kept: snapshot.events, dropped: before - snapshot.events, rewritten: true, ms: Math.round(performance.now() - started) };
+  }
+
+  private async reopen(): Promise<void> {
+    const previous = this.handle;
+    this.handle = await open(this.options.file, 'a');
+    await previous.close();
+  }
+
   /** Writes batches until the queue is empty; on failure keeps the batch queued for the next append or flush. */
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0 && !this.compacting) {
         const batch = this.queue;
         this.queue = [];
-        // After a failed write the file may end in a partial line: start on a fresh line (blank lines are ignored).
-        const text = (this.failed ? '\n' : '') + batch.join('');
-        try {
-          await writeAll(this.handle, Buffer.from(text, 'utf8'));
-        } catch (error) {
-          this.failed = true;
-          this.error = error instanceof Error ? error : new Error(String(error));
-          this.queue = batch.concat(this.queue);
-          return;
-        }
-        this.failed = false;
-        this.error = null;
-        this.written += batch.length;
+        if (!(await this.writeLines(batch))) return;
       }
     } finally {
       this.writing = null;
     }
+  }
+
+  /** Appends lines to the file; on failure records the error and puts them back at the front of the queue. */
+  private async writeLines(batch: string[]): Promise<boolean> {
+    // After a failed write the file may end in a partial line: start on a fresh line (blank lines are ignored).
+    const text = (this.failed ? '\n' : '') + batch.join('');
+    try {
+      await writeAll(this.handle, Buffer.from(text, 'utf8'));
+    } catch (error) {
+      this.failed = true;
+      this.error = error instanceof Error ? error : new Error(String(error));
+      this.queue = batch.concat(this.queue);
+      return false;
+    }
+    this.failed = false;
+    this.error = null;
+    this.written += batch.length;
+    this.lines += batch.length;
+    return true;
   }
 }

@@ -12,8 +12,9 @@ import type {
 } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
+import { bucketLevels, coarseningSteps, type CoarseningStep } from './bucket-levels.ts';
 import { EventLog } from './event-log.ts';
-import type { JournalSink } from './journal.ts';
+import type { JournalSink, LedgerSnapshot } from './journal.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { buildStanding, withHold } from './standing.ts';
 
@@ -31,7 +32,9 @@ export interface MemoryLedgerOptions {
   /**
    * Usage settled within the same grain (default 1 s, the Redis ledger's finest bucket) is held as one event per scope,
    * so memory grows with the seconds in the retention, not with the calls: 35 days at 100 calls/s would otherwise be
-   * 300 million events. A window then counts such usage up to one grain longer than exact, never shorter. 0: exact.
+   * 300 million events. A window then counts such usage up to one grain longer than exact, never shorter. As usage
+   * ages past the windows a grain serves, the sweep folds it into coarser buckets (15 s, 5 min, 1 h: the Redis ledger's
+   * levels, bucket-levels.ts), so a scope holds a few thousand events however busy it is. 0: exact, nothing folded.
    */
   readonly grainMs?: number;
 }
@@ -61,6 +64,8 @@ export class MemoryLedger implements Ledger {
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly grainMs: number;
+  /** When the sweep folds aged usage into coarser buckets; none when grainMs is 0. */
+  private readonly coarsening: readonly CoarseningStep[];
   private journal: JournalSink | null;
   private readonly scopes = new Map<string, ScopeState>();
   private readonly reservations = new Map<string, Reservation>();
@@ -74,9 +79,10 @@ export class MemoryLedger implements Ledger {
     this.now = options.now ?? Date.now;
     this.retentionMs = options.retentionMs ?? LEDGER_RETENTION_MS;
     this.grainMs = options.grainMs ?? DEFAULT_GRAIN_MS;
+    this.coarsening = this.grainMs > 0 ? coarseningSteps(bucketLevels({ bucketMs: this.grainMs, retentionMs: this.retentionMs })) : [];
     this.journal = options.journal ?? null;
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    this.timer = interval > 0 ? setInterval(() => this.sweepAll(), interval) : null;
+    this.timer = interval > 0 ? setInterval(() => this.sweep(), interval) : null;
     this.timer?.unref();
   }
 
@@ -191,6 +197,23 @@ export class MemoryLedger implements Ledger {
     return { ok: true, kind: 'memory' };
   }
 
+  /**
+   * Everything settled so far, as it is held (swept first, so folded): one record per scope and event, copied now, so
+   * the journal can write it out while the ledger keeps taking settlements.
+   */
+  snapshot(): LedgerSnapshot {
+    this.sweep();
+    const logs: [string, EventLog][] = [];
+    let events = 0;
+    for (const [scope, state] of this.scopes) {
+      if (state.log.size === 0) continue;
+      const copy = state.log.clone();
+      logs.push([scope, copy]);
+      events += copy.size;
+    }
+    return { events, records: () => snapshotRecords(logs) };
+  }
+
   /** Stops the sweep timer and flushes and closes the journal. Open reservations are dropped with the process. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -257,12 +280,13 @@ export class MemoryLedger implements Ledger {
     state.log.dropThrough(now - this.retentionMs);
   }
 
-  /** Timer work: expire leases, drop old usage, forget scopes left with nothing. */
-  private sweepAll(): void {
+  /** Timer work (and once after a replay): expire leases, drop old usage, fold aged usage, forget empty scopes. */
+  sweep(): void {
     const now = this.now();
     this.sweepLeases(now);
     for (const [scope, state] of this.scopes) {
       this.prune(state, now);
+      state.log.coarsen(now, this.coarsening);
       if (state.log.size === 0 && state.open === 0) this.scopes.delete(scope);
     }
     for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
@@ -289,4 +313,10 @@ function uniqueScopes(scopes: readonly string[]): readonly string[] {
   return [...new Set(scopes)];
 }
 
-
+/** The records of a snapshot: each scope's held events, one line's worth each. */
+function* snapshotRecords(logs: readonly [string, EventLog][]): Generator<{ readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }> {
+  for (const [scope, log] of logs) {
+    const scopes = [scope];
+    for (const event of log.events()) yield { at: event.at, scopes, row: event.row };
+  }
+}

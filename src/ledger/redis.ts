@@ -2,7 +2,8 @@
 import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { toRow } from './amounts.ts';
-import { bucketLevels, layoutSignature, REDIS_LEDGER_VERSION, type BucketLevel } from './redis-layout.ts';
+import { bucketLevels, type BucketLevel } from './bucket-levels.ts';
+import { layoutSignature, REDIS_LEDGER_VERSION } from './redis-layout.ts';
 import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './redis-scripts.ts';
 import { RedisConnection, type RedisStateChange } from './redis-connection.ts';
 import {

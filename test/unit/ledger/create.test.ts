@@ -46,7 +46,11 @@ describe('createLedger (memory)', () => {
     assert.equal((await second.ledger.standing([usd]))[0].used, 750);
     await settle(second.ledger, 1);
     await second.ledger.close();
-    assert.equal((await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length, 3, 'replayed records are not written twice');
+    const lines = (await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length;
+    assert.ok(lines <= 3, `${lines} lines for 3 settlements: replayed records are not written twice`);
+    const third = await open(config);
+    assert.equal((await third.ledger.standing([usd]))[0].used, 751);
+    await third.ledger.close();
     await rm(dir, { recursive: true });
   });
 
@@ -90,6 +94,31 @@ describe('createLedger (memory)', () => {
     assert.equal((await ledger.standing([usd]))[0].used, 2);
     await ledger.close();
     assert.equal((await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length, 1);
+    await rm(dir, { recursive: true });
+  });
+
+  it('rewrites a journal of one line per settlement as the ledger holds it (folded), at start-up, losing nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-create-'));
+    const config = configFor(dir);
+    await mkdir(config.dataDir, { recursive: true });
+    const now = Date.now();
+    const lines: string[] = [];
+    // 3,000 settlements spread over two seconds a minute ago, and 3,000 over the hour three days ago (old usage folds coarser)
+    for (let i = 0; i < 3_000; i++) lines.push(JSON.stringify({ t: now - 60_000 + (i % 2_000), s: ['agent:a', 'pool:p'], a: { usd_micros: 2, requests: 1 } }));
+    for (let i = 0; i < 3_000; i++) lines.push(JSON.stringify({ t: now - 3 * DAY + i * 1_000, s: ['agent:a'], a: { usd_micros: 5, requests: 1 } }));
+    await writeFile(journalPath(config), lines.join('\n') + '\n');
+    const week: LimitCheck = { ...usd, windowMs: 7 * DAY };
+    const poolHour: LimitCheck = { id: 'pool', scope: 'pool:p', metric: 'usd_micros', windowMs: 3_600_000, limit: 1_000_000 };
+    const first = await open(config);
+    assert.equal(first.report.records, 6_000);
+    assert.ok(first.report.compacted > 5_900, `compacted ${first.report.compacted} lines`);
+    const held = (await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length;
+    assert.ok(held < 100, `6,000 lines rewritten as ${held}`);
+    assert.deepEqual((await first.ledger.standing([usd, week, poolHour])).map((standing) => standing.used), [6_000, 21_000, 6_000]);
+    await first.ledger.close();
+    const second = await open(config);
+    assert.deepEqual((await second.ledger.standing([usd, week, poolHour])).map((standing) => standing.used), [6_000, 21_000, 6_000], 'the rewritten journal replays to the same standing');
+    await second.ledger.close();
     await rm(dir, { recursive: true });
   });
 });

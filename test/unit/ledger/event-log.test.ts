@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventLog } from '../../../src/ledger/event-log.ts';
 import { METRIC_COUNT } from '../../../src/ledger/amounts.ts';
+import { bucketLevels, coarseningSteps, levelIndexFor } from '../../../src/ledger/bucket-levels.ts';
 
 function seeded(seed: number): () => number {
   let state = seed >>> 0;
@@ -96,6 +97,62 @@ describe('EventLog', () => {
       }
     }
     assert.equal(log.size, events.length);
+  });
+
+  it('folds aged events into coarser buckets without losing any amount or letting any leave a window early', () => {
+    const HOUR = 3_600_000;
+    const levels = bucketLevels({ bucketMs: 1000, retentionMs: 35 * 24 * HOUR });
+    const steps = coarseningSteps(levels);
+    const random = seeded(7);
+    const log = new EventLog({ grainMs: 1000 });
+    const events: ModelEvent[] = [];
+    let clock = 0;
+    const sweep = (): void => log.coarsen(clock, steps);
+    while (clock < 10 * 24 * HOUR) {
+      clock += 1 + Math.floor(random() * 40_000);
+      const values = row({ 0: Math.floor(random() * 1000), 2: random() < 0.3 ? Math.floor(random() * 50) : 0 });
+      log.append(clock, values);
+      events.push({ at: clock, values });
+      if (random() < 0.01) sweep();
+    }
+    sweep();
+    sweep(); // a second pass over folded events changes nothing
+    assert.ok(events.length > 40_000);
+    assert.ok(log.size < 4_000, `${events.length} events held as ${log.size}`);
+    assert.equal(log.sumAfter(0, -1), modelSum(events, 0, -1), 'every amount is kept');
+    assert.equal(log.sumAfter(2, -1), modelSum(events, 2, -1));
+    // random windows, and every second up to each level's longest window, where a fold too early would show
+    const windows = Array.from({ length: 400 }, () => Math.floor(Math.exp(random() * Math.log(12 * 24 * HOUR))));
+    for (const level of levels) for (let back = 0; back < 40_000 && level.spanMs > 0; back += 1000) windows.push(level.spanMs - back);
+    for (const windowMs of windows) {
+      const since = clock - windowMs;
+      const bucketMs = levels[levelIndexFor(levels, windowMs)].bucketMs;
+      const held = log.sumAfter(0, since);
+      assert.ok(held >= modelSum(events, 0, since), `a ${windowMs} ms window counts no less than exact`);
+      assert.ok(held <= modelSum(events, 0, since - bucketMs), `a ${windowMs} ms window counts at most one ${bucketMs} ms bucket more`);
+      const oldest = events.find((event) => event.at > since)?.at ?? null;
+      const heldOldest = log.oldestAfter(since);
+      assert.ok(oldest === null ? heldOldest === null : heldOldest !== null && heldOldest >= oldest, 'the window never resets early');
+      const allowance = Math.floor(random() * held);
+      const exactLast = modelLastToLeave(events, 0, since, allowance);
+      const heldLast = log.lastToLeave(0, since, allowance);
+      if (heldLast === null) assert.equal(exactLast, null, 'room is never reported before it exists');
+      else if (exactLast !== null) assert.ok(heldLast >= exactLast, 'Retry-After is never early');
+    }
+    log.append(clock + 5_000, row({ 0: 3 }));
+    assert.equal(log.sumAfter(0, clock), 3, 'appends go on after a fold');
+  });
+
+  it('copies its live events and lists them one row each', () => {
+    const log = new EventLog();
+    for (const at of [1000, 2000, 3000, 4000]) log.append(at, row({ 0: at / 1000, 1: 1 }));
+    log.dropThrough(1000);
+    const copy = log.clone();
+    log.append(5000, row({ 0: 100 }));
+    log.dropThrough(3000);
+    assert.deepEqual([...copy.events()].map((event) => [event.at, event.row[0], event.row[1]]), [[2000, 2, 1], [3000, 3, 1], [4000, 4, 1]]);
+    assert.equal(copy.sumAfter(0, 0), 9, 'the copy does not follow the original');
+    assert.equal(log.sumAfter(0, 0), 104);
   });
 
   it('holds 1,000,000 events and still answers exactly', () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Journal, compactJournal, cutTornTail, replayJournal } from '../../../src/ledger/journal.ts';
+import { Journal, compactJournal, cutTornTail, replayJournal, type LedgerSnapshot } from '../../../src/ledger/journal.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { toRow } from '../../../src/ledger/amounts.ts';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';
@@ -154,6 +154,51 @@ describe('Journal', () => {
     timed.append({ at: now, scopes: ['agent:a'], row: row(7) });
     await timed.close();
     assert.ok((await readFile(file, 'utf8')).trimEnd().endsWith(line(now, ['agent:a'], { usd_micros: 7 }).trimEnd()), 'appends after a timed compaction go to the new file');
+    await rm(dir, { recursive: true });
+  });
+
+  it('rewrites itself from the ledger it journals while open: settlements during the rewrite are kept once', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    const now = 100 * DAY;
+    const ledger = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
+    const journal = await Journal.open({ file });
+    ledger.attachJournal(journal);
+    for (let i = 0; i < 2_000; i++) await ledger.record({ scopes: ['agent:a', 'pool:p'], amounts: { usd_micros: 1 }, at: now - 5_000 + (i % 3_000) });
+    await journal.flush();
+    for (let i = 0; i < 500; i++) await ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 10 }, at: now - 1_000 }); // queued, not written yet
+    const snapshot = (): LedgerSnapshot => {
+      const taken = ledger.snapshot();
+      setImmediate(() => { // settled while the snapshot is being written: not in it, so they must reach the new file
+        for (let i = 0; i < 300; i++) void ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 100 }, at: now });
+      });
+      return taken;
+    };
+    const result = await journal.compact({ retentionMs: 35 * DAY, now: () => now, snapshot });
+    assert.deepEqual([result.rewritten, result.kept, result.dropped], [true, 5, 2_495], '2,500 lines become 3 seconds of agent:a and 2 of pool:p');
+    await journal.close();
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    assert.equal(lines.length, 5 + 300);
+    const replayed = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
+    await replayJournal({ file, ledger: replayed, retentionMs: 35 * DAY, now: () => now });
+    const standings = await replayed.standing([allTime('agent:a'), allTime('pool:p')]);
+    assert.deepEqual(standings.map((standing) => standing.used), [2_000 + 5_000 + 30_000, 2_000]);
+    assert.equal((await readdir(dir)).length, 1, 'no temp file left behind');
+    await rm(dir, { recursive: true });
+  });
+
+  it('leaves the file whole, with the lines queued before the snapshot, when the rewrite fails', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'journal.jsonl');
+    const journal = await Journal.open({ file, lines: 0 });
+    const row = toRow({ usd_micros: 1 });
+    for (let i = 0; i < 10; i++) journal.append({ at: DAY + i, scopes: ['agent:a'], row });
+    const failing = { events: 1, records: function* () { throw new Error('snapshot broke'); } };
+    await assert.rejects(journal.compact({ retentionMs: 35 * DAY, now: () => DAY, snapshot: () => failing }), /snapshot broke/);
+    journal.append({ at: DAY + 10, scopes: ['agent:a'], row });
+    await journal.close();
+    assert.equal((await readFile(file, 'utf8')).trimEnd().split('\n').length, 11, 'every line in the old file, in order');
+    assert.deepEqual(await readdir(dir), ['journal.jsonl'], 'the temp file is removed');
     await rm(dir, { recursive: true });
   });
 

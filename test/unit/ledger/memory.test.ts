@@ -244,6 +244,22 @@ describe('MemoryLedger', () => {
     assert.equal(ledger.eventsHeld('agent:a'), 2, 'the late event folds into its second too');
   });
 
+  it('folds aged usage into coarser buckets on its sweep, as the Redis ledger holds it', async () => {
+    const time = clock(0);
+    const ledger = new MemoryLedger({ now: time.now, sweepIntervalMs: 0 });
+    for (let at = 10_000; at <= 3 * DAY; at += 10_000) await ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 1 }, at });
+    time.set(3 * DAY);
+    const exact = [await ledger.standing([usd(1e9, 60 * MINUTE), usd(1e9, DAY), usd(1e9, 4 * DAY)])].flat().map((standing) => standing.used);
+    assert.equal(ledger.eventsHeld('agent:a'), 25_920);
+    ledger.sweep();
+    assert.ok(ledger.eventsHeld('agent:a') < 2_400, `three days of a call every 10 s held as ${ledger.eventsHeld('agent:a')} events`);
+    const folded = (await ledger.standing([usd(1e9, 60 * MINUTE), usd(1e9, DAY), usd(1e9, 4 * DAY)])).map((standing) => standing.used);
+    assert.deepEqual(exact, [360, 8_640, 25_920]);
+    assert.ok(folded[0] >= 360 && folded[0] <= 362, 'an hour counts at most one 15 s bucket more');
+    assert.ok(folded[1] >= 8_640 && folded[1] <= 8_670, 'a day counts at most one 5 min bucket more');
+    assert.equal(folded[2], 25_920, 'nothing is lost');
+  });
+
   it('journals settlements and records, not reservations or releases', async () => {
     const time = clock(7);
     const written: { at: number; scopes: readonly string[]; amounts: object }[] = [];

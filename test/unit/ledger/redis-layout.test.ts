@@ -1,7 +1,8 @@
 // Bucket levels of the Redis ledger: the default ladder, which level serves a window, the signature and validation.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketLevels, layoutSignature, levelIndexFor, MAX_BUCKETS_PER_CHECK } from '../../../src/ledger/redis-layout.ts';
+import { bucketLevels, coarseningSteps, levelIndexFor, MAX_BUCKETS_PER_CHECK } from '../../../src/ledger/bucket-levels.ts';
+import { layoutSignature } from '../../../src/ledger/redis-layout.ts';
 
 const DAY = 86_400_000;
 
@@ -30,6 +31,16 @@ describe('redis ledger bucket levels', () => {
     assert.equal(levelIndexFor(levels, DAY), 2);
     assert.equal(levelIndexFor(levels, 30 * DAY), 3);
     assert.equal(levelIndexFor(levels, 400 * DAY), 3, 'longer than anything: the coarsest level');
+  });
+
+  it('lets the embedded ledger coarsen usage once it is older than the windows its finer level serves', () => {
+    const steps = coarseningSteps(bucketLevels({ bucketMs: 1000, retentionMs: 35 * DAY }));
+    assert.deepEqual(steps, [
+      { afterMs: 5 * DAY, bucketMs: 3_600_000 },
+      { afterMs: 21_600_000, bucketMs: 300_000 },
+      { afterMs: 1_440_000, bucketMs: 15_000 },
+    ]);
+    assert.deepEqual(coarseningSteps(bucketLevels({ bucketMs: 1000, retentionMs: 10 * 60 * 1000 })), [], 'one level: nothing to coarsen');
   });
 
   it('drops ladder sizes at or below a coarse finest bucket', () => {
