@@ -30,8 +30,11 @@ const BOM = '\uFEFF';
  */
 export class SseParser {
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  /** Longest block held while it is incomplete (characters); beyond it push() throws SseBlockTooLargeError. */
+  private readonly maxBlockChars: number;
   /** Text of the block in progress received in earlier pushes. */
   private parts: string[] = [];
+  private partsChars = 0;
   /** Whether the scanned text ends at the start of a line. */
   private atLineStart = true;
   /** Whether the scanned text ends with a CR (a following LF belongs to the same line end). */
@@ -39,6 +42,10 @@ export class SseParser {
   /** Whether the block in `parts` is complete but waits to see if an LF follows its final CR. */
   private heldBlock = false;
   private firstBlock = true;
+
+  constructor(options: { readonly maxBlockChars?: number } = {}) {
+    this.maxBlockChars = options.maxBlockChars ?? Number.POSITIVE_INFINITY;
+  }
 
   push(chunk: Buffer | string): SseEvent[] {
     const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
@@ -53,6 +60,7 @@ export class SseParser {
     if (tail.length > 0) this.scan(tail, events);
     if (this.parts.length > 0) events.push(this.block(this.parts.join('')));
     this.parts = [];
+    this.partsChars = 0;
     this.atLineStart = true;
     this.afterCR = false;
     this.heldBlock = false;
@@ -98,7 +106,21 @@ export class SseParser {
       this.emit(text.slice(blockStart, next), events);
       blockStart = next;
     }
-    if (blockStart < length) this.parts.push(blockStart === 0 ? text : text.slice(blockStart));
+    if (blockStart < length) this.hold(blockStart === 0 ? text : text.slice(blockStart));
+  }
+
+  /**
+   * Keeps the start of an unfinished block. A stream that never ends its block (a broken or hostile upstream) would
+   * grow it without bound: past the limit the block is dropped and the stream refused.
+   */
+  private hold(part: string): void {
+    this.partsChars += part.length;
+    if (this.partsChars > this.maxBlockChars) {
+      this.parts = [];
+      this.partsChars = 0;
+      throw new SseBlockTooLargeError(this.maxBlockChars);
+    }
+    this.parts.push(part);
   }
 
   private emit(lastPart: string, events: SseEvent[]): void {
@@ -107,6 +129,7 @@ export class SseParser {
       this.parts.push(lastPart);
       raw = this.parts.join('');
       this.parts = [];
+      this.partsChars = 0;
     }
     events.push(this.block(raw));
   }
@@ -118,6 +141,14 @@ export class SseParser {
       if (raw.startsWith(BOM)) start = 1;
     }
     return parseBlock(raw, start);
+  }
+}
+
+/** An upstream sent more than the limit without ending an event. */
+export class SseBlockTooLargeError extends Error {
+  constructor(readonly maxChars: number) {
+    super(`the upstream sent more than ${maxChars} characters without ending an SSE event`);
+    this.name = 'SseBlockTooLargeError';
   }
 }
 

@@ -4,7 +4,7 @@ import type { UpstreamResponse } from '../upstream/client.ts';
 import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import type { Usage } from '../protocol/usage.ts';
-import { SseParser } from './sse-parser.ts';
+import { SseBlockTooLargeError, SseParser } from './sse-parser.ts';
 import { Watchdog } from './watchdog.ts';
 import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText } from './usage-reader.ts';
 
@@ -67,7 +67,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   const { upstream, res } = input;
   const encoding = upstream.headers['content-encoding'];
   const plain = encoding === undefined || encoding === 'identity';
-  const parser = plain ? new SseParser() : null;
+  const parser = plain ? new SseParser({ maxBlockChars: input.maxBytes }) : null;
   const reader = streamUsageReader(input.dialect);
   const strip = plain && input.stripUsageChunk;
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
@@ -77,6 +77,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   let dataEvents = 0;
   let end: RelayEnd = 'complete';
   let idle = false;
+  let failure: string | undefined;
   const watchdog = new Watchdog({
     ms: input.streamTimeouts.firstByteMs,
     onFire: () => {
@@ -122,19 +123,22 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
         break;
       }
     }
-  } catch {
+  } catch (error) {
     end = idle ? 'upstream_idle' : clientGone(res) ? 'client_aborted' : 'upstream_error';
+    if (error instanceof SseBlockTooLargeError) failure = error.message; // leaving the loop abandons (aborts) the body
   } finally {
     watchdog.stop();
     clearImmediate(headersLater);
   }
   if (parser) {
+    // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
+    const cut = end !== 'complete';
     for (const event of parser.end()) {
       reader.onEvent(event);
-      if (strip && !reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
+      if (strip && !cut && !reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
     }
   }
-  if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError(res, input.dialect, end);
+  if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !strip });
   if (!res.writableEnded) res.end();
   const bodyText = decodeBody(Buffer.concat(chunks, kept), encoding);
   const usage = parser ? reader.usage : usageFromSseText(bodyText, input.dialect);
@@ -154,14 +158,19 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Tells a streaming client why its stream ended early, in its own dialect (status 200 is already sent). */
-function writeStreamError(res: ServerResponse, dialect: WireFormat, end: RelayEnd): void {
+/**
+ * Tells a streaming client why its stream ended early, in its own dialect (status 200 is already sent). When the
+ * upstream's bytes were relayed as they came (`closeBlock`), they may stop inside an event: a blank line ends it first,
+ * so the error arrives as an event of its own (a blank line with nothing before it is ignored by SSE readers).
+ */
+function writeStreamError(input: { res: ServerResponse; dialect: WireFormat; end: RelayEnd; message?: string; closeBlock: boolean }): void {
+  const { res, dialect, end } = input;
   if (res.writableEnded || res.destroyed) return;
-  const message = end === 'upstream_idle' ? 'upstream stream idle timeout' : 'upstream stream failed';
+  const message = input.message ?? (end === 'upstream_idle' ? 'upstream stream idle timeout' : 'upstream stream failed');
   const payload = dialect === 'anthropic'
     ? { type: 'error', error: { type: 'api_error', message } }
     : { error: { message, type: 'server_error', code: end } };
-  res.write(`event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+  res.write(`${input.closeBlock ? '\n\n' : ''}event: error\ndata: ${JSON.stringify(payload)}\n\n`);
 }
 
 /** The client closed the connection before the response was finished. */

@@ -26,6 +26,8 @@ export interface Behavior {
   chunks?: number;
   /** The answer's text in a JSON completion (default 'hello from fake upstream'). */
   content?: string;
+  /** Streams: after the first chunk, this many characters of one `data:` line that never ends (1 KB writes). */
+  unendedEventChars?: number;
 }
 
 export interface RecordedRequest {
@@ -194,9 +196,18 @@ async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; mo
     if (res.destroyed) return;
     res.write(event);
     sent++;
+    if (behavior.unendedEventChars !== undefined) return writeUnendedEvent(res, behavior.unendedEventChars);
     if (behavior.chunkGapMs) await sleep(behavior.chunkGapMs);
   }
   res.end();
+}
+
+async function writeUnendedEvent(res: ServerResponse, chars: number): Promise<void> {
+  res.write('data: ');
+  for (let written = 0; written < chars && !res.destroyed; written += 1024) {
+    if (!res.write('x'.repeat(Math.min(1024, chars - written)))) await new Promise((resolve) => res.once('drain', resolve));
+  }
+  if (!res.destroyed) res.end();
 }
 
 function openAIEvents(input: { model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean }): string[] {

@@ -148,6 +148,29 @@ describe('failures', () => {
     assert.equal(ok.choices.length, 1);
   });
 
+  it('refuses a stream whose upstream never ends an event (memory stays bounded), with an error event, and keeps serving', async () => {
+    const stream = await ask({ stream: true, messages: [{ role: 'user', content: 'unended event' }] }, { 'x-fake-behavior': JSON.stringify({ unendedEventChars: 1_000_000 }) });
+    const seen: string[] = [];
+    await assert.rejects((async () => {
+      for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) seen.push(chunk.choices[0]?.delta.content ?? '');
+    })(), /more than 2048 characters without ending an SSE event/);
+    assert.equal(seen.length, 1, 'the event before it arrives; the unended one is not relayed');
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('unended event')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('unended event'))!;
+    assert.equal(entry.status_code, 200);
+    assert.equal(entry.response_truncated, true);
+    const raw = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ unendedEventChars: 1_000_000 }) },
+      body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const text = await raw.text();
+    assert.match(text, /x\n\nevent: error\ndata: \{"error":\{"message":"the upstream sent more than 2048 characters without ending an SSE event"/, 'relayed as it came, the cut event is closed before the error event');
+    assert.ok(text.length < 10_000, `${text.length} characters reached the client, not the million the upstream meant to send`);
+    const ok = await ask();
+    assert.equal(ok.choices.length, 1);
+  });
+
   it('404 and 405 in the right envelope', async () => {
     const missing = await fetch(`${h.url}/v1/nothing`, { method: 'POST' });
     assert.equal(missing.status, 404);

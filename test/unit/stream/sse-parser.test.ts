@@ -1,7 +1,7 @@
 // Tests for the incremental SSE parser: fields, line ends, comments, chunk boundaries anywhere, byte-exact raw text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser, type SseEvent } from '../../../src/stream/sse-parser.ts';
+import { SseBlockTooLargeError, SseParser, type SseEvent } from '../../../src/stream/sse-parser.ts';
 
 function parseAll(chunks: Array<Buffer | string>): SseEvent[] {
   const parser = new SseParser();
@@ -126,4 +126,15 @@ test('a large event arriving in many small chunks is assembled whole', () => {
   assert.equal(events.length, 1);
   assert.equal(events[0]!.data, payload);
   assert.equal(events[0]!.raw, text);
+});
+
+test('refuses to hold an unfinished block past its limit, and forgets it', () => {
+  const parser = new SseParser({ maxBlockChars: 100 });
+  assert.equal(parser.push('data: one\n\ndata: ').length, 1);
+  assert.deepEqual(parser.push('x'.repeat(60)), []);
+  assert.throws(() => parser.push('x'.repeat(60)), (error: unknown) => error instanceof SseBlockTooLargeError && error.maxChars === 100);
+  assert.deepEqual(parser.end(), [], 'the refused block is gone');
+  const whole = new SseParser({ maxBlockChars: 100 });
+  const big = `data: ${'y'.repeat(500)}\n\n`;
+  assert.equal(whole.push(big)[0].raw, big, 'a block that arrives whole in one chunk is not held, so not limited');
 });
