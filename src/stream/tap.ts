@@ -58,7 +58,7 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
-  const bodyText = decodeBody(raw, input.upstream.headers['content-encoding']);
+  const bodyText = decodeBody({ raw, encoding: input.upstream.headers['content-encoding'], maxBytes: input.maxBytes });
   const json = parseJsonBody(bodyText);
   return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, truncated: false };
 }
@@ -140,7 +140,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   }
   if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !strip });
   if (!res.writableEnded) res.end();
-  const bodyText = decodeBody(Buffer.concat(chunks, kept), encoding);
+  const bodyText = decodeBody({ raw: Buffer.concat(chunks, kept), encoding, maxBytes: input.maxBytes });
   const usage = parser ? reader.usage : usageFromSseText(bodyText, input.dialect);
   return { end, sse: true, usage, bodyText, dataEvents, truncated };
 }

@@ -1,4 +1,5 @@
 // Picks the usage reader for a wire format and reads usage from whole bodies (JSON, or SSE that arrived encoded).
+import { constants as bufferLimits } from 'node:buffer';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Usage } from '../protocol/usage.ts';
 import type { WireFormat } from '../upstream/provider.ts';
@@ -48,13 +49,18 @@ export function usageFromSseText(text: string, dialect: WireFormat): Usage | nul
   return reader.usage;
 }
 
-/** Decodes a compressed body for metering and history; the client still gets the bytes as sent. */
-export function decodeBody(raw: Buffer, encoding: string | string[] | undefined): string {
-  const name = String(encoding ?? 'identity').toLowerCase();
+/**
+ * Decodes a compressed body for metering and history; the client still gets the bytes as sent. What would inflate past
+ * `maxBytes` (a few KB of gzip can stand for gigabytes) is not decoded, like a body that does not decode: ''.
+ */
+export function decodeBody(input: { readonly raw: Buffer; readonly encoding: string | string[] | undefined; readonly maxBytes: number }): string {
+  const { raw } = input;
+  const name = String(input.encoding ?? 'identity').toLowerCase();
+  const limit = { maxOutputLength: Math.max(1, Math.min(input.maxBytes, bufferLimits.MAX_LENGTH)) };
   try {
-    if (name === 'gzip' || name === 'x-gzip') return gunzipSync(raw).toString('utf8');
-    if (name === 'deflate') return inflateSync(raw).toString('utf8');
-    if (name === 'br') return brotliDecompressSync(raw).toString('utf8');
+    if (name === 'gzip' || name === 'x-gzip') return gunzipSync(raw, limit).toString('utf8');
+    if (name === 'deflate') return inflateSync(raw, limit).toString('utf8');
+    if (name === 'br') return brotliDecompressSync(raw, limit).toString('utf8');
   } catch {
     return '';
   }

@@ -26,6 +26,8 @@ export interface Behavior {
   chunks?: number;
   /** The answer's text in a JSON completion (default 'hello from fake upstream'). */
   content?: string;
+  /** The answer's text in a JSON completion: this many 'x' (too long for a header). */
+  contentChars?: number;
   /** Streams: after the first chunk, this many characters of one `data:` line that never ends (1 KB writes). */
   unendedEventChars?: number;
 }
@@ -116,7 +118,7 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     return;
   }
   if (body.stream === true) return streamAnswer({ res, anthropic, model, usage, behavior, includeUsage: isUsageRequested(body) });
-  const content = behavior.content ?? 'hello from fake upstream';
+  const content = behavior.contentChars !== undefined ? 'x'.repeat(behavior.contentChars) : (behavior.content ?? 'hello from fake upstream');
   const payload = anthropic ? anthropicMessage(model, usage, content) : openAICompletion(model, usage, content);
   const raw = Buffer.from(JSON.stringify(payload));
   if (behavior.gzip) {

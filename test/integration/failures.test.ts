@@ -171,6 +171,15 @@ describe('failures', () => {
     assert.equal(ok.choices.length, 1);
   });
 
+  it('does not inflate a compressed answer past the response limit (a gzip bomb), and still charges the call', async () => {
+    const answer = await ask({ messages: [{ role: 'user', content: 'compressed answer' }] }, { 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 200_000 }) });
+    assert.equal(answer.choices[0].message.content?.length, 200_000, 'the client gets the bytes as sent, and inflates them itself');
+    await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('compressed answer')));
+    const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('compressed answer'))!;
+    assert.ok(JSON.stringify(entry.response).length < 2048, 'history holds no more than the limit of it');
+    assert.equal((entry.usage as Record<string, unknown>).estimated, true, 'usage it could not read is estimated, not $0');
+  });
+
   it('404 and 405 in the right envelope', async () => {
     const missing = await fetch(`${h.url}/v1/nothing`, { method: 'POST' });
     assert.equal(missing.status, 404);
