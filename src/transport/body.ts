@@ -1,8 +1,13 @@
-// Reads a request body once, bounded in size, and parses it as a JSON object.
+// Reads a request body once, bounded in size and uncompressed, and parses it as a JSON object.
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors.ts';
 
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    req.resume();
+    return Promise.reject(new ProxyError('invalid_request', { message: `compressed request bodies are not accepted (content-encoding: ${encoding.slice(0, 40)}): send the JSON as it is` }));
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     req.resume();

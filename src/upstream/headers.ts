@@ -4,8 +4,8 @@ import { ProxyError } from '../errors.ts';
 import type { Provider } from './provider.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
-/** Never forwarded upstream: the agent's own credentials, encodings we want to read, and cllama-internal headers. */
-const NOT_UPSTREAM = new Set(['authorization', 'x-api-key', 'accept-encoding', 'cookie', 'x-claw-consumer-session-epoch', 'x-cllama-policy-origin']);
+/** Never forwarded upstream: the agent's own credentials, encodings (the body sent is tollgate's own JSON), cllama-internal headers. */
+const NOT_UPSTREAM = new Set(['authorization', 'x-api-key', 'accept-encoding', 'content-encoding', 'cookie', 'x-claw-consumer-session-epoch', 'x-cllama-policy-origin']);
 
 export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; provider: Provider; bodyLength: number }): Record<string, string> {
   const out: Record<string, string> = {};

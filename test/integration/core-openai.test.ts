@@ -1,6 +1,7 @@
 // OpenAI route end to end: the official openai SDK → tollgate → fake upstream, JSON and streaming, credentials swapped.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { startHarness, PROVIDER_KEYS, type Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -95,7 +96,21 @@ describe('OpenAI chat completions through the proxy', () => {
     const deep = await post(`{"model":"openai/gpt-4o","messages":[{"role":"user","content":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}`);
     assert.equal(deep.status, 400, 'a body JSON.parse takes but JSON.stringify cannot is the caller\'s error, not a 500');
     assert.deepEqual(((await deep.json()) as { error: unknown }).error, { message: 'request body is nested too deeply to forward', type: 'invalid_request_error', param: null, code: 'invalid_request' });
-    assert.equal(h.fake.requests.length, calls, 'neither reached the upstream');
+    const gzipped = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ model: 'openai/gpt-4o', messages: [] })),
+    });
+    assert.equal(gzipped.status, 400);
+    assert.match(((await gzipped.json()) as { error: { message: string } }).error.message, /compressed request bodies are not accepted \(content-encoding: gzip\)/);
+    assert.equal(h.fake.requests.length, calls, 'none reached the upstream');
+    const plain = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'content-encoding': 'identity' },
+      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'identity' }] }),
+    });
+    assert.equal(plain.status, 200);
+    assert.equal(h.fake.requests.at(-1)!.headers['content-encoding'], undefined, 'the body sent upstream is tollgate\'s own: the client\'s encoding header is not forwarded');
   });
 
   it('records the body as sent (pretty-printed, big integers and all) on one history line', async () => {
