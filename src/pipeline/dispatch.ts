@@ -3,6 +3,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { ProxyError } from '../errors.ts';
 import { relayResponse, type RelayResult } from '../stream/tap.ts';
 import { CallCancel } from '../upstream/client.ts';
+import { keysToMask } from '../upstream/key-mask.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -42,6 +43,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       maxBytes: deps.config.maxResponseBytes,
       streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
       cancel,
+      keysToMask: keysToMask(route.provider),
     });
     ctx.statusCode = upstream.statusCode;
     await finishCall({ ctx, deps, relay, upstreamWorked: answeredOk });

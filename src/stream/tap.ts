@@ -2,7 +2,8 @@
 import type { ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { upstreamError, type CallCancel } from '../upstream/client.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { ProviderKey, WireFormat } from '../upstream/provider.ts';
+import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
 import { SseBlockTooLargeError, SseParser } from './sse-parser.ts';
 import { Watchdog } from './watchdog.ts';
@@ -39,6 +40,8 @@ export interface RelayInput {
   readonly streamTimeouts: { readonly firstByteMs: number; readonly idleMs: number };
   /** Aborts the upstream call (the relay does when the stream idles or the client goes); the whole-call deadline and the client's disconnect abort it too. */
   readonly cancel: CallCancel;
+  /** The provider's keys: masked in an answer read whole (a stream is relayed as it comes and not searched). */
+  readonly keysToMask: readonly ProviderKey[];
 }
 
 export async function relayResponse(input: RelayInput): Promise<RelayResult> {
@@ -54,6 +57,8 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }
+  const plain = input.upstream.headers['content-encoding'] === undefined || input.upstream.headers['content-encoding'] === 'identity';
+  if (plain) raw = maskProviderKeys(raw, input.keysToMask);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);

@@ -162,5 +162,23 @@ describe('OpenAI chat completions through the proxy', () => {
       h.fake.behavior = {};
     }
   });
+
+  it('masks the provider key in an upstream answer that echoes it, for the agent and in history', async () => {
+    const key = PROVIDER_KEYS.openai;
+    h.fake.behavior = { status: 401, errorBody: { error: { message: `Incorrect API key provided: ${key}. Check ${key}`, type: 'invalid_request_error' } } };
+    try {
+      await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echoed key' }] }), (error: unknown) => {
+        assert.equal((error as { status: number }).status, 401);
+        assert.equal((error as Error).message, '401 Incorrect API key provided: [REDACTED]. Check [REDACTED]');
+        return true;
+      });
+    } finally {
+      h.fake.behavior = {};
+    }
+    const echoed = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echo' }] }, { headers: { 'x-fake-behavior': JSON.stringify({ content: `my key is ${key}` }) } });
+    assert.equal(echoed.choices[0].message.content, 'my key is [REDACTED]', 'an answer read whole is masked too');
+    await waitFor(() => h.historyText('a').includes('my key is [REDACTED]'));
+    assert.ok(!h.historyText('a').includes(key), 'history never holds the key');
+  });
 });
 

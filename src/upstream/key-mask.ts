@@ -1,0 +1,27 @@
+// Keeps the provider's credential out of what an upstream sends back: an answer that echoes it reaches agent and history masked.
+import type { Provider, ProviderKey } from './provider.ts';
+
+export const MASKED_KEY = '[REDACTED]';
+
+/** Shorter values (placeholders such as `none`) would mask ordinary text; real keys are far longer. */
+const MIN_MASKED_LENGTH = 12;
+
+const NO_KEYS: readonly ProviderKey[] = [];
+
+/** The keys whose appearance in an answer must be masked: none for a provider that sends no credential. */
+export function keysToMask(provider: Provider): readonly ProviderKey[] {
+  return provider.auth === 'none' ? NO_KEYS : provider.keys;
+}
+
+/**
+ * The body with every occurrence of one of the keys replaced by [REDACTED] (the same buffer when none occurs, which
+ * costs one byte search per key). Some OpenAI-compatible servers quote the key they refused in their error message.
+ */
+export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Buffer {
+  let out = body;
+  for (const key of keys) {
+    if (key.secret.length < MIN_MASKED_LENGTH || out.indexOf(key.secret) < 0) continue;
+    out = Buffer.from(out.toString('utf8').split(key.secret).join(MASKED_KEY), 'utf8');
+  }
+  return out;
+}
