@@ -4,6 +4,7 @@ import { ProxyError } from '../errors.ts';
 import { relayResponse, type RelayResult } from '../stream/tap.ts';
 import { CallCancel } from '../upstream/client.ts';
 import { keysToMask } from '../upstream/key-mask.ts';
+import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -33,6 +34,10 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       cancel,
       headersTimeoutMs: ctx.stream ? timeouts.firstByteMs : timeouts.dispatchMs,
     });
+    if (isRedirect(upstream.statusCode)) {
+      ctx.statusCode = upstream.statusCode; // answered without working on it: released, not charged
+      throw await redirectRefused(upstream);
+    }
     answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
     const relay = await relayResponse({
       upstream,

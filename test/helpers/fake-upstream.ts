@@ -28,6 +28,8 @@ export interface Behavior {
   content?: string;
   /** The answer's text in a JSON completion: this many 'x' (too long for a header). */
   contentChars?: number;
+  /** Answer 307 with this Location (and a small body) instead of a completion. */
+  redirectTo?: string;
   /** Streams: after the first chunk, this many characters of one `data:` line that never ends (1 KB writes). */
   unendedEventChars?: number;
 }
@@ -100,6 +102,11 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
   if (behavior.delayMs) await sleep(behavior.delayMs);
   if (behavior.reset) {
     res.socket?.destroy();
+    return;
+  }
+  if (behavior.redirectTo) {
+    res.writeHead(307, { location: behavior.redirectTo, 'content-type': 'text/plain' });
+    res.end('moved');
     return;
   }
   if (behavior.status && behavior.status >= 400) {

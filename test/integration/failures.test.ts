@@ -180,6 +180,22 @@ describe('failures', () => {
     assert.equal((entry.usage as Record<string, unknown>).estimated, true, 'usage it could not read is estimated, not $0');
   });
 
+  it('502 for an upstream redirect, never relayed for the SDK to follow with the agent token; nothing charged', async () => {
+    const before = h.fake.requests.length;
+    await assert.rejects(ask({ messages: [{ role: 'user', content: 'redirected' }] }, { 'x-fake-behavior': JSON.stringify({ redirectTo: 'https://elsewhere.example/v1/chat/completions?key=abc' }) }), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 502);
+      assert.equal((error as { code: string }).code, 'upstream_redirect');
+      assert.match((error as Error).message, /answered 307 with a redirect to https:\/\/elsewhere\.example\/v1\/chat\/completions; tollgate does not follow redirects/);
+      assert.ok(!(error as Error).message.includes('key=abc'), 'the query of the target is not repeated');
+      return true;
+    });
+    assert.equal(h.fake.requests.length, before + 1, 'called once, not followed');
+    const ok = await ask({ messages: [{ role: 'user', content: 'after the redirect' }] });
+    assert.equal(ok.choices.length, 1);
+    await waitFor(() => h.historyText('a').includes('after the redirect'));
+    assert.ok(!h.historyText('a').includes('"redirected"'), 'a redirect is not work done: not charged, not recorded');
+  });
+
   it('404 and 405 in the right envelope', async () => {
     const missing = await fetch(`${h.url}/v1/nothing`, { method: 'POST' });
     assert.equal(missing.status, 404);
