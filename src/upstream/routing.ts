@@ -45,7 +45,7 @@ export function resolveRoute(input: RouteInput): Route {
 function chatRoute(options: { input: RouteInput; requestedModel: string; model: string }): Route {
   const { input, requestedModel, model } = options;
   const split = splitModel(model);
-  if (!split) throw new ProxyError('model_not_routable');
+  if (!split) throw new ProxyError('model_not_routable', { message: unroutableMessage(model) });
   const provider = input.registry.get(split.provider);
   const openrouter = input.registry.get(OPENROUTER);
   if (!provider) {
@@ -82,4 +82,13 @@ function buildRoute(options: { input: RouteInput; provider: Provider; requestedM
   }
   const path = input.path.startsWith('/v1/') ? input.path.slice('/v1'.length) : input.path;
   return { provider, requestedModel, upstreamModel, url: `${provider.baseUrl}${path}${input.query ? `?${input.query}` : ''}` };
+}
+
+/** Why a chat model string does not route: no '/', nothing before it, or nothing after it. */
+function unroutableMessage(model: string): string {
+  const shown = JSON.stringify(model.length > 100 ? `${model.slice(0, 100)}…` : model);
+  const slash = model.indexOf('/');
+  if (slash < 0) return `model ${shown} must be provider-prefixed: <provider>/<model>`;
+  if (slash === 0) return `model ${shown} names no provider before the "/": <provider>/<model>`;
+  return `model ${shown} names no model after the "/": <provider>/<model>`;
 }
