@@ -1,0 +1,82 @@
+// A misbehaving upstream, call after call: every answer is relayed or a coded error, and every reservation ends exactly once.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import type { Behavior } from '../helpers/fake-upstream.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const BEHAVIORS: readonly Behavior[] = [
+  {},
+  { usage: null },
+  { usage: { input: 7, output: 3, cost: 0.25 } },
+  { status: 500 },
+  { status: 429 },
+  { status: 400, errorBody: { error: { message: 'bad', type: 'invalid_request_error' }, usage: { prompt_tokens: 5, completion_tokens: 0 } } },
+  { reset: true },
+  { cutAfterChunks: 2 },
+  { stallAfterChunks: 1 },
+  { stall: true },
+  { gzip: true },
+  { redirectTo: 'https://elsewhere.example/v1' },
+  { unendedEventChars: 20_000 },
+  { delayMs: 30 },
+  { chunks: 0 },
+];
+
+function generator(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state / 0x7fffffff;
+  };
+}
+
+describe('a misbehaving upstream', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      // max_concurrent 1: a reservation left open by any outcome would refuse every later call of the agent
+      agents: { governed: { budget: { limit_usd: 1000, window: '1h', max_concurrent: 1 } } },
+      env: { TOLLGATE_MAX_RESPONSE_BYTES: '4096', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
+    });
+  });
+  after(() => h.close());
+
+  it('gets each call relayed or refused with a code, ends every reservation once, and charges exactly what history records', async () => {
+    const random = generator(42);
+    const outcomes = new Map<string, number>();
+    for (let call = 0; call < 150; call++) {
+      const anthropic = random() < 0.4;
+      const stream = random() < 0.5;
+      const behavior = BEHAVIORS[Math.floor(random() * BEHAVIORS.length)];
+      const body = anthropic
+        ? { model: 'claude-sonnet-4-5', max_tokens: 50, stream, messages: [{ role: 'user', content: `call ${call}` }] }
+        : { model: 'openai/gpt-4o', max_tokens: 50, stream, messages: [{ role: 'user', content: `call ${call}` }] };
+      const what = `call ${call}: ${anthropic ? 'anthropic' : 'openai'} ${stream ? 'stream' : 'json'} ${JSON.stringify(behavior)}`;
+      const response = await fetch(`${h.url}${anthropic ? '/v1/messages' : '/v1/chat/completions'}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.token('governed')}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-fake-behavior': JSON.stringify(behavior) },
+        body: JSON.stringify(body),
+        redirect: 'manual',
+      });
+      const text = await response.text().catch((error: Error) => `(body failed: ${error.message})`);
+      if (response.status !== 200 && response.status !== behavior.status) {
+        assert.ok([502, 504].includes(response.status), `${what}: status ${response.status} ${text}`);
+        const error = JSON.parse(text) as { error: { code?: string } };
+        assert.ok(error.error.code, `${what}: a coded error`);
+      }
+      assert.ok(!/budget_exceeded|rate_limited/.test(text), `${what}: refused by its budget, so an earlier reservation was left open: ${text}`);
+      const key = `${response.status}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+    assert.ok(outcomes.size >= 4, `several outcomes exercised: ${JSON.stringify([...outcomes])}`);
+
+    const hour = { id: 'hour', scope: 'agent:governed', metric: 'usd_micros', windowMs: 3_600_000, limit: 1e12 } as const;
+    const [standing] = await h.tollgate.ledger.standing([hour]);
+    assert.equal(standing.reserved, 0, 'nothing is still held');
+    await waitFor(() => h.tollgate.deps.history.pendingEntries === 0);
+    const historyMicros = h.historyLines('governed').reduce((sum, entry) => sum + ((entry.usage as { cost_micros?: number }).cost_micros ?? 0), 0);
+    assert.ok(historyMicros > 0);
+    assert.equal(standing.used, historyMicros, 'the ledger charged exactly what history records: nothing lost, nothing twice');
+  });
+});
