@@ -56,7 +56,7 @@ export function budgetBlockError(input: {
   const resetsIn = delay ?? blocked.resetMs;
   const budget: Record<string, unknown> = {
     behavior: spec.behavior,
-    window: spec.window,
+    window: spec.metric === 'concurrency' ? null : spec.window, // a capacity cap has no window
     ...(spec.entry.limit_usd !== undefined ? { limit_usd: spec.entry.limit_usd } : {}),
     ...(spec.entry.max_requests !== undefined ? { max_requests: spec.entry.max_requests } : {}),
     ...(spec.entry.max_input_tokens !== undefined ? { max_input_tokens: spec.entry.max_input_tokens } : {}),

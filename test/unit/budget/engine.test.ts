@@ -418,6 +418,8 @@ describe('concurrency', () => {
     const third = await admit({ budget });
     assert.equal(third.error!.code, 'rate_limited');
     assert.deepEqual(third.error!.headers, { 'x-should-retry': 'true', 'retry-after': '1', 'retry-after-ms': '1000' });
+    const refused = third.error!.extra!.budget as Record<string, unknown>;
+    assert.deepEqual([refused.window, refused.max_concurrent, refused.in_flight, refused.metric], [null, 2, 2, 'concurrency'], 'a capacity cap has no window: null, not ""');
     await settle(first, 1);
     assert.equal((await admit({ budget })).outcome, 'allow');
   });
