@@ -2,15 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-
-/** A seeded generator, so a failure names a body that reproduces. */
-function generator(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-}
+import { seededRandom } from '../helpers/random.ts';
 
 const ODD_VALUES: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -1e308, 2 ** 60, '', 'x', '-5', '1e400', [], [1, 'a'], [null], {}, { a: 1 }, { type: 'text', text: 5 }];
 const OPTIONAL_FIELDS = ['max_tokens', 'max_completion_tokens', 'n', 'stream', 'stream_options', 'tools', 'system', 'temperature', 'thinking', 'metadata', 'response_format'];
@@ -37,7 +29,7 @@ describe('random request bodies', () => {
   after(() => h.close());
 
   it('never answer 5xx, and every refusal is coded in the route\'s envelope', async () => {
-    const random = generator(20261129);
+    const random = seededRandom(20261129);
     const statuses = new Map<number, number>();
     for (let call = 0; call < 400; call++) {
       const anthropic = random() < 0.4;

@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { seededRandom } from '../helpers/random.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -23,14 +24,6 @@ const BEHAVIORS: readonly Behavior[] = [
   { chunks: 0 },
 ];
 
-function generator(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-}
-
 describe('a misbehaving upstream', () => {
   let h: Harness;
   before(async () => {
@@ -43,7 +36,7 @@ describe('a misbehaving upstream', () => {
   after(() => h.close());
 
   it('gets each call relayed or refused with a code, ends every reservation once, and charges exactly what history records', async () => {
-    const random = generator(42);
+    const random = seededRandom(42);
     const outcomes = new Map<string, number>();
     for (let call = 0; call < 150; call++) {
       const anthropic = random() < 0.4;
