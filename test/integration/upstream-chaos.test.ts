@@ -1,6 +1,7 @@
 // A misbehaving upstream, call after call: every answer is relayed or a coded error, and every reservation ends exactly once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { seededRandom } from '../helpers/random.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
@@ -29,7 +30,7 @@ describe('a misbehaving upstream', () => {
   before(async () => {
     h = await startHarness({
       // max_concurrent 1: a reservation left open by any outcome would refuse every later call of the agent
-      agents: { governed: { budget: { limit_usd: 1000, window: '1h', max_concurrent: 1 } } },
+      agents: { governed: { budget: { limit_usd: 1000, window: '1h', max_concurrent: 1 } }, quitter: { budget: { limit_usd: 1000, window: '1h' } } },
       env: { TOLLGATE_MAX_RESPONSE_BYTES: '4096', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
     });
   });
@@ -64,12 +65,65 @@ describe('a misbehaving upstream', () => {
     }
     assert.ok(outcomes.size >= 4, `several outcomes exercised: ${JSON.stringify([...outcomes])}`);
 
-    const hour = { id: 'hour', scope: 'agent:governed', metric: 'usd_micros', windowMs: 3_600_000, limit: 1e12 } as const;
-    const [standing] = await h.tollgate.ledger.standing([hour]);
-    assert.equal(standing.reserved, 0, 'nothing is still held');
-    await waitFor(() => h.tollgate.deps.history.pendingEntries === 0);
-    const historyMicros = h.historyLines('governed').reduce((sum, entry) => sum + ((entry.usage as { cost_micros?: number }).cost_micros ?? 0), 0);
-    assert.ok(historyMicros > 0);
-    assert.equal(standing.used, historyMicros, 'the ledger charged exactly what history records: nothing lost, nothing twice');
+    await assertChargedOnce(h, 'governed');
+  });
+
+  it('ends every reservation once when clients give up at random moments (sending, waiting, reading a stream)', async () => {
+    const random = seededRandom(7);
+    const slow: readonly Behavior[] = [{ delayMs: 40 }, { chunkGapMs: 15, chunks: 6 }, {}, { stallAfterChunks: 2 }, { delayMs: 10, usage: null }];
+    const calls: Promise<void>[] = [];
+    for (let call = 0; call < 120; call++) {
+      const stream = random() < 0.5;
+      const behavior = slow[Math.floor(random() * slow.length)];
+      const body = JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 50, stream, messages: [{ role: 'user', content: `gives up ${call}` }] });
+      calls.push(callAndGiveUp({ h, body, behavior, afterMs: Math.floor(random() * 80), midBody: random() < 0.15 }));
+      if (call % 4 === 3) await Promise.all(calls.splice(0)); // four at a time
+    }
+    await Promise.all(calls);
+    await assertChargedOnce(h, 'quitter');
+    const outcomes = new Set(h.historyLines('quitter').map((entry) => String(entry.outcome ?? 'complete')));
+    assert.ok(outcomes.has('client_aborted') && outcomes.has('complete'), `calls cut while the upstream worked, and whole ones: ${[...outcomes]}`);
   });
 });
+
+/** Sends a call as a raw HTTP request and destroys it after `afterMs` (or half-way through sending its body). */
+function callAndGiveUp(input: { h: Harness; body: string; behavior: Behavior; afterMs: number; midBody: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    const target = new URL(`${input.h.url}/v1/chat/completions`);
+    const req = request({
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: 'POST',
+      headers: { authorization: `Bearer ${input.h.token('quitter')}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(input.body), 'x-fake-behavior': JSON.stringify(input.behavior) },
+    });
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.on('response', (res) => {
+      res.on('data', () => undefined);
+      res.on('error', () => resolve());
+      res.on('end', () => resolve());
+    });
+    if (input.midBody) {
+      req.write(input.body.slice(0, 20));
+      setTimeout(() => req.destroy(), input.afterMs);
+      return;
+    }
+    req.end(input.body);
+    setTimeout(() => req.destroy(), input.afterMs);
+  });
+}
+
+/** Nothing held for the agent once its calls have ended, and its ledger spend is the sum of its history's costs. */
+async function assertChargedOnce(h: Harness, agentId: string): Promise<void> {
+  const hour = { id: 'hour', scope: `agent:${agentId}`, metric: 'usd_micros', windowMs: 3_600_000, limit: 1e12 } as const;
+  for (let waited = 0; (await h.tollgate.ledger.standing([hour]))[0].reserved !== 0; waited += 10) {
+    assert.ok(waited < 3000, 'every reservation ends once its call has');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await waitFor(() => h.tollgate.deps.history.pendingEntries === 0);
+  const [standing] = await h.tollgate.ledger.standing([hour]);
+  const historyMicros = h.historyLines(agentId).reduce((sum, entry) => sum + ((entry.usage as { cost_micros?: number }).cost_micros ?? 0), 0);
+  assert.ok(historyMicros > 0);
+  assert.equal(standing.used, historyMicros, 'the ledger charged exactly what history records: nothing lost, nothing twice');
+}
