@@ -9,8 +9,10 @@ type WireCheck = [string, number, number, number];
 function wireCheck(check: LimitCheck): WireCheck {
   const column = check.metric === 'concurrency' ? -1 : columnOf(check.metric);
   if (column < -1 || (column === -1 && check.metric !== 'concurrency')) throw new TypeError(`ledger: unknown metric "${check.metric}"`);
-  if (!Number.isSafeInteger(check.windowMs) || check.windowMs <= 0) throw new TypeError(`ledger: windowMs of ${check.id} must be a positive integer`);
   if (!Number.isFinite(check.limit)) throw new TypeError(`ledger: limit of ${check.id} must be a finite number`);
+  // a concurrency cap counts open reservations and has no window (the engine gives it windowMs 0): none is sent
+  if (column === -1) return [check.scope, column, 0, check.limit];
+  if (!Number.isSafeInteger(check.windowMs) || check.windowMs <= 0) throw new TypeError(`ledger: windowMs of ${check.id} must be a positive integer`);
   return [check.scope, column, check.windowMs, check.limit];
 }
 

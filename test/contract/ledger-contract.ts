@@ -152,7 +152,7 @@ export function ledgerContract(name: string, makeLedger: MakeLedger): void {
 
     it('limits concurrency by open reservations', withLedger(async (ledger) => {
       const scope = uniqueScope();
-      const limit = check(scope, 'concurrency', 2);
+      const limit = check(scope, 'concurrency', 2, 0); // windowMs 0, as the budget engine builds a max_concurrent check
       const first = input([scope], { requests: 1 }, [limit]);
       assert.equal((await ledger.reserve(first)).admitted, true);
       const second = await ledger.reserve(input([scope], { requests: 1 }, [limit]));
@@ -164,6 +164,7 @@ export function ledgerContract(name: string, makeLedger: MakeLedger): void {
       assert.equal(third.blocked.used, 2);
       assert.equal(await ledger.settle({ id: first.id, amounts: { requests: 1 } }), true);
       assert.equal((await ledger.reserve(input([scope], { requests: 1 }, [limit]))).admitted, true);
+      assert.deepEqual((await ledger.standing([limit])).map((standing) => standing.used), [2], 'standing answers a concurrency check too');
     }));
 
     it('checks an agent scope and a shared scope together, and settles into both', withLedger(async (ledger) => {
