@@ -1,7 +1,8 @@
-// A misbehaving upstream, call after call: every answer is relayed or a coded error, and every reservation ends exactly once.
+// A misbehaving upstream and clients that give up, on both ledgers: every answer relayed or coded, every reservation ended once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { seededRandom } from '../helpers/random.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
@@ -25,16 +26,31 @@ const BEHAVIORS: readonly Behavior[] = [
   { chunks: 0 },
 ];
 
-describe('a misbehaving upstream', () => {
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+for (const ledger of ['memory', 'redis'] as const) describe(`a misbehaving upstream (${ledger} ledger)`, () => {
   let h: Harness;
+  const prefix = `test-chaos-${process.pid}`;
   before(async () => {
     h = await startHarness({
       // max_concurrent 1: a reservation left open by any outcome would refuse every later call of the agent
       agents: { governed: { budget: { limit_usd: 1000, window: '1h', max_concurrent: 1 } }, quitter: { budget: { limit_usd: 1000, window: '1h' } } },
-      env: { TOLLGATE_MAX_RESPONSE_BYTES: '4096', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
+      env: {
+        TOLLGATE_MAX_RESPONSE_BYTES: '4096', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400',
+        // closed: a ledger that cannot answer shows up as 503s (which fail the test), never as calls admitted unheld
+        CLLAMA_BUDGET_FAIL_MODE: 'closed',
+        ...(ledger === 'redis' ? { TOLLGATE_LEDGER: 'redis', REDIS_URL, TOLLGATE_REDIS_PREFIX: prefix } : {}),
+      },
     });
   });
-  after(() => h.close());
+  after(async () => {
+    await h.close();
+    if (ledger !== 'redis') return;
+    const client = new Redis(REDIS_URL);
+    const keys = await client.keys(`{${prefix}}:*`);
+    if (keys.length > 0) await client.del(...keys);
+    await client.quit();
+  });
 
   it('gets each call relayed or refused with a code, ends every reservation once, and charges exactly what history records', async () => {
     const random = seededRandom(42);
