@@ -60,8 +60,20 @@ class Engine implements BudgetEngine {
     try {
       return await this.#admitWithPolicy(request, policy, now);
     } catch (error) {
+      if (isDefect(error)) return this.#refuseOnDefect(request, error);
       return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, ledgerWorks: false });
     }
+  }
+
+  /**
+   * A check the ledger refused as malformed (TypeError, RangeError) is a defect, not an outage: it would fail the same
+   * way for every call of the agent, so failing open would drop its budget for good, with log lines as the only sign.
+   * It is refused (503) whatever CLLAMA_BUDGET_FAIL_MODE says; the fail mode is for a ledger that cannot be reached.
+   */
+  #refuseOnDefect(request: AdmitRequest, error: Error): Admission {
+    const reason = `budget check failed on a defect, refused whatever the fail mode: ${error.name}: ${error.message}`;
+    this.#options.bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: 'closed', reason });
+    return { outcome: 'unavailable', ticket: null, headers: NO_HEADERS, error: new ProxyError('budget_unavailable', { cause: reason }), downgradeTo: null };
   }
 
   async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
@@ -330,4 +342,9 @@ function downgradeTarget(policy: EffectivePolicy, current: RequestTarget): Reque
   const target = { provider: to.slice(0, slash), model: to.slice(slash + 1), requestedModel: to };
   if (to === current.requestedModel || (target.provider === current.provider && target.model === current.model)) return null;
   return target;
+}
+
+/** Errors of a malformed call (our own defect), as opposed to a ledger that is down or slow. */
+function isDefect(error: unknown): error is Error {
+  return error instanceof TypeError || error instanceof RangeError;
 }

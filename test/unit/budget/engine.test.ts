@@ -386,6 +386,16 @@ describe('unavailable', () => {
     const closed = setup({ ledger: broken, failMode: 'closed' });
     assert.equal((await closed.admit({ budget: { limit_usd: 1, window: '1h' } })).error!.code, 'budget_unavailable');
   });
+
+  it('refuses on a check the ledger rejects as malformed (a defect) even in open mode: it would drop the budget for good', async () => {
+    const rejecting = { reserve: async () => { throw new TypeError('ledger: windowMs of agent:a/concurrency must be a positive integer'); } } as unknown as Ledger;
+    const { admit, of } = setup({ ledger: rejecting });
+    const admission = await admit({ budget: { limit_usd: 1, window: '1h', max_concurrent: 2 } });
+    assert.equal(admission.error!.code, 'budget_unavailable');
+    assert.equal(admission.ticket, null);
+    assert.equal(of('intervention').length, 0, 'not passed as budget_check_unavailable');
+    assert.match(String(of('budget_decision')[0].reason), /refused whatever the fail mode: TypeError: ledger: windowMs/);
+  });
 });
 
 describe('shared and model-scoped limits', () => {
