@@ -17,6 +17,8 @@ export interface AgentSpec {
 export interface HarnessOptions {
   agents?: Record<string, AgentSpec>;
   governance?: Record<string, unknown>;
+  /** Shared budgets, written to `<governance>/_shared/<name>.json`. */
+  shared?: Record<string, unknown>;
   env?: Record<string, string>;
   upstream?: Behavior;
   /** Providers to configure against the fake upstream (default openai, anthropic, openrouter). */
@@ -60,6 +62,10 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
       if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), typeof spec.contextOverride === 'string' ? spec.contextOverride : JSON.stringify(spec.contextOverride));
     }
     for (const [id, policy] of Object.entries(options.governance ?? {})) writeGovernanceFile(dirs.governance, id, policy);
+    for (const [name, policy] of Object.entries(options.shared ?? {})) {
+      mkdirSync(join(dirs.governance, '_shared'), { recursive: true });
+      writeFileSync(join(dirs.governance, '_shared', `${name}.json`), JSON.stringify(policy));
+    }
     const providers: Record<string, unknown> = {};
     for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {
       providers[name] = { base_url: `${fake.url}/v1`, api_key: PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer' };
