@@ -1,11 +1,9 @@
 // Every kind of limit docs/budgets.md offers, on both ledgers: each is checked (never "unavailable") and shows in the admin API.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../unit/ledger/redis-test-support.ts';
 import { startUi, type UiFixture } from '../helpers/ui-server.ts';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** One agent per shape; limits generous enough that these few calls pass them all. */
 const SHAPES: Record<string, unknown> = {
@@ -30,8 +28,9 @@ const SHAPES: Record<string, unknown> = {
 for (const ledger of ['memory', 'redis'] as const) describe(`every limit shape (${ledger} ledger)`, () => {
   let h: Harness;
   let ui: UiFixture;
-  const prefix = `test-shapes-${process.pid}`;
+  const prefix = uniquePrefix('shapes');
   before(async () => {
+    if (ledger === 'redis') await requireRedis();
     h = await startHarness({
       agents: Object.fromEntries(Object.entries(SHAPES).map(([id, budget]) => [id, { budget }])),
       shared: { team: { limit_usd: 10, window: '1d', max_concurrent: 8, alerts: [0.9] } },
@@ -43,11 +42,7 @@ for (const ledger of ['memory', 'redis'] as const) describe(`every limit shape (
   after(async () => {
     await ui.close();
     await h.close();
-    if (ledger !== 'redis') return;
-    const client = new Redis(REDIS_URL);
-    const keys = await client.keys(`{${prefix}}:*`);
-    if (keys.length > 0) await client.del(...keys);
-    await client.quit();
+    if (ledger === 'redis') await dropPrefix(prefix);
   });
 
   it('checks every shape on both routes and reports its standing', async () => {

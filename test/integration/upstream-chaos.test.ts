@@ -2,8 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../unit/ledger/redis-test-support.ts';
 import { seededRandom } from '../helpers/random.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -26,12 +26,11 @@ const BEHAVIORS: readonly Behavior[] = [
   { chunks: 0 },
 ];
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
 for (const ledger of ['memory', 'redis'] as const) describe(`a misbehaving upstream (${ledger} ledger)`, () => {
   let h: Harness;
-  const prefix = `test-chaos-${process.pid}`;
+  const prefix = uniquePrefix('chaos');
   before(async () => {
+    if (ledger === 'redis') await requireRedis();
     h = await startHarness({
       // max_concurrent 1: a reservation left open by any outcome would refuse every later call of the agent
       agents: { governed: { budget: { limit_usd: 1000, window: '1h', max_concurrent: 1 } }, quitter: { budget: { limit_usd: 1000, window: '1h' } } },
@@ -45,11 +44,7 @@ for (const ledger of ['memory', 'redis'] as const) describe(`a misbehaving upstr
   });
   after(async () => {
     await h.close();
-    if (ledger !== 'redis') return;
-    const client = new Redis(REDIS_URL);
-    const keys = await client.keys(`{${prefix}}:*`);
-    if (keys.length > 0) await client.del(...keys);
-    await client.quit();
+    if (ledger === 'redis') await dropPrefix(prefix);
   });
 
   it('gets each call relayed or refused with a code, ends every reservation once, and charges exactly what history records', async () => {
