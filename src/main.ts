@@ -23,6 +23,7 @@ import { CostTotals } from './admin/cost-totals.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { UpstreamClient } from './upstream/client.ts';
 import { ProviderRegistry } from './upstream/registry.ts';
+import { routableOn } from './upstream/routing.ts';
 
 export interface Tollgate {
   readonly apiUrl: string;
@@ -72,11 +73,12 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
       if (change.state === 'down') bus.emit({ type: 'error', claw_id: null, model: null, intervention: null, status_code: 0, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });
     },
   });
-  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens });
+  const providers = new ProviderRegistry(config.providers);
+  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers) });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
-  const deps: PipelineDeps = { config, agents, providers: new ProviderRegistry(config.providers), upstream, budget, pricer, history, bus };
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
   void costs.start();

@@ -13,6 +13,8 @@ export interface AdmitRequest {
   readonly requestedModel: string;
   /** Input tokens estimated from the body, and the output cap the client set (null when it set none). */
   readonly estimate: { readonly inputTokens: number; readonly maxOutputTokens: number | null };
+  /** The route's path (`/v1/messages` reaches only Anthropic models): a downgrade must be routable on it. */
+  readonly path?: string;
 }
 
 export type AdmissionOutcome = 'allow' | 'soft' | 'block' | 'unavailable';

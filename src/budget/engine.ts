@@ -25,6 +25,8 @@ export interface BudgetEngineOptions {
   readonly defaultMaxOutputTokens: number;
   /** A reservation not settled within this time is dropped by the ledger (default 10 minutes). */
   readonly leaseMs?: number;
+  /** Whether a `provider/model` routes on a request path (a downgrade that does not is not offered); default: any. */
+  readonly routable?: (target: { readonly path: string; readonly model: string }) => boolean;
   readonly now?: () => number;
 }
 
@@ -65,6 +67,14 @@ class Engine implements BudgetEngine {
     }
   }
 
+  /** The policy's downgrade target, when it differs from the request's and routes on the request's path. */
+  #downgradeFor(request: AdmitRequest, policy: EffectivePolicy, target: RequestTarget): RequestTarget | null {
+    const downgrade = downgradeTarget(policy, target);
+    const routable = this.#options.routable;
+    if (!downgrade || !routable || request.path === undefined) return downgrade;
+    return routable({ path: request.path, model: downgrade.requestedModel }) ? downgrade : null;
+  }
+
   /**
    * A check the ledger refused as malformed (TypeError, RangeError) is a defect, not an outage: it would fail the same
    * way for every call of the agent, so failing open would drop its budget for good, with log lines as the only sign.
@@ -79,7 +89,7 @@ class Engine implements BudgetEngine {
   async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
     const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
     if (isUnlimited(policy)) return this.#unlimited(request, policy, target);
-    const downgrade = downgradeTarget(policy, target);
+    const downgrade = this.#downgradeFor(request, policy, target);
     let triedDowngrade = false;
     if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target))) {
       triedDowngrade = true;

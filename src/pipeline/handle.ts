@@ -44,6 +44,7 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
       model: route.upstreamModel,
       requestedModel: route.requestedModel,
       estimate: new BodyEstimate(ctx.body, dialect),
+      path: ctx.path,
     });
     if (ctx.admission.error) throw ctx.admission.error;
     if (ctx.admission.downgradeTo) {

@@ -92,3 +92,15 @@ function unroutableMessage(model: string): string {
   if (slash === 0) return `model ${shown} names no provider before the "/": <provider>/<model>`;
   return `model ${shown} names no model after the "/": <provider>/<model>`;
 }
+
+/** Whether a model would route on a path: for choices made before routing (a budget policy's downgrade target). */
+export function routableOn(registry: ProviderRegistry): (target: { readonly path: string; readonly model: string }) => boolean {
+  return (target) => {
+    try {
+      resolveRoute({ path: target.path, query: '', model: target.model, registry });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}

@@ -200,6 +200,19 @@ describe('budget enforcement through the SDKs', () => {
     await waitFor(() => harness.events.some((event) => event.intervention === 'model_downgraded'), 'model_downgraded intervention');
   });
 
+  it('does not offer a downgrade the route cannot reach: on /v1/messages an openai/ target leaves the plain refusal', async () => {
+    // claude-sonnet-4-5 with max_tokens 100 does not fit $0.0015; gpt-4o-mini would, but /v1/messages reaches only Anthropic
+    const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', downgrade_to: 'openai/gpt-4o-mini' } } } });
+    const client = new Anthropic({ baseURL: harness.url, apiKey: harness.token('a'), maxRetries: 0 });
+    await assert.rejects(client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
+      assert.ok(error instanceof Anthropic.RateLimitError, `a budget refusal, not the route's 400: ${String(error)}`);
+      assert.equal((error.error as { error: { code: string } }).error.code, 'budget_exceeded');
+      return true;
+    });
+    assert.equal(harness.fake.requests.length, 0);
+    assert.ok(!harness.events.some((event) => event.intervention === 'model_downgraded'));
+  });
+
   it('posts a budget alert to the webhook once the threshold is crossed', async () => {
     const received: Record<string, unknown>[] = [];
     const hook = createServer((req, res) => {
