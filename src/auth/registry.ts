@@ -164,8 +164,22 @@ export class AgentRegistry {
       return false;
     }
     for (const warning of load.loaded.warnings) this.#warn(`agent "${id}": ${warning}`);
-    this.#records.set(id, { agent: load.loaded.agent, secretDigest: load.loaded.secretDigest });
+    this.#records.set(id, { agent: this.#withLastGoodOverride(id, load.loaded.agent), secretDigest: load.loaded.secretDigest });
     return true;
+  }
+
+  /**
+   * A budget-override.json that stops parsing (saved half-way, a typo) keeps its last good version in force, as a
+   * broken metadata.json keeps the agent: failing open on it would drop the limits it held. With no good version to
+   * keep, the agent carries the error and its budget check is unavailable.
+   */
+  #withLastGoodOverride(id: string, agent: Agent): Agent {
+    if (agent.contextOverrideError === undefined) return agent;
+    const previous = this.#records.get(id)?.agent;
+    if (!previous || previous.contextOverrideError !== undefined || previous.contextOverride === undefined) return agent;
+    this.#warn(`agent "${id}": ${join(agent.dir, 'budget-override.json')}: ${agent.contextOverrideError}; its previous version stays in force until the file parses again`);
+    const { contextOverrideError: _dropped, ...rest } = agent;
+    return Object.freeze({ ...rest, contextOverride: previous.contextOverride });
   }
 
   /** No metadata.json (any more). The directory stays watched while it exists, so a metadata.json written later is seen at once. */

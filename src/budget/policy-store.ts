@@ -261,6 +261,13 @@ export class PolicyStore {
       }
       if (previous?.signature === signature) continue;
       const parsed = await loadSource({ file, kind });
+      if (parsed.fatal !== null && previous && previous.parsed.fatal === null) {
+        // a file that stopped parsing (saved half-way, a typo) keeps its last good version in force, as a broken
+        // metadata.json keeps its agent: failing open on it would drop the limits it held
+        held.set(key, { signature, parsed: previous.parsed });
+        this.#options.onError?.(file, `${parsed.fatal}; its previous version stays in force until the file parses again`);
+        continue;
+      }
       held.set(key, { signature, parsed });
       changed.push(file);
       this.#report(parsed, kind === 'shared' ? key : null);

@@ -161,6 +161,24 @@ test('budget kept raw even with wrong types; budget-override.json parsed, or mar
   assert.equal(registry.get('broken')?.contextOverrideError, undefined);
 }));
 
+test('a budget-override.json that stops parsing keeps its last good version in force, with a warning naming the file', () => withRoot(async (root) => {
+  const { warnings, onWarning } = collect();
+  await writeAgent(root, 'a', { token: 'a:s', pod: 'p1' }, { 'budget-override.json': '{"limit_usd": 1, "window": "1h"}' });
+  const registry = new AgentRegistry({ contextRoot: root, onWarning });
+  await registry.reload();
+  await writeFile(join(root, 'a', 'metadata.json'), JSON.stringify({ token: 'a:s', pod: 'p2' }));
+  await writeFile(join(root, 'a', 'budget-override.json'), '{"limit_usd": 0.5, "win');
+  await registry.reload();
+  const agent = registry.get('a')!;
+  assert.equal(agent.pod, 'p2', 'the rest of the agent is current');
+  assert.deepEqual(agent.contextOverride, { limit_usd: 1, window: '1h' }, 'the last good override stays in force');
+  assert.equal(agent.contextOverrideError, undefined);
+  assert.ok(warnings.some((line) => line.includes(join(root, 'a', 'budget-override.json')) && line.endsWith('its previous version stays in force until the file parses again')), warnings.join('\n'));
+  await writeFile(join(root, 'a', 'budget-override.json'), '{"limit_usd": 0.5, "window": "1h"}');
+  await registry.reload();
+  assert.deepEqual(registry.get('a')!.contextOverride, { limit_usd: 0.5, window: '1h' }, 'the fixed file applies');
+}));
+
 test('service-auth: only cllama-history bearer entries with a token become history tokens, in file-name order', () => withRoot(async (root) => {
   await writeAgent(root, 'a', { token: 'a:s' }, {
     'service-auth/b.json': JSON.stringify({ service: 'cllama-history', auth_type: 'bearer', token: 'history-token-2' }),

@@ -86,6 +86,32 @@ describe('PolicyStore', () => {
     assert.deepEqual(asPolicy(store.effective(agent, NOW)).limits, []);
   });
 
+  it('keeps the last good version of a file that stops parsing (a half-written save, a typo), and takes the fixed one', async () => {
+    const file = await put('a/budget.json', { limit_usd: 1, window: '1h' });
+    const shared = await put('_shared/team.json', { max_requests: 10, window: '1m' });
+    const errors: string[] = [];
+    store = new PolicyStore({ governanceDir: dir, onError: (source, message) => errors.push(`${source}: ${message}`) });
+    await store.reload();
+    const agent = makeAgent({ budget: { shared: ['team'] } });
+    await writeFile(file, '{"limit_usd": 0.5, "wind');
+    await writeFile(shared, '');
+    await store.reload();
+    const kept = asPolicy(store.effective(agent, NOW));
+    assert.deepEqual(kept.limits.map((spec) => [spec.id, spec.limit]), [['agent:a/usd/1h', 1_000_000], ['shared:team/requests/1m', 10]], 'both limits still in force');
+    assert.deepEqual(errors.map((line) => line.replace(/invalid JSON \(.*\);/, 'invalid JSON (…);')).sort(), [
+      `${file}: invalid JSON (…); its previous version stays in force until the file parses again`,
+      `${shared}: invalid JSON (…); its previous version stays in force until the file parses again`,
+    ].sort());
+    await writeFile(file, JSON.stringify({ limit_usd: 0.5, window: '1h' }));
+    await store.reload();
+    assert.equal(asPolicy(store.effective(agent, NOW)).limits[0].limit, 500_000, 'the fixed file applies');
+    await rm(file);
+    await store.reload();
+    await put('a/budget.json', '{broken');
+    await store.reload();
+    assert.equal(store.effective(makeAgent(), NOW).kind, 'unavailable', 'with no good version to keep, the check is unavailable as before');
+  });
+
   it('notices a written file by itself (watch or periodic rescan)', async () => {
     let changed!: () => void;
     const seen = new Promise<void>((resolve) => { changed = resolve; });
