@@ -24,6 +24,7 @@ import { createMetrics } from './observability/metrics.ts';
 import { UpstreamClient } from './upstream/client.ts';
 import { ProviderRegistry } from './upstream/registry.ts';
 import { routableOn } from './upstream/routing.ts';
+import { InFlightCalls } from './pipeline/in-flight.ts';
 
 export interface Tollgate {
   readonly apiUrl: string;
@@ -78,7 +79,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus };
+  const inFlight = new InFlightCalls();
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
   void costs.start();
@@ -103,7 +105,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
-    await Promise.all([stopServer(api), stopServer(ui)]);
+    await Promise.all([stopServer(api, config.timeouts.shutdownGraceMs), stopServer(ui, config.timeouts.shutdownGraceMs)]);
+    // the connections are closed; each call still settles, records and emits before the ledger and history close
+    if (!(await inFlight.idle(SETTLE_AT_SHUTDOWN_MS))) log(`shutdown: ${inFlight.count} calls had not settled after ${SETTLE_AT_SHUTDOWN_MS} ms; closing anyway`);
     costs.stop();
     metrics.close();
     await upstream.close();
@@ -135,11 +139,14 @@ function urlOf(server: Server): string {
 }
 
 /** Stops accepting, lets in-flight calls finish (their settlements and history land), then drops idle keep-alives. */
-function stopServer(server: Server): Promise<void> {
+/** How long shutdown waits, after closing the connections, for calls to settle (a ledger that hangs cannot hold it). */
+const SETTLE_AT_SHUTDOWN_MS = 5_000;
+
+function stopServer(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
-    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
     force.unref();
   });
 }

@@ -34,6 +34,8 @@ export interface Config {
   /** Largest upstream response read whole (larger: 502), and the most of a stream kept for its history entry. */
   readonly maxResponseBytes: number;
   readonly timeouts: {
+    /** On SIGTERM/SIGINT: how long in-flight calls may finish before their connections are closed. */
+    readonly shutdownGraceMs: number;
     readonly connectMs: number;
     /** Whole non-streamed attempt: headers and body. */
     readonly dispatchMs: number;

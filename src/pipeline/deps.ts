@@ -7,6 +7,7 @@ import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { ProviderRegistry } from '../upstream/registry.ts';
+import type { InFlightCalls } from './in-flight.ts';
 
 export interface AgentDirectory {
   authenticate(credentials: { agentId: string; secret: string }): Agent | null;
@@ -24,4 +25,6 @@ export interface PipelineDeps {
   /** Where finished calls go to be written to session history (off the request path). */
   readonly history: { record(record: HistoryRecord): void; readonly pendingEntries: number };
   readonly bus: EventBus;
+  /** Calls in progress: shutdown waits for them before closing the ledger and history. */
+  readonly inFlight: InFlightCalls;
 }

@@ -17,6 +17,15 @@ import { addChargeFields } from './finish.ts';
 import type { ProxyEvent } from '../observability/events.ts';
 
 export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
+  input.deps.inFlight.started();
+  try {
+    await handleCall(input);
+  } finally {
+    input.deps.inFlight.ended();
+  }
+}
+
+async function handleCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
   const { req, res, dialect, deps } = input;
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');

@@ -1,4 +1,4 @@
-// Spend survives a kill -9: the real binary is killed mid-life and restarted, and the budget still holds.
+// Spend survives the process: a kill -9 and a restart keep the budget, a SIGTERM charges every call it cuts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess } from '../helpers/process.ts';
 import { writeProcessRoot } from '../helpers/process-root.ts';
+import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../unit/ledger/redis-test-support.ts';
 
 describe('durable spend', () => {
   let fake: FakeUpstream;
@@ -44,6 +45,31 @@ describe('durable spend', () => {
       assert.equal(fake.requests.length, 2);
     } finally {
       await second.stop();
+    }
+  });
+  it('on SIGTERM, charges and records every stream it had to cut before the ledger closes (Redis: settling takes a round trip)', async () => {
+    await requireRedis();
+    const prefix = uniquePrefix('shutdown');
+    const redisEnv = { TOLLGATE_LEDGER: 'redis', REDIS_URL, TOLLGATE_REDIS_PREFIX: prefix, TOLLGATE_SHUTDOWN_GRACE_MS: '200' };
+    const proxy = await startProxyProcess({ env: { ...env, ...redisEnv }, port: await freePort() });
+    try {
+      const readers = await Promise.all(Array.from({ length: 8 }, async (_, index) => {
+        const response = await fetch(`${proxy.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer a:s', 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ chunks: 200, chunkGapMs: 20 }) },
+          body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, max_tokens: 5, messages: [{ role: 'user', content: `cut by shutdown ${index}` }] }),
+        });
+        const reader = response.body!.getReader();
+        await reader.read(); // the stream is flowing
+        return reader;
+      }));
+      await proxy.stop('SIGTERM');
+      await Promise.all(readers.map((reader) => reader.closed.catch(() => undefined)));
+      const history = readFileSync(join(root, 'history', 'a', 'history.jsonl'), 'utf8');
+      const recorded = Array.from({ length: 8 }, (_, index) => history.includes(`cut by shutdown ${index}`)).filter(Boolean).length;
+      assert.equal(recorded, 8, 'each cut stream was settled in Redis and recorded before the process closed its ledger');
+    } finally {
+      await dropPrefix(prefix);
     }
   });
 });
