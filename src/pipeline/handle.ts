@@ -17,16 +17,8 @@ import { addChargeFields } from './finish.ts';
 import type { ProxyEvent } from '../observability/events.ts';
 
 export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
-  input.deps.inFlight.started();
-  try {
-    await handleCall(input);
-  } finally {
-    input.deps.inFlight.ended();
-  }
-}
-
-async function handleCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
   const { req, res, dialect, deps } = input;
+  deps.inFlight.started(); // ended in the finally below, once the call is charged, recorded and observed
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
   const ctx: RequestContext = {
@@ -72,6 +64,8 @@ async function handleCall(input: { req: IncomingMessage; res: ServerResponse; di
     if (ticket && !ticket.done) await ticket.release().catch(() => undefined); // a call cut after dispatch is settled
     renderError({ res, error, dialect, requestId: ctx.id, headers: ctx.admission?.headers });
     if (!isBudgetBlock(error)) deps.bus.emit(errorEvent(ctx, error));
+  } finally {
+    deps.inFlight.ended();
   }
 }
 
