@@ -54,6 +54,8 @@ export interface HistoryEntry {
   readonly usage: HistoryUsage;
   // tollgate's own top-level fields
   readonly request_id?: string;
+  /** The upstream's own id of the call, when it sent one. */
+  readonly upstream_request_id?: string;
   readonly latency_ms?: number;
   readonly interventions?: readonly string[];
   readonly outcome?: HistoryOutcome;
@@ -64,6 +66,7 @@ export interface HistoryEntry {
 /** What every entry says about its call, however its bodies are given. */
 interface HistoryCall {
   readonly requestId: string;
+  readonly upstreamRequestId?: string;
   readonly agentId: string;
   readonly path: string;
   readonly requestedModel: string;
@@ -106,8 +109,9 @@ export function historyLine(record: HistoryRecord): string {
   rest += record.response.format === 'json'
     ? `,"response":{"format":"json","json":${record.response.jsonText}}`
     : `,"response":{"format":"sse","text":${JSON.stringify(record.response.text)}}`;
-  rest += `,"usage":${JSON.stringify(record.usage)},"request_id":${JSON.stringify(record.requestId)}`
-    + `,"latency_ms":${Number.isFinite(record.latencyMs) ? Math.max(0, Math.round(record.latencyMs)) : 0}`;
+  rest += `,"usage":${JSON.stringify(record.usage)},"request_id":${JSON.stringify(record.requestId)}`;
+  if (record.upstreamRequestId !== undefined) rest += `,"upstream_request_id":${JSON.stringify(record.upstreamRequestId)}`;
+  rest += `,"latency_ms":${Number.isFinite(record.latencyMs) ? Math.max(0, Math.round(record.latencyMs)) : 0}`;
   if (record.interventions && record.interventions.length > 0) rest += `,"interventions":${JSON.stringify(record.interventions)}`;
   if (record.outcome !== undefined) rest += `,"outcome":${JSON.stringify(record.outcome)}`;
   if (record.responseTruncated) rest += ',"response_truncated":true';
@@ -163,6 +167,7 @@ const serialisedLines = new WeakMap<HistoryEntry, string>();
 export function buildHistoryEntry(input: HistoryEntryInput): HistoryEntry {
   const line = historyLine({
     requestId: input.requestId,
+    upstreamRequestId: input.upstreamRequestId,
     startedAt: input.startedAt instanceof Date ? input.startedAt.getTime() : input.startedAt,
     agentId: input.agentId,
     path: input.path,

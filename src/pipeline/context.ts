@@ -29,6 +29,8 @@ export interface RequestContext {
   admission?: Admission;
   interventions: string[];
   statusCode?: number;
+  /** The upstream's own id of the call (`x-request-id`, Anthropic `request-id`), for support tickets with the provider. */
+  upstreamRequestId?: string;
   usage: Usage | null;
   price?: PriceQuote;
 }

@@ -39,6 +39,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       throw await redirectRefused(upstream);
     }
     answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
+    ctx.upstreamRequestId = upstreamRequestId(upstream.headers);
     const relay = await relayResponse({
       upstream,
       res,
@@ -104,10 +105,22 @@ function abortOnDeadline(cancel: CallCancel, ms: number): void {
   cancel.abort(new ProxyError('upstream_timeout', { message: `upstream did not answer within ${ms} ms` }));
 }
 
-/** The relayed upstream headers (a fresh object), plus the budget standing and the request id, added in place. */
+/**
+ * The relayed upstream headers (a fresh object), plus the budget standing and tollgate's id of the call, added in
+ * place. The upstream's own `x-request-id` is relayed as it is (the SDKs show it for support tickets with the
+ * provider); tollgate's id is always in `x-tollgate-request-id`, and in `x-request-id` when the upstream sent none.
+ */
 function responseHeaders(headers: OutgoingHttpHeaders, ctx: RequestContext): OutgoingHttpHeaders {
   const standing = ctx.admission?.headers;
   if (standing) for (const name in standing) headers[name] = standing[name];
-  headers['x-request-id'] = ctx.id;
+  headers['x-tollgate-request-id'] = ctx.id;
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = ctx.id;
   return headers;
+}
+
+/** The upstream's id of the call, when it sent one (bounded: it lands in history and the audit log). */
+function upstreamRequestId(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const value = headers['x-request-id'] ?? headers['request-id'];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text === undefined || text === '' ? undefined : text.slice(0, 200);
 }

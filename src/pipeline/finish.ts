@@ -38,6 +38,7 @@ export async function finishCall(input: FinishInput): Promise<void> {
     latency_ms: latency,
     stream: ctx.stream,
   };
+  if (ctx.upstreamRequestId !== undefined) event.upstream_request_id = ctx.upstreamRequestId;
   if (relay.end !== 'complete') {
     event.error = `stream ended early: ${relay.end}`;
     event.outcome = relay.end;
@@ -92,6 +93,7 @@ function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: 
   const route = ctx.route!;
   input.deps.history.record({
     requestId: ctx.id,
+    upstreamRequestId: ctx.upstreamRequestId,
     startedAt: ctx.startedAt,
     latencyMs: Date.now() - ctx.startedAt,
     agentId: ctx.agent!.id,

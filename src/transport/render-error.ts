@@ -37,6 +37,7 @@ export function renderError(input: {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(payload),
     'x-request-id': input.requestId,
+    'x-tollgate-request-id': input.requestId,
     'x-should-retry': String(error.retryable),
     ...error.headers,
   };

@@ -28,6 +28,8 @@ export interface Behavior {
   content?: string;
   /** The answer's text in a JSON completion: this many 'x' (too long for a header). */
   contentChars?: number;
+  /** Send this as the answer's own request id (`x-request-id`; Anthropic: `request-id`). */
+  requestId?: string;
   /** Answer 307 with this Location (and a small body) instead of a completion. */
   redirectTo?: string;
   /** Streams: after the first chunk, this many characters of one `data:` line that never ends (1 KB writes). */
@@ -134,7 +136,8 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     res.end(zipped);
     return;
   }
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': raw.length });
+  const idHeader = behavior.requestId === undefined ? {} : { [anthropic ? 'request-id' : 'x-request-id']: behavior.requestId };
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': raw.length, ...idHeader });
   res.end(raw);
 }
 

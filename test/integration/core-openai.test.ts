@@ -163,6 +163,19 @@ describe('OpenAI chat completions through the proxy', () => {
     }
   });
 
+  it('relays the upstream request id for the SDK, adds its own, and records both', async () => {
+    const { response } = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'ids' }] }, { headers: { 'x-fake-behavior': JSON.stringify({ requestId: 'req_upstream_42' }) } }).withResponse();
+    assert.equal(response.headers.get('x-request-id'), 'req_upstream_42', 'the provider\'s id, as the SDK shows it for support tickets');
+    const ours = response.headers.get('x-tollgate-request-id');
+    assert.match(ours ?? '', /^[0-9a-f-]{36}$/);
+    await waitFor(() => h.historyText('a').includes('req_upstream_42'));
+    const entry = h.historyLines('a').find((line) => line.upstream_request_id === 'req_upstream_42')!;
+    assert.equal(entry.request_id, ours);
+    await waitFor(() => h.events.some((event) => event.type === 'response' && event.upstream_request_id === 'req_upstream_42'));
+    const plain = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'no upstream id' }] }).withResponse();
+    assert.equal(plain.response.headers.get('x-request-id'), plain.response.headers.get('x-tollgate-request-id'), 'without one from upstream, ours in both');
+  });
+
   it('masks the provider key in an upstream answer that echoes it, for the agent and in history', async () => {
     const key = PROVIDER_KEYS.openai;
     h.fake.behavior = { status: 401, errorBody: { error: { message: `Incorrect API key provided: ${key}. Check ${key}`, type: 'invalid_request_error' } } };
