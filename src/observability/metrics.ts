@@ -27,6 +27,26 @@ export interface Metrics {
 
 const LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const NO_MODEL = 'none';
+/**
+ * Distinct models labelled; later ones count as "other". The model is what the agent sent: an agent making up a model
+ * name per call (even one the provider refuses) would otherwise add series to every counter without end.
+ */
+const MAX_MODEL_LABELS = 500;
+const MAX_MODEL_LABEL_LENGTH = 120;
+const OTHER_MODEL = 'other';
+
+/** The label of a `provider/model`, bounded in length and in how many distinct ones exist. */
+class ModelLabels {
+  readonly #known = new Set<string>();
+
+  label(model: string): string {
+    const value = model.length > MAX_MODEL_LABEL_LENGTH ? `${model.slice(0, MAX_MODEL_LABEL_LENGTH)}…` : model;
+    if (this.#known.has(value)) return value;
+    if (this.#known.size >= MAX_MODEL_LABELS) return OTHER_MODEL;
+    this.#known.add(value);
+    return value;
+  }
+}
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
@@ -57,19 +77,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const ledgerUp = new Gauge({ name: 'tollgate_ledger_up', help: '1 when the budget ledger answers its health check.', labelNames: ['kind'], registers });
   const historyPending = new Gauge({ name: 'tollgate_history_pending_entries', help: 'Session history entries queued but not yet written.', registers });
 
+  const models = new ModelLabels();
   const onEvent = (event: ProxyEvent): void => {
     const agent = event.claw_id ?? '';
     switch (event.type) {
       case 'response':
       case 'error': {
         if (typeof event.path !== 'string') return; // engine-internal errors carry no request outcome
-        const model = modelLabel(event);
+        const model = modelLabel(event, models);
         tallies.requests.add([agent, model, String(event.status_code ?? 0)]);
         countTokens(event, (kind, value) => tallies.tokens.add([agent, model, kind], value));
         if (typeof event.cost_micros === 'number') tallies.cost.add([agent, model], event.cost_micros);
         else if (event.pricing_status === 'unpriced') tallies.unpriced.add([agent, model]);
         if (typeof event.provider === 'string' && typeof event.latency_ms === 'number') {
-          latency.observe({ provider: event.provider, model: String(event.upstream_model ?? NO_MODEL) }, event.latency_ms / 1000);
+          const upstreamModel = model === OTHER_MODEL || model === NO_MODEL ? model : model.slice(event.provider.length + 1);
+          latency.observe({ provider: event.provider, model: upstreamModel }, event.latency_ms / 1000);
         }
         return;
       }
@@ -133,8 +155,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 }
 
-function modelLabel(event: ProxyEvent): string {
-  return typeof event.provider === 'string' && typeof event.upstream_model === 'string' ? `${event.provider}/${event.upstream_model}` : NO_MODEL;
+function modelLabel(event: ProxyEvent, models: ModelLabels): string {
+  return typeof event.provider === 'string' && typeof event.upstream_model === 'string' ? models.label(`${event.provider}/${event.upstream_model}`) : NO_MODEL;
 }
 
 function countTokens(event: ProxyEvent, add: (kind: string, value: number) => void): void {
