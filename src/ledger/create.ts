@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
-import { compactJournal, Journal, JOURNAL_FILE_NAME, replayJournal, type LedgerSnapshot } from './journal.ts';
+import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type LedgerSnapshot } from './journal.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
 
@@ -71,6 +71,7 @@ async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryL
   const retentionMs = options.retentionMs ?? LEDGER_RETENTION_MS;
   const file = journalPath(options.config);
   const ledger = new MemoryLedger({ now, retentionMs });
+  await removeStaleRewrites(file); // a rewrite cut by a crash leaves its temp file; the journal itself is whole
   const journalExisted = await exists(file);
   let report: Omit<LedgerLoadReport, 'ms'> = { source: 'empty', file, records: 0, skipped: 0, expired: 0, compacted: 0 };
   let lines = 0;

@@ -1,7 +1,7 @@
 // Low-level file work for the journal: fast line batches (several times faster than readline), full writes, atomic replace, tail repair.
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -114,4 +114,21 @@ export async function replaceFile(file: string, write: (handle: FileHandle) => P
   await handle.close();
   await rename(temp, file);
   await syncDirectory(dirname(file));
+}
+
+/**
+ * Removes temp files a rewrite of `file` left behind when its process died part-way (`<name>.rewrite-<pid>.tmp`, and
+ * `<name>.compact-<pid>.tmp` of older versions). Only for start-up, before this process rewrites anything.
+ */
+export async function removeStaleRewrites(file: string): Promise<string[]> {
+  const prefix = `${basename(file)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(file));
+  } catch {
+    return [];
+  }
+  const stale = names.filter((name) => name.startsWith(prefix) && name.endsWith('.tmp') && /\.(rewrite|compact)-\d+\.tmp$/.test(name));
+  await Promise.all(stale.map((name) => rm(join(dirname(file), name), { force: true })));
+  return stale;
 }

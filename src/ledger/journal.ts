@@ -8,7 +8,7 @@ import { compactJournal, type CompactResult } from './journal-replay.ts';
 import { writeSnapshot, type LedgerSnapshot } from './journal-snapshot.ts';
 
 export { compactJournal, replayJournal } from './journal-replay.ts';
-export { cutTornTail } from './journal-file.ts';
+export { cutTornTail, removeStaleRewrites } from './journal-file.ts';
 export type { CompactResult, ReplayResult } from './journal-replay.ts';
 export type { LedgerSnapshot } from './journal-snapshot.ts';
 

@@ -1,7 +1,7 @@
 // createLedger for the embedded kind: empty start, restart from the journal, rebuild from history, compaction on start.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLedger, journalPath, type LedgerLoadReport } from '../../../src/ledger/create.ts';
@@ -79,7 +79,7 @@ describe('createLedger (memory)', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('compacts records older than retention at start-up', async () => {
+  it('compacts records older than retention at start-up, and removes temp files a crash left', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-create-'));
     const config = configFor(dir);
     await mkdir(config.dataDir, { recursive: true });
@@ -89,8 +89,11 @@ describe('createLedger (memory)', () => {
       JSON.stringify({ t: now - 1000, s: ['agent:a'], a: { usd_micros: 2 } }),
       '{"t":',
     ].join('\n'));
+    await writeFile(`${journalPath(config)}.rewrite-4242.tmp`, 'a rewrite cut by a crash');
+    await writeFile(`${journalPath(config)}.compact-4243.tmp`, 'an older version\'s');
     const { ledger, report } = await open(config);
     assert.deepEqual([report.source, report.records, report.compacted], ['journal', 1, 2]);
+    assert.deepEqual(await readdir(config.dataDir), ['journal.jsonl'], 'temp files of rewrites cut by a crash are removed');
     assert.equal((await ledger.standing([usd]))[0].used, 2);
     await ledger.close();
     assert.equal((await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length, 1);
