@@ -2,7 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
@@ -45,6 +46,13 @@ describe('ledger reseed after a Redis loss', () => {
     try {
       await ask();
       await ask();
+      // the client has its answer before the proxy settles (a round trip to Redis): wait for both settlements (history is
+      // written after each), or a flush in between would be a call settled after the loss, counted twice by design
+      const historyFile = join(root, 'history', 'a', 'history.jsonl');
+      for (let waited = 0; historyLines(historyFile) < 2; waited += 10) {
+        assert.ok(waited < 3000, 'both calls settled and recorded');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       // Redis loses everything (a restart without persistence)
       const client = new Redis(redis.url);
       await client.flushall();
@@ -68,3 +76,7 @@ describe('ledger reseed after a Redis loss', () => {
     }
   });
 });
+
+function historyLines(file: string): number {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+}
