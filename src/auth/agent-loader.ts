@@ -3,7 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainObject, readJsonFile } from '../config/json-file.ts';
-import type { Agent } from './agent.ts';
+import { CONTEXT_OVERRIDE_FILE, type Agent } from './agent.ts';
 import { secretDigest } from './secret-compare.ts';
 import { storedSecret } from './stored-token.ts';
 
@@ -31,7 +31,7 @@ const HISTORY_SERVICE = 'cllama-history';
 export function agentFingerprint(dir: string): string | null {
   const metadata = statPart(join(dir, 'metadata.json'));
   if (metadata === null) return null;
-  const parts = [metadata, statPart(join(dir, 'budget-override.json')) ?? '-'];
+  const parts = [metadata, statPart(join(dir, CONTEXT_OVERRIDE_FILE)) ?? '-'];
   const serviceAuth = join(dir, 'service-auth');
   if (statPart(serviceAuth) !== null) {
     for (const name of serviceAuthFilesSync(serviceAuth)) parts.push(`${name}=${statPart(join(serviceAuth, name)) ?? '-'}`);
@@ -82,7 +82,7 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
 }
 
 async function readOverride(dir: string): Promise<{ value: unknown; error?: string }> {
-  const file = join(dir, 'budget-override.json');
+  const file = join(dir, CONTEXT_OVERRIDE_FILE);
   const read = await readJsonFile(file);
   if (read.kind === 'missing') return { value: undefined };
   if (read.kind === 'error') return { value: undefined, error: read.problem };

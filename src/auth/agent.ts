@@ -23,6 +23,9 @@ export interface Agent {
   readonly historyTokens: readonly string[];
 }
 
+/** An agent's context override, `<context dir>/<agent>/budget-override.json` (cllama's name). */
+export const CONTEXT_OVERRIDE_FILE = 'budget-override.json';
+
 /** A plain agent id: no path separators, no leading dot, bounded length. Checked before any path is built. */
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

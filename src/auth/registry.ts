@@ -3,7 +3,7 @@ import { statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { isPlainAgentId, type Agent } from './agent.ts';
+import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from './agent.ts';
 import { agentFingerprint, loadAgentDir } from './agent-loader.ts';
 import { secretMatchesDigest } from './secret-compare.ts';
 
@@ -177,7 +177,7 @@ export class AgentRegistry {
     if (agent.contextOverrideError === undefined) return agent;
     const previous = this.#records.get(id)?.agent;
     if (!previous || previous.contextOverrideError !== undefined || previous.contextOverride === undefined) return agent;
-    this.#warn(`agent "${id}": ${join(agent.dir, 'budget-override.json')}: ${agent.contextOverrideError}; its previous version stays in force until the file parses again`);
+    this.#warn(`agent "${id}": ${join(agent.dir, CONTEXT_OVERRIDE_FILE)}: ${agent.contextOverrideError}; its previous version stays in force until the file parses again`);
     const { contextOverrideError: _dropped, ...rest } = agent;
     return Object.freeze({ ...rest, contextOverride: previous.contextOverride });
   }

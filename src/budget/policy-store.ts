@@ -2,7 +2,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isPlainAgentId, type Agent } from '../auth/agent.ts';
+import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../auth/agent.ts';
 import { parsePolicySource, sourceProblems, unusableSource, type ParsedSource, type PolicySource } from './policy-fields.ts';
 import { resolvePolicy, type LimitSpec, type PolicyResult } from './policy.ts';
 
@@ -197,7 +197,7 @@ export class PolicyStore {
   /** Metadata, context override, then the governance override (the loaded one, or `governance` when previewing). */
   #agentSources(agent: Agent, governance: ParsedSource | null = this.#governance.get(agent.id)?.parsed ?? null): ParsedSource[] {
     const sources = [parsePolicySource({ raw: agent.metadataBudget, source: { kind: 'metadata', file: join(agent.dir, 'metadata.json') }, prefix: 'budget.' })];
-    const overrideSource: PolicySource = { kind: 'context_override', file: join(agent.dir, 'budget-override.json') };
+    const overrideSource: PolicySource = { kind: 'context_override', file: join(agent.dir, CONTEXT_OVERRIDE_FILE) };
     sources.push(agent.contextOverrideError ? unusableSource(overrideSource, agent.contextOverrideError) : parsePolicySource({ raw: agent.contextOverride, source: overrideSource }));
     if (governance) sources.push(governance);
     return sources;

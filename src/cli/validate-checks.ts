@@ -1,7 +1,7 @@
 // `tollgate validate`: every problem of the configuration, the context dir, providers.json and the governance dir, with file and field.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isPlainAgentId, type Agent } from '../auth/agent.ts';
+import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../auth/agent.ts';
 import { loadAgentDir } from '../auth/agent-loader.ts';
 import { parsePolicySource, sourceProblems, type ParsedSource, type PolicySource } from '../budget/policy-fields.ts';
 import { PolicyStore } from '../budget/policy-store.ts';
@@ -211,7 +211,7 @@ async function checkPolicies(input: { agents: readonly Agent[]; governanceDir: s
   for (const agent of agents) {
     const metadata: PolicySource = { kind: 'metadata', file: join(agent.dir, 'metadata.json') };
     reportSource(parsePolicySource({ raw: agent.metadataBudget, source: metadata, prefix: 'budget.' }), findings);
-    const overrideFile = join(agent.dir, 'budget-override.json');
+    const overrideFile = join(agent.dir, CONTEXT_OVERRIDE_FILE);
     if (agent.contextOverrideError) findings.add('error', `${overrideFile}: ${agent.contextOverrideError}`);
     else reportSource(parsePolicySource({ raw: agent.contextOverride, source: { kind: 'context_override', file: overrideFile } }), findings);
   }

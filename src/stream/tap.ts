@@ -57,13 +57,13 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }
-  const plain = input.upstream.headers['content-encoding'] === undefined || input.upstream.headers['content-encoding'] === 'identity';
-  if (plain) raw = maskProviderKeys(raw, input.keysToMask);
+  const encoding = input.upstream.headers['content-encoding'];
+  if (isPlain(encoding)) raw = maskProviderKeys(raw, input.keysToMask);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
-  const bodyText = decodeBody({ raw, encoding: input.upstream.headers['content-encoding'], maxBytes: input.maxBytes });
+  const bodyText = decodeBody({ raw, encoding, maxBytes: input.maxBytes });
   const json = parseJsonBody(bodyText);
   return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, truncated: false };
 }
@@ -71,7 +71,7 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
 async function relayStream(input: RelayInput): Promise<RelayResult> {
   const { upstream, res } = input;
   const encoding = upstream.headers['content-encoding'];
-  const plain = encoding === undefined || encoding === 'identity';
+  const plain = isPlain(encoding);
   const parser = plain ? new SseParser({ maxBlockChars: input.maxBytes }) : null;
   const reader = streamUsageReader(input.dialect);
   const strip = plain && input.stripUsageChunk;
@@ -176,6 +176,11 @@ function writeStreamError(input: { res: ServerResponse; dialect: WireFormat; end
     ? { type: 'error', error: { type: 'api_error', message } }
     : { error: { message, type: 'server_error', code: end } };
   res.write(`${input.closeBlock ? '\n\n' : ''}event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+}
+
+/** An uncompressed body: one tollgate can read (SSE events, keys to mask) as it passes. */
+function isPlain(encoding: string | string[] | undefined): boolean {
+  return encoding === undefined || encoding === 'identity';
 }
 
 /** The client closed the connection before the response was finished. */
