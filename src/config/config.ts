@@ -36,6 +36,8 @@ export interface Config {
   readonly timeouts: {
     /** On SIGTERM/SIGINT: how long in-flight calls may finish before their connections are closed. */
     readonly shutdownGraceMs: number;
+    /** The longest a request (headers and body) may take to arrive; then 408 and the connection is closed. */
+    readonly requestMs: number;
     readonly connectMs: number;
     /** Whole non-streamed attempt: headers and body. */
     readonly dispatchMs: number;

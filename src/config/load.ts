@@ -62,6 +62,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     maxResponseBytes: strictPositiveInt({ env, name: 'TOLLGATE_MAX_RESPONSE_BYTES', fallback: 67_108_864, report }),
     timeouts: {
       shutdownGraceMs: strictPositiveInt({ env, name: 'TOLLGATE_SHUTDOWN_GRACE_MS', fallback: 10_000, report }),
+      requestMs: strictPositiveInt({ env, name: 'TOLLGATE_REQUEST_TIMEOUT_MS', fallback: 300_000, report }),
       connectMs: strictPositiveInt({ env, name: 'TOLLGATE_CONNECT_TIMEOUT_MS', fallback: 10_000, report }),
       dispatchMs: lenientPositiveInt({ env, name: 'CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS', fallback: 60_000, report }),
       firstByteMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS', fallback: 300_000, report }),

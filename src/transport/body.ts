@@ -57,7 +57,17 @@ function onError(this: ReadingRequest, error: Error): void {
 }
 
 function onClose(this: ReadingRequest): void {
-  finish(this, Object.assign(new Error('request body ended early: the client closed the connection'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+  finish(this, new ProxyError('client_closed', { message: 'the client closed the connection before its request body was read' }));
+}
+
+/**
+ * Ends a body read in progress with this error (node:http rejected the rest of the request: it broke off or came too
+ * slowly). Returns false when the request's body is not being read.
+ */
+export function failBodyRead(req: IncomingMessage, error: ProxyError): boolean {
+  if (!(req as ReadingRequest)[READING]) return false;
+  finish(req, error);
+  return true;
 }
 
 function finish(req: ReadingRequest, error: Error | null): void {

@@ -1,9 +1,11 @@
 // The API port: matches a route, picks the wire dialect, and hands the request to the pipeline or a small handler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import { handleModelCall } from '../pipeline/handle.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { WireFormat } from '../upstream/provider.ts';
+import { answerClientError, type ClientError } from './client-error.ts';
 import { renderError } from './render-error.ts';
 
 /** A non-pipeline route on the API port (health, history). Returns false when it does not match. */
@@ -16,11 +18,23 @@ const MODEL_ROUTES: Record<string, WireFormat> = {
 
 export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: readonly ExtraRoute[]; health: () => Promise<Record<string, unknown>> }): Server {
   const { deps } = options;
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    void route(req, res).catch((error) => {
-      renderError({ res, error: error instanceof ProxyError ? error : new ProxyError('internal'), dialect: 'openai', requestId: '-' });
-    });
-  });
+  const requestTimeoutMs = deps.config.timeouts.requestMs;
+  // requestTimeout bounds how long a request takes to arrive (headers and body), not how long its answer streams:
+  // a client dripping its body holds a connection and up to TOLLGATE_MAX_BODY_BYTES for at most that long.
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeoutMs / 4))),
+    },
+    (req, res) => {
+      void route(req, res).catch((error) => {
+        renderError({ res, error: error instanceof ProxyError ? error : new ProxyError('internal'), dialect: 'openai', requestId: '-' });
+      });
+    },
+  );
+  server.on('clientError', (error: ClientError, socket: Socket) => answerClientError({ error, socket, requestTimeoutMs }));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';

@@ -42,7 +42,7 @@ test('defaults on a newcomer laptop: local .tollgate folders, created and announ
   assert.equal(config.historyMaxBytes, 268_435_456);
   assert.deepEqual(config.ledger, { kind: 'memory' });
   assert.equal(config.maxBodyBytes, 33_554_432);
-  assert.deepEqual(config.timeouts, { shutdownGraceMs: 10_000, connectMs: 10_000, dispatchMs: 60_000, firstByteMs: 300_000, idleMs: 120_000 });
+  assert.deepEqual(config.timeouts, { shutdownGraceMs: 10_000, requestMs: 300_000, connectMs: 10_000, dispatchMs: 60_000, firstByteMs: 300_000, idleMs: 120_000 });
   assert.equal(config.defaultMaxOutputTokens, 4096);
   assert.equal(config.pricesFile, null);
   assert.equal(config.alertWebhookUrl, null);
@@ -90,6 +90,7 @@ test('every variable is read, relative paths resolve against cwd, and the result
       CLLAMA_STREAM_IDLE_TIMEOUT_MS: '3500',
       TOLLGATE_CONNECT_TIMEOUT_MS: '250',
       TOLLGATE_SHUTDOWN_GRACE_MS: '4000',
+      TOLLGATE_REQUEST_TIMEOUT_MS: '20000',
       TOLLGATE_MAX_BODY_BYTES: '1000',
       TOLLGATE_DATA_DIR: 'data',
       TOLLGATE_LEDGER: 'Redis',
@@ -109,7 +110,7 @@ test('every variable is read, relative paths resolve against cwd, and the result
   assert.equal(config.uiToken, 'ui-secret');
   assert.equal(config.budgetFailMode, 'closed');
   assert.equal(config.historyMaxBytes, 1024);
-  assert.deepEqual(config.timeouts, { shutdownGraceMs: 4000, connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500 });
+  assert.deepEqual(config.timeouts, { shutdownGraceMs: 4000, requestMs: 20_000, connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500 });
   assert.equal(config.maxBodyBytes, 1000);
   assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate' });
   assert.equal(config.defaultMaxOutputTokens, 512);

@@ -1,0 +1,81 @@
+// Answers what node:http rejects before or while a request is read (malformed HTTP, oversized headers, a request that
+// takes too long to arrive) in the caller's wire format, instead of Node's bare status line.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ProxyError } from '../errors.ts';
+import type { WireFormat } from '../upstream/provider.ts';
+import { failBodyRead } from './body.ts';
+import { errorBody, renderError } from './render-error.ts';
+
+/** The error node:http hands to 'clientError': a parser error (`HPE_*`, with the bytes it stopped on) or a timeout. */
+export type ClientError = Error & { code?: string; rawPacket?: Buffer };
+
+/** What a 'clientError' means for the caller, or null when nothing can be answered (the peer is gone). */
+export function clientErrorAnswer(error: ClientError, options: { requestTimeoutMs: number }): ProxyError | null {
+  switch (error.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return null;
+    case 'HPE_INVALID_EOF_STATE':
+      // the client closed its side mid-request: recorded (499, as nginx logs it); there is most likely no one to read it
+      return new ProxyError('client_closed', { message: 'the client closed the connection before its request was complete' });
+    case 'HPE_HEADER_OVERFLOW':
+      return new ProxyError('headers_too_large');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ProxyError('request_timeout', { message: `the request did not arrive whole within ${options.requestTimeoutMs} ms (TOLLGATE_REQUEST_TIMEOUT_MS)` });
+    default:
+      return new ProxyError('malformed_http', { message: `malformed HTTP request (${error.code ?? 'parse error'}): ${error.message}`.slice(0, 300) });
+  }
+}
+
+/**
+ * The 'clientError' listener of the API port. When a response of the same request has already started, the
+ * connection is only closed: nothing more can be said on it without corrupting what the client reads.
+ */
+export function answerClientError(input: { error: ClientError; socket: Socket; requestTimeoutMs: number }): void {
+  const { error, socket } = input;
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+  const proxyError = clientErrorAnswer(error, input);
+  if (!proxyError || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  if (!inFlight && proxyError.code === 'client_closed') {
+    socket.destroy(); // a request cut off in its headers: nothing to record, no one to answer
+    return;
+  }
+  const dialect = dialectOf(inFlight?.req ?? null, error.rawPacket);
+  if (inFlight) {
+    // The request's body was being read: that read fails with this error, and the pipeline answers it on the
+    // request's own response (with its request id, and in the audit log as the agent's call); the connection closes.
+    inFlight.shouldKeepAlive = false;
+    if (failBodyRead(inFlight.req, proxyError)) return;
+    renderError({ res: inFlight, error: proxyError, dialect, requestId: '-' });
+    return;
+  }
+  const payload = JSON.stringify(errorBody({ error: proxyError, dialect, requestId: '-' }));
+  const head = [
+    `HTTP/1.1 ${proxyError.status} ${STATUS_TEXT[proxyError.status] ?? 'Error'}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(payload)}`,
+    `x-should-retry: ${proxyError.retryable}`,
+    'connection: close',
+  ].join('\r\n');
+  socket.end(`${head}\r\n\r\n${payload}`);
+  // end() lets the answer reach the client; a peer that never reads it does not keep the socket.
+  socket.setTimeout(5_000, () => socket.destroy());
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** The route's dialect from the request being read, or from the request line in the bytes the parser stopped on. */
+function dialectOf(req: IncomingMessage | null, rawPacket: Buffer | undefined): WireFormat {
+  const target = req?.url ?? requestTarget(rawPacket);
+  return target?.startsWith('/v1/messages') ? 'anthropic' : 'openai';
+}
+
+function requestTarget(rawPacket: Buffer | undefined): string | undefined {
+  if (!rawPacket) return undefined;
+  const line = rawPacket.subarray(0, 512).toString('latin1');
+  return /^[A-Z]+ (\S+)/.exec(line)?.[1];
+}
