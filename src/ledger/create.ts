@@ -5,6 +5,7 @@ import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type LedgerSnapshot } from './journal.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
 
@@ -67,9 +68,21 @@ interface RedisLedgerModule {
 
 async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryLedger> {
   const started = performance.now();
+  const file = journalPath(options.config);
+  // before anything reads or rewrites the journal: a second process on it fails here, the first keeps its spend
+  const lock = await lockDataDir({ dir: options.config.dataDir });
+  try {
+    return await loadMemoryLedger({ options, file, lock, started });
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: string; lock: DataDirLock; started: number }): Promise<MemoryLedger> {
+  const { options, file, started } = input;
   const now = options.now ?? Date.now;
   const retentionMs = options.retentionMs ?? LEDGER_RETENTION_MS;
-  const file = journalPath(options.config);
   const ledger = new MemoryLedger({ now, retentionMs });
   await removeStaleRewrites(file); // a rewrite cut by a crash leaves its temp file; the journal itself is whole
   const journalExisted = await exists(file);
@@ -94,6 +107,7 @@ async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryL
   const snapshot = (): LedgerSnapshot => ledger.snapshot();
   const journal = await Journal.open({
     file,
+    lock: input.lock,
     lines,
     compaction: { everyMs: JOURNAL_COMPACTION_MS, retentionMs, now, snapshot, onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`) },
   });

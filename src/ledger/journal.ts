@@ -44,6 +44,8 @@ export interface JournalOptions {
     readonly snapshot?: () => LedgerSnapshot;
     readonly onError?: (error: Error) => void;
   };
+  /** The data directory's lock (data-dir-lock.ts), held while the journal is open and released when it closes. */
+  readonly lock?: { release(): Promise<void> };
 }
 
 export interface JournalStats {
@@ -156,6 +158,7 @@ export class Journal implements JournalSink {
     } finally {
       this.closed = true;
       await this.handle.close();
+      await this.options.lock?.release();
     }
   }
 

@@ -72,6 +72,29 @@ describe('durable spend', () => {
       await dropPrefix(prefix);
     }
   });
+  it('a second process on the same embedded ledger refuses to start, before touching the journal; the first keeps serving', async () => {
+    const own = writeProcessRoot({ name: 'lock', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 1, window: '1h' } } });
+    const first = await startProxyProcess({ env: own.env, port: await freePort() });
+    try {
+      const client = new OpenAI({ baseURL: `${first.url}/v1`, apiKey: 'a:s', maxRetries: 0 });
+      await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'before' }], max_tokens: 10 });
+      const journal = join(own.root, 'history', '_ledger', 'journal.jsonl');
+      for (let i = 0; i < 200 && journalLines(journal) < 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      const journalBefore = readFileSync(journal, 'utf8');
+      await assert.rejects(startProxyProcess({ env: own.env, port: await freePort() }), (error: unknown) => {
+        assert.match((error as Error).message, /exited early \(1\)/);
+        assert.match((error as Error).message, new RegExp(`data directory .*_ledger is in use by tollgate pid ${first.child.pid}`));
+        return true;
+      });
+      assert.equal(readFileSync(journal, 'utf8'), journalBefore, 'the refused process did not compact or replay-rewrite the journal');
+      const after = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'after' }], max_tokens: 10 });
+      assert.equal(after.choices.length, 1);
+    } finally {
+      await first.stop();
+    }
+    assert.ok(!existsSync(join(own.root, 'history', '_ledger', 'tollgate.lock')), 'released on a clean stop');
+    rmSync(own.root, { recursive: true, force: true });
+  });
 });
 
 function journalLines(file: string): number {

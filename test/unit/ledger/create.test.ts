@@ -93,7 +93,7 @@ describe('createLedger (memory)', () => {
     await writeFile(`${journalPath(config)}.compact-4243.tmp`, 'an older version\'s');
     const { ledger, report } = await open(config);
     assert.deepEqual([report.source, report.records, report.compacted], ['journal', 1, 2]);
-    assert.deepEqual(await readdir(config.dataDir), ['journal.jsonl'], 'temp files of rewrites cut by a crash are removed');
+    assert.deepEqual(await readdir(config.dataDir), ['journal.jsonl', 'tollgate.lock'], 'temp files of rewrites cut by a crash are removed');
     assert.equal((await ledger.standing([usd]))[0].used, 2);
     await ledger.close();
     assert.equal((await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length, 1);
