@@ -60,11 +60,26 @@ export class EventLog {
     return sums[this.length - 1] - this.before(sums, this.firstAfter(since));
   }
 
-  /** Time of the oldest event with time > `since`, or null when there is none. */
-  oldestAfter(since: number): number | null {
+  /**
+   * Time of the oldest event with time > `since` that used this metric column (an event that used only other metrics
+   * does not make this one's headroom return), or null when there is none. Amounts are never negative, so the running
+   * sums only grow: one binary search for the first index whose sum passes the sum before the window.
+   */
+  oldestAfter(column: number, since: number): number | null {
     this.mergePending();
-    const index = this.firstAfter(since);
-    return index < this.length ? this.times[index] : null;
+    const sums = this.sums[column];
+    if (!sums) return null;
+    let low = this.firstAfter(since);
+    if (low >= this.length) return null;
+    const base = this.before(sums, low);
+    if (sums[this.length - 1] <= base) return null;
+    let high = this.length - 1;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (sums[mid] > base) high = mid;
+      else low = mid + 1;
+    }
+    return this.times[low];
   }
 
   /**

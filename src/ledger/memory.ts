@@ -230,7 +230,7 @@ export class MemoryLedger implements Ledger {
     if (!state) return buildStanding(check, { used: 0, reserved: 0, resetMs: null });
     this.prune(state, now);
     const since = now - check.windowMs;
-    const oldest = state.log.oldestAfter(since);
+    const oldest = state.log.oldestAfter(column, since);
     return buildStanding(check, {
       used: state.log.sumAfter(column, since),
       reserved: state.reserved[column],

@@ -47,8 +47,9 @@ describe('EventLog', () => {
     log.append(9000, row({ 0: 400 }));
     assert.equal(log.sumAfter(0, 0), 1000);
     assert.equal(log.sumAfter(0, 1000), 700, 'an event exactly at the window start is outside it');
-    assert.equal(log.oldestAfter(1000), 5000);
-    assert.equal(log.oldestAfter(9000), null);
+    assert.equal(log.oldestAfter(0, 1000), 5000);
+    assert.equal(log.oldestAfter(0, 9000), null);
+    assert.equal(log.oldestAfter(1, 0), null, 'no event used metric 1');
     assert.equal(log.lastToLeave(0, 0, 800), 1000);
     assert.equal(log.lastToLeave(0, 0, 500), 5000);
     assert.equal(log.lastToLeave(0, 0, 0), 9000);
@@ -62,7 +63,7 @@ describe('EventLog', () => {
     log.append(1000, row({ 1: 10 }));
     log.append(3000, row({ 1: 100 }));
     assert.equal(log.sumAfter(1, 2000), 101);
-    assert.equal(log.oldestAfter(0), 1000);
+    assert.equal(log.oldestAfter(1, 0), 1000);
     assert.equal(log.lastToLeave(1, 0, 1), 3000);
   });
 
@@ -92,8 +93,8 @@ describe('EventLog', () => {
         assert.equal(log.sumAfter(column, since), modelSum(events, column, since), `sum at step ${step}`);
         const allowance = Math.floor(random() * 20_000);
         assert.equal(log.lastToLeave(column, since, allowance), modelLastToLeave(events, column, since, allowance), `lastToLeave at step ${step}`);
-        const oldest = events.filter((e) => e.at > since).reduce<number | null>((min, e) => (min === null || e.at < min ? e.at : min), null);
-        assert.equal(log.oldestAfter(since), oldest, `oldest at step ${step}`);
+        const oldest = events.filter((e) => e.at > since && e.values[column] > 0).reduce<number | null>((min, e) => (min === null || e.at < min ? e.at : min), null);
+        assert.equal(log.oldestAfter(column, since), oldest, `oldest at step ${step}`);
       }
     }
     assert.equal(log.size, events.length);
@@ -130,8 +131,8 @@ describe('EventLog', () => {
       const held = log.sumAfter(0, since);
       assert.ok(held >= modelSum(events, 0, since), `a ${windowMs} ms window counts no less than exact`);
       assert.ok(held <= modelSum(events, 0, since - bucketMs), `a ${windowMs} ms window counts at most one ${bucketMs} ms bucket more`);
-      const oldest = events.find((event) => event.at > since)?.at ?? null;
-      const heldOldest = log.oldestAfter(since);
+      const oldest = events.find((event) => event.at > since && event.values[0] > 0)?.at ?? null;
+      const heldOldest = log.oldestAfter(0, since);
       assert.ok(oldest === null ? heldOldest === null : heldOldest !== null && heldOldest >= oldest, 'the window never resets early');
       const allowance = Math.floor(random() * held);
       const exactLast = modelLastToLeave(events, 0, since, allowance);
