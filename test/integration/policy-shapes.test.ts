@@ -1,9 +1,7 @@
 // Every kind of limit docs/budgets.md offers, on both ledgers: each is checked (never "unavailable") and shows in the admin API.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, type Harness } from '../helpers/harness.ts';
-import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../unit/ledger/redis-test-support.ts';
-import { startUi, type UiFixture } from '../helpers/ui-server.ts';
+import { startGoverned, type GovernedProxy } from '../helpers/ledger-choice.ts';
 
 /** One agent per shape; limits generous enough that these few calls pass them all. */
 const SHAPES: Record<string, unknown> = {
@@ -26,26 +24,21 @@ const SHAPES: Record<string, unknown> = {
 };
 
 for (const ledger of ['memory', 'redis'] as const) describe(`every limit shape (${ledger} ledger)`, () => {
-  let h: Harness;
-  let ui: UiFixture;
-  const prefix = uniquePrefix('shapes');
+  let proxy: GovernedProxy;
   before(async () => {
-    if (ledger === 'redis') await requireRedis();
-    h = await startHarness({
-      agents: Object.fromEntries(Object.entries(SHAPES).map(([id, budget]) => [id, { budget }])),
-      shared: { team: { limit_usd: 10, window: '1d', max_concurrent: 8, alerts: [0.9] } },
-      // closed: a check a ledger cannot run is a 503 here, never a call admitted unchecked
-      env: { CLLAMA_BUDGET_FAIL_MODE: 'closed', ...(ledger === 'redis' ? { TOLLGATE_LEDGER: 'redis', REDIS_URL, TOLLGATE_REDIS_PREFIX: prefix } : {}) },
+    proxy = await startGoverned({
+      kind: ledger,
+      label: 'shapes',
+      harness: {
+        agents: Object.fromEntries(Object.entries(SHAPES).map(([id, budget]) => [id, { budget }])),
+        shared: { team: { limit_usd: 10, window: '1d', max_concurrent: 8, alerts: [0.9] } },
+      },
     });
-    ui = await startUi(h);
   });
-  after(async () => {
-    await ui.close();
-    await h.close();
-    if (ledger === 'redis') await dropPrefix(prefix);
-  });
+  after(() => proxy.close());
 
   it('checks every shape on both routes and reports its standing', async () => {
+    const { h, ui } = proxy;
     for (const agent of Object.keys(SHAPES)) {
       for (const anthropic of [false, true]) {
         const response = await fetch(`${h.url}${anthropic ? '/v1/messages' : '/v1/chat/completions'}`, {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../unit/ledger/redis-test-support.ts';
+import { ledgerChoice } from '../helpers/ledger-choice.ts';
 import { seededRandom } from '../helpers/random.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -28,9 +28,9 @@ const BEHAVIORS: readonly Behavior[] = [
 
 for (const ledger of ['memory', 'redis'] as const) describe(`a misbehaving upstream (${ledger} ledger)`, () => {
   let h: Harness;
-  const prefix = uniquePrefix('chaos');
+  const chosen = ledgerChoice(ledger, 'chaos');
   before(async () => {
-    if (ledger === 'redis') await requireRedis();
+    await chosen.ready();
     h = await startHarness({
       // max_concurrent 1: a reservation left open by any outcome would refuse every later call of the agent
       agents: { governed: { budget: { limit_usd: 1000, window: '1h', max_concurrent: 1 } }, quitter: { budget: { limit_usd: 1000, window: '1h' } } },
@@ -38,13 +38,13 @@ for (const ledger of ['memory', 'redis'] as const) describe(`a misbehaving upstr
         TOLLGATE_MAX_RESPONSE_BYTES: '4096', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400',
         // closed: a ledger that cannot answer shows up as 503s (which fail the test), never as calls admitted unheld
         CLLAMA_BUDGET_FAIL_MODE: 'closed',
-        ...(ledger === 'redis' ? { TOLLGATE_LEDGER: 'redis', REDIS_URL, TOLLGATE_REDIS_PREFIX: prefix } : {}),
+        ...chosen.env,
       },
     });
   });
   after(async () => {
     await h.close();
-    if (ledger === 'redis') await dropPrefix(prefix);
+    await chosen.drop();
   });
 
   it('gets each call relayed or refused with a code, ends every reservation once, and charges exactly what history records', async () => {
