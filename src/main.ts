@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy-store.ts';
 import { createBudgetEngine } from './budget/engine.ts';
+import { SettleBacklog } from './budget/settle-backlog.ts';
 import { historyScopes } from './budget/history-scopes.ts';
 import { attachAlertWebhook } from './budget/alert-webhook.ts';
 import type { Config } from './config/config.ts';
@@ -75,7 +76,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     },
   });
   const providers = new ProviderRegistry(config.providers);
-  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers) });
+  const backlog = new SettleBacklog({ ledger, report: log });
+  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
@@ -112,6 +114,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     metrics.close();
     await upstream.close();
     await history.close();
+    await backlog.close(); // settlements kept while Redis was unreachable: one last attempt before the ledger closes
     await ledger.close();
     detachWebhook();
     agents.stop();

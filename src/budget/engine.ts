@@ -1,7 +1,7 @@
 // The budget engine: merges the agent's policy, estimates the request, reserves it in the ledger and decides.
 import type { Agent } from '../auth/agent.ts';
 import { ProxyError } from '../errors.ts';
-import type { Amounts, Ledger, LimitStanding, ReserveOutcome } from '../ledger/ledger.ts';
+import { LedgerUnreachableError, type Amounts, type Ledger, type LimitStanding, type ReserveOutcome } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
@@ -11,6 +11,7 @@ import { estimateAmounts } from './cost.ts';
 import { standingHeaders } from './headers.ts';
 import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
 import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy.ts';
+import type { SettleBacklog } from './settle-backlog.ts';
 import { ReservationTicket } from './ticket.ts';
 
 export interface BudgetEngineOptions {
@@ -27,6 +28,8 @@ export interface BudgetEngineOptions {
   readonly leaseMs?: number;
   /** Whether a `provider/model` routes on a request path (a downgrade that does not is not offered); default: any. */
   readonly routable?: (target: { readonly path: string; readonly model: string }) => boolean;
+  /** Where settlements go that could not reach the shared ledger, to be applied when it is back (none: reported only). */
+  readonly backlog?: SettleBacklog;
   readonly now?: () => number;
 }
 
@@ -63,7 +66,9 @@ class Engine implements BudgetEngine {
       return await this.#admitWithPolicy(request, policy, now);
     } catch (error) {
       if (isDefect(error)) return this.#refuseOnDefect(request, error);
-      return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, ledgerWorks: false });
+      // unreachable (nothing was sent): in open mode the call's usage is still kept for the ledger's return
+      const keepFor = error instanceof LedgerUnreachableError && this.#options.backlog ? policy : null;
+      return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, ledgerWorks: false, keepFor });
     }
   }
 
@@ -140,6 +145,7 @@ class Engine implements BudgetEngine {
     const ticket = new ReservationTicket({
       ledger: this.#options.ledger,
       bus: this.#options.bus,
+      backlog: this.#options.backlog,
       reservationId: request.requestId,
       reserved: true,
       scopes: plan.scopes,
@@ -179,6 +185,7 @@ class Engine implements BudgetEngine {
     const ticket = new ReservationTicket({
       ledger: this.#options.ledger,
       bus: this.#options.bus,
+      backlog: this.#options.backlog,
       reservationId: request.requestId,
       reserved: false,
       scopes: planRequest(policy, target).scopes,
@@ -213,7 +220,7 @@ class Engine implements BudgetEngine {
    * with a `budget_check_unavailable` intervention and an error event; usage is still recorded on the agent's own scope
    * when the ledger works (no limit is checked).
    */
-  async #unavailable(input: { request: AdmitRequest; reason: string; ledgerWorks: boolean }): Promise<Admission> {
+  async #unavailable(input: { request: AdmitRequest; reason: string; ledgerWorks: boolean; keepFor?: EffectivePolicy | null }): Promise<Admission> {
     const { request, reason } = input;
     const { bus, failMode } = this.#options;
     bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: failMode, reason });
@@ -222,8 +229,29 @@ class Engine implements BudgetEngine {
     }
     this.#intervention(request, 'budget_check_unavailable', { reason });
     bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, latency_ms: 0, error: reason });
-    const ticket = input.ledgerWorks ? await this.#recordOnlyTicket(request) : null;
+    const ticket = input.ledgerWorks ? await this.#recordOnlyTicket(request) : input.keepFor ? this.#unreachableTicket(request, input.keepFor) : null;
     return { outcome: 'unavailable', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
+  }
+
+  /**
+   * Passed unchecked while the shared ledger is unreachable: nothing is held, and the call's usage is recorded on every
+   * scope its policy names when it ends (kept by the backlog until the ledger is back), so the outage costs no spend.
+   */
+  #unreachableTicket(request: AdmitRequest, policy: EffectivePolicy): ReservationTicket {
+    const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
+    return new ReservationTicket({
+      ledger: this.#options.ledger,
+      bus: this.#options.bus,
+      backlog: this.#options.backlog,
+      reservationId: request.requestId,
+      reserved: false,
+      scopes: planRequest(policy, target).scopes,
+      agentId: request.agent.id,
+      model: `${request.provider}/${request.model}`,
+      unknownCost: policy.unknownCost,
+      fallbackRates: policy.fallbackRates,
+      now: this.#now,
+    });
   }
 
   async #recordOnlyTicket(request: AdmitRequest): Promise<ReservationTicket | null> {
@@ -244,7 +272,7 @@ class Engine implements BudgetEngine {
       this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error: ${(error as Error).message}` });
       return null;
     }
-    return new ReservationTicket({ ledger: this.#options.ledger, bus: this.#options.bus, reservationId: request.requestId, reserved: true, scopes, agentId: request.agent.id, model: `${request.provider}/${request.model}`, unknownCost: 'count_zero', fallbackRates: null, now: this.#now });
+    return new ReservationTicket({ ledger: this.#options.ledger, bus: this.#options.bus, backlog: this.#options.backlog, reservationId: request.requestId, reserved: true, scopes, agentId: request.agent.id, model: `${request.provider}/${request.model}`, unknownCost: 'count_zero', fallbackRates: null, now: this.#now });
   }
 
   async #softStandings(request: AdmitRequest, plan: RequestPlan): Promise<LimitStanding[]> {

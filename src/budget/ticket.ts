@@ -1,10 +1,11 @@
 // The reservation handle given to the pipeline: settled to the actual amounts or released, exactly once, never throwing.
-import type { Amounts, Ledger } from '../ledger/ledger.ts';
+import { LedgerUnreachableError, type Amounts, type Ledger } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { totalInputTokens } from '../protocol/usage.ts';
 import type { BudgetTicket, SettleActual } from './admission.ts';
 import { callAmounts, ceilMicros } from './cost.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
+import type { SettleBacklog } from './settle-backlog.ts';
 
 export interface TicketOptions {
   readonly ledger: Ledger;
@@ -22,6 +23,8 @@ export interface TicketOptions {
   readonly now: () => number;
   /** Runs after a successful settle (threshold alerts). */
   readonly afterSettle?: () => Promise<void>;
+  /** Keeps a settlement the shared ledger could not be reached for, and applies it when it is back. */
+  readonly backlog?: SettleBacklog;
 }
 
 /**
@@ -55,8 +58,18 @@ export class ReservationTicket implements BudgetTicket {
 
   async settle(actual: SettleActual): Promise<void> {
     if (this.#claim('settle')) return;
-    const { ledger, reservationId } = this.#options;
     const amounts = settleAmounts({ actual, unknownCost: this.#options.unknownCost, fallbackRates: this.#options.fallbackRates });
+    if (!(await this.#charge(amounts))) return;
+    try {
+      await this.#options.afterSettle?.();
+    } catch (error) {
+      this.#report(`budget alert check after reservation ${this.#options.reservationId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Puts the usage in the ledger; true when it landed now (false: kept for later, or failed and reported). */
+  async #charge(amounts: Amounts): Promise<boolean> {
+    const { ledger, reservationId } = this.#options;
     try {
       if (!this.#options.reserved) {
         await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
@@ -65,9 +78,16 @@ export class ReservationTicket implements BudgetTicket {
         await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
         this.#report(`budget reservation ${reservationId} had expired before settle; usage recorded without it`);
       }
-      await this.#options.afterSettle?.();
+      return true;
     } catch (error) {
-      this.#report(`budget settle failed for reservation ${reservationId}: ${(error as Error).message}`);
+      const { backlog } = this.#options;
+      if (error instanceof LedgerUnreachableError && backlog) {
+        // nothing reached the ledger: the backlog settles (or records) it exactly once when the ledger is back
+        backlog.add({ reservationId: this.#options.reserved ? reservationId : null, scopes: this.#options.scopes, amounts, at: this.#options.now() });
+      } else {
+        this.#report(`budget settle failed for reservation ${reservationId}: ${(error as Error).message}`);
+      }
+      return false;
     }
   }
 

@@ -105,3 +105,14 @@ export interface Ledger {
   health(): Promise<LedgerHealth>;
   close(): Promise<void>;
 }
+
+/**
+ * The operation was not sent: the ledger cannot be reached right now (the shared ledger's connection is down). Nothing
+ * changed, so the same operation may be tried again later; any other failure may have happened after the ledger ran it.
+ */
+export class LedgerUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LedgerUnreachableError';
+  }
+}

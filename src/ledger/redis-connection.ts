@@ -1,5 +1,6 @@
 // The Redis ledger's connection: fail-fast ioredis client (no offline queue, no resend), reconnect forever, state for health.
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { LedgerUnreachableError } from './ledger.ts';
 
 export type RedisLedgerState = 'up' | 'down';
 
@@ -91,6 +92,8 @@ export class RedisConnection {
   failure(error: unknown): Error {
     const message = safeMessage(error as Error);
     if (message.startsWith('TOLLGATE_')) return new Error(`redis ledger: ${message.replace(/^TOLLGATE_\w+ /, '')}`);
+    // ioredis refused to send it (the connection went down between our check and the call): nothing ran
+    if (message.includes('enableOfflineQueue')) return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): not connected`);
     return new Error(`redis ledger unavailable (${this.target}): ${message}`);
   }
 

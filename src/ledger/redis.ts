@@ -1,6 +1,6 @@
 // The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
 import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
-import { LEDGER_RETENTION_MS } from './ledger.ts';
+import { LEDGER_RETENTION_MS, LedgerUnreachableError } from './ledger.ts';
 import { toRow } from './amounts.ts';
 import { bucketLevels, type BucketLevel } from './bucket-levels.ts';
 import { layoutSignature, REDIS_LEDGER_VERSION } from './redis-layout.ts';
@@ -149,10 +149,13 @@ export class RedisLedger implements Ledger {
     return this.command(() => this.scripts[name](this.layoutKey, this.namespace, this.layout, payload));
   }
 
-  /** Fails at once while closed or disconnected (never queued); failures name the target, never credentials. */
+  /**
+   * Fails at once while closed or disconnected (never queued: LedgerUnreachableError, nothing was sent); failures name
+   * the target, never credentials.
+   */
   private async command<T>(send: () => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('ledger is closed');
-    if (!this.connection.isUp) throw new Error(`redis ledger unavailable: ${this.connection.describeDown()}`);
+    if (!this.connection.isUp) throw new LedgerUnreachableError(`redis ledger unavailable: ${this.connection.describeDown()}`);
     try {
       return await send();
     } catch (error) {

@@ -1,13 +1,14 @@
 // A Redis outage under a running proxy: closed mode refuses with 503, open mode passes and logs, both recover by themselves.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
 import { writeProcessRoot } from '../helpers/process-root.ts';
 import { PrivateRedis } from '../unit/ledger/redis-test-support.ts';
+import { createRedisLedger } from '../../src/ledger/redis.ts';
 
 describe('Redis outage under a running proxy', () => {
   let fake: FakeUpstream;
@@ -24,7 +25,7 @@ describe('Redis outage under a running proxy', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const start = async (failMode: 'open' | 'closed', history: string): Promise<RunningProxy> => startProxyProcess({
+  const start = async (failMode: 'open' | 'closed', history: string, prefix = `test-${process.pid}-${Date.now()}`): Promise<RunningProxy> => startProxyProcess({
     port: await freePort(),
     env: {
       CLAW_CONTEXT_ROOT: join(root, 'context'),
@@ -32,7 +33,7 @@ describe('Redis outage under a running proxy', () => {
       CLAW_SESSION_HISTORY_DIR: join(root, history),
       TOLLGATE_LEDGER: 'redis',
       REDIS_URL: redis.url,
-      TOLLGATE_REDIS_PREFIX: `test-${process.pid}-${Date.now()}`,
+      TOLLGATE_REDIS_PREFIX: prefix,
       CLLAMA_BUDGET_FAIL_MODE: failMode,
     },
   });
@@ -82,6 +83,48 @@ describe('Redis outage under a running proxy', () => {
       await redis.restart();
       await untilRedisAnswers(proxy);
       await ask(proxy);
+    } finally {
+      await proxy.stop();
+    }
+  });
+  it('no charge is lost to the outage: calls that end while Redis is down, and calls passed unchecked, count once it is back', async () => {
+    const prefix = `test-backlog-${process.pid}-${Date.now()}`;
+    const proxy = await start('open', 'history-backlog', prefix);
+    try {
+      // admitted (reserved) before the outage, ends during it: its settle cannot be sent
+      const streaming = fetch(`${proxy.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer a:s', 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ chunks: 10, chunkGapMs: 60 }) },
+        body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, max_tokens: 10, messages: [{ role: 'user', content: 'across the outage' }] }),
+      }).then((response) => response.text());
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await redis.kill();
+      assert.match(await streaming, /\[DONE\]/);
+      // passed unchecked while Redis is down (fail open): usage kept for its return
+      await ask(proxy);
+      await ask(proxy);
+      await redis.restart(); // empty: the reservation of the first call is gone with everything else
+      await untilRedisAnswers(proxy);
+
+      const history = readFileSync(join(root, 'history-backlog', 'a', 'history.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { usage: { cost_micros: number } });
+      assert.equal(history.length, 3);
+      const charged = history.reduce((sum, entry) => sum + entry.usage.cost_micros, 0);
+      const ledger = await createRedisLedger({ url: redis.url, keyPrefix: prefix });
+      try {
+        const checks = [
+          { id: 'usd', scope: 'agent:a', metric: 'usd_micros' as const, windowMs: 3_600_000, limit: 1_000_000 },
+          { id: 'requests', scope: 'agent:a', metric: 'requests' as const, windowMs: 3_600_000, limit: 1_000 },
+        ];
+        let standing = await ledger.standing(checks);
+        for (let i = 0; i < 100 && standing[1].used < 3; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          standing = await ledger.standing(checks);
+        }
+        assert.deepEqual([standing[0].used, standing[1].used], [charged, 3], 'every call counted once in the shared ledger, as history charged it');
+      } finally {
+        await ledger.close();
+      }
+      assert.match(proxy.stderr(), /shared ledger back: 3 kept settlements applied/);
     } finally {
       await proxy.stop();
     }

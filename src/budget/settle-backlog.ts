@@ -1,0 +1,111 @@
+// Settlements the shared ledger could not be reached for, kept and applied once it is back: a Redis outage loses no charge.
+import { LedgerUnreachableError, type Amounts, type Ledger } from '../ledger/ledger.ts';
+
+/** One call's usage waiting for the ledger. */
+export interface PendingSettlement {
+  /** The reservation to settle; null when nothing was held (the usage is recorded on `scopes`). */
+  readonly reservationId: string | null;
+  readonly scopes: readonly string[];
+  readonly amounts: Amounts;
+  /** When the call ended: recorded at this time if its reservation is gone by the time the ledger answers. */
+  readonly at: number;
+}
+
+export interface SettleBacklogOptions {
+  readonly ledger: Ledger;
+  /** Operational messages: what was queued, applied, or given up. */
+  readonly report: (message: string) => void;
+  /** How often a non-empty backlog tries the ledger again (default 1 s). */
+  readonly retryMs?: number;
+  /** Most settlements kept; past it the oldest is dropped and reported (default 100,000). */
+  readonly maxEntries?: number;
+}
+
+/**
+ * Only failures where nothing reached the ledger (LedgerUnreachableError) are kept: such a settlement is applied exactly
+ * once later. A settle whose reply was lost (a timeout) may have run, and trying it again could count it twice; it is
+ * reported, not retried, and the call's history entry keeps what it cost.
+ */
+export class SettleBacklog {
+  readonly #options: SettleBacklogOptions;
+  #pending: PendingSettlement[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #draining: Promise<void> | null = null;
+  #appliedSinceQueued = 0;
+  #closed = false;
+
+  constructor(options: SettleBacklogOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#pending.length;
+  }
+
+  /** Keeps a settlement that could not reach the ledger; retried every `retryMs` until it lands. */
+  add(settlement: PendingSettlement): void {
+    if (this.#pending.length === 0) this.#options.report('shared ledger unreachable: keeping settlements to apply when it is back');
+    this.#pending.push(settlement);
+    const max = this.#options.maxEntries ?? 100_000;
+    if (this.#pending.length > max) {
+      const dropped = this.#pending.shift()!;
+      this.#options.report(`settlement backlog full (${max}): dropped the oldest (${dropped.reservationId ?? dropped.scopes.join(',')}); its cost is in session history`);
+    }
+    if (!this.#timer && !this.#closed) {
+      this.#timer = setInterval(() => void this.drain(), this.#options.retryMs ?? 1000);
+      this.#timer.unref();
+    }
+  }
+
+  /** Applies what it can now, in order; stops at the first settlement the ledger is still unreachable for. */
+  drain(): Promise<void> {
+    this.#draining ??= this.#drainOnce().finally(() => {
+      this.#draining = null;
+    });
+    return this.#draining;
+  }
+
+  /** One last attempt, then stops; what is still pending is reported (it is in session history). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.drain();
+    this.#stopTimer();
+    if (this.#pending.length > 0) {
+      const count = this.#pending.length;
+      this.#options.report(`${count} settlement${count === 1 ? '' : 's'} never reached the shared ledger (unreachable until shutdown); their costs are in session history`);
+      this.#pending = [];
+    }
+  }
+
+  async #drainOnce(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const next = this.#pending[0];
+      try {
+        await this.#apply(next);
+        this.#appliedSinceQueued += 1;
+      } catch (error) {
+        if (error instanceof LedgerUnreachableError) return; // still down: the next tick tries again
+        this.#options.report(`a kept settlement failed and is not retried (it may have been applied): ${(error as Error).message}`);
+      }
+      this.#pending.shift();
+    }
+    this.#stopTimer();
+    if (this.#appliedSinceQueued > 0) {
+      const count = this.#appliedSinceQueued;
+      this.#options.report(`shared ledger back: ${count} kept settlement${count === 1 ? '' : 's'} applied`);
+      this.#appliedSinceQueued = 0;
+    }
+  }
+
+  /** Settles the reservation if it is still open; otherwise (expired, or Redis lost it) records the usage at its time. */
+  async #apply(settlement: PendingSettlement): Promise<void> {
+    const { ledger } = this.#options;
+    if (settlement.reservationId !== null && (await ledger.settle({ id: settlement.reservationId, amounts: settlement.amounts }))) return;
+    await ledger.record({ scopes: settlement.scopes, amounts: settlement.amounts, at: settlement.at });
+  }
+
+  #stopTimer(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+}

@@ -1,0 +1,102 @@
+// The settlement backlog: what could not reach the ledger is applied exactly once when it is back, in order; a failure
+// that may have reached the ledger is never retried.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { LedgerUnreachableError, type Ledger, type LimitCheck } from '../../../src/ledger/ledger.ts';
+import { MemoryLedger } from '../../../src/ledger/memory.ts';
+import { SettleBacklog } from '../../../src/budget/settle-backlog.ts';
+
+const HOUR = 3_600_000;
+const usd: LimitCheck = { id: 'usd', scope: 'agent:a', metric: 'usd_micros', windowMs: HOUR, limit: 1_000_000 };
+
+/** A real embedded ledger behind a switch: while `down`, every call fails as an unreachable shared ledger does. */
+function switchable(ledger: MemoryLedger): { ledger: Ledger; state: { down: boolean; timeouts: number } } {
+  const state = { down: false, timeouts: 0 };
+  const gate = <T>(call: () => Promise<T>): Promise<T> => {
+    if (state.down) return Promise.reject(new LedgerUnreachableError('redis ledger unavailable: down'));
+    if (state.timeouts > 0) {
+      state.timeouts -= 1;
+      return call().then(() => Promise.reject(new Error('Command timed out'))); // ran, but the reply was lost
+    }
+    return call();
+  };
+  return {
+    state,
+    ledger: {
+      reserve: (input) => gate(() => ledger.reserve(input)),
+      settle: (input) => gate(() => ledger.settle(input)),
+      release: (id) => gate(() => ledger.release(id)),
+      record: (input) => gate(() => ledger.record(input)),
+      standing: (checks) => gate(() => ledger.standing(checks)),
+      claimOnce: (input) => gate(() => ledger.claimOnce(input)),
+      health: () => ledger.health(),
+      close: () => ledger.close(),
+    },
+  };
+}
+
+async function used(ledger: MemoryLedger): Promise<number> {
+  return (await ledger.standing([usd]))[0].used;
+}
+
+describe('settlement backlog', () => {
+  it('settles a reservation still open, records one that is gone at its own time, each once, in order', async () => {
+    const memory = new MemoryLedger({ sweepIntervalMs: 0 });
+    const { ledger, state } = switchable(memory);
+    const reports: string[] = [];
+    const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), retryMs: 10_000 });
+    await memory.reserve({ id: 'open', scopes: ['agent:a'], amounts: { usd_micros: 900 }, checks: [usd], leaseMs: HOUR });
+    state.down = true;
+    backlog.add({ reservationId: 'open', scopes: ['agent:a'], amounts: { usd_micros: 300 }, at: Date.now() });
+    backlog.add({ reservationId: 'expired-meanwhile', scopes: ['agent:a'], amounts: { usd_micros: 40 }, at: Date.now() - 1000 });
+    backlog.add({ reservationId: null, scopes: ['agent:a', 'shared:team'], amounts: { usd_micros: 5 }, at: Date.now() });
+    await backlog.drain();
+    assert.equal(backlog.size, 3, 'kept while the ledger is unreachable');
+    assert.equal(await used(memory), 0);
+    state.down = false;
+    await backlog.drain();
+    await backlog.drain();
+    assert.equal(backlog.size, 0);
+    assert.equal(await used(memory), 345, 'each applied once: 300 settled, 40 and 5 recorded');
+    assert.equal((await memory.standing([usd]))[0].reserved, 0, 'the open reservation was settled, not left held');
+    assert.equal((await memory.standing([{ ...usd, id: 'team', scope: 'shared:team' }]))[0].used, 5);
+    assert.deepEqual(reports, ['shared ledger unreachable: keeping settlements to apply when it is back', 'shared ledger back: 3 kept settlements applied']);
+    await backlog.close();
+    await memory.close();
+  });
+
+  it('drops, without retrying, a settlement whose attempt may have run (a lost reply): never counted twice', async () => {
+    const memory = new MemoryLedger({ sweepIntervalMs: 0 });
+    const { ledger, state } = switchable(memory);
+    const reports: string[] = [];
+    const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), retryMs: 10_000 });
+    backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 70 }, at: Date.now() });
+    state.timeouts = 1;
+    await backlog.drain();
+    await backlog.drain();
+    assert.equal(backlog.size, 0);
+    assert.equal(await used(memory), 70, 'it ran once, and was not run again');
+    assert.match(reports[1], /failed and is not retried \(it may have been applied\): Command timed out/);
+    await backlog.close();
+    await memory.close();
+  });
+
+  it('retries by itself, bounds what it keeps, and reports what never landed at close', async () => {
+    const memory = new MemoryLedger({ sweepIntervalMs: 0 });
+    const { ledger, state } = switchable(memory);
+    const reports: string[] = [];
+    const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), retryMs: 10, maxEntries: 2 });
+    state.down = true;
+    for (const amount of [1, 2, 4]) backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
+    assert.equal(backlog.size, 2);
+    assert.match(reports[1], /backlog full \(2\): dropped the oldest/);
+    state.down = false;
+    for (let i = 0; i < 200 && backlog.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(await used(memory), 6, 'the timer applied the two it kept');
+    state.down = true;
+    backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 8 }, at: Date.now() });
+    await backlog.close();
+    assert.match(reports.at(-1)!, /1 settlement never reached the shared ledger/);
+    await memory.close();
+  });
+});
