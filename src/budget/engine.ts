@@ -182,7 +182,13 @@ class Engine implements BudgetEngine {
    * journal line for one); the ticket records what the call consumed on its scopes when it settles.
    */
   #unlimited(request: AdmitRequest, policy: EffectivePolicy, target: RequestTarget): Admission {
-    const ticket = new ReservationTicket({
+    return { outcome: 'allow', ticket: this.#recordingTicket({ request, policy, target }), headers: NO_HEADERS, error: null, downgradeTo: null };
+  }
+
+  /** A ticket that holds nothing and records the call's usage on every scope of its plan when it settles. */
+  #recordingTicket(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): ReservationTicket {
+    const { request, policy, target } = input;
+    return new ReservationTicket({
       ledger: this.#options.ledger,
       bus: this.#options.bus,
       backlog: this.#options.backlog,
@@ -195,7 +201,6 @@ class Engine implements BudgetEngine {
       fallbackRates: policy.fallbackRates,
       now: this.#now,
     });
-    return { outcome: 'allow', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
   }
 
   async #refused(input: { request: AdmitRequest; attempt: Exclude<Attempt, { kind: 'admitted' }>; now: number }): Promise<Admission> {
@@ -238,20 +243,7 @@ class Engine implements BudgetEngine {
    * scope its policy names when it ends (kept by the backlog until the ledger is back), so the outage costs no spend.
    */
   #unreachableTicket(request: AdmitRequest, policy: EffectivePolicy): ReservationTicket {
-    const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
-    return new ReservationTicket({
-      ledger: this.#options.ledger,
-      bus: this.#options.bus,
-      backlog: this.#options.backlog,
-      reservationId: request.requestId,
-      reserved: false,
-      scopes: planRequest(policy, target).scopes,
-      agentId: request.agent.id,
-      model: `${request.provider}/${request.model}`,
-      unknownCost: policy.unknownCost,
-      fallbackRates: policy.fallbackRates,
-      now: this.#now,
-    });
+    return this.#recordingTicket({ request, policy, target: { provider: request.provider, model: request.model, requestedModel: request.requestedModel } });
   }
 
   async #recordOnlyTicket(request: AdmitRequest): Promise<ReservationTicket | null> {

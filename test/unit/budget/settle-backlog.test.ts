@@ -35,16 +35,22 @@ function switchable(ledger: MemoryLedger): { ledger: Ledger; state: { down: bool
   };
 }
 
+/** A backlog over a switchable embedded ledger, collecting its reports. */
+function setup(options: { retryMs: number; maxEntries?: number }) {
+  const memory = new MemoryLedger({ sweepIntervalMs: 0 });
+  const { ledger, state } = switchable(memory);
+  const reports: string[] = [];
+  const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), ...options });
+  return { memory, state, reports, backlog };
+}
+
 async function used(ledger: MemoryLedger): Promise<number> {
   return (await ledger.standing([usd]))[0].used;
 }
 
 describe('settlement backlog', () => {
   it('settles a reservation still open, records one that is gone at its own time, each once, in order', async () => {
-    const memory = new MemoryLedger({ sweepIntervalMs: 0 });
-    const { ledger, state } = switchable(memory);
-    const reports: string[] = [];
-    const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), retryMs: 10_000 });
+    const { memory, state, reports, backlog } = setup({ retryMs: 10_000 });
     await memory.reserve({ id: 'open', scopes: ['agent:a'], amounts: { usd_micros: 900 }, checks: [usd], leaseMs: HOUR });
     state.down = true;
     backlog.add({ reservationId: 'open', scopes: ['agent:a'], amounts: { usd_micros: 300 }, at: Date.now() });
@@ -66,10 +72,7 @@ describe('settlement backlog', () => {
   });
 
   it('drops, without retrying, a settlement whose attempt may have run (a lost reply): never counted twice', async () => {
-    const memory = new MemoryLedger({ sweepIntervalMs: 0 });
-    const { ledger, state } = switchable(memory);
-    const reports: string[] = [];
-    const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), retryMs: 10_000 });
+    const { memory, state, reports, backlog } = setup({ retryMs: 10_000 });
     backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 70 }, at: Date.now() });
     state.timeouts = 1;
     await backlog.drain();
@@ -82,10 +85,7 @@ describe('settlement backlog', () => {
   });
 
   it('retries by itself, bounds what it keeps, and reports what never landed at close', async () => {
-    const memory = new MemoryLedger({ sweepIntervalMs: 0 });
-    const { ledger, state } = switchable(memory);
-    const reports: string[] = [];
-    const backlog = new SettleBacklog({ ledger, report: (message) => reports.push(message), retryMs: 10, maxEntries: 2 });
+    const { memory, state, reports, backlog } = setup({ retryMs: 10, maxEntries: 2 });
     state.down = true;
     for (const amount of [1, 2, 4]) backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
     assert.equal(backlog.size, 2);
