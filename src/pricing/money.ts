@@ -7,16 +7,26 @@ export function microsToUsd(micros: number): number {
   return micros / MICROS_PER_USD;
 }
 
-/** USD → integer micro-dollars, rounded to the nearest micro-dollar (ties up). */
+/** USD → integer micro-dollars, rounded to the nearest micro-dollar (ties up), held at MAX_MICROS. */
 export function usdToMicros(usd: number): number {
   return roundMicros(usd * MICROS_PER_USD);
 }
 
 /**
- * Rounds an amount of micro-dollars to the nearest integer, ties up. The amount is first snapped to 1e-6 µ$
- * so float noise from decimal rates (0.3 × 3 = 0.8999999999999999) cannot move a value across a .5 boundary.
- * Exact for amounts up to about 9e9 µ$ ($9,000) per call.
+ * The most one call is charged: 2^53 − 1 µ$, the largest amount the ledger takes (ledger/amounts.ts holds larger
+ * ones there too). An absurd report (`usage.cost: 1e300`, billions of tokens) must stay a whole number in the event,
+ * history and the ledger alike, not Infinity (written as null) or an inexact float.
+ */
+export const MAX_MICROS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Rounds an amount of micro-dollars to the nearest integer, ties up, within [0, MAX_MICROS] (NaN counts as the
+ * most, never as free). The amount is first snapped to 1e-6 µ$ so float noise from decimal rates
+ * (0.3 × 3 = 0.8999999999999999) cannot move a value across a .5 boundary. Exact for amounts up to about 9e9 µ$
+ * ($9,000) per call.
  */
 export function roundMicros(micros: number): number {
-  return Math.round(Math.round(micros * 1e6) / 1e6);
+  const rounded = Math.round(Math.round(micros * 1e6) / 1e6);
+  if (rounded < MAX_MICROS) return rounded > 0 ? rounded : 0;
+  return MAX_MICROS;
 }

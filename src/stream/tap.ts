@@ -7,7 +7,7 @@ import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
 import { SseBlockTooLargeError, SseParser } from './sse-parser.ts';
 import { Watchdog } from './watchdog.ts';
-import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText } from './usage-reader.ts';
+import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText, withoutBom } from './usage-reader.ts';
 
 /** How a relay ended. Anything but `complete` was cut short; usage is still what was seen. */
 export type RelayEnd = 'complete' | 'client_aborted' | 'upstream_idle' | 'upstream_error';
@@ -16,7 +16,7 @@ export interface RelayResult {
   readonly end: RelayEnd;
   readonly sse: boolean;
   readonly usage: Usage | null;
-  /** Whole response body (decoded) for history; of a stream, at most `maxBytes` of it. */
+  /** Whole response body (decoded; read whole, without a leading BOM) for history; of a stream, at most `maxBytes` of it. */
   readonly bodyText: string;
   /** The stream ran past `maxBytes`: bodyText holds its beginning only (the client got all of it). */
   readonly truncated: boolean;
@@ -45,8 +45,21 @@ export interface RelayInput {
 }
 
 export async function relayResponse(input: RelayInput): Promise<RelayResult> {
-  const contentType = String(input.upstream.headers['content-type'] ?? '');
-  return contentType.includes('text/event-stream') ? relayStream(input) : relayWhole(input);
+  return isEventStream(input.upstream.headers['content-type']) ? relayStream(input) : relayWhole(input);
+}
+
+const EVENT_STREAM = 'text/event-stream';
+
+/**
+ * Whether the answer is SSE. A media type is case-insensitive (`Text/Event-Stream` is a stream too, to be relayed as
+ * it comes and metered event by event); a lower-case copy is made only of a header that starts with a `t` and is not
+ * written in lower case, never of a JSON answer's.
+ */
+function isEventStream(header: string | string[] | undefined): boolean {
+  const contentType = typeof header === 'string' ? header : String(header ?? '');
+  if (contentType.includes(EVENT_STREAM)) return true;
+  const first = contentType.charCodeAt(0);
+  return (first === 84 /* T */ || first === 116 /* t */) && contentType.toLowerCase().startsWith(EVENT_STREAM);
 }
 
 /** JSON (or anything not SSE): read whole, then answer once with an exact length; a failure mid-body is still a clean error. */
@@ -63,7 +76,7 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
-  const bodyText = decodeBody({ raw, encoding, maxBytes: input.maxBytes });
+  const bodyText = withoutBom(decodeBody({ raw, encoding, maxBytes: input.maxBytes }));
   const json = parseJsonBody(bodyText);
   return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, truncated: false };
 }

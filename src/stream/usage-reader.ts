@@ -28,6 +28,14 @@ export function streamUsageReader(dialect: WireFormat): StreamUsageReader {
   };
 }
 
+/**
+ * A whole body's text without the byte-order mark some servers put first: it is not part of the content (a client
+ * decoding UTF-8, as fetch's `json()` does, drops it), and JSON.parse, like a history line holding the body, refuses it.
+ */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Parses a whole response body once; undefined when it is not JSON. */
 export function parseJsonBody(text: string): unknown {
   try {

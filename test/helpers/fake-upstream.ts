@@ -2,6 +2,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { seededRandom } from './random.ts';
 
 export interface Behavior {
   /** Answer with this status and body instead of a completion. */
@@ -34,6 +35,19 @@ export interface Behavior {
   redirectTo?: string;
   /** Streams: after the first chunk, this many characters of one `data:` line that never ends (1 KB writes). */
   unendedEventChars?: number;
+  /** Answer with exactly these bytes (UTF-8) as the body, whatever was asked: status `status` or 200. */
+  rawBody?: string;
+  /** With rawBody: its content-type (default text/event-stream for a stream request, else application/json). */
+  rawContentType?: string;
+  /** With rawBody: send a content-length (one raw body) instead of chunked transfer encoding. */
+  rawContentLength?: boolean;
+  /** With rawBody: neither length nor chunks, the body ends when the connection closes (HTTP/1.0 style). */
+  rawCloseDelimited?: boolean;
+  /**
+   * With rawBody: write it in pieces of 1..maxBytes bytes drawn from `seed` (cut anywhere, inside a UTF-8 character
+   * too), `gapMs` apart (0: the next event-loop turn). Chunked, each piece is one chunk, so the proxy reads the same cuts.
+   */
+  pieces?: { seed: number; maxBytes: number; gapMs?: number };
 }
 
 export interface RecordedRequest {
@@ -106,6 +120,7 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     res.socket?.destroy();
     return;
   }
+  if (behavior.rawBody !== undefined) return writeRawBody(res, body, behavior);
   if (behavior.redirectTo) {
     res.writeHead(307, { location: behavior.redirectTo, 'content-type': 'text/plain' });
     res.end('moved');
@@ -139,6 +154,29 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
   const idHeader = behavior.requestId === undefined ? {} : { [anthropic ? 'request-id' : 'x-request-id']: behavior.requestId };
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': raw.length, ...idHeader });
   res.end(raw);
+}
+
+async function writeRawBody(res: ServerResponse, body: Record<string, unknown>, behavior: Behavior): Promise<void> {
+  const raw = Buffer.from(behavior.rawBody ?? '', 'utf8');
+  const contentType = behavior.rawContentType ?? (body.stream === true ? 'text/event-stream' : 'application/json');
+  if (behavior.rawCloseDelimited) {
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+  }
+  res.writeHead(behavior.status ?? 200, { 'content-type': contentType, ...(behavior.rawContentLength ? { 'content-length': raw.length } : {}) });
+  if (!behavior.pieces) {
+    res.end(raw);
+    return;
+  }
+  const { seed, maxBytes, gapMs = 0 } = behavior.pieces;
+  const random = seededRandom(seed);
+  for (let at = 0; at < raw.length && !res.destroyed;) {
+    const size = 1 + Math.floor(random() * Math.max(1, maxBytes));
+    res.write(raw.subarray(at, at + size));
+    at += size;
+    await (gapMs > 0 ? sleep(gapMs) : new Promise((resolve) => setImmediate(resolve)));
+  }
+  if (!res.destroyed) res.end();
 }
 
 function isUsageRequested(body: Record<string, unknown>): boolean {
