@@ -9,8 +9,11 @@ export function tokenCount(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-/** A provider-reported USD cost: a finite non-negative number, or a numeric string (as cllama accepts), else undefined. */
+/** A decimal number as a string ("0.0042", "1e-5"); not what Number() also takes ("0x10", "Infinity", " "). */
+const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
+/** A provider-reported USD cost: a finite non-negative number, or a decimal string (as cllama accepts), else undefined. */
 export function usdAmount(value: unknown): number | undefined {
-  const amount = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const amount = typeof value === 'number' ? value : typeof value === 'string' && DECIMAL.test(value) ? Number(value) : NaN;
   return Number.isFinite(amount) && amount >= 0 ? amount : undefined;
 }
