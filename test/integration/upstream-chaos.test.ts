@@ -129,7 +129,7 @@ function callAndGiveUp(input: { h: Harness; body: string; behavior: Behavior; af
 async function assertChargedOnce(h: Harness, agentId: string): Promise<void> {
   const hour = { id: 'hour', scope: `agent:${agentId}`, metric: 'usd_micros', windowMs: 3_600_000, limit: 1e12 } as const;
   for (let waited = 0; (await h.tollgate.ledger.standing([hour]))[0].reserved !== 0; waited += 10) {
-    assert.ok(waited < 3000, 'every reservation ends once its call has');
+    assert.ok(waited < 15_000, 'every reservation ends once its call has'); // a guard against hanging, not a timing
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   await waitFor(() => h.tollgate.deps.history.pendingEntries === 0);
