@@ -1,9 +1,9 @@
 // Pages of an agent's session history for the admin API: newest first by default, cllama's oldest-after paging on request.
 import type { HistoryEntry } from '../history/entry.ts';
 import { historyCostMicros } from '../history/entry.ts';
-import { readHistory } from '../history/reader.ts';
+import { readHistoryPage } from '../history/reader.ts';
 import { microsToUsd } from '../pricing/money.ts';
-import { readNewestHistory } from './history-tail.ts';
+import { readNewestHistoryPage } from './history-tail.ts';
 
 export const ADMIN_HISTORY_DEFAULT_LIMIT = 50;
 export const ADMIN_HISTORY_MAX_LIMIT = 1000;
@@ -17,11 +17,17 @@ export interface HistoryPageQuery {
   readonly full: boolean;
 }
 
+/**
+ * One page, chosen by ts (see history/page-select.ts): it can hold more than `limit` entries when the last ones share
+ * a ts, so `next` never splits them. `skipped` says what the read passed over (lines that are not entries, files
+ * that could not be read).
+ */
 export async function historyPage(query: HistoryPageQuery): Promise<Record<string, unknown>> {
   const forward = query.after !== null;
-  const entries = forward
-    ? await readHistory({ dir: query.dir, agentId: query.agentId, after: query.after, limit: query.limit })
-    : await readNewestHistory({ dir: query.dir, agentId: query.agentId, before: query.before, limit: query.limit });
+  const page = forward
+    ? await readForward(query)
+    : await readNewestHistoryPage({ dir: query.dir, agentId: query.agentId, before: query.before, limit: query.limit });
+  const { entries, skippedLines } = page;
   const last = entries.at(-1);
   const full = entries.length >= query.limit && last !== undefined;
   return {
@@ -29,7 +35,13 @@ export async function historyPage(query: HistoryPageQuery): Promise<Record<strin
     order: forward ? 'oldest_first' : 'newest_first',
     entries: query.full ? entries : entries.map(callSummary),
     next: full ? (forward ? { after: last.ts } : { before: last.ts }) : null,
+    skipped: { lines: skippedLines, unreadable_files: page.unreadableFiles },
   };
+}
+
+async function readForward(query: HistoryPageQuery): Promise<{ entries: HistoryEntry[]; skippedLines: number; unreadableFiles: number }> {
+  const page = await readHistoryPage({ dir: query.dir, agentId: query.agentId, after: query.after, limit: query.limit });
+  return { entries: page.entries, skippedLines: page.skippedLines + page.tornLines, unreadableFiles: page.unreadableFiles };
 }
 
 /** One call without its bodies: what was asked, where it went, what it used and cost, how it ended. */

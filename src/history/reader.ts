@@ -1,9 +1,11 @@
 // Reads session history off the request path: paged reads for the history API, streaming scans for rebuilds.
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isPlainAgentId } from '../auth/agent.ts';
 import { historyIdFromRawLine, type HistoryEntry } from './entry.ts';
+import { openGenerations } from './generations.ts';
+import { PageSelection } from './page-select.ts';
 import { HISTORY_FILE, ROTATED_HISTORY_FILE } from './writer.ts';
 
 export const DEFAULT_HISTORY_LIMIT = 100;
@@ -19,12 +21,23 @@ export interface ReadHistoryOptions {
 }
 
 export interface HistoryReadResult {
-  /** The oldest `limit` entries after `after`, oldest first. */
+  /**
+   * The `limit` entries with the smallest ts after `after`, by ts (file order among equal ts), plus any further ones
+   * sharing the last one's ts (a page never splits a group of equal ts, so paging with its last ts skips nothing).
+   */
   readonly entries: HistoryEntry[];
   /** Unparsable lines (or lines without a valid ts) that were not the last line of their file. */
   readonly skippedLines: number;
   /** Unparsable last lines (a write torn by a crash, or one still in progress): expected, tolerated. */
   readonly tornLines: number;
+  /** History files that exist but could not be read (a directory in their place, no permission): read as absent. */
+  readonly unreadableFiles: number;
+}
+
+export interface UnreadableHistoryFileReport {
+  readonly agentId: string;
+  readonly file: string;
+  readonly error: string;
 }
 
 export interface BadHistoryLine {
@@ -41,6 +54,8 @@ export interface ScanHistoryOptions {
   /** One agent, or every agent folder (plain agent ids only) when omitted. */
   readonly agentId?: string;
   readonly onBadLine?: (bad: BadHistoryLine) => void;
+  /** Given: a history file that cannot be read is reported here and skipped. Not given: the scan fails on it. */
+  readonly onUnreadableFile?: (unreadable: UnreadableHistoryFileReport) => void;
 }
 
 export function clampHistoryLimit(limit: number | undefined): number {
@@ -53,30 +68,35 @@ export async function readHistory(options: ReadHistoryOptions): Promise<HistoryE
   return (await readHistoryPage(options)).entries;
 }
 
-/** As readHistory, with counts of the bad and torn lines met on the way. */
+/**
+ * As readHistory, with counts of the bad and torn lines and unreadable files met on the way. Reads both files whole:
+ * file order is not ts order (see page-select.ts), so no position lets the scan stop early.
+ */
 export async function readHistoryPage(options: ReadHistoryOptions): Promise<HistoryReadResult> {
-  const limit = clampHistoryLimit(options.limit);
   const afterMs = options.after ? options.after.getTime() : Number.NEGATIVE_INFINITY;
-  const entries: HistoryEntry[] = [];
+  const page = new PageSelection({ limit: clampHistoryLimit(options.limit), direction: 'oldest_first' });
   let skippedLines = 0;
   let tornLines = 0;
+  let unreadableFiles = 0;
   const onBadLine = (bad: BadHistoryLine): void => {
     if (bad.torn) tornLines += 1;
     else skippedLines += 1;
   };
-  for await (const entry of scanHistory({ dir: options.dir, agentId: options.agentId, onBadLine })) {
-    if (Date.parse(entry.ts) <= afterMs) continue;
-    entries.push(entry);
-    if (entries.length >= limit) break;
+  const onUnreadableFile = (): void => {
+    unreadableFiles += 1;
+  };
+  for await (const entry of scanHistory({ dir: options.dir, agentId: options.agentId, onBadLine, onUnreadableFile })) {
+    const tsMs = Date.parse(entry.ts);
+    if (tsMs > afterMs) page.offer(entry, tsMs);
   }
-  return { entries, skippedLines, tornLines };
+  return { entries: page.entries(), skippedLines, tornLines, unreadableFiles };
 }
 
 /** Streams every entry, line by line with bounded memory: one agent (rotated file first), or all agents by name. */
 export async function* scanHistory(options: ScanHistoryOptions): AsyncGenerator<HistoryEntry> {
   const agentIds = options.agentId !== undefined ? [requirePlainAgentId(options.agentId)] : await listHistoryAgents(options.dir);
   for (const agentId of agentIds) {
-    yield* scanAgent(options.dir, agentId, options.onBadLine);
+    yield* scanAgent({ dir: options.dir, agentId, onBadLine: options.onBadLine, onUnreadableFile: options.onUnreadableFile });
   }
 }
 
@@ -98,21 +118,19 @@ export async function listHistoryAgents(dir: string): Promise<string[]> {
   return agents;
 }
 
-async function* scanAgent(dir: string, agentId: string, onBadLine?: (bad: BadHistoryLine) => void): AsyncGenerator<HistoryEntry> {
-  const folder = join(dir, agentId);
-  // Open both files before reading either: a rotation in between then still yields one consistent sequence.
-  const rotated = await openIfExists(join(folder, ROTATED_HISTORY_FILE));
-  const current = await openIfExists(join(folder, HISTORY_FILE)).catch(async (err: unknown) => {
-    await rotated?.handle.close();
-    throw err;
+async function* scanAgent(options: ScanHistoryOptions & { readonly agentId: string }): AsyncGenerator<HistoryEntry> {
+  const { agentId, onBadLine, onUnreadableFile } = options;
+  // Both files opened as one snapshot before either is read (a rotation in between is detected and reopened).
+  const files = await openGenerations({
+    folder: join(options.dir, agentId),
+    onUnreadable: onUnreadableFile && ((unreadable) => onUnreadableFile({ agentId, ...unreadable })),
   });
   try {
-    for (const file of [rotated, current]) {
+    for (const file of [files.rotated, files.current]) {
       if (file) yield* scanFile({ ...file, agentId, onBadLine });
     }
   } finally {
-    await rotated?.handle.close().catch(() => undefined);
-    await current?.handle.close().catch(() => undefined);
+    await files.close();
   }
 }
 
@@ -163,15 +181,6 @@ export function parseHistoryLine(raw: string): HistoryEntry | null {
   if (typeof record.id === 'string' && record.id !== '') return record as unknown as HistoryEntry;
   const { version, id: _missing, ...rest } = record;
   return { version, id: historyIdFromRawLine(raw), ...rest } as unknown as HistoryEntry;
-}
-
-async function openIfExists(path: string): Promise<{ handle: FileHandle; path: string } | null> {
-  try {
-    return { handle: await open(path, 'r'), path };
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
 }
 
 async function isFile(path: string): Promise<boolean> {

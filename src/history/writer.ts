@@ -12,6 +12,9 @@ import { historyLine, serializeHistoryEntry, type HistoryEntry, type HistoryReco
 export const HISTORY_FILE = 'history.jsonl';
 export const ROTATED_HISTORY_FILE = 'history.jsonl.1';
 
+/** How long after a failed rotation the next one is tried. */
+const ROTATION_RETRY_MS = 60_000;
+
 export interface HistoryWriterOptions {
   readonly dir: string;
   /** Rotation cap per file (CLLAMA_SESSION_HISTORY_MAX_BYTES). */
@@ -49,6 +52,8 @@ interface AgentLog {
   size: number;
   /** The file ends in a torn line (crash mid-write): start the next write on a fresh line. */
   needsNewline: boolean;
+  /** After a failed rotation: no new attempt before this time (ms since epoch); lines go on past the cap meanwhile. */
+  rotationRetryAt: number;
 }
 
 export class HistoryWriter {
@@ -132,7 +137,7 @@ export class HistoryWriter {
       const folder = join(this.#dir, agentId);
       log = {
         agentId, folder, file: join(folder, HISTORY_FILE), rotatedFile: join(folder, ROTATED_HISTORY_FILE),
-        queue: [], appended: 0, settled: 0, waiters: [], running: false, handle: null, size: 0, needsNewline: false,
+        queue: [], appended: 0, settled: 0, waiters: [], running: false, handle: null, size: 0, needsNewline: false, rotationRetryAt: 0,
       };
       this.#logs.set(agentId, log);
     }
@@ -168,7 +173,7 @@ export class HistoryWriter {
     for (const line of lines) {
       const lineBytes = Buffer.byteLength(line);
       const sizeBefore = log.size + chunkBytes;
-      if (sizeBefore > 0 && sizeBefore + lineBytes > this.#maxBytes) {
+      if (sizeBefore > 0 && sizeBefore + lineBytes > this.#maxBytes && log.rotationRetryAt <= Date.now()) {
         if (chunk.length > 0) await this.#write(log, chunk.join(''));
         chunk = [];
         chunkBytes = 0;
@@ -210,11 +215,20 @@ export class HistoryWriter {
     return handle;
   }
 
-  /** One generation only: history.jsonl replaces history.jsonl.1 (rename is atomic and replaces the target). */
+  /**
+   * One generation only: history.jsonl replaces history.jsonl.1 (rename is atomic and replaces the target). When the
+   * rename fails (a directory where history.jsonl.1 should be, ...), entries are not dropped: they go on into the
+   * current file past the cap, the failure is reported, and rotation is tried again a minute later.
+   */
   async #rotate(log: AgentLog): Promise<void> {
     if (this.#fsync && log.handle) await log.handle.datasync();
     await this.#closeHandle(log);
-    await rename(log.file, log.rotatedFile);
+    try {
+      await rename(log.file, log.rotatedFile);
+    } catch (err) {
+      log.rotationRetryAt = Date.now() + ROTATION_RETRY_MS;
+      this.#report(new Error(`history rotation failed, writing on past the cap: ${asError(err).message}`), log.agentId);
+    }
     await this.#ensureOpen(log);
   }
 

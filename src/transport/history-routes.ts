@@ -103,14 +103,27 @@ async function answer(input: { req: IncomingMessage; res: ServerResponse; dir: s
     limit = Math.min(limit, MAX_HISTORY_LIMIT);
   }
   let body: string;
+  let skipped: Record<string, string>;
   try {
     const page = await readHistoryPage({ dir: input.dir, agentId: input.agent.id, after, limit });
     body = page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
+    skipped = skippedHeaders(page);
   } catch (error) {
     return void sendText(res, 500, `read history: ${(error as Error).message}`);
   }
-  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...skipped });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * What the read passed over, said in headers (the body stays cllama's NDJSON): lines that are not entries (a torn
+ * last line included) and history files that exist but could not be read. Absent when nothing was skipped.
+ */
+function skippedHeaders(page: { skippedLines: number; tornLines: number; unreadableFiles: number }): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (page.skippedLines + page.tornLines > 0) headers['x-tollgate-history-skipped-lines'] = String(page.skippedLines + page.tornLines);
+  if (page.unreadableFiles > 0) headers['x-tollgate-history-unreadable-files'] = String(page.unreadableFiles);
+  return headers;
 }
 
 function refuse(res: ServerResponse, status: number, message: string): null {
