@@ -10,7 +10,7 @@ import type { EventFeed } from './event-feed.ts';
 import { ADMIN_HISTORY_DEFAULT_LIMIT, ADMIN_HISTORY_MAX_LIMIT, callSummary, historyPage } from './history-view.ts';
 import { readNewestHistory } from './history-tail.ts';
 import { AdminError, queryLimit, queryTime, readJsonBody, sendJson } from './http.ts';
-import { clearOverride, readOverrideFile, setOverride, type OverrideStore } from './override.ts';
+import { clearInput, clearOverride, readOverrideFile, setOverride, type OverrideStore } from './override.ts';
 import { agentState, readAgentStandings, readSharedStandings, type PolicyReader } from './standings.ts';
 import type { AccessKind } from './ui-auth.ts';
 import { agentRow, limitRow, policyDetail, policyStatus, totalsRow } from './views.ts';
@@ -51,7 +51,15 @@ export function matchAdminRoute(input: { deps: AdminApiDeps; req: IncomingMessag
   if (parts.length === 2 && parts[1] === 'shared') return allow('GET', { GET: read(() => listShared(deps, res)) });
   if (parts.length === 2 && parts[1] === 'summary') return allow('GET', { GET: read(() => summary(deps, res)) });
   if (parts.length === 2 && parts[1] === 'events') {
-    return allow('GET', { GET: { access: 'feed', run: async () => deps.feed.open(req, res, url.searchParams) } });
+    return allow('GET', {
+      GET: {
+        access: 'feed',
+        run: async () => {
+          checkReplay(url.searchParams);
+          deps.feed.open(req, res, url.searchParams);
+        },
+      },
+    });
   }
   if (parts.length >= 3 && parts[1] === 'agents') {
     const id = parts[2];
@@ -111,12 +119,8 @@ async function putOverride(deps: AdminApiDeps, req: IncomingMessage, res: Server
 
 async function deleteOverride(deps: AdminApiDeps, req: IncomingMessage, res: ServerResponse, id: string, params: URLSearchParams): Promise<void> {
   const agent = requireAgent(deps, id);
-  const body = await readJsonBody(req, MAX_BODY_BYTES);
-  const fromBody = (key: string) => (typeof body === 'object' && body !== null && typeof (body as Record<string, unknown>)[key] === 'string' ? (body as Record<string, string>)[key] : null);
-  const { file, cleared } = await clearOverride(
-    { store: deps.policies, bus: deps.bus, now: deps.now },
-    { agent, reason: fromBody('reason') ?? params.get('reason'), setBy: fromBody('set_by') ?? params.get('set_by') },
-  );
+  const { reason, setBy } = clearInput(await readJsonBody(req, MAX_BODY_BYTES), params);
+  const { file, cleared } = await clearOverride({ store: deps.policies, bus: deps.bus, now: deps.now }, { agent, reason, setBy });
   sendJson(res, 200, { agent: agent.id, cleared, file });
 }
 
@@ -183,6 +187,12 @@ async function lastDay(deps: AdminApiDeps, agents: readonly Agent[]): Promise<Re
     output_tokens: sums.output_tokens,
     unknown_cost_requests: sums.unknown_cost_requests,
   };
+}
+
+/** `replay` of the live feed: absent, or a whole number of events >= 0 (junk is refused, not read as "none"). */
+function checkReplay(params: URLSearchParams): void {
+  const raw = params.get('replay');
+  if (raw !== null && raw !== '' && !/^\d+$/.test(raw.trim())) throw new AdminError('invalid_request', 'replay must be a whole number of events (0 for none)');
 }
 
 function requireAgent(deps: AdminApiDeps, id: string): Agent {

@@ -1,4 +1,4 @@
-// Small HTTP helpers for the UI port: JSON and text answers, coded admin errors, bounded JSON bodies, query values.
+// Small HTTP helpers for the UI port: request targets, JSON and text answers, coded admin errors, bounded JSON bodies, query values.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type AdminErrorCode =
@@ -8,6 +8,9 @@ export type AdminErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'invalid_request'
+  | 'payload_too_large'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'invalid_override'
   | 'governance_not_configured'
   | 'internal';
@@ -19,6 +22,9 @@ const STATUS: Readonly<Record<AdminErrorCode, number>> = {
   not_found: 404,
   method_not_allowed: 405,
   invalid_request: 400,
+  payload_too_large: 413,
+  headers_too_large: 431,
+  request_timeout: 408,
   invalid_override: 400,
   governance_not_configured: 409,
   internal: 500,
@@ -68,22 +74,76 @@ export function sendAdminError(res: ServerResponse, error: AdminError): void {
   sendJson(res, error.status, { error: { code: error.code, message: error.message, ...error.extra } }, { headers: error.headers });
 }
 
-/** Reads a JSON body of at most `maxBytes`; an empty body is `undefined`. */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new AdminError('invalid_request', `body larger than ${maxBytes} bytes`);
-    chunks.push(chunk as Buffer);
+/**
+ * Reads a JSON body of at most `maxBytes`; an empty body is `undefined`. A body declared or found larger is refused
+ * with 413 and the rest of it is read and dropped (never left on the connection for the parser to take as the next
+ * request, and never a reset before the client has the answer).
+ */
+export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const tooLarge = () => new AdminError('payload_too_large', `body larger than ${maxBytes} bytes`);
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    req.resume();
+    return Promise.reject(new AdminError('invalid_request', `compressed bodies are not accepted (content-encoding: ${encoding.slice(0, 40)}): send plain JSON`));
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.resume();
+      reject(tooLarge());
+    };
+    req.on('data', onData);
+    req.once('error', reject);
+    // after 'end' this is a no-op (the promise is settled); before it, the client left with its body half sent
+    req.once('close', () => reject(new AdminError('invalid_request', 'the client closed the connection before its body was read')));
+    req.once('end', () => {
+      if (size > maxBytes) return;
+      try {
+        resolve(parseJsonText(Buffer.concat(chunks, size).toString('utf8')));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+function parseJsonText(text: string): unknown {
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
   } catch {
     throw new AdminError('invalid_request', 'body is not valid JSON');
   }
+}
+
+/**
+ * The URL of a request target: a target starting with '/' is a path (`//x` included: it names no host, as Go reads
+ * it), anything else must be an absolute URL. Null when it is neither.
+ */
+export function requestUrl(target: string | undefined): URL | null {
+  const raw = target ?? '/';
+  try {
+    return new URL(raw.startsWith('/') ? `http://ui.invalid${raw}` : raw);
+  } catch {
+    return null;
+  }
+}
+
+/** The admin API's paths (JSON errors); the rest of the UI port answers errors in plain text. */
+export function isApiPath(path: string): boolean {
+  return path === '/api' || path.startsWith('/api/') || path.startsWith('/api?');
 }
 
 /** An RFC3339 / ISO-8601 time from a query parameter, null when absent, an invalid_request error when malformed. */
@@ -105,11 +165,26 @@ export function queryLimit(params: URLSearchParams, options: { fallback: number;
   return Math.min(value, options.max);
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|([+-]\d{2}:\d{2}))$/;
 
-/** Milliseconds since epoch for an RFC3339 time (offset required, as Go's time.RFC3339 parser), else null. */
+/**
+ * Milliseconds since epoch for an RFC3339 time (offset required, as Go's time.RFC3339 parser), else null. A date or
+ * time that does not exist (February 30, 24:00, an offset past 23:59) is refused as Go refuses it, not rolled over.
+ */
 export function parseRfc3339(text: string): number | null {
-  if (!RFC3339.test(text)) return null;
+  const match = RFC3339.exec(text);
+  if (!match) return null;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  const offset = match[8];
+  if (offset !== undefined && (Number(offset.slice(1, 3)) > 23 || Number(offset.slice(4, 6)) > 59)) return null;
   const ms = Date.parse(text.replace(' ', 'T'));
   return Number.isFinite(ms) ? ms : null;
+}
+
+function daysInMonth(year: number, month: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, 0); // day 0 of the next month: the last day of this one (years below 100 kept as they are)
+  return date.getUTCDate();
 }

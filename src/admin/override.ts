@@ -5,8 +5,8 @@ import type { Agent } from '../auth/agent.ts';
 import type { PolicyResult } from '../budget/policy.ts';
 import { PolicyValidationError } from '../budget/policy-store.ts';
 import type { EventBus } from '../observability/events.ts';
-import { AdminError } from './http.ts';
-import { parseRfc3339 } from './http.ts';
+import { AdminError, parseRfc3339 } from './http.ts';
+import { KeyedQueue } from './keyed-queue.ts';
 
 /** What the admin API needs of the PolicyStore (src/budget/policy-store.ts). */
 export interface OverrideStore {
@@ -20,6 +20,9 @@ export interface OverrideStore {
 }
 
 const count = z.number().int().positive();
+const REASON_REQUIRED = z.string().trim().min(1, 'reason is required: say why the override is set').max(500);
+const SET_BY_OPTIONAL = z.string().trim().min(1).max(200).optional();
+const REASON_OPTIONAL = z.string().trim().min(1).max(500).nullable().optional();
 const optional = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
 
 /** The body of PUT /api/agents/:id/override: governance budget fields (checked in depth by the policy store) plus who and why. */
@@ -39,12 +42,28 @@ export const OverrideBodySchema = z.strictObject({
   alerts: optional(z.array(z.number())),
   downgrade_to: optional(z.string()),
   downgrade_at: optional(z.number().positive()),
-  reason: z.string().trim().min(1, 'reason is required: say why the override is set').max(500),
-  set_by: z.string().trim().min(1).max(200).optional(),
+  reason: REASON_REQUIRED,
+  set_by: SET_BY_OPTIONAL,
   expires_at: optional(z.string().refine((text) => parseRfc3339(text) !== null, 'must be an RFC3339 time like 2026-03-08T00:00:00Z')),
 });
 
 export type OverrideBody = z.infer<typeof OverrideBodySchema>;
+
+/** The optional body (or query) of DELETE /api/agents/:id/override: who and why, bounded as on PUT. */
+const ClearBodySchema = z.strictObject({ reason: REASON_OPTIONAL, set_by: SET_BY_OPTIONAL.nullable() });
+
+/** `reason` and `set_by` of a DELETE, from its JSON body, else its query. Throws invalid_request for a bad one. */
+export function clearInput(body: unknown, params: URLSearchParams): { reason: string | null; setBy: string | null } {
+  const fromQuery = { reason: params.get('reason') || undefined, set_by: params.get('set_by') || undefined };
+  const parsed = ClearBodySchema.safeParse(body ?? {});
+  const query = ClearBodySchema.safeParse(fromQuery);
+  const issues = [...(parsed.success ? [] : parsed.error.issues), ...(query.success ? [] : query.error.issues)];
+  if (!parsed.success || !query.success) {
+    const problems = issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`);
+    throw new AdminError('invalid_request', `invalid clear request: ${problems.join('; ')}`, { extra: { problems } });
+  }
+  return { reason: parsed.data.reason ?? query.data.reason ?? null, setBy: parsed.data.set_by ?? query.data.set_by ?? null };
+}
 
 const BUDGET_FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at'] as const;
 
@@ -80,7 +99,11 @@ export interface OverrideDeps {
  * window anywhere): that is found on a dry run, before the file is written, and returned as invalid_override, so no
  * request ever sees the unusable policy.
  */
-export async function setOverride(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
+export function setOverride(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
+  return serialized(deps.store, input.agent.id, () => writeValidated(deps, input));
+}
+
+async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
   const { store, bus } = deps;
   const { agent } = input;
   const file = requireFile(store, agent.id);
@@ -123,7 +146,11 @@ export async function setOverride(deps: OverrideDeps, input: { agent: Agent; bod
 }
 
 /** Removes the override; emits an event only when there was one. */
-export async function clearOverride(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
+export function clearOverride(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
+  return serialized(deps.store, input.agent.id, () => removeFile(deps, input));
+}
+
+async function removeFile(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
   const file = requireFile(deps.store, input.agent.id);
   const previousText = await readText(file);
   const cleared = await deps.store.clearOverride(input.agent.id);
@@ -158,6 +185,19 @@ export async function readOverrideFile(store: OverrideStore, agentId: string): P
   if (text === null) return { file, present: false, content: null };
   const content = parseOrNull(text);
   return content === null ? { file, present: true, content: null, error: 'not a JSON object' } : { file, present: true, content };
+}
+
+/**
+ * Changes of one agent's override, one at a time per store (every UI server over the same store shares the queue):
+ * each change reads the file it replaces, writes, reloads and emits its event before the next starts, so `previous` in
+ * the audit events chains exactly and an answer never describes a file another request has already replaced.
+ */
+const overrideWrites = new WeakMap<OverrideStore, KeyedQueue>();
+
+function serialized<T>(store: OverrideStore, agentId: string, task: () => Promise<T>): Promise<T> {
+  let queue = overrideWrites.get(store);
+  if (!queue) overrideWrites.set(store, (queue = new KeyedQueue()));
+  return queue.run(agentId, task);
 }
 
 function requireFile(store: OverrideStore, agentId: string): string {

@@ -9,8 +9,9 @@ import type { AgentDirectory } from '../pipeline/deps.ts';
 import { matchAdminRoute, type AdminApiDeps } from './api-routes.ts';
 import type { CostTotals } from './cost-totals.ts';
 import { renderCostsApi } from './costs-api.ts';
+import { answerUiClientError } from './client-error.ts';
 import { EventFeed } from './event-feed.ts';
-import { AdminError, sendAdminError, sendText } from './http.ts';
+import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './http.ts';
 import type { OverrideStore } from './override.ts';
 import type { PolicyReader } from './standings.ts';
 import { UiAuth, bearerToken, type AccessKind } from './ui-auth.ts';
@@ -52,13 +53,19 @@ export function createUiServer(options: UiServerOptions): Server {
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    void route(req, res).catch((error: unknown) => fail(res, error, requestPath(req).startsWith('/api/')));
+    const url = requestUrl(req.url);
+    if (!url) {
+      req.resume();
+      fail(res, new AdminError('invalid_request', 'malformed request target'), isApiPath(req.url ?? ''));
+      return;
+    }
+    void route(req, res, url).catch((error: unknown) => fail(res, error, isApiPath(url.pathname)));
   });
+  server.on('clientError', answerUiClientError);
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://ui.invalid');
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname;
-    if (path === '/api' || path.startsWith('/api/')) {
+    if (isApiPath(path)) {
       const matched = matchAdminRoute({ deps, req, res, url });
       const access = matched?.access ?? 'read';
       const decision = auth.decide(req, { kind: access, queryToken: access === 'feed' ? url.searchParams.get('token') : null });
@@ -102,7 +109,8 @@ export function createUiServer(options: UiServerOptions): Server {
       return;
     }
     url.searchParams.delete('token');
-    const location = `${url.pathname}${url.search}`;
+    // one leading slash: `//host/...` as a Location would send the browser to another site
+    const location = `/${url.pathname.replace(/^[/\\]+/, '')}${url.search}`;
     res.writeHead(303, { location, 'set-cookie': auth.sessionCookie(), 'cache-control': 'no-store', 'content-length': 0 });
     res.end();
   }
@@ -138,6 +146,7 @@ function sendBody(req: IncomingMessage, res: ServerResponse, input: { status: nu
 }
 
 function fail(res: ServerResponse, error: unknown, json: boolean): void {
+  if (res.writableEnded) return; // answered already (e.g. the connection's own error, see client-error.ts)
   if (res.headersSent) {
     res.destroy();
     return;
@@ -145,10 +154,4 @@ function fail(res: ServerResponse, error: unknown, json: boolean): void {
   const adminError = error instanceof AdminError ? error : new AdminError('internal', `internal error: ${(error as Error)?.message ?? String(error)}`);
   if (json) sendAdminError(res, adminError);
   else sendText(res, adminError.status, adminError.message);
-}
-
-function requestPath(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
 }

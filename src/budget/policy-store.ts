@@ -1,4 +1,5 @@
 // Governance policy files held in memory: loaded at start, watched and rescanned, validated on change, merged per agent.
+import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -167,9 +168,16 @@ export class PolicyStore {
     const problems = this.overrideProblems(agentId, policy);
     if (problems.length > 0) throw new PolicyValidationError(file, problems);
     await mkdir(join(this.#options.governanceDir!, agentId), { recursive: true });
-    const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temp, `${JSON.stringify(policy, null, 2)}\n`, { mode: 0o644 });
-    await rename(temp, file);
+    // one temporary file per write: two writes in the same millisecond (two PUTs racing, two replicas) sharing a name
+    // would interleave their bytes in it and rename a torn file into place
+    const temp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(policy, null, 2)}\n`, { mode: 0o644 });
+      await rename(temp, file);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
     await this.reload();
   }
 

@@ -42,34 +42,85 @@ export class AdminRequestError extends Error {
   }
 }
 
-export async function adminRequest(target: AdminTarget, input: { method?: string; path: string; body?: unknown; timeoutMs?: number }): Promise<any> {
+export interface AdminRequest {
+  readonly method?: string;
+  readonly path: string;
+  readonly body?: unknown;
+  readonly timeoutMs?: number;
+  /** What a successful answer must look like (e.g. has `agents` as an array); anything else is not tollgate answering. */
+  readonly expect?: (body: any) => boolean;
+}
+
+const ERROR_TEXT_MAX = 200;
+
+export async function adminRequest(target: AdminTarget, input: AdminRequest): Promise<any> {
+  const method = input.method ?? 'GET';
+  const endpoint = `${method} ${input.path.split('?')[0]}`;
+  const url = requestUrl(target, input.path);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (input.body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
+  let text: string;
   try {
-    response = await fetch(`${target.url}${input.path}`, {
-      method: input.method ?? 'GET',
+    response = await fetch(url, {
+      method,
       headers,
       body: input.body === undefined ? undefined : JSON.stringify(input.body),
       signal: AbortSignal.timeout(input.timeoutMs ?? 10_000),
     });
+    text = await response.text();
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    throw new AdminRequestError(`cannot reach tollgate's UI port at ${target.url} (${cause}); is it running? (--url, TOLLGATE_UI_URL or UI_ADDR)`, { unreachable: true });
+    throw new AdminRequestError(`cannot reach tollgate's UI port at ${target.url} (${failureCause(error)}); is it running? (--url, TOLLGATE_UI_URL or UI_ADDR)`, { unreachable: true });
   }
-  const text = await response.text();
-  let body: any = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
+  const body = parseJson(text);
+  if (response.ok) {
+    const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+    if (isObject && (!input.expect || input.expect(body))) return body;
+    throw new AdminRequestError(`${endpoint}: ${response.status}, but the answer is not tollgate's admin API (${describeText(text)}): is ${target.url} tollgate's UI port?`, { status: response.status });
   }
-  if (response.ok) return body;
   const apiError = body?.error;
   if (response.status === 401) {
     throw new AdminRequestError(target.token ? 'the UI token was refused (401): check --token or CLLAMA_UI_TOKEN' : 'this tollgate needs the UI token (401): pass --token or set CLLAMA_UI_TOKEN', { status: 401, code: 'unauthorized' });
   }
-  const message = apiError?.message ?? (text.trim() || response.statusText);
-  throw new AdminRequestError(`${input.method ?? 'GET'} ${input.path}: ${response.status} ${message}`, { status: response.status, code: apiError?.code ?? null, problems: Array.isArray(apiError?.problems) ? apiError.problems : [] });
+  const message = typeof apiError?.message === 'string' ? apiError.message : text.trim() ? describeText(text) : response.statusText || 'no body';
+  throw new AdminRequestError(`${endpoint}: ${response.status} ${message}`, {
+    status: response.status,
+    code: typeof apiError?.code === 'string' ? apiError.code : null,
+    problems: Array.isArray(apiError?.problems) ? apiError.problems.map(String) : [],
+  });
+}
+
+/** The URL to call; a --url that is not an http(s) URL is said to be one, not reported as "cannot reach". */
+function requestUrl(target: AdminTarget, path: string): string {
+  let base: URL | null = null;
+  try {
+    base = new URL(target.url);
+  } catch {
+    base = null;
+  }
+  if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:')) {
+    throw new AdminRequestError(`the UI URL must be an http(s) URL like ${DEFAULT_UI_URL}, got ${JSON.stringify(target.url.slice(0, 200))} (--url, TOLLGATE_UI_URL or UI_ADDR)`);
+  }
+  return `${target.url}${path}`;
+}
+
+function failureCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).name ?? String(error);
+}
+
+function parseJson(text: string): any {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A body that is not the API's JSON, on one line and short: an HTML error page must not flood the terminal. */
+function describeText(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  if (line === '') return 'an empty body';
+  return line.length > ERROR_TEXT_MAX ? `${line.slice(0, ERROR_TEXT_MAX)}…` : line;
 }

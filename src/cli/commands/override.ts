@@ -100,7 +100,12 @@ async function runSet(agent: string, flags: SetFlags): Promise<number> {
     return 1;
   }
   return call(flags, async (target, style) => {
-    const answer = await adminRequest(target, { method: 'PUT', path: `/api/agents/${encodeURIComponent(agent)}/override`, body });
+    const answer = await adminRequest(target, {
+      method: 'PUT',
+      path: `/api/agents/${encodeURIComponent(agent)}/override`,
+      body,
+      expect: (value) => typeof value.file === 'string' && typeof value.override === 'object' && value.override !== null,
+    });
     if (flags.json) return jsonText(answer);
     const lines = [`${style.green('override set')} for ${style.bold(agent)}: ${describePolicy(answer.override)}`, style.dim(`file ${answer.file}`)];
     if (answer.policy?.status !== 'ok') lines.push(style.red(`policy unavailable: ${answer.policy?.reason ?? ''}`));
@@ -113,7 +118,11 @@ async function runClear(agent: string, flags: ClearFlags): Promise<number> {
   const params = new URLSearchParams({ set_by: flags.setBy ?? whoAmI() });
   if (flags.reason) params.set('reason', flags.reason);
   return call(flags, async (target, style) => {
-    const answer = await adminRequest(target, { method: 'DELETE', path: `/api/agents/${encodeURIComponent(agent)}/override?${params}` });
+    const answer = await adminRequest(target, {
+      method: 'DELETE',
+      path: `/api/agents/${encodeURIComponent(agent)}/override?${params}`,
+      expect: (value) => typeof value.file === 'string' && typeof value.cleared === 'boolean',
+    });
     if (flags.json) return jsonText(answer);
     return answer.cleared
       ? `${style.green('override cleared')} for ${style.bold(agent)} ${style.dim(`(removed ${answer.file})`)}\n`

@@ -40,9 +40,9 @@ async function runStatus(options: StatusOptions): Promise<number> {
   const target = resolveAdminTarget({ url: options.url, token: options.token, env });
   try {
     const [summary, agents, shared] = await Promise.all([
-      adminRequest(target, { path: '/api/summary' }),
-      adminRequest(target, { path: '/api/agents' }),
-      adminRequest(target, { path: '/api/shared' }),
+      adminRequest(target, { path: '/api/summary', expect: (value) => typeof value.totals === 'object' && value.totals !== null && typeof value.last_24h === 'object' }),
+      adminRequest(target, { path: '/api/agents', expect: (value) => Array.isArray(value.agents) }),
+      adminRequest(target, { path: '/api/shared', expect: (value) => Array.isArray(value.shared) }),
     ]);
     const fetchedAt = Date.now();
     if (options.json) {

@@ -1,0 +1,70 @@
+// Answers what node:http rejects on the UI port (malformed HTTP, oversized headers, a request too slow to arrive) in the
+// UI's own formats: the admin API's JSON error under /api/, cllama's plain text elsewhere, instead of a bare status line.
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './http.ts';
+
+/** The error node:http hands to 'clientError': a parser error (`HPE_*`, with the bytes it stopped on) or a timeout. */
+export type UiClientError = Error & { code?: string; rawPacket?: Buffer };
+
+/** What to answer, or null when there is no one to answer (the peer reset or closed mid-request). */
+export function uiClientErrorAnswer(error: UiClientError): AdminError | null {
+  switch (error.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE':
+      return null;
+    case 'HPE_HEADER_OVERFLOW':
+      return new AdminError('headers_too_large', 'request headers too large (16 KiB at most)');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AdminError('request_timeout', 'the request did not arrive whole in time');
+    default:
+      return new AdminError('invalid_request', `malformed HTTP request (${error.code ?? 'parse error'})`);
+  }
+}
+
+/** The 'clientError' listener of the UI port. The connection is closed after the answer. */
+export function answerUiClientError(error: UiClientError, socket: Socket): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+  const answer = uiClientErrorAnswer(error);
+  if (!answer || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const json = isApiTarget(inFlight?.req?.url ?? requestTarget(error.rawPacket));
+  if (inFlight) {
+    // the request's body was being read: answer on its own response; the handler's read then fails on the closed connection
+    inFlight.shouldKeepAlive = false;
+    send(inFlight, answer, json);
+    return;
+  }
+  const body = json ? `${JSON.stringify({ error: { code: answer.code, message: answer.message } })}\n` : `${answer.message}\n`;
+  const head = [
+    `HTTP/1.1 ${answer.status} ${STATUS_TEXT[answer.status] ?? 'Error'}`,
+    `content-type: ${json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'}`,
+    `content-length: ${Buffer.byteLength(body)}`,
+    'cache-control: no-store',
+    'connection: close',
+  ].join('\r\n');
+  socket.end(`${head}\r\n\r\n${body}`);
+  // end() lets the answer reach the client; a peer that never reads it does not keep the socket
+  socket.setTimeout(5_000, () => socket.destroy());
+}
+
+function send(res: ServerResponse, answer: AdminError, json: boolean): void {
+  if (json) sendAdminError(res, answer);
+  else sendText(res, answer.status, answer.message);
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+function isApiTarget(target: string | undefined): boolean {
+  const url = target ? requestUrl(target) : null;
+  return url !== null && isApiPath(url.pathname);
+}
+
+function requestTarget(rawPacket: Buffer | undefined): string | undefined {
+  if (!rawPacket) return undefined;
+  const line = rawPacket.subarray(0, 512).toString('latin1');
+  return /^[A-Z]+ (\S+)/.exec(line)?.[1];
+}
