@@ -2,13 +2,12 @@
 // UI's own formats: the admin API's JSON error under /api/, cllama's plain text elsewhere, instead of a bare status line.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ClientError } from '../transport/client-error.ts';
+import { endWithAnswer, requestTargetOf } from '../transport/raw-answer.ts';
 import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './http.ts';
 
-/** The error node:http hands to 'clientError': a parser error (`HPE_*`, with the bytes it stopped on) or a timeout. */
-export type UiClientError = Error & { code?: string; rawPacket?: Buffer };
-
 /** What to answer, or null when there is no one to answer (the peer reset or closed mid-request). */
-export function uiClientErrorAnswer(error: UiClientError): AdminError | null {
+export function uiClientErrorAnswer(error: ClientError): AdminError | null {
   switch (error.code) {
     case 'ECONNRESET':
     case 'EPIPE':
@@ -24,14 +23,14 @@ export function uiClientErrorAnswer(error: UiClientError): AdminError | null {
 }
 
 /** The 'clientError' listener of the UI port. The connection is closed after the answer. */
-export function answerUiClientError(error: UiClientError, socket: Socket): void {
+export function answerUiClientError(error: ClientError, socket: Socket): void {
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
   const answer = uiClientErrorAnswer(error);
   if (!answer || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const json = isApiTarget(inFlight?.req?.url ?? requestTarget(error.rawPacket));
+  const json = isApiTarget(inFlight?.req?.url ?? requestTargetOf(error.rawPacket));
   if (inFlight) {
     // the request's body was being read: answer on its own response; the handler's read then fails on the closed connection
     inFlight.shouldKeepAlive = false;
@@ -39,16 +38,8 @@ export function answerUiClientError(error: UiClientError, socket: Socket): void 
     return;
   }
   const body = json ? `${JSON.stringify({ error: { code: answer.code, message: answer.message } })}\n` : `${answer.message}\n`;
-  const head = [
-    `HTTP/1.1 ${answer.status} ${STATUS_TEXT[answer.status] ?? 'Error'}`,
-    `content-type: ${json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'}`,
-    `content-length: ${Buffer.byteLength(body)}`,
-    'cache-control: no-store',
-    'connection: close',
-  ].join('\r\n');
-  socket.end(`${head}\r\n\r\n${body}`);
-  // end() lets the answer reach the client; a peer that never reads it does not keep the socket
-  socket.setTimeout(5_000, () => socket.destroy());
+  const contentType = json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8';
+  endWithAnswer({ socket, status: answer.status, contentType, body, headers: { 'cache-control': 'no-store' } });
 }
 
 function send(res: ServerResponse, answer: AdminError, json: boolean): void {
@@ -56,15 +47,7 @@ function send(res: ServerResponse, answer: AdminError, json: boolean): void {
   else sendText(res, answer.status, answer.message);
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
-
 function isApiTarget(target: string | undefined): boolean {
   const url = target ? requestUrl(target) : null;
   return url !== null && isApiPath(url.pathname);
-}
-
-function requestTarget(rawPacket: Buffer | undefined): string | undefined {
-  if (!rawPacket) return undefined;
-  const line = rawPacket.subarray(0, 512).toString('latin1');
-  return /^[A-Z]+ (\S+)/.exec(line)?.[1];
 }

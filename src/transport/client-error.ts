@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { failBodyRead } from './body.ts';
+import { endWithAnswer, requestTargetOf } from './raw-answer.ts';
 import { errorBody, renderError } from './render-error.ts';
 
 /** The error node:http hands to 'clientError': a parser error (`HPE_*`, with the bytes it stopped on) or a timeout. */
@@ -53,29 +54,12 @@ export function answerClientError(input: { error: ClientError; socket: Socket; r
     renderError({ res: inFlight, error: proxyError, dialect, requestId: '-' });
     return;
   }
-  const payload = JSON.stringify(errorBody({ error: proxyError, dialect, requestId: '-' }));
-  const head = [
-    `HTTP/1.1 ${proxyError.status} ${STATUS_TEXT[proxyError.status] ?? 'Error'}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(payload)}`,
-    `x-should-retry: ${proxyError.retryable}`,
-    'connection: close',
-  ].join('\r\n');
-  socket.end(`${head}\r\n\r\n${payload}`);
-  // end() lets the answer reach the client; a peer that never reads it does not keep the socket.
-  socket.setTimeout(5_000, () => socket.destroy());
+  const body = JSON.stringify(errorBody({ error: proxyError, dialect, requestId: '-' }));
+  endWithAnswer({ socket, status: proxyError.status, contentType: 'application/json', body, headers: { 'x-should-retry': String(proxyError.retryable) } });
 }
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /** The route's dialect from the request being read, or from the request line in the bytes the parser stopped on. */
 function dialectOf(req: IncomingMessage | null, rawPacket: Buffer | undefined): WireFormat {
-  const target = req?.url ?? requestTarget(rawPacket);
+  const target = req?.url ?? requestTargetOf(rawPacket);
   return target?.startsWith('/v1/messages') ? 'anthropic' : 'openai';
-}
-
-function requestTarget(rawPacket: Buffer | undefined): string | undefined {
-  if (!rawPacket) return undefined;
-  const line = rawPacket.subarray(0, 512).toString('latin1');
-  return /^[A-Z]+ (\S+)/.exec(line)?.[1];
 }
