@@ -24,7 +24,7 @@ export function historyRoutes(options: HistoryRoutesOptions): ExtraRoute {
     if (path !== '/history' && !path.startsWith(PREFIX)) return false;
     req.resume(); // no body is read; drain one if sent so keep-alive stays usable
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendText(res, 405, 'method not allowed', { allow: 'GET' });
+      sendText(res, 405, 'method not allowed', { allow: 'GET, HEAD' });
       return true;
     }
     if (!options.historyDir) {

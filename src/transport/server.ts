@@ -46,7 +46,7 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
       return handleModelCall({ req, res, dialect, deps });
     }
     if (path === '/health' || path === '/healthz') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'openai', new ProxyError('method_not_allowed'), { allow: 'GET' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'openai', new ProxyError('method_not_allowed'), { allow: 'GET, HEAD' });
       const health = await options.health();
       const payload = JSON.stringify(health);
       res.writeHead(health.ok === false ? 503 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
