@@ -56,7 +56,7 @@ const ERROR_TEXT_MAX = 200;
 export async function adminRequest(target: AdminTarget, input: AdminRequest): Promise<any> {
   const method = input.method ?? 'GET';
   const endpoint = `${method} ${input.path.split('?')[0]}`;
-  const url = requestUrl(target, input.path);
+  const url = adminUrl(target, input.path);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (input.body !== undefined) headers['content-type'] = 'application/json';
@@ -92,7 +92,7 @@ export async function adminRequest(target: AdminTarget, input: AdminRequest): Pr
 }
 
 /** The URL to call; a --url that is not an http(s) URL is said to be one, not reported as "cannot reach". */
-function requestUrl(target: AdminTarget, path: string): string {
+function adminUrl(target: AdminTarget, path: string): string {
   let base: URL | null = null;
   try {
     base = new URL(target.url);
