@@ -30,7 +30,10 @@ interface Client {
 const DEFAULT_EXCLUDED = new Set(['request']);
 const DEFAULT_BUFFER = 500;
 const DEFAULT_HEARTBEAT_MS = 15_000;
+/** What one client may leave unsent before it is dropped... */
 const MAX_UNSENT_BYTES = 1 << 20;
+/** ...and all clients together: with many clients, each gets its share (dashboards that read keep up with far less). */
+const MAX_TOTAL_UNSENT_BYTES = 32 << 20;
 
 export class EventFeed {
   /** Ring buffer: the newest `#size` items, oldest at `#start`. */
@@ -57,7 +60,10 @@ export class EventFeed {
   /** Starts an SSE stream: replays buffered events (after Last-Event-ID, up to `replay`), then streams live ones. */
   open(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
     const types = parseTypes(query.get('types'));
-    const lastId = Number(req.headers['last-event-id'] ?? query.get('last_event_id') ?? 0) || 0;
+    const asked = Number(req.headers['last-event-id'] ?? query.get('last_event_id') ?? 0) || 0;
+    // an id this feed has not issued yet comes from an earlier life of the process (a restart) or another replica:
+    // everything buffered here is news to that client
+    const lastId = asked < this.#nextId ? asked : 0;
     const replayParam = query.get('replay');
     const replay = replayParam === null || replayParam === '' ? this.#size : Math.max(0, Math.floor(Number(replayParam)) || 0);
     res.writeHead(200, {
@@ -115,9 +121,12 @@ export class EventFeed {
     for (const client of this.#clients) this.#send(client, ': ping\n\n');
   }
 
-  /** A client that stopped reading is dropped (it reconnects and resumes with Last-Event-ID) instead of buffering forever. */
+  /**
+   * A client that stopped reading is dropped (it reconnects and resumes with Last-Event-ID) instead of buffering
+   * forever: unsent bytes stay under 1 MiB per client and 32 MiB over all of them (plus one frame each).
+   */
   #send(client: Client, frame: string): void {
-    if (client.res.writableLength > MAX_UNSENT_BYTES) {
+    if (client.res.writableLength > Math.min(MAX_UNSENT_BYTES, MAX_TOTAL_UNSENT_BYTES / this.#clients.size)) {
       this.#clients.delete(client);
       client.res.destroy();
       return;

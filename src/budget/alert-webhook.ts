@@ -6,10 +6,12 @@ export interface AlertWebhookOptions {
   /** Where alerts are POSTed as JSON. Treated as a secret: only its host appears in error messages. */
   readonly url: string;
   readonly fetch?: typeof fetch;
-  /** Per attempt (default 5000 ms). */
+  /** Per attempt, answer included (default 5000 ms). */
   readonly timeoutMs?: number;
   /** Waits before each retry; tries = length + 1 (default 500, 1000, 2000 ms: 4 tries). */
   readonly retryDelaysMs?: readonly number[];
+  /** The longest wait a `Retry-After` may ask for between two tries (default 60 s). */
+  readonly maxRetryAfterMs?: number;
   /** Alerts waiting beyond this are dropped and reported (default 1000). */
   readonly maxQueue?: number;
 }
@@ -21,40 +23,58 @@ export interface AlertWebhook {
   readonly pending: number;
   /** Resolves when every queued alert has been delivered or given up on. */
   idle(): Promise<void>;
-  /** Stops listening; the alert being delivered finishes its current try, the rest are dropped. */
+  /** Stops listening; the alert being delivered finishes its current try (a wait between tries ends at once), the rest are dropped. */
   close(): Promise<void>;
 }
 
 const DEFAULT_RETRY_DELAYS_MS = [500, 1000, 2000];
+const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
+
+type Attempt = { ok: true } | { ok: false; retryable: boolean; reason: string; retryAfterMs: number | null };
 
 export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   const send = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 5000;
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const maxQueue = options.maxQueue ?? 1000;
   const host = safeHost(options.url);
   const queue: ProxyEvent[] = [];
   let worker: Promise<void> | null = null;
   let closed = false;
+  /** Ends the wait between two tries early (on close). */
+  let wake: (() => void) | null = null;
 
   const report = (event: ProxyEvent, message: string) => {
     options.bus.emit({ type: 'error', claw_id: event.claw_id, model: event.model, intervention: null, status_code: 0, error: `alert webhook (${host}): ${message}`, limit_id: event.limit_id, threshold: event.threshold });
   };
 
+  const pause = (ms: number): Promise<void> => new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      wake = null;
+      resolve();
+    }, ms);
+    wake = () => {
+      clearTimeout(timer);
+      wake = null;
+      resolve();
+    };
+  });
+
   const deliver = async (event: ProxyEvent): Promise<void> => {
     const body = JSON.stringify(event);
-    let last = '';
+    let last: Attempt | null = null;
     for (let attempt = 0; attempt <= delays.length; attempt++) {
-      if (attempt > 0) {
+      if (last && !last.ok) {
+        // the receiver's Retry-After (bounded) when it asks for longer than the backoff
+        await pause(Math.max(delays[attempt - 1], Math.min(last.retryAfterMs ?? 0, maxRetryAfterMs)));
         if (closed) break;
-        await sleep(delays[attempt - 1]);
       }
-      const result = await postOnce({ send, url: options.url, body, timeoutMs });
-      if (result.ok) return;
-      last = result.reason;
-      if (!result.retryable) break;
+      last = await postOnce({ send, url: options.url, body, timeoutMs });
+      if (last.ok) return;
+      if (!last.retryable) break;
     }
-    report(event, `delivery failed (${last}); alert dropped`);
+    report(event, `delivery failed (${last && !last.ok ? last.reason : 'closed'}); alert dropped`);
   };
 
   const run = async () => {
@@ -76,6 +96,7 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
     closed = true;
     unsubscribe();
     queue.length = 0;
+    wake?.();
     await worker;
   };
   const detach = (() => void close()) as AlertWebhook;
@@ -91,27 +112,41 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   return detach;
 }
 
-async function postOnce(input: { send: typeof fetch; url: string; body: string; timeoutMs: number }): Promise<{ ok: true } | { ok: false; retryable: boolean; reason: string }> {
+/**
+ * One POST. A redirect is not followed: fetch would turn a 301/302/303 into a GET without the alert (and call that
+ * delivered), and a webhook URL that moved must be changed by the operator, not guessed. The answer's body is never
+ * read (a receiver answering with an endless body would otherwise be buffered in memory until the timeout).
+ */
+async function postOnce(input: { send: typeof fetch; url: string; body: string; timeoutMs: number }): Promise<Attempt> {
   try {
     const response = await input.send(input.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'tollgate-alerts' },
       body: input.body,
+      redirect: 'manual',
       signal: AbortSignal.timeout(input.timeoutMs),
     });
-    await response.arrayBuffer().catch(() => undefined);
+    await response.body?.cancel().catch(() => undefined);
     if (response.ok) return { ok: true };
+    if (response.status >= 300 && response.status < 400) {
+      return { ok: false, retryable: false, reason: `HTTP ${response.status} redirect, not followed: set TOLLGATE_ALERT_WEBHOOK_URL to the new address`, retryAfterMs: null };
+    }
     const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
-    return { ok: false, retryable, reason: `HTTP ${response.status}` };
+    return { ok: false, retryable, reason: `HTTP ${response.status}`, retryAfterMs: retryAfterMs(response.headers.get('retry-after'), Date.now()) };
   } catch (error) {
     const name = (error as Error).name;
     const message = name === 'TimeoutError' ? `timed out after ${input.timeoutMs} ms` : (error as Error).message.split(input.url).join('<webhook url>');
-    return { ok: false, retryable: true, reason: message };
+    return { ok: false, retryable: true, reason: message, retryAfterMs: null };
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** The wait an HTTP `Retry-After` (delay-seconds or an HTTP date) asks for in ms (>= 0), or null when absent or unreadable. */
+export function retryAfterMs(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 function safeHost(url: string): string {

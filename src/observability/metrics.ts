@@ -20,7 +20,7 @@ export interface MetricsOptions {
 export interface Metrics {
   readonly registry: Registry;
   readonly contentType: string;
-  /** Reads ledger standings and health, then renders the exposition text. */
+  /** Reads ledger standings and health, then renders the exposition text (concurrent calls share one rendering). */
   render(): Promise<string>;
   close(): void;
 }
@@ -142,12 +142,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
     if (options.history) historyPending.set(options.history.pendingEntries);
   }
 
+  // One scrape at a time: the gauges are reset, read from the ledger (awaited) and set again, so a scrape that
+  // started meanwhile (two Prometheus servers, a curl) would reset them under the first one and render them missing.
+  // A scrape arriving while one runs gets that one's text.
+  let rendering: Promise<string> | null = null;
+  const renderOnce = async (): Promise<string> => {
+    try {
+      await refreshGauges();
+      return await registry.metrics();
+    } finally {
+      rendering = null;
+    }
+  };
+
   return {
     registry,
     contentType: registry.contentType,
-    async render() {
-      await refreshGauges();
-      return registry.metrics();
+    render() {
+      return (rendering ??= renderOnce());
     },
     close() {
       unsubscribe();
