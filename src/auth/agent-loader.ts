@@ -112,9 +112,18 @@ async function serviceAuthFiles(dir: string): Promise<string[]> {
   }
 }
 
+/**
+ * Null when nothing is there (ENOENT, or ENOTDIR: the "directory" is a plain file). Any other failure (a symlink loop,
+ * EACCES) is a part of its own, so the file counts as present and its read reports the problem, for this agent alone.
+ */
 function statPart(path: string): string | null {
-  const info = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return info ? `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : null;
+  try {
+    const info = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return info ? `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}` : null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? null : `!${code ?? 'error'}`;
+  }
 }
 
 function serviceAuthFilesSync(serviceAuth: string): string[] {

@@ -34,6 +34,11 @@ export class AgentRegistry {
   /** Fingerprint last processed per id (good or broken), so an unchanged broken file is not re-reported every poll. */
   readonly #processed = new Map<string, string>();
   readonly #warnedNames = new Set<string>();
+  /**
+   * The problem last reported per broken metadata.json: a file stat'ed just before a write landed and read just after
+   * is read again on the next scan (its fingerprint changed), and must not be reported twice.
+   */
+  readonly #reportedProblems = new Map<string, string>();
   readonly #watchers = new Map<string, FSWatcher>();
   #rootWatcher: FSWatcher | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
@@ -148,8 +153,21 @@ export class AgentRegistry {
     return changed;
   }
 
-  /** Returns true when the agent was added, changed or removed. */
+  /**
+   * Returns true when the agent was added, changed or removed. Never rejects: what goes wrong with one agent's files is
+   * that agent's warning, and the rest of the scan (every other agent's additions, changes and removals) still applies.
+   */
   async #scanAgent(id: string): Promise<boolean> {
+    try {
+      return await this.#loadAgent(id);
+    } catch (error) {
+      this.#processed.delete(id); // retried on the next scan
+      this.#warn(`agent "${id}": ${join(this.#root, id)} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${this.#records.has(id) ? 'keeping its previous version' : 'it stays unknown'}`);
+      return false;
+    }
+  }
+
+  async #loadAgent(id: string): Promise<boolean> {
     const dir = join(this.#root, id);
     const fingerprint = agentFingerprint(dir);
     await this.#ensureAgentWatcher(id, dir);
@@ -159,10 +177,13 @@ export class AgentRegistry {
     const load = await loadAgentDir({ id, dir });
     if (load.kind === 'missing') return this.#forget(id, dir);
     if (load.kind === 'broken') {
+      if (this.#reportedProblems.get(id) === load.problem) return false;
+      this.#reportedProblems.set(id, load.problem);
       const previous = this.#records.has(id);
       this.#warn(`agent "${id}": ${load.problem}; ${previous ? 'keeping its previous version' : 'it stays unknown until the file is fixed'}`);
       return false;
     }
+    this.#reportedProblems.delete(id);
     for (const warning of load.loaded.warnings) this.#warn(`agent "${id}": ${warning}`);
     this.#records.set(id, { agent: this.#withLastGoodOverride(id, load.loaded.agent), secretDigest: load.loaded.secretDigest });
     return true;
@@ -185,7 +206,8 @@ export class AgentRegistry {
   /** No metadata.json (any more). The directory stays watched while it exists, so a metadata.json written later is seen at once. */
   #forget(id: string, dir: string): boolean {
     this.#processed.delete(id);
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    this.#reportedProblems.delete(id);
+    if (!isDirectory(dir)) {
       this.#watchers.get(id)?.close();
       this.#watchers.delete(id);
     }
@@ -195,6 +217,7 @@ export class AgentRegistry {
   /** Only plain names are agent ids; a directory with any other name (`.hidden`, odd characters) is ignored, with one warning per name. */
   #acceptEntry(entry: Dirent): boolean {
     const name = entry.name;
+    if (entry.isFile()) return false; // a README beside the agents
     if (isPlainAgentId(name)) return true;
     if ((entry.isDirectory() || entry.isSymbolicLink()) && !this.#warnedNames.has(name)) {
       this.#warnedNames.add(name);
@@ -260,5 +283,14 @@ export class AgentRegistry {
     } catch {
       // a failing logger must not break reloads
     }
+  }
+}
+
+/** Whether the path is a directory (through symlinks); false for anything that cannot be stat'ed, a loop included. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
   }
 }

@@ -1,8 +1,8 @@
 // Parses $CLAW_AUTH_DIR/providers.json in cllama's v1 and v2 formats into providers; every invalid field becomes a problem naming file and field.
 import type { AuthScheme, Provider, ProviderKey, WireFormat } from '../upstream/provider.ts';
 import { builtinProvider, defaultApiFormat, defaultAuth } from './builtin-providers.ts';
-import { isUrlWithProtocol } from './env-values.ts';
 import { isPlainObject } from './json-file.ts';
+import { baseUrlProblem, keyProblem } from './provider-values.ts';
 
 const AUTH_SCHEMES: readonly AuthScheme[] = ['bearer', 'x-api-key', 'none'];
 const WIRE_FORMATS: readonly WireFormat[] = ['openai', 'anthropic'];
@@ -67,8 +67,9 @@ function parseProvider(options: { reader: FieldReader; name: string; where: stri
     reader.problems.push(`${reader.file}: ${where}.base_url: required for "${name}", which is not a built-in provider`);
     return null;
   }
-  if (!isUrlWithProtocol(baseUrl, ['http:', 'https:'])) {
-    reader.problems.push(`${reader.file}: ${where}.base_url: must be an http:// or https:// URL`);
+  const urlProblem = baseUrlProblem(baseUrl);
+  if (urlProblem) {
+    reader.problems.push(`${reader.file}: ${where}.base_url: ${urlProblem}`);
     return null;
   }
   return { name, baseUrl, auth, apiFormat, keys };
@@ -78,7 +79,8 @@ function parseProvider(options: { reader: FieldReader; name: string; where: stri
 function v1Keys(options: { reader: FieldReader; name: string; where: string; entry: Record<string, unknown> }): ProviderKey[] {
   const { reader, name, where, entry } = options;
   const secret = optionalString(reader, entry, 'api_key', where)?.trim();
-  return secret ? [{ id: `seed:${name.toUpperCase()}_API_KEY`, label: 'primary', secret }] : [];
+  if (!secret || !usableSecret(reader, secret, `${where}.api_key`)) return [];
+  return [{ id: `seed:${name.toUpperCase()}_API_KEY`, label: 'primary', secret }];
 }
 
 /**
@@ -105,12 +107,19 @@ function v2Keys(options: { reader: FieldReader; where: string; entry: Record<str
     const state = (optionalString(reader, key, 'state', keyWhere) ?? '').trim().toLowerCase();
     const cooldownUntil = optionalTime(reader, key, 'cooldown_until', keyWhere);
     const ready = state === '' || state === 'ready' || (state === 'cooldown' && (cooldownUntil === undefined || cooldownUntil <= reader.now.getTime()));
-    if (ready && secret) usable.push({ id, label, secret });
+    if (ready && secret && usableSecret(reader, secret, `${keyWhere}.secret`)) usable.push({ id, label, secret });
   });
   const activeId = optionalString(reader, entry, 'active_key_id', where)?.trim();
   const active = usable.findIndex((key) => key.id === activeId);
   if (active > 0) usable.unshift(...usable.splice(active, 1));
   return usable;
+}
+
+/** A key that would be used must be sendable; one that is dead or disabled is never sent, so not checked. */
+function usableSecret(reader: FieldReader, secret: string, where: string): boolean {
+  const problem = keyProblem(secret);
+  if (problem) reader.problems.push(`${reader.file}: ${where}: ${problem}`);
+  return problem === null;
 }
 
 function optionalString(reader: FieldReader, entry: Record<string, unknown>, key: string, where: string): string | undefined {

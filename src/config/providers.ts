@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { Provider, ProviderKey } from '../upstream/provider.ts';
 import { BUILTIN_PROVIDERS, defaultApiFormat, defaultAuth, seedKeyLabel } from './builtin-providers.ts';
 import { ConfigError } from './config-error.ts';
-import { envValue, isUrlWithProtocol, type Env } from './env-values.ts';
+import { envValue, type Env } from './env-values.ts';
 import { readJsonFileSync } from './json-file.ts';
 import { providersFromFile } from './providers-file.ts';
+import { baseUrlProblem, keyProblem } from './provider-values.ts';
 
 export interface LoadProvidersOptions {
   readonly authDir: string;
@@ -43,11 +44,15 @@ function providersFromEnv(options: { env: Env; skip: ReadonlySet<string>; proble
     const keys: ProviderKey[] = [];
     builtin.keyVars.forEach((variable, index) => {
       const secret = envValue(env, variable);
-      if (secret) keys.push({ id: `seed:${variable}`, label: seedKeyLabel(index), secret });
+      if (!secret) return;
+      const problem = keyProblem(secret);
+      if (problem) problems.push(`${variable}: ${problem}`);
+      else keys.push({ id: `seed:${variable}`, label: seedKeyLabel(index), secret });
     });
     const baseUrlOverride = envValue(env, builtin.baseUrlVar)?.replace(/\/+$/, '');
-    if (baseUrlOverride !== undefined && !isUrlWithProtocol(baseUrlOverride, ['http:', 'https:'])) {
-      problems.push(`${builtin.baseUrlVar}: must be an http:// or https:// URL`);
+    const urlProblem = baseUrlOverride === undefined ? null : baseUrlProblem(baseUrlOverride);
+    if (urlProblem) {
+      problems.push(`${builtin.baseUrlVar}: ${urlProblem}`);
       continue;
     }
     const auth = defaultAuth(builtin.name);

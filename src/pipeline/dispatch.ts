@@ -26,6 +26,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
   deps.bus.emit({ type: 'request', claw_id: ctx.agent!.id, model: ctx.route!.requestedModel, intervention: null, request_id: ctx.id, path: ctx.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: ctx.stream });
   let answeredOk = false;
+  const providerKeys = keysToMask(route.provider); // masked wherever an answer could echo them: headers, bodies, redirects
   try {
     const upstream = await deps.upstream.send({
       url: route.url,
@@ -36,7 +37,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
     });
     if (isRedirect(upstream.statusCode)) {
       ctx.statusCode = upstream.statusCode; // answered without working on it: released, not charged
-      throw await redirectRefused(upstream);
+      throw await redirectRefused({ upstream, keysToMask: providerKeys });
     }
     answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
     ctx.upstreamRequestId = upstreamRequestId(upstream.headers);
@@ -44,12 +45,12 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       upstream,
       res,
       dialect: ctx.dialect,
-      headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false }), ctx),
+      headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false, keysToMask: providerKeys }), ctx),
       stripUsageChunk: ctx.stream && !ctx.clientWantsUsage,
       maxBytes: deps.config.maxResponseBytes,
       streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
       cancel,
-      keysToMask: keysToMask(route.provider),
+      keysToMask: providerKeys,
     });
     ctx.statusCode = upstream.statusCode;
     await finishCall({ ctx, deps, relay, upstreamWorked: answeredOk });

@@ -1,7 +1,8 @@
 // Header hygiene at both ends: what goes upstream (credential swapped, agent token never) and what comes back to the agent.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { ProxyError } from '../errors.ts';
-import type { Provider } from './provider.ts';
+import { maskKeysInText } from './key-mask.ts';
+import type { Provider, ProviderKey } from './provider.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 /** Never forwarded upstream: the agent's own credentials, encodings (the body sent is tollgate's own JSON), cllama-internal headers. */
@@ -28,14 +29,32 @@ function applyProviderAuth(headers: Record<string, string>, provider: Provider):
   else headers.authorization = `Bearer ${key.secret}`;
 }
 
-/** Upstream response headers worth relaying; length is dropped when tollgate rewrites the body. */
-export function downstreamResponseHeaders(input: { upstream: Record<string, string | string[] | undefined>; keepLength: boolean }): OutgoingHttpHeaders {
+/**
+ * Upstream response headers worth relaying; length is dropped when tollgate rewrites the body. A value that echoes the
+ * provider key (`www-authenticate` quoting the refused token, a debug header) reaches the agent masked: one substring
+ * search per header and key.
+ */
+export function downstreamResponseHeaders(input: {
+  upstream: Record<string, string | string[] | undefined>;
+  keepLength: boolean;
+  keysToMask: readonly ProviderKey[];
+}): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(input.upstream)) {
+  const keys = input.keysToMask;
+  for (const name in input.upstream) {
+    const value = input.upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    out[name] = value;
+    if (keys.length === 0) out[name] = value;
+    else if (typeof value === 'string') out[name] = maskKeysInText(value, keys);
+    else out[name] = maskedList(value, keys);
   }
   const length = input.upstream['content-length'];
   if (input.keepLength && typeof length === 'string') out['content-length'] = length;
+  return out;
+}
+
+function maskedList(values: readonly string[], keys: readonly ProviderKey[]): string[] {
+  const out: string[] = [];
+  for (const value of values) out.push(maskKeysInText(value, keys));
   return out;
 }

@@ -25,3 +25,21 @@ export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Bu
   }
   return out;
 }
+
+/** The text with every occurrence of one of the keys replaced by [REDACTED] (the same string when none occurs). */
+export function maskKeysInText(text: string, keys: readonly ProviderKey[]): string {
+  let out = text;
+  for (const key of keys) {
+    if (key.secret.length >= MIN_MASKED_LENGTH && out.includes(key.secret)) out = out.split(key.secret).join(MASKED_KEY);
+  }
+  return out;
+}
+
+/** Whether the text holds one of the keys in any letter case (a URL's host is lower-cased). For rare paths, not per call. */
+export function holdsKeyInAnyCase(text: string, keys: readonly ProviderKey[]): boolean {
+  const lower = text.toLowerCase();
+  for (const key of keys) {
+    if (key.secret.length >= MIN_MASKED_LENGTH && lower.includes(key.secret.toLowerCase())) return true;
+  }
+  return false;
+}

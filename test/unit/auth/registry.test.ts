@@ -266,3 +266,34 @@ async function eventually(check: () => boolean): Promise<boolean> {
   }
   return check();
 }
+
+test('one bad entry never stops the scan: a plain file, symlink loops, a FIFO, a device, an oversized file each fail alone, and later changes still apply', () => withRoot(async (root) => {
+  const { symlink } = await import('node:fs/promises');
+  const { execFileSync } = await import('node:child_process');
+  await writeAgent(root, 'good', { token: 'good:s' });
+  await writeFile(join(root, 'README'), 'not an agent');
+  await symlink(join(root, 'loop-b'), join(root, 'loop-a'));
+  await symlink(join(root, 'loop-a'), join(root, 'loop-b'));
+  await mkdir(join(root, 'self'));
+  await symlink(join(root, 'self', 'metadata.json'), join(root, 'self', 'metadata.json'));
+  await mkdir(join(root, 'fifo'));
+  execFileSync('mkfifo', [join(root, 'fifo', 'metadata.json')]);
+  await mkdir(join(root, 'device'));
+  await symlink('/dev/zero', join(root, 'device', 'metadata.json'));
+  await writeAgent(root, 'huge', JSON.stringify({ token: 'huge:s', pad: 'x'.repeat(2 * 1024 * 1024) }));
+  const { warnings, onWarning } = collect();
+  const registry = new AgentRegistry({ contextRoot: root, onWarning });
+  let guard: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('reload hung')), 20_000)));
+  await Promise.race([registry.reload(), hung]).finally(() => clearTimeout(guard)); // a FIFO is not opened for a read that would wait for a writer
+  assert.deepEqual(registry.list().map((agent) => agent.id), ['good']);
+  for (const [id, problem] of [['loop-a', 'ELOOP'], ['self', 'ELOOP'], ['fifo', 'not a regular file'], ['device', 'not a regular file'], ['huge', 'too large']]) {
+    assert.ok(warnings.some((w) => w.includes(`agent "${id}"`) && w.includes(problem)), `${id}: ${warnings.join('\n')}`);
+  }
+  assert.ok(!warnings.some((w) => w.includes('README')), 'a plain file beside the agents is not an agent, nor worth a warning');
+  await writeAgent(root, 'later', { token: 'later:s' });
+  await rm(join(root, 'good'), { recursive: true });
+  await registry.reload();
+  assert.deepEqual(registry.list().map((agent) => agent.id), ['later'], 'additions and removals apply in spite of the bad entries');
+  assert.equal(registry.authenticate({ agentId: 'good', secret: 's' }), null);
+}));
