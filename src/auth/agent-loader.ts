@@ -57,6 +57,9 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
 
   const stored = storedSecret({ agentId: id, token: fields.token });
   if (!stored.ok) warnings.push(`${metadataFile}: ${stored.problem}; agent "${id}" cannot authenticate`);
+  if (declaresModelPolicy(fields.model_policy)) {
+    warnings.push(`${metadataFile}: model_policy: not enforced by tollgate yet (cllama clamps requests to its allowed models); this agent may call any model that routes`);
+  }
   const text = (key: string): string => {
     const value = fields[key];
     if (value === undefined || value === null) return '';
@@ -79,6 +82,11 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
     historyTokens: await historyTokens({ dir, warnings }),
   };
   return { kind: 'loaded', loaded: { agent: Object.freeze(agent), secretDigest: stored.ok ? secretDigest(stored.secret) : null, warnings } };
+}
+
+/** cllama enforces a model_policy whose `allowed` list has an entry; an empty or absent one means no policy. */
+function declaresModelPolicy(value: unknown): boolean {
+  return isPlainObject(value) && Array.isArray(value.allowed) && value.allowed.length > 0;
 }
 
 async function readOverride(dir: string): Promise<{ value: unknown; error?: string }> {
