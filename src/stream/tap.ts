@@ -6,8 +6,9 @@ import type { ProviderKey, WireFormat } from '../upstream/provider.ts';
 import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
 import { SseBlockTooLargeError, SseParser } from './sse-parser.ts';
+import { StreamKeyMask } from './stream-key-mask.ts';
 import { Watchdog } from './watchdog.ts';
-import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText, withoutBom } from './usage-reader.ts';
+import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText, withoutBom, type StreamUsageReader } from './usage-reader.ts';
 
 /** How a relay ended. Anything but `complete` was cut short; usage is still what was seen. */
 export type RelayEnd = 'complete' | 'client_aborted' | 'upstream_idle' | 'upstream_error';
@@ -86,13 +87,9 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   const encoding = upstream.headers['content-encoding'];
   const plain = isPlain(encoding);
   const parser = plain ? new SseParser({ maxBlockChars: input.maxBytes }) : null;
-  const reader = streamUsageReader(input.dialect);
-  const strip = plain && input.stripUsageChunk;
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let truncated = false;
-  let dataEvents = 0;
+  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: plain && input.stripUsageChunk, maxBytes: input.maxBytes, chunks: [], kept: 0, truncated: false, dataEvents: 0 };
+  const mask = plain ? StreamKeyMask.for(input.keysToMask) : null;
   let end: RelayEnd = 'complete';
   let idle = false;
   let failure: string | undefined;
@@ -114,20 +111,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   try {
     for await (const chunk of upstream.body) {
       watchdog.keepAlive(input.streamTimeouts.idleMs);
-      if (!truncated && kept + chunk.length <= input.maxBytes) {
-        chunks.push(chunk);
-        kept += chunk.length;
-      } else truncated = true;
-      let out: Buffer | string = chunk;
-      if (parser) {
-        let relayed = '';
-        for (const event of parser.push(chunk)) {
-          if (event.data) dataEvents++;
-          reader.onEvent(event);
-          if (strip && !reader.isUsageOnlyChunk(event)) relayed += event.raw;
-        }
-        if (strip) out = relayed;
-      }
+      const out = takePiece(state, mask ? mask.push(chunk) : chunk);
       if (out.length > 0) {
         if (!headersOut) {
           headersOut = true;
@@ -148,19 +132,53 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     watchdog.stop();
     clearImmediate(headersLater);
   }
+  const tail = mask?.end();
+  if (tail && tail.length > 0) {
+    // the end of the stream looked like the start of a key and was held back: it was not one
+    const out = takePiece(state, tail);
+    if (out.length > 0 && !res.writableEnded && !res.destroyed) res.write(out);
+  }
   if (parser) {
     // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
     const cut = end !== 'complete';
     for (const event of parser.end()) {
-      reader.onEvent(event);
-      if (strip && !cut && !reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
+      state.reader.onEvent(event);
+      if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
     }
   }
-  if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !strip });
+  if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !state.strip });
   if (!res.writableEnded) res.end();
-  const bodyText = decodeBody({ raw: Buffer.concat(chunks, kept), encoding, maxBytes: input.maxBytes });
-  const usage = parser ? reader.usage : usageFromSseText(bodyText, input.dialect);
-  return { end, sse: true, usage, bodyText, dataEvents, truncated };
+  const bodyText = decodeBody({ raw: Buffer.concat(state.chunks, state.kept), encoding, maxBytes: input.maxBytes });
+  const usage = parser ? state.reader.usage : usageFromSseText(bodyText, input.dialect);
+  return { end, sse: true, usage, bodyText, dataEvents: state.dataEvents, truncated: state.truncated };
+}
+
+/** A stream's relay in progress: what history keeps of it, its events as parsed, and whether usage chunks are stripped. */
+interface StreamState {
+  readonly parser: SseParser | null;
+  readonly reader: StreamUsageReader;
+  readonly strip: boolean;
+  readonly maxBytes: number;
+  readonly chunks: Buffer[];
+  kept: number;
+  truncated: boolean;
+  dataEvents: number;
+}
+
+/** Keeps one piece of the stream for history (up to maxBytes), reads its events, and returns what the client gets of it. */
+function takePiece(state: StreamState, piece: Buffer): Buffer | string {
+  if (!state.truncated && state.kept + piece.length <= state.maxBytes) {
+    state.chunks.push(piece);
+    state.kept += piece.length;
+  } else state.truncated = true;
+  if (!state.parser) return piece;
+  let relayed = '';
+  for (const event of state.parser.push(piece)) {
+    if (event.data) state.dataEvents++;
+    state.reader.onEvent(event);
+    if (state.strip && !state.reader.isUsageOnlyChunk(event)) relayed += event.raw;
+  }
+  return state.strip ? relayed : piece;
 }
 
 function drained(res: ServerResponse): Promise<void> {

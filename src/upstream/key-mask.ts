@@ -2,11 +2,17 @@
 import type { Provider, ProviderKey } from './provider.ts';
 
 export const MASKED_KEY = '[REDACTED]';
+const MASKED_BYTES = Buffer.from(MASKED_KEY);
 
 /** Shorter values (placeholders such as `none`) would mask ordinary text; real keys are far longer. */
 const MIN_MASKED_LENGTH = 12;
 
 const NO_KEYS: readonly ProviderKey[] = [];
+
+/** Those of the keys long enough to be masked (masking a short placeholder would mangle ordinary text). */
+export function maskableKeys(keys: readonly ProviderKey[]): readonly ProviderKey[] {
+  return keys.filter((key) => key.secret.length >= MIN_MASKED_LENGTH);
+}
 
 /** The keys whose appearance in an answer must be masked: none for a provider that sends no credential. */
 export function keysToMask(provider: Provider): readonly ProviderKey[] {
@@ -20,8 +26,19 @@ export function keysToMask(provider: Provider): readonly ProviderKey[] {
 export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Buffer {
   let out = body;
   for (const key of keys) {
-    if (key.secret.length < MIN_MASKED_LENGTH || out.indexOf(key.secret) < 0) continue;
-    out = Buffer.from(out.toString('utf8').split(key.secret).join(MASKED_KEY), 'utf8');
+    if (key.secret.length < MIN_MASKED_LENGTH) continue;
+    let at = out.indexOf(key.secret);
+    if (at < 0) continue;
+    // replaced byte for byte: the rest stays exactly as it came (a stream's chunk may end inside a UTF-8 character)
+    const length = Buffer.byteLength(key.secret);
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (; at >= 0; at = out.indexOf(key.secret, from)) {
+      parts.push(out.subarray(from, at), MASKED_BYTES);
+      from = at + length;
+    }
+    parts.push(out.subarray(from));
+    out = Buffer.concat(parts);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startHarness, type Harness } from '../helpers/harness.ts';
+import { PROVIDER_KEYS, startHarness, type Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('failures', () => {
@@ -194,6 +194,22 @@ describe('failures', () => {
     assert.equal(ok.choices.length, 1);
     await waitFor(() => h.historyText('a').includes('after the redirect'));
     assert.ok(!h.historyText('a').includes('"redirected"'), 'a redirect is not work done: not charged, not recorded');
+  });
+
+  it('a stream that echoes the provider key reaches neither the client nor history with it, however it is cut', async () => {
+    const key = PROVIDER_KEYS.openai;
+    const rawBody = `data: {"choices":[{"delta":{"content":"your key ${key} was"}}]}\n\ndata: {"error":{"message":"bad key ${key}"}}\n\ndata: [DONE]\n\n`;
+    for (const seed of [1, 2, 3]) {
+      const response = await fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ rawBody, pieces: { seed, maxBytes: 7 } }) },
+        body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: `echo the key ${seed}` }] }),
+      });
+      const text = await response.text();
+      assert.equal(text, rawBody.split(key).join('[REDACTED]'), `seed ${seed}: masked, every other byte as sent`);
+    }
+    await waitFor(() => h.historyLines('a').filter((line) => JSON.stringify(line.request_original).includes('echo the key')).length === 3);
+    assert.ok(!h.historyText('a').includes(key), 'history never holds the key');
   });
 
   it('404 and 405 in the right envelope', async () => {
