@@ -91,14 +91,20 @@ for (const ledger of ['memory', 'redis'] as const) describe(`a misbehaving upstr
       if (call % 4 === 3) await Promise.all(calls.splice(0)); // four at a time
     }
     await Promise.all(calls);
+    // one of each outcome whatever the machine's speed (random give-up times can all fall before or after the answer)
+    await callAndGiveUp({ h, body: JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'waits for its answer' }] }), behavior: {}, afterMs: Infinity, midBody: false });
+    await callAndGiveUp({ h, body: JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'leaves after the first bytes' }] }), behavior: { stallAfterChunks: 2 }, afterMs: 0, midBody: false, afterFirstBytes: true });
     await assertChargedOnce(h, 'quitter');
     const outcomes = new Set(h.historyLines('quitter').map((entry) => String(entry.outcome ?? 'complete')));
     assert.ok(outcomes.has('client_aborted') && outcomes.has('complete'), `calls cut while the upstream worked, and whole ones: ${[...outcomes]}`);
   });
 });
 
-/** Sends a call as a raw HTTP request and destroys it after `afterMs` (or half-way through sending its body). */
-function callAndGiveUp(input: { h: Harness; body: string; behavior: Behavior; afterMs: number; midBody: boolean }): Promise<void> {
+/**
+ * Sends a call as a raw HTTP request and destroys it after `afterMs` (or half-way through sending its body, or once
+ * the first bytes of the answer arrived); `afterMs: Infinity` waits for the whole answer.
+ */
+function callAndGiveUp(input: { h: Harness; body: string; behavior: Behavior; afterMs: number; midBody: boolean; afterFirstBytes?: boolean }): Promise<void> {
   return new Promise((resolve) => {
     const target = new URL(`${input.h.url}/v1/chat/completions`);
     const req = request({
@@ -111,7 +117,9 @@ function callAndGiveUp(input: { h: Harness; body: string; behavior: Behavior; af
     req.on('error', () => resolve());
     req.on('close', () => resolve());
     req.on('response', (res) => {
-      res.on('data', () => undefined);
+      res.on('data', () => {
+        if (input.afterFirstBytes) req.destroy();
+      });
       res.on('error', () => resolve());
       res.on('end', () => resolve());
     });
@@ -121,7 +129,7 @@ function callAndGiveUp(input: { h: Harness; body: string; behavior: Behavior; af
       return;
     }
     req.end(input.body);
-    setTimeout(() => req.destroy(), input.afterMs);
+    if (!input.afterFirstBytes && Number.isFinite(input.afterMs)) setTimeout(() => req.destroy(), input.afterMs);
   });
 }
 
