@@ -1,5 +1,5 @@
 // Masks the provider's key in a stream as it passes, even when a chunk boundary cuts the key in two.
-import { maskableKeys, maskProviderKeys } from '../upstream/key-mask.ts';
+import { maskableKeys, maskKeyBytes } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 
 /**
@@ -29,7 +29,8 @@ export class StreamKeyMask {
   push(chunk: Buffer): Buffer {
     const joined = this.#held ? Buffer.concat([this.#held, chunk]) : chunk;
     this.#held = null;
-    const masked = maskProviderKeys(joined, this.#keys.keys);
+    let masked = joined;
+    for (const key of this.#keys.bytes) masked = maskKeyBytes(masked, key);
     const keep = this.#possibleKeyStart(masked);
     if (keep === 0) return masked;
     this.#held = masked.subarray(masked.length - keep);
@@ -60,7 +61,6 @@ export class StreamKeyMask {
 
 /** A provider's maskable keys as bytes, prepared once per key list (the provider registry's lists live as long as it). */
 interface PreparedKeys {
-  readonly keys: readonly ProviderKey[];
   readonly bytes: readonly Buffer[];
   /** The bytes a key can start with: a tail is compared only from such a byte. */
   readonly firstBytes: ReadonlySet<number>;
@@ -73,5 +73,5 @@ function prepare(all: readonly ProviderKey[]): PreparedKeys | null {
   const keys = maskableKeys(all);
   if (keys.length === 0) return null;
   const bytes = keys.map((key) => Buffer.from(key.secret, 'utf8'));
-  return { keys, bytes, firstBytes: new Set(bytes.map((key) => key[0])), longest: Math.max(...bytes.map((key) => key.length)) };
+  return { bytes, firstBytes: new Set(bytes.map((key) => key[0])), longest: Math.max(...bytes.map((key) => key.length)) };
 }

@@ -26,21 +26,26 @@ export function keysToMask(provider: Provider): readonly ProviderKey[] {
 export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Buffer {
   let out = body;
   for (const key of keys) {
-    if (key.secret.length < MIN_MASKED_LENGTH) continue;
-    let at = out.indexOf(key.secret);
-    if (at < 0) continue;
-    // replaced byte for byte: the rest stays exactly as it came (a stream's chunk may end inside a UTF-8 character)
-    const length = Buffer.byteLength(key.secret);
-    const parts: Buffer[] = [];
-    let from = 0;
-    for (; at >= 0; at = out.indexOf(key.secret, from)) {
-      parts.push(out.subarray(from, at), MASKED_BYTES);
-      from = at + length;
-    }
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
+    if (key.secret.length >= MIN_MASKED_LENGTH && out.indexOf(key.secret) >= 0) out = maskKeyBytes(out, Buffer.from(key.secret, 'utf8'));
   }
   return out;
+}
+
+/**
+ * The body with every occurrence of the key's bytes replaced by [REDACTED], byte for byte: the rest stays exactly as
+ * it came (a stream's chunk may end inside a UTF-8 character). The same buffer when the key does not occur.
+ */
+export function maskKeyBytes(body: Buffer, key: Buffer): Buffer {
+  let at = body.indexOf(key);
+  if (at < 0) return body;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (; at >= 0; at = body.indexOf(key, from)) {
+    parts.push(body.subarray(from, at), MASKED_BYTES);
+    from = at + key.length;
+  }
+  parts.push(body.subarray(from));
+  return Buffer.concat(parts);
 }
 
 /** The text with every occurrence of one of the keys replaced by [REDACTED] (the same string when none occurs). */
