@@ -1,8 +1,11 @@
-// Settlements the shared ledger could not be reached for, kept and applied once it is back: a Redis outage loses no charge.
+// Settlements (and releases) the shared ledger could not be reached for, kept and applied once it is back: a Redis outage loses no charge.
 import { LedgerUnreachableError, type Amounts, type Ledger } from '../ledger/ledger.ts';
 
-/** One call's usage waiting for the ledger. */
-export interface PendingSettlement {
+/** One call's usage waiting for the ledger, or (`release`) a hold to drop that would otherwise last its whole lease. */
+export type PendingSettlement = UsageToSettle | { readonly kind: 'release'; readonly reservationId: string };
+
+export interface UsageToSettle {
+  readonly kind: 'settle';
   /** The reservation to settle; null when nothing was held (the usage is recorded on `scopes`). */
   readonly reservationId: string | null;
   readonly scopes: readonly string[];
@@ -49,7 +52,7 @@ export class SettleBacklog {
     const max = this.#options.maxEntries ?? 100_000;
     if (this.#pending.length > max) {
       const dropped = this.#pending.shift()!;
-      this.#options.report(`settlement backlog full (${max}): dropped the oldest (${dropped.reservationId ?? dropped.scopes.join(',')}); its cost is in session history`);
+      this.#options.report(`settlement backlog full (${max}): dropped the oldest (${describe(dropped)}); ${dropped.kind === 'settle' ? 'its cost is in session history' : 'its hold ends with its lease'}`);
     }
     if (!this.#timer && !this.#closed) {
       this.#timer = setInterval(() => void this.drain(), this.#options.retryMs ?? 1000);
@@ -100,6 +103,10 @@ export class SettleBacklog {
   /** Settles the reservation if it is still open; otherwise (expired, or Redis lost it) records the usage at its time. */
   async #apply(settlement: PendingSettlement): Promise<void> {
     const { ledger } = this.#options;
+    if (settlement.kind === 'release') {
+      await ledger.release(settlement.reservationId); // false: gone already (expired, or Redis lost it)
+      return;
+    }
     if (settlement.reservationId !== null && (await ledger.settle({ id: settlement.reservationId, amounts: settlement.amounts }))) return;
     await ledger.record({ scopes: settlement.scopes, amounts: settlement.amounts, at: settlement.at });
   }
@@ -108,4 +115,9 @@ export class SettleBacklog {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
   }
+}
+
+function describe(settlement: PendingSettlement): string {
+  if (settlement.kind === 'release') return `release of ${settlement.reservationId}`;
+  return settlement.reservationId ?? settlement.scopes.join(',');
 }

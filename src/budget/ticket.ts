@@ -83,7 +83,7 @@ export class ReservationTicket implements BudgetTicket {
       const { backlog } = this.#options;
       if (error instanceof LedgerUnreachableError && backlog) {
         // nothing reached the ledger: the backlog settles (or records) it exactly once when the ledger is back
-        backlog.add({ reservationId: this.#options.reserved ? reservationId : null, scopes: this.#options.scopes, amounts, at: this.#options.now() });
+        backlog.add({ kind: 'settle', reservationId: this.#options.reserved ? reservationId : null, scopes: this.#options.scopes, amounts, at: this.#options.now() });
       } else {
         this.#report(`budget settle failed for reservation ${reservationId}: ${(error as Error).message}`);
       }
@@ -96,7 +96,9 @@ export class ReservationTicket implements BudgetTicket {
     try {
       await this.#options.ledger.release(this.#options.reservationId);
     } catch (error) {
-      this.#report(`budget release failed for reservation ${this.#options.reservationId}: ${(error as Error).message}`);
+      // not sent: released when the ledger is back rather than holding its room for the rest of its lease
+      if (error instanceof LedgerUnreachableError && this.#options.backlog) this.#options.backlog.add({ kind: 'release', reservationId: this.#options.reservationId });
+      else this.#report(`budget release failed for reservation ${this.#options.reservationId}: ${(error as Error).message}`);
     }
   }
 

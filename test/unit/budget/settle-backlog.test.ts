@@ -53,9 +53,9 @@ describe('settlement backlog', () => {
     const { memory, state, reports, backlog } = setup({ retryMs: 10_000 });
     await memory.reserve({ id: 'open', scopes: ['agent:a'], amounts: { usd_micros: 900 }, checks: [usd], leaseMs: HOUR });
     state.down = true;
-    backlog.add({ reservationId: 'open', scopes: ['agent:a'], amounts: { usd_micros: 300 }, at: Date.now() });
-    backlog.add({ reservationId: 'expired-meanwhile', scopes: ['agent:a'], amounts: { usd_micros: 40 }, at: Date.now() - 1000 });
-    backlog.add({ reservationId: null, scopes: ['agent:a', 'shared:team'], amounts: { usd_micros: 5 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: 'open', scopes: ['agent:a'], amounts: { usd_micros: 300 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: 'expired-meanwhile', scopes: ['agent:a'], amounts: { usd_micros: 40 }, at: Date.now() - 1000 });
+    backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a', 'shared:team'], amounts: { usd_micros: 5 }, at: Date.now() });
     await backlog.drain();
     assert.equal(backlog.size, 3, 'kept while the ledger is unreachable');
     assert.equal(await used(memory), 0);
@@ -71,9 +71,25 @@ describe('settlement backlog', () => {
     await memory.close();
   });
 
+  it('releases a hold that could not be released, when the ledger is back, instead of at the end of its lease', async () => {
+    const { memory, state, backlog } = setup({ retryMs: 10_000 });
+    await memory.reserve({ id: 'failed-call', scopes: ['agent:a'], amounts: { usd_micros: 900 }, checks: [usd], leaseMs: HOUR });
+    state.down = true;
+    backlog.add({ kind: 'release', reservationId: 'failed-call' });
+    backlog.add({ kind: 'release', reservationId: 'already-gone' });
+    await backlog.drain();
+    assert.equal((await memory.standing([usd]))[0].reserved, 900, 'held while the ledger is unreachable');
+    state.down = false;
+    await backlog.drain();
+    assert.equal(backlog.size, 0);
+    assert.deepEqual([(await memory.standing([usd]))[0].reserved, await used(memory)], [0, 0], 'the room is back, nothing charged');
+    await backlog.close();
+    await memory.close();
+  });
+
   it('drops, without retrying, a settlement whose attempt may have run (a lost reply): never counted twice', async () => {
     const { memory, state, reports, backlog } = setup({ retryMs: 10_000 });
-    backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 70 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 70 }, at: Date.now() });
     state.timeouts = 1;
     await backlog.drain();
     await backlog.drain();
@@ -87,14 +103,14 @@ describe('settlement backlog', () => {
   it('retries by itself, bounds what it keeps, and reports what never landed at close', async () => {
     const { memory, state, reports, backlog } = setup({ retryMs: 10, maxEntries: 2 });
     state.down = true;
-    for (const amount of [1, 2, 4]) backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
+    for (const amount of [1, 2, 4]) backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
     assert.equal(backlog.size, 2);
     assert.match(reports[1], /backlog full \(2\): dropped the oldest/);
     state.down = false;
     for (let i = 0; i < 200 && backlog.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(await used(memory), 6, 'the timer applied the two it kept');
     state.down = true;
-    backlog.add({ reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 8 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 8 }, at: Date.now() });
     await backlog.close();
     assert.match(reports.at(-1)!, /1 settlement never reached the shared ledger/);
     await memory.close();
