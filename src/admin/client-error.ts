@@ -2,29 +2,27 @@
 // UI's own formats: the admin API's JSON error under /api/, cllama's plain text elsewhere, instead of a bare status line.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ClientError } from '../transport/client-error.ts';
-import { endWithAnswer, requestTargetOf } from '../transport/raw-answer.ts';
+import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from '../transport/raw-answer.ts';
 import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './http.ts';
 
 /** What to answer, or null when there is no one to answer (the peer reset or closed mid-request). */
 export function uiClientErrorAnswer(error: ClientError): AdminError | null {
-  switch (error.code) {
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'HPE_INVALID_EOF_STATE':
+  switch (clientErrorKind(error)) {
+    case 'peer_gone':
+    case 'closed_mid_request':
       return null;
-    case 'HPE_HEADER_OVERFLOW':
+    case 'headers_too_large':
       return new AdminError('headers_too_large', 'request headers too large (16 KiB at most)');
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'request_timeout':
       return new AdminError('request_timeout', 'the request did not arrive whole in time');
-    default:
+    case 'malformed':
       return new AdminError('invalid_request', `malformed HTTP request (${error.code ?? 'parse error'})`);
   }
 }
 
 /** The 'clientError' listener of the UI port. The connection is closed after the answer. */
 export function answerUiClientError(error: ClientError, socket: Socket): void {
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+  const inFlight = responseInFlight(socket);
   const answer = uiClientErrorAnswer(error);
   if (!answer || !socket.writable || inFlight?.headersSent) {
     socket.destroy();

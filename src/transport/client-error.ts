@@ -1,30 +1,26 @@
 // Answers what node:http rejects before or while a request is read (malformed HTTP, oversized headers, a request that
 // takes too long to arrive) in the caller's wire format, instead of Node's bare status line.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { failBodyRead } from './body.ts';
-import { endWithAnswer, requestTargetOf } from './raw-answer.ts';
+import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from './raw-answer.ts';
 import { errorBody, renderError } from './render-error.ts';
-
-/** The error node:http hands to 'clientError': a parser error (`HPE_*`, with the bytes it stopped on) or a timeout. */
-export type ClientError = Error & { code?: string; rawPacket?: Buffer };
 
 /** What a 'clientError' means for the caller, or null when nothing can be answered (the peer is gone). */
 export function clientErrorAnswer(error: ClientError, options: { requestTimeoutMs: number }): ProxyError | null {
-  switch (error.code) {
-    case 'ECONNRESET':
-    case 'EPIPE':
+  switch (clientErrorKind(error)) {
+    case 'peer_gone':
       return null;
-    case 'HPE_INVALID_EOF_STATE':
-      // the client closed its side mid-request: recorded (499, as nginx logs it); there is most likely no one to read it
+    case 'closed_mid_request':
+      // recorded (499, as nginx logs it); there is most likely no one to read it
       return new ProxyError('client_closed', { message: 'the client closed the connection before its request was complete' });
-    case 'HPE_HEADER_OVERFLOW':
+    case 'headers_too_large':
       return new ProxyError('headers_too_large');
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'request_timeout':
       return new ProxyError('request_timeout', { message: `the request did not arrive whole within ${options.requestTimeoutMs} ms (TOLLGATE_REQUEST_TIMEOUT_MS)` });
-    default:
+    case 'malformed':
       return new ProxyError('malformed_http', { message: `malformed HTTP request (${error.code ?? 'parse error'}): ${error.message}`.slice(0, 300) });
   }
 }
@@ -35,7 +31,7 @@ export function clientErrorAnswer(error: ClientError, options: { requestTimeoutM
  */
 export function answerClientError(input: { error: ClientError; socket: Socket; requestTimeoutMs: number }): void {
   const { error, socket } = input;
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+  const inFlight = responseInFlight(socket);
   const proxyError = clientErrorAnswer(error, input);
   if (!proxyError || !socket.writable || inFlight?.headersSent) {
     socket.destroy();

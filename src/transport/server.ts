@@ -5,7 +5,8 @@ import { ProxyError } from '../errors.ts';
 import { handleModelCall } from '../pipeline/handle.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { WireFormat } from '../upstream/provider.ts';
-import { answerClientError, type ClientError } from './client-error.ts';
+import { answerClientError } from './client-error.ts';
+import type { ClientError } from './raw-answer.ts';
 import { renderError } from './render-error.ts';
 
 /** A non-pipeline route on the API port (health, history). Returns false when it does not match. */
