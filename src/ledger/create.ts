@@ -70,7 +70,7 @@ async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryL
   const started = performance.now();
   const file = journalPath(options.config);
   // before anything reads or rewrites the journal: a second process on it fails here, the first keeps its spend
-  const lock = await lockDataDir({ dir: options.config.dataDir });
+  const lock = await lockDataDir({ dir: options.config.dataDir, onWarning: options.onWarning });
   try {
     return await loadMemoryLedger({ options, file, lock, started });
   } catch (error) {

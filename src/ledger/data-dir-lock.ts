@@ -37,6 +37,8 @@ interface LockOptions {
   readonly self?: { readonly pid: number; readonly host: string };
   readonly heartbeatMs?: number;
   readonly staleAfterMs?: number;
+  /** Told when the held lock file went missing (re-created) or was taken over by another process. */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -50,13 +52,14 @@ export async function lockDataDir(options: LockOptions): Promise<DataDirLock> {
   const now = options.now ?? Date.now;
   const me: Holder = { pid: self.pid, host: self.host, started_at: new Date(now()).toISOString() };
   await mkdir(options.dir, { recursive: true });
-  if (await create(file, me)) return held({ file, me, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS });
+  const keep = { file, me, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, onWarning: options.onWarning ?? (() => undefined) };
+  if (await create(file, me)) return held(keep);
   const found = await readHolder(file);
   const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
   if (found && !isStale({ found, self, now: now(), staleAfterMs })) throw lockedError({ dir: options.dir, found, staleAfterMs });
   await rm(file, { force: true });
   // a second comer racing for the same stale lock loses here, and is told who won
-  if (await create(file, me)) return held({ file, me, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS });
+  if (await create(file, me)) return held(keep);
   const winner = await readHolder(file);
   throw lockedError({ dir: options.dir, found: winner ?? { holder: null, mtimeMs: now() }, staleAfterMs });
 }
@@ -128,12 +131,21 @@ function lockedError(input: { dir: string; found: Found; staleAfterMs: number })
   );
 }
 
-function held(input: { file: string; me: Holder; heartbeatMs: number }): DataDirLock {
+function held(input: { file: string; me: Holder; heartbeatMs: number; onWarning: (message: string) => void }): DataDirLock {
   const { file, me } = input;
+  let beating = false;
   // refreshed off the request path; a failed refresh (the volume briefly gone) is retried on the next beat
   const heartbeat = setInterval(() => {
-    const at = new Date();
-    utimes(file, at, at).catch(() => undefined);
+    if (beating) return;
+    beating = true;
+    refresh(input)
+      .then((kept) => {
+        if (!kept) clearInterval(heartbeat);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        beating = false;
+      });
   }, input.heartbeatMs);
   heartbeat.unref();
   let released = false;
@@ -145,7 +157,40 @@ function held(input: { file: string; me: Holder; heartbeatMs: number }): DataDir
       clearInterval(heartbeat);
       const found = await readHolder(file).catch(() => null);
       // only our own lock: one taken over by another process (after ours went stale) is theirs
-      if (found?.holder && found.holder.pid === me.pid && found.holder.host === me.host && found.holder.started_at === me.started_at) await rm(file, { force: true });
+      if (found?.holder && isMe(found.holder, me)) await rm(file, { force: true });
     },
   };
+}
+
+/**
+ * One beat: our lock file is touched; one deleted by hand (or by a cleanup job) is written again, since the journal is
+ * still ours; one another process took over (ours went stale, a host suspended past a minute) is left to it, said
+ * loudly, and no longer refreshed. False when the lock is no longer ours.
+ */
+async function refresh(input: { file: string; me: Holder; onWarning: (message: string) => void }): Promise<boolean> {
+  const { file, me } = input;
+  let found = await readHolder(file);
+  if (found === null) {
+    if (await create(file, me)) {
+      input.onWarning(`the data directory's lock file ${file} had been removed while this process holds the journal; written again`);
+      return true;
+    }
+    found = await readHolder(file); // someone else created it in between: see whose it is
+    if (found === null) return true; // removed again: the next beat writes it
+  }
+  if (found.holder === null || isMe(found.holder, me)) {
+    const at = new Date();
+    await utimes(file, at, at);
+    return true;
+  }
+  const other = found.holder;
+  input.onWarning(
+    `the data directory's lock file ${file} was taken over by tollgate pid ${other.pid} on ${other.host} (since ${other.started_at}) ` +
+      'while this process still writes its journal: two embedded ledgers on one journal overwrite each other\'s spend; stop one of them',
+  );
+  return false;
+}
+
+function isMe(holder: Holder, me: Holder): boolean {
+  return holder.pid === me.pid && holder.host === me.host && holder.started_at === me.started_at;
 }

@@ -26,6 +26,15 @@ async function writeLock(dir: string, holder: unknown, ageMs = 0): Promise<void>
   await utimes(file, at, at);
 }
 
+/** Polls `check` until it holds (at most 15 s: the machine may be busy). */
+async function waitUntil(check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 const SOMEONE_ELSE = { pid: 4242, host: 'another-host', started_at: '2026-11-29T10:00:00.000Z' };
 
 describe('data directory lock', () => {
@@ -99,6 +108,34 @@ describe('data directory lock', () => {
     await writeLock(dir, SOMEONE_ELSE); // ours went stale and someone took it over
     await lock.release();
     assert.equal((JSON.parse(await readFile(lock.file, 'utf8')) as { host: string }).host, 'another-host', 'not ours to remove');
+    await rm(dir, { recursive: true });
+  });
+
+  it('a lock file removed by hand while held is written again, with a warning', async () => {
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const lock = await lockDataDir({ dir, heartbeatMs: 20, onWarning: (message) => warnings.push(message) });
+    await rm(lock.file);
+    await waitUntil(async () => (await readFile(lock.file, 'utf8').catch(() => '')) !== '');
+    assert.equal((JSON.parse(await readFile(lock.file, 'utf8')) as { pid: number }).pid, process.pid);
+    assert.match(warnings[0] ?? '', /had been removed while this process holds the journal; written again/);
+    await assert.rejects(lockDataDir({ dir, self: { pid: deadPid(), host: hostname() } }), DataDirLockedError, 'another process is refused again');
+    await lock.release();
+    await assert.rejects(stat(lock.file), { code: 'ENOENT' }, 'released: removed');
+    await rm(dir, { recursive: true });
+  });
+
+  it('a lock taken over by another process is said once and no longer refreshed', async () => {
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const lock = await lockDataDir({ dir, heartbeatMs: 20, onWarning: (message) => warnings.push(message) });
+    await writeLock(dir, SOMEONE_ELSE, 3_600_000); // ours went stale on a shared volume; another host took it and then stalled
+    await waitUntil(() => warnings.length > 0);
+    assert.match(warnings[0], /taken over by tollgate pid 4242 on another-host .*stop one of them/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(warnings.length, 1, 'said once');
+    assert.ok(Date.now() - (await stat(lock.file)).mtimeMs > 3_000_000, 'their lock is not kept fresh by us');
+    await lock.release();
     await rm(dir, { recursive: true });
   });
 
