@@ -1,4 +1,5 @@
 // Delivers budget_alert events to a webhook off the request path: bounded queue, timeout, retries with backoff, never throws.
+import { randomUUID } from 'node:crypto';
 import type { EventBus, ProxyEvent } from '../observability/events.ts';
 
 export interface AlertWebhookOptions {
@@ -63,6 +64,8 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
 
   const deliver = async (event: ProxyEvent): Promise<void> => {
     const body = JSON.stringify(event);
+    // a try that timed out may still have reached the receiver: every try of one alert carries the same key
+    const idempotencyKey = typeof event.alert_id === 'string' ? event.alert_id : randomUUID();
     let last: Attempt | null = null;
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (last && !last.ok) {
@@ -70,7 +73,7 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
         await pause(Math.max(delays[attempt - 1], Math.min(last.retryAfterMs ?? 0, maxRetryAfterMs)));
         if (closed) break;
       }
-      last = await postOnce({ send, url: options.url, body, timeoutMs });
+      last = await postOnce({ send, url: options.url, body, idempotencyKey, timeoutMs });
       if (last.ok) return;
       if (!last.retryable) break;
     }
@@ -117,11 +120,11 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
  * delivered), and a webhook URL that moved must be changed by the operator, not guessed. The answer's body is never
  * read (a receiver answering with an endless body would otherwise be buffered in memory until the timeout).
  */
-async function postOnce(input: { send: typeof fetch; url: string; body: string; timeoutMs: number }): Promise<Attempt> {
+async function postOnce(input: { send: typeof fetch; url: string; body: string; idempotencyKey: string; timeoutMs: number }): Promise<Attempt> {
   try {
     const response = await input.send(input.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'tollgate-alerts' },
+      headers: { 'content-type': 'application/json', 'user-agent': 'tollgate-alerts', 'idempotency-key': input.idempotencyKey },
       body: input.body,
       redirect: 'manual',
       signal: AbortSignal.timeout(input.timeoutMs),

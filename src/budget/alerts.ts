@@ -1,4 +1,5 @@
 // Threshold alerts on USD limits: after each settle, each threshold reached fires once per window, on one replica only.
+import { randomUUID } from 'node:crypto';
 import type { Ledger, LimitStanding } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { microsToUsd } from './headers.ts';
@@ -48,6 +49,8 @@ export class AlertTracker {
       claw_id: input.agentId,
       model: input.model,
       intervention: 'budget_alert',
+      // one id per alert fired, the same in every try of its webhook delivery: a receiver drops a repeat by it
+      alert_id: randomUUID(),
       limit_id: spec.id,
       scope: spec.scope,
       window: spec.window,

@@ -38,6 +38,9 @@ describe('budget alerts', () => {
     assert.equal(of('budget_alert').length, 2);
     await spend(5000); // 51%
     assert.deepEqual(of('budget_alert').map((event) => event.threshold), [0.5, 0.8, 0.5]);
+    const ids = of('budget_alert').map((event) => event.alert_id);
+    assert.ok(ids.every((id) => typeof id === 'string' && id.length > 0), 'each alert has an id');
+    assert.equal(new Set(ids).size, ids.length, 'one id per alert fired (the same threshold next window is another alert)');
   });
 
   it('alerts on a shared budget once, whichever agent crosses it', async () => {
@@ -102,8 +105,10 @@ describe('alert webhook', () => {
 
   it('posts each alert as JSON, retrying failures with backoff until it is accepted', async () => {
     let calls = 0;
+    const keys: (string | undefined)[] = [];
     const target = await server((req, res) => {
       calls += 1;
+      keys.push(req.headers['idempotency-key'] as string | undefined);
       assert.equal(req.method, 'POST');
       assert.equal(req.headers['content-type'], 'application/json');
       res.writeHead(calls <= 2 ? 503 : 204).end();
@@ -120,6 +125,11 @@ describe('alert webhook', () => {
     assert.equal(delivered.threshold, 0.5);
     assert.equal(delivered.limit_id, 'agent:a/usd/1h');
     assert.equal(webhook.pending, 0);
+    assert.match(keys[0] ?? '', /^[0-9a-f-]{36}$/, 'an idempotency key on every try');
+    assert.deepEqual(keys, [keys[0], keys[0], keys[0]], 'the same key on each try of one alert: a receiver drops a repeat');
+    bus.emit({ ...alert(0.8), alert_id: 'alert-from-the-tracker' });
+    await webhook.idle();
+    assert.equal(keys.at(-1), 'alert-from-the-tracker', 'the alert\'s own id is the key');
     await webhook.close();
   });
 
