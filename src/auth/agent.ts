@@ -32,3 +32,16 @@ export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function isPlainAgentId(id: string): boolean {
   return AGENT_ID_PATTERN.test(id) && !id.includes('..');
 }
+
+/** What the context root's scan makes of one of its entries (the registry and `tollgate validate` take the same ones). */
+export type ContextEntryKind = 'candidate' | 'not_plain' | 'skip';
+
+/**
+ * A plain file (a README beside the agents) is skipped; a plain-named anything else is a candidate agent (an agent when
+ * its metadata.json is there, symlinks followed); a directory or symlink with another name is ignored with a warning.
+ */
+export function contextEntryKind(entry: { readonly name: string; isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): ContextEntryKind {
+  if (entry.isFile()) return 'skip';
+  if (isPlainAgentId(entry.name)) return 'candidate';
+  return entry.isDirectory() || entry.isSymbolicLink() ? 'not_plain' : 'skip';
+}

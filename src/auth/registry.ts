@@ -3,7 +3,7 @@ import { statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from './agent.ts';
+import { CONTEXT_OVERRIDE_FILE, contextEntryKind, isPlainAgentId, type Agent } from './agent.ts';
 import { agentFingerprint, loadAgentDir } from './agent-loader.ts';
 import { secretMatchesDigest } from './secret-compare.ts';
 
@@ -217,9 +217,9 @@ export class AgentRegistry {
   /** Only plain names are agent ids; a directory with any other name (`.hidden`, odd characters) is ignored, with one warning per name. */
   #acceptEntry(entry: Dirent): boolean {
     const name = entry.name;
-    if (entry.isFile()) return false; // a README beside the agents
-    if (isPlainAgentId(name)) return true;
-    if ((entry.isDirectory() || entry.isSymbolicLink()) && !this.#warnedNames.has(name)) {
+    const kind = contextEntryKind(entry);
+    if (kind === 'candidate') return true;
+    if (kind === 'not_plain' && !this.#warnedNames.has(name)) {
       this.#warnedNames.add(name);
       this.#warn(`agent registry: ignoring "${join(this.#root, name)}": not a plain agent id (letters, digits, ".", "_", "-"; no leading "." or "_")`);
     }

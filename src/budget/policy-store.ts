@@ -1,10 +1,11 @@
 // Governance policy files held in memory: loaded at start, watched and rescanned, validated on change, merged per agent.
 import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../auth/agent.ts';
 import { parsePolicySource, sourceProblems, unusableSource, type ParsedSource, type PolicySource } from './policy-fields.ts';
+import { listGovernanceTree, policyFileSignature, POLICY_FILE, readPolicyFile, SHARED_DIR, type PolicyFileKind } from './policy-files.ts';
 import { resolvePolicy, type LimitSpec, type PolicyResult } from './policy.ts';
 
 export interface PolicyStoreOptions {
@@ -40,9 +41,6 @@ interface LoadedFile {
   readonly signature: string;
   readonly parsed: ParsedSource;
 }
-
-const SHARED_DIR = '_shared';
-const POLICY_FILE = 'budget.json';
 
 export class PolicyStore {
   readonly #options: PolicyStoreOptions;
@@ -226,54 +224,36 @@ export class PolicyStore {
   async #scan(): Promise<void> {
     const dir = this.#options.governanceDir;
     if (!dir) return;
-    const seenAgents = new Map<string, string>();
-    const seenShared = new Map<string, string>();
-    for (const entry of await listDir(dir)) {
-      if (!entry.isDirectory()) continue;
-      if (entry.name === SHARED_DIR) {
-        for (const file of await listDir(join(dir, SHARED_DIR))) {
-          const name = file.name.endsWith('.json') ? file.name.slice(0, -'.json'.length) : '';
-          if (file.isFile() && isPlainAgentId(name)) seenShared.set(name, join(dir, SHARED_DIR, file.name));
-        }
-      } else if (isPlainAgentId(entry.name)) {
-        seenAgents.set(entry.name, join(dir, entry.name, POLICY_FILE));
-      }
-    }
+    const tree = await listGovernanceTree(dir);
     const changed = [
-      ...(await this.#sync({ held: this.#governance, seen: seenAgents, kind: 'governance' })),
-      ...(await this.#sync({ held: this.#shared, seen: seenShared, kind: 'shared' })),
+      ...(await this.#sync({ held: this.#governance, seen: tree.agents, kind: 'governance' })),
+      ...(await this.#sync({ held: this.#shared, seen: tree.shared, kind: 'shared' })),
     ];
     if (changed.length === 0) return;
     this.#version += 1;
     this.#options.onChange?.(changed);
   }
 
-  async #sync(input: { held: Map<string, LoadedFile>; seen: Map<string, string>; kind: 'governance' | 'shared' }): Promise<string[]> {
+  async #sync(input: { held: Map<string, LoadedFile>; seen: ReadonlyMap<string, string>; kind: PolicyFileKind }): Promise<string[]> {
     const { held, seen, kind } = input;
     const changed: string[] = [];
-    for (const [key, loaded] of held) {
-      if (!seen.has(key)) {
-        held.delete(key);
-        changed.push(loaded.parsed.source.file);
-      }
-    }
+    const forget = (key: string, file: string) => held.delete(key) && changed.push(file);
+    for (const [key, loaded] of held) if (!seen.has(key)) forget(key, loaded.parsed.source.file);
     for (const [key, file] of seen) {
-      const signature = await fileSignature(file);
+      const signature = await policyFileSignature(file);
       const previous = held.get(key);
-      if (signature === null) {
-        if (previous) {
-          held.delete(key);
-          changed.push(file);
-        }
+      if (previous && previous.signature === signature) continue;
+      const parsed = signature === null ? null : await readPolicyFile({ file, kind }); // null: not there (any more)
+      if (parsed === null || signature === null) {
+        forget(key, file);
         continue;
       }
-      if (previous?.signature === signature) continue;
-      const parsed = await loadSource({ file, kind });
       if (parsed.fatal !== null && previous && previous.parsed.fatal === null) {
-        // a file that stopped parsing (saved half-way, a typo) keeps its last good version in force, as a broken
-        // metadata.json keeps its agent: failing open on it would drop the limits it held
+        // a file that stopped parsing (saved half-way, a typo) or can no longer be read (grown past the limit, replaced
+        // by a FIFO) keeps its last good version in force, as a broken metadata.json keeps its agent: failing open on it
+        // would drop the limits it held
         held.set(key, { signature, parsed: previous.parsed });
-        this.#options.onError?.(file, `${parsed.fatal}; its previous version stays in force until the file parses again`);
+        this.#tell(file, `${parsed.fatal}; its previous version stays in force until the file parses again`);
         continue;
       }
       held.set(key, { signature, parsed });
@@ -284,51 +264,22 @@ export class PolicyStore {
   }
 
   #report(parsed: ParsedSource, sharedName: string | null): void {
-    const onError = this.#options.onError;
-    if (!onError) return;
     const file = parsed.source.file;
     let problems = sourceProblems(parsed);
     if (sharedName && problems.length === 0) {
       const probe = resolvePolicy({ agentId: '_', sources: [emptySharedUser(sharedName)], shared: () => ({ parsed }), sharedDir: null, now: 0 });
       if (probe.kind === 'unavailable') problems = probe.problems.map((line) => stripFile(line, file));
     }
-    for (const message of [...problems, ...parsed.warnings]) onError(file, message);
+    for (const message of [...problems, ...parsed.warnings]) this.#tell(file, message);
   }
-}
 
-/** Reads and parses one policy file; an unreadable or unparsable file becomes an unusable source (never thrown). */
-async function loadSource(input: { file: string; kind: 'governance' | 'shared' }): Promise<ParsedSource> {
-  const source: PolicySource = { kind: input.kind, file: input.file };
-  let text: string;
-  try {
-    text = await readFile(input.file, 'utf8');
-  } catch (error) {
-    return unusableSource(source, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    return unusableSource(source, `invalid JSON (${(error as Error).message})`);
-  }
-  if (raw === null) return unusableSource(source, 'must be a JSON object, got null');
-  return parsePolicySource({ raw, source });
-}
-
-async function listDir(dir: string) {
-  try {
-    return await readdir(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-}
-
-async function fileSignature(file: string): Promise<string | null> {
-  try {
-    const info = await stat(file);
-    return info.isFile() ? `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` : null;
-  } catch {
-    return null;
+  /** A failing reporter must not stop a rescan half-way: the files after it would not load. */
+  #tell(file: string, message: string): void {
+    try {
+      this.#options.onError?.(file, message);
+    } catch {
+      // reported or not, the rescan goes on
+    }
   }
 }
 

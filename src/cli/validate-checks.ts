@@ -1,13 +1,15 @@
 // `tollgate validate`: every problem of the configuration, the context dir, providers.json and the governance dir, with file and field.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../auth/agent.ts';
+import { CONTEXT_OVERRIDE_FILE, type Agent } from '../auth/agent.ts';
 import { loadAgentDir } from '../auth/agent-loader.ts';
 import { parsePolicySource, sourceProblems, type ParsedSource, type PolicySource } from '../budget/policy-fields.ts';
+import { listGovernanceTree, policyFileSignature, readPolicyFile, type PolicyFileKind } from '../budget/policy-files.ts';
 import { PolicyStore } from '../budget/policy-store.ts';
 import type { Config } from '../config/config.ts';
 import type { Env } from '../config/env-values.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { listAgentDirs } from './agent-dirs.ts';
 
 export type Severity = 'error' | 'warning';
 
@@ -92,7 +94,7 @@ export async function validateSetup(options: ValidateOptions): Promise<Validatio
   const governanceDir = config ? config.governanceDir : dirFromEnv(env, 'CLAW_GOVERNANCE_DIR', cwd);
 
   const agents = contextRoot ? await checkContext({ dir: contextRoot, findings }) : [];
-  const governance = governanceDir ? checkGovernanceDir({ dir: governanceDir, agents, findings }) : { overrides: 0, shared: 0 };
+  const governance = governanceDir ? await checkGovernanceDir({ dir: governanceDir, agents, findings }) : { overrides: 0, shared: 0 };
   await checkPolicies({ agents, governanceDir, findings, now });
 
   const rank = (finding: Finding) => (finding.severity === 'error' ? 0 : 1);
@@ -126,23 +128,23 @@ function dirFromEnv(env: Env, name: string, cwd: string): string | null {
   return value ? resolve(cwd, value) : null;
 }
 
-/** Every agent directory: metadata.json readable, a token that can authenticate, string fields, service-auth files. */
+/**
+ * Every agent directory the proxy would load, taken as the registry takes them (symlinked directories included):
+ * metadata.json readable, a token that can authenticate, string fields, service-auth files.
+ */
 async function checkContext(input: { dir: string; findings: Findings }): Promise<Agent[]> {
   const { dir, findings } = input;
   if (!isDirectory(dir)) {
     findings.add('error', `CLAW_CONTEXT_ROOT: ${dir} is not a directory`);
     return [];
   }
+  const listed = listAgentDirs(dir);
+  for (const path of listed.ignored) findings.add('warning', `${path}: not a plain agent id (letters, digits, . _ -), ignored`);
   const agents: Agent[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory()) continue;
-    if (!isPlainAgentId(entry.name)) {
-      findings.add('warning', `${join(dir, entry.name)}: not a plain agent id (letters, digits, . _ -), ignored`);
-      continue;
-    }
-    const load = await loadAgentDir({ id: entry.name, dir: join(dir, entry.name) });
+  for (const entry of listed.entries) {
+    const load = entry.loads ? await loadAgentDir({ id: entry.id, dir: entry.dir }) : { kind: 'missing' as const };
     if (load.kind === 'missing') {
-      findings.add('warning', `${join(dir, entry.name, 'metadata.json')}: missing, so "${entry.name}" is not an agent`);
+      findings.add('warning', entry.isDirectory ? `${join(entry.dir, 'metadata.json')}: missing, so "${entry.id}" is not an agent` : `${entry.dir}: not a directory, so "${entry.id}" is not an agent`);
     } else if (load.kind === 'broken') {
       findings.add('error', load.problem);
     } else {
@@ -153,48 +155,35 @@ async function checkContext(input: { dir: string; findings: Findings }): Promise
   return agents;
 }
 
-/** The governance tree: each `<agent>/budget.json` and `_shared/<name>.json` parses and validates on its own. */
-function checkGovernanceDir(input: { dir: string; agents: readonly Agent[]; findings: Findings }): { overrides: number; shared: number } {
+/** The governance tree as the policy store lists and reads it: each `<agent>/budget.json` and `_shared/<name>.json` on its own. */
+async function checkGovernanceDir(input: { dir: string; agents: readonly Agent[]; findings: Findings }): Promise<{ overrides: number; shared: number }> {
   const { dir, agents, findings } = input;
   if (!isDirectory(dir)) {
     findings.add('error', `CLAW_GOVERNANCE_DIR: ${dir} is not a directory`);
     return { overrides: 0, shared: 0 };
   }
   const known = new Set(agents.map((agent) => agent.id));
-  let overrides = 0;
-  let shared = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory()) continue;
-    if (entry.name === '_shared') {
-      for (const file of readdirSync(join(dir, '_shared')).filter((name) => name.endsWith('.json')).sort()) {
-        shared += 1;
-        const path = join(dir, '_shared', file);
-        if (!isPlainAgentId(file.slice(0, -'.json'.length))) findings.add('warning', `${path}: not a plain budget name (letters, digits, . _ -), ignored`);
-        else checkPolicyFile({ file: path, kind: 'shared', findings });
-      }
-      continue;
-    }
-    const file = join(dir, entry.name, 'budget.json');
-    if (!existsSync(file)) continue;
-    overrides += 1;
-    if (!isPlainAgentId(entry.name)) findings.add('warning', `${file}: not a plain agent id, ignored`);
-    else if (!known.has(entry.name)) findings.add('warning', `${file}: there is no agent "${entry.name}" in CLAW_CONTEXT_ROOT, so this override applies to nobody`);
-    checkPolicyFile({ file, kind: 'governance', findings });
+  const tree = await listGovernanceTree(dir);
+  for (const { file, kind } of tree.ignored) {
+    if (await policyFileSignature(file) !== null) findings.add('warning', `${file}: not a plain ${kind === 'shared' ? 'budget name' : 'agent id'} (letters, digits, . _ -), ignored`);
   }
+  let overrides = 0;
+  for (const [id, file] of tree.agents) {
+    if (!(await checkPolicyFile({ file, kind: 'governance', findings }))) continue;
+    overrides += 1;
+    if (!known.has(id)) findings.add('warning', `${file}: there is no agent "${id}" in CLAW_CONTEXT_ROOT, so this override applies to nobody`);
+  }
+  let shared = 0;
+  for (const file of tree.shared.values()) if (await checkPolicyFile({ file, kind: 'shared', findings })) shared += 1;
   return { overrides, shared };
 }
 
-function checkPolicyFile(input: { file: string; kind: 'governance' | 'shared'; findings: Findings }): void {
-  const { file, findings } = input;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    findings.add('error', `${file}: ${(error as NodeJS.ErrnoException).code ? `cannot read the file (${(error as NodeJS.ErrnoException).code})` : `invalid JSON (${(error as Error).message})`}`);
-    return;
-  }
-  reportSource(parsePolicySource({ raw: raw === null ? {} : raw, source: { kind: input.kind, file } }), findings);
-  if (raw === null) findings.add('error', `${file}: must be a JSON object, got null`);
+/** Reads the file as the policy store does and reports its problems; false when there is no such file. */
+async function checkPolicyFile(input: { file: string; kind: PolicyFileKind; findings: Findings }): Promise<boolean> {
+  if (await policyFileSignature(input.file) === null) return false;
+  const parsed = await readPolicyFile({ file: input.file, kind: input.kind });
+  if (parsed) reportSource(parsed, input.findings);
+  return parsed !== null;
 }
 
 function reportSource(parsed: ParsedSource, findings: Findings): void {

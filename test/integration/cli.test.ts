@@ -1,10 +1,11 @@
-// The real `tollgate` binary: status (live and offline), validate (clean and broken trees), override set|clear.
+// The real `tollgate` binary: status (live and offline), validate (clean, broken and hostile trees), override set|clear.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MAX_JSON_FILE_BYTES } from '../../src/config/json-file.ts';
 import { formatCount, formatUsdMicros } from '../../src/dashboard/static/format.js';
 import { BIN } from '../helpers/process.ts';
 import { driveTraffic, startOperatorFixture, UI_TOKEN, type OperatorFixture } from './operator-fixture.ts';
@@ -198,5 +199,53 @@ describe('tollgate validate', { timeout: 60_000 }, () => {
     assert.ok(finding, 'LISTEN_ADDR is named');
     assert.equal(finding.file, null);
     assert.match(finding.message, /did you mean ":8080"/);
+  });
+});
+
+describe('tollgate validate takes what the proxy takes, and reads governance files as it does', { timeout: 60_000 }, () => {
+  let root: string;
+  const write = (path: string, content: unknown) => {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), typeof content === 'string' ? content : JSON.stringify(content));
+  };
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'tollgate-validate-files-'));
+    write('context/a/metadata.json', { token: 'a:secret-a' });
+    write('elsewhere/e/metadata.json', { token: 'e:secret-e', budget: { limit_usd: '1', window: '1h' } });
+    symlinkSync(join(root, 'elsewhere/e'), join(root, 'context/e'));
+    write('auth/providers.json', { providers: { openai: { api_key: 'sk-test' } } });
+    write('governance/e/budget.json', { limit_usd: 2, window: '1h' });
+    write('governance/a/budget.json', JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x'.repeat(MAX_JSON_FILE_BYTES) }));
+    mkdirSync(join(root, 'governance/_shared'));
+    execFileSync('mkfifo', [join(root, 'governance/_shared/team.json')]);
+    symlinkSync('/dev/zero', join(root, 'governance/_shared/zero.json'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const validate = async () => {
+    const run = await tollgate(['validate', '--json'], {
+      CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_GOVERNANCE_DIR: join(root, 'governance'),
+    }, root);
+    assert.equal(run.code, 1, `exit 1 with problems, not killed by the 30 s timeout: ${run.stdout}${run.stderr}`);
+    const report = JSON.parse(run.stdout);
+    return { report, lines: report.findings.map((finding: any) => `${finding.severity} ${finding.text.slice(root.length + 1)}`) as string[] };
+  };
+
+  it('checks a symlinked agent directory as the registry loads it', async () => {
+    const { report, lines } = await validate();
+    assert.equal(report.checked.agents, 2);
+    assert.ok(lines.includes('error context/e/metadata.json: budget.limit_usd: must be a number of US dollars, got the string "1"'), lines.join('\n'));
+    assert.deepEqual(lines.filter((line) => line.startsWith('warning')), [], 'e is an agent, so governance/e/budget.json applies to someone');
+  });
+
+  it('reports an oversized, a FIFO and a /dev/zero policy file by name, as the policy store does, without reading them', async () => {
+    const { report, lines } = await validate();
+    const size = statSync(join(root, 'governance/a/budget.json')).size;
+    assert.deepEqual(lines.filter((line) => line.includes(' governance/')), [
+      'error governance/_shared/team.json: not a regular file',
+      'error governance/_shared/zero.json: not a regular file',
+      `error governance/a/budget.json: too large (${size} bytes; at most ${MAX_JSON_FILE_BYTES} are read)`,
+    ], 'one error per unreadable file (the merged policy of agent a repeats its file\'s, and is not listed twice)');
+    assert.deepEqual({ overrides: report.checked.overrides, shared: report.checked.shared_budgets }, { overrides: 2, shared: 2 });
   });
 });
