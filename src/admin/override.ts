@@ -1,10 +1,10 @@
 // Governance overrides through the admin API: validate the body, write or clear the file atomically, audit the change.
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Agent } from '../auth/agent.ts';
 import type { PolicyResult } from '../budget/policy.ts';
 import { PolicyValidationError } from '../budget/policy-store.ts';
 import type { EventBus } from '../observability/events.ts';
+import { isPlainObject, readJsonFile } from '../config/json-file.ts';
 import { AdminError, parseRfc3339 } from './http.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 
@@ -120,7 +120,7 @@ async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: u
       throw new AdminError('invalid_override', `the override would make the agent's budget unusable: ${problems.join('; ')}`, { extra: { problems } });
     }
   }
-  const previousText = await readText(file);
+  const previous = await previousOverride(file);
   try {
     await store.writeOverride(agent.id, content);
   } catch (error) {
@@ -140,7 +140,7 @@ async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: u
     set_by: content.set_by,
     expires_at: content.expires_at ?? null,
     override: content,
-    previous: parseOrNull(previousText),
+    previous,
   });
   return { file, content };
 }
@@ -152,7 +152,7 @@ export function clearOverride(deps: OverrideDeps, input: { agent: Agent; reason:
 
 async function removeFile(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
   const file = requireFile(deps.store, input.agent.id);
-  const previousText = await readText(file);
+  const previous = await previousOverride(file);
   const cleared = await deps.store.clearOverride(input.agent.id);
   if (cleared) {
     deps.bus.emit({
@@ -166,25 +166,20 @@ async function removeFile(deps: OverrideDeps, input: { agent: Agent; reason: str
       set_by: input.setBy ?? DEFAULT_SET_BY,
       expires_at: null,
       override: null,
-      previous: parseOrNull(previousText),
+      previous,
     });
   }
   return { file, cleared };
 }
 
-/** The governance file as written, for the detail view. */
+/** The governance file as written, for the detail view (read as the policy store reads it: bounded, never blocking). */
 export async function readOverrideFile(store: OverrideStore, agentId: string): Promise<Record<string, unknown>> {
   const file = store.governanceFile(agentId);
   if (!file) return { file: null, present: false, content: null };
-  let text: string | null;
-  try {
-    text = await readText(file);
-  } catch (error) {
-    return { file, present: true, content: null, error: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
-  }
-  if (text === null) return { file, present: false, content: null };
-  const content = parseOrNull(text);
-  return content === null ? { file, present: true, content: null, error: 'not a JSON object' } : { file, present: true, content };
+  const read = await readJsonFile(file);
+  if (read.kind === 'missing') return { file, present: false, content: null };
+  if (read.kind === 'error') return { file, present: true, content: null, error: read.problem };
+  return isPlainObject(read.value) ? { file, present: true, content: read.value } : { file, present: true, content: null, error: 'not a JSON object' };
 }
 
 /**
@@ -206,21 +201,8 @@ function requireFile(store: OverrideStore, agentId: string): string {
   return file;
 }
 
-async function readText(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
-function parseOrNull(text: string | null): Record<string, unknown> | null {
-  if (text === null) return null;
-  try {
-    const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+/** The override a change replaces, for its audit event: null when there was none, or none that could be read. */
+async function previousOverride(file: string): Promise<Record<string, unknown> | null> {
+  const read = await readJsonFile(file);
+  return read.kind === 'ok' && isPlainObject(read.value) ? read.value : null;
 }

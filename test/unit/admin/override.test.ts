@@ -1,11 +1,12 @@
 // Override bodies: strict fields, a required reason, nulls dropped, set_by defaulted, past expiry refused; unusable merges refused before writing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminError } from '../../../src/admin/http.ts';
-import { overrideContent, setOverride, type OverrideStore } from '../../../src/admin/override.ts';
+import { clearOverride, overrideContent, readOverrideFile, setOverride, type OverrideStore } from '../../../src/admin/override.ts';
 import { PolicyStore } from '../../../src/budget/policy-store.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { makeAgent } from '../budget/helpers.ts';
@@ -83,6 +84,40 @@ describe('setOverride', () => {
       assert.deepEqual(await readdir(governanceDir), ['a']);
       await assert.rejects(setOverride(deps, { agent: windowless, body: { limit_usd: 2, window: 'soon', reason: 'bad field' } }), /not a valid budget policy: window:/);
       assert.equal(events.length, 1, 'only the accepted override is audited');
+    } finally {
+      store.stop();
+      await rm(governanceDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the governance file as the policy store does: a FIFO or a /dev/zero link is a problem shown, not a hang or a memory blow-up', async () => {
+    const governanceDir = await mkdtemp(join(tmpdir(), 'tollgate-override-'));
+    const store = new PolicyStore({ governanceDir });
+    await store.start();
+    const events: Record<string, unknown>[] = [];
+    const bus = new EventBus();
+    bus.subscribe((event) => events.push(event as Record<string, unknown>));
+    const deps = { store, bus, now: () => NOW };
+    try {
+      await mkdir(join(governanceDir, 'a'));
+      execFileSync('mkfifo', [join(governanceDir, 'a', 'budget.json')]); // no writer ever comes: a blocking read would hang
+      assert.deepEqual(await readOverrideFile(store, 'a'), { file: join(governanceDir, 'a', 'budget.json'), present: true, content: null, error: 'not a regular file' });
+      await mkdir(join(governanceDir, 'b'));
+      await symlink('/dev/zero', join(governanceDir, 'b', 'budget.json'));
+      assert.equal((await readOverrideFile(store, 'b')).error, 'not a regular file');
+      await mkdir(join(governanceDir, 'c'));
+      await writeFile(join(governanceDir, 'c', 'budget.json'), '[1]');
+      assert.equal((await readOverrideFile(store, 'c')).error, 'not a JSON object');
+      assert.deepEqual(await readOverrideFile(store, 'd'), { file: join(governanceDir, 'd', 'budget.json'), present: false, content: null });
+
+      // replacing and clearing such a file works; the audit event's `previous` is null (there was no override to read)
+      await setOverride(deps, { agent: makeAgent({ id: 'a' }), body: { limit_usd: 2, window: '1h', reason: 'replaces the fifo' } });
+      assert.equal(events.at(-1)?.previous, null);
+      assert.equal((await readOverrideFile(store, 'a')).present, true);
+      await setOverride(deps, { agent: makeAgent({ id: 'a' }), body: { limit_usd: 3, window: '1h', reason: 'second' } });
+      assert.deepEqual((events.at(-1)?.previous as Record<string, unknown>).limit_usd, 2, 'a readable previous override is in the event');
+      assert.deepEqual(await clearOverride(deps, { agent: makeAgent({ id: 'b' }), reason: 'drop the link', setBy: null }), { file: join(governanceDir, 'b', 'budget.json'), cleared: true });
+      assert.equal(events.at(-1)?.previous, null);
     } finally {
       store.stop();
       await rm(governanceDir, { recursive: true, force: true });
