@@ -24,7 +24,8 @@ export interface AdminApiDeps {
   readonly feed: EventFeed;
   readonly historyDir: string | null;
   readonly pod: string;
-  readonly auth: { readonly tokenConfigured: boolean };
+  /** The UiAuth: whether a token is set, and the session cookie that stands for it. */
+  readonly auth: { readonly tokenConfigured: boolean; sessionCookie(): string };
   readonly now: () => number;
 }
 
@@ -50,6 +51,8 @@ export function matchAdminRoute(input: { deps: AdminApiDeps; req: IncomingMessag
   if (parts.length === 2 && parts[1] === 'agents') return allow('GET', { GET: read(() => listAgents(deps, res)) });
   if (parts.length === 2 && parts[1] === 'shared') return allow('GET', { GET: read(() => listShared(deps, res)) });
   if (parts.length === 2 && parts[1] === 'summary') return allow('GET', { GET: read(() => summary(deps, res)) });
+  // The page trades the token it holds (bearer header) for the session cookie, so its live feed needs no ?token=.
+  if (parts.length === 2 && parts[1] === 'session') return allow('POST', { POST: { access: 'read', run: async () => openSession(deps, req, res) } });
   if (parts.length === 2 && parts[1] === 'events') {
     return allow('GET', {
       GET: {
@@ -124,6 +127,15 @@ async function deleteOverride(deps: AdminApiDeps, req: IncomingMessage, res: Ser
   sendJson(res, 200, { agent: agent.id, cleared, file });
 }
 
+/** 204 with the session cookie (no cookie when no token is configured: nothing needs one). Reached only when authorised. */
+function openSession(deps: AdminApiDeps, req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  if (deps.auth.tokenConfigured) headers['set-cookie'] = deps.auth.sessionCookie();
+  res.writeHead(204, headers);
+  res.end();
+}
+
 async function listShared(deps: AdminApiDeps, res: ServerResponse): Promise<void> {
   const now = deps.now();
   const shared = await readSharedStandings({ agents: deps.agents.list(), policies: deps.policies, ledger: deps.ledger, now });
@@ -159,7 +171,7 @@ async function summary(deps: AdminApiDeps, res: ServerResponse): Promise<void> {
   const health = await deps.ledger.health().catch((error: Error) => ({ ok: false, kind: 'unknown', detail: error.message }));
   sendJson(res, 200, {
     generated_at: new Date(now).toISOString(),
-    pod: deps.pod || agents[0]?.pod || '',
+    pod: deps.pod || sharedPod(agents),
     agents: agents.length,
     agents_by_state: byState,
     totals: totalsRow({ agent: '*', models: [], ...totals }),
@@ -168,6 +180,12 @@ async function summary(deps: AdminApiDeps, res: ServerResponse): Promise<void> {
     ledger: health,
     auth: { token_configured: deps.auth.tokenConfigured, writes_enabled: deps.auth.tokenConfigured },
   });
+}
+
+/** With no CLAW_POD, the pod every agent is in; '' when they are in several (one of them is not "the" pod). */
+function sharedPod(agents: readonly Agent[]): string {
+  const pods = new Set(agents.map((agent) => agent.pod));
+  return pods.size === 1 ? [...pods][0] : '';
 }
 
 /** Each agent's own scope over the last 24 hours, summed. */

@@ -7,8 +7,13 @@ export interface EventFeedOptions {
   readonly bus: EventBus;
   /** Events kept for replay to a client that connects (or reconnects) later. Default 500. */
   readonly bufferSize?: number;
-  /** Interval of the `: ping` comment that keeps idle connections open. Default 15 s. */
+  /** Interval of the `ping` event that keeps idle connections open and tells the page the stream is alive. Default 15 s. */
   readonly heartbeatMs?: number;
+  /**
+   * The first event's id. Default: the clock in microseconds, so ids keep increasing across restarts of the process and a
+   * page that reconnects after one does not take the new events for ones it already has.
+   */
+  readonly firstId?: number;
 }
 
 interface FeedItem {
@@ -30,6 +35,11 @@ interface Client {
 const DEFAULT_EXCLUDED = new Set(['request']);
 const DEFAULT_BUFFER = 500;
 const DEFAULT_HEARTBEAT_MS = 15_000;
+/**
+ * A named event (EventSource delivers it to `addEventListener('ping')`, never to `onmessage`, and it carries no id): the
+ * page reads it as a sign of life, where a comment would be invisible to it.
+ */
+const PING_FRAME = 'event: ping\ndata: {}\n\n';
 /** What one client may leave unsent before it is dropped... */
 const MAX_UNSENT_BYTES = 1 << 20;
 /** ...and all clients together: with many clients, each gets its share (dashboards that read keep up with far less). */
@@ -43,11 +53,12 @@ export class EventFeed {
   readonly #clients = new Set<Client>();
   readonly #unsubscribe: () => void;
   readonly #heartbeat: NodeJS.Timeout;
-  #nextId = 1;
+  #nextId: number;
   #closed = false;
 
   constructor(options: EventFeedOptions) {
     this.#size = Math.max(1, options.bufferSize ?? DEFAULT_BUFFER);
+    this.#nextId = options.firstId ?? Date.now() * 1000;
     this.#unsubscribe = options.bus.subscribe((event) => this.#publish(event));
     this.#heartbeat = setInterval(() => this.#ping(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.#heartbeat.unref();
@@ -118,7 +129,7 @@ export class EventFeed {
   }
 
   #ping(): void {
-    for (const client of this.#clients) this.#send(client, ': ping\n\n');
+    for (const client of this.#clients) this.#send(client, PING_FRAME);
   }
 
   /**

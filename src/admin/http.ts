@@ -51,6 +51,8 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, op
   const body = `${JSON.stringify(value, null, options.indent)}\n`;
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
+    // an error message can quote what the request held (an agent id, a path): never let a browser read it as a page
+    'x-content-type-options': 'nosniff',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     ...options.headers,

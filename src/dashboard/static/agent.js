@@ -2,8 +2,9 @@
 import { h } from './dom.js';
 import { limitBar } from './bars.js';
 import { spendChart } from './chart.js';
-import { formatAgo, formatClock, formatCount, formatTokens, formatUsdMicros } from './format.js';
+import { formatAgo, formatClock, formatCount, formatSpend, formatTokens, formatUsdMicros } from './format.js';
 import { statePill } from './overview.js';
+import { untrusted } from './text.js';
 
 /** The window the chart shows first: that of the agent's own USD limit, else its longest window. */
 export function defaultChartWindow(agent) {
@@ -24,20 +25,21 @@ export function renderAgent({ detail, history, chartWindow, fetchedAt, onWindow 
   const shownWindow = windows.find((window) => window.window_ms === chartWindow.window_ms);
   return h('div', { class: 'agent-page', data: { agent: agent.id } },
     h('a', { class: 'crumb', href: '#/' }, '← All agents'),
-    h('div', { class: 'agent-head' }, h('h1', {}, agent.id), statePill(agent.state)),
+    h('div', { class: 'agent-head' }, h('h1', { class: 'agent-id' }, agent.id), statePill(agent.state)),
     h('div', { class: 'meta' },
       metaItem('pod', agent.pod), metaItem('service', agent.service), metaItem('type', agent.type),
-      h('span', {}, 'recorded ', h('b', { data: { field: 'total_cost', value: agent.totals?.cost_micros ?? 0 } }, formatUsdMicros(agent.totals?.cost_micros ?? 0)),
-        ` over ${formatCount(agent.totals?.requests ?? 0)} calls`)),
+      h('span', {}, 'recorded ', h('b', { data: { field: 'total_cost', value: agent.totals?.cost_micros ?? 0 } }, formatSpend(agent.totals?.cost_micros ?? 0, agent.totals?.unpriced_requests)),
+        ` over ${formatCount(agent.totals?.requests ?? 0)} calls`,
+        agent.totals?.unpriced_requests > 0 ? h('span', { class: 'nonzero' }, ` (${formatCount(agent.totals.unpriced_requests)} unpriced)`) : null)),
     overrideCard(detail),
-    agent.policy?.status === 'unavailable' ? h('div', { class: 'banner' }, `Budget check unavailable: ${agent.policy.reason}`) : null,
+    agent.policy?.status === 'unavailable' ? h('div', { class: 'banner' }, 'Budget check unavailable: ', untrusted(agent.policy.reason, { max: 400 })) : null,
     h('section', {}, h('div', { class: 'tiles' }, windows.map((window) => windowTile(window)))),
     h('div', { class: 'two' },
       h('section', {},
         h('h2', {}, 'Spend over time'),
         h('div', { class: 'card chart-card', id: 'chart' },
           h('div', { class: 'chart-head' },
-            h('div', {}, h('span', { class: 'total', data: { field: 'chart_total' } }, formatUsdMicros(shownWindow?.spend_micros ?? sum(history.entries))),
+            h('div', {}, h('span', { class: 'total', data: { field: 'chart_total' } }, formatSpend(shownWindow?.spend_micros ?? sum(history.entries), shownWindow?.unknown_cost_requests ?? unpriced(history.entries))),
               h('span', { class: 'muted' }, ` in the last ${chartWindow.window}`)),
             windows.length > 1 ? h('div', { class: 'window-buttons' }, windows.map((window) =>
               h('button', { type: 'button', 'aria-pressed': window.window_ms === chartWindow.window_ms ? 'true' : 'false', on: { click: () => onWindow({ window: window.window, window_ms: window.window_ms }) } }, window.window))) : null),
@@ -53,13 +55,13 @@ export function renderAgent({ detail, history, chartWindow, fetchedAt, onWindow 
 }
 
 function metaItem(label, value) {
-  return value ? h('span', {}, `${label} `, h('b', {}, value)) : null;
+  return value ? h('span', {}, `${label} `, untrusted(value, { max: 80, tag: 'b' })) : null;
 }
 
 function windowTile(window) {
   return h('div', { class: 'card tile', data: { window: window.window, spend: window.spend_micros, requests: window.requests } },
     h('div', { class: 'label' }, `Last ${window.window}`),
-    h('div', { class: 'value' }, formatUsdMicros(window.spend_micros)),
+    h('div', { class: 'value' }, formatSpend(window.spend_micros, window.unknown_cost_requests)),
     h('div', { class: 'sub' }, `${formatCount(window.requests)} requests · ${formatTokens(window.input_tokens)} in / ${formatTokens(window.output_tokens)} out`),
     window.reserved_micros > 0 ? h('div', { class: 'sub' }, `${formatUsdMicros(window.reserved_micros)} reserved by calls in flight`) : null,
     window.unknown_cost_requests > 0 ? h('div', { class: 'sub nonzero' }, `${formatCount(window.unknown_cost_requests)} with unknown cost`) : null);
@@ -70,9 +72,9 @@ function overrideCard(detail) {
   if (!content) return null;
   return h('div', { class: 'card override-card' },
     h('b', {}, 'Governance override'),
-    content.reason ? ` · ${content.reason}` : '',
-    content.set_by ? h('span', { class: 'muted' }, ` · set by ${content.set_by}`) : null,
-    content.expires_at ? h('span', { class: 'muted' }, ` · until ${content.expires_at}`) : null,
+    content.reason ? [' · ', untrusted(content.reason, { max: 500 })] : null,
+    content.set_by ? h('span', { class: 'muted' }, ' · set by ', untrusted(content.set_by, { max: 200 })) : null,
+    content.expires_at ? h('span', { class: 'muted' }, ' · until ', untrusted(content.expires_at, { max: 40 })) : null,
     h('div', { class: 'limit-source' }, detail.override.file));
 }
 
@@ -84,13 +86,13 @@ function recentCalls(calls, now) {
         h('th', { class: 'num' }, 'Out'), h('th', { class: 'num' }, 'Cost'), h('th', { class: 'num' }, 'Latency'), h('th', {}, 'Notes'))),
       h('tbody', {}, calls.map((call) => h('tr', { data: { call: call.id ?? call.request_id } },
         h('td', { title: call.ts }, formatClock(call.ts), h('span', { class: 'sub' }, formatAgo(call.ts, now))),
-        h('td', {}, h('span', { class: 'mono' }, call.requested_model ?? call.model ?? '–'), call.stream ? h('span', { class: 'tag' }, 'stream') : null),
+        h('td', { class: 'model' }, untrusted(call.requested_model ?? call.model, { max: 80, props: { class: 'mono' } }) ?? '–', call.stream ? h('span', { class: 'tag' }, 'stream') : null),
         h('td', { class: 'num status-code', data: { ok: call.status_code >= 200 && call.status_code < 300 ? 'true' : 'false' } }, String(call.status_code ?? '–')),
         h('td', { class: 'num' }, formatTokens(call.input_tokens)),
         h('td', { class: 'num' }, formatTokens(call.output_tokens)),
         h('td', { class: 'num', data: { value: call.cost_micros ?? '' } }, call.cost_micros === null || call.cost_micros === undefined ? h('span', { class: 'nonzero' }, 'unknown') : formatUsdMicros(call.cost_micros)),
         h('td', { class: 'num' }, call.latency_ms === null || call.latency_ms === undefined ? '–' : `${formatCount(call.latency_ms)} ms`),
-        h('td', { class: 'muted' }, [call.outcome && call.outcome !== 'complete' ? call.outcome : null, ...(call.interventions ?? []).map(interventionName)].filter(Boolean).join(', ')))))));
+        h('td', { class: 'muted' }, untrusted([call.outcome && call.outcome !== 'complete' ? call.outcome : null, ...(call.interventions ?? []).map(interventionName)].filter(Boolean).join(', '), { max: 120 })))))));
 }
 
 function interventionName(intervention) {
@@ -100,7 +102,7 @@ function interventionName(intervention) {
 function policyTable(policy) {
   if (!policy) return null;
   if (policy.status !== 'ok') {
-    return h('div', { class: 'card' }, h('ul', { class: 'problems' }, (policy.problems ?? [policy.reason]).map((problem) => h('li', {}, problem))));
+    return h('div', { class: 'card' }, h('ul', { class: 'problems' }, (policy.problems ?? [policy.reason]).map((problem) => h('li', {}, untrusted(problem, { max: 400 })))));
   }
   const rows = Object.entries(policy.fields ?? {});
   if (rows.length === 0) return h('div', { class: 'card empty' }, 'No budget policy: metadata.json has no budget and there is no override.');
@@ -109,10 +111,14 @@ function policyTable(policy) {
       h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, 'Value'), h('th', {}, 'From'))),
       h('tbody', {}, rows.map(([field, entry]) => h('tr', {},
         h('td', {}, field),
-        h('td', { class: 'mono' }, typeof entry.value === 'object' ? JSON.stringify(entry.value) : String(entry.value)),
-        h('td', {}, entry.source ? [h('span', { class: 'pill' }, entry.source.kind.replace('_', ' ')), ' ', h('span', { class: 'limit-source' }, entry.source.file)] : '–'))))));
+        h('td', { class: 'mono' }, untrusted(typeof entry.value === 'object' ? JSON.stringify(entry.value) : String(entry.value), { max: 400 })),
+        h('td', {}, entry.source ? [h('span', { class: 'pill' }, entry.source.kind.replace('_', ' ')), ' ', untrusted(entry.source.file, { max: 300, tag: 'span', props: { class: 'limit-source' } })] : '–'))))));
 }
 
 function sum(entries) {
   return entries.reduce((total, entry) => total + (Number(entry.cost_micros) || 0), 0);
+}
+
+function unpriced(entries) {
+  return entries.filter((entry) => entry.cost_micros === null || entry.cost_micros === undefined).length;
 }

@@ -1,7 +1,9 @@
 // Talking to the admin API: the UI token (from #token=, or asked once, kept in sessionStorage), JSON reads, the live feed URL.
+import { safeDecode } from './route.js';
 
 const TOKEN_KEY = 'tollgate.uiToken';
 const ASKED_KEY = 'tollgate.uiTokenAsked';
+const tokenListeners = new Set();
 
 export class AuthRequired extends Error {
   constructor() {
@@ -14,7 +16,7 @@ export class AuthRequired extends Error {
 export function adoptTokenFromHash() {
   const match = /(?:^#|[#&?])token=([^&]*)/.exec(location.hash);
   if (!match) return false;
-  const token = decodeURIComponent(match[1]);
+  const token = safeDecode(match[1]);
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
   const rest = location.hash.replace(/[#&?]?token=[^&]*/, '').replace(/^#?&?/, '');
   history.replaceState(null, '', `${location.pathname}#${rest.startsWith('/') ? rest : '/'}`);
@@ -32,7 +34,28 @@ export function askForToken({ force = false } = {}) {
   const answer = window.prompt('tollgate UI token (CLLAMA_UI_TOKEN):');
   if (!answer || !answer.trim()) return false;
   sessionStorage.setItem(TOKEN_KEY, answer.trim());
+  for (const listener of tokenListeners) listener();
   return true;
+}
+
+/** Called whenever the page is given a token in a prompt (the live feed then reconnects with it). */
+export function onTokenGiven(listener) {
+  tokenListeners.add(listener);
+}
+
+/**
+ * Trades the held token for the session cookie (a POST with the bearer header), so the live feed's EventSource, which
+ * cannot send headers, needs no token in its URL, where proxies and logs would keep it. True when the cookie was set.
+ */
+export async function openSession() {
+  const token = currentToken();
+  if (!token) return false;
+  try {
+    const response = await fetch('/api/session', { method: 'POST', headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
+    return response.ok;
+  } catch {
+    return false;
+  }
 }
 
 export function forgetToken() {
@@ -75,12 +98,13 @@ export async function getJson(path, { signal } = {}) {
   return response.json();
 }
 
-/** The live feed's URL; EventSource cannot send headers, so a held token goes in ?token= (a session cookie works too). */
-export function eventsUrl(types, { replay } = {}) {
+/**
+ * The live feed's URL: never with the token (the session cookie, see openSession, carries it); with the last event id
+ * seen, so a new connection replays only what was missed.
+ */
+export function eventsUrl(types, { lastId = 0 } = {}) {
   const params = new URLSearchParams({ types: types.join(',') });
-  if (replay !== undefined) params.set('replay', String(replay));
-  const token = currentToken();
-  if (token) params.set('token', token);
+  if (lastId) params.set('last_event_id', String(lastId));
   return `/api/events?${params}`;
 }
 
@@ -134,6 +158,7 @@ export async function pollEvents(types, { lastId = 0, quietMs = 400, maxMs = 300
 
 function parseSseBlock(block) {
   let id = null;
+  let name = 'message';
   const data = [];
   for (const line of block.split(/\r?\n/)) {
     if (line.startsWith(':')) continue;
@@ -141,9 +166,10 @@ function parseSseBlock(block) {
     const field = colon < 0 ? line : line.slice(0, colon);
     const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
     if (field === 'id') id = Number(value);
+    else if (field === 'event') name = value;
     else if (field === 'data') data.push(value);
   }
-  if (data.length === 0) return null;
+  if (data.length === 0 || name !== 'message') return null; // a named event (the feed's ping) is no proxy event
   try {
     return { id, event: JSON.parse(data.join('\n')) };
   } catch {

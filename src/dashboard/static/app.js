@@ -1,31 +1,46 @@
 // Dashboard entry: routing (#/ and #/agents/<id>), refresh from the admin API, the live feed over SSE with polling fallback.
-import { AuthRequired, adoptTokenFromHash, askForToken, eventsUrl, getJson, pollEvents } from './api.js';
+import { AuthRequired, adoptTokenFromHash, askForToken, getJson, onTokenGiven, pollEvents } from './api.js';
 import { defaultChartWindow, renderAgent } from './agent.js';
 import { h, replace } from './dom.js';
 import { FEED_TYPES, MAX_FEED_ITEMS, REFRESH_TYPES, describeEvent, feedItem } from './feed.js';
 import { formatDuration } from './format.js';
+import { LiveFeed } from './live.js';
 import { renderOverview } from './overview.js';
+import { isAgentId, parseRoute } from './route.js';
+import { clip, untrusted, visibleText } from './text.js';
 
 const POLL_LIVE_MS = 15_000;
 const POLL_FALLBACK_MS = 4_000;
 const REFRESH_DEBOUNCE_MS = 400;
-const SSE_RETRY_MS = 30_000;
+/**
+ * Under steady traffic (an event every few hundred ms) the numbers still refresh this often, not only on the poll; a
+ * fleet whose refresh takes long waits five times that, so an open dashboard never keeps the UI port busy.
+ */
+const REFRESH_MAX_WAIT_MS = 2_000;
+const REFRESH_DUTY_FACTOR = 5;
 const HISTORY_PAGES = 10;
 
 const view = document.getElementById('view');
 const state = {
-  route: parseRoute(),
+  route: parseRoute(location.hash),
   fetchedAt: 0,
   chartWindow: null,
   feedEvents: [],
   lastEventId: 0,
   live: 'connecting',
-  source: null,
   refreshing: null,
   refreshAgain: false,
   refreshTimer: null,
+  refreshDue: null,
+  refreshTookMs: 0,
   pollTimer: null,
 };
+const liveFeed = new LiveFeed({
+  types: [...FEED_TYPES, ...REFRESH_TYPES],
+  lastId: () => state.lastEventId,
+  onEvent: (item) => addEvents([item], { fresh: true }),
+  onMode: (mode) => setLive(mode),
+});
 
 const feedList = h('ul', { class: 'feed', id: 'feed-list' });
 const feedCounts = h('span', { class: 'counts' });
@@ -33,11 +48,6 @@ const feedTitle = h('h2', {}, 'Interventions');
 const feedCard = h('div', {},
   h('div', { class: 'feed-head' }, feedTitle, feedCounts),
   h('div', { class: 'card' }, feedList));
-
-function parseRoute() {
-  const match = /^#\/agents\/([^/?#]+)/.exec(location.hash);
-  return match ? { page: 'agent', id: decodeURIComponent(match[1]) } : { page: 'overview' };
-}
 
 async function refresh() {
   if (state.refreshing) {
@@ -47,6 +57,7 @@ async function refresh() {
   state.refreshing = (async () => {
     do {
       state.refreshAgain = false;
+      const started = Date.now();
       try {
         await render();
         showBanner(null);
@@ -54,6 +65,7 @@ async function refresh() {
         if (error instanceof AuthRequired) showBanner('This dashboard needs the UI token (CLLAMA_UI_TOKEN).', { action: 'Enter token', onAction: signIn });
         else showBanner(`Could not load: ${error.message}`);
       }
+      state.refreshTookMs = Date.now() - started;
     } while (state.refreshAgain);
     state.refreshing = null;
   })();
@@ -62,7 +74,10 @@ async function refresh() {
 
 async function render() {
   const route = state.route;
-  if (route.page === 'agent') {
+  if (route.page === 'agent' && !isAgentId(route.id)) {
+    document.title = 'tollgate';
+    replace(view, h('div', { class: 'card empty', id: 'not-found' }, h('a', { class: 'crumb', href: '#/' }, '← All agents'), h('p', {}, 'No agent has that name.')));
+  } else if (route.page === 'agent') {
     const [detail, summary] = await Promise.all([getJson(`/api/agents/${encodeURIComponent(route.id)}`), getJson('/api/summary')]);
     if (!state.chartWindow || state.chartWindow.agent !== route.id) state.chartWindow = { agent: route.id, ...defaultChartWindow(detail.agent) };
     const history = await windowHistory(route.id, state.chartWindow.window_ms);
@@ -82,7 +97,7 @@ async function render() {
     if (route !== state.route) return;
     state.fetchedAt = Date.now();
     updateTopbar(summary);
-    document.title = summary.pod ? `${summary.pod} · tollgate` : 'tollgate';
+    document.title = summary.pod ? `${clip(visibleText(summary.pod), 60)} · tollgate` : 'tollgate';
     replace(view, renderOverview({ summary, agents: agents.agents, shared: shared.shared, fetchedAt: state.fetchedAt, feed: feedCard }));
   }
   renderFeed();
@@ -103,7 +118,7 @@ async function windowHistory(agentId, windowMs) {
 }
 
 function updateTopbar(summary) {
-  document.getElementById('pod').textContent = summary.pod ?? '';
+  replace(document.getElementById('pod'), untrusted(summary.pod, { max: 60 }));
   const ledger = document.getElementById('ledger-status');
   ledger.dataset.state = summary.ledger?.ok ? 'ok' : 'down';
   ledger.textContent = `ledger ${summary.ledger?.kind ?? ''}${summary.ledger?.ok ? '' : ' down'}`.trim();
@@ -120,10 +135,7 @@ function showBanner(message, options = {}) {
 }
 
 function signIn() {
-  if (askForToken({ force: true })) {
-    restartLive();
-    void refresh();
-  }
+  if (askForToken({ force: true })) void refresh(); // the live feed reconnects through onTokenGiven
 }
 
 // ---- live feed ----
@@ -169,46 +181,6 @@ function setLive(mode) {
   state.pollTimer = setInterval(() => void poll(), mode === 'live' ? POLL_LIVE_MS : POLL_FALLBACK_MS);
 }
 
-function startLive() {
-  if (typeof EventSource === 'undefined') {
-    setLive('polling');
-    return;
-  }
-  const source = new EventSource(eventsUrl([...FEED_TYPES, ...REFRESH_TYPES]));
-  state.source = source;
-  let opened = false;
-  source.onopen = () => {
-    opened = true;
-    setLive('live');
-  };
-  source.onmessage = (message) => {
-    try {
-      addEvents([{ id: Number(message.lastEventId) || null, event: JSON.parse(message.data) }], { fresh: true });
-    } catch {
-      // a malformed frame is skipped
-    }
-  };
-  source.onerror = () => {
-    // EventSource retries by itself; when it gives up (CLOSED) or never got through, poll instead and try again later.
-    if (source.readyState === EventSource.CLOSED || !opened) {
-      source.close();
-      if (state.source === source) state.source = null;
-      setLive('polling');
-      setTimeout(() => {
-        if (!state.source) startLive();
-      }, SSE_RETRY_MS);
-    } else {
-      setLive('connecting');
-    }
-  };
-}
-
-function restartLive() {
-  state.source?.close();
-  state.source = null;
-  startLive();
-}
-
 async function poll() {
   if (state.live !== 'live') {
     try {
@@ -221,15 +193,22 @@ async function poll() {
   await refresh();
 }
 
+/** A refresh once events pause for REFRESH_DEBOUNCE_MS, and at the latest the max wait (see above) after the first. */
 function scheduleRefresh() {
+  const now = Date.now();
+  state.refreshDue ??= now + Math.min(POLL_LIVE_MS, Math.max(REFRESH_MAX_WAIT_MS, REFRESH_DUTY_FACTOR * state.refreshTookMs));
   clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(() => void refresh(), REFRESH_DEBOUNCE_MS);
+  state.refreshTimer = setTimeout(() => {
+    state.refreshDue = null;
+    void refresh();
+  }, Math.max(0, Math.min(REFRESH_DEBOUNCE_MS, state.refreshDue - now)));
 }
 
 // ---- countdowns and the "updated" clock ----
 
 function tick() {
   const now = Date.now();
+  liveFeed.check(now);
   let expired = false;
   for (const element of view.querySelectorAll('.countdown')) {
     const left = Number(element.dataset.resetAt) - now;
@@ -245,15 +224,15 @@ function tick() {
 }
 
 window.addEventListener('hashchange', () => {
-  if (adoptTokenFromHash()) restartLive();
-  state.route = parseRoute();
+  if (adoptTokenFromHash()) liveFeed.restart();
+  state.route = parseRoute(location.hash);
   window.scrollTo(0, 0);
   void refresh();
 });
 
 adoptTokenFromHash();
-state.route = parseRoute();
-setLive('connecting');
-startLive();
+state.route = parseRoute(location.hash);
+onTokenGiven(() => liveFeed.restart());
+liveFeed.start();
 setInterval(tick, 1000);
 void refresh();

@@ -1,6 +1,7 @@
 // Budget bars: one limit as a bar (used solid, reserved hatched, coloured by fraction) with amounts and a live countdown.
 import { h } from './dom.js';
 import { formatDuration, formatMetric, formatPercent, fractionTone, metricLabel } from './format.js';
+import { visibleText } from './text.js';
 
 /** "spend · 1h", "requests · 1m · anthropic/*", "spend · 1d · shared team". */
 export function limitLabel(limit, { inShared = false } = {}) {
@@ -8,7 +9,7 @@ export function limitLabel(limit, { inShared = false } = {}) {
   if (limit.window) parts.push(`per ${limit.window}`);
   if (limit.models && limit.models.length) parts.push(limit.models.join(', '));
   if (limit.shared && !inShared) parts.push(`shared ${limit.shared}`);
-  return parts.join(' · ');
+  return visibleText(parts.join(' · ')); // model globs and budget names come from policy files
 }
 
 /** A countdown element that the page's ticker updates every second (data-reset-at is a browser-clock instant). */

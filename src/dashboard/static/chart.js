@@ -3,6 +3,8 @@ import { s } from './dom.js';
 import { formatUsdMicros } from './format.js';
 
 const PAD = { left: 64, right: 16, top: 16, bottom: 28 };
+/** Width of one character of an axis label (11px tabular digits), to make room for long amounts. */
+const LABEL_CHAR_PX = 7;
 
 /**
  * entries: history summaries oldest first ({ ts, cost_micros }); windowMs: the window shown, ending at `now`;
@@ -20,16 +22,18 @@ export function spendChart({ entries, windowMs, now, limitMicros = null, width =
   }
   const showLimit = limitMicros !== null && limitMicros > 0 && total >= limitMicros * 0.25;
   const top = niceCeiling(Math.max(total, showLimit ? limitMicros : 0, 4000) / 4) * 4;
-  const plotWidth = width - PAD.left - PAD.right;
+  const axisLabels = [0, 1, 2, 3, 4].map((i) => formatUsdMicros((top / 4) * i));
+  const left = Math.max(PAD.left, 12 + LABEL_CHAR_PX * Math.max(...axisLabels.map((label) => label.length)));
+  const plotWidth = width - left - PAD.right;
   const plotHeight = height - PAD.top - PAD.bottom;
-  const x = (at) => PAD.left + ((at - start) / windowMs) * plotWidth;
+  const x = (at) => left + ((at - start) / windowMs) * plotWidth;
   const y = (micros) => PAD.top + plotHeight - (micros / top) * plotHeight;
 
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `spend over the last window: ${formatUsdMicros(total)}`, data: { total, calls: points.length } });
   for (let i = 0; i <= 4; i++) {
     const value = (top / 4) * i;
-    svg.append(s('line', { class: 'grid', x1: PAD.left, x2: width - PAD.right, y1: y(value), y2: y(value) }));
-    svg.append(s('text', { class: 'axis', x: PAD.left - 8, y: y(value) + 4, 'text-anchor': 'end' }, formatUsdMicros(value)));
+    svg.append(s('line', { class: 'grid', x1: left, x2: width - PAD.right, y1: y(value), y2: y(value) }));
+    svg.append(s('text', { class: 'axis', x: left - 8, y: y(value) + 4, 'text-anchor': 'end' }, axisLabels[i]));
   }
   for (let i = 0; i <= 4; i++) {
     const at = start + (windowMs / 4) * i;
@@ -52,10 +56,10 @@ export function spendChart({ entries, windowMs, now, limitMicros = null, width =
       }
     });
   } else {
-    svg.append(s('text', { class: 'axis', x: PAD.left + plotWidth / 2, y: PAD.top + plotHeight / 2, 'text-anchor': 'middle' }, 'no calls in this window'));
+    svg.append(s('text', { class: 'axis', x: left + plotWidth / 2, y: PAD.top + plotHeight / 2, 'text-anchor': 'middle' }, 'no calls in this window'));
   }
   if (showLimit) {
-    svg.append(s('line', { class: 'limit', x1: PAD.left, x2: width - PAD.right, y1: y(limitMicros), y2: y(limitMicros) }));
+    svg.append(s('line', { class: 'limit', x1: left, x2: width - PAD.right, y1: y(limitMicros), y2: y(limitMicros) }));
     svg.append(s('text', { class: 'limit-label', x: width - PAD.right - 4, y: y(limitMicros) - 6, 'text-anchor': 'end' }, `limit ${formatUsdMicros(limitMicros)}`));
   }
   return svg;

@@ -1,31 +1,36 @@
 // The interventions feed: which live events are interventions, how each one reads, and the list element.
 import { h } from './dom.js';
 import { formatClock, formatDuration, formatMetric, formatPercent, formatUsd, metricLabel } from './format.js';
+import { clip, untrusted, visibleText } from './text.js';
 
 /** Event types the page subscribes to: the feed's, plus the ones that only mean "numbers changed". */
 export const FEED_TYPES = ['intervention', 'budget_alert', 'override_changed', 'policy_error'];
 export const REFRESH_TYPES = ['response', 'error'];
 export const MAX_FEED_ITEMS = 200;
 
-/** { kind, tone, title, detail } for a feed event, or null when the event is not shown in the feed. */
+/**
+ * { kind, tone, title, detail } for a feed event, or null when the event is not shown in the feed. `detail` is a list of
+ * parts: plain strings written here, and elements for what came from agents or files (see text.js).
+ */
 export function describeEvent(event) {
   if (event.type === 'budget_alert') {
     return {
       kind: 'alert', tone: 'warn', title: `alert at ${formatPercent(event.threshold)}`,
-      detail: `${formatUsd(event.used_usd)} of ${formatUsd(event.limit_usd)} per ${event.window}${event.behavior ? ` (${event.behavior.replace('_', ' ')})` : ''}`,
+      detail: [`${formatUsd(event.used_usd)} of ${formatUsd(event.limit_usd)} per `, untrusted(event.window, { max: 40 }), event.behavior ? [' (', untrusted(String(event.behavior).replace('_', ' '), { max: 40 }), ')'] : null],
     };
   }
   if (event.type === 'override_changed') {
-    const who = event.set_by ? ` by ${event.set_by}` : '';
-    const why = event.reason ? `: ${event.reason}` : '';
-    return { kind: 'override', tone: 'info', title: event.action === 'cleared' ? 'override cleared' : 'override set', detail: `${summarizeOverride(event.override)}${who}${why}`.replace(/^ by/, 'by') };
+    const summary = summarizeOverride(event.override);
+    const who = event.set_by ? [summary ? ' by ' : 'by ', untrusted(event.set_by, { max: 60 })] : null;
+    const why = event.reason ? [summary || who ? ': ' : '', untrusted(event.reason, { max: 200 })] : null;
+    return { kind: 'override', tone: 'info', title: event.action === 'cleared' ? 'override cleared' : 'override set', detail: [summary, who, why] };
   }
-  if (event.type === 'policy_error') return { kind: 'policy', tone: 'over', title: 'policy problem', detail: String(event.reason ?? event.error ?? '') };
+  if (event.type === 'policy_error') return { kind: 'policy', tone: 'over', title: 'policy problem', detail: [untrusted(event.reason ?? event.error ?? '', { max: 300 })] };
   if (event.type !== 'intervention') return null;
   const name = event.intervention;
-  if (name === 'model_downgraded') return { kind: 'downgrade', tone: 'warn', title: 'downgraded', detail: `${event.from_model ?? event.model} → ${event.to_model}` };
-  if (name === 'budget_check_unavailable') return { kind: 'unavailable', tone: 'high', title: 'budget unavailable', detail: `passed unchecked: ${event.reason ?? ''}` };
-  if (name === 'unknown_cost_blocked') return { kind: 'block', tone: 'over', title: 'blocked: unknown cost', detail: `${event.effective_model ?? event.model} has no known price` };
+  if (name === 'model_downgraded') return { kind: 'downgrade', tone: 'warn', title: 'downgraded', detail: [model(event.from_model ?? event.model), ' → ', model(event.to_model)] };
+  if (name === 'budget_check_unavailable') return { kind: 'unavailable', tone: 'high', title: 'budget unavailable', detail: ['passed unchecked: ', untrusted(event.reason, { max: 300 })] };
+  if (name === 'unknown_cost_blocked') return { kind: 'block', tone: 'over', title: 'blocked: unknown cost', detail: [model(event.effective_model ?? event.model), ' has no known price'] };
   if (name === 'budget_exceeded' || name === 'rate_limited') {
     const soft = event.behavior === 'soft_alert';
     const retry = event.retry_after_ms !== null && event.retry_after_ms !== undefined ? ` · retry in ${formatDuration(event.retry_after_ms)}` : '';
@@ -34,10 +39,19 @@ export function describeEvent(event) {
       kind: soft ? 'soft' : 'block',
       tone: soft ? 'warn' : 'over',
       title: soft ? `over soft limit` : name === 'rate_limited' ? 'blocked: rate limited' : 'blocked: budget exceeded',
-      detail: `${event.model ?? ''}${over ? ` · ${over}` : ''}${retry}`,
+      detail: [model(event.model), over ? `${event.model ? ' · ' : ''}${over}` : '', retry],
     };
   }
-  return { kind: 'other', tone: 'info', title: String(name ?? event.type), detail: event.model ?? '' };
+  return { kind: 'other', tone: 'info', title: clipTitle(name ?? event.type), detail: [model(event.model)] };
+}
+
+/** A model name as an agent sent it (any string at all). */
+function model(name) {
+  return untrusted(name, { max: 80, props: { class: 'mono' } });
+}
+
+function clipTitle(name) {
+  return clip(visibleText(name), 60);
 }
 
 function summarizeOverride(override) {

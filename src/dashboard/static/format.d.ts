@@ -3,6 +3,7 @@ export type Tone = 'ok' | 'warn' | 'high' | 'over';
 export function formatCount(value: number | null | undefined): string;
 export function formatTokens(value: number | null | undefined): string;
 export function formatUsdMicros(micros: number | null | undefined): string;
+export function formatSpend(micros: number | null | undefined, unknownCalls: number | null | undefined): string;
 export function formatUsd(usd: number | null | undefined): string;
 export function formatMetric(metric: string, value: number | null | undefined): string;
 export function metricLabel(metric: string): string;

@@ -8,13 +8,19 @@ export function formatCount(value) {
   return GROUPED.format(value);
 }
 
-/** Token counts, compact above ten thousand: 9,100 · 61.1k · 1.2M. */
+/** Token counts, compact above ten thousand: 9,100 · 61.1k · 1.2M · 3.38B · 9,007T. */
 export function formatTokens(value) {
   if (value === null || value === undefined || !Number.isFinite(value)) return '–';
   if (Math.abs(value) < 10_000) return GROUPED.format(value);
-  if (Math.abs(value) < 1_000_000) return `${trimZeros((value / 1000).toFixed(1))}k`;
-  return `${trimZeros((value / 1_000_000).toFixed(2))}M`;
+  // the unit is chosen after rounding, so 999,999 reads 1M, not 1000k
+  for (const [unit, size, digits] of TOKEN_UNITS) {
+    const text = (value / size).toFixed(digits);
+    if (Math.abs(Number(text)) < 1000) return `${trimZeros(text)}${unit}`;
+  }
+  return `${GROUPED.format(Math.round(value / 1e12))}T`;
 }
+
+const TOKEN_UNITS = [['k', 1e3, 1], ['M', 1e6, 2], ['B', 1e9, 2], ['T', 1e12, 2]];
 
 /**
  * Integer micro-dollars as dollars with sensible precision: $0 · $0.0042 · $0.125 · $4.20 · $1,234.50 · $12,345.
@@ -30,6 +36,15 @@ export function formatUsdMicros(micros) {
   if (abs < 1_000_000) return `${sign}$${(abs / 1e6).toFixed(3)}`;
   if (abs < 10_000_000_000) return `${sign}$${new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(abs / 1e6)}`;
   return `${sign}$${GROUPED.format(Math.round(abs / 1e6))}`;
+}
+
+/**
+ * A spend that may hold calls of unknown price: "unknown" when nothing priced was counted but such calls were (never a
+ * plain $0), else the dollars (the calls of unknown cost are then said next to it by the caller).
+ */
+export function formatSpend(micros, unknownCalls) {
+  if (unknownCalls > 0 && !micros) return 'unknown';
+  return formatUsdMicros(micros);
 }
 
 /** Dollars (a float from the API) through the same rules, via micro-dollars. */

@@ -60,7 +60,7 @@ describe('EventFeed under pressure', () => {
 
   it('replays everything buffered to a Last-Event-ID this feed never issued (the process restarted, or another replica)', async () => {
     const bus = new EventBus();
-    const feed = new EventFeed({ bus, bufferSize: 10 });
+    const feed = new EventFeed({ bus, bufferSize: 10, firstId: 1 });
     const responses: ServerResponse[] = [];
     const { server, port } = await serve(feed, responses);
     try {

@@ -35,7 +35,7 @@ const emit = (bus: EventBus, type: string, extra: Record<string, unknown> = {}) 
 describe('EventFeed', () => {
   it('replays at most the buffer size, after Last-Event-ID, and filters by type', async () => {
     const bus = new EventBus();
-    const feed = new EventFeed({ bus, bufferSize: 3 });
+    const feed = new EventFeed({ bus, bufferSize: 3, firstId: 1 });
     const { server, url } = await serve(feed);
     try {
       for (let index = 1; index <= 5; index++) emit(bus, 'response', { n: index });
@@ -72,6 +72,42 @@ describe('EventFeed', () => {
       const late = await fetch(url).then(async (response) => response.text());
       assert.match(late, /^retry: 3000/, 'a client arriving after close is ended at once');
     } finally {
+      server.close();
+    }
+  });
+
+  it('numbers events after the clock, so a restarted process never reissues an id a page already holds', async () => {
+    const bus = new EventBus();
+    const first = new EventFeed({ bus });
+    const started = Date.now();
+    for (let index = 0; index < 3; index++) emit(bus, 'response');
+    const firstIds = first.recent().map(({ id }) => id);
+    first.close();
+    assert.ok(firstIds[0] >= started * 1000 && Number.isSafeInteger(firstIds[2]), `ids from the clock in microseconds: ${firstIds}`);
+    while (Date.now() === started) await new Promise((resolve) => setTimeout(resolve, 1)); // the next process starts later
+    const nextBus = new EventBus();
+    const next = new EventFeed({ bus: nextBus });
+    emit(nextBus, 'response');
+    assert.ok(next.recent()[0].id > firstIds[2], 'ids keep increasing across lives of the process');
+    next.close();
+  });
+
+  it('pings with a named event a page can hear (a comment never reaches EventSource)', async () => {
+    const bus = new EventBus();
+    const feed = new EventFeed({ bus, heartbeatMs: 20 });
+    const { server, url } = await serve(feed);
+    try {
+      const controller = new AbortController();
+      const response = await fetch(`${url}?replay=0`, { signal: controller.signal });
+      const reader = response.body!.getReader();
+      let text = '';
+      while (!text.includes('event: ping')) text += new TextDecoder().decode((await reader.read()).value);
+      controller.abort();
+      assert.match(text, /\n\nevent: ping\ndata: \{\}\n\n/, 'a named event with data (an empty one would not be dispatched)');
+      assert.ok(!/^id:/m.test(text), 'no id: it moves no one\'s Last-Event-ID');
+    } finally {
+      feed.close();
+      server.closeAllConnections();
       server.close();
     }
   });
