@@ -1,5 +1,6 @@
 // The UI port: admin API, cllama's /costs/api, Prometheus /metrics and the dashboard, behind CLLAMA_UI_TOKEN.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Config } from '../config/config.ts';
 import { dashboardRoute, isDashboardAsset } from '../dashboard/routes.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -95,7 +96,7 @@ export function createUiServer(options: UiServerOptions): Server {
       return;
     }
     if (path === '/metrics') {
-      sendBody(req, res, { status: 200, contentType: options.metrics.contentType, body: await options.metrics.render() });
+      await sendPieces(req, res, { contentType: options.metrics.contentType, pieces: await options.metrics.renderPieces() });
       return;
     }
     if (await dashboardRoute(req, res, path)) return;
@@ -143,6 +144,24 @@ function isRead(req: IncomingMessage): boolean {
 function sendBody(req: IncomingMessage, res: ServerResponse, input: { status: number; contentType: string; body: string }): void {
   res.writeHead(input.status, { 'content-type': input.contentType, 'content-length': Buffer.byteLength(input.body), 'cache-control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : input.body);
+}
+
+/** A 200 whose large body (/metrics) is encoded and written piece by piece, yielding to the event loop in between. */
+async function sendPieces(req: IncomingMessage, res: ServerResponse, input: { contentType: string; pieces: readonly string[] }): Promise<void> {
+  let length = 0;
+  for (const piece of input.pieces) {
+    length += Buffer.byteLength(piece);
+    await nextTurn();
+  }
+  res.writeHead(200, { 'content-type': input.contentType, 'content-length': length, 'cache-control': 'no-store' });
+  if (req.method !== 'HEAD') {
+    for (const piece of input.pieces) {
+      if (res.destroyed) return;
+      res.write(piece);
+      await nextTurn();
+    }
+  }
+  res.end();
 }
 
 function fail(res: ServerResponse, error: unknown, json: boolean): void {

@@ -1,10 +1,11 @@
 // Prometheus metrics: counters and a latency histogram fed by bus events, budget and ledger gauges read at scrape time.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from '../auth/agent.ts';
 import type { PolicyResult } from '../budget/policy.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import { microsToUsd } from '../pricing/money.ts';
+import { budgetFamilies, readBudgetRows, type BudgetRow } from './budget-gauges.ts';
 import type { EventBus, ProxyEvent } from './events.ts';
+import { ExpositionWriter, type Family } from './exposition.ts';
 import { Tally } from './tally.ts';
 
 export interface MetricsOptions {
@@ -18,9 +19,16 @@ export interface MetricsOptions {
 }
 
 export interface Metrics {
+  /** prom-client's registry, holding the latency histogram and the health gauges; render() adds the per-agent families. */
   readonly registry: Registry;
   readonly contentType: string;
-  /** Reads ledger standings and health, then renders the exposition text (concurrent calls share one rendering). */
+  /**
+   * Reads ledger standings and health, then renders the exposition text, in pieces to send one after another
+   * (concurrent calls share one rendering). The per-agent families are read and written in chunks that yield to the
+   * event loop, so a scrape never holds it long whatever the number of agents.
+   */
+  renderPieces(): Promise<readonly string[]>;
+  /** The same text whole. */
   render(): Promise<string>;
   close(): void;
 }
@@ -48,34 +56,30 @@ class ModelLabels {
   }
 }
 
+/** The counters: tallied on the hot path, written from the tallies at scrape time. */
+const COUNTERS = {
+  requests: { name: 'tollgate_requests_total', help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).', labelNames: ['agent', 'model', 'status'] },
+  tokens: { name: 'tollgate_tokens_total', help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).', labelNames: ['agent', 'model', 'kind'] },
+  cost: { name: 'tollgate_cost_micros_total', help: 'Priced spend in micro-dollars (1 USD = 1e6).', labelNames: ['agent', 'model'] },
+  unpriced: { name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'] },
+  decisions: { name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'] },
+  interventions: { name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'] },
+  overrides: { name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'] },
+} as const;
+type CounterKey = keyof typeof COUNTERS;
+
+/** The families prom-client holds and renders: their series do not grow with the number of agents. */
+const PROM_RENDERED = { latency: 'tollgate_upstream_latency_seconds', ledgerUp: 'tollgate_ledger_up', historyPending: 'tollgate_history_pending_entries' } as const;
+
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   const now = options.now ?? Date.now;
   const registers = [registry];
-  // counted on the hot path as plain numbers, copied into the counters below whenever they are read (their `collect`)
-  const tallies = {
-    requests: new Tally(['agent', 'model', 'status']),
-    tokens: new Tally(['agent', 'model', 'kind']),
-    cost: new Tally(['agent', 'model']),
-    unpriced: new Tally(['agent', 'model']),
-    decisions: new Tally(['agent', 'outcome']),
-    interventions: new Tally(['agent', 'intervention']),
-    overrides: new Tally(['action']),
-  };
-  new Counter({ name: 'tollgate_requests_total', help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).', labelNames: ['agent', 'model', 'status'], registers, collect() { tallies.requests.copyInto(this); } });
-  new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).', labelNames: ['agent', 'model', 'kind'], registers, collect() { tallies.tokens.copyInto(this); } });
-  new Counter({ name: 'tollgate_cost_micros_total', help: 'Priced spend in micro-dollars (1 USD = 1e6).', labelNames: ['agent', 'model'], registers, collect() { tallies.cost.copyInto(this); } });
-  new Counter({ name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'], registers, collect() { tallies.unpriced.copyInto(this); } });
-  const latency = new Histogram({ name: 'tollgate_upstream_latency_seconds', help: 'Time from request start to the end of the relayed upstream response.', labelNames: ['provider', 'model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
-  new Counter({ name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'], registers, collect() { tallies.decisions.copyInto(this); } });
-  new Counter({ name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'], registers, collect() { tallies.interventions.copyInto(this); } });
-  new Counter({ name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'], registers, collect() { tallies.overrides.copyInto(this); } });
-  const budgetLabels = ['agent', 'limit', 'metric', 'window'] as const;
-  const budgetLimit = new Gauge({ name: 'tollgate_budget_limit', help: 'Budget limit (USD for usd metrics, counts otherwise).', labelNames: budgetLabels, registers });
-  const budgetUsed = new Gauge({ name: 'tollgate_budget_used', help: 'Usage in the window, settled plus reserved (USD for usd metrics).', labelNames: budgetLabels, registers });
-  const budgetRemaining = new Gauge({ name: 'tollgate_budget_remaining', help: 'What is left of the limit (USD for usd metrics).', labelNames: budgetLabels, registers });
-  const ledgerUp = new Gauge({ name: 'tollgate_ledger_up', help: '1 when the budget ledger answers its health check.', labelNames: ['kind'], registers });
-  const historyPending = new Gauge({ name: 'tollgate_history_pending_entries', help: 'Session history entries queued but not yet written.', registers });
+  // counted on the hot path as plain numbers, written out as counters whenever they are scraped
+  const tallies = Object.fromEntries(Object.entries(COUNTERS).map(([key, counter]) => [key, new Tally(counter.labelNames)])) as Record<CounterKey, Tally<string>>;
+  const latency = new Histogram({ name: PROM_RENDERED.latency, help: 'Time from request start to the end of the relayed upstream response.', labelNames: ['provider', 'model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+  const ledgerUp = new Gauge({ name: PROM_RENDERED.ledgerUp, help: '1 when the budget ledger answers its health check.', labelNames: ['kind'], registers });
+  const historyPending = new Gauge({ name: PROM_RENDERED.historyPending, help: 'Session history entries queued but not yet written.', registers });
 
   const models = new ModelLabels();
   const onEvent = (event: ProxyEvent): void => {
@@ -109,47 +113,40 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
   const unsubscribe = options.bus.subscribe(onEvent);
 
-  async function refreshGauges(): Promise<void> {
-    budgetLimit.reset();
-    budgetUsed.reset();
-    budgetRemaining.reset();
-    ledgerUp.reset();
-    const at = now();
-    const rows: { agent: string; limit: string; metric: string; window: string }[] = [];
-    const checks = [];
-    for (const agent of options.agents.list()) {
-      const policy = options.policies.effective(agent, at);
-      if (policy.kind !== 'policy') continue;
-      for (const spec of policy.limits) {
-        rows.push({ agent: agent.id, limit: spec.id, metric: spec.metric === 'usd_micros' ? 'usd' : spec.metric, window: spec.window || 'none' });
-        checks.push({ id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit });
-      }
-    }
-    try {
-      const standings = checks.length > 0 ? await options.ledger.standing(checks) : [];
-      standings.forEach((standing, index) => {
-        const labels = rows[index];
-        const unit = labels.metric === 'usd' ? microsToUsd : (value: number) => value;
-        budgetLimit.set(labels, unit(standing.limit));
-        budgetUsed.set(labels, unit(standing.used + standing.reserved));
-        budgetRemaining.set(labels, unit(standing.remaining));
-      });
-    } catch {
-      // the ledger is down: ledger_up says so below and the budget gauges are left out
-    }
+  const counter = (key: CounterKey): Family => ({ ...COUNTERS[key], type: 'counter', series: tallies[key].series() });
+
+  /** The budget rows (null: the ledger could not be read), then ledger health and the history queue into their gauges. */
+  async function readGauges(): Promise<BudgetRow[] | null> {
+    // the ledger is down: ledger_up says so below and the budget gauges are left out (whole, not those read so far)
+    const rows = await readBudgetRows({ agents: options.agents.list(), policies: options.policies, ledger: options.ledger, now: now() }).catch(() => null);
     const health = await options.ledger.health().catch(() => ({ ok: false, kind: 'unknown' }));
+    ledgerUp.reset();
     ledgerUp.set({ kind: health.kind }, health.ok ? 1 : 0);
     if (options.history) historyPending.set(options.history.pendingEntries);
+    return rows;
   }
 
-  // One scrape at a time: the gauges are reset, read from the ledger (awaited) and set again, so a scrape that
-  // started meanwhile (two Prometheus servers, a curl) would reset them under the first one and render them missing.
-  // A scrape arriving while one runs gets that one's text.
-  let rendering: Promise<string> | null = null;
-  const renderOnce = async (): Promise<string> => {
+  // The families in the order prom-client laid them out when it rendered them all: counters with the histogram among
+  // them, the budget gauges, the health gauges. The per-agent ones are written here in chunks; prom-client renders the
+  // rest (bounded in size whatever the number of agents) one family at a time.
+  async function renderText(): Promise<readonly string[]> {
+    const rows = await readGauges();
+    const writer = new ExpositionWriter();
+    for (const key of ['requests', 'tokens', 'cost', 'unpriced'] as const) await writer.family(counter(key));
+    writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.latency));
+    for (const key of ['decisions', 'interventions', 'overrides'] as const) await writer.family(counter(key));
+    for (const family of budgetFamilies(rows)) await writer.family(family);
+    writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.ledgerUp));
+    writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.historyPending));
+    return writer.pieces();
+  }
+
+  // One scrape at a time: a scrape arriving while one runs (two Prometheus servers, a curl) gets that one's text, so the
+  // ledger is read once and no scrape sees the health gauge reset by another.
+  let rendering: Promise<readonly string[]> | null = null;
+  const renderOnce = async (): Promise<readonly string[]> => {
     try {
-      await refreshGauges();
-      return await registry.metrics();
+      return await renderText();
     } finally {
       rendering = null;
     }
@@ -158,8 +155,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     contentType: registry.contentType,
-    render() {
+    renderPieces() {
       return (rendering ??= renderOnce());
+    },
+    async render() {
+      return (await (rendering ??= renderOnce())).join('');
     },
     close() {
       unsubscribe();

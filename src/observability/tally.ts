@@ -1,8 +1,7 @@
-// Labelled counts kept as plain numbers on the hot path and copied into prom-client counters only at scrape time.
-import type { Counter } from 'prom-client';
+// Labelled counts kept as plain numbers on the hot path and read as exposition series at scrape time.
+import type { Series } from './exposition.ts';
 
-interface Series {
-  readonly labels: Record<string, string>;
+interface CountedSeries extends Series {
   value: number;
 }
 
@@ -11,7 +10,7 @@ interface Series {
  * (prom-client's own `inc` sorts, validates and hashes the label object on every call, three to six times a call).
  */
 export class Tally<Name extends string> {
-  readonly #series = new Map<string, Series>();
+  readonly #series = new Map<string, CountedSeries>();
   readonly #labelNames: readonly Name[];
 
   constructor(labelNames: readonly Name[]) {
@@ -26,14 +25,12 @@ export class Tally<Name extends string> {
       series.value += amount;
       return;
     }
-    const labels: Record<string, string> = {};
-    this.#labelNames.forEach((name, index) => (labels[name] = values[index] ?? ''));
+    const labels = this.#labelNames.map((_, index) => values[index] ?? '');
     this.#series.set(key, { labels, value: amount });
   }
 
-  /** Replaces the counter's series with these totals (counters stay monotonic: the totals only grow). */
-  copyInto(counter: Counter<Name>): void {
-    counter.reset();
-    for (const { labels, value } of this.#series.values()) counter.inc(labels as Partial<Record<Name, string>>, value);
+  /** The totals (monotonic: they only grow), in the order the series first appeared; live while iterated. */
+  series(): IterableIterator<Series> {
+    return this.#series.values();
   }
 }
