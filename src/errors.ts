@@ -10,8 +10,9 @@ export interface ErrorSpec {
 }
 
 export const ERRORS = {
-  auth_missing: { status: 401, retryable: false, message: 'missing or malformed credentials: send Authorization: Bearer <agent-id>:<secret>' },
-  auth_invalid: { status: 401, retryable: false, message: 'invalid agent credentials' },
+  // cllama's messages (scripts match on them); the statuses are 401 where cllama said 403 (docs/errors.md)
+  auth_missing: { status: 401, retryable: false, message: 'invalid bearer token' },
+  auth_invalid: { status: 401, retryable: false, message: 'invalid agent secret' },
   invalid_json: { status: 400, retryable: false, message: 'invalid JSON body' },
   invalid_request: { status: 400, retryable: false, message: 'invalid request' },
   body_too_large: { status: 413, retryable: false, message: 'request body too large' },

@@ -125,10 +125,15 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   return { apiUrl, uiUrl, deps, ledger, policies, close };
 }
 
+/**
+ * `:8080` and `0.0.0.0:8080` listen on every interface, IPv6 included, as Go's net.Listen does for an empty or
+ * unspecified host (Node's default: `::` dual-stack, or IPv4 alone where the machine has no IPv6).
+ */
 function listen(server: Server, address: { host: string; port: number }): Promise<void> {
+  const host = address.host === '0.0.0.0' || address.host === '::' ? undefined : address.host;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(address.port, address.host, () => {
+    server.listen(address.port, host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -138,7 +143,7 @@ function listen(server: Server, address: { host: string; port: number }): Promis
 function urlOf(server: Server): string {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
 }
 
 /** Stops accepting, lets in-flight calls finish (their settlements and history land), then drops idle keep-alives. */

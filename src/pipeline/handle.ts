@@ -98,7 +98,8 @@ function authenticate(req: IncomingMessage, deps: PipelineDeps) {
   });
   if (!credentials) throw new ProxyError('auth_missing');
   const agent = deps.agents.authenticate(credentials);
-  if (!agent) throw new ProxyError('auth_invalid');
+  // cllama's two messages: the agent is unknown, or its secret is wrong (GET /history tells them apart too)
+  if (!agent) throw new ProxyError('auth_invalid', { message: deps.agents.get(credentials.agentId) ? 'invalid agent secret' : 'agent context not found' });
   return agent;
 }
 

@@ -1,5 +1,6 @@
 // Relays an upstream response to the client while reading its usage: SSE chunk by chunk with backpressure, JSON whole.
 import type { ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import { ProxyError } from '../errors.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { ProviderKey, WireFormat } from '../upstream/provider.ts';
@@ -50,6 +51,7 @@ export async function relayResponse(input: RelayInput): Promise<RelayResult> {
 }
 
 const EVENT_STREAM = 'text/event-stream';
+const FIRST_BYTE_TIMEOUT = 'upstream stream timed out before first byte';
 
 /**
  * Whether the answer is SSE. A media type is case-insensitive (`Text/Event-Stream` is a stream too, to be relayed as
@@ -93,31 +95,31 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   let end: RelayEnd = 'complete';
   let idle = false;
   let failure: string | undefined;
+  // As cllama: the status and headers leave with the upstream's first byte, so a stream that stalls or fails before
+  // it is answered with a real 504 / 502 (which the SDKs retry), not with a 200 and an error event.
+  let started = false;
+  let headersOut = false;
   const watchdog = new Watchdog({
     ms: input.streamTimeouts.firstByteMs,
     onFire: () => {
       idle = true;
-      input.cancel.abort('upstream stream idle timeout');
+      input.cancel.abort(started ? 'upstream stream idle timeout' : FIRST_BYTE_TIMEOUT);
     },
-  });
-  res.writeHead(upstream.statusCode, input.headers);
-  // The headers leave with the first chunk when it is already here (one write instead of two), else on their own
-  // right after this turn of the event loop, so a slow first token never holds them back.
-  let headersOut = false;
-  const headersLater = setImmediate(() => {
-    headersOut = true;
-    if (!res.writableEnded && !res.destroyed) res.flushHeaders();
   });
   try {
     for await (const chunk of upstream.body) {
       watchdog.keepAlive(input.streamTimeouts.idleMs);
+      if (!started) {
+        started = true;
+        res.writeHead(upstream.statusCode, input.headers);
+      }
       const out = takePiece(state, mask ? mask.push(chunk) : chunk);
       if (out.length > 0) {
-        if (!headersOut) {
-          headersOut = true;
-          clearImmediate(headersLater);
-        }
+        headersOut = true; // with the first bytes, in one write
         if (!res.write(out)) await drained(res);
+      } else if (!headersOut && !res.destroyed) {
+        headersOut = true; // the first bytes are held back (a partial event): the headers go on their own
+        res.flushHeaders();
       }
       if (clientGone(res)) {
         end = 'client_aborted';
@@ -130,7 +132,12 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     if (error instanceof SseBlockTooLargeError) failure = error.message; // leaving the loop abandons (aborts) the body
   } finally {
     watchdog.stop();
-    clearImmediate(headersLater);
+  }
+  if (!started) {
+    // nothing reached the client yet: a failure is still a plain HTTP error (dispatch.ts charges what upstream had)
+    if (end === 'upstream_idle') throw new ProxyError('upstream_timeout', { message: FIRST_BYTE_TIMEOUT });
+    if (end === 'upstream_error') throw new ProxyError('upstream_unreachable', { message: 'upstream stream failed before sending data' });
+    if (end === 'complete') res.writeHead(upstream.statusCode, input.headers); // an empty stream
   }
   const tail = mask?.end();
   if (tail && tail.length > 0) {

@@ -88,7 +88,7 @@ function buildRoute(options: { input: RouteInput; provider: Provider; requestedM
 function unroutableMessage(model: string): string {
   const shown = JSON.stringify(model.length > 100 ? `${model.slice(0, 100)}…` : model);
   const slash = model.indexOf('/');
-  if (slash < 0) return `model ${shown} must be provider-prefixed: <provider>/<model>`;
+  if (slash < 0) return `model must be provider-prefixed: <provider>/<model> (got ${shown})`; // cllama's text first
   if (slash === 0) return `model ${shown} names no provider before the "/": <provider>/<model>`;
   return `model ${shown} names no model after the "/": <provider>/<model>`;
 }

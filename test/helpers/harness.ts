@@ -23,6 +23,8 @@ export interface HarnessOptions {
   upstream?: Behavior;
   /** Providers to configure against the fake upstream (default openai, anthropic, openrouter). */
   providers?: string[];
+  /** Session history lines written to `<history>/<agent>/history.jsonl` before the first start (objects as JSON, strings as they are). */
+  seedHistory?: Record<string, readonly unknown[]>;
 }
 
 export interface Harness {
@@ -65,6 +67,10 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     for (const [name, policy] of Object.entries(options.shared ?? {})) {
       mkdirSync(join(dirs.governance, '_shared'), { recursive: true });
       writeFileSync(join(dirs.governance, '_shared', `${name}.json`), JSON.stringify(policy));
+    }
+    for (const [id, lines] of Object.entries(options.seedHistory ?? {})) {
+      mkdirSync(join(dirs.history, id), { recursive: true });
+      writeFileSync(join(dirs.history, id, 'history.jsonl'), lines.map((line) => `${typeof line === 'string' ? line : JSON.stringify(line)}\n`).join(''));
     }
     const providers: Record<string, unknown> = {};
     for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {

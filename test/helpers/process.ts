@@ -22,9 +22,11 @@ export async function startProxyProcess(options: {
   bin?: string;
   /** Where the audit stream goes instead of a pipe to this process (the bench hands it to a log sink process). */
   stdout?: Writable;
+  /** LISTEN_ADDR as given (default `127.0.0.1:<port>`); it must listen on `port`. */
+  listenAddr?: string;
 }): Promise<RunningProxy> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? BIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', ...options.env, LISTEN_ADDR: `127.0.0.1:${options.port}`, UI_ADDR: options.env.UI_ADDR ?? '127.0.0.1:0' },
+    env: { PATH: process.env.PATH ?? '', ...options.env, LISTEN_ADDR: options.listenAddr ?? `127.0.0.1:${options.port}`, UI_ADDR: options.env.UI_ADDR ?? '127.0.0.1:0' },
     stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   let out = '';

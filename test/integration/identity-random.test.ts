@@ -59,7 +59,8 @@ function authError(answer: Answer, path: string): 'auth_missing' | 'auth_invalid
   if (path === MESSAGES) return String(code);
   assert.equal(code, 'invalid_api_key', answer.text);
   const message = (JSON.parse(answer.text) as { error: { message: string } }).error.message;
-  return message.startsWith('missing or malformed credentials') ? 'auth_missing' : message === 'invalid agent credentials' ? 'auth_invalid' : message;
+  if (message === 'invalid bearer token') return 'auth_missing';
+  return message === 'invalid agent secret' || message === 'agent context not found' ? 'auth_invalid' : message;
 }
 
 function pick<T>(random: () => number, items: readonly T[]): T {
