@@ -56,6 +56,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   await agents.start();
   const policies = new PolicyStore({
     governanceDir: config.governanceDir,
+    onWarning: log,
     onError: (file, message) => {
       log(`budget policy ${file}: ${message}`);
       bus.emit({ type: 'policy_error', claw_id: null, model: null, intervention: null, file, error: message });
@@ -79,12 +80,12 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const backlog = new SettleBacklog({ ledger, report: log });
   const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
-  const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
-  const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs });
+  const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, maxOpenFiles: config.historyMaxOpenFiles, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
+  const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections });
   const inFlight = new InFlightCalls();
   const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight };
 
-  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log });
+  const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();
   const api = createApiServer({
     deps,

@@ -166,7 +166,7 @@ async function summary(deps: AdminApiDeps, res: ServerResponse): Promise<void> {
       inputTokens: sum.inputTokens + agent.inputTokens,
       outputTokens: sum.outputTokens + agent.outputTokens,
     }),
-    { costMicros: 0, requests: 0, pricedRequests: 0, unpricedRequests: 0, inputTokens: 0, outputTokens: 0 },
+    deps.costs.retired(), // agents removed from the registry: in the totals, no longer listed
   );
   const health = await deps.ledger.health().catch((error: Error) => ({ ok: false, kind: 'unknown', detail: error.message }));
   sendJson(res, 200, {

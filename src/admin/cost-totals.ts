@@ -2,6 +2,7 @@
 import type { HistoryEntry } from '../history/entry.ts';
 import { historyCostMicros } from '../history/entry.ts';
 import type { ScanHistoryOptions } from '../history/reader.ts';
+import { DepartedAgents } from '../observability/departed-agents.ts';
 import type { EventBus, ProxyEvent } from '../observability/events.ts';
 
 /** One call's contribution: tokens, and its cost in micro-dollars or null when the price is unknown. */
@@ -37,6 +38,9 @@ export interface AgentTotals {
   readonly models: readonly ModelTotals[];
 }
 
+/** What agents that have left the registry spent, summed: it stays in the grand totals, not listed per agent. */
+export type RetiredTotals = Omit<AgentTotals, 'agent' | 'models'>;
+
 export interface CostTotalsOptions {
   readonly bus: EventBus;
   /** Session history root; null = nothing to seed from. */
@@ -50,6 +54,15 @@ export interface CostTotalsOptions {
    * counting started (its history entry predates the subscription, its event follows it). Default 1 hour.
    */
   readonly inFlightHorizonMs?: number;
+  /**
+   * Whether an agent is in the registry now. Given: an agent missing from it at two checks `retireEveryMs` apart is
+   * retired (its totals folded into `retired()`, its per-agent rows dropped), and history of agents missing at start is
+   * seeded straight into the retired sum, so a fleet that creates and deletes agents for months does not keep a row
+   * for every agent it ever had. Absent: every agent is kept.
+   */
+  readonly isAgent?: (agentId: string) => boolean;
+  /** Default 60 s. */
+  readonly retireEveryMs?: number;
 }
 
 interface Bucket {
@@ -64,6 +77,10 @@ interface Bucket {
 }
 
 const DEFAULT_HORIZON_MS = 60 * 60_000;
+const DEFAULT_RETIRE_EVERY_MS = 60_000;
+/** Distinct models kept per agent (models are strings agents choose); the rest are summed as `<provider>/other`. */
+export const MAX_MODELS_PER_AGENT = 200;
+const OTHER_MODEL = 'other';
 
 export class CostTotals {
   readonly #options: CostTotalsOptions;
@@ -79,6 +96,9 @@ export class CostTotals {
   #scan: Promise<void> | null = null;
   #stopped = false;
   #forgetTimer: NodeJS.Timeout | null = null;
+  #retireTimer: NodeJS.Timeout | null = null;
+  readonly #departed = new DepartedAgents();
+  #retired: Bucket = emptyBucket('', '');
 
   constructor(options: CostTotalsOptions) {
     this.#options = options;
@@ -96,6 +116,10 @@ export class CostTotals {
     this.#subscribedAt = this.#now();
     this.#liveIds = new Set();
     this.#unsubscribe = this.#options.bus.subscribe((event) => this.#onEvent(event));
+    if (this.#options.isAgent) {
+      this.#retireTimer = setInterval(() => this.retireDeparted(), this.#options.retireEveryMs ?? DEFAULT_RETIRE_EVERY_MS);
+      this.#retireTimer.unref();
+    }
     this.#scan = this.#seed().finally(() => {
       this.#ready = true;
       this.#liveIds = null;
@@ -111,6 +135,23 @@ export class CostTotals {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     if (this.#forgetTimer) clearTimeout(this.#forgetTimer);
+    if (this.#retireTimer) clearInterval(this.#retireTimer);
+  }
+
+  /** Folds the totals of agents missing from the registry now and at the previous check into `retired()` (the timer's job). */
+  retireDeparted(): void {
+    const isAgent = this.#options.isAgent;
+    if (!isAgent) return;
+    for (const agent of this.#departed.check({ held: this.#agents.keys(), present: isAgent })) {
+      for (const bucket of this.#agents.get(agent)?.values() ?? []) addBucket(this.#retired, bucket);
+      this.#agents.delete(agent);
+    }
+  }
+
+  /** What retired agents spent, summed. */
+  retired(): RetiredTotals {
+    const { costMicros, requests, pricedRequests, unpricedRequests, inputTokens, outputTokens } = this.#retired;
+    return { costMicros, requests, pricedRequests, unpricedRequests, inputTokens, outputTokens };
   }
 
   /** Adds one call. */
@@ -120,20 +161,17 @@ export class CostTotals {
       models = new Map();
       this.#agents.set(record.agent, models);
     }
-    const key = `${record.provider}/${record.model}`;
+    let key = `${record.provider}/${record.model}`;
     let bucket = models.get(key);
+    if (!bucket && models.size >= MAX_MODELS_PER_AGENT) {
+      key = `${record.provider}/${OTHER_MODEL}`;
+      bucket = models.get(key);
+    }
     if (!bucket) {
-      bucket = { provider: record.provider, model: record.model, inputTokens: 0, outputTokens: 0, costMicros: 0, requests: 0, pricedRequests: 0, unpricedRequests: 0 };
+      bucket = emptyBucket(record.provider, key.slice(record.provider.length + 1));
       models.set(key, bucket);
     }
-    bucket.inputTokens += record.inputTokens;
-    bucket.outputTokens += record.outputTokens;
-    bucket.requests += 1;
-    if (record.costMicros === null) bucket.unpricedRequests += 1;
-    else {
-      bucket.costMicros += record.costMicros;
-      bucket.pricedRequests += 1;
-    }
+    addRecord(bucket, record);
   }
 
   /** Every agent's totals, agents sorted by id, models by `provider/model`. */
@@ -181,12 +219,37 @@ export class CostTotals {
         const record = recordFromEntry(entry);
         if (!record) continue;
         if (requestId && ts > this.#subscribedAt - horizon) this.#scannedRecent.add(requestId);
-        this.record(record);
+        if (this.#options.isAgent && !this.#options.isAgent(record.agent)) addRecord(this.#retired, record);
+        else this.record(record);
       }
     } catch (error) {
       this.#options.onError?.(`cost totals: reading session history failed: ${(error as Error).message}`);
     }
   }
+}
+
+function emptyBucket(provider: string, model: string): Bucket {
+  return { provider, model, inputTokens: 0, outputTokens: 0, costMicros: 0, requests: 0, pricedRequests: 0, unpricedRequests: 0 };
+}
+
+function addRecord(bucket: Bucket, record: CostRecord): void {
+  bucket.inputTokens += record.inputTokens;
+  bucket.outputTokens += record.outputTokens;
+  bucket.requests += 1;
+  if (record.costMicros === null) bucket.unpricedRequests += 1;
+  else {
+    bucket.costMicros += record.costMicros;
+    bucket.pricedRequests += 1;
+  }
+}
+
+function addBucket(into: Bucket, from: Bucket): void {
+  into.inputTokens += from.inputTokens;
+  into.outputTokens += from.outputTokens;
+  into.costMicros += from.costMicros;
+  into.requests += from.requests;
+  into.pricedRequests += from.pricedRequests;
+  into.unpricedRequests += from.unpricedRequests;
 }
 
 /** A `response`/`error` event of a routed call that reported usage (what finishCall emits). */

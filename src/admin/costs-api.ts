@@ -1,6 +1,6 @@
 // cllama's GET /costs/api body, exactly its shape: totals, then per agent per (provider, model), 2-space indented.
 import { microsToUsd } from '../pricing/money.ts';
-import type { AgentTotals, ModelTotals } from './cost-totals.ts';
+import type { AgentTotals, ModelTotals, RetiredTotals } from './cost-totals.ts';
 
 export type PricingStatus = 'priced' | 'unpriced' | 'partial';
 
@@ -11,12 +11,15 @@ export function pricingStatus(totals: { pricedRequests: number; unpricedRequests
   return 'partial';
 }
 
-/** The response object; key order matches cllama's Go structs, agents are sorted as Go sorts map keys. */
-export function costsApiBody(agents: readonly AgentTotals[]): Record<string, unknown> {
+/**
+ * The response object; key order matches cllama's Go structs, agents are sorted as Go sorts map keys. The totals also
+ * count what agents since removed from the registry spent (`retired`), which are no longer listed one by one.
+ */
+export function costsApiBody(agents: readonly AgentTotals[], retired?: RetiredTotals): Record<string, unknown> {
   const body: Record<string, unknown> = {
-    total_cost_usd: microsToUsd(agents.reduce((sum, agent) => sum + agent.costMicros, 0)),
-    total_requests: agents.reduce((sum, agent) => sum + agent.requests, 0),
-    unpriced_requests: agents.reduce((sum, agent) => sum + agent.unpricedRequests, 0),
+    total_cost_usd: microsToUsd(agents.reduce((sum, agent) => sum + agent.costMicros, retired?.costMicros ?? 0)),
+    total_requests: agents.reduce((sum, agent) => sum + agent.requests, retired?.requests ?? 0),
+    unpriced_requests: agents.reduce((sum, agent) => sum + agent.unpricedRequests, retired?.unpricedRequests ?? 0),
   };
   const byAgent: Record<string, unknown> = {};
   for (const agent of [...agents].sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0))) {
@@ -32,8 +35,8 @@ export function costsApiBody(agents: readonly AgentTotals[]): Record<string, unk
 }
 
 /** The serialised body: 2-space indent and a trailing newline, as Go's json.Encoder with SetIndent("", "  "). */
-export function renderCostsApi(agents: readonly AgentTotals[]): string {
-  return `${JSON.stringify(costsApiBody(agents), null, 2)}\n`;
+export function renderCostsApi(agents: readonly AgentTotals[], retired?: RetiredTotals): string {
+  return `${JSON.stringify(costsApiBody(agents, retired), null, 2)}\n`;
 }
 
 function modelRow(model: ModelTotals): Record<string, unknown> {

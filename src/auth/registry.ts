@@ -1,8 +1,9 @@
 // AgentRegistry: every agent of the context root held in memory, reloaded on change (fs.watch plus a periodic rescan); lookups never touch the disk.
-import { statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
+import { statSync, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { DirWatches, type WatchFunction } from '../config/dir-watches.ts';
 import { CONTEXT_OVERRIDE_FILE, contextEntryKind, isPlainAgentId, type Agent } from './agent.ts';
 import { agentFingerprint, loadAgentDir } from './agent-loader.ts';
 import { secretMatchesDigest } from './secret-compare.ts';
@@ -15,6 +16,13 @@ export interface AgentRegistryOptions {
   readonly onWarning?: (message: string) => void;
   /** Fallback rescan period; fs.watch triggers rescans sooner where it works. Default 2000 ms. */
   readonly pollMs?: number;
+  /**
+   * Most directories watched (the root and the first agents' directories; default 1024). Each is an inotify watch,
+   * from a per-user limit shared with every other process: the agents past it are kept up to date by the rescan.
+   */
+  readonly maxWatches?: number;
+  /** fs.watch (tests substitute one that fails as the system does when inotify watches run out). */
+  readonly watch?: WatchFunction;
 }
 
 interface AgentRecord {
@@ -26,6 +34,9 @@ interface AgentRecord {
 const UNKNOWN_AGENT_DIGEST = randomBytes(32);
 const WATCH_DEBOUNCE_MS = 30;
 const SCAN_CONCURRENCY = 32;
+const DEFAULT_MAX_WATCHES = 1024;
+/** The root's key among the watches (agent ids are plain names: never empty). */
+const ROOT_KEY = '';
 
 export class AgentRegistry {
   readonly #root: string;
@@ -39,8 +50,7 @@ export class AgentRegistry {
    * is read again on the next scan (its fingerprint changed), and must not be reported twice.
    */
   readonly #reportedProblems = new Map<string, string>();
-  readonly #watchers = new Map<string, FSWatcher>();
-  #rootWatcher: FSWatcher | null = null;
+  readonly #watches: DirWatches;
   #pollTimer: NodeJS.Timeout | null = null;
   #debounceTimer: NodeJS.Timeout | null = null;
   #pendingFull = false;
@@ -52,6 +62,13 @@ export class AgentRegistry {
   constructor(options: AgentRegistryOptions) {
     this.#options = options;
     this.#root = resolve(options.contextRoot);
+    const pollMs = options.pollMs ?? 2000;
+    this.#watches = new DirWatches({
+      max: options.maxWatches ?? DEFAULT_MAX_WATCHES,
+      watch: options.watch,
+      fallback: `the rescan of ${this.#root} every ${pollMs} ms`,
+      onWarning: (message) => this.#warn(`agent registry: ${message}`),
+    });
   }
 
   /** Bumps on every rescan that changed at least one agent. */
@@ -71,10 +88,12 @@ export class AgentRegistry {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     if (this.#debounceTimer) clearTimeout(this.#debounceTimer);
     this.#pollTimer = this.#debounceTimer = null;
-    this.#rootWatcher?.close();
-    this.#rootWatcher = null;
-    for (const watcher of this.#watchers.values()) watcher.close();
-    this.#watchers.clear();
+    this.#watches.closeAll();
+  }
+
+  /** Directories watched now (the root and agent directories; at most maxWatches). */
+  get watchedDirs(): number {
+    return this.#watches.size;
   }
 
   /** Rescan the whole root now; resolves when a scan that started after this call has finished. Never rejects. */
@@ -136,6 +155,10 @@ export class AgentRegistry {
       entries = [];
     }
     const ids = entries.filter((entry) => this.#acceptEntry(entry)).map((entry) => entry.name);
+    if (this.#warnedNames.size > 0) {
+      const names = new Set(entries.map((entry) => entry.name));
+      for (const name of this.#warnedNames) if (!names.has(name)) this.#warnedNames.delete(name); // gone: forgotten
+    }
     const present = new Set(ids);
     const removed = [...this.#records.keys(), ...this.#processed.keys()].filter((id) => !present.has(id));
     this.#ensureRootWatcher();
@@ -207,10 +230,7 @@ export class AgentRegistry {
   #forget(id: string, dir: string): boolean {
     this.#processed.delete(id);
     this.#reportedProblems.delete(id);
-    if (!isDirectory(dir)) {
-      this.#watchers.get(id)?.close();
-      this.#watchers.delete(id);
-    }
+    if (!isDirectory(dir)) this.#watches.delete(id);
     return this.#records.delete(id);
   }
 
@@ -227,41 +247,24 @@ export class AgentRegistry {
   }
 
   #ensureRootWatcher(): void {
-    if (this.#stopped || this.#rootWatcher) return;
-    this.#rootWatcher = this.#tryWatch(this.#root, (name) => {
+    if (this.#stopped || this.#watches.has(ROOT_KEY)) return;
+    this.#watches.add(ROOT_KEY, this.#root, (name) => {
       if (name && isPlainAgentId(name)) {
         // The directory itself was created, removed or replaced: watch it afresh.
-        this.#watchers.get(name)?.close();
-        this.#watchers.delete(name);
+        this.#watches.delete(name);
         this.#scheduleSoon({ full: false, id: name });
       } else {
         this.#scheduleSoon({ full: true });
       }
-    }, () => {
-      this.#rootWatcher = null;
     });
   }
 
+  /** Where it works and while there is room (no system call when there is none); elsewhere the periodic rescan covers. */
   async #ensureAgentWatcher(id: string, dir: string): Promise<void> {
-    if (this.#stopped || this.#watchers.has(id)) return;
+    if (this.#stopped || this.#watches.has(id) || !this.#watches.accepting) return;
     const info = await stat(dir).catch(() => null);
-    if (!info?.isDirectory() || this.#stopped || this.#watchers.has(id)) return;
-    const watcher = this.#tryWatch(dir, () => this.#scheduleSoon({ full: false, id }), () => this.#watchers.delete(id));
-    if (watcher) this.#watchers.set(id, watcher);
-  }
-
-  /** fs.watch where it works; where it does not (no inotify slots, odd filesystems) the periodic rescan covers. */
-  #tryWatch(path: string, onEvent: (name: string | null) => void, onClosed: () => void): FSWatcher | null {
-    try {
-      const watcher = watch(path, { persistent: false }, (_event, name) => onEvent(typeof name === 'string' ? name : null));
-      watcher.on('error', () => {
-        watcher.close();
-        onClosed();
-      });
-      return watcher;
-    } catch {
-      return null;
-    }
+    if (!info?.isDirectory() || this.#stopped || this.#watches.has(id)) return;
+    this.#watches.add(id, dir, () => this.#scheduleSoon({ full: false, id }));
   }
 
   /** Watch events come in bursts while a file is being written: wait a moment, then rescan what they named. */

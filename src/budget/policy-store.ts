@@ -1,11 +1,11 @@
 // Governance policy files held in memory: loaded at start, watched and rescanned, validated on change, merged per agent.
 import { randomUUID } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../auth/agent.ts';
+import { DirWatches, type WatchFunction } from '../config/dir-watches.ts';
 import { parsePolicySource, sourceProblems, unusableSource, type ParsedSource, type PolicySource } from './policy-fields.ts';
-import { listGovernanceTree, policyFileSignature, POLICY_FILE, readPolicyFile, SHARED_DIR, type PolicyFileKind } from './policy-files.ts';
+import { listGovernanceTree, policyFileSignature, POLICY_FILE, readPolicyFile, SHARED_DIR, type GovernanceTree, type PolicyFileKind } from './policy-files.ts';
 import { resolvePolicy, type LimitSpec, type PolicyResult } from './policy.ts';
 
 export interface PolicyStoreOptions {
@@ -17,6 +17,15 @@ export interface PolicyStoreOptions {
   readonly onError?: (file: string, message: string) => void;
   /** Fallback rescan period; fs.watch triggers rescans sooner where it works. Default 2000 ms. */
   readonly pollMs?: number;
+  /**
+   * Most directories watched (the governance directory, `_shared`, then agent directories; default 1024), each one
+   * inotify watch from a per-user limit: changes in the directories past it are picked up by the rescan.
+   */
+  readonly maxWatches?: number;
+  /** fs.watch (tests substitute one that fails as the system does when inotify watches run out). */
+  readonly watch?: WatchFunction;
+  /** Problems with watching (none left, too many directories): the periodic rescan covers, said once. */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface SharedBudgetInfo {
@@ -37,6 +46,11 @@ export class PolicyValidationError extends Error {
   }
 }
 
+const DEFAULT_MAX_WATCHES = 1024;
+/** Keys of the two directories that are not an agent's (agent ids never are empty or start with `_`). */
+const ROOT_KEY = '';
+const SHARED_KEY = SHARED_DIR;
+
 interface LoadedFile {
   readonly signature: string;
   readonly parsed: ParsedSource;
@@ -50,11 +64,18 @@ export class PolicyStore {
   #version = 0;
   #scanning: Promise<void> | null = null;
   #rescanAgain = false;
-  #watcher: FSWatcher | null = null;
+  readonly #watches: DirWatches;
+  #watching = false;
   #timer: NodeJS.Timeout | null = null;
 
   constructor(options: PolicyStoreOptions) {
     this.#options = options;
+    this.#watches = new DirWatches({
+      max: options.maxWatches ?? DEFAULT_MAX_WATCHES,
+      watch: options.watch,
+      fallback: `the rescan every ${options.pollMs ?? 2000} ms`,
+      onWarning: (message) => options.onWarning?.(`governance policies: ${message}`),
+    });
   }
 
   /** Bumped on every change of the files held; cached effective policies of an older version are recomputed. */
@@ -62,12 +83,17 @@ export class PolicyStore {
     return this.#version;
   }
 
-  /** Loads every governance file, then watches the directory and rescans every `pollMs`. */
+  /**
+   * Loads every governance file, then watches the directories (each rescan watches new ones) and rescans every `pollMs`.
+   * Not fs.watch's `recursive` mode: on Linux, Node 20 emulates it with one watch per file and directory and lists the
+   * whole tree synchronously on every change of a directory (tens of milliseconds of stalled event loop per agent
+   * directory created, at 10,000 agents).
+   */
   async start(): Promise<void> {
-    await this.reload();
     const dir = this.#options.governanceDir;
+    this.#watching = dir !== null;
+    await this.reload();
     if (!dir) return;
-    this.#startWatching(dir);
     this.#timer = setInterval(() => void this.reload(), this.#options.pollMs ?? 2000);
     this.#timer.unref();
   }
@@ -76,8 +102,13 @@ export class PolicyStore {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    this.#watcher?.close();
-    this.#watcher = null;
+    this.#watching = false;
+    this.#watches.closeAll();
+  }
+
+  /** Directories watched now (at most maxWatches). */
+  get watchedDirs(): number {
+    return this.#watches.size;
   }
 
   /** Stops, then waits for a rescan in progress. */
@@ -209,15 +240,21 @@ export class PolicyStore {
     return sources;
   }
 
-  #startWatching(dir: string): void {
-    try {
-      this.#watcher = watch(dir, { recursive: true, persistent: false }, () => void this.reload());
-      this.#watcher.on('error', () => {
-        this.#watcher?.close();
-        this.#watcher = null;
-      });
-    } catch {
-      this.#watcher = null; // the periodic rescan still picks changes up
+  /** Watches the directories the tree holds (while there is room), and drops the watches of those that are gone. */
+  #watchTree(dir: string, tree: GovernanceTree): void {
+    if (!this.#watching) return;
+    const onEvent = () => void this.reload();
+    this.#watches.add(ROOT_KEY, dir, (name) => {
+      if (name) this.#watches.delete(name); // that directory was created, removed or replaced: watched afresh by the rescan
+      onEvent();
+    });
+    this.#watches.add(SHARED_KEY, join(dir, SHARED_DIR), onEvent);
+    for (const key of this.#watches.keys()) {
+      if (key !== ROOT_KEY && key !== SHARED_KEY && !tree.agents.has(key)) this.#watches.delete(key);
+    }
+    for (const id of tree.agents.keys()) {
+      if (!this.#watches.accepting) break;
+      this.#watches.add(id, join(dir, id), onEvent);
     }
   }
 
@@ -225,6 +262,7 @@ export class PolicyStore {
     const dir = this.#options.governanceDir;
     if (!dir) return;
     const tree = await listGovernanceTree(dir);
+    this.#watchTree(dir, tree);
     const changed = [
       ...(await this.#sync({ held: this.#governance, seen: tree.agents, kind: 'governance' })),
       ...(await this.#sync({ held: this.#shared, seen: tree.shared, kind: 'shared' })),

@@ -23,6 +23,8 @@ export interface Config {
   readonly governanceDir: string | null;
   readonly historyDir: string;
   readonly historyMaxBytes: number;
+  /** Most session history files open at once (the least recently written are closed, and reopened when needed). */
+  readonly historyMaxOpenFiles: number;
   /** Where the embedded ledger keeps its journal. */
   readonly dataDir: string;
   readonly pod: string;
@@ -46,6 +48,8 @@ export interface Config {
     /** Streamed: longest gap between body chunks. */
     readonly idleMs: number;
   };
+  /** Most connections per upstream origin (TOLLGATE_UPSTREAM_CONNECTIONS); null: no bound of tollgate's own. */
+  readonly upstreamConnections: number | null;
   /** Output-token cap assumed for budget estimates when a request sets no max_tokens. */
   readonly defaultMaxOutputTokens: number;
   /** Operator price file (JSON) that overrides or adds model prices. */

@@ -52,6 +52,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     governanceDir: governance ? resolve(cwd, governance) : null,
     historyDir,
     historyMaxBytes: lenientPositiveInt({ env, name: 'CLLAMA_SESSION_HISTORY_MAX_BYTES', fallback: 268_435_456, report }),
+    historyMaxOpenFiles: strictPositiveInt({ env, name: 'TOLLGATE_HISTORY_MAX_OPEN_FILES', fallback: 256, report }),
     // Agent ids cannot start with `_`, so `_ledger` never collides with an agent's history folder.
     dataDir: dataDir ? resolve(cwd, dataDir) : join(historyDir, '_ledger'),
     pod: envValue(env, 'CLAW_POD') ?? '',
@@ -68,6 +69,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
       firstByteMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS', fallback: 300_000, report }),
       idleMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_IDLE_TIMEOUT_MS', fallback: 120_000, report }),
     },
+    upstreamConnections: envValue(env, 'TOLLGATE_UPSTREAM_CONNECTIONS') === undefined ? null : strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_CONNECTIONS', fallback: 1, report }),
     defaultMaxOutputTokens: strictPositiveInt({ env, name: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', fallback: 4096, report }),
     pricesFile: pricesFile({ env, cwd, report }),
     alertWebhookUrl: alertWebhookUrl({ env, report }),

@@ -7,6 +7,7 @@
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainAgentId } from '../auth/agent.ts';
+import { AppendHandles } from './append-handles.ts';
 import { historyLine, serializeHistoryEntry, type HistoryEntry, type HistoryRecord } from './entry.ts';
 
 export const HISTORY_FILE = 'history.jsonl';
@@ -14,6 +15,8 @@ export const ROTATED_HISTORY_FILE = 'history.jsonl.1';
 
 /** How long after a failed rotation the next one is tried. */
 const ROTATION_RETRY_MS = 60_000;
+const DEFAULT_MAX_OPEN_FILES = 256;
+const DEFAULT_IDLE_MS = 10_000;
 
 export interface HistoryWriterOptions {
   readonly dir: string;
@@ -28,6 +31,19 @@ export interface HistoryWriterOptions {
   readonly fsync?: boolean;
   /** Called for refused entries and failed writes (the entries of a failed batch are lost, never retried). */
   readonly onError?: (err: Error, agentId: string) => void;
+  /**
+   * Most history files open at once (default 256): past it the least recently written one is closed, and reopened
+   * when its agent writes again. A fleet larger than the process's open-file limit would otherwise hit EMFILE, which
+   * fails history appends and the servers' accept() alike.
+   */
+  readonly maxOpenFiles?: number;
+  /**
+   * A file not written for this long is closed, and an agent with nothing queued for this long is forgotten (default
+   * 10 s), so an agent that stopped calling (deleted, say) holds neither a file nor memory.
+   */
+  readonly idleMs?: number;
+  /** Clock for idleness (tests). */
+  readonly now?: () => number;
 }
 
 interface FlushWaiter {
@@ -35,7 +51,7 @@ interface FlushWaiter {
   readonly resolve: () => void;
 }
 
-/** One agent's write chain: a queue, at most one write in flight, an open append handle. */
+/** One agent's write chain: a queue, at most one batch in flight; its file handle is held by AppendHandles. */
 interface AgentLog {
   readonly agentId: string;
   readonly folder: string;
@@ -48,7 +64,9 @@ interface AgentLog {
   settled: number;
   waiters: FlushWaiter[];
   running: boolean;
-  handle: FileHandle | null;
+  /** When it last had something to write (ms, the writer's clock): idle long enough, it is forgotten. */
+  lastActive: number;
+  /** Size of the file as written so far, read again each time the file is opened. */
   size: number;
   /** The file ends in a torn line (crash mid-write): start the next write on a fresh line. */
   needsNewline: boolean;
@@ -61,15 +79,30 @@ export class HistoryWriter {
   readonly #maxBytes: number;
   readonly #fsync: boolean;
   readonly #onError: (err: Error, agentId: string) => void;
+  readonly #now: () => number;
+  readonly #idleMs: number;
+  /** Agents with something queued or written within the idle time; the others are forgotten by the idle sweep. */
   readonly #logs = new Map<string, AgentLog>();
+  readonly #handles: AppendHandles;
+  readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
   constructor(options: HistoryWriterOptions) {
     if (!(options.maxBytes > 0)) throw new RangeError('history maxBytes must be > 0');
+    if (options.idleMs !== undefined && !(options.idleMs > 0)) throw new RangeError('history idleMs must be > 0');
     this.#dir = options.dir;
     this.#maxBytes = options.maxBytes;
     this.#fsync = options.fsync ?? false;
     this.#onError = options.onError ?? defaultOnError;
+    this.#now = options.now ?? Date.now;
+    this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.#handles = new AppendHandles({
+      max: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
+      now: this.#now,
+      onCloseError: (error, agentId) => this.#report(asError(error), agentId),
+    });
+    this.#sweepTimer = setInterval(() => void this.closeIdle(), this.#idleMs);
+    this.#sweepTimer.unref();
   }
 
   /** Queues the entry and returns at once; the write happens in the agent's chain, in call order. */
@@ -91,6 +124,7 @@ export class HistoryWriter {
     const log = this.#logFor(agentId);
     log.queue.push(line + '\n');
     log.appended += 1;
+    log.lastActive = this.#now();
     if (!log.running) void this.#drain(log);
   }
 
@@ -120,8 +154,34 @@ export class HistoryWriter {
   /** Flushes, then closes every file handle. Appends after this are refused through onError. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweepTimer);
     await this.flush();
-    await Promise.all([...this.#logs.values()].map((log) => this.#closeHandle(log)));
+    await this.#handles.closeAll();
+  }
+
+  /**
+   * Closes the files not written for `idleMs` and forgets the agents with nothing queued for as long (what the idle
+   * timer runs). A forgotten agent's next entry starts a fresh chain: the file is reopened and its size and last byte
+   * read again, so order, rotation and torn-line handling hold as before.
+   */
+  async closeIdle(): Promise<void> {
+    const before = this.#now() - this.#idleMs;
+    await this.#handles.closeIdle(before);
+    const now = this.#now();
+    for (const [agentId, log] of this.#logs) {
+      const idle = !log.running && log.queue.length === 0 && log.waiters.length === 0 && log.settled === log.appended;
+      if (idle && log.lastActive <= before && log.rotationRetryAt <= now && !this.#handles.has(agentId)) this.#logs.delete(agentId);
+    }
+  }
+
+  /** History files open now (at most maxOpenFiles). */
+  get openFiles(): number {
+    return this.#handles.openCount;
+  }
+
+  /** Agents whose write state is held now (those active within the idle time). */
+  get agentsHeld(): number {
+    return this.#logs.size;
   }
 
   /** Entries accepted but not yet written, across all agents (for metrics). */
@@ -137,7 +197,7 @@ export class HistoryWriter {
       const folder = join(this.#dir, agentId);
       log = {
         agentId, folder, file: join(folder, HISTORY_FILE), rotatedFile: join(folder, ROTATED_HISTORY_FILE),
-        queue: [], appended: 0, settled: 0, waiters: [], running: false, handle: null, size: 0, needsNewline: false, rotationRetryAt: 0,
+        queue: [], appended: 0, settled: 0, waiters: [], running: false, lastActive: this.#now(), size: 0, needsNewline: false, rotationRetryAt: 0,
       };
       this.#logs.set(agentId, log);
     }
@@ -155,9 +215,10 @@ export class HistoryWriter {
           await this.#writeBatch(log, batch);
         } catch (err) {
           this.#report(new Error(`history write failed, ${batch.length} entries lost: ${asError(err).message}`), log.agentId);
-          await this.#closeHandle(log);
+          await this.#handles.close(log.agentId);
         }
         log.settled += batch.length;
+        log.lastActive = this.#now();
         this.#wakeFlushers(log);
       }
     } finally {
@@ -165,29 +226,35 @@ export class HistoryWriter {
     }
   }
 
-  /** Rotation is decided per line, exactly as cllama: size > 0 and size + line > maxBytes → rotate first. */
+  /**
+   * Rotation is decided per line, exactly as cllama: size > 0 and size + line > maxBytes → rotate first. The file's
+   * handle is taken for the batch (opened if it was closed) and given back after it, idle and closable again.
+   */
   async #writeBatch(log: AgentLog, lines: string[]): Promise<void> {
-    await this.#ensureOpen(log);
-    let chunk: string[] = [];
-    let chunkBytes = 0;
-    for (const line of lines) {
-      const lineBytes = Buffer.byteLength(line);
-      const sizeBefore = log.size + chunkBytes;
-      if (sizeBefore > 0 && sizeBefore + lineBytes > this.#maxBytes && log.rotationRetryAt <= Date.now()) {
-        if (chunk.length > 0) await this.#write(log, chunk.join(''));
-        chunk = [];
-        chunkBytes = 0;
-        await this.#rotate(log);
+    try {
+      let handle = await this.#takeHandle(log);
+      let chunk: string[] = [];
+      let chunkBytes = 0;
+      for (const line of lines) {
+        const lineBytes = Buffer.byteLength(line);
+        const sizeBefore = log.size + chunkBytes;
+        if (sizeBefore > 0 && sizeBefore + lineBytes > this.#maxBytes && log.rotationRetryAt <= this.#now()) {
+          if (chunk.length > 0) await this.#write(log, handle, chunk.join(''));
+          chunk = [];
+          chunkBytes = 0;
+          handle = await this.#rotate(log, handle);
+        }
+        chunk.push(line);
+        chunkBytes += lineBytes;
       }
-      chunk.push(line);
-      chunkBytes += lineBytes;
+      if (chunk.length > 0) await this.#write(log, handle, chunk.join(''));
+      if (this.#fsync) await handle.datasync();
+    } finally {
+      this.#handles.done(log.agentId);
     }
-    if (chunk.length > 0) await this.#write(log, chunk.join(''));
-    if (this.#fsync && log.handle) await log.handle.datasync();
   }
 
-  async #write(log: AgentLog, text: string): Promise<void> {
-    const handle = await this.#ensureOpen(log);
+  async #write(log: AgentLog, handle: FileHandle, text: string): Promise<void> {
     const buffer = Buffer.from(log.needsNewline ? '\n' + text : text);
     let offset = 0;
     while (offset < buffer.length) {
@@ -198,8 +265,12 @@ export class HistoryWriter {
     log.needsNewline = false;
   }
 
-  async #ensureOpen(log: AgentLog): Promise<FileHandle> {
-    if (log.handle) return log.handle;
+  #takeHandle(log: AgentLog): Promise<FileHandle> {
+    return this.#handles.take(log.agentId, () => this.#open(log));
+  }
+
+  /** Opens the agent's file for appending and reads where it stands: its size, and whether it ends in a torn line. */
+  async #open(log: AgentLog): Promise<FileHandle> {
     // Files hold prompts and responses: owner-only (cllama leaves 0777/0666 to the umask).
     await mkdir(log.folder, { recursive: true, mode: 0o700 });
     const handle = await open(log.file, 'a+', 0o600);
@@ -211,7 +282,6 @@ export class HistoryWriter {
       await handle.close().catch(() => undefined);
       throw err;
     }
-    log.handle = handle;
     return handle;
   }
 
@@ -220,22 +290,16 @@ export class HistoryWriter {
    * rename fails (a directory where history.jsonl.1 should be, ...), entries are not dropped: they go on into the
    * current file past the cap, the failure is reported, and rotation is tried again a minute later.
    */
-  async #rotate(log: AgentLog): Promise<void> {
-    if (this.#fsync && log.handle) await log.handle.datasync();
-    await this.#closeHandle(log);
+  async #rotate(log: AgentLog, handle: FileHandle): Promise<FileHandle> {
+    if (this.#fsync) await handle.datasync();
+    await this.#handles.close(log.agentId);
     try {
       await rename(log.file, log.rotatedFile);
     } catch (err) {
-      log.rotationRetryAt = Date.now() + ROTATION_RETRY_MS;
+      log.rotationRetryAt = this.#now() + ROTATION_RETRY_MS;
       this.#report(new Error(`history rotation failed, writing on past the cap: ${asError(err).message}`), log.agentId);
     }
-    await this.#ensureOpen(log);
-  }
-
-  async #closeHandle(log: AgentLog): Promise<void> {
-    const handle = log.handle;
-    log.handle = null;
-    if (handle) await handle.close().catch((err: unknown) => this.#report(asError(err), log.agentId));
+    return this.#takeHandle(log);
   }
 
   #wakeFlushers(log: AgentLog): void {

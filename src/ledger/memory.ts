@@ -96,6 +96,16 @@ export class MemoryLedger implements Ledger {
     return this.reservations.size;
   }
 
+  /** Scopes held (for tests and memory diagnostics): one with no usage in the retention and no open hold is forgotten by the sweep. */
+  get scopesHeld(): number {
+    return this.scopes.size;
+  }
+
+  /** Claims held (for tests and memory diagnostics): an expired one is forgotten by the sweep. */
+  get claimsHeld(): number {
+    return this.claims.size;
+  }
+
   /** Usage events held for a scope, same-grain settlements counting once (for tests and memory diagnostics). */
   eventsHeld(scope: string): number {
     return this.scopes.get(scope)?.log.size ?? 0;

@@ -4,6 +4,8 @@ import type { Agent } from '../auth/agent.ts';
 import type { PolicyResult } from '../budget/policy.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { budgetFamilies, readBudgetRows, type BudgetRow } from './budget-gauges.ts';
+import { DepartedAgents } from './departed-agents.ts';
+import { ModelLabels, NO_MODEL, OTHER_MODEL } from './model-labels.ts';
 import type { EventBus, ProxyEvent } from './events.ts';
 import { ExpositionWriter, type Family } from './exposition.ts';
 import { Tally } from './tally.ts';
@@ -16,6 +18,8 @@ export interface MetricsOptions {
   /** The history writer, for its queue length (optional). */
   readonly history?: { readonly pendingEntries: number };
   readonly now?: () => number;
+  /** How often the series of agents gone from the registry are dropped (default 60 s; they go at the second check that misses them). */
+  readonly forgetEveryMs?: number;
 }
 
 export interface Metrics {
@@ -30,31 +34,12 @@ export interface Metrics {
   renderPieces(): Promise<readonly string[]>;
   /** The same text whole. */
   render(): Promise<string>;
+  /** Drops the series of agents missing from the registry at this check and the one before (what the timer runs). */
+  forgetDeparted(): void;
   close(): void;
 }
 
 const LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-const NO_MODEL = 'none';
-/**
- * Distinct models labelled; later ones count as "other". The model is what the agent sent: an agent making up a model
- * name per call (even one the provider refuses) would otherwise add series to every counter without end.
- */
-const MAX_MODEL_LABELS = 500;
-const MAX_MODEL_LABEL_LENGTH = 120;
-const OTHER_MODEL = 'other';
-
-/** The label of a `provider/model`, bounded in length and in how many distinct ones exist. */
-class ModelLabels {
-  readonly #known = new Set<string>();
-
-  label(model: string): string {
-    const value = model.length > MAX_MODEL_LABEL_LENGTH ? `${model.slice(0, MAX_MODEL_LABEL_LENGTH)}…` : model;
-    if (this.#known.has(value)) return value;
-    if (this.#known.size >= MAX_MODEL_LABELS) return OTHER_MODEL;
-    this.#known.add(value);
-    return value;
-  }
-}
 
 /** The counters: tallied on the hot path, written from the tallies at scrape time. */
 const COUNTERS = {
@@ -67,6 +52,11 @@ const COUNTERS = {
   overrides: { name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'] },
 } as const;
 type CounterKey = keyof typeof COUNTERS;
+/** The counters labelled by agent (first label): their series of a deleted agent are dropped. */
+const PER_AGENT: readonly CounterKey[] = ['requests', 'tokens', 'cost', 'unpriced', 'decisions', 'interventions'];
+/** The counters labelled by model (second label), with the latency histogram. */
+const PER_MODEL: readonly CounterKey[] = ['requests', 'tokens', 'cost', 'unpriced'];
+const DEFAULT_FORGET_EVERY_MS = 60_000;
 
 /** The families prom-client holds and renders: their series do not grow with the number of agents. */
 const PROM_RENDERED = { latency: 'tollgate_upstream_latency_seconds', ledgerUp: 'tollgate_ledger_up', historyPending: 'tollgate_history_pending_entries' } as const;
@@ -112,6 +102,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }
   };
   const unsubscribe = options.bus.subscribe(onEvent);
+
+  const departed = new DepartedAgents();
+  const forgetDeparted = (): void => {
+    const present = new Set(options.agents.list().map((agent) => agent.id));
+    const gone = departed.check({ held: labelsAt(PER_AGENT.map((key) => tallies[key]), 0), present: (id) => present.has(id) });
+    if (gone.size === 0) return;
+    for (const key of PER_AGENT) tallies[key].dropWhere(0, gone);
+    const inUse = new Set(labelsAt(PER_MODEL.map((key) => tallies[key]), 1));
+    for (const series of models.retain(inUse)) latency.remove(series);
+  };
+  const forgetTimer = setInterval(forgetDeparted, options.forgetEveryMs ?? DEFAULT_FORGET_EVERY_MS);
+  forgetTimer.unref();
 
   const counter = (key: CounterKey): Family => ({ ...COUNTERS[key], type: 'counter', series: tallies[key].series() });
 
@@ -161,14 +163,20 @@ export function createMetrics(options: MetricsOptions): Metrics {
     async render() {
       return (await (rendering ??= renderOnce())).join('');
     },
+    forgetDeparted,
     close() {
       unsubscribe();
+      clearInterval(forgetTimer);
     },
   };
 }
 
+function* labelsAt(tallies: readonly Tally<string>[], index: number): Generator<string> {
+  for (const tally of tallies) yield* tally.labelsAt(index);
+}
+
 function modelLabel(event: ProxyEvent, models: ModelLabels): string {
-  return typeof event.provider === 'string' && typeof event.upstream_model === 'string' ? models.label(`${event.provider}/${event.upstream_model}`) : NO_MODEL;
+  return typeof event.provider === 'string' && typeof event.upstream_model === 'string' ? models.label(event.provider, event.upstream_model) : NO_MODEL;
 }
 
 function countTokens(event: ProxyEvent, add: (kind: string, value: number) => void): void {

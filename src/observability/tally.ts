@@ -29,6 +29,21 @@ export class Tally<Name extends string> {
     this.#series.set(key, { labels, value: amount });
   }
 
+  /** Drops the series whose label at `index` is in `values` (the series of agents that are gone). */
+  dropWhere(index: number, values: ReadonlySet<string>): void {
+    for (const [key, series] of this.#series) if (values.has(series.labels[index])) this.#series.delete(key);
+  }
+
+  /** The label at `index` of every series (repeats included). */
+  *labelsAt(index: number): IterableIterator<string> {
+    for (const series of this.#series.values()) yield series.labels[index];
+  }
+
+  /** Series held now. */
+  get size(): number {
+    return this.#series.size;
+  }
+
   /** The totals (monotonic: they only grow), in the order the series first appeared; live while iterated. */
   series(): IterableIterator<Series> {
     return this.#series.values();

@@ -54,13 +54,25 @@ export interface SendInput {
   readonly headersTimeoutMs: number;
 }
 
+export interface UpstreamClientOptions {
+  readonly connectTimeoutMs: number;
+  /**
+   * Most connections per upstream origin; null (default): no bound of its own. A call past the bound waits for a
+   * connection to free up, with no timer running (the headers and first-byte deadlines start once it is sent), and a
+   * stream holds its connection for minutes: with a bound of 256, the 257th concurrent stream to one provider waited
+   * for one of them to end. Without one, connections follow the calls in flight (each already holds a client socket),
+   * and those idle for 30 s are closed; the pool of an origin with none left is dropped.
+   */
+  readonly connections?: number | null;
+}
+
 export class UpstreamClient {
   readonly #dispatcher: Agent;
 
-  constructor(options: { connectTimeoutMs: number; connections?: number }) {
+  constructor(options: UpstreamClientOptions) {
     this.#dispatcher = new Agent({
       connect: { timeout: options.connectTimeoutMs },
-      connections: options.connections ?? 256,
+      connections: options.connections ?? null,
       keepAliveTimeout: 30_000,
       pipelining: 1,
       // body gaps are policed by the tap (idle and whole-call deadlines), not by undici

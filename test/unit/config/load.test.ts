@@ -40,6 +40,8 @@ test('defaults on a newcomer laptop: local .tollgate folders, created and announ
   assert.equal(config.uiToken, null);
   assert.equal(config.budgetFailMode, 'open');
   assert.equal(config.historyMaxBytes, 268_435_456);
+  assert.equal(config.historyMaxOpenFiles, 256);
+  assert.equal(config.upstreamConnections, null, 'no per-origin connection cap of our own');
   assert.deepEqual(config.ledger, { kind: 'memory' });
   assert.equal(config.maxBodyBytes, 33_554_432);
   assert.deepEqual(config.timeouts, { shutdownGraceMs: 10_000, requestMs: 300_000, connectMs: 10_000, dispatchMs: 60_000, firstByteMs: 300_000, idleMs: 120_000 });
@@ -98,6 +100,8 @@ test('every variable is read, relative paths resolve against cwd, and the result
       TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: '512',
       TOLLGATE_PRICES_FILE: 'prices.json',
       TOLLGATE_ALERT_WEBHOOK_URL: 'https://hooks.example/x?token=abc',
+      TOLLGATE_HISTORY_MAX_OPEN_FILES: '64',
+      TOLLGATE_UPSTREAM_CONNECTIONS: '512',
     },
   });
   assert.deepEqual(config.listen, { host: '127.0.0.1', port: 0 });
@@ -110,6 +114,8 @@ test('every variable is read, relative paths resolve against cwd, and the result
   assert.equal(config.uiToken, 'ui-secret');
   assert.equal(config.budgetFailMode, 'closed');
   assert.equal(config.historyMaxBytes, 1024);
+  assert.equal(config.historyMaxOpenFiles, 64);
+  assert.equal(config.upstreamConnections, 512);
   assert.deepEqual(config.timeouts, { shutdownGraceMs: 4000, requestMs: 20_000, connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500 });
   assert.equal(config.maxBodyBytes, 1000);
   assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate' });
@@ -158,6 +164,8 @@ const invalid: Array<{ env: Record<string, string>; problem: string | RegExp }> 
   { env: { TOLLGATE_MAX_BODY_BYTES: '0' }, problem: 'TOLLGATE_MAX_BODY_BYTES: must be a positive integer, got "0"' },
   { env: { TOLLGATE_CONNECT_TIMEOUT_MS: '10s' }, problem: 'TOLLGATE_CONNECT_TIMEOUT_MS: must be a positive integer, got "10s"' },
   { env: { TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: '-1' }, problem: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: must be a positive integer, got "-1"' },
+  { env: { TOLLGATE_HISTORY_MAX_OPEN_FILES: '0' }, problem: 'TOLLGATE_HISTORY_MAX_OPEN_FILES: must be a positive integer, got "0"' },
+  { env: { TOLLGATE_UPSTREAM_CONNECTIONS: 'many' }, problem: 'TOLLGATE_UPSTREAM_CONNECTIONS: must be a positive integer, got "many"' },
   { env: { TOLLGATE_PRICES_FILE: '/nonexistent/prices.json' }, problem: 'TOLLGATE_PRICES_FILE: /nonexistent/prices.json does not exist' },
 ];
 for (const { env, problem } of invalid) {
