@@ -102,6 +102,12 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   const watchdog = new Watchdog({
     ms: input.streamTimeouts.firstByteMs,
     onFire: () => {
+      // waiting on the client's socket, not on upstream: a client that stopped reading (a paused or dead peer the
+      // kernel has not noticed) would otherwise hold the call, its socket and the buffered stream for good
+      if (res.writableNeedDrain) {
+        res.destroy();
+        return;
+      }
       idle = true;
       input.cancel.abort(started ? 'upstream stream idle timeout' : FIRST_BYTE_TIMEOUT);
     },
