@@ -38,7 +38,8 @@ describe('a streaming client that stops reading', () => {
     assert.equal(h.tollgate.deps.inFlight.count, 1, 'the call is running');
 
     await waitFor(() => h.tollgate.deps.inFlight.count === 0, 'the stalled call ended');
-    await h.tollgate.deps.history.flush(); // the entry holds megabytes of stream: read it once it is all written
+    // the entry holds megabytes of stream: read it once it is all written
+    await waitFor(() => h.tollgate.deps.history.pendingEntries === 0, 'the entry written');
     const entry = h.historyLines('a')[0];
     assert.equal(entry.outcome, 'client_aborted');
     assert.ok(((entry.usage as Record<string, number>).prompt_tokens ?? 0) > 0, 'charged for what upstream processed');
