@@ -92,7 +92,7 @@ export function createUiServer(options: UiServerOptions): Server {
     if (isDashboardAsset(path) && !presentsWrongBearer(req) && (await dashboardRoute(req, res, path))) return;
     if (!allowedText(req, res, 'read')) return;
     if (path === '/costs/api') {
-      sendBody(req, res, { status: 200, contentType: 'application/json', body: renderCostsApi(options.costs.agents(), options.costs.retired()) });
+      sendBody(req, res, { status: 200, contentType: 'application/json; charset=utf-8', body: renderCostsApi(options.costs.agents(), options.costs.retired()) });
       return;
     }
     if (path === '/metrics') {

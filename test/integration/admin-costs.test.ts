@@ -27,7 +27,7 @@ async function messages(h: Harness, agent: string): Promise<Response> {
 async function costs(ui: UiFixture): Promise<{ text: string; body: any }> {
   const response = await fetch(`${ui.url}/costs/api`);
   assert.equal(response.status, 200);
-  assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+  assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8', 'as cllama sends it');
   const text = await response.text();
   return { text, body: JSON.parse(text) };
 }
