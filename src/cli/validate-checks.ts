@@ -1,5 +1,5 @@
 // `tollgate validate`: every problem of the configuration, the context dir, providers.json and the governance dir, with file and field.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONTEXT_OVERRIDE_FILE, type Agent } from '../auth/agent.ts';
 import { loadAgentDir } from '../auth/agent-loader.ts';
@@ -7,7 +7,7 @@ import { parsePolicySource, sourceProblems, type ParsedSource, type PolicySource
 import { listGovernanceTree, policyFileSignature, readPolicyFile, type PolicyFileKind } from '../budget/policy-files.ts';
 import { PolicyStore } from '../budget/policy-store.ts';
 import type { Config } from '../config/config.ts';
-import type { Env } from '../config/env-values.ts';
+import { envValue, type Env } from '../config/env-values.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { listAgentDirs } from './agent-dirs.ts';
 
@@ -83,7 +83,7 @@ export async function validateSetup(options: ValidateOptions): Promise<Validatio
   let config: Config | null = null;
   let notices: readonly string[] = [];
   try {
-    config = loadConfig({ env, cwd, clawRoot: options.clawRoot });
+    config = loadConfig({ env, cwd, clawRoot: options.clawRoot, createLocalDirs: false });
     notices = config.notices;
     if (config.providers.length === 0) findings.add('warning', `${join(config.authDir, 'providers.json')}: no provider is configured: add one to providers.json or set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...`);
   } catch (error) {
@@ -93,7 +93,7 @@ export async function validateSetup(options: ValidateOptions): Promise<Validatio
   const contextRoot = config?.contextRoot ?? dirFromEnv(env, 'CLAW_CONTEXT_ROOT', cwd);
   const governanceDir = config ? config.governanceDir : dirFromEnv(env, 'CLAW_GOVERNANCE_DIR', cwd);
 
-  const agents = contextRoot ? await checkContext({ dir: contextRoot, findings }) : [];
+  const agents = contextRoot ? await checkContext({ dir: contextRoot, findings, localFallback: contextRoot === join(cwd, '.tollgate', 'context') && !envValue(env, 'CLAW_CONTEXT_ROOT') }) : [];
   const governance = governanceDir ? await checkGovernanceDir({ dir: governanceDir, agents, findings }) : { overrides: 0, shared: 0 };
   await checkPolicies({ agents, governanceDir, findings, now });
 
@@ -132,8 +132,12 @@ function dirFromEnv(env: Env, name: string, cwd: string): string | null {
  * Every agent directory the proxy would load, taken as the registry takes them (symlinked directories included):
  * metadata.json readable, a token that can authenticate, string fields, service-auth files.
  */
-async function checkContext(input: { dir: string; findings: Findings }): Promise<Agent[]> {
+async function checkContext(input: { dir: string; findings: Findings; localFallback: boolean }): Promise<Agent[]> {
   const { dir, findings } = input;
+  if (input.localFallback && !existsSync(dir)) {
+    findings.add('warning', `CLAW_CONTEXT_ROOT: unset, and the local fallback ${dir} does not exist yet (serve creates it): no agents`);
+    return [];
+  }
   if (!isDirectory(dir)) {
     findings.add('error', `CLAW_CONTEXT_ROOT: ${dir} is not a directory`);
     return [];

@@ -17,6 +17,8 @@ export interface LoadConfigOptions {
   readonly clawRoot?: string;
   /** Clock for providers.json key cooldowns (tests). */
   readonly now?: Date;
+  /** Create the local `.tollgate/` fallback directories (default true); `tollgate validate` only checks, it writes nothing. */
+  readonly createLocalDirs?: boolean;
 }
 
 /** Throws ConfigError listing every problem at once, each naming its variable, or its file and field. */
@@ -24,15 +26,16 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const { env, cwd } = options;
   const clawRoot = options.clawRoot ?? '/claw';
   const report: Problems = { problems: [], notices: [] };
+  const create = options.createLocalDirs ?? true;
 
   const listen = parseListenAddress({ env, name: 'LISTEN_ADDR', fallback: ':8080', report });
   const ui = parseListenAddress({ env, name: 'UI_ADDR', fallback: ':8081', report });
   if (listen.port !== 0 && listen.port === ui.port && hostsOverlap(listen, ui)) {
     report.problems.push(`UI_ADDR: uses the same port as LISTEN_ADDR (${ui.port})`);
   }
-  const contextRoot = mountedDir({ env, cwd, report, name: 'CLAW_CONTEXT_ROOT', mounted: join(clawRoot, 'context'), local: 'context' });
-  const authDir = mountedDir({ env, cwd, report, name: 'CLAW_AUTH_DIR', mounted: join(clawRoot, 'auth'), local: 'auth' });
-  const historyDir = historyDirectory({ env, cwd, clawRoot, report });
+  const contextRoot = mountedDir({ env, cwd, report, create, name: 'CLAW_CONTEXT_ROOT', mounted: join(clawRoot, 'context'), local: 'context' });
+  const authDir = mountedDir({ env, cwd, report, create, name: 'CLAW_AUTH_DIR', mounted: join(clawRoot, 'auth'), local: 'auth' });
+  const historyDir = historyDirectory({ env, cwd, clawRoot, report, create });
   const governance = envValue(env, 'CLAW_GOVERNANCE_DIR');
   const dataDir = envValue(env, 'TOLLGATE_DATA_DIR');
 
@@ -84,7 +87,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
  * CLAW_CONTEXT_ROOT / CLAW_AUTH_DIR: the variable, else the container mount when it exists, else (a newcomer's laptop)
  * `<cwd>/.tollgate/<local>`, created and announced in a notice.
  */
-function mountedDir(options: { env: Env; cwd: string; report: Problems; name: string; mounted: string; local: string }): string {
+function mountedDir(options: { env: Env; cwd: string; report: Problems; create: boolean; name: string; mounted: string; local: string }): string {
   const { env, cwd, report, name, mounted } = options;
   const value = envValue(env, name);
   if (value) {
@@ -94,7 +97,7 @@ function mountedDir(options: { env: Env; cwd: string; report: Problems; name: st
   }
   if (existsSync(mounted)) return mounted;
   const local = join(cwd, '.tollgate', options.local);
-  if (ensureDir({ dir: local, name, report })) report.notices.push(`${name} is unset and ${mounted} does not exist: using ${local}`);
+  if (ensureDir({ dir: local, name, report, create: options.create })) report.notices.push(`${name} is unset and ${mounted} does not exist: using ${local}`);
   return local;
 }
 
@@ -102,7 +105,7 @@ function mountedDir(options: { env: Env; cwd: string; report: Problems; name: st
  * Difference from cllama: cllama has no default history dir and then disables history (and budgets). tollgate always
  * records, because the history is the durable record budgets are rebuilt from.
  */
-function historyDirectory(options: { env: Env; cwd: string; clawRoot: string; report: Problems }): string {
+function historyDirectory(options: { env: Env; cwd: string; clawRoot: string; report: Problems; create: boolean }): string {
   const { env, cwd, clawRoot, report } = options;
   const value = envValue(env, 'CLAW_SESSION_HISTORY_DIR');
   if (value) return resolve(cwd, value);
@@ -112,13 +115,14 @@ function historyDirectory(options: { env: Env; cwd: string; clawRoot: string; re
     return dir;
   }
   const local = join(cwd, '.tollgate', 'history');
-  if (ensureDir({ dir: local, name: 'CLAW_SESSION_HISTORY_DIR', report })) {
+  if (ensureDir({ dir: local, name: 'CLAW_SESSION_HISTORY_DIR', report, create: options.create })) {
     report.notices.push(`CLAW_SESSION_HISTORY_DIR is unset and ${clawRoot} does not exist: recording session history in ${local}`);
   }
   return local;
 }
 
-function ensureDir(options: { dir: string; name: string; report: Problems }): boolean {
+function ensureDir(options: { dir: string; name: string; report: Problems; create: boolean }): boolean {
+  if (!options.create) return true; // a check only: the directory is made by `serve`
   try {
     mkdirSync(options.dir, { recursive: true });
     return true;
