@@ -23,8 +23,6 @@ export interface MetricsOptions {
 }
 
 export interface Metrics {
-  /** prom-client's registry, holding the latency histogram and the health gauges; render() adds the per-agent families. */
-  readonly registry: Registry;
   readonly contentType: string;
   /**
    * Reads ledger standings and health, then renders the exposition text, in pieces to send one after another
@@ -155,7 +153,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 
   return {
-    registry,
     contentType: registry.contentType,
     renderPieces() {
       return (rendering ??= renderOnce());

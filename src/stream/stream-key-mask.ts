@@ -1,5 +1,5 @@
 // Masks the provider's key in a stream as it passes, even when a chunk boundary cuts the key in two.
-import { maskableKeys, maskKeyBytes } from '../upstream/key-mask.ts';
+import { maskableKeyBytes, maskKeyBytes } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 
 /**
@@ -59,7 +59,7 @@ export class StreamKeyMask {
   }
 }
 
-/** A provider's maskable keys as bytes, prepared once per key list (the provider registry's lists live as long as it). */
+/** A provider's maskable keys as bytes (key-mask.ts), with what the tail check needs, prepared once per key list. */
 interface PreparedKeys {
   readonly bytes: readonly Buffer[];
   /** The bytes a key can start with: a tail is compared only from such a byte. */
@@ -70,8 +70,7 @@ interface PreparedKeys {
 const PREPARED = new WeakMap<readonly ProviderKey[], PreparedKeys | null>();
 
 function prepare(all: readonly ProviderKey[]): PreparedKeys | null {
-  const keys = maskableKeys(all);
-  if (keys.length === 0) return null;
-  const bytes = keys.map((key) => Buffer.from(key.secret, 'utf8'));
+  const bytes = maskableKeyBytes(all);
+  if (bytes.length === 0) return null;
   return { bytes, firstBytes: new Set(bytes.map((key) => key[0])), longest: Math.max(...bytes.map((key) => key.length)) };
 }

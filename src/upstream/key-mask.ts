@@ -9,9 +9,19 @@ const MIN_MASKED_LENGTH = 12;
 
 const NO_KEYS: readonly ProviderKey[] = [];
 
-/** Those of the keys long enough to be masked (masking a short placeholder would mangle ordinary text). */
-export function maskableKeys(keys: readonly ProviderKey[]): readonly ProviderKey[] {
-  return keys.filter((key) => key.secret.length >= MIN_MASKED_LENGTH);
+const KEY_BYTES = new WeakMap<readonly ProviderKey[], readonly Buffer[]>();
+
+/**
+ * The keys long enough to be masked (masking a short placeholder would mangle ordinary text), as bytes: encoded once per
+ * key list (the provider registry's lists live as long as it), since a Buffer search for a string encodes it each time.
+ */
+export function maskableKeyBytes(keys: readonly ProviderKey[]): readonly Buffer[] {
+  let bytes = KEY_BYTES.get(keys);
+  if (bytes === undefined) {
+    bytes = keys.filter((key) => key.secret.length >= MIN_MASKED_LENGTH).map((key) => Buffer.from(key.secret, 'utf8'));
+    KEY_BYTES.set(keys, bytes);
+  }
+  return bytes;
 }
 
 /** The keys whose appearance in an answer must be masked: none for a provider that sends no credential. */
@@ -25,9 +35,7 @@ export function keysToMask(provider: Provider): readonly ProviderKey[] {
  */
 export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Buffer {
   let out = body;
-  for (const key of keys) {
-    if (key.secret.length >= MIN_MASKED_LENGTH && out.indexOf(key.secret) >= 0) out = maskKeyBytes(out, Buffer.from(key.secret, 'utf8'));
-  }
+  for (const key of maskableKeyBytes(keys)) out = maskKeyBytes(out, key);
   return out;
 }
 
