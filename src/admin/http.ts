@@ -15,7 +15,8 @@ export type AdminErrorCode =
   | 'governance_not_configured'
   | 'internal';
 
-const STATUS: Readonly<Record<AdminErrorCode, number>> = {
+/** Each admin error code's HTTP status (documented in docs/admin-api.md; a test keeps the two in step). */
+export const ADMIN_ERROR_STATUS: Readonly<Record<AdminErrorCode, number>> = {
   unauthorized: 401,
   writes_disabled: 403,
   forbidden: 403,
@@ -41,7 +42,7 @@ export class AdminError extends Error {
     super(message);
     this.name = 'AdminError';
     this.code = code;
-    this.status = STATUS[code];
+    this.status = ADMIN_ERROR_STATUS[code];
     this.extra = options.extra;
     this.headers = options.headers;
   }
