@@ -20,6 +20,7 @@ export const ERRORS = {
   request_timeout: { status: 408, retryable: true, message: 'the request did not arrive in time' },
   client_closed: { status: 499, retryable: true, message: 'the client closed the connection before its request was read' },
   headers_too_large: { status: 431, retryable: false, message: 'request headers too large (over 16 KiB): a token or header is far longer than any agent sends' },
+  invalid_parameter: { status: 400, retryable: false, message: 'invalid request parameter' },
   missing_model: { status: 400, retryable: false, message: 'missing model' },
   unknown_provider: { status: 400, retryable: false, message: 'unknown provider' },
   model_not_routable: { status: 400, retryable: false, message: 'model must be provider-prefixed: <provider>/<model>' },
@@ -46,8 +47,10 @@ export class ProxyError extends Error {
   readonly extra: Record<string, unknown> | undefined;
   /** Extra response headers (e.g. Retry-After). */
   readonly headers: Record<string, string> | undefined;
+  /** The request field at fault (the OpenAI envelope's `param`). */
+  readonly param: string | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; extra?: Record<string, unknown>; headers?: Record<string, string>; param?: string; cause?: unknown } = {}) {
     const spec: ErrorSpec = ERRORS[code];
     super(options.message ?? spec.message, { cause: options.cause });
     this.name = 'ProxyError';
@@ -56,6 +59,7 @@ export class ProxyError extends Error {
     this.retryable = spec.retryable;
     this.extra = options.extra;
     this.headers = options.headers;
+    this.param = options.param;
   }
 }
 

@@ -42,6 +42,7 @@ export const OverrideBodySchema = z.strictObject({
   alerts: optional(z.array(z.number())),
   downgrade_to: optional(z.string()),
   downgrade_at: optional(z.number().positive()),
+  cap_output_tokens: optional(z.boolean()),
   reason: REASON_REQUIRED,
   set_by: SET_BY_OPTIONAL,
   expires_at: optional(z.string().refine((text) => parseRfc3339(text) !== null, 'must be an RFC3339 time like 2026-03-08T00:00:00Z')),
@@ -65,7 +66,7 @@ export function clearInput(body: unknown, params: URLSearchParams): { reason: st
   return { reason: parsed.data.reason ?? query.data.reason ?? null, setBy: parsed.data.set_by ?? query.data.set_by ?? null };
 }
 
-const BUDGET_FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at'] as const;
+const BUDGET_FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens'] as const;
 
 export const DEFAULT_SET_BY = 'admin-api';
 

@@ -11,8 +11,11 @@ export interface AdmitRequest {
   readonly model: string;
   /** `provider/model` as the agent asked for it. */
   readonly requestedModel: string;
-  /** Input tokens estimated from the body, and the output cap the client set (null when it set none). */
-  readonly estimate: { readonly inputTokens: number; readonly maxOutputTokens: number | null };
+  /**
+   * Input tokens estimated from the body, the output cap the client set times its choices (null when it set none),
+   * and the choices asked for (`n`, default 1), which multiply the default cap reserved when the client set none.
+   */
+  readonly estimate: { readonly inputTokens: number; readonly maxOutputTokens: number | null; readonly choices?: number };
   /** The route's path (`/v1/messages` reaches only Anthropic models): a downgrade must be routable on it. */
   readonly path?: string;
 }
@@ -43,6 +46,11 @@ export interface Admission {
   readonly error: ProxyError | null;
   /** `provider/model` to route to instead of the requested one (policy `downgrade_to`), or null. */
   readonly downgradeTo: string | null;
+  /**
+   * The output cap per choice tollgate sets on the upstream request because the client set none: what it reserved,
+   * so the reservation bounds the cost. Absent or null: the request goes as the client sent it.
+   */
+  readonly outputCap?: number | null;
 }
 
 export interface BudgetEngine {

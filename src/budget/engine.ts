@@ -118,6 +118,16 @@ class Engine implements BudgetEngine {
     return standings.some((standing) => standing.used >= policy.downgradeAt! * standing.limit);
   }
 
+  /** Output tokens reserved: the client's cap times its choices, else the default cap times its choices. */
+  #outputTokens(request: AdmitRequest): number {
+    return request.estimate.maxOutputTokens ?? this.#options.defaultMaxOutputTokens * (request.estimate.choices ?? 1);
+  }
+
+  /** The cap set on the upstream request when the client set none (the default cap reserved per choice), unless the policy opts out. */
+  #outputCap(request: AdmitRequest, policy: EffectivePolicy): number | null {
+    return request.estimate.maxOutputTokens === null && policy.capOutputTokens ? this.#options.defaultMaxOutputTokens : null;
+  }
+
   async #tryReserve(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): Promise<Attempt> {
     const { request, policy, target } = input;
     const priced = estimateAmounts({
@@ -125,7 +135,7 @@ class Engine implements BudgetEngine {
       provider: target.provider,
       model: target.model,
       inputTokens: request.estimate.inputTokens,
-      outputTokens: request.estimate.maxOutputTokens ?? this.#options.defaultMaxOutputTokens,
+      outputTokens: this.#outputTokens(request),
       unknownCost: policy.unknownCost,
       fallbackRates: policy.fallbackRates,
     });
@@ -174,6 +184,7 @@ class Engine implements BudgetEngine {
       headers: standings.length > 0 ? standingHeaders(standings) : NO_HEADERS,
       error: null,
       downgradeTo: downgraded ? policy.downgradeTo : null,
+      outputCap: this.#outputCap(request, policy),
     };
   }
 
@@ -252,7 +263,7 @@ class Engine implements BudgetEngine {
       provider: request.provider,
       model: request.model,
       inputTokens: request.estimate.inputTokens,
-      outputTokens: request.estimate.maxOutputTokens ?? this.#options.defaultMaxOutputTokens,
+      outputTokens: this.#outputTokens(request),
       unknownCost: 'count_zero',
       fallbackRates: null,
     });

@@ -1,4 +1,5 @@
-// Cheap pre-call estimates for admission: an upper bound of input tokens from the body, and the client's output cap.
+// Cheap pre-call estimates for admission: an upper bound of input tokens from the body, and the client's output cap times its choices.
+import type { CallParams } from '../protocol/call-params.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 
 /** Tokens charged for one image part, whatever its size (Anthropic caps an image near 1,600 tokens; OpenAI high detail ~1,100 per 1024²). */
@@ -55,36 +56,25 @@ export function textSize(values: readonly unknown[]): { bytes: number; images: n
   return { bytes, images };
 }
 
-/**
- * The most output tokens the client allowed, or null when it set no cap. OpenAI: `max_completion_tokens`, else
- * `max_tokens`, times `n` choices when n > 1. Anthropic: `max_tokens` (thinking budgets are part of it).
- */
-export function requestedMaxOutputTokens(body: Record<string, unknown>, dialect: WireFormat): number | null {
-  if (dialect === 'anthropic') return positiveInteger(body.max_tokens);
-  const cap = positiveInteger(body.max_completion_tokens) ?? positiveInteger(body.max_tokens);
-  if (cap === null) return null;
-  const choices = positiveInteger(body.n);
-  return choices !== null && choices > 1 ? cap * choices : cap;
-}
-
 function isImagePart(part: Record<string, unknown>): boolean {
   return part.type === 'image_url' || part.type === 'image' || part.type === 'input_image';
 }
 
-function positiveInteger(value: unknown): number | null {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null;
-}
-
-/** Both estimates of one body, each worked out on first use: a call nothing can refuse never walks its body. */
+/**
+ * Both estimates of one body, the input worked out on first use (a call nothing can refuse never walks its body).
+ * `maxOutputTokens` is the client's cap times its choices (`n`), null when it set no cap; `choices` multiplies the
+ * default cap the engine reserves then.
+ */
 export class BodyEstimate {
   readonly #body: Record<string, unknown>;
   readonly #dialect: WireFormat;
+  readonly #params: CallParams;
   #inputTokens: number | undefined;
-  #maxOutputTokens: number | null | undefined;
 
-  constructor(body: Record<string, unknown>, dialect: WireFormat) {
-    this.#body = body;
-    this.#dialect = dialect;
+  constructor(input: { body: Record<string, unknown>; dialect: WireFormat; params: CallParams }) {
+    this.#body = input.body;
+    this.#dialect = input.dialect;
+    this.#params = input.params;
   }
 
   get inputTokens(): number {
@@ -92,7 +82,11 @@ export class BodyEstimate {
   }
 
   get maxOutputTokens(): number | null {
-    if (this.#maxOutputTokens === undefined) this.#maxOutputTokens = requestedMaxOutputTokens(this.#body, this.#dialect);
-    return this.#maxOutputTokens;
+    const { outputCap, choices } = this.#params;
+    return outputCap === null ? null : outputCap * choices;
+  }
+
+  get choices(): number {
+    return this.#params.choices;
   }
 }

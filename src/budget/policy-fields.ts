@@ -53,6 +53,7 @@ export interface FieldValues extends LimitAmounts {
   readonly alerts?: readonly number[];
   readonly downgrade_to?: string;
   readonly downgrade_at?: number;
+  readonly cap_output_tokens?: boolean;
   readonly reason?: string;
   readonly set_by?: string;
   readonly expires_at?: { readonly text: string; readonly ms: number };
@@ -147,6 +148,7 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
     if (typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0) return fail(problems, field, 'must be a fraction of the USD limit greater than 0, like 0.8');
     return raw;
   },
+  cap_output_tokens: (raw, field, problems) => (typeof raw === 'boolean' ? raw : fail(problems, field, `must be true or false, got ${typeName(raw)}`)),
   reason: readString,
   set_by: readString,
   expires_at: (raw, field, problems) => {

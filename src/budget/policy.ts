@@ -52,6 +52,8 @@ export interface EffectivePolicy {
   readonly alerts: readonly number[];
   readonly downgradeTo: string | null;
   readonly downgradeAt: number | null;
+  /** `cap_output_tokens` (default true): a request without an output cap gets one equal to what was reserved. */
+  readonly capOutputTokens: boolean;
   /** The merged field values, and the source each came from (the admin API shows both). */
   readonly fields: Partial<FieldValues>;
   readonly sources: Partial<Record<PolicyField, PolicySource>>;
@@ -137,7 +139,7 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
   });
 
   const unknownCost = fields.unknown_cost ?? 'count_zero';
-  for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at'] as const) reportInvalid(merged, field, problems);
+  for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens'] as const) reportInvalid(merged, field, problems);
   if (unknownCost === 'estimate' && !fields.fallback_rates && !merged.invalid.has('fallback_rates')) {
     const where = merged.origin.get('unknown_cost')!;
     problems.push(`${where.parsed.source.file}: ${where.parsed.prefix}unknown_cost: "estimate" needs fallback_rates { input_per_mtok, output_per_mtok }`);
@@ -156,6 +158,7 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
     alerts: fields.alerts ?? [],
     downgradeTo: fields.downgrade_to ?? null,
     downgradeAt: fields.downgrade_at ?? null,
+    capOutputTokens: fields.cap_output_tokens ?? true,
     fields,
     sources,
     expired,

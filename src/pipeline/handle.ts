@@ -5,6 +5,8 @@ import { parseAgentCredentials } from '../auth/token.ts';
 import { ProxyError } from '../errors.ts';
 import { BodyEstimate } from '../budget/estimate.ts';
 import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
+import { readCallParams } from '../protocol/call-params.ts';
+import { setOutputCap } from '../protocol/output-cap.ts';
 import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
 import { parseJsonObject, readBody } from '../transport/body.ts';
 import { renderError, toProxyError } from '../transport/render-error.ts';
@@ -36,6 +38,7 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     ctx.agent = authenticate(req, deps);
     ctx.bodyText = (await readBody(req, deps.config.maxBodyBytes)).toString('utf8');
     ctx.body = parseJsonObject(ctx.bodyText);
+    const params = readCallParams(ctx.body, dialect);
     const route = resolveRoute({ path: ctx.path, query: ctx.query, model: ctx.body.model, registry: deps.providers });
     ctx.route = route;
     ctx.admission = await deps.budget.admit({
@@ -44,7 +47,7 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
       provider: route.provider.name,
       model: route.upstreamModel,
       requestedModel: route.requestedModel,
-      estimate: new BodyEstimate(ctx.body, dialect),
+      estimate: new BodyEstimate({ body: ctx.body, dialect, params }),
       path: ctx.path,
     });
     if (ctx.admission.error) throw ctx.admission.error;
@@ -55,6 +58,12 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     const upstreamModel = ctx.route.upstreamModel;
     const prepared = dialect === 'openai' ? prepareOpenAIRequest(ctx.body, upstreamModel) : prepareAnthropicRequest(ctx.body, upstreamModel);
     ctx.upstreamBody = prepared.upstreamBody;
+    const outputCap = ctx.admission.outputCap;
+    if (outputCap != null) {
+      // the client set no cap: the one reserved goes upstream, so the reservation bounds what the answer costs
+      setOutputCap({ body: ctx.upstreamBody, dialect, provider: ctx.route.provider.name, cap: outputCap });
+      ctx.interventions.push('output_capped');
+    }
     ctx.stream = prepared.stream;
     ctx.clientWantsUsage = prepared.clientWantsUsage;
     await dispatchAndRelay({ req, res, ctx, deps });

@@ -15,7 +15,7 @@ export function errorBody(input: { error: ProxyError; dialect: WireFormat; reque
   if (input.dialect === 'anthropic') {
     return anthropicErrorBody({ code: error.code, status: error.status, message: error.message, requestId: input.requestId, extra: error.extra });
   }
-  return openAIErrorBody({ code: error.code, message: error.message, extra: error.extra });
+  return openAIErrorBody({ code: error.code, message: error.message, extra: error.extra, param: error.param });
 }
 
 /** Writes the error unless the response has already started (then the connection is ended). */

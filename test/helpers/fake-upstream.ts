@@ -20,6 +20,12 @@ export interface Behavior {
   cutAfterChunks?: number;
   /** Gap between stream chunks. */
   chunkGapMs?: number;
+  /**
+   * A model that writes long answers unless stopped: this many output tokens per choice, fewer when the request caps
+   * them (`max_completion_tokens` / `max_tokens`, the smaller when both), times its `n` choices, reported as usage
+   * (input 10). Overridden by `usage`.
+   */
+  answerTokens?: number;
   /** Usage to report; defaults: input 10, output = max_tokens or 20. null = report none. */
   usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number; cost?: number } | null;
   gzip?: boolean;
@@ -134,7 +140,7 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
   }
   const anthropic = path.startsWith('/v1/messages') || path.startsWith('/messages');
   const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? 20);
-  const usage = behavior.usage === undefined ? { input: 10, output: maxTokens } : behavior.usage;
+  const usage = behavior.usage === undefined ? { input: 10, output: behavior.answerTokens === undefined ? maxTokens : answeredTokens(body, behavior.answerTokens) } : behavior.usage;
   const model = String(body.model ?? 'unknown');
   if (behavior.stall && body.stream !== true) {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -177,6 +183,13 @@ async function writeRawBody(res: ServerResponse, body: Record<string, unknown>, 
     await (gapMs > 0 ? sleep(gapMs) : new Promise((resolve) => setImmediate(resolve)));
   }
   if (!res.destroyed) res.end();
+}
+
+/** Output tokens of a model that writes `perChoice` tokens per choice unless the request caps fewer. */
+function answeredTokens(body: Record<string, unknown>, perChoice: number): number {
+  const caps = [body.max_completion_tokens, body.max_tokens].filter((cap): cap is number => typeof cap === 'number' && cap > 0);
+  const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
+  return Math.min(perChoice, ...caps) * choices;
 }
 
 function isUsageRequested(body: Record<string, unknown>): boolean {

@@ -150,10 +150,12 @@ describe('budget enforcement through the SDKs', () => {
   });
 
   it('refuses an absurd max_tokens instead of failing open on it', async () => {
-    // 1e15 output tokens at $10/Mtok is 1e16 micro-dollars, past 2^53: held at the largest safe integer, so refused
     const harness = await open({ agents: { a: { budget: { limit_usd: 10, window: '1h' } } } });
     const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
-    await assert.rejects(ask(client, { max_tokens: 1e15 }), (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded');
+    // 1e15 is no output cap any API takes: refused as malformed (400), not held nor read as absent
+    await assert.rejects(ask(client, { max_tokens: 1e15 }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'invalid_parameter');
+    // the largest cap accepted, times 128 choices, is $2.7M of output at $10/Mtok: refused by the budget
+    await assert.rejects(ask(client, { max_tokens: 2_147_483_647, n: 128 }), (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded');
     assert.equal(harness.fake.requests.length, 0);
     assert.ok(!harness.events.some((event) => String(event.error ?? '').includes('ledger')), 'no ledger error on the way');
   });

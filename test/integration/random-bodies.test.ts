@@ -48,6 +48,7 @@ describe('random request bodies', () => {
         assert.ok(error.error.code && error.error.message, `a code and a message for ${body}: ${text}`);
       }
     }
-    assert.ok((statuses.get(200) ?? 0) > 100 && (statuses.get(400) ?? 0) > 50, `both outcomes exercised: ${JSON.stringify([...statuses])}`);
+    // odd max_tokens / n / stream values are refused (400) since they are checked, so fewer bodies are served
+    assert.ok((statuses.get(200) ?? 0) > 50 && (statuses.get(400) ?? 0) > 50, `both outcomes exercised: ${JSON.stringify([...statuses])}`);
   });
 });

@@ -16,7 +16,7 @@ const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> =
   internal: { type: 'server_error', code: 'internal' },
 };
 
-export function openAIErrorBody(input: { code: ErrorCode; message: string; extra?: Record<string, unknown> }): Record<string, unknown> {
+export function openAIErrorBody(input: { code: ErrorCode; message: string; extra?: Record<string, unknown>; param?: string }): Record<string, unknown> {
   const mapped = OPENAI_TYPES[input.code] ?? { type: 'invalid_request_error', code: input.code };
-  return { ...input.extra, error: { message: input.message, type: mapped.type, param: null, code: mapped.code } };
+  return { ...input.extra, error: { message: input.message, type: mapped.type, param: input.param ?? null, code: mapped.code } };
 }

@@ -296,8 +296,17 @@ describe('estimate', () => {
     const withCap = await admit({ model: 'test/pricey', inputTokens: 100, maxOutputTokens: 50 });
     assert.equal(await reservedUsd(), (100 + 50) * 10);
     await withCap.ticket!.release();
-    await admit({ model: 'test/pricey', inputTokens: 100, maxOutputTokens: null });
+    const defaulted = await admit({ model: 'test/pricey', inputTokens: 100, maxOutputTokens: null });
     assert.equal(await reservedUsd(), (100 + 2000) * 10);
+    assert.equal(defaulted.outputCap, 2000, 'the default cap reserved is the one to set upstream');
+    assert.equal(withCap.outputCap, null, 'a client cap is left alone');
+    await defaulted.ticket!.release();
+    const choices = await admit({ model: 'test/pricey', inputTokens: 100, maxOutputTokens: null, choices: 8 });
+    assert.equal(await reservedUsd(), (100 + 8 * 2000) * 10, 'n multiplies the default cap');
+    assert.equal(choices.outputCap, 2000, 'the cap set upstream is per choice');
+    await choices.ticket!.release();
+    const optOut = await admitAny({ budget: { limit_usd: 1000, window: '1h', cap_output_tokens: false }, model: 'test/pricey', inputTokens: 100, maxOutputTokens: null });
+    assert.equal(optOut.outputCap, null, 'cap_output_tokens: false sends the request as it came');
   });
 
   it('checks token limits against the estimated output cap', async () => {

@@ -1,7 +1,8 @@
 // Input-token upper bounds from request bodies of both dialects, and the client's output cap.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateInputTokens, IMAGE_TOKENS, requestedMaxOutputTokens } from '../../../src/budget/estimate.ts';
+import { BodyEstimate, estimateInputTokens, IMAGE_TOKENS } from '../../../src/budget/estimate.ts';
+import { readCallParams } from '../../../src/protocol/call-params.ts';
 
 describe('estimateInputTokens', () => {
   it('counts UTF-8 bytes / 3 plus keys, 4 tokens per message and 3 per request (OpenAI)', () => {
@@ -50,18 +51,22 @@ describe('estimateInputTokens', () => {
   });
 });
 
-describe('requestedMaxOutputTokens', () => {
-  const cases: [string, Record<string, unknown>, 'openai' | 'anthropic', number | null][] = [
-    ['OpenAI max_tokens', { max_tokens: 100 }, 'openai', 100],
-    ['OpenAI max_completion_tokens wins', { max_tokens: 100, max_completion_tokens: 300 }, 'openai', 300],
-    ['OpenAI n multiplies', { max_tokens: 100, n: 3 }, 'openai', 300],
-    ['OpenAI none', {}, 'openai', null],
-    ['OpenAI not a number', { max_tokens: '100' }, 'openai', null],
-    ['OpenAI zero', { max_tokens: 0 }, 'openai', null],
-    ['Anthropic max_tokens', { max_tokens: 1024 }, 'anthropic', 1024],
-    ['Anthropic ignores max_completion_tokens', { max_completion_tokens: 5 }, 'anthropic', null],
+describe('BodyEstimate output tokens', () => {
+  const cases: [string, Record<string, unknown>, 'openai' | 'anthropic', number | null, number][] = [
+    ['OpenAI max_tokens', { max_tokens: 100 }, 'openai', 100, 1],
+    ['OpenAI the larger of max_completion_tokens and max_tokens', { max_tokens: 100, max_completion_tokens: 300 }, 'openai', 300, 1],
+    ['OpenAI max_tokens larger than max_completion_tokens', { max_tokens: 20_000, max_completion_tokens: 1 }, 'openai', 20_000, 1],
+    ['OpenAI n multiplies', { max_tokens: 100, n: 3 }, 'openai', 300, 3],
+    ['OpenAI none, n kept for the default', { n: 8 }, 'openai', null, 8],
+    ['OpenAI null is not set', { max_tokens: null, n: null }, 'openai', null, 1],
+    ['Anthropic max_tokens', { max_tokens: 1024 }, 'anthropic', 1024, 1],
+    ['Anthropic ignores max_completion_tokens and n', { max_completion_tokens: 5, n: 4 }, 'anthropic', null, 1],
   ];
-  for (const [name, body, dialect, expected] of cases) {
-    it(name, () => assert.equal(requestedMaxOutputTokens(body, dialect), expected));
+  for (const [name, body, dialect, expected, choices] of cases) {
+    it(name, () => {
+      const estimate = new BodyEstimate({ body, dialect, params: readCallParams(body, dialect) });
+      assert.equal(estimate.maxOutputTokens, expected);
+      assert.equal(estimate.choices, choices);
+    });
   }
 });

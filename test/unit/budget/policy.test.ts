@@ -204,6 +204,7 @@ describe('validation', () => {
     { name: 'alerts out of range', input: { governance: { alerts: [0.5, 0] } }, expected: `${GOV}: alerts[1]: must be a fraction of the USD limit greater than 0 (1 = 100%)` },
     { name: 'downgrade_to without provider', input: { governance: { downgrade_to: 'gpt-4o-mini' } }, expected: `${GOV}: downgrade_to: must be a provider-prefixed model like "openai/gpt-4o-mini", got "gpt-4o-mini"` },
     { name: 'downgrade_at not positive', input: { governance: { downgrade_at: -0.5 } }, expected: `${GOV}: downgrade_at: must be a fraction of the USD limit greater than 0, like 0.8` },
+    { name: 'cap_output_tokens not a boolean', input: { governance: { cap_output_tokens: 'no' } }, expected: `${GOV}: cap_output_tokens: must be true or false, got the string "no"` },
     { name: 'expires_at not a time', input: { governance: { limit_usd: 1, window: '1h', expires_at: 'tomorrow' } }, expected: `${GOV}: expires_at: must be an ISO-8601 time like 2026-01-31T18:00:00Z, got "tomorrow"` },
     { name: 'budget not an object', input: { metadata: 'lots' }, expected: `${META}: budget: must be a JSON object, got the string "lots"` },
     { name: 'override not an object', input: { override: [1] }, expected: `${CTX}: must be a JSON object, got an array` },
