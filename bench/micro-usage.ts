@@ -1,7 +1,8 @@
-// Micro-benchmark of stream usage collection: ns per event for OpenAI and Anthropic streams, against parsing every chunk.
+// Micro-benchmark of stream usage collection and generated-text counting: ns per event for OpenAI and Anthropic streams, against parsing every chunk.
 import { SseParser, type SseEvent } from '../src/stream/sse-parser.ts';
 import { OpenAIStreamUsage } from '../src/protocol/openai/stream-usage.ts';
 import { AnthropicStreamUsage } from '../src/protocol/anthropic/stream-usage.ts';
+import { generatedBytes } from '../src/stream/generated-bytes.ts';
 
 function openaiEvents(tokens: number): SseEvent[] {
   const parts: string[] = [];
@@ -51,5 +52,11 @@ measure('AnthropicStreamUsage.onEvent', anthropic, (events) => {
 });
 measure('baseline: JSON.parse every Anthropic event', anthropic, (events) => {
   for (const e of events) sink += JSON.parse(e.data) ? 1 : 0;
+});
+measure('generatedBytes, every OpenAI chunk', openai, (events) => {
+  for (const e of events) sink += generatedBytes(e.data);
+});
+measure('generatedBytes, every Anthropic event', anthropic, (events) => {
+  for (const e of events) sink += generatedBytes(e.data);
 });
 if (sink === 42) console.log('');

@@ -32,7 +32,7 @@ export interface HistoryUsage {
 }
 
 /** How the call ended. cllama records only `complete` 2xx; we also record charged cut streams and errors with usage. */
-export type HistoryOutcome = 'complete' | 'client_aborted' | 'upstream_cut' | 'upstream_error';
+export type HistoryOutcome = 'complete' | 'client_aborted' | 'upstream_cut' | 'upstream_error' | 'incomplete';
 
 export interface HistoryEntry {
   readonly version: number;

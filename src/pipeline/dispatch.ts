@@ -89,7 +89,7 @@ function upstreamWasWorking(input: { cancel: CallCancel; answeredOk: boolean; er
 
 /** The relay result of a call that ended before any of its answer was relayed. */
 function cutBeforeAnswer(ctx: RequestContext, res: ServerResponse): RelayResult {
-  return { end: res.destroyed ? 'client_aborted' : 'upstream_error', sse: ctx.stream, usage: null, bodyText: '', dataEvents: 0, truncated: false };
+  return { end: res.destroyed ? 'client_aborted' : 'upstream_error', sse: ctx.stream, usage: null, bodyText: '', dataEvents: 0, generatedBytes: 0, finalUsage: false, truncated: false };
 }
 
 /** JSON.parse takes any depth, JSON.stringify recurses: a body nested thousands deep is the caller's error, not ours. */

@@ -40,7 +40,7 @@ export async function finishCall(input: FinishInput): Promise<void> {
   };
   if (ctx.upstreamRequestId !== undefined) event.upstream_request_id = ctx.upstreamRequestId;
   if (relay.end !== 'complete') {
-    event.error = `stream ended early: ${relay.end}`;
+    event.error = relay.end === 'incomplete' ? 'stream ended without its terminator' : `stream ended early: ${relay.end}`;
     event.outcome = relay.end;
   }
   if (usage) addChargeFields(event, ctx);
@@ -117,7 +117,7 @@ function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: 
 }
 
 function historyOutcome(ctx: RequestContext, relay: RelayResult): HistoryOutcome {
-  if (relay.end === 'client_aborted') return 'client_aborted';
+  if (relay.end === 'client_aborted' || relay.end === 'incomplete') return relay.end;
   if (relay.end !== 'complete') return 'upstream_cut';
   return (ctx.statusCode ?? 0) >= 400 ? 'upstream_error' : 'complete';
 }

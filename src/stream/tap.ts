@@ -6,13 +6,17 @@ import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { ProviderKey, WireFormat } from '../upstream/provider.ts';
 import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
-import { SseBlockTooLargeError, SseParser } from './sse-parser.ts';
+import { generatedBytes } from './generated-bytes.ts';
+import { SseBlockTooLargeError, SseParser, type SseEvent } from './sse-parser.ts';
 import { StreamKeyMask } from './stream-key-mask.ts';
 import { Watchdog } from './watchdog.ts';
-import { decodeBody, parseJsonBody, streamUsageReader, usageFromJson, usageFromSseText, withoutBom, type StreamUsageReader } from './usage-reader.ts';
+import { decodeBody, factsFromSseText, parseJsonBody, streamUsageReader, usageFromJson, withoutBom, type StreamFacts, type StreamUsageReader } from './usage-reader.ts';
 
-/** How a relay ended. Anything but `complete` was cut short; usage is still what was seen. */
-export type RelayEnd = 'complete' | 'client_aborted' | 'upstream_idle' | 'upstream_error';
+/**
+ * How a relay ended. Anything but `complete` was cut short; usage is still what was seen. `incomplete`: a 2xx stream
+ * that ended cleanly without its terminator (`data: [DONE]`, `message_stop`).
+ */
+export type RelayEnd = 'complete' | 'client_aborted' | 'upstream_idle' | 'upstream_error' | 'incomplete';
 
 export interface RelayResult {
   readonly end: RelayEnd;
@@ -24,8 +28,12 @@ export interface RelayResult {
   readonly truncated: boolean;
   /** The body parsed once, when it was JSON (undefined otherwise). */
   readonly json?: unknown;
-  /** SSE data events relayed (a floor for output tokens when a cut stream reported none). */
+  /** SSE data events relayed (whether data flowed). */
   readonly dataEvents: number;
+  /** UTF-8 bytes of the text a stream's events generated (`generatedBytes`): what a missing output count is estimated from. */
+  readonly generatedBytes: number;
+  /** A stream's usage is the provider's final count (a JSON answer's always is). */
+  readonly finalUsage: boolean;
 }
 
 export interface RelayInput {
@@ -81,7 +89,7 @@ async function relayWhole(input: RelayInput): Promise<RelayResult> {
   input.res.end(raw);
   const bodyText = withoutBom(decodeBody({ raw, encoding, maxBytes: input.maxBytes }));
   const json = parseJsonBody(bodyText);
-  return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, truncated: false };
+  return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
 }
 
 async function relayStream(input: RelayInput): Promise<RelayResult> {
@@ -90,7 +98,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   const plain = isPlain(encoding);
   const parser = plain ? new SseParser({ maxBlockChars: input.maxBytes }) : null;
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: plain && input.stripUsageChunk, maxBytes: input.maxBytes, chunks: [], kept: 0, truncated: false, dataEvents: 0 };
+  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: plain && input.stripUsageChunk, maxBytes: input.maxBytes, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
   const mask = plain ? StreamKeyMask.for(input.keysToMask) : null;
   let end: RelayEnd = 'complete';
   let idle = false;
@@ -155,15 +163,25 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
     const cut = end !== 'complete';
     for (const event of parser.end()) {
-      state.reader.onEvent(event);
+      readEvent(state, event);
       if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
     }
   }
-  if (end === 'upstream_idle' || end === 'upstream_error') writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !state.strip });
-  if (!res.writableEnded) res.end();
   const bodyText = decodeBody({ raw: Buffer.concat(state.chunks, state.kept), encoding, maxBytes: input.maxBytes });
-  const usage = parser ? state.reader.usage : usageFromSseText(bodyText, input.dialect);
-  return { end, sse: true, usage, bodyText, dataEvents: state.dataEvents, truncated: state.truncated };
+  const facts: StreamFacts = parser ? { ...readerFacts(state.reader), generatedBytes: state.generatedBytes } : factsFromSseText(bodyText, input.dialect);
+  // ended cleanly but without its terminator: the upstream stopped early (charged as cut); a compressed body, which
+  // tollgate does not ask for, is judged from what could be decoded and gets no event written into it
+  if (end === 'complete' && !facts.terminated && upstream.statusCode >= 200 && upstream.statusCode < 300) end = 'incomplete';
+  if (end === 'upstream_idle' || end === 'upstream_error' || (end === 'incomplete' && parser)) {
+    // an incomplete stream's last block may have been relayed without its blank line, stripped or not
+    writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !state.strip || end === 'incomplete' });
+  }
+  if (!res.writableEnded) res.end();
+  return { end, sse: true, usage: facts.usage, bodyText, dataEvents: state.dataEvents, generatedBytes: facts.generatedBytes, finalUsage: facts.finalUsage, truncated: state.truncated };
+}
+
+function readerFacts(reader: StreamUsageReader): Omit<StreamFacts, 'generatedBytes'> {
+  return { usage: reader.usage, finalUsage: reader.finalUsage, terminated: reader.terminated };
 }
 
 /** A stream's relay in progress: what history keeps of it, its events as parsed, and whether usage chunks are stripped. */
@@ -176,6 +194,7 @@ interface StreamState {
   kept: number;
   truncated: boolean;
   dataEvents: number;
+  generatedBytes: number;
 }
 
 /** Keeps one piece of the stream for history (up to maxBytes), reads its events, and returns what the client gets of it. */
@@ -187,11 +206,19 @@ function takePiece(state: StreamState, piece: Buffer): Buffer | string {
   if (!state.parser) return piece;
   let relayed = '';
   for (const event of state.parser.push(piece)) {
-    if (event.data) state.dataEvents++;
-    state.reader.onEvent(event);
+    readEvent(state, event);
     if (state.strip && !state.reader.isUsageOnlyChunk(event)) relayed += event.raw;
   }
   return state.strip ? relayed : piece;
+}
+
+/** Meters one event: its usage, and the text it generated. */
+function readEvent(state: StreamState, event: SseEvent): void {
+  if (event.data) {
+    state.dataEvents++;
+    state.generatedBytes += generatedBytes(event.data);
+  }
+  state.reader.onEvent(event);
 }
 
 function drained(res: ServerResponse): Promise<void> {
@@ -215,11 +242,17 @@ function drained(res: ServerResponse): Promise<void> {
 function writeStreamError(input: { res: ServerResponse; dialect: WireFormat; end: RelayEnd; message?: string; closeBlock: boolean }): void {
   const { res, dialect, end } = input;
   if (res.writableEnded || res.destroyed) return;
-  const message = input.message ?? (end === 'upstream_idle' ? 'upstream stream idle timeout' : 'upstream stream failed');
+  const message = input.message ?? defaultStreamError(end, dialect);
   const payload = dialect === 'anthropic'
     ? { type: 'error', error: { type: 'api_error', message } }
-    : { error: { message, type: 'server_error', code: end } };
+    : { error: { message, type: 'server_error', code: end === 'incomplete' ? 'upstream_incomplete' : end } };
   res.write(`${input.closeBlock ? '\n\n' : ''}event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+}
+
+function defaultStreamError(end: RelayEnd, dialect: WireFormat): string {
+  if (end === 'upstream_idle') return 'upstream stream idle timeout';
+  if (end === 'incomplete') return `upstream stream ended without ${dialect === 'anthropic' ? 'message_stop' : 'data: [DONE]'}`;
+  return 'upstream stream failed';
 }
 
 /** An uncompressed body: one tollgate can read (SSE events, keys to mask) as it passes. */

@@ -7,6 +7,7 @@ import { AnthropicStreamUsage } from '../protocol/anthropic/stream-usage.ts';
 import { usageFromAnthropicJson } from '../protocol/anthropic/usage.ts';
 import { OpenAIStreamUsage } from '../protocol/openai/stream-usage.ts';
 import { usageFromOpenAIJson } from '../protocol/openai/usage.ts';
+import { generatedBytes } from './generated-bytes.ts';
 import { SseParser, type SseEvent } from './sse-parser.ts';
 
 export interface StreamUsageReader {
@@ -14,18 +15,23 @@ export interface StreamUsageReader {
   /** True only for OpenAI's final chunk that carries usage and no choices. */
   isUsageOnlyChunk(event: SseEvent): boolean;
   readonly usage: Usage | null;
+  /** The usage is the provider's final count (not a placeholder, nor a report the stream was cut after). */
+  readonly finalUsage: boolean;
+  /** The stream's terminator was seen: `data: [DONE]` (OpenAI), `message_stop` (Anthropic). */
+  readonly terminated: boolean;
 }
 
 export function streamUsageReader(dialect: WireFormat): StreamUsageReader {
-  if (dialect === 'openai') return new OpenAIStreamUsage();
-  const reader = new AnthropicStreamUsage();
-  return {
-    onEvent: (event) => reader.onEvent(event),
-    isUsageOnlyChunk: () => false,
-    get usage() {
-      return reader.usage;
-    },
-  };
+  return dialect === 'openai' ? new OpenAIStreamUsage() : new AnthropicStreamUsage();
+}
+
+/** What a stream told about its usage and its end, read as it passed (or afterwards, from its decoded text). */
+export interface StreamFacts {
+  readonly usage: Usage | null;
+  readonly finalUsage: boolean;
+  readonly terminated: boolean;
+  /** UTF-8 bytes of the text its events generated (`generatedBytes`). */
+  readonly generatedBytes: number;
 }
 
 /**
@@ -50,11 +56,16 @@ export function usageFromJson(body: unknown, dialect: WireFormat): Usage | null 
   return dialect === 'openai' ? usageFromOpenAIJson(body) : usageFromAnthropicJson(body);
 }
 
-export function usageFromSseText(text: string, dialect: WireFormat): Usage | null {
+/** Reads a whole stream's text (one that arrived compressed, decoded afterwards). */
+export function factsFromSseText(text: string, dialect: WireFormat): StreamFacts {
   const parser = new SseParser();
   const reader = streamUsageReader(dialect);
-  for (const event of [...parser.push(text), ...parser.end()]) reader.onEvent(event);
-  return reader.usage;
+  let bytes = 0;
+  for (const event of [...parser.push(text), ...parser.end()]) {
+    reader.onEvent(event);
+    if (event.data) bytes += generatedBytes(event.data);
+  }
+  return { usage: reader.usage, finalUsage: reader.finalUsage, terminated: reader.terminated, generatedBytes: bytes };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface Behavior {
   gzip?: boolean;
   /** Number of content chunks in a stream. */
   chunks?: number;
+  /** The text of every content chunk of a stream (default `tok<i> `): many tokens packed in one event. */
+  chunkText?: string;
   /** The answer's text in a JSON completion (default 'hello from fake upstream'). */
   content?: string;
   /** The answer's text in a JSON completion: this many 'x' (too long for a header). */
@@ -49,6 +51,8 @@ export interface Behavior {
   rawContentLength?: boolean;
   /** With rawBody: neither length nor chunks, the body ends when the connection closes (HTTP/1.0 style). */
   rawCloseDelimited?: boolean;
+  /** With rawBody: after the body, destroy the connection instead of ending the body (a cut the proxy sees as an error). */
+  rawReset?: boolean;
   /**
    * With rawBody: write it in pieces of 1..maxBytes bytes drawn from `seed` (cut anywhere, inside a UTF-8 character
    * too), `gapMs` apart (0: the next event-loop turn). Chunked, each piece is one chunk, so the proxy reads the same cuts.
@@ -171,8 +175,12 @@ async function writeRawBody(res: ServerResponse, body: Record<string, unknown>, 
   }
   res.writeHead(behavior.status ?? 200, { 'content-type': contentType, ...(behavior.rawContentLength ? { 'content-length': raw.length } : {}) });
   if (!behavior.pieces) {
-    res.end(raw);
-    return;
+    if (!behavior.rawReset) {
+      res.end(raw);
+      return;
+    }
+    res.write(raw);
+    return resetAfterWrites(res);
   }
   const { seed, maxBytes, gapMs = 0 } = behavior.pieces;
   const random = seededRandom(seed);
@@ -182,6 +190,7 @@ async function writeRawBody(res: ServerResponse, body: Record<string, unknown>, 
     at += size;
     await (gapMs > 0 ? sleep(gapMs) : new Promise((resolve) => setImmediate(resolve)));
   }
+  if (behavior.rawReset) return resetAfterWrites(res);
   if (!res.destroyed) res.end();
 }
 
@@ -251,11 +260,7 @@ async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; mo
   let sent = 0;
   for (const event of events) {
     if (behavior.stallAfterChunks !== undefined && sent >= behavior.stallAfterChunks) return;
-    if (behavior.cutAfterChunks !== undefined && sent >= behavior.cutAfterChunks) {
-      await sleep(20); // let the chunks already written reach the wire, then drop the connection mid-body
-      res.socket?.destroy();
-      return;
-    }
+    if (behavior.cutAfterChunks !== undefined && sent >= behavior.cutAfterChunks) return resetAfterWrites(res);
     if (res.destroyed) return;
     res.write(event);
     sent++;
@@ -263,6 +268,12 @@ async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; mo
     if (behavior.chunkGapMs) await sleep(behavior.chunkGapMs);
   }
   res.end();
+}
+
+/** Lets the chunks already written reach the wire, then drops the connection mid-body. */
+async function resetAfterWrites(res: ServerResponse): Promise<void> {
+  await sleep(20);
+  res.socket?.destroy();
 }
 
 async function writeUnendedEvent(res: ServerResponse, chars: number): Promise<void> {
@@ -278,7 +289,7 @@ function openAIEvents(input: { model: string; usage: UsageSpec; behavior: Behavi
   const usageNull = input.includeUsage ? { usage: null } : {};
   const events = [`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], ...usageNull })}\n\n`];
   for (let i = 0; i < (input.behavior.chunks ?? 3); i++) {
-    events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: `tok${i} ` }, finish_reason: null }], ...usageNull })}\n\n`);
+    events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: input.behavior.chunkText ?? `tok${i} ` }, finish_reason: null }], ...usageNull })}\n\n`);
   }
   events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], ...usageNull })}\n\n`);
   if (input.includeUsage && input.usage) events.push(`data: ${JSON.stringify({ ...base, choices: [], usage: openAIUsage(input.usage) })}\n\n`);
@@ -296,7 +307,7 @@ function anthropicEvents(input: { model: string; usage: UsageSpec; behavior: Beh
     event('ping', { type: 'ping' }),
   ];
   for (let i = 0; i < (input.behavior.chunks ?? 3); i++) {
-    events.push(event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `tok${i} ` } }));
+    events.push(event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: input.behavior.chunkText ?? `tok${i} ` } }));
   }
   events.push(event('content_block_stop', { type: 'content_block_stop', index: 0 }));
   events.push(event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));

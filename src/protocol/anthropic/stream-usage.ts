@@ -1,4 +1,4 @@
-// Collects usage from an Anthropic Messages SSE stream: message_start gives input and cache tokens, message_delta cumulative output.
+// Collects usage from an Anthropic Messages SSE stream: message_start gives input and cache tokens, message_delta the final output.
 import type { SseEvent } from '../../stream/sse-parser.ts';
 import type { Usage } from '../usage.ts';
 import { isRecord } from '../usage-fields.ts';
@@ -16,11 +16,14 @@ const USAGE_FREE_EVENTS = new Set(['content_block_start', 'content_block_delta',
 export class AnthropicStreamUsage {
   private current: Usage | null = null;
   private stopped = false;
+  private final = false;
+  /** A message_delta reported output tokens. */
+  private deltaOutput = false;
 
   onEvent(event: SseEvent): void {
     const name = event.event;
     if (name === 'message_stop') {
-      this.stopped = true;
+      this.stop();
       return;
     }
     if (name !== undefined && USAGE_FREE_EVENTS.has(name)) return;
@@ -35,17 +38,46 @@ export class AnthropicStreamUsage {
     if (!isRecord(payload)) return;
     const type = typeof payload.type === 'string' ? payload.type : name;
     if (type === 'message_start') this.merge(isRecord(payload.message) ? usageFromAnthropicUsageObject(payload.message.usage) : null);
-    else if (type === 'message_delta') this.merge(usageFromAnthropicUsageObject(payload.usage));
-    else if (type === 'message_stop') this.stopped = true;
+    else if (type === 'message_delta') {
+      const report = usageFromAnthropicUsageObject(payload.usage);
+      this.merge(report);
+      if (report?.outputTokens !== undefined) this.deltaOutput = true;
+      // the last message_delta carries the stop reason (Anthropic sends one; a compatible server may send several)
+      if (isRecord(payload.delta) && typeof payload.delta.stop_reason === 'string') this.markFinal();
+    } else if (type === 'message_stop') this.stop();
   }
 
   get usage(): Usage | null {
     return this.current;
   }
 
-  /** Whether the message_stop event was seen (the stream completed). */
-  get sawMessageStop(): boolean {
+  /** The stream's terminator was seen (`message_stop`). */
+  get terminated(): boolean {
     return this.stopped;
+  }
+
+  /** Anthropic streams have no usage-only chunk to strip. */
+  isUsageOnlyChunk(): boolean {
+    return false;
+  }
+
+  /**
+   * Whether the output count is final: a message_delta reported it, and it was the last (it carried the stop reason, or
+   * message_stop came). message_start's `output_tokens` (1) is a placeholder, so a stream cut before its message_delta
+   * has no final output count, however much text it relayed.
+   */
+  get finalUsage(): boolean {
+    return this.final;
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    this.markFinal();
+  }
+
+  /** A count is final only once output was reported past message_start's placeholder, by a message_delta. */
+  private markFinal(): void {
+    if (this.deltaOutput) this.final = true;
   }
 
   private merge(report: Usage | null): void {

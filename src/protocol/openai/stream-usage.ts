@@ -1,6 +1,7 @@
 // Collects usage from an OpenAI-format SSE stream chunk by chunk, and recognises the usage-only chunk so it can be stripped.
 import type { SseEvent } from '../../stream/sse-parser.ts';
 import type { Usage } from '../usage.ts';
+import { jsonKey, nextKeyValue } from '../json-scan.ts';
 import { isRecord } from '../usage-fields.ts';
 import { usageFromOpenAIUsageObject } from './usage.ts';
 
@@ -12,6 +13,7 @@ import { usageFromOpenAIUsageObject } from './usage.ts';
 export class OpenAIStreamUsage {
   private latest: Usage | null = null;
   private done = false;
+  private final = false;
   private lastEvent: SseEvent | null = null;
   private lastWasUsageOnly = false;
 
@@ -22,6 +24,7 @@ export class OpenAIStreamUsage {
     if (data.length === 0) return;
     if (data === '[DONE]') {
       this.done = true;
+      if (this.latest) this.final = true;
       return;
     }
     if (!mayCarryUsage(data)) return;
@@ -30,6 +33,7 @@ export class OpenAIStreamUsage {
     const usage = usageFromOpenAIUsageObject(chunk.usage);
     if (usage) this.latest = usage;
     this.lastWasUsageOnly = isUsageOnlyShape(chunk);
+    if (usage && this.lastWasUsageOnly) this.final = true;
   }
 
   /**
@@ -47,40 +51,31 @@ export class OpenAIStreamUsage {
     return this.latest;
   }
 
-  /** Whether the `data: [DONE]` terminator was seen (the stream completed). */
-  get sawDone(): boolean {
-    return this.done;
+  /**
+   * The stream's terminator was seen: `data: [DONE]`, or the usage-only chunk, which only `[DONE]` follows (some
+   * compatible servers leave `[DONE]` out after it).
+   */
+  get terminated(): boolean {
+    return this.done || this.final;
+  }
+
+  /**
+   * Whether the usage is final: the usage-only chunk came, or `[DONE]` followed a chunk with usage (providers that
+   * report it on content chunks). Before that, a report may be partial (cumulative so far) or missing.
+   */
+  get finalUsage(): boolean {
+    return this.final;
   }
 }
 
-/**
- * Cheap proof that a chunk carries no usage: no `"usage"` key, or every one is `"usage":null`.
- * A `"usage"` followed by `:` is always a key: inside a JSON string the quote after `usage` would have to be escaped.
- */
+const USAGE = jsonKey('usage');
+
+/** Cheap proof that a chunk carries no usage: no `"usage"` key, or every one is `"usage":null`. */
 export function mayCarryUsage(data: string): boolean {
-  // Searching `usage"` and checking the quote before is ~5x faster than searching `"usage"`: quotes are everywhere in JSON.
-  let at = data.indexOf('usage"');
-  while (at !== -1) {
-    let i = at + 6;
-    if (at > 0 && data.charCodeAt(at - 1) === 34 /* " */) {
-      i = skipSpace(data, i);
-      if (data.charCodeAt(i) === 58 /* : */) {
-        i = skipSpace(data, i + 1);
-        if (!data.startsWith('null', i)) return true;
-      }
-    }
-    at = data.indexOf('usage"', i);
+  for (let at = nextKeyValue(data, USAGE, 0); at !== -1; at = nextKeyValue(data, USAGE, at)) {
+    if (!data.startsWith('null', at)) return true;
   }
   return false;
-}
-
-function skipSpace(text: string, from: number): number {
-  let i = from;
-  for (;;) {
-    const code = text.charCodeAt(i);
-    if (code !== 32 && code !== 10 && code !== 13 && code !== 9) return i;
-    i++;
-  }
 }
 
 function parseObject(data: string): Record<string, unknown> | null {

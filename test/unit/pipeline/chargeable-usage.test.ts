@@ -9,7 +9,7 @@ const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'how many to
 const inputEstimate = estimateInputTokens(body, 'openai');
 
 function relay(fields: Partial<RelayResult>): RelayResult {
-  return { end: 'complete', sse: false, usage: null, bodyText: '', dataEvents: 0, truncated: false, ...fields };
+  return { end: 'complete', sse: false, usage: null, bodyText: '', dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false, ...fields };
 }
 
 describe('chargeableUsage', () => {
@@ -39,13 +39,25 @@ describe('chargeableUsage', () => {
   it('fills only the side the provider left out', () => {
     const outputOnly = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ usage: { outputTokens: 3 }, json: {}, bodyText: '{}' }) });
     assert.deepEqual(outputOnly, { inputTokens: inputEstimate, outputTokens: 3, estimated: true });
-    const cut = chargeableUsage({ body, dialect: 'anthropic', ok: true, upstreamWorked: true, relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4 }) });
+    const cut = chargeableUsage({ body, dialect: 'anthropic', ok: true, upstreamWorked: true, relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4, generatedBytes: 12, finalUsage: false }) });
     assert.deepEqual(cut, { inputTokens: 10, cacheReadTokens: 2, outputTokens: 4, estimated: true });
   });
 
-  it('charges a stream without usage one output token per data event', () => {
-    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ sse: true, dataEvents: 6 }) });
-    assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 6, estimated: true });
+  it('charges a stream without usage for the bytes it generated, not for its number of events', () => {
+    // 2 events packing 20 tokens each (~80 bytes each) are 54 tokens, not 2
+    const usage = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ sse: true, dataEvents: 2, generatedBytes: 160, finalUsage: false }) });
+    assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 54, estimated: true });
+  });
+
+  it('takes a stream\'s output count as reported only when it is final; before, the larger of it and the estimate', () => {
+    const start = { inputTokens: 10, outputTokens: 1 }; // Anthropic message_start: output 1 is a placeholder
+    const cut = chargeableUsage({ body, dialect: 'anthropic', ok: true, upstreamWorked: true, relay: relay({ end: 'client_aborted', sse: true, usage: start, dataEvents: 9, generatedBytes: 300, finalUsage: false }) });
+    assert.deepEqual(cut, { inputTokens: 10, outputTokens: 100, estimated: true });
+    const partial = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, relay: relay({ end: 'incomplete', sse: true, usage: { inputTokens: 10, outputTokens: 500 }, dataEvents: 9, generatedBytes: 300, finalUsage: false }) });
+    assert.deepEqual(partial, { inputTokens: 10, outputTokens: 500, estimated: true }, 'a partial report above the estimate stands, flagged');
+    const final = { inputTokens: 10, outputTokens: 40 };
+    const done = chargeableUsage({ body, dialect: 'anthropic', ok: true, upstreamWorked: true, relay: relay({ end: 'client_aborted', sse: true, usage: final, dataEvents: 9, generatedBytes: 300, finalUsage: true }) });
+    assert.equal(done, final, 'once final, the count is the provider\'s, even under the estimate');
   });
 
   it('charges the prompt of a call cut after the upstream had its request, before any answer', () => {

@@ -23,7 +23,7 @@ test('openai: usage comes from the final usage chunk, [DONE] is seen', () => {
   const all = events(OPENAI_STREAM);
   for (const e of all) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 136, outputTokens: 80, cacheReadTokens: 64 });
-  assert.equal(meter.sawDone, true);
+  assert.equal(meter.terminated, true);
   assert.deepEqual(all.map((e) => meter.isUsageOnlyChunk(e)), [false, false, false, true, false]);
 });
 
@@ -55,11 +55,11 @@ test('openai: no usage reported stays null (absent is not zero), zero stays zero
   const none = new OpenAIStreamUsage();
   for (const e of events('data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n')) none.onEvent(e);
   assert.equal(none.usage, null);
-  assert.equal(none.sawDone, true);
+  assert.equal(none.terminated, true);
   const zero = new OpenAIStreamUsage();
   for (const e of events('data: {"choices":[],"usage":{"prompt_tokens":0,"completion_tokens":0}}\n\n')) zero.onEvent(e);
   assert.deepEqual(zero.usage, { inputTokens: 0, outputTokens: 0 });
-  assert.equal(zero.sawDone, false);
+  assert.equal(zero.terminated, true, 'the usage-only chunk ends a stream (some servers send no [DONE] after it)');
 });
 
 test('openai: usage on every chunk (vLLM continuous stats) keeps the latest; a cut stream keeps what it saw', () => {
@@ -70,7 +70,7 @@ test('openai: usage on every chunk (vLLM continuous stats) keeps the latest; a c
     assert.equal(meter.isUsageOnlyChunk(e), false);
   }
   assert.deepEqual(meter.usage, { inputTokens: 10, outputTokens: 3 });
-  assert.equal(meter.sawDone, false);
+  assert.equal(meter.terminated, false);
 });
 
 test('openai: openrouter usage chunk with cost', () => {
@@ -103,7 +103,7 @@ test('anthropic: message_start input and cache tokens, message_delta cumulative 
   const meter = new AnthropicStreamUsage();
   for (const e of events(ANTHROPIC_STREAM)) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 140, outputTokens: 45, cacheReadTokens: 3000, cacheWriteTokens: 1000 });
-  assert.equal(meter.sawMessageStop, true);
+  assert.equal(meter.terminated, true);
 });
 
 test('anthropic: message_delta with cumulative input and cache fields updates them; a later zero does not erase a count', () => {
@@ -115,7 +115,7 @@ test('anthropic: message_delta with cumulative input and cache fields updates th
   ].join('');
   for (const e of events(text)) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 100, outputTokens: 20, cacheReadTokens: 50 });
-  assert.equal(meter.sawMessageStop, false);
+  assert.equal(meter.terminated, false);
 });
 
 test('anthropic: a provider that reports input only on message_delta is counted', () => {
@@ -132,7 +132,7 @@ test('anthropic: events without event: lines are recognised by their type', () =
     + 'data: {"type":"message_delta","usage":{"output_tokens":9}}\n\ndata: {"type":"message_stop"}\n\n';
   for (const e of events(text)) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 5, outputTokens: 9 });
-  assert.equal(meter.sawMessageStop, true);
+  assert.equal(meter.terminated, true);
 });
 
 test('anthropic: no usage is null; broken JSON and wrong types are ignored', () => {
@@ -143,3 +143,32 @@ test('anthropic: no usage is null; broken JSON and wrong types are ignored', () 
   for (const e of events(text)) meter.onEvent(e);
   assert.equal(meter.usage, null);
 });
+
+test('openai: usage is final at the usage-only chunk, or at [DONE] after usage on content chunks; never before', () => {
+  const states = (text: string) => finalAfterEach(new OpenAIStreamUsage(), text);
+  assert.deepEqual(states(OPENAI_STREAM), [false, false, false, true, true]);
+  const everyChunk = [1, 2].map((n) => `data: {"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":10,"completion_tokens":${n}}}\n\n`).join('');
+  assert.deepEqual(states(`${everyChunk}data: [DONE]\n\n`), [false, false, true], 'a cumulative report on content chunks is partial until [DONE]');
+  assert.deepEqual(states('data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'), [false, false], 'no usage at all is never final');
+});
+
+test('anthropic: message_start\'s output_tokens is a placeholder; the count is final at the message_delta that ends the message', () => {
+  const states = (text: string) => finalAfterEach(new AnthropicStreamUsage(), text);
+  assert.deepEqual(states(ANTHROPIC_STREAM), [false, false, false, false, false, true, true]);
+  const several = [
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":100,"output_tokens":1}}}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","delta":{},"usage":{"output_tokens":10}}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":20}}\n\n',
+  ].join('');
+  assert.deepEqual(states(several), [false, false, true], 'an earlier message_delta without a stop reason is not the last');
+  const noDelta = 'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
+  assert.deepEqual(states(noDelta), [false, false], 'message_stop without any message_delta leaves the placeholder unconfirmed');
+});
+
+/** Whether the usage is final after each event of `text`. */
+function finalAfterEach(meter: { onEvent(event: SseEvent): void; readonly finalUsage: boolean }, text: string): boolean[] {
+  return events(text).map((e) => {
+    meter.onEvent(e);
+    return meter.finalUsage;
+  });
+}
