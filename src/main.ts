@@ -26,6 +26,7 @@ import { UpstreamClient } from './upstream/client.ts';
 import { ProviderRegistry } from './upstream/registry.ts';
 import { routableOn } from './upstream/routing.ts';
 import { InFlightCalls } from './pipeline/in-flight.ts';
+import { BytesInFlight } from './transport/bytes-in-flight.ts';
 
 export interface Tollgate {
   readonly apiUrl: string;
@@ -83,7 +84,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, maxOpenFiles: config.historyMaxOpenFiles, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections });
   const inFlight = new InFlightCalls();
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight };
+  const bytesInFlight = new BytesInFlight({ maxBytes: config.intake.maxBytesInFlight, maxAgentBytes: config.intake.maxAgentBytesInFlight });
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();
@@ -93,7 +95,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     health: async () => {
       const health = await ledger.health().catch((error: Error) => ({ ok: false, kind: config.ledger.kind, detail: error.message }));
       // with fail mode closed a ledger outage refuses every call, so the replica is unhealthy; open mode keeps serving
-      return { ok: health.ok || config.budgetFailMode === 'open', ledger: health };
+      return { ok: health.ok || config.budgetFailMode === 'open', ledger: health, bytes_in_flight: bytesInFlight.total };
     },
   });
   await listen(api, config.listen);

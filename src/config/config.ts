@@ -15,6 +15,18 @@ export type LedgerConfig =
       readonly keyPrefix: string;
     };
 
+/** Bounds on what requests may hold while they arrive and run: bytes in flight, body time, connections. */
+export interface IntakeLimits {
+  /** Request bytes in flight (bodies read, answers held whole, stream copies kept for history), all agents together. */
+  readonly maxBytesInFlight: number;
+  /** The most of maxBytesInFlight one agent may hold. */
+  readonly maxAgentBytesInFlight: number;
+  /** The longest a request body may take to arrive once its headers are in (then 408 and the connection closed). */
+  readonly bodyTimeoutMs: number;
+  /** Most open connections on the API port; a connection past it gets 503 `too_many_connections` and is closed. */
+  readonly maxConnections: number;
+}
+
 export interface Config {
   readonly listen: ListenAddress;
   readonly ui: ListenAddress;
@@ -48,6 +60,8 @@ export interface Config {
     /** Streamed: longest gap between body chunks. */
     readonly idleMs: number;
   };
+  /** What one agent, or all of them together, may hold of this process while requests arrive (docs/config.md). */
+  readonly intake: IntakeLimits;
   /** Most connections per upstream origin (TOLLGATE_UPSTREAM_CONNECTIONS); null: no bound of tollgate's own. */
   readonly upstreamConnections: number | null;
   /** Output-token cap assumed for budget estimates when a request sets no max_tokens. */

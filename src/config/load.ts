@@ -5,6 +5,7 @@ import type { Provider } from '../upstream/provider.ts';
 import type { Config, LedgerConfig, ListenAddress } from './config.ts';
 import { ConfigError } from './config-error.ts';
 import { envValue, isUrlWithProtocol, lenientPositiveInt, parseListenAddress, strictPositiveInt, type Env, type Problems } from './env-values.ts';
+import { intakeLimits } from './intake.ts';
 import { loadProviders } from './providers.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -47,6 +48,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     report.problems.push(...error.problems);
   }
 
+  const maxBodyBytes = strictPositiveInt({ env, name: 'TOLLGATE_MAX_BODY_BYTES', fallback: 33_554_432, report });
   const config: Config = {
     listen,
     ui,
@@ -62,7 +64,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     uiToken: envValue(env, 'CLLAMA_UI_TOKEN') ?? null,
     budgetFailMode: envValue(env, 'CLLAMA_BUDGET_FAIL_MODE')?.toLowerCase() === 'closed' ? 'closed' : 'open',
     ledger: ledgerConfig({ env, report }),
-    maxBodyBytes: strictPositiveInt({ env, name: 'TOLLGATE_MAX_BODY_BYTES', fallback: 33_554_432, report }),
+    maxBodyBytes,
     maxResponseBytes: strictPositiveInt({ env, name: 'TOLLGATE_MAX_RESPONSE_BYTES', fallback: 67_108_864, report }),
     timeouts: {
       shutdownGraceMs: strictPositiveInt({ env, name: 'TOLLGATE_SHUTDOWN_GRACE_MS', fallback: 10_000, report }),
@@ -72,6 +74,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
       firstByteMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS', fallback: 300_000, report }),
       idleMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_IDLE_TIMEOUT_MS', fallback: 120_000, report }),
     },
+    intake: intakeLimits({ env, report, maxBodyBytes }),
     upstreamConnections: envValue(env, 'TOLLGATE_UPSTREAM_CONNECTIONS') === undefined ? null : strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_CONNECTIONS', fallback: 1, report }),
     defaultMaxOutputTokens: strictPositiveInt({ env, name: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', fallback: 4096, report }),
     pricesFile: pricesFile({ env, cwd, report }),

@@ -3,6 +3,7 @@ import type { Agent } from '../auth/agent.ts';
 import type { Admission } from '../budget/admission.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
+import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import type { Route, WireFormat } from '../upstream/provider.ts';
 
 export interface RequestContext {
@@ -14,6 +15,8 @@ export interface RequestContext {
   readonly path: string;
   readonly query: string;
   agent?: Agent;
+  /** The call's bytes in flight (its body, an answer held whole, a stream's copy for history): released when it ends. */
+  bytes?: ByteHold;
   /** Parsed request body as the agent sent it. */
   body?: Record<string, unknown>;
   /** The body's text as the agent sent it (recorded as request_original without serialising the parsed body again). */

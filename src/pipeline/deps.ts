@@ -5,6 +5,7 @@ import type { Config } from '../config/config.ts';
 import type { HistoryRecord } from '../history/entry.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
+import type { BytesInFlight } from '../transport/bytes-in-flight.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { ProviderRegistry } from '../upstream/registry.ts';
 import type { InFlightCalls } from './in-flight.ts';
@@ -25,6 +26,8 @@ export interface PipelineDeps {
   /** Where finished calls go to be written to session history (off the request path). */
   readonly history: { record(record: HistoryRecord): void; readonly pendingEntries: number };
   readonly bus: EventBus;
+  /** Request bytes held by calls in progress, in total and per agent (TOLLGATE_MAX_BYTES_IN_FLIGHT and the agent's share). */
+  readonly bytesInFlight: BytesInFlight;
   /** Calls in progress: shutdown waits for them before closing the ledger and history. */
   readonly inFlight: InFlightCalls;
 }

@@ -51,6 +51,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
       cancel,
       keysToMask: providerKeys,
+      hold: ctx.bytes,
     });
     ctx.statusCode = upstream.statusCode;
     await finishCall({ ctx, deps, relay, upstreamWorked: answeredOk });

@@ -8,7 +8,7 @@ import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
 import { readCallParams } from '../protocol/call-params.ts';
 import { setOutputCap } from '../protocol/output-cap.ts';
 import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
-import { parseJsonObject, readBody } from '../transport/body.ts';
+import { limitBodyTime, parseJsonObject, readBody } from '../transport/body.ts';
 import { renderError, toProxyError } from '../transport/render-error.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { resolveRoute } from '../upstream/routing.ts';
@@ -21,6 +21,7 @@ import type { ProxyEvent } from '../observability/events.ts';
 export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
   const { req, res, dialect, deps } = input;
   deps.inFlight.started(); // ended in the finally below, once the call is charged, recorded and observed
+  limitBodyTime(req, deps.config.intake.bodyTimeoutMs); // before auth: a refused caller's unread body is bounded too
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
   const ctx: RequestContext = {
@@ -35,8 +36,9 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     usage: null,
   };
   try {
-    ctx.agent = authenticate(req, deps);
-    ctx.bodyText = (await readBody(req, deps.config.maxBodyBytes)).toString('utf8');
+    ctx.agent = authenticate(req, deps); // before a byte of the body is read or held: unknown callers hold nothing
+    ctx.bytes = deps.bytesInFlight.hold(ctx.agent.id);
+    ctx.bodyText = (await readBody(req, { maxBytes: deps.config.maxBodyBytes, hold: ctx.bytes })).toString('utf8');
     ctx.body = parseJsonObject(ctx.bodyText);
     const params = readCallParams(ctx.body, dialect);
     const route = resolveRoute({ path: ctx.path, query: ctx.query, model: ctx.body.model, registry: deps.providers });
@@ -74,6 +76,7 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     renderError({ res, error, dialect, requestId: ctx.id, headers: ctx.admission?.headers });
     if (!isBudgetBlock(error)) deps.bus.emit(errorEvent(ctx, error));
   } finally {
+    ctx.bytes?.release();
     deps.inFlight.ended();
   }
 }

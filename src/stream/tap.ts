@@ -6,6 +6,7 @@ import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { ProviderKey, WireFormat } from '../upstream/provider.ts';
 import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
+import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import { generatedBytes } from './generated-bytes.ts';
 import { SseBlockTooLargeError, SseParser, type SseEvent } from './sse-parser.ts';
 import { StreamKeyMask } from './stream-key-mask.ts';
@@ -24,7 +25,7 @@ export interface RelayResult {
   readonly usage: Usage | null;
   /** Whole response body (decoded; read whole, without a leading BOM) for history; of a stream, at most `maxBytes` of it. */
   readonly bodyText: string;
-  /** The stream ran past `maxBytes`: bodyText holds its beginning only (the client got all of it). */
+  /** The stream ran past `maxBytes` or the call's bytes in flight: bodyText holds its beginning only (the client got all of it). */
   readonly truncated: boolean;
   /** The body parsed once, when it was JSON (undefined otherwise). */
   readonly json?: unknown;
@@ -52,6 +53,11 @@ export interface RelayInput {
   readonly cancel: CallCancel;
   /** The provider's keys: masked in an answer read whole (a stream is relayed as it comes and not searched). */
   readonly keysToMask: readonly ProviderKey[];
+  /**
+   * The call's bytes in flight: an answer read whole is held in it as it arrives (refused: the call fails with 503 or
+   * 429); a stream's copy for history stops growing when it refuses (the entry is marked truncated, the client gets all).
+   */
+  readonly hold?: ByteHold;
 }
 
 export async function relayResponse(input: RelayInput): Promise<RelayResult> {
@@ -77,7 +83,7 @@ function isEventStream(header: string | string[] | undefined): boolean {
 async function relayWhole(input: RelayInput): Promise<RelayResult> {
   let raw: Buffer;
   try {
-    raw = await input.upstream.body.bytes(input.maxBytes);
+    raw = await input.upstream.body.bytes(input.maxBytes, input.hold);
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }
@@ -98,7 +104,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   const plain = isPlain(encoding);
   const parser = plain ? new SseParser({ maxBlockChars: input.maxBytes }) : null;
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: plain && input.stripUsageChunk, maxBytes: input.maxBytes, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
+  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: plain && input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
   const mask = plain ? StreamKeyMask.for(input.keysToMask) : null;
   let end: RelayEnd = 'complete';
   let idle = false;
@@ -190,6 +196,8 @@ interface StreamState {
   readonly reader: StreamUsageReader;
   readonly strip: boolean;
   readonly maxBytes: number;
+  /** The call's bytes in flight: what history keeps of the stream is held in it, and stops when it refuses. */
+  readonly hold: ByteHold | null;
   readonly chunks: Buffer[];
   kept: number;
   truncated: boolean;
@@ -197,9 +205,12 @@ interface StreamState {
   generatedBytes: number;
 }
 
-/** Keeps one piece of the stream for history (up to maxBytes), reads its events, and returns what the client gets of it. */
+/**
+ * Keeps one piece of the stream for history (up to maxBytes, and while the call's bytes in flight allow it), reads its
+ * events, and returns what the client gets of it.
+ */
 function takePiece(state: StreamState, piece: Buffer): Buffer | string {
-  if (!state.truncated && state.kept + piece.length <= state.maxBytes) {
+  if (!state.truncated && state.kept + piece.length <= state.maxBytes && !state.hold?.take(piece.length)) {
     state.chunks.push(piece);
     state.kept += piece.length;
   } else state.truncated = true;

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { failBodyRead } from './body.ts';
+import { requestHeadOf } from './connection-watch.ts';
 import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from './raw-answer.ts';
 import { errorBody, renderError } from './render-error.ts';
 
@@ -41,7 +42,7 @@ export function answerClientError(input: { error: ClientError; socket: Socket; r
     socket.destroy(); // a request cut off in its headers: nothing to record, no one to answer
     return;
   }
-  const dialect = dialectOf(inFlight?.req ?? null, error.rawPacket);
+  const dialect = dialectOf(inFlight?.req ?? null, requestHeadOf(socket) ?? error.rawPacket);
   if (inFlight) {
     // The request's body was being read: that read fails with this error, and the pipeline answers it on the
     // request's own response (with its request id, and in the audit log as the agent's call); the connection closes.
@@ -54,8 +55,11 @@ export function answerClientError(input: { error: ClientError; socket: Socket; r
   endWithAnswer({ socket, status: proxyError.status, contentType: 'application/json', body, headers: { 'x-should-retry': String(proxyError.retryable) } });
 }
 
-/** The route's dialect from the request being read, or from the request line in the bytes the parser stopped on. */
-function dialectOf(req: IncomingMessage | null, rawPacket: Buffer | undefined): WireFormat {
-  const target = req?.url ?? requestTargetOf(rawPacket);
+/**
+ * The route's dialect from the request being read, else from the request line of a head still arriving (kept by the
+ * connection watch: a header drip timed out) or in the bytes the parser stopped on.
+ */
+function dialectOf(req: IncomingMessage | null, head: Buffer | undefined): WireFormat {
+  const target = req?.url ?? requestTargetOf(head);
   return target?.startsWith('/v1/messages') ? 'anthropic' : 'openai';
 }

@@ -41,7 +41,8 @@ export function renderError(input: {
     'x-should-retry': String(error.retryable),
     ...error.headers,
   };
-  if (error.status === 413) headers.connection = 'close';
+  // a body refused for its size, or cut for its slowness, is not read to the end: the connection cannot be reused
+  if (error.status === 413 || error.status === 408) headers.connection = 'close';
   res.writeHead(error.status, headers);
   res.end(payload);
 }

@@ -6,6 +6,7 @@ import { handleModelCall } from '../pipeline/handle.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { answerClientError } from './client-error.ts';
+import { connectionRefusal, watchConnections } from './connection-watch.ts';
 import type { ClientError } from './raw-answer.ts';
 import { renderError } from './render-error.ts';
 
@@ -20,8 +21,8 @@ const MODEL_ROUTES: Record<string, WireFormat> = {
 export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: readonly ExtraRoute[]; health: () => Promise<Record<string, unknown>> }): Server {
   const { deps } = options;
   const requestTimeoutMs = deps.config.timeouts.requestMs;
-  // requestTimeout bounds how long a request takes to arrive (headers and body), not how long its answer streams:
-  // a client dripping its body holds a connection and up to TOLLGATE_MAX_BODY_BYTES for at most that long.
+  // requestTimeout bounds how long a request takes to arrive (headers and body), not how long its answer streams; a
+  // body is bounded more tightly by TOLLGATE_BODY_TIMEOUT_MS (transport/body.ts), its bytes by the bytes in flight.
   const server = createServer(
     {
       keepAliveTimeout: 65_000,
@@ -36,12 +37,18 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     },
   );
   server.on('clientError', (error: ClientError, socket: Socket) => answerClientError({ error, socket, requestTimeoutMs }));
+  watchConnections(server, { maxConnections: deps.config.intake.maxConnections });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const dialect = MODEL_ROUTES[path];
+    const overCap = connectionRefusal(req.socket);
+    if (overCap) {
+      res.shouldKeepAlive = false;
+      return refuse(res, dialect ?? dialectNear(path), overCap);
+    }
     if (dialect) {
       if (req.method !== 'POST') return refuse(res, dialect, new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${path}; use POST` }), { allow: 'POST' });
       return handleModelCall({ req, res, dialect, deps });
@@ -57,10 +64,15 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     for (const extra of options.extraRoutes ?? []) {
       if (await extra(req, res, path)) return;
     }
-    refuse(res, path.startsWith('/v1/messages') ? 'anthropic' : 'openai', new ProxyError('not_found', { message: `no route for ${req.method} ${path}` }));
+    refuse(res, dialectNear(path), new ProxyError('not_found', { message: `no route for ${req.method} ${path}` }));
   }
 
   return server;
+}
+
+/** The dialect of a path that is not a model route: Anthropic's under /v1/messages, else OpenAI's. */
+function dialectNear(path: string): WireFormat {
+  return path.startsWith('/v1/messages') ? 'anthropic' : 'openai';
 }
 
 function refuse(res: ServerResponse, dialect: WireFormat, error: ProxyError, headers?: Record<string, string>): void {

@@ -255,16 +255,21 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
 
   /**
    * The whole body, once it has ended; rejects with the transport error if it fails first, and with
-   * `upstream_response_too_large` (the call aborted) as soon as more than `maxBytes` have arrived.
+   * `upstream_response_too_large` (the call aborted) as soon as more than `maxBytes` have arrived. With a `hold`, the
+   * bytes are held in it as they arrive, and the hold's refusal aborts the call the same way.
    */
-  async bytes(maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  async bytes(maxBytes = Number.POSITIVE_INFINITY, hold?: { take(bytes: number): ProxyError | null }): Promise<Buffer> {
+    let held = 0;
     for (;;) {
-      if (this.#buffered > maxBytes) {
-        const error = new ProxyError('upstream_response_too_large', { message: `upstream response too large: over ${maxBytes} bytes` });
+      const refused = this.#buffered > maxBytes
+        ? new ProxyError('upstream_response_too_large', { message: `upstream response too large: over ${maxBytes} bytes` })
+        : hold?.take(this.#buffered - held) ?? null;
+      if (refused) {
         this.#chunks = [];
-        this.#call.abort(error);
-        throw error;
+        this.#call.abort(refused);
+        throw refused;
       }
+      held = this.#buffered;
       if (this.#ended) break;
       if (this.#failed) throw this.#error;
       await new Promise<void>((wake) => (this.#wake = wake));

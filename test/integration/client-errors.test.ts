@@ -6,40 +6,8 @@ import { connect } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { sendRaw } from '../helpers/raw-http.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  /** Whether the proxy closed the connection after answering. */
-  closed: boolean;
-}
-
-/** Sends bytes on a fresh connection, optionally more later, and reads until the proxy closes it (or 5 s pass). */
-function sendRaw(url: string, first: string, options: { dripEveryMs?: number } = {}): Promise<RawAnswer> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let received = '';
-    let closed = false;
-    const drip = options.dripEveryMs ? setInterval(() => socket.writable && socket.write('x'), options.dripEveryMs) : null;
-    const giveUp = setTimeout(() => socket.destroy(), 5_000);
-    socket.on('connect', () => socket.write(first));
-    socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
-    socket.on('error', () => undefined);
-    socket.on('end', () => { closed = true; });
-    socket.on('close', () => {
-      clearTimeout(giveUp);
-      if (drip) clearInterval(drip);
-      const split = received.indexOf('\r\n\r\n');
-      if (split < 0) return reject(new Error(`no HTTP answer: ${JSON.stringify(received.slice(0, 200))}`));
-      const [statusLine, ...headerLines] = received.slice(0, split).split('\r\n');
-      const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: received.slice(split + 4), closed });
-    });
-  });
-}
 
 describe('errors node:http raises before a request reaches the pipeline', () => {
   let h: Harness;
@@ -80,6 +48,19 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     assert.equal(body.error.code, 'malformed_http');
     assert.match(body.error.message, /^malformed HTTP request \(HPE_/);
   });
+
+  for (const [path, envelope] of [['/v1/messages', 'anthropic'], ['/v1/chat/completions', 'openai']] as const) {
+    it(`408 in the ${envelope} envelope for headers dripped slower than the request timeout on ${path}`, async () => {
+      const answer = await sendRaw(h.url, `POST ${path} HTTP/1.1\r\nHost: x\r\nx-slow: `, { dripEveryMs: 50 });
+      assert.equal(answer.status, 408);
+      assert.equal(answer.headers['x-should-retry'], 'true');
+      assert.ok(answer.closed);
+      const body = JSON.parse(answer.body) as { type?: string; error: { type: string; code: string; message: string } };
+      if (envelope === 'anthropic') assert.deepEqual([body.type, body.error.type, body.error.code], ['error', 'timeout_error', 'request_timeout']);
+      else assert.deepEqual([body.type, body.error.type, body.error.code], [undefined, 'invalid_request_error', 'request_timeout']);
+      assert.match(body.error.message, /within 400 ms \(TOLLGATE_REQUEST_TIMEOUT_MS\)/);
+    });
+  }
 
   it('400 through the request\'s own response when a chunked body breaks while the pipeline reads it', async () => {
     const answer = await sendRaw(h.url, [

@@ -44,6 +44,7 @@ test('defaults on a newcomer laptop: local .tollgate folders, created and announ
   assert.equal(config.upstreamConnections, null, 'no per-origin connection cap of our own');
   assert.deepEqual(config.ledger, { kind: 'memory' });
   assert.equal(config.maxBodyBytes, 33_554_432);
+  assert.deepEqual(config.intake, { maxBytesInFlight: 268_435_456, maxAgentBytesInFlight: 67_108_864, bodyTimeoutMs: 30_000, maxConnections: 2048 });
   assert.deepEqual(config.timeouts, { shutdownGraceMs: 10_000, requestMs: 300_000, connectMs: 10_000, dispatchMs: 60_000, firstByteMs: 300_000, idleMs: 120_000 });
   assert.equal(config.defaultMaxOutputTokens, 4096);
   assert.equal(config.pricesFile, null);
@@ -102,6 +103,10 @@ test('every variable is read, relative paths resolve against cwd, and the result
       TOLLGATE_ALERT_WEBHOOK_URL: 'https://hooks.example/x?token=abc',
       TOLLGATE_HISTORY_MAX_OPEN_FILES: '64',
       TOLLGATE_UPSTREAM_CONNECTIONS: '512',
+      TOLLGATE_MAX_BYTES_IN_FLIGHT: '100000',
+      TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: '50000',
+      TOLLGATE_BODY_TIMEOUT_MS: '7000',
+      TOLLGATE_MAX_CONNECTIONS: '300',
     },
   });
   assert.deepEqual(config.listen, { host: '127.0.0.1', port: 0 });
@@ -118,6 +123,7 @@ test('every variable is read, relative paths resolve against cwd, and the result
   assert.equal(config.upstreamConnections, 512);
   assert.deepEqual(config.timeouts, { shutdownGraceMs: 4000, requestMs: 20_000, connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500 });
   assert.equal(config.maxBodyBytes, 1000);
+  assert.deepEqual(config.intake, { maxBytesInFlight: 100_000, maxAgentBytesInFlight: 50_000, bodyTimeoutMs: 7000, maxConnections: 300 });
   assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate' });
   assert.equal(config.defaultMaxOutputTokens, 512);
   assert.equal(config.pricesFile, join(cwd, 'prices.json'));
@@ -166,6 +172,10 @@ const invalid: Array<{ env: Record<string, string>; problem: string | RegExp }> 
   { env: { TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: '-1' }, problem: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: must be a positive integer, got "-1"' },
   { env: { TOLLGATE_HISTORY_MAX_OPEN_FILES: '0' }, problem: 'TOLLGATE_HISTORY_MAX_OPEN_FILES: must be a positive integer, got "0"' },
   { env: { TOLLGATE_UPSTREAM_CONNECTIONS: 'many' }, problem: 'TOLLGATE_UPSTREAM_CONNECTIONS: must be a positive integer, got "many"' },
+  { env: { TOLLGATE_MAX_CONNECTIONS: 'lots' }, problem: 'TOLLGATE_MAX_CONNECTIONS: must be a positive integer, got "lots"' },
+  { env: { TOLLGATE_BODY_TIMEOUT_MS: '0' }, problem: 'TOLLGATE_BODY_TIMEOUT_MS: must be a positive integer, got "0"' },
+  { env: { TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: '300000000' }, problem: 'TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: 300000000 is more than TOLLGATE_MAX_BYTES_IN_FLIGHT (268435456); one agent\'s share cannot exceed the whole' },
+  { env: { TOLLGATE_MAX_BODY_BYTES: '70000000' }, problem: 'TOLLGATE_MAX_BODY_BYTES: 70000000 is more than TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT (67108864); a body that large could never be admitted: raise the share or lower the limit' },
   { env: { TOLLGATE_PRICES_FILE: '/nonexistent/prices.json' }, problem: 'TOLLGATE_PRICES_FILE: /nonexistent/prices.json does not exist' },
 ];
 for (const { env, problem } of invalid) {
@@ -185,6 +195,12 @@ test('all problems are reported at once, including providers.json fields', () =>
     'OPENROUTER_BASE_URL: must be an http:// or https:// URL',
     'TOLLGATE_LEDGER: must be "memory" or "redis", got "sqlite"',
   ]);
+}));
+
+test('bytes in flight that would not fit in the heap when full are a notice at start', () => withDir((cwd) => {
+  const config = loadConfig({ cwd, clawRoot: join(cwd, 'x'), env: { CLAW_CONTEXT_ROOT: cwd, CLAW_AUTH_DIR: cwd, CLAW_SESSION_HISTORY_DIR: cwd, TOLLGATE_MAX_BYTES_IN_FLIGHT: String(2 ** 40) } });
+  assert.equal(config.notices.length, 1);
+  assert.match(config.notices[0], /^TOLLGATE_MAX_BYTES_IN_FLIGHT=1099511627776 may cost up to \d+ MiB of heap when full, more than three quarters of this process's heap limit \(\d+ MiB\)/);
 }));
 
 test('a context root that does not exist yet is a notice, not an error', () => withDir((cwd) => {
