@@ -176,8 +176,11 @@ describe('dashboard live feed across a restart of the UI server', { timeout: 120
   it('keeps showing new interventions after the UI server restarts (new process, same port)', async () => {
     const port = await freePort();
     let h = await startHarness({ agents: AGENTS, env: { CLLAMA_UI_TOKEN: TOKEN, UI_ADDR: `127.0.0.1:${port}` } });
-    const browser = await launchBrowser();
+    // launched inside the try: a browser that cannot start must still close the harness, or its child process and
+    // servers keep this file alive until the runner's file timeout (it waited 600 s for a missing Chromium)
+    let browser: Browser | undefined;
     try {
+      browser = await launchBrowser();
       assert.equal(await chat(h), 200);
       for (let i = 0; i < 4; i++) await blockedCall(h);
       const { page, errors } = await watchedPage(browser);
@@ -199,7 +202,7 @@ describe('dashboard live feed across a restart of the UI server', { timeout: 120
       await untilBlocks(page, 5);
       assert.deepEqual(errors.filter((error) => !/ERR_CONNECTION_REFUSED|net::ERR_/.test(error)), []);
     } finally {
-      await browser.close();
+      await browser?.close();
       await h.close();
     }
   });

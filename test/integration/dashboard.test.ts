@@ -6,12 +6,11 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser.ts';
 import { formatCount, formatUsdMicros } from '../../src/dashboard/static/format.js';
 import { chatStatus, driveTraffic, startOperatorFixture, UI_TOKEN, type OperatorFixture } from './operator-fixture.ts';
 
-const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 // Screenshots land in docs/ only when asked (TOLLGATE_SCREENSHOTS=1), so a test run leaves the checkout clean.
 const DOCS = process.env.TOLLGATE_SCREENSHOTS === '1'
   ? fileURLToPath(new URL('../../docs/', import.meta.url))
@@ -62,7 +61,7 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     const { westinStatuses } = await driveTraffic(fixture);
     assert.deepEqual(westinStatuses, [200, 200, 429, 429], 'westin is blocked by its request limit after two calls');
     // No `skip` when the browser is missing: a CI without Chromium must fail here.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1, colorScheme: 'light' });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
