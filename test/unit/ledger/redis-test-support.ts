@@ -227,7 +227,8 @@ export class PrivateCluster {
   }
 }
 
-async function pings(url: string): Promise<boolean> {
+/** True when a Redis at `url` answers PING. */
+export async function pings(url: string): Promise<boolean> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   try {
