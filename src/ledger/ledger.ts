@@ -73,6 +73,12 @@ export interface SettleInput {
   readonly id: string;
   /** Actual amounts; they replace the reservation's estimate. */
   readonly amounts: Amounts;
+  /**
+   * When the reservation is not open (its lease ran out, its reserve never ran or its outcome was never learnt, the
+   * store lost it), record the amounts on these scopes at `at` instead, unless this id was already settled. With it,
+   * settle counts a call once per id however often it is retried.
+   */
+  readonly orRecord?: { readonly scopes: readonly string[]; readonly at: number };
 }
 
 export interface LedgerHealth {
@@ -89,9 +95,17 @@ export interface ClaimResult {
 export interface Ledger {
   /** Atomically checks every limit and, if all fit, holds the amounts on every scope. */
   reserve(input: ReserveInput): Promise<ReserveOutcome>;
-  /** Turns a reservation into settled usage. Returns false (and changes nothing) if it was already settled, released or expired. */
+  /**
+   * Turns a reservation into settled usage; true when this call counted it. False (and nothing changed) when the id was
+   * already settled, or when it is not open (released, expired, unknown) and no `orRecord` was given. A settled id is
+   * remembered for a while (a tombstone), so a retried settle never counts twice and a late reserve of it holds nothing.
+   */
   settle(input: SettleInput): Promise<boolean>;
-  /** Drops a reservation without usage. Returns false if it was already settled, released or expired. */
+  /**
+   * Drops a reservation without usage. Returns false if it was not open (already settled, released, expired, or never
+   * reserved). Either way the id is then ended: a reserve of it that arrives later (one whose outcome was unknown, run
+   * late by a stalled store) holds nothing.
+   */
   release(id: string): Promise<boolean>;
   /** Records usage that had no reservation (e.g. rebuilt from history). */
   record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void>;
@@ -104,6 +118,21 @@ export interface Ledger {
   claimOnce(input: { readonly key: string; readonly ttlMs: number }): Promise<ClaimResult>;
   health(): Promise<LedgerHealth>;
   close(): Promise<void>;
+}
+
+/** How long an ended reservation id is remembered (tombstone): retries and late reserves within it are no-ops. */
+export const TOMBSTONE_MS = 10 * 60_000;
+
+/**
+ * The operation was sent and no reply came (a hung store, a connection lost mid-call): it may have run, or may still
+ * run. Every operation is idempotent by id, so the caller resolves it by id (settle with `orRecord`, or release) when
+ * the ledger answers again; a reserve running after its deadline holds nothing.
+ */
+export class LedgerOutcomeUnknownError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LedgerOutcomeUnknownError';
+  }
 }
 
 /**

@@ -37,7 +37,15 @@ export interface MemoryLedgerOptions {
    * levels, bucket-levels.ts), so a scope holds a few thousand events however busy it is. 0: exact, nothing folded.
    */
   readonly grainMs?: number;
+  /**
+   * How long an ended reservation id is remembered (default 60 s): a settle retried within it is not counted twice, a
+   * reserve of it holds nothing. Outcomes here are never unknown (every call runs in-process), so only a caller that
+   * retries an operation that threw needs it, and it stays short: a tombstone per call costs memory.
+   */
+  readonly tombstoneMs?: number;
 }
+
+const DEFAULT_TOMBSTONE_MS = 60_000;
 
 interface ScopeState {
   readonly log: EventLog;
@@ -58,7 +66,8 @@ interface Reservation {
 /**
  * Single-threaded atomicity: every public method does all its checks and mutations synchronously, with no await in
  * between, so two reservations can never interleave. Blocks when `used + reserved + amount > limit` (a zero amount is
- * admitted at exactly the limit). Re-using the id of an open reservation throws; ids of ended ones are not remembered.
+ * admitted at exactly the limit). Re-using the id of an open reservation throws, and so does reserving an id ended
+ * within `tombstoneMs` (released or settled: a tombstone), which holds nothing.
  */
 export class MemoryLedger implements Ledger {
   private readonly now: () => number;
@@ -73,6 +82,9 @@ export class MemoryLedger implements Ledger {
   private readonly timer: NodeJS.Timeout | null;
   /** claimOnce keys → when their claim expires. */
   private readonly claims = new Map<string, number>();
+  /** Ended reservation ids → until when they are remembered, negative for a release; in expiry order (one TTL). */
+  private readonly tombstones = new Map<string, number>();
+  private readonly tombstoneMs: number;
   private closed = false;
 
   constructor(options: MemoryLedgerOptions = {}) {
@@ -81,6 +93,7 @@ export class MemoryLedger implements Ledger {
     this.grainMs = options.grainMs ?? DEFAULT_GRAIN_MS;
     this.coarsening = this.grainMs > 0 ? coarseningSteps(bucketLevels({ bucketMs: this.grainMs, retentionMs: this.retentionMs })) : [];
     this.journal = options.journal ?? null;
+    this.tombstoneMs = options.tombstoneMs ?? DEFAULT_TOMBSTONE_MS;
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.timer = interval > 0 ? setInterval(() => this.sweep(), interval) : null;
     this.timer?.unref();
@@ -101,6 +114,11 @@ export class MemoryLedger implements Ledger {
     return this.scopes.size;
   }
 
+  /** Ended ids remembered (for tests and memory diagnostics): each is forgotten `tombstoneMs` after it ended. */
+  get tombstonesHeld(): number {
+    return this.tombstones.size;
+  }
+
   /** Claims held (for tests and memory diagnostics): an expired one is forgotten by the sweep. */
   get claimsHeld(): number {
     return this.claims.size;
@@ -116,6 +134,8 @@ export class MemoryLedger implements Ledger {
     const now = this.now();
     this.sweepLeases(now);
     if (this.reservations.has(input.id)) throw new Error(`ledger: reservation ${input.id} is already open`);
+    this.sweepTombstones(now);
+    if (this.tombstones.has(input.id)) throw new Error(`ledger: reservation ${input.id} already ended (released or settled); nothing held`);
     if (!(input.leaseMs > 0)) throw new TypeError('ledger: leaseMs must be positive');
     const row = toRow(input.amounts);
     const standings = input.checks.map((check) => this.standingOf(check, now));
@@ -149,18 +169,32 @@ export class MemoryLedger implements Ledger {
     this.assertOpen();
     const now = this.now();
     this.sweepLeases(now);
-    const reservation = this.reservations.get(input.id);
-    if (!reservation) return false;
+    this.sweepTombstones(now);
+    if ((this.tombstones.get(input.id) ?? 0) > 0) return false; // settled already: a retry counts nothing
     const row = toRow(input.amounts);
-    this.end(reservation);
-    this.append({ scopes: reservation.scopes, row, at: now, now });
+    const reservation = this.reservations.get(input.id);
+    if (reservation) {
+      this.end(reservation);
+      this.entomb(input.id, now, 'settled');
+      this.append({ scopes: reservation.scopes, row, at: now, now });
+      return true;
+    }
+    const fallback = input.orRecord;
+    if (!fallback) return false;
+    if (!Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
+    this.entomb(input.id, now, 'settled');
+    const at = Math.min(fallback.at, now);
+    if (at > now - this.retentionMs) this.append({ scopes: uniqueScopes(fallback.scopes), row, at, now });
     return true;
   }
 
   async release(id: string): Promise<boolean> {
     this.assertOpen();
-    this.sweepLeases(this.now());
+    const now = this.now();
+    this.sweepLeases(now);
+    this.sweepTombstones(now);
     const reservation = this.reservations.get(id);
+    if (!this.tombstones.has(id)) this.entomb(id, now, 'released'); // released before its reserve ran: that holds nothing
     if (!reservation) return false;
     this.end(reservation);
     return true;
@@ -280,6 +314,20 @@ export class MemoryLedger implements Ledger {
     if (this.leases.size > 2 * this.reservations.size + 1024) this.leases.rebuild(this.reservations.values());
   }
 
+  /** Remembers an ended id; the map stays in expiry order because every tombstone lives the same time. */
+  private entomb(id: string, now: number, how: 'settled' | 'released'): void {
+    const until = now + this.tombstoneMs;
+    this.tombstones.delete(id);
+    this.tombstones.set(id, how === 'settled' ? until : -until);
+  }
+
+  private sweepTombstones(now: number): void {
+    for (const [id, until] of this.tombstones) {
+      if (Math.abs(until) > now) return;
+      this.tombstones.delete(id);
+    }
+  }
+
   private sweepLeases(now: number): void {
     for (let lease = this.leases.popExpired(now); lease; lease = this.leases.popExpired(now)) {
       if (!lease.ended) this.end(lease);
@@ -294,6 +342,7 @@ export class MemoryLedger implements Ledger {
   sweep(): void {
     const now = this.now();
     this.sweepLeases(now);
+    this.sweepTombstones(now);
     for (const [scope, state] of this.scopes) {
       this.prune(state, now);
       state.log.coarsen(now, this.coarsening);

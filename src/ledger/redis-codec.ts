@@ -1,5 +1,5 @@
 // Encodes ledger calls as the Lua scripts' JSON payloads and decodes their integer replies into standings.
-import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome } from './ledger.ts';
+import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
 import { columnOf, toRow, type AmountRow } from './amounts.ts';
 import { buildStanding, withHold } from './standing.ts';
 
@@ -20,7 +20,8 @@ function wireRow(row: AmountRow): number[] {
   return Array.from(row);
 }
 
-export function reservePayload(input: ReserveInput): { payload: string; row: AmountRow } {
+/** `deadline`: the server time (ms) after which the reserve must hold nothing (its sender stopped waiting); none: no bound. */
+export function reservePayload(input: ReserveInput, deadline: number | null = null): { payload: string; row: AmountRow } {
   if (!(input.leaseMs > 0) || !Number.isFinite(input.leaseMs)) throw new TypeError('ledger: leaseMs must be positive');
   if (typeof input.id !== 'string' || input.id.length === 0) throw new TypeError('ledger: reservation id must be a non-empty string');
   const row = toRow(input.amounts);
@@ -30,16 +31,21 @@ export function reservePayload(input: ReserveInput): { payload: string; row: Amo
     row: wireRow(row),
     checks: input.checks.map(wireCheck),
     leaseMs: Math.ceil(input.leaseMs),
+    ...(deadline === null ? {} : { deadline: Math.floor(deadline) }),
   });
   return { payload, row };
 }
 
-export function settlePayload(id: string, row: AmountRow): string {
-  return JSON.stringify({ id, row: wireRow(row) });
+/** `keep`: how long the settled id is remembered (ms). */
+export function settlePayload(input: SettleInput, row: AmountRow, keep: number): string {
+  const fallback = input.orRecord;
+  if (!fallback) return JSON.stringify({ id: input.id, row: wireRow(row), keep });
+  if (!Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
+  return JSON.stringify({ id: input.id, row: wireRow(row), keep, orRecord: [fallback.scopes, Math.floor(fallback.at)] });
 }
 
-export function releasePayload(id: string): string {
-  return JSON.stringify({ id });
+export function releasePayload(id: string, keep: number): string {
+  return JSON.stringify({ id, keep });
 }
 
 export function standingPayload(checks: readonly LimitCheck[]): string {
@@ -72,9 +78,17 @@ export function decodeStandings(checks: readonly LimitCheck[], reply: readonly n
   });
 }
 
+/** Offset of the standings in a reserve reply: admitted, blocked index, retry, server time. */
+const RESERVE_HEAD = 4;
+
+/** The server time (ms) a reserve reply carries. */
+export function reserveReplyTime(reply: readonly number[]): number {
+  return Number(reply[RESERVE_HEAD - 1]);
+}
+
 /** The reserve reply as an outcome; admitted standings include the new hold, as the embedded ledger reports them. */
 export function decodeReserve(input: ReserveInput, row: AmountRow, reply: readonly number[]): ReserveOutcome {
-  const standings = decodeStandings(input.checks, reply, 3);
+  const standings = decodeStandings(input.checks, reply, RESERVE_HEAD);
   if (Number(reply[0]) === 1) {
     const held = standings.map((standing, index) => withHold(standing, input.checks[index], input.scopes, row));
     return { admitted: true, standings: held };

@@ -1,6 +1,6 @@
 // The Redis ledger's connection: fail-fast ioredis client (no offline queue, no resend), reconnect forever, state for health.
-import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
-import { LedgerUnreachableError } from './ledger.ts';
+import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
+import { LedgerOutcomeUnknownError, LedgerUnreachableError } from './ledger.ts';
 
 export type RedisLedgerState = 'up' | 'down';
 
@@ -26,6 +26,8 @@ export class RedisConnection {
   readonly client: Redis | Cluster;
   /** host:port list, safe to log. */
   readonly target: string;
+  /** A command without a reply after this long is rejected (its outcome then unknown). */
+  readonly commandTimeoutMs: number;
   private state: RedisLedgerState = 'down';
   private lastError = 'not connected yet';
   private closing = false;
@@ -33,13 +35,14 @@ export class RedisConnection {
 
   constructor(options: RedisConnectionOptions) {
     this.onStateChange = options.onStateChange;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     const common: RedisOptions = {
       lazyConnect: true,
       // Fail fast: nothing waits for a connection, nothing is re-sent after one drops (a script may have run).
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs ?? 1000,
+      commandTimeout: this.commandTimeoutMs,
       connectTimeout: options.connectTimeoutMs ?? 1000,
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       enableAutoPipelining: true,
@@ -88,13 +91,19 @@ export class RedisConnection {
     return `redis ${this.target} ${this.client.status}: ${this.lastError}`;
   }
 
-  /** Wraps a command failure in an error naming the target (never the URL's credentials). */
+  /**
+   * Wraps a command failure in an error naming the target (never the URL's credentials) that says what is known: nothing
+   * ran (LedgerUnreachableError: not sent, or a reserve that ran after its deadline and held nothing), Redis answered
+   * with an error (nothing changed), or no reply came (LedgerOutcomeUnknownError: it may have run, or may still run).
+   */
   failure(error: unknown): Error {
     const message = safeMessage(error as Error);
+    if (message.startsWith('TOLLGATE_LATE')) return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     if (message.startsWith('TOLLGATE_')) return new Error(`redis ledger: ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     // ioredis refused to send it (the connection went down between our check and the call): nothing ran
     if (message.includes('enableOfflineQueue')) return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): not connected`);
-    return new Error(`redis ledger unavailable (${this.target}): ${message}`);
+    if (error instanceof ReplyError) return new Error(`redis ledger error (${this.target}): ${message}`);
+    return new LedgerOutcomeUnknownError(`redis ledger unavailable (${this.target}): ${message} (outcome unknown)`);
   }
 
   async close(): Promise<void> {

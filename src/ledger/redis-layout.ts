@@ -2,7 +2,7 @@
 import type { BucketLevel } from './bucket-levels.ts';
 
 /** Version of the key layout and script behaviour; part of every key, so two versions never share (or mix) state. */
-export const REDIS_LEDGER_VERSION = 1;
+export const REDIS_LEDGER_VERSION = 2;
 
 /**
  * Buckets per Redis hash; each hash expires as a whole once its newest bucket is older than the level keeps. A hash

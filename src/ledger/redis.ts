@@ -1,13 +1,15 @@
 // The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
 import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
-import { LEDGER_RETENTION_MS, LedgerUnreachableError } from './ledger.ts';
+import { LEDGER_RETENTION_MS, LedgerUnreachableError, TOMBSTONE_MS } from './ledger.ts';
 import { toRow } from './amounts.ts';
 import { bucketLevels, type BucketLevel } from './bucket-levels.ts';
 import { layoutSignature, REDIS_LEDGER_VERSION } from './redis-layout.ts';
 import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './redis-scripts.ts';
 import { RedisConnection, type RedisStateChange } from './redis-connection.ts';
+import { ServerClock } from './redis-clock.ts';
 import {
   decodeReserve,
+  reserveReplyTime,
   decodeStandings,
   recordPayload,
   releasePayload,
@@ -33,6 +35,8 @@ export interface RedisLedgerOptions {
   /** A command without a reply after this long fails (default 1000 ms). */
   readonly commandTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** How long an ended reservation id is remembered in Redis (default 10 min): retries and late reserves are no-ops. */
+  readonly tombstoneMs?: number;
   /** Called on every up/down transition (log it, emit a metric); reconnection is automatic. */
   readonly onStateChange?: (change: RedisStateChange) => void;
 }
@@ -47,11 +51,15 @@ export class RedisLedger implements Ledger {
   private readonly layoutKey: string;
   private readonly layout: string;
   private readonly scripts: LedgerScripts;
+  private readonly clock = new ServerClock();
+  private readonly tombstoneMs: number;
+  /** A reserve run later than this after it was sent holds nothing: 3/4 of the command timeout, so its reply still arrives in time. */
+  private readonly reserveDeadlineMs: number;
   private closed = false;
 
   constructor(
     private readonly connection: RedisConnection,
-    options: { readonly keyPrefix: string; readonly bucketMs: number; readonly retentionMs: number },
+    options: { readonly keyPrefix: string; readonly bucketMs: number; readonly retentionMs: number; readonly tombstoneMs?: number },
   ) {
     if (!/^[\w.-]+$/.test(options.keyPrefix)) throw new TypeError('redis ledger: keyPrefix may hold letters, digits, "_", "-" and "." only');
     this.namespace = `{${options.keyPrefix}}:v${REDIS_LEDGER_VERSION}:`;
@@ -59,21 +67,33 @@ export class RedisLedger implements Ledger {
     this.levels = bucketLevels({ bucketMs: options.bucketMs, retentionMs: options.retentionMs });
     this.layout = layoutSignature(this.levels);
     this.scripts = defineLedgerScripts(connection.client);
+    this.tombstoneMs = Math.ceil(options.tombstoneMs ?? TOMBSTONE_MS);
+    this.reserveDeadlineMs = Math.floor((connection.commandTimeoutMs * 3) / 4);
+    connection.client.on('ready', () => void this.syncClock());
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
-    const { payload, row } = reservePayload(input);
-    const reply = (await this.run('reserve', payload)) as number[];
+    const { payload, row } = reservePayload(input, this.clock.deadline(this.reserveDeadlineMs));
+    let reply: number[];
+    try {
+      reply = (await this.run('reserve', payload)) as number[];
+    } catch (error) {
+      // refused as late while we still waited (the server's clock ran ahead of our estimate): learn its time
+      const late = /\(server time (\d+)\)/.exec((error as Error).message);
+      if (late && error instanceof LedgerUnreachableError) this.clock.observe(Number(late[1]));
+      throw error;
+    }
+    this.clock.observe(reserveReplyTime(reply));
     return decodeReserve(input, row, reply);
   }
 
   async settle(input: SettleInput): Promise<boolean> {
     const row = toRow(input.amounts);
-    return (await this.run('settle', settlePayload(input.id, row))) === 1;
+    return (await this.run('settle', settlePayload(input, row, this.tombstoneMs))) === 1;
   }
 
   async release(id: string): Promise<boolean> {
-    return (await this.run('release', releasePayload(id))) === 1;
+    return (await this.run('release', releasePayload(id, this.tombstoneMs))) === 1;
   }
 
   async record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void> {
@@ -145,6 +165,17 @@ export class RedisLedger implements Ledger {
     await this.connection.close();
   }
 
+  /** Anchors the server clock on a fresh connection (until then reserves carry no deadline). */
+  private async syncClock(): Promise<void> {
+    this.clock.forget();
+    try {
+      const [seconds, micros] = await this.connection.client.time();
+      this.clock.observe(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
+    } catch {
+      // the next reserve reply anchors it
+    }
+  }
+
   private run(name: ScriptName, payload: string): Promise<unknown> {
     return this.command(() => this.scripts[name](this.layoutKey, this.namespace, this.layout, payload));
   }
@@ -180,6 +211,7 @@ export async function createRedisLedger(options: RedisLedgerOptions): Promise<Re
     keyPrefix: options.keyPrefix ?? 'tollgate',
     bucketMs: options.bucketMs ?? 1000,
     retentionMs: options.retentionMs ?? LEDGER_RETENTION_MS,
+    tombstoneMs: options.tombstoneMs,
   });
   await connection.start();
   return ledger;

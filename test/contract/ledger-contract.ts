@@ -125,6 +125,55 @@ export function ledgerContract(name: string, makeLedger: MakeLedger): void {
       assert.equal(await ledger.settle({ id: randomUUID(), amounts: { usd_micros: 1 } }), false, 'unknown ids settle nothing');
     }));
 
+    it('remembers a release that came before its reserve: the reserve, run late, holds nothing', withLedger(async (ledger) => {
+      // a replica whose reserve got no reply releases it by id; a stalled store may run that reserve only afterwards
+      const scope = uniqueScope();
+      const limits = [check(scope, 'usd_micros', 100), check(scope, 'concurrency', 1, 0)];
+      const late = input([scope], { usd_micros: 60, requests: 1 }, limits);
+      assert.equal(await ledger.release(late.id), false, 'nothing was open yet');
+      await assert.rejects(ledger.reserve(late), /already/);
+      const standings = await ledger.standing(limits);
+      assert.deepEqual(standings.map((standing) => [standing.used, standing.reserved]), [[0, 0], [0, 0]], 'no hold, no slot');
+      assert.equal(await ledger.settle({ id: late.id, amounts: { usd_micros: 60 } }), false, 'nothing to settle');
+      assert.equal((await ledger.reserve(input([scope], { usd_micros: 100, requests: 1 }, limits))).admitted, true, 'all the room is free');
+    }));
+
+    it('counts a settle once by id: a retry counts nothing, and one with orRecord records when nothing is open', withLedger(async (ledger) => {
+      const scope = uniqueScope();
+      const shared = uniqueScope('shared');
+      const limit = check(scope, 'usd_micros', 1000);
+      const held = input([scope], { usd_micros: 500 }, [limit]);
+      assert.equal((await ledger.reserve(held)).admitted, true);
+      const orRecord = { scopes: [scope], at: Date.now() };
+      assert.equal(await ledger.settle({ id: held.id, amounts: { usd_micros: 120 }, orRecord }), true);
+      assert.equal(await ledger.settle({ id: held.id, amounts: { usd_micros: 120 }, orRecord }), false, 'a retried settle counts nothing');
+      assert.equal(await ledger.release(held.id), false);
+      assert.deepEqual((await ledger.standing([limit])).map((standing) => [standing.used, standing.reserved]), [[120, 0]]);
+
+      // a call whose reserve got no reply, passed in open mode: counted once on the scopes named, whatever is retried
+      const unanswered = randomUUID();
+      const fallback = { scopes: [scope, shared, scope], at: Date.now() };
+      assert.equal(await ledger.settle({ id: unanswered, amounts: { usd_micros: 30, requests: 1 }, orRecord: fallback }), true);
+      assert.equal(await ledger.settle({ id: unanswered, amounts: { usd_micros: 30, requests: 1 }, orRecord: fallback }), false);
+      const [agentUsed, sharedUsed] = await ledger.standing([limit, check(shared, 'requests', 10)]);
+      assert.deepEqual([agentUsed.used, sharedUsed.used], [150, 1], 'recorded once, each scope once');
+      await assert.rejects(ledger.reserve({ ...input([scope], { usd_micros: 30 }, [limit]), id: unanswered }), /already/, 'its reserve, run late, holds nothing');
+      assert.equal((await ledger.standing([limit]))[0].reserved, 0);
+    }));
+
+    it('records through orRecord a settle whose lease expired, once', withLedger(async (ledger) => {
+      const scope = uniqueScope();
+      const limit = check(scope, 'usd_micros', 100);
+      const holder = input([scope], { usd_micros: 50 }, [limit], 300);
+      assert.equal((await ledger.reserve(holder)).admitted, true);
+      await sleep(600);
+      assert.equal(await ledger.settle({ id: holder.id, amounts: { usd_micros: 40 } }), false, 'expired: nothing to settle');
+      const orRecord = { scopes: [scope], at: Date.now() };
+      assert.equal(await ledger.settle({ id: holder.id, amounts: { usd_micros: 40 }, orRecord }), true);
+      assert.equal(await ledger.settle({ id: holder.id, amounts: { usd_micros: 40 }, orRecord }), false);
+      assert.deepEqual((await ledger.standing([limit])).map((standing) => [standing.used, standing.reserved]), [[40, 0]]);
+    }));
+
     it('frees the hold on release', withLedger(async (ledger) => {
       const scope = uniqueScope();
       const limit = check(scope, 'usd_micros', 10);

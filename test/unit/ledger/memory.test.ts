@@ -181,7 +181,11 @@ describe('MemoryLedger', () => {
     await assert.rejects(ledger.reserve(reserveInput({ usd_micros: 1.5 }, [])), TypeError);
     assert.equal(ledger.openReservations, 1);
     await ledger.settle({ id: input.id, amounts: { usd_micros: 1 } });
-    assert.equal((await ledger.reserve(input)).admitted, true, 'an ended id may be reused');
+    await assert.rejects(ledger.reserve(input), /already ended/, 'an ended id is remembered: a late reserve of it holds nothing');
+    assert.equal(ledger.openReservations, 0);
+    time.set(time.now() + 60_000);
+    assert.equal((await ledger.reserve(input)).admitted, true, 'an ended id may be reused once its tombstone is gone');
+    assert.equal(ledger.tombstonesHeld, 0);
   });
 
   it('drops usage older than the retention, and ignores records already older', async () => {

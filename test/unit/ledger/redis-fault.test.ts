@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import type { LimitCheck, ReserveInput } from '../../../src/ledger/ledger.ts';
+import { LedgerOutcomeUnknownError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
 import { createRedisLedger, type RedisLedger, type RedisStateChange } from '../../../src/ledger/redis.ts';
 import { PrivateRedis, waitFor } from './redis-test-support.ts';
 
@@ -88,21 +88,27 @@ describe('redis ledger faults', { concurrency: false }, () => {
     }
   });
 
-  it('rejects on a hung Redis after the command timeout, and a hold that lands late is freed by its lease', async () => {
+  it('on a hung Redis: the outcome is unknown after the command timeout; a reserve run late holds nothing, a retried settle counts once', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'hung', commandTimeoutMs: 300 });
     try {
-      await ledger.standing([limit]);
+      const held = reservation(200);
+      assert.equal((await ledger.reserve(held)).admitted, true);
       redis.pause();
-      const late = reservation(500, 3000);
-      await assert.rejects(ledger.reserve(late), /unavailable|timed out/i);
+      const late = reservation(500);
+      await assert.rejects(ledger.reserve(late), (error: Error) => error instanceof LedgerOutcomeUnknownError && /timed out/.test(error.message));
+      await assert.rejects(ledger.settle({ id: held.id, amounts: { usd_micros: 150 } }), LedgerOutcomeUnknownError);
       assert.equal((await ledger.health()).ok, false);
       redis.resume();
       await waitFor('Redis to answer again', () => isHealthy(ledger));
-      // Redis ran the timed-out reserve once it resumed: nobody will settle it, and its lease bounds how long it holds.
-      assert.equal((await ledger.standing([limit]))[0].reserved, 500, 'the timed-out reserve ran late on Redis');
-      await waitFor('the orphan hold to expire', async () => (await ledger.standing([limit]))[0].reserved === 0);
-      assert.equal(await ledger.settle({ id: late.id, amounts: { usd_micros: 500 } }), false);
-      assert.equal((await ledger.reserve(reservation(1000))).admitted, true);
+      // Redis ran both on resuming: the reserve after its deadline (its sender had stopped waiting), so it held nothing
+      const [standing] = await ledger.standing([limit]);
+      assert.deepEqual([standing.used, standing.reserved], [150, 0], 'the settle ran, the late reserve held nothing');
+      // resolved by id, as the replica does when Redis answers again: nothing counted twice, nothing left held
+      assert.equal(await ledger.settle({ id: held.id, amounts: { usd_micros: 150 }, orRecord: { scopes: ['agent:f'], at: Date.now() } }), false);
+      assert.equal(await ledger.release(late.id), false);
+      await assert.rejects(ledger.reserve(late), /already released or settled/);
+      assert.deepEqual((await ledger.standing([limit])).map((one) => [one.used, one.reserved]), [[150, 0]]);
+      assert.equal((await ledger.reserve(reservation(850))).admitted, true, 'all the room left is free at once, not after a lease');
     } finally {
       await ledger.close();
     }

@@ -77,7 +77,7 @@ describe('redis ledger', () => {
       const keys = await keysWithTtl(prefix);
       assert.ok(keys.size >= 6, `expected usage, hold and reservation keys, got ${[...keys.keys()].join(' ')}`);
       for (const [key, ttl] of keys) {
-        assert.ok(key.startsWith(`{${prefix}}:v1:`), key);
+        assert.ok(key.startsWith(`{${prefix}}:v2:`), key);
         if (key.endsWith(':layout') || key.endsWith(':born')) assert.equal(ttl, -1, key);
         // A bucket hash expires with its newest bucket: at most 112 buckets (112 h at the 1 h level) past the retention.
         else assert.ok(ttl > 0 && ttl <= 35 * DAY + 112 * HOUR, `${key} expires (${ttl} ms)`);
@@ -103,13 +103,17 @@ describe('redis ledger', () => {
     }
   });
 
-  it('rejects re-using the id of an open reservation, and allows it once that one ended', async () => {
-    const { ledger, cleanup } = await makeTestLedger('dup');
+  it('rejects re-using the id of an open reservation, and of one ended until its tombstone expires', async () => {
+    const { ledger, prefix, cleanup } = await makeTestLedger('dup', { tombstoneMs: 300 });
     try {
       const input = reservation(['agent:d'], 1, []);
       assert.equal((await ledger.reserve(input)).admitted, true);
       await assert.rejects(ledger.reserve(input), /already open/);
       assert.equal(await ledger.release(input.id), true);
+      await assert.rejects(ledger.reserve(input), /already released or settled/);
+      const tombstone = [...(await keysWithTtl(prefix))].find(([key]) => key.endsWith(`:t:${input.id}`));
+      assert.ok(tombstone && tombstone[1] > 0 && tombstone[1] <= 300, `the tombstone expires by itself: ${JSON.stringify(tombstone)}`);
+      await new Promise((resolve) => setTimeout(resolve, 400));
       assert.equal((await ledger.reserve(input)).admitted, true);
     } finally {
       await cleanup();

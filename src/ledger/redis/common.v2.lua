@@ -1,6 +1,6 @@
--- tollgate ledger v1, shared helpers: the loader puts this in front of each operation's body (one script per operation).
+-- tollgate ledger v2, shared helpers: the loader puts this in front of each operation's body (one script per operation).
 -- KEYS[1] = layout key "<ns>layout" (its hash tag routes the call; every key below carries the same tag).
--- ARGV[1] = key namespace "{tag}:v1:", ARGV[2] = layout signature, ARGV[3] = the operation's JSON payload.
+-- ARGV[1] = key namespace "{tag}:v2:", ARGV[2] = layout signature, ARGV[3] = the operation's JSON payload.
 -- Time is the Redis server's (TIME), never a replica's. Amounts are integers; metric columns are 0..5.
 local NS = ARGV[1]
 local LAYOUT = ARGV[2]
@@ -38,6 +38,18 @@ end
 local function heldKey(scope) return NS .. 'h:' .. scope end
 local function leaseKey(scope) return NS .. 'l:' .. scope end
 local function reservationKey(id) return NS .. 'r:' .. id end
+local function tombstoneKey(id) return NS .. 't:' .. id end
+
+-- v2: an ended reservation id is remembered for `keep` ms as a tombstone, "s" (settled) or "r" (released), so every
+-- operation on an id is idempotent: a settle retried after its reply was lost counts nothing again, and a reserve that
+-- runs after its release (its reply was lost, the replica gave it up and released it by id) holds nothing.
+local function tombstoneOf(id)
+  return redis.call('GET', tombstoneKey(id))
+end
+
+local function entomb(id, how, keep)
+  redis.call('SET', tombstoneKey(id), how, 'PX', keep)
+end
 local function usageKey(level, epoch, scope) return NS .. 'u:' .. level .. ':' .. fmt(epoch) .. ':' .. scope end
 
 local function rowCsv(row)

@@ -1,4 +1,4 @@
--- record v1: payload {entries[[at, row[6], scopes]]}: usage without a reservation (e.g. rebuilt from history), one
+-- record v2: payload {entries[[at, row[6], scopes]]}: usage without a reservation (e.g. rebuilt from history), one
 -- call for a whole batch. Times after the server's now count as now; times older than the retention are dropped.
 -- Reply: how many entries were kept.
 local kept = 0

@@ -1,4 +1,4 @@
--- standing v1: payload {checks[[scope, col, windowMs, limit]]}. Sweeps expired leases of the scopes, reserves nothing.
+-- standing v2: payload {checks[[scope, col, windowMs, limit]]}. Sweeps expired leases of the scopes, reserves nothing.
 -- Reply: used, reserved, resetMs (-1 = none) per check.
 local reply = {}
 for _, check in ipairs(P.checks) do sweep(check[1]) end
