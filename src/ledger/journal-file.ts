@@ -45,9 +45,20 @@ function withoutCarriageReturn(line: Buffer): Buffer {
 export async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
   let offset = 0;
   while (offset < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await handle.write(buffer, offset, buffer.length - offset));
+    } catch (error) {
+      throw Object.assign(error instanceof Error ? error : new Error(String(error)), { bytesWritten: offset });
+    }
     offset += bytesWritten;
   }
+}
+
+/** How many bytes of its buffer a failed writeAll had written (0 when unknown). */
+export function bytesWrittenBefore(error: unknown): number {
+  const written = (error as { bytesWritten?: unknown } | null)?.bytesWritten;
+  return typeof written === 'number' && written > 0 ? written : 0;
 }
 
 /** If the file does not end with a newline (a write cut by a crash), truncates it after its last complete line. */

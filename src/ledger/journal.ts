@@ -3,7 +3,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AmountRow } from './amounts.ts';
 import { encodeRecord } from './journal-record.ts';
-import { cutTornTail, writeAll } from './journal-file.ts';
+import { bytesWrittenBefore, cutTornTail, writeAll } from './journal-file.ts';
 import { compactJournal, type CompactResult } from './journal-replay.ts';
 import { writeSnapshot, type LedgerSnapshot } from './journal-snapshot.ts';
 
@@ -198,16 +198,23 @@ export class Journal implements JournalSink {
     }
   }
 
-  /** Appends lines to the file; on failure records the error and puts them back at the front of the queue. */
+  /**
+   * Appends lines to the file; on failure records the error and puts back at the front of the queue the lines the file
+   * does not hold whole: a batch cut part-way (a disk that fills up) is not written twice, which replay would count twice.
+   */
   private async writeLines(batch: string[]): Promise<boolean> {
     // After a failed write the file may end in a partial line: start on a fresh line (blank lines are ignored).
-    const text = (this.failed ? '\n' : '') + batch.join('');
+    const lead = this.failed ? '\n' : '';
+    const text = lead + batch.join('');
     try {
       await writeAll(this.handle, Buffer.from(text, 'utf8'));
     } catch (error) {
+      const whole = wholeLines(batch, bytesWrittenBefore(error) - lead.length);
       this.failed = true;
       this.error = error instanceof Error ? error : new Error(String(error));
-      this.queue = batch.concat(this.queue);
+      this.written += whole;
+      this.lines += whole;
+      this.queue = batch.slice(whole).concat(this.queue);
       return false;
     }
     this.failed = false;
@@ -216,4 +223,16 @@ export class Journal implements JournalSink {
     this.lines += batch.length;
     return true;
   }
+}
+
+/** How many lines of the batch lie whole within its first `bytes` bytes (lines are UTF-8, each ending in a newline). */
+function wholeLines(batch: readonly string[], bytes: number): number {
+  let left = bytes;
+  let count = 0;
+  for (const line of batch) {
+    left -= Buffer.byteLength(line, 'utf8');
+    if (left < 0) break;
+    count += 1;
+  }
+  return count;
 }
