@@ -1,7 +1,7 @@
 // The budget engine: merges the agent's policy, estimates the request, reserves it in the ledger and decides.
 import type { Agent } from '../auth/agent.ts';
 import { ProxyError } from '../errors.ts';
-import { LedgerUnreachableError, type Amounts, type Ledger, type LimitStanding, type ReserveOutcome } from '../ledger/ledger.ts';
+import { LedgerOutcomeUnknownError, type Amounts, type Ledger, type LimitStanding, type ReserveOutcome } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
@@ -11,8 +11,9 @@ import { estimateAmounts } from './cost.ts';
 import { standingHeaders } from './headers.ts';
 import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
 import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy.ts';
-import type { SettleBacklog } from './settle-backlog.ts';
-import { ReservationTicket } from './ticket.ts';
+import { SettleBacklog } from './settle-backlog.ts';
+import { ReservationTicket, type TicketHold } from './ticket.ts';
+import { addLimitFields, limitFields, tightest } from './limit-fields.ts';
 
 export interface BudgetEngineOptions {
   readonly ledger: Ledger;
@@ -39,7 +40,19 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 type Attempt =
   | { readonly kind: 'unknown_price_blocked'; readonly target: RequestTarget }
   | { readonly kind: 'refused'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly outcome: Extract<ReserveOutcome, { admitted: false }> }
-  | { readonly kind: 'admitted'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly standings: readonly LimitStanding[]; readonly amounts: Amounts };
+  | { readonly kind: 'admitted'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly standings: readonly LimitStanding[]; readonly amounts: Amounts }
+  | { readonly kind: 'unknown'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly error: Error };
+type Decided = Extract<Attempt, { kind: 'admitted' | 'unknown' }>;
+
+/**
+ * What becomes of a call whose check could not run: `ledger_works` (its policy is unusable, the ledger fine: its usage is
+ * recorded on the agent's own scope), `keep` (the ledger did not answer: the call's id is resolved once it does, and in
+ * open mode its usage is counted on `scopes` then), or nothing.
+ */
+type Fallback =
+  | { readonly kind: 'ledger_works' }
+  | { readonly kind: 'keep'; readonly hold: Exclude<TicketHold, 'held'>; readonly policy: EffectivePolicy; readonly scopes: readonly string[] }
+  | null;
 
 export function createBudgetEngine(options: BudgetEngineOptions): BudgetEngine {
   return new Engine(options);
@@ -61,15 +74,21 @@ class Engine implements BudgetEngine {
   async admit(request: AdmitRequest): Promise<Admission> {
     const now = this.#now();
     const policy = this.#options.policies.effective(request.agent, now);
-    if (policy.kind === 'unavailable') return this.#unavailable({ request, reason: policy.reason, ledgerWorks: true });
+    if (policy.kind === 'unavailable') return this.#unavailable({ request, reason: policy.reason, fallback: { kind: 'ledger_works' } });
     try {
       return await this.#admitWithPolicy(request, policy, now);
     } catch (error) {
       if (isDefect(error)) return this.#refuseOnDefect(request, error);
-      // unreachable (nothing was sent): in open mode the call's usage is still kept for the ledger's return
-      const keepFor = error instanceof LedgerUnreachableError && this.#options.backlog ? policy : null;
-      return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, ledgerWorks: false, keepFor });
+      // unreachable or unanswered (nothing was held: a reserve without reply is an attempt of its own): in open mode the
+      // call's usage is still kept for the ledger's return
+      const keep = this.#options.backlog && SettleBacklog.keeps(error);
+      const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request)).scopes } : null;
+      return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, fallback });
     }
+  }
+
+  #requested(request: AdmitRequest): RequestTarget {
+    return { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
   }
 
   /** The policy's downgrade target, when it differs from the request's and routes on the request's path. */
@@ -92,22 +111,35 @@ class Engine implements BudgetEngine {
   }
 
   async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
-    const target: RequestTarget = { provider: request.provider, model: request.model, requestedModel: request.requestedModel };
+    const target = this.#requested(request);
     if (isUnlimited(policy)) return this.#unlimited(request, policy, target);
     const downgrade = this.#downgradeFor(request, policy, target);
     let triedDowngrade = false;
     if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target))) {
       triedDowngrade = true;
       const attempt = await this.#tryReserve({ request, policy, target: downgrade });
-      if (attempt.kind === 'admitted') return this.#admitted({ request, policy, attempt, downgraded: true });
+      if (isDecided(attempt)) return this.#decided({ request, policy, attempt, downgraded: true });
     }
     const first = await this.#tryReserve({ request, policy, target });
-    if (first.kind === 'admitted') return this.#admitted({ request, policy, attempt: first, downgraded: false });
+    if (isDecided(first)) return this.#decided({ request, policy, attempt: first, downgraded: false });
     if (downgrade && !triedDowngrade) {
       const attempt = await this.#tryReserve({ request, policy, target: downgrade });
-      if (attempt.kind === 'admitted') return this.#admitted({ request, policy, attempt, downgraded: true });
+      if (isDecided(attempt)) return this.#decided({ request, policy, attempt, downgraded: true });
     }
     return this.#refused({ request, attempt: first, now });
+  }
+
+  /**
+   * Admitted, or the reserve got no reply (Redis stalled, the connection lost mid-call): then it may hold, or may still
+   * run. It is resolved by id, never left to its lease: refused (closed), it is released by id once the ledger answers
+   * (a reserve running late finds the id ended and holds nothing); passed (open), its usage is settled, or recorded, once
+   * by id when the call ends.
+   */
+  #decided(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Decided; downgraded: boolean }): Promise<Admission> {
+    const { request, policy, attempt } = input;
+    if (attempt.kind === 'admitted') return this.#admitted({ ...input, attempt });
+    const fallback: Fallback = { kind: 'keep', hold: 'unknown', policy, scopes: attempt.plan.scopes };
+    return this.#unavailable({ request, reason: `budget ledger error: ${attempt.error.message}`, fallback });
   }
 
   /** `downgrade_at`: settled spend of some USD limit that applies has reached that fraction of it. */
@@ -141,7 +173,13 @@ class Engine implements BudgetEngine {
     });
     if (priced.blocked) return { kind: 'unknown_price_blocked', target };
     const plan = planRequest(policy, target);
-    const outcome = await this.#options.ledger.reserve({ id: request.requestId, scopes: plan.scopes, amounts: priced.amounts, checks: plan.hardChecks, leaseMs: this.#leaseMs });
+    let outcome: ReserveOutcome;
+    try {
+      outcome = await this.#options.ledger.reserve({ id: request.requestId, scopes: plan.scopes, amounts: priced.amounts, checks: plan.hardChecks, leaseMs: this.#leaseMs });
+    } catch (error) {
+      if (error instanceof LedgerOutcomeUnknownError) return { kind: 'unknown', target, plan, error };
+      throw error;
+    }
     if (!outcome.admitted) return { kind: 'refused', target, plan, outcome };
     return { kind: 'admitted', target, plan, standings: outcome.standings, amounts: priced.amounts };
   }
@@ -152,18 +190,12 @@ class Engine implements BudgetEngine {
     const softStandings = await this.#softStandings(request, plan);
     const softIndex = plan.soft.findIndex((spec, index) => softStandings[index] !== undefined && softStandings[index].used >= spec.limit);
     const effectiveModel = `${target.provider}/${target.model}`;
-    const ticket = new ReservationTicket({
-      ledger: this.#options.ledger,
-      bus: this.#options.bus,
-      backlog: this.#options.backlog,
-      reservationId: request.requestId,
-      reserved: true,
+    const ticket = this.#ticket({
+      request,
+      hold: 'held',
       scopes: plan.scopes,
-      agentId: request.agent.id,
       model: effectiveModel,
-      unknownCost: policy.unknownCost,
-      fallbackRates: policy.fallbackRates,
-      now: this.#now,
+      policy,
       afterSettle: plan.alerting.length > 0 ? () => this.#checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan }) : undefined,
     });
     if (downgraded) {
@@ -199,22 +231,29 @@ class Engine implements BudgetEngine {
   /** A ticket that holds nothing and records the call's usage on every scope of its plan when it settles. */
   #recordingTicket(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): ReservationTicket {
     const { request, policy, target } = input;
+    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target).scopes, model: `${target.provider}/${target.model}`, policy });
+  }
+
+  /** The call's ticket under its request id; `policy` gives how an unpriced model is charged (absent: $0, counted). */
+  #ticket(input: { request: AdmitRequest; hold: TicketHold; scopes: readonly string[]; model: string; policy?: EffectivePolicy; afterSettle?: () => Promise<void> }): ReservationTicket {
+    const { request, policy } = input;
     return new ReservationTicket({
       ledger: this.#options.ledger,
       bus: this.#options.bus,
       backlog: this.#options.backlog,
       reservationId: request.requestId,
-      reserved: false,
-      scopes: planRequest(policy, target).scopes,
+      hold: input.hold,
+      scopes: input.scopes,
       agentId: request.agent.id,
-      model: `${target.provider}/${target.model}`,
-      unknownCost: policy.unknownCost,
-      fallbackRates: policy.fallbackRates,
+      model: input.model,
+      unknownCost: policy?.unknownCost ?? 'count_zero',
+      fallbackRates: policy?.fallbackRates ?? null,
       now: this.#now,
+      afterSettle: input.afterSettle,
     });
   }
 
-  async #refused(input: { request: AdmitRequest; attempt: Exclude<Attempt, { kind: 'admitted' }>; now: number }): Promise<Admission> {
+  async #refused(input: { request: AdmitRequest; attempt: Exclude<Attempt, Decided>; now: number }): Promise<Admission> {
     const { request, attempt, now } = input;
     if (attempt.kind === 'unknown_price_blocked') {
       const error = unknownCostError({ provider: attempt.target.provider, model: attempt.target.model });
@@ -232,29 +271,33 @@ class Engine implements BudgetEngine {
   }
 
   /**
-   * The check could not run. Closed: 503 `budget_unavailable` (the pipeline logs the error). Open: the request passes
-   * with a `budget_check_unavailable` intervention and an error event; usage is still recorded on the agent's own scope
-   * when the ledger works (no limit is checked).
+   * The check could not run. Closed: 503 `budget_unavailable` (the pipeline logs the error); a reserve without reply is
+   * released by id once the ledger answers. Open: the request passes with a `budget_check_unavailable` intervention and
+   * an error event; usage is still recorded on the agent's own scope when the ledger works (no limit is checked), and on
+   * every scope its policy names when the ledger did not answer (kept by the backlog until it does, counted once by id:
+   * an outage or a stall costs no spend).
    */
-  async #unavailable(input: { request: AdmitRequest; reason: string; ledgerWorks: boolean; keepFor?: EffectivePolicy | null }): Promise<Admission> {
-    const { request, reason } = input;
+  async #unavailable(input: { request: AdmitRequest; reason: string; fallback: Fallback }): Promise<Admission> {
+    const { request, reason, fallback } = input;
     const { bus, failMode } = this.#options;
     bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: failMode, reason });
     if (failMode === 'closed') {
+      if (fallback?.kind === 'keep' && fallback.hold === 'unknown') this.#releaseById(request.requestId);
       return { outcome: 'unavailable', ticket: null, headers: NO_HEADERS, error: new ProxyError('budget_unavailable', { cause: reason }), downgradeTo: null };
     }
     this.#intervention(request, 'budget_check_unavailable', { reason });
     bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, latency_ms: 0, error: reason });
-    const ticket = input.ledgerWorks ? await this.#recordOnlyTicket(request) : input.keepFor ? this.#unreachableTicket(request, input.keepFor) : null;
+    let ticket: ReservationTicket | null = null;
+    if (fallback?.kind === 'ledger_works') ticket = await this.#recordOnlyTicket(request);
+    else if (fallback?.kind === 'keep') ticket = this.#ticket({ request, hold: fallback.hold, scopes: fallback.scopes, model: `${request.provider}/${request.model}`, policy: fallback.policy });
     return { outcome: 'unavailable', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
   }
 
-  /**
-   * Passed unchecked while the shared ledger is unreachable: nothing is held, and the call's usage is recorded on every
-   * scope its policy names when it ends (kept by the backlog until the ledger is back), so the outage costs no spend.
-   */
-  #unreachableTicket(request: AdmitRequest, policy: EffectivePolicy): ReservationTicket {
-    return this.#recordingTicket({ request, policy, target: { provider: request.provider, model: request.model, requestedModel: request.requestedModel } });
+  /** Ends an id whose reserve got no reply: released by the backlog as soon as the ledger answers (it retries every second). */
+  #releaseById(id: string): void {
+    const { backlog, ledger } = this.#options;
+    if (backlog) backlog.add({ kind: 'release', reservationId: id });
+    else ledger.release(id).catch(() => undefined);
   }
 
   async #recordOnlyTicket(request: AdmitRequest): Promise<ReservationTicket | null> {
@@ -269,13 +312,15 @@ class Engine implements BudgetEngine {
     });
     if (priced.blocked) return null;
     const scopes = bareScopes(request.agent.id);
+    const model = `${request.provider}/${request.model}`;
     try {
       await this.#options.ledger.reserve({ id: request.requestId, scopes, amounts: priced.amounts, checks: [], leaseMs: this.#leaseMs });
     } catch (error) {
       this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error: ${(error as Error).message}` });
-      return null;
+      if (!this.#options.backlog || !SettleBacklog.keeps(error)) return null;
+      return this.#ticket({ request, hold: error instanceof LedgerOutcomeUnknownError ? 'unknown' : 'none', scopes, model });
     }
-    return new ReservationTicket({ ledger: this.#options.ledger, bus: this.#options.bus, backlog: this.#options.backlog, reservationId: request.requestId, reserved: true, scopes, agentId: request.agent.id, model: `${request.provider}/${request.model}`, unknownCost: 'count_zero', fallbackRates: null, now: this.#now });
+    return this.#ticket({ request, hold: 'held', scopes, model });
   }
 
   async #softStandings(request: AdmitRequest, plan: RequestPlan): Promise<LimitStanding[]> {
@@ -339,40 +384,11 @@ class Engine implements BudgetEngine {
   }
 }
 
-function limitFields(spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
-  return addLimitFields({}, spec, standing);
-}
-
-/** The limit and its standing as event fields, added to `event` in place. */
-function addLimitFields(event: Record<string, unknown>, spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
-  event.limit_id = spec.id;
-  event.scope = spec.scope;
-  event.metric = spec.metric;
-  event.window = spec.window;
-  event.limit = spec.limit;
-  event.used = standing?.used ?? null;
-  event.reserved = standing?.reserved ?? null;
-  event.remaining = standing?.remaining ?? null;
-  return event;
-}
-
 /** No limit and no policy field anywhere: nothing can refuse or shape the agent's calls. */
 function isUnlimited(policy: EffectivePolicy): boolean {
   if (policy.limits.length > 0) return false;
   for (const key in policy.fields) if (Object.hasOwn(policy.fields, key)) return false;
   return true;
-}
-
-/** The limit with the least remaining share (what an allow decision reports). */
-function tightest(specs: readonly LimitSpec[], standings: readonly LimitStanding[]): { spec: LimitSpec; standing: LimitStanding } | null {
-  let best: { spec: LimitSpec; standing: LimitStanding; share: number } | null = null;
-  for (const standing of standings) {
-    const spec = specs.find((candidate) => candidate.id === standing.id);
-    if (!spec) continue;
-    const share = spec.limit > 0 ? standing.remaining / spec.limit : 0;
-    if (!best || share < best.share) best = { spec, standing, share };
-  }
-  return best && { spec: best.spec, standing: best.standing };
 }
 
 /** `downgrade_to` split on its first `/`, unless it is the model already asked for. */
@@ -383,6 +399,10 @@ function downgradeTarget(policy: EffectivePolicy, current: RequestTarget): Reque
   const target = { provider: to.slice(0, slash), model: to.slice(slash + 1), requestedModel: to };
   if (to === current.requestedModel || (target.provider === current.provider && target.model === current.model)) return null;
   return target;
+}
+
+function isDecided(attempt: Attempt): attempt is Decided {
+  return attempt.kind === 'admitted' || attempt.kind === 'unknown';
 }
 
 /** Errors of a malformed call (our own defect), as opposed to a ledger that is down or slow. */

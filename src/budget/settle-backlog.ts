@@ -1,13 +1,13 @@
-// Settlements (and releases) the shared ledger could not be reached for, kept and applied once it is back: a Redis outage loses no charge.
-import { LedgerUnreachableError, type Amounts, type Ledger } from '../ledger/ledger.ts';
+// Settlements (and releases) the shared ledger could not be reached for, or never answered, kept and applied once it is back: a Redis outage or stall loses no charge.
+import { LedgerOutcomeUnknownError, LedgerUnreachableError, type Amounts, type Ledger } from '../ledger/ledger.ts';
 
 /** One call's usage waiting for the ledger, or (`release`) a hold to drop that would otherwise last its whole lease. */
 export type PendingSettlement = UsageToSettle | { readonly kind: 'release'; readonly reservationId: string };
 
 export interface UsageToSettle {
   readonly kind: 'settle';
-  /** The reservation to settle; null when nothing was held (the usage is recorded on `scopes`). */
-  readonly reservationId: string | null;
+  /** The call's reservation id (also when nothing was held): the usage is counted once under it, whatever is retried. */
+  readonly reservationId: string;
   readonly scopes: readonly string[];
   readonly amounts: Amounts;
   /** When the call ended: recorded at this time if its reservation is gone by the time the ledger answers. */
@@ -25,9 +25,10 @@ export interface SettleBacklogOptions {
 }
 
 /**
- * Only failures where nothing reached the ledger (LedgerUnreachableError) are kept: such a settlement is applied exactly
- * once later. A settle whose reply was lost (a timeout) may have run, and trying it again could count it twice; it is
- * reported, not retried, and the call's history entry keeps what it cost.
+ * Kept: failures where nothing reached the ledger (LedgerUnreachableError) and failures whose outcome is unknown (a
+ * timeout, a connection lost mid-call: LedgerOutcomeUnknownError). Both are retried until the ledger answers: every
+ * operation is idempotent by reservation id (a settled id is remembered, so a settle that did run counts nothing the
+ * second time, and a release of an id whose reserve never ran, or runs late, leaves nothing held).
  */
 export class SettleBacklog {
   readonly #options: SettleBacklogOptions;
@@ -43,6 +44,11 @@ export class SettleBacklog {
 
   get size(): number {
     return this.#pending.length;
+  }
+
+  /** Whether an operation that failed this way is kept for later (nothing ran, or it is unknown whether it ran). */
+  static keeps(error: unknown): boolean {
+    return error instanceof LedgerUnreachableError || error instanceof LedgerOutcomeUnknownError;
   }
 
   /** Keeps a settlement that could not reach the ledger; retried every `retryMs` until it lands. */
@@ -87,8 +93,8 @@ export class SettleBacklog {
         await this.#apply(next);
         this.#appliedSinceQueued += 1;
       } catch (error) {
-        if (error instanceof LedgerUnreachableError) return; // still down: the next tick tries again
-        this.#options.report(`a kept settlement failed and is not retried (it may have been applied): ${(error as Error).message}`);
+        if (SettleBacklog.keeps(error)) return; // still down or stalled: the next tick tries again (idempotent by id)
+        this.#options.report(`a kept settlement was refused by the ledger and is dropped (its cost is in session history): ${(error as Error).message}`);
       }
       this.#pending.shift();
     }
@@ -100,15 +106,17 @@ export class SettleBacklog {
     }
   }
 
-  /** Settles the reservation if it is still open; otherwise (expired, or Redis lost it) records the usage at its time. */
+  /**
+   * Settles the reservation if it is still open; otherwise (expired, never reserved, or Redis lost it) records the
+   * usage at its time; nothing if this id was settled already (an earlier attempt that did run).
+   */
   async #apply(settlement: PendingSettlement): Promise<void> {
     const { ledger } = this.#options;
     if (settlement.kind === 'release') {
-      await ledger.release(settlement.reservationId); // false: gone already (expired, or Redis lost it)
+      await ledger.release(settlement.reservationId); // false: gone already (expired, or Redis lost it); the id is ended either way
       return;
     }
-    if (settlement.reservationId !== null && (await ledger.settle({ id: settlement.reservationId, amounts: settlement.amounts }))) return;
-    await ledger.record({ scopes: settlement.scopes, amounts: settlement.amounts, at: settlement.at });
+    await ledger.settle({ id: settlement.reservationId, amounts: settlement.amounts, orRecord: { scopes: settlement.scopes, at: settlement.at } });
   }
 
   #stopTimer(): void {
@@ -119,5 +127,5 @@ export class SettleBacklog {
 
 function describe(settlement: PendingSettlement): string {
   if (settlement.kind === 'release') return `release of ${settlement.reservationId}`;
-  return settlement.reservationId ?? settlement.scopes.join(',');
+  return settlement.reservationId;
 }

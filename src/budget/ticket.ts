@@ -1,19 +1,25 @@
 // The reservation handle given to the pipeline: settled to the actual amounts or released, exactly once, never throwing.
-import { LedgerUnreachableError, type Amounts, type Ledger } from '../ledger/ledger.ts';
+import type { Amounts, Ledger } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { totalInputTokens } from '../protocol/usage.ts';
 import type { BudgetTicket, SettleActual } from './admission.ts';
 import { callAmounts, ceilMicros } from './cost.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
-import type { SettleBacklog } from './settle-backlog.ts';
+import { SettleBacklog } from './settle-backlog.ts';
+
+/**
+ * What the ledger holds for the call: `held` (its reservation was admitted), `none` (nothing: an agent without limits,
+ * or passed unchecked while the ledger could not be reached) or `unknown` (its reserve got no reply: it may hold, or
+ * may run late and find the id ended). Every settle is counted once by id; `held` and `unknown` release by id.
+ */
+export type TicketHold = 'held' | 'none' | 'unknown';
 
 export interface TicketOptions {
   readonly ledger: Ledger;
   readonly bus: EventBus;
   readonly reservationId: string;
-  /** false: nothing was held (an agent without limits); settle records the usage directly and release has nothing to do. */
-  readonly reserved: boolean;
-  /** The reservation's scopes: usage is recorded on them directly if the lease expired before settle (or nothing was held). */
+  readonly hold: TicketHold;
+  /** The reservation's scopes: usage is recorded on them if the hold is gone when the call settles (or none was made). */
   readonly scopes: readonly string[];
   readonly agentId: string;
   /** `provider/model` the request went to. */
@@ -69,21 +75,23 @@ export class ReservationTicket implements BudgetTicket {
 
   /** Puts the usage in the ledger; true when it landed now (false: kept for later, or failed and reported). */
   async #charge(amounts: Amounts): Promise<boolean> {
-    const { ledger, reservationId } = this.#options;
+    const { ledger, reservationId, hold } = this.#options;
+    const at = this.#options.now();
+    const orRecord = { scopes: this.#options.scopes, at };
     try {
-      if (!this.#options.reserved) {
-        await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
-      } else if (!(await ledger.settle({ id: reservationId, amounts }))) {
+      if (hold !== 'held') {
+        // counted once under the id: settles a hold a late reserve left, else records on the scopes
+        await ledger.settle({ id: reservationId, amounts, orRecord });
+      } else if (!(await ledger.settle({ id: reservationId, amounts })) && (await ledger.settle({ id: reservationId, amounts, orRecord }))) {
         // the lease ran out before the call ended: the hold is gone, but what was consumed still counts
-        await ledger.record({ scopes: this.#options.scopes, amounts, at: this.#options.now() });
         this.#report(`budget reservation ${reservationId} had expired before settle; usage recorded without it`);
       }
       return true;
     } catch (error) {
       const { backlog } = this.#options;
-      if (error instanceof LedgerUnreachableError && backlog) {
-        // nothing reached the ledger: the backlog settles (or records) it exactly once when the ledger is back
-        backlog.add({ kind: 'settle', reservationId: this.#options.reserved ? reservationId : null, scopes: this.#options.scopes, amounts, at: this.#options.now() });
+      if (backlog && SettleBacklog.keeps(error)) {
+        // nothing reached the ledger, or no reply came: the backlog counts it once by id when the ledger answers again
+        backlog.add({ kind: 'settle', reservationId, scopes: this.#options.scopes, amounts, at });
       } else {
         this.#report(`budget settle failed for reservation ${reservationId}: ${(error as Error).message}`);
       }
@@ -92,13 +100,14 @@ export class ReservationTicket implements BudgetTicket {
   }
 
   async release(): Promise<void> {
-    if (this.#claim('release') || !this.#options.reserved) return;
+    if (this.#claim('release') || this.#options.hold === 'none') return;
+    const { ledger, reservationId, backlog } = this.#options;
     try {
-      await this.#options.ledger.release(this.#options.reservationId);
+      await ledger.release(reservationId);
     } catch (error) {
-      // not sent: released when the ledger is back rather than holding its room for the rest of its lease
-      if (error instanceof LedgerUnreachableError && this.#options.backlog) this.#options.backlog.add({ kind: 'release', reservationId: this.#options.reservationId });
-      else this.#report(`budget release failed for reservation ${this.#options.reservationId}: ${(error as Error).message}`);
+      // released by id when the ledger answers again, rather than holding its room for the rest of its lease
+      if (backlog && SettleBacklog.keeps(error)) backlog.add({ kind: 'release', reservationId });
+      else this.#report(`budget release failed for reservation ${reservationId}: ${(error as Error).message}`);
     }
   }
 

@@ -1,8 +1,8 @@
-// The settlement backlog: what could not reach the ledger is applied exactly once when it is back, in order; a failure
-// that may have reached the ledger is never retried.
+// The settlement backlog: what could not reach the ledger, or got no reply from it, is applied exactly once when it
+// answers again, in order; a retry of an operation that did run counts nothing (the ledger remembers the id).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LedgerUnreachableError, type Ledger, type LimitCheck } from '../../../src/ledger/ledger.ts';
+import { LedgerOutcomeUnknownError, LedgerUnreachableError, type Ledger, type LimitCheck } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { SettleBacklog } from '../../../src/budget/settle-backlog.ts';
 
@@ -16,7 +16,7 @@ function switchable(ledger: MemoryLedger): { ledger: Ledger; state: { down: bool
     if (state.down) return Promise.reject(new LedgerUnreachableError('redis ledger unavailable: down'));
     if (state.timeouts > 0) {
       state.timeouts -= 1;
-      return call().then(() => Promise.reject(new Error('Command timed out'))); // ran, but the reply was lost
+      return call().then(() => Promise.reject(new LedgerOutcomeUnknownError('Command timed out'))); // ran, but the reply was lost
     }
     return call();
   };
@@ -55,7 +55,7 @@ describe('settlement backlog', () => {
     state.down = true;
     backlog.add({ kind: 'settle', reservationId: 'open', scopes: ['agent:a'], amounts: { usd_micros: 300 }, at: Date.now() });
     backlog.add({ kind: 'settle', reservationId: 'expired-meanwhile', scopes: ['agent:a'], amounts: { usd_micros: 40 }, at: Date.now() - 1000 });
-    backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a', 'shared:team'], amounts: { usd_micros: 5 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: 'passed-unchecked', scopes: ['agent:a', 'shared:team'], amounts: { usd_micros: 5 }, at: Date.now() });
     await backlog.drain();
     assert.equal(backlog.size, 3, 'kept while the ledger is unreachable');
     assert.equal(await used(memory), 0);
@@ -87,15 +87,36 @@ describe('settlement backlog', () => {
     await memory.close();
   });
 
-  it('drops, without retrying, a settlement whose attempt may have run (a lost reply): never counted twice', async () => {
+  it('retries a settlement whose reply was lost (it may have run) and counts it once: the ledger remembers the id', async () => {
     const { memory, state, reports, backlog } = setup({ retryMs: 10_000 });
-    backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 70 }, at: Date.now() });
-    state.timeouts = 1;
+    await memory.reserve({ id: 'held', scopes: ['agent:a'], amounts: { usd_micros: 900 }, checks: [usd], leaseMs: HOUR });
+    backlog.add({ kind: 'settle', reservationId: 'held', scopes: ['agent:a'], amounts: { usd_micros: 70 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: 'unchecked', scopes: ['agent:a'], amounts: { usd_micros: 5 }, at: Date.now() });
+    state.timeouts = 2;
+    await backlog.drain();
+    assert.equal(backlog.size, 2, 'kept: the outcome is unknown');
     await backlog.drain();
     await backlog.drain();
     assert.equal(backlog.size, 0);
-    assert.equal(await used(memory), 70, 'it ran once, and was not run again');
-    assert.match(reports[1], /failed and is not retried \(it may have been applied\): Command timed out/);
+    assert.equal(await used(memory), 75, 'each ran once; the retries counted nothing again');
+    assert.equal((await memory.standing([usd]))[0].reserved, 0);
+    assert.deepEqual(reports, ['shared ledger unreachable: keeping settlements to apply when it is back', 'shared ledger back: 2 kept settlements applied']);
+    await backlog.close();
+    await memory.close();
+  });
+
+  it('releases by id a reserve whose reply was lost: run before the release, it is freed; run after it, it holds nothing', async () => {
+    const { memory, backlog } = setup({ retryMs: 10_000 });
+    // ran, reply lost: the replica gave up on it and releases it by id
+    const ran = { id: 'ran', scopes: ['agent:a'], amounts: { usd_micros: 900 }, checks: [usd], leaseMs: HOUR };
+    assert.equal((await memory.reserve(ran)).admitted, true);
+    backlog.add({ kind: 'release', reservationId: 'ran' });
+    // not run yet: the release is recorded first, the reserve arrives late
+    backlog.add({ kind: 'release', reservationId: 'late' });
+    await backlog.drain();
+    await assert.rejects(memory.reserve({ ...ran, id: 'late' }), /already ended/);
+    assert.equal(backlog.size, 0);
+    assert.deepEqual([(await memory.standing([usd]))[0].reserved, await used(memory)], [0, 0], 'nothing held, nothing charged');
     await backlog.close();
     await memory.close();
   });
@@ -103,14 +124,14 @@ describe('settlement backlog', () => {
   it('retries by itself, bounds what it keeps, and reports what never landed at close', async () => {
     const { memory, state, reports, backlog } = setup({ retryMs: 10, maxEntries: 2 });
     state.down = true;
-    for (const amount of [1, 2, 4]) backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
+    for (const amount of [1, 2, 4]) backlog.add({ kind: 'settle', reservationId: `r${amount}`, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
     assert.equal(backlog.size, 2);
     assert.match(reports[1], /backlog full \(2\): dropped the oldest/);
     state.down = false;
     for (let i = 0; i < 200 && backlog.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(await used(memory), 6, 'the timer applied the two it kept');
     state.down = true;
-    backlog.add({ kind: 'settle', reservationId: null, scopes: ['agent:a'], amounts: { usd_micros: 8 }, at: Date.now() });
+    backlog.add({ kind: 'settle', reservationId: 'r8', scopes: ['agent:a'], amounts: { usd_micros: 8 }, at: Date.now() });
     await backlog.close();
     assert.match(reports.at(-1)!, /1 settlement never reached the shared ledger/);
     await memory.close();
