@@ -37,7 +37,7 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     },
   );
   server.on('clientError', (error: ClientError, socket: Socket) => answerClientError({ error, socket, requestTimeoutMs }));
-  watchConnections(server, { maxConnections: deps.config.intake.maxConnections });
+  const connections = watchConnections(server, { maxConnections: deps.config.intake.maxConnections });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
@@ -56,7 +56,7 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     if (path === '/health' || path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'openai', new ProxyError('method_not_allowed'), { allow: 'GET, HEAD' });
       const health = await options.health();
-      const payload = JSON.stringify(health);
+      const payload = JSON.stringify({ ...health, connections: connections.open });
       res.writeHead(health.ok === false ? 503 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
       res.end(payload);
       return;

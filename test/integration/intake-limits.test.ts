@@ -212,6 +212,13 @@ describe('the connection cap', () => {
     } finally {
       for (const socket of idle) socket.destroy();
     }
+    // /health says how many connections are open (it is refused itself while the cap is full)
+    for (let i = 0; i < 300; i++) {
+      const health = await fetch(`${h.url}/health`).then((response) => response.status === 200 ? response.json() as Promise<{ connections: number }> : null, () => null);
+      if (health && health.connections <= 4) break;
+      if (i === 299) assert.fail('/health never answered with the cap freed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     // the freed places are taken again: an SDK call retries on the 503's signals until it gets one
     const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 5 });
     const completion = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
