@@ -24,32 +24,36 @@ type Cut = 'client' | 'upstream' | 'idle';
 
 describe('cut streams are charged for what was generated', () => {
   let h: Harness;
+  /** A proxy with a short idle bound, for the idle cuts only: elsewhere a slow machine must not turn a client cut into one. */
+  let idle: Harness;
   before(async () => {
     const budget = { limit_usd: 0.1, window: '1h' };
-    h = await startHarness({
-      agents: { a: {}, steady: { budget }, cutter: { budget } },
-      env: { CLLAMA_STREAM_IDLE_TIMEOUT_MS: '200' },
-    });
+    h = await startHarness({ agents: { a: {}, steady: { budget }, cutter: { budget } } });
+    idle = await startHarness({ agents: { a: {} }, env: { CLLAMA_STREAM_IDLE_TIMEOUT_MS: '200' } });
   });
-  after(() => h.close());
+  after(async () => {
+    await h.close();
+    await idle.close();
+  });
 
-  const openai = (agent = 'a') => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token(agent), maxRetries: 0 });
-  const anthropic = (bearer: boolean, agent = 'a') => bearer
-    ? new Anthropic({ baseURL: h.url, authToken: h.token(agent), apiKey: null, maxRetries: 0 })
-    : new Anthropic({ baseURL: h.url, apiKey: h.token(agent), maxRetries: 0 });
+  const openai = (agent = 'a', on = h) => new OpenAI({ baseURL: `${on.url}/v1`, apiKey: on.token(agent), maxRetries: 0 });
+  const anthropic = (bearer: boolean, agent = 'a', on = h) => bearer
+    ? new Anthropic({ baseURL: on.url, authToken: on.token(agent), apiKey: null, maxRetries: 0 })
+    : new Anthropic({ baseURL: on.url, apiKey: on.token(agent), maxRetries: 0 });
   const behaviorHeader = (behavior: Behavior) => ({ 'x-fake-behavior': JSON.stringify(behavior) });
 
   /** The history entry and audit outcome event of the call whose prompt holds `marker`. */
-  async function recorded(marker: string): Promise<{ entry: Record<string, any>; event: Record<string, any> }> {
-    const find = () => h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes(marker));
+  async function recorded(marker: string, on = h): Promise<{ entry: Record<string, any>; event: Record<string, any> }> {
+    const find = () => on.historyLines('a').find((line) => JSON.stringify(line.request_original).includes(marker));
     await waitFor(() => find() !== undefined, `history of ${marker}`);
     const entry = find()!;
-    await waitFor(() => h.events.some((e) => e.request_id === entry.request_id && (e.type === 'response' || e.type === 'error')), 'outcome event');
-    return { entry, event: h.events.find((e) => e.request_id === entry.request_id && (e.type === 'response' || e.type === 'error'))! };
+    await waitFor(() => on.events.some((e) => e.request_id === entry.request_id && (e.type === 'response' || e.type === 'error')), 'outcome event');
+    return { entry, event: on.events.find((e) => e.request_id === entry.request_id && (e.type === 'response' || e.type === 'error'))! };
   }
 
   /** Streams one answer through the SDK of `client`, cut as `cut` says; returns the text the client got. */
   async function streamCut(client: Client, cut: Cut, marker: string): Promise<string> {
+    const on = cut === 'idle' ? idle : h;
     const anthropicRoute = client !== 'openai';
     const after = anthropicRoute ? ANTHROPIC_AFTER_TEXT : OPENAI_AFTER_TEXT;
     // client: the upstream pauses after the text, so the cut lands before the final usage; idle: it never resumes
@@ -57,13 +61,13 @@ describe('cut streams are charged for what was generated', () => {
     let text = '';
     const consume = async () => {
       if (anthropicRoute) {
-        const stream = await anthropic(client === 'anthropic-bearer').messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
+        const stream = await anthropic(client === 'anthropic-bearer', 'a', on).messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
         for await (const event of stream) {
           if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
           if (event.type === 'content_block_stop' && cut === 'client') break; // closes the connection
         }
       } else {
-        const stream = await openai().chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
+        const stream = await openai('a', on).chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
         let chunks = 0;
         for await (const chunk of stream) {
           text += chunk.choices[0]?.delta.content ?? '';
@@ -82,7 +86,7 @@ describe('cut streams are charged for what was generated', () => {
         const marker = `cut ${client} ${cut}`;
         const text = await streamCut(client, cut, marker);
         assert.equal(text, PACKED.repeat(CHUNKS), 'the client got the whole text');
-        const { entry, event } = await recorded(marker);
+        const { entry, event } = await recorded(marker, cut === 'idle' ? idle : h);
         assert.equal(entry.outcome, cut === 'client' ? 'client_aborted' : 'upstream_cut');
         assert.equal(event.outcome, cut === 'client' ? 'client_aborted' : cut === 'idle' ? 'upstream_idle' : 'upstream_error');
         const usage = entry.usage as Record<string, number | boolean>;
