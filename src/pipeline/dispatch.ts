@@ -3,7 +3,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { ProxyError } from '../errors.ts';
 import { relayResponse, type RelayResult } from '../stream/tap.ts';
 import { CallCancel } from '../upstream/client.ts';
-import { keysToMask } from '../upstream/key-mask.ts';
+import { keysToMask, maskKeysInText } from '../upstream/key-mask.ts';
+import type { ProviderKey } from '../upstream/provider.ts';
 import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { RequestContext } from './context.ts';
@@ -40,7 +41,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       throw await redirectRefused({ upstream, keysToMask: providerKeys });
     }
     answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
-    ctx.upstreamRequestId = upstreamRequestId(upstream.headers);
+    ctx.upstreamRequestId = upstreamRequestId(upstream.headers, providerKeys);
     const relay = await relayResponse({
       upstream,
       res,
@@ -56,6 +57,8 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
     ctx.statusCode = upstream.statusCode;
     await finishCall({ ctx, deps, relay, upstreamWorked: answeredOk });
   } catch (error) {
+    // what an upstream said can reach an error message (rendered to the agent, logged): masked like its answer
+    if (error instanceof ProxyError) error.message = maskKeysInText(error.message, providerKeys);
     // cut before its answer could be relayed, while the upstream was working on it: charged and recorded here, the
     // error itself leaves through handle.ts
     if (ctx.statusCode === undefined && upstreamWasWorking({ cancel, answeredOk, error })) {
@@ -120,9 +123,12 @@ function responseHeaders(headers: OutgoingHttpHeaders, ctx: RequestContext): Out
   return headers;
 }
 
-/** The upstream's id of the call, when it sent one (bounded: it lands in history and the audit log). */
-function upstreamRequestId(headers: Record<string, string | string[] | undefined>): string | undefined {
+/**
+ * The upstream's id of the call, when it sent one: masked as the relayed header is (an upstream may echo the key in
+ * it), then bounded (it lands in history, the audit log and the live feed).
+ */
+function upstreamRequestId(headers: Record<string, string | string[] | undefined>, keys: readonly ProviderKey[]): string | undefined {
   const value = headers['x-request-id'] ?? headers['request-id'];
   const text = Array.isArray(value) ? value[0] : value;
-  return text === undefined || text === '' ? undefined : text.slice(0, 200);
+  return text === undefined || text === '' ? undefined : maskKeysInText(text, keys).slice(0, 200);
 }

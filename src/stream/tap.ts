@@ -4,6 +4,7 @@ import { ProxyError } from '../errors.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { ProviderKey, WireFormat } from '../upstream/provider.ts';
+import { contentCodings, decodeStream, decodeWhole, type ContentCoding } from '../upstream/content-coding.ts';
 import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
@@ -11,7 +12,7 @@ import { generatedBytes } from './generated-bytes.ts';
 import { SseBlockTooLargeError, SseParser, type SseEvent } from './sse-parser.ts';
 import { StreamKeyMask } from './stream-key-mask.ts';
 import { Watchdog } from './watchdog.ts';
-import { decodeBody, factsFromSseText, parseJsonBody, streamUsageReader, usageFromJson, withoutBom, type StreamFacts, type StreamUsageReader } from './usage-reader.ts';
+import { parseJsonBody, streamUsageReader, usageFromJson, withoutBom, type StreamFacts, type StreamUsageReader } from './usage-reader.ts';
 
 /**
  * How a relay ended. Anything but `complete` was cut short; usage is still what was seen. `incomplete`: a 2xx stream
@@ -51,7 +52,7 @@ export interface RelayInput {
   readonly streamTimeouts: { readonly firstByteMs: number; readonly idleMs: number };
   /** Aborts the upstream call (the relay does when the stream idles or the client goes); the whole-call deadline and the client's disconnect abort it too. */
   readonly cancel: CallCancel;
-  /** The provider's keys: masked in an answer read whole (a stream is relayed as it comes and not searched). */
+  /** The provider's keys: masked in every answer, read whole or streamed (key-mask.ts, stream-key-mask.ts). */
   readonly keysToMask: readonly ProviderKey[];
   /**
    * The call's bytes in flight: an answer read whole is held in it as it arrives (refused: the call fails with 503 or
@@ -60,8 +61,20 @@ export interface RelayInput {
   readonly hold?: ByteHold;
 }
 
+/**
+ * Relays the answer decoded: one compressed anyway (tollgate asks for identity) is decompressed so that it can be
+ * masked and metered, and reaches the client uncompressed; one in a coding tollgate cannot read is refused unrelayed.
+ */
 export async function relayResponse(input: RelayInput): Promise<RelayResult> {
-  return isEventStream(input.upstream.headers['content-type']) ? relayStream(input) : relayWhole(input);
+  let codings: readonly ContentCoding[];
+  try {
+    codings = contentCodings(input.upstream.headers['content-encoding']);
+  } catch (error) {
+    input.cancel.abort(error);
+    throw error;
+  }
+  delete input.headers['content-encoding'];
+  return isEventStream(input.upstream.headers['content-type']) ? relayStream(input, codings) : relayWhole(input, codings);
 }
 
 const EVENT_STREAM = 'text/event-stream';
@@ -80,35 +93,35 @@ function isEventStream(header: string | string[] | undefined): boolean {
 }
 
 /** JSON (or anything not SSE): read whole, then answer once with an exact length; a failure mid-body is still a clean error. */
-async function relayWhole(input: RelayInput): Promise<RelayResult> {
+async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]): Promise<RelayResult> {
   let raw: Buffer;
   try {
     raw = await input.upstream.body.bytes(input.maxBytes, input.hold);
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }
-  const encoding = input.upstream.headers['content-encoding'];
-  if (isPlain(encoding)) raw = maskProviderKeys(raw, input.keysToMask);
+  if (codings.length > 0) raw = await decodeWhole(raw, codings, input.maxBytes);
+  raw = maskProviderKeys(raw, input.keysToMask);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
-  const bodyText = withoutBom(decodeBody({ raw, encoding, maxBytes: input.maxBytes }));
+  const bodyText = withoutBom(raw.toString('utf8'));
   const json = parseJsonBody(bodyText);
   return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
 }
 
-async function relayStream(input: RelayInput): Promise<RelayResult> {
+async function relayStream(input: RelayInput, codings: readonly ContentCoding[]): Promise<RelayResult> {
   const { upstream, res } = input;
-  const encoding = upstream.headers['content-encoding'];
-  const plain = isPlain(encoding);
-  const parser = plain ? new SseParser({ maxBlockChars: input.maxBytes }) : null;
+  const body = codings.length === 0 ? upstream.body : decodeStream(upstream.body, codings);
+  const parser = new SseParser({ maxBlockChars: input.maxBytes });
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: plain && input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
-  const mask = plain ? StreamKeyMask.for(input.keysToMask) : null;
+  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
+  const mask = StreamKeyMask.for(input.keysToMask);
   let end: RelayEnd = 'complete';
   let idle = false;
   let failure: string | undefined;
+  let undecodable: ProxyError | undefined;
   // As cllama: the status and headers leave with the upstream's first byte, so a stream that stalls or fails before
   // it is answered with a real 504 / 502 (which the SDKs retry), not with a 200 and an error event.
   let started = false;
@@ -127,7 +140,7 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     },
   });
   try {
-    for await (const chunk of upstream.body) {
+    for await (const chunk of body) {
       watchdog.keepAlive(input.streamTimeouts.idleMs);
       if (!started) {
         started = true;
@@ -150,13 +163,17 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
   } catch (error) {
     end = idle ? 'upstream_idle' : clientGone(res) ? 'client_aborted' : 'upstream_error';
     if (error instanceof SseBlockTooLargeError) failure = error.message; // leaving the loop abandons (aborts) the body
+    if (error instanceof ProxyError && error.code === 'upstream_bad_encoding') {
+      undecodable = error;
+      failure = error.message;
+    }
   } finally {
     watchdog.stop();
   }
   if (!started) {
     // nothing reached the client yet: a failure is still a plain HTTP error (dispatch.ts charges what upstream had)
     if (end === 'upstream_idle') throw new ProxyError('upstream_timeout', { message: FIRST_BYTE_TIMEOUT });
-    if (end === 'upstream_error') throw new ProxyError('upstream_unreachable', { message: 'upstream stream failed before sending data' });
+    if (end === 'upstream_error') throw undecodable ?? new ProxyError('upstream_unreachable', { message: 'upstream stream failed before sending data' });
     if (end === 'complete') res.writeHead(upstream.statusCode, input.headers); // an empty stream
   }
   const tail = mask?.end();
@@ -165,20 +182,17 @@ async function relayStream(input: RelayInput): Promise<RelayResult> {
     const out = takePiece(state, tail);
     if (out.length > 0 && !res.writableEnded && !res.destroyed) res.write(out);
   }
-  if (parser) {
-    // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
-    const cut = end !== 'complete';
-    for (const event of parser.end()) {
-      readEvent(state, event);
-      if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
-    }
+  // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
+  const cut = end !== 'complete';
+  for (const event of parser.end()) {
+    readEvent(state, event);
+    if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
   }
-  const bodyText = decodeBody({ raw: Buffer.concat(state.chunks, state.kept), encoding, maxBytes: input.maxBytes });
-  const facts: StreamFacts = parser ? { ...readerFacts(state.reader), generatedBytes: state.generatedBytes } : factsFromSseText(bodyText, input.dialect);
-  // ended cleanly but without its terminator: the upstream stopped early (charged as cut); a compressed body, which
-  // tollgate does not ask for, is judged from what could be decoded and gets no event written into it
+  const bodyText = Buffer.concat(state.chunks, state.kept).toString('utf8');
+  const facts: StreamFacts = { ...readerFacts(state.reader), generatedBytes: state.generatedBytes };
+  // ended cleanly but without its terminator: the upstream stopped early (charged as cut)
   if (end === 'complete' && !facts.terminated && upstream.statusCode >= 200 && upstream.statusCode < 300) end = 'incomplete';
-  if (end === 'upstream_idle' || end === 'upstream_error' || (end === 'incomplete' && parser)) {
+  if (end === 'upstream_idle' || end === 'upstream_error' || end === 'incomplete') {
     // an incomplete stream's last block may have been relayed without its blank line, stripped or not
     writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !state.strip || end === 'incomplete' });
   }
@@ -192,7 +206,7 @@ function readerFacts(reader: StreamUsageReader): Omit<StreamFacts, 'generatedByt
 
 /** A stream's relay in progress: what history keeps of it, its events as parsed, and whether usage chunks are stripped. */
 interface StreamState {
-  readonly parser: SseParser | null;
+  readonly parser: SseParser;
   readonly reader: StreamUsageReader;
   readonly strip: boolean;
   readonly maxBytes: number;
@@ -214,7 +228,6 @@ function takePiece(state: StreamState, piece: Buffer): Buffer | string {
     state.chunks.push(piece);
     state.kept += piece.length;
   } else state.truncated = true;
-  if (!state.parser) return piece;
   let relayed = '';
   for (const event of state.parser.push(piece)) {
     readEvent(state, event);
@@ -264,11 +277,6 @@ function defaultStreamError(end: RelayEnd, dialect: WireFormat): string {
   if (end === 'upstream_idle') return 'upstream stream idle timeout';
   if (end === 'incomplete') return `upstream stream ended without ${dialect === 'anthropic' ? 'message_stop' : 'data: [DONE]'}`;
   return 'upstream stream failed';
-}
-
-/** An uncompressed body: one tollgate can read (SSE events, keys to mask) as it passes. */
-function isPlain(encoding: string | string[] | undefined): boolean {
-  return encoding === undefined || encoding === 'identity';
 }
 
 /** The client closed the connection before the response was finished. */

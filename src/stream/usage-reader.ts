@@ -1,14 +1,11 @@
 // Picks the usage reader for a wire format and reads usage from whole bodies (JSON, or SSE that arrived encoded).
-import { constants as bufferLimits } from 'node:buffer';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Usage } from '../protocol/usage.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { AnthropicStreamUsage } from '../protocol/anthropic/stream-usage.ts';
 import { usageFromAnthropicJson } from '../protocol/anthropic/usage.ts';
 import { OpenAIStreamUsage } from '../protocol/openai/stream-usage.ts';
 import { usageFromOpenAIJson } from '../protocol/openai/usage.ts';
-import { generatedBytes } from './generated-bytes.ts';
-import { SseParser, type SseEvent } from './sse-parser.ts';
+import type { SseEvent } from './sse-parser.ts';
 
 export interface StreamUsageReader {
   onEvent(event: SseEvent): void;
@@ -54,34 +51,4 @@ export function parseJsonBody(text: string): unknown {
 export function usageFromJson(body: unknown, dialect: WireFormat): Usage | null {
   if (body === undefined) return null;
   return dialect === 'openai' ? usageFromOpenAIJson(body) : usageFromAnthropicJson(body);
-}
-
-/** Reads a whole stream's text (one that arrived compressed, decoded afterwards). */
-export function factsFromSseText(text: string, dialect: WireFormat): StreamFacts {
-  const parser = new SseParser();
-  const reader = streamUsageReader(dialect);
-  let bytes = 0;
-  for (const event of [...parser.push(text), ...parser.end()]) {
-    reader.onEvent(event);
-    if (event.data) bytes += generatedBytes(event.data);
-  }
-  return { usage: reader.usage, finalUsage: reader.finalUsage, terminated: reader.terminated, generatedBytes: bytes };
-}
-
-/**
- * Decodes a compressed body for metering and history; the client still gets the bytes as sent. What would inflate past
- * `maxBytes` (a few KB of gzip can stand for gigabytes) is not decoded, like a body that does not decode: ''.
- */
-export function decodeBody(input: { readonly raw: Buffer; readonly encoding: string | string[] | undefined; readonly maxBytes: number }): string {
-  const { raw } = input;
-  const name = String(input.encoding ?? 'identity').toLowerCase();
-  const limit = { maxOutputLength: Math.max(1, Math.min(input.maxBytes, bufferLimits.MAX_LENGTH)) };
-  try {
-    if (name === 'gzip' || name === 'x-gzip') return gunzipSync(raw, limit).toString('utf8');
-    if (name === 'deflate') return inflateSync(raw, limit).toString('utf8');
-    if (name === 'br') return brotliDecompressSync(raw, limit).toString('utf8');
-  } catch {
-    return '';
-  }
-  return raw.toString('utf8');
 }

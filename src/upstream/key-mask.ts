@@ -1,27 +1,24 @@
-// Keeps the provider's credential out of what an upstream sends back: an answer that echoes it reaches agent and history masked.
+// Keeps the provider's credential out of what an upstream sends back: bodies, headers, ids and messages are masked.
+import { KeyWindows, maskRuns } from './key-windows.ts';
 import type { Provider, ProviderKey } from './provider.ts';
 
 export const MASKED_KEY = '[REDACTED]';
-const MASKED_BYTES = Buffer.from(MASKED_KEY);
-
-/** Shorter values (placeholders such as `none`) would mask ordinary text; real keys are far longer. */
-const MIN_MASKED_LENGTH = 12;
 
 const NO_KEYS: readonly ProviderKey[] = [];
 
-const KEY_BYTES = new WeakMap<readonly ProviderKey[], readonly Buffer[]>();
+const PREPARED = new WeakMap<readonly ProviderKey[], KeyWindows | null>();
 
 /**
- * The keys long enough to be masked (masking a short placeholder would mangle ordinary text), as bytes: encoded once per
- * key list (the provider registry's lists live as long as it), since a Buffer search for a string encodes it each time.
+ * The keys' 12-character windows (key-windows.ts), prepared once per key list (the provider registry's lists live as
+ * long as it); null when no key is long enough to be masked (a placeholder such as `none` would mangle ordinary text).
  */
-export function maskableKeyBytes(keys: readonly ProviderKey[]): readonly Buffer[] {
-  let bytes = KEY_BYTES.get(keys);
-  if (bytes === undefined) {
-    bytes = keys.filter((key) => key.secret.length >= MIN_MASKED_LENGTH).map((key) => Buffer.from(key.secret, 'utf8'));
-    KEY_BYTES.set(keys, bytes);
+export function keyWindows(keys: readonly ProviderKey[]): KeyWindows | null {
+  let prepared = PREPARED.get(keys);
+  if (prepared === undefined) {
+    prepared = KeyWindows.of(keys.map((key) => key.secret));
+    PREPARED.set(keys, prepared);
   }
-  return bytes;
+  return prepared;
 }
 
 /** The keys whose appearance in an answer must be masked: none for a provider that sends no credential. */
@@ -30,46 +27,24 @@ export function keysToMask(provider: Provider): readonly ProviderKey[] {
 }
 
 /**
- * The body with every occurrence of one of the keys replaced by [REDACTED] (the same buffer when none occurs, which
- * costs one byte search per key). Some OpenAI-compatible servers quote the key they refused in their error message.
+ * The body with every run of 12 or more characters of one of the keys (any letter case, JSON escapes decoded)
+ * replaced by [REDACTED]; the same buffer when none occurs. Some OpenAI-compatible servers quote the key they refused.
  */
 export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Buffer {
-  let out = body;
-  for (const key of maskableKeyBytes(keys)) out = maskKeyBytes(out, key);
-  return out;
+  const windows = keyWindows(keys);
+  return windows === null ? body : maskRuns(windows, body);
 }
 
-/**
- * The body with every occurrence of the key's bytes replaced by [REDACTED], byte for byte: the rest stays exactly as
- * it came (a stream's chunk may end inside a UTF-8 character). The same buffer when the key does not occur.
- */
-export function maskKeyBytes(body: Buffer, key: Buffer): Buffer {
-  let at = body.indexOf(key);
-  if (at < 0) return body;
-  const parts: Buffer[] = [];
-  let from = 0;
-  for (; at >= 0; at = body.indexOf(key, from)) {
-    parts.push(body.subarray(from, at), MASKED_BYTES);
-    from = at + key.length;
-  }
-  parts.push(body.subarray(from));
-  return Buffer.concat(parts);
-}
-
-/** The text with every occurrence of one of the keys replaced by [REDACTED] (the same string when none occurs). */
+/** The text masked as maskProviderKeys masks bytes (the same string when nothing is masked): headers, ids, messages. */
 export function maskKeysInText(text: string, keys: readonly ProviderKey[]): string {
-  let out = text;
-  for (const key of keys) {
-    if (key.secret.length >= MIN_MASKED_LENGTH && out.includes(key.secret)) out = out.split(key.secret).join(MASKED_KEY);
-  }
-  return out;
+  const windows = keyWindows(keys);
+  if (windows === null || text.length < 12) return text;
+  const bytes = Buffer.from(text, 'utf8');
+  const masked = maskRuns(windows, bytes);
+  return masked === bytes ? text : masked.toString('utf8');
 }
 
-/** Whether the text holds one of the keys in any letter case (a URL's host is lower-cased). For rare paths, not per call. */
+/** Whether the text holds a run of one of the keys (any case: a URL's host is lower-cased). */
 export function holdsKeyInAnyCase(text: string, keys: readonly ProviderKey[]): boolean {
-  const lower = text.toLowerCase();
-  for (const key of keys) {
-    if (key.secret.length >= MIN_MASKED_LENGTH && lower.includes(key.secret.toLowerCase())) return true;
-  }
-  return false;
+  return maskKeysInText(text, keys) !== text;
 }

@@ -1,7 +1,7 @@
 // A fake provider on a loopback port: speaks OpenAI chat and Anthropic messages (JSON and SSE) and can misbehave on demand.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { seededRandom } from './random.ts';
 
 export interface Behavior {
@@ -58,6 +58,14 @@ export interface Behavior {
    * too), `gapMs` apart (0: the next event-loop turn). Chunked, each piece is one chunk, so the proxy reads the same cuts.
    */
   pieces?: { seed: number; maxBytes: number; gapMs?: number };
+  /**
+   * With rawBody: compress it so and say so in `content-encoding` (gzip, deflate, deflate-raw (sent as `deflate`), br,
+   * in any letter case); any other value (`Identity`, `zstd-x`) is sent as the header over the bytes as they are.
+   * The pieces are cut from the compressed bytes.
+   */
+  encoding?: string;
+  /** With rawBody: extra response headers (an `x-request-id` echoing something, a debug header). */
+  headers?: Record<string, string>;
 }
 
 export interface RecordedRequest {
@@ -167,13 +175,14 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
 }
 
 async function writeRawBody(res: ServerResponse, body: Record<string, unknown>, behavior: Behavior): Promise<void> {
-  const raw = Buffer.from(behavior.rawBody ?? '', 'utf8');
+  const raw = encoded(Buffer.from(behavior.rawBody ?? '', 'utf8'), behavior.encoding);
   const contentType = behavior.rawContentType ?? (body.stream === true ? 'text/event-stream' : 'application/json');
   if (behavior.rawCloseDelimited) {
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
   }
-  res.writeHead(behavior.status ?? 200, { 'content-type': contentType, ...(behavior.rawContentLength ? { 'content-length': raw.length } : {}) });
+  const coding = behavior.encoding === undefined ? {} : { 'content-encoding': behavior.encoding.toLowerCase() === 'deflate-raw' ? 'deflate' : behavior.encoding };
+  res.writeHead(behavior.status ?? 200, { 'content-type': contentType, ...coding, ...behavior.headers, ...(behavior.rawContentLength ? { 'content-length': raw.length } : {}) });
   if (!behavior.pieces) {
     if (!behavior.rawReset) {
       res.end(raw);
@@ -199,6 +208,17 @@ function answeredTokens(body: Record<string, unknown>, perChoice: number): numbe
   const caps = [body.max_completion_tokens, body.max_tokens].filter((cap): cap is number => typeof cap === 'number' && cap > 0);
   const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
   return Math.min(perChoice, ...caps) * choices;
+}
+
+/** The bytes compressed as `encoding` names (any case); unchanged for identity and codings the fake does not know. */
+function encoded(raw: Buffer, encoding: string | undefined): Buffer {
+  switch (encoding?.toLowerCase()) {
+    case 'gzip': return gzipSync(raw);
+    case 'deflate': return deflateSync(raw);
+    case 'deflate-raw': return deflateRawSync(raw);
+    case 'br': return brotliCompressSync(raw);
+    default: return raw;
+  }
 }
 
 function isUsageRequested(body: Record<string, unknown>): boolean {

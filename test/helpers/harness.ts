@@ -23,6 +23,8 @@ export interface HarnessOptions {
   upstream?: Behavior;
   /** Providers to configure against the fake upstream (default openai, anthropic, openrouter). */
   providers?: string[];
+  /** The providers' keys (default PROVIDER_KEYS). */
+  providerKeys?: Record<string, string>;
   /** Session history lines written to `<history>/<agent>/history.jsonl` before the first start (objects as JSON, strings as they are). */
   seedHistory?: Record<string, readonly unknown[]>;
 }
@@ -74,7 +76,7 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     }
     const providers: Record<string, unknown> = {};
     for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {
-      providers[name] = { base_url: `${fake.url}/v1`, api_key: PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer' };
+      providers[name] = { base_url: `${fake.url}/v1`, api_key: options.providerKeys?.[name] ?? PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer' };
     }
     writeFileSync(join(dirs.auth, 'providers.json'), JSON.stringify({ providers }));
   }

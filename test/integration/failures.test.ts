@@ -171,9 +171,13 @@ describe('failures', () => {
     assert.equal(ok.choices.length, 1);
   });
 
-  it('does not inflate a compressed answer past the response limit (a gzip bomb), and still charges the call', async () => {
-    const answer = await ask({ messages: [{ role: 'user', content: 'compressed answer' }] }, { 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 200_000 }) });
-    assert.equal(answer.choices[0].message.content?.length, 200_000, 'the client gets the bytes as sent, and inflates them itself');
+  it('does not inflate a compressed answer past the response limit (a gzip bomb): refused, not relayed unmasked, and still charged', async () => {
+    await assert.rejects(ask({ messages: [{ role: 'user', content: 'compressed answer' }] }, { 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 200_000 }) }), (error: unknown) => {
+      assert.equal((error as { status: number }).status, 502);
+      assert.equal((error as { code: string }).code, 'upstream_response_too_large');
+      assert.match((error as Error).message, /over 2048 bytes once decompressed/);
+      return true;
+    });
     await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('compressed answer')));
     const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('compressed answer'))!;
     assert.ok(JSON.stringify(entry.response).length < 2048, 'history holds no more than the limit of it');
