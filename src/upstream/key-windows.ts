@@ -2,10 +2,17 @@
 
 /** A run this long of a key's characters counts as the key: a truncated key is caught, ordinary text is not. */
 export const WINDOW = 12;
-/** Each window is looked up as two exact 42-bit halves of 6 characters × 7 bits (a double holds 53 bits exactly). */
-const HALF = 6;
-const HALF_MOD = 2 ** (7 * (HALF - 1));
+/** Rolling hash of the last 12 characters' codes (Rabin-Karp, int32): H = sum code_i * MULT^(11 - i). */
+const MULT = 0x01000193;
+const MULT_POW_WINDOW = (() => {
+  let power = 1;
+  for (let i = 0; i < WINDOW; i++) power = Math.imul(power, MULT);
+  return power;
+})();
+/** Bits of the filter: 2^20 (128 KiB), so a window of ordinary text is nearly always ruled out by one bit read. */
+const FILTER_BITS = 20;
 const BACKSLASH = 0x5c;
+const QUOTE = 0x22;
 const LOWER_U = 0x75;
 const SLASH = 0x2f;
 /** An open masked span longer than this is closed and released (a key with a period could otherwise grow it forever). */
@@ -13,17 +20,22 @@ const MAX_OPEN_SPAN = 16 * 1024;
 const MASKED = Buffer.from('[REDACTED]');
 const EMPTY = Buffer.alloc(0);
 
+function filterIndex(hash: number): number {
+  return Math.imul(hash, 0x9e3779b1) >>> (32 - FILTER_BITS);
+}
+
 /**
  * Every 12-character window of the keys, folded to lower case, prepared once per key list: bytes outside the keys'
- * alphabet end a run at the cost of one table read, so ordinary prose is scanned at almost no cost.
+ * alphabet end a run at the cost of one table read, a window of other text is ruled out by one filter bit, and a
+ * window the filter lets through is compared character by character, so a match is exact.
  */
 export class KeyWindows {
-  /** Byte (lower-cased) → its 7-bit code in the keys' alphabet, 0 when no key holds it. */
+  /** Byte (lower-cased) → its code in the keys' alphabet (1..255), 0 when no key holds it. */
   readonly codes = new Uint8Array(256);
-  /** Last 6 characters of a window → the first 6 of each window ending so. */
-  readonly windows = new Map<number, Set<number>>();
-  /** One bit per low 16 bits of a second half: most runs are ruled out without a Map lookup. */
-  readonly filter = new Uint8Array(65536 / 8);
+  /** Hash of a window → the windows (their 12 codes) with that hash. */
+  readonly windows = new Map<number, Uint8Array[]>();
+  /** One bit per filterIndex(hash) of every window. */
+  readonly filter = new Uint8Array((1 << FILTER_BITS) / 8);
 
   /** Null when no key is long enough to be masked (placeholders such as `none`). */
   static of(secrets: readonly string[]): KeyWindows | null {
@@ -35,24 +47,38 @@ export class KeyWindows {
     let next = 1;
     for (const secret of secrets) {
       for (const byte of Buffer.from(secret.toLowerCase(), 'utf8')) {
-        if (byte === BACKSLASH || this.codes[byte] !== 0 || next > 127) continue;
+        // a backslash starts an escape, a quote ends a JSON string: neither is ever part of a run
+        if (byte === BACKSLASH || byte === QUOTE || this.codes[byte] !== 0) continue;
         this.codes[byte] = next++;
         if (byte >= 0x61 && byte <= 0x7a) this.codes[byte - 0x20] = this.codes[byte]; // upper case folds onto lower
       }
     }
     for (const secret of secrets) {
-      const codes = [...Buffer.from(secret.toLowerCase(), 'utf8')].map((byte) => this.codes[byte]);
+      const codes = Uint8Array.from(Buffer.from(secret.toLowerCase(), 'utf8'), (byte) => this.codes[byte]);
       for (let end = WINDOW; end <= codes.length; end++) {
         const window = codes.slice(end - WINDOW, end);
         if (window.includes(0)) continue;
-        const high = window.slice(0, HALF).reduce((sum, code) => sum * 128 + code, 0);
-        const low = window.slice(HALF).reduce((sum, code) => sum * 128 + code, 0);
-        let highs = this.windows.get(low);
-        if (!highs) this.windows.set(low, (highs = new Set()));
-        highs.add(high);
-        this.filter[(low & 0xffff) >> 3] |= 1 << (low & 7);
+        const hash = window.reduce((sum, code) => (Math.imul(sum, MULT) + code) | 0, 0);
+        const same = this.windows.get(hash);
+        if (same) same.push(window);
+        else this.windows.set(hash, [window]);
+        const bit = filterIndex(hash);
+        this.filter[bit >>> 3] |= 1 << (bit & 7);
       }
     }
+  }
+
+  /** Whether the 12 characters ending at `index` in the ring (codes by index & 15) are a window of a key. */
+  holds(hash: number, ring: Uint8Array, index: number): boolean {
+    const bit = filterIndex(hash);
+    if ((this.filter[bit >>> 3] & (1 << (bit & 7))) === 0) return false;
+    const candidates = this.windows.get(hash);
+    if (candidates === undefined) return false;
+    outer: for (const window of candidates) {
+      for (let i = 0; i < WINDOW; i++) if (window[i] !== ring[(index - (WINDOW - 1) + i) & 15]) continue outer;
+      return true;
+    }
+    return false;
   }
 }
 
@@ -74,9 +100,8 @@ export class KeyScanner {
   /** Start offsets and codes of the run's last 16 characters, by index in the run & 15. */
   readonly #starts = new Float64Array(16);
   readonly #codes = new Uint8Array(16);
-  /** Rolling codes of the last 6 characters and of the 6 before them. */
-  #low = 0;
-  #high = 0;
+  /** Rolling hash of the run's last 12 characters. */
+  #hash = 0;
   /** Masked spans found and not yet released: [start, end) pairs, absolute, ordered, merged. */
   #spans: number[] = [];
   #found = false;
@@ -102,51 +127,56 @@ export class KeyScanner {
     this.#scan(true);
     const out = this.#release(this.#base + this.#held.length, true);
     this.#run = 0;
+    this.#hash = 0;
     return out;
   }
 
-  /** Advances #pos over the held bytes, finding key runs; stops at an escape the bytes so far cannot decide. */
+  /**
+   * Advances #pos over the held bytes, finding key runs; stops at an escape the bytes so far cannot decide. The hot
+   * loop: state in locals, one table read per byte outside the alphabet, a few integer operations per byte in it.
+   */
   #scan(final: boolean): void {
     const buf = this.#held;
     const base = this.#base;
-    const codes = this.#keys.codes;
+    const keys = this.#keys;
+    const codes = keys.codes;
+    const starts = this.#starts;
+    const ring = this.#codes;
+    let run = this.#run;
+    let hash = this.#hash;
     let at = this.#pos - base;
     while (at < buf.length) {
       const byte = buf[at];
+      let code: number;
+      let length = 1;
       if (byte !== BACKSLASH) {
-        const code = codes[byte];
-        if (code === 0) this.#run = 0;
-        else this.#char(code, base + at, base + at + 1);
+        code = codes[byte];
+      } else {
+        const escaped = decodeEscape(buf, at);
+        if (escaped === undefined && !final) break;
+        code = escaped && escaped.code < 128 ? codes[escaped.code] : 0;
+        if (code !== 0) length = escaped!.length;
+      }
+      if (code === 0) {
+        run = 0;
+        hash = 0;
         at++;
         continue;
       }
-      const escaped = decodeEscape(buf, at);
-      if (escaped === undefined && !final) break;
-      if (!escaped || escaped.code >= 128 || codes[escaped.code] === 0) {
-        this.#run = 0;
-        at++;
-        continue;
+      const index = run++;
+      starts[index & 15] = base + at;
+      ring[index & 15] = code;
+      hash = (Math.imul(hash, MULT) + code) | 0;
+      if (index >= WINDOW) hash = (hash - Math.imul(ring[(index - WINDOW) & 15], MULT_POW_WINDOW)) | 0;
+      at += length;
+      if (index >= WINDOW - 1 && keys.holds(hash, ring, index)) {
+        this.#found = true;
+        this.#mark(Math.max(starts[(index - WINDOW + 1) & 15], this.#base), base + at);
       }
-      this.#char(codes[escaped.code], base + at, base + at + escaped.length);
-      at += escaped.length;
     }
+    this.#run = run;
+    this.#hash = hash;
     this.#pos = base + at;
-  }
-
-  /** One character of the alphabet at [start, end): extends the run, and marks the window it completes if a key holds it. */
-  #char(code: number, start: number, end: number): void {
-    const index = this.#run++;
-    this.#starts[index & 15] = start;
-    this.#codes[index & 15] = code;
-    this.#low = (this.#low % HALF_MOD) * 128 + code;
-    if (index < HALF) return;
-    this.#high = (this.#high % HALF_MOD) * 128 + this.#codes[(index - HALF) & 15];
-    if (index < WINDOW - 1) return;
-    const low = this.#low;
-    if ((this.#keys.filter[(low & 0xffff) >> 3] & (1 << (low & 7))) === 0) return;
-    if (this.#keys.windows.get(low)?.has(this.#high) !== true) return;
-    this.#found = true;
-    this.#mark(Math.max(this.#starts[(index - WINDOW + 1) & 15], this.#base), end);
   }
 
   #mark(start: number, end: number): void {
