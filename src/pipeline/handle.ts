@@ -9,6 +9,7 @@ import { readCallParams } from '../protocol/call-params.ts';
 import { setOutputCap } from '../protocol/output-cap.ts';
 import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
 import { limitBodyTime, parseJsonObject, readBody } from '../transport/body.ts';
+import { releaseWhenSent } from '../transport/answer-drain.ts';
 import { renderError, toProxyError } from '../transport/render-error.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { resolveRoute } from '../upstream/routing.ts';
@@ -76,7 +77,8 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     renderError({ res, error, dialect, requestId: ctx.id, headers: ctx.admission?.headers });
     if (!isBudgetBlock(error)) deps.bus.emit(errorEvent(ctx, error));
   } finally {
-    ctx.bytes?.release();
+    // held until the answer has left the process: one written whole waits on the socket until the client reads it
+    releaseWhenSent({ res, hold: ctx.bytes, stallMs: deps.config.timeouts.idleMs });
     deps.inFlight.ended();
   }
 }

@@ -180,6 +180,38 @@ describe('bytes in flight and the body timeout', () => {
   });
 });
 
+describe('an answer the client does not read', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      agents: { r: {} },
+      env: { TOLLGATE_MAX_BODY_BYTES: String(8 * MiB), TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: String(16 * MiB), CLLAMA_STREAM_IDLE_TIMEOUT_MS: '1500' },
+    });
+  });
+  after(() => h.close());
+
+  it('holds its bytes until it has left the process, and the client is cut once it reads nothing for the idle timeout', async () => {
+    const body = '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"a long answer, never read"}]}';
+    const socket = connect(Number(new URL(h.url).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.pause(); // reads nothing: the 12 MiB answer waits in the proxy's socket buffer (the kernel's takes a few MiB)
+    socket.write(head({ path: '/v1/chat/completions', token: h.token('r'), framing: `content-length: ${body.length}\r\nx-fake-behavior: ${JSON.stringify({ contentChars: 12 * MiB })}` }) + body);
+    try {
+      await waitForBytesInFlight(h.url, (bytes) => bytes >= 12 * MiB, 'the unread answer held');
+      const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('r'), maxRetries: 0 });
+      const sixMiB = () => client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'y'.repeat(6 * MiB) }] });
+      await assert.rejects(sixMiB(), (error: unknown) => {
+        assert.equal((error as { status?: number }).status, 429, 'the unread answer still counts against the agent\'s share');
+        return true;
+      });
+      await waitForBytesInFlight(h.url, (bytes) => bytes === 0, 'the stalled reader cut and its bytes given back');
+      assert.equal((await sixMiB()).choices.length, 1);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
 describe('the connection cap', () => {
   let h: Harness;
   before(async () => {
