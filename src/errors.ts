@@ -16,6 +16,7 @@ export const ERRORS = {
   invalid_json: { status: 400, retryable: false, message: 'invalid JSON body' },
   invalid_request: { status: 400, retryable: false, message: 'invalid request' },
   body_too_large: { status: 413, retryable: false, message: 'request body too large' },
+  body_too_deep: { status: 400, retryable: false, message: 'request body nested too deeply' },
   malformed_http: { status: 400, retryable: false, message: 'malformed HTTP request' },
   request_timeout: { status: 408, retryable: true, message: 'the request did not arrive in time' },
   client_closed: { status: 499, retryable: true, message: 'the client closed the connection before its request was read' },

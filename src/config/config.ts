@@ -45,6 +45,8 @@ export interface Config {
   readonly budgetFailMode: 'open' | 'closed';
   readonly ledger: LedgerConfig;
   readonly maxBodyBytes: number;
+  /** Deepest nesting of objects and arrays a request body may have (TOLLGATE_MAX_JSON_DEPTH); deeper: 400 body_too_deep. */
+  readonly maxJsonDepth: number;
   /** Largest upstream response read whole (larger: 502), and the most of a stream kept for its history entry. */
   readonly maxResponseBytes: number;
   readonly timeouts: {

@@ -7,6 +7,7 @@ import { ConfigError } from './config-error.ts';
 import { envValue, isUrlWithProtocol, lenientPositiveInt, parseListenAddress, strictPositiveInt, type Env, type Problems } from './env-values.ts';
 import { intakeLimits } from './intake.ts';
 import { loadProviders } from './providers.ts';
+import { DEFAULT_MAX_JSON_DEPTH, HISTORY_LINE_MAX_DEPTH, MAX_JSON_DEPTH_SETTING } from '../protocol/json-depth.ts';
 
 export { ConfigError } from './config-error.ts';
 
@@ -65,6 +66,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     budgetFailMode: envValue(env, 'CLLAMA_BUDGET_FAIL_MODE')?.toLowerCase() === 'closed' ? 'closed' : 'open',
     ledger: ledgerConfig({ env, report }),
     maxBodyBytes,
+    maxJsonDepth: maxJsonDepth({ env, report }),
     maxResponseBytes: strictPositiveInt({ env, name: 'TOLLGATE_MAX_RESPONSE_BYTES', fallback: 67_108_864, report }),
     timeouts: {
       shutdownGraceMs: strictPositiveInt({ env, name: 'TOLLGATE_SHUTDOWN_GRACE_MS', fallback: 10_000, report }),
@@ -149,6 +151,13 @@ function ledgerConfig(options: { env: Env; report: Problems }): LedgerConfig {
   }
   report.problems.push(`TOLLGATE_LEDGER: must be "memory" or "redis", got "${kind}"`);
   return { kind: 'memory' };
+}
+
+function maxJsonDepth(options: { env: Env; report: Problems }): number {
+  const value = strictPositiveInt({ env: options.env, name: 'TOLLGATE_MAX_JSON_DEPTH', fallback: DEFAULT_MAX_JSON_DEPTH, report: options.report });
+  if (value <= MAX_JSON_DEPTH_SETTING) return value;
+  options.report.problems.push(`TOLLGATE_MAX_JSON_DEPTH: at most ${MAX_JSON_DEPTH_SETTING} (history lines hold the body 2 levels deeper and readers skip lines past ${HISTORY_LINE_MAX_DEPTH}), got ${value}`);
+  return DEFAULT_MAX_JSON_DEPTH;
 }
 
 function pricesFile(options: { env: Env; cwd: string; report: Problems }): string | null {

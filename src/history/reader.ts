@@ -3,6 +3,7 @@ import { readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isPlainAgentId } from '../auth/agent.ts';
+import { HISTORY_LINE_MAX_DEPTH, jsonDeeperThan } from '../protocol/json-depth.ts';
 import { historyIdFromRawLine, type HistoryEntry } from './entry.ts';
 import { openGenerations } from './generations.ts';
 import { PageSelection } from './page-select.ts';
@@ -167,8 +168,10 @@ async function* scanFile(options: {
   }
 }
 
-/** One line → entry, or null when it is not a JSON object with a parsable ts. A missing id is hydrated as cllama does. */
+/** One line → entry, or null when it is not a JSON object with a parsable ts (or nests past HISTORY_LINE_MAX_DEPTH). A missing id is hydrated as cllama does. */
 export function parseHistoryLine(raw: string): HistoryEntry | null {
+  // a line nested deeper than any reader (JSON.stringify, when it is served) survives is skipped like a torn one
+  if (jsonDeeperThan(raw, HISTORY_LINE_MAX_DEPTH)) return null;
   let value: unknown;
   try {
     value = JSON.parse(raw);

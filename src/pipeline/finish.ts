@@ -1,5 +1,6 @@
 // After the relay (or a cut before it): price the usage, settle or release the reservation exactly once, append history, emit the outcome.
 import { historyUsage, jsonOnOneLine, type HistoryOutcome } from '../history/entry.ts';
+import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import { microsToUsd } from '../pricing/money.ts';
@@ -108,12 +109,20 @@ function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: 
     requestEffectiveJson: ctx.upstreamBodyText,
     response: relay.sse
       ? { format: 'sse', text: relay.bodyText }
-      : { format: 'json', jsonText: relay.json === undefined ? JSON.stringify(relay.bodyText) : jsonOnOneLine(relay.bodyText) },
+      : { format: 'json', jsonText: recordedJson(relay.json, relay.bodyText, input.deps.config.maxJsonDepth) },
     usage: historyUsage(input.usage, price),
     interventions: ctx.interventions,
     outcome: historyOutcome(ctx, relay),
     responseTruncated: relay.truncated,
   });
+}
+
+/**
+ * A JSON answer as its history text: the text itself, or (not JSON, or nested deeper than a request may be: a hostile
+ * upstream's) that text as a JSON string, so every history line stays readable.
+ */
+function recordedJson(json: unknown, bodyText: string, maxDepth: number): string {
+  return json === undefined || jsonDeeperThan(bodyText, maxDepth) ? JSON.stringify(bodyText) : jsonOnOneLine(bodyText);
 }
 
 function historyOutcome(ctx: RequestContext, relay: RelayResult): HistoryOutcome {

@@ -8,6 +8,7 @@ import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
 import { readCallParams } from '../protocol/call-params.ts';
 import { setOutputCap } from '../protocol/output-cap.ts';
 import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
+import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import { limitBodyTime, parseJsonObject, readBody } from '../transport/body.ts';
 import { releaseWhenSent } from '../transport/answer-drain.ts';
 import { renderError, toProxyError } from '../transport/render-error.ts';
@@ -40,6 +41,8 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
     ctx.agent = authenticate(req, deps); // before a byte of the body is read or held: unknown callers hold nothing
     ctx.bytes = deps.bytesInFlight.hold(ctx.agent.id);
     ctx.bodyText = (await readBody(req, { maxBytes: deps.config.maxBodyBytes, hold: ctx.bytes })).toString('utf8');
+    // bounded before JSON.parse builds it: nothing downstream (serialising it upstream, history readers) recurses deep
+    if (jsonDeeperThan(ctx.bodyText, deps.config.maxJsonDepth)) throw tooDeep(deps.config.maxJsonDepth);
     ctx.body = parseJsonObject(ctx.bodyText);
     const params = readCallParams(ctx.body, dialect);
     const route = resolveRoute({ path: ctx.path, query: ctx.query, model: ctx.body.model, registry: deps.providers });
@@ -115,6 +118,10 @@ function authenticate(req: IncomingMessage, deps: PipelineDeps) {
   // cllama's two messages: the agent is unknown, or its secret is wrong (GET /history tells them apart too)
   if (!agent) throw new ProxyError('auth_invalid', { message: deps.agents.get(credentials.agentId) ? 'invalid agent secret' : 'agent context not found' });
   return agent;
+}
+
+function tooDeep(maxDepth: number): ProxyError {
+  return new ProxyError('body_too_deep', { message: `request body nested too deeply: objects and arrays deeper than ${maxDepth} levels are refused (TOLLGATE_MAX_JSON_DEPTH)` });
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

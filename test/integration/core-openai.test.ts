@@ -95,7 +95,7 @@ describe('OpenAI chat completions through the proxy', () => {
     const calls = h.fake.requests.length;
     const deep = await post(`{"model":"openai/gpt-4o","messages":[{"role":"user","content":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}`);
     assert.equal(deep.status, 400, 'a body JSON.parse takes but JSON.stringify cannot is the caller\'s error, not a 500');
-    assert.deepEqual(((await deep.json()) as { error: unknown }).error, { message: 'request body is nested too deeply to forward', type: 'invalid_request_error', param: null, code: 'invalid_request' });
+    assert.deepEqual(((await deep.json()) as { error: unknown }).error, { message: 'request body nested too deeply: objects and arrays deeper than 64 levels are refused (TOLLGATE_MAX_JSON_DEPTH)', type: 'invalid_request_error', param: null, code: 'body_too_deep' });
     const gzipped = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
