@@ -3,6 +3,7 @@ import type { AuthScheme, Provider, ProviderKey, WireFormat } from '../upstream/
 import { builtinProvider, defaultApiFormat, defaultAuth } from './builtin-providers.ts';
 import { isPlainObject } from './json-file.ts';
 import { baseUrlProblem, keyProblem } from './provider-values.ts';
+import { normalizeForwardHeaders } from '../upstream/forward-headers.ts';
 
 const AUTH_SCHEMES: readonly AuthScheme[] = ['bearer', 'x-api-key', 'none'];
 const WIRE_FORMATS: readonly WireFormat[] = ['openai', 'anthropic'];
@@ -72,7 +73,19 @@ function parseProvider(options: { reader: FieldReader; name: string; where: stri
     reader.problems.push(`${reader.file}: ${where}.base_url: ${urlProblem}`);
     return null;
   }
-  return { name, baseUrl, auth, apiFormat, keys };
+  const forwardHeaders = forwardHeadersField(reader, entry, where);
+  return forwardHeaders ? { name, baseUrl, auth, apiFormat, keys, forwardHeaders } : { name, baseUrl, auth, apiFormat, keys };
+}
+
+/** tollgate's own field (cllama has none): the agent headers this provider gets, replacing the default list. */
+function forwardHeadersField(reader: FieldReader, entry: Record<string, unknown>, where: string): string[] | undefined {
+  const value = entry.forward_headers;
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    reader.problems.push(`${reader.file}: ${where}.forward_headers: must be an array of header names`);
+    return undefined;
+  }
+  return normalizeForwardHeaders({ entries: value, where: `${reader.file}: ${where}.forward_headers`, problems: reader.problems });
 }
 
 /** v1: one `api_key` per provider, seeded as cllama does (`seed:<NAME>_API_KEY`, label primary). */

@@ -7,6 +7,7 @@ import { envValue, type Env } from './env-values.ts';
 import { readJsonFileSync } from './json-file.ts';
 import { providersFromFile } from './providers-file.ts';
 import { baseUrlProblem, keyProblem } from './provider-values.ts';
+import { normalizeForwardHeaders } from '../upstream/forward-headers.ts';
 
 export interface LoadProvidersOptions {
   readonly authDir: string;
@@ -32,8 +33,17 @@ export function loadProviders(options: LoadProvidersOptions): Provider[] {
   if (read.kind === 'ok') fromFile = providersFromFile({ file, json: read.value, now: options.now ?? new Date(), problems });
   const named = new Set(fromFile.map((provider) => provider.name));
   const fromEnv = providersFromEnv({ env: options.env, skip: named, problems });
+  const forwardDefault = forwardHeadersFromEnv(options.env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return [...fromFile, ...fromEnv];
+  const providers = [...fromFile, ...fromEnv];
+  return forwardDefault ? providers.map((provider) => (provider.forwardHeaders ? provider : { ...provider, forwardHeaders: forwardDefault })) : providers;
+}
+
+/** TOLLGATE_FORWARD_HEADERS: comma-separated header names, the allow list of every provider that names none. */
+function forwardHeadersFromEnv(env: Env, problems: string[]): string[] | undefined {
+  const value = envValue(env, 'TOLLGATE_FORWARD_HEADERS');
+  if (value === undefined) return undefined;
+  return normalizeForwardHeaders({ entries: value.split(',').filter((entry) => entry.trim() !== ''), where: 'TOLLGATE_FORWARD_HEADERS', problems });
 }
 
 function providersFromEnv(options: { env: Env; skip: ReadonlySet<string>; problems: string[] }): Provider[] {

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors.ts';
 import type { ByteHold } from './bytes-in-flight.ts';
+import { continueBody } from './expect-continue.ts';
 
 export interface ReadBodyOptions {
   readonly maxBytes: number;
@@ -28,6 +29,7 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
     req.resume();
     return Promise.reject(refused);
   }
+  continueBody(req); // the client waits for 100 Continue before sending it (Expect: 100-continue)
   // 'data'/'end' listeners rather than an async iterator: no promise per chunk on the path every call takes. The
   // listeners are module-level functions finding their state on the request: no closures created (and named) per call.
   return new Promise((resolve, reject) => {

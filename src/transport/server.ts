@@ -7,6 +7,7 @@ import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { WireFormat } from '../upstream/provider.ts';
 import { answerClientError } from './client-error.ts';
 import { connectionRefusal, watchConnections } from './connection-watch.ts';
+import { oweContinue } from './expect-continue.ts';
 import type { ClientError } from './raw-answer.ts';
 import { renderError } from './render-error.ts';
 
@@ -38,6 +39,11 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
   );
   server.on('clientError', (error: ClientError, socket: Socket) => answerClientError({ error, socket, requestTimeoutMs }));
   const connections = watchConnections(server, { maxConnections: deps.config.intake.maxConnections });
+  // Expect: 100-continue is tollgate's to answer (transport/expect-continue.ts), once the body is read after auth
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    oweContinue(req, res);
+    server.emit('request', req, res);
+  });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';

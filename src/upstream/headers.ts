@@ -1,17 +1,25 @@
 // Header hygiene at both ends: what goes upstream (credential swapped, agent token never) and what comes back to the agent.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { ProxyError } from '../errors.ts';
+import { connectionNamed, DEFAULT_FORWARD_HEADERS, forwardRule } from './forward-headers.ts';
 import { maskKeysInText } from './key-mask.ts';
 import type { Provider, ProviderKey } from './provider.ts';
 
+/** Upstream response headers never relayed to the agent: hop-by-hop, and the length tollgate sets itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
-/** Never forwarded upstream: the agent's own credentials, encodings (the body sent is tollgate's own JSON), cllama-internal headers. */
-const NOT_UPSTREAM = new Set(['authorization', 'x-api-key', 'accept-encoding', 'content-encoding', 'cookie', 'x-claw-consumer-session-epoch', 'x-cllama-policy-origin']);
 
+/**
+ * What goes upstream: the agent headers the provider's allow list admits (never a transport header, one the agent's
+ * Connection header names, or the agent's own credential), then tollgate's body type and length, `identity`, and the
+ * provider's credential.
+ */
 export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; provider: Provider; bodyLength: number }): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(input.incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || NOT_UPSTREAM.has(name)) continue;
+  const rule = forwardRule(input.provider.forwardHeaders ?? DEFAULT_FORWARD_HEADERS);
+  const named = connectionNamed(input.incoming.connection);
+  for (const name in input.incoming) {
+    const value = input.incoming[name];
+    if (value === undefined || !rule.admits(name) || named?.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   out['content-type'] = 'application/json';

@@ -18,6 +18,11 @@ export interface Provider {
   readonly apiFormat: WireFormat;
   /** Usable keys in priority order (the first is used). */
   readonly keys: readonly ProviderKey[];
+  /**
+   * Agent request headers forwarded to this provider (lower-case names, `prefix*`): providers.json `forward_headers`,
+   * else TOLLGATE_FORWARD_HEADERS; absent: DEFAULT_FORWARD_HEADERS (upstream/forward-headers.ts).
+   */
+  readonly forwardHeaders?: readonly string[];
 }
 
 /** Where one request goes: the outcome of routing a model string. */

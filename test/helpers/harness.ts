@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadConfig } from '../../src/config/load.ts';
 import { startTollgate, type Tollgate } from '../../src/main.ts';
+import { DEFAULT_FORWARD_HEADERS } from '../../src/upstream/forward-headers.ts';
 import { startFakeUpstream, type Behavior, type FakeUpstream } from './fake-upstream.ts';
 
 export interface AgentSpec {
@@ -25,6 +26,8 @@ export interface HarnessOptions {
   providers?: string[];
   /** The providers' keys (default PROVIDER_KEYS). */
   providerKeys?: Record<string, string>;
+  /** More providers.json fields of a provider (e.g. `forward_headers`; undefined drops the field), by name. */
+  providerFields?: Record<string, Record<string, unknown>>;
   /** Session history lines written to `<history>/<agent>/history.jsonl` before the first start (objects as JSON, strings as they are). */
   seedHistory?: Record<string, readonly unknown[]>;
 }
@@ -43,6 +46,12 @@ export interface Harness {
   restart(): Promise<Harness>;
   close(options?: { keepFiles?: boolean }): Promise<void>;
 }
+
+/**
+ * The default allow list plus the fake upstream's per-request behaviour header (tests steer it through the proxy).
+ * A test of the default itself sets `providerFields: { <name>: { forward_headers: undefined } }`.
+ */
+export const TEST_FORWARD_HEADERS: readonly string[] = [...DEFAULT_FORWARD_HEADERS, 'x-fake-behavior'];
 
 export const PROVIDER_KEYS: Record<string, string> = {
   openai: 'sk-real-openai-key-123',
@@ -76,7 +85,7 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     }
     const providers: Record<string, unknown> = {};
     for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {
-      providers[name] = { base_url: `${fake.url}/v1`, api_key: options.providerKeys?.[name] ?? PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer' };
+      providers[name] = { base_url: `${fake.url}/v1`, api_key: options.providerKeys?.[name] ?? PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer', forward_headers: TEST_FORWARD_HEADERS, ...options.providerFields?.[name] };
     }
     writeFileSync(join(dirs.auth, 'providers.json'), JSON.stringify({ providers }));
   }
