@@ -82,7 +82,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, maxOpenFiles: config.historyMaxOpenFiles, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
-  const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections });
+  const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections, idleMs: config.timeouts.upstreamIdleMs });
   const inFlight = new InFlightCalls();
   const bytesInFlight = new BytesInFlight({ maxBytes: config.intake.maxBytesInFlight, maxAgentBytes: config.intake.maxAgentBytesInFlight });
   const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight };

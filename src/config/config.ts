@@ -61,6 +61,8 @@ export interface Config {
     readonly firstByteMs: number;
     /** Streamed: longest gap between body chunks. */
     readonly idleMs: number;
+    /** Longest an idle upstream connection is kept for reuse, whatever keep-alive the upstream advertises. */
+    readonly upstreamIdleMs: number;
   };
   /** What one agent, or all of them together, may hold of this process while requests arrive (docs/config.md). */
   readonly intake: IntakeLimits;

@@ -75,6 +75,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
       dispatchMs: lenientPositiveInt({ env, name: 'CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS', fallback: 60_000, report }),
       firstByteMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS', fallback: 300_000, report }),
       idleMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_IDLE_TIMEOUT_MS', fallback: 120_000, report }),
+      upstreamIdleMs: strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS', fallback: 30_000, report }),
     },
     intake: intakeLimits({ env, report, maxBodyBytes }),
     upstreamConnections: envValue(env, 'TOLLGATE_UPSTREAM_CONNECTIONS') === undefined ? null : strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_CONNECTIONS', fallback: 1, report }),

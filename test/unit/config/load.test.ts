@@ -45,7 +45,8 @@ test('defaults on a newcomer laptop: local .tollgate folders, created and announ
   assert.deepEqual(config.ledger, { kind: 'memory' });
   assert.equal(config.maxBodyBytes, 33_554_432);
   assert.deepEqual(config.intake, { maxBytesInFlight: 268_435_456, maxAgentBytesInFlight: 67_108_864, bodyTimeoutMs: 30_000, maxConnections: 2048 });
-  assert.deepEqual(config.timeouts, { shutdownGraceMs: 10_000, requestMs: 300_000, connectMs: 10_000, dispatchMs: 60_000, firstByteMs: 300_000, idleMs: 120_000 });
+  assert.deepEqual(config.timeouts, { shutdownGraceMs: 10_000, requestMs: 300_000, connectMs: 10_000, dispatchMs: 60_000, firstByteMs: 300_000, idleMs: 120_000, upstreamIdleMs: 30_000 });
+  assert.equal(config.maxJsonDepth, 64);
   assert.equal(config.defaultMaxOutputTokens, 4096);
   assert.equal(config.pricesFile, null);
   assert.equal(config.alertWebhookUrl, null);
@@ -107,6 +108,8 @@ test('every variable is read, relative paths resolve against cwd, and the result
       TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: '50000',
       TOLLGATE_BODY_TIMEOUT_MS: '7000',
       TOLLGATE_MAX_CONNECTIONS: '300',
+      TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS: '5000',
+      TOLLGATE_MAX_JSON_DEPTH: '100',
     },
   });
   assert.deepEqual(config.listen, { host: '127.0.0.1', port: 0 });
@@ -121,9 +124,10 @@ test('every variable is read, relative paths resolve against cwd, and the result
   assert.equal(config.historyMaxBytes, 1024);
   assert.equal(config.historyMaxOpenFiles, 64);
   assert.equal(config.upstreamConnections, 512);
-  assert.deepEqual(config.timeouts, { shutdownGraceMs: 4000, requestMs: 20_000, connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500 });
+  assert.deepEqual(config.timeouts, { shutdownGraceMs: 4000, requestMs: 20_000, connectMs: 250, dispatchMs: 1500, firstByteMs: 2500, idleMs: 3500, upstreamIdleMs: 5000 });
   assert.equal(config.maxBodyBytes, 1000);
   assert.deepEqual(config.intake, { maxBytesInFlight: 100_000, maxAgentBytesInFlight: 50_000, bodyTimeoutMs: 7000, maxConnections: 300 });
+  assert.equal(config.maxJsonDepth, 100);
   assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate' });
   assert.equal(config.defaultMaxOutputTokens, 512);
   assert.equal(config.pricesFile, join(cwd, 'prices.json'));
@@ -176,6 +180,8 @@ const invalid: Array<{ env: Record<string, string>; problem: string | RegExp }> 
   { env: { TOLLGATE_BODY_TIMEOUT_MS: '0' }, problem: 'TOLLGATE_BODY_TIMEOUT_MS: must be a positive integer, got "0"' },
   { env: { TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: '300000000' }, problem: 'TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: 300000000 is more than TOLLGATE_MAX_BYTES_IN_FLIGHT (268435456); one agent\'s share cannot exceed the whole' },
   { env: { TOLLGATE_MAX_BODY_BYTES: '70000000' }, problem: 'TOLLGATE_MAX_BODY_BYTES: 70000000 is more than TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT (67108864); a body that large could never be admitted: raise the share or lower the limit' },
+  { env: { TOLLGATE_MAX_JSON_DEPTH: '513' }, problem: 'TOLLGATE_MAX_JSON_DEPTH: at most 512 (history lines hold the body 2 levels deeper and readers skip lines past 1000), got 513' },
+  { env: { TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS: '0' }, problem: 'TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS: must be a positive integer, got "0"' },
   { env: { TOLLGATE_PRICES_FILE: '/nonexistent/prices.json' }, problem: 'TOLLGATE_PRICES_FILE: /nonexistent/prices.json does not exist' },
 ];
 for (const { env, problem } of invalid) {
