@@ -16,9 +16,11 @@ import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './h
 import type { OverrideStore } from './override.ts';
 import type { PolicyReader } from './standings.ts';
 import { UiAuth, bearerToken, type AccessKind } from './ui-auth.ts';
+import { UiExposure } from './ui-exposure.ts';
 
 export interface UiServerOptions {
-  readonly config: Pick<Config, 'uiToken' | 'pod'>;
+  /** `ui`, `uiOpen` and `uiHosts` absent: loopback callers only while no token is set, Host names as UiExposure says. */
+  readonly config: Pick<Config, 'uiToken' | 'pod'> & Partial<Pick<Config, 'ui' | 'uiOpen' | 'uiHosts'>>;
   readonly agents: AgentDirectory;
   /** The PolicyStore. */
   readonly policies: PolicyReader & OverrideStore;
@@ -39,6 +41,7 @@ export interface UiServerOptions {
  */
 export function createUiServer(options: UiServerOptions): Server {
   const auth = new UiAuth(options.config.uiToken);
+  const exposure = new UiExposure({ tokenConfigured: auth.tokenConfigured, open: options.config.uiOpen ?? false, listenHost: options.config.ui?.host ?? '', extraHosts: options.config.uiHosts ?? [] });
   const feed = new EventFeed({ bus: options.bus, bufferSize: options.feedBufferSize });
   const deps: AdminApiDeps = {
     agents: options.agents,
@@ -54,6 +57,12 @@ export function createUiServer(options: UiServerOptions): Server {
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const refusal = exposure.refusal(req);
+    if (refusal !== null) {
+      req.resume();
+      fail(res, new AdminError('forbidden', refusal), isApiPath(req.url ?? ''));
+      return;
+    }
     const url = requestUrl(req.url);
     if (!url) {
       req.resume();

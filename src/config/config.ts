@@ -42,6 +42,10 @@ export interface Config {
   readonly pod: string;
   /** CLLAMA_UI_TOKEN: admin bearer for the UI port and GET /history/{agent}. Null = not configured. */
   readonly uiToken: string | null;
+  /** TOLLGATE_UI_OPEN=1: without a UI token, answer UI callers from any address (default: loopback only). */
+  readonly uiOpen: boolean;
+  /** TOLLGATE_UI_HOSTS: Host names the UI accepts besides IP literals, localhost and UI_ADDR's host (lower case). */
+  readonly uiHosts: readonly string[];
   readonly budgetFailMode: 'open' | 'closed';
   readonly ledger: LedgerConfig;
   readonly maxBodyBytes: number;

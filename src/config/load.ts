@@ -63,6 +63,8 @@ export function loadConfig(options: LoadConfigOptions): Config {
     dataDir: dataDir ? resolve(cwd, dataDir) : join(historyDir, '_ledger'),
     pod: envValue(env, 'CLAW_POD') ?? '',
     uiToken: envValue(env, 'CLLAMA_UI_TOKEN') ?? null,
+    uiOpen: uiOpen({ env, report }),
+    uiHosts: (envValue(env, 'TOLLGATE_UI_HOSTS') ?? '').split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''),
     budgetFailMode: envValue(env, 'CLLAMA_BUDGET_FAIL_MODE')?.toLowerCase() === 'closed' ? 'closed' : 'open',
     ledger: ledgerConfig({ env, report }),
     maxBodyBytes,
@@ -152,6 +154,14 @@ function ledgerConfig(options: { env: Env; report: Problems }): LedgerConfig {
   }
   report.problems.push(`TOLLGATE_LEDGER: must be "memory" or "redis", got "${kind}"`);
   return { kind: 'memory' };
+}
+
+function uiOpen(options: { env: Env; report: Problems }): boolean {
+  const value = envValue(options.env, 'TOLLGATE_UI_OPEN')?.toLowerCase();
+  if (value === undefined || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  options.report.problems.push(`TOLLGATE_UI_OPEN: must be 1 or 0, got "${value}"`);
+  return false;
 }
 
 function maxJsonDepth(options: { env: Env; report: Problems }): number {

@@ -2,6 +2,7 @@
 import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './journal-file.ts';
 
 export const LOCK_FILE_NAME = 'tollgate.lock';
 
@@ -51,7 +52,7 @@ export async function lockDataDir(options: LockOptions): Promise<DataDirLock> {
   const self = options.self ?? { pid: process.pid, host: hostname() };
   const now = options.now ?? Date.now;
   const me: Holder = { pid: self.pid, host: self.host, started_at: new Date(now()).toISOString() };
-  await mkdir(options.dir, { recursive: true });
+  await mkdir(options.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const keep = { file, me, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, onWarning: options.onWarning ?? (() => undefined) };
   if (await create(file, me)) return held(keep);
   const found = await readHolder(file);
@@ -66,7 +67,7 @@ export async function lockDataDir(options: LockOptions): Promise<DataDirLock> {
 
 async function create(file: string, me: Holder): Promise<boolean> {
   try {
-    const handle = await open(file, 'wx');
+    const handle = await open(file, 'wx', PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(`${JSON.stringify(me)}\n`);
     } finally {

@@ -3,6 +3,10 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+/** The journal and the lock hold spend and who runs: readable by tollgate's user only (history files are too). */
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_DIR_MODE = 0o700;
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
@@ -113,7 +117,7 @@ export async function syncDirectory(directory: string): Promise<void> {
  */
 export async function replaceFile(file: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
   const temp = `${file}.rewrite-${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
+  const handle = await open(temp, 'w', PRIVATE_FILE_MODE);
   try {
     await write(handle);
     await handle.sync();

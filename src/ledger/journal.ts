@@ -3,7 +3,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AmountRow } from './amounts.ts';
 import { encodeRecord } from './journal-record.ts';
-import { bytesWrittenBefore, cutTornTail, writeAll } from './journal-file.ts';
+import { bytesWrittenBefore, cutTornTail, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeAll } from './journal-file.ts';
 import { compactJournal, type CompactResult } from './journal-replay.ts';
 import { writeSnapshot, type LedgerSnapshot } from './journal-snapshot.ts';
 
@@ -89,9 +89,10 @@ export class Journal implements JournalSink {
 
   /** Opens (creating folders and file) for appending, first cutting a torn last line left by a crash. */
   static async open(options: JournalOptions): Promise<Journal> {
-    await mkdir(dirname(options.file), { recursive: true });
+    await mkdir(dirname(options.file), { recursive: true, mode: PRIVATE_DIR_MODE });
     await cutTornTail(options.file);
-    const handle = await open(options.file, 'a');
+    const handle = await open(options.file, 'a', PRIVATE_FILE_MODE);
+    await handle.chmod(PRIVATE_FILE_MODE).catch(() => undefined); // a journal made 0644 by an older version
     return new Journal(handle, { ...options, maxQueuedLines: options.maxQueuedLines ?? 1_000_000 });
   }
 
@@ -181,7 +182,7 @@ export class Journal implements JournalSink {
 
   private async reopen(): Promise<void> {
     const previous = this.handle;
-    this.handle = await open(this.options.file, 'a');
+    this.handle = await open(this.options.file, 'a', PRIVATE_FILE_MODE);
     await previous.close();
   }
 

@@ -47,7 +47,11 @@ function authenticateSelf(req: IncomingMessage, res: ServerResponse, options: Hi
   return refuse(res, 403, options.agents.get(credentials.agentId) ? 'invalid agent secret' : 'agent context not found');
 }
 
-/** `GET /history/{id}`: the admin token, the agent's own full token, or one of its cllama-history replay tokens. */
+/**
+ * `GET /history/{id}`: the admin token, the agent's own full token, or one of its cllama-history replay tokens. Without
+ * a token that may read it, a known and an unknown id get the same answer (401 with none, 403 with another), so ids
+ * cannot be enumerated; only the admin token learns that an id is unknown (404). cllama looked the id up first.
+ */
 function authorizeNamed(req: IncomingMessage, res: ServerResponse, options: HistoryRoutesOptions, rawId: string): Agent | null {
   let id: string;
   try {
@@ -56,21 +60,22 @@ function authorizeNamed(req: IncomingMessage, res: ServerResponse, options: Hist
     return refuse(res, 400, 'invalid agent id');
   }
   if (!isPlainAgentId(id)) return refuse(res, 400, 'invalid agent id');
-  const agent = options.agents.get(id);
-  if (!agent) return refuse(res, 404, 'agent context not found');
   const token = presentedToken(req);
   if (token === null) return refuse(res, 401, 'missing bearer token');
-  return mayRead({ token, agent, options }) ? agent : refuse(res, 403, 'forbidden');
+  const agent = options.agents.get(id);
+  const admin = options.uiToken !== null && secretsEqual(token, options.uiToken);
+  if (!agent) return admin ? refuse(res, 404, 'agent context not found') : refuse(res, 403, 'forbidden');
+  return admin || mayRead({ token, agent, options }) ? agent : refuse(res, 403, 'forbidden');
 }
 
+/** The agent's own full token, or one of its replay tokens (every one compared: no early exit). */
 function mayRead(input: { token: string; agent: Agent; options: HistoryRoutesOptions }): boolean {
   const { token, agent, options } = input;
   let allowed = false;
-  if (options.uiToken && secretsEqual(token, options.uiToken)) allowed = true;
   const credentials = splitAgentToken(token);
   if (credentials && credentials.agentId === agent.id && options.agents.authenticate(credentials) === agent) allowed = true;
   for (const replay of agent.historyTokens) {
-    if (secretsEqual(token, replay)) allowed = true; // no early exit: every replay token is compared
+    if (secretsEqual(token, replay)) allowed = true;
   }
   return allowed;
 }

@@ -103,11 +103,14 @@ describe('history API on the proxy port', () => {
     assert.equal(none.text, 'invalid bearer token\n');
   });
 
-  it('checks ids, tokens and query parameters in cllama\'s order (case 44)', async () => {
+  it('checks ids, tokens and query parameters in cllama\'s order, except that an unknown id is told only to the admin (case 44)', async () => {
     const { base } = await open();
     const unknown = await get(`${base}/history/nobody`);
-    assert.equal(unknown.status, 404, 'unknown agent before auth');
-    assert.equal(unknown.text, 'agent context not found\n');
+    assert.equal(unknown.status, 401, 'no token: the same answer as for a known agent (cllama: 404 before auth)');
+    assert.equal(unknown.text, 'missing bearer token\n');
+    const unknownAsAdmin = await get(`${base}/history/nobody`, { authorization: `Bearer ${ADMIN}` });
+    assert.equal(unknownAsAdmin.status, 404);
+    assert.equal(unknownAsAdmin.text, 'agent context not found\n');
     assert.equal((await get(`${base}/history/..%2F..%2Fetc`, { authorization: `Bearer ${ADMIN}` })).status, 400);
     assert.equal((await get(`${base}/history/.hidden`, { authorization: `Bearer ${ADMIN}` })).status, 400);
     const missing = await get(`${base}/history/a`);
