@@ -116,7 +116,7 @@ export async function prepareTestEnvironment({ env = process.env, log = (line) =
 }
 
 function aptInstall(pkg) {
-  const run = spawnSync('sh', ['-c', `${APT} ${pkg}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const run = spawnSync('/bin/sh', ['-c', `${APT} ${pkg}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   if (run.status !== 0) throw new PretestFailure(`\`apt-get install ${pkg}\` failed (exit ${run.status ?? run.signal}): install it by hand with ${installHint(pkg)}`);
 }
 
