@@ -47,6 +47,11 @@ export class SseParser {
     this.maxBlockChars = options.maxBlockChars ?? Number.POSITIVE_INFINITY;
   }
 
+  /** Characters of the block in progress held from earlier pushes (memory the caller may want to account for). */
+  get pendingChars(): number {
+    return this.partsChars;
+  }
+
   push(chunk: Buffer | string): SseEvent[] {
     const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
     const events: SseEvent[] = [];

@@ -100,7 +100,7 @@ async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]):
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }
-  if (codings.length > 0) raw = await decodeWhole(raw, codings, input.maxBytes);
+  if (codings.length > 0) raw = await decodeHeld({ raw, codings, maxBytes: input.maxBytes, hold: input.hold });
   raw = maskProviderKeys(raw, input.keysToMask);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
@@ -111,12 +111,32 @@ async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]):
   return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
 }
 
+/**
+ * An answer read whole, decompressed within what the call may still hold (a small body can inflate a thousandfold):
+ * past it, the hold's refusal (503 / 429) rather than the memory.
+ */
+async function decodeHeld(input: { raw: Buffer; codings: readonly ContentCoding[]; maxBytes: number; hold: ByteHold | undefined }): Promise<Buffer> {
+  const { raw, hold } = input;
+  const limit = hold ? Math.min(input.maxBytes, raw.length + hold.room()) : input.maxBytes;
+  let decoded: Buffer;
+  try {
+    decoded = await decodeWhole(raw, input.codings, limit);
+  } catch (error) {
+    // stopped by the room, not by the configured maximum: answered with the hold's refusal
+    const byRoom = limit < input.maxBytes && error instanceof ProxyError && error.code === 'upstream_response_too_large';
+    throw (byRoom ? hold?.take(limit - raw.length + 1) : null) ?? error;
+  }
+  const refused = hold?.take(decoded.length - raw.length);
+  if (refused) throw refused;
+  return decoded;
+}
+
 async function relayStream(input: RelayInput, codings: readonly ContentCoding[]): Promise<RelayResult> {
   const { upstream, res } = input;
   const body = codings.length === 0 ? upstream.body : decodeStream(upstream.body, codings);
   const parser = new SseParser({ maxBlockChars: input.maxBytes });
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
+  const state: StreamState = { parser, reader: streamUsageReader(input.dialect), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, pendingHeld: 0, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
   const mask = StreamKeyMask.for(input.keysToMask);
   let end: RelayEnd = 'complete';
   let idle = false;
@@ -153,6 +173,13 @@ async function relayStream(input: RelayInput, codings: readonly ContentCoding[])
       } else if (!headersOut && !res.destroyed) {
         headersOut = true; // the first bytes are held back (a partial event): the headers go on their own
         res.flushHeaders();
+      }
+      const refused = holdPending(state);
+      if (refused) {
+        end = 'upstream_error'; // an event held while incomplete outgrew the call's bytes in flight
+        failure = refused.message;
+        input.cancel.abort(refused);
+        break;
       }
       if (clientGone(res)) {
         end = 'client_aborted';
@@ -212,6 +239,8 @@ interface StreamState {
   readonly maxBytes: number;
   /** The call's bytes in flight: what history keeps of the stream is held in it, and stops when it refuses. */
   readonly hold: ByteHold | null;
+  /** Characters of the parser's event in progress held in `hold` so far. */
+  pendingHeld: number;
   readonly chunks: Buffer[];
   kept: number;
   truncated: boolean;
@@ -234,6 +263,23 @@ function takePiece(state: StreamState, piece: Buffer): Buffer | string {
     if (state.strip && !state.reader.isUsageOnlyChunk(event)) relayed += event.raw;
   }
   return state.strip ? relayed : piece;
+}
+
+/**
+ * Holds the event the parser keeps while it is incomplete (up to maxBytes of a hostile upstream's endless event) in
+ * the call's bytes in flight; returns the refusal when it no longer fits.
+ */
+function holdPending(state: StreamState): ProxyError | null {
+  const pending = state.parser.pendingChars;
+  const grown = pending - state.pendingHeld;
+  if (!state.hold || grown === 0) return null;
+  if (grown < 0) state.hold.give(-grown);
+  else {
+    const refused = state.hold.take(grown);
+    if (refused) return refused;
+  }
+  state.pendingHeld = pending;
+  return null;
 }
 
 /** Meters one event: its usage, and the text it generated. */

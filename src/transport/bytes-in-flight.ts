@@ -46,6 +46,11 @@ export class BytesInFlight {
     return null;
   }
 
+  /** What one more byte-taking call of this agent could still hold now (its share's and the whole's room). */
+  room(agentId: string): number {
+    return Math.max(0, Math.min(this.limits.maxAgentBytes - this.heldBy(agentId), this.limits.maxBytes - this.#total));
+  }
+
   give(agentId: string, bytes: number): void {
     this.#total -= bytes;
     const left = this.heldBy(agentId) - bytes;
@@ -75,6 +80,19 @@ export class ByteHold {
     const refused = this.#counter.take(this.#agentId, bytes, this.#held);
     if (!refused) this.#held += bytes;
     return refused;
+  }
+
+  /** What this call could still take now. */
+  room(): number {
+    return this.#counter.room(this.#agentId);
+  }
+
+  /** Gives back part of what is held (memory freed before the call ends). */
+  give(bytes: number): void {
+    const given = Math.min(bytes, this.#held);
+    if (given <= 0) return;
+    this.#counter.give(this.#agentId, given);
+    this.#held -= given;
   }
 
   release(): void {

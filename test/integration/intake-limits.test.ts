@@ -150,9 +150,36 @@ describe('bytes in flight and the body timeout', () => {
     assert.equal(await bytesInFlight(h.url), 0);
   });
 
+  it('a compressed answer is held at its decompressed size: one inflating past the agent\'s share fails with 429', async () => {
+    const response = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('c')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 5 * MiB }) },
+      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'a small gzip answer that inflates to 5 MiB' }] }),
+    });
+    assert.equal(response.status, 429);
+    assert.equal(response.headers.get('x-should-retry'), 'false');
+    assert.equal((await response.json() as { error: { code: string } }).error.code, 'agent_capacity_exhausted');
+    assert.equal(await bytesInFlight(h.url), 0);
+  });
+
+  it('an endless SSE event is held while the parser keeps it: past the agent\'s share the stream ends with an error event', async () => {
+    const response = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('c')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ unendedEventChars: 6 * MiB }) },
+      body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: 'one event that never ends' }] }),
+    });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.ok(text.length < 6 * MiB, 'cut before the whole event was read');
+    const lastEvent = text.slice(text.lastIndexOf('event: error'));
+    assert.match(lastEvent, /^event: error\ndata: \{"error":\{"message":"[^"]*TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT[^"]*","type":"server_error","code":"upstream_error"\}\}\n\n$/);
+    await waitForBytesInFlight(h.url, (bytes) => bytes === 0, 'all given back');
+  });
+
   it('a stream larger than the agent\'s share reaches the client whole; history keeps what the share holds', async () => {
     const event = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'z'.repeat(1000) } }] })}\n\n`;
     const rawBody = event.repeat(Math.ceil((5 * MiB) / event.length)) + 'data: [DONE]\n\n';
+    const entriesBefore = h.historyLines('c').length;
     h.fake.behavior = { rawBody }; // too large for the per-request behaviour header
     try {
       const response = await fetch(`${h.url}/v1/chat/completions`, {
@@ -165,8 +192,8 @@ describe('bytes in flight and the body timeout', () => {
     } finally {
       h.fake.behavior = {};
     }
-    await waitFor(() => h.historyLines('c').some((line) => line.stream === true), 'the stream\'s history entry');
-    const entry = h.historyLines('c').find((line) => line.stream === true)!;
+    await waitFor(() => h.historyLines('c').length > entriesBefore, 'the stream\'s history entry');
+    const entry = h.historyLines('c').at(-1)!;
     assert.equal(entry.response_truncated, true);
     assert.ok(String((entry.response as { text: string }).text).length <= 4 * MiB);
     assert.equal(await bytesInFlight(h.url), 0);

@@ -46,3 +46,21 @@ describe('BytesInFlight', () => {
     assert.equal(counter.hold('a').take(50), null, 'the whole share is free again');
   });
 });
+
+describe('ByteHold room and partial give', () => {
+  it('room is what the share and the whole still allow; give returns part of a hold, never more than it holds', () => {
+    const counter = new BytesInFlight({ maxBytes: 100, maxAgentBytes: 60 });
+    const other = counter.hold('b');
+    other.take(50);
+    const hold = counter.hold('a');
+    assert.equal(hold.room(), 50, 'the whole is the tighter bound');
+    hold.take(30);
+    assert.equal(hold.room(), 20);
+    hold.give(10);
+    assert.deepEqual([hold.held, counter.heldBy('a'), counter.total], [20, 20, 70]);
+    hold.give(500);
+    assert.deepEqual([hold.held, counter.heldBy('a'), counter.total], [0, 0, 50]);
+    other.release();
+    assert.equal(hold.room(), 60, 'the share is the tighter bound');
+  });
+});
