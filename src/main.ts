@@ -1,6 +1,7 @@
 // Composition root: build every part from the config once, replay the ledger, serve both ports, shut down gracefully.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Agent } from './auth/agent.ts';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy-store.ts';
 import { createBudgetEngine } from './budget/engine.ts';
@@ -14,6 +15,7 @@ import { createLedger, type LedgerLoadProgress } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { attachAuditLog } from './observability/audit-log.ts';
 import { EventBus } from './observability/events.ts';
+import { LogSecrets } from './observability/log-secrets.ts';
 import { createPriceBook } from './pricing/price-book.ts';
 import { loadOperatorPrices } from './pricing/operator-prices.ts';
 import type { PipelineDeps } from './pipeline/deps.ts';
@@ -48,13 +50,17 @@ export interface StartOptions {
 
 export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const { config } = options;
-  const log = options.log ?? ((message: string) => process.stderr.write(`tollgate: ${message}\n`));
+  // provider keys, the UI token and agent secrets are masked in every log line, audit line and live-feed frame
+  const secrets = new LogSecrets([...config.providers.flatMap((provider) => provider.keys.map((key) => key.secret)), config.uiToken]);
+  const write = options.log ?? ((message: string) => process.stderr.write(`tollgate: ${message}\n`));
+  const log = (message: string) => write(secrets.mask(message));
   for (const notice of config.notices) log(notice);
 
   const bus = new EventBus();
-  const audit = attachAuditLog({ bus, destination: options.auditDestination });
-  const agents = new AgentRegistry({ contextRoot: config.contextRoot, onWarning: log });
+  const audit = attachAuditLog({ bus, destination: options.auditDestination, secrets });
+  const agents = new AgentRegistry({ contextRoot: config.contextRoot, onWarning: log, onChange: () => secrets.setAgentSecrets(agentSecrets(agents.list())) });
   await agents.start();
+  secrets.setAgentSecrets(agentSecrets(agents.list()));
   const policies = new PolicyStore({
     governanceDir: config.governanceDir,
     onWarning: log,
@@ -103,7 +109,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
   const metrics = createMetrics({ bus, ledger, agents, policies, history });
-  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics });
+  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets });
   await listen(ui, config.ui);
   const uiUrl = urlOf(ui);
   log(`operator UI on ${uiUrl}`);
@@ -160,4 +166,9 @@ function stopServer(server: Server, graceMs: number): Promise<void> {
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
     force.unref();
   });
+}
+
+/** What an agent authenticates with: its secret and its history tokens. */
+function agentSecrets(agents: readonly Agent[]): string[] {
+  return agents.flatMap((agent) => [agent.secret, ...agent.historyTokens]);
 }

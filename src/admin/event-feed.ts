@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { auditJson } from '../observability/audit-log.ts';
 import type { EventBus, ProxyEvent } from '../observability/events.ts';
+import type { LogSecrets } from '../observability/log-secrets.ts';
 
 export interface EventFeedOptions {
   readonly bus: EventBus;
@@ -14,6 +15,8 @@ export interface EventFeedOptions {
    * page that reconnects after one does not take the new events for ones it already has.
    */
   readonly firstId?: number;
+  /** Known secrets masked in every frame, as in the audit log. */
+  readonly secrets?: LogSecrets;
 }
 
 interface FeedItem {
@@ -50,6 +53,7 @@ export class EventFeed {
   readonly #buffer: FeedItem[] = [];
   #start = 0;
   readonly #size: number;
+  readonly #secrets: LogSecrets | undefined;
   readonly #clients = new Set<Client>();
   readonly #unsubscribe: () => void;
   readonly #heartbeat: NodeJS.Timeout;
@@ -58,10 +62,15 @@ export class EventFeed {
 
   constructor(options: EventFeedOptions) {
     this.#size = Math.max(1, options.bufferSize ?? DEFAULT_BUFFER);
+    this.#secrets = options.secrets;
     this.#nextId = options.firstId ?? Date.now() * 1000;
     this.#unsubscribe = options.bus.subscribe((event) => this.#publish(event));
     this.#heartbeat = setInterval(() => this.#ping(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.#heartbeat.unref();
+  }
+
+  #frame(item: FeedItem): string {
+    return (item.frame ??= `id: ${item.id}\ndata: ${auditJson(item.event, this.#secrets)}\n\n`);
   }
 
   get clientCount(): number {
@@ -86,7 +95,7 @@ export class EventFeed {
     res.socket?.setNoDelay(true);
     const client: Client = { res, types };
     const backlog = this.#ordered().filter((item) => item.id > lastId && wanted(client, item.event.type));
-    res.write(`retry: 3000\n\n${backlog.slice(Math.max(0, backlog.length - replay)).map(frameOf).join('')}`);
+    res.write(`retry: 3000\n\n${backlog.slice(Math.max(0, backlog.length - replay)).map((item) => this.#frame(item)).join('')}`);
     if (this.#closed) {
       res.end();
       return;
@@ -120,7 +129,7 @@ export class EventFeed {
       this.#start = (this.#start + 1) % this.#size;
     }
     for (const client of this.#clients) {
-      if (wanted(client, event.type)) this.#send(client, frameOf(item));
+      if (wanted(client, event.type)) this.#send(client, this.#frame(item));
     }
   }
 
@@ -146,9 +155,6 @@ export class EventFeed {
   }
 }
 
-function frameOf(item: FeedItem): string {
-  return (item.frame ??= `id: ${item.id}\ndata: ${auditJson(item.event)}\n\n`);
-}
 
 function parseTypes(raw: string | null): ReadonlySet<string> | null {
   if (raw === null || raw.trim() === '') return null;

@@ -15,6 +15,7 @@ import { EventFeed } from './event-feed.ts';
 import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './http.ts';
 import type { OverrideStore } from './override.ts';
 import type { PolicyReader } from './standings.ts';
+import type { LogSecrets } from '../observability/log-secrets.ts';
 import { UiAuth, bearerToken, type AccessKind } from './ui-auth.ts';
 import { UiExposure } from './ui-exposure.ts';
 
@@ -32,6 +33,8 @@ export interface UiServerOptions {
   readonly metrics: Metrics;
   /** Replay buffer of the live feed (default 500 events). */
   readonly feedBufferSize?: number;
+  /** Known secrets masked in the live feed's frames. */
+  readonly secrets?: LogSecrets;
   readonly now?: () => number;
 }
 
@@ -42,7 +45,7 @@ export interface UiServerOptions {
 export function createUiServer(options: UiServerOptions): Server {
   const auth = new UiAuth(options.config.uiToken);
   const exposure = new UiExposure({ tokenConfigured: auth.tokenConfigured, open: options.config.uiOpen ?? false, listenHost: options.config.ui?.host ?? '', extraHosts: options.config.uiHosts ?? [] });
-  const feed = new EventFeed({ bus: options.bus, bufferSize: options.feedBufferSize });
+  const feed = new EventFeed({ bus: options.bus, bufferSize: options.feedBufferSize, secrets: options.secrets });
   const deps: AdminApiDeps = {
     agents: options.agents,
     policies: options.policies,

@@ -1,6 +1,7 @@
 // The audit stream: one JSON line per bus event on stdout (cllama's field set), through pino's destination, secrets redacted.
 import pino from 'pino';
 import type { EventBus, ProxyEvent } from './events.ts';
+import type { LogSecrets } from './log-secrets.ts';
 import { isSecretField, REDACTED, redactSecrets, scrubSecretText } from './redact.ts';
 
 export interface AuditLogOptions {
@@ -14,6 +15,8 @@ export interface AuditLogOptions {
   readonly destination?: NodeJS.WritableStream | pino.DestinationStream;
   /** 'silent' turns the audit stream off; every event is logged at 'info'. */
   readonly level?: pino.LevelWithSilentOrString;
+  /** Known secrets masked in every line (provider keys, agent secrets, the UI token). */
+  readonly secrets?: LogSecrets;
 }
 
 /** Calling the handle detaches the log from the bus (same as `detach`). */
@@ -43,7 +46,7 @@ export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
   };
   const unsubscribe = options.bus.subscribe((event) => {
     if (!enabled) return;
-    pending += auditLine(event);
+    pending += auditLine(event, options.secrets);
     if (!scheduled) {
       scheduled = true;
       setImmediate(writePending);
@@ -74,13 +77,17 @@ export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
  * The newline-terminated JSON line of one event: exactly JSON.stringify(toAuditRecord(event)), written field by field
  * (no intermediate record, keys quoted once per name), since this runs two or three times per proxied call.
  */
-export function auditLine(event: ProxyEvent): string {
-  return auditJson(event) + '\n';
+export function auditLine(event: ProxyEvent, secrets?: LogSecrets): string {
+  return auditJson(event, secrets) + '\n';
 }
 
-/** The audit record of one event as JSON text, without the newline (the dashboard feed sends the same text). */
-export function auditJson(event: ProxyEvent): string {
-  let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${jsonOrNull(event.claw_id)},"model":${jsonOrNull(event.model)},"intervention":${jsonOrNull(event.intervention)}`;
+/**
+ * The audit record of one event as JSON text, without the newline (the dashboard feed sends the same text); with
+ * `secrets`, every run of a known secret masked in its text fields (the agent's model string, an upstream's message).
+ */
+export function auditJson(event: ProxyEvent, secrets?: LogSecrets): string {
+  const mask = secrets ? (text: string) => secrets.mask(text) : (text: string) => text;
+  let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${jsonOrNull(event.claw_id, mask)},"model":${jsonOrNull(event.model, mask)},"intervention":${jsonOrNull(event.intervention, mask)}`;
   for (const key in event) {
     if (!Object.hasOwn(event, key) || HEAD_FIELDS.has(key)) continue;
     const field = event[key];
@@ -93,18 +100,18 @@ export function auditJson(event: ProxyEvent): string {
     } else if (type === 'number') {
       line += `,${name.quoted}:${Number.isFinite(field) ? String(field) : 'null'}`;
     } else if (type === 'string') {
-      line += `,${name.quoted}:${JSON.stringify(scrubSecretText(field as string))}`;
+      line += `,${name.quoted}:${JSON.stringify(scrubSecretText(mask(field as string)))}`;
     } else if (type === 'boolean') {
       line += `,${name.quoted}:${field ? 'true' : 'false'}`;
     } else {
-      line += `,${name.quoted}:${JSON.stringify(redactField(field))}`;
+      line += `,${name.quoted}:${mask(JSON.stringify(redactField(field)))}`; // a masked run never spans a quote: still JSON
     }
   }
   return line + '}';
 }
 
-function jsonOrNull(value: string | null | undefined): string {
-  return value === null || value === undefined ? 'null' : JSON.stringify(value);
+function jsonOrNull(value: string | null | undefined, mask: (text: string) => string): string {
+  return value === null || value === undefined ? 'null' : JSON.stringify(mask(value));
 }
 
 /**

@@ -38,7 +38,7 @@ export function maskProviderKeys(body: Buffer, keys: readonly ProviderKey[]): Bu
 /** The text masked as maskProviderKeys masks bytes (the same string when nothing is masked): headers, ids, messages. */
 export function maskKeysInText(text: string, keys: readonly ProviderKey[]): string {
   const windows = keyWindows(keys);
-  if (windows === null || text.length < 12) return text;
+  if (windows === null || text.length < 12 || !windows.occursIn(text)) return text;
   const bytes = Buffer.from(text, 'utf8');
   const masked = maskRuns(windows, bytes);
   return masked === bytes ? text : masked.toString('utf8');

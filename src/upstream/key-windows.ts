@@ -19,6 +19,8 @@ const SLASH = 0x2f;
 const MAX_OPEN_SPAN = 16 * 1024;
 const MASKED = Buffer.from('[REDACTED]');
 const EMPTY = Buffer.alloc(0);
+/** occursIn's ring (it runs to completion, so one serves every call). */
+const SCRATCH_RING = new Uint8Array(16);
 
 function filterIndex(hash: number): number {
   return Math.imul(hash, 0x9e3779b1) >>> (32 - FILTER_BITS);
@@ -36,6 +38,8 @@ export class KeyWindows {
   readonly windows = new Map<number, Uint8Array[]>();
   /** One bit per filterIndex(hash) of every window. */
   readonly filter = new Uint8Array((1 << FILTER_BITS) / 8);
+  /** A key holds a byte outside ASCII: occursIn cannot rule a text out by its UTF-16 units and says maybe. */
+  readonly #nonAscii: boolean;
 
   /** Null when no key is long enough to be masked (placeholders such as `none`). */
   static of(secrets: readonly string[]): KeyWindows | null {
@@ -45,14 +49,17 @@ export class KeyWindows {
 
   private constructor(secrets: readonly string[]) {
     let next = 1;
+    let nonAscii = false;
     for (const secret of secrets) {
       for (const byte of Buffer.from(secret.toLowerCase(), 'utf8')) {
         // a backslash starts an escape, a quote ends a JSON string: neither is ever part of a run
         if (byte === BACKSLASH || byte === QUOTE || this.codes[byte] !== 0) continue;
         this.codes[byte] = next++;
+        if (byte >= 0x80) nonAscii = true;
         if (byte >= 0x61 && byte <= 0x7a) this.codes[byte - 0x20] = this.codes[byte]; // upper case folds onto lower
       }
     }
+    this.#nonAscii = nonAscii;
     for (const secret of secrets) {
       const codes = Uint8Array.from(Buffer.from(secret.toLowerCase(), 'utf8'), (byte) => this.codes[byte]);
       for (let end = WINDOW; end <= codes.length; end++) {
@@ -66,6 +73,42 @@ export class KeyWindows {
         this.filter[bit >>> 3] |= 1 << (bit & 7);
       }
     }
+  }
+
+  /**
+   * Whether a JS string holds a key run (as KeyScanner would find in its UTF-8 bytes), without copying it: the cheap
+   * first pass for short texts (headers, ids, log fields), nearly all of which hold none.
+   */
+  occursIn(text: string): boolean {
+    const codes = this.codes;
+    const ring = SCRATCH_RING;
+    let run = 0;
+    let hash = 0;
+    for (let at = 0; at < text.length;) {
+      const unit = text.charCodeAt(at);
+      let code = unit < 256 && unit !== BACKSLASH ? codes[unit] : 0;
+      let length = 1;
+      if (unit === BACKSLASH) {
+        const escaped = decodeEscape(Buffer.from(text.slice(at, at + 6), 'latin1'), 0);
+        if (escaped && escaped.code < 128) {
+          code = codes[escaped.code];
+          length = escaped.length;
+        }
+      }
+      if (unit >= 128 && this.#nonAscii) return true;
+      at += code === 0 ? 1 : length;
+      if (code === 0 || unit >= 128) {
+        run = 0;
+        hash = 0;
+        continue;
+      }
+      const index = run++;
+      ring[index & 15] = code;
+      hash = (Math.imul(hash, MULT) + code) | 0;
+      if (index >= WINDOW) hash = (hash - Math.imul(ring[(index - WINDOW) & 15], MULT_POW_WINDOW)) | 0;
+      if (index >= WINDOW - 1 && this.holds(hash, ring, index)) return true;
+    }
+    return false;
   }
 
   /** Whether the 12 characters ending at `index` in the ring (codes by index & 15) are a window of a key. */

@@ -42,6 +42,7 @@ describe('key windows', () => {
       const whole = maskRuns(windows, Buffer.from(text));
       assert.equal(whole.toString(), expected.join(''), `round ${round}: ${JSON.stringify({ keys, text })}`);
       assert.deepEqual(streamed(windows, Buffer.from(text), random), whole, `round ${round}: streamed the same`);
+      assert.equal(windows.occursIn(text), expected.includes('[REDACTED]'), `round ${round}: the quick check on the string agrees`);
       for (const key of keys) assert.ok(!leaksKey(whole.toString(), key), `round ${round}: no run of the key is left`);
     }
   });
