@@ -23,6 +23,7 @@ export const ERRORS = {
   headers_too_large: { status: 431, retryable: false, message: 'request headers too large (over 16 KiB): a token or header is far longer than any agent sends' },
   invalid_parameter: { status: 400, retryable: false, message: 'invalid request parameter' },
   missing_model: { status: 400, retryable: false, message: 'missing model' },
+  invalid_model_name: { status: 400, retryable: false, message: 'model name holds an invisible or control character' },
   unknown_provider: { status: 400, retryable: false, message: 'unknown provider' },
   model_not_routable: { status: 400, retryable: false, message: 'model must be provider-prefixed: <provider>/<model>' },
   provider_not_configured: { status: 502, retryable: false, message: 'provider auth not configured' },

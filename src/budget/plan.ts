@@ -55,9 +55,15 @@ export function toCheck(spec: LimitSpec): LimitCheck {
   return { id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit };
 }
 
+/**
+ * Whether a limit's model globs match the request: against `provider/model` after routing, the model as sent upstream
+ * (a bare `claude-*` matches however the model was written, `anthropic/claude-…` or bare), and the model as requested.
+ * All three are the normalized names (upstream/model-name.ts), so spacing and slashes cannot dodge a glob.
+ */
 export function limitApplies(spec: LimitSpec, target: RequestTarget): boolean {
-  if (!spec.modelPattern) return true;
-  return spec.modelPattern.test(`${target.provider}/${target.model}`) || spec.modelPattern.test(target.requestedModel);
+  const pattern = spec.modelPattern;
+  if (!pattern) return true;
+  return pattern.test(`${target.provider}/${target.model}`) || pattern.test(target.model) || pattern.test(target.requestedModel);
 }
 
 function buildPlan(policy: EffectivePolicy, target: RequestTarget): RequestPlan {

@@ -2,6 +2,7 @@
 import { isPlainAgentId } from '../auth/agent.ts';
 import { parseWindow } from './duration.ts';
 import { LEDGER_RETENTION_MS } from '../ledger/ledger.ts';
+import { collapseModelName, invisibleCharacter } from '../upstream/model-name.ts';
 
 export type Behavior = 'hard_stop' | 'rate_limit' | 'soft_alert';
 export type UnknownCostMode = 'count_zero' | 'block' | 'estimate';
@@ -140,7 +141,9 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
   downgrade_to: (raw, field, problems) => {
     const text = readString(raw, field, problems);
     if (text === undefined) return undefined;
-    const model = text.trim();
+    const model = collapseModelName(text);
+    const invisible = invisibleCharacter(model);
+    if (invisible) return fail(problems, field, `holds an invisible or control character (${invisible})`);
     const slash = model.indexOf('/');
     return slash > 0 && slash < model.length - 1 ? model : fail(problems, field, `must be a provider-prefixed model like "openai/gpt-4o-mini", got "${text}"`);
   },

@@ -28,7 +28,7 @@ export interface Provider {
 /** Where one request goes: the outcome of routing a model string. */
 export interface Route {
   readonly provider: Provider;
-  /** The model string the agent sent. */
+  /** The model string the agent sent, normalized (trimmed, slashes collapsed: upstream/model-name.ts). */
   readonly requestedModel: string;
   /** The model string sent upstream. */
   readonly upstreamModel: string;

@@ -1,5 +1,6 @@
 // Pure model routing as cllama does it: (route path, model string) → provider, upstream model and upstream URL.
 import { ProxyError } from '../errors.ts';
+import { normalizeModelName } from './model-name.ts';
 import type { Provider, Route } from './provider.ts';
 import type { ProviderRegistry } from './registry.ts';
 
@@ -25,13 +26,18 @@ export function splitModel(model: string): { provider: string; model: string } |
   return { provider: model.slice(0, slash).trim().toLowerCase(), model: model.slice(slash + 1) };
 }
 
-/** Throws ProxyError (missing_model, model_not_routable, unknown_provider, provider_not_configured, invalid_request, not_found). */
+/**
+ * Routes the body's model, normalized first (upstream/model-name.ts). Throws ProxyError (missing_model,
+ * invalid_model_name, model_not_routable, unknown_provider, provider_not_configured, invalid_request, not_found).
+ */
 export function resolveRoute(input: RouteInput): Route {
   if (input.model !== undefined && input.model !== null && typeof input.model !== 'string') {
     throw new ProxyError('missing_model', { message: `model must be a string, got ${Array.isArray(input.model) ? 'an array' : typeof input.model}` });
   }
   if (typeof input.model !== 'string' || !input.model.trim()) throw new ProxyError('missing_model');
-  const requested = { requestedModel: input.model, model: input.model.trim() };
+  // one name for routing, pricing, scope matching and the events: variants of a name are the same model
+  const model = normalizeModelName(input.model);
+  const requested = { requestedModel: model, model };
   if (input.path === CHAT_PATH) return chatRoute({ input, ...requested });
   if (input.path === MESSAGES_PATH) return messagesRoute({ input, ...requested });
   throw new ProxyError('not_found', { message: `no model route for ${input.path}` });

@@ -79,10 +79,13 @@ test('the OpenRouter fallback needs an OpenRouter key too', () => {
   assert.throws(() => resolveRoute({ path: CHAT, query: '', model: 'meta-llama/x', registry: keyless }), { code: 'provider_not_configured' });
 });
 
-test('requestedModel is what the agent sent; routing ignores surrounding blanks', () => {
-  const route = resolveRoute({ path: CHAT, query: '', model: ' openai/gpt-4o ', registry: registryOf(ALL) });
-  assert.equal(route.requestedModel, ' openai/gpt-4o ');
-  assert.equal(route.upstreamModel, 'gpt-4o');
+test('requestedModel is the name the agent sent in its normal form (what budgets, events and metrics see)', () => {
+  for (const model of [' openai/gpt-4o ', 'openai/ gpt-4o', 'openai//gpt-4o']) {
+    const route = resolveRoute({ path: CHAT, query: '', model, registry: registryOf(ALL) });
+    assert.equal(route.requestedModel, 'openai/gpt-4o');
+    assert.equal(route.upstreamModel, 'gpt-4o');
+  }
+  assert.throws(() => resolveRoute({ path: CHAT, query: '', model: 'openai/gpt-4o\u200b', registry: registryOf(ALL) }), { code: 'invalid_model_name' });
 });
 
 test('splitModel', () => {
