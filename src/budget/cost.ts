@@ -3,6 +3,7 @@ import type { Amounts } from '../ledger/ledger.ts';
 import { ledgerAmount } from '../ledger/amounts.ts';
 import type { ModelRates, Pricer } from '../pricing/pricer.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
+import type { EffectivePolicy } from './policy.ts';
 
 export type PricedEstimate =
   | { readonly blocked: false; readonly amounts: Amounts; readonly unknownPrice: boolean }
@@ -50,4 +51,15 @@ export function callAmounts(input: { usdMicros: number; inputTokens: number; out
 /** Rounds micro-dollars up, ignoring floating-point noise below a ten-millionth of a micro-dollar (7 × 0.01 is not 0.07000000000000001). */
 export function ceilMicros(value: number): number {
   return Math.max(0, Math.ceil(value - 1e-7));
+}
+
+/**
+ * What a model without a price is charged at under `unknown_cost: "estimate"`: the policy's `fallback_rates`, else the
+ * highest rates the price book knows for the provider (the default whenever a USD limit applies). Null otherwise.
+ */
+export function unknownPriceRates(input: { policy: EffectivePolicy; pricer: Pricer; target: { readonly provider: string; readonly model: string } }): FallbackRates | null {
+  const { policy } = input;
+  if (policy.unknownCost !== 'estimate' || policy.fallbackRates) return policy.fallbackRates;
+  const ceiling = input.pricer.ceilingRates(input.target.provider, input.target.model);
+  return { input_per_mtok: ceiling.inputPerMTok, output_per_mtok: ceiling.outputPerMTok };
 }

@@ -7,7 +7,7 @@ import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
 import { blockCode, budgetBlockError, unknownCostError, type WindowSummary } from './budget-error.ts';
-import { estimateAmounts } from './cost.ts';
+import { estimateAmounts, unknownPriceRates } from './cost.ts';
 import { standingHeaders } from './headers.ts';
 import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
 import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy.ts';
@@ -169,7 +169,7 @@ class Engine implements BudgetEngine {
       inputTokens: request.estimate.inputTokens,
       outputTokens: this.#outputTokens(request),
       unknownCost: policy.unknownCost,
-      fallbackRates: policy.fallbackRates,
+      fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }),
     });
     if (priced.blocked) return { kind: 'unknown_price_blocked', target };
     const plan = planRequest(policy, target);
@@ -194,7 +194,7 @@ class Engine implements BudgetEngine {
       request,
       hold: 'held',
       scopes: plan.scopes,
-      model: effectiveModel,
+      target,
       policy,
       afterSettle: plan.alerting.length > 0 ? () => this.#checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan }) : undefined,
     });
@@ -231,12 +231,15 @@ class Engine implements BudgetEngine {
   /** A ticket that holds nothing and records the call's usage on every scope of its plan when it settles. */
   #recordingTicket(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): ReservationTicket {
     const { request, policy, target } = input;
-    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target).scopes, model: `${target.provider}/${target.model}`, policy });
+    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target).scopes, target, policy });
   }
 
-  /** The call's ticket under its request id; `policy` gives how an unpriced model is charged (absent: $0, counted). */
-  #ticket(input: { request: AdmitRequest; hold: TicketHold; scopes: readonly string[]; model: string; policy?: EffectivePolicy; afterSettle?: () => Promise<void> }): ReservationTicket {
-    const { request, policy } = input;
+  /**
+   * The call's ticket under its request id, for the provider and model it went to; `policy` gives how an unpriced
+   * model is charged (absent: $0, counted).
+   */
+  #ticket(input: { request: AdmitRequest; hold: TicketHold; scopes: readonly string[]; target: { readonly provider: string; readonly model: string }; policy?: EffectivePolicy; afterSettle?: () => Promise<void> }): ReservationTicket {
+    const { request, policy, target } = input;
     return new ReservationTicket({
       ledger: this.#options.ledger,
       bus: this.#options.bus,
@@ -245,9 +248,9 @@ class Engine implements BudgetEngine {
       hold: input.hold,
       scopes: input.scopes,
       agentId: request.agent.id,
-      model: input.model,
+      model: `${target.provider}/${target.model}`,
       unknownCost: policy?.unknownCost ?? 'count_zero',
-      fallbackRates: policy?.fallbackRates ?? null,
+      fallbackRates: policy ? unknownPriceRates({ policy, pricer: this.#options.pricer, target }) : null,
       now: this.#now,
       afterSettle: input.afterSettle,
     });
@@ -289,7 +292,7 @@ class Engine implements BudgetEngine {
     bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, latency_ms: 0, error: reason });
     let ticket: ReservationTicket | null = null;
     if (fallback?.kind === 'ledger_works') ticket = await this.#recordOnlyTicket(request);
-    else if (fallback?.kind === 'keep') ticket = this.#ticket({ request, hold: fallback.hold, scopes: fallback.scopes, model: `${request.provider}/${request.model}`, policy: fallback.policy });
+    else if (fallback?.kind === 'keep') ticket = this.#ticket({ request, hold: fallback.hold, scopes: fallback.scopes, target: request, policy: fallback.policy });
     return { outcome: 'unavailable', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
   }
 
@@ -312,15 +315,14 @@ class Engine implements BudgetEngine {
     });
     if (priced.blocked) return null;
     const scopes = bareScopes(request.agent.id);
-    const model = `${request.provider}/${request.model}`;
     try {
       await this.#options.ledger.reserve({ id: request.requestId, scopes, amounts: priced.amounts, checks: [], leaseMs: this.#leaseMs });
     } catch (error) {
       this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error: ${(error as Error).message}` });
       if (!this.#options.backlog || !SettleBacklog.keeps(error)) return null;
-      return this.#ticket({ request, hold: error instanceof LedgerOutcomeUnknownError ? 'unknown' : 'none', scopes, model });
+      return this.#ticket({ request, hold: error instanceof LedgerOutcomeUnknownError ? 'unknown' : 'none', scopes, target: request });
     }
-    return this.#ticket({ request, hold: 'held', scopes, model });
+    return this.#ticket({ request, hold: 'held', scopes, target: request });
   }
 
   async #softStandings(request: AdmitRequest, plan: RequestPlan): Promise<LimitStanding[]> {

@@ -47,7 +47,9 @@ export interface EffectivePolicy {
   /** The agent's own limits, then those of each shared budget it draws from. Empty = no enforcement. */
   readonly limits: readonly LimitSpec[];
   readonly shared: readonly string[];
+  /** `unknown_cost`; when unset, `estimate` if any USD limit applies to the agent, else `count_zero`. */
   readonly unknownCost: UnknownCostMode;
+  /** `fallback_rates`; null under `estimate` means the provider's highest rates (Pricer.ceilingRates). */
   readonly fallbackRates: FallbackRates | null;
   readonly alerts: readonly number[];
   readonly downgradeTo: string | null;
@@ -138,12 +140,11 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
     sharedLimits.push(...buildLimits({ merged: mergeSources([found.parsed]), scopeBase: `shared:${name}`, problems }));
   });
 
-  const unknownCost = fields.unknown_cost ?? 'count_zero';
+  // with a USD limit in force an unknown price is estimated by default (at the provider's highest rates unless
+  // fallback_rates says otherwise), so a model newer than the price table cannot spend past the limit for free
+  const limits = uniqueIds([...ownLimits, ...sharedLimits]);
+  const unknownCost = fields.unknown_cost ?? (limits.some((spec) => spec.metric === 'usd_micros') ? 'estimate' : 'count_zero');
   for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens'] as const) reportInvalid(merged, field, problems);
-  if (unknownCost === 'estimate' && !fields.fallback_rates && !merged.invalid.has('fallback_rates')) {
-    const where = merged.origin.get('unknown_cost')!;
-    problems.push(`${where.parsed.source.file}: ${where.parsed.prefix}unknown_cost: "estimate" needs fallback_rates { input_per_mtok, output_per_mtok }`);
-  }
   if (problems.length > 0) return unavailable(agentId, problems, validUntil);
 
   const sources: Partial<Record<PolicyField, PolicySource>> = {};
@@ -151,7 +152,7 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
   return {
     kind: 'policy',
     agentId,
-    limits: uniqueIds([...ownLimits, ...sharedLimits]),
+    limits,
     shared,
     unknownCost,
     fallbackRates: fields.fallback_rates ?? null,

@@ -4,6 +4,7 @@ import type { Usage } from '../protocol/usage.ts';
 import type { OperatorPrices } from './operator-prices.ts';
 import { costMicros, rateSet, ratesForInputSize, selectRates, singleRateCard, type RateCard } from './rate-card.ts';
 import { genaiRateCard } from './genai-rates.ts';
+import { higher, tableCeiling, widestCeiling } from './rate-ceiling.ts';
 import { operatorKeys, tableLookups } from './model-keys.ts';
 import { usdToMicros } from './money.ts';
 
@@ -15,6 +16,8 @@ export interface PriceBookOptions {
   readonly maxCachedModels?: number;
   /** Where table rates come from; defaults to the bundled @pydantic/genai-prices data (tests substitute a counter). */
   readonly priceTable?: (provider: string, model: string) => RateCard | null;
+  /** The highest rates the table lists for a provider; defaults to the bundled data's (rate-ceiling.ts). */
+  readonly ceilingTable?: (provider: string) => ModelRates | null;
 }
 
 interface Resolved {
@@ -37,14 +40,32 @@ class PriceBook implements Pricer {
   private readonly now: () => number;
   private readonly maxCached: number;
   private readonly table: (provider: string, model: string) => RateCard | null;
+  private readonly ceilingTable: (provider: string) => ModelRates | null;
   /** (provider, model) → resolved rates, or null for a model known to have no price. */
   private readonly cache = new Map<string, Resolved | null>();
+  /** (provider, vendor) → conservative rates for its unpriced models. */
+  private readonly ceilings = new Map<string, ModelRates>();
+  private widest: ModelRates | undefined;
 
   constructor(options: PriceBookOptions) {
     this.operator = options.operatorPrices ?? null;
     this.now = options.now ?? Date.now;
     this.maxCached = Math.max(1, options.maxCachedModels ?? 10_000);
     this.table = options.priceTable ?? genaiRateCard;
+    this.ceilingTable = options.ceilingTable ?? tableCeiling;
+  }
+
+  ceilingRates(provider: string, model: string): ModelRates {
+    const refs = tableLookups(provider, model);
+    const key = refs.map((ref) => ref.provider).join('\u0000');
+    let rates = this.ceilings.get(key);
+    if (rates) return rates;
+    rates = refs.map((ref) => this.ceilingTable(ref.provider)).find((found) => found !== null) ?? (this.widest ??= widestCeiling(this.ceilingTable));
+    const ownPrefix = `${provider.trim().toLowerCase()}/`;
+    for (const [name, operatorRates] of this.operator?.models ?? []) if (name.startsWith(ownPrefix)) rates = higher(rates, operatorRates);
+    if (this.ceilings.size >= this.maxCached) this.ceilings.clear();
+    this.ceilings.set(key, rates);
+    return rates;
   }
 
   rates(provider: string, model: string, inputTokens = 0): ModelRates | null {

@@ -23,6 +23,12 @@ export interface Pricer {
    * rates of the tier a request of that many input tokens falls in (long-context tiers cost more), else the base tier.
    */
   rates(provider: string, model: string, inputTokens?: number): ModelRates | null;
+  /**
+   * The conservative rates for a model without a price: the highest the price table lists for its provider (through a
+   * gateway, for the vendor its name starts with), raised by any operator price of that provider; for a provider the
+   * table does not know, the highest of the table's widest providers. Never null.
+   */
+  ceilingRates(provider: string, model: string): ModelRates;
   /** Cost of one call. Provider-reported cost wins when present. */
   price(input: { readonly provider: string; readonly model: string; readonly usage: Usage }): PriceQuote;
 }

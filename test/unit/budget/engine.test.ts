@@ -256,9 +256,25 @@ describe('unknown_cost', () => {
     return reservedToo ? standing.used + standing.reserved : standing.used;
   };
 
-  it('count_zero (default): reserves $0, counts the request as unknown cost', async () => {
+  it('default under a USD limit: reserves and settles at the provider ceiling, so the limit holds', async () => {
     const { admit, ledger } = setup();
-    const admission = await admit({ budget: { limit_usd: 0.000001, window: '1h' }, model: 'test/free-text' });
+    // the fixed pricer's ceiling is its highest rates: 10 µ$ a token in, 10 out (test/pricey)
+    assert.equal((await admit({ budget: { limit_usd: 0.000001, window: '1h' }, model: 'test/free-text' })).outcome, 'block');
+    const admission = await admit({ budget: { limit_usd: 1, window: '1h' }, model: 'test/free-text', inputTokens: 100, maxOutputTokens: 10 });
+    assert.equal(admission.outcome, 'allow');
+    assert.equal(await usedOf(ledger, 'usd_micros', true), (100 + 10) * 10);
+    await admission.ticket!.settle({ usage: { inputTokens: 50, outputTokens: 7 }, costMicros: null });
+    assert.equal(await usedOf(ledger, 'usd_micros'), (50 + 7) * 10);
+    assert.equal(await usedOf(ledger, 'unknown_cost_requests'), 1);
+  });
+
+  it('default without a USD limit, or count_zero set: reserves $0, counts the request as unknown cost', async () => {
+    const { admit: admitOnly, ledger: requestsOnly } = setup();
+    const counted = await admitOnly({ budget: { max_requests: 5, window: '1h' }, model: 'test/free-text' });
+    await settle(counted, 999, { unknown: true });
+    assert.equal(await usedOf(requestsOnly, 'usd_micros'), 0);
+    const { admit, ledger } = setup();
+    const admission = await admit({ budget: { limit_usd: 0.000001, window: '1h', unknown_cost: 'count_zero' }, model: 'test/free-text' });
     assert.equal(admission.outcome, 'allow');
     assert.equal(await usedOf(ledger, 'usd_micros', true), 0);
     await settle(admission, 999, { unknown: true });

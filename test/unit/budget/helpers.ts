@@ -24,6 +24,8 @@ export function makeAgent(input: { id?: string; budget?: unknown; override?: unk
 export function fixedPricer(table: Record<string, ModelRates>): Pricer {
   return {
     rates: (provider, model) => table[`${provider}/${model}`] ?? null,
+    // the ceiling of every provider: the highest rates in the table
+    ceilingRates: () => Object.values(table).reduce((top, rates) => ({ inputPerMTok: Math.max(top.inputPerMTok, rates.inputPerMTok), outputPerMTok: Math.max(top.outputPerMTok, rates.outputPerMTok) }), { inputPerMTok: 0, outputPerMTok: 0 }),
     price: ({ provider, model, usage }) => {
       const rates = table[`${provider}/${model}`];
       if (!rates) return { costMicros: null, source: 'unknown' };

@@ -42,7 +42,17 @@ describe('merge', () => {
   it('keeps a plain cllama policy unchanged', () => {
     const result = policy({ metadata: { limit_usd: 0.5, window: '1h', behavior: 'hard_stop' } });
     assert.deepEqual(result.limits.map((spec) => [spec.id, spec.metric, spec.limit, spec.windowMs, spec.behavior]), [['agent:a/usd/1h', 'usd_micros', 500_000, 3_600_000, 'hard_stop']]);
-    assert.equal(result.unknownCost, 'count_zero');
+    // a USD limit in force: an unknown price is estimated (at the provider's highest rates: fallbackRates null)
+    assert.equal(result.unknownCost, 'estimate');
+    assert.equal(result.fallbackRates, null);
+  });
+
+  it('estimates unknown prices by default under any USD limit (own, scoped or shared), counts them $0 without one', () => {
+    assert.equal(policy({ metadata: { max_requests: 5, window: '1h' } }).unknownCost, 'count_zero');
+    assert.equal(policy({ metadata: { limits: [{ limit_usd: 1, window: '1h', models: ['openai/*'] }] } }).unknownCost, 'estimate');
+    assert.equal(policy({ governance: { shared: ['t'] }, shared: { t: { limit_usd: 1, window: '1h' } } }).unknownCost, 'estimate');
+    assert.equal(policy({ metadata: { limit_usd: 1, window: '1h' }, governance: { unknown_cost: 'count_zero' } }).unknownCost, 'count_zero', 'count_zero stays available explicitly');
+    assert.equal(policy({ governance: { unknown_cost: 'estimate' } }).fallbackRates, null, 'estimate without fallback_rates is valid: the provider ceiling');
   });
 
   it('defaults behaviour to hard_stop and merges field by field, later sources winning, with provenance', () => {
@@ -199,7 +209,6 @@ describe('validation', () => {
     { name: 'shared budget missing', input: { governance: { shared: ['nope'] } }, expected: `${GOV}: shared[0]: no shared budget named "nope" (expected /gov/_shared/nope.json)` },
     { name: 'shared budget invalid', input: { governance: { shared: ['t'] }, shared: { t: { limit_usd: 1 } } }, expected: '/gov/_shared/t.json: window: is required when limit_usd is set' },
     { name: 'unknown_cost unknown', input: { governance: { unknown_cost: 'free' } }, expected: `${GOV}: unknown_cost: must be one of count_zero, block, estimate, got "free"` },
-    { name: 'estimate without fallback rates', input: { governance: { unknown_cost: 'estimate' } }, expected: `${GOV}: unknown_cost: "estimate" needs fallback_rates { input_per_mtok, output_per_mtok }` },
     { name: 'fallback rates incomplete', input: { governance: { fallback_rates: { input_per_mtok: 1 } } }, expected: `${GOV}: fallback_rates.output_per_mtok: must be a number >= 0 (USD per million tokens)` },
     { name: 'alerts out of range', input: { governance: { alerts: [0.5, 0] } }, expected: `${GOV}: alerts[1]: must be a fraction of the USD limit greater than 0 (1 = 100%)` },
     { name: 'downgrade_to without provider', input: { governance: { downgrade_to: 'gpt-4o-mini' } }, expected: `${GOV}: downgrade_to: must be a provider-prefixed model like "openai/gpt-4o-mini", got "gpt-4o-mini"` },

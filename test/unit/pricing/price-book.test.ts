@@ -150,3 +150,22 @@ test('the lookup cache is bounded', () => {
   bounded.rates('p', 'a');
   assert.equal(calls, 4);
 });
+
+test('ceiling rates: the most a provider charges, for the models the table does not price', () => {
+  const atLeast = (rates: { inputPerMTok: number; outputPerMTok: number }, floor: { inputPerMTok: number; outputPerMTok: number }, label: string) =>
+    assert.ok(rates.inputPerMTok >= floor.inputPerMTok && rates.outputPerMTok >= floor.outputPerMTok, `${label}: ${JSON.stringify(rates)} ≥ ${JSON.stringify(floor)}`);
+  const openai = book.ceilingRates('openai', 'gpt-9-ultra');
+  for (const model of ['gpt-4o', 'gpt-4.1', 'o3', 'gpt-4.5-preview']) atLeast(openai, book.rates('openai', model) ?? { inputPerMTok: 0, outputPerMTok: 0 }, `openai vs ${model}`);
+  atLeast(book.ceilingRates('anthropic', 'claude-new'), book.rates('anthropic', 'claude-opus-4-1')!, 'anthropic vs opus');
+  // through a gateway, the vendor's ceiling; a provider the table does not know, the widest providers'
+  assert.deepEqual(book.ceilingRates('openrouter', 'anthropic/claude-new'), book.ceilingRates('anthropic', 'x'));
+  atLeast(book.ceilingRates('ollama', 'llama9'), openai, 'unknown provider vs openai');
+  assert.deepEqual(book.ceilingRates('ollama', 'llama9'), book.ceilingRates('vercel', 'acme-model'));
+
+  const injected = createPriceBook({
+    ceilingTable: (provider) => (provider === 'openai' ? { inputPerMTok: 5, outputPerMTok: 20 } : null),
+    operatorPrices: parseOperatorPrices(JSON.stringify({ models: { 'openai/house-model': { input_per_mtok: 1, output_per_mtok: 90 }, 'acme/big': { input_per_mtok: 7, output_per_mtok: 8 } } }), 'prices.json'),
+  });
+  assert.deepEqual(injected.ceilingRates('openai', 'new'), { inputPerMTok: 5, outputPerMTok: 90 }, 'an operator price of the provider raises its ceiling');
+  assert.deepEqual(injected.ceilingRates('acme', 'other'), { inputPerMTok: 7, outputPerMTok: 20 }, 'unknown to the table: the widest, raised by its own operator prices');
+});
