@@ -13,14 +13,19 @@ import { startHarness, type Harness, type HarnessOptions } from '../helpers/harn
 const TOKEN = 'hostile-ui-token';
 const LONG_ID = `l${'o'.repeat(126)}g`;
 const RLO = '\u202E';
-/** What the first four of evil's calls ask for (they pass), then two that its request limit blocks (they reach the feed). */
+/**
+ * What the first four of evil's calls ask for (they pass), then two that its request limit blocks (they reach the feed).
+ * A model with a direction control is refused before it reaches anything (400 invalid_model_name); one in history
+ * written before that (seeded below) still reaches the agent's page.
+ */
 const PASSING_MODELS = [
   'openai/<img src=x onerror="window.__pwned=1">',
   "openai/'\"`</script><script>window.__pwned=2</script>",
-  `openai/${RLO}gpt-4o`,
+  'openai/&lt;b&gt;&amp;gpt-4o',
   `openai/${'x'.repeat(3000)}`,
 ];
-const BLOCKED_MODELS = [`openai/${'y'.repeat(5000)}${RLO}`, `openai/${RLO}<img src=x onerror="window.__pwned=3">`];
+const BLOCKED_MODELS = [`openai/${'y'.repeat(5000)}`, 'openai/<img src=x onerror="window.__pwned=3">'];
+const BIDI_MODEL = `openai/${RLO}gpt-4o`;
 const AGENTS: HarnessOptions['agents'] = {
   evil: { pod: `<img src=x onerror="window.__pwned=4">${RLO}pod`, budget: { limit_usd: 1000, window: '1h', limits: [{ max_requests: 4, window: '1h' }] } },
   unpriced: { pod: 'plain' },
@@ -53,6 +58,14 @@ function seedHuge(root: string): void {
     price: { costMicros: 2 ** 51, source: 'price_table' }, latencyMs: 900, outcome: 'complete',
   })));
   appendFileSync(join(dir, 'history.jsonl'), `${lines.join('\n')}\n`);
+  // a call of evil's two hours ago (outside its 1h request limit) to a model with a direction override
+  const evilDir = join(root, 'history', 'evil');
+  mkdirSync(evilDir, { recursive: true });
+  appendFileSync(join(evilDir, 'history.jsonl'), `${serializeHistoryEntry(buildHistoryEntry({
+    requestId: 'seed-evil-bidi', startedAt: now - 2 * 3_600_000, agentId: 'evil', path: '/v1/chat/completions',
+    requestedModel: BIDI_MODEL, effectiveProvider: 'openai', effectiveModel: `${RLO}gpt-4o`, statusCode: 200, stream: false,
+    response: { format: 'json', json: {} }, usage: { inputTokens: 10, outputTokens: 5 }, price: null, latencyMs: 9, outcome: 'complete',
+  }))}\n`);
   rmSync(join(root, 'history', '_ledger'), { recursive: true, force: true });
 }
 
@@ -80,6 +93,7 @@ describe('dashboard under hostile input', { timeout: 180_000 }, () => {
     const statuses = [];
     for (const model of [...PASSING_MODELS, ...BLOCKED_MODELS]) statuses.push(await chat(h, 'evil', model));
     assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
+    assert.equal(await chat(h, 'evil', BIDI_MODEL), 400, 'a direction control in a model name is refused');
     for (let i = 0; i < 2; i++) assert.equal(await chat(h, 'unpriced', 'openai/no-price-for-this-model'), 200);
     const put = await fetch(`${h.tollgate.uiUrl}/api/agents/evil/override`, {
       method: 'PUT',
@@ -121,7 +135,7 @@ describe('dashboard under hostile input', { timeout: 180_000 }, () => {
     assert.ok((await page.$eval(`tr[data-agent="${LONG_ID}"] td:first-child`, (cell) => cell.getBoundingClientRect().width)) < 400, 'a long id and pod keep the column narrow');
     const details = await page.$$eval('#feed-list li[data-kind="block"] .detail', (items) => items.map((item) => item.textContent ?? ''));
     assert.ok(details.every((detail) => detail.length < 200), `feed details are cut short: ${details.map((detail) => detail.length)}`);
-    assert.ok(details.some((detail) => detail.startsWith('openai/‹U+202E›<img src=x')), 'the blocked model is shown as text');
+    assert.ok(details.some((detail) => detail.startsWith('openai/<img src=x')), 'the blocked model is shown as text');
     const override = await page.textContent('#feed-list li[data-kind="override"] .detail');
     assert.equal(override, '$500.00 per 1h by </script>: <b>launch</b> ‹U+202E›week');
 
