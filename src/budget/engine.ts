@@ -8,6 +8,7 @@ import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
 import { blockCode, budgetBlockError, unknownCostError, type WindowSummary } from './budget-error.ts';
 import { estimateAmounts, unknownPriceRates } from './cost.ts';
+import { reservedOutputTokens, upstreamOutputCap } from './estimate.ts';
 import { standingHeaders } from './headers.ts';
 import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
 import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy.ts';
@@ -150,16 +151,6 @@ class Engine implements BudgetEngine {
     return standings.some((standing) => standing.used >= policy.downgradeAt! * standing.limit);
   }
 
-  /** Output tokens reserved: the client's cap times its choices, else the default cap times its choices. */
-  #outputTokens(request: AdmitRequest): number {
-    return request.estimate.maxOutputTokens ?? this.#options.defaultMaxOutputTokens * (request.estimate.choices ?? 1);
-  }
-
-  /** The cap set on the upstream request when the client set none (the default cap reserved per choice), unless the policy opts out. */
-  #outputCap(request: AdmitRequest, policy: EffectivePolicy): number | null {
-    return request.estimate.maxOutputTokens === null && policy.capOutputTokens ? this.#options.defaultMaxOutputTokens : null;
-  }
-
   async #tryReserve(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): Promise<Attempt> {
     const { request, policy, target } = input;
     const priced = estimateAmounts({
@@ -167,7 +158,7 @@ class Engine implements BudgetEngine {
       provider: target.provider,
       model: target.model,
       inputTokens: request.estimate.inputTokens,
-      outputTokens: this.#outputTokens(request),
+      outputTokens: reservedOutputTokens(request.estimate, this.#options.defaultMaxOutputTokens),
       unknownCost: policy.unknownCost,
       fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }),
     });
@@ -216,7 +207,7 @@ class Engine implements BudgetEngine {
       headers: standings.length > 0 ? standingHeaders(standings) : NO_HEADERS,
       error: null,
       downgradeTo: downgraded ? policy.downgradeTo : null,
-      outputCap: this.#outputCap(request, policy),
+      outputCap: upstreamOutputCap({ estimate: request.estimate, policy, defaultCap: this.#options.defaultMaxOutputTokens }),
     };
   }
 
@@ -309,7 +300,7 @@ class Engine implements BudgetEngine {
       provider: request.provider,
       model: request.model,
       inputTokens: request.estimate.inputTokens,
-      outputTokens: this.#outputTokens(request),
+      outputTokens: reservedOutputTokens(request.estimate, this.#options.defaultMaxOutputTokens),
       unknownCost: 'count_zero',
       fallbackRates: null,
     });

@@ -90,3 +90,19 @@ export class BodyEstimate {
     return this.#params.choices;
   }
 }
+
+/** What admission reads of a body's estimate (BodyEstimate, or a plain object in tests). */
+export interface OutputEstimate {
+  readonly maxOutputTokens: number | null;
+  readonly choices?: number;
+}
+
+/** Output tokens reserved: the client's cap times its choices, else the default cap times its choices. */
+export function reservedOutputTokens(estimate: OutputEstimate, defaultCap: number): number {
+  return estimate.maxOutputTokens ?? defaultCap * (estimate.choices ?? 1);
+}
+
+/** The cap to set on the upstream request: the default reserved per choice when the client set none, unless the policy opts out. */
+export function upstreamOutputCap(input: { estimate: OutputEstimate; policy: { readonly capOutputTokens: boolean }; defaultCap: number }): number | null {
+  return input.estimate.maxOutputTokens === null && input.policy.capOutputTokens ? input.defaultCap : null;
+}

@@ -60,7 +60,8 @@ class PriceBook implements Pricer {
     const key = refs.map((ref) => ref.provider).join('\u0000');
     let rates = this.ceilings.get(key);
     if (rates) return rates;
-    rates = refs.map((ref) => this.ceilingTable(ref.provider)).find((found) => found !== null) ?? (this.widest ??= widestCeiling(this.ceilingTable));
+    if (!this.widest) this.widest = widestCeiling(this.ceilingTable);
+    rates = refs.map((ref) => this.ceilingTable(ref.provider)).find((found) => found !== null) ?? this.widest;
     const ownPrefix = `${provider.trim().toLowerCase()}/`;
     for (const [name, operatorRates] of this.operator?.models ?? []) if (name.startsWith(ownPrefix)) rates = higher(rates, operatorRates);
     if (this.ceilings.size >= this.maxCached) this.ceilings.clear();

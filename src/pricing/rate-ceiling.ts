@@ -11,7 +11,7 @@ const WIDEST_PROVIDERS = ['openai', 'anthropic', 'google', 'x-ai', 'openrouter']
  * charged at the input rate. Null when the table has no such provider or it prices nothing per token.
  */
 export function tableCeiling(provider: string): ModelRates | null {
-  let found;
+  let found: ReturnType<typeof findProvider>;
   try {
     found = findProvider({ providerId: provider });
   } catch {

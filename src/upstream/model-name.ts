@@ -15,7 +15,8 @@ export function collapseModelName(text: string): string {
 export function invisibleCharacter(text: string): string | null {
   const found = INVISIBLE.exec(text);
   if (!found) return null;
-  return `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at position ${found.index}`;
+  const code = (found[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  return `U+${code} at position ${found.index}`;
 }
 
 /**
