@@ -1,5 +1,6 @@
 // What a finished call is charged: the usage the provider reported, with any side it left out estimated (and flagged).
 import { BYTES_PER_TOKEN, estimateInputTokens, textSize } from '../budget/estimate.ts';
+import { readCallParams } from '../protocol/call-params.ts';
 import { hasUsage, type Usage } from '../protocol/usage.ts';
 import type { RelayResult } from '../stream/tap.ts';
 import type { WireFormat } from '../upstream/provider.ts';
@@ -13,6 +14,8 @@ export interface ChargeableUsageInput {
   readonly relay: RelayResult;
   /** The upstream was working on the call (a 2xx answer, or cut while it had the request): a cut call's prompt counts. */
   readonly upstreamWorked: boolean;
+  /** The request as sent upstream: its output cap (× `n`) bounds what it can have generated, so an output estimate too. */
+  readonly upstreamBody?: Record<string, unknown>;
 }
 
 /**
@@ -22,7 +25,8 @@ export interface ChargeableUsageInput {
  * server that ignores `include_usage`, a stream cut before its usage chunk, a call cut before any answer, a count that
  * was not a whole number) is estimated: input from the request body as admission estimates it, output from the text
  * relayed at 3 UTF-8 bytes per token (a JSON answer's generated part, a stream's deltas: `generatedBytes`; none for a
- * cut JSON answer: what was generated is unknowable).
+ * cut JSON answer: what was generated is unknowable), never past the output cap the upstream was sent (× `n`): it cannot
+ * have generated more, so an estimate stays within what admission reserved.
  * A stream's output count is taken as reported only once it is final (OpenAI's usage chunk, Anthropic's message_delta);
  * before that a report is a placeholder (Anthropic's message_start says 1) or partial, so a stream cut, or ended,
  * without its final usage is charged the larger of what was reported and the estimate from what it relayed.
@@ -39,7 +43,7 @@ export function chargeableUsage(input: ChargeableUsageInput): Usage | null {
   if (hasInput && finalOutput) return reported;
   const usage: Usage = reported === null ? {} : { ...reported };
   if (!hasInput) usage.inputTokens = estimateInputTokens(input.body, input.dialect);
-  if (!finalOutput) usage.outputTokens = Math.max(reported?.outputTokens ?? 0, estimateOutputTokens(relay, input.dialect));
+  if (!finalOutput) usage.outputTokens = Math.max(reported?.outputTokens ?? 0, Math.min(estimateOutputTokens(relay, input.dialect), outputBound(input)));
   usage.estimated = true;
   return usage;
 }
@@ -48,6 +52,17 @@ export function chargeableUsage(input: ChargeableUsageInput): Usage | null {
 function estimateOutputTokens(relay: RelayResult, dialect: WireFormat): number {
   if (relay.sse) return Math.ceil(relay.generatedBytes / BYTES_PER_TOKEN);
   return relay.end === 'complete' ? jsonOutputTokens(relay, dialect) : 0;
+}
+
+/** The most output tokens the upstream request allowed (its cap × choices); unbounded when it set none. */
+function outputBound(input: ChargeableUsageInput): number {
+  if (!input.upstreamBody) return Number.POSITIVE_INFINITY;
+  try {
+    const { outputCap, choices } = readCallParams(input.upstreamBody, input.dialect);
+    return outputCap === null ? Number.POSITIVE_INFINITY : outputCap * choices;
+  } catch {
+    return Number.POSITIVE_INFINITY; // not a shape admission lets through: no bound read from it
+  }
 }
 
 /** The generated part of a JSON answer (OpenAI `choices`, Anthropic `content`), else the whole body, at 3 bytes per token. */

@@ -57,7 +57,7 @@ export async function chargeCall(input: FinishInput): Promise<void> {
   const route = ctx.route!;
   const status = ctx.statusCode ?? 0;
   const ok = status >= 200 && status < 300;
-  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay, upstreamWorked: input.upstreamWorked });
+  const usage = chargeableUsage({ body: ctx.body!, dialect: ctx.dialect, ok, relay, upstreamWorked: input.upstreamWorked, upstreamBody: ctx.upstreamBody });
   const price: PriceQuote | null = usage ? deps.pricer.price({ provider: route.provider.name, model: route.upstreamModel, usage }) : null;
   ctx.usage = usage;
   if (price) ctx.price = price;

@@ -61,13 +61,13 @@ describe('cut streams are charged for what was generated', () => {
     let text = '';
     const consume = async () => {
       if (anthropicRoute) {
-        const stream = await anthropic(client === 'anthropic-bearer', 'a', on).messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
+        const stream = await anthropic(client === 'anthropic-bearer', 'a', on).messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
         for await (const event of stream) {
           if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
           if (event.type === 'content_block_stop' && cut === 'client') break; // closes the connection
         }
       } else {
-        const stream = await openai('a', on).chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
+        const stream = await openai('a', on).chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
         let chunks = 0;
         for await (const chunk of stream) {
           text += chunk.choices[0]?.delta.content ?? '';
@@ -108,7 +108,7 @@ describe('cut streams are charged for what was generated', () => {
       url: h.url,
       path: '/v1/messages',
       headers: { authorization: `Bearer ${h.token('a')}`, 'anthropic-version': '2023-06-01', ...behaviorHeader(behavior) },
-      body: JSON.stringify({ model: 'claude-sonnet-4-20250514', max_tokens: 200, stream: true, messages: [{ role: 'user', content: marker }] }),
+      body: JSON.stringify({ model: 'claude-sonnet-4-20250514', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] }),
       cutAt: 'event: content_block_stop',
     });
     assert.equal(call.status, 200);
@@ -116,6 +116,17 @@ describe('cut streams are charged for what was generated', () => {
     const { entry } = await recorded(marker);
     assert.equal(entry.outcome, 'client_aborted');
     assert.ok(entry.usage.completion_tokens >= TEXT_ESTIMATE, `${entry.usage.completion_tokens} >= ${TEXT_ESTIMATE}`);
+  });
+
+  it('a cut stream is never charged past the output cap the upstream was sent (it cannot have generated more)', async () => {
+    const marker = 'capped cut';
+    const stream = await anthropic(false).messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 100, stream: true, messages: [{ role: 'user', content: marker }] },
+      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: { input: 10, output: 100 }, stallAfterChunks: ANTHROPIC_AFTER_TEXT }) });
+    for await (const event of stream) if (event.type === 'content_block_stop') break;
+    const { entry } = await recorded(marker);
+    assert.equal(entry.outcome, 'client_aborted');
+    assert.equal(entry.usage.completion_tokens, 100, `the cap, not the ${TEXT_ESTIMATE} the text would be estimated at (nor the placeholder 1)`);
+    assert.equal(entry.usage.estimated, true);
   });
 
   it('an OpenAI stream dropped just before its usage chunk is charged the relayed bytes, not one token per event', async () => {
@@ -145,7 +156,7 @@ describe('cut streams are charged for what was generated', () => {
   });
 
   it('with a limit sized for ~3 complete streams, a client cutting each at content_block_stop is stopped as soon (not 20 of 20)', async (t: TestContext) => {
-    // 100 packed events (8,000 bytes) reported as 2,000 output tokens: $0.03 a stream at $15/Mtok, so $0.10 holds 3
+    // 100 packed events (8,100 bytes) reported as 2,000 output tokens: $0.03 a stream at $15/Mtok, so $0.10 holds 3
     const long: Behavior = { chunks: 100, chunkText: PACKED, usage: { input: 10, output: 2000 } };
     const body = (marker: string) => ({ model: 'claude-sonnet-4-20250514', max_tokens: 2000, stream: true, messages: [{ role: 'user', content: marker }] });
     let complete = 0;
@@ -183,8 +194,9 @@ describe('cut streams are charged for what was generated', () => {
     const cutter = await spend('cutter');
     t.diagnostic(`complete streams: ${complete} admitted, $${steady.used / 1e6}; cutting client: ${cutOk} admitted, ${refused} refused, $${cutter.used / 1e6}`);
     assert.equal(complete, 3);
-    assert.ok(cutOk >= 1 && cutOk <= complete, `the cutting client got ${cutOk} answers, the complete one ${complete}`);
+    assert.equal(cutOk, complete, 'cutting at content_block_stop buys no more answers than reading them whole');
     assert.equal(cutter.reserved, 0);
-    assert.ok(cutter.used <= 100_000 && cutter.used >= 0.6 * steady.used, `cutter charged ${cutter.used} µ$, steady ${steady.used} µ$`);
+    // each cut stream: 8,100 bytes of text (2,700 tokens estimated) charged at its cap, the 2,000 the upstream could write
+    assert.equal(cutter.used, steady.used, `cutter charged ${cutter.used} µ$, steady ${steady.used} µ$`);
   });
 });

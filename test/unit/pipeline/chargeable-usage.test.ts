@@ -60,6 +60,16 @@ describe('chargeableUsage', () => {
     assert.equal(done, final, 'once final, the count is the provider\'s, even under the estimate');
   });
 
+  it('never estimates past the output cap the upstream was sent, times n', () => {
+    const sent = { ...body, max_tokens: 40, n: 2 };
+    const cut = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, upstreamBody: sent, relay: relay({ end: 'client_aborted', sse: true, dataEvents: 9, generatedBytes: 900, finalUsage: false }) });
+    assert.deepEqual(cut, { inputTokens: inputEstimate, outputTokens: 80, estimated: true });
+    const partial = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, upstreamBody: sent, relay: relay({ end: 'incomplete', sse: true, usage: { inputTokens: 10, outputTokens: 90 }, dataEvents: 9, generatedBytes: 900, finalUsage: false }) });
+    assert.equal(partial?.outputTokens, 90, 'a reported count above the cap is the provider\'s word, kept');
+    const uncapped = chargeableUsage({ body, dialect: 'openai', ok: true, upstreamWorked: true, upstreamBody: body, relay: relay({ end: 'client_aborted', sse: true, dataEvents: 9, generatedBytes: 900, finalUsage: false }) });
+    assert.equal(uncapped?.outputTokens, 300, 'no cap sent: the estimate stands');
+  });
+
   it('charges the prompt of a call cut after the upstream had its request, before any answer', () => {
     const cutJson = chargeableUsage({ body, dialect: 'openai', ok: false, upstreamWorked: true, relay: relay({ end: 'client_aborted' }) });
     assert.deepEqual(cutJson, { inputTokens: inputEstimate, outputTokens: 0, estimated: true });
