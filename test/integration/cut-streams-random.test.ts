@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { Behavior } from '../helpers/fake-upstream.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { seededRandom } from '../helpers/random.ts';
+import { historyEntry } from '../helpers/history-entry.ts';
 import { rawPost } from '../helpers/raw-client.ts';
 import { finalOutputIn, relayedOutputEstimate, terminatedIn } from '../helpers/sse-reference.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -67,9 +68,8 @@ describe('cut streams, random packing and cut points', () => {
     assert.equal(answer.status, 200);
     const requestId = answer.headers['x-tollgate-request-id'];
     await waitFor(() => h.events.some((e) => e.request_id === requestId && (e.type === 'response' || e.type === 'error')), 'outcome event');
-    await waitFor(() => h.historyLines(AGENT).some((line) => line.request_id === requestId), 'history');
+    const entry = await historyEntry(h, AGENT, (line) => line.request_id === requestId);
     const event = h.events.find((e) => e.request_id === requestId && (e.type === 'response' || e.type === 'error'))!;
-    const entry = h.historyLines(AGENT).find((line) => line.request_id === requestId)!;
     const [standing] = await h.tollgate.ledger.standing([HOUR]);
     return { text: answer.body, event, entry, spent: standing.used - before.used, reserved: standing.reserved };
   }

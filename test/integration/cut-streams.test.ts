@@ -5,6 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { Behavior } from '../helpers/fake-upstream.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { historyEntry } from '../helpers/history-entry.ts';
 import { rawPost } from '../helpers/raw-client.ts';
 import { relayedOutputEstimate } from '../helpers/sse-reference.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -44,9 +45,7 @@ describe('cut streams are charged for what was generated', () => {
 
   /** The history entry and audit outcome event of the call whose prompt holds `marker`. */
   async function recorded(marker: string, on = h): Promise<{ entry: Record<string, any>; event: Record<string, any> }> {
-    const find = () => on.historyLines('a').find((line) => JSON.stringify(line.request_original).includes(marker));
-    await waitFor(() => find() !== undefined, `history of ${marker}`);
-    const entry = find()!;
+    const entry = await historyEntry<Record<string, any>>(on, 'a', (line) => JSON.stringify(line.request_original).includes(marker));
     await waitFor(() => on.events.some((e) => e.request_id === entry.request_id && (e.type === 'response' || e.type === 'error')), 'outcome event');
     return { entry, event: on.events.find((e) => e.request_id === entry.request_id && (e.type === 'response' || e.type === 'error'))! };
   }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { historyEntry } from '../helpers/history-entry.ts';
 import { relayedOutputEstimate } from '../helpers/sse-reference.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -39,9 +40,8 @@ describe('streams that end without their terminator', () => {
     const text = await response.text();
     const requestId = response.headers.get('x-tollgate-request-id')!;
     await waitFor(() => h.events.some((e) => e.request_id === requestId && (e.type === 'response' || e.type === 'error')), 'outcome event');
-    await waitFor(() => h.historyLines('a').some((line) => line.request_id === requestId), 'history');
+    const entry = await historyEntry(h, 'a', (line) => line.request_id === requestId);
     const event = h.events.find((e) => e.request_id === requestId && (e.type === 'response' || e.type === 'error'))!;
-    const entry = h.historyLines('a').find((line) => line.request_id === requestId)!;
     return { text, event, entry, usage: entry.usage as Record<string, unknown> };
   }
 
