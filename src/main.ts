@@ -24,6 +24,7 @@ import { historyRoutes } from './transport/history-routes.ts';
 import { createUiServer } from './admin/server.ts';
 import { CostTotals } from './admin/cost-totals.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { LoopLag } from './observability/loop-lag.ts';
 import { UpstreamClient } from './upstream/client.ts';
 import { ProviderRegistry } from './upstream/registry.ts';
 import { routableOn } from './upstream/routing.ts';
@@ -108,7 +109,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const apiUrl = urlOf(api);
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
-  const metrics = createMetrics({ bus, ledger, agents, policies, history });
+  const loopLag = new LoopLag();
+  const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag });
   const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets });
   await listen(ui, config.ui);
   const uiUrl = urlOf(ui);
@@ -121,6 +123,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     if (!(await inFlight.idle(SETTLE_AT_SHUTDOWN_MS))) log(`shutdown: ${inFlight.count} calls had not settled after ${SETTLE_AT_SHUTDOWN_MS} ms; closing anyway`);
     costs.stop();
     metrics.close();
+    loopLag.stop();
     await upstream.close();
     await history.close();
     await backlog.close(); // settlements kept while Redis was unreachable: one last attempt before the ledger closes

@@ -9,6 +9,7 @@ import { ModelLabels, NO_MODEL, OTHER_MODEL } from './model-labels.ts';
 import type { EventBus, ProxyEvent } from './events.ts';
 import { ExpositionWriter, type Family } from './exposition.ts';
 import { Tally } from './tally.ts';
+import type { LoopLag } from './loop-lag.ts';
 
 export interface MetricsOptions {
   readonly bus: EventBus;
@@ -17,6 +18,10 @@ export interface MetricsOptions {
   readonly policies: { effective(agent: Agent, now: number): PolicyResult };
   /** The history writer, for its queue length (optional). */
   readonly history?: { readonly pendingEntries: number };
+  /** Model calls in progress (pipeline/in-flight.ts), optional. */
+  readonly inFlight?: { readonly count: number };
+  /** Event-loop delay (loop-lag.ts), optional: each scrape reads the delays since the previous one. */
+  readonly loopLag?: Pick<LoopLag, 'take'>;
   readonly now?: () => number;
   /** How often the series of agents gone from the registry are dropped (default 60 s; they go at the second check that misses them). */
   readonly forgetEveryMs?: number;
@@ -57,7 +62,14 @@ const PER_MODEL: readonly CounterKey[] = ['requests', 'tokens', 'cost', 'unprice
 const DEFAULT_FORGET_EVERY_MS = 60_000;
 
 /** The families prom-client holds and renders: their series do not grow with the number of agents. */
-const PROM_RENDERED = { latency: 'tollgate_upstream_latency_seconds', ledgerUp: 'tollgate_ledger_up', historyPending: 'tollgate_history_pending_entries' } as const;
+const PROM_RENDERED = {
+  latency: 'tollgate_upstream_latency_seconds',
+  ledgerUp: 'tollgate_ledger_up',
+  historyPending: 'tollgate_history_pending_entries',
+  inFlight: 'tollgate_in_flight_calls',
+  loopLag: 'tollgate_event_loop_lag_seconds',
+} as const;
+
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
@@ -68,6 +80,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const latency = new Histogram({ name: PROM_RENDERED.latency, help: 'Time from request start to the end of the relayed upstream response.', labelNames: ['provider', 'model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
   const ledgerUp = new Gauge({ name: PROM_RENDERED.ledgerUp, help: '1 when the budget ledger answers its health check.', labelNames: ['kind'], registers });
   const historyPending = new Gauge({ name: PROM_RENDERED.historyPending, help: 'Session history entries queued but not yet written.', registers });
+  const inFlight = new Gauge({ name: PROM_RENDERED.inFlight, help: 'Model calls in progress (admitted, not yet charged, recorded and observed).', registers });
+  const loopLag = new Gauge({ name: PROM_RENDERED.loopLag, help: 'Event-loop delay since the previous scrape: p50, p99 and max.', labelNames: ['stat'], registers });
 
   const models = new ModelLabels();
   const onEvent = (event: ProxyEvent): void => {
@@ -123,6 +137,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     ledgerUp.reset();
     ledgerUp.set({ kind: health.kind }, health.ok ? 1 : 0);
     if (options.history) historyPending.set(options.history.pendingEntries);
+    if (options.inFlight) inFlight.set(options.inFlight.count);
+    const lag = options.loopLag?.take();
+    if (lag) for (const stat of ['p50', 'p99', 'max'] as const) loopLag.set({ stat }, lag[stat]);
     return rows;
   }
 
@@ -138,6 +155,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     for (const family of budgetFamilies(rows)) await writer.family(family);
     writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.ledgerUp));
     writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.historyPending));
+    if (options.inFlight) writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.inFlight));
+    if (options.loopLag) writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.loopLag));
     return writer.pieces();
   }
 
