@@ -11,7 +11,8 @@ import { attachAlertWebhook } from './budget/alert-webhook.ts';
 import type { Config } from './config/config.ts';
 import { HistoryWriter } from './history/writer.ts';
 import { scanHistory } from './history/reader.ts';
-import { createLedger, type LedgerLoadProgress } from './ledger/create.ts';
+import { scanHistorySince } from './history/recent-scan.ts';
+import { createLedger, type LedgerLoadProgress, type LedgerLoadReport } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { attachAuditLog } from './observability/audit-log.ts';
 import { EventBus } from './observability/events.ts';
@@ -72,12 +73,18 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   });
   await policies.start();
   const pricer = createPriceBook({ operatorPrices: config.pricesFile ? loadOperatorPrices(config.pricesFile) : null });
+  let reconciliation: LedgerLoadReport['reconciliation'];
   const ledger = await createLedger({
     config,
     scanHistory,
+    scanRecentHistory: scanHistorySince,
     scopesFor: historyScopes({ agents, policies, now: Date.now }),
     onProgress: options.onReplayProgress,
-    onLoaded: (report) => log(`ledger loaded from ${report.source}: ${report.records} records`),
+    onLoaded: (report) => {
+      log(`ledger loaded from ${report.source}: ${report.records} records`);
+      reconciliation = report.reconciliation;
+      if (reconciliation) log(reconciliationLine(reconciliation));
+    },
     onWarning: log,
     onStateChange: (change) => {
       log(`shared ledger ${change.state}${change.detail ? `: ${change.detail}` : ''}`);
@@ -102,7 +109,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     health: async () => {
       const health = await ledger.health().catch((error: Error) => ({ ok: false, kind: config.ledger.kind, detail: error.message }));
       // with fail mode closed a ledger outage refuses every call, so the replica is unhealthy; open mode keeps serving
-      return { ok: health.ok || config.budgetFailMode === 'open', ledger: health, bytes_in_flight: bytesInFlight.total };
+      const body: Record<string, unknown> = { ok: health.ok || config.budgetFailMode === 'open', ledger: health, bytes_in_flight: bytesInFlight.total };
+      if (reconciliation) body.reconciliation = reconciliation; // what start-up found (docs/budgets.md)
+      return body;
     },
   });
   await listen(api, config.listen);
@@ -150,6 +159,12 @@ function listen(server: Server, address: { host: string; port: number }): Promis
       resolve();
     });
   });
+}
+
+function reconciliationLine(report: NonNullable<LedgerLoadReport['reconciliation']>): string {
+  if (report.status === 'no_watermark') return 'ledger reconciliation with history skipped: the journal has no watermark yet (written by an older version)';
+  return `ledger reconciled with history since ${report.watermark}: ${report.checked} calls checked, ${report.journaled} in the journal, ` +
+    `${report.charged} charged now (${report.charged_micros} µ$), ${report.duplicates} duplicates, ${report.skipped_lines} torn or bad lines skipped (${report.ms} ms)`;
 }
 
 function urlOf(server: Server): string {

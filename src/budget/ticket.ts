@@ -66,6 +66,8 @@ export class ReservationTicket implements BudgetTicket {
     if (this.#claim('settle')) return;
     const amounts = settleAmounts({ actual, unknownCost: this.#options.unknownCost, fallbackRates: this.#options.fallbackRates });
     if (!(await this.#charge(amounts))) return;
+    // the answer's last bytes wait for this (finish.ts): the charge is in the journal before the client sees the end
+    await this.#options.ledger.durable?.();
     try {
       await this.#options.afterSettle?.();
     } catch (error) {

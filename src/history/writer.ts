@@ -110,33 +110,50 @@ export class HistoryWriter {
     this.#appendBuilt(entry.claw_id, serializeHistoryEntry, entry);
   }
 
-  /** Queues the entry of one finished call (its line built from the texts it carries). */
-  record(record: HistoryRecord): void {
-    this.#appendBuilt(record.agentId, historyLine, record);
+  /**
+   * Queues the entry of one finished call (its line built from the texts it carries). Resolves once it is written
+   * (or its write failed, reported through onError): a call's answer ends only after that (pipeline/finish.ts).
+   */
+  record(record: HistoryRecord): Promise<void> {
+    const log = this.#appendBuilt(record.agentId, historyLine, record);
+    if (!log) return Promise.resolve();
+    const target = log.appended;
+    return new Promise((resolve) => log.waiters.push({ target, resolve }));
   }
 
   /** Queues one serialised entry (no newline) of `agentId`'s history; same order and error rules as append. */
   appendLine(agentId: string, line: string): void {
-    if (this.#closed) return this.#report(new Error('history writer is closed; entry dropped'), agentId);
+    this.#queueLine(agentId, line);
+  }
+
+  /** Queues the line in the agent's chain; null (reported) when it is refused. */
+  #queueLine(agentId: string, line: string): AgentLog | null {
+    if (this.#closed) {
+      this.#report(new Error('history writer is closed; entry dropped'), agentId);
+      return null;
+    }
     if (typeof agentId !== 'string' || !isPlainAgentId(agentId)) {
-      return this.#report(new Error('history entry refused: claw_id is not a plain agent id'), String(agentId));
+      this.#report(new Error('history entry refused: claw_id is not a plain agent id'), String(agentId));
+      return null;
     }
     const log = this.#logFor(agentId);
     log.queue.push(line + '\n');
     log.appended += 1;
     log.lastActive = this.#now();
     if (!log.running) void this.#drain(log);
+    return log;
   }
 
   /** Builds the line (a failure is reported, not thrown) and queues it. */
-  #appendBuilt<T>(agentId: string, toLine: (input: T) => string, input: T): void {
+  #appendBuilt<T>(agentId: string, toLine: (input: T) => string, input: T): AgentLog | null {
     let line: string;
     try {
       line = toLine(input);
     } catch (err) {
-      return this.#report(asError(err), String(agentId));
+      this.#report(asError(err), String(agentId));
+      return null;
     }
-    this.appendLine(agentId, line);
+    return this.#queueLine(agentId, line);
   }
 
   /** Resolves when every entry appended before this call has been written (or reported through onError). */

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
-import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type LedgerSnapshot } from './journal.ts';
+import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type JournaledCalls, type LedgerSnapshot } from './journal.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
+import { reconcileWithHistory, type ReconcileReport } from './reconcile.ts';
 
 export interface LedgerLoadProgress {
   readonly phase: 'replay' | 'rebuild';
@@ -24,6 +25,8 @@ export interface LedgerLoadReport {
   readonly expired: number;
   /** Lines removed by compaction (old or malformed). */
   readonly compacted: number;
+  /** The embedded ledger checked against session history (absent: no journal before, or no history to read). */
+  readonly reconciliation?: ReconcileReport;
   readonly ms: number;
 }
 
@@ -35,7 +38,12 @@ export interface CreateLedgerOptions {
   readonly onWarning?: (message: string) => void;
   /** Session-history reader (src/history/reader.ts scanHistory), used only when the journal is missing. */
   readonly scanHistory?: (options: { readonly dir: string }) => AsyncIterable<HistoryUsageEntry>;
-  /** Scopes a history entry counts in when rebuilding; default `agent:<claw_id>`. */
+  /**
+   * The history entries that may have ended after `since` (history/recent-scan.ts scanHistorySince): start-up
+   * reconciliation charges those the journal lacks. Not given: no reconciliation.
+   */
+  readonly scanRecentHistory?: (options: { readonly dir: string; readonly since: number; readonly onSkippedLine: () => void }) => AsyncIterable<HistoryUsageEntry>;
+  /** Scopes a history entry counts in when rebuilding or reconciling; default `agent:<claw_id>`. */
   readonly scopesFor?: (entry: HistoryUsageEntry) => readonly string[];
   readonly now?: () => number;
   readonly retentionMs?: number;
@@ -88,6 +96,7 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
   const journalExisted = await exists(file);
   let report: Omit<LedgerLoadReport, 'ms'> = { source: 'empty', file, records: 0, skipped: 0, expired: 0, compacted: 0 };
   let lines = 0;
+  let journaled: JournaledCalls | null = null;
 
   if (journalExisted) {
     const compacted = await compactJournal({ file, retentionMs, now });
@@ -100,6 +109,7 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
       onProgress: (progress) => options.onProgress?.({ phase: 'replay', ...progress }),
     });
     report = { ...report, source: 'journal', records: replayed.records, skipped: replayed.skipped, expired: replayed.expired, compacted: compacted.dropped };
+    journaled = replayed.journaled;
     ledger.sweep(); // fold the replayed usage as the running ledger holds it
   }
 
@@ -109,27 +119,49 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
     file,
     lock: input.lock,
     lines,
+    now,
     compaction: { everyMs: JOURNAL_COMPACTION_MS, retentionMs, now, snapshot, onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`) },
   });
   ledger.attachJournal(journal);
+  const historyDir = options.config.historyDir;
+  const scopesFor = options.scopesFor ?? ((entry: HistoryUsageEntry) => [`agent:${entry.claw_id}`]);
+  if (journaled && options.scanRecentHistory && historyDir) {
+    // before any rewrite: the watermark and ids read above describe the file as the last process left it
+    const scan = options.scanRecentHistory;
+    const reconciliation = await reconcileWithHistory({
+      journaled,
+      scan: ({ since, onSkippedLine }) => scan({ dir: historyDir, since, onSkippedLine }),
+      ledger,
+      scopesFor,
+      now: now(),
+      retentionMs,
+    });
+    report = { ...report, reconciliation };
+  }
+  if (journalExisted) {
+    journal.markStart(); // everything in history so far is in the journal now (before a rewrite, whose head keeps it)
+    await journal.flush();
+  }
   if (lines > 0) {
     // a journal of one line per settlement (an older tollgate's, or a long run's tail) is rewritten as held, if it halves
     const rewritten = await journal.compact({ retentionMs, now, snapshot });
     if (rewritten.rewritten) report = { ...report, compacted: report.compacted + rewritten.dropped };
   }
 
-  const historyDir = options.config.historyDir;
   if (!journalExisted && options.scanHistory && historyDir && (await exists(historyDir))) {
     const rebuilt = await rebuildFromHistory({
       scan: options.scanHistory({ dir: historyDir }),
       ledger,
       now,
       retentionMs,
-      scopesFor: options.scopesFor ?? ((entry) => [`agent:${entry.claw_id}`]),
+      scopesFor,
       onProgress: (progress) => options.onProgress?.({ phase: 'rebuild', ...progress }),
     });
-    await journal.flush();
     report = { ...report, source: 'history', records: rebuilt.records, skipped: rebuilt.skipped, expired: rebuilt.expired };
+  }
+  if (!journalExisted) {
+    journal.markStart();
+    await journal.flush();
   }
   options.onLoaded?.({ ...report, ms: Math.round(performance.now() - started) });
   return ledger;

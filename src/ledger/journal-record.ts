@@ -1,48 +1,83 @@
-// One journal line: a settlement (time, scopes, amounts) as compact JSON, and its strict decoding for replay.
+// One journal line: a settlement (time, scopes, amounts, request id) or a watermark, as compact JSON; strict decoding for replay.
 import type { Amounts } from './ledger.ts';
 import { METRIC_COUNT, METRICS, toRow, type AmountRow } from './amounts.ts';
 
-/** `{"t":<ms since epoch>,"s":[<scopes>],"a":{<non-zero amounts>}}` */
+/** `{"t":<ms since epoch>,"s":[<scopes>],"a":{<non-zero amounts>},"r":"<request id>"}` (`r` only for a call's charge) */
 export interface JournalRecord {
   readonly t: number;
   readonly s: readonly string[];
   readonly a: Amounts;
+  readonly r?: string;
 }
 
 export interface DecodedRecord {
   readonly at: number;
   readonly scopes: readonly string[];
   readonly row: AmountRow;
+  /** The request the charge is for (absent on folded records and on lines of older versions). */
+  readonly requestId?: string;
+}
+
+/**
+ * `{"t":<W>,"m":[<request ids>]}`: every call whose history entry ended at or before W (ms since epoch) and was charged
+ * is in the lines above, and of those that ended after W, the ones listed here are in it (folded, without their id);
+ * the others carry their id on their own line below. Start-up reconciliation (reconcile.ts) reads it.
+ */
+export interface DecodedMark {
+  readonly watermark: number;
+  readonly requestIds: readonly string[];
 }
 
 /** The line to append, newline included. */
-export function encodeRecord(at: number, scopes: readonly string[], row: AmountRow): string {
+export function encodeRecord(at: number, scopes: readonly string[], row: AmountRow, requestId?: string): string {
   // Built by hand (same output as JSON.stringify of a JournalRecord): this runs once per settlement.
   let amounts = '';
   for (let column = 0; column < METRIC_COUNT; column++) {
     if (row[column] !== 0) amounts += `${amounts ? ',' : ''}"${METRICS[column]}":${row[column]}`;
   }
-  return `{"t":${at},"s":${JSON.stringify(scopes)},"a":{${amounts}}}\n`;
+  const id = requestId === undefined ? '' : `,"r":${JSON.stringify(requestId)}`;
+  return `{"t":${at},"s":${JSON.stringify(scopes)},"a":{${amounts}}${id}}\n`;
+}
+
+/** A watermark line, newline included. */
+export function encodeMark(watermark: number, requestIds: readonly string[]): string {
+  return `{"t":${watermark},"m":${JSON.stringify(requestIds)}}\n`;
+}
+
+/** Parses a watermark line; null for anything else (a record, a torn write). */
+export function decodeMark(line: string): DecodedMark | null {
+  if (!line.includes('"m":')) return null;
+  const value = jsonObject(line);
+  if (!value) return null;
+  const { t, m } = value;
+  if (typeof t !== 'number' || !Number.isFinite(t) || !Array.isArray(m) || !m.every((id) => typeof id === 'string')) return null;
+  return { watermark: t, requestIds: m as string[] };
 }
 
 /** Parses and validates one line; null for anything malformed (a torn write, a foreign line). */
 export function decodeRecord(line: string): DecodedRecord | null {
+  const value = jsonObject(line);
+  if (!value) return null;
+  const { t, s, a, r } = value;
+  if (typeof t !== 'number' || !Number.isFinite(t)) return null;
+  if (!Array.isArray(s) || s.length === 0 || !s.every((scope) => typeof scope === 'string' && scope.length > 0)) return null;
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return null;
+  try {
+    const record = { at: t, scopes: s as string[], row: toRow(a as Amounts) };
+    return typeof r === 'string' && r.length > 0 ? { ...record, requestId: r } : record;
+  } catch {
+    return null;
+  }
+}
+
+function jsonObject(line: string): Record<string, unknown> | null {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     return null;
   }
-  if (typeof value !== 'object' || value === null) return null;
-  const { t, s, a } = value as Record<string, unknown>;
-  if (typeof t !== 'number' || !Number.isFinite(t)) return null;
-  if (!Array.isArray(s) || s.length === 0 || !s.every((scope) => typeof scope === 'string' && scope.length > 0)) return null;
-  if (typeof a !== 'object' || a === null || Array.isArray(a)) return null;
-  try {
-    return { at: t, scopes: s as string[], row: toRow(a as Amounts) };
-  } catch {
-    return null;
-  }
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null;
 }
 
 const PREFIX = Buffer.from('{"t":');

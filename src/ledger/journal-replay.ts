@@ -1,7 +1,7 @@
 // Reading the journal back at start-up (streamed, bounded memory) and compacting it (drop records older than retention).
 import type { Ledger } from './ledger.ts';
 import { fromRow } from './amounts.ts';
-import { decodeRecord, leadingTime, type DecodedRecord } from './journal-record.ts';
+import { decodeMark, decodeRecord, leadingTime, type DecodedRecord } from './journal-record.ts';
 import { readLineBatches, replaceFile, writeAll } from './journal-file.ts';
 
 export interface ReplayProgress {
@@ -16,7 +16,15 @@ export interface ReplayResult {
   readonly skipped: number;
   /** Well-formed records older than the retention, not applied. */
   readonly expired: number;
+  /** What start-up reconciliation needs: the last watermark, and the calls the journal holds by id since it. */
+  readonly journaled: JournaledCalls;
   readonly ms: number;
+}
+
+/** The journal's last watermark (null when it has none: written by an older version) and the request ids it vouches for. */
+export interface JournaledCalls {
+  readonly watermark: number | null;
+  readonly requestIds: ReadonlySet<string>;
 }
 
 /** A ledger that can take decoded records synchronously (MemoryLedger): replay then skips a promise per record. */
@@ -45,12 +53,22 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
   let skipped = 0;
   let expired = 0;
   let nextProgress = PROGRESS_EVERY;
+  let watermark: number | null = null;
+  let requestIds = new Set<string>();
   for await (const batch of readLineBatches(options.file)) {
     for (const line of batch) {
       if (line.length === 0) continue;
-      const record = decodeRecord(line.toString('utf8'));
-      if (!record) skipped += 1;
-      else if (record.at <= cutoff) expired += 1;
+      const text = line.toString('utf8');
+      const record = decodeRecord(text);
+      if (record?.requestId !== undefined) requestIds.add(record.requestId);
+      if (!record) {
+        // a watermark vouches for everything above it: the ids before it are no longer needed
+        const mark = decodeMark(text);
+        if (mark) {
+          watermark = mark.watermark;
+          requestIds = new Set(mark.requestIds);
+        } else skipped += 1;
+      } else if (record.at <= cutoff) expired += 1;
       else {
         if (loader) loader.loadRecord(record);
         else await ledger!.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
@@ -63,7 +81,7 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
     }
   }
   options.onProgress?.({ records, skipped });
-  return { records, skipped, expired, ms: Math.round(performance.now() - started) };
+  return { records, skipped, expired, journaled: { watermark, requestIds }, ms: Math.round(performance.now() - started) };
 }
 
 export interface CompactResult {

@@ -12,10 +12,10 @@ export interface LedgerSnapshot {
 
 const BATCH_CHARS = 1 << 20;
 
-/** Replaces the journal file with the snapshot's records (atomically: temp file, fsync, rename). */
-export async function writeSnapshot(file: string, snapshot: LedgerSnapshot): Promise<void> {
+/** Replaces the journal file with `head` (a watermark line) and the snapshot's records (atomically: temp file, fsync, rename). */
+export async function writeSnapshot(file: string, snapshot: LedgerSnapshot, head = ''): Promise<void> {
   await replaceFile(file, async (handle) => {
-    let batch = '';
+    let batch = head;
     for (const record of snapshot.records()) {
       batch += encodeRecord(record.at, record.scopes, heldRow(record.row));
       if (batch.length < BATCH_CHARS) continue;

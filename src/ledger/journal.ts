@@ -2,21 +2,34 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AmountRow } from './amounts.ts';
-import { encodeRecord } from './journal-record.ts';
+import { encodeMark, encodeRecord } from './journal-record.ts';
 import { bytesWrittenBefore, cutTornTail, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeAll } from './journal-file.ts';
 import { compactJournal, type CompactResult } from './journal-replay.ts';
 import { writeSnapshot, type LedgerSnapshot } from './journal-snapshot.ts';
 
 export { compactJournal, replayJournal } from './journal-replay.ts';
 export { cutTornTail, removeStaleRewrites } from './journal-file.ts';
-export type { CompactResult, ReplayResult } from './journal-replay.ts';
+export type { CompactResult, JournaledCalls, ReplayResult } from './journal-replay.ts';
 export type { LedgerSnapshot } from './journal-snapshot.ts';
 
 export const JOURNAL_FILE_NAME = 'journal.jsonl';
 
+/** One settlement (or recorded usage) to append; `requestId` names the call it charges. */
+export interface JournalEntry {
+  readonly at: number;
+  readonly scopes: readonly string[];
+  readonly row: AmountRow;
+  readonly requestId?: string;
+}
+
 /** What the ledger needs from a journal: ordered appends that never block it, and a way to wait for them. */
 export interface JournalSink {
-  append(entry: { readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }): void;
+  append(entry: JournalEntry): void;
+  /**
+   * Resolves once every line appended so far has had its write attempted (in the file, or failed: see lastError), in
+   * the batch of everything appended meanwhile (group commit). What a call's answer waits for before it ends.
+   */
+  durable?(): Promise<void>;
   /** Resolves once everything appended so far is written; rejects if the disk refused it. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -46,6 +59,23 @@ export interface JournalOptions {
   };
   /** The data directory's lock (data-dir-lock.ts), held while the journal is open and released when it closes. */
   readonly lock?: { release(): Promise<void> };
+  /** Clock for watermarks (default Date.now). */
+  readonly now?: () => number;
+  /** How often a watermark line is appended (default 10 minutes; 0: only at start-up and at the head of rewrites). */
+  readonly markEveryMs?: number;
+}
+
+/**
+ * A watermark written at time M says "every charged call whose history entry ended at or before M − this is above";
+ * calls appended in the last margin are listed in it by id. The margin covers the gap between a call's history line
+ * and its journal line (microseconds: settle follows the history write) and small clock steps.
+ */
+export const MARK_MARGIN_MS = 30_000;
+const DEFAULT_MARK_EVERY_MS = 10 * 60 * 1000;
+
+interface DurableWaiter {
+  readonly target: number;
+  readonly resolve: () => void;
 }
 
 export interface JournalStats {
@@ -55,9 +85,11 @@ export interface JournalStats {
 }
 
 /**
- * Appends go to a queue; if no write is in flight one starts at once with everything queued, otherwise they join the
- * next batch. There is no timer: a `kill -9` loses only lines still being written. Durable against a process crash
- * (the kernel holds written pages); `close()` also fsyncs, for power loss at shutdown.
+ * Appends go to a queue; if no write is in flight one starts on the next turn of the event loop with everything queued
+ * by then, otherwise they join the next batch (group commit: one write per batch, whatever the call rate). `durable()`
+ * waits for the batch holding what was appended so far. Durable against a process crash once written (the kernel holds
+ * written pages; no fsync per batch); `close()` also fsyncs, for power loss at shutdown. Watermark lines (every 10
+ * minutes, at start-up and at the head of a rewrite) bound what start-up reconciliation reads (reconcile.ts).
  */
 export class Journal implements JournalSink {
   private queue: string[] = [];
@@ -72,12 +104,32 @@ export class Journal implements JournalSink {
   /** A compaction in progress: writes wait for it (appends keep queueing), then go to the rewritten file. */
   private compacting: Promise<CompactResult> | null = null;
   private compactionTimer: NodeJS.Timeout | null = null;
+  private markTimer: NodeJS.Timeout | null = null;
+  private drainScheduled = false;
+  /** Lines appended so far, and how many of them have had their write attempted (durable() waits on these). */
+  private appended = 0;
+  private attempted = 0;
+  private waiters: DurableWaiter[] = [];
+  /** Request ids appended within the watermark margin, oldest first (from `recentHead`), for the next watermark. */
+  private recent: { readonly at: number; readonly id: string }[] = [];
+  private recentHead = 0;
+  private readonly now: () => number;
+  /** Watermark lines appended since the file was last rewritten from a snapshot (not counted as records it could fold). */
+  private marks = 0;
+  /** The start-up watermark's time: calls of earlier processes all ended before it. */
+  private floor = Number.NEGATIVE_INFINITY;
 
   private constructor(
     private handle: FileHandle,
     private readonly options: JournalOptions & { readonly maxQueuedLines: number },
   ) {
     this.lines = options.lines ?? 0;
+    this.now = options.now ?? Date.now;
+    const markEveryMs = options.markEveryMs ?? DEFAULT_MARK_EVERY_MS;
+    if (markEveryMs > 0) {
+      this.markTimer = setInterval(() => this.mark(), markEveryMs);
+      this.markTimer.unref();
+    }
     const compaction = options.compaction;
     if (compaction && compaction.everyMs > 0) {
       this.compactionTimer = setInterval(() => {
@@ -104,14 +156,82 @@ export class Journal implements JournalSink {
     return { written: this.written, queued: this.queue.length, dropped: this.dropped };
   }
 
-  append(entry: { readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }): void {
+  append(entry: JournalEntry): void {
     if (this.closed) throw new Error('ledger journal is closed');
-    this.queue.push(encodeRecord(entry.at, entry.scopes, entry.row));
+    this.enqueue(encodeRecord(entry.at, entry.scopes, entry.row, entry.requestId));
+    if (entry.requestId !== undefined) this.remember(entry.requestId);
+  }
+
+  /**
+   * Resolves once everything appended so far has had its write attempted. During a compaction it resolves at once:
+   * the lines wait for the rewritten file, and a call's history line (written before its charge) covers them at start-up.
+   */
+  durable(): Promise<void> {
+    const target = this.appended;
+    if (target <= this.attempted || this.closed || this.compacting) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ target, resolve }));
+  }
+
+  /** Appends a watermark: calls whose history ended more than MARK_MARGIN_MS ago are in the file; later ones listed. */
+  mark(): void {
+    if (this.closed) return;
+    this.enqueue(this.markLine());
+    this.marks += 1;
+  }
+
+  /**
+   * Appends the start-up watermark, once history has been reconciled (or the ledger rebuilt from it): every call in
+   * history so far is in the file, and no call is in progress. Later watermarks never go below it.
+   */
+  markStart(): void {
+    this.floor = this.now();
+    this.enqueue(encodeMark(this.floor, []));
+    this.marks += 1;
+  }
+
+  private markLine(): string {
+    const watermark = Math.max(this.now() - MARK_MARGIN_MS, this.floor);
+    this.forgetBefore(watermark);
+    const ids: string[] = [];
+    for (let index = this.recentHead; index < this.recent.length; index++) ids.push(this.recent[index].id);
+    return encodeMark(watermark, ids);
+  }
+
+  private remember(id: string): void {
+    const at = this.now();
+    this.recent.push({ at, id });
+    if ((this.recent.length & 1023) === 0) this.forgetBefore(at - MARK_MARGIN_MS);
+  }
+
+  private forgetBefore(time: number): void {
+    while (this.recentHead < this.recent.length && this.recent[this.recentHead].at <= time) this.recentHead += 1;
+    if (this.recentHead > 1024 && this.recentHead * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentHead);
+      this.recentHead = 0;
+    }
+  }
+
+  private enqueue(line: string): void {
+    this.queue.push(line);
+    this.appended += 1;
     if (this.queue.length > this.options.maxQueuedLines) {
       this.queue.shift();
       this.dropped += 1;
     }
-    if (!this.writing && !this.compacting) this.writing = this.drain();
+    if (this.writing || this.compacting || this.drainScheduled) return;
+    // one turn of the event loop lets every call that settles in it join the same write
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      if (!this.writing && !this.compacting && this.queue.length > 0) this.writing = this.drain();
+    });
+  }
+
+  private attemptedThrough(target: number): void {
+    if (target > this.attempted) this.attempted = target;
+    let done = 0;
+    while (done < this.waiters.length && this.waiters[done].target <= this.attempted) this.waiters[done++].resolve();
+    if (done > 0) this.waiters = this.waiters.slice(done);
   }
 
   /**
@@ -125,7 +245,7 @@ export class Journal implements JournalSink {
       try {
         while (this.writing) await this.writing;
         const snapshot = input.snapshot?.(); // taken with no write in flight: it holds every line queued so far
-        if (snapshot && snapshot.events * 2 <= this.lines + this.queue.length) return await this.rewriteFrom(snapshot);
+        if (snapshot && snapshot.events * 2 <= this.lines + this.queue.length - this.marks) return await this.rewriteFrom(snapshot);
         const result = await compactJournal({ file: this.options.file, retentionMs: input.retentionMs, now: input.now, skipWhenFirstIsFresh: true });
         if (result.rewritten) {
           await this.reopen();
@@ -153,10 +273,12 @@ export class Journal implements JournalSink {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.compactionTimer) clearInterval(this.compactionTimer);
+    if (this.markTimer) clearInterval(this.markTimer);
     try {
       await this.flush();
       await this.handle.sync();
     } finally {
+      this.attemptedThrough(Number.MAX_SAFE_INTEGER);
       this.closed = true;
       await this.handle.close();
       await this.options.lock?.release();
@@ -170,13 +292,17 @@ export class Journal implements JournalSink {
    */
   private async rewriteFrom(snapshot: LedgerSnapshot): Promise<CompactResult> {
     const started = performance.now();
+    const mark = this.markLine(); // the snapshot folds away request ids: its head vouches for them
     const inSnapshot = this.queue;
+    const through = this.appended;
     this.queue = [];
     if (inSnapshot.length > 0 && !(await this.writeLines(inSnapshot))) throw this.error!;
+    this.attemptedThrough(through);
     const before = this.lines;
-    await writeSnapshot(this.options.file, snapshot);
+    await writeSnapshot(this.options.file, snapshot, mark);
     await this.reopen();
-    this.lines = snapshot.events;
+    this.lines = snapshot.events + 1;
+    this.marks = 1;
     return { kept: snapshot.events, dropped: before - snapshot.events, rewritten: true, ms: Math.round(performance.now() - started) };
   }
 
@@ -191,8 +317,11 @@ export class Journal implements JournalSink {
     try {
       while (this.queue.length > 0 && !this.compacting) {
         const batch = this.queue;
+        const through = this.appended;
         this.queue = [];
-        if (!(await this.writeLines(batch))) return;
+        const ok = await this.writeLines(batch);
+        this.attemptedThrough(through); // written, or failed (kept queued, reported): the answers waiting go on
+        if (!ok) return;
       }
     } finally {
       this.writing = null;

@@ -81,6 +81,15 @@ export interface SettleInput {
   readonly orRecord?: { readonly scopes: readonly string[]; readonly at: number };
 }
 
+/** Usage with no reservation (a call of an agent without limits, a lease that ran out, a rebuild or reconciliation). */
+export interface RecordInput {
+  readonly scopes: readonly string[];
+  readonly amounts: Amounts;
+  readonly at: number;
+  /** The call it charges: the embedded journal keeps it, so start-up reconciliation never charges the call twice. */
+  readonly requestId?: string;
+}
+
 export interface LedgerHealth {
   readonly ok: boolean;
   readonly kind: 'memory' | 'redis';
@@ -108,7 +117,12 @@ export interface Ledger {
    */
   release(id: string): Promise<boolean>;
   /** Records usage that had no reservation (e.g. rebuilt from history). */
-  record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void>;
+  record(input: RecordInput): Promise<void>;
+  /**
+   * Resolves once what was settled and recorded so far survives a kill -9 of this process (the embedded ledger: its
+   * journal lines written). Absent: durable once the call returned (Redis: its own persistence settings decide).
+   */
+  durable?(): Promise<void>;
   /** Current standing of each check, without reserving anything. */
   standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]>;
   /**

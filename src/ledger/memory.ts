@@ -1,11 +1,11 @@
 // The embedded ledger: rolling-window usage per scope in memory, atomic reservations with leases, settlements journaled.
 import type {
-  Amounts,
   ClaimResult,
   Ledger,
   LedgerHealth,
   LimitCheck,
   LimitStanding,
+  RecordInput,
   ReserveInput,
   ReserveOutcome,
   SettleInput,
@@ -176,7 +176,7 @@ export class MemoryLedger implements Ledger {
     if (reservation) {
       this.end(reservation);
       this.entomb(input.id, now, 'settled');
-      this.append({ scopes: reservation.scopes, row, at: now, now });
+      this.append({ scopes: reservation.scopes, row, at: now, now, requestId: input.id });
       return true;
     }
     const fallback = input.orRecord;
@@ -184,7 +184,7 @@ export class MemoryLedger implements Ledger {
     if (!Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
     this.entomb(input.id, now, 'settled');
     const at = Math.min(fallback.at, now);
-    if (at > now - this.retentionMs) this.append({ scopes: uniqueScopes(fallback.scopes), row, at, now });
+    if (at > now - this.retentionMs) this.append({ scopes: uniqueScopes(fallback.scopes), row, at, now, requestId: input.id });
     return true;
   }
 
@@ -200,13 +200,18 @@ export class MemoryLedger implements Ledger {
     return true;
   }
 
-  async record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void> {
+  async record(input: RecordInput): Promise<void> {
     this.assertOpen();
     if (!Number.isFinite(input.at)) throw new TypeError('ledger: record time must be a finite number');
     const row = toRow(input.amounts);
     const now = this.now();
     if (input.at <= now - this.retentionMs) return;
-    this.append({ scopes: uniqueScopes(input.scopes), row, at: input.at, now });
+    this.append({ scopes: uniqueScopes(input.scopes), row, at: input.at, now, requestId: input.requestId });
+  }
+
+  /** Resolves once the journal lines of every settlement so far have been written (or their write failed: health()). */
+  async durable(): Promise<void> {
+    await this.journal?.durable?.();
   }
 
   /** Synchronous record() for start-up replay of already-validated journal records (skips a promise per record). */
@@ -291,7 +296,7 @@ export class MemoryLedger implements Ledger {
     return last === null ? null : last + check.windowMs - now;
   }
 
-  private append(event: { scopes: readonly string[]; row: AmountRow; at: number; now: number }): void {
+  private append(event: { scopes: readonly string[]; row: AmountRow; at: number; now: number; requestId?: string }): void {
     const { scopes, row, at } = event;
     if (scopes.length === 0 || isZeroRow(row)) return;
     for (const scope of scopes) {
@@ -299,7 +304,7 @@ export class MemoryLedger implements Ledger {
       this.prune(state, event.now);
       state.log.append(at, row);
     }
-    this.journal?.append({ at, scopes, row });
+    this.journal?.append({ at, scopes, row, requestId: event.requestId });
   }
 
   private end(reservation: Reservation): void {

@@ -17,6 +17,10 @@ export interface HistoryUsageEntry {
   readonly effective_provider?: string;
   readonly effective_model?: string;
   readonly requested_model?: string;
+  /** tollgate's id of the call (start-up reconciliation matches it with the journal's); cllama's entries have none. */
+  readonly request_id?: string;
+  /** From the request's start to its entry being built: `ts` + this is when the call ended. */
+  readonly latency_ms?: number;
 }
 
 export interface RebuildOptions {

@@ -23,8 +23,8 @@ export interface PipelineDeps {
   readonly upstream: UpstreamClient;
   readonly budget: BudgetEngine;
   readonly pricer: Pricer;
-  /** Where finished calls go to be written to session history (off the request path). */
-  readonly history: { record(record: HistoryRecord): void; readonly pendingEntries: number };
+  /** Where finished calls go to be written to session history; resolves once written (the answer's end waits for it). */
+  readonly history: { record(record: HistoryRecord): Promise<void>; readonly pendingEntries: number };
   readonly bus: EventBus;
   /** Request bytes held by calls in progress, in total and per agent (TOLLGATE_MAX_BYTES_IN_FLIGHT and the agent's share). */
   readonly bytesInFlight: BytesInFlight;

@@ -53,9 +53,13 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
       cancel,
       keysToMask: providerKeys,
       hold: ctx.bytes,
+      // charged and recorded (durably) before the answer ends: see finish.ts
+      beforeEnd: (result) => {
+        ctx.statusCode = upstream.statusCode;
+        return chargeCall({ ctx, deps, relay: result, upstreamWorked: answeredOk });
+      },
     });
-    ctx.statusCode = upstream.statusCode;
-    await finishCall({ ctx, deps, relay, upstreamWorked: answeredOk });
+    finishCall({ ctx, relay, deps });
   } catch (error) {
     // what an upstream said can reach an error message (rendered to the agent, logged): masked like its answer
     if (error instanceof ProxyError) error.message = maskKeysInText(error.message, providerKeys);

@@ -1,4 +1,4 @@
-// After the relay (or a cut before it): price the usage, settle or release the reservation exactly once, append history, emit the outcome.
+// Before the answer ends (or after a cut before it): price, record history, settle or release exactly once; then emit the outcome.
 import { historyUsage, jsonOnOneLine, type HistoryOutcome } from '../history/entry.ts';
 import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import type { Usage } from '../protocol/usage.ts';
@@ -18,10 +18,9 @@ export interface FinishInput {
   readonly upstreamWorked: boolean;
 }
 
-/** A relayed call: charge it, then emit its `response` (or, cut short, `error`) event with usage and cost. */
-export async function finishCall(input: FinishInput): Promise<void> {
+/** A relayed call, charged (chargeCall ran before its answer ended): emit its `response` (or, cut short, `error`) event. */
+export function finishCall(input: { readonly ctx: RequestContext; readonly deps: PipelineDeps; readonly relay: RelayResult }): void {
   const { ctx, deps, relay } = input;
-  await chargeCall(input);
   const route = ctx.route!;
   const usage = ctx.usage;
   const latency = Date.now() - ctx.startedAt;
@@ -49,8 +48,11 @@ export async function finishCall(input: FinishInput): Promise<void> {
 }
 
 /**
- * Prices the call's usage (kept on ctx), settles its reservation to it or releases it, exactly once, and appends the
- * history entry of a charged call. Also what a call cut before any answer goes through (dispatch.ts).
+ * Prices the call's usage (kept on ctx), writes the history entry of a charged call, then settles its reservation to
+ * it (or releases it), exactly once, and waits until both lines are written: the relay ends the answer only after this
+ * resolves. History goes first: a crash between the two leaves a history line the journal lacks, which start-up
+ * reconciliation charges (ledger/reconcile.ts); the other order would leave a charge no history line explains. Also
+ * what a call cut before any answer goes through (dispatch.ts).
  */
 export async function chargeCall(input: FinishInput): Promise<void> {
   const { ctx, deps, relay } = input;
@@ -63,12 +65,12 @@ export async function chargeCall(input: FinishInput): Promise<void> {
   if (price) ctx.price = price;
   // a 2xx that completed always has a usage here (what the provider left out is estimated)
   const charged = usage !== null;
+  if (charged) await recordHistory({ ctx, deps, relay, usage, price });
   const ticket = ctx.admission?.ticket;
   if (ticket) {
     if (charged) await ticket.settle({ usage, costMicros: price?.costMicros ?? null });
     else await ticket.release();
   }
-  if (charged) recordHistory({ ctx, deps, relay, usage, price });
 }
 
 /** The charged usage and cost of the call on its outcome event (metrics and cost totals count them from there). */
@@ -89,10 +91,10 @@ export function addChargeFields(event: Record<string, unknown>, ctx: RequestCont
   }
 }
 
-function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): void {
+function recordHistory(input: { ctx: RequestContext; deps: PipelineDeps; relay: RelayResult; usage: Usage | null; price: PriceQuote | null }): Promise<void> {
   const { ctx, relay, price } = input;
   const route = ctx.route!;
-  input.deps.history.record({
+  return input.deps.history.record({
     requestId: ctx.id,
     upstreamRequestId: ctx.upstreamRequestId,
     startedAt: ctx.startedAt,

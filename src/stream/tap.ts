@@ -59,6 +59,12 @@ export interface RelayInput {
    * 429); a stream's copy for history stops growing when it refuses (the entry is marked truncated, the client gets all).
    */
   readonly hold?: ByteHold;
+  /**
+   * Runs once the result is known and before the answer ends (a JSON answer is held until then; a stream waits with
+   * its last bytes, the end of the chunked body): what charges and records the call, so a client that saw the end of
+   * its answer is charged even if the process dies right after (pipeline/finish.ts).
+   */
+  readonly beforeEnd?: (result: RelayResult) => Promise<void>;
 }
 
 /**
@@ -102,13 +108,15 @@ async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]):
   }
   if (codings.length > 0) raw = await decodeHeld({ raw, codings, maxBytes: input.maxBytes, hold: input.hold });
   raw = maskProviderKeys(raw, input.keysToMask);
+  const bodyText = withoutBom(raw.toString('utf8'));
+  const json = parseJsonBody(bodyText);
+  const result: RelayResult = { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
+  await input.beforeEnd?.(result);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
   input.res.end(raw);
-  const bodyText = withoutBom(raw.toString('utf8'));
-  const json = parseJsonBody(bodyText);
-  return { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
+  return result;
 }
 
 /**
@@ -223,8 +231,10 @@ async function relayStream(input: RelayInput, codings: readonly ContentCoding[])
     // an incomplete stream's last block may have been relayed without its blank line, stripped or not
     writeStreamError({ res, dialect: input.dialect, end, message: failure, closeBlock: !state.strip || end === 'incomplete' });
   }
+  const result: RelayResult = { end, sse: true, usage: facts.usage, bodyText, dataEvents: state.dataEvents, generatedBytes: facts.generatedBytes, finalUsage: facts.finalUsage, truncated: state.truncated };
+  await input.beforeEnd?.(result);
   if (!res.writableEnded) res.end();
-  return { end, sse: true, usage: facts.usage, bodyText, dataEvents: state.dataEvents, generatedBytes: facts.generatedBytes, finalUsage: facts.finalUsage, truncated: state.truncated };
+  return result;
 }
 
 function readerFacts(reader: StreamUsageReader): Omit<StreamFacts, 'generatedBytes'> {

@@ -178,7 +178,8 @@ describe('Journal', () => {
     assert.deepEqual([result.rewritten, result.kept, result.dropped], [true, 5, 2_495], '2,500 lines become 3 seconds of agent:a and 2 of pool:p');
     await journal.close();
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
-    assert.equal(lines.length, 5 + 300);
+    assert.equal(lines.length, 1 + 5 + 300);
+    assert.match(lines[0], /^\{"t":\d+,"m":\[\]\}$/, 'the rewrite starts with a watermark (its records carry no request ids)');
     const replayed = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
     await replayJournal({ file, ledger: replayed, retentionMs: 35 * DAY, now: () => now });
     const standings = await replayed.standing([allTime('agent:a'), allTime('pool:p')]);
