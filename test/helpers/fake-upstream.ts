@@ -1,7 +1,7 @@
 // A fake provider on a loopback port: speaks OpenAI chat and Anthropic messages (JSON and SSE) and can misbehave on demand.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { seededRandom } from './random.ts';
 
 export interface Behavior {
@@ -64,7 +64,10 @@ export interface Behavior {
    * The pieces are cut from the compressed bytes.
    */
   encoding?: string;
-  /** With rawBody: extra response headers (an `x-request-id` echoing something, a debug header). */
+  /**
+   * With rawBody: extra response headers (an `x-request-id` echoing something, a debug header). A generated stream
+   * with `encoding` gzip, deflate or br is compressed as it goes, flushed after each event.
+   */
   headers?: Record<string, string>;
 }
 
@@ -273,8 +276,19 @@ function anthropicMessage(model: string, usage: UsageSpec, text: string) {
 
 async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean }): Promise<void> {
   const { res, behavior } = input;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const compressor = streamCompressor(behavior.encoding);
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...(compressor ? { 'content-encoding': behavior.encoding } : {}) });
   res.flushHeaders();
+  compressor?.pipe(res);
+  // through the compressor when there is one, flushed after each event so that it leaves at once
+  const emit = (event: string): void => {
+    if (!compressor) {
+      res.write(event);
+      return;
+    }
+    compressor.write(event);
+    compressor.flush();
+  };
   if (behavior.stall) return;
   const events = input.anthropic ? anthropicEvents(input) : openAIEvents(input);
   let sent = 0;
@@ -282,12 +296,22 @@ async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; mo
     if (behavior.stallAfterChunks !== undefined && sent >= behavior.stallAfterChunks) return;
     if (behavior.cutAfterChunks !== undefined && sent >= behavior.cutAfterChunks) return resetAfterWrites(res);
     if (res.destroyed) return;
-    res.write(event);
+    emit(event);
     sent++;
     if (behavior.unendedEventChars !== undefined) return writeUnendedEvent(res, behavior.unendedEventChars);
     if (behavior.chunkGapMs) await sleep(behavior.chunkGapMs);
   }
-  res.end();
+  if (compressor) compressor.end();
+  else res.end();
+}
+
+function streamCompressor(encoding: string | undefined) {
+  switch (encoding?.toLowerCase()) {
+    case 'gzip': return createGzip();
+    case 'deflate': return createDeflate();
+    case 'br': return createBrotliCompress();
+    default: return null;
+  }
 }
 
 /** Lets the chunks already written reach the wire, then drops the connection mid-body. */

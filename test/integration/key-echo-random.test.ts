@@ -203,4 +203,30 @@ describe('a provider key echoed by the upstream', () => {
       assert.equal(streamed, 'the key is [REDACTED] ok', `${coding} stream`);
     }
   });
+
+  it('relays a compressed stream event by event, decoded as it comes: what arrived before a stall reaches the client', async () => {
+    const h = await startHarness({ env: { CLLAMA_STREAM_IDLE_TIMEOUT_MS: '60000' } });
+    harnesses.push(h);
+    for (const encoding of ['gzip', 'br', 'deflate']) {
+      for (const anthropic of [false, true]) {
+        const stop = new AbortController();
+        const response = await fetch(`${h.url}${anthropic ? '/v1/messages' : '/v1/chat/completions'}`, {
+          method: 'POST',
+          signal: stop.signal,
+          headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ encoding, stallAfterChunks: anthropic ? 4 : 2 }) },
+          body: JSON.stringify({ model: anthropic ? 'claude-sonnet-4-5' : 'openai/gpt-4o', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+        });
+        assert.equal(response.headers.get('content-encoding'), null, 'relayed uncompressed');
+        let text = '';
+        const decoder = new TextDecoder();
+        // the upstream now says nothing more for a minute: the first token must already be here, not held for the end
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          text += decoder.decode(chunk, { stream: true });
+          if (text.includes('tok0')) break;
+        }
+        stop.abort();
+        assert.match(text, /tok0/, `${encoding} ${anthropic ? 'anthropic' : 'openai'}`);
+      }
+    }
+  });
 });
