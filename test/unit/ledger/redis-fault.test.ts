@@ -114,6 +114,32 @@ describe('redis ledger faults', { concurrency: false }, () => {
     }
   });
 
+  it('a replica gone during a stall leaves no hold: its reserves, run when Redis resumes, are past their deadline', async () => {
+    const dying = await createRedisLedger({ url: redis.url, keyPrefix: 'gone', commandTimeoutMs: 300 });
+    const survivor = await createRedisLedger({ url: redis.url, keyPrefix: 'gone' });
+    const admin = new Redis(redis.url);
+    try {
+      const slots: LimitCheck = { id: 'slots', scope: 'agent:f', metric: 'concurrency', windowMs: 0, limit: 10 };
+      const warm = reservation(1);
+      assert.equal((await dying.reserve(warm)).admitted, true); // its reply tells the replica the server's time
+      assert.equal(await dying.release(warm.id), true);
+      redis.pause();
+      const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => dying.reserve({ ...reservation(100), checks: [limit, slots] })));
+      assert.ok(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof LedgerOutcomeUnknownError), 'sent, no reply');
+      // the replica dies before Redis answers: nobody will ever release those ids
+      (dying as unknown as { connection: { client: Redis } }).connection.client.disconnect();
+      redis.resume();
+      // Redis runs what the dead connection had sent before it lets it go
+      await waitFor('the dead connection to be gone', async () => String(await admin.client('LIST')).trim().split('\n').length <= 2);
+      const [usd, inFlight] = await survivor.standing([limit, slots]);
+      assert.deepEqual([usd.reserved, inFlight.used], [0, 0], 'no hold and no slot left for the lease to free');
+    } finally {
+      admin.disconnect();
+      await survivor.close();
+      await dying.close();
+    }
+  });
+
   it('reloads its scripts when Redis forgot them (SCRIPT FLUSH)', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'flush' });
     const admin = new Redis(redis.url);
