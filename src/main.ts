@@ -88,7 +88,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     onWarning: log,
     onStateChange: (change) => {
       log(`shared ledger ${change.state}${change.detail ? `: ${change.detail}` : ''}`);
-      if (change.state === 'down') bus.emit({ type: 'error', claw_id: null, model: null, intervention: null, status_code: 0, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });
+      if (change.state === 'down') bus.emit({ type: 'warning', claw_id: null, model: null, intervention: null, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });
     },
   });
   const providers = new ProviderRegistry(config.providers);

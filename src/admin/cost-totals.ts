@@ -197,6 +197,7 @@ export class CostTotals {
   }
 
   #onEvent(event: ProxyEvent): void {
+    if (event.type !== 'response' && event.type !== 'error') return;
     const record = recordFromEvent(event);
     if (!record) return;
     const requestId = typeof event.request_id === 'string' ? event.request_id : null;

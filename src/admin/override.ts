@@ -71,7 +71,10 @@ const BUDGET_FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_out
 export const DEFAULT_SET_BY = 'admin-api';
 
 /** The file content to write: the body without nulls, `set_by` defaulted. Throws invalid_request for a bad body. */
-export function overrideContent(body: unknown, now: number): Record<string, unknown> {
+/** A validated override as written to its file (the schema makes `reason`, `set_by` and `expires_at` strings). */
+export type OverrideContent = Record<string, unknown> & { reason?: string; set_by: string; expires_at?: string };
+
+export function overrideContent(body: unknown, now: number): OverrideContent {
   const parsed = OverrideBodySchema.safeParse(body ?? null);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`);
@@ -86,7 +89,7 @@ export function overrideContent(body: unknown, now: number): Record<string, unkn
   const content: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (value !== undefined && value !== null) content[key] = value;
   content.set_by ??= DEFAULT_SET_BY;
-  return content;
+  return content as OverrideContent;
 }
 
 export interface OverrideDeps {
@@ -100,11 +103,11 @@ export interface OverrideDeps {
  * window anywhere): that is found on a dry run, before the file is written, and returned as invalid_override, so no
  * request ever sees the unusable policy.
  */
-export function setOverride(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
+export function setOverride(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: OverrideContent }> {
   return serialized(deps.store, input.agent.id, () => writeValidated(deps, input));
 }
 
-async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: Record<string, unknown> }> {
+async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: unknown }): Promise<{ file: string; content: OverrideContent }> {
   const { store, bus } = deps;
   const { agent } = input;
   const file = requireFile(store, agent.id);

@@ -1,6 +1,6 @@
 // Delivers budget_alert events to a webhook off the request path: bounded queue, timeout, retries with backoff, never throws.
 import { randomUUID } from 'node:crypto';
-import type { EventBus, ProxyEvent } from '../observability/events.ts';
+import type { EventBus, EventOf } from '../observability/events.ts';
 
 export interface AlertWebhookOptions {
   readonly bus: EventBus;
@@ -40,14 +40,14 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const maxQueue = options.maxQueue ?? 1000;
   const host = safeHost(options.url);
-  const queue: ProxyEvent[] = [];
+  const queue: EventOf<'budget_alert'>[] = [];
   let worker: Promise<void> | null = null;
   let closed = false;
   /** Ends the wait between two tries early (on close). */
   let wake: (() => void) | null = null;
 
-  const report = (event: ProxyEvent, message: string) => {
-    options.bus.emit({ type: 'error', claw_id: event.claw_id, model: event.model, intervention: null, status_code: 0, error: `alert webhook (${host}): ${message}`, limit_id: event.limit_id, threshold: event.threshold });
+  const report = (event: EventOf<'budget_alert'>, message: string) => {
+    options.bus.emit({ type: 'warning', claw_id: event.claw_id, model: event.model, intervention: null, error: `alert webhook (${host}): ${message}`, limit_id: event.limit_id, threshold: event.threshold });
   };
 
   const pause = (ms: number): Promise<void> => new Promise((resolve) => {
@@ -62,7 +62,7 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
     };
   });
 
-  const deliver = async (event: ProxyEvent): Promise<void> => {
+  const deliver = async (event: EventOf<'budget_alert'>): Promise<void> => {
     const body = JSON.stringify(event);
     // a try that timed out may still have reached the receiver: every try of one alert carries the same key
     const idempotencyKey = typeof event.alert_id === 'string' ? event.alert_id : randomUUID();

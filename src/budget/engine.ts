@@ -2,7 +2,7 @@
 import type { Agent } from '../auth/agent.ts';
 import { ProxyError } from '../errors.ts';
 import { LedgerOutcomeUnknownError, type Amounts, type Ledger, type LimitStanding, type ReserveOutcome } from '../ledger/ledger.ts';
-import type { EventBus } from '../observability/events.ts';
+import type { BudgetDecisionEvent, DecisionDetail, EventBus, InterventionDetail, LimitFields } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
@@ -198,7 +198,7 @@ class Engine implements BudgetEngine {
       this.#intervention(request, blockCode(spec), { behavior: 'soft_alert', ...limitFields(spec, softStandings[softIndex]) });
     }
     const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest(plan.soft.length > 0 ? plan.hard.concat(plan.soft) : plan.hard, standings);
-    const extra: Record<string, unknown> = { estimate_usd_micros: attempt.amounts.usd_micros ?? 0 };
+    const extra: DecisionDetail = { estimate_usd_micros: attempt.amounts.usd_micros ?? 0 };
     if (downgraded) extra.downgraded_to = policy.downgradeTo;
     this.#decision({ request, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
     return {
@@ -309,7 +309,7 @@ class Engine implements BudgetEngine {
     try {
       await this.#options.ledger.reserve({ id: request.requestId, scopes, amounts: priced.amounts, checks: [], leaseMs: this.#leaseMs });
     } catch (error) {
-      this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error: ${(error as Error).message}` });
+      this.#options.bus.emit({ type: 'warning', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, error: `budget ledger error: ${(error as Error).message}` });
       if (!this.#options.backlog || !SettleBacklog.keeps(error)) return null;
       return this.#ticket({ request, hold: error instanceof LedgerOutcomeUnknownError ? 'unknown' : 'none', scopes, target: request });
     }
@@ -321,7 +321,7 @@ class Engine implements BudgetEngine {
     try {
       return await this.#options.ledger.standing(plan.softChecks);
     } catch (error) {
-      this.#options.bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, error: `budget ledger error reading soft limits: ${(error as Error).message}` });
+      this.#options.bus.emit({ type: 'warning', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, error: `budget ledger error reading soft limits: ${(error as Error).message}` });
       return [];
     }
   }
@@ -344,19 +344,19 @@ class Engine implements BudgetEngine {
       await this.#alerts.observe({ agentId: input.agentId, model: input.model, specs: input.plan.alerting, standings });
     } catch (error) {
       // the call is settled; only its alert check failed (the next settle checks again)
-      this.#options.bus.emit({ type: 'error', claw_id: input.agentId, model: input.model, intervention: null, status_code: 0, error: `budget alert check failed: ${(error as Error).message}` });
+      this.#options.bus.emit({ type: 'warning', claw_id: input.agentId, model: input.model, intervention: null, error: `budget alert check failed: ${(error as Error).message}` });
     }
   }
 
-  #intervention(request: AdmitRequest, name: string, fields: Record<string, unknown>): void {
+  #intervention(request: AdmitRequest, name: string, fields: InterventionDetail & Partial<LimitFields>): void {
     this.#options.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: request.requestedModel, intervention: name, request_id: request.requestId, ...fields });
   }
 
   /** Only agents with a policy reach a decision (an unlimited agent is admitted before any). */
-  #decision(input: { request: AdmitRequest; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: Record<string, unknown> }): void {
+  #decision(input: { request: AdmitRequest; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: DecisionDetail }): void {
     const { request, deciding } = input;
     // filled in place, in the audit line's key order: this runs on every governed call, and spreads cost more here
-    const event: Record<string, unknown> & { type: 'budget_decision'; claw_id: string; model: string; intervention: null } = {
+    const event: BudgetDecisionEvent = {
       type: 'budget_decision',
       claw_id: request.agent.id,
       model: request.requestedModel,
@@ -372,7 +372,7 @@ class Engine implements BudgetEngine {
       event.source_kind = spec.source.kind;
       event.field = spec.field;
     }
-    for (const key in input.extra) event[key] = input.extra[key];
+    Object.assign(event, input.extra);
     this.#options.bus.emit(event);
   }
 }

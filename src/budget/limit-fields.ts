@@ -1,13 +1,14 @@
 // The fields budget events carry about a limit and its standing, and which limit an allow decision reports.
 import type { LimitStanding } from '../ledger/ledger.ts';
+import type { LimitFields } from '../observability/events.ts';
 import type { LimitSpec } from './policy.ts';
 
-export function limitFields(spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
+export function limitFields(spec: LimitSpec, standing: LimitStanding | undefined): LimitFields {
   return addLimitFields({}, spec, standing);
 }
 
 /** The limit and its standing as event fields, added to `event` in place. */
-export function addLimitFields(event: Record<string, unknown>, spec: LimitSpec, standing: LimitStanding | undefined): Record<string, unknown> {
+export function addLimitFields<E extends Partial<LimitFields>>(event: E, spec: LimitSpec, standing: LimitStanding | undefined): E & LimitFields {
   event.limit_id = spec.id;
   event.scope = spec.scope;
   event.metric = spec.metric;
@@ -16,7 +17,7 @@ export function addLimitFields(event: Record<string, unknown>, spec: LimitSpec, 
   event.used = standing?.used ?? null;
   event.reserved = standing?.reserved ?? null;
   event.remaining = standing?.remaining ?? null;
-  return event;
+  return event as E & LimitFields; // every field set just above
 }
 
 /** The limit with the least remaining share (what an allow decision reports). */

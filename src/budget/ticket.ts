@@ -127,7 +127,7 @@ export class ReservationTicket implements BudgetTicket {
   }
 
   #report(message: string): void {
-    this.#options.bus.emit({ type: 'error', claw_id: this.#options.agentId, model: this.#options.model, intervention: null, request_id: this.#options.reservationId, status_code: 0, error: message });
+    this.#options.bus.emit({ type: 'warning', claw_id: this.#options.agentId, model: this.#options.model, intervention: null, request_id: this.#options.reservationId, error: message });
   }
 }
 

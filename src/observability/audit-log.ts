@@ -88,9 +88,10 @@ export function auditLine(event: ProxyEvent, secrets?: LogSecrets): string {
 export function auditJson(event: ProxyEvent, secrets?: LogSecrets): string {
   const mask = secrets ? (text: string) => secrets.mask(text) : (text: string) => text;
   let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${jsonOrNull(event.claw_id, mask)},"model":${jsonOrNull(event.model, mask)},"intervention":${jsonOrNull(event.intervention, mask)}`;
-  for (const key in event) {
-    if (!Object.hasOwn(event, key) || HEAD_FIELDS.has(key)) continue;
-    const field = event[key];
+  const fields = event as Readonly<Record<string, unknown>>; // every type's fields, written as they are
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key) || HEAD_FIELDS.has(key)) continue;
+    const field = fields[key];
     const type = typeof field;
     if (field === undefined || type === 'function' || type === 'symbol') continue;
     const name = fieldName(key);
@@ -127,9 +128,10 @@ export function toAuditRecord(event: ProxyEvent): Record<string, unknown> {
     intervention: event.intervention ?? null,
   };
   // Same result as redactSecrets over the other fields, with the per-name verdicts cached (names repeat every event).
-  for (const key in event) {
-    if (!Object.hasOwn(event, key) || HEAD_FIELDS.has(key)) continue;
-    const field = event[key];
+  const fields = event as Readonly<Record<string, unknown>>; // every type's fields, written as they are
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key) || HEAD_FIELDS.has(key)) continue;
+    const field = fields[key];
     if (field === undefined || typeof field === 'function') continue;
     record[key] = isSecretName(key, field) ? REDACTED : redactField(field);
   }

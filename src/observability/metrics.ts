@@ -6,10 +6,13 @@ import type { Ledger } from '../ledger/ledger.ts';
 import { budgetFamilies, readBudgetRows, type BudgetRow } from './budget-gauges.ts';
 import { DepartedAgents } from './departed-agents.ts';
 import { ModelLabels, NO_MODEL, OTHER_MODEL } from './model-labels.ts';
-import type { EventBus, ProxyEvent } from './events.ts';
+import type { EventBus, EventOf, ProxyEvent } from './events.ts';
 import { ExpositionWriter, type Family } from './exposition.ts';
 import { Tally } from './tally.ts';
 import type { LoopLag } from './loop-lag.ts';
+
+/** A call's outcome: what the request counters, tokens, cost and latency count. */
+type OutcomeEvent = EventOf<'response'> | EventOf<'error'>;
 
 export interface MetricsOptions {
   readonly bus: EventBus;
@@ -191,11 +194,11 @@ function* labelsAt(tallies: readonly Tally<string>[], index: number): Generator<
   for (const tally of tallies) yield* tally.labelsAt(index);
 }
 
-function modelLabel(event: ProxyEvent, models: ModelLabels): string {
+function modelLabel(event: OutcomeEvent, models: ModelLabels): string {
   return typeof event.provider === 'string' && typeof event.upstream_model === 'string' ? models.label(event.provider, event.upstream_model) : NO_MODEL;
 }
 
-function countTokens(event: ProxyEvent, add: (kind: string, value: number) => void): void {
+function countTokens(event: OutcomeEvent, add: (kind: string, value: number) => void): void {
   countKind(event.tokens_in, 'input', add);
   countKind(event.tokens_out, 'output', add);
   countKind(event.cached_tokens, 'cache_read', add);

@@ -4,7 +4,7 @@ import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import { microsToUsd } from '../pricing/money.ts';
-import type { ProxyEvent } from '../observability/events.ts';
+import type { ChargeFields, ErrorEvent, ResponseEvent } from '../observability/events.ts';
 import type { RelayResult } from '../stream/tap.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -24,9 +24,9 @@ export function finishCall(input: { readonly ctx: RequestContext; readonly deps:
   const route = ctx.route!;
   const usage = ctx.usage;
   const latency = Date.now() - ctx.startedAt;
-  // one object filled in order (the audit line keeps this key order), not a literal of conditional spreads
-  const event: Omit<ProxyEvent, 'ts'> & Record<string, unknown> = {
-    type: relay.end === 'complete' ? 'response' : 'error',
+  // one object filled in order (the audit line keeps this key order; its head fields, `type` among them, come first
+  // whatever their place here), not a literal of conditional spreads
+  const fields: Omit<ResponseEvent, 'type'> = {
     claw_id: ctx.agent!.id,
     model: route.requestedModel,
     intervention: null,
@@ -38,11 +38,11 @@ export function finishCall(input: { readonly ctx: RequestContext; readonly deps:
     latency_ms: latency,
     stream: ctx.stream,
   };
-  if (ctx.upstreamRequestId !== undefined) event.upstream_request_id = ctx.upstreamRequestId;
-  if (relay.end !== 'complete') {
-    event.error = relay.end === 'incomplete' ? 'stream ended without its terminator' : `stream ended early: ${relay.end}`;
-    event.outcome = relay.end;
-  }
+  if (ctx.upstreamRequestId !== undefined) fields.upstream_request_id = ctx.upstreamRequestId;
+  const event: ResponseEvent | ErrorEvent =
+    relay.end === 'complete'
+      ? Object.assign(fields, { type: 'response' as const })
+      : Object.assign(fields, { type: 'error' as const, error: relay.end === 'incomplete' ? 'stream ended without its terminator' : `stream ended early: ${relay.end}`, outcome: relay.end });
   if (usage) addChargeFields(event, ctx);
   deps.bus.emit(event);
 }
@@ -74,7 +74,7 @@ export async function chargeCall(input: FinishInput): Promise<void> {
 }
 
 /** The charged usage and cost of the call on its outcome event (metrics and cost totals count them from there). */
-export function addChargeFields(event: Record<string, unknown>, ctx: RequestContext): void {
+export function addChargeFields(event: ChargeFields, ctx: RequestContext): void {
   const { usage, price } = ctx;
   if (!usage) return;
   if (usage.inputTokens !== undefined) event.tokens_in = usage.inputTokens;

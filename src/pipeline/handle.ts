@@ -18,7 +18,7 @@ import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 import { dispatchAndRelay } from './dispatch.ts';
 import { addChargeFields } from './finish.ts';
-import type { ProxyEvent } from '../observability/events.ts';
+import type { ErrorEvent } from '../observability/events.ts';
 
 export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
   const { req, res, dialect, deps } = input;
@@ -87,8 +87,8 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
 }
 
 /** The `error` event of a call that failed; one cut after upstream had its request also carries what it was charged. */
-function errorEvent(ctx: RequestContext, error: ProxyError): Omit<ProxyEvent, 'ts'> {
-  const event: Omit<ProxyEvent, 'ts'> & Record<string, unknown> = {
+function errorEvent(ctx: RequestContext, error: ProxyError): ErrorEvent {
+  const event: ErrorEvent = {
     type: 'error',
     claw_id: ctx.agent?.id ?? null,
     model: typeof ctx.body?.model === 'string' ? ctx.body.model : null,

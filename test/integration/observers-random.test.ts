@@ -184,7 +184,7 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
 
     // every alert delivered (a 2xx to one of its POSTs) or said to be dropped
     const alerts = () => h.events.filter((event) => event.type === 'budget_alert');
-    const dropped = (alert: Record<string, unknown>) => h.events.some((event) => event.type === 'error' && String(event.error).startsWith('alert webhook') && event.limit_id === alert.limit_id && event.threshold === alert.threshold);
+    const dropped = (alert: Record<string, unknown>) => h.events.some((event) => event.type === 'warning' && String(event.error).startsWith('alert webhook') && event.limit_id === alert.limit_id && event.threshold === alert.threshold);
     const delivered = (alert: Record<string, unknown>) => webhook.received.some((got) => got.url === '/hook/s3cret' && got.answered >= 200 && got.answered < 300 && got.body.includes(`"limit_id":${JSON.stringify(alert.limit_id)}`) && JSON.parse(got.body).threshold === alert.threshold);
     await waitFor(() => alerts().every((alert) => delivered(alert) || dropped(alert)), 'every alert delivered or reported');
     scraping = false;

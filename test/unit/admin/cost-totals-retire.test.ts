@@ -5,9 +5,10 @@ import { CostTotals, MAX_MODELS_PER_AGENT } from '../../../src/admin/cost-totals
 import { costsApiBody } from '../../../src/admin/costs-api.ts';
 import type { HistoryEntry } from '../../../src/history/entry.ts';
 import { EventBus } from '../../../src/observability/events.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 function call(bus: EventBus, agent: string, model = 'gpt-4o'): void {
-  bus.emit({ type: 'response', claw_id: agent, model: `openai/${model}`, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: model, status_code: 200, tokens_in: 10, tokens_out: 5, cost_micros: 100 });
+  bus.emit(rawEvent({ type: 'response', claw_id: agent, model: `openai/${model}`, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: model, status_code: 200, tokens_in: 10, tokens_out: 5, cost_micros: 100 }));
 }
 
 function scanOf(entries: HistoryEntry[]) {

@@ -5,6 +5,7 @@ import { CostTotals, recordFromEntry, recordFromEvent } from '../../../src/admin
 import { costsApiBody, pricingStatus, renderCostsApi } from '../../../src/admin/costs-api.ts';
 import type { HistoryEntry } from '../../../src/history/entry.ts';
 import { EventBus } from '../../../src/observability/events.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 
@@ -76,7 +77,7 @@ describe('CostTotals', () => {
     assert.equal(totals.ready, false);
     await totals.start();
     assert.equal(totals.ready, true);
-    bus.emit(responseEvent({ tokensIn: 7, tokensOut: 1, cached: 3, costMicros: 50 }));
+    bus.emit(rawEvent(responseEvent({ tokensIn: 7, tokensOut: 1, cached: 3, costMicros: 50 })));
     bus.emit({ type: 'error', claw_id: 'a', model: 'x', intervention: null, status_code: 0, error: 'ledger hiccup' }); // no route, no usage
     const a = totals.agent('a')!;
     assert.equal(a.requests, 3);
@@ -107,7 +108,7 @@ describe('CostTotals', () => {
       historyDir: '/unused',
       now: () => T0,
       scanHistory: controlledScan([entry({ ts: '2026-03-01T11:59:59Z', prompt: 1, completion: 2, costMicros: 30, requestId: 'r1' })], () => {
-        bus.emit(responseEvent({ requestId: 'r1', tokensIn: 1, tokensOut: 2, costMicros: 30 }));
+        bus.emit(rawEvent(responseEvent({ requestId: 'r1', tokensIn: 1, tokensOut: 2, costMicros: 30 })));
       }),
     });
     await first.start();
@@ -123,8 +124,8 @@ describe('CostTotals', () => {
       scanHistory: controlledScan([entry({ ts: '2026-03-01T11:59:59Z', prompt: 1, completion: 2, costMicros: 30, requestId: 'r2' })]),
     });
     await second.start();
-    bus2.emit(responseEvent({ requestId: 'r2', tokensIn: 1, tokensOut: 2, costMicros: 30 }));
-    bus2.emit(responseEvent({ requestId: 'r3', tokensIn: 1, tokensOut: 2, costMicros: 30 }));
+    bus2.emit(rawEvent(responseEvent({ requestId: 'r2', tokensIn: 1, tokensOut: 2, costMicros: 30 })));
+    bus2.emit(rawEvent(responseEvent({ requestId: 'r3', tokensIn: 1, tokensOut: 2, costMicros: 30 })));
     assert.equal(second.agent('a')!.requests, 2, 'r2 once, r3 once');
     second.stop();
   });

@@ -8,6 +8,7 @@ import { EventFeed } from '../../../src/admin/event-feed.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { seededRandom } from '../../helpers/random.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 async function serve(feed: EventFeed, responses: ServerResponse[]): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
@@ -44,7 +45,7 @@ describe('EventFeed under pressure', () => {
       let peak = 0;
       // ~48 MiB of events each client would have to hold
       for (let index = 0; index < 1536; index++) {
-        bus.emit({ type: 'response', claw_id: 'a', model: null, intervention: null, note: 'x'.repeat(16_384 + Math.floor(random() * 32_768)) });
+        bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, note: 'x'.repeat(16_384 + Math.floor(random() * 32_768)) }));
         peak = Math.max(peak, responses.reduce((sum, res) => sum + (res.destroyed ? 0 : res.writableLength), 0));
         if (index % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -64,7 +65,7 @@ describe('EventFeed under pressure', () => {
     const responses: ServerResponse[] = [];
     const { server, port } = await serve(feed, responses);
     try {
-      for (let index = 0; index < 4; index++) bus.emit({ type: 'response', claw_id: 'a', model: null, intervention: null, n: index });
+      for (let index = 0; index < 4; index++) bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, n: index }));
       const ids = async (lastEventId: string) => {
         const controller = new AbortController();
         const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'last-event-id': lastEventId }, signal: controller.signal });

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventFeed } from '../../../src/admin/event-feed.ts';
 import { EventBus } from '../../../src/observability/events.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 async function serve(feed: EventFeed): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => feed.open(req, res, new URL(req.url!, 'http://x').searchParams));
@@ -30,7 +31,7 @@ async function frames(url: string, count: number, headers: Record<string, string
 }
 
 const emit = (bus: EventBus, type: string, extra: Record<string, unknown> = {}) =>
-  bus.emit({ type: type as never, claw_id: 'a', model: null, intervention: null, ...extra });
+  bus.emit(rawEvent({ type: type as never, claw_id: 'a', model: null, intervention: null, ...extra }));
 
 describe('EventFeed', () => {
   it('replays at most the buffer size, after Last-Event-ID, and filters by type', async () => {

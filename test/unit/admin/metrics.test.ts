@@ -7,6 +7,7 @@ import type { Ledger } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { createMetrics } from '../../../src/observability/metrics.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 function agent(id: string, budget: unknown): Agent {
   return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: budget, contextOverride: undefined, historyTokens: [] };
@@ -17,16 +18,16 @@ describe('metrics', () => {
     const bus = new EventBus();
     const metrics = createMetrics({ bus, ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => [] }, policies: new PolicyStore({ governanceDir: null }), history: { pendingEntries: 0 } });
     for (let index = 0; index < 700; index++) {
-      bus.emit({ type: 'response', claw_id: 'a', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: `made-up-${index}`, status_code: 404, latency_ms: 5 });
+      bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: `made-up-${index}`, status_code: 404, latency_ms: 5 }));
     }
-    bus.emit({ type: 'response', claw_id: 'a', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'made-up-3', status_code: 404, latency_ms: 5 });
+    bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'made-up-3', status_code: 404, latency_ms: 5 }));
     const text = await metrics.render();
     const requestModels = new Set([...text.matchAll(/^tollgate_requests_total\{agent="a",model="([^"]*)"/gm)].map((match) => match[1]));
     assert.equal(requestModels.size, 501);
     assert.match(text, /^tollgate_requests_total\{agent="a",model="other",status="404"\} 200$/m);
     assert.match(text, /^tollgate_requests_total\{agent="a",model="openai\/made-up-3",status="404"\} 2$/m, 'a model labelled before keeps its label');
     assert.match(text, /^tollgate_upstream_latency_seconds_count\{provider="openai",model="other"\} 200$/m);
-    bus.emit({ type: 'response', claw_id: 'b', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'made-up-1', status_code: 200, latency_ms: 5 });
+    bus.emit(rawEvent({ type: 'response', claw_id: 'b', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'made-up-1', status_code: 200, latency_ms: 5 }));
     assert.match(await metrics.render(), /^tollgate_requests_total\{agent="b",model="openai\/made-up-1",status="200"\} 1$/m);
     metrics.close();
   });
@@ -37,14 +38,14 @@ describe('metrics', () => {
     const policies = new PolicyStore({ governanceDir: null });
     const metrics = createMetrics({ bus, ledger, agents: { list: () => [] }, policies, history: { pendingEntries: 3 } });
     const call = { claw_id: 'a', model: 'openai/gpt-4o', intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'gpt-4o' };
-    bus.emit({ type: 'response', ...call, status_code: 200, latency_ms: 120, tokens_in: 10, tokens_out: 5, cached_tokens: 2, cost_micros: 700 });
-    bus.emit({ type: 'response', ...call, status_code: 200, latency_ms: 80, tokens_in: 10, tokens_out: 5, pricing_status: 'unpriced' });
+    bus.emit(rawEvent({ type: 'response', ...call, status_code: 200, latency_ms: 120, tokens_in: 10, tokens_out: 5, cached_tokens: 2, cost_micros: 700 }));
+    bus.emit(rawEvent({ type: 'response', ...call, status_code: 200, latency_ms: 80, tokens_in: 10, tokens_out: 5, pricing_status: 'unpriced' }));
     bus.emit({ type: 'error', ...call, status_code: 0, latency_ms: 30, error: 'stream ended early' });
     bus.emit({ type: 'error', claw_id: null, model: null, intervention: null, path: '/v1/chat/completions', status_code: 401, error: 'auth' });
     bus.emit({ type: 'error', claw_id: 'a', model: 'x', intervention: null, status_code: 0, error: 'engine-internal, not a request outcome' });
-    bus.emit({ type: 'budget_decision', claw_id: 'a', model: null, intervention: null, outcome: 'block' });
-    bus.emit({ type: 'intervention', claw_id: 'a', model: null, intervention: 'budget_exceeded' });
-    bus.emit({ type: 'override_changed', claw_id: 'a', model: null, intervention: null, action: 'set' });
+    bus.emit(rawEvent({ type: 'budget_decision', claw_id: 'a', model: null, intervention: null, outcome: 'block' }));
+    bus.emit(rawEvent({ type: 'intervention', claw_id: 'a', model: null, intervention: 'budget_exceeded' }));
+    bus.emit(rawEvent({ type: 'override_changed', claw_id: 'a', model: null, intervention: null, action: 'set' }));
     const text = await metrics.render();
     assert.match(text, /^tollgate_requests_total\{agent="a",model="openai\/gpt-4o",status="200"\} 2$/m);
     assert.match(text, /^tollgate_requests_total\{agent="a",model="openai\/gpt-4o",status="0"\} 1$/m);
@@ -62,7 +63,7 @@ describe('metrics', () => {
     assert.match(text, /^tollgate_history_pending_entries 3$/m);
     assert.match(metrics.contentType, /^text\/plain/);
     metrics.close();
-    bus.emit({ type: 'override_changed', claw_id: 'a', model: null, intervention: null, action: 'set' });
+    bus.emit(rawEvent({ type: 'override_changed', claw_id: 'a', model: null, intervention: null, action: 'set' }));
     assert.match(await metrics.render(), /^tollgate_override_changes_total\{action="set"\} 1$/m, 'closed: no longer listening');
   });
 

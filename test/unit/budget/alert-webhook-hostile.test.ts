@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { attachAlertWebhook, retryAfterMs } from '../../../src/budget/alert-webhook.ts';
 import { recordingBus } from './helpers.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 const alert = (threshold: number) => ({ type: 'budget_alert' as const, claw_id: 'a', model: 'openai/gpt-4o', intervention: 'budget_alert', threshold, limit_id: 'agent:a/usd/1h' });
 
@@ -37,12 +38,12 @@ describe('alert webhook against hostile receivers', () => {
       });
       const { bus, of } = recordingBus();
       const webhook = attachAlertWebhook({ bus, url: `${url}/hook/secret-token`, retryDelaysMs: [1, 1, 1] });
-      bus.emit(alert(0.5));
+      bus.emit(rawEvent(alert(0.5)));
       await webhook.idle();
       assert.deepEqual(seen, ['POST /hook/secret-token'], 'posted once, the redirect not followed nor retried');
-      assert.equal(of('error').length, 1);
-      assert.match(String(of('error')[0].error), new RegExp(`HTTP ${status} redirect, not followed.*alert dropped`));
-      assert.doesNotMatch(String(of('error')[0].error), /secret-token/);
+      assert.equal(of('warning').length, 1);
+      assert.match(String(of('warning')[0].error), new RegExp(`HTTP ${status} redirect, not followed.*alert dropped`));
+      assert.doesNotMatch(String(of('warning')[0].error), /secret-token/);
       await webhook.close();
     });
   }
@@ -68,9 +69,9 @@ describe('alert webhook against hostile receivers', () => {
     });
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url, timeoutMs: 60_000, retryDelaysMs: [] });
-    bus.emit(alert(0.8));
+    bus.emit(rawEvent(alert(0.8)));
     await webhook.idle();
-    assert.equal(of('error').length, 0, 'a 2xx is a delivery');
+    assert.equal(of('warning').length, 0, 'a 2xx is a delivery');
     assert.equal(await closedEarly, true, `the receiver's body was read to its end (${written} bytes) instead of dropped`);
     await webhook.close();
   });
@@ -90,7 +91,7 @@ describe('alert webhook against hostile receivers', () => {
       }) as typeof fetch;
       const { bus, of } = recordingBus();
       const webhook = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch, retryDelaysMs: [500, 1000, 2000], maxRetryAfterMs: 60_000 });
-      bus.emit(alert(1));
+      bus.emit(rawEvent(alert(1)));
       const settle = async () => {
         for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => queueMicrotask(resolve));
       };
@@ -109,7 +110,7 @@ describe('alert webhook against hostile receivers', () => {
       await settle();
       assert.equal(calls.length, 3);
       await webhook.idle();
-      assert.equal(of('error').length, 0);
+      assert.equal(of('warning').length, 0);
       await webhook.close();
     } finally {
       mock.timers.reset();
@@ -126,11 +127,11 @@ describe('alert webhook against hostile receivers', () => {
       }) as typeof fetch;
       const { bus, of } = recordingBus();
       const webhook = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch });
-      bus.emit(alert(0.5));
+      bus.emit(rawEvent(alert(0.5)));
       for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => queueMicrotask(resolve));
       await webhook.close(); // would hang on the mocked 50 s wait if close did not end it
       assert.equal(calls, 1);
-      assert.match(String(of('error')[0]?.error), /HTTP 503.*alert dropped/);
+      assert.match(String(of('warning')[0]?.error), /HTTP 503.*alert dropped/);
     } finally {
       mock.timers.reset();
     }

@@ -10,6 +10,7 @@ import type { LimitStanding } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { makeAgent, recordingBus } from './helpers.ts';
 import { setup, settle } from './engine-setup.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 const HOUR = 3_600_000;
 
@@ -115,11 +116,11 @@ describe('alert webhook', () => {
     });
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: target.url, retryDelaysMs: [1, 2, 4] });
-    bus.emit(alert(0.5));
-    bus.emit({ type: 'intervention', claw_id: 'a', model: null, intervention: 'budget_exceeded' });
+    bus.emit(rawEvent(alert(0.5)));
+    bus.emit(rawEvent({ type: 'intervention', claw_id: 'a', model: null, intervention: 'budget_exceeded' }));
     await webhook.idle();
     assert.equal(calls, 3);
-    assert.equal(of('error').length, 0);
+    assert.equal(of('warning').length, 0);
     const delivered = JSON.parse(target.bodies[2]);
     assert.equal(delivered.type, 'budget_alert');
     assert.equal(delivered.threshold, 0.5);
@@ -127,7 +128,7 @@ describe('alert webhook', () => {
     assert.equal(webhook.pending, 0);
     assert.match(keys[0] ?? '', /^[0-9a-f-]{36}$/, 'an idempotency key on every try');
     assert.deepEqual(keys, [keys[0], keys[0], keys[0]], 'the same key on each try of one alert: a receiver drops a repeat');
-    bus.emit({ ...alert(0.8), alert_id: 'alert-from-the-tracker' });
+    bus.emit(rawEvent({ ...alert(0.8), alert_id: 'alert-from-the-tracker' }));
     await webhook.idle();
     assert.equal(keys.at(-1), 'alert-from-the-tracker', 'the alert\'s own id is the key');
     await webhook.close();
@@ -141,10 +142,10 @@ describe('alert webhook', () => {
     });
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: target.url, retryDelaysMs: [1, 1, 1] });
-    bus.emit(alert(0.8));
+    bus.emit(rawEvent(alert(0.8)));
     await webhook.idle();
     assert.equal(calls, 4);
-    const [error] = of('error');
+    const [error] = of('warning');
     assert.match(String(error.error), /alert webhook \(127\.0\.0\.1:\d+\): delivery failed \(HTTP 500\); alert dropped/);
     assert.doesNotMatch(String(error.error), /secret-token/);
     await webhook.close();
@@ -158,10 +159,10 @@ describe('alert webhook', () => {
     });
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: target.url, retryDelaysMs: [1, 1, 1] });
-    bus.emit(alert(1));
+    bus.emit(rawEvent(alert(1)));
     await webhook.idle();
     assert.equal(calls, 1);
-    assert.match(String(of('error')[0].error), /HTTP 404/);
+    assert.match(String(of('warning')[0].error), /HTTP 404/);
     await webhook.close();
   });
 
@@ -169,19 +170,19 @@ describe('alert webhook', () => {
     const target = await server(() => undefined); // never answers
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: target.url, timeoutMs: 30, retryDelaysMs: [1] });
-    bus.emit(alert(0.5));
+    bus.emit(rawEvent(alert(0.5)));
     await webhook.idle();
-    assert.match(String(of('error')[0].error), /timed out after 30 ms/);
+    assert.match(String(of('warning')[0].error), /timed out after 30 ms/);
     await webhook.close();
   });
 
   it('reports a network failure without the URL', async () => {
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: 'http://127.0.0.1:1/hooks/secret-token', retryDelaysMs: [1] });
-    bus.emit(alert(0.5));
+    bus.emit(rawEvent(alert(0.5)));
     await webhook.idle();
-    assert.equal(of('error').length, 1);
-    assert.doesNotMatch(String(of('error')[0].error), /secret-token/);
+    assert.equal(of('warning').length, 1);
+    assert.doesNotMatch(String(of('warning')[0].error), /secret-token/);
     await webhook.close();
   });
 
@@ -194,11 +195,11 @@ describe('alert webhook', () => {
     }) as typeof fetch;
     const { bus, of } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch, maxQueue: 2 });
-    for (let index = 0; index < 5; index++) bus.emit(alert(index + 1));
+    for (let index = 0; index < 5; index++) bus.emit(rawEvent(alert(index + 1)));
     // one in delivery, two queued, two dropped
     assert.equal(webhook.pending, 3);
-    assert.equal(of('error').length, 2);
-    assert.match(String(of('error')[0].error), /queue full \(2 alerts waiting\)/);
+    assert.equal(of('warning').length, 2);
+    assert.match(String(of('warning')[0].error), /queue full \(2 alerts waiting\)/);
     release();
     await webhook.idle();
     assert.equal(webhook.pending, 0);
@@ -214,12 +215,12 @@ describe('alert webhook', () => {
     const { bus } = recordingBus();
     const webhook = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch });
     await webhook.close();
-    bus.emit(alert(0.5));
+    bus.emit(rawEvent(alert(0.5)));
     await webhook.idle();
     assert.equal(calls, 0);
     const detach = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch });
     detach();
-    bus.emit(alert(0.8));
+    bus.emit(rawEvent(alert(0.8)));
     await detach.idle();
     assert.equal(calls, 0);
   });

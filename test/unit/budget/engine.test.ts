@@ -32,8 +32,8 @@ describe('no policy', () => {
     await admission.ticket!.settle({ usage: { inputTokens: 1, outputTokens: 1 }, costMicros: 5 });
     const standings = await ledger.standing((['usd_micros', 'requests'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 })));
     assert.deepEqual(standings.map((standing) => [standing.used, standing.reserved]), [[5, 0], [1, 0]]);
-    assert.match(String(of('error')[0].error), /release called after it was already settled or released/);
-    assert.equal(of('error').length, 1, 'reported once');
+    assert.match(String(of('warning')[0].error), /release called after it was already settled or released/);
+    assert.equal(of('warning').length, 1, 'reported once');
   });
 });
 
@@ -216,7 +216,7 @@ describe('ticket', () => {
     assert.deepEqual(standings.map((standing) => [standing.metric, standing.used, standing.reserved]), [
       ['usd_micros', 123, 0], ['requests', 1, 0], ['input_tokens', 15, 0], ['output_tokens', 5, 0], ['total_tokens', 20, 0],
     ]);
-    const errors = of('error');
+    const errors = of('warning');
     assert.equal(errors.length, 1);
     assert.match(String(errors[0].error), /settle called after it was already settled or released/);
     assert.equal(ledger.openReservations, 0);
@@ -239,7 +239,7 @@ describe('ticket', () => {
     await settle(admission, 250);
     const [standing] = await ledger.standing([{ id: 'x', scope: 'agent:a', metric: 'usd_micros', windowMs: HOUR, limit: 1e9 }]);
     assert.equal(standing.used, 250);
-    assert.match(String(of('error')[0].error), /had expired before settle/);
+    assert.match(String(of('warning')[0].error), /had expired before settle/);
   });
 
   it('counts a response without usage as one request of unknown cost', async () => {

@@ -1,6 +1,6 @@
 // Shared fixtures for budget tests: agents, a fixed-rate pricer, a clock, and a bus that records events.
 import type { Agent } from '../../../src/auth/agent.ts';
-import { EventBus, type ProxyEvent } from '../../../src/observability/events.ts';
+import { EventBus, type EventOf, type EventType, type ProxyEvent } from '../../../src/observability/events.ts';
 import type { ModelRates, Pricer } from '../../../src/pricing/pricer.ts';
 
 export function makeAgent(input: { id?: string; budget?: unknown; override?: unknown; overrideError?: string; dir?: string } = {}): Agent & { contextOverrideError?: string } {
@@ -39,9 +39,10 @@ export function clock(start = Date.parse('2026-03-01T00:00:00Z')): { now: () => 
   return { now: () => t, set: (value) => { t = value; }, advance: (ms) => { t += ms; } };
 }
 
-export function recordingBus(): { bus: EventBus; events: ProxyEvent[]; of: (type: string) => ProxyEvent[] } {
+export function recordingBus(): { bus: EventBus; events: ProxyEvent[]; of: <T extends EventType>(type: T) => EventOf<T>[] } {
   const bus = new EventBus();
   const events: ProxyEvent[] = [];
   bus.subscribe((event) => events.push(event));
-  return { bus, events, of: (type) => events.filter((event) => event.type === type) };
+  const of = <T extends EventType>(type: T): EventOf<T>[] => events.filter((event): event is EventOf<T> => event.type === type);
+  return { bus, events, of };
 }

@@ -2,15 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditLine, toAuditRecord } from '../../../src/observability/audit-log.ts';
 import type { ProxyEvent } from '../../../src/observability/events.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 const base = { ts: '2026-02-27T15:23:45.250Z', claw_id: 'a', model: 'm', intervention: null } as const;
 
+// every kind of field, wanted or not: the audit line copes with any emitter
 const events: ProxyEvent[] = [
-  { ...base, type: 'response', request_id: 'r1', status_code: 200, latency_ms: 3, stream: false, tokens_in: 10, tokens_out: 5, cost_usd: 0.000345, cost_micros: 345 },
-  { ...base, type: 'error', ts: '2026-02-27T16:23:45.250+01:00', claw_id: null, model: null, error: 'upstream said Bearer sk-abcdefghijklmnopqrstuvwx', code: 'upstream_unreachable' },
-  { ...base, type: 'intervention', intervention: 'budget_exceeded', api_key: 'sk-live-123', access_token: 'x', tokens_in: 4, extra_tokens: ['t1', 't2'], nested: { authorization: 'Bearer abc', list: [1, 'Basic QWxhZGRpbjpvcGVu'], when: new Date(0) } },
-  { ...base, type: 'budget_decision', used: Number.NaN, limit: Number.POSITIVE_INFINITY, big: 12n, flag: true, none: null, skipped: undefined, fn: () => 1, sym: Symbol('s'), err: new Error('key AIzaSyA1234567890abcdefghijklmnopqrstu') },
-  { ...base, type: 'request', ts: 'not a date', 'quote"key': 'line\nbreak "quoted" ünï' },
+  rawEvent({ ...base, type: 'response', request_id: 'r1', status_code: 200, latency_ms: 3, stream: false, tokens_in: 10, tokens_out: 5, cost_usd: 0.000345, cost_micros: 345 }) as ProxyEvent,
+  rawEvent({ ...base, type: 'error', ts: '2026-02-27T16:23:45.250+01:00', claw_id: null, model: null, error: 'upstream said Bearer sk-abcdefghijklmnopqrstuvwx', code: 'upstream_unreachable' }) as ProxyEvent,
+  rawEvent({ ...base, type: 'intervention', intervention: 'budget_exceeded', api_key: 'sk-live-123', access_token: 'x', tokens_in: 4, extra_tokens: ['t1', 't2'], nested: { authorization: 'Bearer abc', list: [1, 'Basic QWxhZGRpbjpvcGVu'], when: new Date(0) } }) as ProxyEvent,
+  rawEvent({ ...base, type: 'budget_decision', used: Number.NaN, limit: Number.POSITIVE_INFINITY, big: 12n, flag: true, none: null, skipped: undefined, fn: () => 1, sym: Symbol('s'), err: new Error('key AIzaSyA1234567890abcdefghijklmnopqrstu') }) as ProxyEvent,
+  rawEvent({ ...base, type: 'request', ts: 'not a date', 'quote"key': 'line\nbreak "quoted" ünï' }) as ProxyEvent,
 ];
 
 test('auditLine is exactly the JSON of toAuditRecord, one line, for every kind of field', () => {

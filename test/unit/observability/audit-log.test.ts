@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { EventBus } from '../../../src/observability/events.ts';
 import { attachAuditLog } from '../../../src/observability/audit-log.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 function captureStream(): { stream: Writable; lines: () => Array<Record<string, unknown>>; raw: () => string } {
   let text = '';
@@ -27,10 +28,10 @@ test('a response event is one line with ts, type, claw_id, model, intervention f
   const bus = new EventBus();
   const out = captureStream();
   const audit = attachAuditLog({ bus, destination: out.stream });
-  bus.emit({
+  bus.emit(rawEvent({
     type: 'response', ts: '2026-02-27T16:23:45.250+01:00', claw_id: 'tiverton', model: 'openai/gpt-4o', intervention: null,
     latency_ms: 1250, status_code: 200, tokens_in: 100, tokens_out: 50, cost_usd: 0.00075,
-  });
+  }));
   await audit.flush();
   assert.equal(out.raw().split('\n').length, 2, 'exactly one newline-terminated line');
   const [line] = out.lines();
@@ -46,7 +47,7 @@ test('claw_id, model and intervention are always present; intervention carries i
   const bus = new EventBus();
   const out = captureStream();
   const audit = attachAuditLog({ bus, destination: out.stream });
-  bus.emit({ type: 'error', claw_id: null, model: null, intervention: null, status_code: 0, error: 'listen failed', extra: undefined });
+  bus.emit(rawEvent({ type: 'error', claw_id: null, model: null, intervention: null, status_code: 0, error: 'listen failed', extra: undefined }));
   bus.emit({ type: 'intervention', claw_id: 'a', model: 'gpt-4o', intervention: 'budget_exceeded', request_id: 'r1' });
   await audit.flush();
   const [error, intervention] = out.lines();
@@ -66,7 +67,7 @@ test('no secret survives: secret-named keys at any depth and key-shaped strings 
     'sk-proj-AAAAAAAAAAAAAAAAAAAAAAAA', 'agent-secret-1', 'sk-ant-api03-BBBBBBBBBBBBBBBBBBBB', 'raw-token-2', 'shh-3',
     'AIzaSyCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC', 'ui-admin-4', 'x:agentsecret5', 'hist-6',
   ];
-  bus.emit({
+  bus.emit(rawEvent({
     type: 'error', claw_id: 'a', model: 'gpt-4o', intervention: null,
     authorization: `Bearer ${secrets[0]}`,
     token: secrets[1],
@@ -76,7 +77,7 @@ test('no secret survives: secret-named keys at any depth and key-shaped strings 
     error: `upstream 401 for Bearer ${secrets[7]} with key ${secrets[0]} and ${secrets[5]}`,
     historyTokens: [secrets[8]],
     tokens_in: 12, cache_write_tokens: 3,
-  });
+  }));
   await audit.flush();
   const raw = out.raw();
   for (const secret of secrets) assert.equal(raw.includes(secret), false, `leaked ${secret}`);
@@ -98,7 +99,7 @@ test('redaction copes with cycles and leaves the emitted event untouched', async
   const audit = attachAuditLog({ bus, destination: out.stream });
   const detail: Record<string, unknown> = { token: 't0psecret' };
   detail.self = detail;
-  bus.emit({ type: 'policy_error', claw_id: 'a', model: null, intervention: null, detail });
+  bus.emit(rawEvent({ type: 'policy_error', claw_id: 'a', model: null, intervention: null, detail }));
   await audit.flush();
   const [line] = out.lines();
   assert.deepEqual(line.detail, { token: '[REDACTED]', self: '[Circular]' });
@@ -110,16 +111,16 @@ test('detaching stops the log; level silent writes nothing', async () => {
   const bus = new EventBus();
   const out = captureStream();
   const audit = attachAuditLog({ bus, destination: out.stream });
-  bus.emit({ type: 'request', claw_id: 'a', model: 'm', intervention: null });
+  bus.emit(rawEvent({ type: 'request', claw_id: 'a', model: 'm', intervention: null }));
   audit();
   audit(); // idempotent
-  bus.emit({ type: 'request', claw_id: 'a', model: 'm', intervention: null });
+  bus.emit(rawEvent({ type: 'request', claw_id: 'a', model: 'm', intervention: null }));
   await audit.flush();
   assert.equal(out.lines().length, 1);
 
   const silentOut = captureStream();
   const silent = attachAuditLog({ bus, destination: silentOut.stream, level: 'silent' });
-  bus.emit({ type: 'request', claw_id: 'a', model: 'm', intervention: null });
+  bus.emit(rawEvent({ type: 'request', claw_id: 'a', model: 'm', intervention: null }));
   await silent.flush();
   assert.equal(silentOut.raw(), '');
   silent();
@@ -133,7 +134,7 @@ test('with an asynchronous pino destination, flush() puts every line on disk', a
     await new Promise((resolve) => destination.once('ready', resolve));
     const bus = new EventBus();
     const audit = attachAuditLog({ bus, destination });
-    for (let i = 0; i < 500; i += 1) bus.emit({ type: 'response', claw_id: 'a', model: 'm', intervention: null, request_id: `r${i}` });
+    for (let i = 0; i < 500; i += 1) bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: 'm', intervention: null, request_id: `r${i}` }));
     await audit.flush();
     const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id: string });
     assert.deepEqual(lines.map((l) => l.request_id), Array.from({ length: 500 }, (_, i) => `r${i}`));

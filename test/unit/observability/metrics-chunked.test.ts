@@ -13,6 +13,7 @@ import { SERIES_PER_CHUNK } from '../../../src/observability/exposition.ts';
 import { createMetrics } from '../../../src/observability/metrics.ts';
 import { parsePrometheusText } from '../../helpers/prometheus-text.ts';
 import { seededRandom } from '../../helpers/random.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 const BUDGET_FAMILIES = ['tollgate_budget_limit', 'tollgate_budget_used', 'tollgate_budget_remaining'];
 const ODD_IDS = ['q"uote', 'back\\slash', 'ünï-агент'];
@@ -158,7 +159,7 @@ describe('metrics with thousands of agents', () => {
     const ledger = watched(input.ledger, { failOn: 3 });
     const bus = new EventBus();
     const metrics = createMetrics({ bus, ledger, agents: { list: () => input.agents }, policies: input.policies });
-    bus.emit({ type: 'budget_decision', claw_id: 'agent-5', model: null, intervention: null, outcome: 'allow' });
+    bus.emit(rawEvent({ type: 'budget_decision', claw_id: 'agent-5', model: null, intervention: null, outcome: 'allow' }));
     const text = await metrics.render();
     assert.equal(ledger.reads, 3, 'stops reading at the failure');
     const families = parsePrometheusText(text);

@@ -6,6 +6,7 @@ import { PolicyStore } from '../../../src/budget/policy-store.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { createMetrics } from '../../../src/observability/metrics.ts';
+import { rawEvent } from '../../helpers/raw-event.ts';
 
 function agent(id: string): Agent {
   return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: undefined, contextOverride: undefined, historyTokens: [] };
@@ -13,9 +14,9 @@ function agent(id: string): Agent {
 
 function callOf(bus: EventBus, id: string | null, model = 'gpt-4o'): void {
   const base = { claw_id: id, model: `openai/${model}`, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: model };
-  bus.emit({ type: 'response', ...base, status_code: 200, latency_ms: 10, tokens_in: 3, tokens_out: 2, cost_micros: 5 });
-  if (id) bus.emit({ type: 'budget_decision', claw_id: id, model: null, intervention: null, outcome: 'allow' });
-  if (id) bus.emit({ type: 'intervention', claw_id: id, model: null, intervention: 'budget_exceeded' });
+  bus.emit(rawEvent({ type: 'response', ...base, status_code: 200, latency_ms: 10, tokens_in: 3, tokens_out: 2, cost_micros: 5 }));
+  if (id) bus.emit(rawEvent({ type: 'budget_decision', claw_id: id, model: null, intervention: null, outcome: 'allow' }));
+  if (id) bus.emit(rawEvent({ type: 'intervention', claw_id: id, model: null, intervention: 'budget_exceeded' }));
 }
 
 function agentsIn(text: string): Set<string> {

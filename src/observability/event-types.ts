@@ -1,0 +1,180 @@
+// The events the bus carries, one shape per `type`: emitters and subscribers are checked against them by the compiler.
+
+/** The audit line's head: every event has these (null when unset). */
+interface Head<T extends string> {
+  type: T;
+  /** ISO-8601 time the event happened; the bus stamps it when the emitter leaves it out. */
+  ts?: string;
+  claw_id: string | null;
+  model: string | null;
+  /** Intervention name (budget_exceeded, rate_limited, budget_check_unavailable, budget_alert, model_downgraded, ...) or null. */
+  intervention: string | null;
+}
+
+/** Where a routed call went. */
+export interface CallFields {
+  request_id: string;
+  path: string;
+  provider: string;
+  upstream_model: string;
+  stream: boolean;
+}
+
+/** What a call was charged (pipeline/finish.ts addChargeFields); metrics and cost totals count from these. */
+export interface ChargeFields {
+  tokens_in?: number;
+  tokens_out?: number;
+  cached_tokens?: number;
+  cache_write_tokens?: number;
+  usage_estimated?: true;
+  cost_usd?: number;
+  cost_micros?: number;
+  cost_source?: string;
+  pricing_status?: 'unpriced';
+}
+
+/** A limit and its standing (budget/limit-fields.ts). */
+export interface LimitFields {
+  limit_id: string;
+  scope: string;
+  metric: string;
+  window: string;
+  limit: number;
+  used: number | null;
+  reserved: number | null;
+  remaining: number | null;
+}
+
+/** A call was dispatched upstream. */
+export interface RequestEvent extends Head<'request'>, CallFields {
+  intervention: null;
+}
+
+/** A call's answer was relayed whole. */
+export interface ResponseEvent extends Head<'response'>, CallFields, ChargeFields {
+  status_code: number;
+  latency_ms: number;
+  upstream_request_id?: string;
+}
+
+/**
+ * A call failed (answered by the proxy, or cut short after the upstream had it), or, as cllama does, a fail-open budget
+ * check that could not run (`status_code` 0). Internal failures that are no call's outcome are `warning`s.
+ */
+export interface ErrorEvent extends Head<'error'>, Partial<CallFields>, ChargeFields {
+  status_code: number;
+  latency_ms?: number;
+  upstream_request_id?: string;
+  error: string;
+  /** The error code (src/errors.ts). */
+  code?: string;
+  /** How a relayed answer ended when it did not complete (client_aborted, incomplete, ...). */
+  outcome?: string;
+}
+
+/** An internal failure (ledger, budget ticket, alert check, alert webhook): logged, no call's outcome. */
+export interface WarningEvent extends Head<'warning'> {
+  request_id?: string;
+  /** What failed, as text. */
+  error: string;
+  /** The alert a failed webhook delivery dropped. */
+  limit_id?: string;
+  threshold?: number;
+}
+
+/** A budget rule acted on a call (refused, shaped, downgraded, or could not be checked). */
+export interface InterventionEvent extends Head<'intervention'>, Partial<LimitFields>, InterventionDetail {
+  intervention: string;
+  request_id: string;
+}
+
+/** The fields an intervention carries besides its name. */
+export interface InterventionDetail {
+  behavior?: string;
+  reason?: string;
+  retry_after_ms?: number | null;
+  from_model?: string;
+  to_model?: string | null;
+  downgrade_at?: number | null;
+  unknown_cost?: 'block';
+  effective_model?: string;
+}
+
+/** The budget engine's decision on a call of an agent with a policy. */
+export interface BudgetDecisionEvent extends Head<'budget_decision'>, Partial<LimitFields>, DecisionDetail {
+  intervention: null;
+  request_id: string;
+  outcome: 'allow' | 'soft' | 'block' | 'unavailable';
+  fail_mode?: 'open' | 'closed';
+  behavior?: string;
+  source?: string;
+  source_kind?: string;
+  field?: string;
+}
+
+/** The fields a decision adds after the deciding limit. */
+export interface DecisionDetail {
+  reason?: string;
+  retry_after_ms?: number | null;
+  estimate_usd_micros?: number;
+  downgraded_to?: string | null;
+}
+
+/** A limit crossed one of its alert thresholds (once per threshold and window). */
+export interface BudgetAlertEvent extends Head<'budget_alert'> {
+  claw_id: string;
+  model: string;
+  intervention: 'budget_alert';
+  alert_id: string;
+  limit_id: string;
+  scope: string;
+  window: string;
+  behavior: string;
+  threshold: number;
+  used_usd: number;
+  limit_usd: number;
+  used_micros: number;
+  limit_micros: number;
+  source: string;
+}
+
+/** An operator set or cleared an agent's budget override through the admin API. */
+export interface OverrideChangedEvent extends Head<'override_changed'> {
+  intervention: null;
+  action: 'set' | 'cleared';
+  file: string;
+  /** Absent when a set override gave none. */
+  reason?: string | null;
+  set_by: string | null;
+  expires_at: string | null;
+  override: unknown;
+  previous: unknown;
+}
+
+/** A policy file is broken (reported when it is written). */
+export interface PolicyErrorEvent extends Head<'policy_error'> {
+  file: string;
+  error: string;
+}
+
+/** An event as emitted (the bus stamps `ts` when it is missing). */
+export type EventDraft =
+  | RequestEvent
+  | ResponseEvent
+  | ErrorEvent
+  | WarningEvent
+  | InterventionEvent
+  | BudgetDecisionEvent
+  | BudgetAlertEvent
+  | OverrideChangedEvent
+  | PolicyErrorEvent;
+
+export type EventType = EventDraft['type'];
+
+type Stamped<E> = E extends unknown ? Readonly<E & { ts: string }> : never;
+
+/** An event as subscribers get it: stamped, and not to be changed. Switch on `type` for its fields. */
+export type ProxyEvent = Stamped<EventDraft>;
+
+/** The delivered event of one type. */
+export type EventOf<T extends EventType> = Extract<ProxyEvent, { type: T }>;
