@@ -16,7 +16,8 @@ import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './h
 import type { OverrideStore } from './override.ts';
 import type { PolicyReader } from './standings.ts';
 import type { LogSecrets } from '../observability/log-secrets.ts';
-import { UiAuth, bearerToken, type AccessKind } from './ui-auth.ts';
+import { bearerToken } from '../auth/token.ts';
+import { UiAuth, type AccessKind } from './ui-auth.ts';
 import { UiExposure } from './ui-exposure.ts';
 
 export interface UiServerOptions {

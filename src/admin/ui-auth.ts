@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { secretsEqual } from '../auth/secret-compare.ts';
+import { bearerToken } from '../auth/token.ts';
 
 export const SESSION_COOKIE = 'tollgate_ui_session';
 const SESSION_LABEL = 'tollgate-ui-session-v1';
@@ -61,13 +62,6 @@ export class UiAuth {
   sessionCookie(): string {
     return `${SESSION_COOKIE}=${this.#session}; HttpOnly; SameSite=Strict; Path=/`;
   }
-}
-
-/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or null. */
-export function bearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const match = /^\s*bearer\s+(.+?)\s*$/i.exec(header);
-  return match ? match[1] : null;
 }
 
 function readCookie(header: string | undefined, name: string): string | null {

@@ -1,4 +1,4 @@
-// Parses the agent credential `<agent-id>:<secret>` from Authorization (Bearer) or, when that is blank, x-api-key.
+// Reads credentials from request headers: the one bearer-token parser (API port, /history, UI) and the agent's `<id>:<secret>`.
 export interface AgentCredentials {
   readonly agentId: string;
   readonly secret: string;
@@ -10,15 +10,24 @@ export interface AgentCredentials {
  * routes. A non-blank but malformed Authorization does not fall back. Null means "missing or malformed".
  */
 export function parseAgentCredentials(headers: { authorization?: string; xApiKey?: string }): AgentCredentials | null {
-  let header = headers.authorization?.trim() ?? '';
-  if (!header) {
-    const apiKey = headers.xApiKey?.trim() ?? '';
-    if (!apiKey) return null;
-    header = `Bearer ${apiKey}`;
+  if (headers.authorization?.trim()) {
+    const token = bearerToken(headers.authorization);
+    return token === null ? null : splitAgentToken(token);
   }
-  const space = header.indexOf(' ');
-  if (space < 0 || header.slice(0, space).toLowerCase() !== 'bearer') return null;
-  return splitAgentToken(header.slice(space + 1).trim());
+  const apiKey = headers.xApiKey?.trim() ?? '';
+  return apiKey ? splitAgentToken(apiKey) : null;
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header: trimmed, scheme `Bearer` in any case, then spaces (RFC 7235
+ * separates them with spaces only), the rest trimmed. Null when absent, another scheme, or no token.
+ */
+export function bearerToken(header: string | undefined): string | null {
+  const text = header?.trim() ?? '';
+  const space = text.indexOf(' ');
+  if (space < 0 || text.slice(0, space).toLowerCase() !== 'bearer') return null;
+  const token = text.slice(space + 1).trim();
+  return token === '' ? null : token;
 }
 
 /** `<agent-id>:<secret>` split on the first colon; null when either part is empty. */

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Ledger, LimitStanding } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
-import { microsToUsd } from './headers.ts';
+import { microsToUsd } from '../pricing/money.ts';
 import type { LimitSpec } from './policy.ts';
 
 /**

@@ -2,7 +2,7 @@
 import { ProxyError, type ErrorCode } from '../errors.ts';
 import type { LimitStanding } from '../ledger/ledger.ts';
 import { retryAfterSeconds } from './duration.ts';
-import { microsToUsd } from './headers.ts';
+import { microsToUsd } from '../pricing/money.ts';
 import type { LimitSpec } from './policy.ts';
 
 /** What the window held for the refusing limit's scope (cllama's window summary). */

@@ -1,6 +1,7 @@
 // A call's ledger amounts: the reservation (estimated tokens priced at the model's rates, rounded up) and their shape when settled.
 import type { Amounts } from '../ledger/ledger.ts';
 import { ledgerAmount } from '../ledger/amounts.ts';
+import { flatRateMicros } from '../pricing/money.ts';
 import type { ModelRates, Pricer } from '../pricing/pricer.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
 import type { EffectivePolicy } from './policy.ts';
@@ -32,7 +33,7 @@ export function estimateAmounts(input: {
     if (input.unknownCost === 'block') return { blocked: true };
     if (input.unknownCost === 'estimate' && input.fallbackRates) rates = { inputPerMTok: input.fallbackRates.input_per_mtok, outputPerMTok: input.fallbackRates.output_per_mtok };
   }
-  const usdMicros = rates ? ceilMicros(inputTokens * rates.inputPerMTok + outputTokens * rates.outputPerMTok) : 0;
+  const usdMicros = rates ? flatRateMicros({ inputTokens, outputTokens, inputPerMTok: rates.inputPerMTok, outputPerMTok: rates.outputPerMTok }) : 0;
   return { blocked: false, unknownPrice, amounts: callAmounts({ usdMicros, inputTokens, outputTokens, unknownPrice }) };
 }
 
@@ -46,11 +47,6 @@ export function callAmounts(input: { usdMicros: number; inputTokens: number; out
     total_tokens: ledgerAmount(input.inputTokens + input.outputTokens),
     unknown_cost_requests: input.unknownPrice ? 1 : 0,
   };
-}
-
-/** Rounds micro-dollars up, ignoring floating-point noise below a ten-millionth of a micro-dollar (7 × 0.01 is not 0.07000000000000001). */
-export function ceilMicros(value: number): number {
-  return Math.max(0, Math.ceil(value - 1e-7));
 }
 
 /**

@@ -1,5 +1,6 @@
 // Budget standing as response headers: OpenAI-style x-ratelimit-* for requests and tokens, x-tollgate-budget-* for USD.
 import type { LimitStanding } from '../ledger/ledger.ts';
+import { microsToUsdText } from '../pricing/money.ts';
 import { formatResetDuration } from './duration.ts';
 
 const TOKEN_METRICS = new Set(['input_tokens', 'output_tokens', 'total_tokens']);
@@ -29,20 +30,6 @@ export function standingHeaders(standings: readonly LimitStanding[]): Record<str
     headers['x-tollgate-budget-reset-usd'] = formatResetDuration(usd.resetMs ?? 0);
   }
   return headers;
-}
-
-/** Integer micro-dollars as a plain decimal USD string (`1.5`, `0.000125`, `0`). */
-export function microsToUsdText(micros: number): string {
-  const sign = micros < 0 ? '-' : '';
-  const whole = Math.abs(Math.round(micros));
-  const dollars = Math.floor(whole / 1e6);
-  const fraction = String(whole % 1e6).padStart(6, '0').replace(/0+$/, '');
-  return `${sign}${dollars}${fraction ? `.${fraction}` : ''}`;
-}
-
-/** Integer micro-dollars as a USD number (for JSON bodies and events). */
-export function microsToUsd(micros: number): number {
-  return Number(microsToUsdText(micros));
 }
 
 function tightest(standings: readonly LimitStanding[]): LimitStanding | null {

@@ -1,5 +1,6 @@
 // Reads one budget policy source (a JSON object) field by field: each field present is either a typed value or its problems.
 import { isPlainAgentId } from '../auth/agent.ts';
+import { usdToMicros } from '../pricing/money.ts';
 import { parseWindow } from './duration.ts';
 import { LEDGER_RETENTION_MS } from '../ledger/ledger.ts';
 import { collapseModelName, invisibleCharacter } from '../upstream/model-name.ts';
@@ -253,7 +254,7 @@ function readLimitEntry(raw: unknown, field: string, problems: string[]): LimitE
 function readUsd(raw: unknown, field: string, problems: string[]): number | undefined {
   if (typeof raw !== 'number' || !Number.isFinite(raw)) return fail(problems, field, `must be a number of US dollars, got ${typeName(raw)}`);
   if (raw <= 0) return fail(problems, field, 'must be > 0');
-  if (Math.round(raw * 1e6) < 1) return fail(problems, field, 'must be at least 0.000001 (one micro-dollar)');
+  if (usdToMicros(raw) < 1) return fail(problems, field, 'must be at least 0.000001 (one micro-dollar)');
   return raw;
 }
 

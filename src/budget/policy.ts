@@ -1,5 +1,6 @@
 // The effective budget policy of an agent: sources merged field by field (later wins), validated, turned into limits.
 import type { Metric } from '../ledger/ledger.ts';
+import { usdToMicros } from '../pricing/money.ts';
 import {
   AMOUNT_FIELDS,
   POLICY_FIELDS,
@@ -260,7 +261,7 @@ function makeSpec(input: {
     id: input.metric === 'concurrency' ? `${scope}/${short}` : `${scope}/${short}/${input.window}`,
     scope,
     metric: input.metric,
-    limit: usd ? Math.round(input.amount * 1e6) : input.amount,
+    limit: usd ? usdToMicros(input.amount) : input.amount,
     window: input.window,
     windowMs: input.windowMs,
     behavior: input.behavior,

@@ -3,7 +3,8 @@ import type { Amounts, Ledger } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { totalInputTokens } from '../protocol/usage.ts';
 import type { BudgetTicket, SettleActual } from './admission.ts';
-import { callAmounts, ceilMicros } from './cost.ts';
+import { flatRateMicros } from '../pricing/money.ts';
+import { callAmounts } from './cost.ts';
 import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
 import { SettleBacklog } from './settle-backlog.ts';
 
@@ -44,7 +45,7 @@ export function settleAmounts(input: { actual: SettleActual; unknownCost: Unknow
   let usd = 0;
   if (costMicros !== null) usd = Math.max(0, Math.ceil(costMicros));
   else if (input.unknownCost === 'estimate' && input.fallbackRates && usage) {
-    usd = ceilMicros(inputTokens * input.fallbackRates.input_per_mtok + outputTokens * input.fallbackRates.output_per_mtok);
+    usd = flatRateMicros({ inputTokens, outputTokens, inputPerMTok: input.fallbackRates.input_per_mtok, outputPerMTok: input.fallbackRates.output_per_mtok });
   }
   return callAmounts({ usdMicros: usd, inputTokens, outputTokens, unknownPrice: costMicros === null });
 }

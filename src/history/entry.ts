@@ -2,6 +2,7 @@
 import { hash } from 'node:crypto';
 import type { Usage } from '../protocol/usage.ts';
 import { totalInputTokens } from '../protocol/usage.ts';
+import { microsToUsd, usdToMicros } from '../pricing/money.ts';
 import type { PriceQuote, PriceSource } from '../pricing/pricer.ts';
 
 export const HISTORY_ENTRY_VERSION = 1;
@@ -136,7 +137,7 @@ export function historyUsage(usage: Usage | null | undefined, price: PriceQuote 
   const u = usage ?? {};
   const anyInput = u.inputTokens !== undefined || u.cacheReadTokens !== undefined || u.cacheWriteTokens !== undefined;
   const costMicros = price?.costMicros ?? null;
-  const costUsd = costMicros !== null ? costMicros / 1_000_000 : u.reportedCostUsd;
+  const costUsd = costMicros !== null ? microsToUsd(costMicros) : u.reportedCostUsd;
   const out: { -readonly [K in keyof HistoryUsage]: HistoryUsage[K] } = {};
   if (anyInput) out.prompt_tokens = totalInputTokens(u);
   if (u.outputTokens !== undefined) out.completion_tokens = u.outputTokens;
@@ -201,7 +202,7 @@ export function historyCostMicros(entry: Pick<HistoryEntry, 'usage'>): number | 
   const usage = entry.usage as HistoryUsage | undefined;
   if (typeof usage?.cost_micros === 'number' && Number.isFinite(usage.cost_micros)) return Math.round(usage.cost_micros);
   if (typeof usage?.reported_cost_usd === 'number' && Number.isFinite(usage.reported_cost_usd)) {
-    return Math.round(usage.reported_cost_usd * 1_000_000);
+    return usdToMicros(usage.reported_cost_usd);
   }
   return null;
 }

@@ -6,6 +6,7 @@ import { CallCancel } from '../upstream/client.ts';
 import { keysToMask, maskKeysInText } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
+import { headerValue } from '../transport/header-value.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { RequestContext } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -132,7 +133,6 @@ function responseHeaders(headers: OutgoingHttpHeaders, ctx: RequestContext): Out
  * it), then bounded (it lands in history, the audit log and the live feed).
  */
 function upstreamRequestId(headers: Record<string, string | string[] | undefined>, keys: readonly ProviderKey[]): string | undefined {
-  const value = headers['x-request-id'] ?? headers['request-id'];
-  const text = Array.isArray(value) ? value[0] : value;
+  const text = headerValue(headers['x-request-id'] ?? headers['request-id']);
   return text === undefined || text === '' ? undefined : maskKeysInText(text, keys).slice(0, 200);
 }

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { parseAgentCredentials } from '../auth/token.ts';
+import { headerValue } from '../transport/header-value.ts';
 import { ProxyError } from '../errors.ts';
 import { BodyEstimate } from '../budget/estimate.ts';
 import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
@@ -122,10 +123,6 @@ function authenticate(req: IncomingMessage, deps: PipelineDeps) {
 
 function tooDeep(maxDepth: number): ProxyError {
   return new ProxyError('body_too_deep', { message: `request body nested too deeply: objects and arrays deeper than ${maxDepth} levels are refused (TOLLGATE_MAX_JSON_DEPTH)` });
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** Budget blocks are reported by the engine as interventions; they are not errors of the proxy. */

@@ -7,6 +7,15 @@ export function microsToUsd(micros: number): number {
   return micros / MICROS_PER_USD;
 }
 
+/** Integer micro-dollars as a plain decimal USD string (`1.5`, `0.000125`, `0`), exact: for headers. */
+export function microsToUsdText(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const whole = Math.abs(Math.round(micros));
+  const dollars = Math.floor(whole / MICROS_PER_USD);
+  const fraction = String(whole % MICROS_PER_USD).padStart(6, '0').replace(/0+$/, '');
+  return `${sign}${dollars}${fraction ? `.${fraction}` : ''}`;
+}
+
 /** USD → integer micro-dollars, rounded to the nearest micro-dollar (ties up), held at MAX_MICROS. */
 export function usdToMicros(usd: number): number {
   return roundMicros(usd * MICROS_PER_USD);
@@ -29,4 +38,17 @@ export function roundMicros(micros: number): number {
   const rounded = Math.round(Math.round(micros * 1e6) / 1e6);
   if (rounded < MAX_MICROS) return rounded > 0 ? rounded : 0;
   return MAX_MICROS;
+}
+
+/** Rounds micro-dollars up, ignoring floating-point noise below a ten-millionth of a micro-dollar (7 × 0.01 is not 0.07000000000000001). */
+export function ceilMicros(value: number): number {
+  return Math.max(0, Math.ceil(value - 1e-7));
+}
+
+/**
+ * An upper bound in micro-dollars for tokens at flat USD-per-million-token rates (a USD rate per million tokens is
+ * µ$ per token): what a reservation holds, and what `unknown_cost: "estimate"` charges.
+ */
+export function flatRateMicros(input: { inputTokens: number; outputTokens: number; inputPerMTok: number; outputPerMTok: number }): number {
+  return ceilMicros(input.inputTokens * input.inputPerMTok + input.outputTokens * input.outputPerMTok);
 }

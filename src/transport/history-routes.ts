@@ -2,7 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainAgentId, type Agent } from '../auth/agent.ts';
 import { secretsEqual } from '../auth/secret-compare.ts';
-import { parseAgentCredentials, splitAgentToken } from '../auth/token.ts';
+import { bearerToken, parseAgentCredentials, splitAgentToken } from '../auth/token.ts';
+import { headerValue } from './header-value.ts';
 import { MAX_HISTORY_LIMIT, readHistoryPage } from '../history/reader.ts';
 import type { AgentDirectory } from '../pipeline/deps.ts';
 import { parseRfc3339, sendText } from '../admin/http.ts';
@@ -80,11 +81,10 @@ function mayRead(input: { token: string; agent: Agent; options: HistoryRoutesOpt
   return allowed;
 }
 
-/** `Authorization: Bearer <token>` (scheme case-insensitive), else a raw `x-api-key`. */
+/** `Authorization: Bearer <token>` (auth/token.ts), else a raw `x-api-key`. */
 function presentedToken(req: IncomingMessage): string | null {
-  const authorization = req.headers.authorization?.trim() ?? '';
-  const match = /^bearer\s+(.+)$/i.exec(authorization);
-  if (match && match[1].trim()) return match[1].trim();
+  const bearer = bearerToken(req.headers.authorization);
+  if (bearer !== null) return bearer;
   const apiKey = headerValue(req.headers['x-api-key'])?.trim() ?? '';
   return apiKey || null;
 }
@@ -134,8 +134,4 @@ function skippedHeaders(page: { skippedLines: number; tornLines: number; unreada
 function refuse(res: ServerResponse, status: number, message: string): null {
   sendText(res, status, message);
   return null;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

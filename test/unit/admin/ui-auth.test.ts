@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { SESSION_COOKIE, UiAuth, bearerToken } from '../../../src/admin/ui-auth.ts';
+import { bearerToken } from '../../../src/auth/token.ts';
+import { SESSION_COOKIE, UiAuth } from '../../../src/admin/ui-auth.ts';
 
 function request(headers: Record<string, string> = {}): IncomingMessage {
   return { headers: { host: 'ui.local:8081', ...headers } } as unknown as IncomingMessage;

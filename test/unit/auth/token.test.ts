@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAgentCredentials, splitAgentToken } from '../../../src/auth/token.ts';
+import { bearerToken, parseAgentCredentials, splitAgentToken } from '../../../src/auth/token.ts';
 
 const cases: Array<{ name: string; authorization?: string; xApiKey?: string; expected: { agentId: string; secret: string } | null }> = [
   { name: 'plain bearer (spec: tiverton)', authorization: 'Bearer tiverton:abc123def456', expected: { agentId: 'tiverton', secret: 'abc123def456' } },
@@ -34,4 +34,23 @@ for (const { name, authorization, xApiKey, expected } of cases) {
 test('splitAgentToken splits on the first colon only', () => {
   assert.deepEqual(splitAgentToken('a:b:c'), { agentId: 'a', secret: 'b:c' });
   assert.equal(splitAgentToken('abc'), null);
+});
+
+test('bearerToken: the one parser of the API port, /history and the UI port', () => {
+  assert.equal(bearerToken('Bearer abc'), 'abc');
+  assert.equal(bearerToken('  bEaReR   a:b:c  '), 'a:b:c');
+  assert.equal(bearerToken('Bearer'), null);
+  assert.equal(bearerToken('Bearer    '), null);
+  assert.equal(bearerToken('Basic abc'), null);
+  assert.equal(bearerToken('Bearerabc'), null);
+  assert.equal(bearerToken('Bearer\tabc'), null, 'scheme and token are separated by spaces (RFC 7235), on every port alike');
+  assert.equal(bearerToken(undefined), null);
+});
+
+test('an agent credential is a bearer token split on its first colon: one verdict for every header', () => {
+  const headers = ['Bearer a:s', ' bearer  a:s:t ', 'Bearer\ta:s', 'Bearer', 'Bearer :s', 'Bearer a:', 'Basic a:s', 'a:s', 'Bearer  ', 'BEARER x'];
+  for (const authorization of headers) {
+    const token = bearerToken(authorization);
+    assert.deepEqual(parseAgentCredentials({ authorization }), token === null ? null : splitAgentToken(token), JSON.stringify(authorization));
+  }
 });
