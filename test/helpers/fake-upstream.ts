@@ -10,6 +10,8 @@ export interface Behavior {
   errorBody?: unknown;
   /** Wait before sending headers. */
   delayMs?: number;
+  /** Wait before answering until the test calls releaseHeld() (a call held upstream for as long as the test needs). */
+  hold?: boolean;
   /** Destroy the socket without answering. */
   reset?: boolean;
   /** Send headers, then nothing (stream) or never finish the body (JSON). */
@@ -81,6 +83,10 @@ export interface RecordedRequest {
 export interface FakeUpstream {
   readonly url: string;
   readonly requests: RecordedRequest[];
+  /** How many calls wait now on `hold`. */
+  readonly held: number;
+  /** Lets every call waiting on `hold` be answered. */
+  releaseHeld(): void;
   behavior: Behavior;
   close(): Promise<void>;
 }
@@ -89,6 +95,7 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
   const requests: RecordedRequest[] = [];
   const state = { behavior: initial };
   const sockets = new Set<import('node:net').Socket>();
+  const gate = holdGate();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -101,7 +108,8 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
       }
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       const perRequest = parseBehaviorHeader(req.headers['x-fake-behavior']);
-      void respond(res, req.url ?? '', body, { ...state.behavior, ...perRequest });
+      const behavior = { ...state.behavior, ...perRequest };
+      void (behavior.hold ? gate.wait() : Promise.resolve()).then(() => respond(res, req.url ?? '', body, behavior));
     });
   });
   server.on('connection', (socket) => {
@@ -113,6 +121,10 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    get held() {
+      return gate.waiting;
+    },
+    releaseHeld: () => gate.release(),
     get behavior() {
       return state.behavior;
     },
@@ -123,6 +135,22 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
     }),
+  };
+}
+
+/** Calls that wait until released, all at once. */
+function holdGate(): { readonly waiting: number; wait(): Promise<void>; release(): void } {
+  let waiters: Array<() => void> = [];
+  return {
+    get waiting() {
+      return waiters.length;
+    },
+    wait: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    release() {
+      const released = waiters;
+      waiters = [];
+      for (const resolve of released) resolve();
+    },
   };
 }
 

@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { TEST_FORWARD_HEADERS } from '../helpers/harness.ts';
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
 
 const MiB = 1024 * 1024;
 const AGENTS = ['big', 'small', 'g1', 'g2', 'g3', 'g4'];
 /** Scaled from the finding (48 × 30 MiB under a 32 MiB limit against a 4 GB heap): 24 × 6 MiB under 8 MiB against 256 MB. */
 const FLOOD = { heapMb: 256, bodyMiB: 6, env: { TOLLGATE_MAX_BODY_BYTES: String(8 * MiB), TOLLGATE_MAX_BYTES_IN_FLIGHT: String(48 * MiB), TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: String(16 * MiB) } };
-/** Each admitted call waits this long upstream, so the flood's bodies are all in flight together. */
-const SLOW = JSON.stringify({ delayMs: 2500 });
+/** Each admitted call waits upstream until the test releases it, so the flood's admitted bodies are all in flight together. */
+const HELD = JSON.stringify({ hold: true });
 
 interface Answer {
   readonly status: number;
@@ -52,6 +53,25 @@ function post(input: { url: string; path: string; token: string; body: Buffer; h
   });
 }
 
+/**
+ * Sends the flood and waits until every call is either answered (refused) or held upstream, then lets the held ones
+ * be answered: how many got through depends on the bounds alone, not on how fast this machine uploads.
+ */
+async function floodHeld(fake: FakeUpstream, calls: Array<() => Promise<Answer>>): Promise<Answer[]> {
+  let answered = 0;
+  const flood = calls.map((call) => call().then((answer) => {
+    answered += 1;
+    return answer;
+  }));
+  const deadline = Date.now() + 45_000;
+  while (answered + fake.held < calls.length) {
+    if (Date.now() > deadline) throw new Error(`flood never settled: ${answered} answered, ${fake.held} held upstream`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  fake.releaseHeld();
+  return Promise.all(flood);
+}
+
 function largeBody(model: string, mib: number): Buffer {
   return Buffer.from(JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(mib * MiB) }] }));
 }
@@ -75,8 +95,8 @@ describe('a flood of large bodies on a small heap', () => {
     }
     mkdirSync(join(root, 'auth'));
     const providers = {
-      openai: { base_url: `${fake.url}/v1`, api_key: 'sk-flood-openai', auth: 'bearer' },
-      anthropic: { base_url: `${fake.url}/v1`, api_key: 'sk-flood-anthropic', auth: 'x-api-key' },
+      openai: { base_url: `${fake.url}/v1`, api_key: 'sk-flood-openai', auth: 'bearer', forward_headers: TEST_FORWARD_HEADERS },
+      anthropic: { base_url: `${fake.url}/v1`, api_key: 'sk-flood-anthropic', auth: 'x-api-key', forward_headers: TEST_FORWARD_HEADERS },
     };
     writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers }));
     const env = { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history'), ...FLOOD.env };
@@ -90,17 +110,17 @@ describe('a flood of large bodies on a small heap', () => {
 
   it('one agent\'s 24 concurrent 6 MiB bodies end in 429s for its share; the process serves, another agent is served', async () => {
     const body = largeBody('openai/gpt-4o-mini', FLOOD.bodyMiB);
-    const flood = Array.from({ length: 24 }, () => post({ url: proxy.url, path: '/v1/chat/completions', token: 'big:s-big', body, headers: { 'x-fake-behavior': SLOW } }));
+    const flood = Array.from({ length: 24 }, () => () => post({ url: proxy.url, path: '/v1/chat/completions', token: 'big:s-big', body, headers: { 'x-fake-behavior': HELD } }));
     const small = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'small:s-small', maxRetries: 0 })
       .chat.completions.create({ model: 'openai/gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: 'a small call during the flood' }] });
-    const answers = await Promise.all(flood);
+    const answers = await floodHeld(fake, flood);
     assert.equal((await small).choices.length, 1, 'the other agent\'s small call is served');
 
     assert.deepEqual(answers.filter((answer) => answer.status !== 200 && answer.status !== 429).map((answer) => answer.status), [], 'every call is answered: served or refused, none cut by a crash');
     const served = answers.filter((answer) => answer.status === 200);
     const refused = answers.filter((answer) => answer.status === 429);
     // the agent's share (16 MiB) holds two 6 MiB bodies at a time
-    assert.ok(served.length >= 1 && served.length <= 2, `served ${served.length}`);
+    assert.equal(served.length, 2, `served ${served.length}`);
     assert.equal(refused.length, 24 - served.length);
     for (const answer of refused) {
       assert.deepEqual(answer.body.error, {
@@ -118,13 +138,14 @@ describe('a flood of large bodies on a small heap', () => {
 
   it('four agents flooding /v1/messages together meet the global bound: 503 in the Anthropic envelope', async () => {
     const body = largeBody('anthropic/claude-sonnet-4-5', FLOOD.bodyMiB);
-    const flood = ['g1', 'g2', 'g3', 'g4'].flatMap((id) => Array.from({ length: 6 }, () => post({ url: proxy.url, path: '/v1/messages', token: `${id}:s-${id}`, body, headers: { 'x-fake-behavior': SLOW } })));
+    const flood = ['g1', 'g2', 'g3', 'g4'].flatMap((id) => Array.from({ length: 6 }, () => () => post({ url: proxy.url, path: '/v1/messages', token: `${id}:s-${id}`, body, headers: { 'x-fake-behavior': HELD } })));
+    const answersHeld = floodHeld(fake, flood);
     const small = post({ url: proxy.url, path: '/v1/messages', token: 'small:s-small', body: Buffer.from(JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })) });
-    const answers = await Promise.all(flood);
+    const answers = await answersHeld;
     assert.deepEqual(answers.filter((answer) => ![200, 429, 503].includes(answer.status)).map((answer) => answer.status), []);
     const served = answers.filter((answer) => answer.status === 200).length;
     // 48 MiB in flight hold seven 6 MiB bodies; with two per agent, four agents would hold eight: the whole refuses first
-    assert.ok(served >= 1 && served <= 7, `served ${served}`);
+    assert.equal(served, 7, `served ${served}`);
     const globalRefusals = answers.filter((answer) => answer.status === 503);
     assert.ok(globalRefusals.length >= 1, 'at least one call is refused for the whole, not for its agent\'s share');
     for (const answer of globalRefusals) {
