@@ -169,7 +169,7 @@ async function checkGovernanceDir(input: { dir: string; agents: readonly Agent[]
   const known = new Set(agents.map((agent) => agent.id));
   const tree = await listGovernanceTree(dir);
   for (const { file, kind } of tree.ignored) {
-    if (await policyFileSignature(file) !== null) findings.add('warning', `${file}: not a plain ${kind === 'shared' ? 'budget name' : 'agent id'} (letters, digits, . _ -), ignored`);
+    if (policyFileSignature(file) !== null) findings.add('warning', `${file}: not a plain ${kind === 'shared' ? 'budget name' : 'agent id'} (letters, digits, . _ -), ignored`);
   }
   let overrides = 0;
   for (const [id, file] of tree.agents) {
@@ -184,7 +184,7 @@ async function checkGovernanceDir(input: { dir: string; agents: readonly Agent[]
 
 /** Reads the file as the policy store does and reports its problems; false when there is no such file. */
 async function checkPolicyFile(input: { file: string; kind: PolicyFileKind; findings: Findings }): Promise<boolean> {
-  if (await policyFileSignature(input.file) === null) return false;
+  if (policyFileSignature(input.file) === null) return false;
   const parsed = await readPolicyFile({ file: input.file, kind: input.kind });
   if (parsed) reportSource(parsed, input.findings);
   return parsed !== null;
