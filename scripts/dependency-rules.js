@@ -5,7 +5,6 @@ export const LINE_LIMITED = ['src', 'test', 'bench', 'scripts', 'bin'];
 /** Files over the limit today, with their length then: they may shrink, not grow. */
 export const LINE_EXCEPTIONS = {
   // over the limit when the rule came in (2026-12-07)
-  'src/budget/engine.ts': 411,
   'test/integration/admin-random.test.ts': 485,
   'test/integration/identity-random.test.ts': 538,
 };

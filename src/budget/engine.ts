@@ -7,7 +7,8 @@ import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
 import { blockCode, budgetBlockError, unknownCostError, type WindowSummary } from './budget-error.ts';
-import { estimateAmounts, unknownPriceRates } from './cost.ts';
+import { estimateAmounts, type PricedEstimate, unknownPriceRates } from './cost.ts';
+import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
 import { reservedOutputTokens, upstreamOutputCap } from './estimate.ts';
 import { standingHeaders } from './headers.ts';
 import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
@@ -151,17 +152,16 @@ class Engine implements BudgetEngine {
     return standings.some((standing) => standing.used >= policy.downgradeAt! * standing.limit);
   }
 
+  /** The request's estimate (its input, the output it reserves) priced at the target's rates. */
+  #estimate(input: { request: AdmitRequest; target: RequestTarget; unknownCost: UnknownCostMode; fallbackRates: FallbackRates | null }): PricedEstimate {
+    const { request, target } = input;
+    const outputTokens = reservedOutputTokens(request.estimate, this.#options.defaultMaxOutputTokens);
+    return estimateAmounts({ pricer: this.#options.pricer, provider: target.provider, model: target.model, inputTokens: request.estimate.inputTokens, outputTokens, unknownCost: input.unknownCost, fallbackRates: input.fallbackRates });
+  }
+
   async #tryReserve(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): Promise<Attempt> {
     const { request, policy, target } = input;
-    const priced = estimateAmounts({
-      pricer: this.#options.pricer,
-      provider: target.provider,
-      model: target.model,
-      inputTokens: request.estimate.inputTokens,
-      outputTokens: reservedOutputTokens(request.estimate, this.#options.defaultMaxOutputTokens),
-      unknownCost: policy.unknownCost,
-      fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }),
-    });
+    const priced = this.#estimate({ request, target, unknownCost: policy.unknownCost, fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }) });
     if (priced.blocked) return { kind: 'unknown_price_blocked', target };
     const plan = planRequest(policy, target);
     let outcome: ReserveOutcome;
@@ -295,15 +295,7 @@ class Engine implements BudgetEngine {
   }
 
   async #recordOnlyTicket(request: AdmitRequest): Promise<ReservationTicket | null> {
-    const priced = estimateAmounts({
-      pricer: this.#options.pricer,
-      provider: request.provider,
-      model: request.model,
-      inputTokens: request.estimate.inputTokens,
-      outputTokens: reservedOutputTokens(request.estimate, this.#options.defaultMaxOutputTokens),
-      unknownCost: 'count_zero',
-      fallbackRates: null,
-    });
+    const priced = this.#estimate({ request, target: request, unknownCost: 'count_zero', fallbackRates: null });
     if (priced.blocked) return null;
     const scopes = bareScopes(request.agent.id);
     try {
