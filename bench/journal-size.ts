@@ -2,7 +2,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, replayJournal } from '../src/ledger/journal.ts';
+import { Journal, replayJournal } from '../src/ledger/journal/journal.ts';
 import { MemoryLedger } from '../src/ledger/memory.ts';
 
 const DAY = 86_400_000;

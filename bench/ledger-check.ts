@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLedger } from '../src/ledger/memory.ts';
-import { Journal, compactJournal, replayJournal } from '../src/ledger/journal.ts';
+import { Journal, compactJournal, replayJournal } from '../src/ledger/journal/journal.ts';
 import { toRow } from '../src/ledger/amounts.ts';
 import type { LimitCheck } from '../src/ledger/ledger.ts';
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Ledger, LimitCheck } from '../src/ledger/ledger.ts';
 import { MemoryLedger } from '../src/ledger/memory.ts';
-import { createRedisLedger, type RedisLedger } from '../src/ledger/redis.ts';
+import { createRedisLedger, type RedisLedger } from '../src/ledger/redis/ledger.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OPS = Number(process.env.BENCH_OPS ?? 4000);

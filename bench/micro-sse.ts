@@ -1,5 +1,5 @@
 // Micro-benchmark of the incremental SSE parser: MB/s on realistic OpenAI and Anthropic streams in network-sized chunks.
-import { SseParser } from '../src/stream/sse-parser.ts';
+import { SseParser } from '../src/protocol/sse-parser.ts';
 
 function openaiStream(tokens: number): string {
   const parts: string[] = [];

@@ -1,5 +1,5 @@
 // Micro-benchmark of stream usage collection and generated-text counting: ns per event for OpenAI and Anthropic streams, against parsing every chunk.
-import { SseParser, type SseEvent } from '../src/stream/sse-parser.ts';
+import { SseParser, type SseEvent } from '../src/protocol/sse-parser.ts';
 import { OpenAIStreamUsage } from '../src/protocol/openai/stream-usage.ts';
 import { AnthropicStreamUsage } from '../src/protocol/anthropic/stream-usage.ts';
 import { generatedBytes } from '../src/stream/generated-bytes.ts';

@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { toRow } from '../src/ledger/amounts.ts';
-import { encodeRecord } from '../src/ledger/journal-record.ts';
+import { encodeRecord } from '../src/ledger/journal/record.ts';
 
 /** Agents `open` (no budget) and `governed` (a cllama budget that never refuses), one OpenAI provider on the fake. */
 export function writeBenchConfig(input: { root: string; upstreamUrl: string }): void {

@@ -1,8 +1,9 @@
-// Dependency rule check run by `npm test`: no import cycles, no file over the line limit, imports only down the layers of docs/architecture.md.
+// Dependency rule check run by `npm test`: no import cycles, no file (or request-path function) over its line limit, imports only down the layers.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FORBIDDEN, LAYERS, LINE_EXCEPTIONS, LINE_LIMITED, MAX_LINES, IMPORT_EXCEPTIONS } from './dependency-rules.js';
+import ts from 'typescript';
+import { FORBIDDEN, LAYERS, LINE_EXCEPTIONS, LINE_LIMITED, MAX_FUNCTION_LINES, MAX_LINES, IMPORT_EXCEPTIONS, REQUEST_PATH } from './dependency-rules.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SOURCE = /\.(ts|js)$/;
@@ -92,6 +93,9 @@ export function check(files, read) {
         if (lines > allowed) problems.push(`${file}: ${lines} lines, over the ${allowed} recorded for it: split it, do not grow it`);
       }
     }
+    if (REQUEST_PATH.some((path) => file === path || (path.endsWith('/') && file.startsWith(path)))) {
+      for (const fn of longFunctions(file, text)) problems.push(`${file}:${fn.line}: function ${fn.name} is ${fn.lines} lines, over ${MAX_FUNCTION_LINES} on the request path: split it by step`);
+    }
     const imports = importsOf(file, text);
     graph.set(file, imports.filter((edge) => !edge.typeOnly).map((edge) => edge.to));
     const from = moduleOf(file);
@@ -113,6 +117,22 @@ export function check(files, read) {
     ...Object.keys(IMPORT_EXCEPTIONS).filter((key) => !used.has(`import:${key}`)).map((key) => `import exception ${key}`),
   ];
   return { problems, stale };
+}
+
+/** Functions (declarations, methods, arrows) longer than MAX_FUNCTION_LINES, from the first line of their head to their end. */
+export function longFunctions(file, text) {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found = [];
+  const visit = (node) => {
+    if (ts.isFunctionLike(node) && node.body) {
+      const first = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+      const lines = source.getLineAndCharacterOfPosition(node.end).line - first + 1;
+      if (lines > MAX_FUNCTION_LINES) found.push({ name: node.name?.getText(source) ?? '(anonymous)', line: first + 1, lines });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
 }
 
 function brokenRule(from, to) {

@@ -2,6 +2,14 @@
 export const MAX_LINES = 400;
 /** Folders whose files the line limit applies to. */
 export const LINE_LIMITED = ['src', 'test', 'bench', 'scripts', 'bin'];
+/** The most lines a function on the request path may have (its files: REQUEST_PATH). */
+export const MAX_FUNCTION_LINES = 60;
+/** The files a model call runs through (docs/architecture.md, "One request"): folders, or single files. */
+export const REQUEST_PATH = [
+  'src/pipeline/', 'src/transport/', 'src/stream/', 'src/upstream/', 'src/protocol/', 'src/pricing/', 'src/history/',
+  'src/auth/registry.ts', 'src/auth/token.ts', 'src/budget/engine.ts', 'src/budget/ticket.ts', 'src/budget/plan.ts',
+  'src/budget/estimate.ts', 'src/budget/headers.ts', 'src/ledger/memory.ts', 'src/ledger/redis.ts', 'src/ledger/journal.ts',
+];
 /** Files over the limit today, with their length then: they may shrink, not grow. */
 export const LINE_EXCEPTIONS = {
   // over the limit when the rule came in (2026-12-07)
@@ -14,28 +22,18 @@ export const LINE_EXCEPTIONS = {
  */
 export const LAYERS = [
   { name: 'errors', modules: ['errors'] },
+  { name: 'wire formats', modules: ['protocol'] },
   { name: 'upstream providers and client', modules: ['upstream'] },
   { name: 'configuration', modules: ['config'] },
-  { name: 'request parts', modules: ['auth', 'ledger', 'protocol', 'stream', 'transport'] },
+  { name: 'request parts', modules: ['auth', 'http', 'ledger', 'stream', 'transport'] },
   { name: 'pricing', modules: ['pricing'] },
   { name: 'history', modules: ['history'] },
   { name: 'governance and observing', modules: ['budget', 'observability'] },
   { name: 'request path', modules: ['pipeline'] },
-  { name: 'operator side', modules: ['admin', 'dashboard'] },
+  { name: 'ports', modules: ['api', 'admin', 'dashboard'] },
   { name: 'entry points', modules: ['cli', 'main'] },
 ];
 /** Pairs of modules with no imports between them in either direction. */
 export const FORBIDDEN = [['admin', 'transport']];
 /** `from -> to` imports that break a rule today, each with why it is still there. */
-export const IMPORT_EXCEPTIONS = {
-  // The one upward arrow issue 21 allows: the API server hands each model call to the request path.
-  'src/transport/server.ts -> src/pipeline/handle.ts': 'the API server runs the request path',
-  'src/transport/server.ts -> src/pipeline/deps.ts': 'the API server runs the request path (its dependencies type)',
-  // Issue 21 moves AgentDirectory to auth/ and the HTTP helpers both ports use into one lower module; until then:
-  'src/transport/history-routes.ts -> src/pipeline/deps.ts': 'AgentDirectory type, to move to auth/',
-  'src/transport/history-routes.ts -> src/history/reader.ts': 'the /history route on the API port reads history: a route, not a transport helper',
-  'src/transport/history-routes.ts -> src/admin/http.ts': 'parseRfc3339 and sendText, to move to the shared HTTP module',
-  'src/admin/client-error.ts -> src/transport/raw-answer.ts': 'clientError classification both ports share, to move to the shared HTTP module',
-  // Came in with other branches while the rule did (2026-12-07); recorded as found:
-  'src/config/load.ts -> src/protocol/json-depth.ts': 'the JSON nesting bound config files share with request bodies: to move below config',
-};
+export const IMPORT_EXCEPTIONS = {};

@@ -2,14 +2,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainAgentId, type Agent } from '../auth/agent.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import type { AgentDirectory } from '../pipeline/deps.ts';
+import type { AgentDirectory } from '../auth/agent.ts';
 import type { EventBus } from '../observability/events.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { CostTotals } from './cost-totals.ts';
 import type { EventFeed } from './event-feed.ts';
 import { ADMIN_HISTORY_DEFAULT_LIMIT, ADMIN_HISTORY_MAX_LIMIT, callSummary, historyPage } from './history-view.ts';
 import { readNewestHistory } from './history-tail.ts';
-import { AdminError, queryLimit, queryTime, readJsonBody, sendJson } from './http.ts';
+import { AdminError, queryLimit, queryTime, readJsonBody } from './http.ts';
+import { sendJson } from '../http/respond.ts';
 import { clearInput, clearOverride, readOverrideFile, setOverride, type OverrideStore } from './override.ts';
 import { agentState, readAgentStandings, readSharedStandings, type PolicyReader } from './standings.ts';
 import type { AccessKind } from './ui-auth.ts';

@@ -2,8 +2,9 @@
 // UI's own formats: the admin API's JSON error under /api/, cllama's plain text elsewhere, instead of a bare status line.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from '../transport/raw-answer.ts';
-import { AdminError, isApiPath, requestUrl, sendAdminError, sendText } from './http.ts';
+import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from '../http/raw-answer.ts';
+import { AdminError, isApiPath, requestUrl, sendAdminError } from './http.ts';
+import { sendText } from '../http/respond.ts';
 
 /** What to answer, or null when there is no one to answer (the peer reset or closed mid-request). */
 export function uiClientErrorAnswer(error: ClientError): AdminError | null {

@@ -253,7 +253,7 @@ function addBucket(into: Bucket, from: Bucket): void {
   into.unpricedRequests += from.unpricedRequests;
 }
 
-/** A `response`/`error` event of a routed call that reported usage (what finishCall emits). */
+/** A `response`/`error` event of a routed call that reported usage (what pipeline/outcome-event.ts builds). */
 export function recordFromEvent(event: ProxyEvent): CostRecord | null {
   if (event.type !== 'response' && event.type !== 'error') return null;
   const { claw_id: agent, provider, upstream_model: model } = event;

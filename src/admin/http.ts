@@ -1,5 +1,7 @@
-// Small HTTP helpers for the UI port: request targets, JSON and text answers, coded admin errors, bounded JSON bodies, query values.
+// Small HTTP helpers for the UI port: request targets, coded admin errors, bounded JSON bodies, query values.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '../http/respond.ts';
+import { parseRfc3339 } from '../http/rfc3339.ts';
 
 export type AdminErrorCode =
   | 'unauthorized'
@@ -46,31 +48,6 @@ export class AdminError extends Error {
     this.extra = options.extra;
     this.headers = options.headers;
   }
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown, options: { indent?: number; headers?: Record<string, string> } = {}): void {
-  const body = `${JSON.stringify(value, null, options.indent)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    // an error message can quote what the request held (an agent id, a path): never let a browser read it as a page
-    'x-content-type-options': 'nosniff',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    ...options.headers,
-  });
-  res.end(body);
-}
-
-/** Plain-text answer with a trailing newline, as Go's http.Error writes it. */
-export function sendText(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = `${message}\n`;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'x-content-type-options': 'nosniff',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
-  res.end(body);
 }
 
 export function sendAdminError(res: ServerResponse, error: AdminError): void {
@@ -166,28 +143,4 @@ export function queryLimit(params: URLSearchParams, options: { fallback: number;
   const value = Number(raw);
   if (value <= 0) throw new AdminError('invalid_request', 'limit must be > 0');
   return Math.min(value, options.max);
-}
-
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|([+-]\d{2}:\d{2}))$/;
-
-/**
- * Milliseconds since epoch for an RFC3339 time (offset required, as Go's time.RFC3339 parser), else null. A date or
- * time that does not exist (February 30, 24:00, an offset past 23:59) is refused as Go refuses it, not rolled over.
- */
-export function parseRfc3339(text: string): number | null {
-  const match = RFC3339.exec(text);
-  if (!match) return null;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
-  if (hour > 23 || minute > 59 || second > 59) return null;
-  const offset = match[8];
-  if (offset !== undefined && (Number(offset.slice(1, 3)) > 23 || Number(offset.slice(4, 6)) > 59)) return null;
-  const ms = Date.parse(text.replace(' ', 'T'));
-  return Number.isFinite(ms) ? ms : null;
-}
-
-function daysInMonth(year: number, month: number): number {
-  const date = new Date(0);
-  date.setUTCFullYear(year, month, 0); // day 0 of the next month: the last day of this one (years below 100 kept as they are)
-  return date.getUTCDate();
 }

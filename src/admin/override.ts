@@ -1,14 +1,15 @@
 // Governance overrides through the admin API: validate the body, write or clear the file atomically, audit the change.
 import { z } from 'zod';
 import type { Agent } from '../auth/agent.ts';
-import type { PolicyResult } from '../budget/policy.ts';
-import { PolicyValidationError } from '../budget/policy-store.ts';
+import type { PolicyResult } from '../budget/policy/policy.ts';
+import { PolicyValidationError } from '../budget/policy/store.ts';
 import type { EventBus } from '../observability/events.ts';
 import { isPlainObject, readJsonFile } from '../config/json-file.ts';
-import { AdminError, parseRfc3339 } from './http.ts';
+import { AdminError } from './http.ts';
+import { parseRfc3339 } from '../http/rfc3339.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 
-/** What the admin API needs of the PolicyStore (src/budget/policy-store.ts). */
+/** What the admin API needs of the PolicyStore (src/budget/policy/store.ts). */
 export interface OverrideStore {
   effective(agent: Agent, now: number): PolicyResult;
   overrideProblems(agentId: string, policy: unknown): string[];

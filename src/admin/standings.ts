@@ -1,10 +1,10 @@
 // Budget standing of agents and shared budgets for the operator views: one ledger read for everything a view shows.
 import type { Agent } from '../auth/agent.ts';
-import type { LimitSpec, PolicyResult } from '../budget/policy.ts';
-import type { SharedBudgetInfo } from '../budget/policy-store.ts';
+import type { LimitSpec, PolicyResult } from '../budget/policy/policy.ts';
+import type { SharedBudgetInfo } from '../budget/policy/store.ts';
 import type { Ledger, LimitCheck, LimitStanding, Metric } from '../ledger/ledger.ts';
 
-/** What the views need of the PolicyStore (src/budget/policy-store.ts). */
+/** What the views need of the PolicyStore (src/budget/policy/store.ts). */
 export interface PolicyReader {
   effective(agent: Agent, now: number): PolicyResult;
   listShared(): SharedBudgetInfo[];

@@ -1,5 +1,5 @@
 // JSON shapes of the admin API (documented in docs/admin-api.md): limit rows, window rows, agent rows, policy detail.
-import type { EffectivePolicy, FieldValues, LimitEntry, PolicyField, PolicyResult } from '../budget/policy.ts';
+import type { EffectivePolicy, FieldValues, LimitEntry, PolicyField, PolicyResult } from '../budget/policy/policy.ts';
 import type { LimitStanding } from '../ledger/ledger.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { AgentTotals } from './cost-totals.ts';

@@ -45,3 +45,10 @@ export function contextEntryKind(entry: { readonly name: string; isFile(): boole
   if (isPlainAgentId(entry.name)) return 'candidate';
   return entry.isDirectory() || entry.isSymbolicLink() ? 'not_plain' : 'skip';
 }
+
+/** The agents known now, as the request path and both ports ask for them (auth/registry.ts is the one in use). */
+export interface AgentDirectory {
+  authenticate(credentials: { agentId: string; secret: string }): Agent | null;
+  get(id: string): Agent | undefined;
+  list(): Agent[];
+}

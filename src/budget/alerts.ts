@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Ledger, LimitStanding } from '../ledger/ledger.ts';
 import type { EventBus } from '../observability/events.ts';
 import { microsToUsd } from '../pricing/money.ts';
-import type { LimitSpec } from './policy.ts';
+import type { LimitSpec } from './policy/policy.ts';
 
 /**
  * A threshold reached fires one `budget_alert` event, then stays quiet for one window length (the usage that reached

@@ -3,7 +3,7 @@ import { ProxyError, type ErrorCode } from '../errors.ts';
 import type { LimitStanding } from '../ledger/ledger.ts';
 import { retryAfterSeconds } from './duration.ts';
 import { microsToUsd } from '../pricing/money.ts';
-import type { LimitSpec } from './policy.ts';
+import type { LimitSpec } from './policy/policy.ts';
 
 /** What the window held for the refusing limit's scope (cllama's window summary). */
 export interface WindowSummary {

@@ -3,8 +3,8 @@ import type { Amounts } from '../ledger/ledger.ts';
 import { ledgerAmount } from '../ledger/amounts.ts';
 import { flatRateMicros } from '../pricing/money.ts';
 import type { ModelRates, Pricer } from '../pricing/pricer.ts';
-import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
-import type { EffectivePolicy } from './policy.ts';
+import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
+import type { EffectivePolicy } from './policy/policy.ts';
 
 export type PricedEstimate =
   | { readonly blocked: false; readonly amounts: Amounts; readonly unknownPrice: boolean }

@@ -8,14 +8,14 @@ import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
 import { blockCode, budgetBlockError, unknownCostError, type WindowSummary } from './budget-error.ts';
 import { estimateAmounts, type PricedEstimate, unknownPriceRates } from './cost.ts';
-import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
+import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
 import { reservedOutputTokens, upstreamOutputCap } from './estimate.ts';
 import { standingHeaders } from './headers.ts';
 import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
-import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy.ts';
+import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy/policy.ts';
 import { SettleBacklog } from './settle-backlog.ts';
 import { ReservationTicket, type TicketHold } from './ticket.ts';
-import { addLimitFields, limitFields, tightest } from './limit-fields.ts';
+import { addLimitFields, limitFields, tightest } from './policy/limit-fields.ts';
 
 export interface BudgetEngineOptions {
   readonly ledger: Ledger;

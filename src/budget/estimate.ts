@@ -1,6 +1,6 @@
 // Cheap pre-call estimates for admission: an upper bound of input tokens from the body, and the client's output cap times its choices.
 import type { CallParams } from '../protocol/call-params.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 
 /** Tokens charged for one image part, whatever its size (Anthropic caps an image near 1,600 tokens; OpenAI high detail ~1,100 per 1024²). */
 export const IMAGE_TOKENS = 1_600;

@@ -2,7 +2,7 @@
 import type { Agent } from '../auth/agent.ts';
 import type { HistoryUsageEntry } from '../ledger/rebuild.ts';
 import { bareScopes, planRequest } from './plan.ts';
-import type { PolicyResult } from './policy.ts';
+import type { PolicyResult } from './policy/policy.ts';
 
 export function historyScopes(options: {
   readonly agents: { get(id: string): Agent | undefined };

@@ -1,6 +1,6 @@
 // Which scopes a request's usage lands on and which limits it is checked against, for one policy and one model.
 import type { LimitCheck } from '../ledger/ledger.ts';
-import type { EffectivePolicy, LimitSpec } from './policy.ts';
+import type { EffectivePolicy, LimitSpec } from './policy/policy.ts';
 
 export interface RequestTarget {
   readonly provider: string;

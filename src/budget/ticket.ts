@@ -5,7 +5,7 @@ import { totalInputTokens } from '../protocol/usage.ts';
 import type { BudgetTicket, SettleActual } from './admission.ts';
 import { flatRateMicros } from '../pricing/money.ts';
 import { callAmounts } from './cost.ts';
-import type { FallbackRates, UnknownCostMode } from './policy-fields.ts';
+import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
 import { SettleBacklog } from './settle-backlog.ts';
 
 /**
@@ -67,7 +67,7 @@ export class ReservationTicket implements BudgetTicket {
     if (this.#claim('settle')) return;
     const amounts = settleAmounts({ actual, unknownCost: this.#options.unknownCost, fallbackRates: this.#options.fallbackRates });
     if (!(await this.#charge(amounts))) return;
-    // the answer's last bytes wait for this (finish.ts): the charge is in the journal before the client sees the end
+    // the answer's last bytes wait for this (pipeline/settle.ts): the charge is in the journal before the client sees the end
     await this.#options.ledger.durable?.();
     try {
       await this.#options.afterSettle?.();

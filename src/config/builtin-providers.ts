@@ -1,5 +1,6 @@
 // The providers cllama knows by name: default base URL, auth scheme, wire format, and the env variables that seed them.
-import type { AuthScheme, WireFormat } from '../upstream/provider.ts';
+import type { AuthScheme } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 
 export interface BuiltinProvider {
   readonly name: string;

@@ -1,5 +1,6 @@
 // Parses $CLAW_AUTH_DIR/providers.json in cllama's v1 and v2 formats into providers; every invalid field becomes a problem naming file and field.
-import type { AuthScheme, Provider, ProviderKey, WireFormat } from '../upstream/provider.ts';
+import type { AuthScheme, Provider, ProviderKey } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 import { builtinProvider, defaultApiFormat, defaultAuth } from './builtin-providers.ts';
 import { isPlainObject } from './json-file.ts';
 import { baseUrlProblem, keyProblem } from './provider-values.ts';

@@ -112,7 +112,7 @@ export class HistoryWriter {
 
   /**
    * Queues the entry of one finished call (its line built from the texts it carries). Resolves once it is written
-   * (or its write failed, reported through onError): a call's answer ends only after that (pipeline/finish.ts).
+   * (or its write failed, reported through onError): a call's answer ends only after that (pipeline/settle.ts).
    */
   record(record: HistoryRecord): Promise<void> {
     const log = this.#appendBuilt(record.agentId, historyLine, record);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
-import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type JournaledCalls, type LedgerSnapshot } from './journal.ts';
+import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type JournaledCalls, type LedgerSnapshot } from './journal/journal.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
@@ -69,7 +69,7 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
 /** How often the running embedded ledger compacts its journal (start-up compacts too). */
 const JOURNAL_COMPACTION_MS = 60 * 60 * 1000;
 
-const REDIS_MODULE = './redis.ts';
+const REDIS_MODULE = './redis/ledger.ts';
 interface RedisLedgerModule {
   createRedisLedger(options: { url: string; keyPrefix: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Ledger | Promise<Ledger>;
 }

@@ -2,7 +2,7 @@
 import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './journal-file.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './journal/file.ts';
 
 export const LOCK_FILE_NAME = 'tollgate.lock';
 

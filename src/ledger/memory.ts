@@ -14,7 +14,7 @@ import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
 import { bucketLevels, coarseningSteps, type CoarseningStep } from './bucket-levels.ts';
 import { EventLog } from './event-log.ts';
-import type { JournalSink, LedgerSnapshot } from './journal.ts';
+import type { JournalSink, LedgerSnapshot } from './journal/journal.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { buildStanding, withHold } from './standing.ts';
 

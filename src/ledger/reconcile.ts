@@ -1,5 +1,5 @@
 // Start-up reconciliation of the embedded ledger with session history: calls history has and the journal lacks are charged once, by request id.
-import type { JournaledCalls } from './journal-replay.ts';
+import type { JournaledCalls } from './journal/replay.ts';
 import type { RecordInput } from './ledger.ts';
 import { historyAmounts, type HistoryUsageEntry } from './rebuild.ts';
 

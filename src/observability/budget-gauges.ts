@@ -1,7 +1,7 @@
 // The per-agent budget gauges of /metrics: policies and ledger standings read in chunks of agents, as three gauge families.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Agent } from '../auth/agent.ts';
-import type { PolicyResult } from '../budget/policy.ts';
+import type { PolicyResult } from '../budget/policy/policy.ts';
 import type { Ledger, LimitCheck } from '../ledger/ledger.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { Family, Series } from './exposition.ts';

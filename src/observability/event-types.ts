@@ -20,7 +20,7 @@ export interface CallFields {
   stream: boolean;
 }
 
-/** What a call was charged (pipeline/finish.ts addChargeFields); metrics and cost totals count from these. */
+/** What a call was charged (pipeline/outcome-event.ts); metrics and cost totals count from these. */
 export interface ChargeFields {
   tokens_in?: number;
   tokens_out?: number;
@@ -33,7 +33,7 @@ export interface ChargeFields {
   pricing_status?: 'unpriced';
 }
 
-/** A limit and its standing (budget/limit-fields.ts). */
+/** A limit and its standing (budget/policy/limit-fields.ts). */
 export interface LimitFields {
   limit_id: string;
   scope: string;

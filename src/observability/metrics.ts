@@ -1,7 +1,7 @@
 // Prometheus metrics: counters and a latency histogram fed by bus events, budget and ledger gauges read at scrape time.
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from '../auth/agent.ts';
-import type { PolicyResult } from '../budget/policy.ts';
+import type { PolicyResult } from '../budget/policy/policy.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { budgetFamilies, readBudgetRows, type BudgetRow } from './budget-gauges.ts';
 import { DepartedAgents } from './departed-agents.ts';

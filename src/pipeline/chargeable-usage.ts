@@ -3,7 +3,7 @@ import { BYTES_PER_TOKEN, estimateInputTokens, textSize } from '../budget/estima
 import { readCallParams } from '../protocol/call-params.ts';
 import { hasUsage, type Usage } from '../protocol/usage.ts';
 import type { RelayResult } from '../stream/tap.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 
 export interface ChargeableUsageInput {
   /** The request body as the agent sent it. */

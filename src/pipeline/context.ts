@@ -1,12 +1,14 @@
-// The one object a request carries through the pipeline; each step fills in its part.
+// What a call carries through the pipeline, typed by how far it got: started, read, admitted.
 import type { Agent } from '../auth/agent.ts';
 import type { Admission } from '../budget/admission.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
-import type { Route, WireFormat } from '../upstream/provider.ts';
+import type { Route } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 
-export interface RequestContext {
+/** What is known of a call from its first byte: enough to answer it in its own wire format. */
+export interface CallStart {
   readonly id: string;
   /** Wall-clock start, ms since epoch. */
   readonly startedAt: number;
@@ -14,26 +16,46 @@ export interface RequestContext {
   /** Request path without query, e.g. /v1/chat/completions. */
   readonly path: string;
   readonly query: string;
-  agent?: Agent;
+}
+
+/** A call whose caller is known and whose body is read and checked. */
+export interface CallRequest extends CallStart {
+  readonly agent: Agent;
   /** The call's bytes in flight (its body, an answer held whole, a stream's copy for history): released when it ends. */
-  bytes?: ByteHold;
-  /** Parsed request body as the agent sent it. */
-  body?: Record<string, unknown>;
+  readonly bytes: ByteHold;
   /** The body's text as the agent sent it (recorded as request_original without serialising the parsed body again). */
-  bodyText?: string;
-  stream: boolean;
+  readonly bodyText: string;
+  /** Parsed request body as the agent sent it. */
+  readonly body: Record<string, unknown>;
+}
+
+/** A call admitted against every limit and ready to go upstream: what dispatch, settle and observe need, all present. */
+export interface AdmittedCall extends CallRequest {
+  readonly route: Route;
+  readonly admission: Admission;
+  /** Body sent upstream (model rewritten, usage requested, the reserved cap set). */
+  readonly upstreamBody: Record<string, unknown>;
+  readonly stream: boolean;
   /** Whether the client asked for the usage chunk itself (OpenAI stream_options.include_usage). */
-  clientWantsUsage: boolean;
-  route?: Route;
-  /** Body sent upstream (model rewritten, usage requested). */
-  upstreamBody?: Record<string, unknown>;
-  /** upstreamBody as the JSON text sent. */
+  readonly clientWantsUsage: boolean;
+  readonly interventions: string[];
+  /** upstreamBody as the JSON text sent (set by dispatch). */
   upstreamBodyText?: string;
-  admission?: Admission;
-  interventions: string[];
   statusCode?: number;
   /** The upstream's own id of the call (`x-request-id`, Anthropic `request-id`), for support tickets with the provider. */
   upstreamRequestId?: string;
+  /** What the call was charged (set once, by settle). */
   usage: Usage | null;
   price?: PriceQuote;
+}
+
+/** How far a call got, filled as each step succeeds: what a failed call's outcome can tell, and what it holds. */
+export interface CallProgress {
+  readonly start: CallStart;
+  agent?: Agent;
+  bytes?: ByteHold;
+  request?: CallRequest;
+  /** The budget's answer, admitted or not (a refusal's standing headers are on it). */
+  admission?: Admission;
+  call?: AdmittedCall;
 }

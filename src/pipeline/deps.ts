@@ -1,5 +1,5 @@
 // The parts one request needs, built once by main.ts and passed down; nothing here is read from disk per request.
-import type { Agent } from '../auth/agent.ts';
+import type { AgentDirectory } from '../auth/agent.ts';
 import type { BudgetEngine } from '../budget/admission.ts';
 import type { Config } from '../config/config.ts';
 import type { HistoryRecord } from '../history/entry.ts';
@@ -9,12 +9,6 @@ import type { BytesInFlight } from '../transport/bytes-in-flight.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import type { ProviderRegistry } from '../upstream/registry.ts';
 import type { InFlightCalls } from './in-flight.ts';
-
-export interface AgentDirectory {
-  authenticate(credentials: { agentId: string; secret: string }): Agent | null;
-  get(id: string): Agent | undefined;
-  list(): Agent[];
-}
 
 export interface PipelineDeps {
   readonly config: Config;

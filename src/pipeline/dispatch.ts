@@ -1,4 +1,4 @@
-// Sends the prepared request upstream and relays the answer; the client's disconnect and the deadlines abort the call.
+// 5 dispatch and 6 tap: sends the admitted call upstream and relays its answer; disconnects and deadlines abort it.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.ts';
 import { relayResponse, type RelayResult } from '../stream/tap.ts';
@@ -6,68 +6,37 @@ import { CallCancel } from '../upstream/client.ts';
 import { keysToMask, maskKeysInText } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
-import { headerValue } from '../transport/header-value.ts';
+import { headerValue } from '../http/header-value.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
-import type { RequestContext } from './context.ts';
+import type { AdmittedCall } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
-import { chargeCall, finishCall } from './finish.ts';
+import { outcomeEvent } from './outcome-event.ts';
+import { settleCall } from './settle.ts';
 
-export async function dispatchAndRelay(input: { req: IncomingMessage; res: ServerResponse; ctx: RequestContext; deps: PipelineDeps }): Promise<void> {
-  const { res, ctx, deps } = input;
-  const route = ctx.route!;
+/**
+ * Relays the answer to the client, charged and recorded (settle.ts) before it ends, then emits the call's outcome. A
+ * call cut before its answer could be relayed, while the upstream worked on it, is charged here and its error thrown.
+ */
+export async function dispatchAndRelay(input: { req: IncomingMessage; res: ServerResponse; call: AdmittedCall; deps: PipelineDeps }): Promise<void> {
+  const { res, call, deps } = input;
   const { timeouts } = deps.config;
   const cancel = new CallCancel();
   (res as CallResponse)[CALL] = cancel;
   res.on('close', onResponseClose);
   // non-streamed calls get one deadline over headers and body; streams are policed by the tap's first-byte/idle watchdog
-  const deadline = ctx.stream ? null : setTimeout(abortOnDeadline, timeouts.dispatchMs, cancel, timeouts.dispatchMs);
+  const deadline = call.stream ? null : setTimeout(abortOnDeadline, timeouts.dispatchMs, cancel, timeouts.dispatchMs);
   deadline?.unref();
-
-  ctx.upstreamBodyText = serialiseUpstreamBody(ctx.upstreamBody!);
-  const body = Buffer.from(ctx.upstreamBodyText);
-  const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
-  deps.bus.emit({ type: 'request', claw_id: ctx.agent!.id, model: ctx.route!.requestedModel, intervention: null, request_id: ctx.id, path: ctx.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: ctx.stream });
-  let answeredOk = false;
-  const providerKeys = keysToMask(route.provider); // masked wherever an answer could echo them: headers, bodies, redirects
+  const attempt: Attempt = { call, deps, cancel, answeredOk: false, providerKeys: keysToMask(call.route.provider) };
   try {
-    const upstream = await deps.upstream.send({
-      url: route.url,
-      headers,
-      body,
-      cancel,
-      headersTimeoutMs: ctx.stream ? timeouts.firstByteMs : timeouts.dispatchMs,
-    });
-    if (isRedirect(upstream.statusCode)) {
-      ctx.statusCode = upstream.statusCode; // answered without working on it: released, not charged
-      throw await redirectRefused({ upstream, keysToMask: providerKeys });
-    }
-    answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
-    ctx.upstreamRequestId = upstreamRequestId(upstream.headers, providerKeys);
-    const relay = await relayResponse({
-      upstream,
-      res,
-      dialect: ctx.dialect,
-      headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false, keysToMask: providerKeys }), ctx),
-      stripUsageChunk: ctx.stream && !ctx.clientWantsUsage,
-      maxBytes: deps.config.maxResponseBytes,
-      streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
-      cancel,
-      keysToMask: providerKeys,
-      hold: ctx.bytes,
-      // charged and recorded (durably) before the answer ends: see finish.ts
-      beforeEnd: (result) => {
-        ctx.statusCode = upstream.statusCode;
-        return chargeCall({ ctx, deps, relay: result, upstreamWorked: answeredOk });
-      },
-    });
-    finishCall({ ctx, relay, deps });
+    const relay = await sendAndRelay({ attempt, req: input.req, res });
+    deps.bus.emit(outcomeEvent({ call, relay }));
   } catch (error) {
     // what an upstream said can reach an error message (rendered to the agent, logged): masked like its answer
-    if (error instanceof ProxyError) error.message = maskKeysInText(error.message, providerKeys);
+    if (error instanceof ProxyError) error.message = maskKeysInText(error.message, attempt.providerKeys);
     // cut before its answer could be relayed, while the upstream was working on it: charged and recorded here, the
     // error itself leaves through handle.ts
-    if (ctx.statusCode === undefined && upstreamWasWorking({ cancel, answeredOk, error })) {
-      await chargeCall({ ctx, deps, relay: cutBeforeAnswer(ctx, res), upstreamWorked: true });
+    if (call.statusCode === undefined && upstreamWasWorking({ cancel, answeredOk: attempt.answeredOk, error })) {
+      await settleCall({ call, deps, relay: cutBeforeAnswer(call, res), upstreamWorked: true });
     }
     throw error;
   } finally {
@@ -75,6 +44,53 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
     res.off('close', onResponseClose);
     (res as CallResponse)[CALL] = undefined;
   }
+}
+
+/** One call on its way upstream: what the failure path needs to know of how far it got. */
+interface Attempt {
+  readonly call: AdmittedCall;
+  readonly deps: PipelineDeps;
+  readonly cancel: CallCancel;
+  /** The upstream answered 2xx. */
+  answeredOk: boolean;
+  /** Masked wherever an answer could echo them: headers, bodies, redirects, error messages. */
+  readonly providerKeys: readonly ProviderKey[];
+}
+
+/** Sends the body (serialised once, kept for history) with the credential swapped, and relays the answer. */
+async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res: ServerResponse }): Promise<RelayResult> {
+  const { attempt, res } = input;
+  const { call, deps, cancel, providerKeys } = attempt;
+  const { route } = call;
+  const { timeouts } = deps.config;
+  call.upstreamBodyText = serialiseUpstreamBody(call.upstreamBody);
+  const body = Buffer.from(call.upstreamBodyText);
+  const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
+  deps.bus.emit({ type: 'request', claw_id: call.agent.id, model: route.requestedModel, intervention: null, request_id: call.id, path: call.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: call.stream });
+  const upstream = await deps.upstream.send({ url: route.url, headers, body, cancel, headersTimeoutMs: call.stream ? timeouts.firstByteMs : timeouts.dispatchMs });
+  if (isRedirect(upstream.statusCode)) {
+    call.statusCode = upstream.statusCode; // answered without working on it: released, not charged
+    throw await redirectRefused({ upstream, keysToMask: providerKeys });
+  }
+  attempt.answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
+  call.upstreamRequestId = upstreamRequestId(upstream.headers, providerKeys);
+  return relayResponse({
+    upstream,
+    res,
+    dialect: call.dialect,
+    headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false, keysToMask: providerKeys }), call),
+    stripUsageChunk: call.stream && !call.clientWantsUsage,
+    maxBytes: deps.config.maxResponseBytes,
+    streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
+    cancel,
+    keysToMask: providerKeys,
+    hold: call.bytes,
+    // charged and recorded (durably) before the answer ends: see settle.ts
+    beforeEnd: (result) => {
+      call.statusCode = upstream.statusCode;
+      return settleCall({ call, deps, relay: result, upstreamWorked: attempt.answeredOk });
+    },
+  });
 }
 
 // The response's close listener and the deadline are module-level functions (the call's cancel handle rides on the
@@ -97,8 +113,8 @@ function upstreamWasWorking(input: { cancel: CallCancel; answeredOk: boolean; er
 }
 
 /** The relay result of a call that ended before any of its answer was relayed. */
-function cutBeforeAnswer(ctx: RequestContext, res: ServerResponse): RelayResult {
-  return { end: res.destroyed ? 'client_aborted' : 'upstream_error', sse: ctx.stream, usage: null, bodyText: '', dataEvents: 0, generatedBytes: 0, finalUsage: false, truncated: false };
+function cutBeforeAnswer(call: AdmittedCall, res: ServerResponse): RelayResult {
+  return { end: res.destroyed ? 'client_aborted' : 'upstream_error', sse: call.stream, usage: null, bodyText: '', dataEvents: 0, generatedBytes: 0, finalUsage: false, truncated: false };
 }
 
 /** JSON.parse takes any depth, JSON.stringify recurses: a body nested thousands deep is the caller's error, not ours. */
@@ -120,11 +136,11 @@ function abortOnDeadline(cancel: CallCancel, ms: number): void {
  * place. The upstream's own `x-request-id` is relayed as it is (the SDKs show it for support tickets with the
  * provider); tollgate's id is always in `x-tollgate-request-id`, and in `x-request-id` when the upstream sent none.
  */
-function responseHeaders(headers: OutgoingHttpHeaders, ctx: RequestContext): OutgoingHttpHeaders {
-  const standing = ctx.admission?.headers;
+function responseHeaders(headers: OutgoingHttpHeaders, call: AdmittedCall): OutgoingHttpHeaders {
+  const standing = call.admission?.headers;
   if (standing) for (const name in standing) headers[name] = standing[name];
-  headers['x-tollgate-request-id'] = ctx.id;
-  if (headers['x-request-id'] === undefined) headers['x-request-id'] = ctx.id;
+  headers['x-tollgate-request-id'] = call.id;
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = call.id;
   return headers;
 }
 

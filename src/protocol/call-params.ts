@@ -1,6 +1,6 @@
 // The request fields that bound a call's cost (output caps, choices, stream), checked once: a wrong shape is refused, never read as absent.
 import { ProxyError } from '../errors.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from './wire-format.ts';
 
 /** The largest output cap accepted: the int32 range provider APIs parse. 1e16 or 1e300 is refused, not held or ignored. */
 export const MAX_OUTPUT_CAP = 2_147_483_647;

@@ -1,5 +1,5 @@
 // Sets tollgate's output cap on an upstream request the client sent without one, in the field the route's provider reads.
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from './wire-format.ts';
 
 export type OutputCapField = 'max_tokens' | 'max_completion_tokens';
 

@@ -1,11 +1,11 @@
 // Picks the usage reader for a wire format and reads usage from whole bodies (JSON, or SSE that arrived encoded).
 import type { Usage } from '../protocol/usage.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 import { AnthropicStreamUsage } from '../protocol/anthropic/stream-usage.ts';
 import { usageFromAnthropicJson } from '../protocol/anthropic/usage.ts';
 import { OpenAIStreamUsage } from '../protocol/openai/stream-usage.ts';
 import { usageFromOpenAIJson } from '../protocol/openai/usage.ts';
-import type { SseEvent } from './sse-parser.ts';
+import type { SseEvent } from '../protocol/sse-parser.ts';
 
 export interface StreamUsageReader {
   onEvent(event: SseEvent): void;

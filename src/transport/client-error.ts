@@ -3,10 +3,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 import { failBodyRead } from './body.ts';
 import { requestHeadOf } from './connection-watch.ts';
-import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from './raw-answer.ts';
+import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from '../http/raw-answer.ts';
 import { errorBody, renderError } from './render-error.ts';
 
 /** What a 'clientError' means for the caller, or null when nothing can be answered (the peer is gone). */

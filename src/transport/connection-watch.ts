@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import { CAPACITY_RETRY_MS } from './bytes-in-flight.ts';
-import { responseInFlight } from './raw-answer.ts';
+import { responseInFlight } from '../http/raw-answer.ts';
 
 /** Enough of a request head for its request line. */
 const HEAD_BYTES = 512;

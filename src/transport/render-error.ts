@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { ProxyError, isProxyError } from '../errors.ts';
 import { anthropicErrorBody } from '../protocol/anthropic/errors.ts';
 import { openAIErrorBody } from '../protocol/openai/errors.ts';
-import type { WireFormat } from '../upstream/provider.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
 
 export function toProxyError(value: unknown): ProxyError {
   if (isProxyError(value)) return value;

@@ -1,6 +1,6 @@
 // Provider and route types shared by the registry, the router and the upstream client.
+import type { WireFormat } from '../protocol/wire-format.ts';
 export type AuthScheme = 'bearer' | 'x-api-key' | 'none';
-export type WireFormat = 'openai' | 'anthropic';
 
 export interface ProviderKey {
   readonly id: string;

@@ -5,8 +5,8 @@ import { CostTotals } from '../../src/admin/cost-totals.ts';
 import { createUiServer } from '../../src/admin/server.ts';
 import { scanHistory } from '../../src/history/reader.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
-import { createApiServer } from '../../src/transport/server.ts';
-import { historyRoutes } from '../../src/transport/history-routes.ts';
+import { createApiServer } from '../../src/api/server.ts';
+import { historyRoutes } from '../../src/api/history-routes.ts';
 import type { Harness } from './harness.ts';
 
 export interface UiFixture {

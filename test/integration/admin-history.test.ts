@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentRegistry } from '../../src/auth/registry.ts';
-import { historyRoutes } from '../../src/transport/history-routes.ts';
+import { historyRoutes } from '../../src/api/history-routes.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { startUi, type UiFixture } from '../helpers/ui-server.ts';
 

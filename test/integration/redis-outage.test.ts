@@ -8,7 +8,7 @@ import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.t
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
 import { writeProcessRoot } from '../helpers/process-root.ts';
 import { PrivateRedis } from '../unit/ledger/redis-test-support.ts';
-import { createRedisLedger } from '../../src/ledger/redis.ts';
+import { createRedisLedger } from '../../src/ledger/redis/ledger.ts';
 
 describe('Redis outage under a running proxy', () => {
   let fake: FakeUpstream;

@@ -9,7 +9,7 @@ import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.t
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
 import { writeProcessRoot } from '../helpers/process-root.ts';
 import { PrivateRedis, waitFor } from '../unit/ledger/redis-test-support.ts';
-import { createRedisLedger, type RedisLedger } from '../../src/ledger/redis.ts';
+import { createRedisLedger, type RedisLedger } from '../../src/ledger/redis/ledger.ts';
 import type { LimitCheck } from '../../src/ledger/ledger.ts';
 
 type Mode = 'open' | 'closed';

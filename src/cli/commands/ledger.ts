@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { AgentRegistry } from '../../auth/registry.ts';
 import { historyScopes } from '../../budget/history-scopes.ts';
-import { PolicyStore } from '../../budget/policy-store.ts';
+import { PolicyStore } from '../../budget/policy/store.ts';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { scanHistory } from '../../history/reader.ts';
 import { LEDGER_RETENTION_MS } from '../../ledger/ledger.ts';
-import { reseedRedisLedger } from '../../ledger/redis-reseed.ts';
+import { reseedRedisLedger } from '../../ledger/redis/reseed.ts';
 import { jsonText } from '../output.ts';
 
 interface ReseedFlags {
@@ -41,7 +41,7 @@ export function registerLedger(program: Command): void {
       const policies = new PolicyStore({ governanceDir: config.governanceDir });
       await agents.reload();
       await policies.reload();
-      const { createRedisLedger } = await import('../../ledger/redis.ts');
+      const { createRedisLedger } = await import('../../ledger/redis/ledger.ts');
       const redis = await createRedisLedger({ url: config.ledger.url, keyPrefix: config.ledger.keyPrefix });
       try {
         const dirs = flags.historyDir?.length ? flags.historyDir : [config.historyDir];

@@ -1,5 +1,5 @@
 // Collects usage from an Anthropic Messages SSE stream: message_start gives input and cache tokens, message_delta the final output.
-import type { SseEvent } from '../../stream/sse-parser.ts';
+import type { SseEvent } from '../sse-parser.ts';
 import type { Usage } from '../usage.ts';
 import { isRecord } from '../usage-fields.ts';
 import { usageFromAnthropicUsageObject } from './usage.ts';

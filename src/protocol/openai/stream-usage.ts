@@ -1,5 +1,5 @@
 // Collects usage from an OpenAI-format SSE stream chunk by chunk, and recognises the usage-only chunk so it can be stripped.
-import type { SseEvent } from '../../stream/sse-parser.ts';
+import type { SseEvent } from '../sse-parser.ts';
 import type { Usage } from '../usage.ts';
 import { jsonKey, nextKeyValue } from '../json-scan.ts';
 import { isRecord } from '../usage-fields.ts';

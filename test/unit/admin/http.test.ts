@@ -1,7 +1,8 @@
 // Query parsing on the UI port: RFC3339 times and page limits.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdminError, parseRfc3339, queryLimit, queryTime } from '../../../src/admin/http.ts';
+import { AdminError, queryLimit, queryTime } from '../../../src/admin/http.ts';
+import { parseRfc3339 } from '../../../src/http/rfc3339.ts';
 
 describe('query parsing', () => {
   it('accepts RFC3339 with an offset or Z, and nothing else', () => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { CostTotals } from '../../../src/admin/cost-totals.ts';
 import { createUiServer } from '../../../src/admin/server.ts';
 import type { Agent } from '../../../src/auth/agent.ts';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { createMetrics } from '../../../src/observability/metrics.ts';

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyedQueue } from '../../../src/admin/keyed-queue.ts';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
 let dir: string;

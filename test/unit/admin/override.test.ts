@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminError } from '../../../src/admin/http.ts';
 import { clearOverride, overrideContent, readOverrideFile, setOverride, type OverrideStore } from '../../../src/admin/override.ts';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { makeAgent } from '../budget/helpers.ts';
 

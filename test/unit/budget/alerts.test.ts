@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { attachAlertWebhook } from '../../../src/budget/alert-webhook.ts';
 import { AlertTracker } from '../../../src/budget/alerts.ts';
-import type { LimitSpec } from '../../../src/budget/policy.ts';
+import type { LimitSpec } from '../../../src/budget/policy/policy.ts';
 import type { LimitStanding } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { makeAgent, recordingBus } from './helpers.ts';

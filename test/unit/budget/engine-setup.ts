@@ -1,7 +1,7 @@
 // Builds a budget engine over the real MemoryLedger with an injected clock, for the engine tests.
 import { createBudgetEngine } from '../../../src/budget/engine.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from '../../../src/budget/admission.ts';
-import { parsePolicySource, resolvePolicy, type PolicyResult } from '../../../src/budget/policy.ts';
+import { parsePolicySource, resolvePolicy, type PolicyResult } from '../../../src/budget/policy/policy.ts';
 import type { Agent } from '../../../src/auth/agent.ts';
 import type { Ledger } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';

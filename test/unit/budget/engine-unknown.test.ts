@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBudgetEngine } from '../../../src/budget/engine.ts';
 import type { Admission, AdmitRequest } from '../../../src/budget/admission.ts';
-import { parsePolicySource, resolvePolicy } from '../../../src/budget/policy.ts';
+import { parsePolicySource, resolvePolicy } from '../../../src/budget/policy/policy.ts';
 import { SettleBacklog } from '../../../src/budget/settle-backlog.ts';
 import type { Agent } from '../../../src/auth/agent.ts';
 import { LedgerOutcomeUnknownError, type Ledger, type LimitCheck } from '../../../src/ledger/ledger.ts';

@@ -2,11 +2,11 @@
 // is unavailable with problems naming file and field; nothing throws.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePolicySource, resolvePolicy, type PolicyResult } from '../../../src/budget/policy.ts';
+import { parsePolicySource, resolvePolicy, type PolicyResult } from '../../../src/budget/policy/policy.ts';
 import { planRequest } from '../../../src/budget/plan.ts';
 import { LEDGER_RETENTION_MS } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
-import { reservePayload, standingPayload } from '../../../src/ledger/redis-codec.ts';
+import { reservePayload, standingPayload } from '../../../src/ledger/redis/codec.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
 const FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'reason', 'set_by', 'expires_at', 'bogus'];

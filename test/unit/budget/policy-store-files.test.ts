@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
-import type { EffectivePolicy, PolicyResult } from '../../../src/budget/policy.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
+import type { EffectivePolicy, PolicyResult } from '../../../src/budget/policy/policy.ts';
 import { MAX_JSON_FILE_BYTES } from '../../../src/config/json-file.ts';
 import { makeAgent } from './helpers.ts';
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PolicyStore, PolicyValidationError } from '../../../src/budget/policy-store.ts';
-import type { EffectivePolicy, PolicyResult } from '../../../src/budget/policy.ts';
+import { PolicyStore, PolicyValidationError } from '../../../src/budget/policy/store.ts';
+import type { EffectivePolicy, PolicyResult } from '../../../src/budget/policy/policy.ts';
 import { makeAgent } from './helpers.ts';
 
 let dir: string;

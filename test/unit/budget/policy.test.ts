@@ -1,7 +1,7 @@
 // Policy sources: merge order and provenance, validation messages naming file and field, expiry, shared and model-scoped limits.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePolicySource, resolvePolicy, sourceProblems, type EffectivePolicy, type ParsedSource, type PolicyResult } from '../../../src/budget/policy.ts';
+import { parsePolicySource, resolvePolicy, sourceProblems, type EffectivePolicy, type ParsedSource, type PolicyResult } from '../../../src/budget/policy/policy.ts';
 
 const META = '/ctx/a/metadata.json';
 const CTX = '/ctx/a/budget-override.json';

@@ -1,5 +1,5 @@
 // Helper process for journal.test.ts: journals settlements, reports how many were flushed, then kills itself with SIGKILL.
-import { Journal } from '../../../src/ledger/journal.ts';
+import { Journal } from '../../../src/ledger/journal/journal.ts';
 import { toRow } from '../../../src/ledger/amounts.ts';
 
 const journal = await Journal.open({ file: process.argv[2] });

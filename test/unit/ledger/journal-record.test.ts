@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRecord, encodeRecord, leadingTime } from '../../../src/ledger/journal-record.ts';
-import { readLineBatches } from '../../../src/ledger/journal-file.ts';
+import { decodeRecord, encodeRecord, leadingTime } from '../../../src/ledger/journal/record.ts';
+import { readLineBatches } from '../../../src/ledger/journal/file.ts';
 import { toRow } from '../../../src/ledger/amounts.ts';
 
 describe('journal record', () => {

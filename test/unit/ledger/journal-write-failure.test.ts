@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, replayJournal } from '../../../src/ledger/journal.ts';
+import { Journal, replayJournal } from '../../../src/ledger/journal/journal.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { toRow } from '../../../src/ledger/amounts.ts';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Journal, compactJournal, cutTornTail, replayJournal, type LedgerSnapshot } from '../../../src/ledger/journal.ts';
+import { Journal, compactJournal, cutTornTail, replayJournal, type LedgerSnapshot } from '../../../src/ledger/journal/journal.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { toRow } from '../../../src/ledger/amounts.ts';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';

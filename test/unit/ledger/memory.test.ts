@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import type { LimitCheck, ReserveInput } from '../../../src/ledger/ledger.ts';
-import type { JournalSink } from '../../../src/ledger/journal.ts';
+import type { JournalSink } from '../../../src/ledger/journal/journal.ts';
 import { fromRow } from '../../../src/ledger/amounts.ts';
 
 const MINUTE = 60_000;

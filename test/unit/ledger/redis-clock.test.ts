@@ -1,7 +1,7 @@
 // The replica's estimate of the Redis server's clock, which reserve deadlines are set on: never misled by a late-read reply.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServerClock } from '../../../src/ledger/redis-clock.ts';
+import { ServerClock } from '../../../src/ledger/redis/clock.ts';
 
 /** A server whose clock reads local + 5,000,000 ms, and a local monotonic clock the test moves. */
 function setup() {

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';
-import { createRedisLedger, type RedisLedger } from '../../../src/ledger/redis.ts';
+import { createRedisLedger, type RedisLedger } from '../../../src/ledger/redis/ledger.ts';
 import { PrivateCluster } from './redis-test-support.ts';
 
 describe('redis ledger on Redis Cluster', () => {

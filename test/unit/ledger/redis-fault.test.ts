@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { LedgerOutcomeUnknownError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
-import { createRedisLedger, type RedisLedger, type RedisStateChange } from '../../../src/ledger/redis.ts';
+import { createRedisLedger, type RedisLedger, type RedisStateChange } from '../../../src/ledger/redis/ledger.ts';
 import { PrivateRedis, waitFor } from './redis-test-support.ts';
 
 const limit: LimitCheck = { id: 'agent:f/usd', scope: 'agent:f', metric: 'usd_micros', windowMs: 60_000, limit: 1000 };

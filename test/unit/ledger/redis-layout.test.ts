@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bucketLevels, coarseningSteps, levelIndexFor, MAX_BUCKETS_PER_CHECK } from '../../../src/ledger/bucket-levels.ts';
-import { layoutSignature } from '../../../src/ledger/redis-layout.ts';
+import { layoutSignature } from '../../../src/ledger/redis/layout.ts';
 
 const DAY = 86_400_000;
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitCheck, ReserveInput } from '../../../src/ledger/ledger.ts';
-import { createRedisLedger } from '../../../src/ledger/redis.ts';
+import { createRedisLedger } from '../../../src/ledger/redis/ledger.ts';
 import { keysWithTtl, makeTestLedger, REDIS_URL, requireRedis } from './redis-test-support.ts';
 
 const MINUTE = 60_000;

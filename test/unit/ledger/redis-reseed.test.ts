@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { scanHistory } from '../../../src/history/reader.ts';
 import type { HistoryUsageEntry } from '../../../src/ledger/rebuild.ts';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';
-import { reseedRedisLedger } from '../../../src/ledger/redis-reseed.ts';
+import { reseedRedisLedger } from '../../../src/ledger/redis/reseed.ts';
 import { dropPrefix, makeTestLedger, requireRedis } from './redis-test-support.ts';
 
 const HOUR = 3_600_000;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from '../../../src/ledger/redis.ts';
+import { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from '../../../src/ledger/redis/ledger.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

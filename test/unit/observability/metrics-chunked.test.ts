@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gauge, Registry } from 'prom-client';
 import type { Agent } from '../../../src/auth/agent.ts';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
 import type { Ledger, LimitCheck } from '../../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { microsToUsd } from '../../../src/pricing/money.ts';

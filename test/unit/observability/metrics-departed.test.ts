@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Agent } from '../../../src/auth/agent.ts';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { createMetrics } from '../../../src/observability/metrics.ts';

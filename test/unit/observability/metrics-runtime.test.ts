@@ -1,7 +1,7 @@
 // /metrics shows the calls in flight and the event loop's delay since the last scrape.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PolicyStore } from '../../../src/budget/policy-store.ts';
+import { PolicyStore } from '../../../src/budget/policy/store.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { EventBus } from '../../../src/observability/events.ts';
 import { createMetrics } from '../../../src/observability/metrics.ts';

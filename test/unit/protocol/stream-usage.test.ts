@@ -1,7 +1,7 @@
 // Tests for stream usage accumulators: OpenAI usage chunk and its exact detection, Anthropic start/delta merge, cheap skipping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser, type SseEvent } from '../../../src/stream/sse-parser.ts';
+import { SseParser, type SseEvent } from '../../../src/protocol/sse-parser.ts';
 import { OpenAIStreamUsage, mayCarryUsage } from '../../../src/protocol/openai/stream-usage.ts';
 import { AnthropicStreamUsage } from '../../../src/protocol/anthropic/stream-usage.ts';
 

@@ -1,7 +1,7 @@
 // Tests for the incremental SSE parser: fields, line ends, comments, chunk boundaries anywhere, byte-exact raw text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseBlockTooLargeError, SseParser, type SseEvent } from '../../../src/stream/sse-parser.ts';
+import { SseBlockTooLargeError, SseParser, type SseEvent } from '../../../src/protocol/sse-parser.ts';
 
 function parseAll(chunks: Array<Buffer | string>): SseEvent[] {
   const parser = new SseParser();

@@ -1,6 +1,6 @@
 // One journal line: a settlement (time, scopes, amounts, request id) or a watermark, as compact JSON; strict decoding for replay.
-import type { Amounts } from './ledger.ts';
-import { METRIC_COUNT, METRICS, toRow, type AmountRow } from './amounts.ts';
+import type { Amounts } from '../ledger.ts';
+import { METRIC_COUNT, METRICS, toRow, type AmountRow } from '../amounts.ts';
 
 /** `{"t":<ms since epoch>,"s":[<scopes>],"a":{<non-zero amounts>},"r":"<request id>"}` (`r` only for a call's charge) */
 export interface JournalRecord {

@@ -3,10 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainAgentId, type Agent } from '../auth/agent.ts';
 import { secretsEqual } from '../auth/secret-compare.ts';
 import { bearerToken, parseAgentCredentials, splitAgentToken } from '../auth/token.ts';
-import { headerValue } from './header-value.ts';
+import { headerValue } from '../http/header-value.ts';
 import { MAX_HISTORY_LIMIT, readHistoryPage } from '../history/reader.ts';
-import type { AgentDirectory } from '../pipeline/deps.ts';
-import { parseRfc3339, sendText } from '../admin/http.ts';
+import type { AgentDirectory } from '../auth/agent.ts';
+import { parseRfc3339 } from '../http/rfc3339.ts';
+import { sendText } from '../http/respond.ts';
 import type { ExtraRoute } from './server.ts';
 
 export interface HistoryRoutesOptions {

@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../auth/agent.ts';
-import { DirWatches, type WatchFunction } from '../config/dir-watches.ts';
-import { parsePolicySource, sourceProblems, unusableSource, type ParsedSource, type PolicySource } from './policy-fields.ts';
-import { listGovernanceTree, policyFileSignature, POLICY_FILE, readPolicyFile, SHARED_DIR, type GovernanceTree, type PolicyFileKind } from './policy-files.ts';
+import { CONTEXT_OVERRIDE_FILE, isPlainAgentId, type Agent } from '../../auth/agent.ts';
+import { DirWatches, type WatchFunction } from '../../config/dir-watches.ts';
+import { parsePolicySource, sourceProblems, unusableSource, type ParsedSource, type PolicySource } from './fields.ts';
+import { listGovernanceTree, policyFileSignature, POLICY_FILE, readPolicyFile, SHARED_DIR, type GovernanceTree, type PolicyFileKind } from './files.ts';
 import { resolvePolicy, type LimitSpec, type PolicyResult } from './policy.ts';
 
 export interface PolicyStoreOptions {

@@ -1,7 +1,7 @@
 // Encodes ledger calls as the Lua scripts' JSON payloads and decodes their integer replies into standings.
-import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
-import { columnOf, toRow, type AmountRow } from './amounts.ts';
-import { buildStanding, withHold } from './standing.ts';
+import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from '../ledger.ts';
+import { columnOf, toRow, type AmountRow } from '../amounts.ts';
+import { buildStanding, withHold } from '../standing.ts';
 
 /** A check as the scripts take it: [scope, metric column (-1 = concurrency), windowMs, limit]. */
 type WireCheck = [string, number, number, number];

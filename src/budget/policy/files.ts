@@ -2,9 +2,9 @@
 import { statSync, type Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isPlainAgentId } from '../auth/agent.ts';
-import { readJsonFile } from '../config/json-file.ts';
-import { parsePolicySource, unusableSource, type ParsedSource, type PolicySource } from './policy-fields.ts';
+import { isPlainAgentId } from '../../auth/agent.ts';
+import { readJsonFile } from '../../config/json-file.ts';
+import { parsePolicySource, unusableSource, type ParsedSource, type PolicySource } from './fields.ts';
 
 export const SHARED_DIR = '_shared';
 export const POLICY_FILE = 'budget.json';
@@ -49,7 +49,7 @@ export async function listGovernanceTree(dir: string): Promise<GovernanceTree> {
  * the problem: a FIFO or a device (by its own signature), a symlink loop or EACCES (a signature naming the error).
  * Synchronous on purpose, as agentFingerprint (auth/agent-loader.ts): a stat costs microseconds, where the promise
  * version costs a thread-pool round trip and ~40 µs of main-thread CPU (a rescan of 10,000 files: 437 ms of CPU every
- * 2 s). Callers on the event loop call it in chunks that yield between them (policy-store.ts).
+ * 2 s). Callers on the event loop call it in chunks that yield between them (store.ts).
  */
 export function policyFileSignature(file: string): string | null {
   try {

@@ -1,12 +1,12 @@
 // The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
-import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
-import { LEDGER_RETENTION_MS, LedgerUnreachableError, TOMBSTONE_MS } from './ledger.ts';
-import { toRow } from './amounts.ts';
-import { bucketLevels, type BucketLevel } from './bucket-levels.ts';
-import { layoutSignature, REDIS_LEDGER_VERSION } from './redis-layout.ts';
-import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './redis-scripts.ts';
-import { RedisConnection, type RedisStateChange } from './redis-connection.ts';
-import { ServerClock } from './redis-clock.ts';
+import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from '../ledger.ts';
+import { LEDGER_RETENTION_MS, LedgerUnreachableError, TOMBSTONE_MS } from '../ledger.ts';
+import { toRow } from '../amounts.ts';
+import { bucketLevels, type BucketLevel } from '../bucket-levels.ts';
+import { layoutSignature, REDIS_LEDGER_VERSION } from './layout.ts';
+import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './scripts.ts';
+import { RedisConnection, type RedisStateChange } from './connection.ts';
+import { ServerClock } from './clock.ts';
 import {
   decodeReserve,
   reserveReplyTime,
@@ -17,10 +17,10 @@ import {
   settlePayload,
   standingPayload,
   type RecordEntry,
-} from './redis-codec.ts';
+} from './codec.ts';
 
-export type { RedisStateChange } from './redis-connection.ts';
-export type { RecordEntry } from './redis-codec.ts';
+export type { RedisStateChange } from './connection.ts';
+export type { RecordEntry } from './codec.ts';
 
 export interface RedisLedgerOptions {
   /** `redis://[user:pass@]host:port[/db]` (or `rediss://`); with `cluster`, `redis://h1:p1,h2:p2`. */

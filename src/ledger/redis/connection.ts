@@ -1,6 +1,6 @@
 // The Redis ledger's connection: fail-fast ioredis client (no offline queue, no resend), reconnect forever, state for health.
 import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
-import { LedgerOutcomeUnknownError, LedgerUnreachableError } from './ledger.ts';
+import { LedgerOutcomeUnknownError, LedgerUnreachableError } from '../ledger.ts';
 
 export type RedisLedgerState = 'up' | 'down';
 

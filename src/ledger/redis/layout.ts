@@ -1,5 +1,5 @@
 // Key layout of the Redis ledger: its version, the hash size, and the signature every script compares.
-import type { BucketLevel } from './bucket-levels.ts';
+import type { BucketLevel } from '../bucket-levels.ts';
 
 /** Version of the key layout and script behaviour; part of every key, so two versions never share (or mix) state. */
 export const REDIS_LEDGER_VERSION = 2;

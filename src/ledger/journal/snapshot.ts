@@ -1,7 +1,7 @@
 // Rewriting the journal from what the ledger holds: one line per scope and held (folded) event instead of one per settlement.
-import { ledgerAmount, METRIC_COUNT, type AmountRow } from './amounts.ts';
-import { replaceFile, writeAll } from './journal-file.ts';
-import { encodeRecord } from './journal-record.ts';
+import { ledgerAmount, METRIC_COUNT, type AmountRow } from '../amounts.ts';
+import { replaceFile, writeAll } from './file.ts';
+import { encodeRecord } from './record.ts';
 
 /** The ledger's settled usage at one moment, copied, so it can be written out while the ledger goes on. */
 export interface LedgerSnapshot {

@@ -1,6 +1,6 @@
 // The fields budget events carry about a limit and its standing, and which limit an allow decision reports.
-import type { LimitStanding } from '../ledger/ledger.ts';
-import type { LimitFields } from '../observability/events.ts';
+import type { LimitStanding } from '../../ledger/ledger.ts';
+import type { LimitFields } from '../../observability/events.ts';
 import type { LimitSpec } from './policy.ts';
 
 export function limitFields(spec: LimitSpec, standing: LimitStanding | undefined): LimitFields {

@@ -4,12 +4,12 @@ import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import { handleModelCall } from '../pipeline/handle.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
-import type { WireFormat } from '../upstream/provider.ts';
-import { answerClientError } from './client-error.ts';
-import { connectionRefusal, watchConnections } from './connection-watch.ts';
-import { oweContinue } from './expect-continue.ts';
-import type { ClientError } from './raw-answer.ts';
-import { renderError } from './render-error.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
+import { answerClientError } from '../transport/client-error.ts';
+import { connectionRefusal, watchConnections } from '../transport/connection-watch.ts';
+import { oweContinue } from '../transport/expect-continue.ts';
+import type { ClientError } from '../http/raw-answer.ts';
+import { renderError } from '../transport/render-error.ts';
 
 /** A non-pipeline route on the API port (health, history). Returns false when it does not match. */
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;

@@ -1,8 +1,8 @@
 // Re-seeds a Redis ledger from session history after Redis lost its data: once per ledger life, only what came before it.
-import { rebuildFromHistory, type HistoryUsageEntry, type RebuildResult } from './rebuild.ts';
-import type { Amounts } from './ledger.ts';
-import type { RedisLedger } from './redis.ts';
-import type { RecordEntry } from './redis-codec.ts';
+import { rebuildFromHistory, type HistoryUsageEntry, type RebuildResult } from '../rebuild.ts';
+import type { Amounts } from '../ledger.ts';
+import type { RedisLedger } from './ledger.ts';
+import type { RecordEntry } from './codec.ts';
 
 /** Entries per record script call. */
 export const RESEED_BATCH = 500;

@@ -1,9 +1,9 @@
 // Reads one budget policy source (a JSON object) field by field: each field present is either a typed value or its problems.
-import { isPlainAgentId } from '../auth/agent.ts';
-import { usdToMicros } from '../pricing/money.ts';
-import { parseWindow } from './duration.ts';
-import { LEDGER_RETENTION_MS } from '../ledger/ledger.ts';
-import { collapseModelName, invisibleCharacter } from '../upstream/model-name.ts';
+import { isPlainAgentId } from '../../auth/agent.ts';
+import { usdToMicros } from '../../pricing/money.ts';
+import { parseWindow } from '../duration.ts';
+import { LEDGER_RETENTION_MS } from '../../ledger/ledger.ts';
+import { collapseModelName, invisibleCharacter } from '../../upstream/model-name.ts';
 
 export type Behavior = 'hard_stop' | 'rate_limit' | 'soft_alert';
 export type UnknownCostMode = 'count_zero' | 'block' | 'estimate';

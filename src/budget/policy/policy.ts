@@ -1,6 +1,6 @@
 // The effective budget policy of an agent: sources merged field by field (later wins), validated, turned into limits.
-import type { Metric } from '../ledger/ledger.ts';
-import { usdToMicros } from '../pricing/money.ts';
+import type { Metric } from '../../ledger/ledger.ts';
+import { usdToMicros } from '../../pricing/money.ts';
 import {
   AMOUNT_FIELDS,
   POLICY_FIELDS,
@@ -13,9 +13,9 @@ import {
   type PolicyField,
   type PolicySource,
   type UnknownCostMode,
-} from './policy-fields.ts';
+} from './fields.ts';
 
-export * from './policy-fields.ts';
+export * from './fields.ts';
 
 /** One enforceable limit, ready to become a ledger LimitCheck. */
 export interface LimitSpec {

@@ -1,8 +1,8 @@
 // Reading the journal back at start-up (streamed, bounded memory) and compacting it (drop records older than retention).
-import type { Ledger } from './ledger.ts';
-import { fromRow } from './amounts.ts';
-import { decodeMark, decodeRecord, leadingTime, type DecodedRecord } from './journal-record.ts';
-import { readLineBatches, replaceFile, writeAll } from './journal-file.ts';
+import type { Ledger } from '../ledger.ts';
+import { fromRow } from '../amounts.ts';
+import { decodeMark, decodeRecord, leadingTime, type DecodedRecord } from './record.ts';
+import { readLineBatches, replaceFile, writeAll } from './file.ts';
 
 export interface ReplayProgress {
   readonly records: number;

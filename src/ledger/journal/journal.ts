@@ -1,16 +1,16 @@
 // The durable form of the embedded ledger: an append-only JSONL file of settlements, written in order, rewritten from the ledger's held state now and then.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AmountRow } from './amounts.ts';
-import { encodeMark, encodeRecord } from './journal-record.ts';
-import { bytesWrittenBefore, cutTornTail, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeAll } from './journal-file.ts';
-import { compactJournal, type CompactResult } from './journal-replay.ts';
-import { writeSnapshot, type LedgerSnapshot } from './journal-snapshot.ts';
+import type { AmountRow } from '../amounts.ts';
+import { encodeMark, encodeRecord } from './record.ts';
+import { bytesWrittenBefore, cutTornTail, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeAll } from './file.ts';
+import { compactJournal, type CompactResult } from './replay.ts';
+import { writeSnapshot, type LedgerSnapshot } from './snapshot.ts';
 
-export { compactJournal, replayJournal } from './journal-replay.ts';
-export { cutTornTail, removeStaleRewrites } from './journal-file.ts';
-export type { CompactResult, JournaledCalls, ReplayResult } from './journal-replay.ts';
-export type { LedgerSnapshot } from './journal-snapshot.ts';
+export { compactJournal, replayJournal } from './replay.ts';
+export { cutTornTail, removeStaleRewrites } from './file.ts';
+export type { CompactResult, JournaledCalls, ReplayResult } from './replay.ts';
+export type { LedgerSnapshot } from './snapshot.ts';
 
 export const JOURNAL_FILE_NAME = 'journal.jsonl';
 

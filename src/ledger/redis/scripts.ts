@@ -1,7 +1,7 @@
 // Loads the versioned Lua scripts of the Redis ledger (shared helpers + one body per operation) and registers them.
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
-import { REDIS_LEDGER_VERSION } from './redis-layout.ts';
+import { REDIS_LEDGER_VERSION } from './layout.ts';
 
 export type ScriptName = 'reserve' | 'settle' | 'release' | 'record' | 'standing';
 export const SCRIPT_NAMES: readonly ScriptName[] = ['reserve', 'settle', 'release', 'record', 'standing'];
@@ -11,7 +11,7 @@ export type ScriptCall = (layoutKey: string, namespace: string, layout: string, 
 export type LedgerScripts = Record<ScriptName, ScriptCall>;
 
 function scriptFile(name: string): URL {
-  return new URL(`./redis/${name}.v${REDIS_LEDGER_VERSION}.lua`, import.meta.url);
+  return new URL(`./${name}.v${REDIS_LEDGER_VERSION}.lua`, import.meta.url);
 }
 
 let cachedSources: Record<ScriptName, string> | null = null;

@@ -1,0 +1,58 @@
+// The first steps of a model call: who is calling (auth) and what they sent (body, checked), before anything is routed.
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { parseAgentCredentials } from '../auth/token.ts';
+import type { Agent } from '../auth/agent.ts';
+import { ProxyError } from '../errors.ts';
+import { jsonDeeperThan } from '../protocol/json-depth.ts';
+import { parseJsonObject, readBody } from '../transport/body.ts';
+import { headerValue } from '../http/header-value.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
+import type { CallProgress, CallRequest, CallStart } from './context.ts';
+import type { PipelineDeps } from './deps.ts';
+
+export function startCall(url: string | undefined, dialect: WireFormat): CallStart {
+  const text = url ?? '/';
+  const queryAt = text.indexOf('?');
+  return {
+    id: randomUUID(),
+    startedAt: Date.now(),
+    dialect,
+    path: queryAt < 0 ? text : text.slice(0, queryAt),
+    query: queryAt < 0 ? '' : text.slice(queryAt + 1),
+  };
+}
+
+/**
+ * 1 auth (before a byte of the body is read or held: unknown callers hold nothing), 2 body: read once within its
+ * bounds, its nesting bounded before JSON.parse builds it (nothing downstream recurses deep), parsed once. Each part is
+ * put on `progress` as soon as it is known (the hold is released, and a failure reported, from there).
+ */
+export async function readRequest(input: { req: IncomingMessage; progress: CallProgress; deps: PipelineDeps }): Promise<CallRequest> {
+  const { req, progress, deps } = input;
+  const agent = authenticate(req, deps);
+  progress.agent = agent;
+  const bytes = deps.bytesInFlight.hold(agent.id);
+  progress.bytes = bytes;
+  const bodyText = (await readBody(req, { maxBytes: deps.config.maxBodyBytes, hold: bytes })).toString('utf8');
+  if (jsonDeeperThan(bodyText, deps.config.maxJsonDepth)) throw tooDeep(deps.config.maxJsonDepth);
+  const request: CallRequest = { ...progress.start, agent, bytes, bodyText, body: parseJsonObject(bodyText) };
+  progress.request = request;
+  return request;
+}
+
+function authenticate(req: IncomingMessage, deps: PipelineDeps): Agent {
+  const credentials = parseAgentCredentials({
+    authorization: req.headers.authorization,
+    xApiKey: headerValue(req.headers['x-api-key']),
+  });
+  if (!credentials) throw new ProxyError('auth_missing');
+  const agent = deps.agents.authenticate(credentials);
+  // cllama's two messages: the agent is unknown, or its secret is wrong (GET /history tells them apart too)
+  if (!agent) throw new ProxyError('auth_invalid', { message: deps.agents.get(credentials.agentId) ? 'invalid agent secret' : 'agent context not found' });
+  return agent;
+}
+
+function tooDeep(maxDepth: number): ProxyError {
+  return new ProxyError('body_too_deep', { message: `request body nested too deeply: objects and arrays deeper than ${maxDepth} levels are refused (TOLLGATE_MAX_JSON_DEPTH)` });
+}

@@ -1,0 +1,267 @@
+// Relays an SSE answer as it comes, with backpressure, masking and metering each event; bounds its first byte and gaps.
+import type { ServerResponse } from 'node:http';
+import { ProxyError } from '../errors.ts';
+import type { WireFormat } from '../protocol/wire-format.ts';
+import { decodeStream, type ContentCoding } from '../upstream/content-coding.ts';
+import type { ByteHold } from '../transport/bytes-in-flight.ts';
+import { generatedBytes } from './generated-bytes.ts';
+import { SseBlockTooLargeError, SseParser, type SseEvent } from '../protocol/sse-parser.ts';
+import { StreamKeyMask } from './stream-key-mask.ts';
+import type { RelayEnd, RelayInput, RelayResult } from './tap.ts';
+import { Watchdog } from './watchdog.ts';
+import { streamUsageReader, type StreamFacts, type StreamUsageReader } from './usage-reader.ts';
+
+const FIRST_BYTE_TIMEOUT = 'upstream stream timed out before first byte';
+
+/** One stream's relay in progress: what its loop learns, read by what follows it. */
+interface StreamRun {
+  readonly input: RelayInput;
+  readonly state: StreamState;
+  readonly mask: StreamKeyMask | null;
+  end: RelayEnd;
+  /** The watchdog fired: the upstream went quiet. */
+  idle: boolean;
+  /** What the error event tells the client, when not the default for `end`. */
+  failure?: string;
+  undecodable?: ProxyError;
+  /** Status and headers written (with the upstream's first byte). */
+  started: boolean;
+  /** Status and headers flushed to the socket. */
+  headersOut: boolean;
+}
+
+/**
+ * As cllama: the status and headers leave with the upstream's first byte, so a stream that stalls or fails before it
+ * is answered with a real 504 / 502 (which the SDKs retry), not with a 200 and an error event. A stream cut after it
+ * ends with the route's error event; one that ends cleanly without its terminator is `incomplete`.
+ */
+export async function relayStream(input: RelayInput, codings: readonly ContentCoding[]): Promise<RelayResult> {
+  const run: StreamRun = {
+    input,
+    state: newStreamState(input),
+    mask: StreamKeyMask.for(input.keysToMask),
+    end: 'complete',
+    idle: false,
+    started: false,
+    headersOut: false,
+  };
+  const body = codings.length === 0 ? input.upstream.body : decodeStream(input.upstream.body, codings);
+  const watchdog = new Watchdog({ ms: input.streamTimeouts.firstByteMs, onFire: () => onStall(run) });
+  try {
+    await pump(run, body, watchdog);
+  } catch (error) {
+    noteFailure(run, error);
+  } finally {
+    watchdog.stop();
+  }
+  if (!run.started) answerUnstarted(run);
+  flushHeldBack(run);
+  const result = streamResult(run);
+  await input.beforeEnd?.(result);
+  if (!input.res.writableEnded) input.res.end();
+  return result;
+}
+
+function newStreamState(input: RelayInput): StreamState {
+  const parser = new SseParser({ maxBlockChars: input.maxBytes });
+  // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
+  return { parser, reader: streamUsageReader(input.dialect), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, pendingHeld: 0, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
+}
+
+/** The first byte or a later chunk is late. */
+function onStall(run: StreamRun): void {
+  const { res, cancel } = run.input;
+  // waiting on the client's socket, not on upstream: a client that stopped reading (a paused or dead peer the kernel
+  // has not noticed) would otherwise hold the call, its socket and the buffered stream for good
+  if (res.writableNeedDrain) {
+    res.destroy();
+    return;
+  }
+  run.idle = true;
+  cancel.abort(run.started ? 'upstream stream idle timeout' : FIRST_BYTE_TIMEOUT);
+}
+
+/** Relays the body chunk by chunk until it ends, the client goes, or the event held while incomplete outgrows the call. */
+async function pump(run: StreamRun, body: AsyncIterable<Buffer>, watchdog: Watchdog): Promise<void> {
+  const { input, state } = run;
+  const { res } = input;
+  for await (const chunk of body) {
+    watchdog.keepAlive(input.streamTimeouts.idleMs);
+    if (!run.started) {
+      run.started = true;
+      res.writeHead(input.upstream.statusCode, input.headers);
+    }
+    const out = takePiece(state, run.mask ? run.mask.push(chunk) : chunk);
+    if (out.length > 0) {
+      run.headersOut = true; // with the first bytes, in one write
+      if (!res.write(out)) await drained(res);
+    } else if (!run.headersOut && !res.destroyed) {
+      run.headersOut = true; // the first bytes are held back (a partial event): the headers go on their own
+      res.flushHeaders();
+    }
+    const refused = holdPending(state);
+    if (refused) {
+      run.end = 'upstream_error';
+      run.failure = refused.message;
+      input.cancel.abort(refused);
+      return;
+    }
+    if (clientGone(res)) {
+      run.end = 'client_aborted';
+      input.cancel.abort('client closed the connection');
+      return;
+    }
+  }
+}
+
+/** Why the body's iteration threw: the watchdog, the client, or the upstream (leaving the loop aborts the body). */
+function noteFailure(run: StreamRun, error: unknown): void {
+  run.end = run.idle ? 'upstream_idle' : clientGone(run.input.res) ? 'client_aborted' : 'upstream_error';
+  if (error instanceof SseBlockTooLargeError) run.failure = error.message;
+  if (error instanceof ProxyError && error.code === 'upstream_bad_encoding') {
+    run.undecodable = error;
+    run.failure = error.message;
+  }
+}
+
+/** Nothing reached the client yet: a failure is still a plain HTTP error (dispatch.ts charges what upstream had). */
+function answerUnstarted(run: StreamRun): void {
+  const { end, input } = run;
+  if (end === 'upstream_idle') throw new ProxyError('upstream_timeout', { message: FIRST_BYTE_TIMEOUT });
+  if (end === 'upstream_error') throw run.undecodable ?? new ProxyError('upstream_unreachable', { message: 'upstream stream failed before sending data' });
+  if (end === 'complete') input.res.writeHead(input.upstream.statusCode, input.headers); // an empty stream
+}
+
+/** The end of the stream looked like the start of a key and was held back: it was not one. */
+function flushHeldBack(run: StreamRun): void {
+  const tail = run.mask?.end();
+  if (!tail || tail.length === 0) return;
+  const { res } = run.input;
+  const out = takePiece(run.state, tail);
+  if (out.length > 0 && !res.writableEnded && !res.destroyed) res.write(out);
+}
+
+/** What the stream was, once over: its last block read, its error event written when cut. */
+function streamResult(run: StreamRun): RelayResult {
+  const { state, input } = run;
+  const { res } = input;
+  // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
+  const cut = run.end !== 'complete';
+  for (const event of state.parser.end()) {
+    readEvent(state, event);
+    if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
+  }
+  const bodyText = Buffer.concat(state.chunks, state.kept).toString('utf8');
+  const facts: StreamFacts = { ...readerFacts(state.reader), generatedBytes: state.generatedBytes };
+  let end = run.end;
+  // ended cleanly but without its terminator: the upstream stopped early (charged as cut)
+  if (end === 'complete' && !facts.terminated && input.upstream.statusCode >= 200 && input.upstream.statusCode < 300) end = 'incomplete';
+  if (end === 'upstream_idle' || end === 'upstream_error' || end === 'incomplete') {
+    // an incomplete stream's last block may have been relayed without its blank line, stripped or not
+    writeStreamError({ res, dialect: input.dialect, end, message: run.failure, closeBlock: !state.strip || end === 'incomplete' });
+  }
+  return { end, sse: true, usage: facts.usage, bodyText, dataEvents: state.dataEvents, generatedBytes: facts.generatedBytes, finalUsage: facts.finalUsage, truncated: state.truncated };
+}
+
+function readerFacts(reader: StreamUsageReader): Omit<StreamFacts, 'generatedBytes'> {
+  return { usage: reader.usage, finalUsage: reader.finalUsage, terminated: reader.terminated };
+}
+
+/** A stream's relay in progress: what history keeps of it, its events as parsed, and whether usage chunks are stripped. */
+interface StreamState {
+  readonly parser: SseParser;
+  readonly reader: StreamUsageReader;
+  readonly strip: boolean;
+  readonly maxBytes: number;
+  /** The call's bytes in flight: what history keeps of the stream is held in it, and stops when it refuses. */
+  readonly hold: ByteHold | null;
+  /** Characters of the parser's event in progress held in `hold` so far. */
+  pendingHeld: number;
+  readonly chunks: Buffer[];
+  kept: number;
+  truncated: boolean;
+  dataEvents: number;
+  generatedBytes: number;
+}
+
+/**
+ * Keeps one piece of the stream for history (up to maxBytes, and while the call's bytes in flight allow it), reads its
+ * events, and returns what the client gets of it.
+ */
+function takePiece(state: StreamState, piece: Buffer): Buffer | string {
+  if (!state.truncated && state.kept + piece.length <= state.maxBytes && !state.hold?.take(piece.length)) {
+    state.chunks.push(piece);
+    state.kept += piece.length;
+  } else state.truncated = true;
+  let relayed = '';
+  for (const event of state.parser.push(piece)) {
+    readEvent(state, event);
+    if (state.strip && !state.reader.isUsageOnlyChunk(event)) relayed += event.raw;
+  }
+  return state.strip ? relayed : piece;
+}
+
+/**
+ * Holds the event the parser keeps while it is incomplete (up to maxBytes of a hostile upstream's endless event) in
+ * the call's bytes in flight; returns the refusal when it no longer fits.
+ */
+function holdPending(state: StreamState): ProxyError | null {
+  const pending = state.parser.pendingChars;
+  const grown = pending - state.pendingHeld;
+  if (!state.hold || grown === 0) return null;
+  if (grown < 0) state.hold.give(-grown);
+  else {
+    const refused = state.hold.take(grown);
+    if (refused) return refused;
+  }
+  state.pendingHeld = pending;
+  return null;
+}
+
+/** Meters one event: its usage, and the text it generated. */
+function readEvent(state: StreamState, event: SseEvent): void {
+  if (event.data) {
+    state.dataEvents++;
+    state.generatedBytes += generatedBytes(event.data);
+  }
+  state.reader.onEvent(event);
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Tells a streaming client why its stream ended early, in its own dialect (status 200 is already sent). When the
+ * upstream's bytes were relayed as they came (`closeBlock`), they may stop inside an event: a blank line ends it first,
+ * so the error arrives as an event of its own (a blank line with nothing before it is ignored by SSE readers).
+ */
+function writeStreamError(input: { res: ServerResponse; dialect: WireFormat; end: RelayEnd; message?: string; closeBlock: boolean }): void {
+  const { res, dialect, end } = input;
+  if (res.writableEnded || res.destroyed) return;
+  const message = input.message ?? defaultStreamError(end, dialect);
+  const payload = dialect === 'anthropic'
+    ? { type: 'error', error: { type: 'api_error', message } }
+    : { error: { message, type: 'server_error', code: end === 'incomplete' ? 'upstream_incomplete' : end } };
+  res.write(`${input.closeBlock ? '\n\n' : ''}event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+}
+
+function defaultStreamError(end: RelayEnd, dialect: WireFormat): string {
+  if (end === 'upstream_idle') return 'upstream stream idle timeout';
+  if (end === 'incomplete') return `upstream stream ended without ${dialect === 'anthropic' ? 'message_stop' : 'data: [DONE]'}`;
+  return 'upstream stream failed';
+}
+
+/** The client closed the connection before the response was finished. */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed && !res.writableFinished;
+}
