@@ -1,7 +1,7 @@
 // Micro-benchmark of stream usage collection and generated-text counting: ns per event for OpenAI and Anthropic streams, against parsing every chunk.
 import { SseParser, type SseEvent } from '../src/protocol/sse-parser.ts';
-import { OpenAIStreamUsage } from '../src/protocol/openai/stream-usage.ts';
-import { AnthropicStreamUsage } from '../src/protocol/anthropic/stream-usage.ts';
+import { OpenAIStreamUsage } from '../src/protocol/chat/stream-usage.ts';
+import { AnthropicStreamUsage } from '../src/protocol/messages/stream-usage.ts';
 import { generatedBytes } from '../src/stream/generated-bytes.ts';
 
 function openaiEvents(tokens: number): SseEvent[] {

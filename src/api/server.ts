@@ -1,10 +1,11 @@
-// The API port: matches a route, picks the wire dialect, and hands the request to the pipeline or a small handler.
+// The API port: matches a route, picks its wire protocol (protocol/index.ts), and hands the request to the pipeline or a small handler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
 import { handleModelCall } from '../pipeline/handle.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import { chat, protocolNear, protocolOf } from '../protocol/index.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 import { answerClientError } from '../transport/client-error.ts';
 import { connectionRefusal, watchConnections } from '../transport/connection-watch.ts';
 import { oweContinue } from '../transport/expect-continue.ts';
@@ -13,11 +14,6 @@ import { renderError } from '../transport/render-error.ts';
 
 /** A non-pipeline route on the API port (health, history). Returns false when it does not match. */
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
-
-const MODEL_ROUTES: Record<string, WireFormat> = {
-  '/v1/chat/completions': 'openai',
-  '/v1/messages': 'anthropic',
-};
 
 export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: readonly ExtraRoute[]; health: () => Promise<Record<string, unknown>> }): Server {
   const { deps } = options;
@@ -33,7 +29,7 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     },
     (req, res) => {
       void route(req, res).catch((error) => {
-        renderError({ res, error: error instanceof ProxyError ? error : new ProxyError('internal'), dialect: 'openai', requestId: '-' });
+        renderError({ res, error: error instanceof ProxyError ? error : new ProxyError('internal'), protocol: chat, requestId: '-' });
       });
     },
   );
@@ -49,18 +45,18 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
-    const dialect = MODEL_ROUTES[path];
+    const protocol = protocolOf(path);
     const overCap = connectionRefusal(req.socket);
     if (overCap) {
       res.shouldKeepAlive = false;
-      return refuse(res, dialect ?? dialectNear(path), overCap);
+      return refuse(res, protocol ?? protocolNear(path), overCap);
     }
-    if (dialect) {
-      if (req.method !== 'POST') return refuse(res, dialect, new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${path}; use POST` }), { allow: 'POST' });
-      return handleModelCall({ req, res, dialect, deps });
+    if (protocol) {
+      if (req.method !== 'POST') return refuse(res, protocol, new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${path}; use POST` }), { allow: 'POST' });
+      return handleModelCall({ req, res, protocol, deps });
     }
     if (path === '/health' || path === '/healthz') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'openai', new ProxyError('method_not_allowed'), { allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, chat, new ProxyError('method_not_allowed'), { allow: 'GET, HEAD' });
       const health = await options.health();
       const payload = JSON.stringify({ ...health, connections: connections.open });
       res.writeHead(health.ok === false ? 503 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
@@ -70,18 +66,13 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
     for (const extra of options.extraRoutes ?? []) {
       if (await extra(req, res, path)) return;
     }
-    refuse(res, dialectNear(path), new ProxyError('not_found', { message: `no route for ${req.method} ${path}` }));
+    refuse(res, protocolNear(path), new ProxyError('not_found', { message: `no route for ${req.method} ${path}` }));
   }
 
   return server;
 }
 
-/** The dialect of a path that is not a model route: Anthropic's under /v1/messages, else OpenAI's. */
-function dialectNear(path: string): WireFormat {
-  return path.startsWith('/v1/messages') ? 'anthropic' : 'openai';
-}
-
-function refuse(res: ServerResponse, dialect: WireFormat, error: ProxyError, headers?: Record<string, string>): void {
+function refuse(res: ServerResponse, protocol: Protocol, error: ProxyError, headers?: Record<string, string>): void {
   res.req?.resume(); // drain an unread body so the keep-alive connection stays usable
-  renderError({ res, error, dialect, requestId: '-', headers });
+  renderError({ res, error, protocol, requestId: '-', headers });
 }

@@ -1,6 +1,6 @@
 // Cheap pre-call estimates for admission: an upper bound of input tokens from the body, and the client's output cap times its choices.
 import type { CallParams } from '../protocol/call-params.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 
 /** Tokens charged for one image part, whatever its size (Anthropic caps an image near 1,600 tokens; OpenAI high detail ~1,100 per 1024²). */
 export const IMAGE_TOKENS = 1_600;
@@ -16,19 +16,18 @@ const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens',
 /**
  * A conservative estimate of the request's input tokens without a tokenizer:
  * `ceil(utf8 bytes of every string and object key in the prompt-bearing fields / 3)`
- * `+ 4 per message (+1 message for an Anthropic top-level system) + 3 + 1,600 per image part`.
+ * `+ 4 per message the route frames (protocol promptMessages: + 1 for an Anthropic top-level system or a Responses
+ * `instructions`) + 3 + 1,600 per image part`.
  * It over-counts ordinary text (typically by 25-40%) so that the pre-call reservation is an upper bound; adversarial
  * text (random hex, long emoji runs) can still tokenize denser. The reservation is settled to the real usage after the call.
  */
-export function estimateInputTokens(body: Record<string, unknown>, dialect: WireFormat): number {
+export function estimateInputTokens(body: Record<string, unknown>, protocol: Pick<Protocol, 'promptMessages'>): number {
   const prompt: unknown[] = [];
   for (const [key, value] of Object.entries(body)) {
     if (!SKIPPED_KEYS.has(key)) prompt.push(value);
   }
   const { bytes, images } = textSize(prompt);
-  const messages = Array.isArray(body.messages) ? body.messages.length : 0;
-  const systemMessage = dialect === 'anthropic' && body.system !== undefined && body.system !== null ? 1 : 0;
-  return Math.ceil(bytes / BYTES_PER_TOKEN) + (messages + systemMessage) * MESSAGE_OVERHEAD_TOKENS + REQUEST_OVERHEAD_TOKENS + images * IMAGE_TOKENS;
+  return Math.ceil(bytes / BYTES_PER_TOKEN) + protocol.promptMessages(body) * MESSAGE_OVERHEAD_TOKENS + REQUEST_OVERHEAD_TOKENS + images * IMAGE_TOKENS;
 }
 
 /** UTF-8 bytes of every string and object key in parsed JSON values, and the image parts among them (counted apart). */
@@ -67,18 +66,18 @@ function isImagePart(part: Record<string, unknown>): boolean {
  */
 export class BodyEstimate {
   readonly #body: Record<string, unknown>;
-  readonly #dialect: WireFormat;
+  readonly #protocol: Protocol;
   readonly #params: CallParams;
   #inputTokens: number | undefined;
 
-  constructor(input: { body: Record<string, unknown>; dialect: WireFormat; params: CallParams }) {
+  constructor(input: { body: Record<string, unknown>; protocol: Protocol; params: CallParams }) {
     this.#body = input.body;
-    this.#dialect = input.dialect;
+    this.#protocol = input.protocol;
     this.#params = input.params;
   }
 
   get inputTokens(): number {
-    return (this.#inputTokens ??= estimateInputTokens(this.#body, this.#dialect));
+    return (this.#inputTokens ??= estimateInputTokens(this.#body, this.#protocol));
   }
 
   get maxOutputTokens(): number | null {

@@ -1,23 +1,19 @@
 // 3 route and 4 admit: where a call goes, whether its estimate fits every limit, and the body it goes upstream with.
 import { BodyEstimate } from '../budget/estimate.ts';
-import { readCallParams } from '../protocol/call-params.ts';
-import { prepareAnthropicRequest } from '../protocol/anthropic/request.ts';
-import { prepareOpenAIRequest } from '../protocol/openai/request.ts';
-import { setOutputCap } from '../protocol/output-cap.ts';
 import { resolveRoute } from '../upstream/routing.ts';
 import type { AdmittedCall, CallProgress, CallRequest } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 
 /**
  * Routes the call (the model name normalized once, upstream/routing.ts), reserves its estimate against every limit
- * that applies (budget/engine.ts), and prepares the upstream body: only the model rewritten, usage asked for on an
- * OpenAI stream, and the reserved output cap set when the client set none. A refusal is thrown (its admission, with
+ * that applies (budget/engine.ts), and prepares the upstream body: only the model rewritten, usage asked for on a
+ * chat stream, and the reserved output cap set when the client set none. A refusal is thrown (its admission, with
  * the standing headers the refusal carries, is on `progress`).
  */
 export async function admitCall(input: { request: CallRequest; progress: CallProgress; deps: PipelineDeps }): Promise<AdmittedCall> {
   const { request, progress, deps } = input;
-  const { body, dialect } = request;
-  const params = readCallParams(body, dialect);
+  const { body, protocol } = request;
+  const params = protocol.readCallParams(body);
   let route = resolveRoute({ path: request.path, query: request.query, model: body.model, registry: deps.providers });
   const admission = await deps.budget.admit({
     requestId: request.id,
@@ -25,7 +21,7 @@ export async function admitCall(input: { request: CallRequest; progress: CallPro
     provider: route.provider.name,
     model: route.upstreamModel,
     requestedModel: route.requestedModel,
-    estimate: new BodyEstimate({ body, dialect, params }),
+    estimate: new BodyEstimate({ body, protocol, params }),
     path: request.path,
   });
   progress.admission = admission;
@@ -35,10 +31,10 @@ export async function admitCall(input: { request: CallRequest; progress: CallPro
     route = resolveRoute({ path: request.path, query: request.query, model: admission.downgradeTo, registry: deps.providers });
     interventions.push('model_downgraded');
   }
-  const prepared = dialect === 'openai' ? prepareOpenAIRequest(body, route.upstreamModel) : prepareAnthropicRequest(body, route.upstreamModel);
+  const prepared = protocol.prepare(body, route.upstreamModel);
   if (admission.outputCap != null) {
     // the client set no cap: the one reserved goes upstream, so the reservation bounds what the answer costs
-    setOutputCap({ body: prepared.upstreamBody, dialect, provider: route.provider.name, cap: admission.outputCap });
+    protocol.setOutputCap({ body: prepared.upstreamBody, provider: route.provider.name, cap: admission.outputCap });
     interventions.push('output_capped');
   }
   const call: AdmittedCall = { ...request, route, admission, ...prepared, interventions, usage: null };

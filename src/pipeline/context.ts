@@ -5,14 +5,15 @@ import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import type { Route } from '../upstream/provider.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 
 /** What is known of a call from its first byte: enough to answer it in its own wire format. */
 export interface CallStart {
   readonly id: string;
   /** Wall-clock start, ms since epoch. */
   readonly startedAt: number;
-  readonly dialect: WireFormat;
+  /** The route's wire format (protocol/index.ts), chosen once from its path. */
+  readonly protocol: Protocol;
   /** Request path without query, e.g. /v1/chat/completions. */
   readonly path: string;
   readonly query: string;

@@ -77,7 +77,7 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
   return relayResponse({
     upstream,
     res,
-    dialect: call.dialect,
+    protocol: call.protocol,
     headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false, keysToMask: providerKeys }), call),
     stripUsageChunk: call.stream && !call.clientWantsUsage,
     maxBytes: deps.config.maxResponseBytes,

@@ -4,7 +4,7 @@ import type { ProxyError } from '../errors.ts';
 import { limitBodyTime } from '../transport/body.ts';
 import { releaseWhenSent } from '../transport/answer-drain.ts';
 import { renderError, toProxyError } from '../transport/render-error.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 import { admitCall } from './admit.ts';
 import type { CallProgress } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -18,11 +18,11 @@ import { settleCall } from './settle.ts';
  * leaves through the one exit below: the reservation released (settle), the error in the caller's wire format, the
  * outcome event, and the bytes held released once the answer has left the process.
  */
-export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; dialect: WireFormat; deps: PipelineDeps }): Promise<void> {
+export async function handleModelCall(input: { req: IncomingMessage; res: ServerResponse; protocol: Protocol; deps: PipelineDeps }): Promise<void> {
   const { req, res, deps } = input;
   deps.inFlight.started(); // ended in the finally below, once the call is charged, recorded and observed
   limitBodyTime(req, deps.config.intake.bodyTimeoutMs); // before auth: a refused caller's unread body is bounded too
-  const progress: CallProgress = { start: startCall(req.url, input.dialect) };
+  const progress: CallProgress = { start: startCall(req.url, input.protocol) };
   try {
     const request = await readRequest({ req, progress, deps }); // 1 auth, 2 body
     const call = await admitCall({ request, progress, deps }); // 3 route, 4 admit
@@ -30,7 +30,7 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
   } catch (thrown) {
     const error = toProxyError(thrown);
     if (progress.call) await settleCall({ call: progress.call, deps, relay: null, upstreamWorked: false }).catch(() => undefined);
-    renderError({ res, error, dialect: input.dialect, requestId: progress.start.id, headers: progress.admission?.headers });
+    renderError({ res, error, protocol: input.protocol, requestId: progress.start.id, headers: progress.admission?.headers });
     if (!isBudgetBlock(error)) deps.bus.emit(outcomeEvent({ progress, error }));
   } finally {
     // held until the answer has left the process: one written whole waits on the socket until the client reads it

@@ -7,17 +7,17 @@ import { ProxyError } from '../errors.ts';
 import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import { parseJsonObject, readBody } from '../transport/body.ts';
 import { headerValue } from '../http/header-value.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 import type { CallProgress, CallRequest, CallStart } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 
-export function startCall(url: string | undefined, dialect: WireFormat): CallStart {
+export function startCall(url: string | undefined, protocol: Protocol): CallStart {
   const text = url ?? '/';
   const queryAt = text.indexOf('?');
   return {
     id: randomUUID(),
     startedAt: Date.now(),
-    dialect,
+    protocol,
     path: queryAt < 0 ? text : text.slice(0, queryAt),
     query: queryAt < 0 ? '' : text.slice(queryAt + 1),
   };

@@ -41,7 +41,7 @@ function chargedUsage(input: SettleInput & { relay: RelayResult }): Usage | null
   const { call, deps, relay } = input;
   const status = call.statusCode ?? 0;
   const ok = status >= 200 && status < 300;
-  const usage = chargeableUsage({ body: call.body, dialect: call.dialect, ok, relay, upstreamWorked: input.upstreamWorked, upstreamBody: call.upstreamBody });
+  const usage = chargeableUsage({ body: call.body, protocol: call.protocol, ok, relay, upstreamWorked: input.upstreamWorked, upstreamBody: call.upstreamBody });
   call.usage = usage;
   if (usage) {
     const price = deps.pricer.price({ provider: call.route.provider.name, model: call.route.upstreamModel, usage });

@@ -7,6 +7,8 @@ export interface Usage {
   cacheReadTokens?: number;
   /** Input tokens written to the provider's prompt cache (Anthropic cache_creation_input_tokens). */
   cacheWriteTokens?: number;
+  /** Output tokens spent reasoning (OpenAI `reasoning_tokens`): part of outputTokens, priced with it; shown, not added. */
+  reasoningTokens?: number;
   /** Cost the provider itself reported (OpenRouter `usage.cost`), in USD as sent. */
   reportedCostUsd?: number;
   /** Some counts are tollgate's estimate: the provider did not report them for a call that consumed tokens. */

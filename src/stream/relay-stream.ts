@@ -1,7 +1,7 @@
 // Relays an SSE answer as it comes, with backpressure, masking and metering each event; bounds its first byte and gaps.
 import type { ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 import { decodeStream, type ContentCoding } from '../upstream/content-coding.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import { generatedBytes } from './generated-bytes.ts';
@@ -9,7 +9,7 @@ import { SseBlockTooLargeError, SseParser, type SseEvent } from '../protocol/sse
 import { StreamKeyMask } from './stream-key-mask.ts';
 import type { RelayEnd, RelayInput, RelayResult } from './tap.ts';
 import { Watchdog } from './watchdog.ts';
-import { streamUsageReader, type StreamFacts, type StreamUsageReader } from './usage-reader.ts';
+import type { StreamFacts, StreamUsageReader } from './usage-reader.ts';
 
 const FIRST_BYTE_TIMEOUT = 'upstream stream timed out before first byte';
 
@@ -65,7 +65,7 @@ export async function relayStream(input: RelayInput, codings: readonly ContentCo
 function newStreamState(input: RelayInput): StreamState {
   const parser = new SseParser({ maxBlockChars: input.maxBytes });
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  return { parser, reader: streamUsageReader(input.dialect), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, pendingHeld: 0, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
+  return { parser, reader: input.protocol.streamUsageReader(), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, pendingHeld: 0, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
 }
 
 /** The first byte or a later chunk is late. */
@@ -158,7 +158,7 @@ function streamResult(run: StreamRun): RelayResult {
   if (end === 'complete' && !facts.terminated && input.upstream.statusCode >= 200 && input.upstream.statusCode < 300) end = 'incomplete';
   if (end === 'upstream_idle' || end === 'upstream_error' || end === 'incomplete') {
     // an incomplete stream's last block may have been relayed without its blank line, stripped or not
-    writeStreamError({ res, dialect: input.dialect, end, message: run.failure, closeBlock: !state.strip || end === 'incomplete' });
+    writeStreamError({ res, protocol: input.protocol, end, message: run.failure, closeBlock: !state.strip || end === 'incomplete' });
   }
   return { end, sse: true, usage: facts.usage, bodyText, dataEvents: state.dataEvents, generatedBytes: facts.generatedBytes, finalUsage: facts.finalUsage, truncated: state.truncated };
 }
@@ -241,23 +241,21 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /**
- * Tells a streaming client why its stream ended early, in its own dialect (status 200 is already sent). When the
+ * Tells a streaming client why its stream ended early, in its own wire format (status 200 is already sent). When the
  * upstream's bytes were relayed as they came (`closeBlock`), they may stop inside an event: a blank line ends it first,
  * so the error arrives as an event of its own (a blank line with nothing before it is ignored by SSE readers).
  */
-function writeStreamError(input: { res: ServerResponse; dialect: WireFormat; end: RelayEnd; message?: string; closeBlock: boolean }): void {
-  const { res, dialect, end } = input;
+function writeStreamError(input: { res: ServerResponse; protocol: Protocol; end: RelayEnd; message?: string; closeBlock: boolean }): void {
+  const { res, protocol, end } = input;
   if (res.writableEnded || res.destroyed) return;
-  const message = input.message ?? defaultStreamError(end, dialect);
-  const payload = dialect === 'anthropic'
-    ? { type: 'error', error: { type: 'api_error', message } }
-    : { error: { message, type: 'server_error', code: end === 'incomplete' ? 'upstream_incomplete' : end } };
-  res.write(`${input.closeBlock ? '\n\n' : ''}event: error\ndata: ${JSON.stringify(payload)}\n\n`);
+  const message = input.message ?? defaultStreamError(end, protocol);
+  const event = protocol.streamErrorEvent({ message, code: end === 'incomplete' ? 'upstream_incomplete' : end });
+  res.write(`${input.closeBlock ? '\n\n' : ''}${event}`);
 }
 
-function defaultStreamError(end: RelayEnd, dialect: WireFormat): string {
+function defaultStreamError(end: RelayEnd, protocol: Protocol): string {
   if (end === 'upstream_idle') return 'upstream stream idle timeout';
-  if (end === 'incomplete') return `upstream stream ended without ${dialect === 'anthropic' ? 'message_stop' : 'data: [DONE]'}`;
+  if (end === 'incomplete') return `upstream stream ended without ${protocol.terminator}`;
   return 'upstream stream failed';
 }
 

@@ -4,13 +4,13 @@ import { ProxyError } from '../errors.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { upstreamError, type CallCancel } from '../upstream/client.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 import { contentCodings, decodeWhole, type ContentCoding } from '../upstream/content-coding.ts';
 import { relayStream } from './relay-stream.ts';
 import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
-import { parseJsonBody, usageFromJson, withoutBom } from './usage-reader.ts';
+import { parseJsonBody, withoutBom } from './usage-reader.ts';
 
 /**
  * How a relay ended. Anything but `complete` was cut short; usage is still what was seen. `incomplete`: a 2xx stream
@@ -39,7 +39,8 @@ export interface RelayResult {
 export interface RelayInput {
   readonly upstream: UpstreamResponse;
   readonly res: ServerResponse;
-  readonly dialect: WireFormat;
+  /** The route's wire format: how usage is read, and how a stream cut short is told so. */
+  readonly protocol: Protocol;
   /** This response's own headers object: the relay may complete it (content-length). */
   readonly headers: OutgoingHttpHeaders;
   /** Drop the usage-only chunk the client did not ask for (OpenAI streams). */
@@ -107,7 +108,7 @@ async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]):
   raw = maskProviderKeys(raw, input.keysToMask);
   const bodyText = withoutBom(raw.toString('utf8'));
   const json = parseJsonBody(bodyText);
-  const result: RelayResult = { end: 'complete', sse: false, usage: usageFromJson(json, input.dialect), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
+  const result: RelayResult = { end: 'complete', sse: false, usage: json === undefined ? null : input.protocol.usageFromJson(json), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
   await input.beforeEnd?.(result);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;

@@ -1,26 +1,7 @@
-// Picks the usage reader for a wire format and reads usage from whole bodies (JSON, or SSE that arrived encoded).
+// What a stream told about its usage and end, and the helpers that read a whole body (BOM dropped, JSON parsed once).
 import type { Usage } from '../protocol/usage.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
-import { AnthropicStreamUsage } from '../protocol/anthropic/stream-usage.ts';
-import { usageFromAnthropicJson } from '../protocol/anthropic/usage.ts';
-import { OpenAIStreamUsage } from '../protocol/openai/stream-usage.ts';
-import { usageFromOpenAIJson } from '../protocol/openai/usage.ts';
-import type { SseEvent } from '../protocol/sse-parser.ts';
 
-export interface StreamUsageReader {
-  onEvent(event: SseEvent): void;
-  /** True only for OpenAI's final chunk that carries usage and no choices. */
-  isUsageOnlyChunk(event: SseEvent): boolean;
-  readonly usage: Usage | null;
-  /** The usage is the provider's final count (not a placeholder, nor a report the stream was cut after). */
-  readonly finalUsage: boolean;
-  /** The stream's terminator was seen: `data: [DONE]` (OpenAI), `message_stop` (Anthropic). */
-  readonly terminated: boolean;
-}
-
-export function streamUsageReader(dialect: WireFormat): StreamUsageReader {
-  return dialect === 'openai' ? new OpenAIStreamUsage() : new AnthropicStreamUsage();
-}
+export type { StreamUsageReader } from '../protocol/protocol.ts';
 
 /** What a stream told about its usage and its end, read as it passed (or afterwards, from its decoded text). */
 export interface StreamFacts {
@@ -46,9 +27,4 @@ export function parseJsonBody(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-export function usageFromJson(body: unknown, dialect: WireFormat): Usage | null {
-  if (body === undefined) return null;
-  return dialect === 'openai' ? usageFromOpenAIJson(body) : usageFromAnthropicJson(body);
 }

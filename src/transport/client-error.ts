@@ -3,7 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProxyError } from '../errors.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import { protocolNear } from '../protocol/index.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 import { failBodyRead } from './body.ts';
 import { requestHeadOf } from './connection-watch.ts';
 import { clientErrorKind, endWithAnswer, requestTargetOf, responseInFlight, type ClientError } from '../http/raw-answer.ts';
@@ -42,24 +43,23 @@ export function answerClientError(input: { error: ClientError; socket: Socket; r
     socket.destroy(); // a request cut off in its headers: nothing to record, no one to answer
     return;
   }
-  const dialect = dialectOf(inFlight?.req ?? null, requestHeadOf(socket) ?? error.rawPacket);
+  const protocol = protocolOf(inFlight?.req ?? null, requestHeadOf(socket) ?? error.rawPacket);
   if (inFlight) {
     // The request's body was being read: that read fails with this error, and the pipeline answers it on the
     // request's own response (with its request id, and in the audit log as the agent's call); the connection closes.
     inFlight.shouldKeepAlive = false;
     if (failBodyRead(inFlight.req, proxyError)) return;
-    renderError({ res: inFlight, error: proxyError, dialect, requestId: '-' });
+    renderError({ res: inFlight, error: proxyError, protocol, requestId: '-' });
     return;
   }
-  const body = JSON.stringify(errorBody({ error: proxyError, dialect, requestId: '-' }));
+  const body = JSON.stringify(errorBody({ error: proxyError, protocol, requestId: '-' }));
   endWithAnswer({ socket, status: proxyError.status, contentType: 'application/json', body, headers: { 'x-should-retry': String(proxyError.retryable) } });
 }
 
 /**
- * The route's dialect from the request being read, else from the request line of a head still arriving (kept by the
+ * The route's wire format from the request being read, else from the request line of a head still arriving (kept by the
  * connection watch: a header drip timed out) or in the bytes the parser stopped on.
  */
-function dialectOf(req: IncomingMessage | null, head: Buffer | undefined): WireFormat {
-  const target = req?.url ?? requestTargetOf(head);
-  return target?.startsWith('/v1/messages') ? 'anthropic' : 'openai';
+function protocolOf(req: IncomingMessage | null, head: Buffer | undefined): Protocol {
+  return protocolNear(req?.url ?? requestTargetOf(head) ?? '/');
 }

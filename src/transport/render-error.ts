@@ -1,28 +1,23 @@
 // The single error exit: renders any thrown value as a ProxyError in the caller's wire format, once.
 import type { ServerResponse } from 'node:http';
 import { ProxyError, isProxyError } from '../errors.ts';
-import { anthropicErrorBody } from '../protocol/anthropic/errors.ts';
-import { openAIErrorBody } from '../protocol/openai/errors.ts';
-import type { WireFormat } from '../protocol/wire-format.ts';
+import type { Protocol } from '../protocol/protocol.ts';
 
 export function toProxyError(value: unknown): ProxyError {
   if (isProxyError(value)) return value;
   return new ProxyError('internal', { cause: value });
 }
 
-export function errorBody(input: { error: ProxyError; dialect: WireFormat; requestId: string }): Record<string, unknown> {
+export function errorBody(input: { error: ProxyError; protocol: Protocol; requestId: string }): Record<string, unknown> {
   const { error } = input;
-  if (input.dialect === 'anthropic') {
-    return anthropicErrorBody({ code: error.code, status: error.status, message: error.message, requestId: input.requestId, extra: error.extra });
-  }
-  return openAIErrorBody({ code: error.code, message: error.message, extra: error.extra, param: error.param });
+  return input.protocol.errorBody({ code: error.code, status: error.status, message: error.message, requestId: input.requestId, extra: error.extra, param: error.param });
 }
 
 /** Writes the error unless the response has already started (then the connection is ended). */
 export function renderError(input: {
   res: ServerResponse;
   error: ProxyError;
-  dialect: WireFormat;
+  protocol: Protocol;
   requestId: string;
   headers?: Readonly<Record<string, string>>;
 }): void {

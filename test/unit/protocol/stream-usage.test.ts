@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SseParser, type SseEvent } from '../../../src/protocol/sse-parser.ts';
-import { OpenAIStreamUsage, mayCarryUsage } from '../../../src/protocol/openai/stream-usage.ts';
-import { AnthropicStreamUsage } from '../../../src/protocol/anthropic/stream-usage.ts';
+import { OpenAIStreamUsage, mayCarryUsage } from '../../../src/protocol/chat/stream-usage.ts';
+import { AnthropicStreamUsage } from '../../../src/protocol/messages/stream-usage.ts';
 
 function events(text: string): SseEvent[] {
   const parser = new SseParser();

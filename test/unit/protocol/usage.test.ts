@@ -1,8 +1,8 @@
 // Tests for usage extraction from non-streamed OpenAI and Anthropic bodies: field mapping, cache tokens, absent vs zero, bad types.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { usageFromOpenAIJson } from '../../../src/protocol/openai/usage.ts';
-import { usageFromAnthropicJson } from '../../../src/protocol/anthropic/usage.ts';
+import { usageFromOpenAIJson } from '../../../src/protocol/chat/usage.ts';
+import { usageFromAnthropicJson } from '../../../src/protocol/messages/usage.ts';
 
 test('openai: prompt and completion tokens', () => {
   assert.deepEqual(usageFromOpenAIJson({ choices: [], usage: { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 } }),

@@ -10,7 +10,8 @@ export function usageFromOpenAIJson(body: unknown): Usage | null {
 /**
  * Maps an OpenAI `usage` object to Usage. `prompt_tokens` counts every prompt token, cached or not,
  * so inputTokens = prompt_tokens − cached_tokens − cache_write_tokens (OpenRouter reports cache writes there).
- * Falls back to the Responses-API names (`input_tokens`, `output_tokens`, `input_tokens_details`).
+ * Falls back to the Responses-API names (`input_tokens`, `output_tokens`, `input_tokens_details`, `output_tokens_details`).
+ * Reasoning tokens (`*_tokens_details.reasoning_tokens`) are kept apart for the record; they are already in the output count.
  */
 export function usageFromOpenAIUsageObject(raw: unknown): Usage | null {
   if (!isRecord(raw)) return null;
@@ -20,6 +21,9 @@ export function usageFromOpenAIUsageObject(raw: unknown): Usage | null {
     : isRecord(raw.input_tokens_details) ? raw.input_tokens_details : undefined;
   const cacheRead = details && tokenCount(details.cached_tokens);
   const cacheWrite = details && tokenCount(details.cache_write_tokens);
+  const outputDetails = isRecord(raw.completion_tokens_details) ? raw.completion_tokens_details
+    : isRecord(raw.output_tokens_details) ? raw.output_tokens_details : undefined;
+  const reasoning = outputDetails && tokenCount(outputDetails.reasoning_tokens);
   const cost = usdAmount(raw.cost);
   if (prompt === undefined && completion === undefined && cacheRead === undefined && cacheWrite === undefined && cost === undefined) return null;
   const usage: Usage = {};
@@ -27,6 +31,7 @@ export function usageFromOpenAIUsageObject(raw: unknown): Usage | null {
   if (completion !== undefined) usage.outputTokens = completion;
   if (cacheRead !== undefined) usage.cacheReadTokens = cacheRead;
   if (cacheWrite !== undefined) usage.cacheWriteTokens = cacheWrite;
+  if (reasoning !== undefined && completion !== undefined) usage.reasoningTokens = reasoning;
   if (cost !== undefined) usage.reportedCostUsd = cost;
   return usage;
 }
