@@ -22,6 +22,8 @@ import { loadOperatorPrices } from './pricing/operator-prices.ts';
 import type { PipelineDeps } from './pipeline/deps.ts';
 import { createApiServer } from './api/server.ts';
 import { historyRoutes } from './api/history-routes.ts';
+import { agentRoutes } from './api/agent-routes.ts';
+import { ModelCatalog } from './api/model-catalog.ts';
 import { createUiServer } from './admin/server.ts';
 import { CostTotals } from './admin/cost-totals.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -105,7 +107,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   void costs.start();
   const api = createApiServer({
     deps,
-    extraRoutes: [historyRoutes({ agents, historyDir: config.historyDir, uiToken: config.uiToken })],
+    extraRoutes: [
+      historyRoutes({ agents, historyDir: config.historyDir, uiToken: config.uiToken }),
+      agentRoutes({ deps, catalog: new ModelCatalog({ providers, upstream, timeoutMs: Math.min(10_000, config.timeouts.dispatchMs) }) }),
+    ],
     health: async () => {
       const health = await ledger.health().catch((error: Error) => ({ ok: false, kind: config.ledger.kind, detail: error.message }));
       // with fail mode closed a ledger outage refuses every call, so the replica is unhealthy; open mode keeps serving

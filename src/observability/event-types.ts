@@ -72,6 +72,17 @@ export interface ErrorEvent extends Head<'error'>, Partial<CallFields>, ChargeFi
   outcome?: string;
 }
 
+/**
+ * A token count (POST /v1/messages/count_tokens) forwarded to the provider: recorded, never billed nor counted against
+ * a request limit (docs/routes.md). `input_tokens` is the count the provider answered.
+ */
+export interface TokenCountEvent extends Head<'token_count'>, CallFields {
+  intervention: null;
+  status_code: number;
+  latency_ms: number;
+  input_tokens?: number;
+}
+
 /** An internal failure (ledger, budget ticket, alert check, alert webhook): logged, no call's outcome. */
 export interface WarningEvent extends Head<'warning'> {
   request_id?: string;
@@ -162,6 +173,7 @@ export type EventDraft =
   | RequestEvent
   | ResponseEvent
   | ErrorEvent
+  | TokenCountEvent
   | WarningEvent
   | InterventionEvent
   | BudgetDecisionEvent

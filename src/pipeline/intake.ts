@@ -1,14 +1,12 @@
 // The first steps of a model call: who is calling (auth) and what they sent (body, checked), before anything is routed.
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { parseAgentCredentials } from '../auth/token.ts';
-import type { Agent } from '../auth/agent.ts';
 import { ProxyError } from '../errors.ts';
 import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import { parseJsonObject, readBody } from '../transport/body.ts';
-import { headerValue } from '../http/header-value.ts';
 import type { Protocol } from '../protocol/protocol.ts';
 import type { CallProgress, CallRequest, CallStart } from './context.ts';
+import { authenticate } from './authenticate.ts';
 import type { PipelineDeps } from './deps.ts';
 
 export function startCall(url: string | undefined, protocol: Protocol): CallStart {
@@ -30,7 +28,7 @@ export function startCall(url: string | undefined, protocol: Protocol): CallStar
  */
 export async function readRequest(input: { req: IncomingMessage; progress: CallProgress; deps: PipelineDeps }): Promise<CallRequest> {
   const { req, progress, deps } = input;
-  const agent = authenticate(req, deps);
+  const agent = authenticate(req, deps.agents);
   progress.agent = agent;
   const bytes = deps.bytesInFlight.hold(agent.id);
   progress.bytes = bytes;
@@ -39,18 +37,6 @@ export async function readRequest(input: { req: IncomingMessage; progress: CallP
   const request: CallRequest = { ...progress.start, agent, bytes, bodyText, body: parseJsonObject(bodyText) };
   progress.request = request;
   return request;
-}
-
-function authenticate(req: IncomingMessage, deps: PipelineDeps): Agent {
-  const credentials = parseAgentCredentials({
-    authorization: req.headers.authorization,
-    xApiKey: headerValue(req.headers['x-api-key']),
-  });
-  if (!credentials) throw new ProxyError('auth_missing');
-  const agent = deps.agents.authenticate(credentials);
-  // cllama's two messages: the agent is unknown, or its secret is wrong (GET /history tells them apart too)
-  if (!agent) throw new ProxyError('auth_invalid', { message: deps.agents.get(credentials.agentId) ? 'invalid agent secret' : 'agent context not found' });
-  return agent;
 }
 
 function tooDeep(maxDepth: number): ProxyError {

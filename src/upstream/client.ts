@@ -47,7 +47,10 @@ export class CallCancel {
 export interface SendInput {
   readonly url: string;
   readonly headers: Record<string, string>;
-  readonly body: Buffer;
+  /** The request body (POST); null for a GET (a provider's model list). */
+  readonly body: Buffer | null;
+  /** POST unless said (GET for a provider's model list). */
+  readonly method?: 'GET' | 'POST';
   /** Aborted when the client goes away or a deadline passes. */
   readonly cancel: CallCancel;
   /** How long to wait for response headers. */
@@ -101,7 +104,7 @@ export class UpstreamClient {
       const handler = new CallHandler(cancel, resolve, reject);
       try {
         const { origin, path } = splitUrl(input.url);
-        this.#dispatcher.dispatch({ origin, path, method: 'POST', headers: input.headers, body: input.body, headersTimeout: input.headersTimeoutMs }, handler);
+        this.#dispatcher.dispatch({ origin, path, method: input.method ?? 'POST', headers: input.headers, body: input.body, headersTimeout: input.headersTimeoutMs }, handler);
       } catch (error) {
         handler.onError(error as Error);
       }

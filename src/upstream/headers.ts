@@ -29,7 +29,8 @@ export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; p
   return out;
 }
 
-function applyProviderAuth(headers: Record<string, string>, provider: Provider): void {
+/** The provider's credential, set on `headers` (the one place an upstream request gets it). */
+export function applyProviderAuth(headers: Record<string, string>, provider: Provider): void {
   if (provider.auth === 'none') return;
   const key = provider.keys[0];
   if (!key) throw new ProxyError('provider_not_configured', { message: `provider "${provider.name}" has no usable key` });

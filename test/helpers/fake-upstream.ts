@@ -1,10 +1,15 @@
-// A fake provider on a loopback port: speaks OpenAI chat and Anthropic messages (JSON and SSE) and can misbehave on demand.
+// A fake provider on a loopback port: speaks OpenAI chat and responses, Anthropic messages (JSON and SSE); misbehaves on demand.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { seededRandom } from './random.ts';
+import { anthropicMessage, anthropicUsage, countTokens, modelList, openAICompletion, openAIUsage, responseObject, responsesEvents, type FakeUsage, type ResponsesShape } from './fake-bodies.ts';
 
-export interface Behavior {
+type UsageSpec = FakeUsage | null;
+
+export interface Behavior extends ResponsesShape {
+  /** Chat completions answer 400 "only supported in v1/responses" (a responses-only model). */
+  onlyResponses?: boolean;
   /** Answer with this status and body instead of a completion. */
   status?: number;
   errorBody?: unknown;
@@ -29,7 +34,7 @@ export interface Behavior {
    */
   answerTokens?: number;
   /** Usage to report; defaults: input 10, output = max_tokens or 20. null = report none. */
-  usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number; cost?: number } | null;
+  usage?: FakeUsage | null;
   gzip?: boolean;
   /** Number of content chunks in a stream. */
   chunks?: number;
@@ -181,8 +186,14 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     res.end(payload);
     return;
   }
+  if (path.startsWith('/v1/models')) return writeJson(res, modelList());
+  if (path.startsWith('/v1/messages/count_tokens')) return writeJson(res, countTokens(body));
+  if (behavior.onlyResponses && path.startsWith('/v1/chat/')) {
+    return writeJson(res, { error: { message: 'This model is only supported in v1/responses and not in v1/chat/completions.', type: 'invalid_request_error' } }, 400);
+  }
   const anthropic = path.startsWith('/v1/messages') || path.startsWith('/messages');
-  const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? 20);
+  const responses = path.startsWith('/v1/responses');
+  const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens ?? 20);
   const usage = behavior.usage === undefined ? { input: 10, output: behavior.answerTokens === undefined ? maxTokens : answeredTokens(body, behavior.answerTokens) } : behavior.usage;
   const model = String(body.model ?? 'unknown');
   if (behavior.stall && body.stream !== true) {
@@ -190,9 +201,13 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     res.write('{"id":');
     return;
   }
-  if (body.stream === true) return streamAnswer({ res, anthropic, model, usage, behavior, includeUsage: isUsageRequested(body) });
+  if (body.stream === true) {
+    const events = responses ? responsesEvents({ model, usage, chunks: behavior.chunks ?? 3, chunkText: behavior.chunkText, shape: behavior, body }) : undefined;
+    return streamAnswer({ res, anthropic, model, usage, behavior, includeUsage: isUsageRequested(body), events });
+  }
   const content = behavior.contentChars !== undefined ? 'x'.repeat(behavior.contentChars) : (behavior.content ?? 'hello from fake upstream');
-  const payload = anthropic ? anthropicMessage(model, usage, content) : openAICompletion(model, usage, content);
+  const payload = responses ? responseObject({ model, usage, text: content, shape: behavior, body })
+    : anthropic ? anthropicMessage(model, usage, content) : openAICompletion(model, usage, content);
   const raw = Buffer.from(JSON.stringify(payload));
   if (behavior.gzip) {
     const zipped = gzipSync(raw);
@@ -236,7 +251,7 @@ async function writeRawBody(res: ServerResponse, body: Record<string, unknown>, 
 
 /** Output tokens of a model that writes `perChoice` tokens per choice unless the request caps fewer. */
 function answeredTokens(body: Record<string, unknown>, perChoice: number): number {
-  const caps = [body.max_completion_tokens, body.max_tokens].filter((cap): cap is number => typeof cap === 'number' && cap > 0);
+  const caps = [body.max_completion_tokens, body.max_tokens, body.max_output_tokens].filter((cap): cap is number => typeof cap === 'number' && cap > 0);
   const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
   return Math.min(perChoice, ...caps) * choices;
 }
@@ -257,52 +272,7 @@ function isUsageRequested(body: Record<string, unknown>): boolean {
   return options?.include_usage === true;
 }
 
-type UsageSpec = Behavior['usage'];
-
-function openAIUsage(usage: NonNullable<UsageSpec>) {
-  return {
-    prompt_tokens: usage.input + (usage.cacheRead ?? 0),
-    completion_tokens: usage.output,
-    total_tokens: usage.input + (usage.cacheRead ?? 0) + usage.output,
-    ...(usage.cacheRead ? { prompt_tokens_details: { cached_tokens: usage.cacheRead } } : {}),
-    ...(usage.cost !== undefined ? { cost: usage.cost } : {}),
-  };
-}
-
-function anthropicUsage(usage: NonNullable<UsageSpec>) {
-  return {
-    input_tokens: usage.input,
-    output_tokens: usage.output,
-    ...(usage.cacheRead !== undefined ? { cache_read_input_tokens: usage.cacheRead } : {}),
-    ...(usage.cacheWrite !== undefined ? { cache_creation_input_tokens: usage.cacheWrite } : {}),
-  };
-}
-
-function openAICompletion(model: string, usage: UsageSpec, content: string) {
-  return {
-    id: 'chatcmpl-fake',
-    object: 'chat.completion',
-    created: 1_700_000_000,
-    model,
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    ...(usage ? { usage: openAIUsage(usage) } : {}),
-  };
-}
-
-function anthropicMessage(model: string, usage: UsageSpec, text: string) {
-  return {
-    id: 'msg_fake',
-    type: 'message',
-    role: 'assistant',
-    model,
-    content: [{ type: 'text', text }],
-    stop_reason: 'end_turn',
-    stop_sequence: null,
-    usage: usage ? anthropicUsage(usage) : { input_tokens: 0, output_tokens: 0 },
-  };
-}
-
-async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean }): Promise<void> {
+async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean; events?: string[] }): Promise<void> {
   const { res, behavior } = input;
   const compressor = streamCompressor(behavior.encoding);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...(compressor ? { 'content-encoding': behavior.encoding } : {}) });
@@ -318,7 +288,7 @@ async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; mo
     compressor.flush();
   };
   if (behavior.stall) return;
-  const events = input.anthropic ? anthropicEvents(input) : openAIEvents(input);
+  const events = input.events ?? (input.anthropic ? anthropicEvents(input) : openAIEvents(input));
   let sent = 0;
   for (const event of events) {
     if (behavior.stallAfterChunks !== undefined && sent >= behavior.stallAfterChunks) return;
@@ -385,6 +355,12 @@ function anthropicEvents(input: { model: string; usage: UsageSpec; behavior: Beh
   events.push(event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));
   events.push(event('message_stop', { type: 'message_stop' }));
   return events;
+}
+
+function writeJson(res: ServerResponse, value: unknown, status = 200): void {
+  const raw = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw) });
+  res.end(raw);
 }
 
 function sleep(ms: number): Promise<void> {
