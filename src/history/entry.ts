@@ -25,6 +25,8 @@ export interface HistoryUsage {
   // tollgate's own fields
   readonly cache_read_tokens?: number;
   readonly cache_write_tokens?: number;
+  /** The part of completion_tokens spent reasoning (OpenAI `reasoning_tokens`), when reported. */
+  readonly reasoning_tokens?: number;
   /** Integer micro-dollars; absent when the cost is unknown (never a silent 0). */
   readonly cost_micros?: number;
   readonly cost_source?: PriceSource;
@@ -144,6 +146,7 @@ export function historyUsage(usage: Usage | null | undefined, price: PriceQuote 
   if (costUsd !== undefined) out.reported_cost_usd = costUsd;
   if (u.cacheReadTokens !== undefined) out.cache_read_tokens = u.cacheReadTokens;
   if (u.cacheWriteTokens !== undefined) out.cache_write_tokens = u.cacheWriteTokens;
+  if (u.reasoningTokens !== undefined) out.reasoning_tokens = u.reasoningTokens;
   if (costMicros !== null) out.cost_micros = costMicros;
   if (price) out.cost_source = price.source;
   if (u.estimated) out.estimated = true;

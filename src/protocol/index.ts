@@ -2,8 +2,9 @@
 import { chat } from './chat/protocol.ts';
 import { messages } from './messages/protocol.ts';
 import type { Protocol } from './protocol.ts';
+import { responses } from './responses/protocol.ts';
 
-export const PROTOCOLS: readonly Protocol[] = [chat, messages];
+export const PROTOCOLS: readonly Protocol[] = [chat, messages, responses];
 
 const BY_PATH = new Map(PROTOCOLS.map((protocol) => [protocol.path, protocol]));
 
@@ -14,7 +15,7 @@ export function protocolOf(path: string): Protocol | undefined {
 
 /** The protocol whose envelope answers a path that is no model route: Anthropic's under /v1/messages, else OpenAI's. */
 export function protocolNear(path: string): Protocol {
-  return path.startsWith('/v1/messages') ? messages : chat;
+  return path.startsWith('/v1/messages') ? messages : path.startsWith('/v1/responses') ? responses : chat;
 }
 
-export { chat, messages };
+export { chat, messages, responses };

@@ -55,6 +55,8 @@ export interface Protocol {
   streamUsageReader(): StreamUsageReader;
   /** The generated part of a JSON answer, what an unreported output count is estimated from; undefined when none. */
   generatedPart(answer: Record<string, unknown>): unknown;
+  /** An answer the provider is still working on (a Responses background call, queued): its usage comes later, unseen. */
+  pendingAnswer(answer: Record<string, unknown>): boolean;
   /** Estimate input: the messages framed in the prompt (each costs a few tokens of framing). */
   promptMessages(body: Record<string, unknown>): number;
   errorBody(input: ErrorBodyInput): Record<string, unknown>;

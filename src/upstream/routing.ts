@@ -6,6 +6,7 @@ import type { ProviderRegistry } from './registry.ts';
 
 export const CHAT_PATH = '/v1/chat/completions';
 export const MESSAGES_PATH = '/v1/messages';
+export const RESPONSES_PATH = '/v1/responses';
 const OPENROUTER = 'openrouter';
 const ANTHROPIC = 'anthropic';
 
@@ -38,7 +39,8 @@ export function resolveRoute(input: RouteInput): Route {
   // one name for routing, pricing, scope matching and the events: variants of a name are the same model
   const model = normalizeModelName(input.model);
   const requested = { requestedModel: model, model };
-  if (input.path === CHAT_PATH) return chatRoute({ input, ...requested });
+  // the Responses API routes as chat completions do: same providers, same prefixes, same bridging
+  if (input.path === CHAT_PATH || input.path === RESPONSES_PATH) return chatRoute({ input, ...requested });
   if (input.path === MESSAGES_PATH) return messagesRoute({ input, ...requested });
   throw new ProxyError('not_found', { message: `no model route for ${input.path}` });
 }

@@ -24,6 +24,7 @@ export const chat: Protocol = {
   usageFromJson: usageFromOpenAIJson,
   streamUsageReader: () => new OpenAIStreamUsage(),
   generatedPart: (answer) => answer.choices,
+  pendingAnswer: () => false,
   promptMessages: (body) => (Array.isArray(body.messages) ? body.messages.length : 0),
   errorBody: openAIErrorBody,
   streamErrorEvent: ({ message, code }) => `event: error\ndata: ${JSON.stringify({ error: { message, type: 'server_error', code } })}\n\n`,

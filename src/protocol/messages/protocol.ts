@@ -22,6 +22,7 @@ export const messages: Protocol = {
   usageFromJson: usageFromAnthropicJson,
   streamUsageReader: () => new AnthropicStreamUsage(),
   generatedPart: (answer) => answer.content,
+  pendingAnswer: () => false,
   /** A top-level `system` is framed as one more message. */
   promptMessages: (body) => (Array.isArray(body.messages) ? body.messages.length : 0) + (body.system !== undefined && body.system !== null ? 1 : 0),
   errorBody: anthropicErrorBody,
