@@ -32,6 +32,7 @@ export const ERRORS = {
   upstream_response_too_large: { status: 502, retryable: false, message: 'upstream response too large' },
   upstream_redirect: { status: 502, retryable: false, message: 'upstream answered with a redirect' },
   upstream_bad_encoding: { status: 502, retryable: false, message: 'upstream answered with a content-encoding tollgate cannot decode' },
+  responses_adapter_failed: { status: 502, retryable: true, message: 'failed to translate responses API reply' },
   budget_exceeded: { status: 429, retryable: false, message: 'budget exceeded' },
   rate_limited: { status: 429, retryable: true, message: 'rate limited by budget policy' },
   unknown_cost_blocked: { status: 429, retryable: false, message: 'model price unknown and policy blocks unknown-cost requests' },

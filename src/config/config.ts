@@ -1,5 +1,6 @@
 // The validated, frozen configuration: read once at start (see load.ts) and passed down; nothing reads env later.
 import type { Provider } from '../upstream/provider.ts';
+import type { ResponsesAdapterSettings } from '../protocol/chat-responses/settings.ts';
 
 export interface ListenAddress {
   readonly host: string;
@@ -78,6 +79,8 @@ export interface Config {
   readonly pricesFile: string | null;
   readonly alertWebhookUrl: string | null;
   readonly providers: readonly Provider[];
+  /** cllama's Responses adapter for responses-only models asked for on chat completions (CLLAMA_RESPONSES_*). */
+  readonly responsesAdapter: ResponsesAdapterSettings;
   /** Human-readable notes printed at start (e.g. "using ./.tollgate/context because /claw/context does not exist"). */
   readonly notices: readonly string[];
 }

@@ -7,6 +7,7 @@ import { ConfigError } from './config-error.ts';
 import { envValue, isUrlWithProtocol, lenientPositiveInt, parseListenAddress, strictPositiveInt, type Env, type Problems } from './env-values.ts';
 import { intakeLimits } from './intake.ts';
 import { loadProviders } from './providers.ts';
+import { adapterSettingsFromEnv } from '../protocol/chat-responses/settings.ts';
 import { DEFAULT_MAX_JSON_DEPTH, HISTORY_LINE_MAX_DEPTH, MAX_JSON_DEPTH_SETTING } from '../protocol/json-depth.ts';
 
 export { ConfigError } from './config-error.ts';
@@ -85,6 +86,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     pricesFile: pricesFile({ env, cwd, report }),
     alertWebhookUrl: alertWebhookUrl({ env, report }),
     providers,
+    responsesAdapter: adapterSettingsFromEnv(env),
     notices: report.notices,
   };
   if (report.problems.length > 0) throw new ConfigError(report.problems);

@@ -2,6 +2,7 @@
 import { BodyEstimate } from '../budget/estimate.ts';
 import { resolveRoute } from '../upstream/routing.ts';
 import type { AdmittedCall, CallProgress, CallRequest } from './context.ts';
+import { adapterPlan, checkAdaptable, takesAdapter } from './responses-adapter.ts';
 import type { PipelineDeps } from './deps.ts';
 
 /**
@@ -15,6 +16,9 @@ export async function admitCall(input: { request: CallRequest; progress: CallPro
   const { body, protocol } = request;
   const params = protocol.readCallParams(body);
   let route = resolveRoute({ path: request.path, query: request.query, model: body.model, registry: deps.providers });
+  const adapterSettings = deps.config.responsesAdapter;
+  // what the Responses API cannot honour is refused before anything is reserved (cllama: no upstream call)
+  if (takesAdapter({ settings: adapterSettings, protocol, route })) checkAdaptable(body, adapterSettings);
   const admission = await deps.budget.admit({
     requestId: request.id,
     agent: request.agent,
@@ -37,7 +41,14 @@ export async function admitCall(input: { request: CallRequest; progress: CallPro
     protocol.setOutputCap({ body: prepared.upstreamBody, provider: route.provider.name, cap: admission.outputCap });
     interventions.push('output_capped');
   }
-  const call: AdmittedCall = { ...request, route, admission, ...prepared, interventions, usage: null };
+  const adapter = takesAdapter({ settings: adapterSettings, protocol, route })
+    ? adapterPlan({ settings: adapterSettings, route, query: request.query, chatBody: prepared.upstreamBody, stream: prepared.stream, includeUsage: prepared.clientWantsUsage })
+    : undefined;
+  for (const name of adapter?.interventions ?? []) {
+    interventions.push(name);
+    deps.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: route.requestedModel, intervention: name, request_id: request.id });
+  }
+  const call: AdmittedCall = { ...request, route, admission, ...prepared, adapter, interventions, usage: null };
   progress.call = call;
   return call;
 }

@@ -5,6 +5,7 @@ import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import type { Route } from '../upstream/provider.ts';
+import type { AdapterPlan } from './responses-adapter.ts';
 import type { Protocol } from '../protocol/protocol.ts';
 
 /** What is known of a call from its first byte: enough to answer it in its own wire format. */
@@ -39,6 +40,8 @@ export interface AdmittedCall extends CallRequest {
   readonly stream: boolean;
   /** Whether the client asked for the usage chunk itself (OpenAI stream_options.include_usage). */
   readonly clientWantsUsage: boolean;
+  /** A chat call to a responses-only model: sent to /responses and translated back (cllama's adapter). */
+  readonly adapter?: AdapterPlan;
   readonly interventions: string[];
   /** upstreamBody as the JSON text sent (set by dispatch). */
   upstreamBodyText?: string;

@@ -23,8 +23,10 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   const cancel = new CallCancel();
   (res as CallResponse)[CALL] = cancel;
   res.on('close', onResponseClose);
-  // non-streamed calls get one deadline over headers and body; streams are policed by the tap's first-byte/idle watchdog
-  const deadline = call.stream ? null : setTimeout(abortOnDeadline, timeouts.dispatchMs, cancel, timeouts.dispatchMs);
+  // non-streamed calls get one deadline over headers and body; streams are policed by the tap's first-byte/idle watchdog;
+  // an adapter call is always read whole upstream: one deadline, the first-byte one when the agent streams (cllama's)
+  const deadlineMs = call.adapter && call.stream ? timeouts.firstByteMs : timeouts.dispatchMs;
+  const deadline = call.stream && !call.adapter ? null : setTimeout(abortOnDeadline, deadlineMs, cancel, deadlineMs);
   deadline?.unref();
   const attempt: Attempt = { call, deps, cancel, answeredOk: false, providerKeys: keysToMask(call.route.provider) };
   try {
@@ -64,10 +66,11 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
   const { route } = call;
   const { timeouts } = deps.config;
   call.upstreamBodyText = serialiseUpstreamBody(call.upstreamBody);
-  const body = Buffer.from(call.upstreamBodyText);
+  const { adapter } = call; // history keeps the chat-shaped body; the Responses one goes upstream
+  const body = Buffer.from(adapter ? adapter.bodyText : call.upstreamBodyText);
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
   deps.bus.emit({ type: 'request', claw_id: call.agent.id, model: route.requestedModel, intervention: null, request_id: call.id, path: call.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: call.stream });
-  const upstream = await deps.upstream.send({ url: route.url, headers, body, cancel, headersTimeoutMs: call.stream ? timeouts.firstByteMs : timeouts.dispatchMs });
+  const upstream = await deps.upstream.send({ url: adapter?.url ?? route.url, headers, body, cancel, headersTimeoutMs: call.stream ? timeouts.firstByteMs : timeouts.dispatchMs });
   if (isRedirect(upstream.statusCode)) {
     call.statusCode = upstream.statusCode; // answered without working on it: released, not charged
     throw await redirectRefused({ upstream, keysToMask: providerKeys });
@@ -79,7 +82,8 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
     res,
     protocol: call.protocol,
     headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false, keysToMask: providerKeys }), call),
-    stripUsageChunk: call.stream && !call.clientWantsUsage,
+    stripUsageChunk: call.stream && !call.clientWantsUsage && !adapter,
+    translate: adapter?.translate,
     maxBytes: deps.config.maxResponseBytes,
     streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
     cancel,

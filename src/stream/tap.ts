@@ -11,6 +11,7 @@ import { maskProviderKeys } from '../upstream/key-mask.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import { parseJsonBody, withoutBom } from './usage-reader.ts';
+import type { AnswerTranslator } from './answer-translation.ts';
 
 /**
  * How a relay ended. Anything but `complete` was cut short; usage is still what was seen. `incomplete`: a 2xx stream
@@ -64,6 +65,8 @@ export interface RelayInput {
    * its answer is charged even if the process dies right after (pipeline/settle.ts).
    */
   readonly beforeEnd?: (result: RelayResult) => Promise<void>;
+  /** Rewrites the answer, read whole whatever its type, before it is relayed and metered (cllama's Responses adapter). */
+  readonly translate?: AnswerTranslator;
 }
 
 /**
@@ -79,7 +82,7 @@ export async function relayResponse(input: RelayInput): Promise<RelayResult> {
     throw error;
   }
   delete input.headers['content-encoding'];
-  return isEventStream(input.upstream.headers['content-type']) ? relayStream(input, codings) : relayWhole(input, codings);
+  return !input.translate && isEventStream(input.upstream.headers['content-type']) ? relayStream(input, codings) : relayWhole(input, codings);
 }
 
 const EVENT_STREAM = 'text/event-stream';
@@ -108,11 +111,35 @@ async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]):
   raw = maskProviderKeys(raw, input.keysToMask);
   const bodyText = withoutBom(raw.toString('utf8'));
   const json = parseJsonBody(bodyText);
+  if (input.translate) return relayTranslated({ ...input, translate: input.translate }, { bodyText, json });
   const result: RelayResult = { end: 'complete', sse: false, usage: json === undefined ? null : input.protocol.usageFromJson(json), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
   await input.beforeEnd?.(result);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
   input.res.writeHead(input.upstream.statusCode, headers);
+  input.res.end(raw);
+  return result;
+}
+
+/**
+ * An answer read whole and rewritten: charged and recorded as the client gets it (before it ends), or, when it is no
+ * success, charged what it reported and failed with `responses_adapter_failed` (nothing of it relayed).
+ */
+async function relayTranslated(input: RelayInput & { translate: AnswerTranslator }, read: { bodyText: string; json: unknown }): Promise<RelayResult> {
+  const status = input.upstream.statusCode;
+  const answer = input.translate({ status, ...read });
+  if (answer.kind === 'failed') {
+    const failed: RelayResult = { end: 'upstream_error', sse: false, usage: answer.usage, bodyText: read.bodyText, json: read.json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
+    await input.beforeEnd?.(failed);
+    throw new ProxyError('responses_adapter_failed', { message: `failed to translate responses API reply: ${answer.reason}` });
+  }
+  const raw = Buffer.from(answer.text);
+  const result: RelayResult = { end: 'complete', sse: answer.sse, usage: answer.usage, bodyText: answer.text, json: answer.json, dataEvents: answer.sse ? 1 : 0, generatedBytes: answer.generatedBytes, finalUsage: true, truncated: false };
+  await input.beforeEnd?.(result);
+  const headers = input.headers;
+  headers['content-type'] = answer.contentType;
+  headers['content-length'] = raw.length;
+  input.res.writeHead(status, headers);
   input.res.end(raw);
   return result;
 }

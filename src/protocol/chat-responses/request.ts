@@ -1,7 +1,8 @@
 // cllama's Responses adapter, request side: a prepared chat completions body as a Responses API body (spec-routing §1.2).
 import { ProxyError } from '../../errors.ts';
 import { isRecord } from '../usage-fields.ts';
-import type { AdaptedRequest, ResponsesAdapterSettings } from './settings.ts';
+import type { ResponsesAdapterSettings } from './settings.ts';
+import type { AdaptedRequest } from './eligible.ts';
 
 /** Copied verbatim when present. */
 const SHARED_FIELDS = ['model', 'temperature', 'top_p', 'parallel_tool_calls', 'metadata', 'user', 'safety_identifier', 'prompt_cache_key', 'prompt_cache_retention', 'service_tier'];

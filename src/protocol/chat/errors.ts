@@ -16,6 +16,7 @@ const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> =
   upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
   upstream_response_too_large: { type: 'server_error', code: 'upstream_response_too_large' },
   provider_not_configured: { type: 'server_error', code: 'provider_not_configured' },
+  responses_adapter_failed: { type: 'server_error', code: 'responses_adapter_failed' },
   internal: { type: 'server_error', code: 'internal' },
 };
 

@@ -1,5 +1,5 @@
 // Collects usage from a Responses API SSE stream: the final count rides on its terminal event (response.completed…).
-import type { SseEvent } from '../../stream/sse-parser.ts';
+import type { SseEvent } from '../sse-parser.ts';
 import type { StreamUsageReader } from '../protocol.ts';
 import type { Usage } from '../usage.ts';
 import { isRecord } from '../usage-fields.ts';

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { ProxyError } from '../../../src/errors.ts';
 import { responsesToChatCompletion } from '../../../src/protocol/chat-responses/answer.ts';
 import { chatToResponsesRequest } from '../../../src/protocol/chat-responses/request.ts';
-import { adapterSettingsFromEnv, responsesAdapterRequired, type ResponsesAdapterSettings } from '../../../src/protocol/chat-responses/settings.ts';
+import { adapterSettingsFromEnv, type ResponsesAdapterSettings } from '../../../src/protocol/chat-responses/settings.ts';
+import { responsesAdapterRequired } from '../../../src/protocol/chat-responses/eligible.ts';
 import { chatCompletionToSse } from '../../../src/protocol/chat-responses/sse.ts';
 
 const DEFAULTS = adapterSettingsFromEnv({});

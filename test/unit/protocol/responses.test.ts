@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyError } from '../../../src/errors.ts';
 import { responses } from '../../../src/protocol/responses/protocol.ts';
-import { SseParser, type SseEvent } from '../../../src/stream/sse-parser.ts';
+import { SseParser, type SseEvent } from '../../../src/protocol/sse-parser.ts';
 
 const usage = { input_tokens: 12, input_tokens_details: { cached_tokens: 4 }, output_tokens: 9, output_tokens_details: { reasoning_tokens: 5 }, total_tokens: 21 };
 
