@@ -1,4 +1,4 @@
-// `npm run bench`: proxy overhead against a direct call to the fake upstream, budgets on and off, JSON and stream, c=1 and c=32.
+// `npm run bench`: proxy overhead against a direct call to the fake upstream, budgets on and off, JSON, stream and /v1/responses, c=1 and c=32.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -12,7 +12,8 @@ import { seedJournal, writeBenchConfig } from './setup.ts';
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 2000);
 const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number);
-const modes = (process.env.BENCH_MODES ?? 'json,stream').split(',');
+// `responses`: POST /v1/responses (JSON), the Responses API's row
+const modes = (process.env.BENCH_MODES ?? 'json,stream,responses').split(',');
 // BENCH_HISTORY=0,100000,1000000: journal records pre-seeded in the governed agent's window ('none' skips that part)
 const historySizes = (process.env.BENCH_HISTORY ?? '0,100000,1000000').split(',').filter((size) => size !== 'none').map(Number);
 // BENCH_PROFILE=1: the proxy writes a V8 CPU profile on exit (read it with bench/profile-summary.ts)
@@ -79,14 +80,19 @@ async function startProxy(root: string, bin?: string, env: Record<string, string
   return { proxy, readyMs: ready ? Number(ready[1]) : null, ledgerLine };
 }
 
-async function measure(input: { target: Target; endpoints: Endpoints; stream: boolean; concurrency: number; durationMs: number }): Promise<Sample> {
+/** What one mode sends: chat completions JSON or streamed, or a Responses API call. */
+function requestOf(mode: string, model: string): { path: string; body: string } {
+  if (mode === 'responses') return { path: '/v1/responses', body: JSON.stringify({ model, max_output_tokens: 32, input: 'Say something short.' }) };
+  return { path: '/v1/chat/completions', body: JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] }) };
+}
+
+async function measure(input: { target: Target; endpoints: Endpoints; mode: string; concurrency: number; durationMs: number }): Promise<Sample> {
   const { target } = input;
   const endpoint = input.endpoints[target.via]!;
   const load = {
     url: endpoint.url,
-    path: '/v1/chat/completions',
+    ...requestOf(input.mode, target.model),
     headers: { authorization: target.auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: target.model, stream: input.stream, max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] }),
     concurrency: input.concurrency,
     durationMs: input.durationMs,
   };
@@ -102,7 +108,7 @@ async function measure(input: { target: Target; endpoints: Endpoints; stream: bo
  * goes in reverse order, since a target measured right after another pays for the work that one left behind (an
  * A/A comparison in a fixed order read 0.80 rps).
  */
-async function measureInterleaved(input: { targets: readonly Target[]; endpoints: Endpoints; stream: boolean; concurrency: number }): Promise<Sample[][]> {
+async function measureInterleaved(input: { targets: readonly Target[]; endpoints: Endpoints; mode: string; concurrency: number }): Promise<Sample[][]> {
   for (const target of input.targets) await measure({ ...input, target, durationMs: 500 }); // warm-up
   const samples: Sample[][] = input.targets.map(() => []);
   const order = [...input.targets.keys()];
@@ -140,7 +146,7 @@ try {
     try {
       for (const mode of modes) {
         for (const concurrency of concurrencies) {
-          const samples = await measureInterleaved({ targets: chosen, endpoints, stream: mode === 'stream', concurrency });
+          const samples = await measureInterleaved({ targets: chosen, endpoints, mode, concurrency });
           chosen.forEach((target, index) => {
             rows.push({ mode, concurrency, target, samples: samples[index] });
             const s = samples[index];
@@ -166,7 +172,7 @@ try {
       if (records > 0) await seedJournal({ file: join(seededRoot, 'history', '_ledger', 'journal.jsonl'), records, scope: 'agent:governed', windowMs: 3_600_000 });
       const { proxy, readyMs, ledgerLine } = await startProxy(seededRoot);
       try {
-        const [on, off] = await measureInterleaved({ targets: pair, endpoints: { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid } }, stream: false, concurrency: 32 });
+        const [on, off] = await measureInterleaved({ targets: pair, endpoints: { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid } }, mode: 'json', concurrency: 32 });
         const entry = { records, readyMs, ledgerLine, onRps: med(on.map((s) => s.rps)), offRps: med(off.map((s) => s.rps)), ratio: medianRatio(on, off, (s) => s.rps), mainUs: med(on.map((s) => s.proxyMainUs)) };
         replay.push(entry);
         process.stderr.write(`history ${records}: ready in ${readyMs} ms (${ledgerLine}); budget on ${fmt(entry.onRps, 0)} rps, off ${fmt(entry.offRps, 0)} rps\n`);
