@@ -137,6 +137,22 @@ describe('the Responses adapter on chat completions', () => {
   });
 });
 
+describe('the Responses adapter\'s deadline', () => {
+  it('case 16: one deadline over the whole call: the dispatch one, or the first-byte one when the agent streams', async () => {
+    const h = await startHarness({ env: { CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '5000' }, upstream: { delayMs: 400, content: 'late but fine' } });
+    try {
+      const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
+      await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-5.6-terra', messages: [{ role: 'user', content: 'slow' }] }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 504);
+      const stream = await client.chat.completions.create({ model: 'openai/gpt-5.6-terra', messages: [{ role: 'user', content: 'slow' }], stream: true });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      assert.equal(text, 'late but fine');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('the Responses adapter switched off', () => {
   it('case 4: with CLLAMA_RESPONSES_API_DISABLED a built-in model stays on chat completions', async () => {
     const h = await startHarness({ env: { CLLAMA_RESPONSES_API_DISABLED: 'yes' } });
