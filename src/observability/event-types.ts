@@ -26,6 +26,8 @@ export interface ChargeFields {
   tokens_out?: number;
   cached_tokens?: number;
   cache_write_tokens?: number;
+  /** The part of tokens_out spent reasoning, when the provider reported it (not added to tokens_out again). */
+  reasoning_tokens?: number;
   usage_estimated?: true;
   cost_usd?: number;
   cost_micros?: number;

@@ -70,6 +70,7 @@ function addChargeFields(event: ChargeFields, call: AdmittedCall): void {
   if (usage.outputTokens !== undefined) event.tokens_out = usage.outputTokens;
   if (usage.cacheReadTokens !== undefined) event.cached_tokens = usage.cacheReadTokens;
   if (usage.cacheWriteTokens !== undefined) event.cache_write_tokens = usage.cacheWriteTokens;
+  if (usage.reasoningTokens !== undefined) event.reasoning_tokens = usage.reasoningTokens;
   if (usage.estimated) event.usage_estimated = true;
   if (price?.costMicros != null) {
     event.cost_usd = microsToUsd(price.costMicros);

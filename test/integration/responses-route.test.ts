@@ -37,7 +37,7 @@ describe('the Responses API through the proxy', () => {
     // gpt-4o: 10 × $2.50/M + 40 cached × $1.25/M + 20 × $10/M = 25 + 50 + 200 micro-dollars
     assert.deepEqual(entry.usage, { prompt_tokens: 50, completion_tokens: 20, reported_cost_usd: 0.000275, cache_read_tokens: 40, reasoning_tokens: 5, cost_micros: 275, cost_source: 'price_table' });
     const event = h.events.find((e) => e.type === 'response' && e.request_id === entry.request_id)!;
-    assert.deepEqual([event.tokens_in, event.cached_tokens, event.tokens_out, event.cost_micros], [10, 40, 20, 275]);
+    assert.deepEqual([event.tokens_in, event.cached_tokens, event.tokens_out, event.reasoning_tokens, event.cost_micros], [10, 40, 20, 5, 275]);
   });
 
   it('streams the response.* events as they come and charges the usage of response.completed', async () => {
