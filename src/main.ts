@@ -50,6 +50,8 @@ export interface StartOptions {
   /** Operational messages (start-up notices, warnings). */
   readonly log?: (message: string) => void;
   readonly onReplayProgress?: (progress: LedgerLoadProgress) => void;
+  /** The clock of budgets and the embedded ledger (tests move it; default Date.now). */
+  readonly now?: () => number;
 }
 
 export async function startTollgate(options: StartOptions): Promise<Tollgate> {
@@ -81,6 +83,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     scanHistory,
     scanRecentHistory: scanHistorySince,
     scopesFor: historyScopes({ agents, policies, now: Date.now }),
+    now: options.now,
     onProgress: options.onReplayProgress,
     onLoaded: (report) => {
       log(`ledger loaded from ${report.source}: ${report.records} records`);
@@ -95,7 +98,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   });
   const providers = new ProviderRegistry(config.providers);
   const backlog = new SettleBacklog({ ledger, report: log });
-  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog });
+  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog, now: options.now });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, maxOpenFiles: config.historyMaxOpenFiles, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections, idleMs: config.timeouts.upstreamIdleMs });

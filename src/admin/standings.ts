@@ -1,6 +1,7 @@
 // Budget standing of agents and shared budgets for the operator views: one ledger read for everything a view shows.
 import type { Agent } from '../auth/agent.ts';
 import type { LimitSpec, PolicyResult } from '../budget/policy/policy.ts';
+import { checkOf } from '../budget/plan.ts';
 import type { SharedBudgetInfo } from '../budget/policy/store.ts';
 import type { Ledger, LimitCheck, LimitStanding, Metric } from '../ledger/ledger.ts';
 
@@ -76,7 +77,7 @@ async function readChunk(input: { agents: readonly Agent[]; policies: PolicyRead
   const plans = input.agents.map((agent) => {
     const policy = input.policies.effective(agent, input.now);
     const specs = policy.kind === 'policy' ? policy.limits : [];
-    const limitIndexes = specs.map((spec) => batch.add(checkOf(spec)));
+    const limitIndexes = specs.map((spec) => batch.add(checkOf(spec, input.now)));
     const windows = distinctWindows(specs).map((window) => ({
       window,
       indexes: SUMMARY_METRICS.map((metric) => batch.add({ id: `view:${agent.id}/${metric}/${window.ms}`, scope: `agent:${agent.id}`, metric, windowMs: window.ms, limit: Number.MAX_SAFE_INTEGER })),
@@ -113,7 +114,7 @@ export async function readSharedStandings(input: { agents: readonly Agent[]; pol
     for (const name of policy.shared) members.set(name, [...(members.get(name) ?? []), agent.id]);
   }
   const batch = new CheckBatch();
-  const plans = shared.map((info) => ({ info, indexes: info.limits.map((spec) => batch.add(checkOf(spec))) }));
+  const plans = shared.map((info) => ({ info, indexes: info.limits.map((spec) => batch.add(checkOf(spec, input.now))) }));
   await batch.read(input.ledger);
   return plans.map(({ info, indexes }) => ({
     info,
@@ -140,9 +141,6 @@ export function agentState(standing: Pick<AgentStanding, 'policy' | 'limits'>): 
   return 'ok';
 }
 
-function checkOf(spec: LimitSpec): LimitCheck {
-  return { id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit };
-}
 
 function distinctWindows(specs: readonly LimitSpec[]): { text: string; ms: number }[] {
   const byMs = new Map<number, string>();

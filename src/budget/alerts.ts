@@ -34,7 +34,9 @@ export class AlertTracker {
         const key = `alert:${spec.id}@${threshold}`;
         const now = this.#now();
         if ((this.#held.get(key) ?? 0) > now) continue;
-        const claim = await this.#ledger.claimOnce({ key, ttlMs: spec.windowMs });
+        // a calendar window's alert is quiet until the period ends (its spend then leaves it all at once)
+        const ttlMs = spec.fixed !== null && spec.fixed !== 'lifetime' && standing.resetMs !== null ? Math.max(1, standing.resetMs) : spec.windowMs;
+        const claim = await this.#ledger.claimOnce({ key, ttlMs });
         this.#forgetExpired(now);
         this.#held.set(key, now + claim.heldForMs);
         if (claim.claimed) this.#emit({ agentId: input.agentId, model: input.model, spec, standing, threshold });

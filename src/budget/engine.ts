@@ -11,7 +11,7 @@ import { estimateAmounts, type PricedEstimate, unknownPriceRates } from './cost.
 import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
 import { reservedOutputTokens, upstreamOutputCap } from './estimate.ts';
 import { standingHeaders } from './headers.ts';
-import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
+import { bareScopes, checkOf, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
 import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy/policy.ts';
 import { SettleBacklog } from './settle-backlog.ts';
 import { ReservationTicket, type TicketHold } from './ticket.ts';
@@ -84,7 +84,7 @@ class Engine implements BudgetEngine {
       // unreachable or unanswered (nothing was held: a reserve without reply is an attempt of its own): in open mode the
       // call's usage is still kept for the ledger's return
       const keep = this.#options.backlog && SettleBacklog.keeps(error);
-      const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request)).scopes } : null;
+      const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request), now).scopes } : null;
       return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, fallback });
     }
   }
@@ -146,7 +146,7 @@ class Engine implements BudgetEngine {
 
   /** `downgrade_at`: settled spend of some USD limit that applies has reached that fraction of it. */
   async #pastDowngradeThreshold(policy: EffectivePolicy, target: RequestTarget): Promise<boolean> {
-    const plan = planRequest(policy, target);
+    const plan = planRequest(policy, target, this.#now());
     if (plan.usd.length === 0) return false;
     const standings = await this.#options.ledger.standing(plan.usdChecks);
     return standings.some((standing) => standing.used >= policy.downgradeAt! * standing.limit);
@@ -163,7 +163,7 @@ class Engine implements BudgetEngine {
     const { request, policy, target } = input;
     const priced = this.#estimate({ request, target, unknownCost: policy.unknownCost, fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }) });
     if (priced.blocked) return { kind: 'unknown_price_blocked', target };
-    const plan = planRequest(policy, target);
+    const plan = planRequest(policy, target, this.#now());
     let outcome: ReserveOutcome;
     try {
       outcome = await this.#options.ledger.reserve({ id: request.requestId, scopes: plan.scopes, amounts: priced.amounts, checks: plan.hardChecks, leaseMs: this.#leaseMs });
@@ -222,7 +222,7 @@ class Engine implements BudgetEngine {
   /** A ticket that holds nothing and records the call's usage on every scope of its plan when it settles. */
   #recordingTicket(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): ReservationTicket {
     const { request, policy, target } = input;
-    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target).scopes, target, policy });
+    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target, this.#now()).scopes, target, policy });
   }
 
   /**
@@ -321,7 +321,8 @@ class Engine implements BudgetEngine {
   /** Requests, USD and unknown-cost requests settled in the refusing limit's scope and window (cllama's summary). */
   async #windowSummary(spec: LimitSpec): Promise<WindowSummary> {
     if (spec.metric === 'concurrency') return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
-    const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({ id: `${spec.id}#${metric}`, scope: spec.scope, metric, windowMs: spec.windowMs, limit: Number.MAX_SAFE_INTEGER });
+    const now = this.#now();
+    const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({ ...checkOf(spec, now, metric, `${spec.id}#${metric}`), limit: Number.MAX_SAFE_INTEGER });
     try {
       const [usd, requests, unknown] = await this.#options.ledger.standing([check('usd_micros'), check('requests'), check('unknown_cost_requests')]);
       return { usdMicros: usd.used, requests: requests.used, unknownCostRequests: unknown.used };

@@ -1,5 +1,6 @@
 // Which scopes a request's usage lands on and which limits it is checked against, for one policy and one model.
 import type { LimitCheck } from '../ledger/ledger.ts';
+import { calendarPeriod } from './calendar.ts';
 import type { EffectivePolicy, LimitSpec } from './policy/policy.ts';
 
 export interface RequestTarget {
@@ -24,13 +25,43 @@ export interface RequestPlan {
   /** Every USD limit that applies, hard or soft (for `downgrade_at`). */
   readonly usd: readonly LimitSpec[];
   readonly usdChecks: readonly LimitCheck[];
+  /** Whether a limit follows the calendar: its checks then carry the period of the request's time. */
+  readonly calendar: boolean;
 }
 
 const PLAN_CACHE_SIZE = 256;
 const plans = new WeakMap<EffectivePolicy, Map<string, RequestPlan>>();
 
-/** The plan for a request; computed once per (policy, provider/model, requested model) and cached with the policy. */
-export function planRequest(policy: EffectivePolicy, target: RequestTarget): RequestPlan {
+/**
+ * The plan for a request at `now`; computed once per (policy, provider/model, requested model) and cached with the
+ * policy; a plan with calendar limits is copied with the period of `now` (cached until the first of them ends).
+ */
+export function planRequest(policy: EffectivePolicy, target: RequestTarget, now: number = Date.now()): RequestPlan {
+  const plan = basePlan(policy, target);
+  return plan.calendar ? timedPlan(plan, now) : plan;
+}
+
+const timed = new WeakMap<RequestPlan, { readonly since: number; readonly until: number; readonly plan: RequestPlan }>();
+
+function timedPlan(plan: RequestPlan, now: number): RequestPlan {
+  const cached = timed.get(plan);
+  if (cached && cached.since <= now && now < cached.until) return cached.plan;
+  let since = Number.NEGATIVE_INFINITY;
+  let until = Number.POSITIVE_INFINITY;
+  const at = (specs: readonly LimitSpec[]) => specs.map((spec) => {
+    const check = checkOf(spec, now);
+    if (check.period) {
+      since = Math.max(since, check.period.since);
+      until = Math.min(until, check.period.until);
+    }
+    return check;
+  });
+  const copy: RequestPlan = { ...plan, hardChecks: at(plan.hard), softChecks: at(plan.soft), alertChecks: at(plan.alerting), usdChecks: at(plan.usd) };
+  timed.set(plan, { since, until, plan: copy });
+  return copy;
+}
+
+function basePlan(policy: EffectivePolicy, target: RequestTarget): RequestPlan {
   const key = `${target.provider}/${target.model}\n${target.requestedModel}`;
   let byModel = plans.get(policy);
   if (!byModel) {
@@ -51,8 +82,16 @@ export function bareScopes(agentId: string): readonly string[] {
   return [`agent:${agentId}`];
 }
 
-export function toCheck(spec: LimitSpec): LimitCheck {
-  return { id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit };
+/** The ledger check of a limit at `now`: a calendar limit carries the period `now` falls in, a lifetime one its flag. */
+export function checkOf(spec: LimitSpec, now: number, metric: LimitCheck['metric'] = spec.metric, id: string = spec.id): LimitCheck {
+  const check = { id, scope: spec.scope, metric, windowMs: spec.windowMs, limit: spec.limit };
+  if (spec.fixed === null || metric === 'concurrency') return check;
+  if (spec.fixed === 'lifetime') return { ...check, lifetime: true };
+  return { ...check, period: calendarPeriod(spec.fixed, spec.zone, now) };
+}
+
+function toCheck(spec: LimitSpec): LimitCheck {
+  return checkOf(spec, Date.now());
 }
 
 /**
@@ -84,5 +123,6 @@ function buildPlan(policy: EffectivePolicy, target: RequestTarget): RequestPlan 
     alertChecks: alerting.map(toCheck),
     usd,
     usdChecks: usd.map(toCheck),
+    calendar: applying.some((spec) => spec.fixed !== null && spec.fixed !== 'lifetime'),
   };
 }

@@ -19,6 +19,17 @@ export interface LimitCheck {
   readonly metric: Metric | 'concurrency';
   readonly windowMs: number;
   readonly limit: number;
+  /**
+   * A calendar window instead of a rolling one: usage at or after `since` counts, and the window starts afresh at
+   * `until` (ms since epoch), which is then the reset time. `windowMs` is ignored.
+   */
+  readonly period?: { readonly since: number; readonly until: number };
+  /**
+   * No window: all the usage the scope ever had counts (the ledgers keep lifetime totals per scope, past the retention,
+   * across restarts and journal rewrites). On a session scope (`session:<idle ms>:...`) the totals since it was last
+   * idle for its idle time.
+   */
+  readonly lifetime?: boolean;
 }
 
 export interface LimitStanding {

@@ -13,9 +13,9 @@ import type {
 import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
 import { bucketLevels, coarseningSteps, type CoarseningStep } from './bucket-levels.ts';
-import { EventLog } from './event-log.ts';
 import type { JournalSink, LedgerSnapshot } from './journal/journal.ts';
 import { LeaseHeap } from './lease-heap.ts';
+import { LIFE_PREFIX, ScopeTable, scopeRecords, sessionIdleMs, type ScopeSnapshot, type ScopeState } from './scope-state.ts';
 import { buildStanding, withHold } from './standing.ts';
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
@@ -30,30 +30,22 @@ export interface MemoryLedgerOptions {
   /** Background sweep of expired leases and old usage while idle; 0 disables it (operations sweep lazily anyway). */
   readonly sweepIntervalMs?: number;
   /**
-   * Usage settled within the same grain (default 1 s, the Redis ledger's finest bucket) is held as one event per scope,
-   * so memory grows with the seconds in the retention, not with the calls: 35 days at 100 calls/s would otherwise be
-   * 300 million events. A window then counts such usage up to one grain longer than exact, never shorter. As usage
-   * ages past the windows a grain serves, the sweep folds it into coarser buckets (15 s, 5 min, 1 h: the Redis ledger's
-   * levels, bucket-levels.ts), so a scope holds a few thousand events however busy it is. 0: exact, nothing folded.
+   * Usage settled within the same grain (default 1 s, the Redis ledger's finest bucket) is held as one event per scope
+   * (memory grows with the seconds in the retention, not the calls), counted up to one grain longer than exact; aged
+   * usage is folded into coarser buckets (15 s, 5 min, 1 h: bucket-levels.ts) by the sweep. 0: exact, nothing folded.
    */
   readonly grainMs?: number;
   /**
    * How long an ended reservation id is remembered (default 60 s): a settle retried within it is not counted twice, a
-   * reserve of it holds nothing. Outcomes here are never unknown (every call runs in-process), so only a caller that
-   * retries an operation that threw needs it, and it stays short: a tombstone per call costs memory.
+   * reserve of it holds nothing. Short: outcomes here are never unknown, and a tombstone per call costs memory.
    */
   readonly tombstoneMs?: number;
+  /** Session scopes held at most (default 100,000; ids are agents' choice): past it the least recently used is forgotten. */
+  readonly maxSessions?: number;
 }
 
 const DEFAULT_TOMBSTONE_MS = 60_000;
-
-interface ScopeState {
-  readonly log: EventLog;
-  /** Held by open reservations, per metric column. */
-  readonly reserved: Float64Array;
-  /** Open reservations listing this scope. */
-  open: number;
-}
+const DEFAULT_MAX_SESSIONS = 100_000;
 
 interface Reservation {
   readonly id: string;
@@ -76,7 +68,7 @@ export class MemoryLedger implements Ledger {
   /** When the sweep folds aged usage into coarser buckets; none when grainMs is 0. */
   private readonly coarsening: readonly CoarseningStep[];
   private journal: JournalSink | null;
-  private readonly scopes = new Map<string, ScopeState>();
+  private readonly scopes: ScopeTable;
   private readonly reservations = new Map<string, Reservation>();
   private readonly leases = new LeaseHeap<Reservation>();
   private readonly timer: NodeJS.Timeout | null;
@@ -94,6 +86,7 @@ export class MemoryLedger implements Ledger {
     this.coarsening = this.grainMs > 0 ? coarseningSteps(bucketLevels({ bucketMs: this.grainMs, retentionMs: this.retentionMs })) : [];
     this.journal = options.journal ?? null;
     this.tombstoneMs = options.tombstoneMs ?? DEFAULT_TOMBSTONE_MS;
+    this.scopes = new ScopeTable({ grainMs: this.grainMs, maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS });
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.timer = interval > 0 ? setInterval(() => this.sweep(), interval) : null;
     this.timer?.unref();
@@ -112,6 +105,11 @@ export class MemoryLedger implements Ledger {
   /** Scopes held (for tests and memory diagnostics): one with no usage in the retention and no open hold is forgotten by the sweep. */
   get scopesHeld(): number {
     return this.scopes.size;
+  }
+
+  /** Session scopes held (for tests and memory diagnostics): at most `maxSessions`. */
+  get sessionsHeld(): number {
+    return this.scopes.sessions;
   }
 
   /** Ended ids remembered (for tests and memory diagnostics): each is forgotten `tombstoneMs` after it ended. */
@@ -159,6 +157,7 @@ export class MemoryLedger implements Ledger {
       const state = this.scopeState(scope);
       state.open += 1;
       for (let column = 0; column < METRIC_COUNT; column++) state.reserved[column] += row[column];
+      if (state.isSession) state.touch(now);
     }
     this.reservations.set(input.id, reservation);
     this.leases.push(reservation);
@@ -184,7 +183,7 @@ export class MemoryLedger implements Ledger {
     if (!Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
     this.entomb(input.id, now, 'settled');
     const at = Math.min(fallback.at, now);
-    if (at > now - this.retentionMs) this.append({ scopes: uniqueScopes(fallback.scopes), row, at, now, requestId: input.id });
+    this.append({ scopes: uniqueScopes(fallback.scopes), row, at, now, requestId: input.id });
     return true;
   }
 
@@ -205,7 +204,7 @@ export class MemoryLedger implements Ledger {
     if (!Number.isFinite(input.at)) throw new TypeError('ledger: record time must be a finite number');
     const row = toRow(input.amounts);
     const now = this.now();
-    if (input.at <= now - this.retentionMs) return;
+    // older than the retention: it still counts in lifetime totals
     this.append({ scopes: uniqueScopes(input.scopes), row, at: input.at, now, requestId: input.requestId });
   }
 
@@ -214,12 +213,21 @@ export class MemoryLedger implements Ledger {
     await this.journal?.durable?.();
   }
 
-  /** Synchronous record() for start-up replay of already-validated journal records (skips a promise per record). */
+  /**
+   * Synchronous record() for start-up replay of already-validated journal records (skips a promise per record). One
+   * older than the retention counts in lifetime totals only, and so does one on `life:<scope>`.
+   */
   loadRecord(record: { readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }): void {
     this.assertOpen();
     const now = this.now();
-    if (record.at <= now - this.retentionMs) return;
     this.append({ scopes: uniqueScopes(record.scopes), row: record.row, at: record.at, now });
+  }
+
+  /** A journal record older than the retention (start-up replay): counted in its scopes' lifetime totals only. */
+  loadLifetime(record: { readonly scopes: readonly string[]; readonly row: AmountRow }): void {
+    for (const scope of uniqueScopes(record.scopes)) {
+      if (sessionIdleMs(scope) === 0) this.scopeState(scope.startsWith(LIFE_PREFIX) ? scope.slice(LIFE_PREFIX.length) : scope).chargeLife(record.row);
+    }
   }
 
   async standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]> {
@@ -252,15 +260,19 @@ export class MemoryLedger implements Ledger {
    */
   snapshot(): LedgerSnapshot {
     this.sweep();
-    const logs: [string, EventLog][] = [];
+    const now = this.now();
+    const copies: ScopeSnapshot[] = [];
     let events = 0;
     for (const [scope, state] of this.scopes) {
-      if (state.log.size === 0) continue;
-      const copy = state.log.clone();
-      logs.push([scope, copy]);
-      events += copy.size;
+      const copy = state.snapshot(scope, now);
+      if (!copy) continue;
+      copies.push(copy);
+      events += copy.records;
     }
-    return { events, records: () => snapshotRecords(logs) };
+    const retired = this.scopes.retiredSnapshots(now);
+    copies.push(...retired);
+    events += retired.length;
+    return { events, records: () => snapshotRecords(copies) };
   }
 
   /** Stops the sweep timer and flushes and closes the journal. Open reservations are dropped with the process. */
@@ -276,21 +288,26 @@ export class MemoryLedger implements Ledger {
     if (check.metric === 'concurrency') return buildStanding(check, { used: state?.open ?? 0, reserved: 0, resetMs: null });
     const column = columnOf(check.metric);
     if (column < 0) throw new TypeError(`ledger: unknown metric "${check.metric}"`);
-    if (!state) return buildStanding(check, { used: 0, reserved: 0, resetMs: null });
+    const period = check.period;
+    const periodReset = period ? Math.max(0, period.until - now) : null;
+    if (!state) return buildStanding(check, { used: check.lifetime ? (this.scopes.retiredLife(check.scope)?.[column] ?? 0) : 0, reserved: 0, resetMs: periodReset });
+    if (check.lifetime || state.isSession) return buildStanding(check, { used: state.lifeUsed(column, now), reserved: state.reserved[column], resetMs: null });
     this.prune(state, now);
-    const since = now - check.windowMs;
-    const oldest = state.log.oldestAfter(column, since);
+    // a calendar window counts usage at or after its start (the log counts what is after `since`)
+    const since = period ? period.since - 1 : now - check.windowMs;
+    const oldest = period ? null : state.log.oldestAfter(column, since);
     return buildStanding(check, {
       used: state.log.sumAfter(column, since),
       reserved: state.reserved[column],
-      resetMs: oldest === null ? null : oldest + check.windowMs - now,
+      resetMs: period ? periodReset : oldest === null ? null : oldest + check.windowMs - now,
     });
   }
 
   /** Exact wait until enough settled usage has left the window for the request to fit; null if waiting cannot help. */
   private retryAfter(check: LimitCheck, standing: LimitStanding, amount: number, now: number): number | null {
     const allowance = check.limit - standing.reserved - amount;
-    if (allowance < 0) return null;
+    if (allowance < 0 || check.lifetime) return null;
+    if (check.period) return Math.max(1, check.period.until - now); // the window starts afresh then
     const state = this.scopes.get(check.scope);
     const last = state?.log.lastToLeave(columnOf(check.metric), now - check.windowMs, allowance) ?? null;
     return last === null ? null : last + check.windowMs - now;
@@ -299,10 +316,15 @@ export class MemoryLedger implements Ledger {
   private append(event: { scopes: readonly string[]; row: AmountRow; at: number; now: number; requestId?: string }): void {
     const { scopes, row, at } = event;
     if (scopes.length === 0 || isZeroRow(row)) return;
+    const keepAfter = event.now - this.retentionMs;
     for (const scope of scopes) {
+      if (scope.startsWith(LIFE_PREFIX)) {
+        this.scopeState(scope.slice(LIFE_PREFIX.length)).chargeLife(row);
+        continue;
+      }
       const state = this.scopeState(scope);
       this.prune(state, event.now);
-      state.log.append(at, row);
+      state.charge(at, row, keepAfter);
     }
     this.journal?.append({ at, scopes, row, requestId: event.requestId });
   }
@@ -351,18 +373,13 @@ export class MemoryLedger implements Ledger {
     for (const [scope, state] of this.scopes) {
       this.prune(state, now);
       state.log.coarsen(now, this.coarsening);
-      if (state.log.size === 0 && state.open === 0) this.scopes.delete(scope);
+      if (state.forgettable(now)) this.scopes.forget(scope, state);
     }
     for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
   }
 
   private scopeState(scope: string): ScopeState {
-    let state = this.scopes.get(scope);
-    if (!state) {
-      state = { log: new EventLog({ grainMs: this.grainMs }), reserved: new Float64Array(METRIC_COUNT), open: 0 };
-      this.scopes.set(scope, state);
-    }
-    return state;
+    return this.scopes.obtain(scope);
   }
 
   private assertOpen(): void {
@@ -377,10 +394,7 @@ function uniqueScopes(scopes: readonly string[]): readonly string[] {
   return [...new Set(scopes)];
 }
 
-/** The records of a snapshot: each scope's held events, one line's worth each. */
-function* snapshotRecords(logs: readonly [string, EventLog][]): Generator<{ readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }> {
-  for (const [scope, log] of logs) {
-    const scopes = [scope];
-    for (const event of log.events()) yield { at: event.at, scopes, row: event.row };
-  }
+/** The records of a snapshot: each scope's held events, one line's worth each, and its lifetime beyond them. */
+function* snapshotRecords(copies: readonly ScopeSnapshot[]): Generator<{ readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }> {
+  for (const copy of copies) yield* scopeRecords(copy);
 }

@@ -2,6 +2,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Agent } from '../auth/agent.ts';
 import type { PolicyResult } from '../budget/policy/policy.ts';
+import { checkOf } from '../budget/plan.ts';
 import type { Ledger, LimitCheck } from '../ledger/ledger.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { Family, Series } from './exposition.ts';
@@ -48,7 +49,7 @@ export async function readBudgetRows(input: BudgetReadInput): Promise<BudgetRow[
       if (policy.kind !== 'policy') continue;
       for (const spec of policy.limits) {
         labels.push([agent.id, spec.id, spec.metric === 'usd_micros' ? 'usd' : spec.metric, spec.window || 'none']);
-        checks.push({ id: spec.id, scope: spec.scope, metric: spec.metric, windowMs: spec.windowMs, limit: spec.limit });
+        checks.push(checkOf(spec, Date.now()));
       }
     }
     const standings = checks.length > 0 ? await input.ledger.standing(checks) : [];

@@ -13,6 +13,8 @@ export interface AgentSpec {
   budget?: unknown;
   contextOverride?: unknown;
   pod?: string;
+  /** metadata.json `timezone`. */
+  timezone?: string;
 }
 
 export interface HarnessOptions {
@@ -30,6 +32,8 @@ export interface HarnessOptions {
   providerFields?: Record<string, Record<string, unknown>>;
   /** Session history lines written to `<history>/<agent>/history.jsonl` before the first start (objects as JSON, strings as they are). */
   seedHistory?: Record<string, readonly unknown[]>;
+  /** The clock of budgets and the embedded ledger (default Date.now). */
+  now?: () => number;
 }
 
 export interface Harness {
@@ -70,6 +74,7 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
       mkdirSync(join(dirs.context, id), { recursive: true });
       const metadata: Record<string, unknown> = { token: spec.token ?? `${id}:secret-${id}`, service: id, pod: spec.pod ?? 'test-pod', type: 'test' };
       if (spec.budget !== undefined) metadata.budget = spec.budget;
+      if (spec.timezone !== undefined) metadata.timezone = spec.timezone;
       writeFileSync(join(dirs.context, id, 'metadata.json'), JSON.stringify(metadata));
       // a string is written as it is (a broken file), anything else as JSON
       if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), typeof spec.contextOverride === 'string' ? spec.contextOverride : JSON.stringify(spec.contextOverride));
@@ -113,7 +118,7 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
       if (line.trim()) events.push(JSON.parse(line));
     }
   });
-  const tollgate = await startTollgate({ config, auditDestination: audit, log: () => undefined });
+  const tollgate = await startTollgate({ config, auditDestination: audit, log: () => undefined, now: options.now });
   const harness: Harness = {
     root,
     fake,

@@ -2,6 +2,7 @@
 import { isPlainAgentId } from '../../auth/agent.ts';
 import { usdToMicros } from '../../pricing/money.ts';
 import { parseWindow } from '../duration.ts';
+import { CALENDAR_MAX_MS, CALENDAR_WINDOWS, isTimeZone, type FixedWindow } from '../calendar.ts';
 import { LEDGER_RETENTION_MS } from '../../ledger/ledger.ts';
 import { collapseModelName, invisibleCharacter } from '../../upstream/model-name.ts';
 
@@ -32,6 +33,8 @@ export interface LimitEntry {
   readonly amounts: LimitAmounts;
   readonly window: string;
   readonly windowMs: number;
+  /** `day`, `week`, `month` (calendar, in the policy's time zone) or `lifetime`; absent for a rolling window. */
+  readonly fixed?: FixedWindow;
   /** Absent: the policy's top-level behaviour applies (hard_stop when none). */
   readonly behavior?: Behavior;
   /** `provider/model` globs; null = every model. */
@@ -46,8 +49,10 @@ export interface FallbackRates {
 /** Typed value of every field a policy file may hold. */
 export interface FieldValues extends LimitAmounts {
   readonly max_concurrent?: number;
-  readonly window?: { readonly text: string; readonly ms: number };
+  readonly window?: WindowValue;
   readonly behavior?: Behavior;
+  /** IANA time zone of calendar windows (`Europe/Paris`); else the agent's metadata `timezone`, else UTC. */
+  readonly timezone?: string;
   readonly limits?: readonly LimitEntry[];
   readonly shared?: readonly string[];
   readonly unknown_cost?: UnknownCostMode;
@@ -62,6 +67,13 @@ export interface FieldValues extends LimitAmounts {
 }
 
 export type PolicyField = keyof FieldValues;
+
+/** A window as written: rolling (`ms` its length) or fixed (`ms` the longest the period can last, for alert quiet times). */
+export interface WindowValue {
+  readonly text: string;
+  readonly ms: number;
+  readonly fixed?: FixedWindow;
+}
 
 /** A field that was present but unusable: its problems, each already `field: message`. */
 export interface FieldProblem {
@@ -86,7 +98,7 @@ export interface ParsedSource {
 const BEHAVIORS: readonly Behavior[] = ['hard_stop', 'rate_limit', 'soft_alert'];
 const UNKNOWN_COST_MODES: readonly UnknownCostMode[] = ['count_zero', 'block', 'estimate'];
 const WINDOW_MESSAGE = 'must be a positive duration like 1h or 7d';
-const SHARED_FIELDS = new Set<string>([...AMOUNT_FIELDS, 'max_concurrent', 'window', 'behavior', 'limits', 'alerts']);
+const SHARED_FIELDS = new Set<string>([...AMOUNT_FIELDS, 'max_concurrent', 'window', 'behavior', 'limits', 'alerts', 'timezone']);
 const LIMIT_ENTRY_FIELDS = new Set<string>([...AMOUNT_FIELDS, 'window', 'behavior', 'models']);
 
 type Reader = (raw: unknown, field: string, problems: string[]) => unknown;
@@ -101,12 +113,19 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
   window: (raw, field, problems) => {
     const text = readString(raw, field, problems);
     if (text === undefined) return undefined;
+    const fixed = text.trim().toLowerCase() as FixedWindow;
+    if (CALENDAR_WINDOWS.includes(fixed)) return { text: fixed, ms: fixed === 'lifetime' ? LEDGER_RETENTION_MS : CALENDAR_MAX_MS[fixed], fixed };
     const ms = parseWindow(text);
     if (ms === null) return fail(problems, field, WINDOW_MESSAGE);
     if (ms > LEDGER_RETENTION_MS) return fail(problems, field, `must be at most 35d: the ledger keeps 35 days of usage, a longer window would be cut short`);
     return { text: text.trim(), ms };
   },
   behavior: readBehavior,
+  timezone: (raw, field, problems) => {
+    const text = readString(raw, field, problems);
+    if (text === undefined) return undefined;
+    return isTimeZone(text.trim()) ? text.trim() : fail(problems, field, `must be an IANA time zone like "Europe/Paris" or "UTC", got "${text.slice(0, 64)}"`);
+  },
   limits: readLimits,
   shared: (raw, field, problems) => {
     if (!Array.isArray(raw)) return fail(problems, field, `must be an array of shared budget names, got ${typeName(raw)}`);
@@ -232,7 +251,7 @@ function readLimitEntry(raw: unknown, field: string, problems: string[]): LimitE
     if (typeof value === 'number') amounts[key] = value;
   }
   if (Object.keys(amounts).length === 0 && problems.length === before) problems.push(`${field}: must set at least one of ${AMOUNT_FIELDS.join(', ')}`);
-  let window: { text: string; ms: number } | undefined;
+  let window: WindowValue | undefined;
   if (raw.window === undefined || raw.window === null || (typeof raw.window === 'string' && raw.window.trim() === '')) {
     problems.push(`${field}.window: ${WINDOW_MESSAGE} (required in every limit)`);
   } else {
@@ -248,7 +267,7 @@ function readLimitEntry(raw: unknown, field: string, problems: string[]): LimitE
     }
   }
   if (problems.length > before || !window) return undefined;
-  return { amounts, window: window.text, windowMs: window.ms, ...(behavior ? { behavior } : {}), models };
+  return { amounts, window: window.text, windowMs: window.ms, ...(window.fixed ? { fixed: window.fixed } : {}), ...(behavior ? { behavior } : {}), models };
 }
 
 function readUsd(raw: unknown, field: string, problems: string[]): number | undefined {

@@ -1,6 +1,7 @@
 // The effective budget policy of an agent: sources merged field by field (later wins), validated, turned into limits.
 import type { Metric } from '../../ledger/ledger.ts';
 import { usdToMicros } from '../../pricing/money.ts';
+import { isTimeZone, type FixedWindow } from '../calendar.ts';
 import {
   AMOUNT_FIELDS,
   POLICY_FIELDS,
@@ -29,6 +30,10 @@ export interface LimitSpec {
   /** The window as written ('' for concurrency). */
   readonly window: string;
   readonly windowMs: number;
+  /** `day` / `week` / `month` (aligned to `zone`'s calendar) or `lifetime`; null for a rolling window. */
+  readonly fixed: FixedWindow | null;
+  /** The time zone calendar windows follow: the policy's `timezone`, else the agent's metadata `timezone`, else UTC. */
+  readonly zone: string;
   readonly behavior: Behavior;
   /** Globs this limit is scoped to (matched against `provider/model` and the requested model), null = every model. */
   readonly models: readonly string[] | null;
@@ -96,7 +101,7 @@ export type SharedLookup = (name: string) => { readonly parsed: ParsedSource } |
  * sets it wins (null/absent keeps the earlier value; `limits` and `shared` arrays are replaced whole). Sources whose
  * `expires_at` is at or before `now` are skipped. Then validates what is in force and builds the limits.
  */
-export function resolvePolicy(input: { agentId: string; sources: readonly ParsedSource[]; shared: SharedLookup; sharedDir: string | null; now: number }): PolicyResult {
+export function resolvePolicy(input: { agentId: string; sources: readonly ParsedSource[]; shared: SharedLookup; sharedDir: string | null; now: number; agentTimezone?: string }): PolicyResult {
   const { agentId, now } = input;
   const problems: string[] = [];
   const expired: PolicySource[] = [];
@@ -123,7 +128,8 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
   if (problems.length > 0) return unavailable(agentId, problems, validUntil);
 
   const merged = mergeSources(applied);
-  const ownLimits = buildLimits({ merged, scopeBase: `agent:${agentId}`, problems });
+  const agentZone = input.agentTimezone && isTimeZone(input.agentTimezone) ? input.agentTimezone : 'UTC';
+  const ownLimits = buildLimits({ merged, scopeBase: `agent:${agentId}`, problems, zone: agentZone });
   const fields = merged.values;
   const shared = fields.shared ?? [];
   const sharedLimits: LimitSpec[] = [];
@@ -138,7 +144,7 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
       problems.push(`${found.parsed.source.file}: ${found.parsed.fatal}`);
       return;
     }
-    sharedLimits.push(...buildLimits({ merged: mergeSources([found.parsed]), scopeBase: `shared:${name}`, problems }));
+    sharedLimits.push(...buildLimits({ merged: mergeSources([found.parsed]), scopeBase: `shared:${name}`, problems, zone: 'UTC' }));
   });
 
   // with a USD limit in force an unknown price is estimated by default (at the provider's highest rates unless
@@ -203,9 +209,11 @@ function reportInvalid(merged: Merged, field: PolicyField, problems: string[]): 
  * The limits one policy (an agent's merged sources, or a shared budget file) sets. Top-level `window` and `behavior`
  * are checked only when something uses them (cllama: no limit set = no enforcement, whatever the other fields say).
  */
-function buildLimits(input: { merged: Merged; scopeBase: string; problems: string[] }): LimitSpec[] {
+function buildLimits(input: { merged: Merged; scopeBase: string; problems: string[]; zone: string }): LimitSpec[] {
   const { merged, scopeBase, problems } = input;
   const fields = merged.values;
+  reportInvalid(merged, 'timezone', problems);
+  const zone = fields.timezone ?? input.zone;
   const specs: LimitSpec[] = [];
   for (const field of [...AMOUNT_FIELDS, 'max_concurrent', 'limits'] as const) reportInvalid(merged, field, problems);
   const topAmounts: Partial<Record<AmountField, number>> = {};
@@ -224,7 +232,7 @@ function buildLimits(input: { merged: Merged; scopeBase: string; problems: strin
       problems.push(`${where.source.file}: ${where.prefix}window: is required when ${where.prefix}${topFields.join('/')} is set`);
     } else {
       for (const field of topFields) {
-        specs.push(makeSpec({ scopeBase, models: null, metric: METRIC_OF[field], amount: topAmounts[field]!, window: window.text, windowMs: window.ms, behavior: topBehavior, alerts, source: merged.origin.get(field)!.parsed.source, field, entry: topAmounts }));
+        specs.push(makeSpec({ scopeBase, models: null, metric: METRIC_OF[field], amount: topAmounts[field]!, window: window.text, windowMs: window.ms, fixed: window.fixed ?? null, zone, behavior: topBehavior, alerts, source: merged.origin.get(field)!.parsed.source, field, entry: topAmounts }));
       }
     }
   }
@@ -232,11 +240,11 @@ function buildLimits(input: { merged: Merged; scopeBase: string; problems: strin
     for (const field of AMOUNT_FIELDS) {
       const amount = entry.amounts[field];
       if (amount === undefined) continue;
-      specs.push(makeSpec({ scopeBase, models: entry.models, metric: METRIC_OF[field], amount, window: entry.window, windowMs: entry.windowMs, behavior: entry.behavior ?? topBehavior, alerts, source: merged.origin.get('limits')!.parsed.source, field: `limits[${index}].${field}`, entry: entry.amounts }));
+      specs.push(makeSpec({ scopeBase, models: entry.models, metric: METRIC_OF[field], amount, window: entry.window, windowMs: entry.windowMs, fixed: entry.fixed ?? null, zone, behavior: entry.behavior ?? topBehavior, alerts, source: merged.origin.get('limits')!.parsed.source, field: `limits[${index}].${field}`, entry: entry.amounts }));
     }
   });
   if (fields.max_concurrent !== undefined) {
-    specs.push(makeSpec({ scopeBase, models: null, metric: 'concurrency', amount: fields.max_concurrent, window: '', windowMs: 0, behavior: 'rate_limit', alerts: [], source: merged.origin.get('max_concurrent')!.parsed.source, field: 'max_concurrent', entry: { max_concurrent: fields.max_concurrent } }));
+    specs.push(makeSpec({ scopeBase, models: null, metric: 'concurrency', amount: fields.max_concurrent, window: '', windowMs: 0, fixed: null, zone, behavior: 'rate_limit', alerts: [], source: merged.origin.get('max_concurrent')!.parsed.source, field: 'max_concurrent', entry: { max_concurrent: fields.max_concurrent } }));
   }
   return specs;
 }
@@ -248,6 +256,8 @@ function makeSpec(input: {
   amount: number;
   window: string;
   windowMs: number;
+  fixed: FixedWindow | null;
+  zone: string;
   behavior: Behavior;
   alerts: readonly number[];
   source: PolicySource;
@@ -264,6 +274,8 @@ function makeSpec(input: {
     limit: usd ? usdToMicros(input.amount) : input.amount,
     window: input.window,
     windowMs: input.windowMs,
+    fixed: input.fixed,
+    zone: input.zone,
     behavior: input.behavior,
     models: input.models,
     modelPattern: input.models ? globsToPattern(input.models) : null,

@@ -167,6 +167,7 @@ export class PolicyStore {
       shared: (name) => this.#shared.get(name) ?? null,
       sharedDir: this.#options.governanceDir ? join(this.#options.governanceDir, SHARED_DIR) : null,
       now,
+      agentTimezone: agent.timezone,
     });
   }
 

@@ -1,7 +1,8 @@
 // Reading the journal back at start-up (streamed, bounded memory) and compacting it (drop records older than retention).
 import type { Ledger } from '../ledger.ts';
-import { fromRow } from '../amounts.ts';
-import { decodeMark, decodeRecord, leadingTime, type DecodedRecord } from './record.ts';
+import { fromRow, ledgerAmount, METRIC_COUNT, type AmountRow } from '../amounts.ts';
+import { decodeMark, decodeRecord, encodeRecord, leadingTime, type DecodedRecord } from './record.ts';
+import { LIFE_PREFIX, sessionIdleMs } from '../scope-state.ts';
 import { readLineBatches, replaceFile, writeAll } from './file.ts';
 
 export interface ReplayProgress {
@@ -14,7 +15,7 @@ export interface ReplayResult {
   readonly records: number;
   /** Malformed lines (a torn last line, foreign text). */
   readonly skipped: number;
-  /** Well-formed records older than the retention, not applied. */
+  /** Well-formed records older than the retention: applied to lifetime totals only (RecordLoader), else not at all. */
   readonly expired: number;
   /** What start-up reconciliation needs: the last watermark, and the calls the journal holds by id since it. */
   readonly journaled: JournaledCalls;
@@ -30,6 +31,8 @@ export interface JournaledCalls {
 /** A ledger that can take decoded records synchronously (MemoryLedger): replay then skips a promise per record. */
 export interface RecordLoader {
   loadRecord(record: DecodedRecord): void;
+  /** A record older than the retention: lifetime totals only. */
+  loadLifetime?(record: DecodedRecord): void;
 }
 
 export interface ReplayOptions {
@@ -68,8 +71,10 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
           watermark = mark.watermark;
           requestIds = new Set(mark.requestIds);
         } else skipped += 1;
-      } else if (record.at <= cutoff) expired += 1;
-      else {
+      } else if (record.at <= cutoff && !isLifeRecord(record)) {
+        expired += 1;
+        loader?.loadLifetime?.(record); // lifetime totals keep it
+      } else {
         if (loader) loader.loadRecord(record);
         else await ledger!.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
         records += 1;
@@ -116,28 +121,39 @@ export async function compactJournal(options: CompactOptions): Promise<CompactRe
     const first = await firstRecordTime(options.file);
     if (first === null || first > cutoff) return { kept: 0, dropped: 0, rewritten: false, ms: Math.round(performance.now() - started) };
   }
-  const keep = (line: Buffer): boolean => {
+  // an expired record still counts in its scopes' lifetime totals: it is folded into one `life:<scope>` line per scope,
+  // which no compaction drops (a session's usage is not: its idle time is far shorter than the retention)
+  const life = new Map<string, { at: number; readonly row: AmountRow }>();
+  const keep = (line: Buffer, fold: boolean): boolean => {
     const fast = leadingTime(line);
-    if (fast !== null) return fast > cutoff;
+    if (fast !== null && fast > cutoff) return true;
     const record = decodeRecord(line.toString('utf8'));
-    return record !== null && record.at > cutoff;
+    if (record === null) return false;
+    if (record.at > cutoff || isLifeRecord(record)) return true;
+    if (fold) foldLife(life, record);
+    return false;
   };
   let kept = 0;
   let dropped = 0;
   for await (const batch of readLineBatches(options.file)) {
     for (const line of batch) {
       if (line.length === 0) continue;
-      if (keep(line)) kept += 1;
+      if (keep(line, false)) kept += 1;
       else dropped += 1;
     }
   }
   if (dropped === 0) return { kept, dropped, rewritten: false, ms: Math.round(performance.now() - started) };
 
   await replaceFile(options.file, async (handle) => {
+    for await (const batch of readLineBatches(options.file)) for (const line of batch) if (line.length > 0) keep(line, true);
+    // first, at the time of the latest usage each folds: older than every record kept, so the file stays in time order
+    let lines = '';
+    for (const [scope, folded] of life) lines += encodeRecord(folded.at, [`${LIFE_PREFIX}${scope}`], folded.row);
+    if (lines) await writeAll(handle, Buffer.from(lines, 'utf8'));
     for await (const batch of readLineBatches(options.file)) {
       const parts: Buffer[] = [];
       for (const line of batch) {
-        if (line.length > 0 && keep(line)) parts.push(line, NEWLINE);
+        if (line.length > 0 && keep(line, false)) parts.push(line, NEWLINE);
       }
       if (parts.length > 0) await writeAll(handle, Buffer.concat(parts));
     }
@@ -146,11 +162,30 @@ export async function compactJournal(options: CompactOptions): Promise<CompactRe
 }
 
 const NEWLINE = Buffer.from('\n');
+const LIFE_MARK = Buffer.from(`"s":["${LIFE_PREFIX}`);
+
+/** A `life:<scope>` record: usage that left the retention, kept for lifetime totals whatever its time. */
+function isLifeRecord(record: DecodedRecord): boolean {
+  return record.scopes.every((scope) => scope.startsWith(LIFE_PREFIX));
+}
+
+function foldLife(life: Map<string, { at: number; readonly row: AmountRow }>, record: DecodedRecord): void {
+  for (const scope of record.scopes) {
+    if (sessionIdleMs(scope) > 0) continue;
+    let folded = life.get(scope);
+    if (!folded) {
+      folded = { at: record.at, row: new Float64Array(METRIC_COUNT) };
+      life.set(scope, folded);
+    }
+    folded.at = Math.max(folded.at, record.at);
+    for (let column = 0; column < METRIC_COUNT; column++) folded.row[column] = ledgerAmount(folded.row[column] + record.row[column]);
+  }
+}
 
 /** The time of the file's first record; null when the file is missing, empty or does not start with a record. */
 async function firstRecordTime(file: string): Promise<number | null> {
   for await (const batch of readLineBatches(file, 64 * 1024)) {
-    const line = batch.find((candidate) => candidate.length > 0);
+    const line = batch.find((candidate) => candidate.length > 0 && !candidate.includes(LIFE_MARK)); // lifetime lines are old
     if (!line) continue;
     return leadingTime(line) ?? decodeRecord(line.toString('utf8'))?.at ?? null;
   }

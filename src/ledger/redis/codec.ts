@@ -3,8 +3,11 @@ import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInp
 import { columnOf, toRow, type AmountRow } from '../amounts.ts';
 import { buildStanding, withHold } from '../standing.ts';
 
-/** A check as the scripts take it: [scope, metric column (-1 = concurrency), windowMs, limit]. */
-type WireCheck = [string, number, number, number];
+/**
+ * A check as the scripts take it: [scope, metric column (-1 = concurrency), windowMs, limit], then for a calendar
+ * window 1, since, until (ms), for a lifetime 2.
+ */
+type WireCheck = [string, number, number, number] | [string, number, number, number, number, number, number] | [string, number, number, number, number];
 
 function wireCheck(check: LimitCheck): WireCheck {
   const column = check.metric === 'concurrency' ? -1 : columnOf(check.metric);
@@ -12,6 +15,12 @@ function wireCheck(check: LimitCheck): WireCheck {
   if (!Number.isFinite(check.limit)) throw new TypeError(`ledger: limit of ${check.id} must be a finite number`);
   // a concurrency cap counts open reservations and has no window (the engine gives it windowMs 0): none is sent
   if (column === -1) return [check.scope, column, 0, check.limit];
+  if (check.lifetime) return [check.scope, column, 1, check.limit, 2];
+  if (check.period) {
+    const { since, until } = check.period;
+    if (!Number.isSafeInteger(since) || !Number.isSafeInteger(until) || until <= since) throw new TypeError(`ledger: period of ${check.id} must be whole ms, since before until`);
+    return [check.scope, column, 1, check.limit, 1, since, until];
+  }
   if (!Number.isSafeInteger(check.windowMs) || check.windowMs <= 0) throw new TypeError(`ledger: windowMs of ${check.id} must be a positive integer`);
   return [check.scope, column, check.windowMs, check.limit];
 }

@@ -51,6 +51,14 @@ local function entomb(id, how, keep)
   redis.call('SET', tombstoneKey(id), how, 'PX', keep)
 end
 local function usageKey(level, epoch, scope) return NS .. 'u:' .. level .. ':' .. fmt(epoch) .. ':' .. scope end
+-- Lifetime totals of a scope ("a,b,c,d,e,f"): everything ever charged, past the retention. A session scope
+-- ("session:<idle ms>:...") keeps only these, and they expire once it has been idle (no reserve, no charge) that long.
+local function lifeKey(scope) return NS .. 'life:' .. scope end
+local function sessionIdle(scope)
+  local idle = string.match(scope, '^session:(%d+):')
+  if idle then return tonumber(idle) end
+  return nil
+end
 
 local function rowCsv(row)
   return string.format('%d,%d,%d,%d,%d,%d', row[1], row[2], row[3], row[4], row[5], row[6])
@@ -148,6 +156,13 @@ local function addPacked(packed, row)
 end
 
 local function addUsage(scope, at, row)
+  local lk = lifeKey(scope)
+  local idle = sessionIdle(scope)
+  redis.call('SET', lk, addPacked(redis.call('GET', lk) or false, row))
+  if idle then
+    redis.call('PEXPIRE', lk, idle)
+    return
+  end
   for li = 1, #LEVELS do
     local size, keep = LEVELS[li][1], LEVELS[li][3]
     local bucket = math.floor(at / size)
@@ -288,10 +303,23 @@ local function windowBuckets(scope, col, windowMs)
   return buckets, found, size
 end
 
--- Standing of one check {scope, col (-1 = concurrency), windowMs, limit}: used, reserved, resetMs (-1 = none).
+-- A calendar check's window reaches back to its start (at least 1 ms); its reset is its end.
+local function calendarWindow(check)
+  return math.max(1, NOW - check[6])
+end
+
+-- Standing of one check {scope, col (-1 = concurrency), windowMs, limit[, kind 1 since until | kind 2]}: used, reserved,
+-- resetMs (-1 = none). Kind 1: a calendar window from `since`, reset at `until`; kind 2 (or a session scope): lifetime.
 local function standingOf(check)
   local scope, col, windowMs = check[1], check[2], check[3]
   if col < 0 then return openCount(scope), 0, -1 end
+  if check[5] == 2 or sessionIdle(scope) then
+    return valueOf(redis.call('GET', lifeKey(scope)), COLUMN_PATTERNS[col]), heldAmount(scope, col), -1
+  end
+  if check[5] == 1 then
+    local total = windowTotal(scope, col, calendarWindow(check))
+    return total, heldAmount(scope, col), math.max(0, check[7] - NOW)
+  end
   local total, oldest, size = windowTotal(scope, col, windowMs)
   local reset = -1
   if oldest then reset = (oldest + 1) * size + windowMs - NOW end
@@ -303,7 +331,8 @@ end
 local function retryAfter(check, reserved, amount, total)
   local scope, col, windowMs, limit = check[1], check[2], check[3], check[4]
   local allowance = limit - reserved - amount
-  if allowance < 0 or total <= allowance then return -1 end
+  if allowance < 0 or total <= allowance or check[5] == 2 or sessionIdle(scope) then return -1 end
+  if check[5] == 1 then return math.max(1, check[7] - NOW) end
   local buckets, values, size = windowBuckets(scope, col, windowMs)
   local rest = total
   for i = 1, #buckets do

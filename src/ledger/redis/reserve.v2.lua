@@ -1,4 +1,4 @@
--- reserve v2: payload {id, scopes, row[6], checks[[scope, col, windowMs, limit]], leaseMs, deadline?}.
+-- reserve v2: payload {id, scopes, row[6], checks[[scope, col, windowMs, limit, ...]], leaseMs, deadline?}.
 -- Reply {admitted 0/1, blocked check index (1-based, 0 = none), retryAfterMs (-1 = none), now, then used, reserved,
 -- resetMs per check}: the standings without the new hold; `now` (the server's time) lets the replica set deadlines.
 -- `deadline` (server ms): the replica stops waiting for the reply then. A reserve that runs later (Redis was stalled
@@ -44,5 +44,9 @@ local expiresAt = NOW + P.leaseMs
 local csv = rowCsv(P.row)
 redis.call('HSET', rk, 's', cjson.encode(scopes), 'a', csv, 'e', fmt(expiresAt))
 redis.call('PEXPIREAT', rk, expiresAt + GRACE_MS)
-for _, scope in ipairs(scopes) do addHold(scope, id, csv, P.row, expiresAt) end
+for _, scope in ipairs(scopes) do
+  addHold(scope, id, csv, P.row, expiresAt)
+  local idle = sessionIdle(scope)
+  if idle then redis.call('PEXPIRE', lifeKey(scope), idle) end -- a reserve is activity: the session stays
+end
 return reply

@@ -13,6 +13,7 @@ if not (existed and valid) then
   at = math.min(P.orRecord[2], NOW)
 end
 entomb(P.id, 's', P.keep)
-if isZeroRow(P.row) or at <= NOW - RETENTION_MS then return 1 end
+-- older than the retention: addUsage keeps it in the lifetime totals only
+if isZeroRow(P.row) then return 1 end
 for _, scope in ipairs(scopes) do addUsage(scope, at, P.row) end
 return 1

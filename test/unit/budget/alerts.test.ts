@@ -59,7 +59,7 @@ describe('budget alerts', () => {
 
 describe('AlertTracker across replicas', () => {
   const spec: LimitSpec = {
-    id: 'shared:team/usd/1h', scope: 'shared:team', metric: 'usd_micros', limit: 10_000, window: '1h', windowMs: HOUR, behavior: 'hard_stop',
+    id: 'shared:team/usd/1h', scope: 'shared:team', metric: 'usd_micros', limit: 10_000, window: '1h', windowMs: HOUR, fixed: null, zone: 'UTC', behavior: 'hard_stop',
     models: null, modelPattern: null, alerts: [0.5], source: { kind: 'governance', file: '/gov/_shared/team.json' }, field: 'limit_usd', entry: { limit_usd: 0.01 },
   };
   const standing = (used: number): LimitStanding => ({ id: spec.id, scope: spec.scope, windowMs: spec.windowMs, metric: 'usd_micros', limit: spec.limit, used, reserved: 0, remaining: spec.limit - used, resetMs: 0 });

@@ -115,10 +115,13 @@ describe('Journal', () => {
     ].join(''));
     const result = await compactJournal({ file, retentionMs: 35 * DAY, now: () => now });
     assert.deepEqual([result.kept, result.dropped, result.rewritten], [2, 3, true]);
-    assert.equal(await readFile(file, 'utf8'), line(now - 2 * DAY, ['agent:a'], { usd_micros: 3 }) + line(now - 1, ['agent:a'], { usd_micros: 4 }));
+    // what left the retention stays in the scope's lifetime total: one `life:` line per scope, which no compaction drops
+    const life = line(now - 36 * DAY, ['life:agent:a'], { usd_micros: 3 });
+    assert.equal(await readFile(file, 'utf8'), life + line(now - 2 * DAY, ['agent:a'], { usd_micros: 3 }) + line(now - 1, ['agent:a'], { usd_micros: 4 }));
     assert.deepEqual(await readdir(dir), ['journal.jsonl'], 'no temp file left behind');
-    const again = await compactJournal({ file, retentionMs: 35 * DAY, now: () => now });
-    assert.deepEqual([again.kept, again.dropped, again.rewritten], [2, 0, false]);
+    const again = await compactJournal({ file, retentionMs: 35 * DAY, now: () => now + 40 * DAY });
+    assert.deepEqual([again.kept, again.dropped, again.rewritten], [1, 2, true]);
+    assert.equal(await readFile(file, 'utf8'), line(now - 1, ['life:agent:a'], { usd_micros: 7 }) + life, 'the lifetime lines survive every compaction');
     await rm(dir, { recursive: true });
   });
 
@@ -137,7 +140,8 @@ describe('Journal', () => {
     await journal.flush();
     const ledger = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
     const replayed = await replayJournal({ file, ledger, retentionMs: 35 * DAY, now: () => now });
-    assert.equal(replayed.records, 49, 'the fresh record, the one appended before and the 47 appended during compaction');
+    assert.equal(replayed.records, 50, 'the fresh record, the one appended before, the 47 appended during compaction and the lifetime line');
+    assert.equal((await ledger.standing([{ ...allTime('agent:a'), lifetime: true }]))[0].used, 1 + 2 + 3 + (4 + 50) * 47 / 2, 'the lifetime keeps what left the retention');
     const [standing] = await ledger.standing([allTime('agent:a')]);
     assert.equal(standing.used, 2 + 3 + (4 + 50) * 47 / 2);
     const times = (await readFile(file, 'utf8')).trimEnd().split('\n').map((text) => JSON.parse(text).t as number);
@@ -149,8 +153,8 @@ describe('Journal', () => {
     // the timer: a journal opened with compaction every 20 ms drops what expires while it runs
     const timed = await Journal.open({ file, compaction: { everyMs: 20, retentionMs: 35 * DAY, now: () => now } });
     now += 34 * DAY; // the record written at now - 2 days is now 36 days old
-    for (let waited = 0; (await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},`) && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(!(await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},`), 'the expired record was compacted away by the timer');
+    for (let waited = 0; (await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},"s":["agent:a"]`) && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(!(await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},"s":["agent:a"]`), 'the expired record was compacted away by the timer');
     timed.append({ at: now, scopes: ['agent:a'], row: row(7) });
     await timed.close();
     assert.ok((await readFile(file, 'utf8')).trimEnd().endsWith(line(now, ['agent:a'], { usd_micros: 7 }).trimEnd()), 'appends after a timed compaction go to the new file');

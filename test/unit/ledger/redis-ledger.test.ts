@@ -65,7 +65,7 @@ describe('redis ledger', () => {
     }
   });
 
-  it('gives every key but the layout an expiry, all under one hash tag', async () => {
+  it('gives every key but the layout and lifetime totals an expiry, all under one hash tag', async () => {
     const { ledger, prefix, cleanup } = await makeTestLedger('ttl');
     try {
       const limit = check('agent:t', 'usd_micros', 100, MINUTE);
@@ -78,7 +78,8 @@ describe('redis ledger', () => {
       assert.ok(keys.size >= 6, `expected usage, hold and reservation keys, got ${[...keys.keys()].join(' ')}`);
       for (const [key, ttl] of keys) {
         assert.ok(key.startsWith(`{${prefix}}:v2:`), key);
-        if (key.endsWith(':layout') || key.endsWith(':born')) assert.equal(ttl, -1, key);
+        // lifetime totals are kept for good, one key per scope (agents and shared budgets: not per call, nor per session)
+        if (key.endsWith(':layout') || key.endsWith(':born') || /:life:(agent|shared):/.test(key)) assert.equal(ttl, -1, key);
         // A bucket hash expires with its newest bucket: at most 112 buckets (112 h at the 1 h level) past the retention.
         else assert.ok(ttl > 0 && ttl <= 35 * DAY + 112 * HOUR, `${key} expires (${ttl} ms)`);
       }
