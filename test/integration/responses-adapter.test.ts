@@ -122,6 +122,25 @@ describe('the Responses adapter on chat completions', () => {
     assert.deepEqual(entry.interventions, ['responses_api_adapter', 'responses_required_tool_choice_relaxed', 'responses_reasoning_effort_defaulted:medium']);
   });
 
+  it('case 18: cached input and reasoning tokens reach the agent under chat names and the audit event', async () => {
+    const completion = await client.chat.completions.create({ model: 'openai/gpt-5.6-terra', messages: [{ role: 'user', content: 'case eighteen' }] }, { headers: behaviorHeader({ usage: { input: 8, cacheRead: 2, output: 5, reasoning: 3 } }) });
+    assert.equal(completion.usage?.prompt_tokens_details?.cached_tokens, 2);
+    assert.equal(completion.usage?.completion_tokens_details?.reasoning_tokens, 3);
+    const entry = await recorded('case eighteen');
+    const event = h.events.find((e) => e.type === 'response' && e.request_id === entry.request_id)!;
+    assert.deepEqual([event.tokens_in, event.cached_tokens, event.tokens_out, event.reasoning_tokens], [8, 2, 5, 3]);
+  });
+
+  it('case 14 and 15 (a difference): a "use /v1/responses" answer is relayed as it is, one call, never retried', async () => {
+    const calls = h.fake.requests.length;
+    await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-9-experimental', messages: [{ role: 'user', content: 'x' }] }, { headers: behaviorHeader({ onlyResponses: true }) }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.BadRequestError);
+      assert.match((error.error as { message: string }).message, /only supported in v1\/responses/);
+      return true;
+    });
+    assert.deepEqual(h.fake.requests.slice(calls).map((r) => r.path), ['/v1/chat/completions']);
+  });
+
   it('case 12: a failed response is a 502, never a success; streamed, no [DONE]; what it reported is charged', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-5.6-terra', messages: [{ role: 'user', content: 'case twelve' }] }, { headers: behaviorHeader({ responseStatus: 'failed', usage: { input: 9, output: 0 } }) }), (error: unknown) => {
       assert.ok(error instanceof OpenAI.APIError && error.status === 502);
