@@ -35,6 +35,8 @@ export const ERRORS = {
   responses_adapter_failed: { status: 502, retryable: true, message: 'failed to translate responses API reply' },
   budget_exceeded: { status: 429, retryable: false, message: 'budget exceeded' },
   rate_limited: { status: 429, retryable: true, message: 'rate limited by budget policy' },
+  loop_detected: { status: 429, retryable: true, message: 'the agent repeats itself: the same request or tool call again and again' },
+  invalid_session: { status: 400, retryable: false, message: 'invalid session id' },
   unknown_cost_blocked: { status: 429, retryable: false, message: 'model price unknown and policy blocks unknown-cost requests' },
   budget_unavailable: { status: 503, retryable: true, message: 'budget enforcement unavailable' },
   capacity_exhausted: { status: 503, retryable: true, message: 'tollgate holds as many request bytes as it is configured for (TOLLGATE_MAX_BYTES_IN_FLIGHT): retry shortly' },

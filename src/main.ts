@@ -5,6 +5,7 @@ import type { Agent } from './auth/agent.ts';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy/store.ts';
 import { createBudgetEngine } from './budget/engine.ts';
+import { LoopBreaker } from './budget/loop-breaker.ts';
 import { SettleBacklog } from './budget/settle-backlog.ts';
 import { historyScopes } from './budget/history-scopes.ts';
 import { attachAlertWebhook } from './budget/alert-webhook.ts';
@@ -98,7 +99,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   });
   const providers = new ProviderRegistry(config.providers);
   const backlog = new SettleBacklog({ ledger, report: log });
-  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog, now: options.now });
+  const loops = new LoopBreaker({ now: options.now });
+  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog, loops, now: options.now });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
   const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, maxOpenFiles: config.historyMaxOpenFiles, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections, idleMs: config.timeouts.upstreamIdleMs });
@@ -128,7 +130,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
 
   const loopLag = new LoopLag();
   const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag });
-  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets });
+  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets, loops });
   await listen(ui, config.ui);
   const uiUrl = urlOf(ui);
   log(`operator UI on ${uiUrl}`);

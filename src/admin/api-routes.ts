@@ -1,4 +1,7 @@
 // The admin API under /api/: agents with budget standing, one agent's detail, overrides, history pages, shared budgets, summary, live feed.
+import type { LoopView } from '../budget/loop-breaker.ts';
+import { loopSettings } from '../budget/loop-guard.ts';
+import type { LoopSettings } from '../budget/loop-policy.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainAgentId, type Agent } from '../auth/agent.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -28,6 +31,8 @@ export interface AdminApiDeps {
   /** The UiAuth: whether a token is set, and the session cookie that stands for it. */
   readonly auth: { readonly tokenConfigured: boolean; sessionCookie(): string };
   readonly now: () => number;
+  /** The loop breaker's state per agent (absent: none shown). */
+  readonly loops?: { view(agentId: string, settings: LoopSettings): LoopView | null };
 }
 
 /** A matched admin route: what access it needs and how to answer it. */
@@ -98,6 +103,7 @@ async function agentDetail(deps: AdminApiDeps, res: ServerResponse, id: string):
     policy: policyDetail(standing.policy),
     override: await readOverrideFile(deps.policies, agent.id),
     recent: { calls: recent.map(callSummary) },
+    loop: deps.loops?.view(agent.id, loopSettings(standing.policy)) ?? null,
   });
 }
 

@@ -38,6 +38,8 @@ export interface UiServerOptions {
   /** Known secrets masked in the live feed's frames. */
   readonly secrets?: LogSecrets;
   readonly now?: () => number;
+  /** The loop breaker, whose state the agent page shows. */
+  readonly loops?: AdminApiDeps['loops'];
 }
 
 /**
@@ -59,6 +61,7 @@ export function createUiServer(options: UiServerOptions): Server {
     pod: options.config.pod,
     auth,
     now: options.now ?? Date.now,
+    loops: options.loops,
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {

@@ -2,6 +2,7 @@
 import type { Agent } from '../auth/agent.ts';
 import type { LimitSpec, PolicyResult } from '../budget/policy/policy.ts';
 import { checkOf } from '../budget/plan.ts';
+import { rateWindowMs } from '../budget/forecast.ts';
 import type { SharedBudgetInfo } from '../budget/policy/store.ts';
 import type { Ledger, LimitCheck, LimitStanding, Metric } from '../ledger/ledger.ts';
 
@@ -20,6 +21,8 @@ export const DEFAULT_VIEW_WINDOW = { text: '24h', ms: 24 * 3_600_000 } as const;
 export interface LimitWithStanding {
   readonly spec: LimitSpec;
   readonly standing: LimitStanding;
+  /** USD limits: the spend over the forecast's rate window (budget/forecast.ts). */
+  readonly recent?: { readonly used: number; readonly windowMs: number };
 }
 
 export interface WindowUsage {
@@ -78,17 +81,18 @@ async function readChunk(input: { agents: readonly Agent[]; policies: PolicyRead
     const policy = input.policies.effective(agent, input.now);
     const specs = policy.kind === 'policy' ? policy.limits : [];
     const limitIndexes = specs.map((spec) => batch.add(checkOf(spec, input.now)));
+    const rateIndexes = specs.map((spec) => (spec.metric === 'usd_micros' ? batch.add(rateCheck(spec)) : -1));
     const windows = distinctWindows(specs).map((window) => ({
       window,
       indexes: SUMMARY_METRICS.map((metric) => batch.add({ id: `view:${agent.id}/${metric}/${window.ms}`, scope: `agent:${agent.id}`, metric, windowMs: window.ms, limit: Number.MAX_SAFE_INTEGER })),
     }));
-    return { agent, policy, specs, limitIndexes, windows };
+    return { agent, policy, specs, limitIndexes, rateIndexes, windows };
   });
   await batch.read(input.ledger);
   return plans.map((plan) => ({
     agent: plan.agent,
     policy: plan.policy,
-    limits: plan.specs.map((spec, index) => ({ spec, standing: batch.get(plan.limitIndexes[index]) })),
+    limits: plan.specs.map((spec, index) => ({ spec, standing: batch.get(plan.limitIndexes[index]), ...recentSpend(batch, plan.rateIndexes[index]) })),
     windows: plan.windows.map(({ window, indexes }) => ({
       window: window.text,
       windowMs: window.ms,
@@ -114,12 +118,12 @@ export async function readSharedStandings(input: { agents: readonly Agent[]; pol
     for (const name of policy.shared) members.set(name, [...(members.get(name) ?? []), agent.id]);
   }
   const batch = new CheckBatch();
-  const plans = shared.map((info) => ({ info, indexes: info.limits.map((spec) => batch.add(checkOf(spec, input.now))) }));
+  const plans = shared.map((info) => ({ info, indexes: info.limits.map((spec) => batch.add(checkOf(spec, input.now))), rates: info.limits.map((spec) => (spec.metric === 'usd_micros' ? batch.add(rateCheck(spec)) : -1)) }));
   await batch.read(input.ledger);
-  return plans.map(({ info, indexes }) => ({
+  return plans.map(({ info, indexes, rates }) => ({
     info,
     members: members.get(info.name) ?? [],
-    limits: info.limits.map((spec, index) => ({ spec, standing: batch.get(indexes[index]) })),
+    limits: info.limits.map((spec, index) => ({ spec, standing: batch.get(indexes[index]), ...recentSpend(batch, rates[index]) })),
   }));
 }
 
@@ -141,6 +145,17 @@ export function agentState(standing: Pick<AgentStanding, 'policy' | 'limits'>): 
   return 'ok';
 }
 
+
+/** The spend of a USD limit's scope over its forecast's rate window (budget/forecast.ts). */
+function rateCheck(spec: LimitSpec): LimitCheck {
+  return { id: `rate:${spec.id}`, scope: spec.scope, metric: 'usd_micros', windowMs: rateWindowMs(spec), limit: Number.MAX_SAFE_INTEGER };
+}
+
+function recentSpend(batch: CheckBatch, index: number): { recent?: { readonly used: number; readonly windowMs: number } } {
+  if (index < 0) return {};
+  const standing = batch.get(index);
+  return { recent: { used: standing.used, windowMs: standing.windowMs } };
+}
 
 function distinctWindows(specs: readonly LimitSpec[]): { text: string; ms: number }[] {
   const byMs = new Map<number, string>();

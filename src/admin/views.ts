@@ -2,6 +2,7 @@
 import type { EffectivePolicy, FieldValues, LimitEntry, PolicyField, PolicyResult } from '../budget/policy/policy.ts';
 import type { LimitStanding } from '../ledger/ledger.ts';
 import { microsToUsd } from '../pricing/money.ts';
+import { forecastOf } from '../budget/forecast.ts';
 import type { AgentTotals } from './cost-totals.ts';
 import { agentState, usedFraction, type AgentStanding, type LimitWithStanding, type WindowUsage } from './standings.ts';
 
@@ -30,8 +31,26 @@ export function limitRow(limit: LimitWithStanding, now: number): Record<string, 
     } : {}),
     used_fraction: round4(usedFraction(standing)),
     ...resetFields(standing, now),
+    ...(limit.recent ? { forecast: forecastRow({ standing, recent: limit.recent }, now) } : {}),
     source: { kind: spec.source.kind, file: spec.source.file },
     field: spec.field,
+  };
+}
+
+/**
+ * When a USD limit runs out at the recent rate (its scope's spend over the last hour, or over its own shorter rolling
+ * window): `rate_usd_per_hour`, `rate_window`, `exhausted_in_ms` / `exhausted_at` (null: nothing spent recently), and
+ * `before_reset` (it runs out before the window resets).
+ */
+function forecastRow(limit: { standing: LimitStanding; recent: { readonly used: number; readonly windowMs: number } }, now: number): Record<string, unknown> {
+  const { standing, recent } = limit;
+  const forecast = forecastOf({ remaining: standing.remaining, recent: recent.used, rateWindowMs: recent.windowMs, resetInMs: standing.resetMs });
+  return {
+    rate_usd_per_hour: microsToUsd(forecast.rateMicrosPerHour),
+    rate_window_ms: forecast.rateWindowMs,
+    exhausted_in_ms: forecast.exhaustedInMs,
+    exhausted_at: forecast.exhaustedInMs === null ? null : new Date(now + forecast.exhaustedInMs).toISOString(),
+    before_reset: forecast.beforeReset,
   };
 }
 

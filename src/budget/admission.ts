@@ -2,6 +2,7 @@
 import type { Agent } from '../auth/agent.ts';
 import type { ProxyError } from '../errors.ts';
 import type { Usage } from '../protocol/usage.ts';
+import type { LoopFingerprint } from '../protocol/loop-fingerprint.ts';
 
 export interface AdmitRequest {
   readonly requestId: string;
@@ -18,6 +19,12 @@ export interface AdmitRequest {
   readonly estimate: { readonly inputTokens: number; readonly maxOutputTokens: number | null; readonly choices?: number };
   /** The route's path (`/v1/messages` reaches only Anthropic models): a downgrade must be routable on it. */
   readonly path?: string;
+  /** The request's headers (the session id is read from the one the policy names). */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The loop breaker's input: hashes of the request (protocol/loop-fingerprint.ts); absent: not checked. */
+  readonly fingerprint?: LoopFingerprint;
+  /** Set by the engine: the session the request named (policy `session`). */
+  readonly sessionId?: string | null;
 }
 
 export type AdmissionOutcome = 'allow' | 'soft' | 'block' | 'unavailable';

@@ -2,6 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EventBus, EventOf } from '../observability/events.ts';
 
+/** What the webhook delivers: threshold alerts and loop detections (each with its `alert_id`). */
+type WebhookAlert = EventOf<'budget_alert'> | EventOf<'loop_detected'>;
+
 export interface AlertWebhookOptions {
   readonly bus: EventBus;
   /** Where alerts are POSTed as JSON. Treated as a secret: only its host appears in error messages. */
@@ -40,14 +43,15 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const maxQueue = options.maxQueue ?? 1000;
   const host = safeHost(options.url);
-  const queue: EventOf<'budget_alert'>[] = [];
+  const queue: WebhookAlert[] = [];
   let worker: Promise<void> | null = null;
   let closed = false;
   /** Ends the wait between two tries early (on close). */
   let wake: (() => void) | null = null;
 
-  const report = (event: EventOf<'budget_alert'>, message: string) => {
-    options.bus.emit({ type: 'warning', claw_id: event.claw_id, model: event.model, intervention: null, error: `alert webhook (${host}): ${message}`, limit_id: event.limit_id, threshold: event.threshold });
+  const report = (event: WebhookAlert, message: string) => {
+    const about = event.type === 'budget_alert' ? { limit_id: event.limit_id, threshold: event.threshold } : {};
+    options.bus.emit({ type: 'warning', claw_id: event.claw_id, model: event.model, intervention: null, error: `alert webhook (${host}): ${message}`, ...about });
   };
 
   const pause = (ms: number): Promise<void> => new Promise((resolve) => {
@@ -62,7 +66,7 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
     };
   });
 
-  const deliver = async (event: EventOf<'budget_alert'>): Promise<void> => {
+  const deliver = async (event: WebhookAlert): Promise<void> => {
     const body = JSON.stringify(event);
     // a try that timed out may still have reached the receiver: every try of one alert carries the same key
     const idempotencyKey = typeof event.alert_id === 'string' ? event.alert_id : randomUUID();
@@ -86,7 +90,8 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   };
 
   const unsubscribe = options.bus.subscribe((event) => {
-    if (event.type !== 'budget_alert' || closed) return;
+    // budget thresholds, and a loop's first flag and each new escalation level (not every flagged call)
+    if ((event.type !== 'budget_alert' && !(event.type === 'loop_detected' && event.alert)) || closed) return;
     if (queue.length >= maxQueue) {
       report(event, `queue full (${maxQueue} alerts waiting); alert dropped`);
       return;

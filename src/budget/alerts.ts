@@ -1,6 +1,7 @@
 // Threshold alerts on USD limits: after each settle, each threshold reached fires once per window, on one replica only.
 import { randomUUID } from 'node:crypto';
-import type { Ledger, LimitStanding } from '../ledger/ledger.ts';
+import type { Ledger, LimitCheck, LimitStanding } from '../ledger/ledger.ts';
+import { forecastOf, rateWindowMs } from './forecast.ts';
 import type { EventBus } from '../observability/events.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { LimitSpec } from './policy/policy.ts';
@@ -13,12 +14,12 @@ import type { LimitSpec } from './policy/policy.ts';
  */
 export class AlertTracker {
   readonly #bus: EventBus;
-  readonly #ledger: Pick<Ledger, 'claimOnce'>;
+  readonly #ledger: Pick<Ledger, 'claimOnce' | 'standing'>;
   readonly #now: () => number;
   /** claim key → until when a claim (ours or another replica's) is known to hold. */
   readonly #held = new Map<string, number>();
 
-  constructor(options: { bus: EventBus; ledger: Pick<Ledger, 'claimOnce'>; now?: () => number }) {
+  constructor(options: { bus: EventBus; ledger: Pick<Ledger, 'claimOnce' | 'standing'>; now?: () => number }) {
     this.#bus = options.bus;
     this.#ledger = options.ledger;
     this.#now = options.now ?? Date.now;
@@ -44,7 +45,31 @@ export class AlertTracker {
     }
   }
 
-  #emit(input: { agentId: string; model: string; spec: LimitSpec; standing: LimitStanding; threshold: number }): void {
+  /**
+   * `forecast_alert`: each USD limit that, at the spend rate of the last hour (or of its shorter rolling window), runs out
+   * before its window resets, fires one `budget_alert` with `kind: "forecast"`, then stays quiet until the window resets
+   * (or for one window length); across replicas once, as threshold alerts.
+   */
+  async forecast(input: { agentId: string; model: string; specs: readonly LimitSpec[]; checks: readonly LimitCheck[] }): Promise<void> {
+    if (input.specs.length === 0) return;
+    const rates = input.specs.map((spec) => ({ id: `rate:${spec.id}`, scope: spec.scope, metric: 'usd_micros' as const, windowMs: rateWindowMs(spec), limit: Number.MAX_SAFE_INTEGER }));
+    const read = await this.#ledger.standing([...input.checks, ...rates]);
+    for (const [index, spec] of input.specs.entries()) {
+      const standing = read[index];
+      const recent = read[input.specs.length + index];
+      const forecast = forecastOf({ remaining: standing.remaining, recent: recent.used, rateWindowMs: recent.windowMs, resetInMs: standing.resetMs });
+      if (!forecast.beforeReset || forecast.exhaustedInMs === 0) continue; // run out already: the limit itself refuses
+      const key = `forecast:${spec.id}`;
+      const now = this.#now();
+      if ((this.#held.get(key) ?? 0) > now) continue;
+      const claim = await this.#ledger.claimOnce({ key, ttlMs: Math.max(1, standing.resetMs ?? spec.windowMs) });
+      this.#held.set(key, now + claim.heldForMs);
+      if (!claim.claimed) continue;
+      this.#emit({ agentId: input.agentId, model: input.model, spec, standing, threshold: Math.round((standing.used / spec.limit) * 1e4) / 1e4, forecast: { exhausted_at: new Date(now + (forecast.exhaustedInMs ?? 0)).toISOString(), rate_usd_per_hour: microsToUsd(forecast.rateMicrosPerHour) } });
+    }
+  }
+
+  #emit(input: { agentId: string; model: string; spec: LimitSpec; standing: LimitStanding; threshold: number; forecast?: { exhausted_at: string; rate_usd_per_hour: number } }): void {
     const { spec, standing } = input;
     this.#bus.emit({
       type: 'budget_alert',
@@ -63,6 +88,7 @@ export class AlertTracker {
       used_micros: standing.used,
       limit_micros: spec.limit,
       source: spec.source.file,
+      ...(input.forecast ? { kind: 'forecast' as const, ...input.forecast } : {}),
     });
   }
 

@@ -1,6 +1,7 @@
 // The 429 a refused admission becomes: which code, which retry signals, and cllama's `budget` body object (plus ours).
 import { ProxyError, type ErrorCode } from '../errors.ts';
-import type { LimitStanding } from '../ledger/ledger.ts';
+import type { Ledger, LimitStanding } from '../ledger/ledger.ts';
+import { checkOf } from './plan.ts';
 import { retryAfterSeconds } from './duration.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import type { LimitSpec } from './policy/policy.ts';
@@ -10,6 +11,19 @@ export interface WindowSummary {
   readonly requests: number;
   readonly usdMicros: number;
   readonly unknownCostRequests: number;
+}
+
+/** Requests, USD and unknown-cost requests settled in the refusing limit's scope and window (cllama's summary). */
+export async function windowSummary(input: { ledger: Pick<Ledger, 'standing'>; spec: LimitSpec; now: number }): Promise<WindowSummary> {
+  const { spec, now } = input;
+  if (spec.metric === 'concurrency') return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
+  const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({ ...checkOf(spec, now, metric, `${spec.id}#${metric}`), limit: Number.MAX_SAFE_INTEGER });
+  try {
+    const [usd, requests, unknown] = await input.ledger.standing([check('usd_micros'), check('requests'), check('unknown_cost_requests')]);
+    return { usdMicros: usd.used, requests: requests.used, unknownCostRequests: unknown.used };
+  } catch {
+    return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
+  }
 }
 
 /** Concurrency limits have no window to wait for: tell the client to come back after this long. */
@@ -71,8 +85,10 @@ export function budgetBlockError(input: {
     metric: spec.metric,
     retry_after_ms: delay,
     resets_at: resetsIn === null ? null : new Date(now + resetsIn).toISOString(),
+    // a session's limit: which session, and what it spent (the window summary above is the session's)
+    ...(spec.sessionId !== undefined ? { session: { id: spec.sessionId, requests: summary.requests, spent_usd: microsToUsd(summary.usdMicros) } } : {}),
   };
-  const message = code === 'rate_limited'
+  const message = spec.sessionId !== undefined ? `session ${spec.sessionId} budget exceeded` : code === 'rate_limited'
     ? (spec.metric === 'concurrency' ? 'too many concurrent requests for this budget' : 'request rate limit exceeded')
     : 'budget exceeded';
   return new ProxyError(code, { message, extra: { budget }, headers });

@@ -6,12 +6,15 @@ import type { BudgetDecisionEvent, DecisionDetail, EventBus, InterventionDetail,
 import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
-import { blockCode, budgetBlockError, unknownCostError, type WindowSummary } from './budget-error.ts';
+import { blockCode, budgetBlockError, unknownCostError, windowSummary } from './budget-error.ts';
+import { readSessionId } from './session-policy.ts';
+import { LoopBreaker } from './loop-breaker.ts';
+import { checkLoop, loopSettings } from './loop-guard.ts';
 import { estimateAmounts, type PricedEstimate, unknownPriceRates } from './cost.ts';
 import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
 import { reservedOutputTokens, upstreamOutputCap } from './estimate.ts';
 import { standingHeaders } from './headers.ts';
-import { bareScopes, checkOf, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
+import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
 import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy/policy.ts';
 import { SettleBacklog } from './settle-backlog.ts';
 import { ReservationTicket, type TicketHold } from './ticket.ts';
@@ -33,6 +36,8 @@ export interface BudgetEngineOptions {
   readonly routable?: (target: { readonly path: string; readonly model: string }) => boolean;
   /** Where settlements go that could not reach the shared ledger, to be applied when it is back (none: reported only). */
   readonly backlog?: SettleBacklog;
+  /** The loop breaker (shared with the operator views, which show its state); default: one of the engine's own. */
+  readonly loops?: LoopBreaker;
   readonly now?: () => number;
 }
 
@@ -65,18 +70,25 @@ class Engine implements BudgetEngine {
   readonly #now: () => number;
   readonly #leaseMs: number;
   readonly #alerts: AlertTracker;
+  readonly #loops: LoopBreaker;
 
   constructor(options: BudgetEngineOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#alerts = new AlertTracker({ bus: options.bus, ledger: options.ledger, now: this.#now });
+    this.#loops = options.loops ?? new LoopBreaker({ now: this.#now });
   }
 
   async admit(request: AdmitRequest): Promise<Admission> {
     const now = this.#now();
     const policy = this.#options.policies.effective(request.agent, now);
+    const looping = checkLoop({ breaker: this.#loops, bus: this.#options.bus, request, settings: loopSettings(policy) });
+    if (looping) return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: looping, downgradeTo: null };
     if (policy.kind === 'unavailable') return this.#unavailable({ request, reason: policy.reason, fallback: { kind: 'ledger_works' } });
+    const session = policy.session ? readSessionId(request.headers, policy.session.header) : null;
+    if (session !== null && typeof session === 'object') return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: new ProxyError('invalid_session', { message: session.invalid }), downgradeTo: null };
+    if (session !== null) request = { ...request, sessionId: session };
     try {
       return await this.#admitWithPolicy(request, policy, now);
     } catch (error) {
@@ -84,7 +96,7 @@ class Engine implements BudgetEngine {
       // unreachable or unanswered (nothing was held: a reserve without reply is an attempt of its own): in open mode the
       // call's usage is still kept for the ledger's return
       const keep = this.#options.backlog && SettleBacklog.keeps(error);
-      const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request), now).scopes } : null;
+      const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request), now, request.sessionId).scopes } : null;
       return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, fallback });
     }
   }
@@ -117,7 +129,7 @@ class Engine implements BudgetEngine {
     if (isUnlimited(policy)) return this.#unlimited(request, policy, target);
     const downgrade = this.#downgradeFor(request, policy, target);
     let triedDowngrade = false;
-    if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target))) {
+    if (downgrade && policy.downgradeAt !== null && (await this.#pastDowngradeThreshold(policy, target, request.sessionId))) {
       triedDowngrade = true;
       const attempt = await this.#tryReserve({ request, policy, target: downgrade });
       if (isDecided(attempt)) return this.#decided({ request, policy, attempt, downgraded: true });
@@ -145,8 +157,8 @@ class Engine implements BudgetEngine {
   }
 
   /** `downgrade_at`: settled spend of some USD limit that applies has reached that fraction of it. */
-  async #pastDowngradeThreshold(policy: EffectivePolicy, target: RequestTarget): Promise<boolean> {
-    const plan = planRequest(policy, target, this.#now());
+  async #pastDowngradeThreshold(policy: EffectivePolicy, target: RequestTarget, sessionId: string | null | undefined): Promise<boolean> {
+    const plan = planRequest(policy, target, this.#now(), sessionId);
     if (plan.usd.length === 0) return false;
     const standings = await this.#options.ledger.standing(plan.usdChecks);
     return standings.some((standing) => standing.used >= policy.downgradeAt! * standing.limit);
@@ -163,7 +175,7 @@ class Engine implements BudgetEngine {
     const { request, policy, target } = input;
     const priced = this.#estimate({ request, target, unknownCost: policy.unknownCost, fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }) });
     if (priced.blocked) return { kind: 'unknown_price_blocked', target };
-    const plan = planRequest(policy, target, this.#now());
+    const plan = planRequest(policy, target, this.#now(), request.sessionId);
     let outcome: ReserveOutcome;
     try {
       outcome = await this.#options.ledger.reserve({ id: request.requestId, scopes: plan.scopes, amounts: priced.amounts, checks: plan.hardChecks, leaseMs: this.#leaseMs });
@@ -187,7 +199,7 @@ class Engine implements BudgetEngine {
       scopes: plan.scopes,
       target,
       policy,
-      afterSettle: plan.alerting.length > 0 ? () => this.#checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan }) : undefined,
+      afterSettle: plan.alerting.length > 0 || policy.forecastAlert ? () => this.#checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan, forecast: policy.forecastAlert }) : undefined,
     });
     if (downgraded) {
       this.#intervention(request, 'model_downgraded', { from_model: request.requestedModel, to_model: policy.downgradeTo, downgrade_at: policy.downgradeAt });
@@ -222,7 +234,7 @@ class Engine implements BudgetEngine {
   /** A ticket that holds nothing and records the call's usage on every scope of its plan when it settles. */
   #recordingTicket(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): ReservationTicket {
     const { request, policy, target } = input;
-    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target, this.#now()).scopes, target, policy });
+    return this.#ticket({ request, hold: 'none', scopes: planRequest(policy, target, this.#now(), request.sessionId).scopes, target, policy });
   }
 
   /**
@@ -257,7 +269,7 @@ class Engine implements BudgetEngine {
     }
     const { blocked, retryAfterMs, standings } = attempt.outcome;
     const spec = attempt.plan.hard.find((candidate) => candidate.id === blocked.id)!;
-    const summary = await this.#windowSummary(spec);
+    const summary = await windowSummary({ ledger: this.#options.ledger, spec, now });
     const error = budgetBlockError({ spec, blocked, retryAfterMs, summary, now });
     this.#intervention(request, error.code, { behavior: spec.behavior, ...limitFields(spec, blocked), retry_after_ms: retryAfterMs });
     this.#decision({ request, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
@@ -318,23 +330,11 @@ class Engine implements BudgetEngine {
     }
   }
 
-  /** Requests, USD and unknown-cost requests settled in the refusing limit's scope and window (cllama's summary). */
-  async #windowSummary(spec: LimitSpec): Promise<WindowSummary> {
-    if (spec.metric === 'concurrency') return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
-    const now = this.#now();
-    const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({ ...checkOf(spec, now, metric, `${spec.id}#${metric}`), limit: Number.MAX_SAFE_INTEGER });
-    try {
-      const [usd, requests, unknown] = await this.#options.ledger.standing([check('usd_micros'), check('requests'), check('unknown_cost_requests')]);
-      return { usdMicros: usd.used, requests: requests.used, unknownCostRequests: unknown.used };
-    } catch {
-      return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
-    }
-  }
-
-  async #checkAlerts(input: { agentId: string; model: string; plan: RequestPlan }): Promise<void> {
+  async #checkAlerts(input: { agentId: string; model: string; plan: RequestPlan; forecast: boolean }): Promise<void> {
     try {
       const standings = await this.#options.ledger.standing(input.plan.alertChecks);
       await this.#alerts.observe({ agentId: input.agentId, model: input.model, specs: input.plan.alerting, standings });
+      if (input.forecast) await this.#alerts.forecast({ agentId: input.agentId, model: input.model, specs: input.plan.usd, checks: input.plan.usdChecks });
     } catch (error) {
       // the call is settled; only its alert check failed (the next settle checks again)
       this.#options.bus.emit({ type: 'warning', claw_id: input.agentId, model: input.model, intervention: null, error: `budget alert check failed: ${(error as Error).message}` });

@@ -36,9 +36,28 @@ const plans = new WeakMap<EffectivePolicy, Map<string, RequestPlan>>();
  * The plan for a request at `now`; computed once per (policy, provider/model, requested model) and cached with the
  * policy; a plan with calendar limits is copied with the period of `now` (cached until the first of them ends).
  */
-export function planRequest(policy: EffectivePolicy, target: RequestTarget, now: number = Date.now()): RequestPlan {
+export function planRequest(policy: EffectivePolicy, target: RequestTarget, now: number = Date.now(), sessionId: string | null = null): RequestPlan {
   const plan = basePlan(policy, target);
-  return plan.calendar ? timedPlan(plan, now) : plan;
+  const timedOrNot = plan.calendar ? timedPlan(plan, now) : plan;
+  return sessionId !== null && policy.session ? withSession(timedOrNot, policy.session.specs, sessionId) : timedOrNot;
+}
+
+/** The plan of a request that names a session: the session's scope and limits added (its own lifetime totals). */
+function withSession(plan: RequestPlan, templates: readonly LimitSpec[], sessionId: string): RequestPlan {
+  const specs = templates.map((spec) => ({ ...spec, scope: `${spec.scope}${sessionId}`, sessionId }));
+  const hard = specs.filter((spec) => spec.behavior !== 'soft_alert');
+  const soft = specs.filter((spec) => spec.behavior === 'soft_alert');
+  const usd = specs.filter((spec) => spec.metric === 'usd_micros');
+  return {
+    ...plan,
+    scopes: [...plan.scopes, specs[0].scope],
+    hard: plan.hard.concat(hard),
+    hardChecks: plan.hardChecks.concat(hard.map(toCheck)),
+    soft: plan.soft.concat(soft),
+    softChecks: plan.softChecks.concat(soft.map(toCheck)),
+    usd: plan.usd.concat(usd),
+    usdChecks: plan.usdChecks.concat(usd.map(toCheck)),
+  };
 }
 
 const timed = new WeakMap<RequestPlan, { readonly since: number; readonly until: number; readonly plan: RequestPlan }>();

@@ -1,5 +1,5 @@
 // Renders `tollgate status` for a terminal: the live view from the admin API, or the offline view from history files.
-import { formatAgo, formatCount, formatDuration, formatMetric, formatPercent, formatTokens, formatUsdMicros, fractionTone, metricLabel } from '../dashboard/static/format.js';
+import { forecastText, formatAgo, formatCount, formatDuration, formatMetric, formatPercent, formatTokens, formatUsdMicros, fractionTone, metricLabel } from '../dashboard/static/format.js';
 import type { HistoryStatus } from './history-status.ts';
 import { renderTable, type Style } from './output.ts';
 
@@ -33,6 +33,8 @@ function limitRows(owner: string, limits: any[], style: Style, now: number, fetc
       limit.reserved > 0 ? formatMetric(limit.metric, limit.reserved) : '–',
       style.tone(tone === 'over' ? 'over' : null, resetIn),
       String(limit.behavior ?? '').replace('_', ' '),
+      // before the window resets: highlighted (the rate is the spend of the last hour, or of a shorter window)
+      style.tone(limit.forecast?.before_reset ? 'high' : null, forecastText(limit, now - fetchedAt)?.replace('at this rate: ', '') ?? '–'),
     ];
   });
 }
@@ -81,7 +83,7 @@ export function renderLiveStatus(input: { status: LiveStatus; style: Style; now:
     lines.push(renderTable({
       style,
       columns: [{ header: 'OWNER' }, { header: 'LIMIT' }, { header: 'USED', align: 'right' }, { header: 'OF', align: 'right' }, { header: 'USE', align: 'right' },
-        { header: 'RESERVED', align: 'right' }, { header: 'FREES IN', align: 'right' }, { header: 'BEHAVIOR' }],
+        { header: 'RESERVED', align: 'right' }, { header: 'FREES IN', align: 'right' }, { header: 'BEHAVIOR' }, { header: 'AT THIS RATE', align: 'right' }],
       rows: limitTable.map((row) => [style.bold(row[0]), ...row.slice(1)]),
     }));
   }

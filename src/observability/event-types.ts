@@ -149,6 +149,31 @@ export interface BudgetAlertEvent extends Head<'budget_alert'> {
   used_micros: number;
   limit_micros: number;
   source: string;
+  /** `forecast`: not a threshold reached but the limit projected to run out before its window resets (`exhausted_at`). */
+  kind?: 'forecast';
+  exhausted_at?: string;
+  rate_usd_per_hour?: number;
+}
+
+/**
+ * The loop breaker flagged a call (loop-breaker.ts): hashes only, never prompt text. `alert` marks the first flag of an
+ * episode and each new level (what the webhook delivers); every flagged or refused call has its line.
+ */
+export interface LoopDetectedEvent extends Head<'loop_detected'> {
+  claw_id: string;
+  model: string;
+  intervention: 'loop_detected';
+  request_id: string;
+  alert_id: string;
+  alert: boolean;
+  detector: string;
+  fingerprint: string;
+  count: number;
+  first_at: string;
+  last_at: string;
+  action: string;
+  refused: boolean;
+  stopped_until: string | null;
 }
 
 /** An operator set or cleared an agent's budget override through the admin API. */
@@ -180,6 +205,7 @@ export type EventDraft =
   | InterventionEvent
   | BudgetDecisionEvent
   | BudgetAlertEvent
+  | LoopDetectedEvent
   | OverrideChangedEvent
   | PolicyErrorEvent;
 

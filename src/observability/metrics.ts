@@ -113,6 +113,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
       case 'override_changed':
         tallies.overrides.add([String(event.action ?? 'unknown')]);
         return;
+      case 'loop_detected':
+        tallies.interventions.add([agent, 'loop_detected']);
+        return;
       default:
     }
   };

@@ -1,5 +1,6 @@
 // 3 route and 4 admit: where a call goes, whether its estimate fits every limit, and the body it goes upstream with.
 import { BodyEstimate } from '../budget/estimate.ts';
+import { loopFingerprint } from '../protocol/loop-fingerprint.ts';
 import { resolveRoute } from '../upstream/routing.ts';
 import type { AdmittedCall, CallProgress, CallRequest } from './context.ts';
 import { adapterPlan, checkAdaptable, takesAdapter } from './responses-adapter.ts';
@@ -27,6 +28,8 @@ export async function admitCall(input: { request: CallRequest; progress: CallPro
     requestedModel: route.requestedModel,
     estimate: new BodyEstimate({ body, protocol, params }),
     path: request.path,
+    headers: request.headers,
+    fingerprint: loopFingerprint({ body, model: route.requestedModel }),
   });
   progress.admission = admission;
   if (admission.error) throw admission.error;

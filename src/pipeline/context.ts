@@ -29,6 +29,8 @@ export interface CallRequest extends CallStart {
   readonly bodyText: string;
   /** Parsed request body as the agent sent it. */
   readonly body: Record<string, unknown>;
+  /** The request's headers (the budget reads the session id from the one the agent's policy names). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** A call admitted against every limit and ready to go upstream: what dispatch, settle and observe need, all present. */

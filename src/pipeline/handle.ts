@@ -41,5 +41,5 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
 
 /** Budget blocks are reported by the engine as interventions; they are not errors of the proxy. */
 function isBudgetBlock(error: ProxyError): boolean {
-  return error.code === 'budget_exceeded' || error.code === 'rate_limited' || error.code === 'unknown_cost_blocked';
+  return error.code === 'budget_exceeded' || error.code === 'rate_limited' || error.code === 'unknown_cost_blocked' || error.code === 'loop_detected';
 }

@@ -34,7 +34,7 @@ export async function readRequest(input: { req: IncomingMessage; progress: CallP
   progress.bytes = bytes;
   const bodyText = (await readBody(req, { maxBytes: deps.config.maxBodyBytes, hold: bytes })).toString('utf8');
   if (jsonDeeperThan(bodyText, deps.config.maxJsonDepth)) throw tooDeep(deps.config.maxJsonDepth);
-  const request: CallRequest = { ...progress.start, agent, bytes, bodyText, body: parseJsonObject(bodyText) };
+  const request: CallRequest = { ...progress.start, agent, bytes, bodyText, body: parseJsonObject(bodyText), headers: req.headers };
   progress.request = request;
   return request;
 }

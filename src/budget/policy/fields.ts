@@ -3,6 +3,8 @@ import { isPlainAgentId } from '../../auth/agent.ts';
 import { usdToMicros } from '../../pricing/money.ts';
 import { parseWindow } from '../duration.ts';
 import { CALENDAR_MAX_MS, CALENDAR_WINDOWS, isTimeZone, type FixedWindow } from '../calendar.ts';
+import { readSessionBlock, type SessionPolicy } from '../session-policy.ts';
+import { readLoopBlock, type LoopSettings } from '../loop-policy.ts';
 import { LEDGER_RETENTION_MS } from '../../ledger/ledger.ts';
 import { collapseModelName, invisibleCharacter } from '../../upstream/model-name.ts';
 
@@ -58,9 +60,15 @@ export interface FieldValues extends LimitAmounts {
   readonly unknown_cost?: UnknownCostMode;
   readonly fallback_rates?: FallbackRates;
   readonly alerts?: readonly number[];
+  /** Alert (webhook) when a USD limit will run out before its window resets at the recent rate. */
+  readonly forecast_alert?: boolean;
   readonly downgrade_to?: string;
   readonly downgrade_at?: number;
   readonly cap_output_tokens?: boolean;
+  /** Limits per session id (`x-tollgate-session`), each session expiring once idle. */
+  readonly session?: SessionPolicy;
+  /** Loop breaker thresholds and escalation (defaults: on, alert only). */
+  readonly loop?: LoopSettings;
   readonly reason?: string;
   readonly set_by?: string;
   readonly expires_at?: { readonly text: string; readonly ms: number };
@@ -98,7 +106,7 @@ export interface ParsedSource {
 const BEHAVIORS: readonly Behavior[] = ['hard_stop', 'rate_limit', 'soft_alert'];
 const UNKNOWN_COST_MODES: readonly UnknownCostMode[] = ['count_zero', 'block', 'estimate'];
 const WINDOW_MESSAGE = 'must be a positive duration like 1h or 7d';
-const SHARED_FIELDS = new Set<string>([...AMOUNT_FIELDS, 'max_concurrent', 'window', 'behavior', 'limits', 'alerts', 'timezone']);
+const SHARED_FIELDS = new Set<string>([...AMOUNT_FIELDS, 'max_concurrent', 'window', 'behavior', 'limits', 'alerts', 'timezone', 'forecast_alert']);
 const LIMIT_ENTRY_FIELDS = new Set<string>([...AMOUNT_FIELDS, 'window', 'behavior', 'models']);
 
 type Reader = (raw: unknown, field: string, problems: string[]) => unknown;
@@ -171,6 +179,9 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
     if (typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0) return fail(problems, field, 'must be a fraction of the USD limit greater than 0, like 0.8');
     return raw;
   },
+  session: (raw, field, problems) => readSessionBlock({ raw, field, problems, readers: { usd: readUsd, count: readCount, behavior: readBehavior, duration: parseWindow, maxIdleMs: LEDGER_RETENTION_MS } }),
+  loop: (raw, field, problems) => readLoopBlock({ raw, field, problems, duration: parseWindow }),
+  forecast_alert: (raw, field, problems) => (typeof raw === 'boolean' ? raw : fail(problems, field, `must be true or false, got ${typeName(raw)}`)),
   cap_output_tokens: (raw, field, problems) => (typeof raw === 'boolean' ? raw : fail(problems, field, `must be true or false, got ${typeName(raw)}`)),
   reason: readString,
   set_by: readString,

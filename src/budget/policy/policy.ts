@@ -2,6 +2,7 @@
 import type { Metric } from '../../ledger/ledger.ts';
 import { usdToMicros } from '../../pricing/money.ts';
 import { isTimeZone, type FixedWindow } from '../calendar.ts';
+import { DEFAULT_LOOP, type LoopSettings } from '../loop-policy.ts';
 import {
   AMOUNT_FIELDS,
   POLICY_FIELDS,
@@ -45,6 +46,15 @@ export interface LimitSpec {
   readonly field: string;
   /** Every amount of the entry that set it (cllama's 429 body shows `limit_usd` / `max_requests` when set). */
   readonly entry: LimitAmounts & { readonly max_concurrent?: number };
+  /** A session limit, as planned for one request: the session id (its scope is that session's). */
+  readonly sessionId?: string;
+}
+
+/** The policy's `session` block and its limits (their scope is a template: the plan appends the request's session id). */
+export interface SessionLimits {
+  readonly header: string;
+  readonly idleMs: number;
+  readonly specs: readonly LimitSpec[];
 }
 
 export interface EffectivePolicy {
@@ -58,10 +68,16 @@ export interface EffectivePolicy {
   /** `fallback_rates`; null under `estimate` means the provider's highest rates (Pricer.ceilingRates). */
   readonly fallbackRates: FallbackRates | null;
   readonly alerts: readonly number[];
+  /** `forecast_alert`: a forecast alert when a USD limit runs out before it resets at the recent rate. */
+  readonly forecastAlert: boolean;
   readonly downgradeTo: string | null;
   readonly downgradeAt: number | null;
   /** `cap_output_tokens` (default true): a request without an output cap gets one equal to what was reserved. */
   readonly capOutputTokens: boolean;
+  /** The loop breaker's settings (the `loop` block over the defaults). */
+  readonly loop: LoopSettings;
+  /** Per-session limits, or null when the policy has no `session` block. */
+  readonly session: SessionLimits | null;
   /** The merged field values, and the source each came from (the admin API shows both). */
   readonly fields: Partial<FieldValues>;
   readonly sources: Partial<Record<PolicyField, PolicySource>>;
@@ -151,7 +167,7 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
   // fallback_rates says otherwise), so a model newer than the price table cannot spend past the limit for free
   const limits = uniqueIds([...ownLimits, ...sharedLimits]);
   const unknownCost = fields.unknown_cost ?? (limits.some((spec) => spec.metric === 'usd_micros') ? 'estimate' : 'count_zero');
-  for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens'] as const) reportInvalid(merged, field, problems);
+  for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens', 'session', 'loop', 'forecast_alert'] as const) reportInvalid(merged, field, problems);
   if (problems.length > 0) return unavailable(agentId, problems, validUntil);
 
   const sources: Partial<Record<PolicyField, PolicySource>> = {};
@@ -164,9 +180,12 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
     unknownCost,
     fallbackRates: fields.fallback_rates ?? null,
     alerts: fields.alerts ?? [],
+    forecastAlert: fields.forecast_alert ?? false,
     downgradeTo: fields.downgrade_to ?? null,
     downgradeAt: fields.downgrade_at ?? null,
     capOutputTokens: fields.cap_output_tokens ?? true,
+    session: sessionLimits(merged, agentId),
+    loop: fields.loop ?? DEFAULT_LOOP,
     fields,
     sources,
     expired,
@@ -247,6 +266,22 @@ function buildLimits(input: { merged: Merged; scopeBase: string; problems: strin
     specs.push(makeSpec({ scopeBase, models: null, metric: 'concurrency', amount: fields.max_concurrent, window: '', windowMs: 0, fixed: null, zone, behavior: 'rate_limit', alerts: [], source: merged.origin.get('max_concurrent')!.parsed.source, field: 'max_concurrent', entry: { max_concurrent: fields.max_concurrent } }));
   }
   return specs;
+}
+
+/** The `session` block's limits: lifetime totals on `session:<idle ms>:<agent>:` + the request's session id. */
+function sessionLimits(merged: Merged, agentId: string): SessionLimits | null {
+  const session = merged.values.session;
+  if (!session) return null;
+  const source = merged.origin.get('session')!.parsed.source;
+  const behavior = session.behavior ?? merged.values.behavior ?? 'hard_stop';
+  const specs: LimitSpec[] = [];
+  for (const field of AMOUNT_FIELDS) {
+    const amount = session.amounts[field];
+    if (amount === undefined) continue;
+    const spec = makeSpec({ scopeBase: `session:${session.idleMs}:${agentId}:`, models: null, metric: METRIC_OF[field], amount, window: 'session', windowMs: session.idleMs, fixed: 'lifetime', zone: 'UTC', behavior, alerts: [], source, field: `session.${field}`, entry: session.amounts });
+    specs.push({ ...spec, id: `agent:${agentId}/session/${SHORT_NAME[spec.metric]}` });
+  }
+  return { header: session.header, idleMs: session.idleMs, specs };
 }
 
 function makeSpec(input: {

@@ -50,8 +50,21 @@ export function renderAgent({ detail, history, chartWindow, fetchedAt, onWindow 
         h('div', { class: 'card limits-card', id: 'limits' }, (agent.limits ?? []).length
           ? h('div', { class: 'bars' }, agent.limits.map((limit) => limitBar(limit, { fetchedAt, showSource: true })))
           : h('span', { class: 'faint' }, 'No limit applies to this agent.')))),
+    detail.loop ? loopCard(detail.loop) : null,
     h('section', {}, h('h2', {}, 'Recent calls'), recentCalls(detail.recent?.calls ?? [], fetchedAt)),
     h('section', {}, h('h2', {}, 'Policy in force'), policyTable(detail.policy)));
+}
+
+/** The loop breaker's current episode: which detector, the repeated fingerprint (a hash), how often, since when. */
+function loopCard(loop) {
+  const what = { same_request: 'the same request', same_tool_call: 'the same tool call', velocity: 'a burst of requests' }[loop.detector] ?? 'a loop';
+  return h('section', { id: 'loop' },
+    h('h2', {}, 'Loop detected'),
+    h('div', { class: 'card banner', data: { level: loop.level } },
+      h('div', {}, `Repeating ${what} `, h('b', { data: { field: 'loop_count' } }, String(loop.count)), ' times · ', h('span', { class: 'tag' }, String(loop.level).replace('_', ' ')),
+        loop.stopped_until ? ` · stopped until ${loop.stopped_until}` : ''),
+      h('div', { class: 'sub' }, 'fingerprint ', h('code', { data: { field: 'loop_fingerprint' } }, untrusted(loop.fingerprint || '–', { max: 64 })),
+        ` · first ${loop.first_at} · last ${loop.last_at}`)));
 }
 
 function metaItem(label, value) {

@@ -1,6 +1,6 @@
 // Budget bars: one limit as a bar (used solid, reserved hatched, coloured by fraction) with amounts and a live countdown.
 import { h } from './dom.js';
-import { formatDuration, formatMetric, formatPercent, fractionTone, metricLabel } from './format.js';
+import { forecastText, formatDuration, formatMetric, formatPercent, fractionTone, metricLabel } from './format.js';
 import { visibleText } from './text.js';
 
 /** "spend · 1h", "requests · 1m · anthropic/*", "spend · 1d · shared team". */
@@ -42,6 +42,9 @@ export function limitBar(limit, { fetchedAt, showSource = false, inShared = fals
       limit.reset_in_ms !== null && limit.reset_in_ms !== undefined
         ? h('span', { title: `headroom starts to return at ${limit.reset_at}` }, 'frees in ', countdown(limit.reset_in_ms, fetchedAt))
         : null),
+    forecastText(limit)
+      ? h('div', { class: limit.forecast.before_reset ? 'forecast soon' : 'forecast', data: { field: 'forecast' }, title: `at the spend rate of the last ${Math.round(limit.forecast.rate_window_ms / 60_000)} min: $${limit.forecast.rate_usd_per_hour}/h` }, forecastText(limit))
+      : null,
     showSource && limit.source ? h('div', { class: 'limit-source' }, `${limit.source.kind}: ${limit.source.file}${limit.field ? ` (${limit.field})` : ''}`) : null,
   );
 }

@@ -8,6 +8,7 @@ export function formatUsd(usd: number | null | undefined): string;
 export function formatMetric(metric: string, value: number | null | undefined): string;
 export function metricLabel(metric: string): string;
 export function formatDuration(ms: number | null | undefined): string;
+export function forecastText(limit: { forecast?: { exhausted_in_ms: number | null } | null } | null | undefined, elapsed?: number): string | null;
 export function formatPercent(fraction: number | null | undefined): string;
 export function fractionTone(fraction: number): Tone;
 export function formatClock(iso: string): string;

@@ -73,6 +73,16 @@ export function metricLabel(metric) {
 }
 
 /** A duration as the two largest units: 45s · 3m 05s · 1h 21m · 2d 4h. Zero or less is "now". */
+/**
+ * A USD limit's burn-rate forecast as words ("at this rate: empty in 2h 10m"), or null when it has none or nothing was
+ * spent over its rate window. `elapsed`: ms since the admin API answered.
+ */
+export function forecastText(limit, elapsed = 0) {
+  const inMs = limit?.forecast?.exhausted_in_ms;
+  if (inMs === null || inMs === undefined) return null;
+  return inMs <= 0 ? 'at this rate: empty now' : `at this rate: empty in ${formatDuration(Math.max(1, inMs - elapsed))}`;
+}
+
 export function formatDuration(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
   if (ms <= 0) return 'now';

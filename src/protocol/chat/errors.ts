@@ -8,6 +8,7 @@ const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> =
   budget_exceeded: { type: 'budget_exceeded', code: 'budget_exceeded' },
   rate_limited: { type: 'rate_limited', code: 'rate_limited' },
   unknown_cost_blocked: { type: 'budget_exceeded', code: 'unknown_cost_blocked' },
+  loop_detected: { type: 'rate_limit_error', code: 'loop_detected' },
   budget_unavailable: { type: 'server_error', code: 'budget_unavailable' },
   capacity_exhausted: { type: 'server_error', code: 'capacity_exhausted' },
   agent_capacity_exhausted: { type: 'rate_limit_error', code: 'agent_capacity_exhausted' },

@@ -47,7 +47,7 @@ export function setup(input: { failMode?: 'open' | 'closed'; shared?: Record<str
     now: time.now,
   });
   let counter = 0;
-  const admit = (request: { agent?: Agent; budget?: unknown; model?: string; inputTokens?: number; maxOutputTokens?: number | null; choices?: number; requestedModel?: string }): Promise<Admission> => {
+  const admit = (request: { agent?: Agent; budget?: unknown; model?: string; inputTokens?: number; maxOutputTokens?: number | null; choices?: number; requestedModel?: string; headers?: Record<string, string>; fingerprint?: AdmitRequest['fingerprint'] }): Promise<Admission> => {
     const model = request.model ?? 'test/cheap';
     const slash = model.indexOf('/');
     const full: AdmitRequest = {
@@ -57,6 +57,8 @@ export function setup(input: { failMode?: 'open' | 'closed'; shared?: Record<str
       model: model.slice(slash + 1),
       requestedModel: request.requestedModel ?? model,
       estimate: { inputTokens: request.inputTokens ?? 100, maxOutputTokens: request.maxOutputTokens === undefined ? 400 : request.maxOutputTokens, choices: request.choices },
+      ...(request.headers ? { headers: request.headers } : {}),
+      ...(request.fingerprint ? { fingerprint: request.fingerprint } : {}),
     };
     return engine.admit(full);
   };

@@ -1,0 +1,83 @@
+// Loop fingerprints of a request: hashes of (model, last message, last tool call) and of the tool call alone; no text kept.
+import { createHash } from 'node:crypto';
+
+/** What the loop breaker compares between calls: hashes only (16 base64url characters of SHA-256 each). */
+export interface LoopFingerprint {
+  /** Model + last message + last tool call, normalized. */
+  readonly request: string;
+  /** The last tool call the conversation holds (name + arguments, normalized), or null when it holds none. */
+  readonly toolCall: string | null;
+}
+
+/** Ids that differ on every call of an otherwise identical loop: left out of the fingerprint. */
+const VOLATILE_KEYS = new Set(['id', 'tool_call_id', 'tool_use_id', 'cache_control']);
+
+/**
+ * The fingerprint of a chat request (`messages` on both routes). Normalized: object keys sorted, volatile ids left
+ * out, whitespace runs in strings collapsed and trimmed, a tool call's JSON-string arguments parsed first (so key
+ * order and spacing do not tell two calls apart).
+ */
+export function loopFingerprint(input: { body: Readonly<Record<string, unknown>>; model: string }): LoopFingerprint {
+  const { body } = input;
+  // chat and messages: `messages`; responses: `input` (a list of items, or one text)
+  const messages = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : [body.input ?? null];
+  const last = messages.length > 0 ? messages[messages.length - 1] : null;
+  const tool = lastToolCall(messages);
+  const toolText = tool === null ? '' : canonical(tool);
+  return {
+    request: digest(`${input.model}\n${canonical(last)}\n${toolText}`),
+    toolCall: tool === null ? null : digest(toolText),
+  };
+}
+
+/**
+ * The last tool call of the conversation: of the last assistant message that made any (chat `tool_calls`, messages
+ * `tool_use` blocks), or the last responses `function_call` item.
+ */
+function lastToolCall(messages: readonly unknown[]): unknown {
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const message = messages[index];
+    if (isObject(message) && message.type === 'function_call') return { name: message.name, arguments: parseArguments(message.arguments) };
+    if (!isObject(message) || message.role !== 'assistant') continue;
+    if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {
+      const call = message.tool_calls[message.tool_calls.length - 1];
+      const fn = isObject(call) && isObject(call.function) ? call.function : null;
+      if (fn) return { name: fn.name, arguments: parseArguments(fn.arguments) };
+    }
+    if (Array.isArray(message.content)) {
+      for (let block = message.content.length - 1; block >= 0; block--) {
+        const part = message.content[block];
+        if (isObject(part) && part.type === 'tool_use') return { name: part.name, arguments: part.input };
+      }
+    }
+  }
+  return null;
+}
+
+function parseArguments(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Stable text of a JSON value (depth is bounded by the body's nesting check before parsing). */
+function canonical(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.replace(/\s+/g, ' ').trim());
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).filter((key) => !VOLATILE_KEYS.has(key)).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
+  }
+  return value === undefined ? 'null' : JSON.stringify(value);
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
