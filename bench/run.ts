@@ -33,6 +33,7 @@ const TARGETS: readonly Target[] = [
   { key: 'floor', name: 'bare node relay', via: 'floor', auth: 'Bearer open:secret', model: 'gpt-4o' },
   { key: 'no-budget', name: 'proxy, no budget', via: 'proxy', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'budget-on', name: 'proxy, budget on', via: 'proxy', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
+  { key: 'policy-on', name: 'proxy, budget + model policy', via: 'proxy', auth: 'Bearer policied:secret', model: 'openai/gpt-4o' },
   { key: 'base-no-budget', name: 'baseline, no budget', via: 'base', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'base-budget-on', name: 'baseline, budget on', via: 'base', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
 ];

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { toRow } from '../src/ledger/amounts.ts';
 import { encodeRecord } from '../src/ledger/journal/record.ts';
 
-/** Agents `open` (no budget) and `governed` (a cllama budget that never refuses), one OpenAI provider on the fake. */
+/** Agents `open` (no budget), `governed` (a cllama budget that never refuses) and `policied` (that and a model policy), one OpenAI provider on the fake. */
 export function writeBenchConfig(input: { root: string; upstreamUrl: string }): void {
   const { root } = input;
   const agents = [
@@ -16,6 +16,13 @@ export function writeBenchConfig(input: { root: string; upstreamUrl: string }): 
     mkdirSync(join(root, 'context', id), { recursive: true });
     writeFileSync(join(root, 'context', id, 'metadata.json'), JSON.stringify({ token: `${id}:secret`, ...(budget ? { budget } : {}) }));
   }
+  // `policied`: the governed agent's budget plus a model policy (the requested model allowed, with a fallback)
+  mkdirSync(join(root, 'context', 'policied'), { recursive: true });
+  writeFileSync(join(root, 'context', 'policied', 'metadata.json'), JSON.stringify({
+    token: 'policied:secret',
+    budget: agents[1][1],
+    model_policy: { allowed: [{ slot: 'primary', ref: 'openai/gpt-4o' }, { slot: 'fallback', ref: 'openai/gpt-4o-mini' }] },
+  }));
   mkdirSync(join(root, 'auth'), { recursive: true });
   writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${input.upstreamUrl}/v1`, api_key: 'sk-bench', auth: 'bearer' } } }));
 }

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from './auth/agent.ts';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy/store.ts';
+import { ModelPolicyStore } from './budget/policy/model-policy-store.ts';
+import { NO_CIRCUITS } from './pipeline/circuit-check.ts';
 import { createBudgetEngine } from './budget/engine.ts';
 import { LoopBreaker } from './budget/loop-breaker.ts';
 import { SettleBacklog } from './budget/settle-backlog.ts';
@@ -106,7 +108,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections, idleMs: config.timeouts.upstreamIdleMs });
   const inFlight = new InFlightCalls();
   const bytesInFlight = new BytesInFlight({ maxBytes: config.intake.maxBytesInFlight, maxAgentBytes: config.intake.maxAgentBytesInFlight });
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight };
+  const modelPolicies = new ModelPolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`model policy ${file}: ${message}`) });
+  await modelPolicies.start();
+  const circuits = NO_CIRCUITS;
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, modelPolicies, circuits };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();
@@ -130,7 +135,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
 
   const loopLag = new LoopLag();
   const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag });
-  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets, loops });
+  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets, loops, routing: { modelPolicies, circuits } });
   await listen(ui, config.ui);
   const uiUrl = urlOf(ui);
   log(`operator UI on ${uiUrl}`);
@@ -147,6 +152,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     await history.close();
     await backlog.close(); // settlements kept while Redis was unreachable: one last attempt before the ledger closes
     await ledger.close();
+    circuits.close();
+    modelPolicies.stop();
     detachWebhook();
     agents.stop();
     policies.stop();

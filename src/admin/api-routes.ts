@@ -16,6 +16,7 @@ import { AdminError, queryLimit, queryTime, readJsonBody } from './http.ts';
 import { sendJson } from '../http/respond.ts';
 import { clearInput, clearOverride, readOverrideFile, setOverride, type OverrideStore } from './override.ts';
 import { agentState, readAgentStandings, readSharedStandings, type PolicyReader } from './standings.ts';
+import { circuitRows, modelPolicyView, type RoutingSources } from './routing-view.ts';
 import type { AccessKind } from './ui-auth.ts';
 import { agentRow, limitRow, policyDetail, policyStatus, totalsRow } from './views.ts';
 
@@ -33,6 +34,8 @@ export interface AdminApiDeps {
   readonly now: () => number;
   /** The loop breaker's state per agent (absent: none shown). */
   readonly loops?: { view(agentId: string, settings: LoopSettings): LoopView | null };
+  /** Model policies and circuits (absent in tests that build the admin API alone). */
+  readonly routing?: RoutingSources;
 }
 
 /** A matched admin route: what access it needs and how to answer it. */
@@ -104,6 +107,7 @@ async function agentDetail(deps: AdminApiDeps, res: ServerResponse, id: string):
     override: await readOverrideFile(deps.policies, agent.id),
     recent: { calls: recent.map(callSummary) },
     loop: deps.loops?.view(agent.id, loopSettings(standing.policy)) ?? null,
+    model_policy: modelPolicyView(deps.routing, agent),
   });
 }
 
@@ -186,6 +190,7 @@ async function summary(deps: AdminApiDeps, res: ServerResponse): Promise<void> {
     costs_ready: deps.costs.ready,
     ledger: health,
     auth: { token_configured: deps.auth.tokenConfigured, writes_enabled: deps.auth.tokenConfigured },
+    circuits: circuitRows(deps.routing),
   });
 }
 

@@ -18,6 +18,7 @@ import type { OverrideStore } from './override.ts';
 import type { PolicyReader } from './standings.ts';
 import type { LogSecrets } from '../observability/log-secrets.ts';
 import { bearerToken } from '../auth/token.ts';
+import type { RoutingSources } from './routing-view.ts';
 import { UiAuth, type AccessKind } from './ui-auth.ts';
 import { UiExposure } from './ui-exposure.ts';
 
@@ -40,6 +41,8 @@ export interface UiServerOptions {
   readonly now?: () => number;
   /** The loop breaker, whose state the agent page shows. */
   readonly loops?: AdminApiDeps['loops'];
+  /** Model policies and circuits, for the agent page and the summary. */
+  readonly routing?: RoutingSources;
 }
 
 /**
@@ -62,6 +65,7 @@ export function createUiServer(options: UiServerOptions): Server {
     auth,
     now: options.now ?? Date.now,
     loops: options.loops,
+    routing: options.routing,
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {

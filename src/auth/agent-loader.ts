@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainObject, readJsonFile } from '../config/json-file.ts';
 import { CONTEXT_OVERRIDE_FILE, type Agent } from './agent.ts';
+import { parseModelPolicy } from '../upstream/model-policy.ts';
 import { secretDigest } from './secret-compare.ts';
 import { storedSecret } from './stored-token.ts';
 
@@ -57,8 +58,9 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
 
   const stored = storedSecret({ agentId: id, token: fields.token });
   if (!stored.ok) warnings.push(`${metadataFile}: ${stored.problem}; agent "${id}" cannot authenticate`);
-  if (declaresModelPolicy(fields.model_policy)) {
-    warnings.push(`${metadataFile}: model_policy: not enforced by tollgate yet (cllama clamps requests to its allowed models); this agent may call any model that routes`);
+  const modelPolicy = parseModelPolicy({ raw: fields.model_policy, file: metadataFile, prefix: 'model_policy.' });
+  if (modelPolicy.kind === 'invalid') {
+    for (const problem of modelPolicy.problems) warnings.push(`${metadataFile}: ${problem}; every model call of agent "${id}" is refused until it is fixed`);
   }
   const text = (key: string): string => {
     const value = fields[key];
@@ -77,16 +79,12 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
     timezone: text('timezone'),
     dir,
     metadataBudget: fields.budget,
+    ...(modelPolicy.kind === 'none' ? {} : { modelPolicy }),
     contextOverride: override.value,
     ...(override.error ? { contextOverrideError: override.error } : {}),
     historyTokens: await historyTokens({ dir, warnings }),
   };
   return { kind: 'loaded', loaded: { agent: Object.freeze(agent), secretDigest: stored.ok ? secretDigest(stored.secret) : null, warnings } };
-}
-
-/** cllama enforces a model_policy whose `allowed` list has an entry; an empty or absent one means no policy. */
-function declaresModelPolicy(value: unknown): boolean {
-  return isPlainObject(value) && Array.isArray(value.allowed) && value.allowed.length > 0;
 }
 
 async function readOverride(dir: string): Promise<{ value: unknown; error?: string }> {

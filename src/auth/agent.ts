@@ -1,4 +1,6 @@
 // An agent as held in memory: identity, metadata and the raw budget policy from its context directory.
+import type { ParsedModelPolicy } from '../upstream/model-policy.ts';
+
 export interface Agent {
   /** Plain name (validated): letters, digits, '.', '_', '-', starting with a letter or digit. */
   readonly id: string;
@@ -12,6 +14,8 @@ export interface Agent {
   readonly dir: string;
   /** `metadata.json` `budget` as written (validated by the budget engine, not here). */
   readonly metadataBudget: unknown;
+  /** `metadata.json` `model_policy`, typed (upstream/model-policy.ts; absent: none); a governance `model-policy.json` overrides it. */
+  readonly modelPolicy?: ParsedModelPolicy;
   /** `<dir>/budget-override.json` parsed, or undefined when absent. */
   readonly contextOverride: unknown;
   /**

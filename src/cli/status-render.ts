@@ -13,6 +13,16 @@ export interface LiveStatus {
   readonly shared: any[];
 }
 
+/** Model-policy candidates skipped for repeated failures (docs/model-policy.md), one line each. */
+function circuitLines(circuits: any, style: Style, now: number): string[] {
+  if (!Array.isArray(circuits) || circuits.length === 0) return [];
+  return circuits.map((circuit) => {
+    const left = Date.parse(circuit.until) - now;
+    const when = circuit.state === 'open' && left > 0 ? `skipped for ${formatDuration(left)} more` : 'half-open: the next call probes it';
+    return `${style.red('circuit open')}  ${circuit.provider}/${circuit.model} · ${when}`;
+  });
+}
+
 function limitName(limit: any): string {
   const parts = [metricLabel(limit.metric)];
   if (limit.window) parts.push(`per ${limit.window}`);
@@ -49,6 +59,7 @@ export function renderLiveStatus(input: { status: LiveStatus; style: Style; now:
     `${style.bold('tollgate')} at ${status.url}${summary.pod ? ` · pod ${summary.pod}` : ''} · ${ledger}`,
     `last 24h  ${style.bold(formatUsdMicros(day.spend_micros))} · ${formatCount(day.requests)} requests · ${formatTokens(day.input_tokens)} in / ${formatTokens(day.output_tokens)} out${day.unknown_cost_requests ? ` · ${style.orange(`${formatCount(day.unknown_cost_requests)} unknown cost`)}` : ''}`,
     `recorded  ${formatUsdMicros(totals.cost_micros)} over ${formatCount(totals.requests)} calls${totals.unpriced_requests ? ` (${formatCount(totals.unpriced_requests)} unpriced)` : ''}${summary.costs_ready === false ? style.dim(' · still scanning history') : ''}`,
+    ...circuitLines(summary.circuits, style, now),
     '',
   ];
   if (status.agents.length === 0) {

@@ -10,6 +10,7 @@ import type { Config } from '../config/config.ts';
 import { envValue, type Env } from '../config/env-values.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { listAgentDirs } from './agent-dirs.ts';
+import { checkModelPolicies } from './validate-model-policy.ts';
 
 export type Severity = 'error' | 'warning';
 
@@ -152,7 +153,7 @@ async function checkContext(input: { dir: string; findings: Findings; localFallb
     } else if (load.kind === 'broken') {
       findings.add('error', load.problem);
     } else {
-      for (const warning of load.loaded.warnings) findings.add(/cannot authenticate/.test(warning) ? 'error' : 'warning', warning);
+      for (const warning of load.loaded.warnings) findings.add(/cannot authenticate|is refused until it is fixed/.test(warning) ? 'error' : 'warning', warning);
       agents.push(load.loaded.agent);
     }
   }
@@ -208,13 +209,15 @@ async function checkPolicies(input: { agents: readonly Agent[]; governanceDir: s
     if (agent.contextOverrideError) findings.add('error', `${overrideFile}: ${agent.contextOverrideError}`);
     else reportSource(parsePolicySource({ raw: agent.contextOverride, source: { kind: 'context_override', file: overrideFile } }), findings);
   }
-  const store = new PolicyStore({ governanceDir: input.governanceDir && isDirectory(input.governanceDir) ? input.governanceDir : null });
+  const governanceDir = input.governanceDir && isDirectory(input.governanceDir) ? input.governanceDir : null;
+  const store = new PolicyStore({ governanceDir });
   await store.reload();
   for (const agent of agents) {
     const policy = store.effective(agent, input.now);
     if (policy.kind === 'unavailable') for (const problem of policy.problems) findings.add('error', problem);
   }
   for (const budget of store.listShared()) for (const problem of budget.problems) findings.add('error', `${budget.file}: ${problem}`);
+  await checkModelPolicies({ agents, governanceDir, budgets: store, now: input.now, add: (severity, text) => findings.add(severity, text) });
 }
 
 function isDirectory(path: string): boolean {

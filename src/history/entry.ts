@@ -64,6 +64,29 @@ export interface HistoryEntry {
   readonly outcome?: HistoryOutcome;
   /** The stream ran past TOLLGATE_MAX_RESPONSE_BYTES: `response.text` holds its beginning only. */
   readonly response_truncated?: true;
+  /** Under a model policy: what was asked for, what answered, and every upstream attempt in order. */
+  readonly routing?: HistoryRouting;
+}
+
+/** A call's routing under a model policy (docs/model-policy.md). */
+export interface HistoryRouting {
+  /** The model the agent asked for, normalized ('' when it sent none). */
+  readonly requested_model: string;
+  /** `provider/model` that answered. */
+  readonly effective_model: string;
+  /** How the requested model was changed (cllama's names), or null. */
+  readonly resolution: string | null;
+  readonly attempts: readonly HistoryAttempt[];
+}
+
+export interface HistoryAttempt {
+  readonly provider: string;
+  readonly model: string;
+  /** The upstream's status (0: no answer: refused, reset, timed out). */
+  readonly status_code: number;
+  readonly latency_ms: number;
+  /** USD the attempt was charged (0: released); null when its usage was charged at an unknown price. */
+  readonly charged_usd: number | null;
 }
 
 /** What every entry says about its call, however its bodies are given. */
@@ -80,6 +103,7 @@ interface HistoryCall {
   readonly latencyMs: number;
   readonly interventions?: readonly string[];
   readonly outcome?: HistoryOutcome;
+  readonly routing?: HistoryRouting;
 }
 
 /**
@@ -118,6 +142,7 @@ export function historyLine(record: HistoryRecord): string {
   if (record.interventions && record.interventions.length > 0) rest += `,"interventions":${JSON.stringify(record.interventions)}`;
   if (record.outcome !== undefined) rest += `,"outcome":${JSON.stringify(record.outcome)}`;
   if (record.responseTruncated) rest += ',"response_truncated":true';
+  if (record.routing !== undefined) rest += `,"routing":${JSON.stringify(record.routing)}`;
   rest += '}';
   const head = `{"version":${HISTORY_ENTRY_VERSION},`;
   const id = HISTORY_ID_PREFIX + sha256Hex(head + rest);

@@ -111,6 +111,12 @@ export interface InterventionDetail {
   downgrade_at?: number | null;
   unknown_cost?: 'block';
   effective_model?: string;
+  /** Model policy: the agent's requested model, the provider and upstream model concerned (a skip, a clamp). */
+  requested_model?: string;
+  provider?: string;
+  upstream_model?: string;
+  /** A candidate skipped for its open circuit: when its cool-off ends (ISO). */
+  circuit_until?: string;
 }
 
 /** The budget engine's decision on a call of an agent with a policy. */
@@ -195,6 +201,37 @@ export interface PolicyErrorEvent extends Head<'policy_error'> {
   error: string;
 }
 
+/**
+ * A call moved to its next candidate (cllama's `failover`, same fields): `model` is what the agent asked for, the
+ * provider/model pairs are the two candidates', `slot_index` the new candidate's place in the list (first switch: 1).
+ */
+export interface FailoverEvent extends Head<'failover'> {
+  intervention: null;
+  request_id: string;
+  latency_ms?: number;
+  reason: string;
+  from_provider: string;
+  to_provider: string;
+  from_model: string;
+  to_model: string;
+  slot_index: number;
+  /** What the failed attempt was charged (µ$; 0: released). */
+  charged_micros?: number;
+}
+
+/** A candidate's circuit changed: `open` (skipped until `until`), `half_open` (one probe call let through), `closed`. */
+export interface CircuitEvent extends Head<'circuit'> {
+  intervention: null;
+  provider: string;
+  upstream_model: string;
+  state: 'open' | 'half_open' | 'closed';
+  /** Failures counted in the window when it opened. */
+  failures?: number;
+  /** ISO time the cool-off ends (open). */
+  until?: string;
+  request_id?: string;
+}
+
 /** An event as emitted (the bus stamps `ts` when it is missing). */
 export type EventDraft =
   | RequestEvent
@@ -207,7 +244,9 @@ export type EventDraft =
   | BudgetAlertEvent
   | LoopDetectedEvent
   | OverrideChangedEvent
-  | PolicyErrorEvent;
+  | PolicyErrorEvent
+  | FailoverEvent
+  | CircuitEvent;
 
 export type EventType = EventDraft['type'];
 

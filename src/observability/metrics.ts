@@ -55,6 +55,8 @@ const COUNTERS = {
   unpriced: { name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'] },
   decisions: { name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'] },
   interventions: { name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'] },
+  failovers: { name: 'tollgate_failovers_total', help: 'Switches to a model policy\'s next candidate, by candidate left (provider/model), candidate taken and cllama reason (http_500, transport_error, ...).', labelNames: ['from', 'to', 'reason'] },
+  circuits: { name: 'tollgate_circuit_changes_total', help: 'Candidate circuits changing state (open, half_open, closed), by provider/model.', labelNames: ['model', 'state'] },
   overrides: { name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'] },
 } as const;
 type CounterKey = keyof typeof COUNTERS;
@@ -116,6 +118,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
       case 'loop_detected':
         tallies.interventions.add([agent, 'loop_detected']);
         return;
+      case 'failover':
+        tallies.failovers.add([`${event.from_provider}/${event.from_model}`, `${event.to_provider}/${event.to_model}`, event.reason]);
+        return;
+      case 'circuit':
+        tallies.circuits.add([`${event.provider}/${event.upstream_model}`, event.state]);
+        return;
       default:
     }
   };
@@ -157,7 +165,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const writer = new ExpositionWriter();
     for (const key of ['requests', 'tokens', 'cost', 'unpriced'] as const) await writer.family(counter(key));
     writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.latency));
-    for (const key of ['decisions', 'interventions', 'overrides'] as const) await writer.family(counter(key));
+    for (const key of ['decisions', 'interventions', 'failovers', 'circuits', 'overrides'] as const) await writer.family(counter(key));
     for (const family of budgetFamilies(rows)) await writer.family(family);
     writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.ledgerUp));
     writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.historyPending));

@@ -1,27 +1,44 @@
-// 3 route and 4 admit: where a call goes, whether its estimate fits every limit, and the body it goes upstream with.
+// 4 admit: whether a candidate's estimate fits every limit, and the body it goes upstream with.
 import { BodyEstimate } from '../budget/estimate.ts';
 import { loopFingerprint } from '../protocol/loop-fingerprint.ts';
+import type { PolicyRouting } from '../upstream/policy-routes.ts';
+import type { Route } from '../upstream/provider.ts';
 import { resolveRoute } from '../upstream/routing.ts';
-import type { AdmittedCall, CallProgress, CallRequest } from './context.ts';
+import type { AdmittedCall, AttemptSummary, CallProgress, CallRequest } from './context.ts';
 import { adapterPlan, checkAdaptable, takesAdapter } from './responses-adapter.ts';
 import type { PipelineDeps } from './deps.ts';
 
+export interface AdmitInput {
+  readonly request: CallRequest;
+  readonly progress: CallProgress;
+  readonly deps: PipelineDeps;
+  /** Where this attempt goes (pipeline/candidates.ts). */
+  readonly route: Route;
+  /** Its place in the candidate list (0: the first; later ones get ids of their own). */
+  readonly candidate: number;
+  /** Under a model policy: the resolution, and the attempts made so far (shared by the request's attempts). */
+  readonly routing?: PolicyRouting;
+  readonly attempts?: AttemptSummary[];
+}
+
 /**
- * Routes the call (the model name normalized once, upstream/routing.ts), reserves its estimate against every limit
- * that applies (budget/engine.ts), and prepares the upstream body: only the model rewritten, usage asked for on a
- * chat stream, and the reserved output cap set when the client set none. A refusal is thrown (its admission, with
+ * Reserves one candidate's estimate (at its own price) against every limit that applies (budget/engine.ts), and
+ * prepares the upstream body: only the model rewritten, usage asked for on a chat stream, and the reserved output cap
+ * set when the client set none. A refusal is thrown (its admission, with
  * the standing headers the refusal carries, is on `progress`).
  */
-export async function admitCall(input: { request: CallRequest; progress: CallProgress; deps: PipelineDeps }): Promise<AdmittedCall> {
+export async function admitCall(input: AdmitInput): Promise<AdmittedCall> {
   const { request, progress, deps } = input;
   const { body, protocol } = request;
   const params = protocol.readCallParams(body);
-  let route = resolveRoute({ path: request.path, query: request.query, model: body.model, registry: deps.providers });
+  let route = input.route;
+  // each candidate tried is a budget call of its own: its reservation, settlement and history line have their own id
+  const id = input.candidate > 0 ? `${request.id}.${input.candidate + 1}` : request.id;
   const adapterSettings = deps.config.responsesAdapter;
   // what the Responses API cannot honour is refused before anything is reserved (cllama: no upstream call)
   if (takesAdapter({ settings: adapterSettings, protocol, route })) checkAdaptable(body, adapterSettings);
   const admission = await deps.budget.admit({
-    requestId: request.id,
+    requestId: id,
     agent: request.agent,
     provider: route.provider.name,
     model: route.upstreamModel,
@@ -51,7 +68,12 @@ export async function admitCall(input: { request: CallRequest; progress: CallPro
     interventions.push(name);
     deps.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: route.requestedModel, intervention: name, request_id: request.id });
   }
-  const call: AdmittedCall = { ...request, route, admission, ...prepared, adapter, interventions, usage: null };
+  if (input.routing?.resolution.reason) interventions.push(input.routing.resolution.reason);
+  const call: AdmittedCall = { ...request, id, route, admission, ...prepared, adapter, interventions, usage: null, attemptStartedAt: Date.now() };
+  if (input.routing) {
+    call.routing = input.routing;
+    call.attempts = input.attempts;
+  }
   progress.call = call;
   return call;
 }

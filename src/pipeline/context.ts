@@ -4,6 +4,7 @@ import type { Admission } from '../budget/admission.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
 import type { ByteHold } from '../transport/bytes-in-flight.ts';
+import type { PolicyRouting } from '../upstream/policy-routes.ts';
 import type { Route } from '../upstream/provider.ts';
 import type { AdapterPlan } from './responses-adapter.ts';
 import type { Protocol } from '../protocol/protocol.ts';
@@ -53,6 +54,22 @@ export interface AdmittedCall extends CallRequest {
   /** What the call was charged (set once, by settle). */
   usage: Usage | null;
   price?: PriceQuote;
+  /** When this attempt was admitted (a request under a model policy may make several). */
+  readonly attemptStartedAt: number;
+  /** Under a model policy: how the requested model was resolved, and every attempt of the request so far. */
+  routing?: PolicyRouting;
+  attempts?: AttemptSummary[];
+}
+
+/** One upstream attempt of a request under a model policy (history's `routing.attempts`). */
+export interface AttemptSummary {
+  readonly provider: string;
+  readonly model: string;
+  /** The upstream's status; 0 when it gave none (refused, reset, timed out). */
+  readonly status_code: number;
+  readonly latency_ms: number;
+  /** µ$ the attempt was charged: 0 released, null charged at an unknown price. */
+  readonly charged_micros: number | null;
 }
 
 /** How far a call got, filled as each step succeeds: what a failed call's outcome can tell, and what it holds. */

@@ -3,6 +3,8 @@ import type { AgentDirectory } from '../auth/agent.ts';
 import type { BudgetEngine } from '../budget/admission.ts';
 import type { Config } from '../config/config.ts';
 import type { HistoryRecord } from '../history/entry.ts';
+import type { ModelPolicyStore } from '../budget/policy/model-policy-store.ts';
+import type { CandidateCircuits } from './circuit-check.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { BytesInFlight } from '../transport/bytes-in-flight.ts';
@@ -24,4 +26,8 @@ export interface PipelineDeps {
   readonly bytesInFlight: BytesInFlight;
   /** Calls in progress: shutdown waits for them before closing the ledger and history. */
   readonly inFlight: InFlightCalls;
+  /** Model policies in force (governance files over metadata), from memory: budget/policy/model-policy-store.ts. */
+  readonly modelPolicies: ModelPolicyStore;
+  /** A circuit per model-policy candidate, shared by replicas: pipeline/circuits.ts. */
+  readonly circuits: CandidateCircuits;
 }

@@ -17,7 +17,7 @@ import { settleCall } from './settle.ts';
  * Relays the answer to the client, charged and recorded (settle.ts) before it ends, then emits the call's outcome. A
  * call cut before its answer could be relayed, while the upstream worked on it, is charged here and its error thrown.
  */
-export async function dispatchAndRelay(input: { req: IncomingMessage; res: ServerResponse; call: AdmittedCall; deps: PipelineDeps }): Promise<void> {
+export async function dispatchAndRelay(input: DispatchInput): Promise<void> {
   const { res, call, deps } = input;
   const { timeouts } = deps.config;
   const cancel = new CallCancel();
@@ -30,7 +30,7 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   deadline?.unref();
   const attempt: Attempt = { call, deps, cancel, answeredOk: false, providerKeys: keysToMask(call.route.provider) };
   try {
-    const relay = await sendAndRelay({ attempt, req: input.req, res });
+    const relay = await sendAndRelay({ attempt, req: input.req, res, failoverOnStatus: input.failoverOnStatus === true });
     deps.bus.emit(outcomeEvent({ call, relay }));
   } catch (error) {
     // what an upstream said can reach an error message (rendered to the agent, logged): masked like its answer
@@ -48,6 +48,30 @@ export async function dispatchAndRelay(input: { req: IncomingMessage; res: Serve
   }
 }
 
+export interface DispatchInput {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly call: AdmittedCall;
+  readonly deps: PipelineDeps;
+  /** Another candidate follows: a 5xx answer is not relayed but thrown as an UpstreamStatusFailure (pipeline/failover.ts). */
+  readonly failoverOnStatus?: boolean;
+}
+
+/** A 5xx answer held back because another candidate will be tried. */
+export class UpstreamStatusFailure extends Error {
+  readonly status: number;
+  constructor(status: number) {
+    super(`upstream answered ${status}`);
+    this.name = 'UpstreamStatusFailure';
+    this.status = status;
+  }
+
+  /** What the agent gets when no candidate after it could be tried (over budget, circuit open). */
+  asProxyError(): ProxyError {
+    return new ProxyError('upstream_unreachable', { message: `upstream answered ${this.status}, and no other candidate of the model policy could be tried` });
+  }
+}
+
 /** One call on its way upstream: what the failure path needs to know of how far it got. */
 interface Attempt {
   readonly call: AdmittedCall;
@@ -60,7 +84,7 @@ interface Attempt {
 }
 
 /** Sends the body (serialised once, kept for history) with the credential swapped, and relays the answer. */
-async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res: ServerResponse }): Promise<RelayResult> {
+async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res: ServerResponse; failoverOnStatus: boolean }): Promise<RelayResult> {
   const { attempt, res } = input;
   const { call, deps, cancel, providerKeys } = attempt;
   const { route } = call;
@@ -74,6 +98,13 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
   if (isRedirect(upstream.statusCode)) {
     call.statusCode = upstream.statusCode; // answered without working on it: released, not charged
     throw await redirectRefused({ upstream, keysToMask: providerKeys });
+  }
+  if (input.failoverOnStatus && upstream.statusCode >= 500 && upstream.statusCode <= 599) {
+    // another candidate will be tried: this answer is not relayed (its connection dropped), released, not charged
+    call.statusCode = upstream.statusCode;
+    const failure = new UpstreamStatusFailure(upstream.statusCode);
+    cancel.abort(failure);
+    throw failure;
   }
   attempt.answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
   call.upstreamRequestId = upstreamRequestId(upstream.headers, providerKeys);
@@ -144,6 +175,7 @@ function responseHeaders(headers: OutgoingHttpHeaders, call: AdmittedCall): Outg
   const standing = call.admission?.headers;
   if (standing) for (const name in standing) headers[name] = standing[name];
   headers['x-tollgate-request-id'] = call.id;
+  headers['x-tollgate-model'] = `${call.route.provider.name}/${call.route.upstreamModel}`; // the model that answered
   if (headers['x-request-id'] === undefined) headers['x-request-id'] = call.id;
   return headers;
 }

@@ -5,10 +5,9 @@ import { limitBodyTime } from '../transport/body.ts';
 import { releaseWhenSent } from '../transport/answer-drain.ts';
 import { renderError, toProxyError } from '../transport/render-error.ts';
 import type { Protocol } from '../protocol/protocol.ts';
-import { admitCall } from './admit.ts';
 import type { CallProgress } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
-import { dispatchAndRelay } from './dispatch.ts';
+import { dispatchCandidates } from './failover.ts';
 import { readRequest, startCall } from './intake.ts';
 import { outcomeEvent } from './outcome-event.ts';
 import { settleCall } from './settle.ts';
@@ -25,8 +24,9 @@ export async function handleModelCall(input: { req: IncomingMessage; res: Server
   const progress: CallProgress = { start: startCall(req.url, input.protocol) };
   try {
     const request = await readRequest({ req, progress, deps }); // 1 auth, 2 body
-    const call = await admitCall({ request, progress, deps }); // 3 route, 4 admit
-    await dispatchAndRelay({ req, res, call, deps }); // 5 dispatch, 6 tap; 7 price, 8 record, 9 settle before the answer ends; 10 observe
+    // 3 route (the model policy's candidates), then per candidate until one answers: 4 admit, 5 dispatch, 6 tap;
+    // 7 price, 8 record, 9 settle before the answer ends; 10 observe (pipeline/failover.ts)
+    await dispatchCandidates({ req, res, request, progress, deps });
   } catch (thrown) {
     const error = toProxyError(thrown);
     if (progress.call) await settleCall({ call: progress.call, deps, relay: null, upstreamWorked: false }).catch(() => undefined);

@@ -1,5 +1,6 @@
 // 7 price, 8 record, 9 settle: what a call consumed, priced, written to history, then its reservation settled, once.
-import { historyUsage, jsonOnOneLine, type HistoryOutcome } from '../history/entry.ts';
+import { historyUsage, jsonOnOneLine, type HistoryOutcome, type HistoryRouting } from '../history/entry.ts';
+import { microsToUsd } from '../pricing/money.ts';
 import { jsonDeeperThan } from '../protocol/json-depth.ts';
 import type { Usage } from '../protocol/usage.ts';
 import type { PriceQuote } from '../pricing/pricer.ts';
@@ -7,6 +8,8 @@ import type { RelayResult } from '../stream/tap.ts';
 import type { AdmittedCall } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 import { chargeableUsage } from './chargeable-usage.ts';
+import type { PolicyRouting } from '../upstream/policy-routes.ts';
+import { attemptSummary } from './attempts.ts';
 
 export interface SettleInput {
   readonly call: AdmittedCall;
@@ -75,7 +78,26 @@ function recordHistory(input: { call: AdmittedCall; deps: PipelineDeps; relay: R
     interventions: call.interventions,
     outcome: historyOutcome(call, relay),
     responseTruncated: relay.truncated,
+    routing: call.routing ? historyRouting(call, call.routing) : undefined,
   });
+}
+
+/** Under a model policy: what was asked for, what answered, and the attempts so far with this one last. */
+function historyRouting(call: AdmittedCall, routing: PolicyRouting): HistoryRouting {
+  const { route } = call;
+  const attempts = [...(call.attempts ?? []), attemptSummary(call, call.statusCode ?? 0)];
+  return {
+    requested_model: routing.requestedModel,
+    effective_model: `${route.provider.name}/${route.upstreamModel}`,
+    resolution: routing.resolution.reason,
+    attempts: attempts.map((attempt) => ({
+      provider: attempt.provider,
+      model: attempt.model,
+      status_code: attempt.status_code,
+      latency_ms: attempt.latency_ms,
+      charged_usd: attempt.charged_micros === null ? null : microsToUsd(attempt.charged_micros),
+    })),
+  };
 }
 
 /**

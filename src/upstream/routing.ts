@@ -18,6 +18,8 @@ export interface RouteInput {
   /** The body's `model` as sent (any JSON type). */
   readonly model: unknown;
   readonly registry: ProviderRegistry;
+  /** Refuse a provider without a usable key (default true); false: where the model would go, keys aside. */
+  readonly checkKeys?: boolean;
 }
 
 /** `provider/model` split on the first `/`, provider lower-cased; null when there is no `/` or either side is empty. */
@@ -85,7 +87,7 @@ function messagesRoute(options: { input: RouteInput; requestedModel: string; mod
 
 function buildRoute(options: { input: RouteInput; provider: Provider; requestedModel: string; upstreamModel: string }): Route {
   const { input, provider, requestedModel, upstreamModel } = options;
-  if (provider.auth !== 'none' && provider.keys.length === 0) {
+  if (input.checkKeys !== false && provider.auth !== 'none' && provider.keys.length === 0) {
     throw new ProxyError('provider_not_configured', { message: `provider auth not configured: "${provider.name}" has no usable key` });
   }
   const path = input.path.startsWith('/v1/') ? input.path.slice('/v1'.length) : input.path;

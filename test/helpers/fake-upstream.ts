@@ -76,6 +76,8 @@ export interface Behavior extends ResponsesShape {
    * with `encoding` gzip, deflate or br is compressed as it goes, flushed after each event.
    */
   headers?: Record<string, string>;
+  /** Behaviour by the request's `model` (as sent upstream), over the rest: one model fails, its fallback answers. */
+  models?: Record<string, Behavior>;
 }
 
 export interface RecordedRequest {
@@ -113,7 +115,9 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
       }
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       const perRequest = parseBehaviorHeader(req.headers['x-fake-behavior']);
-      const behavior = { ...state.behavior, ...perRequest };
+      const base = { ...state.behavior, ...perRequest };
+      const forModel = base.models?.[String(body.model)];
+      const behavior = forModel ? { ...base, ...forModel } : base;
       void (behavior.hold ? gate.wait() : Promise.resolve()).then(() => respond(res, req.url ?? '', body, behavior));
     });
   });

@@ -15,6 +15,8 @@ export interface AgentSpec {
   pod?: string;
   /** metadata.json `timezone`. */
   timezone?: string;
+  /** metadata.json `model_policy`. */
+  modelPolicy?: unknown;
 }
 
 export interface HarnessOptions {
@@ -47,6 +49,8 @@ export interface Harness {
   /** The agent's history.jsonl as written ('' when there is none). */
   historyText(agentId: string): string;
   writeGovernance(agentId: string, policy: unknown): void;
+  /** Writes `<governance>/<agent>/model-policy.json` (a string as it is). */
+  writeModelPolicy(agentId: string, policy: unknown): void;
   restart(): Promise<Harness>;
   close(options?: { keepFiles?: boolean }): Promise<void>;
 }
@@ -75,6 +79,7 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
       const metadata: Record<string, unknown> = { token: spec.token ?? `${id}:secret-${id}`, service: id, pod: spec.pod ?? 'test-pod', type: 'test' };
       if (spec.budget !== undefined) metadata.budget = spec.budget;
       if (spec.timezone !== undefined) metadata.timezone = spec.timezone;
+      if (spec.modelPolicy !== undefined) metadata.model_policy = spec.modelPolicy;
       writeFileSync(join(dirs.context, id, 'metadata.json'), JSON.stringify(metadata));
       // a string is written as it is (a broken file), anything else as JSON
       if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), typeof spec.contextOverride === 'string' ? spec.contextOverride : JSON.stringify(spec.contextOverride));
@@ -132,6 +137,10 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     },
     historyLines: (agentId) => harness.historyText(agentId).split('\n').filter(Boolean).map((line) => JSON.parse(line)),
     writeGovernance: (agentId, policy) => writeGovernanceFile(dirs.governance, agentId, policy),
+    writeModelPolicy: (agentId, policy) => {
+      mkdirSync(join(dirs.governance, agentId), { recursive: true });
+      writeFileSync(join(dirs.governance, agentId, 'model-policy.json'), typeof policy === 'string' ? policy : JSON.stringify(policy));
+    },
     restart: async () => {
       await tollgate.close();
       return startHarness(options, { root, fake });

@@ -51,6 +51,7 @@ export function renderAgent({ detail, history, chartWindow, fetchedAt, onWindow 
           ? h('div', { class: 'bars' }, agent.limits.map((limit) => limitBar(limit, { fetchedAt, showSource: true })))
           : h('span', { class: 'faint' }, 'No limit applies to this agent.')))),
     detail.loop ? loopCard(detail.loop) : null,
+    detail.model_policy ? h('section', {}, h('h2', {}, 'Model policy'), modelPolicyCard(detail.model_policy)) : null,
     h('section', {}, h('h2', {}, 'Recent calls'), recentCalls(detail.recent?.calls ?? [], fetchedAt)),
     h('section', {}, h('h2', {}, 'Policy in force'), policyTable(detail.policy)));
 }
@@ -65,6 +66,26 @@ function loopCard(loop) {
         loop.stopped_until ? ` · stopped until ${loop.stopped_until}` : ''),
       h('div', { class: 'sub' }, 'fingerprint ', h('code', { data: { field: 'loop_fingerprint' } }, untrusted(loop.fingerprint || '–', { max: 64 })),
         ` · first ${loop.first_at} · last ${loop.last_at}`)));
+}
+
+/** The allow list in force (slots, default, failover order) and the circuits of its models that are open. */
+function modelPolicyCard(policy) {
+  if (policy.status === 'invalid') {
+    return h('div', { class: 'banner' }, 'Model policy unusable: every model call is refused. ', untrusted((policy.problems ?? []).join('; '), { max: 400 }));
+  }
+  const circuits = policy.circuits ?? [];
+  return h('div', { class: 'card', id: 'model-policy' },
+    h('div', { class: 'sub' }, `${policy.mode === 'reject' ? 'rejects' : 'clamps'} other models · from `, untrusted(policy.file, { max: 200, props: { class: 'mono' } })),
+    h('table', { class: 'calls' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'slot'), h('th', {}, 'model'), h('th', {}, ''))),
+      h('tbody', {}, (policy.allowed ?? []).map((entry) => {
+        const circuit = circuits.find((row) => `${row.provider}/${row.model}` === String(entry.ref).trim());
+        const notes = [entry.ref === policy.default ? 'default' : null, (policy.failover ?? []).includes(entry.ref) ? `failover #${policy.failover.indexOf(entry.ref) + 1}` : null].filter(Boolean).join(' · ');
+        return h('tr', {},
+          h('td', {}, untrusted(entry.slot, { max: 40 })),
+          h('td', { class: 'mono' }, untrusted(entry.ref, { max: 120 })),
+          h('td', { class: circuit ? 'nonzero' : 'muted' }, circuit ? `circuit ${circuit.state === 'open' ? 'open until' : 'half-open since'} ${formatClock(circuit.until)}` : notes));
+      }))));
 }
 
 function metaItem(label, value) {

@@ -4,7 +4,7 @@ import { formatClock, formatDuration, formatMetric, formatPercent, formatUsd, me
 import { clip, untrusted, visibleText } from './text.js';
 
 /** Event types the page subscribes to: the feed's, plus the ones that only mean "numbers changed". */
-export const FEED_TYPES = ['intervention', 'budget_alert', 'override_changed', 'policy_error'];
+export const FEED_TYPES = ['intervention', 'budget_alert', 'override_changed', 'policy_error', 'failover', 'circuit'];
 export const REFRESH_TYPES = ['response', 'error'];
 export const MAX_FEED_ITEMS = 200;
 
@@ -25,9 +25,23 @@ export function describeEvent(event) {
     const why = event.reason ? [summary || who ? ': ' : '', untrusted(event.reason, { max: 200 })] : null;
     return { kind: 'override', tone: 'info', title: event.action === 'cleared' ? 'override cleared' : 'override set', detail: [summary, who, why] };
   }
+  if (event.type === 'failover') {
+    return { kind: 'failover', tone: 'warn', title: 'failover', detail: [model(`${event.from_provider}/${event.from_model}`), ' → ', model(`${event.to_provider}/${event.to_model}`), ' · ', untrusted(event.reason, { max: 60 })] };
+  }
+  if (event.type === 'circuit') {
+    const until = event.until ? ` until ${formatClock(event.until)}` : '';
+    const title = event.state === 'open' ? 'circuit open' : event.state === 'half_open' ? 'circuit probe' : 'circuit closed';
+    return { kind: 'circuit', tone: event.state === 'open' ? 'over' : 'info', title, detail: [model(`${event.provider}/${event.upstream_model}`), event.state === 'open' ? `${until} after ${event.failures ?? '?'} failures` : ''] };
+  }
   if (event.type === 'policy_error') return { kind: 'policy', tone: 'over', title: 'policy problem', detail: [untrusted(event.reason ?? event.error ?? '', { max: 300 })] };
   if (event.type !== 'intervention') return null;
   const name = event.intervention;
+  if (CLAMPS.has(name)) return { kind: 'clamp', tone: name.endsWith('_clamped') ? 'warn' : 'info', title: name.endsWith('_clamped') ? 'model clamped' : 'model resolved', detail: [model(event.from_model ?? event.model ?? '(none)'), ' → ', model(event.to_model), ` · ${name}`] };
+  if (name === 'failover_over_budget') return { kind: 'block', tone: 'over', title: 'fallback over budget', detail: [model(`${event.provider}/${event.upstream_model}`), ' skipped'] };
+  if (name === 'policy_failover_unreachable') return { kind: 'clamp', tone: 'warn', title: 'no fallback reachable', detail: [model(`${event.provider}/${event.upstream_model}`), ' is the only candidate: the policy\'s other models are not in its failover slots'] };
+  if (name === 'circuit_open') return { kind: 'circuit', tone: 'warn', title: 'skipped: circuit open', detail: [model(`${event.provider}/${event.upstream_model}`)] };
+  // the failover event itself tells these (cllama logs them beside it)
+  if (name === 'provider_exhausted_failover' || String(name).startsWith('provider_candidate_fallback:')) return null;
   if (name === 'model_downgraded') return { kind: 'downgrade', tone: 'warn', title: 'downgraded', detail: [model(event.from_model ?? event.model), ' → ', model(event.to_model)] };
   if (name === 'budget_check_unavailable') return { kind: 'unavailable', tone: 'high', title: 'budget unavailable', detail: ['passed unchecked: ', untrusted(event.reason, { max: 300 })] };
   if (name === 'unknown_cost_blocked') return { kind: 'block', tone: 'over', title: 'blocked: unknown cost', detail: [model(event.effective_model ?? event.model), ' has no known price'] };
@@ -44,6 +58,9 @@ export function describeEvent(event) {
   }
   return { kind: 'other', tone: 'info', title: clipTitle(name ?? event.type), detail: [model(event.model)] };
 }
+
+/** A model policy's resolutions of the requested model (cllama's names). */
+const CLAMPS = new Set(['missing', 'bare_model_normalized', 'provider_normalized', 'ambiguous_clamped', 'disallowed_clamped']);
 
 /** A model name as an agent sent it (any string at all). */
 function model(name) {

@@ -18,6 +18,8 @@ const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> =
   upstream_response_too_large: { type: 'server_error', code: 'upstream_response_too_large' },
   provider_not_configured: { type: 'server_error', code: 'provider_not_configured' },
   responses_adapter_failed: { type: 'server_error', code: 'responses_adapter_failed' },
+  model_policy_incompatible: { type: 'server_error', code: 'model_policy_incompatible' },
+  circuit_open: { type: 'server_error', code: 'circuit_open' },
   internal: { type: 'server_error', code: 'internal' },
 };
 

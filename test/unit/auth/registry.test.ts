@@ -298,14 +298,17 @@ test('one bad entry never stops the scan: a plain file, symlink loops, a FIFO, a
   assert.equal(registry.authenticate({ agentId: 'good', secret: 's' }), null);
 }));
 
-test('a model_policy cllama would enforce is said to be unenforced, once per load; an empty one is no policy', () => withRoot(async (root) => {
+test('a model_policy is loaded typed and enforced (no "not enforced" warning); a wrongly typed one is named, file and field', () => withRoot(async (root) => {
   await writeAgent(root, 'clamped', { token: 's1', model_policy: { mode: 'strict', allowed: [{ slot: 'primary', ref: 'openai/gpt-4o-mini' }] } });
   await writeAgent(root, 'open', { token: 's2', model_policy: { allowed: [] } });
+  await writeAgent(root, 'typo', { token: 's3', model_policy: { allowed: [{ slot: 'primary', ref: 7 }] } });
   const { warnings, onWarning } = collect();
   const registry = new AgentRegistry({ contextRoot: root, onWarning });
   await registry.reload();
-  assert.ok(registry.authenticate({ agentId: 'clamped', secret: 's1' }), 'the agent still works: serving it is what cllama would do too, only without the clamp');
+  const clamped = registry.authenticate({ agentId: 'clamped', secret: 's1' });
+  assert.equal(clamped?.modelPolicy?.kind, 'policy');
+  assert.equal(registry.authenticate({ agentId: 'typo', secret: 's3' })?.modelPolicy?.kind, 'invalid');
   assert.deepEqual(warnings.filter((w) => w.includes('model_policy')).map((w) => w.replace(root, '<root>')), [
-    'agent "clamped": <root>/clamped/metadata.json: model_policy: not enforced by tollgate yet (cllama clamps requests to its allowed models); this agent may call any model that routes',
+    'agent "typo": <root>/typo/metadata.json: model_policy.allowed[0].ref: must be a string; every model call of agent "typo" is refused until it is fixed',
   ]);
 }));
