@@ -15,7 +15,7 @@ import type { Config } from './config/config.ts';
 import { HistoryWriter } from './history/writer.ts';
 import { scanHistory } from './history/reader.ts';
 import { scanHistorySince } from './history/recent-scan.ts';
-import { createLedger, type LedgerLoadProgress, type LedgerLoadReport } from './ledger/create.ts';
+import { createLedger, createSharedState, type LedgerLoadProgress, type LedgerLoadReport } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { attachAuditLog } from './observability/audit-log.ts';
 import { EventBus } from './observability/events.ts';
@@ -99,6 +99,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
       if (change.state === 'down') bus.emit({ type: 'warning', claw_id: null, model: null, intervention: null, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });
     },
   });
+  // key health and circuits shared by replicas (Redis with TOLLGATE_LEDGER=redis); its connection state is the ledger's
+  const shared = await createSharedState({ config });
   const providers = new ProviderRegistry(config.providers);
   const backlog = new SettleBacklog({ ledger, report: log });
   const loops = new LoopBreaker({ now: options.now });
@@ -111,7 +113,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const modelPolicies = new ModelPolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`model policy ${file}: ${message}`) });
   await modelPolicies.start();
   const circuits = NO_CIRCUITS;
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, modelPolicies, circuits };
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, modelPolicies, circuits, shared };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();
@@ -154,6 +156,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     await ledger.close();
     circuits.close();
     modelPolicies.stop();
+    await shared.close();
     detachWebhook();
     agents.stop();
     policies.stop();

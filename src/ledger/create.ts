@@ -9,6 +9,7 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
 import { reconcileWithHistory, type ReconcileReport } from './reconcile.ts';
+import { MemorySharedState, type SharedState } from './shared-state.ts';
 
 export interface LedgerLoadProgress {
   readonly phase: 'replay' | 'rebuild';
@@ -64,6 +65,22 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
     return createRedisLedger({ url: config.ledger.url, keyPrefix: config.ledger.keyPrefix, onStateChange: options.onStateChange });
   }
   return createMemoryLedger(options);
+}
+
+/**
+ * The shared coordination state beside the ledger (key health, circuits): on Redis under the ledger's prefix with
+ * TOLLGATE_LEDGER=redis, in memory otherwise.
+ */
+export async function createSharedState(options: { readonly config: Config; readonly onStateChange?: CreateLedgerOptions['onStateChange'] }): Promise<SharedState> {
+  const { ledger } = options.config;
+  if (ledger.kind !== 'redis') return new MemorySharedState();
+  const { createRedisSharedState } = (await import(REDIS_SHARED_MODULE)) as RedisSharedModule;
+  return createRedisSharedState({ url: ledger.url, keyPrefix: ledger.keyPrefix, onStateChange: options.onStateChange });
+}
+
+const REDIS_SHARED_MODULE = './redis/shared-state.ts';
+interface RedisSharedModule {
+  createRedisSharedState(options: { url: string; keyPrefix: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Promise<SharedState>;
 }
 
 /** How often the running embedded ledger compacts its journal (start-up compacts too). */

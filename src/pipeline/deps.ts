@@ -5,6 +5,7 @@ import type { Config } from '../config/config.ts';
 import type { HistoryRecord } from '../history/entry.ts';
 import type { ModelPolicyStore } from '../budget/policy/model-policy-store.ts';
 import type { CandidateCircuits } from './circuit-check.ts';
+import type { SharedState } from '../ledger/shared-state.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { BytesInFlight } from '../transport/bytes-in-flight.ts';
@@ -30,4 +31,6 @@ export interface PipelineDeps {
   readonly modelPolicies: ModelPolicyStore;
   /** A circuit per model-policy candidate, shared by replicas: pipeline/circuits.ts. */
   readonly circuits: CandidateCircuits;
+  /** Short-lived state shared by replicas (key health, circuits): src/ledger/shared-state.ts. */
+  readonly shared: SharedState;
 }

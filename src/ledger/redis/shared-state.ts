@@ -1,0 +1,151 @@
+// The shared state on Redis: keys under the ledger's hash tag, each write one script that also publishes the change.
+import { Redis } from 'ioredis';
+import { LedgerUnreachableError } from '../ledger.ts';
+import { RedisConnection, type RedisStateChange } from './connection.ts';
+import { RESYNC_ALL, type SharedState } from '../shared-state.ts';
+
+/** Version of the shared-state key layout (separate from the ledger's: these keys are short-lived). */
+const SHARED_STATE_VERSION = 1;
+
+const COUNT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+const PUT = `if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;
+const CLAIM = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return 1
+end
+return 0`;
+const DELETE = `redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1`;
+
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+
+export interface RedisSharedStateOptions {
+  readonly url: string;
+  /** The ledger's key prefix: keys are `{<prefix>}:shared:v1:(v|n):<key>`, one hash tag with the ledger's. */
+  readonly keyPrefix: string;
+  readonly commandTimeoutMs?: number;
+  readonly onStateChange?: (change: RedisStateChange) => void;
+}
+
+export class RedisSharedState implements SharedState {
+  /** Values under `{prefix}:shared:v1:v:`, counters under `{prefix}:shared:v1:n:` (a counter and a value may share a name). */
+  private readonly namespace: string;
+  private readonly counters: string;
+  private readonly channel: string;
+  private readonly listeners = new Set<(key: string) => void>();
+  private readonly scripts: Record<'count' | 'put' | 'claim' | 'delete', Script>;
+  private subscribedOnce = false;
+  private closed = false;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly subscriber: Redis,
+    keyPrefix: string,
+  ) {
+    if (!/^[\w.-]+$/.test(keyPrefix)) throw new TypeError('shared state: keyPrefix may hold letters, digits, "_", "-" and "." only');
+    this.namespace = `{${keyPrefix}}:shared:v${SHARED_STATE_VERSION}:v:`;
+    this.counters = `{${keyPrefix}}:shared:v${SHARED_STATE_VERSION}:n:`;
+    this.channel = `{${keyPrefix}}:shared:v${SHARED_STATE_VERSION}`;
+    const client = connection.client;
+    const define = (name: string, lua: string): Script => {
+      const command = `tollgateShared_${name}_v${SHARED_STATE_VERSION}`;
+      client.defineCommand(command, { numberOfKeys: 1, lua });
+      const callable = (client as unknown as Record<string, Script>)[command];
+      return (...args) => callable.call(client, ...args);
+    };
+    this.scripts = { count: define('count', COUNT), put: define('put', PUT), claim: define('claim', CLAIM), delete: define('delete', DELETE) };
+    subscriber.on('message', (channel: string, key: string) => {
+      if (channel === this.channel) this.notify(key);
+    });
+    // after a reconnection (ioredis subscribes again by itself) announcements may have been missed
+    subscriber.on('ready', () => {
+      if (this.subscribedOnce) this.notify(RESYNC_ALL);
+      this.subscribedOnce = true;
+    });
+  }
+
+  async count(key: string, windowMs: number): Promise<number> {
+    return Number(await this.command(() => this.scripts.count(this.counters + key, Math.max(1, Math.ceil(windowMs)))));
+  }
+
+  async put(key: string, value: string, ttlMs: number | null): Promise<void> {
+    const ttl = ttlMs === null ? 0 : Math.max(1, Math.ceil(ttlMs));
+    await this.command(() => this.scripts.put(this.namespace + key, value, ttl, this.channel, key));
+  }
+
+  async get(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    return this.command(() => this.connection.client.mget(...keys.map((key) => this.namespace + key)));
+  }
+
+  async claim(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    return Number(await this.command(() => this.scripts.claim(this.namespace + key, value, ttl, this.channel, key))) === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.command(() => this.scripts.delete(this.namespace + key, this.channel, key));
+  }
+
+  subscribe(listener: (key: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.subscriber.disconnect();
+    await this.connection.close();
+  }
+
+  /** Subscribes to the change channel (the subscriber connection queues it until connected). */
+  async start(): Promise<void> {
+    this.subscriber.connect().catch(() => {}); // reconnects by itself, and subscribes again once ready
+    const subscribed = this.subscriber.subscribe(this.channel).catch(() => {});
+    await this.connection.start();
+    if (this.connection.isUp) await subscribed; // Redis down at start-up: the subscription comes when it does
+
+  }
+
+  private notify(key: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(key);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  private async command<T>(send: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('shared state is closed');
+    if (!this.connection.isUp) throw new LedgerUnreachableError(`shared state unavailable: ${this.connection.describeDown()}`);
+    try {
+      return await send();
+    } catch (error) {
+      throw this.connection.failure(error);
+    }
+  }
+}
+
+/** Connects (waiting for the first attempt only); while Redis is down, operations reject and subscribers wait. */
+export async function createRedisSharedState(options: RedisSharedStateOptions): Promise<RedisSharedState> {
+  const connection = new RedisConnection({ url: options.url, commandTimeoutMs: options.commandTimeoutMs, onStateChange: options.onStateChange });
+  const subscriber = new Redis(options.url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: null,
+    retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+  });
+  subscriber.on('error', () => {}); // the command connection reports state; this one only reconnects
+  const state = new RedisSharedState(connection, subscriber, options.keyPrefix);
+  await state.start();
+  return state;
+}
