@@ -28,7 +28,7 @@ export const LAYERS = [
   { name: 'request parts', modules: ['auth', 'http', 'ledger', 'stream', 'transport'] },
   { name: 'pricing', modules: ['pricing'] },
   { name: 'history', modules: ['history'] },
-  { name: 'governance and observing', modules: ['budget', 'observability'] },
+  { name: 'governance and observing', modules: ['budget', 'keys', 'observability'] },
   { name: 'request path', modules: ['pipeline'] },
   { name: 'ports', modules: ['api', 'admin', 'dashboard'] },
   { name: 'entry points', modules: ['cli', 'main'] },

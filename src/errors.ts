@@ -31,6 +31,9 @@ export const ERRORS = {
   model_policy_incompatible: { status: 502, retryable: false, message: 'model policy requires anthropic-compatible provider on /v1/messages' },
   circuit_open: { status: 503, retryable: true, message: 'every candidate of the model policy is cooling off after repeated failures' },
   provider_not_configured: { status: 502, retryable: false, message: 'provider auth not configured' },
+  // the key pool (src/keys/): cllama's messages
+  provider_keys_cooling: { status: 503, retryable: true, message: 'all declared provider keys in cooldown' },
+  provider_keys_unusable: { status: 502, retryable: false, message: 'no usable declared provider key after retries' },
   upstream_unreachable: { status: 502, retryable: true, message: 'upstream request failed' },
   upstream_timeout: { status: 504, retryable: true, message: 'upstream timed out' },
   upstream_response_too_large: { status: 502, retryable: false, message: 'upstream response too large' },

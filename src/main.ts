@@ -15,6 +15,8 @@ import type { Config } from './config/config.ts';
 import { HistoryWriter } from './history/writer.ts';
 import { scanHistory } from './history/reader.ts';
 import { scanHistorySince } from './history/recent-scan.ts';
+import { join } from 'node:path';
+import { KeyPools } from './keys/key-pools.ts';
 import { createLedger, createSharedState, type LedgerLoadProgress, type LedgerLoadReport } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { attachAuditLog } from './observability/audit-log.ts';
@@ -113,7 +115,17 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const modelPolicies = new ModelPolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`model policy ${file}: ${message}`) });
   await modelPolicies.start();
   const circuits = NO_CIRCUITS;
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, modelPolicies, circuits, shared };
+  const keys = new KeyPools({
+    providers: config.providers,
+    registry: providers,
+    bus,
+    shared,
+    file: join(config.authDir, 'providers.json'),
+    recheckMs: config.keyRecheckMs,
+    onSecret: (secret) => secrets.addProviderSecret(secret),
+  });
+  await keys.start();
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, modelPolicies, circuits, shared, keys };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();
@@ -153,6 +165,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     await upstream.close();
     await history.close();
     await backlog.close(); // settlements kept while Redis was unreachable: one last attempt before the ledger closes
+    await keys.close();
     await ledger.close();
     circuits.close();
     modelPolicies.stop();

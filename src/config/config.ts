@@ -78,6 +78,8 @@ export interface Config {
   /** Operator price file (JSON) that overrides or adds model prices. */
   readonly pricesFile: string | null;
   readonly alertWebhookUrl: string | null;
+  /** TOLLGATE_KEY_RECHECK_MS: first wait before a dead provider key is re-checked (doubles per failed check, at most 1 h). */
+  readonly keyRecheckMs: number;
   readonly providers: readonly Provider[];
   /** cllama's Responses adapter for responses-only models asked for on chat completions (CLLAMA_RESPONSES_*). */
   readonly responsesAdapter: ResponsesAdapterSettings;

@@ -85,6 +85,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     defaultMaxOutputTokens: strictPositiveInt({ env, name: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', fallback: 4096, report }),
     pricesFile: pricesFile({ env, cwd, report }),
     alertWebhookUrl: alertWebhookUrl({ env, report }),
+    keyRecheckMs: strictPositiveInt({ env, name: 'TOLLGATE_KEY_RECHECK_MS', fallback: 60_000, report }),
     providers,
     responsesAdapter: adapterSettingsFromEnv(env),
     notices: report.notices,

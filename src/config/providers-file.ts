@@ -1,5 +1,5 @@
 // Parses $CLAW_AUTH_DIR/providers.json in cllama's v1 and v2 formats into providers; every invalid field becomes a problem naming file and field.
-import type { AuthScheme, Provider, ProviderKey } from '../upstream/provider.ts';
+import type { AuthScheme, DeclaredKey, KeyState, KeyStrategy, Provider, ProviderKey } from '../upstream/provider.ts';
 import type { WireFormat } from '../protocol/wire-format.ts';
 import { builtinProvider, defaultApiFormat, defaultAuth } from './builtin-providers.ts';
 import { isPlainObject } from './json-file.ts';
@@ -8,6 +8,14 @@ import { normalizeForwardHeaders } from '../upstream/forward-headers.ts';
 
 const AUTH_SCHEMES: readonly AuthScheme[] = ['bearer', 'x-api-key', 'none'];
 const WIRE_FORMATS: readonly WireFormat[] = ['openai', 'anthropic'];
+const KEY_STRATEGIES: readonly KeyStrategy[] = ['active_first', 'round_robin', 'most_headroom'];
+const KEY_STATES: readonly KeyState[] = ['ready', 'cooldown', 'dead', 'disabled'];
+
+/** A provider's keys: the usable ones (active first) and every declared one with its state. */
+interface ParsedKeys {
+  readonly usable: ProviderKey[];
+  readonly declared: DeclaredKey[];
+}
 
 interface FieldReader {
   readonly file: string;
@@ -59,8 +67,9 @@ export function providersFromFile(options: { file: string; json: unknown; now: D
   return providers;
 }
 
-function parseProvider(options: { reader: FieldReader; name: string; where: string; entry: Record<string, unknown>; keys: ProviderKey[] }): Provider | null {
-  const { reader, name, where, entry, keys } = options;
+function parseProvider(options: { reader: FieldReader; name: string; where: string; entry: Record<string, unknown>; keys: ParsedKeys }): Provider | null {
+  const { reader, name, where, entry } = options;
+  const keys = options.keys.usable;
   const baseUrlField = optionalString(reader, entry, 'base_url', where)?.trim().replace(/\/+$/, '');
   const baseUrl = baseUrlField || builtinProvider(name)?.baseUrl;
   const auth = optionalChoice(reader, { entry, key: 'auth', where, choices: AUTH_SCHEMES }) ?? defaultAuth(name);
@@ -75,7 +84,13 @@ function parseProvider(options: { reader: FieldReader; name: string; where: stri
     return null;
   }
   const forwardHeaders = forwardHeadersField(reader, entry, where);
-  return forwardHeaders ? { name, baseUrl, auth, apiFormat, keys, forwardHeaders } : { name, baseUrl, auth, apiFormat, keys };
+  const pool = {
+    declaredKeys: options.keys.declared,
+    activeKeyId: optionalString(reader, entry, 'active_key_id', where)?.trim() || undefined,
+    source: optionalString(reader, entry, 'source', where)?.trim() || undefined,
+    keyStrategy: optionalChoice(reader, { entry, key: 'key_strategy', where, choices: KEY_STRATEGIES }),
+  };
+  return { name, baseUrl, auth, apiFormat, keys, ...(forwardHeaders ? { forwardHeaders } : {}), ...pool };
 }
 
 /** tollgate's own field (cllama has none): the agent headers this provider gets, replacing the default list. */
@@ -90,25 +105,29 @@ function forwardHeadersField(reader: FieldReader, entry: Record<string, unknown>
 }
 
 /** v1: one `api_key` per provider, seeded as cllama does (`seed:<NAME>_API_KEY`, label primary). */
-function v1Keys(options: { reader: FieldReader; name: string; where: string; entry: Record<string, unknown> }): ProviderKey[] {
+function v1Keys(options: { reader: FieldReader; name: string; where: string; entry: Record<string, unknown> }): ParsedKeys {
   const { reader, name, where, entry } = options;
   const secret = optionalString(reader, entry, 'api_key', where)?.trim();
-  if (!secret || !usableSecret(reader, secret, `${where}.api_key`)) return [];
-  return [{ id: `seed:${name.toUpperCase()}_API_KEY`, label: 'primary', secret }];
+  if (!secret || !usableSecret(reader, secret, `${where}.api_key`)) return { usable: [], declared: [] };
+  const key = { id: `seed:${name === 'google' ? 'GOOGLE' : name.toUpperCase()}_API_KEY`, label: 'primary', secret };
+  return { usable: [key], declared: [{ ...key, ...READY_SEED, addedAt: reader.now.getTime() }] };
 }
+
+const READY_SEED = { source: 'seed', state: 'ready', cooldownUntil: null, lastErrorCode: 0, lastErrorReason: '', lastErrorAt: null } as const;
 
 /**
  * v2: a key list with state. Usable: `ready` (or no state), and `cooldown` whose cooldown_until has passed;
  * `dead`, `disabled` and unknown states are skipped. `active_key_id` goes first, the rest keep file order.
  */
-function v2Keys(options: { reader: FieldReader; where: string; entry: Record<string, unknown> }): ProviderKey[] {
+function v2Keys(options: { reader: FieldReader; where: string; entry: Record<string, unknown> }): ParsedKeys {
   const { reader, where, entry } = options;
   const list = entry.keys ?? [];
   if (!Array.isArray(list)) {
     reader.problems.push(`${reader.file}: ${where}.keys: must be an array`);
-    return [];
+    return { usable: [], declared: [] };
   }
   const usable: ProviderKey[] = [];
+  const declared: DeclaredKey[] = [];
   list.forEach((key, index) => {
     const keyWhere = `${where}.keys[${index}]`;
     if (!isPlainObject(key)) {
@@ -122,11 +141,25 @@ function v2Keys(options: { reader: FieldReader; where: string; entry: Record<str
     const cooldownUntil = optionalTime(reader, key, 'cooldown_until', keyWhere);
     const ready = state === '' || state === 'ready' || (state === 'cooldown' && (cooldownUntil === undefined || cooldownUntil <= reader.now.getTime()));
     if (ready && secret && usableSecret(reader, secret, `${keyWhere}.secret`)) usable.push({ id, label, secret });
+    if (!secret || (ready && keyProblem(secret))) return;
+    const code = key.last_error_code;
+    declared.push({
+      id,
+      label: optionalString(reader, key, 'label', keyWhere)?.trim() ?? '',
+      secret,
+      source: optionalString(reader, key, 'source', keyWhere)?.trim() ?? '',
+      state: (KEY_STATES as readonly string[]).includes(state) ? (state as KeyState) : state === '' ? 'ready' : 'disabled',
+      cooldownUntil: cooldownUntil ?? null,
+      lastErrorCode: typeof code === 'number' && Number.isInteger(code) ? code : 0,
+      lastErrorReason: optionalString(reader, key, 'last_error_reason', keyWhere) ?? '',
+      lastErrorAt: optionalTime(reader, key, 'last_error_at', keyWhere) ?? null,
+      addedAt: optionalTime(reader, key, 'added_at', keyWhere) ?? null,
+    });
   });
   const activeId = optionalString(reader, entry, 'active_key_id', where)?.trim();
   const active = usable.findIndex((key) => key.id === activeId);
   if (active > 0) usable.unshift(...usable.splice(active, 1));
-  return usable;
+  return { usable, declared };
 }
 
 /** A key that would be used must be sendable; one that is dead or disabled is never sent, so not checked. */

@@ -232,6 +232,30 @@ export interface CircuitEvent extends Head<'circuit'> {
   request_id?: string;
 }
 
+/**
+ * A provider key changed state (cllama's fields first: provider, key_id, action, reason, cooldown_until). cllama emits
+ * only `dead` and `cooldown`; tollgate adds `revived` (a dead key that answered its re-check), `pool_cooling` (every key
+ * of the provider cooling: key_id null, retry_after_ms set) and the operator's actions.
+ */
+export interface ProviderPoolEvent extends Head<'provider_pool'> {
+  claw_id: null;
+  model: null;
+  intervention: null;
+  provider: string;
+  key_id: string | null;
+  action: 'dead' | 'cooldown' | 'revived' | 'pool_cooling' | 'added' | 'activated' | 'disabled' | 'deleted' | 'provider_added';
+  reason: string;
+  cooldown_until?: string;
+  status_code?: number;
+  retry_after_ms?: number;
+  /** What the cooldown's length came from (retry-after-ms, retry-after, x-ratelimit-reset, ..., default). */
+  cooldown_source?: string;
+  /** The key masked as cllama's UI shows it. */
+  masked_key?: string;
+  /** Another replica made the change (seen through the shared ledger): not counted again. */
+  replica?: 'remote';
+}
+
 /** An event as emitted (the bus stamps `ts` when it is missing). */
 export type EventDraft =
   | RequestEvent
@@ -246,7 +270,8 @@ export type EventDraft =
   | OverrideChangedEvent
   | PolicyErrorEvent
   | FailoverEvent
-  | CircuitEvent;
+  | CircuitEvent
+  | ProviderPoolEvent;
 
 export type EventType = EventDraft['type'];
 

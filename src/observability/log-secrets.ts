@@ -8,7 +8,7 @@ import { KeyWindows, maskRuns } from '../upstream/key-windows.ts';
  * Secrets shorter than 12 characters are not masked (the documented limit, as for provider keys).
  */
 export class LogSecrets {
-  readonly #fixed: readonly string[];
+  #fixed: readonly string[];
   #agents: readonly string[] = [];
   #windows: KeyWindows | null;
 
@@ -16,6 +16,13 @@ export class LogSecrets {
   constructor(fixed: readonly (string | null | undefined)[]) {
     this.#fixed = fixed.filter((secret): secret is string => typeof secret === 'string' && secret !== '');
     this.#windows = KeyWindows.of(this.#fixed);
+  }
+
+  /** A provider key added while running (the key pool: from the UI, the API or the file). */
+  addProviderSecret(secret: string): void {
+    if (secret === '' || this.#fixed.includes(secret)) return;
+    this.#fixed = [...this.#fixed, secret];
+    this.#windows = KeyWindows.of([...this.#fixed, ...this.#agents]);
   }
 
   /** The agents' secrets (and history tokens) as the registry holds them now: the table is rebuilt when they change. */

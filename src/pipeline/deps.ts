@@ -6,6 +6,7 @@ import type { HistoryRecord } from '../history/entry.ts';
 import type { ModelPolicyStore } from '../budget/policy/model-policy-store.ts';
 import type { CandidateCircuits } from './circuit-check.ts';
 import type { SharedState } from '../ledger/shared-state.ts';
+import type { KeyPools } from '../keys/key-pools.ts';
 import type { EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { BytesInFlight } from '../transport/bytes-in-flight.ts';
@@ -33,4 +34,6 @@ export interface PipelineDeps {
   readonly circuits: CandidateCircuits;
   /** Short-lived state shared by replicas (key health, circuits): src/ledger/shared-state.ts. */
   readonly shared: SharedState;
+  /** The providers' key pools (src/keys/): which key each attempt uses, and what its answers say about it. */
+  readonly keys: KeyPools;
 }

@@ -7,11 +7,12 @@ import { keysToMask, maskKeysInText } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
 import { headerValue } from '../http/header-value.ts';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
+import { credential, downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
 import type { AdmittedCall } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 import { outcomeEvent } from './outcome-event.ts';
 import { settleCall } from './settle.ts';
+import { sendWithKeys } from './key-attempts.ts';
 
 /**
  * Relays the answer to the client, charged and recorded (settle.ts) before it ends, then emits the call's outcome. A
@@ -94,7 +95,16 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
   const body = Buffer.from(adapter ? adapter.bodyText : call.upstreamBodyText);
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
   deps.bus.emit({ type: 'request', claw_id: call.agent.id, model: route.requestedModel, intervention: null, request_id: call.id, path: call.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: call.stream });
-  const upstream = await deps.upstream.send({ url: adapter?.url ?? route.url, headers, body, cancel, headersTimeoutMs: call.stream ? timeouts.firstByteMs : timeouts.dispatchMs });
+  const headersTimeoutMs = call.stream ? timeouts.firstByteMs : timeouts.dispatchMs;
+  const url = adapter?.url ?? route.url;
+  // the provider's key pool picks the key, and moves to the next on a 401/402/403/429 (key-attempts.ts)
+  const { upstream } = await sendWithKeys({
+    pools: deps.keys,
+    provider: route.provider,
+    requestId: call.id,
+    cancel,
+    send: (key) => deps.upstream.send({ url, headers: key ? { ...headers, ...credential(route.provider, key) } : headers, body, cancel, headersTimeoutMs }),
+  });
   if (isRedirect(upstream.statusCode)) {
     call.statusCode = upstream.statusCode; // answered without working on it: released, not charged
     throw await redirectRefused({ upstream, keysToMask: providerKeys });

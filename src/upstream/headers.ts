@@ -13,7 +13,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
  * Connection header names, or the agent's own credential), then tollgate's body type and length, `identity`, and the
  * provider's credential.
  */
-export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; provider: Provider; bodyLength: number }): Record<string, string> {
+export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; provider: Provider; bodyLength: number; key?: ProviderKey | null }): Record<string, string> {
   const out: Record<string, string> = {};
   const rule = forwardRule(input.provider.forwardHeaders ?? DEFAULT_FORWARD_HEADERS);
   const named = connectionNamed(input.incoming.connection);
@@ -25,17 +25,22 @@ export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; p
   out['content-type'] = 'application/json';
   out['content-length'] = String(input.bodyLength);
   out['accept-encoding'] = 'identity';
-  applyProviderAuth(out, input.provider);
+  applyProviderAuth(out, input.provider, input.key ?? input.provider.keys[0]);
   return out;
 }
 
-/** The provider's credential, set on `headers` (the one place an upstream request gets it). */
-export function applyProviderAuth(headers: Record<string, string>, provider: Provider): void {
+/** The provider's credential, set on `headers`: the key the pool chose (src/keys/), else the provider's first. */
+export function applyProviderAuth(headers: Record<string, string>, provider: Provider, key: ProviderKey | undefined = provider.keys[0]): void {
   if (provider.auth === 'none') return;
-  const key = provider.keys[0];
   if (!key) throw new ProxyError('provider_not_configured', { message: `provider "${provider.name}" has no usable key` });
   if (provider.auth === 'x-api-key') headers['x-api-key'] = key.secret;
   else headers.authorization = `Bearer ${key.secret}`;
+}
+
+/** The header carrying this key's credential (the pool's choice for one attempt), replacing the default one. */
+export function credential(provider: Provider, key: ProviderKey): Record<string, string> {
+  if (provider.auth === 'none') return {};
+  return provider.auth === 'x-api-key' ? { 'x-api-key': key.secret } : { authorization: `Bearer ${key.secret}` };
 }
 
 /**

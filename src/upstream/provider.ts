@@ -9,6 +9,26 @@ export interface ProviderKey {
   readonly secret: string;
 }
 
+/** A pool key's state, as cllama's providers.json v2 writes it. */
+export type KeyState = 'ready' | 'cooldown' | 'dead' | 'disabled';
+/** How a provider's pool picks a key (tollgate's `key_strategy`; cllama: always active_first). */
+export type KeyStrategy = 'active_first' | 'round_robin' | 'most_headroom';
+
+/** A key as declared (providers.json v1/v2, env), whatever its state: the pool's starting point. */
+export interface DeclaredKey extends ProviderKey {
+  /** `seed` (env, v1 file) or `runtime` (added from the UI), or what the file says. */
+  readonly source: string;
+  readonly state: KeyState;
+  /** Epoch ms the cooldown ends; null: none (a cooldown without it never ends by itself, as cllama). */
+  readonly cooldownUntil: number | null;
+  readonly lastErrorCode: number;
+  readonly lastErrorReason: string;
+  /** Epoch ms, or null. */
+  readonly lastErrorAt: number | null;
+  /** Epoch ms, or null. */
+  readonly addedAt: number | null;
+}
+
 export interface Provider {
   /** Lower-case provider name: openai, anthropic, openrouter, xai, google, ollama, vercel, or operator-defined. */
   readonly name: string;
@@ -23,6 +43,14 @@ export interface Provider {
    * else TOLLGATE_FORWARD_HEADERS; absent: DEFAULT_FORWARD_HEADERS (upstream/forward-headers.ts).
    */
   readonly forwardHeaders?: readonly string[];
+  /** Every declared key in file (or env) order, with its state: the key pool starts from these (src/keys/). */
+  readonly declaredKeys?: readonly DeclaredKey[];
+  /** providers.json `active_key_id`. */
+  readonly activeKeyId?: string;
+  /** providers.json provider `source` (`seed` for env-seeded ones). */
+  readonly source?: string;
+  /** providers.json `key_strategy` (default active_first). */
+  readonly keyStrategy?: KeyStrategy;
 }
 
 /** Where one request goes: the outcome of routing a model string. */

@@ -1,4 +1,4 @@
-// ProviderRegistry: the configured upstream providers by lower-case name, built once from config.providers.
+// ProviderRegistry: the configured upstream providers by lower-case name, from config.providers, changed by the key pool.
 import type { Provider } from './provider.ts';
 
 export class ProviderRegistry {
@@ -14,6 +14,15 @@ export class ProviderRegistry {
 
   has(name: string): boolean {
     return this.#byName.has(name.toLowerCase());
+  }
+
+  /** Adds or replaces a provider (the key pool: keys added, a provider added from the UI or the file). */
+  set(provider: Provider): void {
+    this.#byName.set(provider.name.toLowerCase(), provider);
+  }
+
+  delete(name: string): void {
+    this.#byName.delete(name.toLowerCase());
   }
 
   list(): Provider[] {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { seededRandom } from './random.ts';
 import { anthropicMessage, anthropicUsage, countTokens, modelList, openAICompletion, openAIUsage, responseObject, responsesEvents, type FakeUsage, type ResponsesShape } from './fake-bodies.ts';
+import { credentialOf } from './fake-credentials.ts';
 
 type UsageSpec = FakeUsage | null;
 
@@ -71,10 +72,7 @@ export interface Behavior extends ResponsesShape {
    * The pieces are cut from the compressed bytes.
    */
   encoding?: string;
-  /**
-   * With rawBody: extra response headers (an `x-request-id` echoing something, a debug header). A generated stream
-   * with `encoding` gzip, deflate or br is compressed as it goes, flushed after each event.
-   */
+  /** Extra response headers (Retry-After, rate limits, an echoing id); a generated stream with `encoding` is compressed as it goes. */
   headers?: Record<string, string>;
   /** Behaviour by the request's `model` (as sent upstream), over the rest: one model fails, its fallback answers. */
   models?: Record<string, Behavior>;
@@ -89,6 +87,8 @@ export interface RecordedRequest {
 
 export interface FakeUpstream {
   readonly url: string;
+  /** Behaviour per credential (Bearer token or x-api-key), over `behavior` (GET /v1/models too: a key pool's re-check). */
+  byKey: Record<string, Behavior>;
   readonly requests: RecordedRequest[];
   /** How many calls wait now on `hold`. */
   readonly held: number;
@@ -100,7 +100,7 @@ export interface FakeUpstream {
 
 export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUpstream> {
   const requests: RecordedRequest[] = [];
-  const state = { behavior: initial };
+  const state = { behavior: initial, byKey: {} as Record<string, Behavior> };
   const sockets = new Set<import('node:net').Socket>();
   const gate = holdGate();
   const server: Server = createServer((req, res) => {
@@ -115,7 +115,7 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
       }
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       const perRequest = parseBehaviorHeader(req.headers['x-fake-behavior']);
-      const base = { ...state.behavior, ...perRequest };
+      const base = { ...state.behavior, ...state.byKey[credentialOf(req.headers)], ...perRequest };
       const forModel = base.models?.[String(body.model)];
       const behavior = forModel ? { ...base, ...forModel } : base;
       void (behavior.hold ? gate.wait() : Promise.resolve()).then(() => respond(res, req.url ?? '', body, behavior));
@@ -136,6 +136,12 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
     releaseHeld: () => gate.release(),
     get behavior() {
       return state.behavior;
+    },
+    get byKey() {
+      return state.byKey;
+    },
+    set byKey(value: Record<string, Behavior>) {
+      state.byKey = value;
     },
     set behavior(value: Behavior) {
       state.behavior = value;
@@ -186,7 +192,7 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
   }
   if (behavior.status && behavior.status >= 400) {
     const payload = JSON.stringify(behavior.errorBody ?? { error: { message: `fake upstream error ${behavior.status}`, type: 'server_error' } });
-    res.writeHead(behavior.status, { 'content-type': 'application/json' });
+    res.writeHead(behavior.status, { 'content-type': 'application/json', ...behavior.headers });
     res.end(payload);
     return;
   }
@@ -220,7 +226,7 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     return;
   }
   const idHeader = behavior.requestId === undefined ? {} : { [anthropic ? 'request-id' : 'x-request-id']: behavior.requestId };
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': raw.length, ...idHeader });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': raw.length, ...idHeader, ...behavior.headers });
   res.end(raw);
 }
 

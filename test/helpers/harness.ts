@@ -32,6 +32,8 @@ export interface HarnessOptions {
   providerKeys?: Record<string, string>;
   /** More providers.json fields of a provider (e.g. `forward_headers`; undefined drops the field), by name. */
   providerFields?: Record<string, Record<string, unknown>>;
+  /** A providers.json of the test's own (v2 key pools), given the fake upstream's URL; replaces `providers`. */
+  providersFile?: (fakeUrl: string) => unknown;
   /** Session history lines written to `<history>/<agent>/history.jsonl` before the first start (objects as JSON, strings as they are). */
   seedHistory?: Record<string, readonly unknown[]>;
   /** The clock of budgets and the embedded ledger (default Date.now). */
@@ -97,7 +99,7 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {
       providers[name] = { base_url: `${fake.url}/v1`, api_key: options.providerKeys?.[name] ?? PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer', forward_headers: TEST_FORWARD_HEADERS, ...options.providerFields?.[name] };
     }
-    writeFileSync(join(dirs.auth, 'providers.json'), JSON.stringify({ providers }));
+    writeFileSync(join(dirs.auth, 'providers.json'), JSON.stringify(options.providersFile ? options.providersFile(fake.url) : { providers }));
   }
   const config = loadConfig({
     cwd: root,

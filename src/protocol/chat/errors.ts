@@ -20,6 +20,8 @@ const OPENAI_TYPES: Partial<Record<ErrorCode, { type: string; code: string }>> =
   responses_adapter_failed: { type: 'server_error', code: 'responses_adapter_failed' },
   model_policy_incompatible: { type: 'server_error', code: 'model_policy_incompatible' },
   circuit_open: { type: 'server_error', code: 'circuit_open' },
+  provider_keys_cooling: { type: 'server_error', code: 'provider_keys_cooling' },
+  provider_keys_unusable: { type: 'server_error', code: 'provider_keys_unusable' },
   internal: { type: 'server_error', code: 'internal' },
 };
 

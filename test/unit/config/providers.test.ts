@@ -21,6 +21,12 @@ function byName(providers: Provider[]): Record<string, Provider> {
   return Object.fromEntries(providers.map((provider) => [provider.name, provider]));
 }
 
+/** What routing reads of a provider (the key pool's fields, declaredKeys and the rest, are checked on their own). */
+function routing(provider: Provider): Partial<Provider> {
+  const { declaredKeys: _keys, activeKeyId: _active, source: _source, keyStrategy: _strategy, ...rest } = provider;
+  return rest;
+}
+
 function problemsOf(run: () => unknown): string[] {
   try {
     run();
@@ -48,7 +54,7 @@ test('env only: built-in defaults, keys in priority order with cllama ids and la
     },
   }));
   assert.deepEqual(Object.keys(providers).sort(), ['anthropic', 'google', 'openai', 'vercel']);
-  assert.deepEqual(providers.openai, {
+  assert.deepEqual(routing(providers.openai), {
     name: 'openai', baseUrl: 'https://api.openai.com/v1', auth: 'bearer', apiFormat: 'openai',
     keys: [
       { id: 'seed:OPENAI_API_KEY', label: 'primary', secret: 'sk-o0' },
@@ -56,17 +62,25 @@ test('env only: built-in defaults, keys in priority order with cllama ids and la
       { id: 'seed:OPENAI_API_KEY_2', label: 'backup-2', secret: 'sk-o2' },
     ],
   });
-  assert.deepEqual(providers.anthropic, {
+  assert.deepEqual(routing(providers.anthropic), {
     name: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', auth: 'x-api-key', apiFormat: 'anthropic',
     keys: [{ id: 'seed:ANTHROPIC_API_KEY_1', label: 'backup-1', secret: 'sk-a1' }],
   });
   assert.deepEqual(providers.google.keys.map((k) => k.id), ['seed:GEMINI_API_KEY', 'seed:GOOGLE_API_KEY']);
+  // the key pool's view: cllama's seeded keys, ready, the first active
+  assert.deepEqual(providers.openai.declaredKeys?.map((k) => [k.id, k.label, k.source, k.state]), [
+    ['seed:OPENAI_API_KEY', 'primary', 'seed', 'ready'],
+    ['seed:OPENAI_API_KEY_1', 'backup-1', 'seed', 'ready'],
+    ['seed:OPENAI_API_KEY_2', 'backup-2', 'seed', 'ready'],
+  ]);
+  assert.equal(providers.openai.activeKeyId, 'seed:OPENAI_API_KEY');
+  assert.equal(providers.anthropic.activeKeyId, 'seed:ANTHROPIC_API_KEY_1');
   assert.equal(providers.google.baseUrl, 'https://generativelanguage.googleapis.com/v1beta/openai');
   assert.equal(providers.vercel.baseUrl, 'https://gw.example/v1', 'trailing slash removed');
 }));
 
 test('ollama (auth none) is registered from OLLAMA_BASE_URL without any key', () => withAuthDir(undefined, (authDir) => {
-  assert.deepEqual(loadProviders({ authDir, env: { OLLAMA_BASE_URL: 'http://localhost:11434/v1/' } }), [
+  assert.deepEqual(loadProviders({ authDir, env: { OLLAMA_BASE_URL: 'http://localhost:11434/v1/' } }).map(routing), [
     { name: 'ollama', baseUrl: 'http://localhost:11434/v1', auth: 'none', apiFormat: 'openai', keys: [] },
   ]);
 }));
@@ -81,15 +95,15 @@ test('v1 file: defaults per provider, names lower-cased/trimmed, custom provider
   },
 }, (authDir) => {
   const providers = byName(loadProviders({ authDir, env: { OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'https://ignored.example/v1', XAI_API_KEY: 'sk-xai-env', OPENROUTER_API_KEY: 'sk-or' } }));
-  assert.deepEqual(providers.openai, {
+  assert.deepEqual(routing(providers.openai), {
     name: 'openai', baseUrl: 'https://api.openai.com/v1', auth: 'bearer', apiFormat: 'openai',
     keys: [{ id: 'seed:OPENAI_API_KEY', label: 'primary', secret: 'sk-file' }],
   });
   assert.equal(providers.anthropic.baseUrl, 'http://127.0.0.1:9/v1');
   assert.equal(providers.anthropic.auth, 'x-api-key');
   assert.equal(providers.anthropic.apiFormat, 'anthropic');
-  assert.deepEqual(providers.ollama, { name: 'ollama', baseUrl: 'http://gpu:11434/v1', auth: 'none', apiFormat: 'openai', keys: [] });
-  assert.deepEqual(providers.mycorp, { name: 'mycorp', baseUrl: 'https://llm.corp/v1', auth: 'x-api-key', apiFormat: 'anthropic', keys: [{ id: 'seed:MYCORP_API_KEY', label: 'primary', secret: 'k' }] });
+  assert.deepEqual(routing(providers.ollama), { name: 'ollama', baseUrl: 'http://gpu:11434/v1', auth: 'none', apiFormat: 'openai', keys: [] });
+  assert.deepEqual(routing(providers.mycorp), { name: 'mycorp', baseUrl: 'https://llm.corp/v1', auth: 'x-api-key', apiFormat: 'anthropic', keys: [{ id: 'seed:MYCORP_API_KEY', label: 'primary', secret: 'k' }] });
   assert.deepEqual(providers.xai.keys, [], 'named in the file: env keys do not apply (cllama), and it stays registered so routing can say it is not configured');
   assert.deepEqual(providers.openrouter.keys.map((k) => k.secret), ['sk-or'], 'not named in the file: env applies');
 }));
@@ -119,6 +133,17 @@ test('v2 file: only ready keys and expired cooldowns are usable, active key firs
     { id: 'k6', label: 'k6', secret: 's6' },
   ]);
   assert.deepEqual(providers.anthropic.keys, [], 'dead key, and the file is authoritative over env');
+  // the key pool gets every key with a secret, in file order, with its state (k7 has no secret)
+  assert.deepEqual(providers.openai.declaredKeys?.map((k) => [k.id, k.state, k.cooldownUntil, k.lastErrorCode]), [
+    ['k1', 'ready', null, 0],
+    ['k2', 'dead', null, 401],
+    ['k3', 'cooldown', Date.parse('2026-01-01T00:00:00Z'), 0],
+    ['k4', 'cooldown', Date.parse('2026-01-01T00:10:00Z'), 0],
+    ['k5', 'disabled', null, 0],
+    ['k6', 'ready', Date.parse('0001-01-01T00:00:00Z'), 0],
+  ]);
+  assert.equal(providers.openai.activeKeyId, 'k3');
+  assert.deepEqual(providers.anthropic.declaredKeys?.map((k) => k.state), ['dead']);
 }));
 
 test('invalid files and fields: every problem names the file and the field, never a secret', () => withAuthDir({
