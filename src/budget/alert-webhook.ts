@@ -1,6 +1,6 @@
-// Delivers budget_alert events to a webhook off the request path: bounded queue, timeout, retries with backoff, never throws.
+// Delivers alerts (budget_alert, a provider key dying, a key pool cooling) to a webhook off the request path: bounded, retried, never throws.
 import { randomUUID } from 'node:crypto';
-import type { EventBus, EventOf } from '../observability/events.ts';
+import type { EventBus, EventOf, EventType } from '../observability/events.ts';
 
 /** What the webhook delivers: threshold alerts and loop detections (each with its `alert_id`). */
 type WebhookAlert = EventOf<'budget_alert'> | EventOf<'loop_detected'>;
@@ -43,13 +43,13 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const maxQueue = options.maxQueue ?? 1000;
   const host = safeHost(options.url);
-  const queue: WebhookAlert[] = [];
+  const queue: Alert[] = [];
   let worker: Promise<void> | null = null;
   let closed = false;
   /** Ends the wait between two tries early (on close). */
   let wake: (() => void) | null = null;
 
-  const report = (event: WebhookAlert, message: string) => {
+  const report = (event: Alert, message: string) => {
     const about = event.type === 'budget_alert' ? { limit_id: event.limit_id, threshold: event.threshold } : {};
     options.bus.emit({ type: 'warning', claw_id: event.claw_id, model: event.model, intervention: null, error: `alert webhook (${host}): ${message}`, ...about });
   };
@@ -66,10 +66,10 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
     };
   });
 
-  const deliver = async (event: WebhookAlert): Promise<void> => {
+  const deliver = async (event: Alert): Promise<void> => {
     const body = JSON.stringify(event);
     // a try that timed out may still have reached the receiver: every try of one alert carries the same key
-    const idempotencyKey = typeof event.alert_id === 'string' ? event.alert_id : randomUUID();
+    const idempotencyKey = 'alert_id' in event && typeof event.alert_id === 'string' ? event.alert_id : randomUUID();
     let last: Attempt | null = null;
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (last && !last.ok) {
@@ -90,8 +90,7 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
   };
 
   const unsubscribe = options.bus.subscribe((event) => {
-    // budget thresholds, and a loop's first flag and each new escalation level (not every flagged call)
-    if ((event.type !== 'budget_alert' && !(event.type === 'loop_detected' && event.alert)) || closed) return;
+    if (!isAlert(event) || closed) return;
     if (queue.length >= maxQueue) {
       report(event, `queue full (${maxQueue} alerts waiting); alert dropped`);
       return;
@@ -118,6 +117,18 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
     close: { value: close },
   });
   return detach;
+}
+
+type Alert = WebhookAlert | EventOf<'provider_pool'>;
+
+/**
+ * Budget thresholds, a loop's first flag and each new escalation level (not every flagged call), a key dead from an
+ * upstream refusal here (not one another replica reported), a whole key pool cooling.
+ */
+function isAlert(event: EventOf<EventType>): event is Alert {
+  if (event.type === 'budget_alert') return true;
+  if (event.type === 'loop_detected') return Boolean(event.alert);
+  return event.type === 'provider_pool' && event.replica !== 'remote' && (event.action === 'dead' || event.action === 'pool_cooling');
 }
 
 /**

@@ -126,7 +126,7 @@ export class KeyPools {
     }
     this.file?.markKey(pool.name, key.id);
     await this.health.publish(pool, key);
-    this.#poolCoolingCheck(pool);
+    await this.#poolCoolingCheck(pool);
     return verdict;
   }
 
@@ -196,8 +196,11 @@ export class KeyPools {
   };
 
   /** Every usable key cooling: one `pool_cooling` event (alerts), with the time until the first is back. */
-  #poolCoolingCheck(pool: PoolProvider): void {
+  async #poolCoolingCheck(pool: PoolProvider): Promise<void> {
     const selection = selectKey(pool, this.now());
-    if (selection.kind === 'cooling') this.emit(pool, null, { action: 'pool_cooling', reason: 'all declared provider keys in cooldown', retry_after_ms: selection.retryAfterMs });
+    if (selection.kind !== 'cooling') return;
+    // one replica reports a cooling pool (and its alert) per cooling spell
+    const won = await this.#options.shared.claim(`alert:pool_cooling:${pool.name}`, String(process.pid), selection.retryAfterMs).catch(() => true);
+    if (won) this.emit(pool, null, { action: 'pool_cooling', reason: 'all declared provider keys in cooldown', retry_after_ms: selection.retryAfterMs });
   }
 }
