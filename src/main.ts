@@ -17,6 +17,7 @@ import { scanHistory } from './history/reader.ts';
 import { scanHistorySince } from './history/recent-scan.ts';
 import { join } from 'node:path';
 import { KeyPools } from './keys/key-pools.ts';
+import { poolFamilies } from './keys/pool-view.ts';
 import { createLedger, createSharedState, type LedgerLoadProgress, type LedgerLoadReport } from './ledger/create.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { attachAuditLog } from './observability/audit-log.ts';
@@ -148,8 +149,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
   const loopLag = new LoopLag();
-  const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag });
-  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets, loops, routing: { modelPolicies, circuits } });
+  const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag, extraFamilies: () => poolFamilies(keys.list()) });
+  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets, loops, keys, routing: { modelPolicies, circuits } });
   await listen(ui, config.ui);
   const uiUrl = urlOf(ui);
   log(`operator UI on ${uiUrl}`);

@@ -21,6 +21,8 @@ import { bearerToken } from '../auth/token.ts';
 import type { RoutingSources } from './routing-view.ts';
 import { UiAuth, type AccessKind } from './ui-auth.ts';
 import { UiExposure } from './ui-exposure.ts';
+import type { KeyPools } from '../keys/key-pools.ts';
+import { crossSite, KEY_FORM_PATHS, matchKeyApiRoute, runKeyForm, serveCllamaEvents } from './key-routes.ts';
 
 export interface UiServerOptions {
   /** `ui`, `uiOpen` and `uiHosts` absent: loopback callers only while no token is set, Host names as UiExposure says. */
@@ -34,6 +36,8 @@ export interface UiServerOptions {
   readonly historyDir: string | null;
   readonly costs: CostTotals;
   readonly metrics: Metrics;
+  /** The provider key pools: cllama's key routes and /events, and /api/providers (absent: none of them). */
+  readonly keys?: KeyPools;
   /** Replay buffer of the live feed (default 500 events). */
   readonly feedBufferSize?: number;
   /** Known secrets masked in the live feed's frames. */
@@ -88,7 +92,8 @@ export function createUiServer(options: UiServerOptions): Server {
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname;
     if (isApiPath(path)) {
-      const matched = matchAdminRoute({ deps, req, res, url });
+      const keyRoute = options.keys ? matchKeyApiRoute({ keys: options.keys, req, res, parts: path.split('/').filter(Boolean).map(decodePart) }) : null;
+      const matched = keyRoute ?? matchAdminRoute({ deps, req, res, url });
       const access = matched?.access ?? 'read';
       const decision = auth.decide(req, { kind: access, queryToken: access === 'feed' ? url.searchParams.get('token') : null });
       if (!decision.ok) {
@@ -97,6 +102,10 @@ export function createUiServer(options: UiServerOptions): Server {
       }
       if (!matched) throw new AdminError('not_found', `no route for ${req.method} ${path}`);
       await matched.run();
+      return;
+    }
+    if (options.keys && KEY_FORM_PATHS.has(path)) {
+      await keyForm(req, res, url, options.keys);
       return;
     }
     if (!isRead(req)) {
@@ -116,12 +125,37 @@ export function createUiServer(options: UiServerOptions): Server {
       sendBody(req, res, { status: 200, contentType: 'application/json; charset=utf-8', body: renderCostsApi(options.costs.agents(), options.costs.retired()) });
       return;
     }
+    if (path === '/events' && options.keys) {
+      streams.add(res);
+      res.once('close', () => streams.delete(res));
+      serveCllamaEvents({ req, res, keys: options.keys, costs: options.costs, agents: options.agents });
+      return;
+    }
     if (path === '/metrics') {
       await sendPieces(req, res, { contentType: options.metrics.contentType, pieces: await options.metrics.renderPieces() });
       return;
     }
     if (await dashboardRoute(req, res, path)) return;
     sendText(res, 404, '404 page not found');
+  }
+
+  /** cllama's key form posts: POST only (else its 404), never from another site, and only with the UI token. */
+  async function keyForm(req: IncomingMessage, res: ServerResponse, url: URL, keys: KeyPools): Promise<void> {
+    if (req.method !== 'POST') {
+      req.resume();
+      sendText(res, 404, '404 page not found');
+      return;
+    }
+    if (crossSite(req)) {
+      req.resume();
+      sendText(res, 403, 'cross-site form posts are refused');
+      return;
+    }
+    if (!allowedText(req, res, 'write')) {
+      req.resume();
+      return;
+    }
+    await runKeyForm({ req, res, path: url.pathname, url, keys });
   }
 
   /** `GET /any-page?token=<t>`: set the session cookie and send the browser to the same page without the token. */
@@ -150,12 +184,22 @@ export function createUiServer(options: UiServerOptions): Server {
     return false;
   }
 
+  const streams = new Set<ServerResponse>(); // cllama /events streams, ended on close
   const close = server.close.bind(server);
   server.close = ((callback?: (error?: Error) => void) => {
     feed.close();
+    for (const stream of streams) stream.destroy();
     return close(callback);
   }) as Server['close'];
   return server;
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 function isRead(req: IncomingMessage): boolean {

@@ -1,5 +1,6 @@
 // The `tollgate` command: one subcommand per file in ./commands, wired with commander.
 import { Command, CommanderError } from 'commander';
+import { registerKeys } from './commands/keys.ts';
 import { registerLedger } from './commands/ledger.ts';
 import { registerOverride } from './commands/override.ts';
 import { registerServe } from './commands/serve.ts';
@@ -16,6 +17,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   registerValidate(program);
   registerOverride(program);
   registerLedger(program);
+  registerKeys(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -5,9 +5,9 @@ import { loadDashboardAssets, type Asset } from './assets.ts';
 /** Read once at start-up (module load), never per request. */
 const ASSETS = loadDashboardAssets();
 
-/** The page talks only to its own origin; no inline script or style; never framed; never leaks the URL as a referrer. */
+/** The page talks (and posts its key forms) only to its own origin; no inline script or style; never framed; no referrer. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',

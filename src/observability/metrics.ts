@@ -26,6 +26,8 @@ export interface MetricsOptions {
   /** Event-loop delay (loop-lag.ts), optional: each scrape reads the delays since the previous one. */
   readonly loopLag?: Pick<LoopLag, 'take'>;
   readonly now?: () => number;
+  /** Families of other modules written after these (the key pools' per-key series: src/keys/pool-view.ts). */
+  readonly extraFamilies?: () => readonly Family[];
   /** How often the series of agents gone from the registry are dropped (default 60 s; they go at the second check that misses them). */
   readonly forgetEveryMs?: number;
 }
@@ -171,6 +173,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.historyPending));
     if (options.inFlight) writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.inFlight));
     if (options.loopLag) writer.block(await registry.getSingleMetricAsString(PROM_RENDERED.loopLag));
+    for (const family of options.extraFamilies?.() ?? []) await writer.family(family);
     return writer.pieces();
   }
 

@@ -6,6 +6,7 @@ import { FEED_TYPES, MAX_FEED_ITEMS, REFRESH_TYPES, describeEvent, feedItem } fr
 import { formatDuration } from './format.js';
 import { LiveFeed } from './live.js';
 import { renderOverview } from './overview.js';
+import { renderProviders } from './providers.js';
 import { isAgentId, parseRoute } from './route.js';
 import { clip, untrusted, visibleText } from './text.js';
 
@@ -93,12 +94,13 @@ async function render() {
       },
     }), h('section', {}, feedCard));
   } else {
-    const [summary, agents, shared] = await Promise.all([getJson('/api/summary'), getJson('/api/agents'), getJson('/api/shared')]);
+    const [summary, agents, shared, providers] = await Promise.all([getJson('/api/summary'), getJson('/api/agents'), getJson('/api/shared'), getJson('/api/providers').catch(() => ({ providers: null }))]);
     if (route !== state.route) return;
     state.fetchedAt = Date.now();
     updateTopbar(summary);
     document.title = summary.pod ? `${clip(visibleText(summary.pod), 60)} · tollgate` : 'tollgate';
-    replace(view, renderOverview({ summary, agents: agents.agents, shared: shared.shared, fetchedAt: state.fetchedAt, feed: feedCard }));
+    replace(view, renderOverview({ summary, agents: agents.agents, shared: shared.shared, fetchedAt: state.fetchedAt, feed: feedCard }),
+      providers.providers ? renderProviders({ providers: providers.providers, fetchedAt: state.fetchedAt }) : null);
   }
   renderFeed();
   view.dataset.loadedAt = String(state.fetchedAt);
