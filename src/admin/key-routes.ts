@@ -10,6 +10,7 @@ import { pricingStatus } from './costs-api.ts';
 import { AdminError, readJsonBody } from './http.ts';
 import { sendJson, sendText } from '../http/respond.ts';
 import type { AdminRoute } from './api-routes.ts';
+import { sameOrigin } from './ui-auth.ts';
 
 /** cllama's form routes: POST only (anything else is its 404). */
 export const KEY_FORM_PATHS: ReadonlySet<string> = new Set(['/providers/add', '/keys/add', '/keys/activate', '/keys/disable', '/keys/delete']);
@@ -17,20 +18,9 @@ const MAX_FORM_BYTES = 64 * 1024;
 /** cllama's ticker: one /events frame at once, then one every 3 s. */
 const EVENTS_EVERY_MS = 3000;
 
-/**
- * A form post from another site is refused whatever it carries: a browser says so in `Sec-Fetch-Site`, or sends an
- * `Origin` whose host is not the one the post went to. (The session cookie is SameSite=Strict as well.)
- */
+/** A form post from another site is refused whatever it carries (the session cookie is SameSite=Strict as well). */
 export function crossSite(req: IncomingMessage): boolean {
-  const site = req.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return true;
-  const origin = req.headers.origin;
-  if (!origin) return false;
-  try {
-    return new URL(origin).host !== req.headers.host;
-  } catch {
-    return true;
-  }
+  return !sameOrigin(req);
 }
 
 /** Runs one form post (authorised by the caller): 303 to / as cllama, or 400 with cllama's message as plain text. */

@@ -74,8 +74,13 @@ function readCookie(header: string | undefined, name: string): string | null {
   return null;
 }
 
-/** No Origin header (not a cross-site browser request), or an Origin whose host is the Host the request was sent to. */
-function sameOrigin(req: IncomingMessage): boolean {
+/**
+ * The browser's own word when it gives one (`Sec-Fetch-Site`: a page under `Referrer-Policy: no-referrer` posts with
+ * `Origin: null`); else no Origin header (not a cross-site browser request), or an Origin whose host is the Host.
+ */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string') return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
   if (!origin) return true;
   try {
