@@ -178,11 +178,12 @@ describe('OpenAI chat completions through the proxy', () => {
 
   it('masks the provider key in an upstream answer that echoes it, for the agent and in history', async () => {
     const key = PROVIDER_KEYS.openai;
-    h.fake.behavior = { status: 401, errorBody: { error: { message: `Incorrect API key provided: ${key}. Check ${key}`, type: 'invalid_request_error' } } };
+    // a 400 is relayed (a 401 is not: the key pool takes the key out, docs/providers.md; key-pool.test.ts)
+    h.fake.behavior = { status: 400, errorBody: { error: { message: `Incorrect API key provided: ${key}. Check ${key}`, type: 'invalid_request_error' } } };
     try {
       await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echoed key' }] }), (error: unknown) => {
-        assert.equal((error as { status: number }).status, 401);
-        assert.equal((error as Error).message, '401 Incorrect API key provided: [REDACTED]. Check [REDACTED]');
+        assert.equal((error as { status: number }).status, 400);
+        assert.equal((error as Error).message, '400 Incorrect API key provided: [REDACTED]. Check [REDACTED]');
         return true;
       });
     } finally {
