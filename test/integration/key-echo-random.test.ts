@@ -70,7 +70,8 @@ function upstreamAnswer(c: Case, echo: string): { rawBody: string; status: numbe
   let rawBody: string;
   let status = 200;
   if (c.place === 'error-body') {
-    status = [400, 401, 403, 500][c.n % 4];
+    // relayed statuses: a 401/403 is not relayed at all (the key pool takes the key out: docs/providers.md)
+    status = [400, 404, 422, 500][c.n % 4];
     rawBody = c.anthropic
       ? `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key ${inBody} given"}}`
       : `{"error":{"message":"Incorrect API key provided: ${inBody} here","type":"invalid_request_error","code":"invalid_api_key"}}`;
