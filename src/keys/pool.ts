@@ -97,6 +97,13 @@ function usable(key: PoolKey, now: number): boolean {
  * the first cooling key is back, else `none`.
  */
 export function selectKey(pool: PoolProvider, now: number, tried: ReadonlySet<string> = EMPTY): Selection {
+  if (pool.strategy === 'active_first') {
+    // the common case without allocating: the active key usable, else the first usable one in order
+    const active = pool.activeKeyId === null ? undefined : pool.keys.find((key) => key.id === pool.activeKeyId);
+    if (active && !tried.has(active.id) && usable(active, now)) return { kind: 'key', key: active };
+    const first = pool.keys.find((key) => !tried.has(key.id) && usable(key, now));
+    if (first) return { kind: 'key', key: first };
+  }
   const candidates = pool.keys.filter((key) => !tried.has(key.id) && usable(key, now));
   if (candidates.length > 0) return { kind: 'key', key: pick(pool, candidates) };
   const cooling = pool.keys.filter((key) => key.state === 'cooldown' && key.cooldownUntil !== null && !tried.has(key.id));
