@@ -5,7 +5,7 @@ import type { Agent } from './auth/agent.ts';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy/store.ts';
 import { ModelPolicyStore } from './budget/policy/model-policy-store.ts';
-import { NO_CIRCUITS } from './pipeline/circuit-check.ts';
+import { Circuits } from './pipeline/circuits.ts';
 import { createBudgetEngine } from './budget/engine.ts';
 import { LoopBreaker } from './budget/loop-breaker.ts';
 import { SettleBacklog } from './budget/settle-backlog.ts';
@@ -115,7 +115,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const bytesInFlight = new BytesInFlight({ maxBytes: config.intake.maxBytesInFlight, maxAgentBytes: config.intake.maxAgentBytesInFlight });
   const modelPolicies = new ModelPolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`model policy ${file}: ${message}`) });
   await modelPolicies.start();
-  const circuits = NO_CIRCUITS;
+  const circuits = new Circuits(shared, { ...config.circuits, onChange: (event) => bus.emit(event), onError: (error) => log(`circuits: shared state: ${error.message}`) });
   const keys = new KeyPools({
     providers: config.providers,
     registry: providers,
@@ -126,7 +126,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     onSecret: (secret) => secrets.addProviderSecret(secret),
   });
   await keys.start();
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, modelPolicies, circuits, shared, keys };
+  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, shared, keys, modelPolicies, circuits };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();

@@ -69,6 +69,8 @@ export interface Config {
     /** Longest an idle upstream connection is kept for reuse, whatever keep-alive the upstream advertises. */
     readonly upstreamIdleMs: number;
   };
+  /** A model-policy candidate failing this often within the window is skipped for the cool-off, then probed once. */
+  readonly circuits: { readonly failures: number; readonly windowMs: number; readonly coolOffMs: number };
   /** What one agent, or all of them together, may hold of this process while requests arrive (docs/config.md). */
   readonly intake: IntakeLimits;
   /** Most connections per upstream origin (TOLLGATE_UPSTREAM_CONNECTIONS); null: no bound of tollgate's own. */

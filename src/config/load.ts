@@ -80,6 +80,11 @@ export function loadConfig(options: LoadConfigOptions): Config {
       idleMs: lenientPositiveInt({ env, name: 'CLLAMA_STREAM_IDLE_TIMEOUT_MS', fallback: 120_000, report }),
       upstreamIdleMs: strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS', fallback: 30_000, report }),
     },
+    circuits: {
+      failures: strictPositiveInt({ env, name: 'TOLLGATE_CIRCUIT_FAILURES', fallback: 5, report }),
+      windowMs: strictPositiveInt({ env, name: 'TOLLGATE_CIRCUIT_WINDOW_MS', fallback: 30_000, report }),
+      coolOffMs: strictPositiveInt({ env, name: 'TOLLGATE_CIRCUIT_COOL_OFF_MS', fallback: 30_000, report }),
+    },
     intake: intakeLimits({ env, report, maxBodyBytes }),
     upstreamConnections: envValue(env, 'TOLLGATE_UPSTREAM_CONNECTIONS') === undefined ? null : strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_CONNECTIONS', fallback: 1, report }),
     defaultMaxOutputTokens: strictPositiveInt({ env, name: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', fallback: 4096, report }),

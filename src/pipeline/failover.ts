@@ -83,7 +83,9 @@ async function tryCandidate(input: CallInput & { policy: PolicyRouting; index: n
   try {
     await dispatchAndRelay({ req: input.req, res, call, deps, failoverOnStatus: more });
     state.attempts.push(attemptSummary(call, call.statusCode ?? 0));
-    void deps.circuits.succeeded({ provider: route.provider.name, model: route.upstreamModel, requestId: call.id });
+    const outcome = { provider: route.provider.name, model: route.upstreamModel, requestId: call.id };
+    // the last candidate's 5xx is relayed, and still a failure of that candidate
+    void ((call.statusCode ?? 0) >= 500 ? deps.circuits.failed({ ...outcome, probe }) : deps.circuits.succeeded(outcome));
     return true;
   } catch (error) {
     const reason = failoverReason({ error, res, call });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 import { ledgerChoice } from '../helpers/ledger-choice.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('failover under one budget, 3 replicas on Redis', () => {
   const ledger = ledgerChoice('redis', 'failover-replicas');
@@ -47,5 +48,7 @@ describe('failover under one budget, 3 replicas on Redis', () => {
     assert.equal(lines.length, answered.length, 'one history line per answered call: the 500s consumed nothing');
     const charged = lines.reduce((sum, entry) => sum + ((entry.usage as { cost_micros?: number }).cost_micros ?? 0), 0);
     assert.ok(charged <= limitUsd * 1e6, `charged ${charged} µ$ of ${limitUsd * 1e6}`);
+    // the primary's circuit, opened by failures counted on all three, is seen open by every replica
+    await waitFor(() => replicas.every((replica) => replica.tollgate.deps.circuits.open().some((circuit) => circuit.model === 'gpt-4o-mini')), 'every replica sees the circuit open');
   });
 });
