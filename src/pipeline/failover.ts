@@ -95,8 +95,13 @@ async function tryCandidate(input: CallInput & { policy: PolicyRouting; index: n
       if (probe) await deps.circuits.release(route.provider.name, route.upstreamModel);
       throw error;
     }
-    void deps.circuits.failed({ provider: route.provider.name, model: route.upstreamModel, probe, requestId: call.id });
-    intervene({ request, deps, name: `provider_candidate_fallback:${reason}`, route });
+    if (POOL_REASONS.has(reason)) {
+      // its keys, not the model, failed: no circuit failure; a probe claimed goes back
+      if (probe) await deps.circuits.release(route.provider.name, route.upstreamModel);
+    } else {
+      void deps.circuits.failed({ provider: route.provider.name, model: route.upstreamModel, probe, requestId: call.id });
+      intervene({ request, deps, name: `provider_candidate_fallback:${reason}`, route });
+    }
     const proxyError = error instanceof UpstreamStatusFailure ? error.asProxyError() : toProxyError(error);
     state.failure = { route, reason, error: proxyError, call };
     if (!more) throw proxyError;
@@ -135,10 +140,16 @@ export function failoverReason(input: { error: unknown; res: ServerResponse; cal
   const { error, res, call } = input;
   if (error instanceof UpstreamStatusFailure) return `http_${error.status}`;
   if (res.headersSent || res.destroyed || !(error instanceof ProxyError)) return null;
+  // the candidate's key pool gave up (pipeline/key-attempts.ts): cllama moves on, without a candidate-fallback intervention
+  if (error.code === 'provider_keys_cooling') return 'provider_cooldown';
+  if (error.code === 'provider_keys_unusable') return 'provider_keys_exhausted';
   if (error.code === 'upstream_timeout') return call.stream ? 'stream_first_byte_timeout' : 'transport_error';
   if (error.code !== 'upstream_unreachable' || error.message === 'client closed the connection') return null;
   return error.message === 'upstream stream failed before sending data' ? 'stream_read_error' : 'transport_error';
 }
+
+/** cllama's key-pool reasons: a failover without a `provider_candidate_fallback:*` intervention. */
+const POOL_REASONS: ReadonlySet<string> = new Set(['provider_cooldown', 'provider_keys_exhausted']);
 
 function isBudgetRefusal(error: unknown): error is ProxyError {
   return error instanceof ProxyError && (error.code === 'budget_exceeded' || error.code === 'rate_limited' || error.code === 'unknown_cost_blocked' || error.code === 'budget_unavailable');

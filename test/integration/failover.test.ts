@@ -87,6 +87,21 @@ describe('failover through the SDKs', () => {
     }
   });
 
+  it('a primary whose only key is cooling (429) moves on: reason provider_cooldown, no candidate-fallback intervention (cllama case 2)', async () => {
+    const harness = await open({
+      agents: { a: { modelPolicy: { allowed: [{ slot: 'primary', ref: 'openai/gpt-4o-mini' }, { slot: 'fallback', ref: 'openrouter/gpt-4o' }] } } },
+      upstream: { models: { 'gpt-4o-mini': { status: 429, headers: { 'retry-after': '5' } } } },
+    });
+    const { data } = await ask(harness);
+    assert.equal(data.model, 'gpt-4o');
+    const [failover] = events(harness, 'failover');
+    assert.equal(failover.reason, 'provider_cooldown');
+    assert.equal(failover.to_provider, 'openrouter');
+    const names = events(harness, 'intervention').map((event) => event.intervention);
+    assert.ok(!names.some((name) => String(name).startsWith('provider_candidate_fallback:')), names.join(', '));
+    assert.ok(names.includes('provider_exhausted_failover'));
+  });
+
   it('a fallback that does not fit the budget is never sent: the agent gets the budget refusal, spend stays under the limit', async () => {
     // gpt-4o-mini with 1,000 output tokens reserves ~$0.0006, gpt-4o ~$0.01: a $0.005 limit fits the first only
     const harness = await open({ agents: { a: { modelPolicy: POLICY, budget: { limit_usd: 0.005, window: '1h' } } }, upstream: { models: { 'gpt-4o-mini': { status: 500 } } } });
