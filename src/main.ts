@@ -29,7 +29,7 @@ import type { PipelineDeps } from './pipeline/deps.ts';
 import { createApiServer } from './api/server.ts';
 import { historyRoutes } from './api/history-routes.ts';
 import { agentRoutes } from './api/agent-routes.ts';
-import { ModelCatalog } from './api/model-catalog.ts';
+import { ModelCatalog, modelPolicyAllowList } from './api/model-catalog.ts';
 import { createUiServer } from './admin/server.ts';
 import { CostTotals } from './admin/cost-totals.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -134,7 +134,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     deps,
     extraRoutes: [
       historyRoutes({ agents, historyDir: config.historyDir, uiToken: config.uiToken }),
-      agentRoutes({ deps, catalog: new ModelCatalog({ providers, upstream, timeoutMs: Math.min(10_000, config.timeouts.dispatchMs) }) }),
+      agentRoutes({ deps, catalog: new ModelCatalog({ providers, upstream, timeoutMs: Math.min(10_000, config.timeouts.dispatchMs), allowList: modelPolicyAllowList(modelPolicies) }) }),
     ],
     health: async () => {
       const health = await ledger.health().catch((error: Error) => ({ ok: false, kind: config.ledger.kind, detail: error.message }));

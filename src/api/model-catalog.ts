@@ -1,5 +1,6 @@
 // The models an agent may call, for GET /v1/models: each provider's own list (fetched, cached), else the price table's.
 import type { Agent } from '../auth/agent.ts';
+import type { ParsedModelPolicy } from '../upstream/model-policy.ts';
 import { priceTableModels } from '../pricing/table-models.ts';
 import { CallCancel, type UpstreamClient } from '../upstream/client.ts';
 import { applyProviderAuth } from '../upstream/headers.ts';
@@ -14,10 +15,23 @@ const MAX_LIST_BYTES = 4 * 1024 * 1024;
 const ANTHROPIC_VERSION = '2023-06-01';
 
 /**
- * The model policy's seam: the `provider/model` ids an agent may call, or null when no model policy applies to it
- * (then the configured providers' models are listed). Issue 17's model policy fills it.
+ * The `provider/model` ids an agent may call, or null when no model policy applies to it (then the configured
+ * providers' models are listed).
  */
 export type ModelAllowList = (agent: Agent) => readonly string[] | null;
+
+/**
+ * The allow list of the model policy in force for the agent (governance file, else metadata; cllama: active when
+ * `allowed` has an entry), each ref once, in its order. An invalid policy refuses every call: it lists nothing.
+ */
+export function modelPolicyAllowList(policies: { effective(agent: Agent): ParsedModelPolicy }): ModelAllowList {
+  return (agent) => {
+    const parsed = policies.effective(agent);
+    if (parsed.kind === 'invalid') return [];
+    if (parsed.kind === 'none' || parsed.policy.allowed.length === 0) return null;
+    return [...new Set(parsed.policy.allowed.map((model) => model.ref))];
+  };
+}
 
 export interface ModelCatalogInput {
   readonly providers: ProviderRegistry;

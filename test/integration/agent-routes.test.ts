@@ -91,3 +91,26 @@ describe('GET /v1/models when a provider cannot list its models', () => {
     }
   });
 });
+
+describe('GET /v1/models under a model policy', () => {
+  it('lists the allow list, each ref once, and nothing else; an agent without a policy still sees every provider', async () => {
+    const allowed = [
+      { slot: 'primary', ref: 'anthropic/claude-sonnet-4' },
+      { slot: 'fallback', ref: 'openai/gpt-4o' },
+      { slot: 'other', ref: 'anthropic/claude-sonnet-4' },
+    ];
+    const h = await startHarness({ agents: { a: { modelPolicy: { allowed } }, b: {} } });
+    try {
+      const listed = async (agent: string) => {
+        const ids: string[] = [];
+        for await (const model of new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token(agent), maxRetries: 0 }).models.list()) ids.push(model.id);
+        return ids;
+      };
+      assert.deepEqual(await listed('a'), ['anthropic/claude-sonnet-4', 'openai/gpt-4o']);
+      assert.equal(h.fake.requests.filter((r) => r.path.startsWith('/v1/models')).length, 0, 'a policy\'s list needs no provider fetch');
+      assert.ok((await listed('b')).includes('openrouter/gpt-4o'), 'no policy: every provider\'s models');
+    } finally {
+      await h.close();
+    }
+  });
+});
