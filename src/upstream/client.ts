@@ -116,7 +116,12 @@ export class UpstreamClient {
   }
 }
 
-/** undici's (legacy, and cheapest) handler interface for one call: settles the send promise, then feeds the body. */
+/**
+ * One call's handler on undici's legacy interface (onConnect/onHeaders/onData/onComplete): settles the send promise,
+ * then feeds the body. Kept on purpose: undici 7.30's adapter for the new interface (handler/unwrap-handler.js) forwards
+ * no `onRequestSent`, and whether the whole request reached the upstream decides whether a cut call's prompt is charged
+ * (pipeline/dispatch.ts upstreamWasWorking). Move when undici's new interface reports it.
+ */
 class CallHandler implements Dispatcher.DispatchHandler {
   readonly #cancel: CallCancel;
   readonly #resolve: (response: UpstreamResponse) => void;
