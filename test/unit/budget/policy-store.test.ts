@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { PolicyStore, PolicyValidationError } from '../../../src/budget/policy/store.ts';
 import type { EffectivePolicy, PolicyResult } from '../../../src/budget/policy/policy.ts';
 import { makeAgent } from './helpers.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 let dir: string;
 let store: PolicyStore | null = null;
@@ -113,13 +114,16 @@ describe('PolicyStore', () => {
   });
 
   it('notices a written file by itself (watch or periodic rescan)', async () => {
-    let changed!: () => void;
-    const seen = new Promise<void>((resolve) => { changed = resolve; });
-    store = new PolicyStore({ governanceDir: dir, pollMs: 25, onChange: () => changed() });
-    await store.start();
+    const watching = new PolicyStore({ governanceDir: dir, pollMs: 25 });
+    store = watching;
+    await watching.start();
     await put('a/budget.json', { max_requests: 5, window: '1m' });
-    await seen;
-    assert.equal(asPolicy(store.effective(makeAgent(), NOW)).limits[0].limit, 5);
+    // writeFile is not atomic: a watch can fire on the file still empty (read as unavailable), then again once written
+    await waitFor(() => {
+      const result = watching.effective(makeAgent(), NOW);
+      return result.kind === 'policy' && result.limits.length > 0;
+    }, 'the written policy in force');
+    assert.equal(asPolicy(watching.effective(makeAgent(), NOW)).limits[0].limit, 5);
   });
 
   it('recomputes for a replaced agent object', async () => {
