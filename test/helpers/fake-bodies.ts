@@ -11,7 +11,7 @@ export interface FakeUsage {
   reasoning?: number;
 }
 
-/** What a Responses answer holds besides its text (fake-upstream.ts Behavior fields of the same names). */
+/** What a Responses answer holds besides its text (fake-behavior.ts Behavior fields of the same names). */
 export interface ResponsesShape {
   /** function_call output items (after the message, or alone when `content` is ''). */
   toolCalls?: { call_id: string; name: string; arguments: string }[];
