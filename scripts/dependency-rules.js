@@ -13,7 +13,6 @@ export const REQUEST_PATH = [
 /** Files over the limit today, with their length then: they may shrink, not grow. */
 export const LINE_EXCEPTIONS = {
   // over the limit when the rule came in (2026-12-07)
-  'test/integration/admin-random.test.ts': 485,
   'test/integration/identity-random.test.ts': 538,
 };
 /**
