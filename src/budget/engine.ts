@@ -2,7 +2,7 @@
 import type { Agent } from '../auth/agent.ts';
 import { ProxyError } from '../errors.ts';
 import { LedgerOutcomeUnknownError, type Amounts, type Ledger, type LimitStanding, type ReserveOutcome } from '../ledger/ledger.ts';
-import type { BudgetDecisionEvent, DecisionDetail, EventBus, InterventionDetail, LimitFields } from '../observability/events.ts';
+import type { DecisionDetail, EventBus } from '../observability/events.ts';
 import type { Pricer } from '../pricing/pricer.ts';
 import type { Admission, AdmitRequest, BudgetEngine } from './admission.ts';
 import { AlertTracker } from './alerts.ts';
@@ -14,11 +14,13 @@ import { estimateAmounts, type PricedEstimate, unknownPriceRates } from './cost.
 import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
 import { reservedOutputTokens, upstreamOutputCap } from './estimate.ts';
 import { standingHeaders } from './headers.ts';
-import { bareScopes, planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
-import type { EffectivePolicy, LimitSpec, PolicyResult } from './policy/policy.ts';
+import { planRequest, type RequestPlan, type RequestTarget } from './plan.ts';
+import type { EffectivePolicy, PolicyResult } from './policy/policy.ts';
 import { SettleBacklog } from './settle-backlog.ts';
+import { DecisionReport } from './decision-report.ts';
+import { FailMode, type Fallback } from './fail-mode.ts';
 import { ReservationTicket, type TicketHold } from './ticket.ts';
-import { addLimitFields, limitFields, tightest } from './policy/limit-fields.ts';
+import { limitFields, tightest } from './policy/limit-fields.ts';
 
 export interface BudgetEngineOptions {
   readonly ledger: Ledger;
@@ -51,16 +53,6 @@ type Attempt =
   | { readonly kind: 'unknown'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly error: Error };
 type Decided = Extract<Attempt, { kind: 'admitted' | 'unknown' }>;
 
-/**
- * What becomes of a call whose check could not run: `ledger_works` (its policy is unusable, the ledger fine: its usage is
- * recorded on the agent's own scope), `keep` (the ledger did not answer: the call's id is resolved once it does, and in
- * open mode its usage is counted on `scopes` then), or nothing.
- */
-type Fallback =
-  | { readonly kind: 'ledger_works' }
-  | { readonly kind: 'keep'; readonly hold: Exclude<TicketHold, 'held'>; readonly policy: EffectivePolicy; readonly scopes: readonly string[] }
-  | null;
-
 export function createBudgetEngine(options: BudgetEngineOptions): BudgetEngine {
   return new Engine(options);
 }
@@ -69,15 +61,25 @@ class Engine implements BudgetEngine {
   readonly #options: BudgetEngineOptions;
   readonly #now: () => number;
   readonly #leaseMs: number;
-  readonly #alerts: AlertTracker;
   readonly #loops: LoopBreaker;
+  readonly #report: DecisionReport;
+  readonly #failMode: FailMode;
 
   constructor(options: BudgetEngineOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.#alerts = new AlertTracker({ bus: options.bus, ledger: options.ledger, now: this.#now });
     this.#loops = options.loops ?? new LoopBreaker({ now: this.#now });
+    this.#report = new DecisionReport({ bus: options.bus, ledger: options.ledger, alerts: new AlertTracker({ bus: options.bus, ledger: options.ledger, now: this.#now }) });
+    this.#failMode = new FailMode({
+      mode: options.failMode,
+      ledger: options.ledger,
+      backlog: options.backlog,
+      leaseMs: this.#leaseMs,
+      report: this.#report,
+      ticket: (input) => this.#ticket(input),
+      estimate: (request) => this.#estimate({ request, target: request, unknownCost: 'count_zero', fallbackRates: null }),
+    });
   }
 
   async admit(request: AdmitRequest): Promise<Admission> {
@@ -85,19 +87,19 @@ class Engine implements BudgetEngine {
     const policy = this.#options.policies.effective(request.agent, now);
     const looping = checkLoop({ breaker: this.#loops, bus: this.#options.bus, request, settings: loopSettings(policy) });
     if (looping) return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: looping, downgradeTo: null };
-    if (policy.kind === 'unavailable') return this.#unavailable({ request, reason: policy.reason, fallback: { kind: 'ledger_works' } });
+    if (policy.kind === 'unavailable') return this.#failMode.unavailable({ request, reason: policy.reason, fallback: { kind: 'ledger_works' } });
     const session = policy.session ? readSessionId(request.headers, policy.session.header) : null;
     if (session !== null && typeof session === 'object') return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: new ProxyError('invalid_session', { message: session.invalid }), downgradeTo: null };
     if (session !== null) request = { ...request, sessionId: session };
     try {
       return await this.#admitWithPolicy(request, policy, now);
     } catch (error) {
-      if (isDefect(error)) return this.#refuseOnDefect(request, error);
+      if (isDefect(error)) return this.#failMode.refuseOnDefect(request, error);
       // unreachable or unanswered (nothing was held: a reserve without reply is an attempt of its own): in open mode the
       // call's usage is still kept for the ledger's return
       const keep = this.#options.backlog && SettleBacklog.keeps(error);
       const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request), now, request.sessionId).scopes } : null;
-      return this.#unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, fallback });
+      return this.#failMode.unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, fallback });
     }
   }
 
@@ -111,17 +113,6 @@ class Engine implements BudgetEngine {
     const routable = this.#options.routable;
     if (!downgrade || !routable || request.path === undefined) return downgrade;
     return routable({ path: request.path, model: downgrade.requestedModel }) ? downgrade : null;
-  }
-
-  /**
-   * A check the ledger refused as malformed (TypeError, RangeError) is a defect, not an outage: it would fail the same
-   * way for every call of the agent, so failing open would drop its budget for good, with log lines as the only sign.
-   * It is refused (503) whatever CLLAMA_BUDGET_FAIL_MODE says; the fail mode is for a ledger that cannot be reached.
-   */
-  #refuseOnDefect(request: AdmitRequest, error: Error): Admission {
-    const reason = `budget check failed on a defect, refused whatever the fail mode: ${error.name}: ${error.message}`;
-    this.#options.bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: 'closed', reason });
-    return { outcome: 'unavailable', ticket: null, headers: NO_HEADERS, error: new ProxyError('budget_unavailable', { cause: reason }), downgradeTo: null };
   }
 
   async #admitWithPolicy(request: AdmitRequest, policy: EffectivePolicy, now: number): Promise<Admission> {
@@ -153,7 +144,7 @@ class Engine implements BudgetEngine {
     const { request, policy, attempt } = input;
     if (attempt.kind === 'admitted') return this.#admitted({ ...input, attempt });
     const fallback: Fallback = { kind: 'keep', hold: 'unknown', policy, scopes: attempt.plan.scopes };
-    return this.#unavailable({ request, reason: `budget ledger error: ${attempt.error.message}`, fallback });
+    return this.#failMode.unavailable({ request, reason: `budget ledger error: ${attempt.error.message}`, fallback });
   }
 
   /** `downgrade_at`: settled spend of some USD limit that applies has reached that fraction of it. */
@@ -190,7 +181,7 @@ class Engine implements BudgetEngine {
   async #admitted(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Extract<Attempt, { kind: 'admitted' }>; downgraded: boolean }): Promise<Admission> {
     const { request, policy, attempt, downgraded } = input;
     const { plan, target } = attempt;
-    const softStandings = await this.#softStandings(request, plan);
+    const softStandings = await this.#report.softStandings(request, plan);
     const softIndex = plan.soft.findIndex((spec, index) => softStandings[index] !== undefined && softStandings[index].used >= spec.limit);
     const effectiveModel = `${target.provider}/${target.model}`;
     const ticket = this.#ticket({
@@ -199,20 +190,20 @@ class Engine implements BudgetEngine {
       scopes: plan.scopes,
       target,
       policy,
-      afterSettle: plan.alerting.length > 0 || policy.forecastAlert ? () => this.#checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan, forecast: policy.forecastAlert }) : undefined,
+      afterSettle: plan.alerting.length > 0 || policy.forecastAlert ? () => this.#report.checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan, forecast: policy.forecastAlert }) : undefined,
     });
     if (downgraded) {
-      this.#intervention(request, 'model_downgraded', { from_model: request.requestedModel, to_model: policy.downgradeTo, downgrade_at: policy.downgradeAt });
+      this.#report.intervention(request, 'model_downgraded', { from_model: request.requestedModel, to_model: policy.downgradeTo, downgrade_at: policy.downgradeAt });
     }
     const standings = softStandings.length > 0 ? attempt.standings.concat(softStandings) : attempt.standings;
     if (softIndex >= 0) {
       const spec = plan.soft[softIndex];
-      this.#intervention(request, blockCode(spec), { behavior: 'soft_alert', ...limitFields(spec, softStandings[softIndex]) });
+      this.#report.intervention(request, blockCode(spec), { behavior: 'soft_alert', ...limitFields(spec, softStandings[softIndex]) });
     }
     const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest(plan.soft.length > 0 ? plan.hard.concat(plan.soft) : plan.hard, standings);
     const extra: DecisionDetail = { estimate_usd_micros: attempt.amounts.usd_micros ?? 0 };
     if (downgraded) extra.downgraded_to = policy.downgradeTo;
-    this.#decision({ request, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
+    this.#report.decision({ request, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
     return {
       outcome: softIndex >= 0 ? 'soft' : 'allow',
       ticket,
@@ -263,110 +254,17 @@ class Engine implements BudgetEngine {
     const { request, attempt, now } = input;
     if (attempt.kind === 'unknown_price_blocked') {
       const error = unknownCostError({ provider: attempt.target.provider, model: attempt.target.model });
-      this.#intervention(request, 'unknown_cost_blocked', { behavior: 'hard_stop', unknown_cost: 'block', effective_model: `${attempt.target.provider}/${attempt.target.model}` });
-      this.#decision({ request, outcome: 'block', deciding: null, extra: { reason: 'unknown_cost_blocked' } });
+      this.#report.intervention(request, 'unknown_cost_blocked', { behavior: 'hard_stop', unknown_cost: 'block', effective_model: `${attempt.target.provider}/${attempt.target.model}` });
+      this.#report.decision({ request, outcome: 'block', deciding: null, extra: { reason: 'unknown_cost_blocked' } });
       return { outcome: 'block', ticket: null, headers: NO_HEADERS, error, downgradeTo: null };
     }
     const { blocked, retryAfterMs, standings } = attempt.outcome;
     const spec = attempt.plan.hard.find((candidate) => candidate.id === blocked.id)!;
     const summary = await windowSummary({ ledger: this.#options.ledger, spec, now });
     const error = budgetBlockError({ spec, blocked, retryAfterMs, summary, now });
-    this.#intervention(request, error.code, { behavior: spec.behavior, ...limitFields(spec, blocked), retry_after_ms: retryAfterMs });
-    this.#decision({ request, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
+    this.#report.intervention(request, error.code, { behavior: spec.behavior, ...limitFields(spec, blocked), retry_after_ms: retryAfterMs });
+    this.#report.decision({ request, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
     return { outcome: 'block', ticket: null, headers: standingHeaders(standings), error, downgradeTo: null };
-  }
-
-  /**
-   * The check could not run. Closed: 503 `budget_unavailable` (the pipeline logs the error); a reserve without reply is
-   * released by id once the ledger answers. Open: the request passes with a `budget_check_unavailable` intervention and
-   * an error event; usage is still recorded on the agent's own scope when the ledger works (no limit is checked), and on
-   * every scope its policy names when the ledger did not answer (kept by the backlog until it does, counted once by id:
-   * an outage or a stall costs no spend).
-   */
-  async #unavailable(input: { request: AdmitRequest; reason: string; fallback: Fallback }): Promise<Admission> {
-    const { request, reason, fallback } = input;
-    const { bus, failMode } = this.#options;
-    bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: failMode, reason });
-    if (failMode === 'closed') {
-      if (fallback?.kind === 'keep' && fallback.hold === 'unknown') this.#releaseById(request.requestId);
-      return { outcome: 'unavailable', ticket: null, headers: NO_HEADERS, error: new ProxyError('budget_unavailable', { cause: reason }), downgradeTo: null };
-    }
-    this.#intervention(request, 'budget_check_unavailable', { reason });
-    bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, latency_ms: 0, error: reason });
-    let ticket: ReservationTicket | null = null;
-    if (fallback?.kind === 'ledger_works') ticket = await this.#recordOnlyTicket(request);
-    else if (fallback?.kind === 'keep') ticket = this.#ticket({ request, hold: fallback.hold, scopes: fallback.scopes, target: request, policy: fallback.policy });
-    return { outcome: 'unavailable', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
-  }
-
-  /** Ends an id whose reserve got no reply: released by the backlog as soon as the ledger answers (it retries every second). */
-  #releaseById(id: string): void {
-    const { backlog, ledger } = this.#options;
-    if (backlog) backlog.add({ kind: 'release', reservationId: id });
-    else ledger.release(id).catch(() => undefined);
-  }
-
-  async #recordOnlyTicket(request: AdmitRequest): Promise<ReservationTicket | null> {
-    const priced = this.#estimate({ request, target: request, unknownCost: 'count_zero', fallbackRates: null });
-    if (priced.blocked) return null;
-    const scopes = bareScopes(request.agent.id);
-    try {
-      await this.#options.ledger.reserve({ id: request.requestId, scopes, amounts: priced.amounts, checks: [], leaseMs: this.#leaseMs });
-    } catch (error) {
-      this.#options.bus.emit({ type: 'warning', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, error: `budget ledger error: ${(error as Error).message}` });
-      if (!this.#options.backlog || !SettleBacklog.keeps(error)) return null;
-      return this.#ticket({ request, hold: error instanceof LedgerOutcomeUnknownError ? 'unknown' : 'none', scopes, target: request });
-    }
-    return this.#ticket({ request, hold: 'held', scopes, target: request });
-  }
-
-  async #softStandings(request: AdmitRequest, plan: RequestPlan): Promise<LimitStanding[]> {
-    if (plan.soft.length === 0) return [];
-    try {
-      return await this.#options.ledger.standing(plan.softChecks);
-    } catch (error) {
-      this.#options.bus.emit({ type: 'warning', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, error: `budget ledger error reading soft limits: ${(error as Error).message}` });
-      return [];
-    }
-  }
-
-  async #checkAlerts(input: { agentId: string; model: string; plan: RequestPlan; forecast: boolean }): Promise<void> {
-    try {
-      const standings = await this.#options.ledger.standing(input.plan.alertChecks);
-      await this.#alerts.observe({ agentId: input.agentId, model: input.model, specs: input.plan.alerting, standings });
-      if (input.forecast) await this.#alerts.forecast({ agentId: input.agentId, model: input.model, specs: input.plan.usd, checks: input.plan.usdChecks });
-    } catch (error) {
-      // the call is settled; only its alert check failed (the next settle checks again)
-      this.#options.bus.emit({ type: 'warning', claw_id: input.agentId, model: input.model, intervention: null, error: `budget alert check failed: ${(error as Error).message}` });
-    }
-  }
-
-  #intervention(request: AdmitRequest, name: string, fields: InterventionDetail & Partial<LimitFields>): void {
-    this.#options.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: request.requestedModel, intervention: name, request_id: request.requestId, ...fields });
-  }
-
-  /** Only agents with a policy reach a decision (an unlimited agent is admitted before any). */
-  #decision(input: { request: AdmitRequest; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: DecisionDetail }): void {
-    const { request, deciding } = input;
-    // filled in place, in the audit line's key order: this runs on every governed call, and spreads cost more here
-    const event: BudgetDecisionEvent = {
-      type: 'budget_decision',
-      claw_id: request.agent.id,
-      model: request.requestedModel,
-      intervention: null,
-      request_id: request.requestId,
-      outcome: input.outcome,
-    };
-    if (deciding) {
-      const { spec, standing } = deciding;
-      event.behavior = spec.behavior;
-      addLimitFields(event, spec, standing);
-      event.source = spec.source.file;
-      event.source_kind = spec.source.kind;
-      event.field = spec.field;
-    }
-    Object.assign(event, input.extra);
-    this.#options.bus.emit(event);
   }
 }
 
