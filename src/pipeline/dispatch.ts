@@ -2,7 +2,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.ts';
 import { relayResponse, type RelayResult } from '../stream/tap.ts';
-import { CallCancel } from '../upstream/client.ts';
+import { CallCancel, type UpstreamResponse } from '../upstream/client.ts';
 import { keysToMask, maskKeysInText } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
@@ -118,13 +118,21 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
   }
   attempt.answeredOk = upstream.statusCode >= 200 && upstream.statusCode < 300;
   call.upstreamRequestId = upstreamRequestId(upstream.headers, providerKeys);
+  return relay({ attempt, upstream, res });
+}
+
+/** Relays the answer (translated back when it came through the adapter), settling the call before it ends. */
+function relay(input: { attempt: Attempt; upstream: UpstreamResponse; res: ServerResponse }): Promise<RelayResult> {
+  const { attempt, upstream } = input;
+  const { call, deps, cancel, providerKeys } = attempt;
+  const { timeouts } = deps.config;
   return relayResponse({
     upstream,
-    res,
+    res: input.res,
     protocol: call.protocol,
     headers: responseHeaders(downstreamResponseHeaders({ upstream: upstream.headers, keepLength: false, keysToMask: providerKeys }), call),
-    stripUsageChunk: call.stream && !call.clientWantsUsage && !adapter,
-    translate: adapter?.translate,
+    stripUsageChunk: call.stream && !call.clientWantsUsage && !call.adapter,
+    translate: call.adapter?.translate,
     maxBytes: deps.config.maxResponseBytes,
     streamTimeouts: { firstByteMs: timeouts.firstByteMs, idleMs: timeouts.idleMs },
     cancel,
