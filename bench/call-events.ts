@@ -6,10 +6,57 @@ import type { EventBus } from '../src/observability/events.ts';
 /** One call as the pipeline emits it: budget decision and request in one turn, the response in a later one. */
 export async function emitCall(bus: EventBus): Promise<void> {
   const id = randomUUID();
-  bus.emit({ type: 'budget_decision', claw_id: 'governed', model: 'openai/gpt-4o', intervention: null, request_id: id, outcome: 'allow', behavior: 'hard_stop', limit_id: 'agent:governed/usd/1h', scope: 'agent:governed', metric: 'usd_micros', window: '1h', limit: 1_000_000_000_000, used: 123456, reserved: 2000, remaining: 999_999_874_544, source: '/ctx/governed/metadata.json', source_kind: 'metadata', field: 'budget.limit_usd', estimate_usd_micros: 2000 });
-  bus.emit({ type: 'request', claw_id: 'governed', model: 'openai/gpt-4o', intervention: null, request_id: id, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'gpt-4o', stream: false });
+  bus.emit({
+    type: 'budget_decision',
+    claw_id: 'governed',
+    model: 'openai/gpt-4o',
+    intervention: null,
+    request_id: id,
+    outcome: 'allow',
+    behavior: 'hard_stop',
+    limit_id: 'agent:governed/usd/1h',
+    scope: 'agent:governed',
+    metric: 'usd_micros',
+    window: '1h',
+    limit: 1_000_000_000_000,
+    used: 123456,
+    reserved: 2000,
+    remaining: 999_999_874_544,
+    source: '/ctx/governed/metadata.json',
+    source_kind: 'metadata',
+    field: 'budget.limit_usd',
+    estimate_usd_micros: 2000,
+  });
+  bus.emit({
+    type: 'request',
+    claw_id: 'governed',
+    model: 'openai/gpt-4o',
+    intervention: null,
+    request_id: id,
+    path: '/v1/chat/completions',
+    provider: 'openai',
+    upstream_model: 'gpt-4o',
+    stream: false,
+  });
   await nextTurn();
-  bus.emit({ type: 'response', claw_id: 'governed', model: 'openai/gpt-4o', intervention: null, request_id: id, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'gpt-4o', status_code: 200, latency_ms: 3, stream: false, tokens_in: 10, tokens_out: 32, cost_usd: 0.000345, cost_micros: 345, cost_source: 'genai-prices' });
+  bus.emit({
+    type: 'response',
+    claw_id: 'governed',
+    model: 'openai/gpt-4o',
+    intervention: null,
+    request_id: id,
+    path: '/v1/chat/completions',
+    provider: 'openai',
+    upstream_model: 'gpt-4o',
+    status_code: 200,
+    latency_ms: 3,
+    stream: false,
+    tokens_in: 10,
+    tokens_out: 32,
+    cost_usd: 0.000345,
+    cost_micros: 345,
+    cost_source: 'genai-prices',
+  });
   await nextTurn();
 }
 

@@ -42,4 +42,6 @@ await rm(dir, { recursive: true });
 console.log(`${settlements} settlements (${rate}/s for ${days} d, 2 scopes each)`);
 console.log(`before: ${before.lines} lines, ${(before.bytes / 1e6).toFixed(1)} MB, replay ${before.ms} ms`);
 console.log(`compaction from the ledger's snapshot: ${compaction.ms} ms`);
-console.log(`after:  ${after.lines} lines, ${(after.bytes / 1e6).toFixed(2)} MB, replay ${after.ms} ms; agent scope holds ${ledger.eventsHeld('agent:a')} events`);
+console.log(
+  `after:  ${after.lines} lines, ${(after.bytes / 1e6).toFixed(2)} MB, replay ${after.ms} ms; agent scope holds ${ledger.eventsHeld('agent:a')} events`,
+);

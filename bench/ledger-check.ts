@@ -57,7 +57,13 @@ async function benchCheckCost(events: number, journalFile: string | null): Promi
   await ledger.close();
   const us = median(micros);
   const label = `${events.toLocaleString('en-US').padStart(9)} events${journalFile ? ', journal on ' : ', memory only'}`;
-  console.log(`  ${label}: ${Math.round(1e6 / us).toLocaleString('en-US').padStart(9)} reserve+settle/s  ${us.toFixed(2).padStart(6)} µs/op  (${CHECKS.length} checks, 2 scopes, median of ${RUNS}×${OPS_PER_RUN.toLocaleString('en-US')})`);
+  console.log(
+    `  ${label}: ${Math.round(1e6 / us)
+      .toLocaleString('en-US')
+      .padStart(
+        9,
+      )} reserve+settle/s  ${us.toFixed(2).padStart(6)} µs/op  (${CHECKS.length} checks, 2 scopes, median of ${RUNS}×${OPS_PER_RUN.toLocaleString('en-US')})`,
+  );
 }
 
 async function benchReplay(dir: string, records: number): Promise<void> {
@@ -88,8 +94,12 @@ async function benchReplay(dir: string, records: number): Promise<void> {
     await ledger.standing(CHECKS); // keeps the ledger reachable until after the measurement
     await ledger.close();
   }
-  console.log(`  ${records.toLocaleString('en-US')} records (${(size / 1e6).toFixed(0)} MB file, 2 scopes each over 51 scopes): compaction scan + replay ${Math.round(median(times))} ms (median of 3)`);
-  console.log(`  ledger memory after replay ≈ ${heapMb.toFixed(0)} MB for ${(2 * records).toLocaleString('en-US')} scope events${global.gc ? '' : ' (run node with --expose-gc for this figure)'}`);
+  console.log(
+    `  ${records.toLocaleString('en-US')} records (${(size / 1e6).toFixed(0)} MB file, 2 scopes each over 51 scopes): compaction scan + replay ${Math.round(median(times))} ms (median of 3)`,
+  );
+  console.log(
+    `  ledger memory after replay ≈ ${heapMb.toFixed(0)} MB for ${(2 * records).toLocaleString('en-US')} scope events${global.gc ? '' : ' (run node with --expose-gc for this figure)'}`,
+  );
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-ledger-'));

@@ -67,7 +67,9 @@ async function bench(name: string, ledger: Ledger, concurrency: number): Promise
   const ops = Math.round(medianBy(results, 'opsPerSecond')).toLocaleString('en-US');
   const p50 = medianBy(results, 'p50Us').toFixed(0);
   const p99 = medianBy(results, 'p99Us').toFixed(0);
-  console.log(`  ${name.padEnd(26)} c=${String(concurrency).padEnd(3)} ${ops.padStart(9)} reserve+settle/s   p50 ${p50.padStart(6)} µs   p99 ${p99.padStart(6)} µs`);
+  console.log(
+    `  ${name.padEnd(26)} c=${String(concurrency).padEnd(3)} ${ops.padStart(9)} reserve+settle/s   p50 ${p50.padStart(6)} µs   p99 ${p99.padStart(6)} µs`,
+  );
 }
 
 /** A day of usage, one request a second on both scopes, so the windows read full buckets as in steady state. */
@@ -96,12 +98,17 @@ async function main(): Promise<void> {
   const admin = new Redis(REDIS_URL);
   console.log(`ledger reserve+settle: ${CHECKS.length} checks (1 h, 1 h, 24 h, shared 1 h, concurrency), 2 scopes; ${OPS} pairs × median of ${RUNS}`);
   try {
-    for (const [label, seeded] of [['empty windows', false], ['a day at 1 req/s', true]] as const) {
+    for (const [label, seeded] of [
+      ['empty windows', false],
+      ['a day at 1 req/s', true],
+    ] as const) {
       if (seeded) {
         const started = performance.now();
         await seed(redis);
         const seconds = (performance.now() - started) / 1000;
-        console.log(`  (seeded 86,400 records into Redis with recordMany in ${seconds.toFixed(1)} s: ${Math.round(86_400 / seconds).toLocaleString('en-US')} records/s)`);
+        console.log(
+          `  (seeded 86,400 records into Redis with recordMany in ${seconds.toFixed(1)} s: ${Math.round(86_400 / seconds).toLocaleString('en-US')} records/s)`,
+        );
         await seed(memory);
       }
       console.log(`${label}:`);

@@ -13,12 +13,14 @@ if (process.argv[2]) {
 }
 implementations.push(['no audit log (bus only)', () => Object.assign(() => undefined, { detach: () => undefined, flush: async () => undefined })]);
 
-const results = await timeCalls(implementations.map(([label, attach]) => {
-  const bus = new EventBus();
-  // /dev/null written synchronously: the write syscalls are counted, not the disk
-  attach({ bus, destination: pino.destination({ dest: '/dev/null', sync: true }) });
-  return { label, bus };
-}));
+const results = await timeCalls(
+  implementations.map(([label, attach]) => {
+    const bus = new EventBus();
+    // /dev/null written synchronously: the write syscalls are counted, not the disk
+    attach({ bus, destination: pino.destination({ dest: '/dev/null', sync: true }) });
+    return { label, bus };
+  }),
+);
 for (const { label, medianUs } of results) {
   console.log(`${label.padEnd(36)} ${medianUs.toFixed(2).padStart(7)} µs per call (3 events over 2 turns), ${TIMING}`);
 }

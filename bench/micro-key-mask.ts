@@ -6,7 +6,25 @@ const windows = KeyWindows.of(KEYS)!;
 
 /** A chat answer's JSON: English prose, words under 12 letters, escapes and punctuation. */
 function proseJson(bytes: number): Buffer {
-  const words = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dogs', 'tollgate', 'budget', 'stream', 'answer', 'ünïcode', '\\n', '\\"quoted\\"', '42,', 'provider'];
+  const words = [
+    'the',
+    'quick',
+    'brown',
+    'fox',
+    'jumps',
+    'over',
+    'lazy',
+    'dogs',
+    'tollgate',
+    'budget',
+    'stream',
+    'answer',
+    'ünïcode',
+    '\\n',
+    '\\"quoted\\"',
+    '42,',
+    'provider',
+  ];
   const parts: string[] = ['{"id":"chatcmpl-abc123","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"'];
   let length = parts[0].length;
   for (let i = 0; length < bytes; i++) {
@@ -21,7 +39,9 @@ function proseJson(bytes: number): Buffer {
 function sseStream(events: number): Buffer {
   const parts: string[] = [];
   for (let i = 0; i < events; i++) {
-    parts.push(`data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":" token${i} ünï"},"finish_reason":null}]}\n\n`);
+    parts.push(
+      `data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":" token${i} ünï"},"finish_reason":null}]}\n\n`,
+    );
   }
   return Buffer.from(parts.join(''));
 }

@@ -8,7 +8,11 @@ const body = (i: number, resultBytes: number) => ({
   messages: [
     { role: 'system', content: 'You are a coding agent.' },
     { role: 'user', content: 'fix the failing test in src/' },
-    { role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'run_tests', arguments: '{"path":"src","verbose":true}' } }] },
+    {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'run_tests', arguments: '{"path":"src","verbose":true}' } }],
+    },
     { role: 'tool', tool_call_id: `call_${i}`, content: `${'x'.repeat(resultBytes)} ${i % 7}` },
   ],
 });
@@ -20,7 +24,9 @@ for (const size of [200, 4_000, 64_000]) {
   const rounds = size > 10_000 ? 5_000 : 50_000;
   const start = process.hrtime.bigint();
   for (let i = 0; i < rounds; i++) sink += loopFingerprint({ body: bodies[i % 64], model: 'openai/gpt-4o' }).request.length;
-  console.log(`fingerprint, tool result of ${String(size).padStart(6)} B  ${(Number(process.hrtime.bigint() - start) / rounds / 1000).toFixed(1).padStart(7)} µs/call`);
+  console.log(
+    `fingerprint, tool result of ${String(size).padStart(6)} B  ${(Number(process.hrtime.bigint() - start) / rounds / 1000).toFixed(1).padStart(7)} µs/call`,
+  );
 }
 const breaker = new LoopBreaker();
 const prints = Array.from({ length: 64 }, (_, i) => ({ request: `r${i % 8}`, toolCall: `t${i % 3}` }));

@@ -14,17 +14,34 @@ const observers: [string, (bus: EventBus) => void][] = [
   // /dev/null written synchronously: the write syscalls are counted, not the disk
   ['audit log', (bus) => attachAuditLog({ bus, destination: pino.destination({ dest: '/dev/null', sync: true }) })],
   ['dashboard feed, no client', (bus) => new EventFeed({ bus })],
-  ['metrics', (bus) => createMetrics({ bus, ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => [] }, policies: { effective: () => { throw new Error('not read here'); } } })],
+  [
+    'metrics',
+    (bus) =>
+      createMetrics({
+        bus,
+        ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+        agents: { list: () => [] },
+        policies: {
+          effective: () => {
+            throw new Error('not read here');
+          },
+        },
+      }),
+  ],
   ['cost totals', (bus) => void new CostTotals({ bus, historyDir: null, scanHistory: async function* () {} }).start()],
 ];
 
-const results = await timeCalls(observers.map(([label, attach]) => {
-  const bus = new EventBus();
-  attach(bus);
-  return { label, bus };
-}));
+const results = await timeCalls(
+  observers.map(([label, attach]) => {
+    const bus = new EventBus();
+    attach(bus);
+    return { label, bus };
+  }),
+);
 const base = results[0].medianUs;
 for (const { label, medianUs } of results) {
-  console.log(`${label.padEnd(28)} ${medianUs.toFixed(2).padStart(7)} µs per call${label === results[0].label ? '' : `, +${(medianUs - base).toFixed(2)} over the bus alone`}`);
+  console.log(
+    `${label.padEnd(28)} ${medianUs.toFixed(2).padStart(7)} µs per call${label === results[0].label ? '' : `, +${(medianUs - base).toFixed(2)} over the bus alone`}`,
+  );
 }
 console.log(`(3 events over 2 turns per call, ${TIMING})`);

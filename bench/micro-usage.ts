@@ -7,17 +7,26 @@ import { generatedBytes } from '../src/stream/generated-bytes.ts';
 function openaiEvents(tokens: number): SseEvent[] {
   const parts: string[] = [];
   for (let i = 0; i < tokens; i++) {
-    parts.push(`data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" token${i}"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`);
+    parts.push(
+      `data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" token${i}"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`,
+    );
   }
-  parts.push('data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":200,"completion_tokens":80,"total_tokens":280}}\n\ndata: [DONE]\n\n');
+  parts.push(
+    'data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":200,"completion_tokens":80,"total_tokens":280}}\n\ndata: [DONE]\n\n',
+  );
   const parser = new SseParser();
   return [...parser.push(parts.join('')), ...parser.end()];
 }
 
 function anthropicEvents(tokens: number): SseEvent[] {
-  const parts = ['event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","model":"claude-sonnet-4-20250514","content":[],"usage":{"input_tokens":140,"output_tokens":1}}}\n\n'];
-  for (let i = 0; i < tokens; i++) parts.push(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" token${i}"}}\n\n`);
-  parts.push('event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":45}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n');
+  const parts = [
+    'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","model":"claude-sonnet-4-20250514","content":[],"usage":{"input_tokens":140,"output_tokens":1}}}\n\n',
+  ];
+  for (let i = 0; i < tokens; i++)
+    parts.push(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" token${i}"}}\n\n`);
+  parts.push(
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":45}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n',
+  );
   const parser = new SseParser();
   return [...parser.push(parts.join('')), ...parser.end()];
 }

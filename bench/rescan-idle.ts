@@ -20,10 +20,23 @@ for (let index = 0; index < agents; index++) {
   writeFileSync(join(root, 'governance', id, 'budget.json'), JSON.stringify({ limit_usd: 10, window: '24h' }));
 }
 mkdirSync(join(root, 'auth'));
-writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: 'http://127.0.0.1:9/v1', api_key: 'sk-x', auth: 'bearer' } } }));
-const env = { CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_SESSION_HISTORY_DIR: join(root, 'history'), CLAW_GOVERNANCE_DIR: join(root, 'governance') };
+writeFileSync(
+  join(root, 'auth', 'providers.json'),
+  JSON.stringify({ providers: { openai: { base_url: 'http://127.0.0.1:9/v1', api_key: 'sk-x', auth: 'bearer' } } }),
+);
+const env = {
+  CLAW_CONTEXT_ROOT: join(root, 'context'),
+  CLAW_AUTH_DIR: join(root, 'auth'),
+  CLAW_SESSION_HISTORY_DIR: join(root, 'history'),
+  CLAW_GOVERNANCE_DIR: join(root, 'governance'),
+};
 
-interface Reading { readonly cpuPercent: number; readonly mainPercent: number; readonly probeP99Ms: number; readonly probeMaxMs: number }
+interface Reading {
+  readonly cpuPercent: number;
+  readonly mainPercent: number;
+  readonly probeP99Ms: number;
+  readonly probeMaxMs: number;
+}
 
 async function measure(bin: string | undefined): Promise<Reading> {
   rmSync(join(root, 'history'), { recursive: true, force: true });
@@ -60,12 +73,16 @@ for (let run = 0; run < runs; run++) {
   for (const tree of order) {
     const reading = await measure(tree.bin);
     results.get(tree.name)!.push(reading);
-    console.log(`${tree.name} run ${run + 1}: CPU ${reading.cpuPercent.toFixed(1)} % of a core (main thread ${reading.mainPercent.toFixed(1)} %), /health p99 ${reading.probeP99Ms.toFixed(1)} ms, max ${reading.probeMaxMs.toFixed(1)} ms`);
+    console.log(
+      `${tree.name} run ${run + 1}: CPU ${reading.cpuPercent.toFixed(1)} % of a core (main thread ${reading.mainPercent.toFixed(1)} %), /health p99 ${reading.probeP99Ms.toFixed(1)} ms, max ${reading.probeMaxMs.toFixed(1)} ms`,
+    );
   }
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 console.log(`\n${agents} agents (context + governance file each), idle, ${seconds} s × ${runs} interleaved runs, medians:`);
 for (const [name, readings] of results) {
-  console.log(`  ${name}: CPU ${median(readings.map((r) => r.cpuPercent)).toFixed(1)} % (main ${median(readings.map((r) => r.mainPercent)).toFixed(1)} %), /health p99 ${median(readings.map((r) => r.probeP99Ms)).toFixed(1)} ms, max ${median(readings.map((r) => r.probeMaxMs)).toFixed(1)} ms`);
+  console.log(
+    `  ${name}: CPU ${median(readings.map((r) => r.cpuPercent)).toFixed(1)} % (main ${median(readings.map((r) => r.mainPercent)).toFixed(1)} %), /health p99 ${median(readings.map((r) => r.probeP99Ms)).toFixed(1)} ms, max ${median(readings.map((r) => r.probeMaxMs)).toFixed(1)} ms`,
+  );
 }
 rmSync(root, { recursive: true, force: true });

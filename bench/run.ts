@@ -15,9 +15,18 @@ const concurrencies = (process.env.BENCH_CONCURRENCY ?? '1,32').split(',').map(N
 // `responses`: POST /v1/responses (JSON), the Responses API's row
 const modes = (process.env.BENCH_MODES ?? 'json,stream,responses').split(',');
 // BENCH_HISTORY=0,100000,1000000: journal records pre-seeded in the governed agent's window ('none' skips that part)
-const historySizes = (process.env.BENCH_HISTORY ?? '0,100000,1000000').split(',').filter((size) => size !== 'none').map(Number);
+const historySizes = (process.env.BENCH_HISTORY ?? '0,100000,1000000')
+  .split(',')
+  .filter((size) => size !== 'none')
+  .map(Number);
 // BENCH_PROFILE=1: the proxy writes a V8 CPU profile on exit (read it with bench/profile-summary.ts)
-const envList = (text: string | undefined) => Object.fromEntries((text ?? '').split(',').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+const envList = (text: string | undefined) =>
+  Object.fromEntries(
+    (text ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
 const proxyEnv = envList(process.env.BENCH_PROXY_ENV);
 // BENCH_BASELINE_ENV, BENCH_BASELINE_NODE_ARGS: the same for the baseline proxy (BENCH_BASELINE=. with different envs compares two settings)
 const baselineEnv = envList(process.env.BENCH_BASELINE_ENV);
@@ -27,7 +36,13 @@ const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE
 const baselineDir = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
 
 type Via = 'direct' | 'floor' | 'proxy' | 'base';
-interface Target { readonly key: string; readonly name: string; readonly via: Via; readonly auth: string; readonly model: string }
+interface Target {
+  readonly key: string;
+  readonly name: string;
+  readonly via: Via;
+  readonly auth: string;
+  readonly model: string;
+}
 const TARGETS: readonly Target[] = [
   { key: 'direct', name: 'direct', via: 'direct', auth: 'Bearer sk-bench', model: 'gpt-4o' },
   { key: 'floor', name: 'bare node relay', via: 'floor', auth: 'Bearer open:secret', model: 'gpt-4o' },
@@ -53,7 +68,12 @@ interface Sample extends LoadResult {
   readonly proxyMainUs: number | null;
   readonly proxyProcessUs: number | null;
 }
-interface Row { readonly mode: string; readonly concurrency: number; readonly target: Target; readonly samples: Sample[] }
+interface Row {
+  readonly mode: string;
+  readonly concurrency: number;
+  readonly target: Target;
+  readonly samples: Sample[];
+}
 
 /** Starts a bench helper script as its own process; it prints its URL on its first stdout line. */
 async function startHelper(script: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
@@ -62,7 +82,12 @@ async function startHelper(script: string, args: string[] = []): Promise<{ child
   return { child, url: line.trim() };
 }
 
-async function startProxy(root: string, bin?: string, env: Record<string, string> = proxyEnv, nodeArgs = process.env.BENCH_NODE_ARGS): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
+async function startProxy(
+  root: string,
+  bin?: string,
+  env: Record<string, string> = proxyEnv,
+  nodeArgs = process.env.BENCH_NODE_ARGS,
+): Promise<{ proxy: RunningProxy; readyMs: number | null; ledgerLine: string }> {
   const proxy = await startProxyProcess({
     port: await freePort(),
     // the audit log goes to a pipe read by a process of its own, as a container runtime's log collector reads it
@@ -84,7 +109,10 @@ async function startProxy(root: string, bin?: string, env: Record<string, string
 /** What one mode sends: chat completions JSON or streamed, or a Responses API call. */
 function requestOf(mode: string, model: string): { path: string; body: string } {
   if (mode === 'responses') return { path: '/v1/responses', body: JSON.stringify({ model, max_output_tokens: 32, input: 'Say something short.' }) };
-  return { path: '/v1/chat/completions', body: JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] }) };
+  return {
+    path: '/v1/chat/completions',
+    body: JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] }),
+  };
 }
 
 async function measure(input: { target: Target; endpoints: Endpoints; mode: string; concurrency: number; durationMs: number }): Promise<Sample> {
@@ -126,7 +154,8 @@ const med = (values: (number | null)[]): number | null => {
   return present.length > 0 ? median(present) : null;
 };
 /** Median over runs of a per-run ratio (run i of one target against run i of another). */
-const medianRatio = (a: Sample[], b: Sample[], pick: (s: Sample) => number): number | null => med(a.map((sample, i) => (b[i] ? pick(sample) / pick(b[i]) : null)));
+const medianRatio = (a: Sample[], b: Sample[], pick: (s: Sample) => number): number | null =>
+  med(a.map((sample, i) => (b[i] ? pick(sample) / pick(b[i]) : null)));
 const fmt = (n: number | null, digits = 2) => (n === null ? '-' : n.toFixed(digits));
 
 const fake = await startHelper('./fake-upstream-server.ts');
@@ -134,7 +163,15 @@ const logSink = spawn('sh', ['-c', 'cat > /dev/null'], { stdio: ['pipe', 'ignore
 // the floor any Node proxy stands on: node:http in, undici out, nothing parsed (only started when a target uses it)
 const floor = chosen.some((target) => target.via === 'floor') ? await startHelper('./floor-proxy.ts', [fake.url]) : null;
 const rows: Row[] = [];
-const replay: { records: number; readyMs: number | null; ledgerLine: string; onRps: number | null; offRps: number | null; ratio: number | null; mainUs: number | null }[] = [];
+const replay: {
+  records: number;
+  readyMs: number | null;
+  ledgerLine: string;
+  onRps: number | null;
+  offRps: number | null;
+  ratio: number | null;
+  mainUs: number | null;
+}[] = [];
 try {
   const root = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   try {
@@ -142,8 +179,15 @@ try {
     const { proxy } = await startProxy(root);
     const baseRoot = baselineDir ? mkdtempSync(join(tmpdir(), 'tollgate-bench-base-')) : null;
     if (baseRoot) writeBenchConfig({ root: baseRoot, upstreamUrl: fake.url });
-    const base = baseRoot ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'), baselineEnv, process.env.BENCH_BASELINE_NODE_ARGS)).proxy : null;
-    const endpoints: Endpoints = { direct: { url: fake.url }, ...(floor ? { floor: { url: floor.url, pid: floor.child.pid } } : {}), proxy: { url: proxy.url, pid: proxy.child.pid }, ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}) };
+    const base = baseRoot
+      ? (await startProxy(baseRoot, join(baselineDir!, 'bin', 'tollgate.js'), baselineEnv, process.env.BENCH_BASELINE_NODE_ARGS)).proxy
+      : null;
+    const endpoints: Endpoints = {
+      direct: { url: fake.url },
+      ...(floor ? { floor: { url: floor.url, pid: floor.child.pid } } : {}),
+      proxy: { url: proxy.url, pid: proxy.child.pid },
+      ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}),
+    };
     try {
       for (const mode of modes) {
         for (const concurrency of concurrencies) {
@@ -151,7 +195,9 @@ try {
           chosen.forEach((target, index) => {
             rows.push({ mode, concurrency, target, samples: samples[index] });
             const s = samples[index];
-            process.stderr.write(`${mode} c=${concurrency} ${target.name}: ${fmt(med(s.map((x) => x.rps)), 0)} rps, p50 ${fmt(med(s.map((x) => x.p50Ms)))} ms, proxy main thread ${fmt(med(s.map((x) => x.proxyMainUs)), 0)} µs/request\n`);
+            process.stderr.write(
+              `${mode} c=${concurrency} ${target.name}: ${fmt(med(s.map((x) => x.rps)), 0)} rps, p50 ${fmt(med(s.map((x) => x.p50Ms)))} ms, proxy main thread ${fmt(med(s.map((x) => x.proxyMainUs)), 0)} µs/request\n`,
+            );
           });
         }
       }
@@ -170,13 +216,29 @@ try {
     const seededRoot = mkdtempSync(join(tmpdir(), 'tollgate-bench-history-'));
     try {
       writeBenchConfig({ root: seededRoot, upstreamUrl: fake.url });
-      if (records > 0) await seedJournal({ file: join(seededRoot, 'history', '_ledger', 'journal.jsonl'), records, scope: 'agent:governed', windowMs: 3_600_000 });
+      if (records > 0)
+        await seedJournal({ file: join(seededRoot, 'history', '_ledger', 'journal.jsonl'), records, scope: 'agent:governed', windowMs: 3_600_000 });
       const { proxy, readyMs, ledgerLine } = await startProxy(seededRoot);
       try {
-        const [on, off] = await measureInterleaved({ targets: pair, endpoints: { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid } }, mode: 'json', concurrency: 32 });
-        const entry = { records, readyMs, ledgerLine, onRps: med(on.map((s) => s.rps)), offRps: med(off.map((s) => s.rps)), ratio: medianRatio(on, off, (s) => s.rps), mainUs: med(on.map((s) => s.proxyMainUs)) };
+        const [on, off] = await measureInterleaved({
+          targets: pair,
+          endpoints: { direct: { url: fake.url }, proxy: { url: proxy.url, pid: proxy.child.pid } },
+          mode: 'json',
+          concurrency: 32,
+        });
+        const entry = {
+          records,
+          readyMs,
+          ledgerLine,
+          onRps: med(on.map((s) => s.rps)),
+          offRps: med(off.map((s) => s.rps)),
+          ratio: medianRatio(on, off, (s) => s.rps),
+          mainUs: med(on.map((s) => s.proxyMainUs)),
+        };
         replay.push(entry);
-        process.stderr.write(`history ${records}: ready in ${readyMs} ms (${ledgerLine}); budget on ${fmt(entry.onRps, 0)} rps, off ${fmt(entry.offRps, 0)} rps\n`);
+        process.stderr.write(
+          `history ${records}: ready in ${readyMs} ms (${ledgerLine}); budget on ${fmt(entry.onRps, 0)} rps, off ${fmt(entry.offRps, 0)} rps\n`,
+        );
       } finally {
         await proxy.stop();
       }
@@ -192,23 +254,27 @@ try {
 if (profileDir) process.stderr.write(`proxy CPU profiles written to ${profileDir}\n`);
 
 console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${runs} interleaved runs × ${durationMs} ms each, medians`);
-console.log('(ratios are medians of per-run ratios; proxy CPU is the proxy main thread\'s CPU time per request, and in brackets all its threads)\n');
+console.log("(ratios are medians of per-run ratios; proxy CPU is the proxy main thread's CPU time per request, and in brackets all its threads)\n");
 console.log('| mode | c | target | rps | p50 ms | p99 ms | rps vs direct | added p50 ms | proxy CPU µs/req |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) {
   const direct = rows.find((r) => r.mode === row.mode && r.concurrency === row.concurrency && r.target.key === 'direct');
   const s = row.samples;
   const ratio = direct && row.target.key !== 'direct' ? medianRatio(s, direct.samples, (x) => x.rps) : direct ? 1 : null;
-  const added = direct && row.target.key !== 'direct' ? med(s.map((x, i) => (direct.samples[i] ? x.p50Ms - direct.samples[i].p50Ms : null))) : direct ? 0 : null;
+  const added =
+    direct && row.target.key !== 'direct' ? med(s.map((x, i) => (direct.samples[i] ? x.p50Ms - direct.samples[i].p50Ms : null))) : direct ? 0 : null;
   const cpu = row.target.via !== 'direct' ? `${fmt(med(s.map((x) => x.proxyMainUs)), 0)} (${fmt(med(s.map((x) => x.proxyProcessUs)), 0)})` : '';
-  console.log(`| ${row.mode} | ${row.concurrency} | ${row.target.name} | ${fmt(med(s.map((x) => x.rps)), 0)} | ${fmt(med(s.map((x) => x.p50Ms)))} | ${fmt(med(s.map((x) => x.p99Ms)))} | ${fmt(ratio)} | ${fmt(added)} | ${cpu} |`);
+  console.log(
+    `| ${row.mode} | ${row.concurrency} | ${row.target.name} | ${fmt(med(s.map((x) => x.rps)), 0)} | ${fmt(med(s.map((x) => x.p50Ms)))} | ${fmt(med(s.map((x) => x.p99Ms)))} | ${fmt(ratio)} | ${fmt(added)} | ${cpu} |`,
+  );
 }
 console.log('');
 for (const mode of modes) {
   for (const concurrency of concurrencies) {
     const on = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target.key === 'budget-on');
     const off = rows.find((r) => r.mode === mode && r.concurrency === concurrency && r.target.key === 'no-budget');
-    if (on && off) console.log(`budget on / off, ${mode} c=${concurrency}: ${fmt(medianRatio(on.samples, off.samples, (s) => s.rps))} (rps, median of per-run ratios)`);
+    if (on && off)
+      console.log(`budget on / off, ${mode} c=${concurrency}: ${fmt(medianRatio(on.samples, off.samples, (s) => s.rps))} (rps, median of per-run ratios)`);
   }
 }
 if (baselineDir) {
@@ -222,8 +288,11 @@ if (baselineDir) {
   }
 }
 if (replay.length > 0) {
-  console.log('\nbudget check against history size (JSON, c=32; the governed agent\'s 1h window pre-seeded in the ledger journal)\n');
+  console.log("\nbudget check against history size (JSON, c=32; the governed agent's 1h window pre-seeded in the ledger journal)\n");
   console.log('| records in window | proxy ready in ms | budget on rps | no budget rps | on / off | proxy CPU µs/req (budget on) |');
   console.log('|---|---|---|---|---|---|');
-  for (const r of replay) console.log(`| ${r.records.toLocaleString('en-US')} | ${r.readyMs ?? '-'} | ${fmt(r.onRps, 0)} | ${fmt(r.offRps, 0)} | ${fmt(r.ratio)} | ${fmt(r.mainUs, 0)} |`);
+  for (const r of replay)
+    console.log(
+      `| ${r.records.toLocaleString('en-US')} | ${r.readyMs ?? '-'} | ${fmt(r.onRps, 0)} | ${fmt(r.offRps, 0)} | ${fmt(r.ratio)} | ${fmt(r.mainUs, 0)} |`,
+    );
 }

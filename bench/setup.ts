@@ -18,13 +18,24 @@ export function writeBenchConfig(input: { root: string; upstreamUrl: string }): 
   }
   // `policied`: the governed agent's budget plus a model policy (the requested model allowed, with a fallback)
   mkdirSync(join(root, 'context', 'policied'), { recursive: true });
-  writeFileSync(join(root, 'context', 'policied', 'metadata.json'), JSON.stringify({
-    token: 'policied:secret',
-    budget: agents[1][1],
-    model_policy: { allowed: [{ slot: 'primary', ref: 'openai/gpt-4o' }, { slot: 'fallback', ref: 'openai/gpt-4o-mini' }] },
-  }));
+  writeFileSync(
+    join(root, 'context', 'policied', 'metadata.json'),
+    JSON.stringify({
+      token: 'policied:secret',
+      budget: agents[1][1],
+      model_policy: {
+        allowed: [
+          { slot: 'primary', ref: 'openai/gpt-4o' },
+          { slot: 'fallback', ref: 'openai/gpt-4o-mini' },
+        ],
+      },
+    }),
+  );
   mkdirSync(join(root, 'auth'), { recursive: true });
-  writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: { openai: { base_url: `${input.upstreamUrl}/v1`, api_key: 'sk-bench', auth: 'bearer' } } }));
+  writeFileSync(
+    join(root, 'auth', 'providers.json'),
+    JSON.stringify({ providers: { openai: { base_url: `${input.upstreamUrl}/v1`, api_key: 'sk-bench', auth: 'bearer' } } }),
+  );
 }
 
 /** Writes `records` settlements on one scope, spread evenly over the last 90% of the window, in the journal's line format. */

@@ -97,10 +97,14 @@ export function check(files, read, exceptions = { lines: LINE_EXCEPTIONS, import
       }
     }
     if (REQUEST_PATH.some((path) => file === path || (path.endsWith('/') && file.startsWith(path)))) {
-      for (const fn of longFunctions(file, text)) problems.push(`${file}:${fn.line}: function ${fn.name} is ${fn.lines} lines, over ${MAX_FUNCTION_LINES} on the request path: split it by step`);
+      for (const fn of longFunctions(file, text))
+        problems.push(`${file}:${fn.line}: function ${fn.name} is ${fn.lines} lines, over ${MAX_FUNCTION_LINES} on the request path: split it by step`);
     }
     const imports = importsOf(file, text);
-    graph.set(file, imports.filter((edge) => !edge.typeOnly).map((edge) => edge.to));
+    graph.set(
+      file,
+      imports.filter((edge) => !edge.typeOnly).map((edge) => edge.to),
+    );
     const from = moduleOf(file);
     if (from === null) continue;
     if (layerOf(from) === null) problems.push(`${file}: src/${from} has no layer in scripts/dependency-rules.js`);
@@ -116,8 +120,12 @@ export function check(files, read, exceptions = { lines: LINE_EXCEPTIONS, import
   }
   for (const cycle of cycles(graph)) problems.push(`import cycle: ${cycle.join(' -> ')}`);
   const stale = [
-    ...Object.keys(exceptions.lines).filter((file) => !used.has(`lines:${file}`)).map((file) => `line limit exception for ${file}`),
-    ...Object.keys(exceptions.imports).filter((key) => !used.has(`import:${key}`)).map((key) => `import exception ${key}`),
+    ...Object.keys(exceptions.lines)
+      .filter((file) => !used.has(`lines:${file}`))
+      .map((file) => `line limit exception for ${file}`),
+    ...Object.keys(exceptions.imports)
+      .filter((key) => !used.has(`import:${key}`))
+      .map((key) => `import exception ${key}`),
   ];
   return { problems, stale };
 }

@@ -6,9 +6,23 @@ export const LINE_LIMITED = ['src', 'test', 'bench', 'scripts', 'bin'];
 export const MAX_FUNCTION_LINES = 60;
 /** The files a model call runs through (docs/architecture.md, "One request"): folders, or single files. */
 export const REQUEST_PATH = [
-  'src/pipeline/', 'src/transport/', 'src/stream/', 'src/upstream/', 'src/protocol/', 'src/pricing/', 'src/history/',
-  'src/auth/registry.ts', 'src/auth/token.ts', 'src/budget/engine.ts', 'src/budget/ticket.ts', 'src/budget/plan.ts',
-  'src/budget/estimate.ts', 'src/budget/headers.ts', 'src/ledger/memory.ts', 'src/ledger/redis.ts', 'src/ledger/journal.ts',
+  'src/pipeline/',
+  'src/transport/',
+  'src/stream/',
+  'src/upstream/',
+  'src/protocol/',
+  'src/pricing/',
+  'src/history/',
+  'src/auth/registry.ts',
+  'src/auth/token.ts',
+  'src/budget/engine.ts',
+  'src/budget/ticket.ts',
+  'src/budget/plan.ts',
+  'src/budget/estimate.ts',
+  'src/budget/headers.ts',
+  'src/ledger/memory.ts',
+  'src/ledger/redis.ts',
+  'src/ledger/journal.ts',
 ];
 /** Files over the limit today, with their length then: they may shrink, not grow. */
 export const LINE_EXCEPTIONS = {};

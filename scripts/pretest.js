@@ -41,7 +41,10 @@ export function chromiumPlan({ env, found, blocker }) {
 export function redisPlan({ url, reachable, serverInstalled }) {
   if (reachable) return { action: 'use' };
   if (serverInstalled) return { action: 'start' };
-  return { action: 'fail', line: `no Redis answers at ${redactUrl(url)} and redis-server is not installed: install it with ${installHint('redis-server')}, or set REDIS_URL` };
+  return {
+    action: 'fail',
+    line: `no Redis answers at ${redactUrl(url)} and redis-server is not installed: install it with ${installHint('redis-server')}, or set REDIS_URL`,
+  };
 }
 
 /** A Redis URL fit to print: the password replaced. */
@@ -83,7 +86,10 @@ export async function prepareTestEnvironment({ env = process.env, log = (line) =
   let stop = async () => undefined;
 
   if (!which('redis-server') || !which('redis-cli')) {
-    if (blocker) throw new PretestFailure(`redis-server and redis-cli are needed (the suite starts private Redis servers) and ${blocker}: install them with ${installHint('redis-server')}`);
+    if (blocker)
+      throw new PretestFailure(
+        `redis-server and redis-cli are needed (the suite starts private Redis servers) and ${blocker}: install them with ${installHint('redis-server')}`,
+      );
     log("redis-server not installed: installing Debian's redis-server (apt-get, as root)");
     aptInstall('redis-server');
   }
@@ -116,8 +122,12 @@ export async function prepareTestEnvironment({ env = process.env, log = (line) =
 }
 
 function aptInstall(pkg) {
-  const run = spawnSync('/bin/sh', ['-c', `${APT} ${pkg}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (run.status !== 0) throw new PretestFailure(`\`apt-get install ${pkg}\` failed (exit ${run.status ?? run.signal}): install it by hand with ${installHint(pkg)}`);
+  const run = spawnSync('/bin/sh', ['-c', `${APT} ${pkg}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (run.status !== 0)
+    throw new PretestFailure(`\`apt-get install ${pkg}\` failed (exit ${run.status ?? run.signal}): install it by hand with ${installHint(pkg)}`);
 }
 
 /** PING through ioredis, bounded: true on PONG, false on anything else within `timeoutMs`. */
@@ -128,11 +138,23 @@ async function redisAnswers(url, timeoutMs) {
   } catch {
     throw new PretestFailure('the dependencies are not installed: run `npm ci` first');
   }
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   client.on('error', () => undefined);
   const timer = new Promise((resolve) => setTimeout(resolve, timeoutMs, false).unref());
   try {
-    return await Promise.race([client.connect().then(() => client.ping()).then((answer) => answer === 'PONG'), timer]);
+    return await Promise.race([
+      client
+        .connect()
+        .then(() => client.ping())
+        .then((answer) => answer === 'PONG'),
+      timer,
+    ]);
   } catch {
     return false;
   } finally {

@@ -53,7 +53,16 @@ if (roots.length === 0) {
   }
 }
 if (status === 0) {
-  const testArgs = ['--import', 'tsx', '--import', './scripts/test-timeouts.js', '--test', '--test-concurrency=2', `--test-timeout=${FILE_TIMEOUT_MS}`, ...files];
+  const testArgs = [
+    '--import',
+    'tsx',
+    '--import',
+    './scripts/test-timeouts.js',
+    '--test',
+    '--test-concurrency=2',
+    `--test-timeout=${FILE_TIMEOUT_MS}`,
+    ...files,
+  ];
   status = await run(process.execPath, testArgs, env);
 }
 await prepared.stop();

@@ -20,13 +20,17 @@ export const ERRORS = {
   malformed_http: { status: 400, retryable: false, message: 'malformed HTTP request' },
   request_timeout: { status: 408, retryable: true, message: 'the request did not arrive in time' },
   client_closed: { status: 499, retryable: true, message: 'the client closed the connection before its request was read' },
-  headers_too_large: { status: 431, retryable: false, message: 'request headers too large (over 16 KiB): a token or header is far longer than any agent sends' },
+  headers_too_large: {
+    status: 431,
+    retryable: false,
+    message: 'request headers too large (over 16 KiB): a token or header is far longer than any agent sends',
+  },
   invalid_parameter: { status: 400, retryable: false, message: 'invalid request parameter' },
   missing_model: { status: 400, retryable: false, message: 'missing model' },
   invalid_model_name: { status: 400, retryable: false, message: 'model name holds an invisible or control character' },
   unknown_provider: { status: 400, retryable: false, message: 'unknown provider' },
   model_not_routable: { status: 400, retryable: false, message: 'model must be provider-prefixed: <provider>/<model>' },
-  model_not_allowed: { status: 400, retryable: false, message: 'model not allowed by this agent\'s model policy' },
+  model_not_allowed: { status: 400, retryable: false, message: "model not allowed by this agent's model policy" },
   model_policy_invalid: { status: 403, retryable: false, message: 'model policy unusable' },
   model_policy_incompatible: { status: 502, retryable: false, message: 'model policy requires anthropic-compatible provider on /v1/messages' },
   circuit_open: { status: 503, retryable: true, message: 'every candidate of the model policy is cooling off after repeated failures' },
@@ -46,9 +50,21 @@ export const ERRORS = {
   invalid_session: { status: 400, retryable: false, message: 'invalid session id' },
   unknown_cost_blocked: { status: 429, retryable: false, message: 'model price unknown and policy blocks unknown-cost requests' },
   budget_unavailable: { status: 503, retryable: true, message: 'budget enforcement unavailable' },
-  capacity_exhausted: { status: 503, retryable: true, message: 'tollgate holds as many request bytes as it is configured for (TOLLGATE_MAX_BYTES_IN_FLIGHT): retry shortly' },
-  agent_capacity_exhausted: { status: 429, retryable: true, message: 'this agent holds its share of request bytes in flight (TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT): retry once its calls in flight finish' },
-  too_many_connections: { status: 503, retryable: true, message: 'tollgate has as many open connections as it is configured for (TOLLGATE_MAX_CONNECTIONS): retry shortly' },
+  capacity_exhausted: {
+    status: 503,
+    retryable: true,
+    message: 'tollgate holds as many request bytes as it is configured for (TOLLGATE_MAX_BYTES_IN_FLIGHT): retry shortly',
+  },
+  agent_capacity_exhausted: {
+    status: 429,
+    retryable: true,
+    message: 'this agent holds its share of request bytes in flight (TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT): retry once its calls in flight finish',
+  },
+  too_many_connections: {
+    status: 503,
+    retryable: true,
+    message: 'tollgate has as many open connections as it is configured for (TOLLGATE_MAX_CONNECTIONS): retry shortly',
+  },
   not_found: { status: 404, retryable: false, message: 'not found' },
   method_not_allowed: { status: 405, retryable: false, message: 'method not allowed' },
   internal: { status: 500, retryable: true, message: 'internal error' },
@@ -66,7 +82,10 @@ export class ProxyError extends Error {
   /** The request field at fault (the OpenAI envelope's `param`). */
   readonly param: string | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; extra?: Record<string, unknown>; headers?: Record<string, string>; param?: string; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; extra?: Record<string, unknown>; headers?: Record<string, string>; param?: string; cause?: unknown } = {},
+  ) {
     const spec: ErrorSpec = ERRORS[code];
     super(options.message ?? spec.message, { cause: options.cause });
     this.name = 'ProxyError';

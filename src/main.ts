@@ -99,7 +99,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     onWarning: log,
     onStateChange: (change) => {
       log(`shared ledger ${change.state}${change.detail ? `: ${change.detail}` : ''}`);
-      if (change.state === 'down') bus.emit({ type: 'warning', claw_id: null, model: null, intervention: null, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });
+      if (change.state === 'down')
+        bus.emit({ type: 'warning', claw_id: null, model: null, intervention: null, error: `shared ledger unavailable: ${change.detail ?? 'unknown'}` });
     },
   });
   // key health and circuits shared by replicas (Redis with TOLLGATE_LEDGER=redis); its connection state is the ledger's
@@ -107,15 +108,39 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const providers = new ProviderRegistry(config.providers);
   const backlog = new SettleBacklog({ ledger, report: log });
   const loops = new LoopBreaker({ now: options.now });
-  const budget = createBudgetEngine({ ledger, pricer, policies, bus, failMode: config.budgetFailMode, defaultMaxOutputTokens: config.defaultMaxOutputTokens, routable: routableOn(providers), backlog, loops, now: options.now });
+  const budget = createBudgetEngine({
+    ledger,
+    pricer,
+    policies,
+    bus,
+    failMode: config.budgetFailMode,
+    defaultMaxOutputTokens: config.defaultMaxOutputTokens,
+    routable: routableOn(providers),
+    backlog,
+    loops,
+    now: options.now,
+  });
   const detachWebhook = config.alertWebhookUrl ? attachAlertWebhook({ bus, url: config.alertWebhookUrl }) : () => undefined;
-  const history = new HistoryWriter({ dir: config.historyDir, maxBytes: config.historyMaxBytes, maxOpenFiles: config.historyMaxOpenFiles, onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`) });
-  const upstream = new UpstreamClient({ connectTimeoutMs: config.timeouts.connectMs, connections: config.upstreamConnections, idleMs: config.timeouts.upstreamIdleMs });
+  const history = new HistoryWriter({
+    dir: config.historyDir,
+    maxBytes: config.historyMaxBytes,
+    maxOpenFiles: config.historyMaxOpenFiles,
+    onError: (error, agentId) => log(`history write for ${agentId} failed: ${(error as Error).message}`),
+  });
+  const upstream = new UpstreamClient({
+    connectTimeoutMs: config.timeouts.connectMs,
+    connections: config.upstreamConnections,
+    idleMs: config.timeouts.upstreamIdleMs,
+  });
   const inFlight = new InFlightCalls();
   const bytesInFlight = new BytesInFlight({ maxBytes: config.intake.maxBytesInFlight, maxAgentBytes: config.intake.maxAgentBytesInFlight });
   const modelPolicies = new ModelPolicyStore({ governanceDir: config.governanceDir, onError: (file, message) => log(`model policy ${file}: ${message}`) });
   await modelPolicies.start();
-  const circuits = new Circuits(shared, { ...config.circuits, onChange: (event) => bus.emit(event), onError: (error) => log(`circuits: shared state: ${error.message}`) });
+  const circuits = new Circuits(shared, {
+    ...config.circuits,
+    onChange: (event) => bus.emit(event),
+    onError: (error) => log(`circuits: shared state: ${error.message}`),
+  });
   const keys = new KeyPools({
     providers: config.providers,
     registry: providers,
@@ -126,7 +151,22 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     onSecret: (secret) => secrets.addProviderSecret(secret),
   });
   await keys.start();
-  const deps: PipelineDeps = { config, agents, providers, upstream, budget, pricer, history, bus, inFlight, bytesInFlight, shared, keys, modelPolicies, circuits };
+  const deps: PipelineDeps = {
+    config,
+    agents,
+    providers,
+    upstream,
+    budget,
+    pricer,
+    history,
+    bus,
+    inFlight,
+    bytesInFlight,
+    shared,
+    keys,
+    modelPolicies,
+    circuits,
+  };
 
   const costs = new CostTotals({ bus, historyDir: config.historyDir, scanHistory, onError: log, isAgent: (id) => agents.get(id) !== undefined });
   void costs.start();
@@ -134,7 +174,15 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     deps,
     extraRoutes: [
       historyRoutes({ agents, historyDir: config.historyDir, uiToken: config.uiToken }),
-      agentRoutes({ deps, catalog: new ModelCatalog({ providers, upstream, timeoutMs: Math.min(10_000, config.timeouts.dispatchMs), allowList: modelPolicyAllowList(modelPolicies) }) }),
+      agentRoutes({
+        deps,
+        catalog: new ModelCatalog({
+          providers,
+          upstream,
+          timeoutMs: Math.min(10_000, config.timeouts.dispatchMs),
+          allowList: modelPolicyAllowList(modelPolicies),
+        }),
+      }),
     ],
     health: async () => {
       const health = await ledger.health().catch((error: Error) => ({ ok: false, kind: config.ledger.kind, detail: error.message }));
@@ -150,33 +198,48 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
 
   const loopLag = new LoopLag();
   const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag, extraFamilies: () => poolFamilies(keys.list()) });
-  const ui = createUiServer({ config, agents, policies, ledger, bus, historyDir: config.historyDir, costs, metrics, secrets, loops, keys, routing: { modelPolicies, circuits } });
+  const ui = createUiServer({
+    config,
+    agents,
+    policies,
+    ledger,
+    bus,
+    historyDir: config.historyDir,
+    costs,
+    metrics,
+    secrets,
+    loops,
+    keys,
+    routing: { modelPolicies, circuits },
+  });
   await listen(ui, config.ui);
   const uiUrl = urlOf(ui);
   log(`operator UI on ${uiUrl}`);
 
   let closing: Promise<void> | null = null;
-  const close = () => (closing ??= (async () => {
-    await Promise.all([stopServer(api, config.timeouts.shutdownGraceMs), stopServer(ui, config.timeouts.shutdownGraceMs)]);
-    // the connections are closed; each call still settles, records and emits before the ledger and history close
-    if (!(await inFlight.idle(SETTLE_AT_SHUTDOWN_MS))) log(`shutdown: ${inFlight.count} calls had not settled after ${SETTLE_AT_SHUTDOWN_MS} ms; closing anyway`);
-    costs.stop();
-    metrics.close();
-    loopLag.stop();
-    await upstream.close();
-    await history.close();
-    await backlog.close(); // settlements kept while Redis was unreachable: one last attempt before the ledger closes
-    await keys.close();
-    await ledger.close();
-    circuits.close();
-    modelPolicies.stop();
-    await shared.close();
-    detachWebhook();
-    agents.stop();
-    policies.stop();
-    await audit.flush();
-    audit.detach();
-  })());
+  const close = () =>
+    (closing ??= (async () => {
+      await Promise.all([stopServer(api, config.timeouts.shutdownGraceMs), stopServer(ui, config.timeouts.shutdownGraceMs)]);
+      // the connections are closed; each call still settles, records and emits before the ledger and history close
+      if (!(await inFlight.idle(SETTLE_AT_SHUTDOWN_MS)))
+        log(`shutdown: ${inFlight.count} calls had not settled after ${SETTLE_AT_SHUTDOWN_MS} ms; closing anyway`);
+      costs.stop();
+      metrics.close();
+      loopLag.stop();
+      await upstream.close();
+      await history.close();
+      await backlog.close(); // settlements kept while Redis was unreachable: one last attempt before the ledger closes
+      await keys.close();
+      await ledger.close();
+      circuits.close();
+      modelPolicies.stop();
+      await shared.close();
+      detachWebhook();
+      agents.stop();
+      policies.stop();
+      await audit.flush();
+      audit.detach();
+    })());
   return { apiUrl, uiUrl, deps, ledger, policies, close };
 }
 
@@ -197,8 +260,10 @@ function listen(server: Server, address: { host: string; port: number }): Promis
 
 function reconciliationLine(report: NonNullable<LedgerLoadReport['reconciliation']>): string {
   if (report.status === 'no_watermark') return 'ledger reconciliation with history skipped: the journal has no watermark yet (written by an older version)';
-  return `ledger reconciled with history since ${report.watermark}: ${report.checked} calls checked, ${report.journaled} in the journal, ` +
-    `${report.charged} charged now (${report.charged_micros} µ$), ${report.duplicates} duplicates, ${report.skipped_lines} torn or bad lines skipped (${report.ms} ms)`;
+  return (
+    `ledger reconciled with history since ${report.watermark}: ${report.checked} calls checked, ${report.journaled} in the journal, ` +
+    `${report.charged} charged now (${report.charged_micros} µ$), ${report.duplicates} duplicates, ${report.skipped_lines} torn or bad lines skipped (${report.ms} ms)`
+  );
 }
 
 function urlOf(server: Server): string {

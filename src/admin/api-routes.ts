@@ -50,12 +50,14 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Matches method and path under /api/; null = no such route. A known path with another method is a 405 route. */
 export function matchAdminRoute(input: { deps: AdminApiDeps; req: IncomingMessage; res: ServerResponse; url: URL }): AdminRoute | null {
   const { deps, req, res, url } = input;
-  const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   const parts = url.pathname.split('/').filter(Boolean).map(safeDecode); // ['api', ...]
   const read = (run: () => Promise<void>): AdminRoute => ({ access: 'read', run });
-  const allow = (methods: string, routes: Record<string, AdminRoute>): AdminRoute => routes[method] ?? read(async () => {
-    throw new AdminError('method_not_allowed', `${req.method} not allowed on ${url.pathname}`, { headers: { allow: methods } });
-  });
+  const allow = (methods: string, routes: Record<string, AdminRoute>): AdminRoute =>
+    routes[method] ??
+    read(async () => {
+      throw new AdminError('method_not_allowed', `${req.method} not allowed on ${url.pathname}`, { headers: { allow: methods } });
+    });
 
   if (parts.length === 2 && parts[1] === 'agents') return allow('GET', { GET: read(() => listAgents(deps, res)) });
   if (parts.length === 2 && parts[1] === 'shared') return allow('GET', { GET: read(() => listShared(deps, res)) });
@@ -128,7 +130,13 @@ async function putOverride(deps: AdminApiDeps, req: IncomingMessage, res: Server
   const { file, content } = await setOverride({ store: deps.policies, bus: deps.bus, now: deps.now }, { agent, body });
   const now = deps.now();
   const [standing] = await readAgentStandings({ agents: [agent], policies: deps.policies, ledger: deps.ledger, now });
-  sendJson(res, 200, { agent: agent.id, file, override: content, policy: policyStatus(standing.policy), limits: standing.limits.map((limit) => limitRow(limit, now)) });
+  sendJson(res, 200, {
+    agent: agent.id,
+    file,
+    override: content,
+    policy: policyStatus(standing.policy),
+    limits: standing.limits.map((limit) => limitRow(limit, now)),
+  });
 }
 
 async function deleteOverride(deps: AdminApiDeps, req: IncomingMessage, res: ServerResponse, id: string, params: URLSearchParams): Promise<void> {
@@ -203,7 +211,15 @@ function sharedPod(agents: readonly Agent[]): string {
 /** Each agent's own scope over the last 24 hours, summed. */
 async function lastDay(deps: AdminApiDeps, agents: readonly Agent[]): Promise<Record<string, number>> {
   const metrics = ['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'unknown_cost_requests'] as const;
-  const checks = agents.flatMap((agent) => metrics.map((metric) => ({ id: `summary:${agent.id}/${metric}`, scope: `agent:${agent.id}`, metric, windowMs: 24 * 3_600_000, limit: Number.MAX_SAFE_INTEGER })));
+  const checks = agents.flatMap((agent) =>
+    metrics.map((metric) => ({
+      id: `summary:${agent.id}/${metric}`,
+      scope: `agent:${agent.id}`,
+      metric,
+      windowMs: 24 * 3_600_000,
+      limit: Number.MAX_SAFE_INTEGER,
+    })),
+  );
   const standings = checks.length > 0 ? await deps.ledger.standing(checks) : [];
   const sums: Record<string, number> = Object.fromEntries(metrics.map((metric) => [metric, 0]));
   standings.forEach((standing) => {

@@ -95,7 +95,12 @@ export class EventFeed {
     res.socket?.setNoDelay(true);
     const client: Client = { res, types };
     const backlog = this.#ordered().filter((item) => item.id > lastId && wanted(client, item.event.type));
-    res.write(`retry: 3000\n\n${backlog.slice(Math.max(0, backlog.length - replay)).map((item) => this.#frame(item)).join('')}`);
+    res.write(
+      `retry: 3000\n\n${backlog
+        .slice(Math.max(0, backlog.length - replay))
+        .map((item) => this.#frame(item))
+        .join('')}`,
+    );
     if (this.#closed) {
       res.end();
       return;
@@ -155,10 +160,14 @@ export class EventFeed {
   }
 }
 
-
 function parseTypes(raw: string | null): ReadonlySet<string> | null {
   if (raw === null || raw.trim() === '') return null;
-  return new Set(raw.split(',').map((type) => type.trim()).filter(Boolean));
+  return new Set(
+    raw
+      .split(',')
+      .map((type) => type.trim())
+      .filter(Boolean),
+  );
 }
 
 function wanted(client: Client, type: string): boolean {

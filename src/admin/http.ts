@@ -64,7 +64,9 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
     req.resume();
-    return Promise.reject(new AdminError('invalid_request', `compressed bodies are not accepted (content-encoding: ${encoding.slice(0, 40)}): send plain JSON`));
+    return Promise.reject(
+      new AdminError('invalid_request', `compressed bodies are not accepted (content-encoding: ${encoding.slice(0, 40)}): send plain JSON`),
+    );
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {

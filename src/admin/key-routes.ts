@@ -66,7 +66,7 @@ async function readForm(req: IncomingMessage, url: URL): Promise<Record<string, 
 export function matchKeyApiRoute(input: { keys: KeyPools; req: IncomingMessage; res: ServerResponse; parts: readonly string[] }): AdminRoute | null {
   const { keys, req, res, parts } = input;
   if (parts[0] !== 'api' || parts[1] !== 'providers') return null;
-  const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   const write = (run: (body: Record<string, unknown>) => Promise<unknown>): AdminRoute => ({
     access: 'write',
     run: async () => {
@@ -94,7 +94,8 @@ export function matchKeyApiRoute(input: { keys: KeyPools; req: IncomingMessage; 
   }
   const provider = parts[2];
   if (parts.length === 4 && parts[3] === 'keys') return method === 'POST' ? write((body) => addKey(keys, { ...body, provider })) : refuse('POST');
-  if (parts.length === 5 && parts[3] === 'keys') return method === 'DELETE' ? write(() => changeKey(keys, { provider, key_id: parts[4], action: 'delete' })) : refuse('DELETE');
+  if (parts.length === 5 && parts[3] === 'keys')
+    return method === 'DELETE' ? write(() => changeKey(keys, { provider, key_id: parts[4], action: 'delete' })) : refuse('DELETE');
   if (parts.length === 6 && parts[3] === 'keys' && (parts[5] === 'activate' || parts[5] === 'disable')) {
     const action = parts[5];
     return method === 'POST' ? write(() => changeKey(keys, { provider, key_id: parts[4], action })) : refuse('POST');
@@ -149,7 +150,20 @@ function dashboardState(input: { keys: KeyPools; costs: CostTotals; agents: Agen
     };
   });
   const pricingGaps = totals
-    .flatMap((agent) => agent.models.filter((model) => model.unpricedRequests > 0).map((model) => ({ agentId: agent.agent, provider: model.provider, model: model.model, requests: model.requests, tokensIn: model.inputTokens, tokensOut: model.outputTokens, unpricedRequests: model.unpricedRequests, pricingStatus: pricingStatus(model) })))
+    .flatMap((agent) =>
+      agent.models
+        .filter((model) => model.unpricedRequests > 0)
+        .map((model) => ({
+          agentId: agent.agent,
+          provider: model.provider,
+          model: model.model,
+          requests: model.requests,
+          tokensIn: model.inputTokens,
+          tokensOut: model.outputTokens,
+          unpricedRequests: model.unpricedRequests,
+          pricingStatus: pricingStatus(model),
+        })),
+    )
     .sort((a, b) => b.unpricedRequests - a.unpricedRequests || `${a.agentId}/${a.provider}/${a.model}`.localeCompare(`${b.agentId}/${b.provider}/${b.model}`));
   return {
     ...(podName ? { podName } : {}),

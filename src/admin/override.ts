@@ -67,7 +67,24 @@ export function clearInput(body: unknown, params: URLSearchParams): { reason: st
   return { reason: parsed.data.reason ?? query.data.reason ?? null, setBy: parsed.data.set_by ?? query.data.set_by ?? null };
 }
 
-const BUDGET_FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens'] as const;
+const BUDGET_FIELDS = [
+  'limit_usd',
+  'max_requests',
+  'max_input_tokens',
+  'max_output_tokens',
+  'max_total_tokens',
+  'max_concurrent',
+  'window',
+  'behavior',
+  'limits',
+  'shared',
+  'unknown_cost',
+  'fallback_rates',
+  'alerts',
+  'downgrade_to',
+  'downgrade_at',
+  'cap_output_tokens',
+] as const;
 
 export const DEFAULT_SET_BY = 'admin-api';
 
@@ -130,7 +147,9 @@ async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: u
     await store.writeOverride(agent.id, content);
   } catch (error) {
     if (error instanceof PolicyValidationError) {
-      throw new AdminError('invalid_override', `the override is not a valid budget policy: ${error.problems.join('; ')}`, { extra: { problems: error.problems } });
+      throw new AdminError('invalid_override', `the override is not a valid budget policy: ${error.problems.join('; ')}`, {
+        extra: { problems: error.problems },
+      });
     }
     throw error;
   }
@@ -151,11 +170,17 @@ async function writeValidated(deps: OverrideDeps, input: { agent: Agent; body: u
 }
 
 /** Removes the override; emits an event only when there was one. */
-export function clearOverride(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
+export function clearOverride(
+  deps: OverrideDeps,
+  input: { agent: Agent; reason: string | null; setBy: string | null },
+): Promise<{ file: string; cleared: boolean }> {
   return serialized(deps.store, input.agent.id, () => removeFile(deps, input));
 }
 
-async function removeFile(deps: OverrideDeps, input: { agent: Agent; reason: string | null; setBy: string | null }): Promise<{ file: string; cleared: boolean }> {
+async function removeFile(
+  deps: OverrideDeps,
+  input: { agent: Agent; reason: string | null; setBy: string | null },
+): Promise<{ file: string; cleared: boolean }> {
   const file = requireFile(deps.store, input.agent.id);
   const previous = await previousOverride(file);
   const cleared = await deps.store.clearOverride(input.agent.id);

@@ -10,7 +10,12 @@ export interface RoutingSources {
 }
 
 export function circuitRows(sources: RoutingSources | undefined): Record<string, unknown>[] {
-  return (sources?.circuits.open() ?? []).map((circuit) => ({ provider: circuit.provider, model: circuit.model, state: circuit.state, until: new Date(circuit.until).toISOString() }));
+  return (sources?.circuits.open() ?? []).map((circuit) => ({
+    provider: circuit.provider,
+    model: circuit.model,
+    state: circuit.state,
+    until: new Date(circuit.until).toISOString(),
+  }));
 }
 
 /** The agent's model policy as the proxy applies it, with the circuits of its refs that are open; null when none. */

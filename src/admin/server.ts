@@ -55,7 +55,12 @@ export interface UiServerOptions {
  */
 export function createUiServer(options: UiServerOptions): Server {
   const auth = new UiAuth(options.config.uiToken);
-  const exposure = new UiExposure({ tokenConfigured: auth.tokenConfigured, open: options.config.uiOpen ?? false, listenHost: options.config.ui?.host ?? '', extraHosts: options.config.uiHosts ?? [] });
+  const exposure = new UiExposure({
+    tokenConfigured: auth.tokenConfigured,
+    open: options.config.uiOpen ?? false,
+    listenHost: options.config.ui?.host ?? '',
+    extraHosts: options.config.uiHosts ?? [],
+  });
   const feed = new EventFeed({ bus: options.bus, bufferSize: options.feedBufferSize, secrets: options.secrets });
   const deps: AdminApiDeps = {
     agents: options.agents,
@@ -122,7 +127,11 @@ export function createUiServer(options: UiServerOptions): Server {
     if (isDashboardAsset(path) && !presentsWrongBearer(req) && (await dashboardRoute(req, res, path))) return;
     if (!allowedText(req, res, 'read')) return;
     if (path === '/costs/api') {
-      sendBody(req, res, { status: 200, contentType: 'application/json; charset=utf-8', body: renderCostsApi(options.costs.agents(), options.costs.retired()) });
+      sendBody(req, res, {
+        status: 200,
+        contentType: 'application/json; charset=utf-8',
+        body: renderCostsApi(options.costs.agents(), options.costs.retired()),
+      });
       return;
     }
     if (path === '/events' && options.keys) {
@@ -180,7 +189,12 @@ export function createUiServer(options: UiServerOptions): Server {
   function allowedText(req: IncomingMessage, res: ServerResponse, kind: AccessKind): boolean {
     const decision = auth.decide(req, { kind });
     if (decision.ok) return true;
-    sendText(res, decision.code === 'unauthorized' ? 401 : 403, decision.code === 'unauthorized' ? 'unauthorized' : decision.message, decision.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {});
+    sendText(
+      res,
+      decision.code === 'unauthorized' ? 401 : 403,
+      decision.code === 'unauthorized' ? 'unauthorized' : decision.message,
+      decision.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {},
+    );
     return false;
   }
 

@@ -12,7 +12,14 @@ export interface PolicyReader {
   listShared(): SharedBudgetInfo[];
 }
 
-export const SUMMARY_METRICS = ['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'total_tokens', 'unknown_cost_requests'] as const satisfies readonly Metric[];
+export const SUMMARY_METRICS = [
+  'usd_micros',
+  'requests',
+  'input_tokens',
+  'output_tokens',
+  'total_tokens',
+  'unknown_cost_requests',
+] as const satisfies readonly Metric[];
 export type SummaryMetric = (typeof SUMMARY_METRICS)[number];
 
 /** The window shown for an agent with no windowed limit. */
@@ -84,7 +91,9 @@ async function readChunk(input: { agents: readonly Agent[]; policies: PolicyRead
     const rateIndexes = specs.map((spec) => (spec.metric === 'usd_micros' ? batch.add(rateCheck(spec)) : -1));
     const windows = distinctWindows(specs).map((window) => ({
       window,
-      indexes: SUMMARY_METRICS.map((metric) => batch.add({ id: `view:${agent.id}/${metric}/${window.ms}`, scope: `agent:${agent.id}`, metric, windowMs: window.ms, limit: Number.MAX_SAFE_INTEGER })),
+      indexes: SUMMARY_METRICS.map((metric) =>
+        batch.add({ id: `view:${agent.id}/${metric}/${window.ms}`, scope: `agent:${agent.id}`, metric, windowMs: window.ms, limit: Number.MAX_SAFE_INTEGER }),
+      ),
     }));
     return { agent, policy, specs, limitIndexes, rateIndexes, windows };
   });
@@ -118,7 +127,11 @@ export async function readSharedStandings(input: { agents: readonly Agent[]; pol
     for (const name of policy.shared) members.set(name, [...(members.get(name) ?? []), agent.id]);
   }
   const batch = new CheckBatch();
-  const plans = shared.map((info) => ({ info, indexes: info.limits.map((spec) => batch.add(checkOf(spec, input.now))), rates: info.limits.map((spec) => (spec.metric === 'usd_micros' ? batch.add(rateCheck(spec)) : -1)) }));
+  const plans = shared.map((info) => ({
+    info,
+    indexes: info.limits.map((spec) => batch.add(checkOf(spec, input.now))),
+    rates: info.limits.map((spec) => (spec.metric === 'usd_micros' ? batch.add(rateCheck(spec)) : -1)),
+  }));
   await batch.read(input.ledger);
   return plans.map(({ info, indexes, rates }) => ({
     info,
@@ -144,7 +157,6 @@ export function agentState(standing: Pick<AgentStanding, 'policy' | 'limits'>): 
   if (fractions.some((fraction) => fraction >= NEAR_LIMIT_FRACTION)) return 'near_limit';
   return 'ok';
 }
-
 
 /** The spend of a USD limit's scope over its forecast's rate window (budget/forecast.ts). */
 function rateCheck(spec: LimitSpec): LimitCheck {

@@ -48,8 +48,10 @@ export class UiAuth {
     }
     const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (cookie !== null) {
-      if (!secretsEqual(cookie, this.#session!)) return { ok: false, code: 'unauthorized', message: 'invalid or outdated session cookie: sign in again with ?token=' };
-      if (input.kind === 'write' && !sameOrigin(req)) return { ok: false, code: 'forbidden', message: 'the session cookie is not accepted for writes from another origin' };
+      if (!secretsEqual(cookie, this.#session!))
+        return { ok: false, code: 'unauthorized', message: 'invalid or outdated session cookie: sign in again with ?token=' };
+      if (input.kind === 'write' && !sameOrigin(req))
+        return { ok: false, code: 'forbidden', message: 'the session cookie is not accepted for writes from another origin' };
       return { ok: true };
     }
     if (input.kind === 'feed' && input.queryToken) {

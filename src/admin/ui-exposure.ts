@@ -13,7 +13,8 @@ export interface UiExposureOptions {
   readonly extraHosts: readonly string[];
 }
 
-export const UI_LOOPBACK_ONLY_MESSAGE = 'without CLLAMA_UI_TOKEN the operator UI answers loopback callers only: set CLLAMA_UI_TOKEN (or TOLLGATE_UI_OPEN=1 to serve it to the network without one)';
+export const UI_LOOPBACK_ONLY_MESSAGE =
+  'without CLLAMA_UI_TOKEN the operator UI answers loopback callers only: set CLLAMA_UI_TOKEN (or TOLLGATE_UI_OPEN=1 to serve it to the network without one)';
 
 /**
  * Without a token the UI serves every agent's prompts and answers to whoever reaches it, so by default it answers

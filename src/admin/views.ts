@@ -23,12 +23,14 @@ export function limitRow(limit: LimitWithStanding, now: number): Record<string, 
     used: standing.used,
     reserved: standing.reserved,
     remaining: standing.remaining,
-    ...(usd ? {
-      limit_usd: microsToUsd(standing.limit),
-      used_usd: microsToUsd(standing.used),
-      reserved_usd: microsToUsd(standing.reserved),
-      remaining_usd: microsToUsd(standing.remaining),
-    } : {}),
+    ...(usd
+      ? {
+          limit_usd: microsToUsd(standing.limit),
+          used_usd: microsToUsd(standing.used),
+          reserved_usd: microsToUsd(standing.reserved),
+          remaining_usd: microsToUsd(standing.remaining),
+        }
+      : {}),
     used_fraction: round4(usedFraction(standing)),
     ...resetFields(standing, now),
     ...(limit.recent ? { forecast: forecastRow({ standing, recent: limit.recent }, now) } : {}),
@@ -91,12 +93,12 @@ export function overrideSummary(policy: PolicyResult): Record<string, unknown> |
   if (policy.kind !== 'policy') return null;
   const fromGovernance = Object.values(policy.sources).some((source) => source?.kind === 'governance');
   if (!fromGovernance) return null;
-  const pick = (field: 'reason' | 'set_by') => (policy.sources[field]?.kind === 'governance' ? policy.fields[field] ?? null : null);
+  const pick = (field: 'reason' | 'set_by') => (policy.sources[field]?.kind === 'governance' ? (policy.fields[field] ?? null) : null);
   return {
     present: true,
     reason: pick('reason'),
     set_by: pick('set_by'),
-    expires_at: policy.sources.expires_at?.kind === 'governance' ? policy.fields.expires_at?.text ?? null : null,
+    expires_at: policy.sources.expires_at?.kind === 'governance' ? (policy.fields.expires_at?.text ?? null) : null,
   };
 }
 

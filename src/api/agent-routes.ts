@@ -40,11 +40,17 @@ async function listModels(input: { deps: PipelineDeps; catalog: ModelCatalog; re
   const protocol = anthropic ? messages : chat;
   req.resume();
   try {
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${MODELS_PATH}; use GET` });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      throw new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${MODELS_PATH}; use GET` });
     const agent = authenticate(req, input.deps.agents);
     const ids = await input.catalog.modelsFor(agent);
     const body = anthropic
-      ? { data: ids.map((id) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' })), has_more: false, first_id: ids[0] ?? null, last_id: ids.at(-1) ?? null }
+      ? {
+          data: ids.map((id) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' })),
+          has_more: false,
+          first_id: ids[0] ?? null,
+          last_id: ids.at(-1) ?? null,
+        }
       : { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: id.slice(0, id.indexOf('/')) })) };
     const payload = JSON.stringify(body);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
@@ -82,7 +88,10 @@ async function countTokens(input: { deps: PipelineDeps; req: IncomingMessage; re
     const sent = Buffer.from(JSON.stringify({ ...body, model: route.upstreamModel }));
     const keys = keysToMask(route.provider);
     const cancel = new CallCancel();
-    const timer = setTimeout(() => cancel.abort(new ProxyError('upstream_timeout', { message: `upstream did not answer within ${deps.config.timeouts.dispatchMs} ms` })), deps.config.timeouts.dispatchMs);
+    const timer = setTimeout(
+      () => cancel.abort(new ProxyError('upstream_timeout', { message: `upstream did not answer within ${deps.config.timeouts.dispatchMs} ms` })),
+      deps.config.timeouts.dispatchMs,
+    );
     try {
       const upstream = await deps.upstream.send({
         url: `${route.provider.baseUrl}/messages/count_tokens${query ? `?${query}` : ''}`,
@@ -104,7 +113,20 @@ async function countTokens(input: { deps: PipelineDeps; req: IncomingMessage; re
       res.writeHead(upstream.statusCode, headers);
       res.end(raw);
       const counted = upstream.statusCode === 200 ? countIn(raw) : undefined;
-      deps.bus.emit({ type: 'token_count', claw_id: agent.id, model: route.requestedModel, intervention: null, request_id: requestId, path: COUNT_TOKENS_PATH, provider: route.provider.name, upstream_model: route.upstreamModel, stream: false, status_code: upstream.statusCode, latency_ms: Date.now() - startedAt, ...(counted === undefined ? {} : { input_tokens: counted }) });
+      deps.bus.emit({
+        type: 'token_count',
+        claw_id: agent.id,
+        model: route.requestedModel,
+        intervention: null,
+        request_id: requestId,
+        path: COUNT_TOKENS_PATH,
+        provider: route.provider.name,
+        upstream_model: route.upstreamModel,
+        stream: false,
+        status_code: upstream.statusCode,
+        latency_ms: Date.now() - startedAt,
+        ...(counted === undefined ? {} : { input_tokens: counted }),
+      });
     } catch (error) {
       if (error instanceof ProxyError) error.message = maskKeysInText(error.message, keys);
       throw error;

@@ -94,7 +94,14 @@ export class ModelCatalog {
     const timer = setTimeout(() => cancel.abort(new Error('model list timed out')), this.#input.timeoutMs);
     try {
       const query = provider.apiFormat === 'anthropic' ? '?limit=1000' : ''; // Anthropic pages its list (20 by default)
-      const answer = await this.#input.upstream.send({ url: `${provider.baseUrl}/models${query}`, method: 'GET', headers, body: null, cancel, headersTimeoutMs: this.#input.timeoutMs });
+      const answer = await this.#input.upstream.send({
+        url: `${provider.baseUrl}/models${query}`,
+        method: 'GET',
+        headers,
+        body: null,
+        cancel,
+        headersTimeoutMs: this.#input.timeoutMs,
+      });
       const raw = await answer.body.bytes(MAX_LIST_BYTES);
       if (answer.statusCode !== 200) throw new Error(`model list answered ${answer.statusCode}`);
       const parsed = JSON.parse(raw.toString('utf8')) as { data?: unknown };

@@ -52,7 +52,8 @@ export function createApiServer(options: { deps: PipelineDeps; extraRoutes?: rea
       return refuse(res, protocol ?? protocolNear(path), overCap);
     }
     if (protocol) {
-      if (req.method !== 'POST') return refuse(res, protocol, new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${path}; use POST` }), { allow: 'POST' });
+      if (req.method !== 'POST')
+        return refuse(res, protocol, new ProxyError('method_not_allowed', { message: `${req.method} not allowed on ${path}; use POST` }), { allow: 'POST' });
       return handleModelCall({ req, res, protocol, deps });
     }
     if (path === '/health' || path === '/healthz') {

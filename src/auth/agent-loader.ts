@@ -134,7 +134,9 @@ function statPart(path: string): string | null {
 
 function serviceAuthFilesSync(serviceAuth: string): string[] {
   try {
-    return readdirSync(serviceAuth).filter((name) => name.endsWith('.json')).sort();
+    return readdirSync(serviceAuth)
+      .filter((name) => name.endsWith('.json'))
+      .sort();
   } catch {
     return [];
   }

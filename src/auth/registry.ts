@@ -185,7 +185,9 @@ export class AgentRegistry {
       return await this.#loadAgent(id);
     } catch (error) {
       this.#processed.delete(id); // retried on the next scan
-      this.#warn(`agent "${id}": ${join(this.#root, id)} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${this.#records.has(id) ? 'keeping its previous version' : 'it stays unknown'}`);
+      this.#warn(
+        `agent "${id}": ${join(this.#root, id)} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ${this.#records.has(id) ? 'keeping its previous version' : 'it stays unknown'}`,
+      );
       return false;
     }
   }
@@ -221,7 +223,9 @@ export class AgentRegistry {
     if (agent.contextOverrideError === undefined) return agent;
     const previous = this.#records.get(id)?.agent;
     if (!previous || previous.contextOverrideError !== undefined || previous.contextOverride === undefined) return agent;
-    this.#warn(`agent "${id}": ${join(agent.dir, CONTEXT_OVERRIDE_FILE)}: ${agent.contextOverrideError}; its previous version stays in force until the file parses again`);
+    this.#warn(
+      `agent "${id}": ${join(agent.dir, CONTEXT_OVERRIDE_FILE)}: ${agent.contextOverrideError}; its previous version stays in force until the file parses again`,
+    );
     const { contextOverrideError: _dropped, ...rest } = agent;
     return Object.freeze({ ...rest, contextOverride: previous.contextOverride });
   }

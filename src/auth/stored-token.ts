@@ -1,7 +1,5 @@
 // Interprets the `token` stored in metadata.json exactly as cllama's validateSecret does.
-export type StoredSecret =
-  | { readonly ok: true; readonly secret: string }
-  | { readonly ok: false; readonly problem: string };
+export type StoredSecret = { readonly ok: true; readonly secret: string } | { readonly ok: false; readonly problem: string };
 
 /**
  * Trim; strip a leading `bearer ` (any case); `agent:secret` form: the agent part, when non-empty, must be this agent's

@@ -51,20 +51,28 @@ export function attachAlertWebhook(options: AlertWebhookOptions): AlertWebhook {
 
   const report = (event: Alert, message: string) => {
     const about = event.type === 'budget_alert' ? { limit_id: event.limit_id, threshold: event.threshold } : {};
-    options.bus.emit({ type: 'warning', claw_id: event.claw_id, model: event.model, intervention: null, error: `alert webhook (${host}): ${message}`, ...about });
+    options.bus.emit({
+      type: 'warning',
+      claw_id: event.claw_id,
+      model: event.model,
+      intervention: null,
+      error: `alert webhook (${host}): ${message}`,
+      ...about,
+    });
   };
 
-  const pause = (ms: number): Promise<void> => new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      wake = null;
-      resolve();
-    }, ms);
-    wake = () => {
-      clearTimeout(timer);
-      wake = null;
-      resolve();
-    };
-  });
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        wake = null;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      };
+    });
 
   const deliver = async (event: Alert): Promise<void> => {
     const body = JSON.stringify(event);
@@ -148,7 +156,12 @@ async function postOnce(input: { send: typeof fetch; url: string; body: string; 
     await response.body?.cancel().catch(() => undefined);
     if (response.ok) return { ok: true };
     if (response.status >= 300 && response.status < 400) {
-      return { ok: false, retryable: false, reason: `HTTP ${response.status} redirect, not followed: set TOLLGATE_ALERT_WEBHOOK_URL to the new address`, retryAfterMs: null };
+      return {
+        ok: false,
+        retryable: false,
+        reason: `HTTP ${response.status} redirect, not followed: set TOLLGATE_ALERT_WEBHOOK_URL to the new address`,
+        retryAfterMs: null,
+      };
     }
     const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
     return { ok: false, retryable, reason: `HTTP ${response.status}`, retryAfterMs: retryAfterMs(response.headers.get('retry-after'), Date.now()) };

@@ -52,7 +52,13 @@ export class AlertTracker {
    */
   async forecast(input: { agentId: string; model: string; specs: readonly LimitSpec[]; checks: readonly LimitCheck[] }): Promise<void> {
     if (input.specs.length === 0) return;
-    const rates = input.specs.map((spec) => ({ id: `rate:${spec.id}`, scope: spec.scope, metric: 'usd_micros' as const, windowMs: rateWindowMs(spec), limit: Number.MAX_SAFE_INTEGER }));
+    const rates = input.specs.map((spec) => ({
+      id: `rate:${spec.id}`,
+      scope: spec.scope,
+      metric: 'usd_micros' as const,
+      windowMs: rateWindowMs(spec),
+      limit: Number.MAX_SAFE_INTEGER,
+    }));
     const read = await this.#ledger.standing([...input.checks, ...rates]);
     for (const [index, spec] of input.specs.entries()) {
       const standing = read[index];
@@ -65,11 +71,25 @@ export class AlertTracker {
       const claim = await this.#ledger.claimOnce({ key, ttlMs: Math.max(1, standing.resetMs ?? spec.windowMs) });
       this.#held.set(key, now + claim.heldForMs);
       if (!claim.claimed) continue;
-      this.#emit({ agentId: input.agentId, model: input.model, spec, standing, threshold: Math.round((standing.used / spec.limit) * 1e4) / 1e4, forecast: { exhausted_at: new Date(now + (forecast.exhaustedInMs ?? 0)).toISOString(), rate_usd_per_hour: microsToUsd(forecast.rateMicrosPerHour) } });
+      this.#emit({
+        agentId: input.agentId,
+        model: input.model,
+        spec,
+        standing,
+        threshold: Math.round((standing.used / spec.limit) * 1e4) / 1e4,
+        forecast: { exhausted_at: new Date(now + (forecast.exhaustedInMs ?? 0)).toISOString(), rate_usd_per_hour: microsToUsd(forecast.rateMicrosPerHour) },
+      });
     }
   }
 
-  #emit(input: { agentId: string; model: string; spec: LimitSpec; standing: LimitStanding; threshold: number; forecast?: { exhausted_at: string; rate_usd_per_hour: number } }): void {
+  #emit(input: {
+    agentId: string;
+    model: string;
+    spec: LimitSpec;
+    standing: LimitStanding;
+    threshold: number;
+    forecast?: { exhausted_at: string; rate_usd_per_hour: number };
+  }): void {
     const { spec, standing } = input;
     this.#bus.emit({
       type: 'budget_alert',

@@ -17,7 +17,10 @@ export interface WindowSummary {
 export async function windowSummary(input: { ledger: Pick<Ledger, 'standing'>; spec: LimitSpec; now: number }): Promise<WindowSummary> {
   const { spec, now } = input;
   if (spec.metric === 'concurrency') return { requests: 0, usdMicros: 0, unknownCostRequests: 0 };
-  const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({ ...checkOf(spec, now, metric, `${spec.id}#${metric}`), limit: Number.MAX_SAFE_INTEGER });
+  const check = (metric: 'usd_micros' | 'requests' | 'unknown_cost_requests') => ({
+    ...checkOf(spec, now, metric, `${spec.id}#${metric}`),
+    limit: Number.MAX_SAFE_INTEGER,
+  });
   try {
     const [usd, requests, unknown] = await input.ledger.standing([check('usd_micros'), check('requests'), check('unknown_cost_requests')]);
     return { usdMicros: usd.used, requests: requests.used, unknownCostRequests: unknown.used };
@@ -88,9 +91,14 @@ export function budgetBlockError(input: {
     // a session's limit: which session, and what it spent (the window summary above is the session's)
     ...(spec.sessionId !== undefined ? { session: { id: spec.sessionId, requests: summary.requests, spent_usd: microsToUsd(summary.usdMicros) } } : {}),
   };
-  const message = spec.sessionId !== undefined ? `session ${spec.sessionId} budget exceeded` : code === 'rate_limited'
-    ? (spec.metric === 'concurrency' ? 'too many concurrent requests for this budget' : 'request rate limit exceeded')
-    : 'budget exceeded';
+  const message =
+    spec.sessionId !== undefined
+      ? `session ${spec.sessionId} budget exceeded`
+      : code === 'rate_limited'
+        ? spec.metric === 'concurrency'
+          ? 'too many concurrent requests for this budget'
+          : 'request rate limit exceeded'
+        : 'budget exceeded';
   return new ProxyError(code, { message, extra: { budget }, headers });
 }
 

@@ -6,9 +6,7 @@ import type { ModelRates, Pricer } from '../pricing/pricer.ts';
 import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
 import type { EffectivePolicy } from './policy/policy.ts';
 
-export type PricedEstimate =
-  | { readonly blocked: false; readonly amounts: Amounts; readonly unknownPrice: boolean }
-  | { readonly blocked: true };
+export type PricedEstimate = { readonly blocked: false; readonly amounts: Amounts; readonly unknownPrice: boolean } | { readonly blocked: true };
 
 /**
  * Reservation amounts for one request. The USD estimate is `input × input rate + output cap × output rate` in
@@ -31,7 +29,8 @@ export function estimateAmounts(input: {
   const unknownPrice = rates === null;
   if (!rates) {
     if (input.unknownCost === 'block') return { blocked: true };
-    if (input.unknownCost === 'estimate' && input.fallbackRates) rates = { inputPerMTok: input.fallbackRates.input_per_mtok, outputPerMTok: input.fallbackRates.output_per_mtok };
+    if (input.unknownCost === 'estimate' && input.fallbackRates)
+      rates = { inputPerMTok: input.fallbackRates.input_per_mtok, outputPerMTok: input.fallbackRates.output_per_mtok };
   }
   const usdMicros = rates ? flatRateMicros({ inputTokens, outputTokens, inputPerMTok: rates.inputPerMTok, outputPerMTok: rates.outputPerMTok }) : 0;
   return { blocked: false, unknownPrice, amounts: callAmounts({ usdMicros, inputTokens, outputTokens, unknownPrice }) };
@@ -53,7 +52,11 @@ export function callAmounts(input: { usdMicros: number; inputTokens: number; out
  * What a model without a price is charged at under `unknown_cost: "estimate"`: the policy's `fallback_rates`, else the
  * highest rates the price book knows for the provider (the default whenever a USD limit applies). Null otherwise.
  */
-export function unknownPriceRates(input: { policy: EffectivePolicy; pricer: Pricer; target: { readonly provider: string; readonly model: string } }): FallbackRates | null {
+export function unknownPriceRates(input: {
+  policy: EffectivePolicy;
+  pricer: Pricer;
+  target: { readonly provider: string; readonly model: string };
+}): FallbackRates | null {
   const { policy } = input;
   if (policy.unknownCost !== 'estimate' || policy.fallbackRates) return policy.fallbackRates;
   const ceiling = input.pricer.ceilingRates(input.target.provider, input.target.model);

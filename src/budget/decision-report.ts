@@ -37,7 +37,13 @@ export class DecisionReport {
       if (input.forecast) await this.#alerts.forecast({ agentId: input.agentId, model: input.model, specs: input.plan.usd, checks: input.plan.usdChecks });
     } catch (error) {
       // the call is settled; only its alert check failed (the next settle checks again)
-      this.#bus.emit({ type: 'warning', claw_id: input.agentId, model: input.model, intervention: null, error: `budget alert check failed: ${(error as Error).message}` });
+      this.#bus.emit({
+        type: 'warning',
+        claw_id: input.agentId,
+        model: input.model,
+        intervention: null,
+        error: `budget alert check failed: ${(error as Error).message}`,
+      });
     }
   }
 
@@ -46,11 +52,23 @@ export class DecisionReport {
   }
 
   intervention(request: AdmitRequest, name: string, fields: InterventionDetail & Partial<LimitFields>): void {
-    this.#bus.emit({ type: 'intervention', claw_id: request.agent.id, model: request.requestedModel, intervention: name, request_id: request.requestId, ...fields });
+    this.#bus.emit({
+      type: 'intervention',
+      claw_id: request.agent.id,
+      model: request.requestedModel,
+      intervention: name,
+      request_id: request.requestId,
+      ...fields,
+    });
   }
 
   /** Only agents with a policy reach a decision (an unlimited agent is admitted before any). */
-  decision(input: { request: AdmitRequest; outcome: 'allow' | 'soft' | 'block'; deciding: { spec: LimitSpec; standing: LimitStanding } | null; extra: DecisionDetail }): void {
+  decision(input: {
+    request: AdmitRequest;
+    outcome: 'allow' | 'soft' | 'block';
+    deciding: { spec: LimitSpec; standing: LimitStanding } | null;
+    extra: DecisionDetail;
+  }): void {
     const { request, deciding } = input;
     // filled in place, in the audit line's key order: this runs on every governed call, and spreads cost more here
     const event: BudgetDecisionEvent = {
@@ -75,11 +93,29 @@ export class DecisionReport {
 
   /** A call passed without its check (fail mode open): an `error` event, as cllama logs it. */
   passedUnchecked(request: AdmitRequest, reason: string): void {
-    this.#bus.emit({ type: 'error', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, status_code: 0, latency_ms: 0, error: reason });
+    this.#bus.emit({
+      type: 'error',
+      claw_id: request.agent.id,
+      model: request.requestedModel,
+      intervention: null,
+      request_id: request.requestId,
+      status_code: 0,
+      latency_ms: 0,
+      error: reason,
+    });
   }
 
   /** A check that could not run: the decision `unavailable` with the fail mode that applied. */
   unavailable(request: AdmitRequest, input: { failMode: 'open' | 'closed'; reason: string }): void {
-    this.#bus.emit({ type: 'budget_decision', claw_id: request.agent.id, model: request.requestedModel, intervention: null, request_id: request.requestId, outcome: 'unavailable', fail_mode: input.failMode, reason: input.reason });
+    this.#bus.emit({
+      type: 'budget_decision',
+      claw_id: request.agent.id,
+      model: request.requestedModel,
+      intervention: null,
+      request_id: request.requestId,
+      outcome: 'unavailable',
+      fail_mode: input.failMode,
+      reason: input.reason,
+    });
   }
 }

@@ -49,7 +49,13 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 type Attempt =
   | { readonly kind: 'unknown_price_blocked'; readonly target: RequestTarget }
   | { readonly kind: 'refused'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly outcome: Extract<ReserveOutcome, { admitted: false }> }
-  | { readonly kind: 'admitted'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly standings: readonly LimitStanding[]; readonly amounts: Amounts }
+  | {
+      readonly kind: 'admitted';
+      readonly target: RequestTarget;
+      readonly plan: RequestPlan;
+      readonly standings: readonly LimitStanding[];
+      readonly amounts: Amounts;
+    }
   | { readonly kind: 'unknown'; readonly target: RequestTarget; readonly plan: RequestPlan; readonly error: Error };
 type Decided = Extract<Attempt, { kind: 'admitted' | 'unknown' }>;
 
@@ -70,7 +76,11 @@ class Engine implements BudgetEngine {
     this.#now = options.now ?? Date.now;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#loops = options.loops ?? new LoopBreaker({ now: this.#now });
-    this.#report = new DecisionReport({ bus: options.bus, ledger: options.ledger, alerts: new AlertTracker({ bus: options.bus, ledger: options.ledger, now: this.#now }) });
+    this.#report = new DecisionReport({
+      bus: options.bus,
+      ledger: options.ledger,
+      alerts: new AlertTracker({ bus: options.bus, ledger: options.ledger, now: this.#now }),
+    });
     this.#failMode = new FailMode({
       mode: options.failMode,
       ledger: options.ledger,
@@ -89,7 +99,8 @@ class Engine implements BudgetEngine {
     if (looping) return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: looping, downgradeTo: null };
     if (policy.kind === 'unavailable') return this.#failMode.unavailable({ request, reason: policy.reason, fallback: { kind: 'ledger_works' } });
     const session = policy.session ? readSessionId(request.headers, policy.session.header) : null;
-    if (session !== null && typeof session === 'object') return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: new ProxyError('invalid_session', { message: session.invalid }), downgradeTo: null };
+    if (session !== null && typeof session === 'object')
+      return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: new ProxyError('invalid_session', { message: session.invalid }), downgradeTo: null };
     if (session !== null) request = { ...request, sessionId: session };
     try {
       return await this.#admitWithPolicy(request, policy, now);
@@ -98,7 +109,9 @@ class Engine implements BudgetEngine {
       // unreachable or unanswered (nothing was held: a reserve without reply is an attempt of its own): in open mode the
       // call's usage is still kept for the ledger's return
       const keep = this.#options.backlog && SettleBacklog.keeps(error);
-      const fallback: Fallback = keep ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request), now, request.sessionId).scopes } : null;
+      const fallback: Fallback = keep
+        ? { kind: 'keep', hold: 'none', policy, scopes: planRequest(policy, this.#requested(request), now, request.sessionId).scopes }
+        : null;
       return this.#failMode.unavailable({ request, reason: `budget ledger error: ${(error as Error).message}`, fallback });
     }
   }
@@ -159,17 +172,36 @@ class Engine implements BudgetEngine {
   #estimate(input: { request: AdmitRequest; target: RequestTarget; unknownCost: UnknownCostMode; fallbackRates: FallbackRates | null }): PricedEstimate {
     const { request, target } = input;
     const outputTokens = reservedOutputTokens(request.estimate, this.#options.defaultMaxOutputTokens);
-    return estimateAmounts({ pricer: this.#options.pricer, provider: target.provider, model: target.model, inputTokens: request.estimate.inputTokens, outputTokens, unknownCost: input.unknownCost, fallbackRates: input.fallbackRates });
+    return estimateAmounts({
+      pricer: this.#options.pricer,
+      provider: target.provider,
+      model: target.model,
+      inputTokens: request.estimate.inputTokens,
+      outputTokens,
+      unknownCost: input.unknownCost,
+      fallbackRates: input.fallbackRates,
+    });
   }
 
   async #tryReserve(input: { request: AdmitRequest; policy: EffectivePolicy; target: RequestTarget }): Promise<Attempt> {
     const { request, policy, target } = input;
-    const priced = this.#estimate({ request, target, unknownCost: policy.unknownCost, fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }) });
+    const priced = this.#estimate({
+      request,
+      target,
+      unknownCost: policy.unknownCost,
+      fallbackRates: unknownPriceRates({ policy, pricer: this.#options.pricer, target }),
+    });
     if (priced.blocked) return { kind: 'unknown_price_blocked', target };
     const plan = planRequest(policy, target, this.#now(), request.sessionId);
     let outcome: ReserveOutcome;
     try {
-      outcome = await this.#options.ledger.reserve({ id: request.requestId, scopes: plan.scopes, amounts: priced.amounts, checks: plan.hardChecks, leaseMs: this.#leaseMs });
+      outcome = await this.#options.ledger.reserve({
+        id: request.requestId,
+        scopes: plan.scopes,
+        amounts: priced.amounts,
+        checks: plan.hardChecks,
+        leaseMs: this.#leaseMs,
+      });
     } catch (error) {
       if (error instanceof LedgerOutcomeUnknownError) return { kind: 'unknown', target, plan, error };
       throw error;
@@ -178,7 +210,12 @@ class Engine implements BudgetEngine {
     return { kind: 'admitted', target, plan, standings: outcome.standings, amounts: priced.amounts };
   }
 
-  async #admitted(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Extract<Attempt, { kind: 'admitted' }>; downgraded: boolean }): Promise<Admission> {
+  async #admitted(input: {
+    request: AdmitRequest;
+    policy: EffectivePolicy;
+    attempt: Extract<Attempt, { kind: 'admitted' }>;
+    downgraded: boolean;
+  }): Promise<Admission> {
     const { request, policy, attempt, downgraded } = input;
     const { plan, target } = attempt;
     const softStandings = await this.#report.softStandings(request, plan);
@@ -190,17 +227,27 @@ class Engine implements BudgetEngine {
       scopes: plan.scopes,
       target,
       policy,
-      afterSettle: plan.alerting.length > 0 || policy.forecastAlert ? () => this.#report.checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan, forecast: policy.forecastAlert }) : undefined,
+      afterSettle:
+        plan.alerting.length > 0 || policy.forecastAlert
+          ? () => this.#report.checkAlerts({ agentId: request.agent.id, model: effectiveModel, plan, forecast: policy.forecastAlert })
+          : undefined,
     });
     if (downgraded) {
-      this.#report.intervention(request, 'model_downgraded', { from_model: request.requestedModel, to_model: policy.downgradeTo, downgrade_at: policy.downgradeAt });
+      this.#report.intervention(request, 'model_downgraded', {
+        from_model: request.requestedModel,
+        to_model: policy.downgradeTo,
+        downgrade_at: policy.downgradeAt,
+      });
     }
     const standings = softStandings.length > 0 ? attempt.standings.concat(softStandings) : attempt.standings;
     if (softIndex >= 0) {
       const spec = plan.soft[softIndex];
       this.#report.intervention(request, blockCode(spec), { behavior: 'soft_alert', ...limitFields(spec, softStandings[softIndex]) });
     }
-    const deciding = softIndex >= 0 ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] } : tightest(plan.soft.length > 0 ? plan.hard.concat(plan.soft) : plan.hard, standings);
+    const deciding =
+      softIndex >= 0
+        ? { spec: plan.soft[softIndex], standing: softStandings[softIndex] }
+        : tightest(plan.soft.length > 0 ? plan.hard.concat(plan.soft) : plan.hard, standings);
     const extra: DecisionDetail = { estimate_usd_micros: attempt.amounts.usd_micros ?? 0 };
     if (downgraded) extra.downgraded_to = policy.downgradeTo;
     this.#report.decision({ request, outcome: softIndex >= 0 ? 'soft' : 'allow', deciding, extra });
@@ -232,7 +279,14 @@ class Engine implements BudgetEngine {
    * The call's ticket under its request id, for the provider and model it went to; `policy` gives how an unpriced
    * model is charged (absent: $0, counted).
    */
-  #ticket(input: { request: AdmitRequest; hold: TicketHold; scopes: readonly string[]; target: { readonly provider: string; readonly model: string }; policy?: EffectivePolicy; afterSettle?: () => Promise<void> }): ReservationTicket {
+  #ticket(input: {
+    request: AdmitRequest;
+    hold: TicketHold;
+    scopes: readonly string[];
+    target: { readonly provider: string; readonly model: string };
+    policy?: EffectivePolicy;
+    afterSettle?: () => Promise<void>;
+  }): ReservationTicket {
     const { request, policy, target } = input;
     return new ReservationTicket({
       ledger: this.#options.ledger,
@@ -254,7 +308,11 @@ class Engine implements BudgetEngine {
     const { request, attempt, now } = input;
     if (attempt.kind === 'unknown_price_blocked') {
       const error = unknownCostError({ provider: attempt.target.provider, model: attempt.target.model });
-      this.#report.intervention(request, 'unknown_cost_blocked', { behavior: 'hard_stop', unknown_cost: 'block', effective_model: `${attempt.target.provider}/${attempt.target.model}` });
+      this.#report.intervention(request, 'unknown_cost_blocked', {
+        behavior: 'hard_stop',
+        unknown_cost: 'block',
+        effective_model: `${attempt.target.provider}/${attempt.target.model}`,
+      });
       this.#report.decision({ request, outcome: 'block', deciding: null, extra: { reason: 'unknown_cost_blocked' } });
       return { outcome: 'block', ticket: null, headers: NO_HEADERS, error, downgradeTo: null };
     }

@@ -11,7 +11,23 @@ export const REQUEST_OVERHEAD_TOKENS = 3;
 export const BYTES_PER_TOKEN = 3;
 
 /** Body fields that are parameters, not prompt text. */
-const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'n', 'temperature', 'top_p', 'top_k', 'metadata', 'user', 'store', 'service_tier', 'seed', 'logit_bias']);
+const SKIPPED_KEYS = new Set([
+  'model',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'n',
+  'temperature',
+  'top_p',
+  'top_k',
+  'metadata',
+  'user',
+  'store',
+  'service_tier',
+  'seed',
+  'logit_bias',
+]);
 
 /**
  * A conservative estimate of the request's input tokens without a tokenizer:

@@ -20,7 +20,13 @@ export type Fallback =
   | null;
 
 /** How the engine builds a call's ticket (engine.ts); the fail-mode path needs the same tickets. */
-export type TicketMaker = (input: { request: AdmitRequest; hold: TicketHold; scopes: readonly string[]; target: { readonly provider: string; readonly model: string }; policy?: EffectivePolicy }) => ReservationTicket;
+export type TicketMaker = (input: {
+  request: AdmitRequest;
+  hold: TicketHold;
+  scopes: readonly string[];
+  target: { readonly provider: string; readonly model: string };
+  policy?: EffectivePolicy;
+}) => ReservationTicket;
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -34,7 +40,15 @@ export class FailMode {
   /** The request's estimate at its own model, an unknown price counted as $0 (record-only tickets hold nothing). */
   readonly #estimate: (request: AdmitRequest) => PricedEstimate;
 
-  constructor(input: { mode: 'open' | 'closed'; ledger: Ledger; backlog?: SettleBacklog; leaseMs: number; report: DecisionReport; ticket: TicketMaker; estimate: (request: AdmitRequest) => PricedEstimate }) {
+  constructor(input: {
+    mode: 'open' | 'closed';
+    ledger: Ledger;
+    backlog?: SettleBacklog;
+    leaseMs: number;
+    report: DecisionReport;
+    ticket: TicketMaker;
+    estimate: (request: AdmitRequest) => PricedEstimate;
+  }) {
     this.#mode = input.mode;
     this.#ledger = input.ledger;
     this.#backlog = input.backlog;
@@ -62,7 +76,8 @@ export class FailMode {
     this.#report.passedUnchecked(request, reason);
     let ticket: ReservationTicket | null = null;
     if (fallback?.kind === 'ledger_works') ticket = await this.#recordOnlyTicket(request);
-    else if (fallback?.kind === 'keep') ticket = this.#ticket({ request, hold: fallback.hold, scopes: fallback.scopes, target: request, policy: fallback.policy });
+    else if (fallback?.kind === 'keep')
+      ticket = this.#ticket({ request, hold: fallback.hold, scopes: fallback.scopes, target: request, policy: fallback.policy });
     return { outcome: 'unavailable', ticket, headers: NO_HEADERS, error: null, downgradeTo: null };
   }
 

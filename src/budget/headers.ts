@@ -35,7 +35,8 @@ export function standingHeaders(standings: readonly LimitStanding[]): Record<str
 function tightest(standings: readonly LimitStanding[]): LimitStanding | null {
   let best: LimitStanding | null = null;
   for (const standing of standings) {
-    if (!best || standing.remaining < best.remaining || (standing.remaining === best.remaining && (standing.resetMs ?? 0) < (best.resetMs ?? 0))) best = standing;
+    if (!best || standing.remaining < best.remaining || (standing.remaining === best.remaining && (standing.resetMs ?? 0) < (best.resetMs ?? 0)))
+      best = standing;
   }
   return best;
 }

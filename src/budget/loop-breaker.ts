@@ -95,8 +95,10 @@ export class LoopBreaker {
       state.toolFirst = now;
     }
     let detected: Omit<LoopVerdict, 'level' | 'refuse' | 'retryAfterMs' | 'stoppedUntil' | 'changed'> | null = null;
-    if (state.tool !== null && state.toolRun >= settings.sameToolCall) detected = { detector: 'same_tool_call', fingerprint: state.tool, count: state.toolRun, firstAt: state.toolFirst, lastAt: now };
-    else if (seen.times.length >= settings.sameRequest) detected = { detector: 'same_request', fingerprint: fingerprint.request, count: seen.count, firstAt: seen.first, lastAt: now };
+    if (state.tool !== null && state.toolRun >= settings.sameToolCall)
+      detected = { detector: 'same_tool_call', fingerprint: state.tool, count: state.toolRun, firstAt: state.toolFirst, lastAt: now };
+    else if (seen.times.length >= settings.sameRequest)
+      detected = { detector: 'same_request', fingerprint: fingerprint.request, count: seen.count, firstAt: seen.first, lastAt: now };
     if (detected) return this.#escalate({ state, detected, settings, now });
     if (state.stoppedUntil > now && state.episode) return { ...state.episode.verdict, refuse: true, changed: false, stoppedUntil: state.stoppedUntil };
     return velocity(state, settings, now);
@@ -123,7 +125,12 @@ export class LoopBreaker {
     return this.#agents.size;
   }
 
-  #escalate(input: { state: AgentLoops; detected: Omit<LoopVerdict, 'level' | 'refuse' | 'retryAfterMs' | 'stoppedUntil' | 'changed'>; settings: LoopSettings; now: number }): LoopVerdict {
+  #escalate(input: {
+    state: AgentLoops;
+    detected: Omit<LoopVerdict, 'level' | 'refuse' | 'retryAfterMs' | 'stoppedUntil' | 'changed'>;
+    settings: LoopSettings;
+    now: number;
+  }): LoopVerdict {
     const { state, settings, now } = input;
     let episode = state.episode;
     if (!episode || episode.lastFlag + settings.withinMs < now) episode = null;
@@ -149,7 +156,18 @@ export class LoopBreaker {
     } else {
       const oldest = this.#agents.keys().next();
       if (this.#agents.size >= MAX_AGENTS && !oldest.done) this.#agents.delete(oldest.value);
-      state = { recent: new Map(), tool: null, toolRun: 0, toolFirst: now, minutes: new Array(VELOCITY_MINUTES + 1).fill(0), minute: Math.floor(now / 60_000), firstSeen: now, velocityAlertedAt: Number.NEGATIVE_INFINITY, stoppedUntil: 0, episode: null };
+      state = {
+        recent: new Map(),
+        tool: null,
+        toolRun: 0,
+        toolFirst: now,
+        minutes: new Array(VELOCITY_MINUTES + 1).fill(0),
+        minute: Math.floor(now / 60_000),
+        firstSeen: now,
+        velocityAlertedAt: Number.NEGATIVE_INFINITY,
+        stoppedUntil: 0,
+        episode: null,
+      };
     }
     this.#agents.set(agentId, state);
     return state;
@@ -205,5 +223,16 @@ function velocity(state: AgentLoops, settings: LoopSettings, now: number): LoopV
   const threshold = Math.max(settings.velocityMultiple * (before / VELOCITY_MINUTES), settings.velocityMinRpm);
   if (current <= threshold || state.velocityAlertedAt + VELOCITY_QUIET_MS > now) return null;
   state.velocityAlertedAt = now;
-  return { detector: 'velocity', fingerprint: '', count: current, firstAt: state.minute * 60_000, lastAt: now, level: 'alert', refuse: false, retryAfterMs: null, stoppedUntil: null, changed: true };
+  return {
+    detector: 'velocity',
+    fingerprint: '',
+    count: current,
+    firstAt: state.minute * 60_000,
+    lastAt: now,
+    level: 'alert',
+    refuse: false,
+    retryAfterMs: null,
+    stoppedUntil: null,
+    changed: true,
+  };
 }

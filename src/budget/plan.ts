@@ -67,14 +67,15 @@ function timedPlan(plan: RequestPlan, now: number): RequestPlan {
   if (cached && cached.since <= now && now < cached.until) return cached.plan;
   let since = Number.NEGATIVE_INFINITY;
   let until = Number.POSITIVE_INFINITY;
-  const at = (specs: readonly LimitSpec[]) => specs.map((spec) => {
-    const check = checkOf(spec, now);
-    if (check.period) {
-      since = Math.max(since, check.period.since);
-      until = Math.min(until, check.period.until);
-    }
-    return check;
-  });
+  const at = (specs: readonly LimitSpec[]) =>
+    specs.map((spec) => {
+      const check = checkOf(spec, now);
+      if (check.period) {
+        since = Math.max(since, check.period.since);
+        until = Math.min(until, check.period.until);
+      }
+      return check;
+    });
   const copy: RequestPlan = { ...plan, hardChecks: at(plan.hard), softChecks: at(plan.soft), alertChecks: at(plan.alerting), usdChecks: at(plan.usd) };
   timed.set(plan, { since, until, plan: copy });
   return copy;

@@ -11,7 +11,16 @@ export const DEFAULT_SESSION_IDLE = { text: '1h', ms: 3_600_000 } as const;
  */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:@+=-]{1,128}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
-export const SESSION_FIELDS = ['header', 'limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'idle_ttl', 'behavior'] as const;
+export const SESSION_FIELDS = [
+  'header',
+  'limit_usd',
+  'max_requests',
+  'max_input_tokens',
+  'max_output_tokens',
+  'max_total_tokens',
+  'idle_ttl',
+  'behavior',
+] as const;
 
 export interface SessionPolicy {
   /** Lower-case header name. */
@@ -42,11 +51,13 @@ export function readSessionBlock(input: { raw: unknown; field: string; problems:
   const block = raw as Record<string, unknown>;
   const before = problems.length;
   for (const key of Object.keys(block)) {
-    if (!(SESSION_FIELDS as readonly string[]).includes(key)) problems.push(`${field}.${key}: unknown field in a session block (allowed: ${SESSION_FIELDS.join(', ')})`);
+    if (!(SESSION_FIELDS as readonly string[]).includes(key))
+      problems.push(`${field}.${key}: unknown field in a session block (allowed: ${SESSION_FIELDS.join(', ')})`);
   }
   let header = DEFAULT_SESSION_HEADER;
   if (block.header !== undefined && block.header !== null) {
-    if (typeof block.header !== 'string' || !HEADER_NAME.test(block.header.trim())) problems.push(`${field}.header: must be an HTTP header name like "x-run-id"`);
+    if (typeof block.header !== 'string' || !HEADER_NAME.test(block.header.trim()))
+      problems.push(`${field}.header: must be an HTTP header name like "x-run-id"`);
     else header = block.header.trim().toLowerCase();
   }
   const amounts: Record<string, number> = {};
@@ -55,7 +66,8 @@ export function readSessionBlock(input: { raw: unknown; field: string; problems:
     const value = key === 'limit_usd' ? readers.usd(block[key], `${field}.${key}`, problems) : readers.count(block[key], `${field}.${key}`, problems);
     if (value !== undefined) amounts[key] = value;
   }
-  if (Object.keys(amounts).length === 0 && problems.length === before) problems.push(`${field}: must set at least one of limit_usd, max_requests, max_input_tokens, max_output_tokens, max_total_tokens`);
+  if (Object.keys(amounts).length === 0 && problems.length === before)
+    problems.push(`${field}: must set at least one of limit_usd, max_requests, max_input_tokens, max_output_tokens, max_total_tokens`);
   let idle: { text: string; ms: number } = DEFAULT_SESSION_IDLE;
   if (block.idle_ttl !== undefined && block.idle_ttl !== null) {
     const ms = typeof block.idle_ttl === 'string' ? readers.duration(block.idle_ttl) : null;
@@ -77,7 +89,10 @@ export function sessionScope(input: { agentId: string; idleMs: number; sessionId
  * The session id a request names in `header` (first value, trimmed): null when absent or blank, `{ invalid }` when it
  * is not a plain id (too long, or a character outside the allowed set).
  */
-export function readSessionId(headers: Readonly<Record<string, string | string[] | undefined>> | undefined, header: string): string | null | { readonly invalid: string } {
+export function readSessionId(
+  headers: Readonly<Record<string, string | string[] | undefined>> | undefined,
+  header: string,
+): string | null | { readonly invalid: string } {
   const raw = headers?.[header];
   const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
   if (!value) return null;

@@ -58,7 +58,9 @@ export class SettleBacklog {
     const max = this.#options.maxEntries ?? 100_000;
     if (this.#pending.length > max) {
       const dropped = this.#pending.shift()!;
-      this.#options.report(`settlement backlog full (${max}): dropped the oldest (${describe(dropped)}); ${dropped.kind === 'settle' ? 'its cost is in session history' : 'its hold ends with its lease'}`);
+      this.#options.report(
+        `settlement backlog full (${max}): dropped the oldest (${describe(dropped)}); ${dropped.kind === 'settle' ? 'its cost is in session history' : 'its hold ends with its lease'}`,
+      );
     }
     if (!this.#timer && !this.#closed) {
       this.#timer = setInterval(() => void this.drain(), this.#options.retryMs ?? 1000);
@@ -81,7 +83,9 @@ export class SettleBacklog {
     this.#stopTimer();
     if (this.#pending.length > 0) {
       const count = this.#pending.length;
-      this.#options.report(`${count} settlement${count === 1 ? '' : 's'} never reached the shared ledger (unreachable until shutdown); their costs are in session history`);
+      this.#options.report(
+        `${count} settlement${count === 1 ? '' : 's'} never reached the shared ledger (unreachable until shutdown); their costs are in session history`,
+      );
       this.#pending = [];
     }
   }

@@ -128,7 +128,14 @@ export class ReservationTicket implements BudgetTicket {
   }
 
   #report(message: string): void {
-    this.#options.bus.emit({ type: 'warning', claw_id: this.#options.agentId, model: this.#options.model, intervention: null, request_id: this.#options.reservationId, error: message });
+    this.#options.bus.emit({
+      type: 'warning',
+      claw_id: this.#options.agentId,
+      model: this.#options.model,
+      intervention: null,
+      request_id: this.#options.reservationId,
+      error: message,
+    });
   }
 }
 

@@ -71,17 +71,28 @@ export async function adminRequest(target: AdminTarget, input: AdminRequest): Pr
     });
     text = await response.text();
   } catch (error) {
-    throw new AdminRequestError(`cannot reach tollgate's UI port at ${target.url} (${failureCause(error)}); is it running? (--url, TOLLGATE_UI_URL or UI_ADDR)`, { unreachable: true });
+    throw new AdminRequestError(
+      `cannot reach tollgate's UI port at ${target.url} (${failureCause(error)}); is it running? (--url, TOLLGATE_UI_URL or UI_ADDR)`,
+      { unreachable: true },
+    );
   }
   const body = parseJson(text);
   if (response.ok) {
     const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
     if (isObject && (!input.expect || input.expect(body))) return body;
-    throw new AdminRequestError(`${endpoint}: ${response.status}, but the answer is not tollgate's admin API (${describeText(text)}): is ${target.url} tollgate's UI port?`, { status: response.status });
+    throw new AdminRequestError(
+      `${endpoint}: ${response.status}, but the answer is not tollgate's admin API (${describeText(text)}): is ${target.url} tollgate's UI port?`,
+      { status: response.status },
+    );
   }
   const apiError = body?.error;
   if (response.status === 401) {
-    throw new AdminRequestError(target.token ? 'the UI token was refused (401): check --token or CLLAMA_UI_TOKEN' : 'this tollgate needs the UI token (401): pass --token or set CLLAMA_UI_TOKEN', { status: 401, code: 'unauthorized' });
+    throw new AdminRequestError(
+      target.token
+        ? 'the UI token was refused (401): check --token or CLLAMA_UI_TOKEN'
+        : 'this tollgate needs the UI token (401): pass --token or set CLLAMA_UI_TOKEN',
+      { status: 401, code: 'unauthorized' },
+    );
   }
   const message = typeof apiError?.message === 'string' ? apiError.message : text.trim() ? describeText(text) : response.statusText || 'no body';
   throw new AdminRequestError(`${endpoint}: ${response.status} ${message}`, {
@@ -100,7 +111,9 @@ function adminUrl(target: AdminTarget, path: string): string {
     base = null;
   }
   if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:')) {
-    throw new AdminRequestError(`the UI URL must be an http(s) URL like ${DEFAULT_UI_URL}, got ${JSON.stringify(target.url.slice(0, 200))} (--url, TOLLGATE_UI_URL or UI_ADDR)`);
+    throw new AdminRequestError(
+      `the UI URL must be an http(s) URL like ${DEFAULT_UI_URL}, got ${JSON.stringify(target.url.slice(0, 200))} (--url, TOLLGATE_UI_URL or UI_ADDR)`,
+    );
   }
   return `${target.url}${path}`;
 }

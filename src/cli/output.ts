@@ -22,7 +22,10 @@ export function colorWanted(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv =
 }
 
 export function createStyle(enabled: boolean): Style {
-  const wrap = (open: string, close = '\x1b[39m') => (text: string) => (enabled && text !== '' ? `\x1b[${open}m${text}${close}` : text);
+  const wrap =
+    (open: string, close = '\x1b[39m') =>
+    (text: string) =>
+      enabled && text !== '' ? `\x1b[${open}m${text}${close}` : text;
   const bold = wrap('1', '\x1b[22m');
   const style: Style = {
     enabled,
@@ -69,7 +72,13 @@ export function renderTable(input: { columns: readonly Column[]; rows: readonly 
     });
     return `${input.indent ?? ''}${padded.join('  ')}`.replace(/\s+$/, '');
   };
-  return [line(columns.map((column) => column.header), true), ...rows.map((row) => line(row, false))].join('\n');
+  return [
+    line(
+      columns.map((column) => column.header),
+      true,
+    ),
+    ...rows.map((row) => line(row, false)),
+  ].join('\n');
 }
 
 /** Pretty JSON with a trailing newline, for --json. */

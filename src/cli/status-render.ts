@@ -1,5 +1,16 @@
 // Renders `tollgate status` for a terminal: the live view from the admin API, or the offline view from history files.
-import { forecastText, formatAgo, formatCount, formatDuration, formatMetric, formatPercent, formatTokens, formatUsdMicros, fractionTone, metricLabel } from '../dashboard/static/format.js';
+import {
+  forecastText,
+  formatAgo,
+  formatCount,
+  formatDuration,
+  formatMetric,
+  formatPercent,
+  formatTokens,
+  formatUsdMicros,
+  fractionTone,
+  metricLabel,
+} from '../dashboard/static/format.js';
 import type { HistoryStatus } from './history-status.ts';
 import { renderTable, type Style } from './output.ts';
 
@@ -66,37 +77,66 @@ export function renderLiveStatus(input: { status: LiveStatus; style: Style; now:
     lines.push('no agents (each directory under CLAW_CONTEXT_ROOT with a metadata.json is one)');
     return `${lines.join('\n')}\n`;
   }
-  lines.push(renderTable({
-    style,
-    columns: [{ header: 'AGENT' }, { header: 'STATE' }, { header: 'WINDOW' }, { header: 'SPEND', align: 'right' }, { header: 'REQUESTS', align: 'right' },
-      { header: 'TOKENS IN/OUT', align: 'right' }, { header: 'UNKNOWN', align: 'right' }, { header: 'RECORDED', align: 'right' }],
-    rows: status.agents.map((agent) => {
-      const window = agent.windows?.[agent.windows.length - 1] ?? {};
-      const unknown = window.unknown_cost_requests ?? 0;
-      return [
-        style.bold(agent.id),
-        style.tone(STATE_TONE[agent.state], STATE_LABEL[agent.state] ?? agent.state),
-        window.window ?? '–',
-        formatUsdMicros(window.spend_micros ?? 0),
-        formatCount(window.requests ?? 0),
-        `${formatTokens(window.input_tokens ?? 0)} / ${formatTokens(window.output_tokens ?? 0)}`,
-        unknown > 0 ? style.orange(formatCount(unknown)) : '0',
-        formatUsdMicros(agent.totals?.cost_micros ?? 0),
-      ];
+  lines.push(
+    renderTable({
+      style,
+      columns: [
+        { header: 'AGENT' },
+        { header: 'STATE' },
+        { header: 'WINDOW' },
+        { header: 'SPEND', align: 'right' },
+        { header: 'REQUESTS', align: 'right' },
+        { header: 'TOKENS IN/OUT', align: 'right' },
+        { header: 'UNKNOWN', align: 'right' },
+        { header: 'RECORDED', align: 'right' },
+      ],
+      rows: status.agents.map((agent) => {
+        const window = agent.windows?.[agent.windows.length - 1] ?? {};
+        const unknown = window.unknown_cost_requests ?? 0;
+        return [
+          style.bold(agent.id),
+          style.tone(STATE_TONE[agent.state], STATE_LABEL[agent.state] ?? agent.state),
+          window.window ?? '–',
+          formatUsdMicros(window.spend_micros ?? 0),
+          formatCount(window.requests ?? 0),
+          `${formatTokens(window.input_tokens ?? 0)} / ${formatTokens(window.output_tokens ?? 0)}`,
+          unknown > 0 ? style.orange(formatCount(unknown)) : '0',
+          formatUsdMicros(agent.totals?.cost_micros ?? 0),
+        ];
+      }),
     }),
-  }));
+  );
   const limitTable = [
-    ...status.agents.flatMap((agent) => limitRows(agent.id, (agent.limits ?? []).filter((limit: any) => !limit.shared), style, now, fetchedAt)),
+    ...status.agents.flatMap((agent) =>
+      limitRows(
+        agent.id,
+        (agent.limits ?? []).filter((limit: any) => !limit.shared),
+        style,
+        now,
+        fetchedAt,
+      ),
+    ),
     ...status.shared.flatMap((budget) => limitRows(`shared:${budget.name}`, budget.limits ?? [], style, now, fetchedAt)),
   ];
   if (limitTable.length > 0) {
     lines.push('', style.bold('LIMITS'));
-    lines.push(renderTable({
-      style,
-      columns: [{ header: 'OWNER' }, { header: 'LIMIT' }, { header: 'USED', align: 'right' }, { header: 'OF', align: 'right' }, { header: 'USE', align: 'right' },
-        { header: 'RESERVED', align: 'right' }, { header: 'FREES IN', align: 'right' }, { header: 'BEHAVIOR' }, { header: 'AT THIS RATE', align: 'right' }],
-      rows: limitTable.map((row) => [style.bold(row[0]), ...row.slice(1)]),
-    }));
+    lines.push(
+      renderTable({
+        style,
+        columns: [
+          { header: 'OWNER' },
+          { header: 'LIMIT' },
+          { header: 'USED', align: 'right' },
+          { header: 'OF', align: 'right' },
+          { header: 'USE', align: 'right' },
+          { header: 'RESERVED', align: 'right' },
+          { header: 'FREES IN', align: 'right' },
+          { header: 'BEHAVIOR' },
+          { header: 'AT THIS RATE', align: 'right' },
+        ],
+        rows: limitTable.map((row) => [style.bold(row[0]), ...row.slice(1)]),
+      }),
+    );
   }
   const problems = status.agents.filter((agent) => agent.policy?.status === 'unavailable');
   if (problems.length > 0) {
@@ -116,22 +156,33 @@ export function renderHistoryStatus(input: { status: HistoryStatus; style: Style
     lines.push('no history yet');
     return `${lines.join('\n')}\n`;
   }
-  lines.push(renderTable({
-    style,
-    columns: [{ header: 'AGENT' }, { header: 'LAST 1H', align: 'right' }, { header: 'LAST 24H', align: 'right' }, { header: 'REQ 24H', align: 'right' },
-      { header: 'TOKENS 24H IN/OUT', align: 'right' }, { header: 'UNKNOWN 24H', align: 'right' }, { header: 'RECORDED', align: 'right' }, { header: 'CALLS', align: 'right' }, { header: 'LAST CALL' }],
-    rows: status.agents.map((agent) => [
-      style.bold(agent.id),
-      formatUsdMicros(agent.last_1h.spend_micros),
-      formatUsdMicros(agent.last_24h.spend_micros),
-      formatCount(agent.last_24h.requests),
-      `${formatTokens(agent.last_24h.input_tokens)} / ${formatTokens(agent.last_24h.output_tokens)}`,
-      agent.last_24h.unknown_cost_requests > 0 ? style.orange(formatCount(agent.last_24h.unknown_cost_requests)) : '0',
-      formatUsdMicros(agent.totals.spend_micros),
-      formatCount(agent.totals.requests),
-      agent.last_call_at ? formatAgo(agent.last_call_at, now) : '–',
-    ]),
-  }));
+  lines.push(
+    renderTable({
+      style,
+      columns: [
+        { header: 'AGENT' },
+        { header: 'LAST 1H', align: 'right' },
+        { header: 'LAST 24H', align: 'right' },
+        { header: 'REQ 24H', align: 'right' },
+        { header: 'TOKENS 24H IN/OUT', align: 'right' },
+        { header: 'UNKNOWN 24H', align: 'right' },
+        { header: 'RECORDED', align: 'right' },
+        { header: 'CALLS', align: 'right' },
+        { header: 'LAST CALL' },
+      ],
+      rows: status.agents.map((agent) => [
+        style.bold(agent.id),
+        formatUsdMicros(agent.last_1h.spend_micros),
+        formatUsdMicros(agent.last_24h.spend_micros),
+        formatCount(agent.last_24h.requests),
+        `${formatTokens(agent.last_24h.input_tokens)} / ${formatTokens(agent.last_24h.output_tokens)}`,
+        agent.last_24h.unknown_cost_requests > 0 ? style.orange(formatCount(agent.last_24h.unknown_cost_requests)) : '0',
+        formatUsdMicros(agent.totals.spend_micros),
+        formatCount(agent.totals.requests),
+        agent.last_call_at ? formatAgo(agent.last_call_at, now) : '–',
+      ]),
+    }),
+  );
   if (status.bad_lines > 0) lines.push('', style.yellow(`${status.bad_lines} unreadable history line(s) skipped`));
   return `${lines.join('\n')}\n`;
 }

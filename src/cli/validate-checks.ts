@@ -86,7 +86,11 @@ export async function validateSetup(options: ValidateOptions): Promise<Validatio
   try {
     config = loadConfig({ env, cwd, clawRoot: options.clawRoot, createLocalDirs: false });
     notices = config.notices;
-    if (config.providers.length === 0) findings.add('warning', `${join(config.authDir, 'providers.json')}: no provider is configured: add one to providers.json or set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...`);
+    if (config.providers.length === 0)
+      findings.add(
+        'warning',
+        `${join(config.authDir, 'providers.json')}: no provider is configured: add one to providers.json or set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...`,
+      );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) findings.add('error', problem);
@@ -94,7 +98,13 @@ export async function validateSetup(options: ValidateOptions): Promise<Validatio
   const contextRoot = config?.contextRoot ?? dirFromEnv(env, 'CLAW_CONTEXT_ROOT', cwd);
   const governanceDir = config ? config.governanceDir : dirFromEnv(env, 'CLAW_GOVERNANCE_DIR', cwd);
 
-  const agents = contextRoot ? await checkContext({ dir: contextRoot, findings, localFallback: contextRoot === join(cwd, '.tollgate', 'context') && !envValue(env, 'CLAW_CONTEXT_ROOT') }) : [];
+  const agents = contextRoot
+    ? await checkContext({
+        dir: contextRoot,
+        findings,
+        localFallback: contextRoot === join(cwd, '.tollgate', 'context') && !envValue(env, 'CLAW_CONTEXT_ROOT'),
+      })
+    : [];
   const governance = governanceDir ? await checkGovernanceDir({ dir: governanceDir, agents, findings }) : { overrides: 0, shared: 0 };
   await checkPolicies({ agents, governanceDir, findings, now });
 
@@ -149,7 +159,12 @@ async function checkContext(input: { dir: string; findings: Findings; localFallb
   for (const entry of listed.entries) {
     const load = entry.loads ? await loadAgentDir({ id: entry.id, dir: entry.dir }) : { kind: 'missing' as const };
     if (load.kind === 'missing') {
-      findings.add('warning', entry.isDirectory ? `${join(entry.dir, 'metadata.json')}: missing, so "${entry.id}" is not an agent` : `${entry.dir}: not a directory, so "${entry.id}" is not an agent`);
+      findings.add(
+        'warning',
+        entry.isDirectory
+          ? `${join(entry.dir, 'metadata.json')}: missing, so "${entry.id}" is not an agent`
+          : `${entry.dir}: not a directory, so "${entry.id}" is not an agent`,
+      );
     } else if (load.kind === 'broken') {
       findings.add('error', load.problem);
     } else {
@@ -170,7 +185,8 @@ async function checkGovernanceDir(input: { dir: string; agents: readonly Agent[]
   const known = new Set(agents.map((agent) => agent.id));
   const tree = await listGovernanceTree(dir);
   for (const { file, kind } of tree.ignored) {
-    if (policyFileSignature(file) !== null) findings.add('warning', `${file}: not a plain ${kind === 'shared' ? 'budget name' : 'agent id'} (letters, digits, . _ -), ignored`);
+    if (policyFileSignature(file) !== null)
+      findings.add('warning', `${file}: not a plain ${kind === 'shared' ? 'budget name' : 'agent id'} (letters, digits, . _ -), ignored`);
   }
   let overrides = 0;
   for (const [id, file] of tree.agents) {

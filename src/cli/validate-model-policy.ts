@@ -35,7 +35,10 @@ export async function checkModelPolicies(input: ModelPolicyCheckInput): Promise<
     const target = budget.kind === 'policy' ? budget.downgradeTo : null;
     const allowed = allowedRefs(parsed.policy);
     if (target && !allowed.includes(target.trim())) {
-      input.add('error', `${parsed.policy.file}: allowed: agent "${agent.id}"'s budget downgrades to ${JSON.stringify(target)}, outside this allow list (${allowed.join(', ')}): add it, or change downgrade_to`);
+      input.add(
+        'error',
+        `${parsed.policy.file}: allowed: agent "${agent.id}"'s budget downgrades to ${JSON.stringify(target)}, outside this allow list (${allowed.join(', ')}): add it, or change downgrade_to`,
+      );
     }
   }
 }

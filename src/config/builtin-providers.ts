@@ -15,9 +15,19 @@ export const BUILTIN_PROVIDERS: readonly BuiltinProvider[] = [
   { name: 'xai', baseUrl: 'https://api.x.ai/v1', keyVars: ['XAI_API_KEY', 'XAI_API_KEY_1'], baseUrlVar: 'XAI_BASE_URL' },
   { name: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', keyVars: ['ANTHROPIC_API_KEY', 'ANTHROPIC_API_KEY_1'], baseUrlVar: 'ANTHROPIC_BASE_URL' },
   { name: 'openrouter', baseUrl: 'https://openrouter.ai/api/v1', keyVars: ['OPENROUTER_API_KEY', 'OPENROUTER_API_KEY_1'], baseUrlVar: 'OPENROUTER_BASE_URL' },
-  { name: 'google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', keyVars: ['GEMINI_API_KEY', 'GEMINI_API_KEY_1', 'GOOGLE_API_KEY'], baseUrlVar: 'GOOGLE_BASE_URL' },
+  {
+    name: 'google',
+    baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai',
+    keyVars: ['GEMINI_API_KEY', 'GEMINI_API_KEY_1', 'GOOGLE_API_KEY'],
+    baseUrlVar: 'GOOGLE_BASE_URL',
+  },
   { name: 'ollama', baseUrl: 'http://ollama:11434/v1', keyVars: [], baseUrlVar: 'OLLAMA_BASE_URL' },
-  { name: 'vercel', baseUrl: 'https://ai-gateway.vercel.sh/v1', keyVars: ['AI_GATEWAY_API_KEY', 'AI_GATEWAY_API_KEY_1', 'AI_GATEWAY_API_KEY_2'], baseUrlVar: 'AI_GATEWAY_BASE_URL' },
+  {
+    name: 'vercel',
+    baseUrl: 'https://ai-gateway.vercel.sh/v1',
+    keyVars: ['AI_GATEWAY_API_KEY', 'AI_GATEWAY_API_KEY_1', 'AI_GATEWAY_API_KEY_2'],
+    baseUrlVar: 'AI_GATEWAY_BASE_URL',
+  },
 ];
 
 export function builtinProvider(name: string): BuiltinProvider | undefined {

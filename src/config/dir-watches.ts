@@ -101,7 +101,10 @@ export class DirWatches {
     if (!SYSTEM_LIMITS.has(code)) return; // this directory's own problem (gone, no permission): the next scan tries it again
     this.#refusedUntil = this.#now() + (this.#options.retryMs ?? DEFAULT_RETRY_MS);
     const why = code === 'ENOSPC' ? 'ENOSPC: no inotify watches left, see fs.inotify.max_user_watches' : `${code}: no file descriptors left`;
-    this.#warnOnce('refused', `cannot watch ${path} (${why}); changes there are picked up by ${this.#fallbackText()}, and no new watch is tried for ${Math.round((this.#options.retryMs ?? DEFAULT_RETRY_MS) / 1000)} s`);
+    this.#warnOnce(
+      'refused',
+      `cannot watch ${path} (${why}); changes there are picked up by ${this.#fallbackText()}, and no new watch is tried for ${Math.round((this.#options.retryMs ?? DEFAULT_RETRY_MS) / 1000)} s`,
+    );
   }
 
   #fallbackText(): string {

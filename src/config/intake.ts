@@ -21,15 +21,21 @@ export function intakeLimits(options: { env: Env; report: Problems; maxBodyBytes
     maxConnections: strictPositiveInt({ env, name: 'TOLLGATE_MAX_CONNECTIONS', fallback: 2048, report }),
   };
   if (limits.maxAgentBytesInFlight > limits.maxBytesInFlight) {
-    report.problems.push(`TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: ${limits.maxAgentBytesInFlight} is more than TOLLGATE_MAX_BYTES_IN_FLIGHT (${limits.maxBytesInFlight}); one agent's share cannot exceed the whole`);
+    report.problems.push(
+      `TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT: ${limits.maxAgentBytesInFlight} is more than TOLLGATE_MAX_BYTES_IN_FLIGHT (${limits.maxBytesInFlight}); one agent's share cannot exceed the whole`,
+    );
   }
   if (options.maxBodyBytes > limits.maxAgentBytesInFlight) {
-    report.problems.push(`TOLLGATE_MAX_BODY_BYTES: ${options.maxBodyBytes} is more than TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT (${limits.maxAgentBytesInFlight}); a body that large could never be admitted: raise the share or lower the limit`);
+    report.problems.push(
+      `TOLLGATE_MAX_BODY_BYTES: ${options.maxBodyBytes} is more than TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT (${limits.maxAgentBytesInFlight}); a body that large could never be admitted: raise the share or lower the limit`,
+    );
   }
   const heapLimit = getHeapStatistics().heap_size_limit;
   const peakHeap = limits.maxBytesInFlight * MEMORY_BYTES_PER_BYTE_IN_FLIGHT;
   if (peakHeap > heapLimit * 0.75) {
-    report.notices.push(`TOLLGATE_MAX_BYTES_IN_FLIGHT=${limits.maxBytesInFlight} may cost up to ${Math.round(peakHeap / MiB)} MiB of heap when full, more than three quarters of this process's heap limit (${Math.round(heapLimit / MiB)} MiB): lower it, or raise node's --max-old-space-size`);
+    report.notices.push(
+      `TOLLGATE_MAX_BYTES_IN_FLIGHT=${limits.maxBytesInFlight} may cost up to ${Math.round(peakHeap / MiB)} MiB of heap when full, more than three quarters of this process's heap limit (${Math.round(heapLimit / MiB)} MiB): lower it, or raise node's --max-old-space-size`,
+    );
   }
   return limits;
 }

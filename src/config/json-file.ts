@@ -2,10 +2,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
-export type JsonRead =
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'ok'; readonly value: unknown }
-  | { readonly kind: 'error'; readonly problem: string };
+export type JsonRead = { readonly kind: 'missing' } | { readonly kind: 'ok'; readonly value: unknown } | { readonly kind: 'error'; readonly problem: string };
 
 /**
  * The largest configuration file read (metadata.json, budget-override.json, service-auth/*.json, providers.json): real
@@ -31,7 +28,7 @@ export function readJsonFileSync(path: string, maxBytes = MAX_JSON_FILE_BYTES): 
     if (kind) return { kind: 'error', problem: kind };
     const buffer = Buffer.allocUnsafe(maxBytes + 1);
     let length = 0;
-    for (let read = -1; read !== 0 && length < buffer.length;) {
+    for (let read = -1; read !== 0 && length < buffer.length; ) {
       read = readSync(fd, buffer, length, buffer.length - length, null);
       length += read;
     }
@@ -57,7 +54,7 @@ export async function readJsonFile(path: string, maxBytes = MAX_JSON_FILE_BYTES)
     // the size as stat saw it, plus one byte to notice a file that grew past the limit since
     const buffer = Buffer.allocUnsafe(Math.min(info.size, maxBytes) + 1);
     let length = 0;
-    for (let read = -1; read !== 0 && length < buffer.length;) {
+    for (let read = -1; read !== 0 && length < buffer.length; ) {
       ({ bytesRead: read } = await handle.read(buffer, length, buffer.length - length, null));
       length += read;
     }
@@ -87,7 +84,7 @@ async function readGrown(input: { handle: Awaited<ReturnType<typeof open>>; head
   const buffer = Buffer.allocUnsafe(input.maxBytes + 1);
   input.head.copy(buffer);
   let length = input.head.length;
-  for (let read = -1; read !== 0 && length < buffer.length;) {
+  for (let read = -1; read !== 0 && length < buffer.length; ) {
     ({ bytesRead: read } = await input.handle.read(buffer, length, buffer.length - length, null));
     length += read;
   }

@@ -65,7 +65,10 @@ export function loadConfig(options: LoadConfigOptions): Config {
     pod: envValue(env, 'CLAW_POD') ?? '',
     uiToken: envValue(env, 'CLLAMA_UI_TOKEN') ?? null,
     uiOpen: uiOpen({ env, report }),
-    uiHosts: (envValue(env, 'TOLLGATE_UI_HOSTS') ?? '').split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''),
+    uiHosts: (envValue(env, 'TOLLGATE_UI_HOSTS') ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => name !== ''),
     budgetFailMode: envValue(env, 'CLLAMA_BUDGET_FAIL_MODE')?.toLowerCase() === 'closed' ? 'closed' : 'open',
     ledger: ledgerConfig({ env, report }),
     maxBodyBytes,
@@ -86,7 +89,10 @@ export function loadConfig(options: LoadConfigOptions): Config {
       coolOffMs: strictPositiveInt({ env, name: 'TOLLGATE_CIRCUIT_COOL_OFF_MS', fallback: 30_000, report }),
     },
     intake: intakeLimits({ env, report, maxBodyBytes }),
-    upstreamConnections: envValue(env, 'TOLLGATE_UPSTREAM_CONNECTIONS') === undefined ? null : strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_CONNECTIONS', fallback: 1, report }),
+    upstreamConnections:
+      envValue(env, 'TOLLGATE_UPSTREAM_CONNECTIONS') === undefined
+        ? null
+        : strictPositiveInt({ env, name: 'TOLLGATE_UPSTREAM_CONNECTIONS', fallback: 1, report }),
     defaultMaxOutputTokens: strictPositiveInt({ env, name: 'TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', fallback: 4096, report }),
     pricesFile: pricesFile({ env, cwd, report }),
     alertWebhookUrl: alertWebhookUrl({ env, report }),
@@ -127,7 +133,9 @@ function historyDirectory(options: { env: Env; cwd: string; clawRoot: string; re
   if (value) return resolve(cwd, value);
   if (existsSync(clawRoot)) {
     const dir = join(clawRoot, 'session-history');
-    report.notices.push(`CLAW_SESSION_HISTORY_DIR is unset: recording session history in ${dir} (cllama would disable history; tollgate rebuilds budgets from it)`);
+    report.notices.push(
+      `CLAW_SESSION_HISTORY_DIR is unset: recording session history in ${dir} (cllama would disable history; tollgate rebuilds budgets from it)`,
+    );
     return dir;
   }
   const local = join(cwd, '.tollgate', 'history');
@@ -143,7 +151,9 @@ function ensureDir(options: { dir: string; name: string; report: Problems; creat
     mkdirSync(options.dir, { recursive: true });
     return true;
   } catch (error) {
-    options.report.problems.push(`${options.name}: unset, and the local fallback ${options.dir} cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    options.report.problems.push(
+      `${options.name}: unset, and the local fallback ${options.dir} cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
     return false;
   }
 }
@@ -175,7 +185,9 @@ function uiOpen(options: { env: Env; report: Problems }): boolean {
 function maxJsonDepth(options: { env: Env; report: Problems }): number {
   const value = strictPositiveInt({ env: options.env, name: 'TOLLGATE_MAX_JSON_DEPTH', fallback: DEFAULT_MAX_JSON_DEPTH, report: options.report });
   if (value <= MAX_JSON_DEPTH_SETTING) return value;
-  options.report.problems.push(`TOLLGATE_MAX_JSON_DEPTH: at most ${MAX_JSON_DEPTH_SETTING} (history lines hold the body 2 levels deeper and readers skip lines past ${HISTORY_LINE_MAX_DEPTH}), got ${value}`);
+  options.report.problems.push(
+    `TOLLGATE_MAX_JSON_DEPTH: at most ${MAX_JSON_DEPTH_SETTING} (history lines hold the body 2 levels deeper and readers skip lines past ${HISTORY_LINE_MAX_DEPTH}), got ${value}`,
+  );
   return DEFAULT_MAX_JSON_DEPTH;
 }
 

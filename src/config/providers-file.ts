@@ -59,9 +59,10 @@ export function providersFromFile(options: { file: string; json: unknown; now: D
       problems.push(`${file}: ${where}: must be an object`);
       continue;
     }
-    const provider = version >= 2
-      ? parseProvider({ reader, name, where, entry, keys: v2Keys({ reader, where, entry }) })
-      : parseProvider({ reader, name, where, entry, keys: v1Keys({ reader, name, where, entry }) });
+    const provider =
+      version >= 2
+        ? parseProvider({ reader, name, where, entry, keys: v2Keys({ reader, where, entry }) })
+        : parseProvider({ reader, name, where, entry, keys: v1Keys({ reader, name, where, entry }) });
     if (provider) providers.push(provider);
   }
   return providers;
@@ -179,7 +180,10 @@ function optionalString(reader: FieldReader, entry: Record<string, unknown>, key
   return value;
 }
 
-function optionalChoice<T extends string>(reader: FieldReader, options: { entry: Record<string, unknown>; key: string; where: string; choices: readonly T[] }): T | undefined {
+function optionalChoice<T extends string>(
+  reader: FieldReader,
+  options: { entry: Record<string, unknown>; key: string; where: string; choices: readonly T[] },
+): T | undefined {
   const { entry, key, where, choices } = options;
   const value = optionalString(reader, entry, key, where)?.trim().toLowerCase();
   if (!value) return undefined;

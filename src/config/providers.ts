@@ -60,7 +60,18 @@ function providersFromEnv(options: { env: Env; skip: ReadonlySet<string>; proble
       if (problem) problems.push(`${variable}: ${problem}`);
       else {
         keys.push({ id: `seed:${variable}`, label: seedKeyLabel(index), secret });
-        declaredKeys.push({ id: `seed:${variable}`, label: seedKeyLabel(index), secret, source: 'seed', state: 'ready', cooldownUntil: null, lastErrorCode: 0, lastErrorReason: '', lastErrorAt: null, addedAt: now });
+        declaredKeys.push({
+          id: `seed:${variable}`,
+          label: seedKeyLabel(index),
+          secret,
+          source: 'seed',
+          state: 'ready',
+          cooldownUntil: null,
+          lastErrorCode: 0,
+          lastErrorReason: '',
+          lastErrorAt: null,
+          addedAt: now,
+        });
       }
     });
     const baseUrlOverride = envValue(env, builtin.baseUrlVar)?.replace(/\/+$/, '');

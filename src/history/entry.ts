@@ -128,14 +128,16 @@ export interface HistoryRecord extends HistoryCall {
  * it. Built by concatenation in the cllama field order; the bodies go in as the text they already are.
  */
 export function historyLine(record: HistoryRecord): string {
-  let rest = `"ts":"${new Date(record.startedAt).toISOString()}","claw_id":${JSON.stringify(record.agentId)},"path":${JSON.stringify(record.path)}`
-    + `,"requested_model":${JSON.stringify(record.requestedModel)},"effective_provider":${JSON.stringify(record.effectiveProvider)}`
-    + `,"effective_model":${JSON.stringify(record.effectiveModel)},"status_code":${jsonNumber(record.statusCode)},"stream":${record.stream ? 'true' : 'false'}`;
+  let rest =
+    `"ts":"${new Date(record.startedAt).toISOString()}","claw_id":${JSON.stringify(record.agentId)},"path":${JSON.stringify(record.path)}` +
+    `,"requested_model":${JSON.stringify(record.requestedModel)},"effective_provider":${JSON.stringify(record.effectiveProvider)}` +
+    `,"effective_model":${JSON.stringify(record.effectiveModel)},"status_code":${jsonNumber(record.statusCode)},"stream":${record.stream ? 'true' : 'false'}`;
   if (record.requestOriginalJson !== undefined) rest += `,"request_original":${record.requestOriginalJson}`;
   if (record.requestEffectiveJson !== undefined) rest += `,"request_effective":${record.requestEffectiveJson}`;
-  rest += record.response.format === 'json'
-    ? `,"response":{"format":"json","json":${record.response.jsonText}}`
-    : `,"response":{"format":"sse","text":${JSON.stringify(record.response.text)}}`;
+  rest +=
+    record.response.format === 'json'
+      ? `,"response":{"format":"json","json":${record.response.jsonText}}`
+      : `,"response":{"format":"sse","text":${JSON.stringify(record.response.text)}}`;
   rest += `,"usage":${JSON.stringify(record.usage)},"request_id":${JSON.stringify(record.requestId)}`;
   if (record.upstreamRequestId !== undefined) rest += `,"upstream_request_id":${JSON.stringify(record.upstreamRequestId)}`;
   rest += `,"latency_ms":${Number.isFinite(record.latencyMs) ? Math.max(0, Math.round(record.latencyMs)) : 0}`;
@@ -207,9 +209,10 @@ export function buildHistoryEntry(input: HistoryEntryInput): HistoryEntry {
     stream: input.stream,
     requestOriginalJson: input.requestOriginal === undefined ? undefined : JSON.stringify(input.requestOriginal),
     requestEffectiveJson: input.requestEffective === undefined ? undefined : JSON.stringify(input.requestEffective),
-    response: input.response.format === 'sse'
-      ? { format: 'sse', text: input.response.text ?? '' }
-      : { format: 'json', jsonText: JSON.stringify(input.response.json) ?? 'null' },
+    response:
+      input.response.format === 'sse'
+        ? { format: 'sse', text: input.response.text ?? '' }
+        : { format: 'json', jsonText: JSON.stringify(input.response.json) ?? 'null' },
     usage: historyUsage(input.usage, input.price),
     latencyMs: input.latencyMs,
     interventions: input.interventions,

@@ -13,7 +13,11 @@ const MTIME_SLACK_MS = 5_000;
  * cannot hold an entry that ended after it). Lines that are not entries, and files that cannot be read, are counted
  * through `onSkippedLine` and skipped.
  */
-export async function* scanHistorySince(options: { readonly dir: string; readonly since: number; readonly onSkippedLine?: () => void }): AsyncGenerator<HistoryEntry> {
+export async function* scanHistorySince(options: {
+  readonly dir: string;
+  readonly since: number;
+  readonly onSkippedLine?: () => void;
+}): AsyncGenerator<HistoryEntry> {
   const skipped = options.onSkippedLine ?? (() => undefined);
   for (const agentId of await listHistoryAgents(options.dir)) {
     const folder = join(options.dir, agentId);

@@ -213,8 +213,19 @@ export class HistoryWriter {
     if (!log) {
       const folder = join(this.#dir, agentId);
       log = {
-        agentId, folder, file: join(folder, HISTORY_FILE), rotatedFile: join(folder, ROTATED_HISTORY_FILE),
-        queue: [], appended: 0, settled: 0, waiters: [], running: false, lastActive: this.#now(), size: 0, needsNewline: false, rotationRetryAt: 0,
+        agentId,
+        folder,
+        file: join(folder, HISTORY_FILE),
+        rotatedFile: join(folder, ROTATED_HISTORY_FILE),
+        queue: [],
+        appended: 0,
+        settled: 0,
+        waiters: [],
+        running: false,
+        lastActive: this.#now(),
+        size: 0,
+        needsNewline: false,
+        rotationRetryAt: 0,
       };
       this.#logs.set(agentId, log);
     }

@@ -38,8 +38,24 @@ export async function addProvider(pools: KeyPools, input: AddProviderInput): Pro
   const now = pools.now();
   const id = `runtime:${name}:${hex8()}`;
   const label = (input.key_label ?? '').trim() || 'primary';
-  const declaredKeys = [{ id, label, secret, source: 'runtime', state: 'ready' as const, cooldownUntil: null, lastErrorCode: 0, lastErrorReason: '', lastErrorAt: null, addedAt: now }];
-  const pool = poolProviderOf({ name, baseUrl, auth: auth as AuthScheme, apiFormat: apiFormat as WireFormat, keys: [], source: 'runtime', activeKeyId: id, declaredKeys }, now);
+  const declaredKeys = [
+    {
+      id,
+      label,
+      secret,
+      source: 'runtime',
+      state: 'ready' as const,
+      cooldownUntil: null,
+      lastErrorCode: 0,
+      lastErrorReason: '',
+      lastErrorAt: null,
+      addedAt: now,
+    },
+  ];
+  const pool = poolProviderOf(
+    { name, baseUrl, auth: auth as AuthScheme, apiFormat: apiFormat as WireFormat, keys: [], source: 'runtime', activeKeyId: id, declaredKeys },
+    now,
+  );
   pools.install(pool);
   pools.emit(pool, pool.keys[0], { action: 'provider_added', reason: 'operator' });
   await saved(pools, () => pools.file?.markProvider(name));

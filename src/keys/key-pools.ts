@@ -122,7 +122,14 @@ export class KeyPools {
     } else {
       const until = now + verdict.ms;
       this.setState(key, { state: 'cooldown', cooldownUntil: until, lastErrorReason: 'rate_limit', lastErrorAt: now }, now);
-      this.emit(pool, key, { action: 'cooldown', reason: 'rate_limit', cooldown_until: rfc3339(until), status_code: 429, retry_after_ms: verdict.ms, cooldown_source: verdict.source });
+      this.emit(pool, key, {
+        action: 'cooldown',
+        reason: 'rate_limit',
+        cooldown_until: rfc3339(until),
+        status_code: 429,
+        retry_after_ms: verdict.ms,
+        cooldown_source: verdict.source,
+      });
     }
     this.file?.markKey(pool.name, key.id);
     await this.health.publish(pool, key);
@@ -147,7 +154,11 @@ export class KeyPools {
     const { record } = input;
     if (!pool || !key || record.at <= key.changedAt) return;
     const before = key.state;
-    this.setState(key, { state: record.state, cooldownUntil: record.until, lastErrorCode: record.code, lastErrorReason: record.reason, lastErrorAt: record.at }, record.at);
+    this.setState(
+      key,
+      { state: record.state, cooldownUntil: record.until, lastErrorCode: record.code, lastErrorReason: record.reason, lastErrorAt: record.at },
+      record.at,
+    );
     if (before === key.state) return;
     const action = key.state === 'dead' ? 'dead' : key.state === 'cooldown' ? 'cooldown' : key.state === 'disabled' ? 'disabled' : 'revived';
     this.emit(pool, key, { action, reason: record.reason || 'remote', replica: 'remote', ...(record.until ? { cooldown_until: rfc3339(record.until) } : {}) });

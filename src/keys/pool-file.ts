@@ -300,9 +300,26 @@ function seenKey(provider: string, keyId: string): string {
 }
 
 function providerSignature(provider: Provider): string {
-  return JSON.stringify([provider.baseUrl, provider.auth, provider.apiFormat, provider.activeKeyId ?? null, provider.keyStrategy ?? null, provider.forwardHeaders ?? null]);
+  return JSON.stringify([
+    provider.baseUrl,
+    provider.auth,
+    provider.apiFormat,
+    provider.activeKeyId ?? null,
+    provider.keyStrategy ?? null,
+    provider.forwardHeaders ?? null,
+  ]);
 }
 
 function keySignature(key: DeclaredKey): string {
-  return JSON.stringify([key.label, key.secret, key.source, key.state, key.cooldownUntil, key.lastErrorCode, key.lastErrorReason, key.lastErrorAt, key.addedAt]);
+  return JSON.stringify([
+    key.label,
+    key.secret,
+    key.source,
+    key.state,
+    key.cooldownUntil,
+    key.lastErrorCode,
+    key.lastErrorReason,
+    key.lastErrorAt,
+    key.addedAt,
+  ]);
 }

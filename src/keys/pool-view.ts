@@ -65,26 +65,50 @@ export function cllamaProviders(pools: readonly PoolProvider[]): Record<string, 
     readyCount: pool.keys.filter((key) => key.state === 'ready').length,
     cooldownCount: pool.keys.filter((key) => key.state === 'cooldown').length,
     deadCount: pool.keys.filter((key) => key.state === 'dead').length,
-    keys: pool.keys.length === 0 ? null : pool.keys.map((key) => ({
-      id: shownKeyId(pool, key),
-      label: key.label,
-      source: key.source,
-      state: key.state,
-      cooldownUntil: key.state === 'cooldown' ? rfc3339(key.cooldownUntil) : '',
-      lastErrorCode: key.lastErrorCode,
-      lastErrorAt: rfc3339(key.lastErrorAt),
-      maskedSecret: maskSecret(key.secret),
-    })),
+    keys:
+      pool.keys.length === 0
+        ? null
+        : pool.keys.map((key) => ({
+            id: shownKeyId(pool, key),
+            label: key.label,
+            source: key.source,
+            state: key.state,
+            cooldownUntil: key.state === 'cooldown' ? rfc3339(key.cooldownUntil) : '',
+            lastErrorCode: key.lastErrorCode,
+            lastErrorAt: rfc3339(key.lastErrorAt),
+            maskedSecret: maskSecret(key.secret),
+          })),
   }));
 }
 
 /** Per provider and key id: calls sent, 429s, and the state (1 for the key's current one). */
 export function poolFamilies(pools: readonly PoolProvider[]): Family[] {
-  const each = (value: (key: PoolKey) => number): Series[] => pools.flatMap((pool) => pool.keys.map((key) => ({ labels: [pool.name, shownKeyId(pool, key)], value: value(key) })));
-  const states: Series[] = pools.flatMap((pool) => pool.keys.flatMap((key) => STATES.map((state) => ({ labels: [pool.name, shownKeyId(pool, key), state], value: key.state === state ? 1 : 0 }))));
+  const each = (value: (key: PoolKey) => number): Series[] =>
+    pools.flatMap((pool) => pool.keys.map((key) => ({ labels: [pool.name, shownKeyId(pool, key)], value: value(key) })));
+  const states: Series[] = pools.flatMap((pool) =>
+    pool.keys.flatMap((key) => STATES.map((state) => ({ labels: [pool.name, shownKeyId(pool, key), state], value: key.state === state ? 1 : 0 }))),
+  );
   return [
-    { name: 'tollgate_provider_key_requests_total', help: 'Calls sent with a provider key and not refused for the key, by provider and key id.', type: 'counter', labelNames: ['provider', 'key_id'], series: each((key) => key.stats.requests) },
-    { name: 'tollgate_provider_key_rate_limited_total', help: '429s (rate limits, not quota) a provider key got, by provider and key id.', type: 'counter', labelNames: ['provider', 'key_id'], series: each((key) => key.stats.rateLimited) },
-    { name: 'tollgate_provider_key_state', help: "A provider key's state: 1 for the current one (ready, cooldown, dead, disabled).", type: 'gauge', labelNames: ['provider', 'key_id', 'state'], series: states },
+    {
+      name: 'tollgate_provider_key_requests_total',
+      help: 'Calls sent with a provider key and not refused for the key, by provider and key id.',
+      type: 'counter',
+      labelNames: ['provider', 'key_id'],
+      series: each((key) => key.stats.requests),
+    },
+    {
+      name: 'tollgate_provider_key_rate_limited_total',
+      help: '429s (rate limits, not quota) a provider key got, by provider and key id.',
+      type: 'counter',
+      labelNames: ['provider', 'key_id'],
+      series: each((key) => key.stats.rateLimited),
+    },
+    {
+      name: 'tollgate_provider_key_state',
+      help: "A provider key's state: 1 for the current one (ready, cooldown, dead, disabled).",
+      type: 'gauge',
+      labelNames: ['provider', 'key_id', 'state'],
+      series: states,
+    },
   ];
 }

@@ -39,7 +39,10 @@ export interface PoolProvider {
   cursor: number;
 }
 
-export type Selection = { readonly kind: 'key'; readonly key: PoolKey } | { readonly kind: 'cooling'; readonly retryAfterMs: number } | { readonly kind: 'none' };
+export type Selection =
+  | { readonly kind: 'key'; readonly key: PoolKey }
+  | { readonly kind: 'cooling'; readonly retryAfterMs: number }
+  | { readonly kind: 'none' };
 
 export function poolKeyOf(declared: DeclaredKey, now: number): PoolKey {
   return {
@@ -63,12 +66,28 @@ export function poolKeyOf(declared: DeclaredKey, now: number): PoolKey {
 /** A provider's declared keys: its v2 list, or (a provider built by hand) its usable keys as ready ones. */
 export function declaredKeysOf(provider: Provider): readonly DeclaredKey[] {
   if (provider.declaredKeys) return provider.declaredKeys;
-  return provider.keys.map((key) => ({ ...key, source: 'seed', state: 'ready', cooldownUntil: null, lastErrorCode: 0, lastErrorReason: '', lastErrorAt: null, addedAt: null }));
+  return provider.keys.map((key) => ({
+    ...key,
+    source: 'seed',
+    state: 'ready',
+    cooldownUntil: null,
+    lastErrorCode: 0,
+    lastErrorReason: '',
+    lastErrorAt: null,
+    addedAt: null,
+  }));
 }
 
 export function poolProviderOf(provider: Provider, now: number): PoolProvider {
   const keys = declaredKeysOf(provider).map((key) => poolKeyOf(key, now));
-  const pool: PoolProvider = { name: provider.name, definition: provider, activeKeyId: provider.activeKeyId ?? keys[0]?.id ?? null, strategy: provider.keyStrategy ?? 'active_first', keys, cursor: 0 };
+  const pool: PoolProvider = {
+    name: provider.name,
+    definition: provider,
+    activeKeyId: provider.activeKeyId ?? keys[0]?.id ?? null,
+    strategy: provider.keyStrategy ?? 'active_first',
+    keys,
+    cursor: 0,
+  };
   refreshDefinition(pool);
   return pool;
 }
@@ -148,7 +167,8 @@ function compareHeadroom(a: PoolKey, b: PoolKey): number {
 export function firstBackInMs(pool: PoolProvider, now: number): number | null {
   let first: number | null = null;
   for (const key of pool.keys) {
-    if (key.state === 'cooldown' && key.cooldownUntil !== null && key.cooldownUntil > now) first = Math.min(first ?? Number.POSITIVE_INFINITY, key.cooldownUntil);
+    if (key.state === 'cooldown' && key.cooldownUntil !== null && key.cooldownUntil > now)
+      first = Math.min(first ?? Number.POSITIVE_INFINITY, key.cooldownUntil);
   }
   return first === null ? null : Math.max(1, first - now);
 }

@@ -45,13 +45,21 @@ export function cooldownFromHeaders(headers: Headers, now: number): { ms: number
     const date = seconds ? Number.NaN : Date.parse(retryAfter);
     if (Number.isFinite(date) && date > now) return capped(date - now, 'retry-after');
   }
-  const openai = latestReset(headers, ['requests', 'tokens'].map((kind) => ({ reset: `x-ratelimit-reset-${kind}`, remaining: `x-ratelimit-remaining-${kind}` })), (value) => goDuration(value));
+  const openai = latestReset(
+    headers,
+    ['requests', 'tokens'].map((kind) => ({ reset: `x-ratelimit-reset-${kind}`, remaining: `x-ratelimit-remaining-${kind}` })),
+    (value) => goDuration(value),
+  );
   if (openai !== null) return capped(openai, 'x-ratelimit-reset');
   const kinds = ['requests', 'tokens', 'input-tokens', 'output-tokens'];
-  const anthropic = latestReset(headers, kinds.map((kind) => ({ reset: `anthropic-ratelimit-${kind}-reset`, remaining: `anthropic-ratelimit-${kind}-remaining` })), (value) => {
-    const at = Date.parse(value);
-    return Number.isFinite(at) ? at - now : null;
-  });
+  const anthropic = latestReset(
+    headers,
+    kinds.map((kind) => ({ reset: `anthropic-ratelimit-${kind}-reset`, remaining: `anthropic-ratelimit-${kind}-remaining` })),
+    (value) => {
+      const at = Date.parse(value);
+      return Number.isFinite(at) ? at - now : null;
+    },
+  );
   if (anthropic !== null) return capped(anthropic, 'anthropic-ratelimit-reset');
   return null;
 }

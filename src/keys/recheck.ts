@@ -65,7 +65,11 @@ export class Rechecker {
     if (!won) return this.#again(pool, key);
     let status = 0;
     try {
-      const response = await this.#fetch(`${pool.definition.baseUrl}/models`, { headers: authHeaders(pool, key), signal: AbortSignal.timeout(CHECK_TIMEOUT_MS), redirect: 'manual' });
+      const response = await this.#fetch(`${pool.definition.baseUrl}/models`, {
+        headers: authHeaders(pool, key),
+        signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+        redirect: 'manual',
+      });
       status = response.status;
       await response.body?.cancel();
     } catch {

@@ -56,7 +56,22 @@ export function toV2(raw: RawDocument, now: number): RawDocument {
       const secret = typeof provider.api_key === 'string' ? provider.api_key.trim() : '';
       delete provider.api_key;
       const id = `seed:${lower === 'google' ? 'GOOGLE' : lower.toUpperCase()}_API_KEY`;
-      provider.keys = secret ? [{ id, label: 'primary', secret, source: 'seed', state: 'ready', cooldown_until: '', last_error_code: 0, last_error_reason: '', last_error_at: '', added_at: rfc3339(now) }] : [];
+      provider.keys = secret
+        ? [
+            {
+              id,
+              label: 'primary',
+              secret,
+              source: 'seed',
+              state: 'ready',
+              cooldown_until: '',
+              last_error_code: 0,
+              last_error_reason: '',
+              last_error_at: '',
+              added_at: rfc3339(now),
+            },
+          ]
+        : [];
       if (secret) provider.active_key_id = id;
       provider.source ??= 'seed';
     }

@@ -2,14 +2,7 @@
 import type { Amounts, Metric } from './ledger.ts';
 
 /** Every summable metric, in column order. */
-export const METRICS: readonly Metric[] = [
-  'usd_micros',
-  'requests',
-  'input_tokens',
-  'output_tokens',
-  'total_tokens',
-  'unknown_cost_requests',
-];
+export const METRICS: readonly Metric[] = ['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'total_tokens', 'unknown_cost_requests'];
 
 export const METRIC_COUNT = METRICS.length;
 

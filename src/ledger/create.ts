@@ -43,7 +43,11 @@ export interface CreateLedgerOptions {
    * The history entries that may have ended after `since` (history/recent-scan.ts scanHistorySince): start-up
    * reconciliation charges those the journal lacks. Not given: no reconciliation.
    */
-  readonly scanRecentHistory?: (options: { readonly dir: string; readonly since: number; readonly onSkippedLine: () => void }) => AsyncIterable<HistoryUsageEntry>;
+  readonly scanRecentHistory?: (options: {
+    readonly dir: string;
+    readonly since: number;
+    readonly onSkippedLine: () => void;
+  }) => AsyncIterable<HistoryUsageEntry>;
   /** Scopes a history entry counts in when rebuilding or reconciling; default `agent:<claw_id>`. */
   readonly scopesFor?: (entry: HistoryUsageEntry) => readonly string[];
   readonly now?: () => number;
@@ -71,7 +75,10 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
  * The shared coordination state beside the ledger (key health, circuits): on Redis under the ledger's prefix with
  * TOLLGATE_LEDGER=redis, in memory otherwise.
  */
-export async function createSharedState(options: { readonly config: Config; readonly onStateChange?: CreateLedgerOptions['onStateChange'] }): Promise<SharedState> {
+export async function createSharedState(options: {
+  readonly config: Config;
+  readonly onStateChange?: CreateLedgerOptions['onStateChange'];
+}): Promise<SharedState> {
   const { ledger } = options.config;
   if (ledger.kind !== 'redis') return new MemorySharedState();
   const { createRedisSharedState } = (await import(REDIS_SHARED_MODULE)) as RedisSharedModule;
@@ -137,7 +144,13 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
     lock: input.lock,
     lines,
     now,
-    compaction: { everyMs: JOURNAL_COMPACTION_MS, retentionMs, now, snapshot, onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`) },
+    compaction: {
+      everyMs: JOURNAL_COMPACTION_MS,
+      retentionMs,
+      now,
+      snapshot,
+      onError: (error) => options.onWarning?.(`ledger journal compaction failed (the file is left as it was): ${error.message}`),
+    },
   });
   ledger.attachJournal(journal);
   const historyDir = options.config.historyDir;

@@ -127,7 +127,7 @@ function lockedError(input: { dir: string; found: Found; staleAfterMs: number })
   const who = holder ? `tollgate pid ${holder.pid} on ${holder.host} (since ${holder.started_at})` : 'another tollgate (its lock file is being written)';
   return new DataDirLockedError(
     `the embedded ledger's data directory ${input.dir} is in use by ${who}. Two processes on one journal would ` +
-      'overwrite each other\'s spend: give each its own TOLLGATE_DATA_DIR and CLAW_SESSION_HISTORY_DIR, or share budgets ' +
+      "overwrite each other's spend: give each its own TOLLGATE_DATA_DIR and CLAW_SESSION_HISTORY_DIR, or share budgets " +
       `with TOLLGATE_LEDGER=redis (docs/deploy.md). A lock left by a process on another host is taken over once it is ${Math.round(input.staleAfterMs / 1000)} s old.`,
   );
 }
@@ -187,7 +187,7 @@ async function refresh(input: { file: string; me: Holder; onWarning: (message: s
   const other = found.holder;
   input.onWarning(
     `the data directory's lock file ${file} was taken over by tollgate pid ${other.pid} on ${other.host} (since ${other.started_at}) ` +
-      'while this process still writes its journal: two embedded ledgers on one journal overwrite each other\'s spend; stop one of them',
+      "while this process still writes its journal: two embedded ledgers on one journal overwrite each other's spend; stop one of them",
   );
   return false;
 }

@@ -1,15 +1,5 @@
 // The embedded ledger: rolling-window usage per scope in memory, atomic reservations with leases, settlements journaled.
-import type {
-  ClaimResult,
-  Ledger,
-  LedgerHealth,
-  LimitCheck,
-  LimitStanding,
-  RecordInput,
-  ReserveInput,
-  ReserveOutcome,
-  SettleInput,
-} from './ledger.ts';
+import type { ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, RecordInput, ReserveInput, ReserveOutcome, SettleInput } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
 import { bucketLevels, coarseningSteps, type CoarseningStep } from './bucket-levels.ts';
@@ -290,7 +280,8 @@ export class MemoryLedger implements Ledger {
     if (column < 0) throw new TypeError(`ledger: unknown metric "${check.metric}"`);
     const period = check.period;
     const periodReset = period ? Math.max(0, period.until - now) : null;
-    if (!state) return buildStanding(check, { used: check.lifetime ? (this.scopes.retiredLife(check.scope)?.[column] ?? 0) : 0, reserved: 0, resetMs: periodReset });
+    if (!state)
+      return buildStanding(check, { used: check.lifetime ? (this.scopes.retiredLife(check.scope)?.[column] ?? 0) : 0, reserved: 0, resetMs: periodReset });
     if (check.lifetime || state.isSession) return buildStanding(check, { used: state.lifeUsed(column, now), reserved: state.reserved[column], resetMs: null });
     this.prune(state, now);
     // a calendar window counts usage at or after its start (the log counts what is after `since`)

@@ -86,7 +86,14 @@ export class ScopeState {
     const log = this.log.clone();
     const beyond = Float64Array.from(this.life);
     for (const event of log.events()) for (let column = 0; column < METRIC_COUNT; column++) beyond[column] -= event.row[column];
-    return { scope, log, life: Float64Array.from(this.life), lastAt: this.lastAt, now, records: log.size + (beyond.some((value) => Math.round(value) > 0) ? 1 : 0) };
+    return {
+      scope,
+      log,
+      life: Float64Array.from(this.life),
+      lastAt: this.lastAt,
+      now,
+      records: log.size + (beyond.some((value) => Math.round(value) > 0) ? 1 : 0),
+    };
   }
 }
 

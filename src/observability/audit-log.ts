@@ -29,7 +29,9 @@ export interface AuditLogHandle {
 
 /** Subscribes the audit log to the bus. Call `flush()` at shutdown so buffered lines reach stdout. */
 export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
-  const destination = (options.destination ?? pino.destination({ dest: 1, sync: true })) as pino.DestinationStream & { flush?: (cb: (err?: Error) => void) => void };
+  const destination = (options.destination ?? pino.destination({ dest: 1, sync: true })) as pino.DestinationStream & {
+    flush?: (cb: (err?: Error) => void) => void;
+  };
   // pino decides whether the level lets info lines through; the line itself is built here with one JSON.stringify
   // (pino's per-field serialiser and its line hook cost 3× as much per event, and this runs 2–3 times per call)
   const enabled = pino({ level: options.level ?? 'info' }, destination).isLevelEnabled('info');
@@ -61,15 +63,16 @@ export function attachAuditLog(options: AuditLogOptions): AuditLogHandle {
   };
   const handle = (() => detach()) as AuditLogHandle;
   handle.detach = detach;
-  handle.flush = () => new Promise<void>((resolve) => {
-    writePending();
-    try {
-      if (typeof destination.flush === 'function') destination.flush(() => resolve());
-      else resolve();
-    } catch {
-      resolve(); // a destination that is not ready or already closed has nothing more to flush
-    }
-  });
+  handle.flush = () =>
+    new Promise<void>((resolve) => {
+      writePending();
+      try {
+        if (typeof destination.flush === 'function') destination.flush(() => resolve());
+        else resolve();
+      } catch {
+        resolve(); // a destination that is not ready or already closed has nothing more to flush
+      }
+    });
   return handle;
 }
 

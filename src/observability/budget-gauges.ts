@@ -54,7 +54,13 @@ export async function readBudgetRows(input: BudgetReadInput): Promise<BudgetRow[
     }
     const standings = checks.length > 0 ? await input.ledger.standing(checks) : [];
     standings.forEach((standing, index) => {
-      const row = { labels: labels[index], usd: labels[index][2] === 'usd', limit: standing.limit, used: standing.used + standing.reserved, remaining: standing.remaining };
+      const row = {
+        labels: labels[index],
+        usd: labels[index][2] === 'usd',
+        limit: standing.limit,
+        used: standing.used + standing.reserved,
+        remaining: standing.remaining,
+      };
       // the same labels twice (no agent or limit id repeats today) keep one series: the first place, the last value
       const key = row.labels.join('\u0000');
       const seen = indexByKey.get(key);
@@ -67,7 +73,13 @@ export async function readBudgetRows(input: BudgetReadInput): Promise<BudgetRow[
 
 /** The three gauge families (USD for usd metrics, counts otherwise); no series when the ledger could not be read. */
 export function budgetFamilies(rows: readonly BudgetRow[] | null): Family[] {
-  const family = (name: string, help: string, value: (row: BudgetRow) => number): Family => ({ name, help, type: 'gauge', labelNames: LABEL_NAMES, series: seriesOf(rows ?? [], value) });
+  const family = (name: string, help: string, value: (row: BudgetRow) => number): Family => ({
+    name,
+    help,
+    type: 'gauge',
+    labelNames: LABEL_NAMES,
+    series: seriesOf(rows ?? [], value),
+  });
   return [
     family('tollgate_budget_limit', 'Budget limit (USD for usd metrics, counts otherwise).', (row) => row.limit),
     family('tollgate_budget_used', 'Usage in the window, settled plus reserved (USD for usd metrics).', (row) => row.used),

@@ -51,14 +51,38 @@ const LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 12
 
 /** The counters: tallied on the hot path, written from the tallies at scrape time. */
 const COUNTERS = {
-  requests: { name: 'tollgate_requests_total', help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).', labelNames: ['agent', 'model', 'status'] },
-  tokens: { name: 'tollgate_tokens_total', help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).', labelNames: ['agent', 'model', 'kind'] },
+  requests: {
+    name: 'tollgate_requests_total',
+    help: 'Model calls answered, by agent, provider/model and HTTP status (0 = no HTTP answer).',
+    labelNames: ['agent', 'model', 'status'],
+  },
+  tokens: {
+    name: 'tollgate_tokens_total',
+    help: 'Tokens reported by upstream, by kind (input, output, cache_read, cache_write).',
+    labelNames: ['agent', 'model', 'kind'],
+  },
   cost: { name: 'tollgate_cost_micros_total', help: 'Priced spend in micro-dollars (1 USD = 1e6).', labelNames: ['agent', 'model'] },
   unpriced: { name: 'tollgate_unpriced_requests_total', help: 'Calls that reported usage but have no known price.', labelNames: ['agent', 'model'] },
-  decisions: { name: 'tollgate_budget_decisions_total', help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).', labelNames: ['agent', 'outcome'] },
-  interventions: { name: 'tollgate_interventions_total', help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).', labelNames: ['agent', 'intervention'] },
-  failovers: { name: 'tollgate_failovers_total', help: 'Switches to a model policy\'s next candidate, by candidate left (provider/model), candidate taken and cllama reason (http_500, transport_error, ...).', labelNames: ['from', 'to', 'reason'] },
-  circuits: { name: 'tollgate_circuit_changes_total', help: 'Candidate circuits changing state (open, half_open, closed), by provider/model.', labelNames: ['model', 'state'] },
+  decisions: {
+    name: 'tollgate_budget_decisions_total',
+    help: 'Budget admission decisions by outcome (allow, soft, block, unavailable).',
+    labelNames: ['agent', 'outcome'],
+  },
+  interventions: {
+    name: 'tollgate_interventions_total',
+    help: 'Interventions by name (budget_exceeded, rate_limited, budget_check_unavailable, model_downgraded, ...).',
+    labelNames: ['agent', 'intervention'],
+  },
+  failovers: {
+    name: 'tollgate_failovers_total',
+    help: "Switches to a model policy's next candidate, by candidate left (provider/model), candidate taken and cllama reason (http_500, transport_error, ...).",
+    labelNames: ['from', 'to', 'reason'],
+  },
+  circuits: {
+    name: 'tollgate_circuit_changes_total',
+    help: 'Candidate circuits changing state (open, half_open, closed), by provider/model.',
+    labelNames: ['model', 'state'],
+  },
   overrides: { name: 'tollgate_override_changes_total', help: 'Governance override changes made through the admin API.', labelNames: ['action'] },
 } as const;
 type CounterKey = keyof typeof COUNTERS;
@@ -77,18 +101,31 @@ const PROM_RENDERED = {
   loopLag: 'tollgate_event_loop_lag_seconds',
 } as const;
 
-
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   const now = options.now ?? Date.now;
   const registers = [registry];
   // counted on the hot path as plain numbers, written out as counters whenever they are scraped
-  const tallies = Object.fromEntries(Object.entries(COUNTERS).map(([key, counter]) => [key, new Tally(counter.labelNames)])) as Record<CounterKey, Tally<string>>;
-  const latency = new Histogram({ name: PROM_RENDERED.latency, help: 'Time from request start to the end of the relayed upstream response.', labelNames: ['provider', 'model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+  const tallies = Object.fromEntries(Object.entries(COUNTERS).map(([key, counter]) => [key, new Tally(counter.labelNames)])) as Record<
+    CounterKey,
+    Tally<string>
+  >;
+  const latency = new Histogram({
+    name: PROM_RENDERED.latency,
+    help: 'Time from request start to the end of the relayed upstream response.',
+    labelNames: ['provider', 'model'],
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  });
   const ledgerUp = new Gauge({ name: PROM_RENDERED.ledgerUp, help: '1 when the budget ledger answers its health check.', labelNames: ['kind'], registers });
   const historyPending = new Gauge({ name: PROM_RENDERED.historyPending, help: 'Session history entries queued but not yet written.', registers });
   const inFlight = new Gauge({ name: PROM_RENDERED.inFlight, help: 'Model calls in progress (admitted, not yet charged, recorded and observed).', registers });
-  const loopLag = new Gauge({ name: PROM_RENDERED.loopLag, help: 'Event-loop delay since the previous scrape: p50, p99 and max.', labelNames: ['stat'], registers });
+  const loopLag = new Gauge({
+    name: PROM_RENDERED.loopLag,
+    help: 'Event-loop delay since the previous scrape: p50, p99 and max.',
+    labelNames: ['stat'],
+    registers,
+  });
 
   const models = new ModelLabels();
   const onEvent = (event: ProxyEvent): void => {
@@ -134,10 +171,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const departed = new DepartedAgents();
   const forgetDeparted = (): void => {
     const present = new Set(options.agents.list().map((agent) => agent.id));
-    const gone = departed.check({ held: labelsAt(PER_AGENT.map((key) => tallies[key]), 0), present: (id) => present.has(id) });
+    const gone = departed.check({
+      held: labelsAt(
+        PER_AGENT.map((key) => tallies[key]),
+        0,
+      ),
+      present: (id) => present.has(id),
+    });
     if (gone.size === 0) return;
     for (const key of PER_AGENT) tallies[key].dropWhere(0, gone);
-    const inUse = new Set(labelsAt(PER_MODEL.map((key) => tallies[key]), 1));
+    const inUse = new Set(
+      labelsAt(
+        PER_MODEL.map((key) => tallies[key]),
+        1,
+      ),
+    );
     for (const series of models.retain(inUse)) latency.remove(series);
   };
   const forgetTimer = setInterval(forgetDeparted, options.forgetEveryMs ?? DEFAULT_FORGET_EVERY_MS);

@@ -5,8 +5,20 @@ const MAX_DEPTH = 10;
 
 /** Exact key names (normalised to snake_case lower case) whose values are never logged. */
 const SECRET_KEYS = new Set([
-  'authorization', 'proxy_authorization', 'x_api_key', 'api_key', 'apikey', 'x_goog_api_key', 'secret', 'token',
-  'password', 'passwd', 'cookie', 'set_cookie', 'credentials', 'private_key',
+  'authorization',
+  'proxy_authorization',
+  'x_api_key',
+  'api_key',
+  'apikey',
+  'x_goog_api_key',
+  'secret',
+  'token',
+  'password',
+  'passwd',
+  'cookie',
+  'set_cookie',
+  'credentials',
+  'private_key',
 ]);
 const SECRET_SUFFIXES = ['_token', '_secret', '_api_key', '_apikey', '_password', '_authorization', '_private_key'];
 
@@ -20,7 +32,10 @@ const SECRET_TEXT_PATTERNS: ReadonlyArray<[RegExp, string]> = [
 
 /** snake_case, lower case: `apiKey` / `X-Api-Key` / `API_KEY` all become `api_key` / `x_api_key`. */
 export function normaliseKey(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toLowerCase();
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/-/g, '_')
+    .toLowerCase();
 }
 
 /** Whether a field of this name holding this value must be redacted. */

@@ -62,7 +62,14 @@ export async function admitCall(input: AdmitInput): Promise<AdmittedCall> {
     interventions.push('output_capped');
   }
   const adapter = takesAdapter({ settings: adapterSettings, protocol, route })
-    ? adapterPlan({ settings: adapterSettings, route, query: request.query, chatBody: prepared.upstreamBody, stream: prepared.stream, includeUsage: prepared.clientWantsUsage })
+    ? adapterPlan({
+        settings: adapterSettings,
+        route,
+        query: request.query,
+        chatBody: prepared.upstreamBody,
+        stream: prepared.stream,
+        includeUsage: prepared.clientWantsUsage,
+      })
     : undefined;
   for (const name of adapter?.interventions ?? []) {
     interventions.push(name);

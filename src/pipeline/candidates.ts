@@ -23,7 +23,9 @@ export function planCandidates(input: { request: CallRequest; deps: PipelineDeps
   const { request, deps } = input;
   const parsed = deps.modelPolicies.effective(request.agent);
   if (parsed.kind === 'invalid') {
-    throw new ProxyError('model_policy_invalid', { message: `the model policy of agent "${request.agent.id}" is unusable (wrongly typed: see tollgate validate); no model call is made until it is fixed` });
+    throw new ProxyError('model_policy_invalid', {
+      message: `the model policy of agent "${request.agent.id}" is unusable (wrongly typed: see tollgate validate); no model call is made until it is fixed`,
+    });
   }
   if (parsed.kind === 'policy' && isActive(parsed.policy)) {
     const policy = routedWithPolicy({ request, deps, policy: parsed.policy });

@@ -38,7 +38,8 @@ export function chargeableUsage(input: ChargeableUsageInput): Usage | null {
   const reported = hasUsage(relay.usage) ? relay.usage : null;
   const consumed = relay.end === 'complete' ? input.ok : reported !== null || relay.dataEvents > 0 || input.upstreamWorked;
   if (!consumed) return reported;
-  const hasInput = reported !== null && (reported.inputTokens !== undefined || reported.cacheReadTokens !== undefined || reported.cacheWriteTokens !== undefined);
+  const hasInput =
+    reported !== null && (reported.inputTokens !== undefined || reported.cacheReadTokens !== undefined || reported.cacheWriteTokens !== undefined);
   const finalOutput = reported?.outputTokens !== undefined && (!relay.sse || relay.finalUsage);
   if (hasInput && finalOutput) return reported;
   const usage: Usage = reported === null ? {} : { ...reported };

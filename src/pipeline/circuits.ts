@@ -136,7 +136,15 @@ export class Circuits implements CandidateCircuits {
   }
 
   #emit(input: { provider: string; model: string; state: CircuitEvent['state']; failures?: number; until?: string; requestId?: string }): void {
-    const event: CircuitEvent = { type: 'circuit', claw_id: null, model: null, intervention: null, provider: input.provider, upstream_model: input.model, state: input.state };
+    const event: CircuitEvent = {
+      type: 'circuit',
+      claw_id: null,
+      model: null,
+      intervention: null,
+      provider: input.provider,
+      upstream_model: input.model,
+      state: input.state,
+    };
     if (input.failures !== undefined) event.failures = input.failures;
     if (input.until !== undefined) event.until = input.until;
     if (input.requestId !== undefined) event.request_id = input.requestId;

@@ -94,7 +94,17 @@ async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res
   const { adapter } = call; // history keeps the chat-shaped body; the Responses one goes upstream
   const body = Buffer.from(adapter ? adapter.bodyText : call.upstreamBodyText);
   const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
-  deps.bus.emit({ type: 'request', claw_id: call.agent.id, model: route.requestedModel, intervention: null, request_id: call.id, path: call.path, provider: route.provider.name, upstream_model: route.upstreamModel, stream: call.stream });
+  deps.bus.emit({
+    type: 'request',
+    claw_id: call.agent.id,
+    model: route.requestedModel,
+    intervention: null,
+    request_id: call.id,
+    path: call.path,
+    provider: route.provider.name,
+    upstream_model: route.upstreamModel,
+    stream: call.stream,
+  });
   const headersTimeoutMs = call.stream ? timeouts.firstByteMs : timeouts.dispatchMs;
   const url = adapter?.url ?? route.url;
   // the provider's key pool picks the key, and moves to the next on a 401/402/403/429 (key-attempts.ts)
@@ -167,7 +177,16 @@ function upstreamWasWorking(input: { cancel: CallCancel; answeredOk: boolean; er
 
 /** The relay result of a call that ended before any of its answer was relayed. */
 function cutBeforeAnswer(call: AdmittedCall, res: ServerResponse): RelayResult {
-  return { end: res.destroyed ? 'client_aborted' : 'upstream_error', sse: call.stream, usage: null, bodyText: '', dataEvents: 0, generatedBytes: 0, finalUsage: false, truncated: false };
+  return {
+    end: res.destroyed ? 'client_aborted' : 'upstream_error',
+    sse: call.stream,
+    usage: null,
+    bodyText: '',
+    dataEvents: 0,
+    generatedBytes: 0,
+    finalUsage: false,
+    truncated: false,
+  };
 }
 
 /** JSON.parse takes any depth, JSON.stringify recurses: a body nested thousands deep is the caller's error, not ours. */

@@ -113,7 +113,9 @@ async function tryCandidate(input: CallInput & { policy: PolicyRouting; index: n
  * Admits the candidate at its own price. Before any failure a refusal is the call's answer, as without a policy; after
  * one, a candidate over budget is skipped (null) and never sent.
  */
-async function admitCandidate(input: CallInput & { policy: PolicyRouting; index: number; state: LoopState; route: Route; probe: boolean }): Promise<AdmittedCall | null> {
+async function admitCandidate(
+  input: CallInput & { policy: PolicyRouting; index: number; state: LoopState; route: Route; probe: boolean },
+): Promise<AdmittedCall | null> {
   const { request, progress, deps, route, state } = input;
   let call: AdmittedCall;
   try {
@@ -152,9 +154,11 @@ export function failoverReason(input: { error: unknown; res: ServerResponse; cal
 const POOL_REASONS: ReadonlySet<string> = new Set(['provider_cooldown', 'provider_keys_exhausted']);
 
 function isBudgetRefusal(error: unknown): error is ProxyError {
-  return error instanceof ProxyError && (error.code === 'budget_exceeded' || error.code === 'rate_limited' || error.code === 'unknown_cost_blocked' || error.code === 'budget_unavailable');
+  return (
+    error instanceof ProxyError &&
+    (error.code === 'budget_exceeded' || error.code === 'rate_limited' || error.code === 'unknown_cost_blocked' || error.code === 'budget_unavailable')
+  );
 }
-
 
 /** cllama's `failover` event then `provider_exhausted_failover`, in that order. */
 function switched(input: { request: CallRequest; deps: PipelineDeps; failure: Failure; to: Route; slotIndex: number }): void {
@@ -183,7 +187,8 @@ function switched(input: { request: CallRequest; deps: PipelineDeps; failure: Fa
 function reportResolution(input: { request: CallRequest; plan: PolicyRouting; deps: PipelineDeps }): void {
   const { request, plan, deps } = input;
   const first = plan.candidates[0];
-  if (plan.resolution.reason) intervene({ request, deps, name: plan.resolution.reason, route: first, extra: { from_model: plan.requestedModel, to_model: plan.resolution.chosenRef } });
+  if (plan.resolution.reason)
+    intervene({ request, deps, name: plan.resolution.reason, route: first, extra: { from_model: plan.requestedModel, to_model: plan.resolution.chosenRef } });
   if (plan.failoverUnreachable) intervene({ request, deps, name: 'policy_failover_unreachable', route: first });
 }
 

@@ -40,5 +40,7 @@ export async function readRequest(input: { req: IncomingMessage; progress: CallP
 }
 
 function tooDeep(maxDepth: number): ProxyError {
-  return new ProxyError('body_too_deep', { message: `request body nested too deeply: objects and arrays deeper than ${maxDepth} levels are refused (TOLLGATE_MAX_JSON_DEPTH)` });
+  return new ProxyError('body_too_deep', {
+    message: `request body nested too deeply: objects and arrays deeper than ${maxDepth} levels are refused (TOLLGATE_MAX_JSON_DEPTH)`,
+  });
 }

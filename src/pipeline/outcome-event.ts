@@ -57,7 +57,11 @@ function relayedEvent(call: AdmittedCall, relay: RelayResult): ResponseEvent | E
   const event: ResponseEvent | ErrorEvent =
     relay.end === 'complete'
       ? Object.assign(fields, { type: 'response' as const })
-      : Object.assign(fields, { type: 'error' as const, error: relay.end === 'incomplete' ? 'stream ended without its terminator' : `stream ended early: ${relay.end}`, outcome: relay.end });
+      : Object.assign(fields, {
+          type: 'error' as const,
+          error: relay.end === 'incomplete' ? 'stream ended without its terminator' : `stream ended early: ${relay.end}`,
+          outcome: relay.end,
+        });
   if (call.usage) addChargeFields(event, call);
   return event;
 }

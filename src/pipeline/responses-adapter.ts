@@ -37,7 +37,14 @@ export function checkAdaptable(body: Record<string, unknown>, settings: Response
  * The plan for a prepared chat body (model replaced, output cap set): the Responses body for `<base>/responses`, always
  * whole upstream (a streaming agent gets a synthetic stream once the reply is in).
  */
-export function adapterPlan(input: { readonly settings: ResponsesAdapterSettings; readonly route: Route; readonly query: string; readonly chatBody: Record<string, unknown>; readonly stream: boolean; readonly includeUsage: boolean }): AdapterPlan {
+export function adapterPlan(input: {
+  readonly settings: ResponsesAdapterSettings;
+  readonly route: Route;
+  readonly query: string;
+  readonly chatBody: Record<string, unknown>;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+}): AdapterPlan {
   const adapted = chatToResponsesRequest(input.chatBody, input.settings);
   return {
     url: `${input.route.provider.baseUrl}/responses${input.query ? `?${input.query}` : ''}`,
@@ -60,10 +67,20 @@ function translateReply(input: { status: number; bodyText: string; json: unknown
   }
   const translated = responsesToChatCompletion(input.json);
   if (translated.kind === 'failed') return { kind: 'failed', reason: translated.reason, usage: responses.usageFromJson(input.json) };
-  if (translated.kind === 'pass' && !streamed) return { kind: 'answer', text: input.bodyText, contentType: 'application/json', sse: false, json: input.json, usage: chat.usageFromJson(input.json), generatedBytes: 0 };
+  if (translated.kind === 'pass' && !streamed)
+    return {
+      kind: 'answer',
+      text: input.bodyText,
+      contentType: 'application/json',
+      sse: false,
+      json: input.json,
+      usage: chat.usageFromJson(input.json),
+      generatedBytes: 0,
+    };
   const completion = translated.kind === 'completion' ? translated.completion : {};
   const usage = chat.usageFromJson(completion);
-  if (!streamed) return { kind: 'answer', text: JSON.stringify(completion), contentType: 'application/json', sse: false, json: completion, usage, generatedBytes: 0 };
+  if (!streamed)
+    return { kind: 'answer', text: JSON.stringify(completion), contentType: 'application/json', sse: false, json: completion, usage, generatedBytes: 0 };
   const text = chatCompletionToSse(completion, { includeUsage: input.includeUsage, nowSeconds: Math.floor(Date.now() / 1000) });
   return { kind: 'answer', text, contentType: 'text/event-stream', sse: true, usage, generatedBytes: generatedBytes(text) };
 }

@@ -12,7 +12,9 @@ export function microsToUsdText(micros: number): string {
   const sign = micros < 0 ? '-' : '';
   const whole = Math.abs(Math.round(micros));
   const dollars = Math.floor(whole / MICROS_PER_USD);
-  const fraction = String(whole % MICROS_PER_USD).padStart(6, '0').replace(/0+$/, '');
+  const fraction = String(whole % MICROS_PER_USD)
+    .padStart(6, '0')
+    .replace(/0+$/, '');
   return `${sign}${dollars}${fraction ? `.${fraction}` : ''}`;
 }
 

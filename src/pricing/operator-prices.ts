@@ -49,12 +49,15 @@ export function parseOperatorPrices(text: string, source: string): OperatorPrice
   for (const [name, rates] of Object.entries(parsed.data.models)) {
     const key = name.trim().toLowerCase();
     if (models.has(key)) throw new Error(`price file ${source}: models["${name}"]: duplicate of another entry (names are case-insensitive)`);
-    models.set(key, Object.freeze({
-      inputPerMTok: rates.input_per_mtok,
-      outputPerMTok: rates.output_per_mtok,
-      ...(rates.cache_read_per_mtok !== undefined ? { cacheReadPerMTok: rates.cache_read_per_mtok } : {}),
-      ...(rates.cache_write_per_mtok !== undefined ? { cacheWritePerMTok: rates.cache_write_per_mtok } : {}),
-    }));
+    models.set(
+      key,
+      Object.freeze({
+        inputPerMTok: rates.input_per_mtok,
+        outputPerMTok: rates.output_per_mtok,
+        ...(rates.cache_read_per_mtok !== undefined ? { cacheReadPerMTok: rates.cache_read_per_mtok } : {}),
+        ...(rates.cache_write_per_mtok !== undefined ? { cacheWritePerMTok: rates.cache_write_per_mtok } : {}),
+      }),
+    );
   }
   return { models };
 }

@@ -101,12 +101,14 @@ class PriceBook implements Pricer {
     for (const key of operatorKeys(provider, model)) {
       const rates = this.operator.models.get(key);
       if (!rates) continue;
-      const card = singleRateCard(rateSet({
-        input: rates.inputPerMTok,
-        output: rates.outputPerMTok,
-        ...(rates.cacheReadPerMTok !== undefined ? { cacheRead: rates.cacheReadPerMTok } : {}),
-        ...(rates.cacheWritePerMTok !== undefined ? { cacheWrite: rates.cacheWritePerMTok } : {}),
-      }));
+      const card = singleRateCard(
+        rateSet({
+          input: rates.inputPerMTok,
+          output: rates.outputPerMTok,
+          ...(rates.cacheReadPerMTok !== undefined ? { cacheRead: rates.cacheReadPerMTok } : {}),
+          ...(rates.cacheWritePerMTok !== undefined ? { cacheWrite: rates.cacheWritePerMTok } : {}),
+        }),
+      );
       return { source: 'operator', card };
     }
     return null;
@@ -122,6 +124,5 @@ class PriceBook implements Pricer {
 }
 
 function reportsTokens(usage: Usage): boolean {
-  return usage.inputTokens !== undefined || usage.outputTokens !== undefined
-    || usage.cacheReadTokens !== undefined || usage.cacheWriteTokens !== undefined;
+  return usage.inputTokens !== undefined || usage.outputTokens !== undefined || usage.cacheReadTokens !== undefined || usage.cacheWriteTokens !== undefined;
 }

@@ -48,9 +48,10 @@ export function selectRates(card: RateCard, atMs: number): RateSet {
       if (atMs >= condition.startsAtMs) return rates;
     } else {
       const second = (atMs / 1000) % 86_400;
-      const inside = condition.endSec < condition.startSec
-        ? second >= condition.startSec || second < condition.endSec
-        : second >= condition.startSec && second < condition.endSec;
+      const inside =
+        condition.endSec < condition.startSec
+          ? second >= condition.startSec || second < condition.endSec
+          : second >= condition.startSec && second < condition.endSec;
       if (inside) return rates;
     }
   }
@@ -64,10 +65,11 @@ export function selectRates(card: RateCard, atMs: number): RateSet {
  */
 export function costMicros(rates: RateSet, usage: Usage): number {
   const inputSize = totalInputTokens(usage);
-  const sum = (usage.inputTokens ?? 0) * rateAt(rates.input, inputSize)
-    + (usage.outputTokens ?? 0) * rateAt(rates.output, inputSize)
-    + (usage.cacheReadTokens ?? 0) * rateAt(rates.cacheRead, inputSize)
-    + (usage.cacheWriteTokens ?? 0) * rateAt(rates.cacheWrite, inputSize);
+  const sum =
+    (usage.inputTokens ?? 0) * rateAt(rates.input, inputSize) +
+    (usage.outputTokens ?? 0) * rateAt(rates.output, inputSize) +
+    (usage.cacheReadTokens ?? 0) * rateAt(rates.cacheRead, inputSize) +
+    (usage.cacheWriteTokens ?? 0) * rateAt(rates.cacheWrite, inputSize);
   return roundMicros(sum);
 }
 
@@ -87,7 +89,13 @@ export function ratesForInputSize(set: RateSet, inputSize: number): ModelRates {
   const input = rateAt(set.input, inputSize);
   const output = rateAt(set.output, inputSize);
   if (input === set.flat.inputPerMTok && output === set.flat.outputPerMTok) return set.flat;
-  return { ...set.flat, inputPerMTok: input, outputPerMTok: output, cacheReadPerMTok: rateAt(set.cacheRead, inputSize), cacheWritePerMTok: rateAt(set.cacheWrite, inputSize) };
+  return {
+    ...set.flat,
+    inputPerMTok: input,
+    outputPerMTok: output,
+    cacheReadPerMTok: rateAt(set.cacheRead, inputSize),
+    cacheWritePerMTok: rateAt(set.cacheWrite, inputSize),
+  };
 }
 
 export function baseRate(rate: Rate): number {

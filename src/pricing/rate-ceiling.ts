@@ -51,6 +51,7 @@ function highest(rate: unknown): number {
   if (typeof rate !== 'object' || rate === null) return 0;
   const { base, tiers } = rate as { base?: unknown; tiers?: unknown };
   let top = typeof base === 'number' && Number.isFinite(base) ? base : 0;
-  if (Array.isArray(tiers)) for (const tier of tiers as { price?: unknown }[]) if (typeof tier?.price === 'number' && Number.isFinite(tier.price)) top = Math.max(top, tier.price);
+  if (Array.isArray(tiers))
+    for (const tier of tiers as { price?: unknown }[]) if (typeof tier?.price === 'number' && Number.isFinite(tier.price)) top = Math.max(top, tier.price);
   return top;
 }

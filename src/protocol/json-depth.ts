@@ -52,7 +52,7 @@ export function jsonDeeperThan(text: string, maxDepth: number): boolean {
 
 /** Index of the quote that ends the string whose content starts at `from`, or -1 when none does. */
 function closingQuote(text: string, from: number): number {
-  for (let search = from; ;) {
+  for (let search = from; ; ) {
     const quote = text.indexOf('"', search);
     if (quote < 0) return -1;
     let backslashes = 0;

@@ -68,7 +68,9 @@ function canonical(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.replace(/\s+/g, ' ').trim());
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (isObject(value)) {
-    const keys = Object.keys(value).filter((key) => !VOLATILE_KEYS.has(key)).sort();
+    const keys = Object.keys(value)
+      .filter((key) => !VOLATILE_KEYS.has(key))
+      .sort();
     return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
   }
   return value === undefined ? 'null' : JSON.stringify(value);

@@ -21,6 +21,12 @@ export function totalInputTokens(usage: Usage): number {
 }
 
 export function hasUsage(usage: Usage | null | undefined): usage is Usage {
-  return !!usage && (usage.inputTokens !== undefined || usage.outputTokens !== undefined || usage.cacheReadTokens !== undefined
-    || usage.cacheWriteTokens !== undefined || usage.reportedCostUsd !== undefined);
+  return (
+    !!usage &&
+    (usage.inputTokens !== undefined ||
+      usage.outputTokens !== undefined ||
+      usage.cacheReadTokens !== undefined ||
+      usage.cacheWriteTokens !== undefined ||
+      usage.reportedCostUsd !== undefined)
+  );
 }

@@ -68,12 +68,18 @@ function walkValue(scan: Scan): void {
  */
 function isStructureKey(data: string, start: number, end: number): boolean {
   switch (end - start) {
-    case 2: return data.startsWith('id', start);
-    case 4: return data.startsWith('type', start) || data.startsWith('role', start);
-    case 9: return data.startsWith('signature', start);
-    case 11: return data.startsWith('stop_reason', start);
-    case 13: return data.startsWith('stop_sequence', start) || data.startsWith('finish_reason', start);
-    default: return false;
+    case 2:
+      return data.startsWith('id', start);
+    case 4:
+      return data.startsWith('type', start) || data.startsWith('role', start);
+    case 9:
+      return data.startsWith('signature', start);
+    case 11:
+      return data.startsWith('stop_reason', start);
+    case 13:
+      return data.startsWith('stop_sequence', start) || data.startsWith('finish_reason', start);
+    default:
+      return false;
   }
 }
 

@@ -65,7 +65,19 @@ export async function relayStream(input: RelayInput, codings: readonly ContentCo
 function newStreamState(input: RelayInput): StreamState {
   const parser = new SseParser({ maxBlockChars: input.maxBytes });
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
-  return { parser, reader: input.protocol.streamUsageReader(), strip: input.stripUsageChunk, maxBytes: input.maxBytes, hold: input.hold ?? null, pendingHeld: 0, chunks: [], kept: 0, truncated: false, dataEvents: 0, generatedBytes: 0 };
+  return {
+    parser,
+    reader: input.protocol.streamUsageReader(),
+    strip: input.stripUsageChunk,
+    maxBytes: input.maxBytes,
+    hold: input.hold ?? null,
+    pendingHeld: 0,
+    chunks: [],
+    kept: 0,
+    truncated: false,
+    dataEvents: 0,
+    generatedBytes: 0,
+  };
 }
 
 /** The first byte or a later chunk is late. */
@@ -160,7 +172,16 @@ function streamResult(run: StreamRun): RelayResult {
     // an incomplete stream's last block may have been relayed without its blank line, stripped or not
     writeStreamError({ res, protocol: input.protocol, end, message: run.failure, closeBlock: !state.strip || end === 'incomplete' });
   }
-  return { end, sse: true, usage: facts.usage, bodyText, dataEvents: state.dataEvents, generatedBytes: facts.generatedBytes, finalUsage: facts.finalUsage, truncated: state.truncated };
+  return {
+    end,
+    sse: true,
+    usage: facts.usage,
+    bodyText,
+    dataEvents: state.dataEvents,
+    generatedBytes: facts.generatedBytes,
+    finalUsage: facts.finalUsage,
+    truncated: state.truncated,
+  };
 }
 
 function readerFacts(reader: StreamUsageReader): Omit<StreamFacts, 'generatedBytes'> {

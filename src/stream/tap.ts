@@ -96,7 +96,7 @@ function isEventStream(header: string | string[] | undefined): boolean {
   const contentType = typeof header === 'string' ? header : String(header ?? '');
   if (contentType.includes(EVENT_STREAM)) return true;
   const first = contentType.charCodeAt(0);
-  return (first === 84 /* T */ || first === 116 /* t */) && contentType.toLowerCase().startsWith(EVENT_STREAM);
+  return (first === 84 /* T */ || first === 116) /* t */ && contentType.toLowerCase().startsWith(EVENT_STREAM);
 }
 
 /** JSON (or anything not SSE): read whole, then answer once with an exact length; a failure mid-body is still a clean error. */
@@ -112,7 +112,17 @@ async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]):
   const bodyText = withoutBom(raw.toString('utf8'));
   const json = parseJsonBody(bodyText);
   if (input.translate) return relayTranslated({ ...input, translate: input.translate }, { bodyText, json });
-  const result: RelayResult = { end: 'complete', sse: false, usage: json === undefined ? null : input.protocol.usageFromJson(json), bodyText, json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
+  const result: RelayResult = {
+    end: 'complete',
+    sse: false,
+    usage: json === undefined ? null : input.protocol.usageFromJson(json),
+    bodyText,
+    json,
+    dataEvents: 0,
+    generatedBytes: 0,
+    finalUsage: true,
+    truncated: false,
+  };
   await input.beforeEnd?.(result);
   const headers = input.headers; // built for this response alone (dispatch.ts), so completed in place
   headers['content-length'] = raw.length;
@@ -129,12 +139,32 @@ async function relayTranslated(input: RelayInput & { translate: AnswerTranslator
   const status = input.upstream.statusCode;
   const answer = input.translate({ status, ...read });
   if (answer.kind === 'failed') {
-    const failed: RelayResult = { end: 'upstream_error', sse: false, usage: answer.usage, bodyText: read.bodyText, json: read.json, dataEvents: 0, generatedBytes: 0, finalUsage: true, truncated: false };
+    const failed: RelayResult = {
+      end: 'upstream_error',
+      sse: false,
+      usage: answer.usage,
+      bodyText: read.bodyText,
+      json: read.json,
+      dataEvents: 0,
+      generatedBytes: 0,
+      finalUsage: true,
+      truncated: false,
+    };
     await input.beforeEnd?.(failed);
     throw new ProxyError('responses_adapter_failed', { message: `failed to translate responses API reply: ${answer.reason}` });
   }
   const raw = Buffer.from(answer.text);
-  const result: RelayResult = { end: 'complete', sse: answer.sse, usage: answer.usage, bodyText: answer.text, json: answer.json, dataEvents: answer.sse ? 1 : 0, generatedBytes: answer.generatedBytes, finalUsage: true, truncated: false };
+  const result: RelayResult = {
+    end: 'complete',
+    sse: answer.sse,
+    usage: answer.usage,
+    bodyText: answer.text,
+    json: answer.json,
+    dataEvents: answer.sse ? 1 : 0,
+    generatedBytes: answer.generatedBytes,
+    finalUsage: true,
+    truncated: false,
+  };
   await input.beforeEnd?.(result);
   const headers = input.headers;
   headers['content-type'] = answer.contentType;

@@ -15,7 +15,11 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
     req.resume();
-    return Promise.reject(new ProxyError('invalid_request', { message: `compressed request bodies are not accepted (content-encoding: ${encoding.slice(0, 40)}): send the JSON as it is` }));
+    return Promise.reject(
+      new ProxyError('invalid_request', {
+        message: `compressed request bodies are not accepted (content-encoding: ${encoding.slice(0, 40)}): send the JSON as it is`,
+      }),
+    );
   }
   const declared = Number(req.headers['content-length']);
   const known = req.headers['content-length'] !== undefined && Number.isFinite(declared);
@@ -142,7 +146,9 @@ function onBodyDeadline(req: TimedRequest): void {
   const ms = req[DEADLINE]?.ms ?? 0;
   forgetDeadline(req);
   if (req.complete) return;
-  const error = new ProxyError('request_timeout', { message: `the request body did not arrive whole within ${ms} ms of its headers (TOLLGATE_BODY_TIMEOUT_MS)` });
+  const error = new ProxyError('request_timeout', {
+    message: `the request body did not arrive whole within ${ms} ms of its headers (TOLLGATE_BODY_TIMEOUT_MS)`,
+  });
   if (!failBodyRead(req, error)) req.socket?.destroy(); // refused or never read, and still arriving: nothing to answer
 }
 

@@ -39,7 +39,8 @@ export class BytesInFlight {
   /** Adds `bytes` to the agent's and the total count, or says why not (nothing is added then). */
   take(agentId: string, bytes: number, heldByCall: number): ProxyError | null {
     const agentHeld = this.heldBy(agentId);
-    if (agentHeld + bytes > this.limits.maxAgentBytes) return refusal('agent_capacity_exhausted', { alone: heldByCall + bytes > this.limits.maxAgentBytes, limit: this.limits.maxAgentBytes });
+    if (agentHeld + bytes > this.limits.maxAgentBytes)
+      return refusal('agent_capacity_exhausted', { alone: heldByCall + bytes > this.limits.maxAgentBytes, limit: this.limits.maxAgentBytes });
     if (this.#total + bytes > this.limits.maxBytes) return refusal('capacity_exhausted', { alone: false, limit: this.limits.maxBytes });
     this.#total += bytes;
     this.#byAgent.set(agentId, agentHeld + bytes);

@@ -21,7 +21,9 @@ export function clientErrorAnswer(error: ClientError, options: { requestTimeoutM
     case 'headers_too_large':
       return new ProxyError('headers_too_large');
     case 'request_timeout':
-      return new ProxyError('request_timeout', { message: `the request did not arrive whole within ${options.requestTimeoutMs} ms (TOLLGATE_REQUEST_TIMEOUT_MS)` });
+      return new ProxyError('request_timeout', {
+        message: `the request did not arrive whole within ${options.requestTimeoutMs} ms (TOLLGATE_REQUEST_TIMEOUT_MS)`,
+      });
     case 'malformed':
       return new ProxyError('malformed_http', { message: `malformed HTTP request (${error.code ?? 'parse error'}): ${error.message}`.slice(0, 300) });
   }

@@ -52,7 +52,9 @@ export function connectionRefusal(socket: Socket): ProxyError | null {
   if (watched[OVER_CAP] === undefined) return null;
   if (watched[OVER_CAP]) clearTimeout(watched[OVER_CAP]);
   watched[OVER_CAP] = null; // answered: the close after the answer ends it
-  return new ProxyError('too_many_connections', { headers: { 'retry-after': String(Math.ceil(CAPACITY_RETRY_MS / 1000)), 'retry-after-ms': String(CAPACITY_RETRY_MS) } });
+  return new ProxyError('too_many_connections', {
+    headers: { 'retry-after': String(Math.ceil(CAPACITY_RETRY_MS / 1000)), 'retry-after-ms': String(CAPACITY_RETRY_MS) },
+  });
 }
 
 /** The first bytes of the request head still arriving on this socket (undefined once a request is being served). */
@@ -84,6 +86,7 @@ function rememberHead(this: WatchedSocket, chunk: Buffer): void {
     return;
   }
   const head = this[HEAD];
-  if (head === undefined) this[HEAD] = Buffer.from(chunk.subarray(0, HEAD_BYTES)); // a copy: never pin the whole chunk
+  if (head === undefined)
+    this[HEAD] = Buffer.from(chunk.subarray(0, HEAD_BYTES)); // a copy: never pin the whole chunk
   else if (head.length < HEAD_BYTES) this[HEAD] = Buffer.concat([head, chunk.subarray(0, HEAD_BYTES - head.length)]);
 }

@@ -10,7 +10,14 @@ export function toProxyError(value: unknown): ProxyError {
 
 export function errorBody(input: { error: ProxyError; protocol: Protocol; requestId: string }): Record<string, unknown> {
   const { error } = input;
-  return input.protocol.errorBody({ code: error.code, status: error.status, message: error.message, requestId: input.requestId, extra: error.extra, param: error.param });
+  return input.protocol.errorBody({
+    code: error.code,
+    status: error.status,
+    message: error.message,
+    requestId: input.requestId,
+    extra: error.extra,
+    param: error.param,
+  });
 }
 
 /** Writes the error unless the response has already started (then the connection is ended). */

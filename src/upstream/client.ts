@@ -104,7 +104,10 @@ export class UpstreamClient {
       const handler = new CallHandler(cancel, resolve, reject);
       try {
         const { origin, path } = splitUrl(input.url);
-        this.#dispatcher.dispatch({ origin, path, method: input.method ?? 'POST', headers: input.headers, body: input.body, headersTimeout: input.headersTimeoutMs }, handler);
+        this.#dispatcher.dispatch(
+          { origin, path, method: input.method ?? 'POST', headers: input.headers, body: input.body, headersTimeout: input.headersTimeoutMs },
+          handler,
+        );
       } catch (error) {
         handler.onError(error as Error);
       }
@@ -205,7 +208,7 @@ export function upstreamError(error: unknown, cancel?: CallCancel): ProxyError {
   }
   const code = (error as { code?: string }).code;
   const said = code === undefined ? undefined : NETWORK_FAILURES[code];
-  const detail = said ? `${said} (${code})` : code ?? (error as Error)?.message ?? 'unknown error';
+  const detail = said ? `${said} (${code})` : (code ?? (error as Error)?.message ?? 'unknown error');
   return new ProxyError('upstream_unreachable', { message: `upstream request failed: ${detail}` });
 }
 
@@ -278,9 +281,10 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   async bytes(maxBytes = Number.POSITIVE_INFINITY, hold?: { take(bytes: number): ProxyError | null }): Promise<Buffer> {
     let held = 0;
     for (;;) {
-      const refused = this.#buffered > maxBytes
-        ? new ProxyError('upstream_response_too_large', { message: `upstream response too large: over ${maxBytes} bytes` })
-        : hold?.take(this.#buffered - held) ?? null;
+      const refused =
+        this.#buffered > maxBytes
+          ? new ProxyError('upstream_response_too_large', { message: `upstream response too large: over ${maxBytes} bytes` })
+          : (hold?.take(this.#buffered - held) ?? null);
       if (refused) {
         this.#chunks = [];
         this.#call.abort(refused);

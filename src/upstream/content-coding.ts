@@ -107,5 +107,7 @@ function isZlibWrapped(firstByte: number | undefined): boolean {
 }
 
 function undecodable(what: string): ProxyError {
-  return new ProxyError('upstream_bad_encoding', { message: `the upstream answered with ${what}: refused, since tollgate relays only what it can read (and mask)` });
+  return new ProxyError('upstream_bad_encoding', {
+    message: `the upstream answered with ${what}: refused, since tollgate relays only what it can read (and mask)`,
+  });
 }

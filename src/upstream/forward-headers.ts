@@ -13,9 +13,26 @@ export const DEFAULT_FORWARD_HEADERS: readonly string[] = ['anthropic-version', 
  * `authorization` or `x-api-key`; the provider's credential is set by tollgate) and cllama's internal headers.
  */
 const NEVER_FORWARDED = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'expect', 'host', 'content-length', 'content-type', 'accept-encoding',
-  'content-encoding', 'authorization', 'x-api-key', 'cookie', 'x-claw-consumer-session-epoch', 'x-cllama-policy-origin',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'content-length',
+  'content-type',
+  'accept-encoding',
+  'content-encoding',
+  'authorization',
+  'x-api-key',
+  'cookie',
+  'x-claw-consumer-session-epoch',
+  'x-cllama-policy-origin',
 ]);
 
 /** A header name (RFC 9110 token, lower case), optionally ending in `*` for every name with that prefix; `*` alone: all. */
@@ -24,7 +41,8 @@ const ENTRY_PATTERN = /^[!#$%&'+.^_`|~0-9a-z-]*\*?$/;
 /** Why an allow-list entry cannot be used, or null. */
 export function forwardHeaderProblem(entry: string): string | null {
   if (entry === '' || !ENTRY_PATTERN.test(entry)) return `"${entry.slice(0, 60)}" is not a header name (or a prefix ending in *)`;
-  if (isNeverForwarded(entry)) return `"${entry}" is never forwarded: it is a transport header, or carries the agent's own credential (tollgate sets the provider's)`;
+  if (isNeverForwarded(entry))
+    return `"${entry}" is never forwarded: it is a transport header, or carries the agent's own credential (tollgate sets the provider's)`;
   return null;
 }
 

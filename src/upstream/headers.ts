@@ -6,14 +6,30 @@ import { maskKeysInText } from './key-mask.ts';
 import type { Provider, ProviderKey } from './provider.ts';
 
 /** Upstream response headers never relayed to the agent: hop-by-hop, and the length tollgate sets itself. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+]);
 
 /**
  * What goes upstream: the agent headers the provider's allow list admits (never a transport header, one the agent's
  * Connection header names, or the agent's own credential), then tollgate's body type and length, `identity`, and the
  * provider's credential.
  */
-export function upstreamRequestHeaders(input: { incoming: IncomingHttpHeaders; provider: Provider; bodyLength: number; key?: ProviderKey | null }): Record<string, string> {
+export function upstreamRequestHeaders(input: {
+  incoming: IncomingHttpHeaders;
+  provider: Provider;
+  bodyLength: number;
+  key?: ProviderKey | null;
+}): Record<string, string> {
   const out: Record<string, string> = {};
   const rule = forwardRule(input.provider.forwardHeaders ?? DEFAULT_FORWARD_HEADERS);
   const named = connectionNamed(input.incoming.connection);

@@ -84,7 +84,7 @@ export class KeyWindows {
     const ring = SCRATCH_RING;
     let run = 0;
     let hash = 0;
-    for (let at = 0; at < text.length;) {
+    for (let at = 0; at < text.length; ) {
       const unit = text.charCodeAt(at);
       let code = unit < 256 && unit !== BACKSLASH ? codes[unit] : 0;
       let length = 1;

@@ -27,6 +27,10 @@ export function invisibleCharacter(text: string): string | null {
 export function normalizeModelName(model: string): string {
   const name = collapseModelName(model);
   const invisible = invisibleCharacter(name);
-  if (invisible) throw new ProxyError('invalid_model_name', { message: `model ${JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name)} holds an invisible or control character (${invisible})`, param: 'model' });
+  if (invisible)
+    throw new ProxyError('invalid_model_name', {
+      message: `model ${JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name)} holds an invisible or control character (${invisible})`,
+      param: 'model',
+    });
   return name;
 }

@@ -2,7 +2,15 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bucketLevels, levelIndexFor } from '../../src/ledger/bucket-levels.ts';
-import { LEDGER_RETENTION_MS, type Amounts, type Ledger, type LimitCheck, type LimitStanding, type Metric, type ReserveOutcome } from '../../src/ledger/ledger.ts';
+import {
+  LEDGER_RETENTION_MS,
+  type Amounts,
+  type Ledger,
+  type LimitCheck,
+  type LimitStanding,
+  type Metric,
+  type ReserveOutcome,
+} from '../../src/ledger/ledger.ts';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
 import { seededRandom } from '../helpers/random.ts';
 import { makeTestLedger, requireRedis } from '../unit/ledger/redis-test-support.ts';
@@ -41,7 +49,13 @@ function amounts(random: () => number): Amounts {
 
 /** What both ledgers must agree on exactly in a standing (reset times: see assertResetsAgree). */
 function comparable(standings: readonly LimitStanding[]): unknown[] {
-  return standings.map((standing) => ({ id: standing.id, used: standing.used, reserved: standing.reserved, remaining: standing.remaining, hasReset: standing.resetMs !== null }));
+  return standings.map((standing) => ({
+    id: standing.id,
+    used: standing.used,
+    reserved: standing.reserved,
+    remaining: standing.remaining,
+    hasReset: standing.resetMs !== null,
+  }));
 }
 
 const LEVELS = bucketLevels({ bucketMs: 1000, retentionMs: LEDGER_RETENTION_MS });
@@ -57,8 +71,10 @@ function assertResetsAgree(input: { memory: readonly LimitStanding[]; redis: rea
     const held = input.redis[index];
     if (exact.resetMs === null || held.resetMs === null) return; // hasReset is compared exactly
     const bucketMs = LEVELS[levelIndexFor(LEVELS, exact.windowMs)].bucketMs;
-    assert.ok(held.resetMs >= exact.resetMs - CLOCK_SLACK_MS && held.resetMs <= exact.resetMs + bucketMs + CLOCK_SLACK_MS,
-      `${input.label}: ${exact.id} resets in ${held.resetMs} ms on Redis, ${exact.resetMs} ms embedded (bucket ${bucketMs} ms)`);
+    assert.ok(
+      held.resetMs >= exact.resetMs - CLOCK_SLACK_MS && held.resetMs <= exact.resetMs + bucketMs + CLOCK_SLACK_MS,
+      `${input.label}: ${exact.id} resets in ${held.resetMs} ms on Redis, ${exact.resetMs} ms embedded (bucket ${bucketMs} ms)`,
+    );
   });
 }
 
@@ -68,7 +84,7 @@ function comparableOutcome(outcome: ReserveOutcome): unknown {
 }
 
 describe('ledger differential: embedded vs Redis', () => {
-  for (const seed of (process.env.DIFF_SEEDS ? process.env.DIFF_SEEDS.split(",").map(Number) : [1, 2, 3, 4])) {
+  for (const seed of process.env.DIFF_SEEDS ? process.env.DIFF_SEEDS.split(',').map(Number) : [1, 2, 3, 4]) {
     it(`seed ${seed}: 300 random reserves, settles, releases and standings agree`, async () => {
       const random = seededRandom(seed);
       const memory: Ledger = new MemoryLedger({ sweepIntervalMs: 0 });

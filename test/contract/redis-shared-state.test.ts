@@ -87,7 +87,12 @@ describe('redis shared state across replicas', () => {
       await assert.rejects(state.get(['k']), LedgerUnreachableError);
       await redis.restart();
       await waitFor('a resync announcement', async () => heard.includes(RESYNC_ALL));
-      await waitFor('writes to work again', async () => state.put('k', 'x', 60_000).then(() => true, () => false));
+      await waitFor('writes to work again', async () =>
+        state.put('k', 'x', 60_000).then(
+          () => true,
+          () => false,
+        ),
+      );
       // the subscription comes back on its own connection, maybe after the first write works: write until one is heard
       await waitFor('the subscription to be back', async () => {
         await state.put('k', 'y', 60_000).catch(() => undefined);
@@ -110,7 +115,10 @@ describe('redis shared state across replicas', () => {
       await waitFor('the mirror to see pool:a', async () => mirror.value('pool:a') === '1');
       await writer.delete('pool:a');
       await waitFor('the mirror to drop pool:a', async () => mirror.value('pool:a') === null);
-      assert.deepEqual(changes, [['pool:a', '1'], ['pool:a', null]]);
+      assert.deepEqual(changes, [
+        ['pool:a', '1'],
+        ['pool:a', null],
+      ]);
       assert.equal(mirror.value('circuit:x'), null);
     } finally {
       mirror.close();

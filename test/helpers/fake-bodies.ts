@@ -69,9 +69,17 @@ export function responseObject(input: { model: string; usage: FakeUsage | null; 
 }
 
 /** The `response.*` events of a streamed answer: created, in_progress, the message's parts and deltas, completed. */
-export function responsesEvents(input: { model: string; usage: FakeUsage | null; chunks: number; chunkText?: string; shape: ResponsesShape; body: Record<string, unknown> }): string[] {
+export function responsesEvents(input: {
+  model: string;
+  usage: FakeUsage | null;
+  chunks: number;
+  chunkText?: string;
+  shape: ResponsesShape;
+  body: Record<string, unknown>;
+}): string[] {
   let sequence = 0;
-  const event = (type: string, fields: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`;
+  const event = (type: string, fields: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`;
   const pieces = Array.from({ length: input.chunks }, (_, i) => input.chunkText ?? `tok${i} `);
   const text = pieces.join('');
   const done = responseObject({ ...input, text });
@@ -148,4 +156,3 @@ export function anthropicMessage(model: string, usage: UsageSpec, text: string) 
     usage: usage ? anthropicUsage(usage) : { input_tokens: 0, output_tokens: 0 },
   };
 }
-

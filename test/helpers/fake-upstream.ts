@@ -77,10 +77,11 @@ export async function startFakeUpstream(initial: Behavior = {}): Promise<FakeUps
     set behavior(value: Behavior) {
       state.behavior = value;
     },
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -130,12 +131,19 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
   if (path.startsWith('/v1/models')) return writeJson(res, modelList());
   if (path.startsWith('/v1/messages/count_tokens')) return writeJson(res, countTokens(body));
   if (behavior.onlyResponses && path.startsWith('/v1/chat/')) {
-    return writeJson(res, { error: { message: 'This model is only supported in v1/responses and not in v1/chat/completions.', type: 'invalid_request_error' } }, 400);
+    return writeJson(
+      res,
+      { error: { message: 'This model is only supported in v1/responses and not in v1/chat/completions.', type: 'invalid_request_error' } },
+      400,
+    );
   }
   const anthropic = path.startsWith('/v1/messages') || path.startsWith('/messages');
   const responses = path.startsWith('/v1/responses');
   const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens ?? 20);
-  const usage = behavior.usage === undefined ? { input: 10, output: behavior.answerTokens === undefined ? maxTokens : answeredTokens(body, behavior.answerTokens) } : behavior.usage;
+  const usage =
+    behavior.usage === undefined
+      ? { input: 10, output: behavior.answerTokens === undefined ? maxTokens : answeredTokens(body, behavior.answerTokens) }
+      : behavior.usage;
   const model = String(body.model ?? 'unknown');
   if (behavior.stall && body.stream !== true) {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -143,12 +151,17 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
     return;
   }
   if (body.stream === true) {
-    const events = responses ? responsesEvents({ model, usage, chunks: behavior.chunks ?? 3, chunkText: behavior.chunkText, shape: behavior, body }) : undefined;
+    const events = responses
+      ? responsesEvents({ model, usage, chunks: behavior.chunks ?? 3, chunkText: behavior.chunkText, shape: behavior, body })
+      : undefined;
     return streamAnswer({ res, anthropic, model, usage, behavior, includeUsage: isUsageRequested(body), events });
   }
   const content = behavior.contentChars !== undefined ? 'x'.repeat(behavior.contentChars) : (behavior.content ?? 'hello from fake upstream');
-  const payload = responses ? responseObject({ model, usage, text: content, shape: behavior, body })
-    : anthropic ? anthropicMessage(model, usage, content) : openAICompletion(model, usage, content);
+  const payload = responses
+    ? responseObject({ model, usage, text: content, shape: behavior, body })
+    : anthropic
+      ? anthropicMessage(model, usage, content)
+      : openAICompletion(model, usage, content);
   const raw = Buffer.from(JSON.stringify(payload));
   if (behavior.gzip) {
     const zipped = gzipSync(raw);

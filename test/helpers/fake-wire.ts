@@ -15,8 +15,14 @@ export async function writeRawBody(res: ServerResponse, body: Record<string, unk
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
   }
-  const coding = behavior.encoding === undefined ? {} : { 'content-encoding': behavior.encoding.toLowerCase() === 'deflate-raw' ? 'deflate' : behavior.encoding };
-  res.writeHead(behavior.status ?? 200, { 'content-type': contentType, ...coding, ...behavior.headers, ...(behavior.rawContentLength ? { 'content-length': raw.length } : {}) });
+  const coding =
+    behavior.encoding === undefined ? {} : { 'content-encoding': behavior.encoding.toLowerCase() === 'deflate-raw' ? 'deflate' : behavior.encoding };
+  res.writeHead(behavior.status ?? 200, {
+    'content-type': contentType,
+    ...coding,
+    ...behavior.headers,
+    ...(behavior.rawContentLength ? { 'content-length': raw.length } : {}),
+  });
   if (!behavior.pieces) {
     if (!behavior.rawReset) {
       res.end(raw);
@@ -27,7 +33,7 @@ export async function writeRawBody(res: ServerResponse, body: Record<string, unk
   }
   const { seed, maxBytes, gapMs = 0 } = behavior.pieces;
   const random = seededRandom(seed);
-  for (let at = 0; at < raw.length && !res.destroyed;) {
+  for (let at = 0; at < raw.length && !res.destroyed; ) {
     const size = 1 + Math.floor(random() * Math.max(1, maxBytes));
     res.write(raw.subarray(at, at + size));
     at += size;
@@ -40,16 +46,29 @@ export async function writeRawBody(res: ServerResponse, body: Record<string, unk
 /** The bytes compressed as `encoding` names (any case); unchanged for identity and codings the fake does not know. */
 function encoded(raw: Buffer, encoding: string | undefined): Buffer {
   switch (encoding?.toLowerCase()) {
-    case 'gzip': return gzipSync(raw);
-    case 'deflate': return deflateSync(raw);
-    case 'deflate-raw': return deflateRawSync(raw);
-    case 'br': return brotliCompressSync(raw);
-    default: return raw;
+    case 'gzip':
+      return gzipSync(raw);
+    case 'deflate':
+      return deflateSync(raw);
+    case 'deflate-raw':
+      return deflateRawSync(raw);
+    case 'br':
+      return brotliCompressSync(raw);
+    default:
+      return raw;
   }
 }
 
 /** A generated SSE answer (or the given `events`), paced, compressed, stalled or cut as `behavior` says. */
-export async function streamAnswer(input: { res: ServerResponse; anthropic: boolean; model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean; events?: string[] }): Promise<void> {
+export async function streamAnswer(input: {
+  res: ServerResponse;
+  anthropic: boolean;
+  model: string;
+  usage: UsageSpec;
+  behavior: Behavior;
+  includeUsage: boolean;
+  events?: string[];
+}): Promise<void> {
   const { res, behavior } = input;
   const compressor = streamCompressor(behavior.encoding);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...(compressor ? { 'content-encoding': behavior.encoding } : {}) });
@@ -82,10 +101,14 @@ export async function streamAnswer(input: { res: ServerResponse; anthropic: bool
 
 function streamCompressor(encoding: string | undefined) {
   switch (encoding?.toLowerCase()) {
-    case 'gzip': return createGzip();
-    case 'deflate': return createDeflate();
-    case 'br': return createBrotliCompress();
-    default: return null;
+    case 'gzip':
+      return createGzip();
+    case 'deflate':
+      return createDeflate();
+    case 'br':
+      return createBrotliCompress();
+    default:
+      return null;
   }
 }
 
@@ -106,9 +129,13 @@ async function writeUnendedEvent(res: ServerResponse, chars: number): Promise<vo
 function openAIEvents(input: { model: string; usage: UsageSpec; behavior: Behavior; includeUsage: boolean }): string[] {
   const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model: input.model };
   const usageNull = input.includeUsage ? { usage: null } : {};
-  const events = [`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], ...usageNull })}\n\n`];
+  const events = [
+    `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], ...usageNull })}\n\n`,
+  ];
   for (let i = 0; i < (input.behavior.chunks ?? 3); i++) {
-    events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: input.behavior.chunkText ?? `tok${i} ` }, finish_reason: null }], ...usageNull })}\n\n`);
+    events.push(
+      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: input.behavior.chunkText ?? `tok${i} ` }, finish_reason: null }], ...usageNull })}\n\n`,
+    );
   }
   events.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], ...usageNull })}\n\n`);
   if (input.includeUsage && input.usage) events.push(`data: ${JSON.stringify({ ...base, choices: [], usage: openAIUsage(input.usage) })}\n\n`);
@@ -121,15 +148,31 @@ function anthropicEvents(input: { model: string; usage: UsageSpec; behavior: Beh
   const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
   const startUsage = { ...anthropicUsage(usage), output_tokens: 1 };
   const events = [
-    event('message_start', { type: 'message_start', message: { id: 'msg_fake', type: 'message', role: 'assistant', model: input.model, content: [], stop_reason: null, stop_sequence: null, usage: startUsage } }),
+    event('message_start', {
+      type: 'message_start',
+      message: {
+        id: 'msg_fake',
+        type: 'message',
+        role: 'assistant',
+        model: input.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: startUsage,
+      },
+    }),
     event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
     event('ping', { type: 'ping' }),
   ];
   for (let i = 0; i < (input.behavior.chunks ?? 3); i++) {
-    events.push(event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: input.behavior.chunkText ?? `tok${i} ` } }));
+    events.push(
+      event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: input.behavior.chunkText ?? `tok${i} ` } }),
+    );
   }
   events.push(event('content_block_stop', { type: 'content_block_stop', index: 0 }));
-  events.push(event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }));
+  events.push(
+    event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } }),
+  );
   events.push(event('message_stop', { type: 'message_stop' }));
   return events;
 }

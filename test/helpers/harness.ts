@@ -70,7 +70,7 @@ export const PROVIDER_KEYS: Record<string, string> = {
 };
 
 export async function startHarness(options: HarnessOptions = {}, reuse?: { root: string; fake: FakeUpstream }): Promise<Harness> {
-  const fake = reuse?.fake ?? await startFakeUpstream(options.upstream ?? {});
+  const fake = reuse?.fake ?? (await startFakeUpstream(options.upstream ?? {}));
   const root = reuse?.root ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const dirs = { context: join(root, 'context'), auth: join(root, 'auth'), history: join(root, 'history'), governance: join(root, 'governance') };
   if (!reuse) {
@@ -84,7 +84,11 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
       if (spec.modelPolicy !== undefined) metadata.model_policy = spec.modelPolicy;
       writeFileSync(join(dirs.context, id, 'metadata.json'), JSON.stringify(metadata));
       // a string is written as it is (a broken file), anything else as JSON
-      if (spec.contextOverride !== undefined) writeFileSync(join(dirs.context, id, 'budget-override.json'), typeof spec.contextOverride === 'string' ? spec.contextOverride : JSON.stringify(spec.contextOverride));
+      if (spec.contextOverride !== undefined)
+        writeFileSync(
+          join(dirs.context, id, 'budget-override.json'),
+          typeof spec.contextOverride === 'string' ? spec.contextOverride : JSON.stringify(spec.contextOverride),
+        );
     }
     for (const [id, policy] of Object.entries(options.governance ?? {})) writeGovernanceFile(dirs.governance, id, policy);
     for (const [name, policy] of Object.entries(options.shared ?? {})) {
@@ -97,7 +101,13 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     }
     const providers: Record<string, unknown> = {};
     for (const name of options.providers ?? ['openai', 'anthropic', 'openrouter']) {
-      providers[name] = { base_url: `${fake.url}/v1`, api_key: options.providerKeys?.[name] ?? PROVIDER_KEYS[name] ?? `sk-${name}`, auth: name === 'anthropic' ? 'x-api-key' : 'bearer', forward_headers: TEST_FORWARD_HEADERS, ...options.providerFields?.[name] };
+      providers[name] = {
+        base_url: `${fake.url}/v1`,
+        api_key: options.providerKeys?.[name] ?? PROVIDER_KEYS[name] ?? `sk-${name}`,
+        auth: name === 'anthropic' ? 'x-api-key' : 'bearer',
+        forward_headers: TEST_FORWARD_HEADERS,
+        ...options.providerFields?.[name],
+      };
     }
     writeFileSync(join(dirs.auth, 'providers.json'), JSON.stringify(options.providersFile ? options.providersFile(fake.url) : { providers }));
   }
@@ -132,12 +142,17 @@ export async function startHarness(options: HarnessOptions = {}, reuse?: { root:
     tollgate,
     url: tollgate.apiUrl,
     events,
-    token: (agentId) => (options.agents?.[agentId]?.token ?? `${agentId}:secret-${agentId}`),
+    token: (agentId) => options.agents?.[agentId]?.token ?? `${agentId}:secret-${agentId}`,
     historyText: (agentId) => {
       const file = join(dirs.history, agentId, 'history.jsonl');
       return existsSync(file) ? readFileSync(file, 'utf8') : '';
     },
-    historyLines: (agentId) => harness.historyText(agentId).split('\n').filter(Boolean).map((line) => JSON.parse(line)),
+    historyLines: (agentId) =>
+      harness
+        .historyText(agentId)
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
     writeGovernance: (agentId, policy) => writeGovernanceFile(dirs.governance, agentId, policy),
     writeModelPolicy: (agentId, policy) => {
       mkdirSync(join(dirs.governance, agentId), { recursive: true });

@@ -24,13 +24,20 @@ export function randomKey(random: () => number): string {
  */
 export function echoOf(key: string, shape: EchoShape, random: () => number): string {
   switch (shape) {
-    case 'exact': return key;
-    case 'lower': return key.toLowerCase();
-    case 'upper': return key.toUpperCase();
-    case 'escaped': return jsonEscaped(key, random);
-    case 'truncated': return piece(key, random);
-    case 'truncated-lower': return piece(key, random).toLowerCase();
-    case 'escaped-truncated': return jsonEscaped(piece(key, random), random);
+    case 'exact':
+      return key;
+    case 'lower':
+      return key.toLowerCase();
+    case 'upper':
+      return key.toUpperCase();
+    case 'escaped':
+      return jsonEscaped(key, random);
+    case 'truncated':
+      return piece(key, random);
+    case 'truncated-lower':
+      return piece(key, random).toLowerCase();
+    case 'escaped-truncated':
+      return jsonEscaped(piece(key, random), random);
   }
 }
 
@@ -64,7 +71,10 @@ function jsonEscaped(text: string, random: () => number): string {
  * are read (the leak check, written independently of the masker).
  */
 export function leaksKey(text: string, key: string): boolean {
-  const plain = text.replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).replace(/\\\//g, '/').toLowerCase();
+  const plain = text
+    .replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    .replace(/\\\//g, '/')
+    .toLowerCase();
   const lowerKey = key.toLowerCase();
   for (let start = 0; start + 12 <= lowerKey.length; start++) if (plain.includes(lowerKey.slice(start, start + 12))) return true;
   return false;

@@ -11,7 +11,13 @@ export interface ProcessRoot {
 }
 
 /** `<root>/context/<agentId>/metadata.json` and `<root>/auth/providers.json` with `openai` on `upstreamUrl`. */
-export function writeProcessRoot(input: { name: string; upstreamUrl: string; agentId: string; metadata: Record<string, unknown>; apiKey?: string }): ProcessRoot {
+export function writeProcessRoot(input: {
+  name: string;
+  upstreamUrl: string;
+  agentId: string;
+  metadata: Record<string, unknown>;
+  apiKey?: string;
+}): ProcessRoot {
   const root = mkdtempSync(join(tmpdir(), `tollgate-${input.name}-`));
   mkdirSync(join(root, 'context', input.agentId), { recursive: true });
   writeFileSync(join(root, 'context', input.agentId, 'metadata.json'), JSON.stringify(input.metadata));

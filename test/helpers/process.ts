@@ -26,7 +26,12 @@ export async function startProxyProcess(options: {
   listenAddr?: string;
 }): Promise<RunningProxy> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? BIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', ...options.env, LISTEN_ADDR: options.listenAddr ?? `127.0.0.1:${options.port}`, UI_ADDR: options.env.UI_ADDR ?? '127.0.0.1:0' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...options.env,
+      LISTEN_ADDR: options.listenAddr ?? `127.0.0.1:${options.port}`,
+      UI_ADDR: options.env.UI_ADDR ?? '127.0.0.1:0',
+    },
     stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   let out = '';

@@ -42,37 +42,43 @@ export function parsePrometheusText(text: string): Map<string, ParsedFamily> {
   };
   const helpSeen = new Set<string>();
   const typeSeen = new Set<string>();
-  text.slice(0, -1).split('\n').forEach((line, index) => {
-    const lineNo = index + 1;
-    if (line === '') return;
-    if (line.startsWith('#')) {
-      const match = /^# (HELP|TYPE) ([^ ]+)(?: (.*))?$/.exec(line);
-      if (!match) return; // a comment
-      const [, kind, name, rest = ''] = match;
-      if (!METRIC_NAME.test(name) || name.match(METRIC_NAME)?.[0] !== name) throw new Error(`line ${lineNo}: bad metric name ${name}`);
-      const family = open(name, lineNo);
-      if (kind === 'HELP') {
-        if (helpSeen.has(name)) throw new Error(`line ${lineNo}: second HELP for ${name}`);
-        if (!/^(?:[^\\]|\\[\\n])*$/.test(rest)) throw new Error(`line ${lineNo}: bad escape in HELP`);
-        helpSeen.add(name);
-        family.help = rest.replace(/\\(\\|n)/g, (_, char: string) => (char === 'n' ? '\n' : '\\'));
-      } else {
-        if (typeSeen.has(name)) throw new Error(`line ${lineNo}: second TYPE for ${name}`);
-        if (family.samples.length > 0) throw new Error(`line ${lineNo}: TYPE after samples of ${name}`);
-        if (!TYPES.has(rest)) throw new Error(`line ${lineNo}: unknown type ${rest}`);
-        typeSeen.add(name);
-        family.type = rest;
+  text
+    .slice(0, -1)
+    .split('\n')
+    .forEach((line, index) => {
+      const lineNo = index + 1;
+      if (line === '') return;
+      if (line.startsWith('#')) {
+        const match = /^# (HELP|TYPE) ([^ ]+)(?: (.*))?$/.exec(line);
+        if (!match) return; // a comment
+        const [, kind, name, rest = ''] = match;
+        if (!METRIC_NAME.test(name) || name.match(METRIC_NAME)?.[0] !== name) throw new Error(`line ${lineNo}: bad metric name ${name}`);
+        const family = open(name, lineNo);
+        if (kind === 'HELP') {
+          if (helpSeen.has(name)) throw new Error(`line ${lineNo}: second HELP for ${name}`);
+          if (!/^(?:[^\\]|\\[\\n])*$/.test(rest)) throw new Error(`line ${lineNo}: bad escape in HELP`);
+          helpSeen.add(name);
+          family.help = rest.replace(/\\(\\|n)/g, (_, char: string) => (char === 'n' ? '\n' : '\\'));
+        } else {
+          if (typeSeen.has(name)) throw new Error(`line ${lineNo}: second TYPE for ${name}`);
+          if (family.samples.length > 0) throw new Error(`line ${lineNo}: TYPE after samples of ${name}`);
+          if (!TYPES.has(rest)) throw new Error(`line ${lineNo}: unknown type ${rest}`);
+          typeSeen.add(name);
+          family.type = rest;
+        }
+        return;
       }
-      return;
-    }
-    const sample = parseSample(line, lineNo);
-    const familyName = familyOf(sample.name, families, current);
-    const family = open(familyName, lineNo);
-    const key = `${sample.name}{${Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => `${name}=${JSON.stringify(value)}`).join(',')}}`;
-    if (seen.has(key)) throw new Error(`line ${lineNo}: duplicate series ${key}`);
-    seen.add(key);
-    family.samples.push(sample);
-  });
+      const sample = parseSample(line, lineNo);
+      const familyName = familyOf(sample.name, families, current);
+      const family = open(familyName, lineNo);
+      const key = `${sample.name}{${Object.entries(sample.labels)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+        .join(',')}}`;
+      if (seen.has(key)) throw new Error(`line ${lineNo}: duplicate series ${key}`);
+      seen.add(key);
+      family.samples.push(sample);
+    });
   return families;
 }
 

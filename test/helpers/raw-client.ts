@@ -14,11 +14,24 @@ export interface RawCall {
  * POSTs `body` to `path` on a fresh connection and reads the answer; once its body holds `cutAt` (a string) or at least
  * `cutAfterBytes`, the socket is destroyed at once: no more is read, nothing is closed politely.
  */
-export function rawPost(input: { url: string; path: string; headers: Record<string, string>; body: string; cutAt?: string; cutAfterBytes?: number }): Promise<RawCall> {
+export function rawPost(input: {
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  cutAt?: string;
+  cutAfterBytes?: number;
+}): Promise<RawCall> {
   const { hostname, port } = new URL(input.url);
   const payload = Buffer.from(input.body, 'utf8');
-  const head = [`POST ${input.path} HTTP/1.1`, `host: ${hostname}:${port}`, 'content-type: application/json', `content-length: ${payload.length}`, 'connection: close',
-    ...Object.entries(input.headers).map(([name, value]) => `${name}: ${value}`)].join('\r\n');
+  const head = [
+    `POST ${input.path} HTTP/1.1`,
+    `host: ${hostname}:${port}`,
+    'content-type: application/json',
+    `content-length: ${payload.length}`,
+    'connection: close',
+    ...Object.entries(input.headers).map(([name, value]) => `${name}: ${value}`),
+  ].join('\r\n');
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
     let raw = Buffer.alloc(0);
@@ -37,8 +50,9 @@ export function rawPost(input: { url: string; path: string; headers: Record<stri
       raw = Buffer.concat([raw, chunk]);
       const parsed = parseAnswer(raw);
       if (!parsed || parsed.status !== 200) return;
-      const reached = (input.cutAt !== undefined && parsed.body.includes(input.cutAt))
-        || (input.cutAfterBytes !== undefined && Buffer.byteLength(parsed.body) >= input.cutAfterBytes);
+      const reached =
+        (input.cutAt !== undefined && parsed.body.includes(input.cutAt)) ||
+        (input.cutAfterBytes !== undefined && Buffer.byteLength(parsed.body) >= input.cutAfterBytes);
       if (reached) {
         socket.destroy();
         finish(true);

@@ -27,9 +27,15 @@ export function sendRaw(url: string, first: string | Buffer, options: SendRawOpt
     const drip = options.dripEveryMs ? setInterval(() => socket.writable && socket.write(options.dripByte ?? 'x'), options.dripEveryMs) : null;
     const giveUp = setTimeout(() => socket.destroy(), options.giveUpMs ?? 5_000);
     socket.on('connect', () => socket.write(first));
-    socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
-    socket.on('error', () => { closed = true; });
-    socket.on('end', () => { closed = true; });
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', () => {
+      closed = true;
+    });
+    socket.on('end', () => {
+      closed = true;
+    });
     socket.on('close', () => {
       clearTimeout(giveUp);
       if (drip) clearInterval(drip);

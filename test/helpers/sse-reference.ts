@@ -24,7 +24,11 @@ export function eventDeltaBytes(value: unknown): number {
 export function parsedEvents(text: string): unknown[] {
   const events: unknown[] = [];
   for (const block of text.replace(/\r\n?/g, '\n').split(/\n\n/)) {
-    const data = block.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5)).join('\n');
+    const data = block
+      .split('\n')
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+      .join('\n');
     if (data === '') continue;
     if (data === '[DONE]') {
       events.push('[DONE]');
@@ -48,7 +52,9 @@ export function relayedOutputEstimate(text: string): number {
 export function finalOutputIn(text: string, dialect: 'openai' | 'anthropic'): number | null {
   const events = parsedEvents(text) as Array<Record<string, any> | string>;
   if (dialect === 'anthropic') {
-    const last = events.find((e) => typeof e === 'object' && e.type === 'message_delta' && typeof e.delta?.stop_reason === 'string' && typeof e.usage?.output_tokens === 'number');
+    const last = events.find(
+      (e) => typeof e === 'object' && e.type === 'message_delta' && typeof e.delta?.stop_reason === 'string' && typeof e.usage?.output_tokens === 'number',
+    );
     return typeof last === 'object' ? last.usage.output_tokens : null;
   }
   const usageOnly = events.find((e) => typeof e === 'object' && e.usage && Array.isArray(e.choices) && e.choices.length === 0);
@@ -59,6 +65,7 @@ export function finalOutputIn(text: string, dialect: 'openai' | 'anthropic'): nu
 export function terminatedIn(text: string, dialect: 'openai' | 'anthropic'): boolean {
   const events = parsedEvents(text) as Array<Record<string, any> | string>;
   // the event's name says it, even when the stream was cut inside its data
-  if (dialect === 'anthropic') return /(^|\n)event: ?message_stop(\r?\n|$)/.test(text) || events.some((e) => typeof e === 'object' && e.type === 'message_stop');
+  if (dialect === 'anthropic')
+    return /(^|\n)event: ?message_stop(\r?\n|$)/.test(text) || events.some((e) => typeof e === 'object' && e.type === 'message_stop');
   return events.includes('[DONE]') || finalOutputIn(text, 'openai') !== null;
 }

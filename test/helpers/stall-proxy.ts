@@ -55,12 +55,13 @@ export async function startStallProxy(target: string): Promise<StallProxy> {
         pair.upstream.pause();
       }
     },
-    close: () => new Promise((resolve) => {
-      for (const pair of pairs) {
-        pair.client.destroy();
-        pair.upstream.destroy();
-      }
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const pair of pairs) {
+          pair.client.destroy();
+          pair.upstream.destroy();
+        }
+        server.close(() => resolve());
+      }),
   };
 }

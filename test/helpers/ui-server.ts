@@ -26,7 +26,11 @@ export async function startUi(harness: Harness): Promise<UiFixture> {
   void costs.start();
   const metrics = createMetrics({ bus: deps.bus, ledger, agents: deps.agents, policies, history: deps.history });
   const ui = createUiServer({ config: deps.config, agents: deps.agents, policies, ledger, bus: deps.bus, historyDir, costs, metrics });
-  const api = createApiServer({ deps, extraRoutes: [historyRoutes({ agents: deps.agents, historyDir, uiToken: deps.config.uiToken })], health: async () => ({ ok: true }) });
+  const api = createApiServer({
+    deps,
+    extraRoutes: [historyRoutes({ agents: deps.agents, historyDir, uiToken: deps.config.uiToken })],
+    health: async () => ({ ok: true }),
+  });
   const url = await listen(ui);
   const apiUrl = await listen(api);
   return {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 
 export async function waitFor(check: () => boolean, label = 'condition'): Promise<void> {
-  for (let i = 0; i < 1500; i++) { // at least 15 s: a loaded CI machine is slow, a hang still fails
+  for (let i = 0; i < 1500; i++) {
+    // at least 15 s: a loaded CI machine is slow, a hang still fails
     if (check()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -15,7 +15,12 @@ export function limitedWatch(limit: number): LimitedWatch {
   const limited = (path: string, options: { persistent: boolean }, listener: (event: string, name: string | Buffer | null) => void): FSWatcher => {
     attempts += 1;
     if (open >= limit) {
-      throw Object.assign(new Error(`ENOSPC: System limit for number of file watchers reached, watch '${path}'`), { code: 'ENOSPC', errno: -28, syscall: 'watch', path });
+      throw Object.assign(new Error(`ENOSPC: System limit for number of file watchers reached, watch '${path}'`), {
+        code: 'ENOSPC',
+        errno: -28,
+        syscall: 'watch',
+        path,
+      });
     }
     const watcher = watch(path, options, listener);
     open += 1;

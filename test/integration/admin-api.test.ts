@@ -43,7 +43,12 @@ describe('admin API', () => {
     const { h, ui } = await open({ env: { CLLAMA_UI_TOKEN: '' } });
     assert.equal((await api(ui, '/api/agents', { token: null })).status, 200);
     assert.equal((await api(ui, '/costs/api', { token: null })).status, 200);
-    const put = await api(ui, '/api/agents/a/override', { method: 'PUT', token: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x' }) });
+    const put = await api(ui, '/api/agents/a/override', {
+      method: 'PUT',
+      token: null,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x' }),
+    });
     assert.equal(put.status, 403);
     const body = await json(put);
     assert.equal(body.error.code, 'writes_disabled');
@@ -81,10 +86,13 @@ describe('admin API', () => {
     assert.equal((await chat(h, 'a')).status, 200);
     assert.equal((await chat(h, 'a')).status, 200);
     await waitUntil(() => h.historyLines('a').length === 2);
-    const costMicros = h.historyLines('a').reduce((sum, line) => sum + ((line.usage as { cost_micros: number }).cost_micros), 0);
+    const costMicros = h.historyLines('a').reduce((sum, line) => sum + (line.usage as { cost_micros: number }).cost_micros, 0);
     assert.ok(costMicros > 0);
     const body = await json(await api(ui, '/api/agents'));
-    assert.deepEqual(body.agents.map((agent: { id: string }) => agent.id), ['a', 'b']);
+    assert.deepEqual(
+      body.agents.map((agent: { id: string }) => agent.id),
+      ['a', 'b'],
+    );
     const a = body.agents[0];
     assert.equal(a.pod, 'test-pod');
     assert.equal(a.service, 'a');
@@ -138,7 +146,10 @@ describe('admin API', () => {
     assert.deepEqual(body.agent.override, { present: true, reason: 'pilot', set_by: 'ops', expires_at: null });
     assert.equal(body.override.present, true);
     assert.deepEqual(body.override.content, { max_requests: 50, reason: 'pilot', set_by: 'ops' });
-    assert.deepEqual(body.recent.calls.map((call: { output_tokens: number }) => call.output_tokens), [33, 22, 11]);
+    assert.deepEqual(
+      body.recent.calls.map((call: { output_tokens: number }) => call.output_tokens),
+      [33, 22, 11],
+    );
     const call = body.recent.calls[0];
     assert.equal(call.provider, 'openai');
     assert.equal(call.model, 'gpt-4o');
@@ -158,16 +169,28 @@ describe('admin API', () => {
     await waitUntil(() => h.historyLines('a').length === 5);
     const newest = await json(await api(ui, '/api/agents/a/history?limit=2'));
     assert.equal(newest.order, 'newest_first');
-    assert.deepEqual(newest.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [5, 4]);
+    assert.deepEqual(
+      newest.entries.map((entry: { output_tokens: number }) => entry.output_tokens),
+      [5, 4],
+    );
     const older = await json(await api(ui, `/api/agents/a/history?limit=2&before=${encodeURIComponent(newest.next.before)}`));
-    assert.deepEqual(older.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [3, 2]);
+    assert.deepEqual(
+      older.entries.map((entry: { output_tokens: number }) => entry.output_tokens),
+      [3, 2],
+    );
     const oldest = await json(await api(ui, `/api/agents/a/history?limit=2&before=${encodeURIComponent(older.next.before)}`));
-    assert.deepEqual(oldest.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [1]);
+    assert.deepEqual(
+      oldest.entries.map((entry: { output_tokens: number }) => entry.output_tokens),
+      [1],
+    );
     assert.equal(oldest.next, null);
     const first = h.historyLines('a')[0].ts as string;
     const forward = await json(await api(ui, `/api/agents/a/history?limit=2&after=${encodeURIComponent(first)}`));
     assert.equal(forward.order, 'oldest_first');
-    assert.deepEqual(forward.entries.map((entry: { output_tokens: number }) => entry.output_tokens), [2, 3]);
+    assert.deepEqual(
+      forward.entries.map((entry: { output_tokens: number }) => entry.output_tokens),
+      [2, 3],
+    );
     assert.equal(forward.next.after, forward.entries[1].ts);
     const full = await json(await api(ui, '/api/agents/a/history?limit=1&full=1'));
     assert.equal(full.entries[0].response.format, 'json');
@@ -223,7 +246,10 @@ describe('admin API', () => {
     assert.equal((await fetch(`${ui.url}/api/events?token=wrong`)).status, 401);
     const feed = await openFeed(`${ui.url}/api/events?token=${TOKEN}`);
     const replayed = await feed.until((events) => events.some((event) => event.data.type === 'response'));
-    assert.ok(replayed.every((event) => event.data.type !== 'request'), 'request events are left out by default');
+    assert.ok(
+      replayed.every((event) => event.data.type !== 'request'),
+      'request events are left out by default',
+    );
     assert.equal((await chat(h, 'a')).status, 429);
     const live = await feed.until((events) => events.some((event) => event.data.intervention === 'rate_limited'));
     const blocked = live.find((event) => event.data.intervention === 'rate_limited')!;
@@ -233,7 +259,10 @@ describe('admin API', () => {
     const lastId = blocked.id;
     const resumed = await openFeed(`${ui.url}/api/events`, { authorization: `Bearer ${TOKEN}`, 'last-event-id': String(lastId - 1) });
     const afterResume = await resumed.until((events) => events.length > 0);
-    assert.ok(afterResume.every((event) => event.id >= lastId), 'only events after Last-Event-ID are replayed');
+    assert.ok(
+      afterResume.every((event) => event.id >= lastId),
+      'only events after Last-Event-ID are replayed',
+    );
     resumed.close();
     const filtered = await openFeed(`${ui.url}/api/events?types=intervention&token=${TOKEN}`);
     const onlyInterventions = await filtered.until((events) => events.length > 0);
@@ -258,7 +287,7 @@ async function openFeed(url: string, headers: Record<string, string> = {}) {
   let buffer = '';
   const pump = async (): Promise<void> => {
     const { value, done } = await reader.read();
-    if (done) throw new Error("feed ended");
+    if (done) throw new Error('feed ended');
     buffer += decoder.decode(value, { stream: true });
     let end: number;
     while ((end = buffer.indexOf('\n\n')) >= 0) {

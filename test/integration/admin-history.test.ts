@@ -64,7 +64,13 @@ describe('history API on the proxy port', () => {
 
     const afterFirst = await get(`${base}/history/a?after=2026-02-01T12:00:00Z`, { authorization: 'Bearer a:s' });
     assert.equal(afterFirst.status, 200);
-    assert.deepEqual(afterFirst.text.trim().split('\n').map((line) => JSON.parse(line).ts), ['2026-02-01T12:01:00Z']);
+    assert.deepEqual(
+      afterFirst.text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).ts),
+      ['2026-02-01T12:01:00Z'],
+    );
 
     assert.equal((await get(`${base}/history/a`, { authorization: `Bearer ${ADMIN}` })).text.trim().split('\n').length, 2);
     assert.equal((await get(`${base}/history/a`, { 'x-api-key': ADMIN })).status, 200, 'raw x-api-key works too');
@@ -74,7 +80,7 @@ describe('history API on the proxy port', () => {
     assert.match(wrong.type ?? '', /^text\/plain/);
   });
 
-  it('an agent can never read another agent\'s history', async () => {
+  it("an agent can never read another agent's history", async () => {
     const { base } = await open();
     const other = await get(`${base}/history/a`, { authorization: 'Bearer b:t' });
     assert.equal(other.status, 403);
@@ -83,10 +89,17 @@ describe('history API on the proxy port', () => {
     assert.equal((await get(`${base}/history/a`, { authorization: 'Bearer a:wrong' })).status, 403);
     const self = await get(`${base}/history`, { authorization: 'Bearer b:t' });
     assert.equal(self.status, 200);
-    assert.deepEqual(self.text.trim().split('\n').map((line) => JSON.parse(line).claw_id), ['b'], 'GET /history is always the caller\'s own');
+    assert.deepEqual(
+      self.text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).claw_id),
+      ['b'],
+      "GET /history is always the caller's own",
+    );
   });
 
-  it('GET /history answers the caller only, with cllama\'s statuses (case 42)', async () => {
+  it("GET /history answers the caller only, with cllama's statuses (case 42)", async () => {
     const { base } = await open();
     const own = await get(`${base}/history`, { authorization: 'Bearer a:s' });
     assert.equal(own.status, 200);
@@ -103,7 +116,7 @@ describe('history API on the proxy port', () => {
     assert.equal(none.text, 'invalid bearer token\n');
   });
 
-  it('checks ids, tokens and query parameters in cllama\'s order, except that an unknown id is told only to the admin (case 44)', async () => {
+  it("checks ids, tokens and query parameters in cllama's order, except that an unknown id is told only to the admin (case 44)", async () => {
     const { base } = await open();
     const unknown = await get(`${base}/history/nobody`);
     assert.equal(unknown.status, 401, 'no token: the same answer as for a known agent (cllama: 404 before auth)');
@@ -152,7 +165,13 @@ describe('history API on the proxy port', () => {
     }
     await waitFor(async () => (await get(`${ui!.apiUrl}/history`, { authorization: 'Bearer a:s' })).text.trim().split('\n').length === 2);
     const both = await get(`${ui.apiUrl}/history`, { authorization: 'Bearer a:s' });
-    assert.deepEqual(both.text.trim().split('\n').map((line) => JSON.parse(line).usage.completion_tokens), [5, 6]);
+    assert.deepEqual(
+      both.text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).usage.completion_tokens),
+      [5, 6],
+    );
     assert.ok(existsSync(join(h.root, 'history', 'a', 'history.jsonl.1')), 'the first entry was rotated out of the current file');
   });
 });

@@ -51,7 +51,12 @@ describe('admin API: overrides', () => {
     const { h, ui } = await open({ agents: { a: {} }, governance: { a: { max_requests: 5, window: '1h', reason: 'keep' } } });
     const file = join(h.root, 'governance', 'a', 'budget.json');
     const before = readFileSync(file, 'utf8');
-    const put = (body: unknown) => api(ui, '/api/agents/a/override', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const put = (body: unknown) =>
+      api(ui, '/api/agents/a/override', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
 
     const unknownField = await put({ limit_usd: 1, window: '1h', reason: 'x', colour: 'red' });
     assert.equal(unknownField.status, 400);

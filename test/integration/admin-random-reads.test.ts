@@ -16,10 +16,40 @@ describe('admin reads under hostile input', { timeout: 300_000 }, () => {
   it('odd agent ids in the URL are a coded 4xx and never reach the file system', async () => {
     const random = seededRandom(SEED + 1);
     const before = filesUnder(h.root);
-    const ids = ['..', '%2e%2e', '.%2e', '%2F', 'a%2Fb', 'a%2F..%2F..%2Fx', '..%2F..%2Fetc', '.hidden', '_shared', '_x', 'x'.repeat(5000), 'a%00', '%C3%A4', 'a..b', 'ghost', '%', '%ZZ', 'a b', 'A', 'a%20', '%2e', 'a.json'];
-    for (let i = 0; i < 40; i++) ids.push(Array.from({ length: 1 + Math.floor(random() * 12) }, () => pick(random, ['a', '.', '%2F', '%2e', '_', '-', '%00', '~', '%5C', 'é'])).join(''));
+    const ids = [
+      '..',
+      '%2e%2e',
+      '.%2e',
+      '%2F',
+      'a%2Fb',
+      'a%2F..%2F..%2Fx',
+      '..%2F..%2Fetc',
+      '.hidden',
+      '_shared',
+      '_x',
+      'x'.repeat(5000),
+      'a%00',
+      '%C3%A4',
+      'a..b',
+      'ghost',
+      '%',
+      '%ZZ',
+      'a b',
+      'A',
+      'a%20',
+      '%2e',
+      'a.json',
+    ];
+    for (let i = 0; i < 40; i++)
+      ids.push(Array.from({ length: 1 + Math.floor(random() * 12) }, () => pick(random, ['a', '.', '%2F', '%2e', '_', '-', '%00', '~', '%5C', 'é'])).join(''));
     for (const id of ids) {
-      for (const [method, suffix, body] of [['GET', '', undefined], ['GET', '/history?limit=5', undefined], ['PUT', '/override', '{"limit_usd":1,"window":"1h","reason":"x"}'], ['DELETE', '/override', undefined], ['POST', '/override', '{}']] as const) {
+      for (const [method, suffix, body] of [
+        ['GET', '', undefined],
+        ['GET', '/history?limit=5', undefined],
+        ['PUT', '/override', '{"limit_usd":1,"window":"1h","reason":"x"}'],
+        ['DELETE', '/override', undefined],
+        ['POST', '/override', '{}'],
+      ] as const) {
         const answer = await call(h, `/api/agents/${id}${suffix}`, { method, body });
         const what = `${method} /api/agents/${id.slice(0, 60)}${suffix}`;
         assertCoded(answer, what);
@@ -28,7 +58,11 @@ describe('admin reads under hostile input', { timeout: 300_000 }, () => {
         assert.ok(theList || [400, 404, 405].includes(answer.status), `${what}: ${answer.status}`);
       }
     }
-    assert.deepEqual(filesUnder(h.root).filter((file) => !before.includes(file) && !file.startsWith('history/')), [], 'no file created');
+    assert.deepEqual(
+      filesUnder(h.root).filter((file) => !before.includes(file) && !file.startsWith('history/')),
+      [],
+      'no file created',
+    );
   });
 
   it('junk query strings on the read endpoints are a 200 or a coded 400', async () => {
@@ -53,7 +87,10 @@ describe('admin reads under hostile input', { timeout: 300_000 }, () => {
     }
     for (const replay of ['0', '5', '99999999999999999999', '']) {
       const aborter = new AbortController();
-      const response = await fetch(`${h.tollgate.uiUrl}/api/events?replay=${replay}&types=nope,,`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: aborter.signal });
+      const response = await fetch(`${h.tollgate.uiUrl}/api/events?replay=${replay}&types=nope,,`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+        signal: aborter.signal,
+      });
       assert.equal(response.status, 200, `replay=${replay}`);
       assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
       aborter.abort();

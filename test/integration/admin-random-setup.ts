@@ -16,7 +16,7 @@ export function hostileHarness(): Promise<Harness> {
 
 export type Random = () => number;
 /** One of `values`, drawn with `random`. */
-export const pick = <T,>(random: Random, values: readonly T[]): T => values[Math.floor(random() * values.length)];
+export const pick = <T>(random: Random, values: readonly T[]): T => values[Math.floor(random() * values.length)];
 
 /** A UI-port answer: its status, its text, and its body parsed (null when it is not JSON). */
 export interface Answer {
@@ -26,7 +26,11 @@ export interface Answer {
 }
 
 /** A UI-port call with TOKEN as the bearer (`token`: another one, or null for none); redirects are not followed. */
-export async function call(h: Harness, path: string, init: { method?: string; body?: string; headers?: Record<string, string>; token?: string | null } = {}): Promise<Answer> {
+export async function call(
+  h: Harness,
+  path: string,
+  init: { method?: string; body?: string; headers?: Record<string, string>; token?: string | null } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...init.headers };
   const token = init.token === undefined ? TOKEN : init.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;

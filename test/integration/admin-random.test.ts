@@ -6,22 +6,91 @@ import { join } from 'node:path';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { seededRandom } from '../helpers/random.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { AGENTS, assertCoded, assertGovernanceClean, call, filesUnder, hostileHarness, overrideEvents, overrideOnDisk, pick, type Random, SEED, TOKEN } from './admin-random-setup.ts';
+import {
+  AGENTS,
+  assertCoded,
+  assertGovernanceClean,
+  call,
+  filesUnder,
+  hostileHarness,
+  overrideEvents,
+  overrideOnDisk,
+  pick,
+  type Random,
+  SEED,
+  TOKEN,
+} from './admin-random-setup.ts';
 
 // ---- random override bodies -------------------------------------------------------------------------------------
 
 const ODD_VALUES: readonly unknown[] = [
-  null, true, false, 0, -1, -0.5, 1.5, 1e308, -1e308, 2 ** 60, 5e-324, '', ' ', 'x', '1', '-5', '1e400', 'NaN', 'Infinity',
-  [], [1, 'a'], [null], {}, { a: 1 }, '\u0000', '\ud800', 'é🙂\u202e', 'x'.repeat(3000),
+  null,
+  true,
+  false,
+  0,
+  -1,
+  -0.5,
+  1.5,
+  1e308,
+  -1e308,
+  2 ** 60,
+  5e-324,
+  '',
+  ' ',
+  'x',
+  '1',
+  '-5',
+  '1e400',
+  'NaN',
+  'Infinity',
+  [],
+  [1, 'a'],
+  [null],
+  {},
+  { a: 1 },
+  '\u0000',
+  '\ud800',
+  'é🙂\u202e',
+  'x'.repeat(3000),
 ];
 const EXPIRES: readonly unknown[] = [
-  '2099-03-08T00:00:00Z', '2099-03-08T00:00:00.123+05:30', '2099-02-30T00:00:00Z', '2099-04-31T00:00:00Z', '2099-01-01T24:00:00Z',
-  '2099-01-01T23:60:00Z', '2099-01-01T00:00:00+24:00', '2099-13-01T00:00:00Z', '2099-01-01', '2099-01-01T00:00:00', 'tomorrow',
-  '2000-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 4102444800000, '+275760-09-13T00:00:00Z', '2099-03-08 00:00:00Z', '',
+  '2099-03-08T00:00:00Z',
+  '2099-03-08T00:00:00.123+05:30',
+  '2099-02-30T00:00:00Z',
+  '2099-04-31T00:00:00Z',
+  '2099-01-01T24:00:00Z',
+  '2099-01-01T23:60:00Z',
+  '2099-01-01T00:00:00+24:00',
+  '2099-13-01T00:00:00Z',
+  '2099-01-01',
+  '2099-01-01T00:00:00',
+  'tomorrow',
+  '2000-01-01T00:00:00Z',
+  '1970-01-01T00:00:00Z',
+  4102444800000,
+  '+275760-09-13T00:00:00Z',
+  '2099-03-08 00:00:00Z',
+  '',
 ];
 const FIELDS: readonly string[] = [
-  'limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior',
-  'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'reason', 'set_by', 'expires_at',
+  'limit_usd',
+  'max_requests',
+  'max_input_tokens',
+  'max_output_tokens',
+  'max_total_tokens',
+  'max_concurrent',
+  'window',
+  'behavior',
+  'limits',
+  'shared',
+  'unknown_cost',
+  'fallback_rates',
+  'alerts',
+  'downgrade_to',
+  'downgrade_at',
+  'reason',
+  'set_by',
+  'expires_at',
 ];
 
 function validPolicy(random: Random): Record<string, unknown> {
@@ -67,7 +136,18 @@ function randomPutBody(random: Random): { text: string; contentType?: string } {
 /** A DELETE: an optional body and query, often malformed. */
 function randomDelete(random: Random): { query: string; text?: string } {
   const query = pick(random, ['', '?reason=over', `?reason=${'r'.repeat(600)}`, '?set_by=ops&reason=done', '?reason=', '?reason=%E2%82%AC', '?junk=1']);
-  const text = pick<string | undefined>(random, [undefined, undefined, '{"reason":"done"}', '{"reason":5}', '[]', '"x"', '{"junk":1}', 'nope', `{"set_by":"${'s'.repeat(300)}"}`, '{"reason":null}']);
+  const text = pick<string | undefined>(random, [
+    undefined,
+    undefined,
+    '{"reason":"done"}',
+    '{"reason":5}',
+    '[]',
+    '"x"',
+    '{"junk":1}',
+    'nope',
+    `{"set_by":"${'s'.repeat(300)}"}`,
+    '{"reason":null}',
+  ]);
   return { query, text };
 }
 
@@ -120,15 +200,33 @@ describe('admin writes under hostile input', { timeout: 300_000 }, () => {
       assert.equal(detail.status, 200);
       assert.deepEqual(detail.body.override.content, overrideOnDisk(h, agent), `GET shows the file (seed ${SEED} round ${round})`);
     }
-    assert.deepEqual(filesUnder(h.root).filter((file) => !file.startsWith('governance/')).filter((file) => !outside.includes(file) && !file.startsWith('history/')), [], 'nothing written outside the governance dir');
-    for (const agent of AGENTS) await waitFor(() => overrideEvents(h, agent).length === accepted.get(agent), `an override_changed event per accepted change of ${agent}`);
-    for (const outcome of ['PUT 200', 'PUT 400', 'PUT 413', 'DELETE 200', 'DELETE 400']) assert.ok((statuses.get(outcome) ?? 0) > 0, `${outcome} exercised: ${JSON.stringify([...statuses])}`);
+    assert.deepEqual(
+      filesUnder(h.root)
+        .filter((file) => !file.startsWith('governance/'))
+        .filter((file) => !outside.includes(file) && !file.startsWith('history/')),
+      [],
+      'nothing written outside the governance dir',
+    );
+    for (const agent of AGENTS)
+      await waitFor(() => overrideEvents(h, agent).length === accepted.get(agent), `an override_changed event per accepted change of ${agent}`);
+    for (const outcome of ['PUT 200', 'PUT 400', 'PUT 413', 'DELETE 200', 'DELETE 400'])
+      assert.ok((statuses.get(outcome) ?? 0) > 0, `${outcome} exercised: ${JSON.stringify([...statuses])}`);
     assert.equal((await call(h, '/api/summary')).status, 200, 'still serving');
   });
 
   it('impossible or past expires_at is refused, not rolled over to another date', async () => {
-    for (const expires of ['2099-02-30T00:00:00Z', '2099-04-31T00:00:00Z', '2099-01-01T24:00:00Z', '2099-01-01T00:00:00+24:00', '2000-01-01T00:00:00Z', '2099-01-01']) {
-      const answer = await call(h, '/api/agents/c/override', { method: 'PUT', body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x', expires_at: expires }) });
+    for (const expires of [
+      '2099-02-30T00:00:00Z',
+      '2099-04-31T00:00:00Z',
+      '2099-01-01T24:00:00Z',
+      '2099-01-01T00:00:00+24:00',
+      '2000-01-01T00:00:00Z',
+      '2099-01-01',
+    ]) {
+      const answer = await call(h, '/api/agents/c/override', {
+        method: 'PUT',
+        body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x', expires_at: expires }),
+      });
       assert.equal(answer.status, 400, `${expires}: ${answer.text}`);
       assert.equal(answer.body.error.code, 'invalid_request');
     }
@@ -136,7 +234,10 @@ describe('admin writes under hostile input', { timeout: 300_000 }, () => {
       const page = await call(h, `/api/agents/a/history?before=${encodeURIComponent(before)}`);
       assert.equal(page.status, 400, `before=${before}: ${page.text}`);
     }
-    const leap = await call(h, '/api/agents/c/override', { method: 'PUT', body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x', expires_at: '2096-02-29T00:00:00Z' }) });
+    const leap = await call(h, '/api/agents/c/override', {
+      method: 'PUT',
+      body: JSON.stringify({ limit_usd: 1, window: '1h', reason: 'x', expires_at: '2096-02-29T00:00:00Z' }),
+    });
     assert.equal(leap.status, 200, leap.text);
     assert.equal((await call(h, '/api/agents/c/override', { method: 'DELETE' })).status, 200);
   });
@@ -207,7 +308,11 @@ describe('admin writes without a configured token', () => {
   it('refuses every write with 403 writes_disabled, whatever is presented, and writes nothing', async () => {
     for (const token of [null, 'anything', '']) {
       for (const method of ['PUT', 'DELETE']) {
-        const answer = await call(h, '/api/agents/a/override', { method, token, body: method === 'PUT' ? '{"limit_usd":1,"window":"1h","reason":"x"}' : undefined });
+        const answer = await call(h, '/api/agents/a/override', {
+          method,
+          token,
+          body: method === 'PUT' ? '{"limit_usd":1,"window":"1h","reason":"x"}' : undefined,
+        });
         assert.equal(answer.status, 403, `${method} with ${token}: ${answer.text}`);
         assert.equal(answer.body.error.code, 'writes_disabled');
       }

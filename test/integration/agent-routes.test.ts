@@ -15,7 +15,7 @@ describe('agent routes that are no model call', () => {
   });
   after(() => h.close());
 
-  it('lists the configured providers\' models as provider/model, OpenAI\'s format, fetched with the provider key and cached', async () => {
+  it("lists the configured providers' models as provider/model, OpenAI's format, fetched with the provider key and cached", async () => {
     const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
@@ -26,12 +26,15 @@ describe('agent routes that are no model call', () => {
     assert.equal(fetches.length, 3, 'one fetch per provider');
     assert.equal(fetches.find((r) => r.headers.authorization === `Bearer ${PROVIDER_KEYS.openai}`)?.method, 'GET');
     assert.equal(fetches.find((r) => r.headers['x-api-key'] === PROVIDER_KEYS.anthropic)?.headers['anthropic-version'], '2023-06-01');
-    assert.ok(fetches.every((r) => !JSON.stringify(r.headers).includes('secret-a')), 'the agent token never goes upstream');
+    assert.ok(
+      fetches.every((r) => !JSON.stringify(r.headers).includes('secret-a')),
+      'the agent token never goes upstream',
+    );
     for await (const _ of client.models.list()) void _;
     assert.equal(h.fake.requests.filter((r) => r.path.startsWith('/v1/models')).length, 3, 'the second list comes from the cache');
   });
 
-  it('answers in Anthropic\'s format to an Anthropic client, and refuses a bad token', async () => {
+  it("answers in Anthropic's format to an Anthropic client, and refuses a bad token", async () => {
     const client = new Anthropic({ baseURL: h.url, apiKey: h.token('a'), maxRetries: 0 });
     const page = await client.models.list();
     assert.ok(page.data.some((model) => model.id === 'openai/gpt-4o' && model.type === 'model'));
@@ -57,13 +60,21 @@ describe('agent routes that are no model call', () => {
     assert.equal(event.cost_usd, undefined);
     assert.equal(h.historyText('a'), '', 'no history line: nothing billed');
     // the one request an hour is still there for a model call
-    const completion = await new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }).chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+    const completion = await new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }).chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 5,
+    });
     assert.equal(completion.choices[0].message.content, 'hello from fake upstream');
   });
 
-  it('answers any other /v1/ path 404 in the caller\'s format, naming the path, without calling upstream', async () => {
+  it("answers any other /v1/ path 404 in the caller's format, naming the path, without calling upstream", async () => {
     const calls = h.fake.requests.length;
-    const embeddings = await fetch(`${h.url}/v1/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body: '{"model":"openai/x","input":"a"}' });
+    const embeddings = await fetch(`${h.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' },
+      body: '{"model":"openai/x","input":"a"}',
+    });
     assert.equal(embeddings.status, 404);
     const openai = (await embeddings.json()) as { error: { message: string } };
     assert.match(openai.error.message, /\/v1\/embeddings/);
@@ -84,7 +95,7 @@ describe('GET /v1/models when a provider cannot list its models', () => {
       const ids: string[] = [];
       for await (const model of client.models.list()) ids.push(model.id);
       assert.ok(ids.includes('openai/gpt-4o'));
-      assert.ok(ids.includes('openai/babbage'), 'the table\'s list, not the provider\'s');
+      assert.ok(ids.includes('openai/babbage'), "the table's list, not the provider's");
       assert.ok(ids.every((id) => id.startsWith('openai/')));
     } finally {
       await h.close();
@@ -107,8 +118,8 @@ describe('GET /v1/models under a model policy', () => {
         return ids;
       };
       assert.deepEqual(await listed('a'), ['anthropic/claude-sonnet-4', 'openai/gpt-4o']);
-      assert.equal(h.fake.requests.filter((r) => r.path.startsWith('/v1/models')).length, 0, 'a policy\'s list needs no provider fetch');
-      assert.ok((await listed('b')).includes('openrouter/gpt-4o'), 'no policy: every provider\'s models');
+      assert.equal(h.fake.requests.filter((r) => r.path.startsWith('/v1/models')).length, 0, "a policy's list needs no provider fetch");
+      assert.ok((await listed('b')).includes('openrouter/gpt-4o'), "no policy: every provider's models");
     } finally {
       await h.close();
     }

@@ -15,24 +15,42 @@ describe('audit stream on stdout', () => {
   let env: Record<string, string>;
   before(async () => {
     fake = await startFakeUpstream();
-    ({ root, env } = writeProcessRoot({ name: 'audit', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:secret-audit-4711' }, apiKey: 'sk-real-audit-key' }));
+    ({ root, env } = writeProcessRoot({
+      name: 'audit',
+      upstreamUrl: fake.url,
+      agentId: 'a',
+      metadata: { token: 'a:secret-audit-4711' },
+      apiKey: 'sk-real-audit-key',
+    }));
   });
   after(async () => {
     await fake.close();
     rmSync(root, { recursive: true, force: true });
   });
 
-  const ask = (url: string) => new OpenAI({ baseURL: `${url}/v1`, apiKey: 'a:secret-audit-4711', maxRetries: 0 })
-    .chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+  const ask = (url: string) =>
+    new OpenAI({ baseURL: `${url}/v1`, apiKey: 'a:secret-audit-4711', maxRetries: 0 }).chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 5,
+    });
 
   it('writes a request and a response line per call, without the key or the secret', async () => {
     const proxy = await startProxyProcess({ env, port: await freePort() });
     try {
       const completion = await ask(proxy.url);
-      const lines = () => proxy.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = () =>
+        proxy
+          .stdout()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
       await waitFor(() => lines().some((line) => line.type === 'response'), 'response line');
       const mine = lines().filter((line) => line.claw_id === 'a');
-      assert.deepEqual(mine.map((line) => line.type), ['request', 'response']);
+      assert.deepEqual(
+        mine.map((line) => line.type),
+        ['request', 'response'],
+      );
       assert.equal(mine[1].tokens_out, completion.usage?.completion_tokens);
       assert.ok(!proxy.stdout().includes('sk-real-audit-key') && !proxy.stdout().includes('secret-audit-4711'));
     } finally {

@@ -16,8 +16,11 @@ describe('admission under concurrency', () => {
 
   it('never spends past the limit and still admits what fits', async () => {
     const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () =>
-      client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, () =>
+        client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }),
+      ),
+    );
     const admitted = results.filter((result) => result.status === 'fulfilled').length;
     const refused = results.filter((result) => result.status === 'rejected' && (result.reason as { status?: number }).status === 429).length;
     assert.equal(admitted + refused, 50, 'every request is either served or refused with 429');

@@ -24,7 +24,9 @@ describe('budget enforcement through the SDKs', () => {
     const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', behavior: 'hard_stop' } } } });
     let httpCalls = 0;
     const client = new OpenAI({
-      baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 2,
+      baseURL: `${harness.url}/v1`,
+      apiKey: harness.token('a'),
+      maxRetries: 2,
       fetch: async (url, init) => {
         httpCalls++;
         return fetch(url, init);
@@ -131,7 +133,11 @@ describe('budget enforcement through the SDKs', () => {
     await openHarness.close();
     h = undefined;
 
-    const closed = await open({ agents: { a: { budget: { limit_usd: 0.0001, window: '1h' } } }, governance: { a: '{not json' }, env: { CLLAMA_BUDGET_FAIL_MODE: 'closed' } });
+    const closed = await open({
+      agents: { a: { budget: { limit_usd: 0.0001, window: '1h' } } },
+      governance: { a: '{not json' },
+      env: { CLLAMA_BUDGET_FAIL_MODE: 'closed' },
+    });
     const closedClient = new OpenAI({ baseURL: `${closed.url}/v1`, apiKey: closed.token('a'), maxRetries: 0 });
     await assert.rejects(ask(closedClient), (error: unknown) => {
       assert.equal((error as { status: number }).status, 503);
@@ -145,7 +151,9 @@ describe('budget enforcement through the SDKs', () => {
     const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h' } } } });
     const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
     const stream = await ask(client, { stream: true });
-    for await (const _chunk of stream as unknown as AsyncIterable<unknown>) { /* drain */ }
+    for await (const _chunk of stream as unknown as AsyncIterable<unknown>) {
+      /* drain */
+    }
     await assert.rejects(ask(client), OpenAI.RateLimitError);
   });
 
@@ -155,7 +163,10 @@ describe('budget enforcement through the SDKs', () => {
     // 1e15 is no output cap any API takes: refused as malformed (400), not held nor read as absent
     await assert.rejects(ask(client, { max_tokens: 1e15 }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'invalid_parameter');
     // the largest cap accepted, times 128 choices, is $2.7M of output at $10/Mtok: refused by the budget
-    await assert.rejects(ask(client, { max_tokens: 2_147_483_647, n: 128 }), (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded');
+    await assert.rejects(
+      ask(client, { max_tokens: 2_147_483_647, n: 128 }),
+      (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded',
+    );
     assert.equal(harness.fake.requests.length, 0);
     assert.ok(!harness.events.some((event) => String(event.error ?? '').includes('ledger')), 'no ledger error on the way');
   });
@@ -178,11 +189,21 @@ describe('budget enforcement through the SDKs', () => {
     const harness = await open({ agents: { a: { budget: { limit_usd: 0.0012, window: '1h' } } } });
     const noUsage = { 'x-fake-behavior': JSON.stringify({ usage: null }) };
     const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0, defaultHeaders: noUsage });
-    const completion = await ask(client) as OpenAI.ChatCompletion;
+    const completion = (await ask(client)) as OpenAI.ChatCompletion;
     assert.equal(completion.usage, undefined, 'the upstream reported no usage');
-    await assert.rejects(ask(client), (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded');
+    await assert.rejects(
+      ask(client),
+      (error: unknown) => error instanceof OpenAI.RateLimitError && (error.error as { code: string }).code === 'budget_exceeded',
+    );
     await waitFor(() => harness.historyLines('a').length === 1);
-    assert.deepEqual(harness.historyLines('a')[0].usage, { prompt_tokens: 13, completion_tokens: 25, reported_cost_usd: 0.000283, cost_micros: 283, cost_source: 'price_table', estimated: true });
+    assert.deepEqual(harness.historyLines('a')[0].usage, {
+      prompt_tokens: 13,
+      completion_tokens: 25,
+      reported_cost_usd: 0.000283,
+      cost_micros: 283,
+      cost_source: 'price_table',
+      estimated: true,
+    });
     const response = harness.events.find((event) => event.type === 'response')!;
     assert.equal(response.usage_estimated, true);
     assert.equal(response.cost_micros, 283);
@@ -195,7 +216,10 @@ describe('budget enforcement through the SDKs', () => {
     const second = await ask(client, { messages: [{ role: 'user', content: 'downgrade me' }] });
     assert.equal(second.choices.length, 1);
     assert.equal(harness.fake.requests.at(-1)!.body.model, 'gpt-4o-mini');
-    await waitFor(() => harness.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('downgrade me')), 'history of the downgraded call');
+    await waitFor(
+      () => harness.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('downgrade me')),
+      'history of the downgraded call',
+    );
     const entry = harness.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('downgrade me'))!;
     assert.equal(entry.requested_model, 'openai/gpt-4o');
     assert.equal(entry.effective_model, 'gpt-4o-mini');
@@ -206,11 +230,14 @@ describe('budget enforcement through the SDKs', () => {
     // claude-sonnet-4-5 with max_tokens 100 does not fit $0.0015; gpt-4o-mini would, but /v1/messages reaches only Anthropic
     const harness = await open({ agents: { a: { budget: { limit_usd: 0.0015, window: '1h', downgrade_to: 'openai/gpt-4o-mini' } } } });
     const client = new Anthropic({ baseURL: harness.url, apiKey: harness.token('a'), maxRetries: 0 });
-    await assert.rejects(client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
-      assert.ok(error instanceof Anthropic.RateLimitError, `a budget refusal, not the route's 400: ${String(error)}`);
-      assert.equal((error.error as { error: { code: string } }).error.code, 'budget_exceeded');
-      return true;
-    });
+    await assert.rejects(
+      client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof Anthropic.RateLimitError, `a budget refusal, not the route's 400: ${String(error)}`);
+        assert.equal((error.error as { error: { code: string } }).error.code, 'budget_exceeded');
+        return true;
+      },
+    );
     assert.equal(harness.fake.requests.length, 0);
     assert.ok(!harness.events.some((event) => event.intervention === 'model_downgraded'));
   });

@@ -66,43 +66,60 @@ function chargedFromHistory(h: Harness, agent: string): Charged {
   return charged;
 }
 
-for (const ledger of ['memory', 'redis'] as const) describe(`budgets under random concurrent load (${ledger} ledger)`, () => {
-  let proxy: GovernedProxy;
-  before(async () => {
-    const budget = { limits: [{ limit_usd: AGENT_USD_MICROS / 1e6, window: '1h' }, { max_output_tokens: AGENT_OUTPUT_TOKENS, window: '1d' }], shared: ['team'] };
-    proxy = await startGoverned({ kind: ledger, label: 'budget-random', harness: { agents: { a: { budget }, b: { budget } }, shared: { team: { limit_usd: TEAM_USD_MICROS / 1e6, window: '1h' } } } });
+for (const ledger of ['memory', 'redis'] as const)
+  describe(`budgets under random concurrent load (${ledger} ledger)`, () => {
+    let proxy: GovernedProxy;
+    before(async () => {
+      const budget = {
+        limits: [
+          { limit_usd: AGENT_USD_MICROS / 1e6, window: '1h' },
+          { max_output_tokens: AGENT_OUTPUT_TOKENS, window: '1d' },
+        ],
+        shared: ['team'],
+      };
+      proxy = await startGoverned({
+        kind: ledger,
+        label: 'budget-random',
+        harness: { agents: { a: { budget }, b: { budget } }, shared: { team: { limit_usd: TEAM_USD_MICROS / 1e6, window: '1h' } } },
+      });
+    });
+    after(() => proxy.close());
+
+    it('never spends past an agent, token or shared limit, and the ledger agrees with history', async () => {
+      const { h, ui } = proxy;
+      const random = seededRandom(ledger === 'memory' ? 11 : 12);
+      const statuses: number[] = [];
+      for (let wave = 0; wave < 10; wave++) {
+        const calls = Array.from({ length: 1 + Math.floor(random() * 16) }, () => randomCall(random));
+        statuses.push(...(await Promise.all(calls.map((call) => send(h, call)))));
+      }
+      const served = statuses.filter((status) => status === 200).length;
+      const refused = statuses.filter((status) => status === 429).length;
+      assert.equal(served + refused, statuses.length, `only 200 and 429: ${JSON.stringify(statuses)}`);
+      assert.ok(served > 10 && refused > 10, `the limits bind during the test (${served} served, ${refused} refused)`);
+      await waitFor(() => AGENTS.reduce((sum, agent) => sum + h.historyLines(agent).length, 0) === served, 'a history entry for every served call');
+
+      const charged = Object.fromEntries(AGENTS.map((agent) => [agent, chargedFromHistory(h, agent)]));
+      for (const agent of AGENTS) {
+        assert.ok(charged[agent].usdMicros <= AGENT_USD_MICROS, `${agent} spent ${charged[agent].usdMicros} µ$ of ${AGENT_USD_MICROS}`);
+        assert.ok(charged[agent].outputTokens <= AGENT_OUTPUT_TOKENS, `${agent} used ${charged[agent].outputTokens} output tokens of ${AGENT_OUTPUT_TOKENS}`);
+      }
+      const teamSpend = AGENTS.reduce((sum, agent) => sum + charged[agent].usdMicros, 0);
+      assert.ok(teamSpend <= TEAM_USD_MICROS, `the team spent ${teamSpend} µ$ of ${TEAM_USD_MICROS}`);
+
+      // what the operator sees is what history says: nothing held, every settled micro-dollar counted once
+      for (const agent of AGENTS) {
+        const detail = (await (await fetch(`${ui.url}/api/agents/${agent}`)).json()) as {
+          agent: { limits: { metric: string; used: number; reserved: number }[] };
+        };
+        const usd = detail.agent.limits.find((limit) => limit.metric === 'usd_micros' && limit.used !== undefined);
+        const output = detail.agent.limits.find((limit) => limit.metric === 'output_tokens');
+        assert.ok(usd && output, `${agent}'s limits are listed: ${JSON.stringify(detail.agent.limits)}`);
+        assert.deepEqual(
+          [usd.used, usd.reserved, output.used, output.reserved],
+          [charged[agent].usdMicros, 0, charged[agent].outputTokens, 0],
+          `${agent}'s standing`,
+        );
+      }
+    });
   });
-  after(() => proxy.close());
-
-  it('never spends past an agent, token or shared limit, and the ledger agrees with history', async () => {
-    const { h, ui } = proxy;
-    const random = seededRandom(ledger === 'memory' ? 11 : 12);
-    const statuses: number[] = [];
-    for (let wave = 0; wave < 10; wave++) {
-      const calls = Array.from({ length: 1 + Math.floor(random() * 16) }, () => randomCall(random));
-      statuses.push(...(await Promise.all(calls.map((call) => send(h, call)))));
-    }
-    const served = statuses.filter((status) => status === 200).length;
-    const refused = statuses.filter((status) => status === 429).length;
-    assert.equal(served + refused, statuses.length, `only 200 and 429: ${JSON.stringify(statuses)}`);
-    assert.ok(served > 10 && refused > 10, `the limits bind during the test (${served} served, ${refused} refused)`);
-    await waitFor(() => AGENTS.reduce((sum, agent) => sum + h.historyLines(agent).length, 0) === served, 'a history entry for every served call');
-
-    const charged = Object.fromEntries(AGENTS.map((agent) => [agent, chargedFromHistory(h, agent)]));
-    for (const agent of AGENTS) {
-      assert.ok(charged[agent].usdMicros <= AGENT_USD_MICROS, `${agent} spent ${charged[agent].usdMicros} µ$ of ${AGENT_USD_MICROS}`);
-      assert.ok(charged[agent].outputTokens <= AGENT_OUTPUT_TOKENS, `${agent} used ${charged[agent].outputTokens} output tokens of ${AGENT_OUTPUT_TOKENS}`);
-    }
-    const teamSpend = AGENTS.reduce((sum, agent) => sum + charged[agent].usdMicros, 0);
-    assert.ok(teamSpend <= TEAM_USD_MICROS, `the team spent ${teamSpend} µ$ of ${TEAM_USD_MICROS}`);
-
-    // what the operator sees is what history says: nothing held, every settled micro-dollar counted once
-    for (const agent of AGENTS) {
-      const detail = (await (await fetch(`${ui.url}/api/agents/${agent}`)).json()) as { agent: { limits: { metric: string; used: number; reserved: number }[] } };
-      const usd = detail.agent.limits.find((limit) => limit.metric === 'usd_micros' && limit.used !== undefined);
-      const output = detail.agent.limits.find((limit) => limit.metric === 'output_tokens');
-      assert.ok(usd && output, `${agent}'s limits are listed: ${JSON.stringify(detail.agent.limits)}`);
-      assert.deepEqual([usd.used, usd.reserved, output.used, output.reserved], [charged[agent].usdMicros, 0, charged[agent].outputTokens, 0], `${agent}'s standing`);
-    }
-  });
-});

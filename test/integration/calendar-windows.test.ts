@@ -9,7 +9,11 @@ const ask = (client: OpenAI) => client.chat.completions.create(BODY);
 
 /** The same call as raw HTTP, to read the refusal's whole body (the SDK's error keeps only its `error` object). */
 async function refusal(harness: Harness): Promise<{ status: number; headers: Headers; budget: Record<string, unknown> }> {
-  const response = await fetch(`${harness.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${harness.token('a')}`, 'content-type': 'application/json' }, body: JSON.stringify(BODY) });
+  const response = await fetch(`${harness.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${harness.token('a')}`, 'content-type': 'application/json' },
+    body: JSON.stringify(BODY),
+  });
   const body = (await response.json()) as { budget: Record<string, unknown> };
   return { status: response.status, headers: response.headers, budget: body.budget };
 }
@@ -45,7 +49,7 @@ describe('calendar and lifetime windows through the SDK', () => {
     assert.equal(harness.fake.requests.length, 3);
   });
 
-  it('a day window follows the agent\'s metadata time zone when the policy names none', async () => {
+  it("a day window follows the agent's metadata time zone when the policy names none", async () => {
     let now = Date.parse('2026-06-10T14:30:00Z'); // 23:30 in Tokyo
     const harness = await open({ now: () => now, agents: { a: { timezone: 'Asia/Tokyo', budget: { max_requests: 1, window: 'day' } } } });
     const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });

@@ -5,7 +5,12 @@ import OpenAI from 'openai';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
 
-const POLICY = { allowed: [{ slot: 'primary', ref: 'openai/gpt-4o-mini' }, { slot: 'fallback', ref: 'openai/gpt-4o' }] };
+const POLICY = {
+  allowed: [
+    { slot: 'primary', ref: 'openai/gpt-4o-mini' },
+    { slot: 'fallback', ref: 'openai/gpt-4o' },
+  ],
+};
 
 describe('circuits through the SDK', () => {
   let h: Harness | undefined;
@@ -17,7 +22,9 @@ describe('circuits through the SDK', () => {
   after(async () => h?.close());
 
   const ask = (harness: Harness) =>
-    new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 }).chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 }).chat.completions
+      .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 })
+      .withResponse();
   const failing = (behavior: Behavior): HarnessOptions => ({ agents: { a: { modelPolicy: POLICY } }, upstream: { models: { 'gpt-4o-mini': behavior } } });
   const events = (harness: Harness, type: string) => harness.events.filter((event) => event.type === type);
 
@@ -33,7 +40,10 @@ describe('circuits through the SDK', () => {
     harness.fake.behavior = {}; // the primary recovers
     await new Promise((resolve) => setTimeout(resolve, 450));
     assert.equal((await ask(harness)).data.model, 'gpt-4o-mini', 'the probe');
-    assert.deepEqual(events(harness, 'circuit').map((event) => event.state), ['open', 'half_open', 'closed']);
+    assert.deepEqual(
+      events(harness, 'circuit').map((event) => event.state),
+      ['open', 'half_open', 'closed'],
+    );
     assert.equal((await ask(harness)).data.model, 'gpt-4o-mini');
     assert.equal(harness.tollgate.deps.circuits.open().length, 0);
   });

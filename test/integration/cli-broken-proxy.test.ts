@@ -46,16 +46,23 @@ describe('the CLI against a proxy that is down, broken or refuses the token', { 
     const h = await startHarness({ agents: { a: {} }, env: { CLLAMA_UI_TOKEN: TOKEN } });
     try {
       const broken = {
-        '500 JSON': (res: import('node:http').ServerResponse) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"code":"internal","message":"boom"}}'),
-        '500 HTML page': (res: import('node:http').ServerResponse) => res.writeHead(500, { 'content-type': 'text/html' }).end(`<html><body>${'<p>oops</p>\n'.repeat(2000)}</body></html>`),
+        '500 JSON': (res: import('node:http').ServerResponse) =>
+          res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"code":"internal","message":"boom"}}'),
+        '500 HTML page': (res: import('node:http').ServerResponse) =>
+          res.writeHead(500, { 'content-type': 'text/html' }).end(`<html><body>${'<p>oops</p>\n'.repeat(2000)}</body></html>`),
         '200 not JSON': (res: import('node:http').ServerResponse) => res.writeHead(200).end('hello'),
-        '200 JSON of another service': (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
+        '200 JSON of another service': (res: import('node:http').ServerResponse) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
         '200 null': (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('null'),
         'connection reset': (res: import('node:http').ServerResponse) => res.socket?.destroy(),
       };
       const closed = await brokenServer(() => undefined);
       await new Promise((resolve) => closed.server.close(resolve)); // nothing listens on its port any more
-      const targets: [string, string, string][] = [['down', closed.url, TOKEN], ['wrong token', h.tollgate.uiUrl, 'wrong-token'], ['not a URL', 'ftp://x', TOKEN]];
+      const targets: [string, string, string][] = [
+        ['down', closed.url, TOKEN],
+        ['wrong token', h.tollgate.uiUrl, 'wrong-token'],
+        ['not a URL', 'ftp://x', TOKEN],
+      ];
       for (const [name, answer] of Object.entries(broken)) {
         const { url, server } = await brokenServer(answer);
         servers.push(server);
@@ -64,7 +71,9 @@ describe('the CLI against a proxy that is down, broken or refuses the token', { 
       const commands = [['status'], ['override', 'set', 'a', '--limit-usd', '1', '--window', '1h', '--reason', 'x'], ['override', 'clear', 'a']];
       const runs: { name: string; command: string[]; run: Run }[] = [];
       for (const [name, url, token] of targets) {
-        runs.push(...(await Promise.all(commands.map(async (command) => ({ name, command, run: await tollgate([...command, '--url', url, '--token', token]) })))));
+        runs.push(
+          ...(await Promise.all(commands.map(async (command) => ({ name, command, run: await tollgate([...command, '--url', url, '--token', token]) })))),
+        );
       }
       // every broken run listed at once: a message, not a stack trace or a raw TypeError; exit 1 and nothing on stdout
       const problems: string[] = [];
@@ -72,7 +81,8 @@ describe('the CLI against a proxy that is down, broken or refuses the token', { 
         const what = `${command.slice(0, 2).join(' ')} against ${name}`;
         if (run.code !== 1) problems.push(`${what}: exit ${run.code}, stdout ${JSON.stringify(run.stdout.slice(0, 120))}`);
         else if (run.stdout !== '') problems.push(`${what}: printed ${JSON.stringify(run.stdout.slice(0, 120))}`);
-        if (!/^tollgate: \S/.test(run.stderr) || /\n\s+at |TypeError|Cannot read properties/.test(run.stderr)) problems.push(`${what}: ${JSON.stringify(run.stderr.slice(0, 200))}`);
+        if (!/^tollgate: \S/.test(run.stderr) || /\n\s+at |TypeError|Cannot read properties/.test(run.stderr))
+          problems.push(`${what}: ${JSON.stringify(run.stderr.slice(0, 200))}`);
         if (run.stderr.length > 600) problems.push(`${what}: ${run.stderr.length} characters on stderr`);
         if (run.stderr.includes('wrong-token')) problems.push(`${what}: the token was echoed`);
       }

@@ -20,7 +20,11 @@ interface Run {
 function tollgate(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (error as unknown as { code: number }).code : 1) : 0;
+      const code = error
+        ? typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
+          ? (error as unknown as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -62,7 +66,10 @@ describe('tollgate status and override against a running proxy', { timeout: 120_
     assert.equal(run.code, 0, run.stderr);
     const parsed = JSON.parse(run.stdout);
     const { agents } = await fixture.api('/api/agents');
-    assert.deepEqual(parsed.agents.map((agent: any) => [agent.id, agent.windows.at(-1).spend_micros]), agents.map((agent: any) => [agent.id, agent.windows.at(-1).spend_micros]));
+    assert.deepEqual(
+      parsed.agents.map((agent: any) => [agent.id, agent.windows.at(-1).spend_micros]),
+      agents.map((agent: any) => [agent.id, agent.windows.at(-1).spend_micros]),
+    );
     assert.equal(parsed.summary.totals.cost_micros, (await fixture.api('/api/summary')).totals.cost_micros);
     const colored = await tollgate(['status', '--url', fixture.ui.url], { CLLAMA_UI_TOKEN: UI_TOKEN, FORCE_COLOR: '1' });
     assert.match(colored.stdout, ANSI);
@@ -104,18 +111,61 @@ describe('tollgate status and override against a running proxy', { timeout: 120_
     assert.match(noReason.stderr, /needs a reason/);
     assert.equal(existsSync(file), false);
 
-    const bad = await tollgate(['override', 'set', 'westin', '--url', fixture.ui.url, '--token', UI_TOKEN, '--limit-usd', '5', '--window', 'soon', '--reason', 'x']);
+    const bad = await tollgate([
+      'override',
+      'set',
+      'westin',
+      '--url',
+      fixture.ui.url,
+      '--token',
+      UI_TOKEN,
+      '--limit-usd',
+      '5',
+      '--window',
+      'soon',
+      '--reason',
+      'x',
+    ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /window: must be a positive duration/);
 
-    const set = await tollgate(['override', 'set', 'westin', '--url', fixture.ui.url, '--token', UI_TOKEN, '--limit-usd', '5', '--window', '1h',
-      '--policy', '{"limits":[{"max_requests":100,"window":"1h"}]}', '--reason', 'launch week', '--set-by', 'ops@desk', '--expires-at', '2099-01-01T00:00:00Z']);
+    const set = await tollgate([
+      'override',
+      'set',
+      'westin',
+      '--url',
+      fixture.ui.url,
+      '--token',
+      UI_TOKEN,
+      '--limit-usd',
+      '5',
+      '--window',
+      '1h',
+      '--policy',
+      '{"limits":[{"max_requests":100,"window":"1h"}]}',
+      '--reason',
+      'launch week',
+      '--set-by',
+      'ops@desk',
+      '--expires-at',
+      '2099-01-01T00:00:00Z',
+    ]);
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /override set for westin: \$5\.00 per 1h · "launch week" · by ops@desk · until 2099-01-01T00:00:00Z/);
     const written = JSON.parse(readFileSync(file, 'utf8'));
-    assert.deepEqual(written, { limits: [{ max_requests: 100, window: '1h' }], limit_usd: 5, window: '1h', reason: 'launch week', set_by: 'ops@desk', expires_at: '2099-01-01T00:00:00Z' });
+    assert.deepEqual(written, {
+      limits: [{ max_requests: 100, window: '1h' }],
+      limit_usd: 5,
+      window: '1h',
+      reason: 'launch week',
+      set_by: 'ops@desk',
+      expires_at: '2099-01-01T00:00:00Z',
+    });
     const westin = (await fixture.api('/api/agents')).agents.find((agent: any) => agent.id === 'westin');
-    assert.deepEqual(westin.limits.map((limit: any) => [limit.id, limit.limit]).sort(), [['agent:westin/requests/1h', 100], ['agent:westin/usd/1h', 5_000_000]]);
+    assert.deepEqual(westin.limits.map((limit: any) => [limit.id, limit.limit]).sort(), [
+      ['agent:westin/requests/1h', 100],
+      ['agent:westin/usd/1h', 5_000_000],
+    ]);
 
     const cleared = await tollgate(['override', 'clear', 'westin', '--url', fixture.ui.url, '--token', UI_TOKEN, '--reason', 'done', '--json']);
     assert.equal(cleared.code, 0, cleared.stderr);
@@ -123,7 +173,21 @@ describe('tollgate status and override against a running proxy', { timeout: 120_
     assert.equal(existsSync(file), false);
     const again = await tollgate(['override', 'clear', 'westin', '--url', fixture.ui.url, '--token', UI_TOKEN]);
     assert.match(again.stdout, /westin had no override/);
-    const unknown = await tollgate(['override', 'set', 'nobody', '--url', fixture.ui.url, '--token', UI_TOKEN, '--limit-usd', '1', '--window', '1h', '--reason', 'x']);
+    const unknown = await tollgate([
+      'override',
+      'set',
+      'nobody',
+      '--url',
+      fixture.ui.url,
+      '--token',
+      UI_TOKEN,
+      '--limit-usd',
+      '1',
+      '--window',
+      '1h',
+      '--reason',
+      'x',
+    ]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /404/);
   });
@@ -160,7 +224,10 @@ describe('tollgate validate', { timeout: 60_000 }, () => {
     const json = JSON.parse((await tollgate(['validate', '--json'], env(), root)).stdout);
     assert.equal(json.ok, true);
     assert.deepEqual(json.findings, []);
-    assert.deepEqual({ agents: json.checked.agents, providers: json.checked.providers, overrides: json.checked.overrides, shared: json.checked.shared_budgets }, { agents: 2, providers: 1, overrides: 1, shared: 1 });
+    assert.deepEqual(
+      { agents: json.checked.agents, providers: json.checked.providers, overrides: json.checked.overrides, shared: json.checked.shared_budgets },
+      { agents: 2, providers: 1, overrides: 1, shared: 1 },
+    );
   });
 
   it('exits 1 and names file and field of every problem', async () => {
@@ -173,8 +240,12 @@ describe('tollgate validate', { timeout: 60_000 }, () => {
     assert.equal(run.code, 1, run.stdout + run.stderr);
     const report = JSON.parse(run.stdout);
     assert.equal(report.ok, false);
-    const errors = report.findings.filter((finding: any) => finding.severity === 'error').map((finding: any) => [finding.file.slice(root.length + 1), finding.field]);
-    const warnings = report.findings.filter((finding: any) => finding.severity === 'warning').map((finding: any) => [finding.file.slice(root.length + 1), finding.field]);
+    const errors = report.findings
+      .filter((finding: any) => finding.severity === 'error')
+      .map((finding: any) => [finding.file.slice(root.length + 1), finding.field]);
+    const warnings = report.findings
+      .filter((finding: any) => finding.severity === 'warning')
+      .map((finding: any) => [finding.file.slice(root.length + 1), finding.field]);
     assert.deepEqual(errors.sort(), [
       ['context/c/metadata.json', 'budget.limit_usd'],
       ['context/d/metadata.json', 'token'],
@@ -223,9 +294,15 @@ describe('tollgate validate takes what the proxy takes, and reads governance fil
   after(() => rmSync(root, { recursive: true, force: true }));
 
   const validate = async () => {
-    const run = await tollgate(['validate', '--json'], {
-      CLAW_CONTEXT_ROOT: join(root, 'context'), CLAW_AUTH_DIR: join(root, 'auth'), CLAW_GOVERNANCE_DIR: join(root, 'governance'),
-    }, root);
+    const run = await tollgate(
+      ['validate', '--json'],
+      {
+        CLAW_CONTEXT_ROOT: join(root, 'context'),
+        CLAW_AUTH_DIR: join(root, 'auth'),
+        CLAW_GOVERNANCE_DIR: join(root, 'governance'),
+      },
+      root,
+    );
     assert.equal(run.code, 1, `exit 1 with problems, not killed by the 30 s timeout: ${run.stdout}${run.stderr}`);
     const report = JSON.parse(run.stdout);
     return { report, lines: report.findings.map((finding: any) => `${finding.severity} ${finding.text.slice(root.length + 1)}`) as string[] };
@@ -235,17 +312,25 @@ describe('tollgate validate takes what the proxy takes, and reads governance fil
     const { report, lines } = await validate();
     assert.equal(report.checked.agents, 2);
     assert.ok(lines.includes('error context/e/metadata.json: budget.limit_usd: must be a number of US dollars, got the string "1"'), lines.join('\n'));
-    assert.deepEqual(lines.filter((line) => line.startsWith('warning')), [], 'e is an agent, so governance/e/budget.json applies to someone');
+    assert.deepEqual(
+      lines.filter((line) => line.startsWith('warning')),
+      [],
+      'e is an agent, so governance/e/budget.json applies to someone',
+    );
   });
 
   it('reports an oversized, a FIFO and a /dev/zero policy file by name, as the policy store does, without reading them', async () => {
     const { report, lines } = await validate();
     const size = statSync(join(root, 'governance/a/budget.json')).size;
-    assert.deepEqual(lines.filter((line) => line.includes(' governance/')), [
-      'error governance/_shared/team.json: not a regular file',
-      'error governance/_shared/zero.json: not a regular file',
-      `error governance/a/budget.json: too large (${size} bytes; at most ${MAX_JSON_FILE_BYTES} are read)`,
-    ], 'one error per unreadable file (the merged policy of agent a repeats its file\'s, and is not listed twice)');
+    assert.deepEqual(
+      lines.filter((line) => line.includes(' governance/')),
+      [
+        'error governance/_shared/team.json: not a regular file',
+        'error governance/_shared/zero.json: not a regular file',
+        `error governance/a/budget.json: too large (${size} bytes; at most ${MAX_JSON_FILE_BYTES} are read)`,
+      ],
+      "one error per unreadable file (the merged policy of agent a repeats its file's, and is not listed twice)",
+    );
     assert.deepEqual({ overrides: report.checked.overrides, shared: report.checked.shared_budgets }, { overrides: 2, shared: 2 });
   });
 });

@@ -29,13 +29,16 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
 
   it('431 in the Anthropic envelope on /v1/messages, through the Anthropic SDK', async () => {
     const client = new Anthropic({ baseURL: h.url, apiKey: `a:${'s'.repeat(20_000)}`, maxRetries: 0 });
-    await assert.rejects(client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
-      assert.ok(error instanceof Anthropic.APIError);
-      assert.equal(error.status, 431);
-      assert.deepEqual((error.error as { type: string; error: { type: string; code: string } }).error.code, 'headers_too_large');
-      assert.equal((error.error as { type: string }).type, 'error');
-      return true;
-    });
+    await assert.rejects(
+      client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof Anthropic.APIError);
+        assert.equal(error.status, 431);
+        assert.deepEqual((error.error as { type: string; error: { type: string; code: string } }).error.code, 'headers_too_large');
+        assert.equal((error.error as { type: string }).type, 'error');
+        return true;
+      },
+    );
   });
 
   it('400 malformed_http for bytes that are not HTTP, with a JSON body and the connection closed', async () => {
@@ -49,7 +52,10 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     assert.match(body.error.message, /^malformed HTTP request \(HPE_/);
   });
 
-  for (const [path, envelope] of [['/v1/messages', 'anthropic'], ['/v1/chat/completions', 'openai']] as const) {
+  for (const [path, envelope] of [
+    ['/v1/messages', 'anthropic'],
+    ['/v1/chat/completions', 'openai'],
+  ] as const) {
     it(`408 in the ${envelope} envelope for headers dripped slower than the request timeout on ${path}`, async () => {
       const answer = await sendRaw(h.url, `POST ${path} HTTP/1.1\r\nHost: x\r\nx-slow: `, { dripEveryMs: 50 });
       assert.equal(answer.status, 408);
@@ -62,22 +68,43 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     });
   }
 
-  it('400 through the request\'s own response when a chunked body breaks while the pipeline reads it', async () => {
-    const answer = await sendRaw(h.url, [
-      'POST /v1/messages HTTP/1.1', 'Host: x', `x-api-key: ${h.token('a')}`, 'content-type: application/json', 'Transfer-Encoding: chunked', '', 'zz', 'not a chunk', '',
-    ].join('\r\n'));
+  it("400 through the request's own response when a chunked body breaks while the pipeline reads it", async () => {
+    const answer = await sendRaw(
+      h.url,
+      [
+        'POST /v1/messages HTTP/1.1',
+        'Host: x',
+        `x-api-key: ${h.token('a')}`,
+        'content-type: application/json',
+        'Transfer-Encoding: chunked',
+        '',
+        'zz',
+        'not a chunk',
+        '',
+      ].join('\r\n'),
+    );
     assert.equal(answer.status, 400);
     const body = JSON.parse(answer.body) as { type: string; request_id: string; error: { type: string; code: string } };
     assert.deepEqual([body.type, body.error.type, body.error.code], ['error', 'invalid_request_error', 'malformed_http']);
-    assert.match(String(body.request_id), /^[0-9a-f-]{36}$/, 'answered by the pipeline, with the call\'s request id');
+    assert.match(String(body.request_id), /^[0-9a-f-]{36}$/, "answered by the pipeline, with the call's request id");
     assert.ok(answer.closed);
   });
 
   it('408 for a body dripped slower than TOLLGATE_REQUEST_TIMEOUT_MS; its reservation is not held and nothing is charged', async () => {
     const before = h.events.length;
-    const answer = await sendRaw(h.url, [
-      'POST /v1/chat/completions HTTP/1.1', 'Host: x', `Authorization: Bearer ${h.token('a')}`, 'content-type: application/json', 'content-length: 100000', '', '{"model":"openai/gpt-4o","messages":[',
-    ].join('\r\n'), { dripEveryMs: 50 });
+    const answer = await sendRaw(
+      h.url,
+      [
+        'POST /v1/chat/completions HTTP/1.1',
+        'Host: x',
+        `Authorization: Bearer ${h.token('a')}`,
+        'content-type: application/json',
+        'content-length: 100000',
+        '',
+        '{"model":"openai/gpt-4o","messages":[',
+      ].join('\r\n'),
+      { dripEveryMs: 50 },
+    );
     assert.equal(answer.status, 408);
     assert.equal(answer.headers['x-should-retry'], 'true');
     const body = JSON.parse(answer.body) as { error: { code: string; message: string } };
@@ -90,7 +117,11 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     assert.equal(h.fake.requests.length, 1, 'only the call after the drip reached the upstream');
     assert.ok(h.events.slice(before).every((event) => event.type !== 'response' || event.status_code === 200));
     const failed = h.events.slice(before).filter((event) => event.type === 'error');
-    assert.deepEqual(failed.map((event) => [event.claw_id, event.code, event.status_code]), [['a', 'request_timeout', 408]], 'the audit log names the agent and what happened');
+    assert.deepEqual(
+      failed.map((event) => [event.claw_id, event.code, event.status_code]),
+      [['a', 'request_timeout', 408]],
+      'the audit log names the agent and what happened',
+    );
   });
 
   it('a client that leaves mid-body is recorded as client_closed (499), not as an internal error', async () => {
@@ -98,12 +129,17 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     const { hostname, port } = new URL(h.url);
     const socket = connect(Number(port), hostname);
     socket.on('error', () => undefined);
-    socket.write(['POST /v1/chat/completions HTTP/1.1', 'Host: x', `Authorization: Bearer ${h.token('a')}`, 'content-length: 500', '', '{"model":'].join('\r\n'));
+    socket.write(
+      ['POST /v1/chat/completions HTTP/1.1', 'Host: x', `Authorization: Bearer ${h.token('a')}`, 'content-length: 500', '', '{"model":'].join('\r\n'),
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();
     await waitFor(() => h.events.slice(before).some((event) => event.type === 'error'));
     const failed = h.events.slice(before).filter((event) => event.type === 'error');
-    assert.deepEqual(failed.map((event) => [event.claw_id, event.code, event.status_code]), [['a', 'client_closed', 499]]);
+    assert.deepEqual(
+      failed.map((event) => [event.claw_id, event.code, event.status_code]),
+      [['a', 'client_closed', 499]],
+    );
   });
 
   it('a long-streamed answer is not cut by the request timeout: it bounds the request, not the response', async () => {

@@ -33,7 +33,12 @@ function ipv6Loopback(): Promise<boolean> {
 }
 
 /** Sends one call as agent a and returns what the upstream saw of it. */
-async function seenUpstream(input: { proxy: RunningProxy; fake: FakeUpstream; path?: string; body: Record<string, unknown> }): Promise<FakeUpstream['requests'][number]> {
+async function seenUpstream(input: {
+  proxy: RunningProxy;
+  fake: FakeUpstream;
+  path?: string;
+  body: Record<string, unknown>;
+}): Promise<FakeUpstream['requests'][number]> {
   const before = input.fake.requests.length;
   const response = await fetch(`${input.proxy.url}${input.path ?? '/v1/chat/completions'}`, {
     method: 'POST',
@@ -58,8 +63,14 @@ describe('environment contract: providers.json v2, LISTEN_ADDR and UI_ADDR as :p
       version: 2,
       providers: {
         OpenAI: {
-          base_url: base, auth: 'bearer', active_key_id: 'k-active',
-          keys: [{ id: 'k-dead', secret: 'sk-dead', state: 'dead' }, { id: 'k-first', secret: 'sk-first', state: 'ready' }, { id: 'k-active', secret: 'sk-active', state: 'ready' }],
+          base_url: base,
+          auth: 'bearer',
+          active_key_id: 'k-active',
+          keys: [
+            { id: 'k-dead', secret: 'sk-dead', state: 'dead' },
+            { id: 'k-first', secret: 'sk-first', state: 'ready' },
+            { id: 'k-active', secret: 'sk-active', state: 'ready' },
+          ],
         },
         anthropic: { base_url: base, keys: [{ id: 'a1', secret: 'sk-ant-file', state: 'cooldown', cooldown_until: '2020-01-01T00:00:00Z' }] },
       },
@@ -75,9 +86,14 @@ describe('environment contract: providers.json v2, LISTEN_ADDR and UI_ADDR as :p
         CLAW_POD: 'pod-x',
         OPENAI_API_KEY: 'sk-env-not-used', // the file names openai: it is authoritative
         ANTHROPIC_API_KEY: 'sk-env-not-used',
-        XAI_API_KEY_1: 'sk-xai-backup', XAI_BASE_URL: base,
-        GEMINI_API_KEY: 'sk-gemini', GOOGLE_API_KEY: 'sk-google', GOOGLE_BASE_URL: `${base}/`,
-        AI_GATEWAY_API_KEY: 'sk-vercel', AI_GATEWAY_API_KEY_2: 'sk-vercel-backup', AI_GATEWAY_BASE_URL: base,
+        XAI_API_KEY_1: 'sk-xai-backup',
+        XAI_BASE_URL: base,
+        GEMINI_API_KEY: 'sk-gemini',
+        GOOGLE_API_KEY: 'sk-google',
+        GOOGLE_BASE_URL: `${base}/`,
+        AI_GATEWAY_API_KEY: 'sk-vercel',
+        AI_GATEWAY_API_KEY_2: 'sk-vercel-backup',
+        AI_GATEWAY_BASE_URL: base,
         OLLAMA_BASE_URL: base,
       },
     });
@@ -148,8 +164,11 @@ describe('environment contract: providers.json v1 and key variable precedence', 
       port: await freePort(),
       env: {
         ...dirsOf(root),
-        OPENAI_API_KEY: 'sk-openai-primary', OPENAI_API_KEY_1: 'sk-openai-backup', OPENAI_BASE_URL: base,
-        OPENROUTER_API_KEY_1: 'sk-openrouter-backup', OPENROUTER_BASE_URL: base,
+        OPENAI_API_KEY: 'sk-openai-primary',
+        OPENAI_API_KEY_1: 'sk-openai-backup',
+        OPENAI_BASE_URL: base,
+        OPENROUTER_API_KEY_1: 'sk-openrouter-backup',
+        OPENROUTER_BASE_URL: base,
         XAI_API_KEY: 'sk-xai-env-not-used',
       },
     });
@@ -160,7 +179,7 @@ describe('environment contract: providers.json v1 and key variable precedence', 
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('v1: api_key per provider, anthropic\'s default auth x-api-key, an explicit auth scheme kept, the env key ignored', async () => {
+  it("v1: api_key per provider, anthropic's default auth x-api-key, an explicit auth scheme kept, the env key ignored", async () => {
     const messages = await seenUpstream({ proxy, fake, path: '/v1/messages', body: { model: 'claude-sonnet-4-20250514' } });
     assert.equal(messages.headers['x-api-key'], 'sk-ant-v1');
     const xai = await seenUpstream({ proxy, fake, body: { model: 'xai/grok-4' } });

@@ -10,7 +10,14 @@ const HOUR = { window: '1h', behavior: 'hard_stop' };
 
 /** A cllama history line of `agent`, `ageMs` old, costing `cost` USD (none: an unknown cost). */
 function spent(agent: string, cost: number | undefined, ageMs = 60_000): Record<string, unknown> {
-  return { version: 1, ts: new Date(Date.now() - ageMs).toISOString(), claw_id: agent, path: '/v1/chat/completions', response: { format: 'json', json: {} }, usage: cost === undefined ? {} : { reported_cost_usd: cost } };
+  return {
+    version: 1,
+    ts: new Date(Date.now() - ageMs).toISOString(),
+    claw_id: agent,
+    path: '/v1/chat/completions',
+    response: { format: 'json', json: {} },
+    usage: cost === undefined ? {} : { reported_cost_usd: cost },
+  };
 }
 
 interface Answer {
@@ -19,8 +26,16 @@ interface Answer {
   readonly json: any;
 }
 
-async function ask(h: Harness, agent: string, body: string = JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })): Promise<Answer> {
-  const response = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${agent}:s`, 'content-type': 'application/json' }, body });
+async function ask(
+  h: Harness,
+  agent: string,
+  body: string = JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+): Promise<Answer> {
+  const response = await fetch(`${h.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${agent}:s`, 'content-type': 'application/json' },
+    body,
+  });
   return { status: response.status, headers: response.headers, json: await response.json() };
 }
 
@@ -56,11 +71,21 @@ describe('cllama parity 49-65: budgets, fail open', () => {
       agents: tokens,
       governance: { b51: { limit_usd: 1, ...HOUR }, b52: '{not json' },
       seedHistory: {
-        b49: [spent('b49', 0.5)], b50: [spent('b50', 0)], b51: [spent('b51', 0.5)], b52h: [spent('b52h', 0.5), '{bad-json'],
+        b49: [spent('b49', 0.5)],
+        b50: [spent('b50', 0)],
+        b51: [spent('b51', 0.5)],
+        b52h: [spent('b52h', 0.5), '{bad-json'],
         b55: [spent('b55', 0.25), spent('b55', 0.75), spent('b55', undefined), spent('b55', 5, 2 * 3_600_000)],
-        b56: [spent('b56', 0.5)], b56low: [spent('b56low', 0.4999)], b57: [spent('b57', 0.5)], b58: [spent('b58', 0.5)],
-        b59d: [spent('b59d', 0.5)], b59b: [spent('b59b', 0.5)], b61: [spent('b61', 0)], b63: [spent('b63', 0.5)],
-        b64: [spent('b64', 0.5, 3_000)], b65: [spent('b65', 0.5)],
+        b56: [spent('b56', 0.5)],
+        b56low: [spent('b56low', 0.4999)],
+        b57: [spent('b57', 0.5)],
+        b58: [spent('b58', 0.5)],
+        b59d: [spent('b59d', 0.5)],
+        b59b: [spent('b59b', 0.5)],
+        b61: [spent('b61', 0)],
+        b63: [spent('b63', 0.5)],
+        b64: [spent('b64', 0.5, 3_000)],
+        b65: [spent('b65', 0.5)],
       },
     });
   });
@@ -77,11 +102,14 @@ describe('cllama parity 49-65: budgets, fail open', () => {
 
   it('50 rate_limit max_requests 1 with one request in the window, on /v1/messages: 429 with error.code rate_limited (in the Anthropic envelope, deliberately)', async () => {
     const client = new Anthropic({ baseURL: h.url, apiKey: 'b50:s', maxRetries: 0 });
-    await assert.rejects(client.messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 5, messages: [{ role: 'user', content: 'case 50' }] }), (error: unknown) => {
-      assert.ok(error instanceof Anthropic.RateLimitError);
-      assert.equal((error.error as { error: { code: string } }).error.code, 'rate_limited');
-      return true;
-    });
+    await assert.rejects(
+      client.messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 5, messages: [{ role: 'user', content: 'case 50' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof Anthropic.RateLimitError);
+        assert.equal((error.error as { error: { code: string } }).error.code, 'rate_limited');
+        return true;
+      },
+    );
     assert.equal(upstreamCallsOf(h, 'case 50'), 0);
   });
 
@@ -96,11 +124,14 @@ describe('cllama parity 49-65: budgets, fail open', () => {
     assert.equal((await ask(h, 'b52h')).status, 429, 'the $0.50 beside a {bad-json line still counts');
   });
 
-  it('54 the 429 of case 49: application/json, a budget object as cllama\'s (no max_requests key); Retry-After is the time until it fits, deliberately', async () => {
+  it("54 the 429 of case 49: application/json, a budget object as cllama's (no max_requests key); Retry-After is the time until it fits, deliberately", async () => {
     const answer = await ask(h, 'b49');
     assert.equal(answer.headers.get('content-type'), 'application/json');
     const { behavior, limit_usd, reported_cost_usd, requests, unknown_cost_requests, window } = answer.json.budget;
-    assert.deepEqual({ behavior, limit_usd, reported_cost_usd, requests, unknown_cost_requests, window }, { behavior: 'hard_stop', limit_usd: 0.5, reported_cost_usd: 0.5, requests: 1, unknown_cost_requests: 0, window: '1h' });
+    assert.deepEqual(
+      { behavior, limit_usd, reported_cost_usd, requests, unknown_cost_requests, window },
+      { behavior: 'hard_stop', limit_usd: 0.5, reported_cost_usd: 0.5, requests: 1, unknown_cost_requests: 0, window: '1h' },
+    );
     assert.ok(!('max_requests' in answer.json.budget));
     const retryAfter = Number(answer.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After ${retryAfter}`);
@@ -110,7 +141,10 @@ describe('cllama parity 49-65: budgets, fail open', () => {
   it('55 $0.25, $0.75 and one unknown cost in the window, one entry older: requests 3, spend 1.0, unknown 1', async () => {
     const answer = await ask(h, 'b55');
     assert.equal(answer.status, 429);
-    assert.deepEqual([answer.json.budget.requests, answer.json.budget.reported_cost_usd, answer.json.budget.unknown_cost_requests, answer.json.budget.limit_usd], [3, 1, 1, 1]);
+    assert.deepEqual(
+      [answer.json.budget.requests, answer.json.budget.reported_cost_usd, answer.json.budget.unknown_cost_requests, answer.json.budget.limit_usd],
+      [3, 1, 1, 1],
+    );
   });
 
   it('56 spend exactly at limit_usd: 429; just below (and the request fits): 200', async () => {
@@ -182,7 +216,7 @@ describe('cllama parity 53, 59: budgets, CLLAMA_BUDGET_FAIL_MODE=closed', () => 
     const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'c53:s', maxRetries: 0 });
     await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
       assert.equal((error as { status: number }).status, 503);
-      assert.equal(((error as { error: { message: string } }).error).message, 'budget enforcement unavailable');
+      assert.equal((error as { error: { message: string } }).error.message, 'budget enforcement unavailable');
       return true;
     });
     assert.equal(h.fake.requests.length, 0);

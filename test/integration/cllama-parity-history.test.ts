@@ -9,14 +9,26 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const chatBody = (extra: Record<string, unknown> = {}) => ({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra });
-const seeded = (ts: string) => ({ version: 1, ts, claw_id: 'a', path: '/v1/chat/completions', requested_model: 'openai/gpt-4o', response: { format: 'json', json: {} }, usage: {} });
+const seeded = (ts: string) => ({
+  version: 1,
+  ts,
+  claw_id: 'a',
+  path: '/v1/chat/completions',
+  requested_model: 'openai/gpt-4o',
+  response: { format: 'json', json: {} },
+  usage: {},
+});
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; text: string }> {
   const response = await fetch(url, { headers });
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
 }
 
-const lines = (text: string) => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe('cllama parity 35-38: what a relayed call leaves in session history', () => {
   let h: Harness;
@@ -40,11 +52,17 @@ describe('cllama parity 35-38: what a relayed call leaves in session history', (
     assert.match(String(entry.id), /^hist1_[0-9a-f]{64}$/);
     assert.equal((entry.response as { format: string }).format, 'json');
     assert.ok(!Number.isNaN(Date.parse(String(entry.ts))), 'an RFC 3339 ts (tollgate adds milliseconds, docs/history.md)');
-    assert.deepEqual(Object.keys(entry).slice(0, 10), ['version', 'id', 'ts', 'claw_id', 'path', 'requested_model', 'effective_provider', 'effective_model', 'status_code', 'stream'], 'cllama field order');
+    assert.deepEqual(
+      Object.keys(entry).slice(0, 10),
+      ['version', 'id', 'ts', 'claw_id', 'path', 'requested_model', 'effective_provider', 'effective_model', 'status_code', 'stream'],
+      'cllama field order',
+    );
   });
 
   it('36 an SSE answer: response.format sse, a non-empty response.text, stream true', async () => {
-    const stream = await client.chat.completions.create(chatBody({ stream: true, messages: [{ role: 'user', content: 'case 36' }] }) as never) as unknown as AsyncIterable<unknown>;
+    const stream = (await client.chat.completions.create(
+      chatBody({ stream: true, messages: [{ role: 'user', content: 'case 36' }] }) as never,
+    )) as unknown as AsyncIterable<unknown>;
     for await (const _ of stream) void _;
     const entry = await entryFor('case 36');
     const response = entry.response as { format: string; text: string };
@@ -85,7 +103,10 @@ describe('cllama parity 39: rotation at CLLAMA_SESSION_HISTORY_MAX_BYTES', () =>
       assert.ok(rotated.includes('first call') && !rotated.includes('second call'));
       assert.ok(!h.historyText('a').includes('first call'));
       const page = await get(`${h.url}/history`, { authorization: 'Bearer a:s' });
-      assert.deepEqual(lines(page.text).map((entry) => JSON.stringify(entry.request_original).includes('first call')), [true, false]);
+      assert.deepEqual(
+        lines(page.text).map((entry) => JSON.stringify(entry.request_original).includes('first call')),
+        [true, false],
+      );
     } finally {
       await h.close();
     }
@@ -102,13 +123,16 @@ describe('cllama parity 40-46: the history API and the UI token', () => {
     });
     const serviceAuth = join(h.root, 'context', 'a', 'service-auth');
     mkdirSync(serviceAuth);
-    writeFileSync(join(serviceAuth, 'history.json'), JSON.stringify({ service: 'cllama-history', auth_type: 'bearer', token: 'history-token', principal: 'replayer' }));
+    writeFileSync(
+      join(serviceAuth, 'history.json'),
+      JSON.stringify({ service: 'cllama-history', auth_type: 'bearer', token: 'history-token', principal: 'replayer' }),
+    );
     writeFileSync(join(serviceAuth, 'other.json'), JSON.stringify({ service: 'other-service', auth_type: 'bearer', token: 'other-token' }));
     await (h.tollgate.deps.agents as AgentRegistry).reload();
   });
   after(() => h.close());
 
-  it('40 the cllama-history replay token: GET /history/a?limit=1 is 200 application/x-ndjson, one line with an id; another service\'s token 403', async () => {
+  it("40 the cllama-history replay token: GET /history/a?limit=1 is 200 application/x-ndjson, one line with an id; another service's token 403", async () => {
     const page = await get(`${h.url}/history/a?limit=1`, { authorization: 'Bearer history-token' });
     assert.equal(page.status, 200);
     assert.equal(page.type, 'application/x-ndjson');
@@ -118,10 +142,13 @@ describe('cllama parity 40-46: the history API and the UI token', () => {
     assert.equal((await get(`${h.url}/history/a?limit=1`, { authorization: 'Bearer other-token' })).status, 403);
   });
 
-  it('41 after=2026-03-01T12:00:00Z with the agent\'s full token: only the 12:01 entry', async () => {
+  it("41 after=2026-03-01T12:00:00Z with the agent's full token: only the 12:01 entry", async () => {
     const page = await get(`${h.url}/history/a?after=2026-03-01T12:00:00Z`, { authorization: 'Bearer a:s' });
     assert.equal(page.status, 200);
-    assert.deepEqual(lines(page.text).map((entry) => entry.ts), ['2026-03-01T12:01:00Z']);
+    assert.deepEqual(
+      lines(page.text).map((entry) => entry.ts),
+      ['2026-03-01T12:01:00Z'],
+    );
   });
 
   it('42 GET /history: a:s 200 with both lines; wrong:secret 403; the replay or admin token 401; no auth 401', async () => {

@@ -8,7 +8,12 @@ import { startHarness, PROVIDER_KEYS, type Harness } from '../helpers/harness.ts
 const CHAT = '/v1/chat/completions';
 const MESSAGES = '/v1/messages';
 const chatBody = (extra: Record<string, unknown> = {}) => ({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra });
-const messagesBody = (extra: Record<string, unknown> = {}) => ({ model: 'claude-sonnet-4-20250514', max_tokens: 60, messages: [{ role: 'user', content: 'hi' }], ...extra });
+const messagesBody = (extra: Record<string, unknown> = {}) => ({
+  model: 'claude-sonnet-4-20250514',
+  max_tokens: 60,
+  messages: [{ role: 'user', content: 'hi' }],
+  ...extra,
+});
 const behavior = (value: unknown) => ({ 'x-fake-behavior': JSON.stringify(value) });
 
 interface Answer {
@@ -36,7 +41,8 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** The /costs/api row of one agent's model, once it is there (polled: the totals follow the call's event). */
 async function costRow(h: Harness, agent: string, model: string): Promise<Record<string, unknown>> {
-  for (let attempt = 0; attempt < 300; attempt++) { // at least 15 s
+  for (let attempt = 0; attempt < 300; attempt++) {
+    // at least 15 s
     const body = (await (await fetch(`${h.tollgate.uiUrl}/costs/api`)).json()) as { agents: Record<string, { models: Record<string, unknown>[] }> };
     const row = body.agents[agent]?.models.find((candidate) => candidate.model === model);
     if (row) return row;
@@ -55,8 +61,10 @@ describe('cllama parity 1-33, 48: identity, routing, relaying, metering', () => 
     });
   });
   after(() => h.close());
-  const openai = (token = 'a:s', headers: Record<string, string> = {}) => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: token, maxRetries: 0, defaultHeaders: headers });
-  const anthropic = (token = 'a:s', headers: Record<string, string> = {}) => new Anthropic({ baseURL: h.url, apiKey: token, maxRetries: 0, defaultHeaders: headers });
+  const openai = (token = 'a:s', headers: Record<string, string> = {}) =>
+    new OpenAI({ baseURL: `${h.url}/v1`, apiKey: token, maxRetries: 0, defaultHeaders: headers });
+  const anthropic = (token = 'a:s', headers: Record<string, string> = {}) =>
+    new Anthropic({ baseURL: h.url, apiKey: token, maxRetries: 0, defaultHeaders: headers });
 
   it('1 no Authorization and no x-api-key: 401 "invalid bearer token", upstream not called', async () => {
     const calls = h.fake.requests.length;
@@ -94,7 +102,7 @@ describe('cllama parity 1-33, 48: identity, routing, relaying, metering', () => 
   });
 
   it('5 a secret holding colons, stored as bot-a:secret:with:colons: 200', async () => {
-    const completion = await openai('bot-a:secret:with:colons').chat.completions.create(chatBody() as never) as OpenAI.ChatCompletion;
+    const completion = (await openai('bot-a:secret:with:colons').chat.completions.create(chatBody() as never)) as OpenAI.ChatCompletion;
     assert.equal(completion.choices.length, 1);
   });
 
@@ -115,7 +123,10 @@ describe('cllama parity 1-33, 48: identity, routing, relaying, metering', () => 
   });
 
   it('8 /v1/messages: Anthropic-Version and Anthropic-Beta forwarded, X-Api-Key, no Authorization, model unchanged, path /v1/messages', async () => {
-    const answer = await call(h, { path: MESSAGES, headers: { ...bearer('a:s'), 'anthropic-version': '2023-06-01', 'anthropic-beta': 'prompt-caching-2024-07-31' } });
+    const answer = await call(h, {
+      path: MESSAGES,
+      headers: { ...bearer('a:s'), 'anthropic-version': '2023-06-01', 'anthropic-beta': 'prompt-caching-2024-07-31' },
+    });
     assert.equal(answer.status, 200);
     const seen = h.fake.requests.at(-1)!;
     assert.equal(seen.path, '/v1/messages');
@@ -164,7 +175,9 @@ describe('cllama parity 1-33, 48: identity, routing, relaying, metering', () => 
 
   it('23 a stream without stream_options: upstream gets include_usage, /costs/api counts 120/30 (the client is spared the usage chunk, deliberately)', async () => {
     const calls = h.fake.requests.length;
-    const stream = await openai('s23:s', behavior({ usage: { input: 120, output: 30 } })).chat.completions.create(chatBody({ stream: true }) as never) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
+    const stream = (await openai('s23:s', behavior({ usage: { input: 120, output: 30 } })).chat.completions.create(
+      chatBody({ stream: true }) as never,
+    )) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>;
     for await (const chunk of stream) assert.equal(chunk.usage ?? null, null);
     assert.deepEqual(h.fake.requests[calls].body.stream_options, { include_usage: true });
     const row = await costRow(h, 's23', 'gpt-4o');
@@ -202,13 +215,17 @@ describe('cllama parity 1-33, 48: identity, routing, relaying, metering', () => 
   });
 
   it('27 openrouter anthropic/claude-sonnet-4 with usage 100/50: /costs/api input 100, output 50, cost 0.00105', async () => {
-    await openai('c27:s', behavior({ usage: { input: 100, output: 50 } })).chat.completions.create(chatBody({ model: 'openrouter/anthropic/claude-sonnet-4' }) as never);
+    await openai('c27:s', behavior({ usage: { input: 100, output: 50 } })).chat.completions.create(
+      chatBody({ model: 'openrouter/anthropic/claude-sonnet-4' }) as never,
+    );
     const row = await costRow(h, 'c27', 'anthropic/claude-sonnet-4');
     assert.deepEqual([row.provider, row.input_tokens, row.output_tokens, row.cost_usd], ['openrouter', 100, 50, 0.00105]);
   });
 
   it('28 openai gpt-4o streamed with usage 200/80: tokens 200/80, cost 0.0013', async () => {
-    const stream = await openai('c28:s', behavior({ usage: { input: 200, output: 80 } })).chat.completions.create(chatBody({ stream: true, stream_options: { include_usage: true } }) as never) as unknown as AsyncIterable<unknown>;
+    const stream = (await openai('c28:s', behavior({ usage: { input: 200, output: 80 } })).chat.completions.create(
+      chatBody({ stream: true, stream_options: { include_usage: true } }) as never,
+    )) as unknown as AsyncIterable<unknown>;
     for await (const _ of stream) void _;
     const row = await costRow(h, 'c28', 'gpt-4o');
     assert.deepEqual([row.input_tokens, row.output_tokens, row.cost_usd], [200, 80, 0.0013]);
@@ -221,20 +238,26 @@ describe('cllama parity 1-33, 48: identity, routing, relaying, metering', () => 
   });
 
   it('30 Anthropic SSE, input 140 in message_start and output 45 in message_delta: tokens 140/45, cost 0.001095', async () => {
-    await anthropic('c30:s', behavior({ usage: { input: 140, output: 45 } })).messages.stream(messagesBody() as never).finalMessage();
+    await anthropic('c30:s', behavior({ usage: { input: 140, output: 45 } }))
+      .messages.stream(messagesBody() as never)
+      .finalMessage();
     const row = await costRow(h, 'c30', 'claude-sonnet-4-20250514');
     assert.deepEqual([row.input_tokens, row.output_tokens, row.cost_usd], [140, 45, 0.001095]);
   });
 
   it('31 a gzip-encoded upstream answer with usage 90/20: the agent reads it decoded, tokens 90/20 recorded', async () => {
-    const completion = await openai('c31:s', behavior({ gzip: true, usage: { input: 90, output: 20 } })).chat.completions.create(chatBody() as never) as OpenAI.ChatCompletion;
+    const completion = (await openai('c31:s', behavior({ gzip: true, usage: { input: 90, output: 20 } })).chat.completions.create(
+      chatBody() as never,
+    )) as OpenAI.ChatCompletion;
     assert.equal(completion.choices[0].message.content, 'hello from fake upstream');
     const row = await costRow(h, 'c31', 'gpt-4o');
     assert.deepEqual([row.input_tokens, row.output_tokens], [90, 20]);
   });
 
   it('32 openrouter google/nonexistent-model reporting usage.cost 0.1234: cost_usd 0.1234, priced_requests 1', async () => {
-    await openai('c32:s', behavior({ usage: { input: 10, output: 10, cost: 0.1234 } })).chat.completions.create(chatBody({ model: 'openrouter/google/nonexistent-model' }) as never);
+    await openai('c32:s', behavior({ usage: { input: 10, output: 10, cost: 0.1234 } })).chat.completions.create(
+      chatBody({ model: 'openrouter/google/nonexistent-model' }) as never,
+    );
     const row = await costRow(h, 'c32', 'google/nonexistent-model');
     assert.deepEqual([row.cost_usd, row.priced_requests], [0.1234, 1]);
   });

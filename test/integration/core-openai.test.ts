@@ -32,7 +32,10 @@ describe('OpenAI chat completions through the proxy', () => {
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     assert.ok(chunks.length >= 3);
-    assert.ok(chunks.every((chunk) => chunk.choices.length > 0), 'no usage-only chunk reaches a client that did not ask');
+    assert.ok(
+      chunks.every((chunk) => chunk.choices.length > 0),
+      'no usage-only chunk reaches a client that did not ask',
+    );
     const seen = h.fake.requests[before];
     assert.deepEqual(seen.body.stream_options, { include_usage: true });
     await waitFor(() => h.historyLines('a').some((line) => line.stream === true));
@@ -41,7 +44,12 @@ describe('OpenAI chat completions through the proxy', () => {
   });
 
   it('keeps the usage chunk when the client asked for it', async () => {
-    const stream = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let usage = null;
     for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
     assert.equal(usage?.completion_tokens, 20);
@@ -79,7 +87,8 @@ describe('OpenAI chat completions through the proxy', () => {
   });
 
   it('rejects malformed JSON, unknown providers, bare or non-string models and bodies nested too deeply with 400', async () => {
-    const post = (body: string) => fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body });
+    const post = (body: string) =>
+      fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body });
     const malformed = await post('{"model": "openai/gpt-4o", ');
     assert.equal(malformed.status, 400);
     assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'invalid_json');
@@ -94,15 +103,23 @@ describe('OpenAI chat completions through the proxy', () => {
     assert.equal(((await numberModel.json()) as { error: { message: string } }).error.message, 'model must be a string, got number');
     const calls = h.fake.requests.length;
     const deep = await post(`{"model":"openai/gpt-4o","messages":[{"role":"user","content":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}`);
-    assert.equal(deep.status, 400, 'a body JSON.parse takes but JSON.stringify cannot is the caller\'s error, not a 500');
-    assert.deepEqual(((await deep.json()) as { error: unknown }).error, { message: 'request body nested too deeply: objects and arrays deeper than 64 levels are refused (TOLLGATE_MAX_JSON_DEPTH)', type: 'invalid_request_error', param: null, code: 'body_too_deep' });
+    assert.equal(deep.status, 400, "a body JSON.parse takes but JSON.stringify cannot is the caller's error, not a 500");
+    assert.deepEqual(((await deep.json()) as { error: unknown }).error, {
+      message: 'request body nested too deeply: objects and arrays deeper than 64 levels are refused (TOLLGATE_MAX_JSON_DEPTH)',
+      type: 'invalid_request_error',
+      param: null,
+      code: 'body_too_deep',
+    });
     const gzipped = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
       body: gzipSync(JSON.stringify({ model: 'openai/gpt-4o', messages: [] })),
     });
     assert.equal(gzipped.status, 400);
-    assert.match(((await gzipped.json()) as { error: { message: string } }).error.message, /compressed request bodies are not accepted \(content-encoding: gzip\)/);
+    assert.match(
+      ((await gzipped.json()) as { error: { message: string } }).error.message,
+      /compressed request bodies are not accepted \(content-encoding: gzip\)/,
+    );
     assert.equal(h.fake.requests.length, calls, 'none reached the upstream');
     const plain = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
@@ -110,16 +127,28 @@ describe('OpenAI chat completions through the proxy', () => {
       body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'identity' }] }),
     });
     assert.equal(plain.status, 200);
-    assert.equal(h.fake.requests.at(-1)!.headers['content-encoding'], undefined, 'the body sent upstream is tollgate\'s own: the client\'s encoding header is not forwarded');
+    assert.equal(
+      h.fake.requests.at(-1)!.headers['content-encoding'],
+      undefined,
+      "the body sent upstream is tollgate's own: the client's encoding header is not forwarded",
+    );
   });
 
   it('records the body as sent (pretty-printed, big integers and all) on one history line', async () => {
-    const text = '{\n  "model": "openai/gpt-4o",\n  "max_tokens": 3,\r\n  "metadata": {"trace": 12345678901234567890},\n  "messages": [{"role": "user", "content": "pretty\\nprinted"}]\n}';
-    const response = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('b')}`, 'content-type': 'application/json' }, body: text });
+    const text =
+      '{\n  "model": "openai/gpt-4o",\n  "max_tokens": 3,\r\n  "metadata": {"trace": 12345678901234567890},\n  "messages": [{"role": "user", "content": "pretty\\nprinted"}]\n}';
+    const response = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('b')}`, 'content-type': 'application/json' },
+      body: text,
+    });
     assert.equal(response.status, 200);
     await response.text();
     await waitFor(() => h.historyLines('b').some((line) => JSON.stringify(line.request_original).includes('pretty')));
-    const raw = h.historyText('b').split('\n').find((line) => line.includes('pretty'))!;
+    const raw = h
+      .historyText('b')
+      .split('\n')
+      .find((line) => line.includes('pretty'))!;
     assert.ok(raw.includes('"trace": 12345678901234567890'), 'the number is kept as the agent wrote it, not rounded by a parse');
     const entry = JSON.parse(raw) as Record<string, unknown>;
     assert.deepEqual(entry.request_original, JSON.parse(text));
@@ -164,8 +193,13 @@ describe('OpenAI chat completions through the proxy', () => {
   });
 
   it('relays the upstream request id for the SDK, adds its own, and records both', async () => {
-    const { response } = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'ids' }] }, { headers: { 'x-fake-behavior': JSON.stringify({ requestId: 'req_upstream_42' }) } }).withResponse();
-    assert.equal(response.headers.get('x-request-id'), 'req_upstream_42', 'the provider\'s id, as the SDK shows it for support tickets');
+    const { response } = await client.chat.completions
+      .create(
+        { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'ids' }] },
+        { headers: { 'x-fake-behavior': JSON.stringify({ requestId: 'req_upstream_42' }) } },
+      )
+      .withResponse();
+    assert.equal(response.headers.get('x-request-id'), 'req_upstream_42', "the provider's id, as the SDK shows it for support tickets");
     const ours = response.headers.get('x-tollgate-request-id');
     assert.match(ours ?? '', /^[0-9a-f-]{36}$/);
     await waitFor(() => h.historyText('a').includes('req_upstream_42'));
@@ -181,18 +215,23 @@ describe('OpenAI chat completions through the proxy', () => {
     // a 400 is relayed (a 401 is not: the key pool takes the key out, docs/providers.md; key-pool.test.ts)
     h.fake.behavior = { status: 400, errorBody: { error: { message: `Incorrect API key provided: ${key}. Check ${key}`, type: 'invalid_request_error' } } };
     try {
-      await assert.rejects(client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echoed key' }] }), (error: unknown) => {
-        assert.equal((error as { status: number }).status, 400);
-        assert.equal((error as Error).message, '400 Incorrect API key provided: [REDACTED]. Check [REDACTED]');
-        return true;
-      });
+      await assert.rejects(
+        client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echoed key' }] }),
+        (error: unknown) => {
+          assert.equal((error as { status: number }).status, 400);
+          assert.equal((error as Error).message, '400 Incorrect API key provided: [REDACTED]. Check [REDACTED]');
+          return true;
+        },
+      );
     } finally {
       h.fake.behavior = {};
     }
-    const echoed = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echo' }] }, { headers: { 'x-fake-behavior': JSON.stringify({ content: `my key is ${key}` }) } });
+    const echoed = await client.chat.completions.create(
+      { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'echo' }] },
+      { headers: { 'x-fake-behavior': JSON.stringify({ content: `my key is ${key}` }) } },
+    );
     assert.equal(echoed.choices[0].message.content, 'my key is [REDACTED]', 'an answer read whole is masked too');
     await waitFor(() => h.historyText('a').includes('my key is [REDACTED]'));
     assert.ok(!h.historyText('a').includes(key), 'history never holds the key');
   });
 });
-

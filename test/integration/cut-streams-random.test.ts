@@ -30,19 +30,32 @@ function randomStream(random: Random, dialect: Dialect): string {
   if (dialect === 'openai') {
     const base = { id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o' };
     const event = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
-    return event({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
-      + texts.map((content) => event({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] })).join('')
-      + event({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })
-      + event({ ...base, choices: [], usage: { prompt_tokens: 20, completion_tokens: output, total_tokens: 20 + output } })
-      + 'data: [DONE]\n\n';
+    return (
+      event({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }) +
+      texts.map((content) => event({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] })).join('') +
+      event({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) +
+      event({ ...base, choices: [], usage: { prompt_tokens: 20, completion_tokens: output, total_tokens: 20 + output } }) +
+      'data: [DONE]\n\n'
+    );
   }
   const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
-  return event('message_start', { type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-20250514', content: [], usage: { input_tokens: 20, output_tokens: 1 } } })
-    + event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
-    + texts.map((text) => (random() < 0.2 ? event('ping', { type: 'ping' }) : '') + event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })).join('')
-    + event('content_block_stop', { type: 'content_block_stop', index: 0 })
-    + event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: output } })
-    + event('message_stop', { type: 'message_stop' });
+  return (
+    event('message_start', {
+      type: 'message_start',
+      message: { id: 'm1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-20250514', content: [], usage: { input_tokens: 20, output_tokens: 1 } },
+    }) +
+    event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) +
+    texts
+      .map(
+        (text) =>
+          (random() < 0.2 ? event('ping', { type: 'ping' }) : '') +
+          event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }),
+      )
+      .join('') +
+    event('content_block_stop', { type: 'content_block_stop', index: 0 }) +
+    event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: output } }) +
+    event('message_stop', { type: 'message_stop' })
+  );
 }
 
 describe('cut streams, random packing and cut points', () => {
@@ -57,12 +70,21 @@ describe('cut streams, random packing and cut points', () => {
     const { dialect, stream, cut, at } = input;
     const [before] = await h.tollgate.ledger.standing([HOUR]);
     const path = dialect === 'openai' ? '/v1/chat/completions' : '/v1/messages';
-    const body = JSON.stringify(dialect === 'openai'
-      ? { model: 'openai/gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: `round ${input.round}` }], ...(input.cap === null ? {} : { max_tokens: input.cap }) }
-      : { model: 'claude-sonnet-4-20250514', max_tokens: input.cap ?? 4000, stream: true, messages: [{ role: 'user', content: `round ${input.round}` }] });
-    const behavior: Behavior = cut === 'client'
-      ? { rawBody: stream, pieces: { seed: input.round, maxBytes: 48, gapMs: 2 } }
-      : { rawBody: cut === 'none' ? stream : stream.slice(0, at), rawReset: cut === 'reset', pieces: { seed: input.round, maxBytes: 64 } };
+    const body = JSON.stringify(
+      dialect === 'openai'
+        ? {
+            model: 'openai/gpt-4o',
+            stream: true,
+            stream_options: { include_usage: true },
+            messages: [{ role: 'user', content: `round ${input.round}` }],
+            ...(input.cap === null ? {} : { max_tokens: input.cap }),
+          }
+        : { model: 'claude-sonnet-4-20250514', max_tokens: input.cap ?? 4000, stream: true, messages: [{ role: 'user', content: `round ${input.round}` }] },
+    );
+    const behavior: Behavior =
+      cut === 'client'
+        ? { rawBody: stream, pieces: { seed: input.round, maxBytes: 48, gapMs: 2 } }
+        : { rawBody: cut === 'none' ? stream : stream.slice(0, at), rawReset: cut === 'reset', pieces: { seed: input.round, maxBytes: 64 } };
     const headers = { authorization: `Bearer ${h.token(AGENT)}`, 'anthropic-version': '2023-06-01', 'x-fake-behavior': JSON.stringify(behavior) };
     const answer = await rawPost({ url: h.url, path, headers, body, ...(cut === 'client' ? { cutAfterBytes: at } : {}) });
     assert.equal(answer.status, 200);
@@ -95,8 +117,14 @@ describe('cut streams, random packing and cut points', () => {
         assert.equal(usage.estimated, undefined, what);
       } else {
         const bound = cap ?? 4096;
-        assert.ok(charged >= Math.min(relayedOutputEstimate(relayed), bound), `${what}: at least the relayed-bytes estimate ${relayedOutputEstimate(relayed)} (or the cap)`);
-        assert.ok(charged <= Math.max(1, Math.min(bound, Math.ceil(Buffer.byteLength(relayed) / 3))), `${what}: no more than all it relayed could be, nor than the cap`);
+        assert.ok(
+          charged >= Math.min(relayedOutputEstimate(relayed), bound),
+          `${what}: at least the relayed-bytes estimate ${relayedOutputEstimate(relayed)} (or the cap)`,
+        );
+        assert.ok(
+          charged <= Math.max(1, Math.min(bound, Math.ceil(Buffer.byteLength(relayed) / 3))),
+          `${what}: no more than all it relayed could be, nor than the cap`,
+        );
         assert.equal(usage.estimated, true, what);
         assert.equal(result.event.usage_estimated, true, what);
       }
@@ -108,7 +136,8 @@ describe('cut streams, random packing and cut points', () => {
       if (cut === 'clean') assert.equal(outcome, terminatedIn(relayed, dialect) ? 'complete' : 'incomplete', what);
       if (cut === 'reset') assert.equal(outcome, 'upstream_cut', what);
       if (cut === 'client') assert.ok(outcome === 'client_aborted' || outcome === 'complete', what);
-      if (cut !== 'client') assert.equal(result.text.includes('event: error\n'), outcome !== 'complete', `${what}: the client is told when its stream broke off`);
+      if (cut !== 'client')
+        assert.equal(result.text.includes('event: error\n'), outcome !== 'complete', `${what}: the client is told when its stream broke off`);
     }
   });
 });

@@ -38,9 +38,10 @@ describe('cut streams are charged for what was generated', () => {
   });
 
   const openai = (agent = 'a', on = h) => new OpenAI({ baseURL: `${on.url}/v1`, apiKey: on.token(agent), maxRetries: 0 });
-  const anthropic = (bearer: boolean, agent = 'a', on = h) => bearer
-    ? new Anthropic({ baseURL: on.url, authToken: on.token(agent), apiKey: null, maxRetries: 0 })
-    : new Anthropic({ baseURL: on.url, apiKey: on.token(agent), maxRetries: 0 });
+  const anthropic = (bearer: boolean, agent = 'a', on = h) =>
+    bearer
+      ? new Anthropic({ baseURL: on.url, authToken: on.token(agent), apiKey: null, maxRetries: 0 })
+      : new Anthropic({ baseURL: on.url, apiKey: on.token(agent), maxRetries: 0 });
   const behaviorHeader = (behavior: Behavior) => ({ 'x-fake-behavior': JSON.stringify(behavior) });
 
   /** The history entry and audit outcome event of the call whose prompt holds `marker`. */
@@ -56,17 +57,28 @@ describe('cut streams are charged for what was generated', () => {
     const anthropicRoute = client !== 'openai';
     const after = anthropicRoute ? ANTHROPIC_AFTER_TEXT : OPENAI_AFTER_TEXT;
     // client: the upstream pauses after the text, so the cut lands before the final usage; idle: it never resumes
-    const behavior: Behavior = { chunks: CHUNKS, chunkText: PACKED, usage: { input: 10, output: 200 }, ...(cut === 'upstream' ? { cutAfterChunks: after } : { stallAfterChunks: after }) };
+    const behavior: Behavior = {
+      chunks: CHUNKS,
+      chunkText: PACKED,
+      usage: { input: 10, output: 200 },
+      ...(cut === 'upstream' ? { cutAfterChunks: after } : { stallAfterChunks: after }),
+    };
     let text = '';
     const consume = async () => {
       if (anthropicRoute) {
-        const stream = await anthropic(client === 'anthropic-bearer', 'a', on).messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
+        const stream = await anthropic(client === 'anthropic-bearer', 'a', on).messages.create(
+          { model: 'claude-sonnet-4-20250514', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] },
+          { headers: behaviorHeader(behavior) },
+        );
         for await (const event of stream) {
           if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
           if (event.type === 'content_block_stop' && cut === 'client') break; // closes the connection
         }
       } else {
-        const stream = await openai('a', on).chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] }, { headers: behaviorHeader(behavior) });
+        const stream = await openai('a', on).chat.completions.create(
+          { model: 'openai/gpt-4o', max_tokens: 400, stream: true, messages: [{ role: 'user', content: marker }] },
+          { headers: behaviorHeader(behavior) },
+        );
         let chunks = 0;
         for await (const chunk of stream) {
           text += chunk.choices[0]?.delta.content ?? '';
@@ -92,7 +104,10 @@ describe('cut streams are charged for what was generated', () => {
         t.diagnostic(`${marker}: completion_tokens ${usage.completion_tokens}, cost ${usage.cost_micros} µ$`);
         assert.equal(usage.estimated, true);
         assert.equal(event.usage_estimated, true);
-        assert.ok(Number(usage.completion_tokens) >= TEXT_ESTIMATE, `${usage.completion_tokens} output tokens charged for ${PACKED.length * CHUNKS} bytes of text (at least ${TEXT_ESTIMATE})`);
+        assert.ok(
+          Number(usage.completion_tokens) >= TEXT_ESTIMATE,
+          `${usage.completion_tokens} output tokens charged for ${PACKED.length * CHUNKS} bytes of text (at least ${TEXT_ESTIMATE})`,
+        );
         assert.ok(Number(usage.completion_tokens) >= relayedOutputEstimate(entry.response.text), 'at least the estimate from what history kept of the stream');
         assert.equal(event.tokens_out, usage.completion_tokens);
         if (client !== 'openai') assert.equal(usage.prompt_tokens, 10, 'the input message_start reported is charged as reported');
@@ -119,8 +134,10 @@ describe('cut streams are charged for what was generated', () => {
 
   it('a cut stream is never charged past the output cap the upstream was sent (it cannot have generated more)', async () => {
     const marker = 'capped cut';
-    const stream = await anthropic(false).messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 100, stream: true, messages: [{ role: 'user', content: marker }] },
-      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: { input: 10, output: 100 }, stallAfterChunks: ANTHROPIC_AFTER_TEXT }) });
+    const stream = await anthropic(false).messages.create(
+      { model: 'claude-sonnet-4-20250514', max_tokens: 100, stream: true, messages: [{ role: 'user', content: marker }] },
+      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: { input: 10, output: 100 }, stallAfterChunks: ANTHROPIC_AFTER_TEXT }) },
+    );
     for await (const event of stream) if (event.type === 'content_block_stop') break;
     const { entry } = await recorded(marker);
     assert.equal(entry.outcome, 'client_aborted');
@@ -130,11 +147,15 @@ describe('cut streams are charged for what was generated', () => {
 
   it('an OpenAI stream dropped just before its usage chunk is charged the relayed bytes, not one token per event', async () => {
     const marker = 'dropped before usage';
-    const stream = await openai().chat.completions.create({ model: 'openai/gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: marker }] },
-      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: { input: 10, output: 200 }, cutAfterChunks: OPENAI_AFTER_TEXT }) });
-    await assert.rejects((async () => {
-      for await (const chunk of stream) assert.equal(chunk.usage ?? null, null, 'no usage chunk came');
-    })());
+    const stream = await openai().chat.completions.create(
+      { model: 'openai/gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: marker }] },
+      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: { input: 10, output: 200 }, cutAfterChunks: OPENAI_AFTER_TEXT }) },
+    );
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream) assert.equal(chunk.usage ?? null, null, 'no usage chunk came');
+      })(),
+    );
     const { entry } = await recorded(marker);
     assert.equal(entry.outcome, 'upstream_cut');
     assert.ok(entry.usage.completion_tokens >= TEXT_ESTIMATE, `${entry.usage.completion_tokens} >= ${TEXT_ESTIMATE} (events: ${OPENAI_AFTER_TEXT})`);
@@ -142,8 +163,10 @@ describe('cut streams are charged for what was generated', () => {
 
   it('a complete stream without usage that packs 20 tokens per event is charged its bytes, not its event count', async () => {
     const marker = 'packed without usage';
-    const stream = await openai().chat.completions.create({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: marker }] },
-      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: null }) });
+    const stream = await openai().chat.completions.create(
+      { model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: marker }] },
+      { headers: behaviorHeader({ chunks: CHUNKS, chunkText: PACKED, usage: null }) },
+    );
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     assert.equal(text, PACKED.repeat(CHUNKS));
@@ -161,8 +184,12 @@ describe('cut streams are charged for what was generated', () => {
     let complete = 0;
     for (let i = 0; i < 20; i++) {
       try {
-        const stream = await anthropic(false, 'steady').messages.create(body(`steady ${i}`) as never, { headers: behaviorHeader(long) }) as unknown as AsyncIterable<unknown>;
-        for await (const _ of stream) { /* read to the end */ }
+        const stream = (await anthropic(false, 'steady').messages.create(body(`steady ${i}`) as never, {
+          headers: behaviorHeader(long),
+        })) as unknown as AsyncIterable<unknown>;
+        for await (const _ of stream) {
+          /* read to the end */
+        }
         complete++;
       } catch (error) {
         assert.equal((error as { status?: number }).status, 429);
@@ -188,7 +215,8 @@ describe('cut streams are charged for what was generated', () => {
       const requestId = call.headers['x-tollgate-request-id'];
       await waitFor(() => h.events.some((e) => e.request_id === requestId && e.type === 'error'), 'the cut call settled');
     }
-    const spend = async (agent: string) => (await h.tollgate.ledger.standing([{ id: agent, scope: `agent:${agent}`, metric: 'usd_micros', windowMs: 3_600_000, limit: 1e12 }]))[0];
+    const spend = async (agent: string) =>
+      (await h.tollgate.ledger.standing([{ id: agent, scope: `agent:${agent}`, metric: 'usd_micros', windowMs: 3_600_000, limit: 1e12 }]))[0];
     const steady = await spend('steady');
     const cutter = await spend('cutter');
     t.diagnostic(`complete streams: ${complete} admitted, $${steady.used / 1e6}; cutting client: ${cutOk} admitted, ${refused} refused, $${cutter.used / 1e6}`);

@@ -20,7 +20,7 @@ const RLO = '\u202E';
  */
 const PASSING_MODELS = [
   'openai/<img src=x onerror="window.__pwned=1">',
-  "openai/'\"`</script><script>window.__pwned=2</script>",
+  'openai/\'"`</script><script>window.__pwned=2</script>',
   'openai/&lt;b&gt;&amp;gpt-4o',
   `openai/${'x'.repeat(3000)}`,
 ];
@@ -51,21 +51,51 @@ function seedHuge(root: string): void {
   const dir = join(root, 'history', 'huge');
   mkdirSync(dir, { recursive: true });
   const now = Date.now();
-  const lines = [0, 1].map((index) => serializeHistoryEntry(buildHistoryEntry({
-    requestId: `seed-huge-${index}`, startedAt: now - (20 - index) * 60_000, agentId: 'huge', path: '/v1/chat/completions',
-    requestedModel: 'openai/gpt-4o', effectiveProvider: 'openai', effectiveModel: 'gpt-4o', statusCode: 200, stream: false,
-    response: { format: 'json', json: {} }, usage: { inputTokens: 2 ** 50, outputTokens: 2 ** 50 },
-    price: { costMicros: 2 ** 51, source: 'price_table' }, latencyMs: 900, outcome: 'complete',
-  })));
+  const lines = [0, 1].map((index) =>
+    serializeHistoryEntry(
+      buildHistoryEntry({
+        requestId: `seed-huge-${index}`,
+        startedAt: now - (20 - index) * 60_000,
+        agentId: 'huge',
+        path: '/v1/chat/completions',
+        requestedModel: 'openai/gpt-4o',
+        effectiveProvider: 'openai',
+        effectiveModel: 'gpt-4o',
+        statusCode: 200,
+        stream: false,
+        response: { format: 'json', json: {} },
+        usage: { inputTokens: 2 ** 50, outputTokens: 2 ** 50 },
+        price: { costMicros: 2 ** 51, source: 'price_table' },
+        latencyMs: 900,
+        outcome: 'complete',
+      }),
+    ),
+  );
   appendFileSync(join(dir, 'history.jsonl'), `${lines.join('\n')}\n`);
   // a call of evil's two hours ago (outside its 1h request limit) to a model with a direction override
   const evilDir = join(root, 'history', 'evil');
   mkdirSync(evilDir, { recursive: true });
-  appendFileSync(join(evilDir, 'history.jsonl'), `${serializeHistoryEntry(buildHistoryEntry({
-    requestId: 'seed-evil-bidi', startedAt: now - 2 * 3_600_000, agentId: 'evil', path: '/v1/chat/completions',
-    requestedModel: BIDI_MODEL, effectiveProvider: 'openai', effectiveModel: `${RLO}gpt-4o`, statusCode: 200, stream: false,
-    response: { format: 'json', json: {} }, usage: { inputTokens: 10, outputTokens: 5 }, price: null, latencyMs: 9, outcome: 'complete',
-  }))}\n`);
+  appendFileSync(
+    join(evilDir, 'history.jsonl'),
+    `${serializeHistoryEntry(
+      buildHistoryEntry({
+        requestId: 'seed-evil-bidi',
+        startedAt: now - 2 * 3_600_000,
+        agentId: 'evil',
+        path: '/v1/chat/completions',
+        requestedModel: BIDI_MODEL,
+        effectiveProvider: 'openai',
+        effectiveModel: `${RLO}gpt-4o`,
+        statusCode: 200,
+        stream: false,
+        response: { format: 'json', json: {} },
+        usage: { inputTokens: 10, outputTokens: 5 },
+        price: null,
+        latencyMs: 9,
+        outcome: 'complete',
+      }),
+    )}\n`,
+  );
   rmSync(join(root, 'history', '_ledger'), { recursive: true, force: true });
 }
 
@@ -131,11 +161,24 @@ describe('dashboard under hostile input', { timeout: 180_000 }, () => {
     await assertInert(page, 'overview');
     assert.equal(await page.textContent('#pod'), '', 'agents in several pods and no CLAW_POD: no pod is named as the pod');
     const pod = await page.$eval('tr[data-agent="evil"] td:first-child .sub .untrusted', (element) => [element.textContent, element.getAttribute('title')]);
-    assert.deepEqual(pod, ['<img src=x onerror="window.…', '<img src=x onerror="window.__pwned=4">‹U+202E›pod'], 'the pod is shown as the text it is, cut short');
-    assert.ok((await page.$eval(`tr[data-agent="${LONG_ID}"] td:first-child`, (cell) => cell.getBoundingClientRect().width)) < 400, 'a long id and pod keep the column narrow');
+    assert.deepEqual(
+      pod,
+      ['<img src=x onerror="window.…', '<img src=x onerror="window.__pwned=4">‹U+202E›pod'],
+      'the pod is shown as the text it is, cut short',
+    );
+    assert.ok(
+      (await page.$eval(`tr[data-agent="${LONG_ID}"] td:first-child`, (cell) => cell.getBoundingClientRect().width)) < 400,
+      'a long id and pod keep the column narrow',
+    );
     const details = await page.$$eval('#feed-list li[data-kind="block"] .detail', (items) => items.map((item) => item.textContent ?? ''));
-    assert.ok(details.every((detail) => detail.length < 200), `feed details are cut short: ${details.map((detail) => detail.length)}`);
-    assert.ok(details.some((detail) => detail.startsWith('openai/<img src=x')), 'the blocked model is shown as text');
+    assert.ok(
+      details.every((detail) => detail.length < 200),
+      `feed details are cut short: ${details.map((detail) => detail.length)}`,
+    );
+    assert.ok(
+      details.some((detail) => detail.startsWith('openai/<img src=x')),
+      'the blocked model is shown as text',
+    );
     const override = await page.textContent('#feed-list li[data-kind="override"] .detail');
     assert.equal(override, '$500.00 per 1h by </script>: <b>launch</b> ‹U+202E›week');
 
@@ -153,9 +196,15 @@ describe('dashboard under hostile input', { timeout: 180_000 }, () => {
     const models = await page.$$eval('table.calls td.model .mono', (cells) => cells.map((cell) => cell.textContent ?? ''));
     assert.ok(models.includes('openai/<img src=x onerror="window.__pwned=1">'));
     assert.ok(models.includes('openai/‹U+202E›gpt-4o'));
-    assert.ok(models.every((model) => model.length <= 80), 'long models are cut');
+    assert.ok(
+      models.every((model) => model.length <= 80),
+      'long models are cut',
+    );
     assert.equal(await page.textContent('.meta .untrusted'), '<img src=x onerror="window.__pwned=4">‹U+202E›pod');
-    assert.equal(await page.textContent('.override-card'), 'Governance override · <b>launch</b> ‹U+202E›week · set by </script>' + (await page.textContent('.override-card .limit-source')));
+    assert.equal(
+      await page.textContent('.override-card'),
+      'Governance override · <b>launch</b> ‹U+202E›week · set by </script>' + (await page.textContent('.override-card .limit-source')),
+    );
     assert.deepEqual(errors, []);
   });
 
@@ -172,7 +221,10 @@ describe('dashboard under hostile input', { timeout: 180_000 }, () => {
     const { page, errors } = await signedIn('#/agents/huge');
     await page.waitForSelector('.agent-page[data-agent="huge"] svg.chart', WAIT);
     const lefts = await page.$$eval('svg.chart text.axis', (labels) => labels.map((label) => (label as SVGTextElement).getBBox().x));
-    assert.ok(lefts.every((x) => x >= 0), `axis labels start inside the chart: ${lefts.join(', ')}`);
+    assert.ok(
+      lefts.every((x) => x >= 0),
+      `axis labels start inside the chart: ${lefts.join(', ')}`,
+    );
     assert.match((await page.textContent('.tile[data-window="24h"] .sub')) ?? '', /^2 requests · 2,252T in \/ 2,252T out$/);
     await assertInert(page, "huge's page");
     assert.deepEqual(errors, []);

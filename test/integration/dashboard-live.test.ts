@@ -73,8 +73,15 @@ describe('dashboard live feed', { timeout: 180_000 }, () => {
     await blockedCall(h);
     await untilBlocks(page, before + 1);
     const apiUrls = urls.filter((url) => new URL(url).pathname.startsWith('/api/'));
-    assert.ok(apiUrls.some((url) => new URL(url).pathname === '/api/events'), 'the feed was opened');
-    assert.deepEqual(apiUrls.filter((url) => url.includes(TOKEN)), [], 'the token is in no URL');
+    assert.ok(
+      apiUrls.some((url) => new URL(url).pathname === '/api/events'),
+      'the feed was opened',
+    );
+    assert.deepEqual(
+      apiUrls.filter((url) => url.includes(TOKEN)),
+      [],
+      'the token is in no URL',
+    );
     assert.deepEqual(errors, []);
   });
 
@@ -88,7 +95,9 @@ describe('dashboard live feed', { timeout: 180_000 }, () => {
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers.get('set-cookie'), null);
     assert.equal((await fetch(url, { method: 'POST' })).status, 401);
-    const quoted = await fetch(`${h.tollgate.uiUrl}/api/agents/${encodeURIComponent('<img src=x onerror=alert(1)>')}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const quoted = await fetch(`${h.tollgate.uiUrl}/api/agents/${encodeURIComponent('<img src=x onerror=alert(1)>')}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     assert.equal(quoted.status, 404);
     assert.equal(quoted.headers.get('x-content-type-options'), 'nosniff', 'an error quoting the request is never sniffed as HTML');
     await quoted.arrayBuffer();
@@ -200,7 +209,10 @@ describe('dashboard live feed across a restart of the UI server', { timeout: 120
       await page.waitForSelector('#live-status[data-state="live"]', { timeout: 45_000 });
       await blockedCall(h);
       await untilBlocks(page, 5);
-      assert.deepEqual(errors.filter((error) => !/ERR_CONNECTION_REFUSED|net::ERR_/.test(error)), []);
+      assert.deepEqual(
+        errors.filter((error) => !/ERR_CONNECTION_REFUSED|net::ERR_/.test(error)),
+        [],
+      );
     } finally {
       await browser?.close();
       await h.close();

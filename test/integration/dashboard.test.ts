@@ -12,9 +12,8 @@ import { formatCount, formatUsdMicros } from '../../src/dashboard/static/format.
 import { chatStatus, driveTraffic, startOperatorFixture, UI_TOKEN, type OperatorFixture } from './operator-fixture.ts';
 
 // Screenshots land in docs/ only when asked (TOLLGATE_SCREENSHOTS=1), so a test run leaves the checkout clean.
-const DOCS = process.env.TOLLGATE_SCREENSHOTS === '1'
-  ? fileURLToPath(new URL('../../docs/', import.meta.url))
-  : `${mkdtempSync(join(tmpdir(), 'tollgate-shots-'))}/`;
+const DOCS =
+  process.env.TOLLGATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/', import.meta.url)) : `${mkdtempSync(join(tmpdir(), 'tollgate-shots-'))}/`;
 const WAIT = { timeout: 15_000 };
 
 interface RowNumbers {
@@ -82,7 +81,10 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     await page.waitForSelector('table.agents tbody tr[data-agent="westin"]', WAIT);
     const { agents } = await fixture.api('/api/agents');
     const rows = await rowNumbers(page);
-    assert.deepEqual(rows.map((row) => row.id), agents.map((agent: any) => agent.id));
+    assert.deepEqual(
+      rows.map((row) => row.id),
+      agents.map((agent: any) => agent.id),
+    );
     for (const agent of agents) {
       const row = rows.find((candidate) => candidate.id === agent.id)!;
       const window = agent.windows[agent.windows.length - 1];
@@ -109,7 +111,10 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     assert.equal(await page.textContent('[data-field="spend_24h"] .value'), formatUsdMicros(summary.last_24h.spend_micros));
     assert.equal(Number(await page.getAttribute('[data-field="total_cost"]', 'data-value')), summary.totals.cost_micros);
     const shared = await page.$$eval('[data-shared="desk-shared"] .bar-row', (bars) => bars.map((bar) => Number((bar as HTMLElement).dataset.used)));
-    assert.deepEqual(shared, (await fixture.api('/api/shared')).shared[0].limits.map((limit: any) => limit.used));
+    assert.deepEqual(
+      shared,
+      (await fixture.api('/api/shared')).shared[0].limits.map((limit: any) => limit.used),
+    );
   });
 
   it('shows the interventions feed (blocks, downgrades) and updates it live over SSE', async () => {
@@ -123,7 +128,11 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     assert.equal(await chatStatus(fixture.client('westin')), 429);
     assert.equal(await chatStatus(fixture.client('tiverton')), 200);
     await page.waitForFunction((count) => document.querySelectorAll('#feed-list li[data-kind="block"]').length === count, blocksBefore + 1, WAIT);
-    await page.waitForFunction((count) => Number(document.querySelector<HTMLElement>('tr[data-agent="tiverton"] [data-field="requests"]')?.dataset.value) === count, requestsBefore + 1, WAIT);
+    await page.waitForFunction(
+      (count) => Number(document.querySelector<HTMLElement>('tr[data-agent="tiverton"] [data-field="requests"]')?.dataset.value) === count,
+      requestsBefore + 1,
+      WAIT,
+    );
     const tiverton = (await fixture.api('/api/agents')).agents.find((agent: any) => agent.id === 'tiverton');
     const window = tiverton.windows[tiverton.windows.length - 1];
     assert.equal(Number(await page.getAttribute('tr[data-agent="tiverton"] [data-field="spend"]', 'data-value')), window.spend_micros);
@@ -190,7 +199,10 @@ describe('dashboard in headless Chromium', { timeout: 120_000 }, () => {
     assert.equal(await page.textContent('[data-field="chart_total"]'), formatUsdMicros(window.spend_micros));
     assert.equal(await page.$$eval('table.calls tbody tr', (rows) => rows.length), detail.recent.calls.length);
     const limits = await page.$$eval('#limits .bar-row', (bars) => bars.map((bar) => (bar as HTMLElement).dataset.limit));
-    assert.deepEqual(limits, detail.agent.limits.map((limit: any) => limit.id));
+    assert.deepEqual(
+      limits,
+      detail.agent.limits.map((limit: any) => limit.id),
+    );
     assert.ok(await page.$('.policy td:text("limit_usd")'), 'the policy table names the fields in force');
     await page.screenshot({ path: `${DOCS}dashboard-agent.png`, fullPage: true });
     assert.deepEqual(pageErrors, [], 'no script errors on the page');

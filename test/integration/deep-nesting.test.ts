@@ -17,8 +17,12 @@ function nested(depth: number): string {
 }
 
 async function post(h: Harness, path: string, body: string): Promise<{ status: number; json: Record<string, any> }> {
-  const response = await fetch(`${h.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body });
-  return { status: response.status, json: await response.json() as Record<string, any> };
+  const response = await fetch(`${h.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' },
+    body,
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, any> };
 }
 
 async function ownHistory(h: Harness): Promise<{ status: number; skipped: string | null; lines: string[] }> {
@@ -83,7 +87,20 @@ describe('nesting bounded at the door', () => {
 
 describe('history readers survive any line already on disk', () => {
   let h: Harness;
-  const good = (second: number) => ({ version: 1, id: `hist1_${second}`, ts: `2026-01-01T00:00:0${second}Z`, claw_id: 'a', path: '/v1/chat/completions', requested_model: 'openai/gpt-4o', effective_provider: 'openai', effective_model: 'gpt-4o', status_code: 200, stream: false, response: { format: 'json', json: {} }, usage: { prompt_tokens: 1, completion_tokens: 1, reported_cost_usd: 0.001 } });
+  const good = (second: number) => ({
+    version: 1,
+    id: `hist1_${second}`,
+    ts: `2026-01-01T00:00:0${second}Z`,
+    claw_id: 'a',
+    path: '/v1/chat/completions',
+    requested_model: 'openai/gpt-4o',
+    effective_provider: 'openai',
+    effective_model: 'gpt-4o',
+    status_code: 200,
+    stream: false,
+    response: { format: 'json', json: {} },
+    usage: { prompt_tokens: 1, completion_tokens: 1, reported_cost_usd: 0.001 },
+  });
   const deepLine = `{"version":1,"id":"hist1_deep","ts":"2026-01-01T00:00:02Z","claw_id":"a","path":"/v1/chat/completions","requested_model":"openai/gpt-4o","effective_provider":"openai","effective_model":"gpt-4o","status_code":200,"stream":false,"request_original":{"metadata":${'['.repeat(4_110)}${']'.repeat(4_110)}},"response":{"format":"json","json":{}},"usage":{}}`;
 
   before(async () => {
@@ -94,7 +111,10 @@ describe('history readers survive any line already on disk', () => {
   it('GET /history answers 200 with the readable entries and says one line was skipped', async () => {
     const history = await ownHistory(h);
     assert.equal(history.status, 200);
-    assert.deepEqual(history.lines.map((line) => JSON.parse(line).id), ['hist1_1', 'hist1_3']);
+    assert.deepEqual(
+      history.lines.map((line) => JSON.parse(line).id),
+      ['hist1_1', 'hist1_3'],
+    );
     assert.equal(history.skipped, '1');
   });
 
@@ -102,7 +122,7 @@ describe('history readers survive any line already on disk', () => {
     for (const query of ['full=1', 'full=1&after=2025-01-01T00:00:00Z']) {
       const response = await fetch(`${h.tollgate.uiUrl}/api/agents/a/history?${query}`);
       assert.equal(response.status, 200, query);
-      const page = await response.json() as { entries: { id: string }[]; skipped: { lines: number } };
+      const page = (await response.json()) as { entries: { id: string }[]; skipped: { lines: number } };
       assert.equal(page.entries.length, 2, query);
       assert.equal(page.skipped.lines, 1, query);
     }

@@ -25,10 +25,12 @@ describe('output estimates an agent cannot game', () => {
 
   const openai = (agent: string) => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token(agent), maxRetries: 0 });
   const anthropic = (agent: string) => new Anthropic({ baseURL: h.url, apiKey: h.token(agent), maxRetries: 0 });
-  const ledgerSpend = async (agent: string) => (await h.tollgate.ledger.standing([{ id: 'x', scope: `agent:${agent}`, metric: 'usd_micros', windowMs: HOUR, limit: 1e12 }]))[0]!.used;
+  const ledgerSpend = async (agent: string) =>
+    (await h.tollgate.ledger.standing([{ id: 'x', scope: `agent:${agent}`, metric: 'usd_micros', windowMs: HOUR, limit: 1e12 }]))[0]!.used;
   const historySpend = (agent: string) => h.historyLines(agent).reduce((sum, line) => sum + Number((line.usage as Record<string, number>).cost_micros), 0);
   /** What went upstream for an agent's calls (each agent's prompt starts with `<agent>:`). */
-  const upstreamBodies = (agent: string) => h.fake.requests.map((request) => request.body).filter((body) => JSON.stringify(body.messages).startsWith(`[{"role":"user","content":"${agent}:`));
+  const upstreamBodies = (agent: string) =>
+    h.fake.requests.map((request) => request.body).filter((body) => JSON.stringify(body.messages).startsWith(`[{"role":"user","content":"${agent}:`));
 
   /** Fires `total` calls, `concurrency` at a time; returns how many were served and how many refused with 429. */
   async function waves(total: number, concurrency: number, call: () => Promise<unknown>): Promise<{ served: number; refused: number }> {
@@ -47,7 +49,9 @@ describe('output estimates an agent cannot game', () => {
 
   it('no max_tokens, answers of 20,000 tokens, 50 at a time: spend stays at or under the $0.50 limit (OpenAI route)', async (t) => {
     const client = openai('nocap');
-    const { served, refused } = await waves(100, 50, () => client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'nocap: write a long essay' }] }));
+    const { served, refused } = await waves(100, 50, () =>
+      client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'nocap: write a long essay' }] }),
+    );
     assert.ok(served > 0 && refused > 0, `some served (${served}), the rest refused (${refused})`);
     await waitFor(() => h.historyLines('nocap').length === served, 'history of every served call');
     const spent = historySpend('nocap');
@@ -87,7 +91,9 @@ describe('output estimates an agent cannot game', () => {
 
   it('n: 8 without a cap reserves eight default caps: spend stays at or under the limit', async (t) => {
     const client = openai('choices');
-    const { served } = await waves(40, 20, () => client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'choices: eight essays' }], n: 8 }));
+    const { served } = await waves(40, 20, () =>
+      client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'choices: eight essays' }], n: 8 }),
+    );
     assert.ok(served > 0, 'at least one served');
     await waitFor(() => h.historyLines('choices').length === served, 'history of every served call');
     const spent = historySpend('choices');
@@ -123,7 +129,12 @@ describe('output estimates an agent cannot game', () => {
     for (const [name, fields, param] of openaiCases) {
       it(`OpenAI SDK: ${name}`, async () => {
         const before = h.fake.requests.length;
-        const error = await openai('shapes').chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...fields } as never).then(() => null, (thrown: unknown) => thrown);
+        const error = await openai('shapes')
+          .chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...fields } as never)
+          .then(
+            () => null,
+            (thrown: unknown) => thrown,
+          );
         assert.ok(error instanceof OpenAI.BadRequestError, `400, got ${String(error)}`);
         assert.equal(error.code, 'invalid_parameter');
         assert.equal(error.param, param);
@@ -133,7 +144,12 @@ describe('output estimates an agent cannot game', () => {
     }
 
     it('OpenAI SDK: stream as the string "true"', async () => {
-      const error = await openai('shapes').chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: 'true' } as never).then(() => null, (thrown: unknown) => thrown);
+      const error = await openai('shapes')
+        .chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: 'true' } as never)
+        .then(
+          () => null,
+          (thrown: unknown) => thrown,
+        );
       assert.ok(error instanceof OpenAI.BadRequestError, `400, got ${String(error)}`);
       assert.equal(error.param, 'stream');
       assert.match(error.message, /stream must be true or false, got the string "true"/);
@@ -147,17 +163,26 @@ describe('output estimates an agent cannot game', () => {
           body: `{"model":"claude-sonnet-4-20250514","messages":[{"role":"user","content":"hi"}],"max_tokens":${value}}`,
         });
         assert.equal(response.status, 400, value);
-        const body = await response.json() as { type: string; error: { type: string; code: string; message: string } };
+        const body = (await response.json()) as { type: string; error: { type: string; code: string; message: string } };
         assert.equal(body.error.code, 'invalid_parameter');
         assert.match(body.error.message, /^max_tokens must be a whole number from 1 to 2147483647, got (1e\+300|10000000000000000)$/);
       }
     });
 
-    const anthropicCases: [string, unknown][] = [['a string', '20000'], ['a fraction', 20000.5], ['negative', -1]];
+    const anthropicCases: [string, unknown][] = [
+      ['a string', '20000'],
+      ['a fraction', 20000.5],
+      ['negative', -1],
+    ];
     for (const [name, value] of anthropicCases) {
       it(`Anthropic SDK: max_tokens ${name}`, async () => {
         const before = h.fake.requests.length;
-        const error = await anthropic('shapes').messages.create({ model: 'claude-sonnet-4-20250514', messages: [{ role: 'user', content: 'hi' }], max_tokens: value as number }).then(() => null, (thrown: unknown) => thrown);
+        const error = await anthropic('shapes')
+          .messages.create({ model: 'claude-sonnet-4-20250514', messages: [{ role: 'user', content: 'hi' }], max_tokens: value as number })
+          .then(
+            () => null,
+            (thrown: unknown) => thrown,
+          );
         assert.ok(error instanceof Anthropic.BadRequestError, `400, got ${String(error)}`);
         const body = error.error as { type: string; error: { type: string; code: string; message: string } };
         assert.equal(body.type, 'error');
@@ -169,7 +194,12 @@ describe('output estimates an agent cannot game', () => {
     }
 
     it('Anthropic SDK: stream as the string "true"', async () => {
-      const error = await anthropic('shapes').messages.create({ model: 'claude-sonnet-4-20250514', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10, stream: 'true' as never }).then(() => null, (thrown: unknown) => thrown);
+      const error = await anthropic('shapes')
+        .messages.create({ model: 'claude-sonnet-4-20250514', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10, stream: 'true' as never })
+        .then(
+          () => null,
+          (thrown: unknown) => thrown,
+        );
       assert.ok(error instanceof Anthropic.BadRequestError, `400, got ${String(error)}`);
       assert.match((error.error as { error: { message: string } }).error.message, /stream must be true or false/);
     });

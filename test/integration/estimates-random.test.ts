@@ -6,8 +6,35 @@ import { seededRandom } from '../helpers/random.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Number shapes as JSON text: whole, fractional, signed, exponent, past every bound, and not numbers at all. */
-const NUMBERS = ['1', '7', '100', '4096', '20000', '20000.0', '1e3', '2147483647', '2147483648', '20000.5', '0.5', '0', '-0', '-5', '1e16', '1e300', '-1e300',
-  '"20000"', '"1e3"', '""', 'true', 'false', '[]', '[100]', '{}', '{"value":100}', 'null'];
+const NUMBERS = [
+  '1',
+  '7',
+  '100',
+  '4096',
+  '20000',
+  '20000.0',
+  '1e3',
+  '2147483647',
+  '2147483648',
+  '20000.5',
+  '0.5',
+  '0',
+  '-0',
+  '-5',
+  '1e16',
+  '1e300',
+  '-1e300',
+  '"20000"',
+  '"1e3"',
+  '""',
+  'true',
+  'false',
+  '[]',
+  '[100]',
+  '{}',
+  '{"value":100}',
+  'null',
+];
 const CHOICES = ['1', '2', '8', '128', '129', '0', '-1', '2.5', '"8"', 'true', 'null', '1e2'];
 const STREAMS = ['true', 'false', 'null', '"true"', '"false"', '1', '0', '[]', '{}'];
 const OUTPUT_CAP_BOUND = 2_147_483_647;
@@ -33,15 +60,19 @@ describe('random cap, n and stream shapes (property)', () => {
       const maybe = (list: readonly string[]) => (random() < 0.35 ? undefined : pick(list));
       const served: string[] = [];
       for (let round = 0; round < 60; round++) {
-        const fields: Record<string, string | undefined> = dialect === 'openai'
-          ? { max_tokens: maybe(NUMBERS), max_completion_tokens: maybe(NUMBERS), n: maybe(CHOICES), stream: maybe(STREAMS) }
-          : { max_tokens: maybe(NUMBERS), stream: maybe(STREAMS) };
+        const fields: Record<string, string | undefined> =
+          dialect === 'openai'
+            ? { max_tokens: maybe(NUMBERS), max_completion_tokens: maybe(NUMBERS), n: maybe(CHOICES), stream: maybe(STREAMS) }
+            : { max_tokens: maybe(NUMBERS), stream: maybe(STREAMS) };
         const valid = Object.entries(fields).every(([name, raw]) => {
           if (name === 'stream') return raw === undefined || ['true', 'false', 'null'].includes(raw);
           return expectedValid(raw, name === 'n' ? 128 : OUTPUT_CAP_BOUND);
         });
         const model = dialect === 'openai' ? 'openai/gpt-4o' : 'claude-sonnet-4-20250514';
-        const extra = Object.entries(fields).filter(([, raw]) => raw !== undefined).map(([name, raw]) => `,"${name}":${raw}`).join('');
+        const extra = Object.entries(fields)
+          .filter(([, raw]) => raw !== undefined)
+          .map(([name, raw]) => `,"${name}":${raw}`)
+          .join('');
         const text = `{"model":"${model}","messages":[{"role":"user","content":"round ${round}"}]${extra}}`;
         const response = await fetch(`${h.url}${dialect === 'openai' ? '/v1/chat/completions' : '/v1/messages'}`, {
           method: 'POST',
@@ -66,7 +97,10 @@ describe('random cap, n and stream shapes (property)', () => {
         const line = h.historyLines('a').find((entry) => entry.request_id === id)!;
         const decision = h.events.find((event) => event.type === 'budget_decision' && event.request_id === id)!;
         const cost = Number((line.usage as Record<string, number>).cost_micros);
-        assert.ok(cost <= Number(decision.estimate_usd_micros), `${id}: cost ${cost} µ$ within the reservation ${String(decision.estimate_usd_micros)} µ$ (${JSON.stringify(line.request_effective)})`);
+        assert.ok(
+          cost <= Number(decision.estimate_usd_micros),
+          `${id}: cost ${cost} µ$ within the reservation ${String(decision.estimate_usd_micros)} µ$ (${JSON.stringify(line.request_effective)})`,
+        );
       }
     });
   }

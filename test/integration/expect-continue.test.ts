@@ -69,9 +69,22 @@ describe('Expect: 100-continue', () => {
     const file = join(dir, 'body.json');
     writeFileSync(file, bodyOf(2 * 1024 * 1024));
     const { stdout } = await run('curl', [
-      '-sS', '-o', join(dir, 'answer.json'), '-w', '%{http_code}', '--expect100-timeout', '30',
-      '-H', `Authorization: Bearer ${h.token('a')}`, '-H', 'Content-Type: application/json', '-H', 'Expect: 100-continue',
-      '--data-binary', `@${file}`, `${h.url}/v1/chat/completions`,
+      '-sS',
+      '-o',
+      join(dir, 'answer.json'),
+      '-w',
+      '%{http_code}',
+      '--expect100-timeout',
+      '30',
+      '-H',
+      `Authorization: Bearer ${h.token('a')}`,
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'Expect: 100-continue',
+      '--data-binary',
+      `@${file}`,
+      `${h.url}/v1/chat/completions`,
     ]);
     assert.equal(stdout, '200');
     const forwarded = h.fake.requests.at(-1)!;

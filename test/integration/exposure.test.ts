@@ -40,7 +40,7 @@ describe('GET /history/{id} does not tell known agent ids from unknown ones', ()
   });
   after(() => h.close());
 
-  it('the same status and body for a known and an unknown id, with no, a wrong, or another agent\'s token', async () => {
+  it("the same status and body for a known and an unknown id, with no, a wrong, or another agent's token", async () => {
     const port = portOf(h.url);
     for (const authorization of [undefined, 'Bearer junk', `Bearer ${h.token('b')}`, 'Bearer a:wrong-secret', 'Bearer nobody:wrong-secret']) {
       const headers = authorization ? { authorization } : undefined;
@@ -54,7 +54,6 @@ describe('GET /history/{id} does not tell known agent ids from unknown ones', ()
     assert.equal((await get({ host: '127.0.0.1', port, path: '/history/a', headers: { authorization: 'Bearer ui-admin-token' } })).status, 200);
     assert.equal((await get({ host: '127.0.0.1', port, path: '/history/a', headers: { authorization: `Bearer ${h.token('a')}` } })).status, 200);
   });
-
 });
 
 describe('without CLLAMA_UI_TOKEN the UI answers loopback callers only, under names that cannot be rebound', () => {
@@ -107,7 +106,10 @@ describe('TOLLGATE_UI_OPEN=1 serves the token-less UI to the network, still unde
     const guarded = await startHarness({ agents: { a: {} }, env: { UI_ADDR: '0.0.0.0:0', CLLAMA_UI_TOKEN: 'ui-admin-token' } });
     try {
       const guardedPort = portOf(guarded.tollgate.uiUrl);
-      assert.equal((await get({ host: neighbour, port: guardedPort, path: '/api/agents', from: neighbour, headers: { authorization: 'Bearer ui-admin-token' } })).status, 200);
+      assert.equal(
+        (await get({ host: neighbour, port: guardedPort, path: '/api/agents', from: neighbour, headers: { authorization: 'Bearer ui-admin-token' } })).status,
+        200,
+      );
       assert.equal((await get({ host: neighbour, port: guardedPort, path: '/api/agents', from: neighbour })).status, 401);
     } finally {
       await guarded.close();
@@ -115,7 +117,7 @@ describe('TOLLGATE_UI_OPEN=1 serves the token-less UI to the network, still unde
   });
 });
 
-describe('files that hold spend, locks and prompts are private to tollgate\'s user', () => {
+describe("files that hold spend, locks and prompts are private to tollgate's user", () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({ agents: { a: {} } });
@@ -123,7 +125,11 @@ describe('files that hold spend, locks and prompts are private to tollgate\'s us
   after(() => h.close());
 
   it('journal, lock and history files are 0600, the data dir 0700; an older 0644 journal is made 0600 at start', async () => {
-    const post = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }) });
+    const post = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     assert.equal(post.status, 200);
     await waitFor(() => h.historyText('a') !== '', 'the history entry');
     const dataDir = h.tollgate.deps.config.dataDir;

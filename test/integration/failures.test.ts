@@ -11,7 +11,13 @@ describe('failures', () => {
   before(async () => {
     h = await startHarness({
       agents: { a: {} },
-      env: { TOLLGATE_MAX_BODY_BYTES: '2048', TOLLGATE_MAX_RESPONSE_BYTES: '2048', CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150', CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300', CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400' },
+      env: {
+        TOLLGATE_MAX_BODY_BYTES: '2048',
+        TOLLGATE_MAX_RESPONSE_BYTES: '2048',
+        CLLAMA_STREAM_IDLE_TIMEOUT_MS: '150',
+        CLLAMA_STREAM_FIRST_BYTE_TIMEOUT_MS: '300',
+        CLLAMA_DISPATCH_CANDIDATE_TIMEOUT_MS: '400',
+      },
     });
     client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
   });
@@ -27,11 +33,17 @@ describe('failures', () => {
   });
 
   it('502 when the upstream resets the connection, and the next call still works', async () => {
-    await assert.rejects(ask({ messages: [{ role: 'user', content: 'reset before answer' }] }, { 'x-fake-behavior': JSON.stringify({ reset: true }) }), (error: unknown) => {
-      assert.equal((error as { status: number }).status, 502);
-      assert.match((error as Error).message, /upstream request failed: the upstream closed the connection before its response was complete \(UND_ERR_SOCKET\)/);
-      return true;
-    });
+    await assert.rejects(
+      ask({ messages: [{ role: 'user', content: 'reset before answer' }] }, { 'x-fake-behavior': JSON.stringify({ reset: true }) }),
+      (error: unknown) => {
+        assert.equal((error as { status: number }).status, 502);
+        assert.match(
+          (error as Error).message,
+          /upstream request failed: the upstream closed the connection before its response was complete \(UND_ERR_SOCKET\)/,
+        );
+        return true;
+      },
+    );
     const ok = await ask({ messages: [{ role: 'user', content: 'after the reset' }] });
     assert.equal(ok.choices.length, 1);
     await waitFor(() => h.historyText('a').includes('after the reset'));
@@ -39,10 +51,13 @@ describe('failures', () => {
   });
 
   it('504 when a non-streamed upstream stalls past the deadline; the prompt upstream received is charged', async () => {
-    await assert.rejects(ask({ messages: [{ role: 'user', content: 'stall json' }] }, { 'x-fake-behavior': JSON.stringify({ stall: true }) }), (error: unknown) => {
-      assert.equal((error as { status: number }).status, 504);
-      return true;
-    });
+    await assert.rejects(
+      ask({ messages: [{ role: 'user', content: 'stall json' }] }, { 'x-fake-behavior': JSON.stringify({ stall: true }) }),
+      (error: unknown) => {
+        assert.equal((error as { status: number }).status, 504);
+        return true;
+      },
+    );
     await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('stall json')));
     const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('stall json'))!;
     assert.equal(entry.outcome, 'upstream_cut');
@@ -112,7 +127,11 @@ describe('failures', () => {
     const response = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
       signal: controller.signal,
-      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ chunkGapMs: 50, chunks: 20 }) },
+      headers: {
+        authorization: `Bearer ${h.token('a')}`,
+        'content-type': 'application/json',
+        'x-fake-behavior': JSON.stringify({ chunkGapMs: 50, chunks: 20 }),
+      },
       body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: 'abort me' }] }),
     });
     const reader = response.body!.getReader();
@@ -141,7 +160,11 @@ describe('failures', () => {
     const kept = (entry.response as { text: string }).text;
     assert.ok(kept.length <= 2048);
     const tokens = [...kept.matchAll(/tok(\d+) /g)].map((match) => Number(match[1]));
-    assert.deepEqual(tokens, tokens.map((_, i) => i), 'the kept text is the beginning of the stream, without gaps');
+    assert.deepEqual(
+      tokens,
+      tokens.map((_, i) => i),
+      'the kept text is the beginning of the stream, without gaps',
+    );
     assert.ok(!kept.includes('[DONE]'), 'nothing after the cut is appended');
     assert.equal((entry.usage as Record<string, number>).prompt_tokens, 10, 'usage is read from the whole stream, not the kept part');
     const ok = await ask();
@@ -149,11 +172,17 @@ describe('failures', () => {
   });
 
   it('refuses a stream whose upstream never ends an event (memory stays bounded), with an error event, and keeps serving', async () => {
-    const stream = await ask({ stream: true, messages: [{ role: 'user', content: 'unended event' }] }, { 'x-fake-behavior': JSON.stringify({ unendedEventChars: 1_000_000 }) });
+    const stream = await ask(
+      { stream: true, messages: [{ role: 'user', content: 'unended event' }] },
+      { 'x-fake-behavior': JSON.stringify({ unendedEventChars: 1_000_000 }) },
+    );
     const seen: string[] = [];
-    await assert.rejects((async () => {
-      for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) seen.push(chunk.choices[0]?.delta.content ?? '');
-    })(), /more than 2048 characters without ending an SSE event/);
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) seen.push(chunk.choices[0]?.delta.content ?? '');
+      })(),
+      /more than 2048 characters without ending an SSE event/,
+    );
     assert.equal(seen.length, 1, 'the event before it arrives; the unended one is not relayed');
     await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('unended event')));
     const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('unended event'))!;
@@ -161,23 +190,34 @@ describe('failures', () => {
     assert.equal(entry.response_truncated, true);
     const raw = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ unendedEventChars: 1_000_000 }) },
+      headers: {
+        authorization: `Bearer ${h.token('a')}`,
+        'content-type': 'application/json',
+        'x-fake-behavior': JSON.stringify({ unendedEventChars: 1_000_000 }),
+      },
       body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }),
     });
     const text = await raw.text();
-    assert.match(text, /x\n\nevent: error\ndata: \{"error":\{"message":"the upstream sent more than 2048 characters without ending an SSE event"/, 'relayed as it came, the cut event is closed before the error event');
+    assert.match(
+      text,
+      /x\n\nevent: error\ndata: \{"error":\{"message":"the upstream sent more than 2048 characters without ending an SSE event"/,
+      'relayed as it came, the cut event is closed before the error event',
+    );
     assert.ok(text.length < 10_000, `${text.length} characters reached the client, not the million the upstream meant to send`);
     const ok = await ask();
     assert.equal(ok.choices.length, 1);
   });
 
   it('does not inflate a compressed answer past the response limit (a gzip bomb): refused, not relayed unmasked, and still charged', async () => {
-    await assert.rejects(ask({ messages: [{ role: 'user', content: 'compressed answer' }] }, { 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 200_000 }) }), (error: unknown) => {
-      assert.equal((error as { status: number }).status, 502);
-      assert.equal((error as { code: string }).code, 'upstream_response_too_large');
-      assert.match((error as Error).message, /over 2048 bytes once decompressed/);
-      return true;
-    });
+    await assert.rejects(
+      ask({ messages: [{ role: 'user', content: 'compressed answer' }] }, { 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 200_000 }) }),
+      (error: unknown) => {
+        assert.equal((error as { status: number }).status, 502);
+        assert.equal((error as { code: string }).code, 'upstream_response_too_large');
+        assert.match((error as Error).message, /over 2048 bytes once decompressed/);
+        return true;
+      },
+    );
     await waitFor(() => h.historyLines('a').some((line) => JSON.stringify(line.request_original).includes('compressed answer')));
     const entry = h.historyLines('a').find((line) => JSON.stringify(line.request_original).includes('compressed answer'))!;
     assert.ok(JSON.stringify(entry.response).length < 2048, 'history holds no more than the limit of it');
@@ -186,13 +226,22 @@ describe('failures', () => {
 
   it('502 for an upstream redirect, never relayed for the SDK to follow with the agent token; nothing charged', async () => {
     const before = h.fake.requests.length;
-    await assert.rejects(ask({ messages: [{ role: 'user', content: 'redirected' }] }, { 'x-fake-behavior': JSON.stringify({ redirectTo: 'https://elsewhere.example/v1/chat/completions?key=abc' }) }), (error: unknown) => {
-      assert.equal((error as { status: number }).status, 502);
-      assert.equal((error as { code: string }).code, 'upstream_redirect');
-      assert.match((error as Error).message, /answered 307 with a redirect to https:\/\/elsewhere\.example\/v1\/chat\/completions; tollgate does not follow redirects/);
-      assert.ok(!(error as Error).message.includes('key=abc'), 'the query of the target is not repeated');
-      return true;
-    });
+    await assert.rejects(
+      ask(
+        { messages: [{ role: 'user', content: 'redirected' }] },
+        { 'x-fake-behavior': JSON.stringify({ redirectTo: 'https://elsewhere.example/v1/chat/completions?key=abc' }) },
+      ),
+      (error: unknown) => {
+        assert.equal((error as { status: number }).status, 502);
+        assert.equal((error as { code: string }).code, 'upstream_redirect');
+        assert.match(
+          (error as Error).message,
+          /answered 307 with a redirect to https:\/\/elsewhere\.example\/v1\/chat\/completions; tollgate does not follow redirects/,
+        );
+        assert.ok(!(error as Error).message.includes('key=abc'), 'the query of the target is not repeated');
+        return true;
+      },
+    );
     assert.equal(h.fake.requests.length, before + 1, 'called once, not followed');
     const ok = await ask({ messages: [{ role: 'user', content: 'after the redirect' }] });
     assert.equal(ok.choices.length, 1);
@@ -206,7 +255,11 @@ describe('failures', () => {
     for (const seed of [1, 2, 3]) {
       const response = await fetch(`${h.url}/v1/chat/completions`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ rawBody, pieces: { seed, maxBytes: 7 } }) },
+        headers: {
+          authorization: `Bearer ${h.token('a')}`,
+          'content-type': 'application/json',
+          'x-fake-behavior': JSON.stringify({ rawBody, pieces: { seed, maxBytes: 7 } }),
+        },
         body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: `echo the key ${seed}` }] }),
       });
       const text = await response.text();

@@ -34,19 +34,33 @@ const AGENT_HEADERS: Record<string, string> = {
 };
 
 /** POSTs with exactly these headers (node:http: nothing forbidden as in fetch), the body sent chunked. */
-function postWithHeaders(input: { url: string; path: string; token: string; auth: 'bearer' | 'x-api-key'; body: unknown; headers: Record<string, string> }): Promise<number> {
+function postWithHeaders(input: {
+  url: string;
+  path: string;
+  token: string;
+  auth: 'bearer' | 'x-api-key';
+  body: unknown;
+  headers: Record<string, string>;
+}): Promise<number> {
   const target = new URL(`${input.url}${input.path}`);
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: target.hostname,
-      port: target.port,
-      path: target.pathname,
-      method: 'POST',
-      headers: { ...input.headers, 'content-type': 'application/json', ...(input.auth === 'bearer' ? { authorization: `Bearer ${input.token}` } : { 'x-api-key': input.token }) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: {
+          ...input.headers,
+          'content-type': 'application/json',
+          ...(input.auth === 'bearer' ? { authorization: `Bearer ${input.token}` } : { 'x-api-key': input.token }),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.write(JSON.stringify(input.body)); // chunked: tollgate sends its own content-length
     req.end();
@@ -81,7 +95,10 @@ describe('forwarded headers follow the allow list', () => {
   after(() => h.close());
 
   it('by default only anthropic-version and anthropic-beta pass, on the OpenAI route too', async () => {
-    assert.equal(await postWithHeaders({ url: h.url, path: '/v1/chat/completions', token: h.token('a'), auth: 'bearer', body: OPENAI_BODY, headers: AGENT_HEADERS }), 200);
+    assert.equal(
+      await postWithHeaders({ url: h.url, path: '/v1/chat/completions', token: h.token('a'), auth: 'bearer', body: OPENAI_BODY, headers: AGENT_HEADERS }),
+      200,
+    );
     assert.deepEqual(forwarded(h), { 'anthropic-beta': 'context-1m-2025-08-07', 'anthropic-version': '2023-06-01' });
     const { headers } = h.fake.requests.at(-1)!;
     assert.equal(headers.authorization, 'Bearer sk-real-openai-key-123');
@@ -90,7 +107,10 @@ describe('forwarded headers follow the allow list', () => {
   });
 
   it('the Anthropic route, the agent authenticated by x-api-key: its token never goes upstream, the provider key does', async () => {
-    assert.equal(await postWithHeaders({ url: h.url, path: '/v1/messages', token: h.token('a'), auth: 'x-api-key', body: ANTHROPIC_BODY, headers: AGENT_HEADERS }), 200);
+    assert.equal(
+      await postWithHeaders({ url: h.url, path: '/v1/messages', token: h.token('a'), auth: 'x-api-key', body: ANTHROPIC_BODY, headers: AGENT_HEADERS }),
+      200,
+    );
     assert.deepEqual(forwarded(h), { 'anthropic-beta': 'context-1m-2025-08-07', 'anthropic-version': '2023-06-01' });
     const { headers } = h.fake.requests.at(-1)!;
     assert.equal(headers['x-api-key'], 'sk-ant-real-key-456');
@@ -98,7 +118,17 @@ describe('forwarded headers follow the allow list', () => {
   });
 
   it('a provider with forward_headers in providers.json gets exactly those (names case-insensitive, prefixes with *), never a header Connection names', async () => {
-    assert.equal(await postWithHeaders({ url: h.url, path: '/v1/chat/completions', token: h.token('a'), auth: 'bearer', body: { ...OPENAI_BODY, model: 'openrouter/some/model' }, headers: { ...AGENT_HEADERS, 'x-stainless-lang': 'js' } }), 200);
+    assert.equal(
+      await postWithHeaders({
+        url: h.url,
+        path: '/v1/chat/completions',
+        token: h.token('a'),
+        auth: 'bearer',
+        body: { ...OPENAI_BODY, model: 'openrouter/some/model' },
+        headers: { ...AGENT_HEADERS, 'x-stainless-lang': 'js' },
+      }),
+      200,
+    );
     // x-stainless-os is listed by the agent's Connection header: hop-by-hop, so dropped though the list allows x-stainless-*
     assert.deepEqual(forwarded(h), { 'openai-organization': 'org-the-agent-picked', 'x-stainless-lang': 'js', 'x-custom': 'agent-value' });
   });
@@ -107,12 +137,19 @@ describe('forwarded headers follow the allow list', () => {
 describe('TOLLGATE_FORWARD_HEADERS sets the list of providers that name none', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ agents: { a: {} }, env: { TOLLGATE_FORWARD_HEADERS: 'openai-project, anthropic-version' }, providerFields: { openai: { forward_headers: undefined } } });
+    h = await startHarness({
+      agents: { a: {} },
+      env: { TOLLGATE_FORWARD_HEADERS: 'openai-project, anthropic-version' },
+      providerFields: { openai: { forward_headers: undefined } },
+    });
   });
   after(() => h.close());
 
   it('only the listed headers pass', async () => {
-    assert.equal(await postWithHeaders({ url: h.url, path: '/v1/chat/completions', token: h.token('a'), auth: 'bearer', body: OPENAI_BODY, headers: AGENT_HEADERS }), 200);
+    assert.equal(
+      await postWithHeaders({ url: h.url, path: '/v1/chat/completions', token: h.token('a'), auth: 'bearer', body: OPENAI_BODY, headers: AGENT_HEADERS }),
+      200,
+    );
     assert.deepEqual(forwarded(h), { 'openai-project': 'proj-the-agent-picked', 'anthropic-version': '2023-06-01' });
   });
 });
@@ -133,12 +170,17 @@ describe('an allow list that would forward a credential or transport header stop
   }
 
   it('names the provider, field and header, or the variable', () => {
-    const text = problemsOf({ file: { providers: { openai: { api_key: 'sk-x', forward_headers: ['authorization', 'Transfer-Encoding', 'x ok', 'proxy-foo'] } } } });
+    const text = problemsOf({
+      file: { providers: { openai: { api_key: 'sk-x', forward_headers: ['authorization', 'Transfer-Encoding', 'x ok', 'proxy-foo'] } } },
+    });
     assert.match(text, /providers\.openai\.forward_headers: "authorization" is never forwarded/);
     assert.match(text, /"transfer-encoding" is never forwarded/);
     assert.match(text, /"proxy-foo" is never forwarded/);
     assert.match(text, /"x ok" is not a header name/);
-    assert.match(problemsOf({ file: { providers: { openai: { api_key: 'sk-x', forward_headers: 'openai-project' } } } }), /forward_headers: must be an array of header names/);
+    assert.match(
+      problemsOf({ file: { providers: { openai: { api_key: 'sk-x', forward_headers: 'openai-project' } } } }),
+      /forward_headers: must be an array of header names/,
+    );
     assert.match(problemsOf({ env: { TOLLGATE_FORWARD_HEADERS: 'x-api-key' } }), /TOLLGATE_FORWARD_HEADERS: "x-api-key" is never forwarded/);
   });
 });

@@ -23,22 +23,37 @@ interface Call {
 }
 
 type Random = () => number;
-const pick = <T,>(random: Random, values: readonly T[]): T => values[Math.floor(random() * values.length)];
+const pick = <T>(random: Random, values: readonly T[]): T => values[Math.floor(random() * values.length)];
 
 /** `count` concurrent calls spread over the agents, each held upstream for a random time so they finish out of order. */
 async function concurrentCalls(h: Harness, random: Random, options: { count: number; wave?: number; agents?: readonly string[] }): Promise<Call[]> {
   const agents = options.agents ?? AGENTS;
-  const plans = Array.from({ length: options.count }, (_, i) => ({ agent: pick(random, agents), delayMs: Math.floor(random() * 25), stream: random() < 0.3, i }));
-  return Promise.all(plans.map(async (plan) => {
-    const response = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${h.token(plan.agent)}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ delayMs: plan.delayMs }) },
-      body: JSON.stringify({ model: 'openai/gpt-4o', stream: plan.stream, messages: [{ role: 'user', content: `wave ${options.wave ?? 0} call ${plan.i}` }] }),
-    });
-    await response.text();
-    assert.equal(response.status, 200);
-    return { agent: plan.agent, requestId: response.headers.get('x-tollgate-request-id') ?? '', wave: options.wave ?? 0 };
+  const plans = Array.from({ length: options.count }, (_, i) => ({
+    agent: pick(random, agents),
+    delayMs: Math.floor(random() * 25),
+    stream: random() < 0.3,
+    i,
   }));
+  return Promise.all(
+    plans.map(async (plan) => {
+      const response = await fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${h.token(plan.agent)}`,
+          'content-type': 'application/json',
+          'x-fake-behavior': JSON.stringify({ delayMs: plan.delayMs }),
+        },
+        body: JSON.stringify({
+          model: 'openai/gpt-4o',
+          stream: plan.stream,
+          messages: [{ role: 'user', content: `wave ${options.wave ?? 0} call ${plan.i}` }],
+        }),
+      });
+      await response.text();
+      assert.equal(response.status, 200);
+      return { agent: plan.agent, requestId: response.headers.get('x-tollgate-request-id') ?? '', wave: options.wave ?? 0 };
+    }),
+  );
 }
 
 /** Every line of a file whole JSON, of one agent. */
@@ -46,12 +61,15 @@ function fileEntries(path: string, agent: string): Record<string, unknown>[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, 'utf8');
   assert.ok(text === '' || text.endsWith('\n'), `${path} ends with a whole line`);
-  return text.split('\n').filter(Boolean).map((line) => {
-    const entry = JSON.parse(line) as Record<string, unknown>;
-    assert.equal(entry.claw_id, agent, `${path} holds only ${agent}'s entries`);
-    assert.match(String(entry.id), /^hist1_[0-9a-f]{64}$/);
-    return entry;
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(entry.claw_id, agent, `${path} holds only ${agent}'s entries`);
+      assert.match(String(entry.id), /^hist1_[0-9a-f]{64}$/);
+      return entry;
+    });
 }
 
 function agentFiles(h: Harness, agent: string): Record<string, unknown>[] {
@@ -65,13 +83,18 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<{
 }
 
 /** A request with the path sent as written (fetch would normalise `%2e%2e` and friends away). */
-function raw(base: string, options: { method: string; path: string; headers: Record<string, string> }): Promise<{ status: number; type: string; text: string }> {
+function raw(
+  base: string,
+  options: { method: string; path: string; headers: Record<string, string> },
+): Promise<{ status: number; type: string; text: string }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, method: options.method, path: options.path, headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -79,7 +102,11 @@ function raw(base: string, options: { method: string; path: string; headers: Rec
   });
 }
 
-const ndjson = (text: string): Record<string, unknown>[] => text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+const ndjson = (text: string): Record<string, unknown>[] =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 
 /** Pages the history API forward with `after=<last ts>` at random page sizes; every request id seen. */
 async function pageApi(base: string, agent: string, token: string, random: Random): Promise<string[]> {
@@ -87,12 +114,18 @@ async function pageApi(base: string, agent: string, token: string, random: Rando
   let cursor = '';
   for (let pages = 0; pages < 500; pages++) {
     const limit = 1 + Math.floor(random() * 7);
-    const answer = await get(`${base}/history/${agent}?limit=${limit}${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`, { authorization: `Bearer ${token}` });
+    const answer = await get(`${base}/history/${agent}?limit=${limit}${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`, {
+      authorization: `Bearer ${token}`,
+    });
     assert.equal(answer.status, 200, answer.text);
     const entries = ndjson(answer.text);
     if (entries.length === 0) return seen;
     const stamps = entries.map((entry) => Date.parse(String(entry.ts)));
-    assert.deepEqual(stamps, [...stamps].sort((a, b) => a - b), 'a page is oldest first');
+    assert.deepEqual(
+      stamps,
+      [...stamps].sort((a, b) => a - b),
+      'a page is oldest first',
+    );
     seen.push(...entries.map((entry) => String(entry.request_id)));
     cursor = String(entries.at(-1)!.ts);
   }
@@ -132,7 +165,7 @@ describe('session history, randomized (seeded)', () => {
     await h.close();
   });
 
-  it('concurrent calls: one whole entry per call in its own agent\'s file; paging the API and the admin views sees each once', async () => {
+  it("concurrent calls: one whole entry per call in its own agent's file; paging the API and the admin views sees each once", async () => {
     const random = seededRandom(SEED);
     const calls = await concurrentCalls(h, random, { count: 90 });
     await (h.tollgate.deps.history as HistoryWriter).flush();
@@ -140,23 +173,91 @@ describe('session history, randomized (seeded)', () => {
       const mine = calls.filter((call) => call.agent === agent);
       const entries = agentFiles(h, agent);
       assert.equal(new Set(entries.map((entry) => entry.id)).size, entries.length, 'ids unique');
-      assertSameCalls(entries.map((entry) => String(entry.request_id)), mine, `${agent}'s file`);
+      assertSameCalls(
+        entries.map((entry) => String(entry.request_id)),
+        mine,
+        `${agent}'s file`,
+      );
       assertSameCalls(await pageApi(ui.apiUrl, agent, h.token(agent), random), mine, `${agent} paged through /history/{id}`);
       assertSameCalls(await pageAdmin(ui, agent, random, 'before'), mine, `${agent} paged back through the admin API`);
       assertSameCalls(await pageAdmin(ui, agent, random, 'after'), mine, `${agent} paged forward through the admin API`);
     }
   });
 
-  it('random and malicious query strings, ids and tokens: never a 5xx, refusals are text/plain 4xx, never another agent\'s data', async () => {
+  it("random and malicious query strings, ids and tokens: never a 5xx, refusals are text/plain 4xx, never another agent's data", async () => {
     const random = seededRandom(SEED + 1);
-    const limits = ['', '0', '-1', '%2B3', '+3', '1', '1000', '1001', '99999999999999999999999', 'abc', '1e3', '0x10', '%205', '5%20', '%00', '%', '1.5', '-0', '2147483648', 'NaN', 'Infinity'];
-    const afters = ['', '2026-01-01T00:00:00Z', '1970-01-01T00:00:00.000000001Z', '2026-13-45T99:99:99Z', 'yesterday', '0', '2026-01-01', '2026-01-01T00:00:00+25:00', '9999-12-31T23:59:59Z', '%', '%00', '2026-01-01T00:00:00z'];
-    const ids = ['alpha', 'beta', 'gamma', 'nobody', '..', '%2e%2e', '%2E%2E%2Fbeta', '..%2Fbeta', 'alpha%2F..%2Fbeta', 'alpha%00', '%00', 'a'.repeat(300), '.hidden', '%', '%ZZ', '', 'alpha/', 'alpha%20', '-x', 'ALPHA'];
-    const tokens = (): Record<string, string> => pick<Record<string, string>>(random, [
-      {}, { authorization: `Bearer ${ADMIN}` }, { authorization: `Bearer ${h.token('alpha')}` }, { authorization: `Bearer ${h.token('beta')}` },
-      { authorization: 'Bearer alpha:wrong' }, { authorization: 'Bearer ' }, { authorization: 'Basic xyz' }, { 'x-api-key': h.token('gamma') },
-      { authorization: `bearer ${ADMIN}x` }, { authorization: `Bearer nobody:${'s'.repeat(5000)}` },
-    ]);
+    const limits = [
+      '',
+      '0',
+      '-1',
+      '%2B3',
+      '+3',
+      '1',
+      '1000',
+      '1001',
+      '99999999999999999999999',
+      'abc',
+      '1e3',
+      '0x10',
+      '%205',
+      '5%20',
+      '%00',
+      '%',
+      '1.5',
+      '-0',
+      '2147483648',
+      'NaN',
+      'Infinity',
+    ];
+    const afters = [
+      '',
+      '2026-01-01T00:00:00Z',
+      '1970-01-01T00:00:00.000000001Z',
+      '2026-13-45T99:99:99Z',
+      'yesterday',
+      '0',
+      '2026-01-01',
+      '2026-01-01T00:00:00+25:00',
+      '9999-12-31T23:59:59Z',
+      '%',
+      '%00',
+      '2026-01-01T00:00:00z',
+    ];
+    const ids = [
+      'alpha',
+      'beta',
+      'gamma',
+      'nobody',
+      '..',
+      '%2e%2e',
+      '%2E%2E%2Fbeta',
+      '..%2Fbeta',
+      'alpha%2F..%2Fbeta',
+      'alpha%00',
+      '%00',
+      'a'.repeat(300),
+      '.hidden',
+      '%',
+      '%ZZ',
+      '',
+      'alpha/',
+      'alpha%20',
+      '-x',
+      'ALPHA',
+    ];
+    const tokens = (): Record<string, string> =>
+      pick<Record<string, string>>(random, [
+        {},
+        { authorization: `Bearer ${ADMIN}` },
+        { authorization: `Bearer ${h.token('alpha')}` },
+        { authorization: `Bearer ${h.token('beta')}` },
+        { authorization: 'Bearer alpha:wrong' },
+        { authorization: 'Bearer ' },
+        { authorization: 'Basic xyz' },
+        { 'x-api-key': h.token('gamma') },
+        { authorization: `bearer ${ADMIN}x` },
+        { authorization: `Bearer nobody:${'s'.repeat(5000)}` },
+      ]);
     for (let round = 0; round < 300; round++) {
       const self = random() < 0.3;
       const id = pick(random, ids);
@@ -189,12 +290,27 @@ describe('session history, randomized (seeded)', () => {
     const folder = join(h.root, 'history', 'gamma');
     rmSync(folder, { recursive: true, force: true });
     mkdirSync(folder, { recursive: true });
-    const good = (ts: string, extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, ts, claw_id: 'gamma', path: '/v1/chat/completions', response: { format: 'json', json: {} }, usage: {}, ...extra });
-    writeFileSync(join(folder, 'history.jsonl.1'), 'garbage\n\n\0\0\0\n' + good('2026-01-01T00:00:01Z', { usage: 'odd', latency_ms: 'x', interventions: 5, status_code: '200' }) + '\r\n[1,2]\n');
-    writeFileSync(join(folder, 'history.jsonl'), good('2026-01-01T00:00:02Z', { ts: 7 }) + '\n' + good('2026-01-01T00:00:03Z', { usage: null, response: 'x' }) + '\r\n' + good('2026-01-01T00:00:04Z', { huge: 'y'.repeat(3_000_000) }) + '\n{"version":1,"ts":"2026-01');
+    const good = (ts: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ version: 1, ts, claw_id: 'gamma', path: '/v1/chat/completions', response: { format: 'json', json: {} }, usage: {}, ...extra });
+    writeFileSync(
+      join(folder, 'history.jsonl.1'),
+      'garbage\n\n\0\0\0\n' + good('2026-01-01T00:00:01Z', { usage: 'odd', latency_ms: 'x', interventions: 5, status_code: '200' }) + '\r\n[1,2]\n',
+    );
+    writeFileSync(
+      join(folder, 'history.jsonl'),
+      good('2026-01-01T00:00:02Z', { ts: 7 }) +
+        '\n' +
+        good('2026-01-01T00:00:03Z', { usage: null, response: 'x' }) +
+        '\r\n' +
+        good('2026-01-01T00:00:04Z', { huge: 'y'.repeat(3_000_000) }) +
+        '\n{"version":1,"ts":"2026-01',
+    );
     const api = await get(`${ui.apiUrl}/history/gamma`, { authorization: `Bearer ${ADMIN}` });
     assert.equal(api.status, 200, api.text);
-    assert.deepEqual(ndjson(api.text).map((entry) => entry.ts), ['2026-01-01T00:00:01Z', '2026-01-01T00:00:03Z', '2026-01-01T00:00:04Z']);
+    assert.deepEqual(
+      ndjson(api.text).map((entry) => entry.ts),
+      ['2026-01-01T00:00:01Z', '2026-01-01T00:00:03Z', '2026-01-01T00:00:04Z'],
+    );
     assert.equal(api.headers.get('x-tollgate-history-skipped-lines'), '5', 'garbage, NULs, an array, a non-string ts and the torn last line');
     for (const direction of ['', 'after=2025-01-01T00:00:00Z']) {
       const admin = await get(`${ui.url}/api/agents/gamma/history?${direction}`, { authorization: `Bearer ${ADMIN}` });
@@ -232,11 +348,17 @@ describe('session history, randomized (seeded)', () => {
         const kept = agentFiles(small, agent).map((entry) => String(entry.request_id));
         assert.equal(new Set(kept).size, kept.length, 'no entry twice');
         const waveOf = new Map(mine.map((call) => [call.requestId, call.wave]));
-        assert.ok(kept.every((id) => waveOf.has(id)), 'only this agent\'s calls');
+        assert.ok(
+          kept.every((id) => waveOf.has(id)),
+          "only this agent's calls",
+        );
         // waves run one after another: once a call of a wave is kept, every call of every later wave is kept
         const oldestKeptWave = Math.min(...kept.map((id) => waveOf.get(id)!));
         const lost = mine.filter((call) => !kept.includes(call.requestId));
-        assert.ok(lost.every((call) => call.wave <= oldestKeptWave), `lost only from the oldest generations: ${JSON.stringify(lost)} (seed ${SEED + 2})`);
+        assert.ok(
+          lost.every((call) => call.wave <= oldestKeptWave),
+          `lost only from the oldest generations: ${JSON.stringify(lost)} (seed ${SEED + 2})`,
+        );
         assert.ok(kept.length > 0 && existsSync(join(small.root, 'history', agent, 'history.jsonl.1')), 'rotation happened');
       }
     } finally {
@@ -251,7 +373,11 @@ describe('session history, randomized (seeded)', () => {
     await fresh.close({ keepFiles: true });
     try {
       for (const agent of AGENTS) {
-        assertSameCalls(agentFiles(fresh, agent).map((entry) => String(entry.request_id)), calls.filter((call) => call.agent === agent), `${agent} after close`);
+        assertSameCalls(
+          agentFiles(fresh, agent).map((entry) => String(entry.request_id)),
+          calls.filter((call) => call.agent === agent),
+          `${agent} after close`,
+        );
       }
     } finally {
       rmSync(fresh.root, { recursive: true, force: true });

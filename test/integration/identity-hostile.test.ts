@@ -24,10 +24,15 @@ describe(`identity: a hostile context directory at start (seed ${SEED})`, () => 
     outside = mkdtempSync(join(tmpdir(), 'tollgate-outside-'));
     const context = join(root, 'context');
     for (const dir of ['context', 'auth', 'history', 'governance']) mkdirSync(join(root, dir), { recursive: true });
-    writeFileSync(join(root, 'auth', 'providers.json'), JSON.stringify({ providers: {
-      openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real-openai-key-123' },
-      anthropic: { base_url: `${fake.url}/v1`, api_key: 'sk-ant-real-key-456', auth: 'x-api-key' },
-    } }));
+    writeFileSync(
+      join(root, 'auth', 'providers.json'),
+      JSON.stringify({
+        providers: {
+          openai: { base_url: `${fake.url}/v1`, api_key: 'sk-real-openai-key-123' },
+          anthropic: { base_url: `${fake.url}/v1`, api_key: 'sk-ant-real-key-456', auth: 'x-api-key' },
+        },
+      }),
+    );
     const agent = (name: string, metadata: unknown) => {
       mkdirSync(join(context, name), { recursive: true });
       writeFileSync(join(context, name, 'metadata.json'), typeof metadata === 'string' || Buffer.isBuffer(metadata) ? metadata : JSON.stringify(metadata));
@@ -78,7 +83,7 @@ describe(`identity: a hostile context directory at start (seed ${SEED})`, () => 
         agent('thief', { token: 'victim:s' });
         agent('victim', { token: 'victim:v' });
         expectations.push({ agentId: 'thief', secret: 's', as: null, why: 'token names another agent' });
-        expectations.push({ agentId: 'victim', secret: 's', as: null, why: 'the thief\'s token is not the victim\'s' });
+        expectations.push({ agentId: 'victim', secret: 's', as: null, why: "the thief's token is not the victim's" });
         expectations.push({ agentId: 'victim', secret: 'v', as: 'victim', why: 'the victim' });
       },
       'duplicate tokens across agents': () => {
@@ -94,7 +99,7 @@ describe(`identity: a hostile context directory at start (seed ${SEED})`, () => 
     for (let i = 0; i < 5; i++) {
       const n = Math.floor(random() * many);
       expectations.push({ agentId: `bulk-${n}`, secret: `s${n}`, as: `bulk-${n}`, why: `one of ${many} agents` });
-      expectations.push({ agentId: `bulk-${n}`, secret: `s${(n + 1) % many}`, as: null, why: 'a neighbour\'s secret' });
+      expectations.push({ agentId: `bulk-${n}`, secret: `s${(n + 1) % many}`, as: null, why: "a neighbour's secret" });
     }
     h = await within(startHarness({ agents: {} }, { root, fake }), 'start-up with a hostile context dir');
   });
@@ -103,7 +108,7 @@ describe(`identity: a hostile context directory at start (seed ${SEED})`, () => 
     rmSync(outside, { recursive: true, force: true });
   });
 
-  it('starts, serves the good agents, refuses the rest with 401 in the caller\'s format', async () => {
+  it("starts, serves the good agents, refuses the rest with 401 in the caller's format", async () => {
     const random = seededRandom(SEED + 12);
     for (const expectation of expectations.sort(() => random() - 0.5)) {
       const path = random() < 0.5 ? CHAT : MESSAGES;
@@ -149,12 +154,25 @@ describe(`identity: mangled credentials (seed ${SEED})`, () => {
     return { code: 'auth_invalid' };
   }
 
-  it('reads Authorization and x-api-key as documented: never a 5xx, never the wrong agent, the error in the route\'s format', async () => {
+  it("reads Authorization and x-api-key as documented: never a 5xx, never the wrong agent, the error in the route's format", async () => {
     const random = seededRandom(SEED + 21);
     const schemes = ['Bearer', 'bearer', 'BEARER', 'BeArEr', 'Basic', 'Token', ''];
     const spaces = [' ', '  ', '\t', ' \t'];
     const ids = ['agent', 'other', 'Agent', 'agent ', '../agent', 'agent/..', '', 'a:b', 'ünï'];
-    const secrets = [secret, 'o', '', ' ', `${secret} `, `${secret}\t`, secret.toUpperCase(), secret.slice(0, -1), `${secret}x`, 'x'.repeat(6000), 'sécret', '\u00ff\u00fe'];
+    const secrets = [
+      secret,
+      'o',
+      '',
+      ' ',
+      `${secret} `,
+      `${secret}\t`,
+      secret.toUpperCase(),
+      secret.slice(0, -1),
+      `${secret}x`,
+      'x'.repeat(6000),
+      'sécret',
+      '\u00ff\u00fe',
+    ];
     const token = () => {
       const shape = random();
       if (shape < 0.1) return pick(random, ['', ':', 'agent', ':s', 'agent:']);
@@ -165,7 +183,8 @@ describe(`identity: mangled credentials (seed ${SEED})`, () => {
       const headers: { authorization?: string; apiKey?: string } = {};
       const form = random();
       const first = random() < 0.4 ? valid() : token();
-      if (form < 0.45 || form > 0.8) headers.authorization = `${pick(random, spaces.slice(0, 2))}${pick(random, schemes)}${pick(random, spaces)}${first}${random() < 0.2 ? pick(random, spaces) : ''}`;
+      if (form < 0.45 || form > 0.8)
+        headers.authorization = `${pick(random, spaces.slice(0, 2))}${pick(random, schemes)}${pick(random, spaces)}${first}${random() < 0.2 ? pick(random, spaces) : ''}`;
       if (form >= 0.45) headers.apiKey = `${random() < 0.2 ? ' ' : ''}${random() < 0.5 ? valid() : token()}`;
       if (form > 0.9) headers.authorization = pick(random, ['', ' ', '\t']);
       const sent: Record<string, string> = {};

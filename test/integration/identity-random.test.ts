@@ -14,7 +14,10 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
   const ids = ['a0', 'a1', 'a2', 'a3'];
   let h: Harness;
   before(async () => {
-    h = await startHarness({ agents: Object.fromEntries(ids.map((id) => [id, { token: `${id}:v0-${id}` }])), env: { TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: '10' } });
+    h = await startHarness({
+      agents: Object.fromEntries(ids.map((id) => [id, { token: `${id}:v0-${id}` }])),
+      env: { TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: '10' },
+    });
   });
   after(() => h.close());
 
@@ -41,7 +44,9 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
     const writer = (async () => {
       for (let step = 0; step < 160; step++) {
         const id = pick(random, ids);
-        const op = deleted.has(id) ? 'recreate' : pick(random, ['atomic', 'inplace', 'split', 'truncate', 'junk', 'invalid', 'foreign', 'delete', 'rename', 'empty-dir']);
+        const op = deleted.has(id)
+          ? 'recreate'
+          : pick(random, ['atomic', 'inplace', 'split', 'truncate', 'junk', 'invalid', 'foreign', 'delete', 'rename', 'empty-dir']);
         const secret = `v${++version}-${id}`;
         const good = () => {
           everGood.get(id)!.add(secret);
@@ -58,7 +63,8 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
             good();
             writeFileSync(metadataOf(id), JSON.stringify({ token: `${id}:${secret}` }));
             break;
-          case 'split': { // truncated, then written in two pieces with a pause: readers see 0 bytes, then half a file
+          case 'split': {
+            // truncated, then written in two pieces with a pause: readers see 0 bytes, then half a file
             good();
             const text = JSON.stringify({ token: `${id}:${secret}`, pod: 'p'.repeat(Math.floor(random() * 500)) });
             const cut = 1 + Math.floor(random() * (text.length - 2));
@@ -77,7 +83,15 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
             writeFileSync(metadataOf(id), `{"token": "${id}:${secret}"`);
             break;
           case 'foreign': // a whole version that names another agent: nobody authenticates with it
-            writeFileSync(metadataOf(id), JSON.stringify({ token: `${pick(random, ids.filter((other) => other !== id))}:${secret}` }));
+            writeFileSync(
+              metadataOf(id),
+              JSON.stringify({
+                token: `${pick(
+                  random,
+                  ids.filter((other) => other !== id),
+                )}:${secret}`,
+              }),
+            );
             break;
           case 'delete':
             rmSync(dirOf(id), { recursive: true, force: true });
@@ -105,16 +119,28 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
       const draw = seededRandom(SEED + lane);
       while (writing) {
         const id = pick(draw, ids);
-        const other = pick(draw, ids.filter((x) => x !== id));
+        const other = pick(
+          draw,
+          ids.filter((x) => x !== id),
+        );
         const kind = pick(draw, ['current', 'older', 'never', 'other', 'moved']);
         const goods = [...everGood.get(id)!];
-        const [agentId, secret] = kind === 'current' ? [id, current.get(id)!]
-          : kind === 'older' ? [id, pick(draw, goods)]
-          : kind === 'never' ? [id, `never-${Math.floor(draw() * 1e9)}`]
-          : kind === 'other' ? [id, pick(draw, [...everGood.get(other)!])]
-          : [`${id}-moved`, pick(draw, goods)];
+        const [agentId, secret] =
+          kind === 'current'
+            ? [id, current.get(id)!]
+            : kind === 'older'
+              ? [id, pick(draw, goods)]
+              : kind === 'never'
+                ? [id, `never-${Math.floor(draw() * 1e9)}`]
+                : kind === 'other'
+                  ? [id, pick(draw, [...everGood.get(other)!])]
+                  : [`${id}-moved`, pick(draw, goods)];
         const path = draw() < 0.5 ? CHAT : MESSAGES;
-        const answer = await call({ url: h.url, path, headers: draw() < 0.5 ? { authorization: `Bearer ${agentId}:${secret}` } : { 'x-api-key': `${agentId}:${secret}` } });
+        const answer = await call({
+          url: h.url,
+          path,
+          headers: draw() < 0.5 ? { authorization: `Bearer ${agentId}:${secret}` } : { 'x-api-key': `${agentId}:${secret}` },
+        });
         const label = `${kind} ${agentId}:${secret} on ${path}`;
         if (answer.status === 200) {
           if (!everGood.get(agentId)?.has(secret)) failures.push(`${label}: 200 for a secret that was never a good version of the agent`);
@@ -142,7 +168,14 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
       if (random() < 0.8) {
         write(id, `${id}:${secret}`);
         usable.add(id);
-      } else write(id, `${pick(random, ids.filter((other) => other !== id))}:${secret}`);
+      } else
+        write(
+          id,
+          `${pick(
+            random,
+            ids.filter((other) => other !== id),
+          )}:${secret}`,
+        );
     }
     await reload();
     for (const id of ids) {
@@ -200,7 +233,11 @@ describe(`identity: the context directory rewritten under traffic (seed ${SEED})
       const fresh = `fresh-${name}`;
       write('a1', `a1:${fresh}`);
       await reload();
-      assert.equal((await call({ url: h.url, path: CHAT, headers: { authorization: `Bearer a1:${fresh}` } })).status, 200, `${name}: other agents still reload`);
+      assert.equal(
+        (await call({ url: h.url, path: CHAT, headers: { authorization: `Bearer a1:${fresh}` } })).status,
+        200,
+        `${name}: other agents still reload`,
+      );
     }
     rmSync(metadataOf(id), { recursive: true, force: true });
     await reload();

@@ -15,9 +15,13 @@ export interface Answer {
 
 /** One call with exactly these headers (node:http, so odd but legal header bytes go out as they are). */
 export function call(input: { url: string; path: string; headers: Record<string, string>; body?: string }): Promise<Answer> {
-  const body = input.body ?? JSON.stringify(input.path === CHAT
-    ? { model: 'openai/gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }
-    : { model: 'claude-sonnet-4-20250514', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+  const body =
+    input.body ??
+    JSON.stringify(
+      input.path === CHAT
+        ? { model: 'openai/gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }
+        : { model: 'claude-sonnet-4-20250514', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+    );
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${input.url}${input.path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...input.headers } }, (res) => {
       const chunks: Buffer[] = [];

@@ -25,7 +25,7 @@ function bodyStart(model: string, chars: number): string {
 const BODY_END = '"}]}';
 
 async function bytesInFlight(url: string): Promise<number> {
-  const health = await (await fetch(`${url}/health`)).json() as { bytes_in_flight: number };
+  const health = (await (await fetch(`${url}/health`)).json()) as { bytes_in_flight: number };
   return health.bytes_in_flight;
 }
 
@@ -43,7 +43,9 @@ function chunkedUpload(url: string, first: string): { socket: Socket; write(text
   const socket = connect(Number(port), hostname);
   socket.on('error', () => undefined);
   let received = '';
-  socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+  socket.on('data', (chunk) => {
+    received += chunk.toString('latin1');
+  });
   const writeChunk = (text: string) => socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
   socket.write(first);
   return {
@@ -72,11 +74,15 @@ describe('bytes in flight and the body timeout', () => {
   });
   after(() => h.close());
 
-  it('unfinished uploads are cut with 408 in each route\'s format after the body timeout, and their bytes are given back', async () => {
+  it("unfinished uploads are cut with 408 in each route's format after the body timeout, and their bytes are given back", async () => {
     const declared = 2 * MiB;
     const partial = bodyStart('openai/gpt-4o', declared - 4096);
     const uploads = [
-      sendRaw(h.url, head({ path: '/v1/messages', token: h.token('a'), framing: `content-length: ${declared}` }) + partial.replace('openai/gpt-4o', 'claude-sonnet-4-5'), { giveUpMs: 15_000 }),
+      sendRaw(
+        h.url,
+        head({ path: '/v1/messages', token: h.token('a'), framing: `content-length: ${declared}` }) + partial.replace('openai/gpt-4o', 'claude-sonnet-4-5'),
+        { giveUpMs: 15_000 },
+      ),
       sendRaw(h.url, head({ path: '/v1/chat/completions', token: h.token('a'), framing: `content-length: ${declared}` }) + partial, { giveUpMs: 15_000 }),
     ];
     // both declared lengths are held: the agent's share (4 MiB) is full, and its next call is refused, not admitted
@@ -106,7 +112,7 @@ describe('bytes in flight and the body timeout', () => {
     assert.equal(whole.choices.length, 1, 'a body as large as the cut ones is admitted again');
   });
 
-  it('a chunked body is counted as it arrives: one that would pass the agent\'s share is refused part-way with 429', async () => {
+  it("a chunked body is counted as it arrives: one that would pass the agent's share is refused part-way with 429", async () => {
     const upload = () => {
       const started = chunkedUpload(h.url, head({ path: '/v1/chat/completions', token: h.token('b'), framing: 'transfer-encoding: chunked' }));
       started.write(bodyStart('openai/gpt-4o', 0));
@@ -136,7 +142,7 @@ describe('bytes in flight and the body timeout', () => {
     await waitForBytesInFlight(h.url, (bytes) => bytes === 0, 'all given back');
   });
 
-  it('an answer read whole is held as it arrives: one larger than the agent\'s share fails with 429, told not to retry', async () => {
+  it("an answer read whole is held as it arrives: one larger than the agent's share fails with 429, told not to retry", async () => {
     const response = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.token('c')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ contentChars: 5 * MiB }) },
@@ -144,39 +150,50 @@ describe('bytes in flight and the body timeout', () => {
     });
     assert.equal(response.status, 429);
     assert.equal(response.headers.get('x-should-retry'), 'false');
-    const body = await response.json() as { error: { code: string; message: string } };
+    const body = (await response.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'agent_capacity_exhausted');
     assert.match(body.error.message, /this call needs more than the 4194304 bytes one agent may hold in flight/);
     assert.equal(await bytesInFlight(h.url), 0);
   });
 
-  it('a compressed answer is held at its decompressed size: one inflating past the agent\'s share fails with 429', async () => {
+  it("a compressed answer is held at its decompressed size: one inflating past the agent's share fails with 429", async () => {
     const response = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${h.token('c')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 5 * MiB }) },
+      headers: {
+        authorization: `Bearer ${h.token('c')}`,
+        'content-type': 'application/json',
+        'x-fake-behavior': JSON.stringify({ gzip: true, contentChars: 5 * MiB }),
+      },
       body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'a small gzip answer that inflates to 5 MiB' }] }),
     });
     assert.equal(response.status, 429);
     assert.equal(response.headers.get('x-should-retry'), 'false');
-    assert.equal((await response.json() as { error: { code: string } }).error.code, 'agent_capacity_exhausted');
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'agent_capacity_exhausted');
     assert.equal(await bytesInFlight(h.url), 0);
   });
 
-  it('an endless SSE event is held while the parser keeps it: past the agent\'s share the stream ends with an error event', async () => {
+  it("an endless SSE event is held while the parser keeps it: past the agent's share the stream ends with an error event", async () => {
     const response = await fetch(`${h.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${h.token('c')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ unendedEventChars: 6 * MiB }) },
+      headers: {
+        authorization: `Bearer ${h.token('c')}`,
+        'content-type': 'application/json',
+        'x-fake-behavior': JSON.stringify({ unendedEventChars: 6 * MiB }),
+      },
       body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: 'one event that never ends' }] }),
     });
     assert.equal(response.status, 200);
     const text = await response.text();
     assert.ok(text.length < 6 * MiB, 'cut before the whole event was read');
     const lastEvent = text.slice(text.lastIndexOf('event: error'));
-    assert.match(lastEvent, /^event: error\ndata: \{"error":\{"message":"[^"]*TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT[^"]*","type":"server_error","code":"upstream_error"\}\}\n\n$/);
+    assert.match(
+      lastEvent,
+      /^event: error\ndata: \{"error":\{"message":"[^"]*TOLLGATE_MAX_AGENT_BYTES_IN_FLIGHT[^"]*","type":"server_error","code":"upstream_error"\}\}\n\n$/,
+    );
     await waitForBytesInFlight(h.url, (bytes) => bytes === 0, 'all given back');
   });
 
-  it('a stream larger than the agent\'s share reaches the client whole; history keeps what the share holds', async () => {
+  it("a stream larger than the agent's share reaches the client whole; history keeps what the share holds", async () => {
     const event = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'z'.repeat(1000) } }] })}\n\n`;
     const rawBody = event.repeat(Math.ceil((5 * MiB) / event.length)) + 'data: [DONE]\n\n';
     const entriesBefore = h.historyLines('c').length;
@@ -192,7 +209,7 @@ describe('bytes in flight and the body timeout', () => {
     } finally {
       h.fake.behavior = {};
     }
-    await waitFor(() => h.historyLines('c').length > entriesBefore, 'the stream\'s history entry');
+    await waitFor(() => h.historyLines('c').length > entriesBefore, "the stream's history entry");
     const entry = h.historyLines('c').at(-1)!;
     assert.equal(entry.response_truncated, true);
     assert.ok(String((entry.response as { text: string }).text).length <= 4 * MiB);
@@ -200,7 +217,10 @@ describe('bytes in flight and the body timeout', () => {
   });
 
   it('an unknown caller is refused before its body is read, and cannot keep the connection by dripping the body', async () => {
-    const answer = await sendRaw(h.url, head({ path: '/v1/chat/completions', token: 'nobody:guess', framing: `content-length: ${MiB}` }) + '{"model":', { dripEveryMs: 50, giveUpMs: 10_000 });
+    const answer = await sendRaw(h.url, head({ path: '/v1/chat/completions', token: 'nobody:guess', framing: `content-length: ${MiB}` }) + '{"model":', {
+      dripEveryMs: 50,
+      giveUpMs: 10_000,
+    });
     assert.equal(answer.status, 401);
     assert.ok(answer.closed, 'cut by the body timeout, not held until the request timeout');
     assert.equal(await bytesInFlight(h.url), 0, 'nothing was held for it');
@@ -222,13 +242,19 @@ describe('an answer the client does not read', () => {
     const socket = connect(Number(new URL(h.url).port), '127.0.0.1');
     socket.on('error', () => undefined);
     socket.pause(); // reads nothing: the 12 MiB answer waits in the proxy's socket buffer (the kernel's takes a few MiB)
-    socket.write(head({ path: '/v1/chat/completions', token: h.token('r'), framing: `content-length: ${body.length}\r\nx-fake-behavior: ${JSON.stringify({ contentChars: 12 * MiB })}` }) + body);
+    socket.write(
+      head({
+        path: '/v1/chat/completions',
+        token: h.token('r'),
+        framing: `content-length: ${body.length}\r\nx-fake-behavior: ${JSON.stringify({ contentChars: 12 * MiB })}`,
+      }) + body,
+    );
     try {
       await waitForBytesInFlight(h.url, (bytes) => bytes >= 12 * MiB, 'the unread answer held');
       const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('r'), maxRetries: 0 });
       const sixMiB = () => client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'y'.repeat(6 * MiB) }] });
       await assert.rejects(sixMiB(), (error: unknown) => {
-        assert.equal((error as { status?: number }).status, 429, 'the unread answer still counts against the agent\'s share');
+        assert.equal((error as { status?: number }).status, 429, "the unread answer still counts against the agent's share");
         return true;
       });
       await waitForBytesInFlight(h.url, (bytes) => bytes === 0, 'the stalled reader cut and its bytes given back');
@@ -246,7 +272,7 @@ describe('the connection cap', () => {
   });
   after(() => h.close());
 
-  it('a connection past the cap is answered 503 too_many_connections in the route\'s format and closed; a silent one is closed', async () => {
+  it("a connection past the cap is answered 503 too_many_connections in the route's format and closed; a silent one is closed", async () => {
     const idle = await Promise.all(Array.from({ length: 4 }, () => openIdleConnection(h.url)));
     try {
       const request = (path: string, body: string) => head({ path, token: h.token('a'), framing: `content-length: ${body.length}` }) + body;
@@ -260,20 +286,30 @@ describe('the connection cap', () => {
 
       const openai = await sendRaw(h.url, request('/v1/chat/completions', '{"model":"openai/gpt-4o","messages":[]}'));
       assert.equal(openai.status, 503);
-      assert.deepEqual((JSON.parse(openai.body) as { error: { type: string; code: string } }).error, { message: anthropicBody.error.message, type: 'server_error', param: null, code: 'too_many_connections' });
+      assert.deepEqual((JSON.parse(openai.body) as { error: { type: string; code: string } }).error, {
+        message: anthropicBody.error.message,
+        type: 'server_error',
+        param: null,
+        code: 'too_many_connections',
+      });
       assert.equal(h.fake.requests.length, 0, 'nothing reached the upstream');
 
       const silent = connect(Number(new URL(h.url).port), '127.0.0.1');
       silent.on('error', () => undefined);
       let silentClosed = false;
-      silent.on('close', () => { silentClosed = true; });
+      silent.on('close', () => {
+        silentClosed = true;
+      });
       await waitFor(() => silentClosed, 'the silent connection past the cap to be closed');
     } finally {
       for (const socket of idle) socket.destroy();
     }
     // /health says how many connections are open (it is refused itself while the cap is full)
     for (let i = 0; i < 300; i++) {
-      const health = await fetch(`${h.url}/health`).then((response) => response.status === 200 ? response.json() as Promise<{ connections: number }> : null, () => null);
+      const health = await fetch(`${h.url}/health`).then(
+        (response) => (response.status === 200 ? (response.json() as Promise<{ connections: number }>) : null),
+        () => null,
+      );
       if (health && health.connections <= 4) break;
       if (i === 299) assert.fail('/health never answered with the cap freed');
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -22,13 +22,25 @@ describe('providers panel (Chromium)', () => {
   before(async () => {
     h = await startHarness({
       env: { CLLAMA_UI_TOKEN: TOKEN },
-      providersFile: (url) => ({ version: 2, providers: { openai: { base_url: `${url}/v1`, active_key_id: 'k0', forward_headers: TEST_FORWARD_HEADERS, keys: [{ id: 'k0', label: 'primary', secret: K0, state: 'ready' }] } } }),
+      providersFile: (url) => ({
+        version: 2,
+        providers: {
+          openai: {
+            base_url: `${url}/v1`,
+            active_key_id: 'k0',
+            forward_headers: TEST_FORWARD_HEADERS,
+            keys: [{ id: 'k0', label: 'primary', secret: K0, state: 'ready' }],
+          },
+        },
+      }),
     });
     browser = await launchBrowser();
     // another site whose page posts a form to the UI port at once
     evil = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(`<form id="f" method="post" action="${h.tollgate.uiUrl}/keys/add"><input name="provider" value="openai"><input name="secret" value="sk-planted-by-another-site"></form><script>document.getElementById('f').submit()</script>`);
+      res.end(
+        `<form id="f" method="post" action="${h.tollgate.uiUrl}/keys/add"><input name="provider" value="openai"><input name="secret" value="sk-planted-by-another-site"></form><script>document.getElementById('f').submit()</script>`,
+      );
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
   });
@@ -75,7 +87,10 @@ describe('providers panel (Chromium)', () => {
   it('without the token a form post is refused and nothing changes', async () => {
     const { page } = await watchedPage(browser, { ignoreUnauthorized: true });
     await page.goto(`${h.tollgate.uiUrl}/assets/favicon.svg`); // same origin, no session cookie
-    const status = await page.evaluate(async (ui) => (await fetch(`${ui}/keys/add`, { method: 'POST', body: new URLSearchParams({ provider: 'openai', secret: 'sk-no-token-000000' }) })).status, h.tollgate.uiUrl);
+    const status = await page.evaluate(
+      async (ui) => (await fetch(`${ui}/keys/add`, { method: 'POST', body: new URLSearchParams({ provider: 'openai', secret: 'sk-no-token-000000' }) })).status,
+      h.tollgate.uiUrl,
+    );
     assert.equal(status, 401);
     assert.deepEqual(keyIds(), ['k0']);
   });

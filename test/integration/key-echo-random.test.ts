@@ -77,11 +77,11 @@ function upstreamAnswer(c: Case, echo: string): { rawBody: string; status: numbe
       : `{"error":{"message":"Incorrect API key provided: ${inBody} here","type":"invalid_request_error","code":"invalid_api_key"}}`;
   } else if (c.stream) {
     rawBody = c.anthropic
-      ? `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n`
-        + `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"the key is ${inBody} ok"}}\n\n`
-        + `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\nevent: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`
-      : `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"the key is ${inBody} ok"}}]}\n\n`
-        + `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}\n\ndata: [DONE]\n\n`;
+      ? `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n` +
+        `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"the key is ${inBody} ok"}}\n\n` +
+        `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\nevent: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`
+      : `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"the key is ${inBody} ok"}}]}\n\n` +
+        `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}\n\ndata: [DONE]\n\n`;
   } else {
     rawBody = c.anthropic
       ? `{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"the key is ${inBody} ok"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":7}}`
@@ -92,7 +92,15 @@ function upstreamAnswer(c: Case, echo: string): { rawBody: string; status: numbe
 
 function drawCase(n: number, random: () => number): Case {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
-  return { n, anthropic: random() < 0.5, stream: random() < 0.5, shape: pick(ECHO_SHAPES), coding: pick(CODINGS), place: pick(PLACES), maxPiece: 1 + Math.floor(random() * 40) };
+  return {
+    n,
+    anthropic: random() < 0.5,
+    stream: random() < 0.5,
+    shape: pick(ECHO_SHAPES),
+    coding: pick(CODINGS),
+    place: pick(PLACES),
+    maxPiece: 1 + Math.floor(random() * 40),
+  };
 }
 
 function parseOr(text: string): unknown {
@@ -143,17 +151,34 @@ describe('a provider key echoed by the upstream', () => {
         const echo = echoOf(key, c.shape, random);
         const answer = upstreamAnswer(c, echo);
         const marker = `case-${c.n}-${round}`;
-        const behavior = { rawBody: answer.rawBody, status: answer.status, headers: answer.headers, encoding: c.coding, pieces: { seed: c.n + 1, maxBytes: c.maxPiece } };
+        const behavior = {
+          rawBody: answer.rawBody,
+          status: answer.status,
+          headers: answer.headers,
+          encoding: c.coding,
+          pieces: { seed: c.n + 1, maxBytes: c.maxPiece },
+        };
         const body = c.anthropic
           ? { model: 'claude-sonnet-4-5', max_tokens: 20, stream: c.stream, messages: [{ role: 'user', content: marker }] }
-          : { model: 'openai/gpt-4o', max_tokens: 20, stream: c.stream, stream_options: c.stream ? { include_usage: true } : undefined, messages: [{ role: 'user', content: marker }] };
-        const got = await post(`${h.url}${c.anthropic ? '/v1/messages' : '/v1/chat/completions'}`, { authorization: `Bearer ${h.token('a')}`, 'x-fake-behavior': JSON.stringify(behavior) }, JSON.stringify(body));
+          : {
+              model: 'openai/gpt-4o',
+              max_tokens: 20,
+              stream: c.stream,
+              stream_options: c.stream ? { include_usage: true } : undefined,
+              messages: [{ role: 'user', content: marker }],
+            };
+        const got = await post(
+          `${h.url}${c.anthropic ? '/v1/messages' : '/v1/chat/completions'}`,
+          { authorization: `Bearer ${h.token('a')}`, 'x-fake-behavior': JSON.stringify(behavior) },
+          JSON.stringify(body),
+        );
         const what = `${marker} ${JSON.stringify({ ...c, echo })}`;
         const read = asClientReads(got);
         if (leaked(read) || leaked(got.raw.toString('latin1')) || leaked(JSON.stringify(got.headers))) leaks.push(`client: ${what}`);
         if (c.coding === 'zstd-x') {
           const envelope = parseOr(read) as { type?: string; error?: { type?: string; code?: string } };
-          if (got.status !== 502 || (c.anthropic ? envelope.type !== 'error' : envelope.error?.code !== 'upstream_bad_encoding')) wrong.push(`unknown coding not refused: ${what} → ${got.status} ${read.slice(0, 200)}`);
+          if (got.status !== 502 || (c.anthropic ? envelope.type !== 'error' : envelope.error?.code !== 'upstream_bad_encoding'))
+            wrong.push(`unknown coding not refused: ${what} → ${got.status} ${read.slice(0, 200)}`);
           continue;
         }
         if (got.status !== answer.status || got.headers['content-encoding'] !== undefined || read !== answer.expected) {
@@ -162,8 +187,11 @@ describe('a provider key echoed by the upstream', () => {
         if (answer.status === 200) recorded.push(marker);
       }
       // every 2xx call is charged and recorded; its outcome event follows its history entry
-      await waitFor(() => recorded.every((marker) => h.historyText('a').includes(marker)), 'the round\'s calls recorded');
-      await waitFor(() => h.events.filter((event) => event.type === 'response' || event.type === 'error').length >= CASES_PER_ROUND, 'an outcome event per call');
+      await waitFor(() => recorded.every((marker) => h.historyText('a').includes(marker)), "the round's calls recorded");
+      await waitFor(
+        () => h.events.filter((event) => event.type === 'response' || event.type === 'error').length >= CASES_PER_ROUND,
+        'an outcome event per call',
+      );
       await waitFor(() => (feed.text().match(/"type":"(response|error)"/g) ?? []).length >= CASES_PER_ROUND, 'an outcome frame per call in the live feed');
       feed.stop();
       if (leaked(h.historyText('a'))) leaks.push(`history file, round ${round}`);
@@ -176,7 +204,7 @@ describe('a provider key echoed by the upstream', () => {
     }
     t.diagnostic(`leaks: ${leaks.length} places over ${cases} cases`);
     assert.deepEqual(leaks, [], `${leaks.length} leaks over ${cases} cases`);
-    assert.deepEqual(wrong, [], 'every answer relayed masked and decoded, every unknown coding refused in the caller\'s envelope');
+    assert.deepEqual(wrong, [], "every answer relayed masked and decoded, every unknown coding refused in the caller's envelope");
   });
 
   it('reaches the official SDKs masked and readable, JSON and streams, whatever the coding', async () => {
@@ -191,16 +219,25 @@ describe('a provider key echoed by the upstream', () => {
     };
     for (const [n, coding] of ['gzip', 'br', 'deflate', 'Identity'].entries()) {
       const c: Case = { n, anthropic: false, stream: false, shape: ECHO_SHAPES[n], coding: undefined, place: 'body', maxPiece: 7 };
-      const openai = (stream: boolean) => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0, defaultHeaders: behavior({ ...c, stream }, coding) });
+      const openai = (stream: boolean) =>
+        new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0, defaultHeaders: behavior({ ...c, stream }, coding) });
       const completion = await openai(false).chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] });
       assert.equal(completion.choices[0].message.content, 'the key is [REDACTED] ok', coding);
       let text = '';
-      for await (const chunk of await openai(true).chat.completions.create({ model: 'openai/gpt-4o', stream: true, messages: [{ role: 'user', content: 'x' }] })) text += chunk.choices[0]?.delta.content ?? '';
+      for await (const chunk of await openai(true).chat.completions.create({
+        model: 'openai/gpt-4o',
+        stream: true,
+        messages: [{ role: 'user', content: 'x' }],
+      }))
+        text += chunk.choices[0]?.delta.content ?? '';
       assert.equal(text, 'the key is [REDACTED] ok', `${coding} stream`);
-      const anthropic = (stream: boolean) => new Anthropic({ baseURL: h.url, apiKey: h.token('a'), maxRetries: 0, defaultHeaders: behavior({ ...c, anthropic: true, stream }, coding) });
+      const anthropic = (stream: boolean) =>
+        new Anthropic({ baseURL: h.url, apiKey: h.token('a'), maxRetries: 0, defaultHeaders: behavior({ ...c, anthropic: true, stream }, coding) });
       const message = await anthropic(false).messages.create({ model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] });
       assert.deepEqual(message.content, [{ type: 'text', text: 'the key is [REDACTED] ok' }], coding);
-      const streamed = await anthropic(true).messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] }).finalText();
+      const streamed = await anthropic(true)
+        .messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'x' }] })
+        .finalText();
       assert.equal(streamed, 'the key is [REDACTED] ok', `${coding} stream`);
     }
   });
@@ -214,8 +251,17 @@ describe('a provider key echoed by the upstream', () => {
         const response = await fetch(`${h.url}${anthropic ? '/v1/messages' : '/v1/chat/completions'}`, {
           method: 'POST',
           signal: stop.signal,
-          headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ encoding, stallAfterChunks: anthropic ? 4 : 2 }) },
-          body: JSON.stringify({ model: anthropic ? 'claude-sonnet-4-5' : 'openai/gpt-4o', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+          headers: {
+            authorization: `Bearer ${h.token('a')}`,
+            'content-type': 'application/json',
+            'x-fake-behavior': JSON.stringify({ encoding, stallAfterChunks: anthropic ? 4 : 2 }),
+          },
+          body: JSON.stringify({
+            model: anthropic ? 'claude-sonnet-4-5' : 'openai/gpt-4o',
+            max_tokens: 20,
+            stream: true,
+            messages: [{ role: 'user', content: 'x' }],
+          }),
         });
         assert.equal(response.headers.get('content-encoding'), null, 'relayed uncompressed');
         let text = '';

@@ -23,7 +23,12 @@ describe('providers.json watched and merged', () => {
     writeFileSync(`${path()}.edit`, JSON.stringify(doc, null, 2));
     renameSync(`${path()}.edit`, path());
   };
-  const ask = () => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }).chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+  const ask = () =>
+    new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }).chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 5,
+    });
   const poolKeys = () => h.tollgate.deps.keys.get('openai')?.keys.map((key) => key.id) ?? [];
   const lastKey = () => credentialOf(h.fake.requests.at(-1)!.headers);
 
@@ -69,7 +74,10 @@ describe('providers.json watched and merged', () => {
     const openai = read().providers.openai;
     assert.equal(openai.note, 'kept');
     // the seed key's expired cooldown is not written until it changes again (as cllama)
-    assert.deepEqual(openai.keys.map((key: { id: string; state: string }) => [key.id, key.state]).slice(1), [['ops-1', 'dead'], ['ops-2', 'disabled']]);
+    assert.deepEqual(openai.keys.map((key: { id: string; state: string }) => [key.id, key.state]).slice(1), [
+      ['ops-1', 'dead'],
+      ['ops-2', 'disabled'],
+    ]);
     assert.equal(openai.keys[0].id, 'seed:OPENAI_API_KEY');
     assert.equal(readFileSync(path(), 'utf8').includes('\n}\n'), false, 'no trailing newline');
   });

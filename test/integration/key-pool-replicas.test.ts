@@ -53,7 +53,8 @@ describe('key health shared by replicas on Redis', () => {
   });
 
   const ask = (client: OpenAI) => client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
-  const remote = (replica: Harness, action: string) => replica.events.some((event) => event.type === 'provider_pool' && event.key_id === 'k0' && event.action === action && event.replica === 'remote');
+  const remote = (replica: Harness, action: string) =>
+    replica.events.some((event) => event.type === 'provider_pool' && event.key_id === 'k0' && event.action === action && event.replica === 'remote');
 
   it('a 429 on replica 1 cools the key on replicas 2 and 3: the upstream sees no call with it until it is back', async () => {
     const fake = replicas[0].fake;
@@ -64,13 +65,20 @@ describe('key health shared by replicas on Redis', () => {
     await waitFor(() => remote(replicas[1], 'cooldown') && remote(replicas[2], 'cooldown'), 'replicas 2 and 3 to learn the cooldown');
     await Promise.all([1, 2, 1, 2, 1, 2].map((index) => ask(clients[index])));
     const during = fake.requests.slice(marked).map((request) => credentialOf(request.headers));
-    assert.deepEqual(during, during.map(() => K1), 'no replica sends the cooling key');
+    assert.deepEqual(
+      during,
+      during.map(() => K1),
+      'no replica sends the cooling key',
+    );
     // once the cooldown ends, the active key is used again everywhere
     await new Promise((resolve) => setTimeout(resolve, 2600));
     const after = fake.requests.length;
     await ask(clients[1]);
     await ask(clients[2]);
-    assert.deepEqual(fake.requests.slice(after).map((request) => credentialOf(request.headers)), [K0, K0]);
+    assert.deepEqual(
+      fake.requests.slice(after).map((request) => credentialOf(request.headers)),
+      [K0, K0],
+    );
   });
 
   it('a key dead on replica 2 is dead on replicas 1 and 3', async () => {
@@ -80,6 +88,9 @@ describe('key health shared by replicas on Redis', () => {
     const marked = fake.requests.length;
     await waitFor(() => remote(replicas[0], 'dead') && remote(replicas[2], 'dead'), 'replicas 1 and 3 to learn the death');
     await Promise.all([0, 2, 0, 2].map((index) => ask(clients[index])));
-    assert.deepEqual(fake.requests.slice(marked).map((request) => credentialOf(request.headers)), [K1, K1, K1, K1]);
+    assert.deepEqual(
+      fake.requests.slice(marked).map((request) => credentialOf(request.headers)),
+      [K1, K1, K1, K1],
+    );
   });
 });

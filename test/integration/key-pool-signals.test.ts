@@ -40,12 +40,18 @@ describe('key pool signals', () => {
     h = await startHarness({ providersFile: v2File(count, options.extra), env: options.env });
     return { h, client: new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }) };
   };
-  const chatKeys = (harness: Harness, from = 0) => harness.fake.requests.slice(from).filter((request) => request.method === 'POST').map((request) => KEYS.indexOf(credentialOf(request.headers)));
+  const chatKeys = (harness: Harness, from = 0) =>
+    harness.fake.requests
+      .slice(from)
+      .filter((request) => request.method === 'POST')
+      .map((request) => KEYS.indexOf(credentialOf(request.headers)));
   const pool = (harness: Harness, action: string) => harness.events.filter((event) => event.type === 'provider_pool' && event.action === action);
 
   it("a 429's x-ratelimit-reset-requests sets the cooldown (not cllama's 10 s default)", async () => {
     const { h, client } = await start(2);
-    h.fake.byKey = { [KEYS[0]]: { status: 429, headers: { 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-tokens': '30s' } } };
+    h.fake.byKey = {
+      [KEYS[0]]: { status: 429, headers: { 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-tokens': '30s' } },
+    };
     await client.chat.completions.create(ask);
     await waitFor(() => pool(h, 'cooldown').length === 1, 'the cooldown event');
     const [event] = pool(h, 'cooldown');
@@ -102,10 +108,19 @@ describe('key pool signals', () => {
     const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`;
     const { h, client } = await start(2, { env: { TOLLGATE_ALERT_WEBHOOK_URL: url } });
     h.fake.byKey = { [KEYS[0]]: { status: 403 }, [KEYS[1]]: { status: 429, headers: { 'retry-after': '5' } } };
-    const status = await client.chat.completions.create(ask).then(() => 200, (error: { status?: number }) => error.status);
+    const status = await client.chat.completions.create(ask).then(
+      () => 200,
+      (error: { status?: number }) => error.status,
+    );
     assert.equal(status, 503);
     await waitFor(() => alerts.length >= 2, 'two alerts');
-    assert.deepEqual(alerts.map((alert) => [alert.type, alert.action, alert.key_id]), [['provider_pool', 'dead', 'k0'], ['provider_pool', 'pool_cooling', null]]);
+    assert.deepEqual(
+      alerts.map((alert) => [alert.type, alert.action, alert.key_id]),
+      [
+        ['provider_pool', 'dead', 'k0'],
+        ['provider_pool', 'pool_cooling', null],
+      ],
+    );
     for (const body of bodies) for (const key of KEYS) assert.ok(!body.includes(key.slice(0, 12)), 'no secret in an alert');
   });
 });

@@ -26,7 +26,12 @@ function v2File(keys: string[], extra: Record<string, unknown> = {}) {
         keys: keys.map((secret, index) => ({ id: `k${index}`, label: index === 0 ? 'primary' : `backup-${index}`, secret, state: 'ready' })),
         ...extra,
       },
-      anthropic: { base_url: `${url}/v1`, auth: 'x-api-key', forward_headers: TEST_FORWARD_HEADERS, keys: keys.map((secret, index) => ({ id: `a${index}`, secret, state: 'ready' })) },
+      anthropic: {
+        base_url: `${url}/v1`,
+        auth: 'x-api-key',
+        forward_headers: TEST_FORWARD_HEADERS,
+        keys: keys.map((secret, index) => ({ id: `a${index}`, secret, state: 'ready' })),
+      },
     },
   });
 }
@@ -89,7 +94,18 @@ describe('provider key pools', () => {
     assert.deepEqual(openai.forward_headers, [...TEST_FORWARD_HEADERS], 'fields tollgate adds are kept');
     assert.equal(openai.active_key_id, 'k0', 'a death does not move the active key (cllama)');
     const dead = openai.keys[0];
-    assert.deepEqual(Object.keys(dead), ['id', 'label', 'secret', 'source', 'state', 'cooldown_until', 'last_error_code', 'last_error_reason', 'last_error_at', 'added_at']);
+    assert.deepEqual(Object.keys(dead), [
+      'id',
+      'label',
+      'secret',
+      'source',
+      'state',
+      'cooldown_until',
+      'last_error_code',
+      'last_error_reason',
+      'last_error_at',
+      'added_at',
+    ]);
     assert.equal(dead.last_error_code, 401);
     assert.equal(dead.last_error_reason, 'http_401');
     assert.match(dead.last_error_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -101,14 +117,25 @@ describe('provider key pools', () => {
 
   it('a quota 429 on the only key kills it: 502 no usable declared provider key, the upstream body never shown', async () => {
     const { h, client } = await start([K0]);
-    h.fake.byKey = { [K0]: { status: 429, errorBody: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota' } } } };
-    const error = await client.chat.completions.create(ask).then(() => null, (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>);
+    h.fake.byKey = {
+      [K0]: {
+        status: 429,
+        errorBody: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota' } },
+      },
+    };
+    const error = await client.chat.completions.create(ask).then(
+      () => null,
+      (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+    );
     assert.equal(error?.status, 502);
     assert.match(String(error?.message), /no usable declared provider key after retries/);
     assert.doesNotMatch(String(error?.message), /quota/);
     await waitFor(() => readFile(h).providers.openai.keys[0].state === 'dead', 'the dead key in the file');
     assert.equal(readFile(h).providers.openai.keys[0].last_error_reason, 'http_429');
-    const again = await client.chat.completions.create(ask).then(() => null, (caught: { status?: number }) => caught.status);
+    const again = await client.chat.completions.create(ask).then(
+      () => null,
+      (caught: { status?: number }) => caught.status,
+    );
     assert.equal(again, 502);
     assert.equal(h.fake.requests.length, 1, 'a dead key is not sent again');
   });
@@ -116,7 +143,13 @@ describe('provider key pools', () => {
   it('every key cooling: 503 with the exact time until the first is back; the SDK waits that long once and succeeds', async () => {
     const { h, client } = await start([K0, K1]);
     h.fake.byKey = { [K0]: { status: 429, headers: { 'retry-after-ms': '1500' } }, [K1]: { status: 429, headers: { 'retry-after-ms': '1200' } } };
-    const refused = await client.chat.completions.create(ask).withResponse().then(() => null, (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>);
+    const refused = await client.chat.completions
+      .create(ask)
+      .withResponse()
+      .then(
+        () => null,
+        (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+      );
     assert.equal(refused?.status, 503);
     assert.match(String(refused?.message), /all declared provider keys in cooldown/);
     const retryMs = Number(refused?.headers?.get('retry-after-ms'));
@@ -146,7 +179,10 @@ describe('provider key pools', () => {
     const { h } = await start([K0]);
     h.fake.byKey = { [K0]: { status: 429, headers: { 'retry-after': '3' } } };
     const anthropic = new Anthropic({ baseURL: h.url, apiKey: h.token('a'), maxRetries: 0 });
-    const error = await anthropic.messages.create({ model: 'claude-sonnet-4', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (caught: unknown) => caught as InstanceType<typeof Anthropic.APIError>);
+    const error = await anthropic.messages.create({ model: 'claude-sonnet-4', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).then(
+      () => null,
+      (caught: unknown) => caught as InstanceType<typeof Anthropic.APIError>,
+    );
     assert.equal(error?.status, 503);
     assert.equal((error?.error as { error?: { type?: string } })?.error?.type, 'overloaded_error');
     const retryMs = Number(error?.headers?.get('retry-after-ms'));
@@ -157,7 +193,10 @@ describe('provider key pools', () => {
     const keys = [K0, K1, K2, 'sk-pool-key-3333333333', 'sk-pool-key-4444444444', 'sk-pool-key-5555555555'];
     const { h, client } = await start(keys);
     h.fake.byKey = Object.fromEntries(keys.slice(0, 5).map((key) => [key, { status: 403 }]));
-    const status = await client.chat.completions.create(ask).then(() => 200, (caught: { status?: number }) => caught.status);
+    const status = await client.chat.completions.create(ask).then(
+      () => 200,
+      (caught: { status?: number }) => caught.status,
+    );
     assert.equal(status, 502);
     assert.equal(h.fake.requests.length, 5);
     assert.equal((await client.chat.completions.create(ask)).choices.length, 1);

@@ -27,8 +27,18 @@ describe('key management routes', () => {
   let ui: string;
   const file = () => JSON.parse(readFileSync(join(h.root, 'auth', 'providers.json'), 'utf8'));
   const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
-    fetch(`${ui}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
-  const ask = (model = 'openai/gpt-4o') => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+    fetch(`${ui}${path}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
+  const ask = (model = 'openai/gpt-4o') =>
+    new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 }).chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 5,
+    });
 
   before(async () => {
     h = await startHarness({
@@ -36,7 +46,15 @@ describe('key management routes', () => {
       providersFile: (url) => ({
         version: 2,
         providers: {
-          openai: { base_url: `${url}/v1`, active_key_id: 'k0', forward_headers: TEST_FORWARD_HEADERS, keys: [{ id: 'k0', label: 'primary', secret: K0, state: 'ready' }, { id: 'k1', secret: K1, state: 'dead', last_error_code: 401, last_error_reason: 'http_401' }] },
+          openai: {
+            base_url: `${url}/v1`,
+            active_key_id: 'k0',
+            forward_headers: TEST_FORWARD_HEADERS,
+            keys: [
+              { id: 'k0', label: 'primary', secret: K0, state: 'ready' },
+              { id: 'k1', secret: K1, state: 'dead', last_error_code: 401, last_error_reason: 'http_401' },
+            ],
+          },
         },
       }),
     });
@@ -50,7 +68,11 @@ describe('key management routes', () => {
     assert.equal(await noToken.text(), 'unauthorized\n');
     const wrong = await post('/keys/add', { provider: 'openai', secret: 'sk-new-runtime-000000' }, { authorization: 'Bearer nope' });
     assert.equal(wrong.status, 401);
-    const evil = await post('/keys/add', { provider: 'openai', secret: 'sk-new-runtime-000000' }, { authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' });
+    const evil = await post(
+      '/keys/add',
+      { provider: 'openai', secret: 'sk-new-runtime-000000' },
+      { authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' },
+    );
     assert.equal(evil.status, 403);
     const crossSite = await post('/keys/delete', { provider: 'openai', key_id: 'k0' }, { authorization: `Bearer ${TOKEN}`, 'sec-fetch-site': 'cross-site' });
     assert.equal(crossSite.status, 403);
@@ -65,9 +87,21 @@ describe('key management routes', () => {
       ['/keys/add', { provider: 'nope', secret: 'x' }, 'unknown provider: "nope"'],
       ['/keys/activate', { provider: 'openai' }, 'provider and key_id are required'],
       ['/keys/activate', { provider: 'openai', key_id: 'zz' }, 'key "zz" not found in provider "openai"'],
-      ['/providers/add', { name: 'openai', base_url: 'https://x.example/v1', auth: 'bearer', api_format: 'openai', secret: 's-123456789' }, 'provider "openai" already exists; use /keys/add to add keys to it'],
-      ['/providers/add', { name: 'm', base_url: 'not-a-url', auth: 'bearer', api_format: 'openai', secret: 's' }, 'base_url must be a valid http or https URL with a non-empty host'],
-      ['/providers/add', { name: 'm', base_url: 'https://m.example/v1', auth: 'Bearer', api_format: 'openai', secret: 's' }, 'auth must be one of: bearer, x-api-key, none'],
+      [
+        '/providers/add',
+        { name: 'openai', base_url: 'https://x.example/v1', auth: 'bearer', api_format: 'openai', secret: 's-123456789' },
+        'provider "openai" already exists; use /keys/add to add keys to it',
+      ],
+      [
+        '/providers/add',
+        { name: 'm', base_url: 'not-a-url', auth: 'bearer', api_format: 'openai', secret: 's' },
+        'base_url must be a valid http or https URL with a non-empty host',
+      ],
+      [
+        '/providers/add',
+        { name: 'm', base_url: 'https://m.example/v1', auth: 'Bearer', api_format: 'openai', secret: 's' },
+        'auth must be one of: bearer, x-api-key, none',
+      ],
       ['/providers/add', { name: 'm', base_url: 'https://m.example/v1', auth: 'bearer', api_format: 'openai' }, 'secret is required'],
     ];
     for (const [path, fields, message] of cases) {
@@ -90,7 +124,11 @@ describe('key management routes', () => {
     assert.equal(file().providers.openai.keys[0].state, 'disabled');
     const before = h.fake.requests.length;
     await ask();
-    assert.deepEqual(h.fake.requests.slice(before).map((request) => credentialOf(request.headers)), ['sk-new-runtime-key-42'], 'disabled and dead keys skipped');
+    assert.deepEqual(
+      h.fake.requests.slice(before).map((request) => credentialOf(request.headers)),
+      ['sk-new-runtime-key-42'],
+      'disabled and dead keys skipped',
+    );
 
     assert.equal((await post('/keys/activate', { provider: 'openai', key_id: 'k1' })).status, 303, 'a dead key revived by the operator');
     const revived = file().providers.openai;
@@ -101,12 +139,21 @@ describe('key management routes', () => {
 
     assert.equal((await post('/keys/delete', { provider: 'openai', key_id: 'k1' })).status, 303);
     assert.equal(file().providers.openai.active_key_id, undefined);
-    assert.deepEqual(file().providers.openai.keys.map((key: { id: string }) => key.id), ['k0', runtime.id]);
+    assert.deepEqual(
+      file().providers.openai.keys.map((key: { id: string }) => key.id),
+      ['k0', runtime.id],
+    );
     assert.equal((await post('/keys/activate', { provider: 'openai', key_id: 'k0' })).status, 303);
   });
 
   it('adds a provider from the form; calls route to it', async () => {
-    const answer = await post('/providers/add', { name: 'Mistral', base_url: `${h.fake.url}/v1`, auth: 'bearer', api_format: 'openai', secret: 'msk-test-mistral-000' });
+    const answer = await post('/providers/add', {
+      name: 'Mistral',
+      base_url: `${h.fake.url}/v1`,
+      auth: 'bearer',
+      api_format: 'openai',
+      secret: 'msk-test-mistral-000',
+    });
     assert.equal(answer.status, 303);
     const mistral = file().providers.mistral;
     assert.match(mistral.active_key_id, /^runtime:mistral:[0-9a-f]{8}$/);
@@ -138,7 +185,10 @@ describe('key management routes', () => {
     assert.ok(openai.keys.some((key: { requests: number }) => key.requests > 0));
     const cli = await runCliProcess(['keys', 'list', 'openai', '--json', '--url', ui, '--token', TOKEN]);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.deepEqual(JSON.parse(cli.stdout).providers.map((provider: { name: string }) => provider.name), ['openai']);
+    assert.deepEqual(
+      JSON.parse(cli.stdout).providers.map((provider: { name: string }) => provider.name),
+      ['openai'],
+    );
     const disable = await runCliProcess(['keys', 'disable', 'openai', 'k0', '--url', ui, '--token', TOKEN]);
     assert.equal(disable.code, 0, disable.stderr);
     assert.equal(file().providers.openai.keys[0].state, 'disabled');

@@ -19,7 +19,12 @@ describe('kill -9 under 32 concurrent clients', () => {
   let env: Record<string, string>;
   before(async () => {
     fake = await startFakeUpstream({ chunks: 3 });
-    ({ root, env } = writeProcessRoot({ name: 'kill', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 1000, window: '24h' } } }));
+    ({ root, env } = writeProcessRoot({
+      name: 'kill',
+      upstreamUrl: fake.url,
+      agentId: 'a',
+      metadata: { token: 'a:s', budget: { limit_usd: 1000, window: '24h' } },
+    }));
     mkdirSync(join(root, 'context', 'b'), { recursive: true });
     writeFileSync(join(root, 'context', 'b', 'metadata.json'), JSON.stringify({ token: 'b:s', budget: { limit_usd: 1000, window: '24h' } }));
   });
@@ -34,7 +39,12 @@ describe('kill -9 under 32 concurrent clients', () => {
     const reconciled: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const proxy = await startProxyProcess({ env, port: await freePort() });
-      reconciled.push(...proxy.stderr().split('\n').filter((line) => line.includes('reconcil')));
+      reconciled.push(
+        ...proxy
+          .stderr()
+          .split('\n')
+          .filter((line) => line.includes('reconcil')),
+      );
       const load = runClients({ url: proxy.url, completed, round });
       await new Promise((resolve) => setTimeout(resolve, LOAD_MS));
       await proxy.stop('SIGKILL');
@@ -52,8 +62,10 @@ describe('kill -9 under 32 concurrent clients', () => {
       const ui = `http://127.0.0.1:${uiPort}`;
       const costs = await waitForCosts(ui);
       const ledger = await ledgerTotals(ui);
-      t.diagnostic(`completed ${completed.size}, missing from history ${missing.length}, history entries ${history.entries} (${history.micros} µ$), ` +
-        `ledger ${ledger.requests} calls (${ledger.micros} µ$), /costs/api ${costs.total_requests} calls ($${costs.total_cost_usd})`);
+      t.diagnostic(
+        `completed ${completed.size}, missing from history ${missing.length}, history entries ${history.entries} (${history.micros} µ$), ` +
+          `ledger ${ledger.requests} calls (${ledger.micros} µ$), /costs/api ${costs.total_requests} calls ($${costs.total_cost_usd})`,
+      );
       assert.deepEqual(missing, [], `${missing.length} of ${completed.size} completed calls are missing from history`);
       assert.deepEqual(twice, [], 'no call is in history twice');
       assert.equal(ledger.requests, history.entries, 'the ledger counts every history entry once (a lost charge or a double one shows here)');
@@ -80,7 +92,12 @@ function runClients(input: { url: string; completed: Set<string>; round: number 
         const response = await fetch(`${input.url}/v1/chat/completions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${agent}:s`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'openai/gpt-4o', stream, max_tokens: 7 + (call % 5), messages: [{ role: 'user', content: `r${input.round} c${client} n${call}` }] }),
+          body: JSON.stringify({
+            model: 'openai/gpt-4o',
+            stream,
+            max_tokens: 7 + (call % 5),
+            messages: [{ role: 'user', content: `r${input.round} c${client} n${call}` }],
+          }),
         });
         const id = response.headers.get('x-tollgate-request-id');
         await response.text(); // resolves only when the whole answer arrived (a connection cut part-way rejects)
@@ -141,4 +158,3 @@ async function ledgerTotals(ui: string): Promise<{ requests: number; micros: num
   }
   return { requests, micros };
 }
-

@@ -23,7 +23,12 @@ describe('ledger reseed after a Redis loss', () => {
     fake = await startFakeUpstream();
     redis = await PrivateRedis.start();
     // each call costs 1,025 µ$ and reserves a little more; three fit under $0.0035, a fourth does not
-    const written = writeProcessRoot({ name: 'reseed', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 0.0035, window: '1h' } } });
+    const written = writeProcessRoot({
+      name: 'reseed',
+      upstreamUrl: fake.url,
+      agentId: 'a',
+      metadata: { token: 'a:s', budget: { limit_usd: 0.0035, window: '1h' } },
+    });
     root = written.root;
     env = {
       ...written.env,
@@ -41,8 +46,12 @@ describe('ledger reseed after a Redis loss', () => {
 
   it('restores the window from history so the limit holds again', async () => {
     const proxy = await startProxyProcess({ env, port: await freePort() });
-    const ask = () => new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'a:s', maxRetries: 0 })
-      .chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 });
+    const ask = () =>
+      new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'a:s', maxRetries: 0 }).chat.completions.create({
+        model: 'openai/gpt-4o',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 100,
+      });
     try {
       await ask();
       await ask();

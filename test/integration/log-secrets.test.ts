@@ -25,18 +25,21 @@ describe('secrets in logged fields', () => {
 
   it('are masked in every audit line and feed frame: agent secrets (also one added later), the UI token, provider keys', async () => {
     const stop = new AbortController();
-    const feed = await fetch(`${h.tollgate.uiUrl}/api/events?replay=0&types=request,response,error&token=${encodeURIComponent(UI_TOKEN)}`, { signal: stop.signal });
+    const feed = await fetch(`${h.tollgate.uiUrl}/api/events?replay=0&types=request,response,error&token=${encodeURIComponent(UI_TOKEN)}`, {
+      signal: stop.signal,
+    });
     assert.equal(feed.status, 200);
     let frames = '';
     const reading = (async () => {
       const decoder = new TextDecoder();
       for await (const chunk of feed.body as unknown as AsyncIterable<Uint8Array>) frames += decoder.decode(chunk, { stream: true });
     })().catch(() => undefined);
-    const call = (token: string, model: string) => fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }),
-    });
+    const call = (token: string, model: string) =>
+      fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }),
+      });
     // an agent's own fields, logged as it sent them: its model string (unknown provider, and a routed one)
     const shapes = (secret: string) => [secret, secret.toLowerCase(), secret.slice(2, 16)];
     let calls = 0;

@@ -19,12 +19,20 @@ describe('model name variants against a model-scoped limit', () => {
     const ask = (model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
     await ask('openai/ gpt-4o');
     await ask('openai//gpt-4o');
-    assert.deepEqual(h.fake.requests.map((request) => request.body.model), ['gpt-4o', 'gpt-4o'], 'upstream saw the one name');
+    assert.deepEqual(
+      h.fake.requests.map((request) => request.body.model),
+      ['gpt-4o', 'gpt-4o'],
+      'upstream saw the one name',
+    );
     for (const variant of ['openai/gpt-4o', 'openai/ gpt-4o', 'openai//gpt-4o', ' openai / gpt-4o ', 'OpenAI/gpt-4o', 'openai/\tgpt-4o-mini']) {
       await assert.rejects(ask(variant), (error: unknown) => error instanceof OpenAI.RateLimitError, `${JSON.stringify(variant)} is held to the scoped limit`);
     }
     for (const variant of ['openai/gpt-4o\u200b', 'openai/gpt\u200d-4o', 'openai/\u2060gpt-4o', 'openai/gpt-4o\u0000x']) {
-      await assert.rejects(ask(variant), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'invalid_model_name' && error.param === 'model', JSON.stringify(variant));
+      await assert.rejects(
+        ask(variant),
+        (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'invalid_model_name' && error.param === 'model',
+        JSON.stringify(variant),
+      );
     }
     assert.equal(h.fake.requests.length, 2, 'no variant reached the upstream past the limit');
   });
@@ -35,7 +43,10 @@ describe('model name variants against a model-scoped limit', () => {
     const before = h.fake.requests.length;
     await ask(' claude-sonnet-4-5 ');
     await ask('anthropic// claude-sonnet-4-5');
-    assert.deepEqual(h.fake.requests.slice(before).map((request) => request.body.model), ['claude-sonnet-4-5', 'claude-sonnet-4-5']);
+    assert.deepEqual(
+      h.fake.requests.slice(before).map((request) => request.body.model),
+      ['claude-sonnet-4-5', 'claude-sonnet-4-5'],
+    );
     for (const variant of ['claude-sonnet-4-5', ' claude-sonnet-4-5', 'anthropic/ claude-sonnet-4-5']) {
       await assert.rejects(ask(variant), (error: unknown) => error instanceof Anthropic.RateLimitError, JSON.stringify(variant));
     }

@@ -8,7 +8,14 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const POLICY = { mode: 'clamp', allowed: [{ slot: 'primary', ref: 'openai/gpt-4o-mini' }, { slot: 'fallback', ref: 'openai/gpt-4o' }, { slot: 'cheap', ref: 'openrouter/meta-llama/llama-3-8b' }] };
+const POLICY = {
+  mode: 'clamp',
+  allowed: [
+    { slot: 'primary', ref: 'openai/gpt-4o-mini' },
+    { slot: 'fallback', ref: 'openai/gpt-4o' },
+    { slot: 'cheap', ref: 'openrouter/meta-llama/llama-3-8b' },
+  ],
+};
 
 describe('model policy through the SDKs', () => {
   let h: Harness | undefined;
@@ -46,16 +53,33 @@ describe('model policy through the SDKs', () => {
     await chat(harness, 'llama-3-8b'); // the last path segment of openrouter/meta-llama/llama-3-8b
     await chat(harness, 'openai/gpt-4o');
     await chat(harness, undefined);
-    assert.deepEqual(harness.fake.requests.map((request) => request.body.model), ['gpt-4o-mini', 'gpt-4o-mini', 'meta-llama/llama-3-8b', 'gpt-4o', 'gpt-4o-mini']);
+    assert.deepEqual(
+      harness.fake.requests.map((request) => request.body.model),
+      ['gpt-4o-mini', 'gpt-4o-mini', 'meta-llama/llama-3-8b', 'gpt-4o', 'gpt-4o-mini'],
+    );
     // openai/gpt-4o is the last failover ref: a request for it has one candidate (cllama warns so)
     assert.deepEqual(interventions(harness), ['bare_model_normalized', 'ambiguous_clamped', 'bare_model_normalized', 'policy_failover_unreachable', 'missing']);
   });
 
   it('a provider named differently is normalized (case, the OpenRouter bridge)', async () => {
-    const harness = await open({ agents: { a: { modelPolicy: { allowed: [{ slot: 'primary', ref: 'openai/gpt-4o' }, { slot: 'fallback', ref: 'openrouter/anthropic/claude-sonnet-4' }] } } } });
+    const harness = await open({
+      agents: {
+        a: {
+          modelPolicy: {
+            allowed: [
+              { slot: 'primary', ref: 'openai/gpt-4o' },
+              { slot: 'fallback', ref: 'openrouter/anthropic/claude-sonnet-4' },
+            ],
+          },
+        },
+      },
+    });
     await chat(harness, 'OpenAI/gpt-4o');
     await chat(harness, 'anthropic/claude-sonnet-4');
-    assert.deepEqual(harness.fake.requests.map((request) => request.body.model), ['gpt-4o', 'anthropic/claude-sonnet-4']);
+    assert.deepEqual(
+      harness.fake.requests.map((request) => request.body.model),
+      ['gpt-4o', 'anthropic/claude-sonnet-4'],
+    );
     assert.deepEqual(interventions(harness), ['provider_normalized', 'provider_normalized', 'policy_failover_unreachable']);
   });
 
@@ -70,24 +94,44 @@ describe('model policy through the SDKs', () => {
       return true;
     });
     const anthropic = new Anthropic({ baseURL: harness.url, apiKey: harness.token('a'), maxRetries: 0 });
-    await assert.rejects(anthropic.messages.create({ model: 'claude-opus-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
-      assert.ok(error instanceof Anthropic.BadRequestError);
-      assert.equal((error.error as { type: string; error: { type: string } }).error.type, 'invalid_request_error');
-      return true;
-    });
+    await assert.rejects(
+      anthropic.messages.create({ model: 'claude-opus-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof Anthropic.BadRequestError);
+        assert.equal((error.error as { type: string; error: { type: string } }).error.type, 'invalid_request_error');
+        return true;
+      },
+    );
     assert.equal(harness.fake.requests.length, 0);
     const ok = await anthropic.messages.create({ model: 'claude-sonnet-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(ok.model, 'claude-sonnet-4');
   });
 
-  it('the Anthropic route takes only anthropic candidates: bare names resolve, others are cllama\'s 502', async () => {
-    const harness = await open({ agents: { a: { modelPolicy: { allowed: [{ slot: 'primary', ref: 'anthropic/claude-sonnet-4' }, { slot: 'fallback', ref: 'anthropic/claude-haiku-4-5' }] } }, b: { modelPolicy: POLICY } } });
+  it("the Anthropic route takes only anthropic candidates: bare names resolve, others are cllama's 502", async () => {
+    const harness = await open({
+      agents: {
+        a: {
+          modelPolicy: {
+            allowed: [
+              { slot: 'primary', ref: 'anthropic/claude-sonnet-4' },
+              { slot: 'fallback', ref: 'anthropic/claude-haiku-4-5' },
+            ],
+          },
+        },
+        b: { modelPolicy: POLICY },
+      },
+    });
     const client = new Anthropic({ baseURL: harness.url, apiKey: harness.token('a'), maxRetries: 0 });
-    const { data, response } = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const { data, response } = await client.messages
+      .create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
     assert.equal(data.model, 'claude-haiku-4-5');
     assert.equal(response.headers.get('x-tollgate-model'), 'anthropic/claude-haiku-4-5');
     await client.messages.create({ model: 'claude-opus-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
-    assert.deepEqual(harness.fake.requests.map((request) => request.body.model), ['claude-haiku-4-5', 'claude-sonnet-4']);
+    assert.deepEqual(
+      harness.fake.requests.map((request) => request.body.model),
+      ['claude-haiku-4-5', 'claude-sonnet-4'],
+    );
     const other = new Anthropic({ baseURL: harness.url, apiKey: harness.token('b'), maxRetries: 0 });
     await assert.rejects(other.messages.create({ model: 'claude-opus-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
       assert.ok(error instanceof Anthropic.InternalServerError);
@@ -104,7 +148,10 @@ describe('model policy through the SDKs', () => {
     assert.equal(harness.fake.requests.at(-1)?.body.model, 'gpt-4o-mini');
     harness.writeModelPolicy('a', { allowed: [{ slot: 'primary', ref: 'openai/gpt-4o' }] });
     mkdirSync(join(harness.root, 'governance', '_shared', 'model-policy'), { recursive: true });
-    writeFileSync(join(harness.root, 'governance', '_shared', 'model-policy', 'blue.json'), JSON.stringify({ allowed: [{ slot: 'primary', ref: 'openai/gpt-4.1' }] }));
+    writeFileSync(
+      join(harness.root, 'governance', '_shared', 'model-policy', 'blue.json'),
+      JSON.stringify({ allowed: [{ slot: 'primary', ref: 'openai/gpt-4.1' }] }),
+    );
     // picked up by the periodic rescan (no call to reload here)
     await waitFor(() => harness.tollgate.deps.modelPolicies.version > 0, 'the rescan');
     await chat(harness, 'openai/o3');
@@ -116,11 +163,14 @@ describe('model policy through the SDKs', () => {
 
   it('a wrongly typed policy refuses every call (403) instead of letting the agent call anything', async () => {
     const harness = await open({ agents: { a: { modelPolicy: { allowed: [{ slot: 'primary', ref: 42 }] } } } });
-    await assert.rejects(chat(harness, 'openai/gpt-4o'), (error: unknown) => error instanceof OpenAI.PermissionDeniedError && (error.error as { code: string }).code === 'model_policy_invalid');
+    await assert.rejects(
+      chat(harness, 'openai/gpt-4o'),
+      (error: unknown) => error instanceof OpenAI.PermissionDeniedError && (error.error as { code: string }).code === 'model_policy_invalid',
+    );
     assert.equal(harness.fake.requests.length, 0);
   });
 
-  it('history keeps cllama\'s fields and adds the routing: requested, effective, attempts', async () => {
+  it("history keeps cllama's fields and adds the routing: requested, effective, attempts", async () => {
     const harness = await open({ agents: { a: { modelPolicy: POLICY } } });
     await chat(harness, 'o3');
     const [entry] = harness.historyLines('a');

@@ -14,24 +14,31 @@ const SEED = Number(process.env.OBSERVERS_SEED ?? 20260301);
 const AGENTS = ['a0', 'a1', 'a2'];
 const HOUR = 3_600_000;
 
-interface Received { method: string; url: string; body: string; answered: number }
+interface Received {
+  method: string;
+  url: string;
+  body: string;
+  answered: number;
+}
 
 /** A webhook receiver whose every answer is drawn from the seed: accepts, fails, rate-limits, resets, redirects, floods. */
 async function hostileWebhook(random: () => number): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     let body = '';
-    req.on('data', (chunk) => { body += chunk; });
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
     req.on('end', () => {
       const entry: Received = { method: req.method ?? '', url: req.url ?? '', body, answered: 0 };
       received.push(entry);
       const draw = random();
-      if (req.url !== '/hook/s3cret') entry.answered = 200, res.writeHead(200).end('followed');
-      else if (draw < 0.35) entry.answered = 204, res.writeHead(204).end();
-      else if (draw < 0.5) entry.answered = 500, res.writeHead(500).end('boom');
-      else if (draw < 0.6) entry.answered = 429, res.writeHead(429, { 'retry-after': '1' }).end();
+      if (req.url !== '/hook/s3cret') (entry.answered = 200), res.writeHead(200).end('followed');
+      else if (draw < 0.35) (entry.answered = 204), res.writeHead(204).end();
+      else if (draw < 0.5) (entry.answered = 500), res.writeHead(500).end('boom');
+      else if (draw < 0.6) (entry.answered = 429), res.writeHead(429, { 'retry-after': '1' }).end();
       else if (draw < 0.7) res.socket?.destroy();
-      else if (draw < 0.8) entry.answered = 302, res.writeHead(302, { location: '/moved' }).end();
+      else if (draw < 0.8) (entry.answered = 302), res.writeHead(302, { location: '/moved' }).end();
       else {
         entry.answered = 200; // a 2xx with a body far bigger than anyone should read
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -52,15 +59,19 @@ async function hostileWebhook(random: () => number): Promise<{ url: string; rece
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/s3cret`,
     received,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** An SSE reader of the live feed: every frame it gets, until stopped (or until it leaves after `leaveAfter` bytes). */
-function feedReader(url: string, leaveAfter = Infinity): { frames: { id: number; data: Record<string, unknown> }[]; text: () => string; stop(): void; done: Promise<void> } {
+function feedReader(
+  url: string,
+  leaveAfter = Infinity,
+): { frames: { id: number; data: Record<string, unknown> }[]; text: () => string; stop(): void; done: Promise<void> } {
   const controller = new AbortController();
   let text = '';
   const reader = {
@@ -109,7 +120,14 @@ function metricSum(text: string, name: string, match: Record<string, string>): n
   return sum;
 }
 
-const MODELS = ['openai/gpt-4o', 'openai/gpt-4o-mini', 'anthropic/claude-sonnet-4-20250514', 'openai/made-up "quoted" \\ back', 'openai/made-up\nnewline', 'openrouter/x/é-ü'];
+const MODELS = [
+  'openai/gpt-4o',
+  'openai/gpt-4o-mini',
+  'anthropic/claude-sonnet-4-20250514',
+  'openai/made-up "quoted" \\ back',
+  'openai/made-up\nnewline',
+  'openrouter/x/é-ü',
+];
 
 describe(`observers under hostile conditions (seed ${SEED})`, () => {
   let h: Harness;
@@ -119,7 +137,8 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
   before(async () => {
     webhook = await hostileWebhook(seededRandom(SEED + 1));
     const agents: Record<string, { budget: unknown }> = {};
-    for (const id of AGENTS) agents[id] = { budget: { limit_usd: 0.002, window: '1h', behavior: 'soft_alert', alerts: [0.1, 0.25, 0.5, 0.75, 1, 2], unknown_cost: 'count_zero' } };
+    for (const id of AGENTS)
+      agents[id] = { budget: { limit_usd: 0.002, window: '1h', behavior: 'soft_alert', alerts: [0.1, 0.25, 0.5, 0.75, 1, 2], unknown_cost: 'count_zero' } };
     h = await startHarness({ agents, env: { TOLLGATE_ALERT_WEBHOOK_URL: webhook.url } });
   });
 
@@ -148,7 +167,9 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
       const anthropic = model.startsWith('anthropic/') && random() < 0.5;
       const stream = random() < 0.5;
       const draw = random();
-      const behavior: Record<string, unknown> = { usage: { input: 50 + Math.floor(random() * 400), output: 20 + Math.floor(random() * 200), cacheRead: random() < 0.3 ? 30 : undefined } };
+      const behavior: Record<string, unknown> = {
+        usage: { input: 50 + Math.floor(random() * 400), output: 20 + Math.floor(random() * 200), cacheRead: random() < 0.3 ? 30 : undefined },
+      };
       if (draw < 0.1) behavior.status = 500;
       else if (draw < 0.18) behavior.reset = true;
       else if (draw < 0.26 && stream) behavior.cutAfterChunks = 1;
@@ -164,7 +185,11 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
         const response = await fetch(`${h.url}${anthropic ? '/v1/messages' : '/v1/chat/completions'}`, {
           method: 'POST',
           signal: controller.signal,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${badToken ? `${agent}:wrong` : h.token(agent)}`, 'x-fake-behavior': JSON.stringify(behavior) },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${badToken ? `${agent}:wrong` : h.token(agent)}`,
+            'x-fake-behavior': JSON.stringify(behavior),
+          },
           body: JSON.stringify(body),
         });
         if (abortMidStream && response.body) {
@@ -184,8 +209,23 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
 
     // every alert delivered (a 2xx to one of its POSTs) or said to be dropped
     const alerts = () => h.events.filter((event) => event.type === 'budget_alert');
-    const dropped = (alert: Record<string, unknown>) => h.events.some((event) => event.type === 'warning' && String(event.error).startsWith('alert webhook') && event.limit_id === alert.limit_id && event.threshold === alert.threshold);
-    const delivered = (alert: Record<string, unknown>) => webhook.received.some((got) => got.url === '/hook/s3cret' && got.answered >= 200 && got.answered < 300 && got.body.includes(`"limit_id":${JSON.stringify(alert.limit_id)}`) && JSON.parse(got.body).threshold === alert.threshold);
+    const dropped = (alert: Record<string, unknown>) =>
+      h.events.some(
+        (event) =>
+          event.type === 'warning' &&
+          String(event.error).startsWith('alert webhook') &&
+          event.limit_id === alert.limit_id &&
+          event.threshold === alert.threshold,
+      );
+    const delivered = (alert: Record<string, unknown>) =>
+      webhook.received.some(
+        (got) =>
+          got.url === '/hook/s3cret' &&
+          got.answered >= 200 &&
+          got.answered < 300 &&
+          got.body.includes(`"limit_id":${JSON.stringify(alert.limit_id)}`) &&
+          JSON.parse(got.body).threshold === alert.threshold,
+      );
     await waitFor(() => alerts().every((alert) => delivered(alert) || dropped(alert)), 'every alert delivered or reported');
     scraping = false;
     await scraper;
@@ -196,22 +236,39 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
     assert.ok(keys.length > 0, 'the traffic crossed some thresholds');
     assert.equal(new Set(keys).size, keys.length, `an alert fired twice: ${keys.join(' ')}`);
     // the webhook was POSTed to only, never sent elsewhere by a redirect
-    assert.deepEqual(webhook.received.filter((got) => got.method !== 'POST' || got.url !== '/hook/s3cret'), [], 'a redirect was followed');
+    assert.deepEqual(
+      webhook.received.filter((got) => got.method !== 'POST' || got.url !== '/hook/s3cret'),
+      [],
+      'a redirect was followed',
+    );
 
     // counters agree with history and the ledger, per agent
     for (const agent of AGENTS) {
       const entries = h.historyLines(agent);
       const usage = entries.map((entry) => entry.usage as Record<string, number>);
       const sum = (field: string) => usage.reduce((total, u) => total + (u[field] ?? 0), 0);
-      const tokensIn = metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'input' }) + metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'cache_read' }) + metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'cache_write' });
+      const tokensIn =
+        metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'input' }) +
+        metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'cache_read' }) +
+        metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'cache_write' });
       assert.equal(tokensIn, sum('prompt_tokens'), `${agent}: input tokens, metrics vs history`);
       assert.equal(metricSum(metrics, 'tollgate_tokens_total', { agent, kind: 'output' }), sum('completion_tokens'), `${agent}: output tokens`);
       assert.equal(metricSum(metrics, 'tollgate_cost_micros_total', { agent }), sum('cost_micros'), `${agent}: cost`);
-      const [usd, requests, input] = await h.tollgate.ledger.standing((['usd_micros', 'requests', 'input_tokens'] as const).map((metric) => ({ id: `${agent}/${metric}`, scope: `agent:${agent}`, metric, windowMs: HOUR, limit: Number.MAX_SAFE_INTEGER })));
+      const [usd, requests, input] = await h.tollgate.ledger.standing(
+        (['usd_micros', 'requests', 'input_tokens'] as const).map((metric) => ({
+          id: `${agent}/${metric}`,
+          scope: `agent:${agent}`,
+          metric,
+          windowMs: HOUR,
+          limit: Number.MAX_SAFE_INTEGER,
+        })),
+      );
       assert.equal(usd.used, sum('cost_micros'), `${agent}: ledger spend vs history`);
       assert.equal(requests.used, entries.length, `${agent}: ledger requests vs history`);
       assert.equal(input.used, sum('prompt_tokens'), `${agent}: ledger input tokens vs history`);
-      const outcomes = h.events.filter((event) => (event.type === 'response' || event.type === 'error') && typeof event.path === 'string' && event.claw_id === agent).length;
+      const outcomes = h.events.filter(
+        (event) => (event.type === 'response' || event.type === 'error') && typeof event.path === 'string' && event.claw_id === agent,
+      ).length;
       assert.equal(metricSum(metrics, 'tollgate_requests_total', { agent }), outcomes, `${agent}: requests_total vs outcome events`);
     }
     // every scrape was whole: each limit's gauge in each
@@ -222,7 +279,11 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
     await Promise.all(readers.map((reader) => reader.done));
     await leaver.done;
     const audit = JSON.stringify(h.events);
-    for (const [where, text] of [['audit', audit], ['metrics', metrics], ['feed', readers.map((reader) => reader.text()).join('')]] as const) {
+    for (const [where, text] of [
+      ['audit', audit],
+      ['metrics', metrics],
+      ['feed', readers.map((reader) => reader.text()).join('')],
+    ] as const) {
       for (const key of Object.values(PROVIDER_KEYS)) assert.ok(!text.includes(key), `${where} holds a provider key`);
       assert.ok(!text.includes('s3cret'), `${where} holds the webhook URL`);
     }
@@ -233,11 +294,15 @@ describe(`observers under hostile conditions (seed ${SEED})`, () => {
       const frames = parseFrames(reader.text());
       assert.ok(frames.length > 0);
       frames.forEach((frame, at) => assert.ok(at === 0 || frame.id > frames[at - 1].id, 'ids increase'));
-      const wanted = index === 0 ? (type: unknown) => type !== 'request' : (type: unknown) => type === 'response' || type === 'error' || type === 'budget_alert';
+      const wanted =
+        index === 0 ? (type: unknown) => type !== 'request' : (type: unknown) => type === 'response' || type === 'error' || type === 'budget_alert';
       const sent = frames.map((frame) => JSON.stringify(frame.data));
       const startAt = h.events.findIndex((event) => JSON.stringify(event) === sent[0]);
       assert.ok(startAt >= 0, `reader ${index}: its first frame is an audit line (first id ${firstSeen(frames)})`);
-      const expected = h.events.slice(startAt).filter((event) => wanted(event.type)).map((event) => JSON.stringify(event));
+      const expected = h.events
+        .slice(startAt)
+        .filter((event) => wanted(event.type))
+        .map((event) => JSON.stringify(event));
       assert.deepEqual(sent, expected.slice(0, sent.length), `reader ${index}: frames are the audit lines, in order, none missing`);
     }
     for (const socket of deaf) socket.destroy();

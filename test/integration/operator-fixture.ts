@@ -9,7 +9,10 @@ export const UI_TOKEN = 'dashboard-test-ui-token';
 
 /** Agents with budgets chosen so traffic shows every state: near a limit, blocked, downgraded, unlimited, unknown cost. */
 export const OPERATOR_AGENTS: HarnessOptions['agents'] = {
-  tiverton: { pod: 'desk', budget: { limit_usd: 0.5, window: '1h', alerts: [0.5, 0.8], limits: [{ max_requests: 400, window: '24h' }], shared: ['desk-shared'] } },
+  tiverton: {
+    pod: 'desk',
+    budget: { limit_usd: 0.5, window: '1h', alerts: [0.5, 0.8], limits: [{ max_requests: 400, window: '24h' }], shared: ['desk-shared'] },
+  },
   westin: { pod: 'desk', budget: { limit_usd: 0.25, window: '1h', limits: [{ max_requests: 12, window: '1h' }] } },
   brightline: { pod: 'desk', budget: { limit_usd: 0.4, window: '24h', shared: ['desk-shared'], downgrade_to: 'openai/gpt-4o-mini', downgrade_at: 0.5 } },
   allen: { pod: 'research' },
@@ -31,9 +34,19 @@ interface SeedCall {
 export function seededCalls(agentId: string): SeedCall[] {
   const minute = 60_000;
   const plans: Record<string, SeedCall[]> = {
-    tiverton: Array.from({ length: 24 }, (_, index) => ({ agoMs: (58 - index * 2.3) * minute, input: 2400 + index * 37, output: 700 + (index % 5) * 90, costMicros: 13_000 + ((index * 7919) % 9000) })),
+    tiverton: Array.from({ length: 24 }, (_, index) => ({
+      agoMs: (58 - index * 2.3) * minute,
+      input: 2400 + index * 37,
+      output: 700 + (index % 5) * 90,
+      costMicros: 13_000 + ((index * 7919) % 9000),
+    })),
     westin: Array.from({ length: 10 }, (_, index) => ({ agoMs: (52 - index * 4.5) * minute, input: 4100, output: 1200, costMicros: 19_000 + index * 600 })),
-    brightline: Array.from({ length: 14 }, (_, index) => ({ agoMs: (20 * 60 - index * 75) * minute, input: 9000, output: 2500, costMicros: 16_000 + index * 650 })),
+    brightline: Array.from({ length: 14 }, (_, index) => ({
+      agoMs: (20 * 60 - index * 75) * minute,
+      input: 9000,
+      output: 2500,
+      costMicros: 16_000 + index * 650,
+    })),
     allen: [
       ...Array.from({ length: 6 }, (_, index) => ({ agoMs: (45 - index * 7) * minute, input: 1200, output: 300, costMicros: 5_200 + index * 300 })),
       { agoMs: 12 * minute, input: 800, output: 200, costMicros: null, model: 'mystery-1' },
@@ -45,25 +58,29 @@ export function seededCalls(agentId: string): SeedCall[] {
 function seedHistory(root: string, agentId: string, now: number): void {
   const dir = join(root, 'history', agentId);
   mkdirSync(dir, { recursive: true });
-  const lines = seededCalls(agentId).sort((a, b) => b.agoMs - a.agoMs).map((call, index) => {
-    const unknown = call.costMicros === null;
-    return serializeHistoryEntry(buildHistoryEntry({
-      requestId: `seed-${agentId}-${index}`,
-      startedAt: now - call.agoMs,
-      agentId,
-      path: '/v1/chat/completions',
-      requestedModel: unknown ? `openrouter/acme/${call.model}` : 'openai/gpt-4o',
-      effectiveProvider: unknown ? 'openrouter' : 'openai',
-      effectiveModel: unknown ? `acme/${call.model}` : 'gpt-4o',
-      statusCode: 200,
-      stream: index % 3 === 0,
-      response: { format: 'json', json: { seeded: true } },
-      usage: { inputTokens: call.input, outputTokens: call.output },
-      price: { costMicros: call.costMicros, source: unknown ? 'unknown' : 'price_table' },
-      latencyMs: 600 + ((index * 131) % 900),
-      outcome: 'complete',
-    }));
-  });
+  const lines = seededCalls(agentId)
+    .sort((a, b) => b.agoMs - a.agoMs)
+    .map((call, index) => {
+      const unknown = call.costMicros === null;
+      return serializeHistoryEntry(
+        buildHistoryEntry({
+          requestId: `seed-${agentId}-${index}`,
+          startedAt: now - call.agoMs,
+          agentId,
+          path: '/v1/chat/completions',
+          requestedModel: unknown ? `openrouter/acme/${call.model}` : 'openai/gpt-4o',
+          effectiveProvider: unknown ? 'openrouter' : 'openai',
+          effectiveModel: unknown ? `acme/${call.model}` : 'gpt-4o',
+          statusCode: 200,
+          stream: index % 3 === 0,
+          response: { format: 'json', json: { seeded: true } },
+          usage: { inputTokens: call.input, outputTokens: call.output },
+          price: { costMicros: call.costMicros, source: unknown ? 'unknown' : 'price_table' },
+          latencyMs: 600 + ((index * 131) % 900),
+          outcome: 'complete',
+        }),
+      );
+    });
   appendFileSync(join(dir, 'history.jsonl'), `${lines.join('\n')}\n`);
 }
 

@@ -42,24 +42,31 @@ describe('policy overrides changing under traffic', () => {
       const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
       while (calling) {
         const override = OVERRIDES[Math.floor(random() * OVERRIDES.length)];
-        const response = override === null
-          ? await fetch(`${ui.url}/api/agents/churn/override`, { method: 'DELETE', headers })
-          : await fetch(`${ui.url}/api/agents/churn/override`, { method: 'PUT', headers, body: JSON.stringify({ ...override, reason: 'churn test' }) });
+        const response =
+          override === null
+            ? await fetch(`${ui.url}/api/agents/churn/override`, { method: 'DELETE', headers })
+            : await fetch(`${ui.url}/api/agents/churn/override`, { method: 'PUT', headers, body: JSON.stringify({ ...override, reason: 'churn test' }) });
         assert.ok(response.status < 300, `override ${JSON.stringify(override)}: ${response.status} ${await response.text()}`);
         await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 15)));
       }
     })();
     const statuses = new Map<number, number>();
     for (let round = 0; round < 40; round++) {
-      const answers = await Promise.all(Array.from({ length: 4 }, async (_, index) => {
-        const stream = (round + index) % 2 === 0;
-        const response = await fetch(`${h.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${h.token('churn')}`, 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ delayMs: Math.floor(random() * 10) }) },
-          body: JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 20, stream, messages: [{ role: 'user', content: `round ${round}` }] }),
-        });
-        return { status: response.status, text: await response.text() };
-      }));
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, async (_, index) => {
+          const stream = (round + index) % 2 === 0;
+          const response = await fetch(`${h.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${h.token('churn')}`,
+              'content-type': 'application/json',
+              'x-fake-behavior': JSON.stringify({ delayMs: Math.floor(random() * 10) }),
+            },
+            body: JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 20, stream, messages: [{ role: 'user', content: `round ${round}` }] }),
+          });
+          return { status: response.status, text: await response.text() };
+        }),
+      );
       for (const answer of answers) {
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         assert.ok(answer.status === 200 || answer.status === 429, `${answer.status}: ${answer.text}`);

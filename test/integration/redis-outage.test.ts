@@ -26,20 +26,25 @@ describe('Redis outage under a running proxy', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const start = async (failMode: 'open' | 'closed', history: string, prefix = `test-${process.pid}-${Date.now()}`): Promise<RunningProxy> => startProxyProcess({
-    port: await freePort(),
-    env: {
-      CLAW_CONTEXT_ROOT: join(root, 'context'),
-      CLAW_AUTH_DIR: join(root, 'auth'),
-      CLAW_SESSION_HISTORY_DIR: join(root, history),
-      TOLLGATE_LEDGER: 'redis',
-      REDIS_URL: redis.url,
-      TOLLGATE_REDIS_PREFIX: prefix,
-      CLLAMA_BUDGET_FAIL_MODE: failMode,
-    },
-  });
-  const ask = (proxy: RunningProxy) => new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'a:s', maxRetries: 0 })
-    .chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });
+  const start = async (failMode: 'open' | 'closed', history: string, prefix = `test-${process.pid}-${Date.now()}`): Promise<RunningProxy> =>
+    startProxyProcess({
+      port: await freePort(),
+      env: {
+        CLAW_CONTEXT_ROOT: join(root, 'context'),
+        CLAW_AUTH_DIR: join(root, 'auth'),
+        CLAW_SESSION_HISTORY_DIR: join(root, history),
+        TOLLGATE_LEDGER: 'redis',
+        REDIS_URL: redis.url,
+        TOLLGATE_REDIS_PREFIX: prefix,
+        CLLAMA_BUDGET_FAIL_MODE: failMode,
+      },
+    });
+  const ask = (proxy: RunningProxy) =>
+    new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'a:s', maxRetries: 0 }).chat.completions.create({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 10,
+    });
   const health = async (proxy: RunningProxy) => {
     const response = await fetch(`${proxy.url}/health`);
     return { status: response.status, body: (await response.json()) as { ok: boolean; ledger: { ok: boolean } } };
@@ -107,7 +112,10 @@ describe('Redis outage under a running proxy', () => {
       await redis.restart(); // empty: the reservation of the first call is gone with everything else
       await untilRedisAnswers(proxy);
 
-      const history = readFileSync(join(root, 'history-backlog', 'a', 'history.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { usage: { cost_micros: number } });
+      const history = readFileSync(join(root, 'history-backlog', 'a', 'history.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { usage: { cost_micros: number } });
       assert.equal(history.length, 3);
       const charged = history.reduce((sum, entry) => sum + entry.usage.cost_micros, 0);
       const ledger = await createRedisLedger({ url: redis.url, keyPrefix: prefix });
@@ -126,7 +134,7 @@ describe('Redis outage under a running proxy', () => {
         await ledger.close();
       }
       // the backlog reports once its last kept settlement is in: the line can reach our pipe after the ledger shows it
-      await waitFor(() => /shared ledger back: 3 kept settlements applied/.test(proxy.stderr()), 'the backlog\'s report');
+      await waitFor(() => /shared ledger back: 3 kept settlements applied/.test(proxy.stderr()), "the backlog's report");
     } finally {
       await proxy.stop();
     }

@@ -47,23 +47,29 @@ describe('a Redis stall (SIGSTOP 3 s) under running calls', () => {
     fake = await startFakeUpstream({ delayMs: 120 });
     redis = await PrivateRedis.start();
     const budget = { limit_usd: 5, window: '1h', max_concurrent: MAX_CONCURRENT };
-    ({ root } = writeProcessRoot({ name: 'stall', upstreamUrl: fake.url, agentId: agentOf(SCENARIOS[0]), metadata: { token: `${agentOf(SCENARIOS[0])}:s`, budget } }));
+    ({ root } = writeProcessRoot({
+      name: 'stall',
+      upstreamUrl: fake.url,
+      agentId: agentOf(SCENARIOS[0]),
+      metadata: { token: `${agentOf(SCENARIOS[0])}:s`, budget },
+    }));
     for (const scenario of SCENARIOS.slice(1)) {
       mkdirSync(join(root, 'context', agentOf(scenario)), { recursive: true });
       writeFileSync(join(root, 'context', agentOf(scenario), 'metadata.json'), JSON.stringify({ token: `${agentOf(scenario)}:s`, budget }));
     }
-    const start = async (mode: Mode, replica: number) => startProxyProcess({
-      port: await freePort(),
-      env: {
-        CLAW_CONTEXT_ROOT: join(root, 'context'),
-        CLAW_AUTH_DIR: join(root, 'auth'),
-        CLAW_SESSION_HISTORY_DIR: join(root, `history-${mode}-${replica}`),
-        TOLLGATE_LEDGER: 'redis',
-        REDIS_URL: redis.url,
-        TOLLGATE_REDIS_PREFIX: prefix,
-        CLLAMA_BUDGET_FAIL_MODE: mode,
-      },
-    });
+    const start = async (mode: Mode, replica: number) =>
+      startProxyProcess({
+        port: await freePort(),
+        env: {
+          CLAW_CONTEXT_ROOT: join(root, 'context'),
+          CLAW_AUTH_DIR: join(root, 'auth'),
+          CLAW_SESSION_HISTORY_DIR: join(root, `history-${mode}-${replica}`),
+          TOLLGATE_LEDGER: 'redis',
+          REDIS_URL: redis.url,
+          TOLLGATE_REDIS_PREFIX: prefix,
+          CLLAMA_BUDGET_FAIL_MODE: mode,
+        },
+      });
     const started = await Promise.all([start('open', 0), start('open', 1), start('closed', 0), start('closed', 1)]);
     proxies.set('open', started.slice(0, 2));
     proxies.set('closed', started.slice(2));
@@ -131,7 +137,8 @@ describe('a Redis stall (SIGSTOP 3 s) under running calls', () => {
         };
       };
       let seen = await observe();
-      const settled = (state: typeof seen) => state.inFlight === 0 && state.usdHeld === 0 && state.ledger.micros === state.history.micros && state.ledger.calls === state.history.calls;
+      const settled = (state: typeof seen) =>
+        state.inFlight === 0 && state.usdHeld === 0 && state.ledger.micros === state.history.micros && state.ledger.calls === state.history.calls;
       for (const deadline = Date.now() + HOLD_BOUND_MS; !settled(seen) && Date.now() < deadline; seen = await observe()) await sleep(100);
       const summary = `statuses ${JSON.stringify([...tally.statuses])}, ${tally.okDuringStall} passed during the stall, ${JSON.stringify(seen)}`;
       t.diagnostic(summary);
@@ -141,7 +148,9 @@ describe('a Redis stall (SIGSTOP 3 s) under running calls', () => {
         `no hold left and the ledger charged what history holds (${summary})`,
       );
       const history = () => historyOf(root, scenario.mode, agent);
-      const upstream = fake.requests.filter((request) => JSON.stringify(request.body.messages) === JSON.stringify([{ role: 'user', content: `from ${agent}` }])).length;
+      const upstream = fake.requests.filter(
+        (request) => JSON.stringify(request.body.messages) === JSON.stringify([{ role: 'user', content: `from ${agent}` }]),
+      ).length;
       assert.equal(history().entries, upstream, 'every call that went upstream is in history');
       if (scenario.mode === 'closed') assert.ok((tally.statuses.get(503) ?? 0) > 0, `closed mode refused calls during the stall (${summary})`);
       else assert.ok(tally.okDuringStall > 0, `open mode passed calls during the stall (${summary})`);

@@ -25,20 +25,27 @@ describe('a session budget on 3 replicas sharing Redis', () => {
 
   before(async () => {
     fake = await startFakeUpstream({ delayMs: 20 });
-    ({ root } = writeProcessRoot({ name: 'session-replicas', upstreamUrl: fake.url, agentId: agent, metadata: { token: `${agent}:s`, budget: { limit_usd: 10, window: '1h', session: { limit_usd: limitMicros / 1e6, idle_ttl: '10m' } } } }));
+    ({ root } = writeProcessRoot({
+      name: 'session-replicas',
+      upstreamUrl: fake.url,
+      agentId: agent,
+      metadata: { token: `${agent}:s`, budget: { limit_usd: 10, window: '1h', session: { limit_usd: limitMicros / 1e6, idle_ttl: '10m' } } },
+    }));
     for (let i = 0; i < 3; i++) {
-      replicas.push(await startProxyProcess({
-        port: await freePort(),
-        env: {
-          CLAW_CONTEXT_ROOT: join(root, 'context'),
-          CLAW_AUTH_DIR: join(root, 'auth'),
-          CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
-          TOLLGATE_LEDGER: 'redis',
-          REDIS_URL,
-          TOLLGATE_REDIS_PREFIX: `test-${agent}`,
-          CLLAMA_BUDGET_FAIL_MODE: 'closed',
-        },
-      }));
+      replicas.push(
+        await startProxyProcess({
+          port: await freePort(),
+          env: {
+            CLAW_CONTEXT_ROOT: join(root, 'context'),
+            CLAW_AUTH_DIR: join(root, 'auth'),
+            CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
+            TOLLGATE_LEDGER: 'redis',
+            REDIS_URL,
+            TOLLGATE_REDIS_PREFIX: `test-${agent}`,
+            CLLAMA_BUDGET_FAIL_MODE: 'closed',
+          },
+        }),
+      );
     }
   });
   after(async () => {
@@ -53,8 +60,14 @@ describe('a session budget on 3 replicas sharing Redis', () => {
 
   it('200 concurrent calls of one session across 3 replicas: never past the session limit', async () => {
     const clients = replicas.map((replica) => new OpenAI({ baseURL: `${replica.url}/v1`, apiKey: `${agent}:s`, maxRetries: 0 }));
-    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) =>
-      clients[i % 3].chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }, { headers: { 'x-tollgate-session': 'task-7' } })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        clients[i % 3].chat.completions.create(
+          { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 },
+          { headers: { 'x-tollgate-session': 'task-7' } },
+        ),
+      ),
+    );
     const admitted = results.filter((result) => result.status === 'fulfilled').length;
     const refused = results.filter((result) => result.status === 'rejected' && (result.reason as { status?: number }).status === 429).length;
     // closed mode: on a loaded machine a reserve Redis answers after its 1 s timeout is a 503, never an admission
@@ -90,23 +103,30 @@ describe('replicas sharing a Redis ledger', () => {
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
-    ({ root } = writeProcessRoot({ name: 'replicas', upstreamUrl: fake.url, agentId: agent, metadata: { token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h', alerts: [0.5] } } }));
+    ({ root } = writeProcessRoot({
+      name: 'replicas',
+      upstreamUrl: fake.url,
+      agentId: agent,
+      metadata: { token: `${agent}:s`, budget: { limit_usd: limitMicros / 1e6, window: '1h', alerts: [0.5] } },
+    }));
     for (let i = 0; i < 3; i++) {
-      replicas.push(await startProxyProcess({
-        port: await freePort(),
-        env: {
-          CLAW_CONTEXT_ROOT: join(root, 'context'),
-          CLAW_AUTH_DIR: join(root, 'auth'),
-          CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
-          TOLLGATE_LEDGER: 'redis',
-          REDIS_URL,
-          // a namespace of its own: never meets keys another run (or an older layout) left in the shared Redis
-          TOLLGATE_REDIS_PREFIX: `test-${agent}`,
-          // closed: a ledger that cannot answer must show up as 503s here, never as silently admitted calls
-          CLLAMA_BUDGET_FAIL_MODE: 'closed',
-          TOLLGATE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alerts`,
-        },
-      }));
+      replicas.push(
+        await startProxyProcess({
+          port: await freePort(),
+          env: {
+            CLAW_CONTEXT_ROOT: join(root, 'context'),
+            CLAW_AUTH_DIR: join(root, 'auth'),
+            CLAW_SESSION_HISTORY_DIR: join(root, `history-${i}`),
+            TOLLGATE_LEDGER: 'redis',
+            REDIS_URL,
+            // a namespace of its own: never meets keys another run (or an older layout) left in the shared Redis
+            TOLLGATE_REDIS_PREFIX: `test-${agent}`,
+            // closed: a ledger that cannot answer must show up as 503s here, never as silently admitted calls
+            CLLAMA_BUDGET_FAIL_MODE: 'closed',
+            TOLLGATE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alerts`,
+          },
+        }),
+      );
     }
   });
   after(async () => {
@@ -122,15 +142,19 @@ describe('replicas sharing a Redis ledger', () => {
 
   it('never spends past the shared limit', async () => {
     const clients = replicas.map((replica) => new OpenAI({ baseURL: `${replica.url}/v1`, apiKey: `${agent}:s`, maxRetries: 0 }));
-    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) =>
-      clients[i % 3].chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 60 }, (_, i) =>
+        clients[i % 3].chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }),
+      ),
+    );
     const admitted = results.filter((result) => result.status === 'fulfilled').length;
     const refused = results.filter((result) => result.status === 'rejected' && (result.reason as { status?: number }).status === 429).length;
     assert.equal(admitted + refused, 60);
     assert.ok(admitted >= 9, `at least 9 admitted, got ${admitted}`);
     assert.equal(fake.requests.length, admitted);
     // every replica settled calls past 50% of the limit; the claim in Redis lets exactly one of them post the alert
-    for (let waited = 0; !alerts.some((alert) => alert.type === 'budget_alert') && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let waited = 0; !alerts.some((alert) => alert.type === 'budget_alert') && waited < 10_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     // a replica that also believed it crossed first would post at about the same moment: give it time to show
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await Promise.all(replicas.map((replica) => replica.stop()));

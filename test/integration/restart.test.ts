@@ -16,7 +16,12 @@ describe('durable spend', () => {
   before(async () => {
     fake = await startFakeUpstream();
     // two calls of 10 in + 100 out on gpt-4o cost 2,050 µ$; the third would pass $0.0025 with its estimate
-    ({ root, env } = writeProcessRoot({ name: 'restart', upstreamUrl: fake.url, agentId: 'a', metadata: { token: 'a:s', budget: { limit_usd: 0.0025, window: '1h' } } }));
+    ({ root, env } = writeProcessRoot({
+      name: 'restart',
+      upstreamUrl: fake.url,
+      agentId: 'a',
+      metadata: { token: 'a:s', budget: { limit_usd: 0.0025, window: '1h' } },
+    }));
   });
   after(async () => {
     await fake.close();
@@ -52,16 +57,18 @@ describe('durable spend', () => {
     const redisEnv = { TOLLGATE_LEDGER: 'redis', REDIS_URL, TOLLGATE_REDIS_PREFIX: prefix, TOLLGATE_SHUTDOWN_GRACE_MS: '200' };
     const proxy = await startProxyProcess({ env: { ...env, ...redisEnv }, port: await freePort() });
     try {
-      const readers = await Promise.all(Array.from({ length: 8 }, async (_, index) => {
-        const response = await fetch(`${proxy.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { authorization: 'Bearer a:s', 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ chunks: 200, chunkGapMs: 20 }) },
-          body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, max_tokens: 5, messages: [{ role: 'user', content: `cut by shutdown ${index}` }] }),
-        });
-        const reader = response.body!.getReader();
-        await reader.read(); // the stream is flowing
-        return reader;
-      }));
+      const readers = await Promise.all(
+        Array.from({ length: 8 }, async (_, index) => {
+          const response = await fetch(`${proxy.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer a:s', 'content-type': 'application/json', 'x-fake-behavior': JSON.stringify({ chunks: 200, chunkGapMs: 20 }) },
+            body: JSON.stringify({ model: 'openai/gpt-4o', stream: true, max_tokens: 5, messages: [{ role: 'user', content: `cut by shutdown ${index}` }] }),
+          });
+          const reader = response.body!.getReader();
+          await reader.read(); // the stream is flowing
+          return reader;
+        }),
+      );
       await proxy.stop('SIGTERM');
       await Promise.all(readers.map((reader) => reader.closed.catch(() => undefined)));
       const history = readFileSync(join(root, 'history', 'a', 'history.jsonl'), 'utf8');
@@ -98,5 +105,9 @@ describe('durable spend', () => {
 
 /** Settlement lines (not the watermark lines `{"t":..,"m":[..]}` start-up writes). */
 function journalLines(file: string): number {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => line && !line.includes('"m":')).length : 0;
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line && !line.includes('"m":')).length
+    : 0;
 }

@@ -8,8 +8,16 @@ import { waitFor } from '../helpers/wait.ts';
 
 /** How an agent calls each route. A route added to the registry without a line here fails this suite. */
 const CALLS: Record<ProtocolName, { model: string; auth: (token: string) => Record<string, string>; body: (marker: string) => Record<string, unknown> }> = {
-  chat: { model: 'openai/gpt-4o', auth: (token) => ({ authorization: `Bearer ${token}` }), body: (marker) => ({ messages: [{ role: 'user', content: marker }], max_tokens: 40 }) },
-  messages: { model: 'claude-sonnet-4-20250514', auth: (token) => ({ 'x-api-key': token, 'anthropic-version': '2023-06-01' }), body: (marker) => ({ messages: [{ role: 'user', content: marker }], max_tokens: 40 }) },
+  chat: {
+    model: 'openai/gpt-4o',
+    auth: (token) => ({ authorization: `Bearer ${token}` }),
+    body: (marker) => ({ messages: [{ role: 'user', content: marker }], max_tokens: 40 }),
+  },
+  messages: {
+    model: 'claude-sonnet-4-20250514',
+    auth: (token) => ({ 'x-api-key': token, 'anthropic-version': '2023-06-01' }),
+    body: (marker) => ({ messages: [{ role: 'user', content: marker }], max_tokens: 40 }),
+  },
   responses: { model: 'openai/gpt-4o', auth: (token) => ({ authorization: `Bearer ${token}` }), body: (marker) => ({ input: marker, max_output_tokens: 40 }) },
 };
 
@@ -18,17 +26,24 @@ const HOUR = 3_600_000;
 describe('route conformance: every metered route', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ agents: { a: { budget: { limit_usd: 10, window: '1h' } }, z: { budget: { limit_usd: 0.000001, window: '1h', behavior: 'hard_stop' } } } });
+    h = await startHarness({
+      agents: { a: { budget: { limit_usd: 10, window: '1h' } }, z: { budget: { limit_usd: 0.000001, window: '1h', behavior: 'hard_stop' } } },
+    });
   });
   after(() => h.close());
 
-  const standing = async () => (await h.tollgate.ledger.standing([{ id: 'usd', scope: 'agent:a', metric: 'usd_micros', windowMs: HOUR, limit: 10_000_000 }]))[0];
+  const standing = async () =>
+    (await h.tollgate.ledger.standing([{ id: 'usd', scope: 'agent:a', metric: 'usd_micros', windowMs: HOUR, limit: 10_000_000 }]))[0];
   const call = (name: ProtocolName, input: { agent: string; marker: string; stream: boolean; behavior?: Record<string, unknown> }) => {
     const spec = CALLS[name];
     const path = PROTOCOLS.find((protocol) => protocol.name === name)!.path;
     return fetch(`${h.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...spec.auth(h.token(input.agent)), ...(input.behavior ? { 'x-fake-behavior': JSON.stringify(input.behavior) } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...spec.auth(h.token(input.agent)),
+        ...(input.behavior ? { 'x-fake-behavior': JSON.stringify(input.behavior) } : {}),
+      },
       body: JSON.stringify({ model: spec.model, ...spec.body(input.marker), stream: input.stream }),
     });
   };

@@ -6,18 +6,22 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 
 const ask = (client: OpenAI, session?: string) =>
-  client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }, session ? { headers: { 'x-tollgate-session': session } } : {});
+  client.chat.completions.create(
+    { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 },
+    session ? { headers: { 'x-tollgate-session': session } } : {},
+  );
 
 /** The same tool call again and again, as a stuck agent sends it (fresh call ids, the same arguments). */
-const toolLoop = (client: OpenAI, i: number) => client.chat.completions.create({
-  model: 'openai/gpt-4o',
-  max_tokens: 50,
-  messages: [
-    { role: 'user', content: 'fix the failing test' },
-    { role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'run_tests', arguments: '{"path":"src"}' } }] },
-    { role: 'tool', tool_call_id: `call_${i}`, content: `1 failed (run ${i})` },
-  ],
-});
+const toolLoop = (client: OpenAI, i: number) =>
+  client.chat.completions.create({
+    model: 'openai/gpt-4o',
+    max_tokens: 50,
+    messages: [
+      { role: 'user', content: 'fix the failing test' },
+      { role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'run_tests', arguments: '{"path":"src"}' } }] },
+      { role: 'tool', tool_call_id: `call_${i}`, content: `1 failed (run ${i})` },
+    ],
+  });
 
 describe('runaway agents through the SDKs', () => {
   let h: Harness | undefined;
@@ -35,7 +39,11 @@ describe('runaway agents through the SDKs', () => {
     await ask(client, 'run-1');
     await ask(client, 'run-1');
     await assert.rejects(ask(client, 'run-1'), (error: unknown) => error instanceof OpenAI.RateLimitError && error.headers?.get('x-should-retry') === 'false');
-    const raw = await fetch(`${harness.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${harness.token('a')}`, 'content-type': 'application/json', 'x-tollgate-session': 'run-1' }, body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }) });
+    const raw = await fetch(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${harness.token('a')}`, 'content-type': 'application/json', 'x-tollgate-session': 'run-1' },
+      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }),
+    });
     const body = (await raw.json()) as { budget: { session: Record<string, unknown> } };
     assert.deepEqual(body.budget.session, { id: 'run-1', requests: 2, spent_usd: 0.00205 });
     await ask(client, 'run-2');
@@ -54,12 +62,23 @@ describe('runaway agents through the SDKs', () => {
   });
 
   it('a looping agent is alerted, then rate-limited, then stopped, one HTTP call per refusal; a varied agent at the same rate is not', async () => {
-    const harness = await open({ agents: { a: { budget: { loop: { same_tool_call: 3, escalate_after: 2, action: 'hard_stop' } } }, b: { budget: { loop: { same_tool_call: 3, escalate_after: 2, action: 'hard_stop' } } } } });
+    const harness = await open({
+      agents: {
+        a: { budget: { loop: { same_tool_call: 3, escalate_after: 2, action: 'hard_stop' } } },
+        b: { budget: { loop: { same_tool_call: 3, escalate_after: 2, action: 'hard_stop' } } },
+      },
+    });
     let httpCalls = 0;
-    const counted = (maxRetries: number) => new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries, fetch: async (url, init) => {
-      httpCalls++;
-      return fetch(url, init);
-    } });
+    const counted = (maxRetries: number) =>
+      new OpenAI({
+        baseURL: `${harness.url}/v1`,
+        apiKey: harness.token('a'),
+        maxRetries,
+        fetch: async (url, init) => {
+          httpCalls++;
+          return fetch(url, init);
+        },
+      });
     const outcomes: string[] = [];
     for (let i = 0; i < 9; i++) {
       httpCalls = 0;
@@ -76,28 +95,59 @@ describe('runaway agents through the SDKs', () => {
       }
       assert.equal(httpCalls, 1, `call ${i}: one HTTP call`);
     }
-    assert.deepEqual(outcomes, ['ok', 'ok', 'ok', 'ok', 'loop_detected:true', 'loop_detected:true', 'loop_detected:false', 'loop_detected:false', 'loop_detected:false']);
+    assert.deepEqual(outcomes, [
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'loop_detected:true',
+      'loop_detected:true',
+      'loop_detected:false',
+      'loop_detected:false',
+      'loop_detected:false',
+    ]);
     assert.equal(harness.fake.requests.length, 4, 'no refused call reached the upstream');
     const events = harness.events.filter((event) => event.type === 'loop_detected');
-    assert.deepEqual(events.filter((event) => event.alert).map((event) => event.action), ['alert', 'rate_limit', 'hard_stop']);
-    assert.ok(events.every((event) => /^[\w-]{16}$/.test(String(event.fingerprint)) && !JSON.stringify(event).includes('run_tests')), 'hashes only');
+    assert.deepEqual(
+      events.filter((event) => event.alert).map((event) => event.action),
+      ['alert', 'rate_limit', 'hard_stop'],
+    );
+    assert.ok(
+      events.every((event) => /^[\w-]{16}$/.test(String(event.fingerprint)) && !JSON.stringify(event).includes('run_tests')),
+      'hashes only',
+    );
     // agent b: as many calls, as fast, each a different tool call
     const varied = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('b'), maxRetries: 0 });
-    for (let i = 0; i < 9; i++) await varied.chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 50, messages: [
-      { role: 'assistant', content: null, tool_calls: [{ id: `c${i}`, type: 'function', function: { name: 'read_file', arguments: JSON.stringify({ line: i }) } }] },
-      { role: 'tool', tool_call_id: `c${i}`, content: 'ok' }] });
+    for (let i = 0; i < 9; i++)
+      await varied.chat.completions.create({
+        model: 'openai/gpt-4o',
+        max_tokens: 50,
+        messages: [
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: `c${i}`, type: 'function', function: { name: 'read_file', arguments: JSON.stringify({ line: i }) } }],
+          },
+          { role: 'tool', tool_call_id: `c${i}`, content: 'ok' },
+        ],
+      });
     assert.equal(harness.events.filter((event) => event.type === 'loop_detected' && event.claw_id === 'b').length, 0);
     // the Anthropic route speaks its own envelope
     const anthropic = new Anthropic({ baseURL: harness.url, apiKey: harness.token('a'), maxRetries: 0 });
-    await assert.rejects(anthropic.messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) =>
-      error instanceof Anthropic.RateLimitError && (error.error as { error: { type: string } }).error.type === 'rate_limit_error');
+    await assert.rejects(
+      anthropic.messages.create({ model: 'claude-sonnet-4-20250514', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => error instanceof Anthropic.RateLimitError && (error.error as { error: { type: string } }).error.type === 'rate_limit_error',
+    );
   });
 
-  it('the admin API shows each USD limit\'s forecast at the last hour\'s rate, and the loop on the agent', async () => {
+  it("the admin API shows each USD limit's forecast at the last hour's rate, and the loop on the agent", async () => {
     const harness = await open({ agents: { a: { budget: { limit_usd: 0.01, window: '24h' } } }, env: { TOLLGATE_UI_TOKEN: 'ui-token-123456' } });
     const client = new OpenAI({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: 0 });
     for (let i = 0; i < 3; i++) await ask(client);
-    const detail = await (await fetch(`${harness.tollgate.uiUrl}/api/agents/a`, { headers: { authorization: 'Bearer ui-token-123456' } })).json() as { agent: { limits: { forecast: Record<string, unknown> }[] }; loop: unknown };
+    const detail = (await (await fetch(`${harness.tollgate.uiUrl}/api/agents/a`, { headers: { authorization: 'Bearer ui-token-123456' } })).json()) as {
+      agent: { limits: { forecast: Record<string, unknown> }[] };
+      loop: unknown;
+    };
     const forecast = detail.agent.limits[0].forecast;
     assert.equal(forecast.rate_window_ms, 3_600_000);
     assert.equal(forecast.rate_usd_per_hour, 0.003075, 'the spend of the last hour, per hour');

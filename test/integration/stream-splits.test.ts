@@ -67,8 +67,14 @@ describe('streams and JSON answers split at every kind of boundary', () => {
     const { event, entry } = result;
     const usage = entry.usage as Record<string, unknown>;
     return {
-      tokens_in: event.tokens_in, tokens_out: event.tokens_out, cached_tokens: event.cached_tokens, cache_write_tokens: event.cache_write_tokens,
-      cost_micros: event.cost_micros, estimated: event.usage_estimated, history_usage: usage, spent: result.spent,
+      tokens_in: event.tokens_in,
+      tokens_out: event.tokens_out,
+      cached_tokens: event.cached_tokens,
+      cache_write_tokens: event.cache_write_tokens,
+      cost_micros: event.cost_micros,
+      estimated: event.usage_estimated,
+      history_usage: usage,
+      spent: result.spent,
     };
   }
 
@@ -85,11 +91,19 @@ describe('streams and JSON answers split at every kind of boundary', () => {
       const route: Route = round % 3 === 2 ? 'anthropic' : 'openai';
       const wantsUsage = route === 'anthropic' || random() < 0.5;
       const answer = route === 'anthropic' ? anthropicStream(random) : openAIStream(random, { lastWithoutBlank: random() < 0.3 });
-      const body = route === 'anthropic'
-        ? { model: 'claude-sonnet-4-20250514', max_tokens: 64, stream: true, messages: [{ role: 'user', content: `round ${round}` }] }
-        : { model: 'openai/gpt-4o', max_tokens: 64, stream: true, messages: [{ role: 'user', content: `round ${round}` }], ...(wantsUsage ? { stream_options: { include_usage: true } } : {}) };
+      const body =
+        route === 'anthropic'
+          ? { model: 'claude-sonnet-4-20250514', max_tokens: 64, stream: true, messages: [{ role: 'user', content: `round ${round}` }] }
+          : {
+              model: 'openai/gpt-4o',
+              max_tokens: 64,
+              stream: true,
+              messages: [{ role: 'user', content: `round ${round}` }],
+              ...(wantsUsage ? { stream_options: { include_usage: true } } : {}),
+            };
       const expected = wantsUsage ? answer.text : answer.stripped;
-      const what = (cut: string) => `round ${round} (${route}, usage ${wantsUsage ? 'asked' : 'not asked'}, ${cut}) ${JSON.stringify(answer.text.slice(0, 80))}`;
+      const what = (cut: string) =>
+        `round ${round} (${route}, usage ${wantsUsage ? 'asked' : 'not asked'}, ${cut}) ${JSON.stringify(answer.text.slice(0, 80))}`;
 
       const contentType = ['text/event-stream', 'text/event-stream; charset=utf-8', 'Text/Event-Stream', 'TEXT/EVENT-STREAM;charset=UTF-8'][round % 4];
       const whole = await call({ route, body, behavior: { rawBody: answer.text, rawContentType: contentType } });
@@ -109,7 +123,10 @@ describe('streams and JSON answers split at every kind of boundary', () => {
         const split = await call({ route, body, behavior: { rawBody: answer.text, rawContentType: contentType, ...cut } });
         const label = what(`${contentType}, ${JSON.stringify(cut)}`);
         assert.equal(split.status, 200, label);
-        assert.ok(split.bytes.equals(Buffer.from(expected, 'utf8')), `${label}: client bytes\n${JSON.stringify(split.bytes.toString('utf8'))}\n!==\n${JSON.stringify(expected)}`);
+        assert.ok(
+          split.bytes.equals(Buffer.from(expected, 'utf8')),
+          `${label}: client bytes\n${JSON.stringify(split.bytes.toString('utf8'))}\n!==\n${JSON.stringify(expected)}`,
+        );
         assert.equal(split.event.type, 'response', label);
         assert.deepEqual(charge(split), charge(whole), `${label}: the same usage and cost as the unsplit stream`);
         const response = split.entry.response as { format: string; text: string };
@@ -122,21 +139,56 @@ describe('streams and JSON answers split at every kind of boundary', () => {
     const random = seededRandom(77);
     for (let round = 0; round < 24; round++) {
       const route: Route = round % 2 === 0 ? 'openai' : 'anthropic';
-      const usage = { input: 1 + Math.floor(random() * 5000), output: 1 + Math.floor(random() * 900), cacheRead: Math.floor(random() * 3000), cacheWrite: route === 'anthropic' ? Math.floor(random() * 700) : 0 };
-      const json = route === 'anthropic'
-        ? { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-20250514', content: [{ type: 'text', text: pickText(random, 6) }], stop_reason: 'end_turn', usage: { input_tokens: usage.input, output_tokens: usage.output, cache_read_input_tokens: usage.cacheRead, cache_creation_input_tokens: usage.cacheWrite } }
-        : { id: 'c1', object: 'chat.completion', model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: pickText(random, 6) }, finish_reason: 'stop' }], usage: { prompt_tokens: usage.input + usage.cacheRead, completion_tokens: usage.output, prompt_tokens_details: { cached_tokens: usage.cacheRead } } };
+      const usage = {
+        input: 1 + Math.floor(random() * 5000),
+        output: 1 + Math.floor(random() * 900),
+        cacheRead: Math.floor(random() * 3000),
+        cacheWrite: route === 'anthropic' ? Math.floor(random() * 700) : 0,
+      };
+      const json =
+        route === 'anthropic'
+          ? {
+              id: 'msg_1',
+              type: 'message',
+              role: 'assistant',
+              model: 'claude-sonnet-4-20250514',
+              content: [{ type: 'text', text: pickText(random, 6) }],
+              stop_reason: 'end_turn',
+              usage: {
+                input_tokens: usage.input,
+                output_tokens: usage.output,
+                cache_read_input_tokens: usage.cacheRead,
+                cache_creation_input_tokens: usage.cacheWrite,
+              },
+            }
+          : {
+              id: 'c1',
+              object: 'chat.completion',
+              model: 'gpt-4o',
+              choices: [{ index: 0, message: { role: 'assistant', content: pickText(random, 6) }, finish_reason: 'stop' }],
+              usage: {
+                prompt_tokens: usage.input + usage.cacheRead,
+                completion_tokens: usage.output,
+                prompt_tokens_details: { cached_tokens: usage.cacheRead },
+              },
+            };
       const pretty = random() < 0.5;
       const text = `${round % 4 === 1 ? '\uFEFF' : ''}${JSON.stringify(json, null, pretty ? 2 : undefined)}${['', '\n', '\r\n', '  \n\t'][round % 4]}`;
-      const body = route === 'anthropic'
-        ? { model: 'claude-sonnet-4-20250514', max_tokens: 64, messages: [{ role: 'user', content: `json ${round}` }] }
-        : { model: 'openai/gpt-4o', max_tokens: 64, messages: [{ role: 'user', content: `json ${round}` }] };
+      const body =
+        route === 'anthropic'
+          ? { model: 'claude-sonnet-4-20250514', max_tokens: 64, messages: [{ role: 'user', content: `json ${round}` }] }
+          : { model: 'openai/gpt-4o', max_tokens: 64, messages: [{ role: 'user', content: `json ${round}` }] };
       const what = `json round ${round} (${route}) ${JSON.stringify(text.slice(0, 40))}`;
       let baseline: Record<string, unknown> | undefined;
       const framings: Behavior[] = [
         { rawBody: text, rawContentLength: true },
         { rawBody: text, pieces: { seed: round, maxBytes: 1 + Math.floor(random() * 30) } },
-        { rawBody: text, pieces: { seed: round + 1, maxBytes: 1 + Math.floor(random() * 80), gapMs: 1 }, rawContentLength: round % 2 === 0, rawCloseDelimited: round % 2 === 1 },
+        {
+          rawBody: text,
+          pieces: { seed: round + 1, maxBytes: 1 + Math.floor(random() * 80), gapMs: 1 },
+          rawContentLength: round % 2 === 0,
+          rawCloseDelimited: round % 2 === 1,
+        },
       ];
       for (const behavior of framings) {
         const result = await call({ route, body, behavior });
@@ -158,18 +210,34 @@ describe('streams and JSON answers split at every kind of boundary', () => {
     for (let round = 0; round < ODD_ROUNDS; round++) {
       const route: Route = round % 2 === 0 ? 'openai' : 'anthropic';
       const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
-      const fields = route === 'anthropic'
-        ? { input_tokens: pick(oddCounts), output_tokens: pick([...oddCounts, 40]), cache_read_input_tokens: pick(oddCounts), ...(random() < 0.5 ? { cost: pick(oddCosts) } : {}) }
-        : { prompt_tokens: pick([...oddCounts, 40]), completion_tokens: pick(oddCounts), prompt_tokens_details: { cached_tokens: pick(oddCounts) }, ...(random() < 0.5 ? { cost: pick(oddCosts) } : {}) };
+      const fields =
+        route === 'anthropic'
+          ? {
+              input_tokens: pick(oddCounts),
+              output_tokens: pick([...oddCounts, 40]),
+              cache_read_input_tokens: pick(oddCounts),
+              ...(random() < 0.5 ? { cost: pick(oddCosts) } : {}),
+            }
+          : {
+              prompt_tokens: pick([...oddCounts, 40]),
+              completion_tokens: pick(oddCounts),
+              prompt_tokens_details: { cached_tokens: pick(oddCounts) },
+              ...(random() < 0.5 ? { cost: pick(oddCosts) } : {}),
+            };
       const stream = random() < 0.5;
       const text = stream
         ? route === 'anthropic'
           ? `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', content: [], usage: fields } })}\n\nevent: message_delta\ndata: ${JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: fields })}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`
           : `data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\ndata: ${JSON.stringify({ choices: [], usage: fields })}\n\ndata: [DONE]\n\n`
-        : JSON.stringify(route === 'anthropic' ? { type: 'message', content: [{ type: 'text', text: 'x' }], usage: fields } : { choices: [{ index: 0, message: { role: 'assistant', content: 'x' } }], usage: fields });
-      const body = route === 'anthropic'
-        ? { model: 'claude-sonnet-4-20250514', max_tokens: 64, stream, messages: [{ role: 'user', content: `odd ${round}` }] }
-        : { model: 'openai/gpt-4o', max_tokens: 64, stream, messages: [{ role: 'user', content: `odd ${round}` }] };
+        : JSON.stringify(
+            route === 'anthropic'
+              ? { type: 'message', content: [{ type: 'text', text: 'x' }], usage: fields }
+              : { choices: [{ index: 0, message: { role: 'assistant', content: 'x' } }], usage: fields },
+          );
+      const body =
+        route === 'anthropic'
+          ? { model: 'claude-sonnet-4-20250514', max_tokens: 64, stream, messages: [{ role: 'user', content: `odd ${round}` }] }
+          : { model: 'openai/gpt-4o', max_tokens: 64, stream, messages: [{ role: 'user', content: `odd ${round}` }] };
       const result = await call({ route, body, behavior: { rawBody: text, pieces: { seed: round, maxBytes: 17 } }, agent: `odd-${round}` });
       const what = `odd round ${round} (${route} ${stream ? 'stream' : 'json'}) ${JSON.stringify(fields)}`;
       assert.equal(result.status, 200, what);
@@ -218,16 +286,28 @@ function streamShape(random: Random) {
 
 function openAIStream(random: Random, options: { lastWithoutBlank: boolean }): Answer {
   const { eol, bom, between } = streamShape(random);
-  const usage = { input: 1 + Math.floor(random() * 5000), output: 1 + Math.floor(random() * 900), cacheRead: random() < 0.5 ? Math.floor(random() * 4000) : 0, cacheWrite: 0 };
+  const usage = {
+    input: 1 + Math.floor(random() * 5000),
+    output: 1 + Math.floor(random() * 900),
+    cacheRead: random() < 0.5 ? Math.floor(random() * 4000) : 0,
+    cacheWrite: 0,
+  };
   const base = { id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o' };
   const withId = random() < 0.2;
-  const event = (data: unknown, index: number) => `${withId ? `id: ${index}${eol}` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}${eol}${eol}`;
+  const event = (data: unknown, index: number) =>
+    `${withId ? `id: ${index}${eol}` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}${eol}${eol}`;
   const blocks: string[] = [];
   blocks.push(event({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], usage: null }, 0));
   const count = Math.floor(random() * 6);
-  for (let i = 0; i < count; i++) blocks.push(between() + event({ ...base, choices: [{ index: 0, delta: { content: pickText(random, 3) }, finish_reason: null }], usage: null }, i + 1));
+  for (let i = 0; i < count; i++)
+    blocks.push(between() + event({ ...base, choices: [{ index: 0, delta: { content: pickText(random, 3) }, finish_reason: null }], usage: null }, i + 1));
   blocks.push(between() + event({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null }, 99));
-  const usageObject = { prompt_tokens: usage.input + usage.cacheRead, completion_tokens: usage.output, total_tokens: usage.input + usage.cacheRead + usage.output, ...(usage.cacheRead ? { prompt_tokens_details: { cached_tokens: usage.cacheRead } } : {}) };
+  const usageObject = {
+    prompt_tokens: usage.input + usage.cacheRead,
+    completion_tokens: usage.output,
+    total_tokens: usage.input + usage.cacheRead + usage.output,
+    ...(usage.cacheRead ? { prompt_tokens_details: { cached_tokens: usage.cacheRead } } : {}),
+  };
   const pad = between();
   const head = bom + blocks.join('') + pad;
   // the final event with its blank line, with one line end only, or with none
@@ -244,10 +324,26 @@ function openAIStream(random: Random, options: { lastWithoutBlank: boolean }): A
 
 function anthropicStream(random: Random): Answer {
   const { eol, bom, between } = streamShape(random);
-  const usage = { input: 1 + Math.floor(random() * 5000), output: 1 + Math.floor(random() * 900), cacheRead: random() < 0.5 ? Math.floor(random() * 4000) : 0, cacheWrite: random() < 0.5 ? Math.floor(random() * 2000) : 0 };
+  const usage = {
+    input: 1 + Math.floor(random() * 5000),
+    output: 1 + Math.floor(random() * 900),
+    cacheRead: random() < 0.5 ? Math.floor(random() * 4000) : 0,
+    cacheWrite: random() < 0.5 ? Math.floor(random() * 2000) : 0,
+  };
   const event = (name: string, data: unknown) => `${between()}event: ${name}${eol}data: ${JSON.stringify(data)}${eol}${eol}`;
   let text = bom;
-  text += event('message_start', { type: 'message_start', message: { id: 'msg_x', type: 'message', role: 'assistant', model: 'claude-sonnet-4-20250514', content: [], stop_reason: null, usage: { input_tokens: usage.input, output_tokens: 1, cache_read_input_tokens: usage.cacheRead, cache_creation_input_tokens: usage.cacheWrite } } });
+  text += event('message_start', {
+    type: 'message_start',
+    message: {
+      id: 'msg_x',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-20250514',
+      content: [],
+      stop_reason: null,
+      usage: { input_tokens: usage.input, output_tokens: 1, cache_read_input_tokens: usage.cacheRead, cache_creation_input_tokens: usage.cacheWrite },
+    },
+  });
   text += event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
   const count = Math.floor(random() * 6);
   for (let i = 0; i < count; i++) {
@@ -256,8 +352,13 @@ function anthropicStream(random: Random): Answer {
   }
   text += event('content_block_stop', { type: 'content_block_stop', index: 0 });
   // message_delta: cumulative output; newer API versions repeat the input side there too
-  const repeatInput = random() < 0.5 ? { input_tokens: usage.input, cache_read_input_tokens: usage.cacheRead, cache_creation_input_tokens: usage.cacheWrite } : {};
-  text += event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output, ...repeatInput } });
+  const repeatInput =
+    random() < 0.5 ? { input_tokens: usage.input, cache_read_input_tokens: usage.cacheRead, cache_creation_input_tokens: usage.cacheWrite } : {};
+  text += event('message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { output_tokens: usage.output, ...repeatInput },
+  });
   const stop = event('message_stop', { type: 'message_stop' });
   text += random() < 0.3 ? stop.slice(0, stop.length - eol.length) : stop;
   return { text, stripped: text, usage };

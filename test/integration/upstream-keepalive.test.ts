@@ -14,7 +14,13 @@ async function startLingeringUpstream(): Promise<{ server: Server; url: string; 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     req.resume();
     req.on('end', () => {
-      const body = JSON.stringify({ id: 'x', object: 'chat.completion', model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+      const body = JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        model: 'gpt-4o',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
@@ -32,7 +38,11 @@ describe('upstream keep-alive bounded by tollgate', () => {
   let upstream: Awaited<ReturnType<typeof startLingeringUpstream>>;
   before(async () => {
     upstream = await startLingeringUpstream();
-    h = await startHarness({ agents: { a: {} }, env: { TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS: '300' }, providerFields: { openai: { base_url: `${upstream.url}/v1` } } });
+    h = await startHarness({
+      agents: { a: {} },
+      env: { TOLLGATE_UPSTREAM_IDLE_TIMEOUT_MS: '300' },
+      providerFields: { openai: { base_url: `${upstream.url}/v1` } },
+    });
   });
   after(async () => {
     await h.close();
@@ -49,11 +59,12 @@ describe('upstream keep-alive bounded by tollgate', () => {
   it('every connection tollgate opened is closed by tollgate once idle past its 300 ms bound, not after ~63 s', async () => {
     const before = upstream.opened.length;
     const closedBefore = upstream.closed();
-    const call = () => fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
-    }).then((response) => response.status);
+    const call = () =>
+      fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+      }).then((response) => response.status);
     assert.deepEqual(await Promise.all([call(), call(), call()]), [200, 200, 200]);
     assert.equal(await call(), 200);
     const ours = upstream.opened.length - before;

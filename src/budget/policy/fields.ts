@@ -162,7 +162,8 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
     if (!Array.isArray(raw)) return fail(problems, field, `must be an array of fractions of the USD limit like [0.5, 0.8, 1], got ${typeName(raw)}`);
     const before = problems.length;
     raw.forEach((value, index) => {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 10) problems.push(`${field}[${index}]: must be a fraction of the USD limit greater than 0 (1 = 100%)`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 10)
+        problems.push(`${field}[${index}]: must be a fraction of the USD limit greater than 0 (1 = 100%)`);
     });
     return problems.length > before ? undefined : [...new Set(raw as number[])].sort((a, b) => a - b);
   },
@@ -176,10 +177,17 @@ const READERS: Readonly<Record<PolicyField, Reader>> = {
     return slash > 0 && slash < model.length - 1 ? model : fail(problems, field, `must be a provider-prefixed model like "openai/gpt-4o-mini", got "${text}"`);
   },
   downgrade_at: (raw, field, problems) => {
-    if (typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0) return fail(problems, field, 'must be a fraction of the USD limit greater than 0, like 0.8');
+    if (typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0)
+      return fail(problems, field, 'must be a fraction of the USD limit greater than 0, like 0.8');
     return raw;
   },
-  session: (raw, field, problems) => readSessionBlock({ raw, field, problems, readers: { usd: readUsd, count: readCount, behavior: readBehavior, duration: parseWindow, maxIdleMs: LEDGER_RETENTION_MS } }),
+  session: (raw, field, problems) =>
+    readSessionBlock({
+      raw,
+      field,
+      problems,
+      readers: { usd: readUsd, count: readCount, behavior: readBehavior, duration: parseWindow, maxIdleMs: LEDGER_RETENTION_MS },
+    }),
   loop: (raw, field, problems) => readLoopBlock({ raw, field, problems, duration: parseWindow }),
   forecast_alert: (raw, field, problems) => (typeof raw === 'boolean' ? raw : fail(problems, field, `must be true or false, got ${typeName(raw)}`)),
   cap_output_tokens: (raw, field, problems) => (typeof raw === 'boolean' ? raw : fail(problems, field, `must be true or false, got ${typeName(raw)}`)),
@@ -221,7 +229,8 @@ export function parsePolicySource(input: { raw: unknown; source: PolicySource; p
     const field = key as PolicyField;
     const problems: string[] = [];
     const parsed = READERS[field](value, `${prefix}${key}`, problems);
-    if (problems.length > 0 || parsed === undefined) invalid.set(field, { field, messages: problems.length > 0 ? problems : [`${prefix}${key}: invalid value`] });
+    if (problems.length > 0 || parsed === undefined)
+      invalid.set(field, { field, messages: problems.length > 0 ? problems : [`${prefix}${key}: invalid value`] });
     else values[key] = parsed;
   }
   return { source, prefix, values: values as Partial<FieldValues>, invalid, fatal: null, warnings };

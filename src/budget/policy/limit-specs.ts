@@ -51,7 +51,14 @@ const METRIC_OF: Readonly<Record<AmountField, Metric>> = {
   max_total_tokens: 'total_tokens',
 };
 
-const SHORT_NAME: Readonly<Record<string, string>> = { usd_micros: 'usd', requests: 'requests', input_tokens: 'input_tokens', output_tokens: 'output_tokens', total_tokens: 'total_tokens', concurrency: 'concurrency' };
+const SHORT_NAME: Readonly<Record<string, string>> = {
+  usd_micros: 'usd',
+  requests: 'requests',
+  input_tokens: 'input_tokens',
+  output_tokens: 'output_tokens',
+  total_tokens: 'total_tokens',
+  concurrency: 'concurrency',
+};
 
 /**
  * The limits one policy (an agent's merged sources, or a shared budget file) sets. Top-level `window` and `behavior`
@@ -80,7 +87,23 @@ export function buildLimits(input: { merged: Merged; scopeBase: string; problems
       problems.push(`${where.source.file}: ${where.prefix}window: is required when ${where.prefix}${topFields.join('/')} is set`);
     } else {
       for (const [field, amount] of Object.entries(topAmounts) as [AmountField, number][]) {
-        specs.push(makeSpec({ scopeBase, models: null, metric: METRIC_OF[field], amount, window: window.text, windowMs: window.ms, fixed: window.fixed ?? null, zone, behavior: topBehavior, alerts, source: originOf(merged, field).source, field, entry: topAmounts }));
+        specs.push(
+          makeSpec({
+            scopeBase,
+            models: null,
+            metric: METRIC_OF[field],
+            amount,
+            window: window.text,
+            windowMs: window.ms,
+            fixed: window.fixed ?? null,
+            zone,
+            behavior: topBehavior,
+            alerts,
+            source: originOf(merged, field).source,
+            field,
+            entry: topAmounts,
+          }),
+        );
       }
     }
   }
@@ -88,11 +111,43 @@ export function buildLimits(input: { merged: Merged; scopeBase: string; problems
     for (const field of AMOUNT_FIELDS) {
       const amount = entry.amounts[field];
       if (amount === undefined) continue;
-      specs.push(makeSpec({ scopeBase, models: entry.models, metric: METRIC_OF[field], amount, window: entry.window, windowMs: entry.windowMs, fixed: entry.fixed ?? null, zone, behavior: entry.behavior ?? topBehavior, alerts, source: originOf(merged, 'limits').source, field: `limits[${index}].${field}`, entry: entry.amounts }));
+      specs.push(
+        makeSpec({
+          scopeBase,
+          models: entry.models,
+          metric: METRIC_OF[field],
+          amount,
+          window: entry.window,
+          windowMs: entry.windowMs,
+          fixed: entry.fixed ?? null,
+          zone,
+          behavior: entry.behavior ?? topBehavior,
+          alerts,
+          source: originOf(merged, 'limits').source,
+          field: `limits[${index}].${field}`,
+          entry: entry.amounts,
+        }),
+      );
     }
   });
   if (fields.max_concurrent !== undefined) {
-    specs.push(makeSpec({ scopeBase, models: null, metric: 'concurrency', amount: fields.max_concurrent, window: '', windowMs: 0, fixed: null, zone, behavior: 'rate_limit', alerts: [], source: originOf(merged, 'max_concurrent').source, field: 'max_concurrent', entry: { max_concurrent: fields.max_concurrent } }));
+    specs.push(
+      makeSpec({
+        scopeBase,
+        models: null,
+        metric: 'concurrency',
+        amount: fields.max_concurrent,
+        window: '',
+        windowMs: 0,
+        fixed: null,
+        zone,
+        behavior: 'rate_limit',
+        alerts: [],
+        source: originOf(merged, 'max_concurrent').source,
+        field: 'max_concurrent',
+        entry: { max_concurrent: fields.max_concurrent },
+      }),
+    );
   }
   return specs;
 }
@@ -107,7 +162,21 @@ export function sessionLimits(merged: Merged, agentId: string): SessionLimits | 
   for (const field of AMOUNT_FIELDS) {
     const amount = session.amounts[field];
     if (amount === undefined) continue;
-    const spec = makeSpec({ scopeBase: `session:${session.idleMs}:${agentId}:`, models: null, metric: METRIC_OF[field], amount, window: 'session', windowMs: session.idleMs, fixed: 'lifetime', zone: 'UTC', behavior, alerts: [], source, field: `session.${field}`, entry: session.amounts });
+    const spec = makeSpec({
+      scopeBase: `session:${session.idleMs}:${agentId}:`,
+      models: null,
+      metric: METRIC_OF[field],
+      amount,
+      window: 'session',
+      windowMs: session.idleMs,
+      fixed: 'lifetime',
+      zone: 'UTC',
+      behavior,
+      alerts: [],
+      source,
+      field: `session.${field}`,
+      entry: session.amounts,
+    });
     specs.push({ ...spec, id: `agent:${agentId}/session/${SHORT_NAME[spec.metric]}` });
   }
   return { header: session.header, idleMs: session.idleMs, specs };
@@ -152,7 +221,12 @@ function makeSpec(input: {
 
 /** `*` matches any run of characters (including `/`), `?` one character; case-insensitive; any glob may match. */
 export function globsToPattern(globs: readonly string[]): RegExp {
-  const alternatives = globs.map((glob) => glob.split('').map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join(''));
+  const alternatives = globs.map((glob) =>
+    glob
+      .split('')
+      .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join(''),
+  );
   return new RegExp(`^(?:${alternatives.join('|')})$`, 'i');
 }
 

@@ -19,7 +19,11 @@ export function mergeSources(sources: readonly ParsedSource[]): Merged {
       const value = parsed.values[field];
       if (problem === undefined && value === undefined) continue;
       origin.set(field, { parsed });
-      if (problem) invalid.set(field, problem.messages.map((message) => `${parsed.source.file}: ${message}`));
+      if (problem)
+        invalid.set(
+          field,
+          problem.messages.map((message) => `${parsed.source.file}: ${message}`),
+        );
       else values[field] = value;
       break;
     }

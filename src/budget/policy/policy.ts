@@ -58,7 +58,14 @@ export type SharedLookup = (name: string) => { readonly parsed: ParsedSource } |
  * sets it wins (null/absent keeps the earlier value; `limits` and `shared` arrays are replaced whole). Sources whose
  * `expires_at` is at or before `now` are skipped. Then validates what is in force and builds the limits.
  */
-export function resolvePolicy(input: { agentId: string; sources: readonly ParsedSource[]; shared: SharedLookup; sharedDir: string | null; now: number; agentTimezone?: string }): PolicyResult {
+export function resolvePolicy(input: {
+  agentId: string;
+  sources: readonly ParsedSource[];
+  shared: SharedLookup;
+  sharedDir: string | null;
+  now: number;
+  agentTimezone?: string;
+}): PolicyResult {
   const { agentId, now } = input;
   const problems: string[] = [];
   const expired: PolicySource[] = [];
@@ -94,7 +101,9 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
     const found = input.shared(name);
     const where = merged.origin.get('shared')!;
     if (!found) {
-      problems.push(`${where.parsed.source.file}: ${where.parsed.prefix}shared[${index}]: no shared budget named "${name}"${input.sharedDir ? ` (expected ${input.sharedDir}/${name}.json)` : ' (CLAW_GOVERNANCE_DIR is not set)'}`);
+      problems.push(
+        `${where.parsed.source.file}: ${where.parsed.prefix}shared[${index}]: no shared budget named "${name}"${input.sharedDir ? ` (expected ${input.sharedDir}/${name}.json)` : ' (CLAW_GOVERNANCE_DIR is not set)'}`,
+      );
       return;
     }
     if (found.parsed.fatal) {
@@ -108,7 +117,19 @@ export function resolvePolicy(input: { agentId: string; sources: readonly Parsed
   // fallback_rates says otherwise), so a model newer than the price table cannot spend past the limit for free
   const limits = uniqueIds([...ownLimits, ...sharedLimits]);
   const unknownCost = fields.unknown_cost ?? (limits.some((spec) => spec.metric === 'usd_micros') ? 'estimate' : 'count_zero');
-  for (const field of ['shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'cap_output_tokens', 'session', 'loop', 'forecast_alert'] as const) reportInvalid(merged, field, problems);
+  for (const field of [
+    'shared',
+    'unknown_cost',
+    'fallback_rates',
+    'alerts',
+    'downgrade_to',
+    'downgrade_at',
+    'cap_output_tokens',
+    'session',
+    'loop',
+    'forecast_alert',
+  ] as const)
+    reportInvalid(merged, field, problems);
   if (problems.length > 0) return unavailable(agentId, problems, validUntil);
 
   const sources: Partial<Record<PolicyField, PolicySource>> = {};

@@ -172,16 +172,24 @@ export class PolicyStore {
   }
 
   listShared(): SharedBudgetInfo[] {
-    return [...this.#shared.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, loaded]) => {
-      const problems = sourceProblems(loaded.parsed);
-      const probe = resolvePolicy({ agentId: '_', sources: [emptySharedUser(name)], shared: (wanted) => (wanted === name ? loaded : null), sharedDir: null, now: 0 });
-      return {
-        name,
-        file: loaded.parsed.source.file,
-        problems: probe.kind === 'unavailable' ? probe.problems.map((line) => stripFile(line, loaded.parsed.source.file)) : problems,
-        limits: probe.kind === 'policy' ? probe.limits : [],
-      };
-    });
+    return [...this.#shared.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, loaded]) => {
+        const problems = sourceProblems(loaded.parsed);
+        const probe = resolvePolicy({
+          agentId: '_',
+          sources: [emptySharedUser(name)],
+          shared: (wanted) => (wanted === name ? loaded : null),
+          sharedDir: null,
+          now: 0,
+        });
+        return {
+          name,
+          file: loaded.parsed.source.file,
+          problems: probe.kind === 'unavailable' ? probe.problems.map((line) => stripFile(line, loaded.parsed.source.file)) : problems,
+          limits: probe.kind === 'policy' ? probe.limits : [],
+        };
+      });
   }
 
   /** `$CLAW_GOVERNANCE_DIR/<agent>/budget.json`, or null when the directory is unset or the id is not a plain name. */
@@ -241,7 +249,11 @@ export class PolicyStore {
   #agentSources(agent: Agent, governance: ParsedSource | null = this.#governance.get(agent.id)?.parsed ?? null): ParsedSource[] {
     const sources = [parsePolicySource({ raw: agent.metadataBudget, source: { kind: 'metadata', file: join(agent.dir, 'metadata.json') }, prefix: 'budget.' })];
     const overrideSource: PolicySource = { kind: 'context_override', file: join(agent.dir, CONTEXT_OVERRIDE_FILE) };
-    sources.push(agent.contextOverrideError ? unusableSource(overrideSource, agent.contextOverrideError) : parsePolicySource({ raw: agent.contextOverride, source: overrideSource }));
+    sources.push(
+      agent.contextOverrideError
+        ? unusableSource(overrideSource, agent.contextOverrideError)
+        : parsePolicySource({ raw: agent.contextOverride, source: overrideSource }),
+    );
     if (governance) sources.push(governance);
     return sources;
   }

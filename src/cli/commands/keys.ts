@@ -50,10 +50,18 @@ export function registerKeys(program: Command): void {
     .option('--secret <secret>', 'the provider key')
     .action(async (provider: string, flags: Flags & { label?: string; secret?: string }) => {
       const secret = flags.secret ?? (await readStdin()).trim();
-      process.exitCode = await change(flags, { method: 'POST', path: `/api/providers/${encodeURIComponent(provider)}/keys`, body: { label: flags.label ?? '', secret } }, `key added to ${provider}`);
+      process.exitCode = await change(
+        flags,
+        { method: 'POST', path: `/api/providers/${encodeURIComponent(provider)}/keys`, body: { label: flags.label ?? '', secret } },
+        `key added to ${provider}`,
+      );
     });
   for (const action of ['activate', 'disable', 'delete'] as const) {
-    const what = { activate: 'make the key ready and active (revives a dead or disabled key)', disable: 'stop using the key', delete: 'remove the key from the pool and providers.json' }[action];
+    const what = {
+      activate: 'make the key ready and active (revives a dead or disabled key)',
+      disable: 'stop using the key',
+      delete: 'remove the key from the pool and providers.json',
+    }[action];
     withConnection(keys.command(`${action} <provider> <key-id>`))
       .description(what)
       .action(async (provider: string, keyId: string, flags: Flags) => {
@@ -93,7 +101,15 @@ function listText(providers: ProviderRow[], style: Style): string {
         String(key.requests),
         `$${Number(key.spend_usd).toFixed(4)}`,
       ]);
-      const columns = [{ header: 'KEY' }, { header: 'LABEL' }, { header: 'SECRET' }, { header: 'STATE' }, { header: 'LAST ERROR' }, { header: 'REQUESTS', align: 'right' as const }, { header: 'SPEND', align: 'right' as const }];
+      const columns = [
+        { header: 'KEY' },
+        { header: 'LABEL' },
+        { header: 'SECRET' },
+        { header: 'STATE' },
+        { header: 'LAST ERROR' },
+        { header: 'REQUESTS', align: 'right' as const },
+        { header: 'SPEND', align: 'right' as const },
+      ];
       return `${head}\n${rows.length ? renderTable({ columns, rows, style, indent: '  ' }) : '  (no keys)'}`;
     })
     .join('\n\n')}\n`;
@@ -101,7 +117,8 @@ function listText(providers: ProviderRow[], style: Style): string {
 
 function stateText(key: KeyRow, style: Style, now: number): string {
   if (key.state === 'ready') return style.green('ready');
-  if (key.state === 'cooldown') return style.tone('warn', `cooldown ${Math.ceil(Number(key.cooldown_remaining_ms ?? Date.parse(key.cooldown_until ?? '') - now) / 1000)}s`);
+  if (key.state === 'cooldown')
+    return style.tone('warn', `cooldown ${Math.ceil(Number(key.cooldown_remaining_ms ?? Date.parse(key.cooldown_until ?? '') - now) / 1000)}s`);
   if (key.state === 'dead') return style.red('dead');
   return style.dim(key.state);
 }

@@ -33,7 +33,9 @@ export function registerLedger(program: Command): void {
         return;
       }
       if (config.ledger.kind !== 'redis') {
-        process.stderr.write('tollgate: ledger reseed needs TOLLGATE_LEDGER=redis (the embedded ledger rebuilds itself from history when its journal is missing)\n');
+        process.stderr.write(
+          'tollgate: ledger reseed needs TOLLGATE_LEDGER=redis (the embedded ledger rebuilds itself from history when its journal is missing)\n',
+        );
         process.exitCode = 2;
         return;
       }
@@ -56,7 +58,10 @@ export function registerLedger(program: Command): void {
           marker: `tollgate ledger reseed on ${hostname()} pid ${process.pid} at ${new Date().toISOString()}`,
         });
         if (flags.json) process.stdout.write(jsonText(result));
-        else if (result.done) process.stdout.write(`re-seeded ${result.records} history entries (${result.live} already recorded live, ${result.expired} past retention, ${result.skipped} skipped)\n`);
+        else if (result.done)
+          process.stdout.write(
+            `re-seeded ${result.records} history entries (${result.live} already recorded live, ${result.expired} past retention, ${result.skipped} skipped)\n`,
+          );
         else process.stdout.write(`not re-seeded: ${result.reason}\n`);
         process.exitCode = result.done ? 0 : 1;
       } finally {

@@ -151,9 +151,16 @@ function describePolicy(policy: Record<string, any> | undefined): string {
     policy.limit_usd !== undefined && policy.limit_usd !== null ? formatUsd(policy.limit_usd) : null,
     policy.max_requests ? `${policy.max_requests} requests` : null,
     policy.max_total_tokens ? `${policy.max_total_tokens} tokens` : null,
-  ].filter(Boolean).join(' and ');
-  const parts = [amounts ? `${amounts}${policy.window ? ` per ${policy.window}` : ''}` : null, policy.behavior ?? null, policy.reason ? `"${policy.reason}"` : null,
-    policy.set_by ? `by ${policy.set_by}` : null, policy.expires_at ? `until ${policy.expires_at}` : null];
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  const parts = [
+    amounts ? `${amounts}${policy.window ? ` per ${policy.window}` : ''}` : null,
+    policy.behavior ?? null,
+    policy.reason ? `"${policy.reason}"` : null,
+    policy.set_by ? `by ${policy.set_by}` : null,
+    policy.expires_at ? `until ${policy.expires_at}` : null,
+  ];
   return parts.filter(Boolean).join(' · ');
 }
 

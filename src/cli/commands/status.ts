@@ -40,7 +40,10 @@ async function runStatus(options: StatusOptions): Promise<number> {
   const target = resolveAdminTarget({ url: options.url, token: options.token, env });
   try {
     const [summary, agents, shared] = await Promise.all([
-      adminRequest(target, { path: '/api/summary', expect: (value) => typeof value.totals === 'object' && value.totals !== null && typeof value.last_24h === 'object' }),
+      adminRequest(target, {
+        path: '/api/summary',
+        expect: (value) => typeof value.totals === 'object' && value.totals !== null && typeof value.last_24h === 'object',
+      }),
       adminRequest(target, { path: '/api/agents', expect: (value) => Array.isArray(value.agents) }),
       adminRequest(target, { path: '/api/shared', expect: (value) => Array.isArray(value.shared) }),
     ]);
@@ -48,7 +51,9 @@ async function runStatus(options: StatusOptions): Promise<number> {
     if (options.json) {
       process.stdout.write(jsonText({ source: 'api', url: target.url, summary, agents: agents.agents, shared: shared.shared }));
     } else {
-      process.stdout.write(renderLiveStatus({ status: { url: target.url, summary, agents: agents.agents, shared: shared.shared }, style, now: Date.now(), fetchedAt }));
+      process.stdout.write(
+        renderLiveStatus({ status: { url: target.url, summary, agents: agents.agents, shared: shared.shared }, style, now: Date.now(), fetchedAt }),
+      );
     }
     return 0;
   } catch (error) {

@@ -43,9 +43,11 @@ export function renderReport(report: ValidationReport, style: Style): string {
   const errors = report.findings.filter((finding) => finding.severity === 'error').length;
   const warnings = report.findings.length - errors;
   if (report.findings.length > 0) lines.push('');
-  lines.push(errors === 0
-    ? style.green(`ok${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ': no problems found'}`)
-    : style.red(`${errors} problem${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`));
+  lines.push(
+    errors === 0
+      ? style.green(`ok${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ': no problems found'}`)
+      : style.red(`${errors} problem${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`),
+  );
   return `${lines.join('\n')}\n`;
 }
 

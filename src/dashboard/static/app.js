@@ -46,9 +46,7 @@ const liveFeed = new LiveFeed({
 const feedList = h('ul', { class: 'feed', id: 'feed-list' });
 const feedCounts = h('span', { class: 'counts' });
 const feedTitle = h('h2', {}, 'Interventions');
-const feedCard = h('div', {},
-  h('div', { class: 'feed-head' }, feedTitle, feedCounts),
-  h('div', { class: 'card' }, feedList));
+const feedCard = h('div', {}, h('div', { class: 'feed-head' }, feedTitle, feedCounts), h('div', { class: 'card' }, feedList));
 
 async function refresh() {
   if (state.refreshing) {
@@ -77,7 +75,10 @@ async function render() {
   const route = state.route;
   if (route.page === 'agent' && !isAgentId(route.id)) {
     document.title = 'tollgate';
-    replace(view, h('div', { class: 'card empty', id: 'not-found' }, h('a', { class: 'crumb', href: '#/' }, '← All agents'), h('p', {}, 'No agent has that name.')));
+    replace(
+      view,
+      h('div', { class: 'card empty', id: 'not-found' }, h('a', { class: 'crumb', href: '#/' }, '← All agents'), h('p', {}, 'No agent has that name.')),
+    );
   } else if (route.page === 'agent') {
     const [detail, summary] = await Promise.all([getJson(`/api/agents/${encodeURIComponent(route.id)}`), getJson('/api/summary')]);
     if (!state.chartWindow || state.chartWindow.agent !== route.id) state.chartWindow = { agent: route.id, ...defaultChartWindow(detail.agent) };
@@ -86,21 +87,36 @@ async function render() {
     state.fetchedAt = Date.now();
     updateTopbar(summary);
     document.title = `${route.id} · tollgate`;
-    replace(view, renderAgent({
-      detail, history, chartWindow: state.chartWindow, fetchedAt: state.fetchedAt,
-      onWindow: (window) => {
-        state.chartWindow = { agent: route.id, ...window };
-        void refresh();
-      },
-    }), h('section', {}, feedCard));
+    replace(
+      view,
+      renderAgent({
+        detail,
+        history,
+        chartWindow: state.chartWindow,
+        fetchedAt: state.fetchedAt,
+        onWindow: (window) => {
+          state.chartWindow = { agent: route.id, ...window };
+          void refresh();
+        },
+      }),
+      h('section', {}, feedCard),
+    );
   } else {
-    const [summary, agents, shared, providers] = await Promise.all([getJson('/api/summary'), getJson('/api/agents'), getJson('/api/shared'), getJson('/api/providers').catch(() => ({ providers: null }))]);
+    const [summary, agents, shared, providers] = await Promise.all([
+      getJson('/api/summary'),
+      getJson('/api/agents'),
+      getJson('/api/shared'),
+      getJson('/api/providers').catch(() => ({ providers: null })),
+    ]);
     if (route !== state.route) return;
     state.fetchedAt = Date.now();
     updateTopbar(summary);
     document.title = summary.pod ? `${clip(visibleText(summary.pod), 60)} · tollgate` : 'tollgate';
-    replace(view, renderOverview({ summary, agents: agents.agents, shared: shared.shared, fetchedAt: state.fetchedAt, feed: feedCard }),
-      providers.providers ? renderProviders({ providers: providers.providers, fetchedAt: state.fetchedAt }) : null);
+    replace(
+      view,
+      renderOverview({ summary, agents: agents.agents, shared: shared.shared, fetchedAt: state.fetchedAt, feed: feedCard }),
+      providers.providers ? renderProviders({ providers: providers.providers, fetchedAt: state.fetchedAt }) : null,
+    );
   }
   renderFeed();
   view.dataset.loadedAt = String(state.fetchedAt);
@@ -167,7 +183,8 @@ function renderFeed() {
   const items = shown.map(({ event, fresh }) => feedItem(event, { fresh })).filter(Boolean);
   for (const item of state.feedEvents) item.fresh = false;
   feedTitle.textContent = only === null ? 'Interventions' : `Interventions for ${only}`;
-  if (items.length === 0) replace(feedList, h('li', { class: 'empty' }, 'No interventions yet: blocks, alerts, downgrades and overrides appear here as they happen.'));
+  if (items.length === 0)
+    replace(feedList, h('li', { class: 'empty' }, 'No interventions yet: blocks, alerts, downgrades and overrides appear here as they happen.'));
   else replace(feedList, items);
   const blocks = shown.filter(({ event }) => describeEvent(event)?.kind === 'block').length;
   feedCounts.textContent = `${shown.length} shown${blocks ? ` · ${blocks} blocked` : ''}`;
@@ -200,10 +217,13 @@ function scheduleRefresh() {
   const now = Date.now();
   state.refreshDue ??= now + Math.min(POLL_LIVE_MS, Math.max(REFRESH_MAX_WAIT_MS, REFRESH_DUTY_FACTOR * state.refreshTookMs));
   clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(() => {
-    state.refreshDue = null;
-    void refresh();
-  }, Math.max(0, Math.min(REFRESH_DEBOUNCE_MS, state.refreshDue - now)));
+  state.refreshTimer = setTimeout(
+    () => {
+      state.refreshDue = null;
+      void refresh();
+    },
+    Math.max(0, Math.min(REFRESH_DEBOUNCE_MS, state.refreshDue - now)),
+  );
 }
 
 // ---- countdowns and the "updated" clock ----

@@ -29,7 +29,13 @@ export function spendChart({ entries, windowMs, now, limitMicros = null, width =
   const x = (at) => left + ((at - start) / windowMs) * plotWidth;
   const y = (micros) => PAD.top + plotHeight - (micros / top) * plotHeight;
 
-  const svg = s('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `spend over the last window: ${formatUsdMicros(total)}`, data: { total, calls: points.length } });
+  const svg = s('svg', {
+    class: 'chart',
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': `spend over the last window: ${formatUsdMicros(total)}`,
+    data: { total, calls: points.length },
+  });
   for (let i = 0; i <= 4; i++) {
     const value = (top / 4) * i;
     svg.append(s('line', { class: 'grid', x1: left, x2: width - PAD.right, y1: y(value), y2: y(value) }));
@@ -37,7 +43,13 @@ export function spendChart({ entries, windowMs, now, limitMicros = null, width =
   }
   for (let i = 0; i <= 4; i++) {
     const at = start + (windowMs / 4) * i;
-    svg.append(s('text', { class: 'axis', x: x(at), y: height - 8, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, i === 4 ? 'now' : timeLabel(at, windowMs)));
+    svg.append(
+      s(
+        'text',
+        { class: 'axis', x: x(at), y: height - 8, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' },
+        i === 4 ? 'now' : timeLabel(at, windowMs),
+      ),
+    );
   }
   if (points.length > 0) {
     let path = `M${x(start)},${y(0)}`;
@@ -60,7 +72,9 @@ export function spendChart({ entries, windowMs, now, limitMicros = null, width =
   }
   if (showLimit) {
     svg.append(s('line', { class: 'limit', x1: left, x2: width - PAD.right, y1: y(limitMicros), y2: y(limitMicros) }));
-    svg.append(s('text', { class: 'limit-label', x: width - PAD.right - 4, y: y(limitMicros) - 6, 'text-anchor': 'end' }, `limit ${formatUsdMicros(limitMicros)}`));
+    svg.append(
+      s('text', { class: 'limit-label', x: width - PAD.right - 4, y: y(limitMicros) - 6, 'text-anchor': 'end' }, `limit ${formatUsdMicros(limitMicros)}`),
+    );
   }
   return svg;
 }

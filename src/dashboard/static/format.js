@@ -20,7 +20,12 @@ export function formatTokens(value) {
   return `${GROUPED.format(Math.round(value / 1e12))}T`;
 }
 
-const TOKEN_UNITS = [['k', 1e3, 1], ['M', 1e6, 2], ['B', 1e9, 2], ['T', 1e12, 2]];
+const TOKEN_UNITS = [
+  ['k', 1e3, 1],
+  ['M', 1e6, 2],
+  ['B', 1e9, 2],
+  ['T', 1e12, 2],
+];
 
 /**
  * Integer micro-dollars as dollars with sensible precision: $0 · $0.0042 · $0.125 · $4.20 · $1,234.50 · $12,345.
@@ -62,14 +67,16 @@ export function formatMetric(metric, value) {
 
 /** The short name of a metric for labels: $ · requests · input tokens · ... */
 export function metricLabel(metric) {
-  return {
-    usd_micros: 'spend',
-    requests: 'requests',
-    input_tokens: 'input tokens',
-    output_tokens: 'output tokens',
-    total_tokens: 'tokens',
-    concurrency: 'in flight',
-  }[metric] ?? metric;
+  return (
+    {
+      usd_micros: 'spend',
+      requests: 'requests',
+      input_tokens: 'input tokens',
+      output_tokens: 'output tokens',
+      total_tokens: 'tokens',
+      concurrency: 'in flight',
+    }[metric] ?? metric
+  );
 }
 
 /** A duration as the two largest units: 45s · 3m 05s · 1h 21m · 2d 4h. Zero or less is "now". */

@@ -24,5 +24,9 @@ export function untrusted(value, { max = 120, tag = 'bdi', props = {} } = {}) {
   if (value === null || value === undefined || value === '') return null;
   const text = visibleText(value);
   const shown = clip(text, max);
-  return h(tag, { ...props, class: props.class ? `untrusted ${props.class}` : 'untrusted', title: shown === text ? props.title ?? null : clip(text, TITLE_MAX) }, shown);
+  return h(
+    tag,
+    { ...props, class: props.class ? `untrusted ${props.class}` : 'untrusted', title: shown === text ? (props.title ?? null) : clip(text, TITLE_MAX) },
+    shown,
+  );
 }

@@ -133,7 +133,9 @@ export class Journal implements JournalSink {
     const compaction = options.compaction;
     if (compaction && compaction.everyMs > 0) {
       this.compactionTimer = setInterval(() => {
-        this.compact({ retentionMs: compaction.retentionMs, now: compaction.now, snapshot: compaction.snapshot }).catch((error: Error) => compaction.onError?.(error));
+        this.compact({ retentionMs: compaction.retentionMs, now: compaction.now, snapshot: compaction.snapshot }).catch((error: Error) =>
+          compaction.onError?.(error),
+        );
       }, compaction.everyMs);
       this.compactionTimer.unref();
     }

@@ -18,7 +18,8 @@ function wireCheck(check: LimitCheck): WireCheck {
   if (check.lifetime) return [check.scope, column, 1, check.limit, 2];
   if (check.period) {
     const { since, until } = check.period;
-    if (!Number.isSafeInteger(since) || !Number.isSafeInteger(until) || until <= since) throw new TypeError(`ledger: period of ${check.id} must be whole ms, since before until`);
+    if (!Number.isSafeInteger(since) || !Number.isSafeInteger(until) || until <= since)
+      throw new TypeError(`ledger: period of ${check.id} must be whole ms, since before until`);
     return [check.scope, column, 1, check.limit, 1, since, until];
   }
   if (!Number.isSafeInteger(check.windowMs) || check.windowMs <= 0) throw new TypeError(`ledger: windowMs of ${check.id} must be a positive integer`);
@@ -77,7 +78,6 @@ export function recordPayload(entries: readonly RecordEntry[]): string {
   return JSON.stringify({ entries: wire });
 }
 
-
 /** Standings from the triples (used, reserved, resetMs) starting at `offset` of a script reply. */
 export function decodeStandings(checks: readonly LimitCheck[], reply: readonly number[], offset = 0): LimitStanding[] {
   if (reply.length !== offset + checks.length * 3) throw new Error('redis ledger: unexpected script reply');
@@ -107,7 +107,6 @@ export function decodeReserve(input: ReserveInput, row: AmountRow, reply: readon
   const retry = Number(reply[2]);
   return { admitted: false, blocked, retryAfterMs: retry < 0 ? null : retry, standings };
 }
-
 
 /** The scripts answer -1 for "nothing in the window". */
 function resetOrNull(reset: number): number | null {

@@ -50,13 +50,16 @@ export class RedisConnection {
     if (options.cluster) {
       const seeds = parseSeeds(options.url);
       this.target = seeds.map((seed) => `${seed.host}:${seed.port}`).join(',');
-      this.client = new Cluster(seeds.map(({ host, port }) => ({ host, port }) as ClusterNode), {
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        enableAutoPipelining: true,
-        clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
-        redisOptions: { ...common, username: seeds[0].username, password: seeds[0].password, tls: seeds[0].tls ? {} : undefined },
-      });
+      this.client = new Cluster(
+        seeds.map(({ host, port }) => ({ host, port }) as ClusterNode),
+        {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          enableAutoPipelining: true,
+          clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+          redisOptions: { ...common, username: seeds[0].username, password: seeds[0].password, tls: seeds[0].tls ? {} : undefined },
+        },
+      );
     } else {
       const parsed = new URL(options.url);
       if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new TypeError('redis ledger: the URL must start with redis:// or rediss://');
@@ -98,7 +101,8 @@ export class RedisConnection {
    */
   failure(error: unknown): Error {
     const message = safeMessage(error as Error);
-    if (message.startsWith('TOLLGATE_LATE')) return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): ${message.replace(/^TOLLGATE_\w+ /, '')}`);
+    if (message.startsWith('TOLLGATE_LATE'))
+      return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     if (message.startsWith('TOLLGATE_')) return new Error(`redis ledger: ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     // ioredis refused to send it (the connection went down between our check and the call): nothing ran
     if (message.includes('enableOfflineQueue')) return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): not connected`);

@@ -111,7 +111,6 @@ export class RedisSharedState implements SharedState {
     const subscribed = this.subscriber.subscribe(this.channel).catch(() => {});
     await this.connection.start();
     if (this.connection.isUp) await subscribed; // Redis down at start-up: the subscription comes when it does
-
   }
 
   private notify(key: string): void {

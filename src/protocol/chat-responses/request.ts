@@ -5,7 +5,18 @@ import type { ResponsesAdapterSettings } from './settings.ts';
 import type { AdaptedRequest } from './eligible.ts';
 
 /** Copied verbatim when present. */
-const SHARED_FIELDS = ['model', 'temperature', 'top_p', 'parallel_tool_calls', 'metadata', 'user', 'safety_identifier', 'prompt_cache_key', 'prompt_cache_retention', 'service_tier'];
+const SHARED_FIELDS = [
+  'model',
+  'temperature',
+  'top_p',
+  'parallel_tool_calls',
+  'metadata',
+  'user',
+  'safety_identifier',
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'service_tier',
+];
 const EFFORTS = new Set(['none', 'minimal', 'low', 'medium', 'high']);
 
 /**
@@ -77,7 +88,11 @@ function messagesToInput(messages: readonly unknown[]): unknown[] {
     if (!isRecord(message)) continue;
     const role = message.role;
     if (role === 'tool' || role === 'function') {
-      input.push({ type: 'function_call_output', call_id: typeof message.tool_call_id === 'string' ? message.tool_call_id : '', output: toolOutput(message.content) });
+      input.push({
+        type: 'function_call_output',
+        call_id: typeof message.tool_call_id === 'string' ? message.tool_call_id : '',
+        output: toolOutput(message.content),
+      });
       continue;
     }
     const item: Record<string, unknown> = { role, content: contentToResponses(message.content, role === 'assistant') };

@@ -17,12 +17,14 @@ export function usageFromOpenAIUsageObject(raw: unknown): Usage | null {
   if (!isRecord(raw)) return null;
   const prompt = tokenCount(raw.prompt_tokens) ?? tokenCount(raw.input_tokens);
   const completion = tokenCount(raw.completion_tokens) ?? tokenCount(raw.output_tokens);
-  const details = isRecord(raw.prompt_tokens_details) ? raw.prompt_tokens_details
-    : isRecord(raw.input_tokens_details) ? raw.input_tokens_details : undefined;
+  const details = isRecord(raw.prompt_tokens_details) ? raw.prompt_tokens_details : isRecord(raw.input_tokens_details) ? raw.input_tokens_details : undefined;
   const cacheRead = details && tokenCount(details.cached_tokens);
   const cacheWrite = details && tokenCount(details.cache_write_tokens);
-  const outputDetails = isRecord(raw.completion_tokens_details) ? raw.completion_tokens_details
-    : isRecord(raw.output_tokens_details) ? raw.output_tokens_details : undefined;
+  const outputDetails = isRecord(raw.completion_tokens_details)
+    ? raw.completion_tokens_details
+    : isRecord(raw.output_tokens_details)
+      ? raw.output_tokens_details
+      : undefined;
   const reasoning = outputDetails && tokenCount(outputDetails.reasoning_tokens);
   const cost = usdAmount(raw.cost);
   if (prompt === undefined && completion === undefined && cacheRead === undefined && cacheWrite === undefined && cost === undefined) return null;

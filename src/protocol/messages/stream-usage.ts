@@ -88,8 +88,11 @@ export class AnthropicStreamUsage {
       ...pickMax('outputTokens', before, report),
       ...pickMax('cacheReadTokens', before, report),
       ...pickMax('cacheWriteTokens', before, report),
-      ...(report.reportedCostUsd !== undefined ? { reportedCostUsd: report.reportedCostUsd }
-        : before.reportedCostUsd !== undefined ? { reportedCostUsd: before.reportedCostUsd } : {}),
+      ...(report.reportedCostUsd !== undefined
+        ? { reportedCostUsd: report.reportedCostUsd }
+        : before.reportedCostUsd !== undefined
+          ? { reportedCostUsd: before.reportedCostUsd }
+          : {}),
     };
   }
 }

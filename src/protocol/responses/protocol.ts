@@ -24,7 +24,8 @@ export const responses: Protocol = {
   generatedPart: (answer) => answer.output,
   pendingAnswer: (answer) => answer.status === 'queued' || answer.status === 'in_progress',
   /** `input` is a string (one message) or a list of items; `instructions` is one more. */
-  promptMessages: (body) => (Array.isArray(body.input) ? body.input.length : body.input === undefined ? 0 : 1) + (typeof body.instructions === 'string' ? 1 : 0),
+  promptMessages: (body) =>
+    (Array.isArray(body.input) ? body.input.length : body.input === undefined ? 0 : 1) + (typeof body.instructions === 'string' ? 1 : 0),
   errorBody: responsesErrorBody,
   streamErrorEvent: responsesStreamErrorEvent,
 };

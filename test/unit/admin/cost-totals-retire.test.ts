@@ -8,7 +8,21 @@ import { EventBus } from '../../../src/observability/events.ts';
 import { rawEvent } from '../../helpers/raw-event.ts';
 
 function call(bus: EventBus, agent: string, model = 'gpt-4o'): void {
-  bus.emit(rawEvent({ type: 'response', claw_id: agent, model: `openai/${model}`, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: model, status_code: 200, tokens_in: 10, tokens_out: 5, cost_micros: 100 }));
+  bus.emit(
+    rawEvent({
+      type: 'response',
+      claw_id: agent,
+      model: `openai/${model}`,
+      intervention: null,
+      path: '/v1/chat/completions',
+      provider: 'openai',
+      upstream_model: model,
+      status_code: 200,
+      tokens_in: 10,
+      tokens_out: 5,
+      cost_micros: 100,
+    }),
+  );
 }
 
 function scanOf(entries: HistoryEntry[]) {
@@ -19,8 +33,17 @@ function scanOf(entries: HistoryEntry[]) {
 
 function historyEntry(agent: string): HistoryEntry {
   return {
-    version: 1, id: `hist1_${agent}`, ts: '2026-03-01T11:00:00Z', claw_id: agent, path: '/v1/chat/completions', requested_model: 'openai/gpt-4o',
-    effective_provider: 'openai', effective_model: 'gpt-4o', status_code: 200, stream: false, response: { format: 'json', json: {} },
+    version: 1,
+    id: `hist1_${agent}`,
+    ts: '2026-03-01T11:00:00Z',
+    claw_id: agent,
+    path: '/v1/chat/completions',
+    requested_model: 'openai/gpt-4o',
+    effective_provider: 'openai',
+    effective_model: 'gpt-4o',
+    status_code: 200,
+    stream: false,
+    response: { format: 'json', json: {} },
     usage: { prompt_tokens: 10, completion_tokens: 5, cost_micros: 100, reported_cost_usd: 0.0001 },
   };
 }
@@ -40,8 +63,18 @@ test('3,000 agents created, called and deleted: their rows go, the grand totals 
       totals.retireDeparted();
     }
     totals.retireDeparted();
-    assert.deepEqual(totals.agents().map((agent) => agent.agent), ['keeper']);
-    assert.deepEqual(totals.retired(), { costMicros: 300_000, requests: 3000, pricedRequests: 3000, unpricedRequests: 0, inputTokens: 30_000, outputTokens: 15_000 });
+    assert.deepEqual(
+      totals.agents().map((agent) => agent.agent),
+      ['keeper'],
+    );
+    assert.deepEqual(totals.retired(), {
+      costMicros: 300_000,
+      requests: 3000,
+      pricedRequests: 3000,
+      unpricedRequests: 0,
+      inputTokens: 30_000,
+      outputTokens: 15_000,
+    });
     const body = costsApiBody(totals.agents(), totals.retired()) as { total_requests: number; total_cost_usd: number; agents: Record<string, unknown> };
     assert.equal(body.total_requests, 3001);
     assert.equal(body.total_cost_usd, 0.3001);
@@ -54,10 +87,19 @@ test('3,000 agents created, called and deleted: their rows go, the grand totals 
 test('an agent missing from one check only keeps its row; history of agents gone at start is seeded into the retired sum', async () => {
   const bus = new EventBus();
   const live = new Set<string>(['flaky', 'present']);
-  const totals = new CostTotals({ bus, historyDir: '/unused', scanHistory: scanOf([historyEntry('present'), historyEntry('deleted-long-ago')]), isAgent: (id) => live.has(id), now: () => Date.parse('2026-03-01T12:00:00Z') });
+  const totals = new CostTotals({
+    bus,
+    historyDir: '/unused',
+    scanHistory: scanOf([historyEntry('present'), historyEntry('deleted-long-ago')]),
+    isAgent: (id) => live.has(id),
+    now: () => Date.parse('2026-03-01T12:00:00Z'),
+  });
   await totals.start();
   try {
-    assert.deepEqual(totals.agents().map((agent) => agent.agent), ['present']);
+    assert.deepEqual(
+      totals.agents().map((agent) => agent.agent),
+      ['present'],
+    );
     assert.equal(totals.retired().requests, 1);
     call(bus, 'flaky');
     live.delete('flaky');

@@ -9,7 +9,16 @@ import { rawEvent } from '../../helpers/raw-event.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 
-function entry(fields: { ts: string; agent?: string; requestId?: string; prompt?: number; completion?: number; costMicros?: number; reportedUsd?: number; model?: string }): HistoryEntry {
+function entry(fields: {
+  ts: string;
+  agent?: string;
+  requestId?: string;
+  prompt?: number;
+  completion?: number;
+  costMicros?: number;
+  reportedUsd?: number;
+  model?: string;
+}): HistoryEntry {
   return {
     version: 1,
     id: `hist1_${fields.ts}`,
@@ -83,7 +92,10 @@ describe('CostTotals', () => {
     assert.equal(a.requests, 3);
     assert.equal(a.costMicros, 150);
     assert.equal(a.unpricedRequests, 1);
-    assert.deepEqual(a.models.map((m) => `${m.provider}/${m.model}:${m.requests}:${m.inputTokens}`), ['openai/gpt-4o:2:20', 'openai/mystery:1:3']);
+    assert.deepEqual(
+      a.models.map((m) => `${m.provider}/${m.model}:${m.requests}:${m.inputTokens}`),
+      ['openai/gpt-4o:2:20', 'openai/mystery:1:3'],
+    );
     totals.stop();
   });
 
@@ -147,10 +159,24 @@ describe('CostTotals', () => {
   });
 
   it('turns events and entries into records: cache tokens are input, unknown price is null, cllama USD is converted', () => {
-    assert.deepEqual(recordFromEvent(responseEvent({ tokensIn: 5, cached: 2, tokensOut: 1 }) as never), { agent: 'a', provider: 'openai', model: 'gpt-4o', inputTokens: 7, outputTokens: 1, costMicros: null });
+    assert.deepEqual(recordFromEvent(responseEvent({ tokensIn: 5, cached: 2, tokensOut: 1 }) as never), {
+      agent: 'a',
+      provider: 'openai',
+      model: 'gpt-4o',
+      inputTokens: 7,
+      outputTokens: 1,
+      costMicros: null,
+    });
     assert.equal(recordFromEvent({ ...responseEvent({}), type: 'response', ts: '' } as never), null, 'no usage at all');
     assert.equal(recordFromEvent({ ...responseEvent({ tokensIn: 1 }), type: 'intervention', ts: '' } as never), null);
-    assert.deepEqual(recordFromEntry(entry({ ts: '2026-03-01T11:00:00Z', reportedUsd: 0.5 })), { agent: 'a', provider: 'openai', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, costMicros: 500_000 });
+    assert.deepEqual(recordFromEntry(entry({ ts: '2026-03-01T11:00:00Z', reportedUsd: 0.5 })), {
+      agent: 'a',
+      provider: 'openai',
+      model: 'gpt-4o',
+      inputTokens: 0,
+      outputTokens: 0,
+      costMicros: 500_000,
+    });
     assert.equal(recordFromEntry(entry({ ts: '2026-03-01T11:00:00Z' })), null);
   });
 });
@@ -171,8 +197,15 @@ describe('/costs/api body', () => {
     const body = costsApiBody(totals.agents()) as { total_cost_usd: number; agents: Record<string, { models: { model: string; pricing_status: string }[] }> };
     assert.equal(body.total_cost_usd, 0.300003, 'no float drift: 0.100001 + 0.200002');
     assert.deepEqual(Object.keys(body.agents), ['amy', 'zed']);
-    assert.deepEqual(body.agents.amy.models.map((m) => m.model), ['z', 'b'], 'sorted by provider/model');
-    assert.deepEqual(body.agents.zed.models.map((m) => m.pricing_status), ['partial']);
+    assert.deepEqual(
+      body.agents.amy.models.map((m) => m.model),
+      ['z', 'b'],
+      'sorted by provider/model',
+    );
+    assert.deepEqual(
+      body.agents.zed.models.map((m) => m.pricing_status),
+      ['partial'],
+    );
     assert.equal(pricingStatus({ pricedRequests: 0, unpricedRequests: 2 }), 'unpriced');
     assert.equal(pricingStatus({ pricedRequests: 2, unpricedRequests: 0 }), 'priced');
     totals.stop();

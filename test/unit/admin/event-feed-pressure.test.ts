@@ -46,10 +46,16 @@ describe('EventFeed under pressure', () => {
       // ~48 MiB of events each client would have to hold
       for (let index = 0; index < 1536; index++) {
         bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, note: 'x'.repeat(16_384 + Math.floor(random() * 32_768)) }));
-        peak = Math.max(peak, responses.reduce((sum, res) => sum + (res.destroyed ? 0 : res.writableLength), 0));
+        peak = Math.max(
+          peak,
+          responses.reduce((sum, res) => sum + (res.destroyed ? 0 : res.writableLength), 0),
+        );
         if (index % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
-      peak = Math.max(peak, responses.reduce((sum, res) => sum + (res.destroyed ? 0 : res.writableLength), 0));
+      peak = Math.max(
+        peak,
+        responses.reduce((sum, res) => sum + (res.destroyed ? 0 : res.writableLength), 0),
+      );
       assert.ok(peak <= (32 << 20) + 96 * 65_536, `unsent bytes over all clients peaked at ${peak}`);
     } finally {
       for (const socket of sockets) socket.destroy();

@@ -40,14 +40,29 @@ describe('EventFeed', () => {
     const { server, url } = await serve(feed);
     try {
       for (let index = 1; index <= 5; index++) emit(bus, 'response', { n: index });
-      assert.deepEqual((await frames(url, 3)).map(([id]) => id), [3, 4, 5]);
-      assert.deepEqual((await frames(`${url}?replay=1`, 1)).map(([id]) => id), [5]);
-      assert.deepEqual((await frames(url, 1, { 'last-event-id': '4' })).map(([id]) => id), [5]);
+      assert.deepEqual(
+        (await frames(url, 3)).map(([id]) => id),
+        [3, 4, 5],
+      );
+      assert.deepEqual(
+        (await frames(`${url}?replay=1`, 1)).map(([id]) => id),
+        [5],
+      );
+      assert.deepEqual(
+        (await frames(url, 1, { 'last-event-id': '4' })).map(([id]) => id),
+        [5],
+      );
       emit(bus, 'request');
       emit(bus, 'intervention', { intervention: 'rate_limited' });
       const defaults = await frames(url, 2);
-      assert.ok(defaults.every(([, data]) => data.type !== 'request'), 'request events are left out by default');
-      assert.deepEqual((await frames(`${url}?types=request`, 1)).map(([, data]) => data.type), ['request']);
+      assert.ok(
+        defaults.every(([, data]) => data.type !== 'request'),
+        'request events are left out by default',
+      );
+      assert.deepEqual(
+        (await frames(`${url}?types=request`, 1)).map(([, data]) => data.type),
+        ['request'],
+      );
     } finally {
       feed.close();
       server.close();
@@ -105,7 +120,7 @@ describe('EventFeed', () => {
       while (!text.includes('event: ping')) text += new TextDecoder().decode((await reader.read()).value);
       controller.abort();
       assert.match(text, /\n\nevent: ping\ndata: \{\}\n\n/, 'a named event with data (an empty one would not be dispatched)');
-      assert.ok(!/^id:/m.test(text), 'no id: it moves no one\'s Last-Event-ID');
+      assert.ok(!/^id:/m.test(text), "no id: it moves no one's Last-Event-ID");
     } finally {
       feed.close();
       server.closeAllConnections();

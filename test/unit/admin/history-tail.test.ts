@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { linesBackward, readNewestHistory } from '../../../src/admin/history-tail.ts';
 
 function line(ts: string, note: string): string {
-  return JSON.stringify({ version: 1, id: `hist1_${ts}`, ts, claw_id: 'a', path: '/v1/chat/completions', response: { format: 'json', json: { note } }, usage: {} });
+  return JSON.stringify({
+    version: 1,
+    id: `hist1_${ts}`,
+    ts,
+    claw_id: 'a',
+    path: '/v1/chat/completions',
+    response: { format: 'json', json: { note } },
+    usage: {},
+  });
 }
 
 describe('history tail', () => {
@@ -33,9 +41,14 @@ describe('history tail', () => {
     try {
       mkdirSync(join(dir, 'a'));
       writeFileSync(join(dir, 'a', 'history.jsonl.1'), [line('2026-01-01T00:00:01Z', 'r1'), line('2026-01-01T00:00:02Z', 'r2')].join('\n') + '\n');
-      writeFileSync(join(dir, 'a', 'history.jsonl'), [line('2026-01-01T00:00:03Z', 'c1'), line('2026-01-01T00:00:04Z', 'c2')].join('\n') + '\n{"version":1,"ts":"2026-01-01T00:00:0');
+      writeFileSync(
+        join(dir, 'a', 'history.jsonl'),
+        [line('2026-01-01T00:00:03Z', 'c1'), line('2026-01-01T00:00:04Z', 'c2')].join('\n') + '\n{"version":1,"ts":"2026-01-01T00:00:0',
+      );
       const notes = async (options: { before?: string; limit: number }) =>
-        (await readNewestHistory({ dir, agentId: 'a', before: options.before ? new Date(options.before) : null, limit: options.limit })).map((entry) => (entry.response.json as { note: string }).note);
+        (await readNewestHistory({ dir, agentId: 'a', before: options.before ? new Date(options.before) : null, limit: options.limit })).map(
+          (entry) => (entry.response.json as { note: string }).note,
+        );
       assert.deepEqual(await notes({ limit: 10 }), ['c2', 'c1', 'r2', 'r1']);
       assert.deepEqual(await notes({ limit: 3 }), ['c2', 'c1', 'r2']);
       assert.deepEqual(await notes({ limit: 10, before: '2026-01-01T00:00:03Z' }), ['r2', 'r1'], 'strictly before');

@@ -12,14 +12,26 @@ import { createMetrics } from '../../../src/observability/metrics.ts';
 import { parsePrometheusText } from '../../helpers/prometheus-text.ts';
 
 function agent(id: string): Agent {
-  return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: { limit_usd: 2.5, max_requests: 100, max_total_tokens: 50_000, window: '1h' }, contextOverride: undefined, historyTokens: [] };
+  return {
+    id,
+    secret: 's',
+    pod: 'p',
+    service: id,
+    type: 't',
+    timezone: '',
+    dir: `/ctx/${id}`,
+    metadataBudget: { limit_usd: 2.5, max_requests: 100, max_total_tokens: 50_000, window: '1h' },
+    contextOverride: undefined,
+    historyTokens: [],
+  };
 }
 
 describe('GET /metrics', () => {
   it('sends the whole text in pieces, with a content-length in bytes (non-ASCII labels), and HEAD the same length', async () => {
     const agents = Array.from({ length: 2_000 }, (_, index) => agent(index % 100 === 0 ? `агент-${index}-ü` : `agent-${index}`));
     const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
-    for (const { id } of agents) await ledger.record({ scopes: [`agent:${id}`], amounts: { usd_micros: 1_234_567, requests: 3, total_tokens: 999 }, at: Date.now() });
+    for (const { id } of agents)
+      await ledger.record({ scopes: [`agent:${id}`], amounts: { usd_micros: 1_234_567, requests: 3, total_tokens: 999 }, at: Date.now() });
     const bus = new EventBus();
     const policies = new PolicyStore({ governanceDir: null });
     const directory = { list: () => agents, get: (id: string) => agents.find((item) => item.id === id), authenticate: () => null };

@@ -10,24 +10,77 @@ import { createMetrics } from '../../../src/observability/metrics.ts';
 import { rawEvent } from '../../helpers/raw-event.ts';
 
 function agent(id: string, budget: unknown): Agent {
-  return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: budget, contextOverride: undefined, historyTokens: [] };
+  return {
+    id,
+    secret: 's',
+    pod: 'p',
+    service: id,
+    type: 't',
+    timezone: '',
+    dir: `/ctx/${id}`,
+    metadataBudget: budget,
+    contextOverride: undefined,
+    historyTokens: [],
+  };
 }
 
 describe('metrics', () => {
   it('labels at most 500 distinct models, the rest as "other", and cuts long names: made-up models cannot grow it without end', async () => {
     const bus = new EventBus();
-    const metrics = createMetrics({ bus, ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => [] }, policies: new PolicyStore({ governanceDir: null }), history: { pendingEntries: 0 } });
+    const metrics = createMetrics({
+      bus,
+      ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+      agents: { list: () => [] },
+      policies: new PolicyStore({ governanceDir: null }),
+      history: { pendingEntries: 0 },
+    });
     for (let index = 0; index < 700; index++) {
-      bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: `made-up-${index}`, status_code: 404, latency_ms: 5 }));
+      bus.emit(
+        rawEvent({
+          type: 'response',
+          claw_id: 'a',
+          model: null,
+          intervention: null,
+          path: '/v1/chat/completions',
+          provider: 'openai',
+          upstream_model: `made-up-${index}`,
+          status_code: 404,
+          latency_ms: 5,
+        }),
+      );
     }
-    bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'made-up-3', status_code: 404, latency_ms: 5 }));
+    bus.emit(
+      rawEvent({
+        type: 'response',
+        claw_id: 'a',
+        model: null,
+        intervention: null,
+        path: '/v1/chat/completions',
+        provider: 'openai',
+        upstream_model: 'made-up-3',
+        status_code: 404,
+        latency_ms: 5,
+      }),
+    );
     const text = await metrics.render();
     const requestModels = new Set([...text.matchAll(/^tollgate_requests_total\{agent="a",model="([^"]*)"/gm)].map((match) => match[1]));
     assert.equal(requestModels.size, 501);
     assert.match(text, /^tollgate_requests_total\{agent="a",model="other",status="404"\} 200$/m);
     assert.match(text, /^tollgate_requests_total\{agent="a",model="openai\/made-up-3",status="404"\} 2$/m, 'a model labelled before keeps its label');
     assert.match(text, /^tollgate_upstream_latency_seconds_count\{provider="openai",model="other"\} 200$/m);
-    bus.emit(rawEvent({ type: 'response', claw_id: 'b', model: null, intervention: null, path: '/v1/chat/completions', provider: 'openai', upstream_model: 'made-up-1', status_code: 200, latency_ms: 5 }));
+    bus.emit(
+      rawEvent({
+        type: 'response',
+        claw_id: 'b',
+        model: null,
+        intervention: null,
+        path: '/v1/chat/completions',
+        provider: 'openai',
+        upstream_model: 'made-up-1',
+        status_code: 200,
+        latency_ms: 5,
+      }),
+    );
     assert.match(await metrics.render(), /^tollgate_requests_total\{agent="b",model="openai\/made-up-1",status="200"\} 1$/m);
     metrics.close();
   });

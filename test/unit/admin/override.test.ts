@@ -25,7 +25,12 @@ function refusal(body: unknown): AdminError {
 
 describe('overrideContent', () => {
   it('keeps what is set, drops nulls, defaults set_by', () => {
-    assert.deepEqual(overrideContent({ limit_usd: 2, window: '1h', behavior: null, reason: ' launch ' }, NOW), { limit_usd: 2, window: '1h', reason: 'launch', set_by: 'admin-api' });
+    assert.deepEqual(overrideContent({ limit_usd: 2, window: '1h', behavior: null, reason: ' launch ' }, NOW), {
+      limit_usd: 2,
+      window: '1h',
+      reason: 'launch',
+      set_by: 'admin-api',
+    });
     assert.deepEqual(
       overrideContent({ limits: [{ limit_usd: 5, window: '1h' }], shared: ['team'], reason: 'r', set_by: 'ops', expires_at: '2026-03-02T00:00:00Z' }, NOW),
       { limits: [{ limit_usd: 5, window: '1h' }], shared: ['team'], reason: 'r', set_by: 'ops', expires_at: '2026-03-02T00:00:00Z' },
@@ -82,7 +87,10 @@ describe('setOverride', () => {
       });
       assert.equal(writes.length, 1, 'nothing written for the refused override');
       assert.deepEqual(await readdir(governanceDir), ['a']);
-      await assert.rejects(setOverride(deps, { agent: windowless, body: { limit_usd: 2, window: 'soon', reason: 'bad field' } }), /not a valid budget policy: window:/);
+      await assert.rejects(
+        setOverride(deps, { agent: windowless, body: { limit_usd: 2, window: 'soon', reason: 'bad field' } }),
+        /not a valid budget policy: window:/,
+      );
       assert.equal(events.length, 1, 'only the accepted override is audited');
     } finally {
       store.stop();
@@ -101,7 +109,12 @@ describe('setOverride', () => {
     try {
       await mkdir(join(governanceDir, 'a'));
       execFileSync('mkfifo', [join(governanceDir, 'a', 'budget.json')]); // no writer ever comes: a blocking read would hang
-      assert.deepEqual(await readOverrideFile(store, 'a'), { file: join(governanceDir, 'a', 'budget.json'), present: true, content: null, error: 'not a regular file' });
+      assert.deepEqual(await readOverrideFile(store, 'a'), {
+        file: join(governanceDir, 'a', 'budget.json'),
+        present: true,
+        content: null,
+        error: 'not a regular file',
+      });
       await mkdir(join(governanceDir, 'b'));
       await symlink('/dev/zero', join(governanceDir, 'b', 'budget.json'));
       assert.equal((await readOverrideFile(store, 'b')).error, 'not a regular file');
@@ -116,7 +129,10 @@ describe('setOverride', () => {
       assert.equal((await readOverrideFile(store, 'a')).present, true);
       await setOverride(deps, { agent: makeAgent({ id: 'a' }), body: { limit_usd: 3, window: '1h', reason: 'second' } });
       assert.deepEqual((events.at(-1)?.previous as Record<string, unknown>).limit_usd, 2, 'a readable previous override is in the event');
-      assert.deepEqual(await clearOverride(deps, { agent: makeAgent({ id: 'b' }), reason: 'drop the link', setBy: null }), { file: join(governanceDir, 'b', 'budget.json'), cleared: true });
+      assert.deepEqual(await clearOverride(deps, { agent: makeAgent({ id: 'b' }), reason: 'drop the link', setBy: null }), {
+        file: join(governanceDir, 'b', 'budget.json'),
+        cleared: true,
+      });
       assert.equal(events.at(-1)?.previous, null);
     } finally {
       store.stop();

@@ -4,7 +4,11 @@ import { bearerToken, parseAgentCredentials, splitAgentToken } from '../../../sr
 
 const cases: Array<{ name: string; authorization?: string; xApiKey?: string; expected: { agentId: string; secret: string } | null }> = [
   { name: 'plain bearer (spec: tiverton)', authorization: 'Bearer tiverton:abc123def456', expected: { agentId: 'tiverton', secret: 'abc123def456' } },
-  { name: 'colons stay in the secret (spec case 5)', authorization: 'Bearer bot-a:secret:with:colons', expected: { agentId: 'bot-a', secret: 'secret:with:colons' } },
+  {
+    name: 'colons stay in the secret (spec case 5)',
+    authorization: 'Bearer bot-a:secret:with:colons',
+    expected: { agentId: 'bot-a', secret: 'secret:with:colons' },
+  },
   { name: 'scheme is case-insensitive', authorization: 'bEaReR a:s', expected: { agentId: 'a', secret: 's' } },
   { name: 'surrounding whitespace is trimmed', authorization: '  Bearer   a:s  ', expected: { agentId: 'a', secret: 's' } },
   { name: 'Basic scheme is refused (spec case 2)', authorization: 'Basic a:s', expected: null },
@@ -18,7 +22,11 @@ const cases: Array<{ name: string; authorization?: string; xApiKey?: string; exp
   { name: 'bare token without scheme', authorization: 'a:s', expected: null },
   { name: 'x-api-key when Authorization is absent (spec case 6)', xApiKey: 'a:s', expected: { agentId: 'a', secret: 's' } },
   { name: 'x-api-key when Authorization is blank', authorization: '   ', xApiKey: ' a:s ', expected: { agentId: 'a', secret: 's' } },
-  { name: 'x-api-key is taken raw as in cllama: a scheme inside becomes part of the id, which no agent has', xApiKey: 'Bearer a:s', expected: { agentId: 'Bearer a', secret: 's' } },
+  {
+    name: 'x-api-key is taken raw as in cllama: a scheme inside becomes part of the id, which no agent has',
+    xApiKey: 'Bearer a:s',
+    expected: { agentId: 'Bearer a', secret: 's' },
+  },
   { name: 'malformed Authorization does not fall back to x-api-key', authorization: 'Basic a:s', xApiKey: 'a:s', expected: null },
   { name: 'Authorization wins over x-api-key', authorization: 'Bearer a:one', xApiKey: 'b:two', expected: { agentId: 'a', secret: 'one' } },
   { name: 'x-api-key without colon', xApiKey: 'sk-ant-123', expected: null },

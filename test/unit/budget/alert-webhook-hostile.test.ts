@@ -7,7 +7,14 @@ import { attachAlertWebhook, retryAfterMs } from '../../../src/budget/alert-webh
 import { recordingBus } from './helpers.ts';
 import { rawEvent } from '../../helpers/raw-event.ts';
 
-const alert = (threshold: number) => ({ type: 'budget_alert' as const, claw_id: 'a', model: 'openai/gpt-4o', intervention: 'budget_alert', threshold, limit_id: 'agent:a/usd/1h' });
+const alert = (threshold: number) => ({
+  type: 'budget_alert' as const,
+  claw_id: 'a',
+  model: 'openai/gpt-4o',
+  intervention: 'budget_alert',
+  threshold,
+  limit_id: 'agent:a/usd/1h',
+});
 
 describe('alert webhook against hostile receivers', () => {
   const servers: ReturnType<typeof createServer>[] = [];
@@ -90,7 +97,13 @@ describe('alert webhook against hostile receivers', () => {
         return answers[calls.length - 1];
       }) as typeof fetch;
       const { bus, of } = recordingBus();
-      const webhook = attachAlertWebhook({ bus, url: 'http://example.invalid/hook', fetch: fakeFetch, retryDelaysMs: [500, 1000, 2000], maxRetryAfterMs: 60_000 });
+      const webhook = attachAlertWebhook({
+        bus,
+        url: 'http://example.invalid/hook',
+        fetch: fakeFetch,
+        retryDelaysMs: [500, 1000, 2000],
+        maxRetryAfterMs: 60_000,
+      });
       bus.emit(rawEvent(alert(1)));
       const settle = async () => {
         for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => queueMicrotask(resolve));

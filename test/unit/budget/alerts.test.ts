@@ -22,11 +22,17 @@ describe('budget alerts', () => {
     await spend(4000);
     assert.equal(of('budget_alert').length, 0);
     await spend(1500); // 55%
-    assert.deepEqual(of('budget_alert').map((event) => event.threshold), [0.5]);
+    assert.deepEqual(
+      of('budget_alert').map((event) => event.threshold),
+      [0.5],
+    );
     await spend(1000); // 65%: nothing new
     assert.equal(of('budget_alert').length, 1);
     await spend(2000); // 85%
-    assert.deepEqual(of('budget_alert').map((event) => event.threshold), [0.5, 0.8]);
+    assert.deepEqual(
+      of('budget_alert').map((event) => event.threshold),
+      [0.5, 0.8],
+    );
     const alert = of('budget_alert')[1];
     assert.equal(alert.claw_id, 'a');
     assert.equal(alert.intervention, 'budget_alert');
@@ -38,9 +44,15 @@ describe('budget alerts', () => {
     await spend(100); // 1%: below every threshold, nothing fires
     assert.equal(of('budget_alert').length, 2);
     await spend(5000); // 51%
-    assert.deepEqual(of('budget_alert').map((event) => event.threshold), [0.5, 0.8, 0.5]);
+    assert.deepEqual(
+      of('budget_alert').map((event) => event.threshold),
+      [0.5, 0.8, 0.5],
+    );
     const ids = of('budget_alert').map((event) => event.alert_id);
-    assert.ok(ids.every((id) => typeof id === 'string' && id.length > 0), 'each alert has an id');
+    assert.ok(
+      ids.every((id) => typeof id === 'string' && id.length > 0),
+      'each alert has an id',
+    );
     assert.equal(new Set(ids).size, ids.length, 'one id per alert fired (the same threshold next window is another alert)');
   });
 
@@ -59,10 +71,33 @@ describe('budget alerts', () => {
 
 describe('AlertTracker across replicas', () => {
   const spec: LimitSpec = {
-    id: 'shared:team/usd/1h', scope: 'shared:team', metric: 'usd_micros', limit: 10_000, window: '1h', windowMs: HOUR, fixed: null, zone: 'UTC', behavior: 'hard_stop',
-    models: null, modelPattern: null, alerts: [0.5], source: { kind: 'governance', file: '/gov/_shared/team.json' }, field: 'limit_usd', entry: { limit_usd: 0.01 },
+    id: 'shared:team/usd/1h',
+    scope: 'shared:team',
+    metric: 'usd_micros',
+    limit: 10_000,
+    window: '1h',
+    windowMs: HOUR,
+    fixed: null,
+    zone: 'UTC',
+    behavior: 'hard_stop',
+    models: null,
+    modelPattern: null,
+    alerts: [0.5],
+    source: { kind: 'governance', file: '/gov/_shared/team.json' },
+    field: 'limit_usd',
+    entry: { limit_usd: 0.01 },
   };
-  const standing = (used: number): LimitStanding => ({ id: spec.id, scope: spec.scope, windowMs: spec.windowMs, metric: 'usd_micros', limit: spec.limit, used, reserved: 0, remaining: spec.limit - used, resetMs: 0 });
+  const standing = (used: number): LimitStanding => ({
+    id: spec.id,
+    scope: spec.scope,
+    windowMs: spec.windowMs,
+    metric: 'usd_micros',
+    limit: spec.limit,
+    used,
+    reserved: 0,
+    remaining: spec.limit - used,
+    resetMs: 0,
+  });
 
   it('fires once between trackers sharing a ledger, stays quiet for the window, then fires again if usage is still over', async () => {
     let now = 1_000_000;
@@ -76,7 +111,11 @@ describe('AlertTracker across replicas', () => {
     assert.equal(of('budget_alert').length, 1, 'still within the window of the first alert');
     now += 2;
     for (const tracker of replicas) await tracker.observe({ agentId: 'b', model: 'openai/gpt-4o', specs: [spec], standings: [standing(7_000)] });
-    assert.deepEqual(of('budget_alert').map((event) => event.claw_id), ['a', 'b'], 'a new window: one more, still only one');
+    assert.deepEqual(
+      of('budget_alert').map((event) => event.claw_id),
+      ['a', 'b'],
+      'a new window: one more, still only one',
+    );
     await ledger.close();
   });
 });
@@ -91,7 +130,9 @@ describe('alert webhook', () => {
     const bodies: string[] = [];
     const instance = createServer((req, res) => {
       let body = '';
-      req.on('data', (chunk) => { body += chunk; });
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
       req.on('end', () => {
         bodies.push(body);
         handler(req, res, body);
@@ -102,7 +143,14 @@ describe('alert webhook', () => {
     return { url: `http://127.0.0.1:${(instance.address() as AddressInfo).port}/hooks/secret-token`, bodies };
   }
 
-  const alert = (threshold: number) => ({ type: 'budget_alert' as const, claw_id: 'a', model: 'openai/gpt-4o', intervention: 'budget_alert', threshold, limit_id: 'agent:a/usd/1h' });
+  const alert = (threshold: number) => ({
+    type: 'budget_alert' as const,
+    claw_id: 'a',
+    model: 'openai/gpt-4o',
+    intervention: 'budget_alert',
+    threshold,
+    limit_id: 'agent:a/usd/1h',
+  });
 
   it('posts each alert as JSON, retrying failures with backoff until it is accepted', async () => {
     let calls = 0;
@@ -130,7 +178,7 @@ describe('alert webhook', () => {
     assert.deepEqual(keys, [keys[0], keys[0], keys[0]], 'the same key on each try of one alert: a receiver drops a repeat');
     bus.emit(rawEvent({ ...alert(0.8), alert_id: 'alert-from-the-tracker' }));
     await webhook.idle();
-    assert.equal(keys.at(-1), 'alert-from-the-tracker', 'the alert\'s own id is the key');
+    assert.equal(keys.at(-1), 'alert-from-the-tracker', "the alert's own id is the key");
     await webhook.close();
   });
 
@@ -188,7 +236,9 @@ describe('alert webhook', () => {
 
   it('bounds its queue, dropping and reporting alerts beyond it, and never blocks the emitter', async () => {
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const fakeFetch = (async () => {
       await gate;
       return new Response(null, { status: 200 });

@@ -9,9 +9,17 @@ import { toRow } from '../../../src/ledger/amounts.ts';
 const pricer = createPriceBook({ operatorPrices: null });
 /** The USD hold (micro-dollars) of a gemini-2.5-pro request with these estimated tokens. */
 function heldMicros(inputTokens: number, outputTokens: number): number {
-  const estimate = estimateAmounts({ pricer, provider: 'google', model: 'gemini-2.5-pro', inputTokens, outputTokens, unknownCost: 'count_zero', fallbackRates: null });
+  const estimate = estimateAmounts({
+    pricer,
+    provider: 'google',
+    model: 'gemini-2.5-pro',
+    inputTokens,
+    outputTokens,
+    unknownCost: 'count_zero',
+    fallbackRates: null,
+  });
   assert.equal(estimate.blocked, false);
-  return estimate.blocked ? Number.NaN : estimate.amounts.usd_micros ?? Number.NaN;
+  return estimate.blocked ? Number.NaN : (estimate.amounts.usd_micros ?? Number.NaN);
 }
 
 test('a long-context estimate holds the long-context price, never less than the call can cost', () => {
@@ -24,9 +32,28 @@ test('a long-context estimate holds the long-context price, never less than the 
 
 test('an absurd estimate or charge is held at the largest safe integer, which the ledger takes and every limit refuses', () => {
   assert.equal(heldMicros(10, 1e15), Number.MAX_SAFE_INTEGER, '1e15 output tokens at $10/Mtok is 1e16 micro-dollars');
-  const estimate = estimateAmounts({ pricer, provider: 'google', model: 'gemini-2.5-pro', inputTokens: 10, outputTokens: 2 ** 60, unknownCost: 'count_zero', fallbackRates: null });
+  const estimate = estimateAmounts({
+    pricer,
+    provider: 'google',
+    model: 'gemini-2.5-pro',
+    inputTokens: 10,
+    outputTokens: 2 ** 60,
+    unknownCost: 'count_zero',
+    fallbackRates: null,
+  });
   assert.ok(!estimate.blocked && estimate.amounts.output_tokens === Number.MAX_SAFE_INTEGER && estimate.amounts.total_tokens === Number.MAX_SAFE_INTEGER);
-  const settled = settleAmounts({ actual: { usage: { inputTokens: 5, outputTokens: Number.MAX_SAFE_INTEGER - 1 }, costMicros: 9e16 }, unknownCost: 'count_zero', fallbackRates: null });
-  assert.deepEqual(settled, { usd_micros: Number.MAX_SAFE_INTEGER, requests: 1, input_tokens: 5, output_tokens: Number.MAX_SAFE_INTEGER - 1, total_tokens: Number.MAX_SAFE_INTEGER, unknown_cost_requests: 0 });
+  const settled = settleAmounts({
+    actual: { usage: { inputTokens: 5, outputTokens: Number.MAX_SAFE_INTEGER - 1 }, costMicros: 9e16 },
+    unknownCost: 'count_zero',
+    fallbackRates: null,
+  });
+  assert.deepEqual(settled, {
+    usd_micros: Number.MAX_SAFE_INTEGER,
+    requests: 1,
+    input_tokens: 5,
+    output_tokens: Number.MAX_SAFE_INTEGER - 1,
+    total_tokens: Number.MAX_SAFE_INTEGER,
+    unknown_cost_requests: 0,
+  });
   assert.doesNotThrow(() => toRow(settled));
 });

@@ -77,7 +77,12 @@ describe('estimate', () => {
     assert.equal(await reservedUsd(), (100 + 8 * 2000) * 10, 'n multiplies the default cap');
     assert.equal(choices.outputCap, 2000, 'the cap set upstream is per choice');
     await choices.ticket!.release();
-    const optOut = await admitAny({ budget: { limit_usd: 1000, window: '1h', cap_output_tokens: false }, model: 'test/pricey', inputTokens: 100, maxOutputTokens: null });
+    const optOut = await admitAny({
+      budget: { limit_usd: 1000, window: '1h', cap_output_tokens: false },
+      model: 'test/pricey',
+      inputTokens: 100,
+      maxOutputTokens: null,
+    });
     assert.equal(optOut.outputCap, null, 'cap_output_tokens: false sends the request as it came');
   });
 

@@ -16,11 +16,24 @@ describe('ticket', () => {
     assert.equal(ticket.done, true);
     await ticket.settle({ usage: { inputTokens: 10, outputTokens: 5 }, costMicros: 123 });
     await ticket.release();
-    const checks = (['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'total_tokens'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 }));
+    const checks = (['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'total_tokens'] as const).map((metric) => ({
+      id: metric,
+      scope: 'agent:a',
+      metric,
+      windowMs: HOUR,
+      limit: 1e9,
+    }));
     const standings = await ledger.standing(checks);
-    assert.deepEqual(standings.map((standing) => [standing.metric, standing.used, standing.reserved]), [
-      ['usd_micros', 123, 0], ['requests', 1, 0], ['input_tokens', 15, 0], ['output_tokens', 5, 0], ['total_tokens', 20, 0],
-    ]);
+    assert.deepEqual(
+      standings.map((standing) => [standing.metric, standing.used, standing.reserved]),
+      [
+        ['usd_micros', 123, 0],
+        ['requests', 1, 0],
+        ['input_tokens', 15, 0],
+        ['output_tokens', 5, 0],
+        ['total_tokens', 20, 0],
+      ],
+    );
     const errors = of('warning');
     assert.equal(errors.length, 1);
     assert.match(String(errors[0].error), /settle called after it was already settled or released/);
@@ -50,8 +63,13 @@ describe('ticket', () => {
   it('counts a response without usage as one request of unknown cost', async () => {
     const { admit, ledger } = setup();
     await (await admit({})).ticket!.settle({ usage: null, costMicros: null });
-    const standings = await ledger.standing((['requests', 'unknown_cost_requests', 'usd_micros'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 })));
-    assert.deepEqual(standings.map((standing) => standing.used), [1, 1, 0]);
+    const standings = await ledger.standing(
+      (['requests', 'unknown_cost_requests', 'usd_micros'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 })),
+    );
+    assert.deepEqual(
+      standings.map((standing) => standing.used),
+      [1, 1, 0],
+    );
   });
 });
 
@@ -124,7 +142,11 @@ describe('concurrency', () => {
     assert.equal(third.error!.code, 'rate_limited');
     assert.deepEqual(third.error!.headers, { 'x-should-retry': 'true', 'retry-after': '1', 'retry-after-ms': '1000' });
     const refused = third.error!.extra!.budget as Record<string, unknown>;
-    assert.deepEqual([refused.window, refused.max_concurrent, refused.in_flight, refused.metric], [null, 2, 2, 'concurrency'], 'a capacity cap has no window: null, not ""');
+    assert.deepEqual(
+      [refused.window, refused.max_concurrent, refused.in_flight, refused.metric],
+      [null, 2, 2, 'concurrency'],
+      'a capacity cap has no window: null, not ""',
+    );
     await settle(first, 1);
     assert.equal((await admit({ budget })).outcome, 'allow');
   });
@@ -132,9 +154,18 @@ describe('concurrency', () => {
   it('admits exactly 10 of 50 concurrent requests against a USD limit that fits 10, and never overspends', async () => {
     const { engine, ledger } = setup();
     const agent = makeAgent({ budget: { limit_usd: 0.005, window: '1h' } }); // 5000 µ$; each request reserves 500 µ$
-    const admissions = await Promise.all(Array.from({ length: 50 }, (_, index) => engine.admit({
-      requestId: `c${index}`, agent, provider: 'test', model: 'cheap', requestedModel: 'test/cheap', estimate: { inputTokens: 100, maxOutputTokens: 400 },
-    })));
+    const admissions = await Promise.all(
+      Array.from({ length: 50 }, (_, index) =>
+        engine.admit({
+          requestId: `c${index}`,
+          agent,
+          provider: 'test',
+          model: 'cheap',
+          requestedModel: 'test/cheap',
+          estimate: { inputTokens: 100, maxOutputTokens: 400 },
+        }),
+      ),
+    );
     const admitted = admissions.filter((admission) => admission.outcome === 'allow');
     assert.equal(admitted.length, 10);
     assert.equal(admissions.filter((admission) => admission.error?.code === 'budget_exceeded').length, 40);

@@ -15,7 +15,16 @@ export const PRICES = {
   'other/cheap': { inputPerMTok: 1, outputPerMTok: 1 },
 };
 
-export function setup(input: { failMode?: 'open' | 'closed'; shared?: Record<string, unknown>; ledger?: Ledger; pricer?: Pricer; defaultMaxOutputTokens?: number; leaseMs?: number } = {}) {
+export function setup(
+  input: {
+    failMode?: 'open' | 'closed';
+    shared?: Record<string, unknown>;
+    ledger?: Ledger;
+    pricer?: Pricer;
+    defaultMaxOutputTokens?: number;
+    leaseMs?: number;
+  } = {},
+) {
   const time = clock();
   const memory = new MemoryLedger({ now: time.now, sweepIntervalMs: 0 });
   const ledger = input.ledger ?? memory;
@@ -28,9 +37,13 @@ export function setup(input: { failMode?: 'open' | 'closed'; shared?: Record<str
         agentId: agent.id,
         sources: [
           parsePolicySource({ raw: agent.metadataBudget, source: { kind: 'metadata', file: `${agent.dir}/metadata.json` }, prefix: 'budget.' }),
-          parsePolicySource({ raw: withError.contextOverrideError ? 'unparsable' : agent.contextOverride, source: { kind: 'context_override', file: `${agent.dir}/budget-override.json` } }),
+          parsePolicySource({
+            raw: withError.contextOverrideError ? 'unparsable' : agent.contextOverride,
+            source: { kind: 'context_override', file: `${agent.dir}/budget-override.json` },
+          }),
         ],
-        shared: (name) => (name in shared ? { parsed: parsePolicySource({ raw: shared[name], source: { kind: 'shared', file: `/gov/_shared/${name}.json` } }) } : null),
+        shared: (name) =>
+          name in shared ? { parsed: parsePolicySource({ raw: shared[name], source: { kind: 'shared', file: `/gov/_shared/${name}.json` } }) } : null,
         sharedDir: '/gov/_shared',
         now,
       });
@@ -47,7 +60,17 @@ export function setup(input: { failMode?: 'open' | 'closed'; shared?: Record<str
     now: time.now,
   });
   let counter = 0;
-  const admit = (request: { agent?: Agent; budget?: unknown; model?: string; inputTokens?: number; maxOutputTokens?: number | null; choices?: number; requestedModel?: string; headers?: Record<string, string>; fingerprint?: AdmitRequest['fingerprint'] }): Promise<Admission> => {
+  const admit = (request: {
+    agent?: Agent;
+    budget?: unknown;
+    model?: string;
+    inputTokens?: number;
+    maxOutputTokens?: number | null;
+    choices?: number;
+    requestedModel?: string;
+    headers?: Record<string, string>;
+    fingerprint?: AdmitRequest['fingerprint'];
+  }): Promise<Admission> => {
     const model = request.model ?? 'test/cheap';
     const slash = model.indexOf('/');
     const full: AdmitRequest = {
@@ -56,7 +79,11 @@ export function setup(input: { failMode?: 'open' | 'closed'; shared?: Record<str
       provider: model.slice(0, slash),
       model: model.slice(slash + 1),
       requestedModel: request.requestedModel ?? model,
-      estimate: { inputTokens: request.inputTokens ?? 100, maxOutputTokens: request.maxOutputTokens === undefined ? 400 : request.maxOutputTokens, choices: request.choices },
+      estimate: {
+        inputTokens: request.inputTokens ?? 100,
+        maxOutputTokens: request.maxOutputTokens === undefined ? 400 : request.maxOutputTokens,
+        choices: request.choices,
+      },
       ...(request.headers ? { headers: request.headers } : {}),
       ...(request.fingerprint ? { fingerprint: request.fingerprint } : {}),
     };

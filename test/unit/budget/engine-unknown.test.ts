@@ -61,13 +61,14 @@ function setup(failMode: 'open' | 'closed') {
     ledger: stall.ledger,
     pricer: fixedPricer({ 'test/cheap': { inputPerMTok: 1, outputPerMTok: 1 } }),
     policies: {
-      effective: (who: Agent, now: number) => resolvePolicy({
-        agentId: who.id,
-        sources: [parsePolicySource({ raw: who.metadataBudget, source: { kind: 'metadata', file: `${who.dir}/metadata.json` }, prefix: 'budget.' })],
-        shared: () => null,
-        sharedDir: '/gov/_shared',
-        now,
-      }),
+      effective: (who: Agent, now: number) =>
+        resolvePolicy({
+          agentId: who.id,
+          sources: [parsePolicySource({ raw: who.metadataBudget, source: { kind: 'metadata', file: `${who.dir}/metadata.json` }, prefix: 'budget.' })],
+          shared: () => null,
+          sharedDir: '/gov/_shared',
+          now,
+        }),
     },
     bus: recorder.bus,
     failMode,
@@ -77,7 +78,14 @@ function setup(failMode: 'open' | 'closed') {
   });
   let counter = 0;
   const admit = (): Promise<Admission> => {
-    const request: AdmitRequest = { requestId: `req-${++counter}`, agent, provider: 'test', model: 'cheap', requestedModel: 'test/cheap', estimate: { inputTokens: 100, maxOutputTokens: 400 } };
+    const request: AdmitRequest = {
+      requestId: `req-${++counter}`,
+      agent,
+      provider: 'test',
+      model: 'cheap',
+      requestedModel: 'test/cheap',
+      estimate: { inputTokens: 100, maxOutputTokens: 400 },
+    };
     return engine.admit(request);
   };
   const checks: LimitCheck[] = [

@@ -23,22 +23,37 @@ describe('no policy', () => {
 
   it('holds nothing and never reads the estimate; settle records once, release and a second settle change nothing', async () => {
     const { engine, ledger, of } = setup();
-    const estimate = { get inputTokens(): number { throw new Error('estimate read'); }, get maxOutputTokens(): number { throw new Error('estimate read'); } };
+    const estimate = {
+      get inputTokens(): number {
+        throw new Error('estimate read');
+      },
+      get maxOutputTokens(): number {
+        throw new Error('estimate read');
+      },
+    };
     const admission = await engine.admit({ requestId: 'r-1', agent: makeAgent({}), provider: 'test', model: 'cheap', requestedModel: 'test/cheap', estimate });
     assert.equal(admission.outcome, 'allow');
     assert.equal(ledger.openReservations, 0);
     await admission.ticket!.settle({ usage: { inputTokens: 1, outputTokens: 1 }, costMicros: 5 });
     await admission.ticket!.release();
     await admission.ticket!.settle({ usage: { inputTokens: 1, outputTokens: 1 }, costMicros: 5 });
-    const standings = await ledger.standing((['usd_micros', 'requests'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 })));
-    assert.deepEqual(standings.map((standing) => [standing.used, standing.reserved]), [[5, 0], [1, 0]]);
+    const standings = await ledger.standing(
+      (['usd_micros', 'requests'] as const).map((metric) => ({ id: metric, scope: 'agent:a', metric, windowMs: HOUR, limit: 1e9 })),
+    );
+    assert.deepEqual(
+      standings.map((standing) => [standing.used, standing.reserved]),
+      [
+        [5, 0],
+        [1, 0],
+      ],
+    );
     assert.match(String(of('warning')[0].error), /release called after it was already settled or released/);
     assert.equal(of('warning').length, 1, 'reported once');
   });
 });
 
 describe('hard_stop', () => {
-  it('refuses with budget_exceeded, x-should-retry false, the exact time headroom returns, and cllama\'s budget body', async () => {
+  it("refuses with budget_exceeded, x-should-retry false, the exact time headroom returns, and cllama's budget body", async () => {
     const { admit, time, of } = setup();
     const budget = { limit_usd: 0.001, window: '1h', behavior: 'hard_stop' };
     const first = await admit({ budget });
@@ -68,12 +83,19 @@ describe('hard_stop', () => {
         resets_at: new Date(time.now() + 3_000_000).toISOString(),
       },
     });
-    assert.deepEqual(second.headers, { 'x-tollgate-budget-limit-usd': '0.001', 'x-tollgate-budget-remaining-usd': '0.0004', 'x-tollgate-budget-reset-usd': '50m0s' });
+    assert.deepEqual(second.headers, {
+      'x-tollgate-budget-limit-usd': '0.001',
+      'x-tollgate-budget-remaining-usd': '0.0004',
+      'x-tollgate-budget-reset-usd': '50m0s',
+    });
     const [intervention] = of('intervention');
     assert.equal(intervention.intervention, 'budget_exceeded');
     assert.equal(intervention.behavior, 'hard_stop');
     const decisions = of('budget_decision');
-    assert.deepEqual(decisions.map((event) => event.outcome), ['allow', 'block']);
+    assert.deepEqual(
+      decisions.map((event) => event.outcome),
+      ['allow', 'block'],
+    );
     assert.equal(decisions[1].source, '/ctx/a/metadata.json');
     assert.equal(decisions[1].limit_id, 'agent:a/usd/1h');
   });
@@ -128,7 +150,7 @@ describe('rate_limit', () => {
     assert.equal((await admit({ budget })).outcome, 'allow');
   });
 
-  it('uses the USD limit\'s exact wait too', async () => {
+  it("uses the USD limit's exact wait too", async () => {
     const { admit, time } = setup();
     const budget = { limit_usd: 0.001, window: '1h', behavior: 'rate_limit' };
     await settle(await admit({ budget }), 300);
@@ -162,7 +184,10 @@ describe('soft_alert', () => {
     assert.equal(interventions[0].intervention, 'budget_exceeded');
     assert.equal(interventions[0].behavior, 'soft_alert');
     assert.equal(over.headers['x-tollgate-budget-remaining-usd'], '0');
-    assert.deepEqual(of('budget_decision').map((event) => event.outcome), ['allow', 'soft']);
+    assert.deepEqual(
+      of('budget_decision').map((event) => event.outcome),
+      ['allow', 'soft'],
+    );
   });
 
   it('names request-count soft limits rate_limited', async () => {
@@ -175,7 +200,7 @@ describe('soft_alert', () => {
 });
 
 describe('standing headers', () => {
-  it('reports the tightest request, token and USD limits after this request\'s hold', async () => {
+  it("reports the tightest request, token and USD limits after this request's hold", async () => {
     const { admit, time } = setup();
     const budget = { max_requests: 10, max_total_tokens: 10_000, limit_usd: 0.01, window: '1m', limits: [{ max_requests: 100, window: '1d' }] };
     await settle(await admit({ budget }), 500);
@@ -230,7 +255,14 @@ describe('unavailable', () => {
   });
 
   it('treats a failing ledger as unavailable in both modes', async () => {
-    const broken = { reserve: async () => { throw new Error('connection refused'); }, standing: async () => { throw new Error('connection refused'); } } as unknown as Ledger;
+    const broken = {
+      reserve: async () => {
+        throw new Error('connection refused');
+      },
+      standing: async () => {
+        throw new Error('connection refused');
+      },
+    } as unknown as Ledger;
     const open = setup({ ledger: broken });
     const passed = await open.admit({ budget: { limit_usd: 1, window: '1h' } });
     assert.equal(passed.outcome, 'unavailable');
@@ -242,7 +274,11 @@ describe('unavailable', () => {
   });
 
   it('refuses on a check the ledger rejects as malformed (a defect) even in open mode: it would drop the budget for good', async () => {
-    const rejecting = { reserve: async () => { throw new TypeError('ledger: windowMs of agent:a/concurrency must be a positive integer'); } } as unknown as Ledger;
+    const rejecting = {
+      reserve: async () => {
+        throw new TypeError('ledger: windowMs of agent:a/concurrency must be a positive integer');
+      },
+    } as unknown as Ledger;
     const { admit, of } = setup({ ledger: rejecting });
     const admission = await admit({ budget: { limit_usd: 1, window: '1h', max_concurrent: 2 } });
     assert.equal(admission.error!.code, 'budget_unavailable');

@@ -26,8 +26,20 @@ describe('estimateInputTokens', () => {
 
   it('charges a fixed amount per image instead of its base64 bytes', () => {
     const huge = 'data:image/png;base64,' + 'A'.repeat(300_000);
-    const openai = { messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: huge } }] }] };
-    const anthropic = { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(300_000) } }] }] };
+    const openai = {
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is this' },
+            { type: 'image_url', image_url: { url: huge } },
+          ],
+        },
+      ],
+    };
+    const anthropic = {
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(300_000) } }] }],
+    };
     assert.ok(estimateInputTokens(openai, chat) < IMAGE_TOKENS + 100);
     assert.ok(estimateInputTokens(openai, chat) >= IMAGE_TOKENS);
     assert.ok(estimateInputTokens(anthropic, messages) >= IMAGE_TOKENS && estimateInputTokens(anthropic, messages) < IMAGE_TOKENS + 100);

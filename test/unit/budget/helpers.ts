@@ -3,7 +3,9 @@ import type { Agent } from '../../../src/auth/agent.ts';
 import { EventBus, type EventOf, type EventType, type ProxyEvent } from '../../../src/observability/events.ts';
 import type { ModelRates, Pricer } from '../../../src/pricing/pricer.ts';
 
-export function makeAgent(input: { id?: string; budget?: unknown; override?: unknown; overrideError?: string; dir?: string } = {}): Agent & { contextOverrideError?: string } {
+export function makeAgent(
+  input: { id?: string; budget?: unknown; override?: unknown; overrideError?: string; dir?: string } = {},
+): Agent & { contextOverrideError?: string } {
   const id = input.id ?? 'a';
   return {
     id,
@@ -25,7 +27,11 @@ export function fixedPricer(table: Record<string, ModelRates>): Pricer {
   return {
     rates: (provider, model) => table[`${provider}/${model}`] ?? null,
     // the ceiling of every provider: the highest rates in the table
-    ceilingRates: () => Object.values(table).reduce((top, rates) => ({ inputPerMTok: Math.max(top.inputPerMTok, rates.inputPerMTok), outputPerMTok: Math.max(top.outputPerMTok, rates.outputPerMTok) }), { inputPerMTok: 0, outputPerMTok: 0 }),
+    ceilingRates: () =>
+      Object.values(table).reduce(
+        (top, rates) => ({ inputPerMTok: Math.max(top.inputPerMTok, rates.inputPerMTok), outputPerMTok: Math.max(top.outputPerMTok, rates.outputPerMTok) }),
+        { inputPerMTok: 0, outputPerMTok: 0 },
+      ),
     price: ({ provider, model, usage }) => {
       const rates = table[`${provider}/${model}`];
       if (!rates) return { costMicros: null, source: 'unknown' };
@@ -36,7 +42,15 @@ export function fixedPricer(table: Record<string, ModelRates>): Pricer {
 
 export function clock(start = Date.parse('2026-03-01T00:00:00Z')): { now: () => number; set: (t: number) => void; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, set: (value) => { t = value; }, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    set: (value) => {
+      t = value;
+    },
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 export function recordingBus(): { bus: EventBus; events: ProxyEvent[]; of: <T extends EventType>(type: T) => EventOf<T>[] } {

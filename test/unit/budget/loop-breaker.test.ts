@@ -32,10 +32,19 @@ describe('loopFingerprint', () => {
     assert.notEqual(fp({ ...toolTurn('{"path":"src"}', 'c', 'FAIL'), model: 'openai/gpt-4o-mini' }).request, base.request);
   });
   it('reads Anthropic tool_use blocks', () => {
-    const body = (id: string) => ({ model: 'claude', messages: [
-      { role: 'assistant', content: [{ type: 'text', text: 'let me look' }, { type: 'tool_use', id, name: 'grep', input: { q: 'x' } }] },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: 'nothing' }] },
-    ] });
+    const body = (id: string) => ({
+      model: 'claude',
+      messages: [
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'let me look' },
+            { type: 'tool_use', id, name: 'grep', input: { q: 'x' } },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: 'nothing' }] },
+      ],
+    });
     const one = fp(body('toolu_1'));
     assert.ok(one.toolCall);
     assert.deepEqual(one, fp(body('toolu_2')));
@@ -52,7 +61,13 @@ describe('LoopBreaker', () => {
     const breaker = new LoopBreaker({ now: () => now });
     const verdicts = [];
     for (let i = 0; i < input.calls; i++) {
-      verdicts.push(breaker.observe({ agentId: 'a', settings: input.settings, fingerprint: { request: input.request?.(i) ?? 'same', toolCall: input.tool ? input.tool(i) : 'tool' } }));
+      verdicts.push(
+        breaker.observe({
+          agentId: 'a',
+          settings: input.settings,
+          fingerprint: { request: input.request?.(i) ?? 'same', toolCall: input.tool ? input.tool(i) : 'tool' },
+        }),
+      );
       now += input.stepMs;
     }
     return { verdicts, breaker };
@@ -61,10 +76,39 @@ describe('LoopBreaker', () => {
 
   const cases = [
     { name: 'defaults flag the 20th identical call in a row, not before', settings: settings(), calls: 25, stepMs: 1000, flagAt: 20 },
-    { name: 'the same tool call with varying results: 20th in a row', settings: settings(), calls: 25, stepMs: 1000, request: (i: number) => `r${i}`, flagAt: 20 },
-    { name: 'identical requests slower than K within W are not a loop (tool calls differ)', settings: settings({ sameRequest: 5, withinMs: 10_000 }), calls: 30, stepMs: 3000, tool: (i: number) => `t${i}`, flagAt: 0 },
-    { name: 'identical requests: K within W (tool calls differ)', settings: settings({ sameRequest: 5, withinMs: 10_000 }), calls: 30, stepMs: 2000, tool: (i: number) => `t${i}`, flagAt: 5 },
-    { name: 'a different tool call breaks the run', settings: settings({ sameToolCall: 4 }), calls: 30, stepMs: 1000, request: (i: number) => `r${i}`, tool: (i: number) => (i % 3 === 0 ? 'other' : 'tool'), flagAt: 0 },
+    {
+      name: 'the same tool call with varying results: 20th in a row',
+      settings: settings(),
+      calls: 25,
+      stepMs: 1000,
+      request: (i: number) => `r${i}`,
+      flagAt: 20,
+    },
+    {
+      name: 'identical requests slower than K within W are not a loop (tool calls differ)',
+      settings: settings({ sameRequest: 5, withinMs: 10_000 }),
+      calls: 30,
+      stepMs: 3000,
+      tool: (i: number) => `t${i}`,
+      flagAt: 0,
+    },
+    {
+      name: 'identical requests: K within W (tool calls differ)',
+      settings: settings({ sameRequest: 5, withinMs: 10_000 }),
+      calls: 30,
+      stepMs: 2000,
+      tool: (i: number) => `t${i}`,
+      flagAt: 5,
+    },
+    {
+      name: 'a different tool call breaks the run',
+      settings: settings({ sameToolCall: 4 }),
+      calls: 30,
+      stepMs: 1000,
+      request: (i: number) => `r${i}`,
+      tool: (i: number) => (i % 3 === 0 ? 'other' : 'tool'),
+      flagAt: 0,
+    },
     { name: 'off: nothing flags', settings: settings({ enabled: false }), calls: 50, stepMs: 1, flagAt: 0 },
   ];
   for (const testCase of cases) {
@@ -77,21 +121,29 @@ describe('LoopBreaker', () => {
   it('escalates alert → rate_limit → hard_stop after N flagged calls each, and a hard stop refuses any call of the agent', () => {
     const loop = settings({ sameToolCall: 3, escalateAfter: 2, action: 'hard_stop', withinMs: 60_000 });
     const { verdicts, breaker } = run({ settings: loop, calls: 9, stepMs: 1000, request: (i) => `r${i}` });
-    assert.deepEqual(verdicts.map((verdict) => verdict && `${verdict.level}${verdict.refuse ? '!' : ''}${verdict.changed ? '*' : ''}`), [null, null, 'alert*', 'alert', 'rate_limit!*', 'rate_limit!', 'hard_stop!*', 'hard_stop!', 'hard_stop!']);
+    assert.deepEqual(
+      verdicts.map((verdict) => verdict && `${verdict.level}${verdict.refuse ? '!' : ''}${verdict.changed ? '*' : ''}`),
+      [null, null, 'alert*', 'alert', 'rate_limit!*', 'rate_limit!', 'hard_stop!*', 'hard_stop!', 'hard_stop!'],
+    );
     assert.equal(verdicts[4]?.retryAfterMs, Math.ceil(60_000 / loop.sameRequest));
     const view = breaker.view('a', loop);
     assert.deepEqual([view?.detector, view?.count, view?.level], ['same_tool_call', 9, 'hard_stop']);
   });
 
   it('with action rate_limit it never stops; with the default it only alerts', () => {
-    const limited = run({ settings: settings({ sameToolCall: 2, escalateAfter: 1, action: 'rate_limit' }), calls: 20, stepMs: 10, request: (i) => `r${i}` }).verdicts;
+    const limited = run({
+      settings: settings({ sameToolCall: 2, escalateAfter: 1, action: 'rate_limit' }),
+      calls: 20,
+      stepMs: 10,
+      request: (i) => `r${i}`,
+    }).verdicts;
     assert.ok(limited.slice(2).every((verdict) => verdict?.level === 'rate_limit'));
     const alerting = run({ settings: settings({ sameToolCall: 2 }), calls: 200, stepMs: 10, request: (i) => `r${i}` }).verdicts;
     assert.ok(alerting.slice(1).every((verdict) => verdict?.level === 'alert' && !verdict.refuse));
     assert.equal(alerting.filter((verdict) => verdict?.changed).length, 1, 'one alert per episode');
   });
 
-  it('a velocity spike against the agent\'s own rate alerts once; a steady rate never does', () => {
+  it("a velocity spike against the agent's own rate alerts once; a steady rate never does", () => {
     let now = Date.parse('2026-12-07T09:00:00Z');
     const breaker = new LoopBreaker({ now: () => now });
     const call = (i: number) => breaker.observe({ agentId: 'v', settings: DEFAULT_LOOP, fingerprint: { request: `r${i}`, toolCall: null } });
@@ -122,7 +174,10 @@ describe('loop block', () => {
   it('overrides the defaults', () => {
     const { settings, problems } = read({ same_tool_call: 5, within: '5m', action: 'Hard_Stop', escalate_after: 2, velocity_multiple: 0 });
     assert.deepEqual(problems, []);
-    assert.deepEqual([settings?.sameToolCall, settings?.withinMs, settings?.action, settings?.escalateAfter, settings?.velocityMultiple, settings?.sameRequest], [5, 300_000, 'hard_stop', 2, 0, 20]);
+    assert.deepEqual(
+      [settings?.sameToolCall, settings?.withinMs, settings?.action, settings?.escalateAfter, settings?.velocityMultiple, settings?.sameRequest],
+      [5, 300_000, 'hard_stop', 2, 0, 20],
+    );
   });
   it('reports each bad field', () => {
     assert.deepEqual(read({ same_request: 1, within: 'soon', action: 'kill', colour: 'red' }).problems, [

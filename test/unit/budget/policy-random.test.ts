@@ -9,7 +9,27 @@ import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { reservePayload, standingPayload } from '../../../src/ledger/redis/codec.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
-const FIELDS = ['limit_usd', 'max_requests', 'max_input_tokens', 'max_output_tokens', 'max_total_tokens', 'max_concurrent', 'window', 'behavior', 'limits', 'shared', 'unknown_cost', 'fallback_rates', 'alerts', 'downgrade_to', 'downgrade_at', 'reason', 'set_by', 'expires_at', 'bogus'];
+const FIELDS = [
+  'limit_usd',
+  'max_requests',
+  'max_input_tokens',
+  'max_output_tokens',
+  'max_total_tokens',
+  'max_concurrent',
+  'window',
+  'behavior',
+  'limits',
+  'shared',
+  'unknown_cost',
+  'fallback_rates',
+  'alerts',
+  'downgrade_to',
+  'downgrade_at',
+  'reason',
+  'set_by',
+  'expires_at',
+  'bogus',
+];
 const FILES = { metadata: '/ctx/a/metadata.json', override: '/ctx/a/budget-override.json', governance: '/gov/a/budget.json' };
 const NOW = Date.parse('2026-06-01T00:00:00Z');
 
@@ -37,9 +57,14 @@ function valueFor(random: () => number, field: string, clean: boolean, depth = 0
     case 'limits':
       if (depth > 0 || !valid) return pick([[], 'x', [{}], [{ window: '1h' }]]);
       return Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
-        const entry: Record<string, unknown> = { window: valueFor(random, 'window', clean, depth + 1), [pick(['limit_usd', 'max_requests', 'max_output_tokens'])]: 1 + Math.floor(random() * 100) };
+        const entry: Record<string, unknown> = {
+          window: valueFor(random, 'window', clean, depth + 1),
+          [pick(['limit_usd', 'max_requests', 'max_output_tokens'])]: 1 + Math.floor(random() * 100),
+        };
         for (const key of ['limit_usd', 'max_requests', 'max_output_tokens', 'behavior', 'models']) {
-          if (random() < 0.3) entry[key] = key === 'models' ? pick([['openai/*'], ['anthropic/claude-*', 'openai/gpt-4o'], ['(a|b)+$'], ['*']]) : valueFor(random, key, clean, depth + 1);
+          if (random() < 0.3)
+            entry[key] =
+              key === 'models' ? pick([['openai/*'], ['anthropic/claude-*', 'openai/gpt-4o'], ['(a|b)+$'], ['*']]) : valueFor(random, key, clean, depth + 1);
         }
         if (!clean && random() < 0.1) entry.bogus = 1;
         return entry;
@@ -102,7 +127,10 @@ describe('random policy files', () => {
           counts.unavailable += 1;
           assert.ok(result.problems.length > 0);
           for (const problem of result.problems) {
-            assert.ok(Object.values(FILES).some((file) => problem.startsWith(`${file}: `)) || problem.startsWith('/gov/_shared/team.json: '), `round ${round}: a problem names its file: ${problem}`);
+            assert.ok(
+              Object.values(FILES).some((file) => problem.startsWith(`${file}: `)) || problem.startsWith('/gov/_shared/team.json: '),
+              `round ${round}: a problem names its file: ${problem}`,
+            );
           }
           continue;
         }
@@ -114,13 +142,22 @@ describe('random policy files', () => {
           if (spec.metric !== 'usd_micros') assert.ok(Number.isSafeInteger(spec.limit), `${label}: a count limit is a whole number`);
           if (spec.metric === 'concurrency') assert.equal(spec.windowMs, 0, label);
           else assert.ok(Number.isSafeInteger(spec.windowMs) && spec.windowMs > 0 && spec.windowMs <= LEDGER_RETENTION_MS, `${label}: window ${spec.windowMs}`);
-          assert.ok(spec.alerts.every((alert) => alert > 0), label);
+          assert.ok(
+            spec.alerts.every((alert) => alert > 0),
+            label,
+          );
         }
         assert.equal(new Set(result.limits.map((spec) => spec.id)).size, result.limits.length, `round ${round}: limit ids are unique`);
         // what the engine does with it: a plan per model, checks both ledgers take (a refusal is fine, a throw is a defect)
         for (const model of ['gpt-4o', 'claude-sonnet-4-5']) {
           const plan = planRequest(result, { provider: model.startsWith('gpt') ? 'openai' : 'anthropic', model, requestedModel: model });
-          const reservation = { id: `r-${round}-${model}`, scopes: plan.scopes, amounts: { usd_micros: 10, requests: 1, output_tokens: 5 }, checks: plan.hardChecks, leaseMs: 60_000 };
+          const reservation = {
+            id: `r-${round}-${model}`,
+            scopes: plan.scopes,
+            amounts: { usd_micros: 10, requests: 1, output_tokens: 5 },
+            checks: plan.hardChecks,
+            leaseMs: 60_000,
+          };
           reservePayload(reservation); // what the Redis ledger would send: its codec throws on a check it cannot encode
           standingPayload([...plan.softChecks, ...plan.alertChecks, ...plan.usdChecks]);
           const outcome = await ledger.reserve(reservation);

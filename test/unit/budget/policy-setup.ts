@@ -20,7 +20,8 @@ export function resolve(input: { metadata?: unknown; override?: unknown; governa
   return resolvePolicy({
     agentId: 'a',
     sources: sources(input),
-    shared: (name) => (name in shared ? { parsed: parsePolicySource({ raw: shared[name], source: { kind: 'shared', file: `/gov/_shared/${name}.json` } }) } : null),
+    shared: (name) =>
+      name in shared ? { parsed: parsePolicySource({ raw: shared[name], source: { kind: 'shared', file: `/gov/_shared/${name}.json` } }) } : null,
     sharedDir: '/gov/_shared',
     now: input.now ?? Date.parse('2026-01-01T00:00:00Z'),
   });

@@ -24,10 +24,13 @@ test('starting on 400 agent directories adds their watches at most 64 per turn o
     setImmediate(tick);
     const real = limitedWatch(100_000);
     const watchesPerTurn = new Map<number, number>();
-    const watch: typeof real = Object.assign((path: string, options: { persistent: boolean }, listener: (event: string, name: string | Buffer | null) => void) => {
-      watchesPerTurn.set(turn, (watchesPerTurn.get(turn) ?? 0) + 1);
-      return real(path, options, listener);
-    }, { attempts: 0, open: 0 });
+    const watch: typeof real = Object.assign(
+      (path: string, options: { persistent: boolean }, listener: (event: string, name: string | Buffer | null) => void) => {
+        watchesPerTurn.set(turn, (watchesPerTurn.get(turn) ?? 0) + 1);
+        return real(path, options, listener);
+      },
+      { attempts: 0, open: 0 },
+    );
     const store = new PolicyStore({ governanceDir: dir, watch, pollMs: 60_000 });
     await store.start();
     counting = false;

@@ -68,7 +68,10 @@ describe('PolicyStore with files it must not read', { timeout: 20_000 }, () => {
     const size = (await stat(big)).size;
     assert.deepEqual(errors, [`${big}: too large (${size} bytes; at most ${MAX_JSON_FILE_BYTES} are read)`]);
     assert.equal(reason(policies.effective(makeAgent({ id: 'a', budget: { limit_usd: 1, window: '1h' } }), NOW)), errors[0]);
-    assert.deepEqual(limits(policies.effective(makeAgent({ id: 'b' }), NOW)), [['agent:b/usd/1h', 2_000_000], ['shared:team/requests/1m', 10]]);
+    assert.deepEqual(limits(policies.effective(makeAgent({ id: 'b' }), NOW)), [
+      ['agent:b/usd/1h', 2_000_000],
+      ['shared:team/requests/1m', 10],
+    ]);
   });
 
   it('keeps the last good version of a budget.json that grows past 1 MiB', async () => {
@@ -78,7 +81,10 @@ describe('PolicyStore with files it must not read', { timeout: 20_000 }, () => {
     await policies.reload();
     assert.deepEqual(limits(policies.effective(makeAgent(), NOW)), [['agent:a/usd/1h', 1_000_000]], 'the $1 limit, not the $9 of the unread file');
     assert.equal(errors.length, 1);
-    assert.match(errors[0], /^\S+\/a\/budget\.json: too large \(\d+ bytes; at most 1048576 are read\); its previous version stays in force until the file parses again$/);
+    assert.match(
+      errors[0],
+      /^\S+\/a\/budget\.json: too large \(\d+ bytes; at most 1048576 are read\); its previous version stays in force until the file parses again$/,
+    );
   });
 
   it('reports a FIFO named like a shared budget file, without blocking, once; the agents naming it are unavailable, the rest load', async () => {
@@ -91,7 +97,13 @@ describe('PolicyStore with files it must not read', { timeout: 20_000 }, () => {
     assert.equal(reason(policies.effective(makeAgent({ budget: { shared: ['team'] } }), NOW)), `${fifo}: not a regular file`);
     assert.deepEqual(limits(policies.effective(makeAgent({ budget: { shared: ['other'] } }), NOW)), [['shared:other/usd/1d', 50_000_000]]);
     assert.deepEqual(limits(policies.effective(makeAgent({ id: 'b' }), NOW)), [['agent:b/usd/1h', 2_000_000]]);
-    assert.deepEqual(policies.listShared().map((shared) => [shared.name, shared.problems]), [['other', []], ['team', ['not a regular file']]]);
+    assert.deepEqual(
+      policies.listShared().map((shared) => [shared.name, shared.problems]),
+      [
+        ['other', []],
+        ['team', ['not a regular file']],
+      ],
+    );
     await policies.reload();
     assert.equal(errors.length, 1, 'an unchanged FIFO is not reported again on every rescan');
   });
@@ -103,11 +115,14 @@ describe('PolicyStore with files it must not read', { timeout: 20_000 }, () => {
     const zero = await link('_shared/zero.json', '/dev/zero');
     const fresh = await link('c/budget.json', '/dev/zero');
     await policies.reload();
-    assert.deepEqual(errors.sort(), [
-      `${file}: not a regular file; its previous version stays in force until the file parses again`,
-      `${fresh}: not a regular file`,
-      `${zero}: not a regular file`,
-    ].sort());
+    assert.deepEqual(
+      errors.sort(),
+      [
+        `${file}: not a regular file; its previous version stays in force until the file parses again`,
+        `${fresh}: not a regular file`,
+        `${zero}: not a regular file`,
+      ].sort(),
+    );
     assert.deepEqual(limits(policies.effective(makeAgent(), NOW)), [['agent:a/usd/1h', 1_000_000]]);
     assert.equal(reason(policies.effective(makeAgent({ id: 'c' }), NOW)), `${fresh}: not a regular file`);
   });
@@ -122,7 +137,10 @@ describe('PolicyStore with files it must not read', { timeout: 20_000 }, () => {
       await link('a', join(elsewhere, 'a'));
       const policies = await loadedStore();
       assert.deepEqual(errors, []);
-      assert.deepEqual(limits(policies.effective(makeAgent(), NOW)), [['agent:a/usd/1h', 3_000_000], ['shared:team/requests/1m', 10]]);
+      assert.deepEqual(limits(policies.effective(makeAgent(), NOW)), [
+        ['agent:a/usd/1h', 3_000_000],
+        ['shared:team/requests/1m', 10],
+      ]);
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
     }
@@ -132,7 +150,12 @@ describe('PolicyStore with files it must not read', { timeout: 20_000 }, () => {
     await put('a/budget.json', '{broken');
     await put('b/budget.json', { limit_usd: 2, window: '1h', extra: 1 });
     await put('c/budget.json', { limit_usd: 3, window: '1h' });
-    store = new PolicyStore({ governanceDir: dir, onError: () => { throw new Error('logger down'); } });
+    store = new PolicyStore({
+      governanceDir: dir,
+      onError: () => {
+        throw new Error('logger down');
+      },
+    });
     await store.reload();
     assert.deepEqual(limits(store.effective(makeAgent({ id: 'b' }), NOW)), [['agent:b/usd/1h', 2_000_000]]);
     assert.deepEqual(limits(store.effective(makeAgent({ id: 'c' }), NOW)), [['agent:c/usd/1h', 3_000_000]]);

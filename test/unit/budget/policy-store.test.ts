@@ -42,10 +42,19 @@ describe('PolicyStore', () => {
     store = new PolicyStore({ governanceDir: dir });
     await store.start();
     const policy = asPolicy(store.effective(makeAgent({ budget: { limit_usd: 1, window: '1h' } }), NOW));
-    assert.deepEqual(policy.limits.map((spec) => [spec.id, spec.limit]), [['agent:a/usd/1h', 2_000_000], ['shared:team/requests/1d', 100]]);
+    assert.deepEqual(
+      policy.limits.map((spec) => [spec.id, spec.limit]),
+      [
+        ['agent:a/usd/1h', 2_000_000],
+        ['shared:team/requests/1d', 100],
+      ],
+    );
     assert.equal(policy.sources.limit_usd?.file, join(dir, 'a/budget.json'));
     assert.equal(policy.sources.window?.file, '/ctx/a/metadata.json');
-    assert.deepEqual(store.listShared().map((shared) => [shared.name, shared.problems, shared.limits.length]), [['team', [], 1]]);
+    assert.deepEqual(
+      store.listShared().map((shared) => [shared.name, shared.problems, shared.limits.length]),
+      [['team', [], 1]],
+    );
   });
 
   it('reports every problem with file and field as soon as a file is loaded', async () => {
@@ -55,13 +64,16 @@ describe('PolicyStore', () => {
     const errors: string[] = [];
     store = new PolicyStore({ governanceDir: dir, onError: (file, message) => errors.push(`${file}: ${message}`) });
     await store.start();
-    assert.deepEqual(errors.sort(), [
-      `${bad}: extra: unknown field, ignored`,
-      `${bad}: limit_usd: must be > 0`,
-      `${bad}: window: must be a positive duration like 1h or 7d`,
-      `${broken}: not valid JSON (at line 1, column 2)`,
-      `${shared}: window: is required when limit_usd is set`,
-    ].sort());
+    assert.deepEqual(
+      errors.sort(),
+      [
+        `${bad}: extra: unknown field, ignored`,
+        `${bad}: limit_usd: must be > 0`,
+        `${bad}: window: must be a positive duration like 1h or 7d`,
+        `${broken}: not valid JSON (at line 1, column 2)`,
+        `${shared}: window: is required when limit_usd is set`,
+      ].sort(),
+    );
     assert.equal(store.effective(makeAgent({ id: 'b' }), NOW).kind, 'unavailable');
     assert.match((store.effective(makeAgent({ id: 'b' }), NOW) as { reason: string }).reason, /b\/budget\.json: not valid JSON \(at line 1, column 2\)$/);
   });
@@ -98,11 +110,21 @@ describe('PolicyStore', () => {
     await writeFile(shared, '');
     await store.reload();
     const kept = asPolicy(store.effective(agent, NOW));
-    assert.deepEqual(kept.limits.map((spec) => [spec.id, spec.limit]), [['agent:a/usd/1h', 1_000_000], ['shared:team/requests/1m', 10]], 'both limits still in force');
-    assert.deepEqual(errors.sort(), [
-      `${file}: not valid JSON (at line 1, column 25); its previous version stays in force until the file parses again`,
-      `${shared}: not valid JSON (the file is empty); its previous version stays in force until the file parses again`,
-    ].sort());
+    assert.deepEqual(
+      kept.limits.map((spec) => [spec.id, spec.limit]),
+      [
+        ['agent:a/usd/1h', 1_000_000],
+        ['shared:team/requests/1m', 10],
+      ],
+      'both limits still in force',
+    );
+    assert.deepEqual(
+      errors.sort(),
+      [
+        `${file}: not valid JSON (at line 1, column 25); its previous version stays in force until the file parses again`,
+        `${shared}: not valid JSON (the file is empty); its previous version stays in force until the file parses again`,
+      ].sort(),
+    );
     await writeFile(file, JSON.stringify({ limit_usd: 0.5, window: '1h' }));
     await store.reload();
     assert.equal(asPolicy(store.effective(agent, NOW)).limits[0].limit, 500_000, 'the fixed file applies');
@@ -142,7 +164,10 @@ describe('PolicyStore', () => {
     await rm(join(dir, 'a'), { recursive: true });
     const after = asPolicy(store.effective(agent, Date.parse('2026-03-01T01:00:00Z')));
     assert.equal(after.limits[0].limit, 1_000_000);
-    assert.deepEqual(after.expired.map((source) => source.kind), ['governance']);
+    assert.deepEqual(
+      after.expired.map((source) => source.kind),
+      ['governance'],
+    );
   });
 
   it('makes the check unavailable when the context override did not parse', async () => {

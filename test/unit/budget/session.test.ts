@@ -23,7 +23,7 @@ describe('session budgets', () => {
     assert.equal(body.limit_id, 'agent:a/session/usd');
     assert.equal(body.window, 'session');
     assert.equal((await run('run-2')).outcome, 'allow', 'a second session has its own budget');
-    assert.equal((await run()).outcome, 'allow', 'no header: the agent\'s own limits only');
+    assert.equal((await run()).outcome, 'allow', "no header: the agent's own limits only");
   });
 
   it('forgets a session idle for its idle_ttl, not one in use', async () => {

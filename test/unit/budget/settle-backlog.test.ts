@@ -124,7 +124,8 @@ describe('settlement backlog', () => {
   it('retries by itself, bounds what it keeps, and reports what never landed at close', async () => {
     const { memory, state, reports, backlog } = setup({ retryMs: 10, maxEntries: 2 });
     state.down = true;
-    for (const amount of [1, 2, 4]) backlog.add({ kind: 'settle', reservationId: `r${amount}`, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
+    for (const amount of [1, 2, 4])
+      backlog.add({ kind: 'settle', reservationId: `r${amount}`, scopes: ['agent:a'], amounts: { usd_micros: amount }, at: Date.now() });
     assert.equal(backlog.size, 2);
     assert.match(reports[1], /backlog full \(2\): dropped the oldest/);
     state.down = false;

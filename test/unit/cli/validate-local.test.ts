@@ -15,8 +15,16 @@ test('a check writes nothing: no .tollgate folders made, the missing context roo
     assert.equal(report.ok, true, JSON.stringify(report.findings));
     assert.equal(report.checked.context_root, join(cwd, '.tollgate', 'context'));
     assert.equal(report.checked.agents, 0);
-    assert.ok(report.findings.some((finding) => finding.severity === 'warning' && /local fallback .*\.tollgate\/context does not exist yet \(serve creates it\)/.test(finding.text)), JSON.stringify(report.findings));
-    assert.ok(report.notices.some((notice) => /CLAW_CONTEXT_ROOT is unset/.test(notice)), 'the same notices as serve');
+    assert.ok(
+      report.findings.some(
+        (finding) => finding.severity === 'warning' && /local fallback .*\.tollgate\/context does not exist yet \(serve creates it\)/.test(finding.text),
+      ),
+      JSON.stringify(report.findings),
+    );
+    assert.ok(
+      report.notices.some((notice) => /CLAW_CONTEXT_ROOT is unset/.test(notice)),
+      'the same notices as serve',
+    );
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }

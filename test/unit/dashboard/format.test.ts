@@ -1,13 +1,30 @@
 // Formatting shared by the dashboard and the CLI: dollars from micro-dollars, counts, tokens, durations, tones.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCount, formatDuration, formatPercent, formatSpend, formatTokens, formatUsd, formatUsdMicros, fractionTone } from '../../../src/dashboard/static/format.js';
+import {
+  formatCount,
+  formatDuration,
+  formatPercent,
+  formatSpend,
+  formatTokens,
+  formatUsd,
+  formatUsdMicros,
+  fractionTone,
+} from '../../../src/dashboard/static/format.js';
 
 describe('format', () => {
   it('prints money with sensible precision', () => {
     const cases: [number, string][] = [
-      [0, '$0'], [1, '$0.000001'], [4200, '$0.0042'], [9999, '$0.009999'], [10_000, '$0.010'], [125_000, '$0.125'],
-      [4_200_000, '$4.20'], [1_234_500_000, '$1,234.50'], [12_345_000_000, '$12,345'], [-4_200_000, '-$4.20'],
+      [0, '$0'],
+      [1, '$0.000001'],
+      [4200, '$0.0042'],
+      [9999, '$0.009999'],
+      [10_000, '$0.010'],
+      [125_000, '$0.125'],
+      [4_200_000, '$4.20'],
+      [1_234_500_000, '$1,234.50'],
+      [12_345_000_000, '$12,345'],
+      [-4_200_000, '-$4.20'],
     ];
     for (const [micros, text] of cases) assert.equal(formatUsdMicros(micros), text, String(micros));
     assert.equal(formatUsd(0.788), '$0.788');
@@ -18,7 +35,15 @@ describe('format', () => {
     assert.equal(formatCount(1234567), '1,234,567');
     assert.deepEqual([9100, 61_100, 1_200_000].map(formatTokens), ['9,100', '61.1k', '1.2M']);
     assert.deepEqual([0.8424, 0.045, 1, 0].map(formatPercent), ['84%', '4.5%', '100%', '0%']);
-    assert.deepEqual([0, 999, 45_000, 185_000, 1_260_000, 4_980_000, 200_000_000].map(formatDuration), ['now', '1s', '45s', '3m 05s', '21m 00s', '1h 23m', '2d 7h']);
+    assert.deepEqual([0, 999, 45_000, 185_000, 1_260_000, 4_980_000, 200_000_000].map(formatDuration), [
+      'now',
+      '1s',
+      '45s',
+      '3m 05s',
+      '21m 00s',
+      '1h 23m',
+      '2d 7h',
+    ]);
   });
 
   it('prints huge token counts in B and T, choosing the unit after rounding', () => {

@@ -20,7 +20,9 @@ test('kill -9 right after a flush leaves a readable file holding every flushed e
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     const exited = once(child, 'exit');
@@ -45,7 +47,10 @@ test('kill -9 right after a flush leaves a readable file holding every flushed e
     for await (const entry of scanHistory({ dir, agentId: 'crash', onBadLine: (b) => bad.push(b) })) ids.push(entry.request_id ?? '');
     assert.ok(ids.length >= flushed, `only ${ids.length} entries survived`);
     ids.forEach((id, i) => assert.equal(id, `req-${i}`));
-    assert.ok(bad.every((b) => b.torn), 'only a torn last line may be unreadable');
+    assert.ok(
+      bad.every((b) => b.torn),
+      'only a torn last line may be unreadable',
+    );
     assert.equal(bad.length, last === '' ? 0 : 1);
   } finally {
     await cleanup();

@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { buildHistoryEntry, historyCostMicros, historyIdFromRawLine, historyLine, historyUsage, jsonOnOneLine, serializeHistoryEntry, type HistoryEntryInput } from '../../../src/history/entry.ts';
+import {
+  buildHistoryEntry,
+  historyCostMicros,
+  historyIdFromRawLine,
+  historyLine,
+  historyUsage,
+  jsonOnOneLine,
+  serializeHistoryEntry,
+  type HistoryEntryInput,
+} from '../../../src/history/entry.ts';
 
 const base: HistoryEntryInput = {
   requestId: 'req-1',
@@ -26,8 +35,22 @@ test('id is hist1_ + sha256 of the JSON of the entry without id, and fields foll
   const { id, ...withoutId } = entry;
   assert.equal(id, 'hist1_' + createHash('sha256').update(JSON.stringify(withoutId)).digest('hex'));
   assert.deepEqual(Object.keys(entry), [
-    'version', 'id', 'ts', 'claw_id', 'path', 'requested_model', 'effective_provider', 'effective_model', 'status_code',
-    'stream', 'request_original', 'request_effective', 'response', 'usage', 'request_id', 'latency_ms',
+    'version',
+    'id',
+    'ts',
+    'claw_id',
+    'path',
+    'requested_model',
+    'effective_provider',
+    'effective_model',
+    'status_code',
+    'stream',
+    'request_original',
+    'request_effective',
+    'response',
+    'usage',
+    'request_id',
+    'latency_ms',
   ]);
   assert.equal(entry.version, 1);
   assert.equal(entry.ts, '2026-02-27T15:23:45.123Z');
@@ -56,8 +79,13 @@ test('usage: computed cost wins, cost_micros and cache tokens are kept, prompt_t
     price: { costMicros: 750, source: 'price_table' },
   });
   assert.deepEqual(entry.usage, {
-    prompt_tokens: 150, completion_tokens: 50, reported_cost_usd: 0.00075,
-    cache_read_tokens: 30, cache_write_tokens: 20, cost_micros: 750, cost_source: 'price_table',
+    prompt_tokens: 150,
+    completion_tokens: 50,
+    reported_cost_usd: 0.00075,
+    cache_read_tokens: 30,
+    cache_write_tokens: 20,
+    cost_micros: 750,
+    cost_source: 'price_table',
   });
 });
 
@@ -85,10 +113,20 @@ test('optional fields are omitted when not given', () => {
 
 test('historyLine takes the bodies as text: the same line as the entry built from parsed bodies, and its own id', () => {
   const line = historyLine({
-    requestId: 'req-1', startedAt: base.startedAt as number, agentId: 'tiverton', path: '/v1/chat/completions',
-    requestedModel: 'openai/gpt-4o', effectiveProvider: 'openai', effectiveModel: 'gpt-4o', statusCode: 200, stream: false,
-    requestOriginalJson: '{"model":"openai/gpt-4o","messages":[]}', requestEffectiveJson: '{"model":"gpt-4o","messages":[]}',
-    response: { format: 'json', jsonText: '{"ok":true}' }, usage: historyUsage(base.usage, base.price), latencyMs: 1250.4,
+    requestId: 'req-1',
+    startedAt: base.startedAt as number,
+    agentId: 'tiverton',
+    path: '/v1/chat/completions',
+    requestedModel: 'openai/gpt-4o',
+    effectiveProvider: 'openai',
+    effectiveModel: 'gpt-4o',
+    statusCode: 200,
+    stream: false,
+    requestOriginalJson: '{"model":"openai/gpt-4o","messages":[]}',
+    requestEffectiveJson: '{"model":"gpt-4o","messages":[]}',
+    response: { format: 'json', jsonText: '{"ok":true}' },
+    usage: historyUsage(base.usage, base.price),
+    latencyMs: 1250.4,
   });
   assert.equal(line, serializeHistoryEntry(buildHistoryEntry(base)));
   const { id, ...withoutId } = JSON.parse(line) as Record<string, unknown>;

@@ -19,7 +19,8 @@ test('paging forward (after) and back (before) by ts sees every entry once, out 
     const calls = Array.from({ length: 120 }, (_, seq) => ({ seq, start: 1_000 + Math.floor(random() * 12), latency: Math.floor(random() * 40) }));
     calls.sort((a, b) => a.start + a.latency - (b.start + b.latency));
     await mkdir(join(dir, 'a'));
-    const line = (call: (typeof calls)[number]) => JSON.stringify({ ...makeEntry({ agentId: 'a', seq: call.seq, startedAt: Date.UTC(2026, 0, 1) + call.start }), latency_ms: call.latency });
+    const line = (call: (typeof calls)[number]) =>
+      JSON.stringify({ ...makeEntry({ agentId: 'a', seq: call.seq, startedAt: Date.UTC(2026, 0, 1) + call.start }), latency_ms: call.latency });
     await writeFile(join(dir, 'a', 'history.jsonl.1'), calls.slice(0, 50).map(line).join('\n') + '\n');
     await writeFile(join(dir, 'a', 'history.jsonl'), calls.slice(50).map(line).join('\n') + '\n');
     const all = calls.map((call) => `req-${call.seq}`).sort();
@@ -60,7 +61,10 @@ test('a rotation that fails (a directory where history.jsonl.1 should be) drops 
       await writer.flush();
     }
     await writer.close();
-    assert.deepEqual((await readLines(join(dir, 'a', 'history.jsonl'))).map((text) => JSON.parse(text).request_id), ['req-0', 'req-1', 'req-2', 'req-3', 'req-4', 'req-5']);
+    assert.deepEqual(
+      (await readLines(join(dir, 'a', 'history.jsonl'))).map((text) => JSON.parse(text).request_id),
+      ['req-0', 'req-1', 'req-2', 'req-3', 'req-4', 'req-5'],
+    );
     assert.equal(errors.length, 1, `reported once, retried later: ${errors.join('; ')}`);
     assert.match(errors[0], /rotation failed/);
   } finally {

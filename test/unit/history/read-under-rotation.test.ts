@@ -39,12 +39,14 @@ test('reads racing rotation see one consistent sequence (seeded)', { timeout: 12
     })();
     for (let round = 0; round < 150; round++) {
       // several readers at once, so some open their two files while the writer renames one over the other
-      await Promise.all(Array.from({ length: 4 }, async (_, reader) => {
-        const forward = await readHistoryPage({ dir, agentId: 'a', limit: 1000 });
-        assertContiguous(forward.entries.map(seqOf), `forward read ${round}/${reader} (seed ${SEED})`);
-        const back = await readNewestHistory({ dir, agentId: 'a', before: null, limit: 1000 });
-        assertContiguous(back.map(seqOf).reverse(), `backward read ${round}/${reader} (seed ${SEED})`);
-      }));
+      await Promise.all(
+        Array.from({ length: 4 }, async (_, reader) => {
+          const forward = await readHistoryPage({ dir, agentId: 'a', limit: 1000 });
+          assertContiguous(forward.entries.map(seqOf), `forward read ${round}/${reader} (seed ${SEED})`);
+          const back = await readNewestHistory({ dir, agentId: 'a', before: null, limit: 1000 });
+          assertContiguous(back.map(seqOf).reverse(), `backward read ${round}/${reader} (seed ${SEED})`);
+        }),
+      );
     }
     stop = true;
     await writing;
@@ -80,9 +82,10 @@ test('a rotation between the opens of the two files is detected: neither a gener
       }) as typeof realOpen;
       syncBuiltinESMExports();
       try {
-        const seqs = reader === 'forward'
-          ? (await readHistoryPage({ dir, agentId: 'a' })).entries.map(seqOf)
-          : (await readNewestHistory({ dir, agentId: 'a', before: null, limit: 10 })).map(seqOf).reverse();
+        const seqs =
+          reader === 'forward'
+            ? (await readHistoryPage({ dir, agentId: 'a' })).entries.map(seqOf)
+            : (await readNewestHistory({ dir, agentId: 'a', before: null, limit: 10 })).map(seqOf).reverse();
         assert.deepEqual(seqs, [2, 3], `${reader} read`);
       } finally {
         fsPromises.open = realOpen;

@@ -23,10 +23,16 @@ test('a torn last line is tolerated silently; a bad line in the middle is skippe
     const text = [line('a', 1), '{bad-json', line('a', 2), '{"version":1,"ts":"2026-01-01T12:0'].join('\n'); // no final newline
     await writeFile(join(dir, 'a', 'history.jsonl'), text);
     const page = await readHistoryPage({ dir, agentId: 'a' });
-    assert.deepEqual(page.entries.map((e) => e.request_id), ['req-1', 'req-2']);
+    assert.deepEqual(
+      page.entries.map((e) => e.request_id),
+      ['req-1', 'req-2'],
+    );
     assert.equal(page.skippedLines, 1);
     assert.equal(page.tornLines, 1);
-    assert.deepEqual((await readHistory({ dir, agentId: 'a' })).map((e) => e.request_id), ['req-1', 'req-2']);
+    assert.deepEqual(
+      (await readHistory({ dir, agentId: 'a' })).map((e) => e.request_id),
+      ['req-1', 'req-2'],
+    );
   } finally {
     await cleanup();
   }
@@ -42,8 +48,18 @@ test('a torn last line of the rotated file is tolerated too, and lines without a
     const bad: BadHistoryLine[] = [];
     const entries: HistoryEntry[] = [];
     for await (const entry of scanHistory({ dir, agentId: 'a', onBadLine: (b) => bad.push(b) })) entries.push(entry);
-    assert.deepEqual(entries.map((e) => e.request_id), ['req-1', 'req-2']);
-    assert.deepEqual(bad.map((b) => [b.file.endsWith('.1'), b.line, b.torn]), [[true, 2, true], [false, 1, false], [false, 2, false]]);
+    assert.deepEqual(
+      entries.map((e) => e.request_id),
+      ['req-1', 'req-2'],
+    );
+    assert.deepEqual(
+      bad.map((b) => [b.file.endsWith('.1'), b.line, b.torn]),
+      [
+        [true, 2, true],
+        [false, 1, false],
+        [false, 2, false],
+      ],
+    );
   } finally {
     await cleanup();
   }
@@ -57,7 +73,10 @@ test('after is strictly after; limit returns the oldest entries; paging with the
       current: [2, 3, 4, 5, 6].map((m) => line('a', m, minute(m))),
     });
     const after = await readHistory({ dir, agentId: 'a', after: new Date(minute(1)) });
-    assert.deepEqual(after.map((e) => e.request_id), ['req-2', 'req-3', 'req-4', 'req-5', 'req-6']);
+    assert.deepEqual(
+      after.map((e) => e.request_id),
+      ['req-2', 'req-3', 'req-4', 'req-5', 'req-6'],
+    );
 
     const seen: string[] = [];
     let cursor: Date | null = null;
@@ -98,7 +117,8 @@ test('limit defaults to 100 and is clamped to 1,000 as cllama does', async () =>
 test('a line without id gets hist1_ + sha256 of the raw line (cllama IDFromJSON); cllama second-precision ts is read', async () => {
   const { dir, cleanup } = await makeTempDir();
   try {
-    const seed = '{"version":1,"ts":"2026-02-27T12:00:00Z","claw_id":"a","path":"/v1/chat/completions","response":{"format":"json","json":{}},"usage":{"reported_cost_usd":0.5}}';
+    const seed =
+      '{"version":1,"ts":"2026-02-27T12:00:00Z","claw_id":"a","path":"/v1/chat/completions","response":{"format":"json","json":{}},"usage":{"reported_cost_usd":0.5}}';
     await writeHistory(dir, 'a', { current: [seed] });
     const [entry] = await readHistory({ dir, agentId: 'a', after: new Date('2026-02-27T11:59:59Z') });
     assert.equal(entry.id, 'hist1_' + createHash('sha256').update(seed).digest('hex'));

@@ -15,7 +15,12 @@ function openFds(): number {
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let time = start;
-  return { now: () => time, advance: (ms) => { time += ms; } };
+  return {
+    now: () => time,
+    advance: (ms) => {
+      time += ms;
+    },
+  };
 }
 
 test('3,000 agents writing: the writer never holds more than maxOpenFiles files open, and every entry lands', async () => {
@@ -49,7 +54,10 @@ test('3,000 agents writing: the writer never holds more than maxOpenFiles files 
     assert.ok(peakFds <= max + 8, `peak descriptors while writing: ${peakFds}`);
     for (const agent of [0, 1234, 2999]) {
       const lines = await readLines(join(dir, `agent-${agent}`, 'history.jsonl'));
-      assert.deepEqual(lines.map((line) => JSON.parse(line).request_id), ['req-0', 'req-1']);
+      assert.deepEqual(
+        lines.map((line) => JSON.parse(line).request_id),
+        ['req-0', 'req-1'],
+      );
     }
   } finally {
     await writer.close();
@@ -84,7 +92,10 @@ test('agents idle past idleMs are forgotten and their files closed; nothing is h
     writer.append(makeEntry({ agentId: 'gone-7', seq: 3 }));
     await writer.flush();
     const lines = await readLines(join(dir, 'gone-7', 'history.jsonl'));
-    assert.deepEqual(lines.map((line) => JSON.parse(line).request_id), ['req-1', 'req-2', 'req-3']);
+    assert.deepEqual(
+      lines.map((line) => JSON.parse(line).request_id),
+      ['req-1', 'req-2', 'req-3'],
+    );
   } finally {
     await writer.close();
     await cleanup();
@@ -111,12 +122,14 @@ test('one file slot for many agents: per-agent order kept, lines never mixed, fl
   const writer = new HistoryWriter({ dir, maxBytes: 1 << 30, maxOpenFiles: 1 });
   try {
     const agents = Array.from({ length: 30 }, (_, index) => `slot-${index}`);
-    await Promise.all(agents.map(async (agentId, index) => {
-      for (let seq = 0; seq < 40; seq++) {
-        writer.append(makeEntry({ agentId, seq }));
-        if ((seq + index) % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-    }));
+    await Promise.all(
+      agents.map(async (agentId, index) => {
+        for (let seq = 0; seq < 40; seq++) {
+          writer.append(makeEntry({ agentId, seq }));
+          if ((seq + index) % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
     await writer.flush();
     assert.ok(writer.openFiles <= 1);
     for (const agentId of agents) {
@@ -202,7 +215,10 @@ test('an agent folder removed while its file was closed is made again (entries a
     writer.append(makeEntry({ agentId: 'removed', seq: 2 }));
     await writer.flush();
     const lines = await readLines(join(dir, 'removed', 'history.jsonl'));
-    assert.deepEqual(lines.map((line) => JSON.parse(line).request_id), ['req-2']);
+    assert.deepEqual(
+      lines.map((line) => JSON.parse(line).request_id),
+      ['req-2'],
+    );
     assert.equal((await stat(join(dir, 'removed'))).mode & 0o777, 0o700);
   } finally {
     await writer.close();

@@ -52,12 +52,14 @@ test('interleaved agents: appends from many async tasks keep per-agent order and
     const writer = new HistoryWriter({ dir, maxBytes: 1 << 30 });
     const agents = ['alpha', 'beta', 'gamma', 'delta'];
     // appends arrive from concurrent tasks across ticks, while earlier batches are being written
-    await Promise.all(agents.map(async (agentId) => {
-      for (let seq = 0; seq < 250; seq += 1) {
-        writer.append(makeEntry({ agentId, seq }));
-        if (seq % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-    }));
+    await Promise.all(
+      agents.map(async (agentId) => {
+        for (let seq = 0; seq < 250; seq += 1) {
+          writer.append(makeEntry({ agentId, seq }));
+          if (seq % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
     await writer.flush();
     for (const agentId of agents) {
       const lines = await readLines(join(dir, agentId, 'history.jsonl'));
@@ -88,7 +90,11 @@ test('rotation (spec case 39): maxBytes = length of the first line gives two fil
       assert.deepEqual(await readLines(join(dir, 'a', 'history.jsonl.1')), [serializeHistoryEntry(first)], mode);
       assert.deepEqual(await readLines(join(dir, 'a', 'history.jsonl')), [serializeHistoryEntry(second)], mode);
       const read = await readHistory({ dir, agentId: 'a' });
-      assert.deepEqual(read.map((e) => e.id), [first.id, second.id], mode);
+      assert.deepEqual(
+        read.map((e) => e.id),
+        [first.id, second.id],
+        mode,
+      );
     } finally {
       await cleanup();
     }
@@ -118,7 +124,10 @@ test('rotation below the cap: lines accumulate until the next one would pass max
     await writer.close();
     assert.equal((await readLines(join(dir, 'a', 'history.jsonl.1'))).length, 3);
     assert.equal((await readLines(join(dir, 'a', 'history.jsonl'))).length, 2);
-    assert.deepEqual((await readHistory({ dir, agentId: 'a' })).map((e) => e.request_id), ['req-1', 'req-2', 'req-3', 'req-4', 'req-5']);
+    assert.deepEqual(
+      (await readHistory({ dir, agentId: 'a' })).map((e) => e.request_id),
+      ['req-1', 'req-2', 'req-3', 'req-4', 'req-5'],
+    );
   } finally {
     await cleanup();
   }
@@ -149,7 +158,10 @@ test('append after close is refused through onError', async () => {
     writer.append(makeEntry({ agentId: 'a', seq: 1 }));
     await writer.close();
     writer.append(makeEntry({ agentId: 'a', seq: 2 }));
-    assert.deepEqual(errors.map((e) => e.agentId), ['a']);
+    assert.deepEqual(
+      errors.map((e) => e.agentId),
+      ['a'],
+    );
     assert.match(errors[0].message, /closed/);
     assert.equal((await readLines(join(dir, 'a', 'history.jsonl'))).length, 1, 'close flushed the first entry');
   } finally {
@@ -180,7 +192,10 @@ test('a torn last line left by a crash is not glued to the next entry', async ()
     writer.append(makeEntry({ agentId: 'a', seq: 2 }));
     await writer.close();
     const page = await readHistoryPage({ dir, agentId: 'a' });
-    assert.deepEqual(page.entries.map((e) => e.request_id), ['req-1', 'req-2']);
+    assert.deepEqual(
+      page.entries.map((e) => e.request_id),
+      ['req-1', 'req-2'],
+    );
     assert.equal(page.skippedLines, 1, 'the torn fragment is now a bad line in the middle');
     assert.equal(page.tornLines, 0);
   } finally {
@@ -197,7 +212,10 @@ test('appending to an existing file continues after its last line', async () => 
     writer.append(makeEntry({ agentId: 'a', seq: 2 }));
     await writer.close();
     const page = await readHistoryPage({ dir, agentId: 'a' });
-    assert.deepEqual(page.entries.map((e) => e.request_id), ['req-1', 'req-2']);
+    assert.deepEqual(
+      page.entries.map((e) => e.request_id),
+      ['req-1', 'req-2'],
+    );
     assert.equal(page.skippedLines + page.tornLines, 0);
   } finally {
     await cleanup();
@@ -220,7 +238,10 @@ test('a failed write is reported, flush still resolves, and the next entry is wr
     await rm(join(dir, 'a'));
     writer.append(makeEntry({ agentId: 'a', seq: 2 }));
     await writer.close();
-    assert.deepEqual((await readHistory({ dir, agentId: 'a' })).map((e) => e.request_id), ['req-2']);
+    assert.deepEqual(
+      (await readHistory({ dir, agentId: 'a' })).map((e) => e.request_id),
+      ['req-2'],
+    );
   } finally {
     await cleanup();
   }

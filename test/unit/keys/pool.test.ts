@@ -7,8 +7,35 @@ import type { DeclaredKey, KeyStrategy } from '../../../src/upstream/provider.ts
 const NOW = 1_000_000;
 
 function pool(keys: Partial<DeclaredKey>[], options: { active?: string; strategy?: KeyStrategy } = {}): PoolProvider {
-  const declaredKeys = keys.map((key, index) => ({ id: `k${index}`, label: '', secret: `secret-${index}-xxxxxxxx`, source: 'seed', state: 'ready', cooldownUntil: null, lastErrorCode: 0, lastErrorReason: '', lastErrorAt: null, addedAt: null, ...key }) as DeclaredKey);
-  return poolProviderOf({ name: 'openai', baseUrl: 'http://x/v1', auth: 'bearer', apiFormat: 'openai', keys: [], declaredKeys, activeKeyId: options.active, keyStrategy: options.strategy }, NOW);
+  const declaredKeys = keys.map(
+    (key, index) =>
+      ({
+        id: `k${index}`,
+        label: '',
+        secret: `secret-${index}-xxxxxxxx`,
+        source: 'seed',
+        state: 'ready',
+        cooldownUntil: null,
+        lastErrorCode: 0,
+        lastErrorReason: '',
+        lastErrorAt: null,
+        addedAt: null,
+        ...key,
+      }) as DeclaredKey,
+  );
+  return poolProviderOf(
+    {
+      name: 'openai',
+      baseUrl: 'http://x/v1',
+      auth: 'bearer',
+      apiFormat: 'openai',
+      keys: [],
+      declaredKeys,
+      activeKeyId: options.active,
+      keyStrategy: options.strategy,
+    },
+    NOW,
+  );
 }
 const picked = (p: PoolProvider, tried?: Set<string>) => {
   const choice = selectKey(p, NOW, tried);
@@ -30,7 +57,10 @@ describe('selectKey', () => {
   });
 
   it('all cooling: the time until the first is back; nothing usable: none', () => {
-    assert.deepEqual(picked(pool([{ state: 'cooldown', cooldownUntil: NOW + 5000 }, { state: 'cooldown', cooldownUntil: NOW + 1200 }, { state: 'dead' }])), { kind: 'cooling', retryAfterMs: 1200 });
+    assert.deepEqual(picked(pool([{ state: 'cooldown', cooldownUntil: NOW + 5000 }, { state: 'cooldown', cooldownUntil: NOW + 1200 }, { state: 'dead' }])), {
+      kind: 'cooling',
+      retryAfterMs: 1200,
+    });
     assert.deepEqual(picked(pool([{ state: 'dead' }, { state: 'disabled' }])), { kind: 'none' });
     assert.deepEqual(picked(pool([])), { kind: 'none' });
   });
@@ -41,7 +71,10 @@ describe('selectKey', () => {
 
   it('round_robin spreads calls over the usable keys', () => {
     const p = pool([{}, { state: 'dead' }, {}, {}], { strategy: 'round_robin' });
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => picked(p)), ['k0', 'k2', 'k3', 'k0', 'k2', 'k3']);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map(() => picked(p)),
+      ['k0', 'k2', 'k3', 'k0', 'k2', 'k3'],
+    );
   });
 
   it('most_headroom prefers the key the provider said has the most requests left (unmeasured counts as full)', () => {

@@ -39,18 +39,41 @@ describe('cooldownFromHeaders (better than cllama: what the provider says)', () 
   });
 
   it("OpenAI's reset headers: the exhausted limit's, else the later", () => {
-    assert.deepEqual(cooldownFromHeaders({ 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-reset-tokens': '6m0s', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-remaining-tokens': '100' }, NOW), { ms: 2000, source: 'x-ratelimit-reset' });
-    assert.deepEqual(cooldownFromHeaders({ 'x-ratelimit-reset-requests': '20ms', 'x-ratelimit-reset-tokens': '1.5s' }, NOW), { ms: 1500, source: 'x-ratelimit-reset' });
+    assert.deepEqual(
+      cooldownFromHeaders(
+        {
+          'x-ratelimit-reset-requests': '2s',
+          'x-ratelimit-reset-tokens': '6m0s',
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-remaining-tokens': '100',
+        },
+        NOW,
+      ),
+      { ms: 2000, source: 'x-ratelimit-reset' },
+    );
+    assert.deepEqual(cooldownFromHeaders({ 'x-ratelimit-reset-requests': '20ms', 'x-ratelimit-reset-tokens': '1.5s' }, NOW), {
+      ms: 1500,
+      source: 'x-ratelimit-reset',
+    });
     assert.deepEqual(cooldownFromHeaders({ 'x-ratelimit-reset-tokens': '6m0s' }, NOW), { ms: 60_000, source: 'x-ratelimit-reset' }, 'capped at 60 s');
   });
 
   it("Anthropic's RFC 3339 resets", () => {
     const at = (ms: number) => new Date(NOW + ms).toISOString();
-    assert.deepEqual(cooldownFromHeaders({ 'anthropic-ratelimit-requests-reset': at(3000), 'anthropic-ratelimit-requests-remaining': '0', 'anthropic-ratelimit-tokens-reset': at(9000) }, NOW), { ms: 3000, source: 'anthropic-ratelimit-reset' });
+    assert.deepEqual(
+      cooldownFromHeaders(
+        { 'anthropic-ratelimit-requests-reset': at(3000), 'anthropic-ratelimit-requests-remaining': '0', 'anthropic-ratelimit-tokens-reset': at(9000) },
+        NOW,
+      ),
+      { ms: 3000, source: 'anthropic-ratelimit-reset' },
+    );
   });
 
   it('nothing usable: null (a reset in the past, garbage)', () => {
-    assert.equal(cooldownFromHeaders({ 'x-ratelimit-reset-requests': 'soon', 'anthropic-ratelimit-requests-reset': new Date(NOW - 1000).toISOString() }, NOW), null);
+    assert.equal(
+      cooldownFromHeaders({ 'x-ratelimit-reset-requests': 'soon', 'anthropic-ratelimit-requests-reset': new Date(NOW - 1000).toISOString() }, NOW),
+      null,
+    );
   });
 
   it('Go durations', () => {

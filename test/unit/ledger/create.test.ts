@@ -17,16 +17,28 @@ function configFor(dir: string): Config {
   return partial as unknown as Config;
 }
 
-async function open(config: Config, extra: { scanHistory?: (o: { dir: string }) => AsyncIterable<HistoryUsageEntry> } = {}): Promise<{ ledger: Ledger; report: LedgerLoadReport }> {
+async function open(
+  config: Config,
+  extra: { scanHistory?: (o: { dir: string }) => AsyncIterable<HistoryUsageEntry> } = {},
+): Promise<{ ledger: Ledger; report: LedgerLoadReport }> {
   let report: LedgerLoadReport | undefined;
-  const ledger = await createLedger({ config, onLoaded: (loaded) => { report = loaded; }, ...extra });
+  const ledger = await createLedger({
+    config,
+    onLoaded: (loaded) => {
+      report = loaded;
+    },
+    ...extra,
+  });
   assert.ok(report);
   return { ledger, report };
 }
 
 /** The journal's settlement lines (start-up writes watermark lines `{"t":..,"m":[..]}` too). */
 function records(text: string): string[] {
-  return text.trimEnd().split('\n').filter((line) => !line.includes('"m":'));
+  return text
+    .trimEnd()
+    .split('\n')
+    .filter((line) => !line.includes('"m":'));
 }
 
 async function settle(ledger: Ledger, usdMicros: number): Promise<void> {
@@ -89,13 +101,16 @@ describe('createLedger (memory)', () => {
     const config = configFor(dir);
     await mkdir(config.dataDir, { recursive: true });
     const now = Date.now();
-    await writeFile(journalPath(config), [
-      JSON.stringify({ t: now - 40 * DAY, s: ['agent:a'], a: { usd_micros: 1 } }),
-      JSON.stringify({ t: now - 1000, s: ['agent:a'], a: { usd_micros: 2 } }),
-      '{"t":',
-    ].join('\n'));
+    await writeFile(
+      journalPath(config),
+      [
+        JSON.stringify({ t: now - 40 * DAY, s: ['agent:a'], a: { usd_micros: 1 } }),
+        JSON.stringify({ t: now - 1000, s: ['agent:a'], a: { usd_micros: 2 } }),
+        '{"t":',
+      ].join('\n'),
+    );
     await writeFile(`${journalPath(config)}.rewrite-4242.tmp`, 'a rewrite cut by a crash');
-    await writeFile(`${journalPath(config)}.compact-4243.tmp`, 'an older version\'s');
+    await writeFile(`${journalPath(config)}.compact-4243.tmp`, "an older version's");
     const { ledger, report } = await open(config);
     // the record past the retention stays in the lifetime total, as a `life:` line replayed with the fresh one
     assert.deepEqual([report.source, report.records, report.compacted], ['journal', 2, 2]);
@@ -124,10 +139,17 @@ describe('createLedger (memory)', () => {
     assert.ok(first.report.compacted > 5_900, `compacted ${first.report.compacted} lines`);
     const held = (await readFile(journalPath(config), 'utf8')).trimEnd().split('\n').length;
     assert.ok(held < 100, `6,000 lines rewritten as ${held}`);
-    assert.deepEqual((await first.ledger.standing([usd, week, poolHour])).map((standing) => standing.used), [6_000, 21_000, 6_000]);
+    assert.deepEqual(
+      (await first.ledger.standing([usd, week, poolHour])).map((standing) => standing.used),
+      [6_000, 21_000, 6_000],
+    );
     await first.ledger.close();
     const second = await open(config);
-    assert.deepEqual((await second.ledger.standing([usd, week, poolHour])).map((standing) => standing.used), [6_000, 21_000, 6_000], 'the rewritten journal replays to the same standing');
+    assert.deepEqual(
+      (await second.ledger.standing([usd, week, poolHour])).map((standing) => standing.used),
+      [6_000, 21_000, 6_000],
+      'the rewritten journal replays to the same standing',
+    );
     await second.ledger.close();
     await rm(dir, { recursive: true });
   });

@@ -63,7 +63,7 @@ describe('data directory lock', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('takes over its own pid\'s lock (a container restarted after kill -9 is pid 1 again)', async () => {
+  it("takes over its own pid's lock (a container restarted after kill -9 is pid 1 again)", async () => {
     const dir = await tempDir();
     await writeLock(dir, { pid: process.pid, host: hostname(), started_at: '2026-11-29T10:00:00.000Z' });
     const lock = await lockDataDir({ dir });
@@ -71,7 +71,7 @@ describe('data directory lock', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('keeps a running process\'s lock on this host however old its file', async () => {
+  it("keeps a running process's lock on this host however old its file", async () => {
     const dir = await tempDir();
     await writeLock(dir, { pid: process.ppid, host: hostname(), started_at: '2026-11-29T10:00:00.000Z' }, 3_600_000);
     await assert.rejects(lockDataDir({ dir }), DataDirLockedError);
@@ -88,7 +88,7 @@ describe('data directory lock', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('a lock file that does not parse is one being written while fresh, and a crash\'s leftover after a few seconds', async () => {
+  it("a lock file that does not parse is one being written while fresh, and a crash's leftover after a few seconds", async () => {
     const dir = await tempDir();
     await writeLock(dir, '{"pid":', 0);
     await assert.rejects(lockDataDir({ dir }), /its lock file is being written/);

@@ -22,7 +22,10 @@ function row(values: Partial<Record<number, number>>): Float64Array {
   return r;
 }
 
-interface ModelEvent { at: number; values: Float64Array }
+interface ModelEvent {
+  at: number;
+  values: Float64Array;
+}
 
 function modelSum(events: ModelEvent[], column: number, since: number): number {
   return events.filter((e) => e.at > since).reduce((sum, e) => sum + e.values[column], 0);
@@ -93,7 +96,9 @@ describe('EventLog', () => {
         assert.equal(log.sumAfter(column, since), modelSum(events, column, since), `sum at step ${step}`);
         const allowance = Math.floor(random() * 20_000);
         assert.equal(log.lastToLeave(column, since, allowance), modelLastToLeave(events, column, since, allowance), `lastToLeave at step ${step}`);
-        const oldest = events.filter((e) => e.at > since && e.values[column] > 0).reduce<number | null>((min, e) => (min === null || e.at < min ? e.at : min), null);
+        const oldest = events
+          .filter((e) => e.at > since && e.values[column] > 0)
+          .reduce<number | null>((min, e) => (min === null || e.at < min ? e.at : min), null);
         assert.equal(log.oldestAfter(column, since), oldest, `oldest at step ${step}`);
       }
     }
@@ -151,7 +156,14 @@ describe('EventLog', () => {
     const copy = log.clone();
     log.append(5000, row({ 0: 100 }));
     log.dropThrough(3000);
-    assert.deepEqual([...copy.events()].map((event) => [event.at, event.row[0], event.row[1]]), [[2000, 2, 1], [3000, 3, 1], [4000, 4, 1]]);
+    assert.deepEqual(
+      [...copy.events()].map((event) => [event.at, event.row[0], event.row[1]]),
+      [
+        [2000, 2, 1],
+        [3000, 3, 1],
+        [4000, 4, 1],
+      ],
+    );
     assert.equal(copy.sumAfter(0, 0), 9, 'the copy does not follow the original');
     assert.equal(log.sumAfter(0, 0), 104);
   });

@@ -22,8 +22,18 @@ describe('journal record', () => {
   });
 
   it('rejects malformed lines', () => {
-    for (const bad of ['', 'null', '[]', '{"t":"1","s":["a"],"a":{}}', '{"t":1,"s":[],"a":{}}', '{"t":1,"s":[""],"a":{}}',
-      '{"t":1,"s":["a"],"a":{"usd_micros":-1}}', '{"t":1,"s":["a"],"a":{"dollars":1}}', '{"t":1,"s":["a"],"a":[]}', '{"t":1,"s":["a"],"a":{"usd']) {
+    for (const bad of [
+      '',
+      'null',
+      '[]',
+      '{"t":"1","s":["a"],"a":{}}',
+      '{"t":1,"s":[],"a":{}}',
+      '{"t":1,"s":[""],"a":{}}',
+      '{"t":1,"s":["a"],"a":{"usd_micros":-1}}',
+      '{"t":1,"s":["a"],"a":{"dollars":1}}',
+      '{"t":1,"s":["a"],"a":[]}',
+      '{"t":1,"s":["a"],"a":{"usd',
+    ]) {
       assert.equal(decodeRecord(bad), null, bad);
     }
   });

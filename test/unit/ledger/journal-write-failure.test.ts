@@ -77,7 +77,14 @@ describe('embedded ledger journal write failures', () => {
     assert.equal(await ledger.settle({ id: 'call', amounts: { usd_micros: 120 }, orRecord }), true);
     await assert.rejects(journal.flush(), /EIO/);
     assert.equal((await ledger.health()).ok, false, 'health says the journal is failing');
-    assert.deepEqual((await ledger.standing([usd, slots])).map((one) => [one.used, one.reserved]), [[120, 0], [0, 0]], 'not orphaned: no hold, no slot; not freed: counted');
+    assert.deepEqual(
+      (await ledger.standing([usd, slots])).map((one) => [one.used, one.reserved]),
+      [
+        [120, 0],
+        [0, 0],
+      ],
+      'not orphaned: no hold, no slot; not freed: counted',
+    );
     // a caller that retries the settle (its outcome looked unknown) counts nothing again
     assert.equal(await ledger.settle({ id: 'call', amounts: { usd_micros: 120 }, orRecord }), false);
     handle.write = write;

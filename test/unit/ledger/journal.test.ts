@@ -37,13 +37,17 @@ describe('Journal', () => {
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     assert.equal(lines.length, 1000);
     assert.equal(lines[7], `{"t":${now - 993},"s":["agent:a","shared:team"],"a":{"usd_micros":7,"requests":1}}`);
-    assert.deepEqual(lines.map((l) => JSON.parse(l).a.usd_micros ?? 0), Array.from({ length: 1000 }, (_, i) => i), 'in append order');
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).a.usd_micros ?? 0),
+      Array.from({ length: 1000 }, (_, i) => i),
+      'in append order',
+    );
 
     const ledger = new MemoryLedger({ sweepIntervalMs: 0 });
     const result = await replayJournal({ file, ledger, retentionMs: DAY });
     assert.deepEqual([result.records, result.skipped, result.expired], [1000, 0, 0]);
     const [agent, team] = await ledger.standing([allTime('agent:a'), allTime('shared:team', 'requests')]);
-    assert.equal(agent.used, 999 * 1000 / 2);
+    assert.equal(agent.used, (999 * 1000) / 2);
     assert.equal(team.used, 1000);
     await rm(dir, { recursive: true });
   });
@@ -52,7 +56,10 @@ describe('Journal', () => {
     const dir = await tempDir();
     const file = join(dir, 'journal.jsonl');
     const now = Date.now();
-    await writeFile(file, line(now - 3, ['agent:a'], { usd_micros: 5 }) + line(now - 2, ['agent:a'], { usd_micros: 6 }) + '{"t":' + (now - 1) + ',"s":["agent:a"],"a":{"usd_mi');
+    await writeFile(
+      file,
+      line(now - 3, ['agent:a'], { usd_micros: 5 }) + line(now - 2, ['agent:a'], { usd_micros: 6 }) + '{"t":' + (now - 1) + ',"s":["agent:a"],"a":{"usd_mi',
+    );
     const first = new MemoryLedger({ sweepIntervalMs: 0 });
     const replayed = await replayJournal({ file, ledger: first, retentionMs: DAY });
     assert.deepEqual([replayed.records, replayed.skipped], [2, 1]);
@@ -85,7 +92,9 @@ describe('Journal', () => {
     const flushedCount = await new Promise<number>((resolve, reject) => {
       const proc = spawn(process.execPath, ['--import', 'tsx', child, file], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
-      proc.stdout.on('data', (chunk) => { out += chunk; });
+      proc.stdout.on('data', (chunk) => {
+        out += chunk;
+      });
       proc.on('error', reject);
       proc.on('exit', (_code, signal) => {
         assert.equal(signal, 'SIGKILL');
@@ -105,14 +114,17 @@ describe('Journal', () => {
     const dir = await tempDir();
     const file = join(dir, 'journal.jsonl');
     const now = 100 * DAY;
-    await writeFile(file, [
-      line(now - 40 * DAY, ['agent:a'], { usd_micros: 1 }),
-      line(now - 36 * DAY, ['agent:a'], { usd_micros: 2 }),
-      line(now - 2 * DAY, ['agent:a'], { usd_micros: 3 }),
-      'not json\n',
-      '\n',
-      line(now - 1, ['agent:a'], { usd_micros: 4 }),
-    ].join(''));
+    await writeFile(
+      file,
+      [
+        line(now - 40 * DAY, ['agent:a'], { usd_micros: 1 }),
+        line(now - 36 * DAY, ['agent:a'], { usd_micros: 2 }),
+        line(now - 2 * DAY, ['agent:a'], { usd_micros: 3 }),
+        'not json\n',
+        '\n',
+        line(now - 1, ['agent:a'], { usd_micros: 4 }),
+      ].join(''),
+    );
     const result = await compactJournal({ file, retentionMs: 35 * DAY, now: () => now });
     assert.deepEqual([result.kept, result.dropped, result.rewritten], [2, 3, true]);
     // what left the retention stays in the scope's lifetime total: one `life:` line per scope, which no compaction drops
@@ -141,11 +153,22 @@ describe('Journal', () => {
     const ledger = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
     const replayed = await replayJournal({ file, ledger, retentionMs: 35 * DAY, now: () => now });
     assert.equal(replayed.records, 50, 'the fresh record, the one appended before, the 47 appended during compaction and the lifetime line');
-    assert.equal((await ledger.standing([{ ...allTime('agent:a'), lifetime: true }]))[0].used, 1 + 2 + 3 + (4 + 50) * 47 / 2, 'the lifetime keeps what left the retention');
+    assert.equal(
+      (await ledger.standing([{ ...allTime('agent:a'), lifetime: true }]))[0].used,
+      1 + 2 + 3 + ((4 + 50) * 47) / 2,
+      'the lifetime keeps what left the retention',
+    );
     const [standing] = await ledger.standing([allTime('agent:a')]);
-    assert.equal(standing.used, 2 + 3 + (4 + 50) * 47 / 2);
-    const times = (await readFile(file, 'utf8')).trimEnd().split('\n').map((text) => JSON.parse(text).t as number);
-    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'append order kept');
+    assert.equal(standing.used, 2 + 3 + ((4 + 50) * 47) / 2);
+    const times = (await readFile(file, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((text) => JSON.parse(text).t as number);
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'append order kept',
+    );
     // nothing expired: the scan is skipped (the first record is fresh) and the file left alone
     assert.equal((await journal.compact({ retentionMs: 35 * DAY, now: () => now })).rewritten, false);
     await journal.close();
@@ -153,11 +176,15 @@ describe('Journal', () => {
     // the timer: a journal opened with compaction every 20 ms drops what expires while it runs
     const timed = await Journal.open({ file, compaction: { everyMs: 20, retentionMs: 35 * DAY, now: () => now } });
     now += 34 * DAY; // the record written at now - 2 days is now 36 days old
-    for (let waited = 0; (await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},"s":["agent:a"]`) && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let waited = 0; (await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},"s":["agent:a"]`) && waited < 5000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     assert.ok(!(await readFile(file, 'utf8')).includes(`"t":${100 * DAY - 2 * DAY},"s":["agent:a"]`), 'the expired record was compacted away by the timer');
     timed.append({ at: now, scopes: ['agent:a'], row: row(7) });
     await timed.close();
-    assert.ok((await readFile(file, 'utf8')).trimEnd().endsWith(line(now, ['agent:a'], { usd_micros: 7 }).trimEnd()), 'appends after a timed compaction go to the new file');
+    assert.ok(
+      (await readFile(file, 'utf8')).trimEnd().endsWith(line(now, ['agent:a'], { usd_micros: 7 }).trimEnd()),
+      'appends after a timed compaction go to the new file',
+    );
     await rm(dir, { recursive: true });
   });
 
@@ -173,7 +200,8 @@ describe('Journal', () => {
     for (let i = 0; i < 500; i++) await ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 10 }, at: now - 1_000 }); // queued, not written yet
     const snapshot = (): LedgerSnapshot => {
       const taken = ledger.snapshot();
-      setImmediate(() => { // settled while the snapshot is being written: not in it, so they must reach the new file
+      setImmediate(() => {
+        // settled while the snapshot is being written: not in it, so they must reach the new file
         for (let i = 0; i < 300; i++) void ledger.record({ scopes: ['agent:a'], amounts: { usd_micros: 100 }, at: now });
       });
       return taken;
@@ -187,7 +215,10 @@ describe('Journal', () => {
     const replayed = new MemoryLedger({ now: () => now, sweepIntervalMs: 0 });
     await replayJournal({ file, ledger: replayed, retentionMs: 35 * DAY, now: () => now });
     const standings = await replayed.standing([allTime('agent:a'), allTime('pool:p')]);
-    assert.deepEqual(standings.map((standing) => standing.used), [2_000 + 5_000 + 30_000, 2_000]);
+    assert.deepEqual(
+      standings.map((standing) => standing.used),
+      [2_000 + 5_000 + 30_000, 2_000],
+    );
     assert.equal((await readdir(dir)).length, 1, 'no temp file left behind');
     await rm(dir, { recursive: true });
   });
@@ -198,7 +229,12 @@ describe('Journal', () => {
     const journal = await Journal.open({ file, lines: 0 });
     const row = toRow({ usd_micros: 1 });
     for (let i = 0; i < 10; i++) journal.append({ at: DAY + i, scopes: ['agent:a'], row });
-    const failing = { events: 1, records: function* () { throw new Error('snapshot broke'); } };
+    const failing = {
+      events: 1,
+      records: function* () {
+        throw new Error('snapshot broke');
+      },
+    };
     await assert.rejects(journal.compact({ retentionMs: 35 * DAY, now: () => DAY, snapshot: () => failing }), /snapshot broke/);
     journal.append({ at: DAY + 10, scopes: ['agent:a'], row });
     await journal.close();

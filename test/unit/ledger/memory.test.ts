@@ -11,7 +11,15 @@ const DAY = 24 * 60 * MINUTE;
 
 function clock(start = 1_000): { now: () => number; set: (t: number) => void; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, set: (value) => { t = value; }, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    set: (value) => {
+      t = value;
+    },
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 /** Exact to the millisecond (grainMs 0) unless a test says otherwise: these tests pin the window arithmetic itself. */
@@ -99,11 +107,7 @@ describe('MemoryLedger', () => {
     const time = clock();
     const ledger = ledgerAt(time);
     await spend(ledger, 500);
-    const checks: LimitCheck[] = [
-      usd(10_000),
-      { id: 'agent:a/requests', scope: 'agent:a', metric: 'requests', windowMs: MINUTE, limit: 1 },
-      usd(400),
-    ];
+    const checks: LimitCheck[] = [usd(10_000), { id: 'agent:a/requests', scope: 'agent:a', metric: 'requests', windowMs: MINUTE, limit: 1 }, usd(400)];
     const outcome = await ledger.reserve(reserveInput({ usd_micros: 1, requests: 1 }, checks));
     assert.ok(!outcome.admitted);
     assert.equal(outcome.blocked.id, 'agent:a/requests');
@@ -117,9 +121,21 @@ describe('MemoryLedger', () => {
     const ledger = ledgerAt(time);
     await spend(ledger, 100);
     time.advance(10_000);
-    const outcome = await ledger.reserve(reserveInput({ usd_micros: 250 }, [usd(1000), { id: 'c', scope: 'agent:a', metric: 'concurrency', windowMs: 0, limit: 4 }]));
+    const outcome = await ledger.reserve(
+      reserveInput({ usd_micros: 250 }, [usd(1000), { id: 'c', scope: 'agent:a', metric: 'concurrency', windowMs: 0, limit: 4 }]),
+    );
     assert.ok(outcome.admitted);
-    assert.deepEqual(outcome.standings[0], { id: 'agent:a/usd', scope: 'agent:a', metric: 'usd_micros', windowMs: MINUTE, limit: 1000, used: 100, reserved: 250, remaining: 650, resetMs: MINUTE - 10_000 });
+    assert.deepEqual(outcome.standings[0], {
+      id: 'agent:a/usd',
+      scope: 'agent:a',
+      metric: 'usd_micros',
+      windowMs: MINUTE,
+      limit: 1000,
+      used: 100,
+      reserved: 250,
+      remaining: 650,
+      resetMs: MINUTE - 10_000,
+    });
     assert.equal(outcome.standings[1].used, 1);
     assert.equal(outcome.standings[1].remaining, 3);
     const [later] = await ledger.standing([usd(1000)]);
@@ -268,7 +284,9 @@ describe('MemoryLedger', () => {
     const time = clock(7);
     const written: { at: number; scopes: readonly string[]; amounts: object }[] = [];
     const journal: JournalSink = {
-      append: (entry) => { written.push({ at: entry.at, scopes: entry.scopes, amounts: fromRow(entry.row) }); },
+      append: (entry) => {
+        written.push({ at: entry.at, scopes: entry.scopes, amounts: fromRow(entry.row) });
+      },
       flush: async () => undefined,
       close: async () => undefined,
       lastError: null,

@@ -50,7 +50,10 @@ describe('rebuildFromHistory', () => {
     assert.deepEqual(historyAmounts({ claw_id: 'a', ts: '', usage: { cost_micros: 12, reported_cost_usd: 9 } }), { requests: 1, usd_micros: 12 });
     assert.deepEqual(historyAmounts({ claw_id: 'a', ts: '', usage: { reported_cost_usd: 0.00075 } }), { requests: 1, usd_micros: 750 });
     assert.deepEqual(historyAmounts({ claw_id: 'a', ts: '', usage: { cost_micros: 0 } }), { requests: 1 });
-    assert.deepEqual(historyAmounts({ claw_id: 'a', ts: '', usage: { reported_cost_usd: -1, prompt_tokens: Number.NaN } }), { requests: 1, unknown_cost_requests: 1 });
+    assert.deepEqual(historyAmounts({ claw_id: 'a', ts: '', usage: { reported_cost_usd: -1, prompt_tokens: Number.NaN } }), {
+      requests: 1,
+      unknown_cost_requests: 1,
+    });
     assert.deepEqual(historyAmounts({ claw_id: 'a', ts: '' }), { requests: 1, unknown_cost_requests: 1 });
   });
 });

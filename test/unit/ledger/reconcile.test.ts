@@ -31,9 +31,20 @@ async function open(config: Config): Promise<{ ledger: Ledger; report: LedgerLoa
 function historyLine(input: { id: string; agent: string; endedAt: number; micros: number }): string {
   const latency = 250;
   return JSON.stringify({
-    version: 1, id: `hist1_${input.id}`, ts: new Date(input.endedAt - latency).toISOString(), claw_id: input.agent, path: '/v1/chat/completions',
-    requested_model: 'openai/gpt-4o', effective_provider: 'openai', effective_model: 'gpt-4o', status_code: 200, stream: false,
-    response: { format: 'json', json: {} }, usage: { prompt_tokens: 10, completion_tokens: 5, cost_micros: input.micros }, request_id: input.id, latency_ms: latency,
+    version: 1,
+    id: `hist1_${input.id}`,
+    ts: new Date(input.endedAt - latency).toISOString(),
+    claw_id: input.agent,
+    path: '/v1/chat/completions',
+    requested_model: 'openai/gpt-4o',
+    effective_provider: 'openai',
+    effective_model: 'gpt-4o',
+    status_code: 200,
+    stream: false,
+    response: { format: 'json', json: {} },
+    usage: { prompt_tokens: 10, completion_tokens: 5, cost_micros: input.micros },
+    request_id: input.id,
+    latency_ms: latency,
   });
 }
 
@@ -54,21 +65,31 @@ describe('start-up reconciliation (embedded ledger against session history)', ()
     const watermark = now - 60_000;
     await mkdir(config.dataDir, { recursive: true });
     // the last process's journal: a watermark, r1 and r2 by id, and r5's line torn by the kill
-    await writeFile(journalPath(config), [
-      JSON.stringify({ t: watermark - 10_000, s: ['agent:a'], a: { usd_micros: 999, requests: 1 } }), // r0, folded before the watermark
-      JSON.stringify({ t: watermark, m: [] }),
-      journalRecord({ id: 'r1', agent: 'a', at: watermark + 1_000, micros: 100 }),
-      journalRecord({ id: 'r2', agent: 'a', at: watermark + 2_000, micros: 200 }),
-    ].join('\n') + '\n' + journalRecord({ id: 'r5', agent: 'a', at: watermark + 5_000, micros: 50 }).slice(0, 30));
+    await writeFile(
+      journalPath(config),
+      [
+        JSON.stringify({ t: watermark - 10_000, s: ['agent:a'], a: { usd_micros: 999, requests: 1 } }), // r0, folded before the watermark
+        JSON.stringify({ t: watermark, m: [] }),
+        journalRecord({ id: 'r1', agent: 'a', at: watermark + 1_000, micros: 100 }),
+        journalRecord({ id: 'r2', agent: 'a', at: watermark + 2_000, micros: 200 }),
+      ].join('\n') +
+        '\n' +
+        journalRecord({ id: 'r5', agent: 'a', at: watermark + 5_000, micros: 50 }).slice(0, 30),
+    );
     for (const agent of ['a', 'b']) await mkdir(join(config.historyDir, agent), { recursive: true });
-    await writeFile(join(config.historyDir, 'a', 'history.jsonl'), [
-      historyLine({ id: 'r0', agent: 'a', endedAt: watermark - 10_000, micros: 999 }),
-      historyLine({ id: 'r1', agent: 'a', endedAt: watermark + 1_000, micros: 100 }),
-      historyLine({ id: 'r2', agent: 'a', endedAt: watermark + 2_000, micros: 200 }),
-      historyLine({ id: 'r3', agent: 'a', endedAt: watermark + 3_000, micros: 300 }),
-      historyLine({ id: 'r3', agent: 'a', endedAt: watermark + 3_000, micros: 300 }), // the same call twice
-      historyLine({ id: 'r5', agent: 'a', endedAt: watermark + 5_000, micros: 50 }),
-    ].join('\n') + '\n' + historyLine({ id: 'r6', agent: 'a', endedAt: watermark + 6_000, micros: 7 }).slice(0, 80)); // torn by the kill
+    await writeFile(
+      join(config.historyDir, 'a', 'history.jsonl'),
+      [
+        historyLine({ id: 'r0', agent: 'a', endedAt: watermark - 10_000, micros: 999 }),
+        historyLine({ id: 'r1', agent: 'a', endedAt: watermark + 1_000, micros: 100 }),
+        historyLine({ id: 'r2', agent: 'a', endedAt: watermark + 2_000, micros: 200 }),
+        historyLine({ id: 'r3', agent: 'a', endedAt: watermark + 3_000, micros: 300 }),
+        historyLine({ id: 'r3', agent: 'a', endedAt: watermark + 3_000, micros: 300 }), // the same call twice
+        historyLine({ id: 'r5', agent: 'a', endedAt: watermark + 5_000, micros: 50 }),
+      ].join('\n') +
+        '\n' +
+        historyLine({ id: 'r6', agent: 'a', endedAt: watermark + 6_000, micros: 7 }).slice(0, 80),
+    ); // torn by the kill
     await writeFile(join(config.historyDir, 'b', 'history.jsonl'), historyLine({ id: 'r4', agent: 'b', endedAt: watermark + 4_000, micros: 400 }) + '\n');
 
     const first = await open(config);
@@ -77,7 +98,14 @@ describe('start-up reconciliation (embedded ledger against session history)', ()
     assert.equal(report.status, 'reconciled');
     assert.equal(report.watermark, new Date(watermark).toISOString());
     assert.deepEqual(
-      { checked: report.checked, journaled: report.journaled, charged: report.charged, charged_micros: report.charged_micros, duplicates: report.duplicates, skipped_lines: report.skipped_lines },
+      {
+        checked: report.checked,
+        journaled: report.journaled,
+        charged: report.charged,
+        charged_micros: report.charged_micros,
+        duplicates: report.duplicates,
+        skipped_lines: report.skipped_lines,
+      },
       { checked: 6, journaled: 2, charged: 3, charged_micros: 750, duplicates: 1, skipped_lines: 1 },
     );
     assert.deepEqual(await used(first.ledger, 'a'), { usd: 999 + 100 + 200 + 300 + 50, requests: 5 });

@@ -19,7 +19,9 @@ describe('redis ledger on Redis Cluster', () => {
       const shared: LimitCheck = { id: 'shared:t/usd', scope: 'shared:t', metric: 'usd_micros', windowMs: 60_000, limit: 10_000 };
       const ids = Array.from({ length: 60 }, (_, index) => `r${index}`);
       const outcomes = await Promise.all(
-        ids.map((id, index) => replicas[index % 3].reserve({ id, scopes: [`agent:a${index % 7}`, 'shared:t'], amounts: { usd_micros: 1000 }, checks: [shared], leaseMs: 30_000 })),
+        ids.map((id, index) =>
+          replicas[index % 3].reserve({ id, scopes: [`agent:a${index % 7}`, 'shared:t'], amounts: { usd_micros: 1000 }, checks: [shared], leaseMs: 30_000 }),
+        ),
       );
       assert.equal(outcomes.filter((outcome) => outcome.admitted).length, 10);
       let settled = 0;

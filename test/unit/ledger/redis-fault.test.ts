@@ -74,7 +74,10 @@ describe('redis ledger faults', { concurrency: false }, () => {
       await redis.kill();
       await waitFor('the ledger to notice', async () => !(await isHealthy(ledger)) && changes.at(-1)?.state === 'down');
       const rejections = await Promise.allSettled(Array.from({ length: 20 }, () => ledger.reserve(reservation(600))));
-      assert.ok(rejections.every((result) => result.status === 'rejected'), 'no reservation is admitted from per-process state');
+      assert.ok(
+        rejections.every((result) => result.status === 'rejected'),
+        'no reservation is admitted from per-process state',
+      );
       await assert.rejects(ledger.settle({ id: held.id, amounts: { usd_micros: 1 } }), /unavailable/);
 
       await redis.restart();
@@ -107,7 +110,10 @@ describe('redis ledger faults', { concurrency: false }, () => {
       assert.equal(await ledger.settle({ id: held.id, amounts: { usd_micros: 150 }, orRecord: { scopes: ['agent:f'], at: Date.now() } }), false);
       assert.equal(await ledger.release(late.id), false);
       await assert.rejects(ledger.reserve(late), /already released or settled/);
-      assert.deepEqual((await ledger.standing([limit])).map((one) => [one.used, one.reserved]), [[150, 0]]);
+      assert.deepEqual(
+        (await ledger.standing([limit])).map((one) => [one.used, one.reserved]),
+        [[150, 0]],
+      );
       assert.equal((await ledger.reserve(reservation(850))).admitted, true, 'all the room left is free at once, not after a lease');
     } finally {
       await ledger.close();
@@ -125,12 +131,21 @@ describe('redis ledger faults', { concurrency: false }, () => {
       assert.equal(await dying.release(warm.id), true);
       redis.pause();
       const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => dying.reserve({ ...reservation(100), checks: [limit, slots] })));
-      assert.ok(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof LedgerOutcomeUnknownError), 'sent, no reply');
+      assert.ok(
+        outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof LedgerOutcomeUnknownError),
+        'sent, no reply',
+      );
       // the replica dies before Redis answers: nobody will ever release those ids
       (dying as unknown as { connection: { client: Redis } }).connection.client.disconnect();
       redis.resume();
       // Redis runs what the dead connection had sent before it lets it go
-      await waitFor('the dead connection to be gone', async () => String(await admin.client('LIST')).trim().split('\n').length <= 2);
+      await waitFor(
+        'the dead connection to be gone',
+        async () =>
+          String(await admin.client('LIST'))
+            .trim()
+            .split('\n').length <= 2,
+      );
       const [usd, inFlight] = await survivor.standing([limit, slots]);
       assert.deepEqual([usd.reserved, inFlight.used], [0, 0], 'no hold and no slot left for the lease to free');
     } finally {

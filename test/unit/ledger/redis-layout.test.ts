@@ -9,17 +9,29 @@ const DAY = 86_400_000;
 describe('redis ledger bucket levels', () => {
   it('uses 1 s, 15 s, 5 min and 1 h buckets for the default 35-day retention', () => {
     const levels = bucketLevels({ bucketMs: 1000, retentionMs: 35 * DAY });
-    assert.deepEqual(levels.map((level) => level.bucketMs), [1000, 15_000, 300_000, 3_600_000]);
-    assert.deepEqual(levels.map((level) => level.spanMs), [1_440_000, 21_600_000, 5 * DAY, 0]);
+    assert.deepEqual(
+      levels.map((level) => level.bucketMs),
+      [1000, 15_000, 300_000, 3_600_000],
+    );
+    assert.deepEqual(
+      levels.map((level) => level.spanMs),
+      [1_440_000, 21_600_000, 5 * DAY, 0],
+    );
     assert.equal(levels[3].keepMs, 35 * DAY, 'the coarsest level keeps the whole retention');
     for (const level of levels.slice(0, 3)) assert.equal(level.keepMs, level.spanMs, 'finer levels keep only what they serve');
   });
 
   it('stops at the first level whose bucket bound covers the retention', () => {
     const levels = bucketLevels({ bucketMs: 1000, retentionMs: 60 * 60 * 1000 });
-    assert.deepEqual(levels.map((level) => level.bucketMs), [1000, 15_000]);
+    assert.deepEqual(
+      levels.map((level) => level.bucketMs),
+      [1000, 15_000],
+    );
     assert.equal(levels[1].spanMs, 0);
-    assert.deepEqual(bucketLevels({ bucketMs: 1000, retentionMs: 10 * 60 * 1000 }).map((level) => level.bucketMs), [1000]);
+    assert.deepEqual(
+      bucketLevels({ bucketMs: 1000, retentionMs: 10 * 60 * 1000 }).map((level) => level.bucketMs),
+      [1000],
+    );
   });
 
   it('serves each window from the finest level within the bucket bound', () => {
@@ -45,7 +57,10 @@ describe('redis ledger bucket levels', () => {
 
   it('drops ladder sizes at or below a coarse finest bucket', () => {
     const levels = bucketLevels({ bucketMs: 20_000, retentionMs: 35 * DAY });
-    assert.deepEqual(levels.map((level) => level.bucketMs), [20_000, 300_000, 3_600_000]);
+    assert.deepEqual(
+      levels.map((level) => level.bucketMs),
+      [20_000, 300_000, 3_600_000],
+    );
   });
 
   it('puts the version, epoch size and every level in the signature', () => {

@@ -148,7 +148,11 @@ describe('redis ledger', () => {
     const { ledger, cleanup } = await makeTestLedger('batch', { retentionMs: DAY });
     try {
       const now = Date.now();
-      const entries = Array.from({ length: 1200 }, (_, index) => ({ scopes: ['agent:b', 'shared:b'], amounts: { usd_micros: 1, requests: 1 }, at: now - index * 1000 }));
+      const entries = Array.from({ length: 1200 }, (_, index) => ({
+        scopes: ['agent:b', 'shared:b'],
+        amounts: { usd_micros: 1, requests: 1 },
+        at: now - index * 1000,
+      }));
       entries.push({ scopes: ['agent:b'], amounts: { usd_micros: 1000, requests: 1 }, at: now - 2 * DAY });
       assert.equal(await ledger.recordMany(entries), 1200);
       const [agent, shared] = await ledger.standing([check('agent:b', 'usd_micros', 1, HOUR), check('shared:b', 'requests', 1, HOUR)]);
@@ -158,5 +162,4 @@ describe('redis ledger', () => {
       await cleanup();
     }
   });
-
 });

@@ -61,7 +61,10 @@ export async function keysWithTtl(prefix: string, url = REDIS_URL): Promise<Map<
 }
 
 /** A ledger on the shared Redis under a fresh prefix; cleanup closes it and deletes its keys. */
-export async function makeTestLedger(label: string, options: Partial<RedisLedgerOptions> = {}): Promise<{ ledger: RedisLedger; prefix: string; cleanup: () => Promise<void> }> {
+export async function makeTestLedger(
+  label: string,
+  options: Partial<RedisLedgerOptions> = {},
+): Promise<{ ledger: RedisLedger; prefix: string; cleanup: () => Promise<void> }> {
   const prefix = options.keyPrefix ?? uniquePrefix(label);
   const ledger = await createRedisLedger({ url: REDIS_URL, ...options, keyPrefix: prefix });
   return {
@@ -174,7 +177,22 @@ export class PrivateCluster {
     const children = ports.map((port) =>
       spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'],
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+        ],
         { stdio: 'ignore' },
       ),
     );

@@ -20,7 +20,11 @@ function captureStream(): { stream: Writable; lines: () => Array<Record<string, 
   return {
     stream,
     raw: () => text,
-    lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
@@ -28,17 +32,35 @@ test('a response event is one line with ts, type, claw_id, model, intervention f
   const bus = new EventBus();
   const out = captureStream();
   const audit = attachAuditLog({ bus, destination: out.stream });
-  bus.emit(rawEvent({
-    type: 'response', ts: '2026-02-27T16:23:45.250+01:00', claw_id: 'tiverton', model: 'openai/gpt-4o', intervention: null,
-    latency_ms: 1250, status_code: 200, tokens_in: 100, tokens_out: 50, cost_usd: 0.00075,
-  }));
+  bus.emit(
+    rawEvent({
+      type: 'response',
+      ts: '2026-02-27T16:23:45.250+01:00',
+      claw_id: 'tiverton',
+      model: 'openai/gpt-4o',
+      intervention: null,
+      latency_ms: 1250,
+      status_code: 200,
+      tokens_in: 100,
+      tokens_out: 50,
+      cost_usd: 0.00075,
+    }),
+  );
   await audit.flush();
   assert.equal(out.raw().split('\n').length, 2, 'exactly one newline-terminated line');
   const [line] = out.lines();
   assert.deepEqual(Object.keys(line), ['ts', 'type', 'claw_id', 'model', 'intervention', 'latency_ms', 'status_code', 'tokens_in', 'tokens_out', 'cost_usd']);
   assert.deepEqual(line, {
-    ts: '2026-02-27T15:23:45.250Z', type: 'response', claw_id: 'tiverton', model: 'openai/gpt-4o', intervention: null,
-    latency_ms: 1250, status_code: 200, tokens_in: 100, tokens_out: 50, cost_usd: 0.00075,
+    ts: '2026-02-27T15:23:45.250Z',
+    type: 'response',
+    claw_id: 'tiverton',
+    model: 'openai/gpt-4o',
+    intervention: null,
+    latency_ms: 1250,
+    status_code: 200,
+    tokens_in: 100,
+    tokens_out: 50,
+    cost_usd: 0.00075,
   });
   audit();
 });
@@ -64,20 +86,33 @@ test('no secret survives: secret-named keys at any depth and key-shaped strings 
   const out = captureStream();
   const audit = attachAuditLog({ bus, destination: out.stream });
   const secrets = [
-    'sk-proj-AAAAAAAAAAAAAAAAAAAAAAAA', 'agent-secret-1', 'sk-ant-api03-BBBBBBBBBBBBBBBBBBBB', 'raw-token-2', 'shh-3',
-    'AIzaSyCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC', 'ui-admin-4', 'x:agentsecret5', 'hist-6',
+    'sk-proj-AAAAAAAAAAAAAAAAAAAAAAAA',
+    'agent-secret-1',
+    'sk-ant-api03-BBBBBBBBBBBBBBBBBBBB',
+    'raw-token-2',
+    'shh-3',
+    'AIzaSyCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC',
+    'ui-admin-4',
+    'x:agentsecret5',
+    'hist-6',
   ];
-  bus.emit(rawEvent({
-    type: 'error', claw_id: 'a', model: 'gpt-4o', intervention: null,
-    authorization: `Bearer ${secrets[0]}`,
-    token: secrets[1],
-    upstream: { headers: { 'X-Api-Key': secrets[2], Authorization: 'Basic dXNlcjpwYXNz' }, api_key: secrets[3] },
-    policy: [{ secret: secrets[4] }, { apiKey: secrets[5] }],
-    ui_token: secrets[6],
-    error: `upstream 401 for Bearer ${secrets[7]} with key ${secrets[0]} and ${secrets[5]}`,
-    historyTokens: [secrets[8]],
-    tokens_in: 12, cache_write_tokens: 3,
-  }));
+  bus.emit(
+    rawEvent({
+      type: 'error',
+      claw_id: 'a',
+      model: 'gpt-4o',
+      intervention: null,
+      authorization: `Bearer ${secrets[0]}`,
+      token: secrets[1],
+      upstream: { headers: { 'X-Api-Key': secrets[2], Authorization: 'Basic dXNlcjpwYXNz' }, api_key: secrets[3] },
+      policy: [{ secret: secrets[4] }, { apiKey: secrets[5] }],
+      ui_token: secrets[6],
+      error: `upstream 401 for Bearer ${secrets[7]} with key ${secrets[0]} and ${secrets[5]}`,
+      historyTokens: [secrets[8]],
+      tokens_in: 12,
+      cache_write_tokens: 3,
+    }),
+  );
   await audit.flush();
   const raw = out.raw();
   for (const secret of secrets) assert.equal(raw.includes(secret), false, `leaked ${secret}`);
@@ -136,8 +171,14 @@ test('with an asynchronous pino destination, flush() puts every line on disk', a
     const audit = attachAuditLog({ bus, destination });
     for (let i = 0; i < 500; i += 1) bus.emit(rawEvent({ type: 'response', claw_id: 'a', model: 'm', intervention: null, request_id: `r${i}` }));
     await audit.flush();
-    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id: string });
-    assert.deepEqual(lines.map((l) => l.request_id), Array.from({ length: 500 }, (_, i) => `r${i}`));
+    const lines = (await readFile(file, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { request_id: string });
+    assert.deepEqual(
+      lines.map((l) => l.request_id),
+      Array.from({ length: 500 }, (_, i) => `r${i}`),
+    );
     audit();
     destination.end();
   } finally {

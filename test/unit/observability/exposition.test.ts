@@ -7,7 +7,24 @@ import { parsePrometheusText } from '../../helpers/prometheus-text.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
 const TRICKY = ['', 'a', 'agent-7', 'q"uote', 'back\\slash', 'new\nline', '\\n', '\\"', 'ünï-агент-💡', 'a,b=c{d}', ' spaced ', '"', '\\'];
-const GAUGE_VALUES = [0, -0, 1, 1.5, 0.1 + 0.2, 123456.789, 1e-7, 1e21, -3, Number.MAX_SAFE_INTEGER, 2 ** 60, NaN, Infinity, -Infinity, 0.000001, 9_999_999.999999];
+const GAUGE_VALUES = [
+  0,
+  -0,
+  1,
+  1.5,
+  0.1 + 0.2,
+  123456.789,
+  1e-7,
+  1e21,
+  -3,
+  Number.MAX_SAFE_INTEGER,
+  2 ** 60,
+  NaN,
+  Infinity,
+  -Infinity,
+  0.000001,
+  9_999_999.999999,
+];
 const COUNTER_VALUES = [1, 2, 700, 1.5, 123_456_789, Number.MAX_SAFE_INTEGER, 2 ** 60, 1e21, 0.1 + 0.2];
 
 /** Families of random series with unique label sets, values drawn from `values`. */
@@ -38,7 +55,10 @@ function randomFamilies(seed: number): Family[] {
 async function promClientText(families: readonly Family[]): Promise<string> {
   const registry = new Registry();
   for (const family of families) {
-    const metric = family.type === 'counter' ? new Counter({ name: family.name, help: family.help, labelNames: family.labelNames, registers: [registry] }) : new Gauge({ name: family.name, help: family.help, labelNames: family.labelNames, registers: [registry] });
+    const metric =
+      family.type === 'counter'
+        ? new Counter({ name: family.name, help: family.help, labelNames: family.labelNames, registers: [registry] })
+        : new Gauge({ name: family.name, help: family.help, labelNames: family.labelNames, registers: [registry] });
     for (const series of family.series) {
       const labels = Object.fromEntries(family.labelNames.map((name, index) => [name, series.labels[index]]));
       if (metric instanceof Counter) metric.inc(labels, series.value);

@@ -5,8 +5,20 @@ import { createLogger } from '../../../src/observability/logger.ts';
 
 function capture(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
   let text = '';
-  const stream = new Writable({ write(chunk, _e, cb) { text += chunk.toString(); cb(); } });
-  return { stream, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      text += chunk.toString();
+      cb();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 test('operational lines carry level label, ISO time and message, without pid or hostname', () => {
@@ -24,7 +36,11 @@ test('secrets are redacted from fields, messages and errors; levels filter', () 
   const out = capture();
   const logger = createLogger({ destination: out.stream, level: 'warn' });
   logger.info('not shown');
-  logger.warn({ provider: { api_key: 'sk-live-abcdefghijklmnopqrst' }, err: new Error('rejected Bearer a:s3cr3t') }, 'key %s refused', 'sk-abcdefghijklmnopqrstuvwx');
+  logger.warn(
+    { provider: { api_key: 'sk-live-abcdefghijklmnopqrst' }, err: new Error('rejected Bearer a:s3cr3t') },
+    'key %s refused',
+    'sk-abcdefghijklmnopqrstuvwx',
+  );
   const lines = out.lines();
   assert.equal(lines.length, 1);
   const text = JSON.stringify(lines[0]);

@@ -19,7 +19,18 @@ const BUDGET_FAMILIES = ['tollgate_budget_limit', 'tollgate_budget_used', 'tollg
 const ODD_IDS = ['q"uote', 'back\\slash', 'ünï-агент'];
 
 function agent(id: string, budget: unknown): Agent {
-  return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: budget, contextOverride: undefined, historyTokens: [] };
+  return {
+    id,
+    secret: 's',
+    pod: 'p',
+    service: id,
+    type: 't',
+    timezone: '',
+    dir: `/ctx/${id}`,
+    metadataBudget: budget,
+    contextOverride: undefined,
+    historyTokens: [],
+  };
 }
 
 interface Fleet {
@@ -37,15 +48,30 @@ async function fleet(input: { count: number; seed: number }): Promise<Fleet> {
   for (let index = 0; index < input.count; index++) {
     const id = index < ODD_IDS.length ? ODD_IDS[index] : `agent-${index}`;
     const window = windows[index % windows.length];
-    const budget: Record<string, unknown> = { limit_usd: Math.max(1, Math.floor(random() * 100_000_000)) / 1e6, max_requests: 1 + Math.floor(random() * 1000), window };
+    const budget: Record<string, unknown> = {
+      limit_usd: Math.max(1, Math.floor(random() * 100_000_000)) / 1e6,
+      max_requests: 1 + Math.floor(random() * 1000),
+      window,
+    };
     if (index % 3 === 0) budget.max_total_tokens = 1 + Math.floor(random() * 1e7);
     if (index % 5 === 0) budget.max_concurrent = 1 + Math.floor(random() * 8);
     if (index % 7 === 0) budget.limits = [{ limit_usd: 50, window: '1d', models: ['openai/*'] }];
     if (index % 11 === 10) budget.limit_usd = 'not a number'; // an unusable policy: no gauges for this agent
     agents.push(agent(id, budget));
     const scopes = [`agent:${id}`, ...(index % 7 === 0 ? [`agent:${id}|model:openai/*`] : [])];
-    await ledger.record({ scopes, amounts: { usd_micros: Math.floor(random() * 3_000_000), requests: Math.floor(random() * 50), total_tokens: Math.floor(random() * 90_000) }, at: Date.now() });
-    if (index % 4 === 0) await ledger.reserve({ id: `r-${index}`, scopes, amounts: { usd_micros: 1 + Math.floor(random() * 100_000), requests: 1 }, checks: [], leaseMs: 600_000 });
+    await ledger.record({
+      scopes,
+      amounts: { usd_micros: Math.floor(random() * 3_000_000), requests: Math.floor(random() * 50), total_tokens: Math.floor(random() * 90_000) },
+      at: Date.now(),
+    });
+    if (index % 4 === 0)
+      await ledger.reserve({
+        id: `r-${index}`,
+        scopes,
+        amounts: { usd_micros: 1 + Math.floor(random() * 100_000), requests: 1 },
+        checks: [],
+        leaseMs: 600_000,
+      });
   }
   return { agents, ledger, policies: new PolicyStore({ governanceDir: null }) };
 }
@@ -55,8 +81,18 @@ async function promClientBudgetText(input: Fleet): Promise<string> {
   const registry = new Registry();
   const labelNames = ['agent', 'limit', 'metric', 'window'];
   const limit = new Gauge({ name: 'tollgate_budget_limit', help: 'Budget limit (USD for usd metrics, counts otherwise).', labelNames, registers: [registry] });
-  const used = new Gauge({ name: 'tollgate_budget_used', help: 'Usage in the window, settled plus reserved (USD for usd metrics).', labelNames, registers: [registry] });
-  const remaining = new Gauge({ name: 'tollgate_budget_remaining', help: 'What is left of the limit (USD for usd metrics).', labelNames, registers: [registry] });
+  const used = new Gauge({
+    name: 'tollgate_budget_used',
+    help: 'Usage in the window, settled plus reserved (USD for usd metrics).',
+    labelNames,
+    registers: [registry],
+  });
+  const remaining = new Gauge({
+    name: 'tollgate_budget_remaining',
+    help: 'What is left of the limit (USD for usd metrics).',
+    labelNames,
+    registers: [registry],
+  });
   const rows: { agent: string; limit: string; metric: string; window: string }[] = [];
   const checks: LimitCheck[] = [];
   for (const agent of input.agents) {
@@ -136,7 +172,13 @@ describe('metrics with thousands of agents', () => {
   for (const seed of [2, 9]) {
     it(`seed ${seed}: the budget gauges are, series for series, what prom-client rendered from the same standings, and the text parses`, async () => {
       const input = await fleet({ count: 2_500, seed });
-      const metrics = createMetrics({ bus: new EventBus(), ledger: input.ledger, agents: { list: () => input.agents }, policies: input.policies, history: { pendingEntries: 2 } });
+      const metrics = createMetrics({
+        bus: new EventBus(),
+        ledger: input.ledger,
+        agents: { list: () => input.agents },
+        policies: input.policies,
+        history: { pendingEntries: 2 },
+      });
       const text = await metrics.render();
       assert.equal(budgetBlocks(text), await promClientBudgetText(input));
       assert.equal((await metrics.renderPieces()).join(''), text, 'the pieces make the same text');
@@ -176,7 +218,9 @@ describe('metrics with thousands of agents', () => {
     const metrics = createMetrics({ bus: new EventBus(), ledger, agents: { list: () => input.agents }, policies: input.policies });
     const started = [metrics.render(), metrics.render()];
     // queued while the first rendering is still reading its chunks (it takes one turn of the event loop each)
-    const later = new Promise<string[]>((resolve) => setImmediate(() => resolve(Promise.all([metrics.render(), metrics.renderPieces().then((pieces) => pieces.join(''))]))));
+    const later = new Promise<string[]>((resolve) =>
+      setImmediate(() => resolve(Promise.all([metrics.render(), metrics.renderPieces().then((pieces) => pieces.join(''))]))),
+    );
     const texts = [...(await Promise.all(started)), ...(await later)];
     assert.equal(ledger.reads, Math.ceil(1_500 / AGENTS_PER_CHUNK), 'the ledger was read once for all of them');
     for (const text of texts) assert.equal(text, texts[0]);

@@ -9,7 +9,18 @@ import { createMetrics } from '../../../src/observability/metrics.ts';
 import { rawEvent } from '../../helpers/raw-event.ts';
 
 function agent(id: string): Agent {
-  return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: undefined, contextOverride: undefined, historyTokens: [] };
+  return {
+    id,
+    secret: 's',
+    pod: 'p',
+    service: id,
+    type: 't',
+    timezone: '',
+    dir: `/ctx/${id}`,
+    metadataBudget: undefined,
+    contextOverride: undefined,
+    historyTokens: [],
+  };
 }
 
 function callOf(bus: EventBus, id: string | null, model = 'gpt-4o'): void {
@@ -26,7 +37,12 @@ function agentsIn(text: string): Set<string> {
 test('3,000 agents created, called and deleted: their series go, the live agents and unauthenticated calls stay', async () => {
   const bus = new EventBus();
   let live: Agent[] = [agent('keeper')];
-  const metrics = createMetrics({ bus, ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => live }, policies: new PolicyStore({ governanceDir: null }) });
+  const metrics = createMetrics({
+    bus,
+    ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+    agents: { list: () => live },
+    policies: new PolicyStore({ governanceDir: null }),
+  });
   try {
     callOf(bus, 'keeper');
     callOf(bus, null);
@@ -52,7 +68,12 @@ test('3,000 agents created, called and deleted: their series go, the live agents
 test('an agent missing from one check only (a metadata.json being rewritten) keeps its series', async () => {
   const bus = new EventBus();
   let live: Agent[] = [agent('flaky')];
-  const metrics = createMetrics({ bus, ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => live }, policies: new PolicyStore({ governanceDir: null }) });
+  const metrics = createMetrics({
+    bus,
+    ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+    agents: { list: () => live },
+    policies: new PolicyStore({ governanceDir: null }),
+  });
   try {
     callOf(bus, 'flaky');
     live = [];
@@ -72,7 +93,12 @@ test('an agent missing from one check only (a metadata.json being rewritten) kee
 test('model labels of departed agents are freed: a later model gets its own label, not "other", and their histogram series go', async () => {
   const bus = new EventBus();
   let live: Agent[] = [agent('junk'), agent('steady')];
-  const metrics = createMetrics({ bus, ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => live }, policies: new PolicyStore({ governanceDir: null }) });
+  const metrics = createMetrics({
+    bus,
+    ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+    agents: { list: () => live },
+    policies: new PolicyStore({ governanceDir: null }),
+  });
   try {
     callOf(bus, 'steady', 'gpt-4o');
     for (let index = 0; index < 600; index++) callOf(bus, 'junk', `typo-${index}`);

@@ -12,7 +12,14 @@ describe('runtime metrics', () => {
   it('reports the calls in flight and an event loop held busy', async () => {
     const inFlight = new InFlightCalls();
     const loopLag = new LoopLag();
-    const metrics = createMetrics({ bus: new EventBus(), ledger: new MemoryLedger({ sweepIntervalMs: 0 }), agents: { list: () => [] }, policies: new PolicyStore({ governanceDir: null }), inFlight, loopLag });
+    const metrics = createMetrics({
+      bus: new EventBus(),
+      ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+      agents: { list: () => [] },
+      policies: new PolicyStore({ governanceDir: null }),
+      inFlight,
+      loopLag,
+    });
     inFlight.started();
     inFlight.started();
     inFlight.started();

@@ -10,7 +10,18 @@ import { createMetrics } from '../../../src/observability/metrics.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
 function agent(id: string, budget: unknown): Agent {
-  return { id, secret: 's', pod: 'p', service: id, type: 't', timezone: '', dir: `/ctx/${id}`, metadataBudget: budget, contextOverride: undefined, historyTokens: [] };
+  return {
+    id,
+    secret: 's',
+    pod: 'p',
+    service: id,
+    type: 't',
+    timezone: '',
+    dir: `/ctx/${id}`,
+    metadataBudget: budget,
+    contextOverride: undefined,
+    historyTokens: [],
+  };
 }
 
 describe('metrics under overlapping scrapes', () => {

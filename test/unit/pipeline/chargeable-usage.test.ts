@@ -27,10 +27,16 @@ describe('chargeableUsage', () => {
     assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 111, estimated: true });
   });
 
-  it('reads an Anthropic answer\'s content, and a body that is not JSON as a whole', () => {
+  it("reads an Anthropic answer's content, and a body that is not JSON as a whole", () => {
     const answer = { id: 'msg_x', content: [{ type: 'text', text: 'abcdef' }], usage: null };
     const anthropicBody = { model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] };
-    const fromContent = chargeableUsage({ body: anthropicBody, protocol: messages, ok: true, upstreamWorked: true, relay: relay({ bodyText: JSON.stringify(answer), json: answer }) });
+    const fromContent = chargeableUsage({
+      body: anthropicBody,
+      protocol: messages,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ bodyText: JSON.stringify(answer), json: answer }),
+    });
     assert.equal(fromContent?.outputTokens, Math.ceil((4 + 4 + 4 + 6) / 3)); // type, text, "text", "abcdef"
     const html = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, relay: relay({ bodyText: '<html>no usage here</html>' }) });
     assert.equal(html?.outputTokens, Math.ceil(26 / 3));
@@ -38,36 +44,93 @@ describe('chargeableUsage', () => {
   });
 
   it('fills only the side the provider left out', () => {
-    const outputOnly = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, relay: relay({ usage: { outputTokens: 3 }, json: {}, bodyText: '{}' }) });
+    const outputOnly = chargeableUsage({
+      body,
+      protocol: chat,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ usage: { outputTokens: 3 }, json: {}, bodyText: '{}' }),
+    });
     assert.deepEqual(outputOnly, { inputTokens: inputEstimate, outputTokens: 3, estimated: true });
-    const cut = chargeableUsage({ body, protocol: messages, ok: true, upstreamWorked: true, relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4, generatedBytes: 12, finalUsage: false }) });
+    const cut = chargeableUsage({
+      body,
+      protocol: messages,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ end: 'upstream_error', sse: true, usage: { inputTokens: 10, cacheReadTokens: 2 }, dataEvents: 4, generatedBytes: 12, finalUsage: false }),
+    });
     assert.deepEqual(cut, { inputTokens: 10, cacheReadTokens: 2, outputTokens: 4, estimated: true });
   });
 
   it('charges a stream without usage for the bytes it generated, not for its number of events', () => {
     // 2 events packing 20 tokens each (~80 bytes each) are 54 tokens, not 2
-    const usage = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, relay: relay({ sse: true, dataEvents: 2, generatedBytes: 160, finalUsage: false }) });
+    const usage = chargeableUsage({
+      body,
+      protocol: chat,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ sse: true, dataEvents: 2, generatedBytes: 160, finalUsage: false }),
+    });
     assert.deepEqual(usage, { inputTokens: inputEstimate, outputTokens: 54, estimated: true });
   });
 
-  it('takes a stream\'s output count as reported only when it is final; before, the larger of it and the estimate', () => {
+  it("takes a stream's output count as reported only when it is final; before, the larger of it and the estimate", () => {
     const start = { inputTokens: 10, outputTokens: 1 }; // Anthropic message_start: output 1 is a placeholder
-    const cut = chargeableUsage({ body, protocol: messages, ok: true, upstreamWorked: true, relay: relay({ end: 'client_aborted', sse: true, usage: start, dataEvents: 9, generatedBytes: 300, finalUsage: false }) });
+    const cut = chargeableUsage({
+      body,
+      protocol: messages,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ end: 'client_aborted', sse: true, usage: start, dataEvents: 9, generatedBytes: 300, finalUsage: false }),
+    });
     assert.deepEqual(cut, { inputTokens: 10, outputTokens: 100, estimated: true });
-    const partial = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, relay: relay({ end: 'incomplete', sse: true, usage: { inputTokens: 10, outputTokens: 500 }, dataEvents: 9, generatedBytes: 300, finalUsage: false }) });
+    const partial = chargeableUsage({
+      body,
+      protocol: chat,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ end: 'incomplete', sse: true, usage: { inputTokens: 10, outputTokens: 500 }, dataEvents: 9, generatedBytes: 300, finalUsage: false }),
+    });
     assert.deepEqual(partial, { inputTokens: 10, outputTokens: 500, estimated: true }, 'a partial report above the estimate stands, flagged');
     const final = { inputTokens: 10, outputTokens: 40 };
-    const done = chargeableUsage({ body, protocol: messages, ok: true, upstreamWorked: true, relay: relay({ end: 'client_aborted', sse: true, usage: final, dataEvents: 9, generatedBytes: 300, finalUsage: true }) });
-    assert.equal(done, final, 'once final, the count is the provider\'s, even under the estimate');
+    const done = chargeableUsage({
+      body,
+      protocol: messages,
+      ok: true,
+      upstreamWorked: true,
+      relay: relay({ end: 'client_aborted', sse: true, usage: final, dataEvents: 9, generatedBytes: 300, finalUsage: true }),
+    });
+    assert.equal(done, final, "once final, the count is the provider's, even under the estimate");
   });
 
   it('never estimates past the output cap the upstream was sent, times n', () => {
     const sent = { ...body, max_tokens: 40, n: 2 };
-    const cut = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, upstreamBody: sent, relay: relay({ end: 'client_aborted', sse: true, dataEvents: 9, generatedBytes: 900, finalUsage: false }) });
+    const cut = chargeableUsage({
+      body,
+      protocol: chat,
+      ok: true,
+      upstreamWorked: true,
+      upstreamBody: sent,
+      relay: relay({ end: 'client_aborted', sse: true, dataEvents: 9, generatedBytes: 900, finalUsage: false }),
+    });
     assert.deepEqual(cut, { inputTokens: inputEstimate, outputTokens: 80, estimated: true });
-    const partial = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, upstreamBody: sent, relay: relay({ end: 'incomplete', sse: true, usage: { inputTokens: 10, outputTokens: 90 }, dataEvents: 9, generatedBytes: 900, finalUsage: false }) });
-    assert.equal(partial?.outputTokens, 90, 'a reported count above the cap is the provider\'s word, kept');
-    const uncapped = chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: true, upstreamBody: body, relay: relay({ end: 'client_aborted', sse: true, dataEvents: 9, generatedBytes: 900, finalUsage: false }) });
+    const partial = chargeableUsage({
+      body,
+      protocol: chat,
+      ok: true,
+      upstreamWorked: true,
+      upstreamBody: sent,
+      relay: relay({ end: 'incomplete', sse: true, usage: { inputTokens: 10, outputTokens: 90 }, dataEvents: 9, generatedBytes: 900, finalUsage: false }),
+    });
+    assert.equal(partial?.outputTokens, 90, "a reported count above the cap is the provider's word, kept");
+    const uncapped = chargeableUsage({
+      body,
+      protocol: chat,
+      ok: true,
+      upstreamWorked: true,
+      upstreamBody: body,
+      relay: relay({ end: 'client_aborted', sse: true, dataEvents: 9, generatedBytes: 900, finalUsage: false }),
+    });
     assert.equal(uncapped?.outputTokens, 300, 'no cap sent: the estimate stands');
   });
 
@@ -79,9 +142,20 @@ describe('chargeableUsage', () => {
   });
 
   it('charges nothing a call did not consume', () => {
-    assert.equal(chargeableUsage({ body, protocol: chat, ok: false, upstreamWorked: true, relay: relay({ bodyText: '{"error":{}}', json: { error: {} } }) }), null);
-    assert.equal(chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: false, relay: relay({ end: 'upstream_error' }) }), null, 'the upstream never worked on the request');
+    assert.equal(
+      chargeableUsage({ body, protocol: chat, ok: false, upstreamWorked: true, relay: relay({ bodyText: '{"error":{}}', json: { error: {} } }) }),
+      null,
+    );
+    assert.equal(
+      chargeableUsage({ body, protocol: chat, ok: true, upstreamWorked: false, relay: relay({ end: 'upstream_error' }) }),
+      null,
+      'the upstream never worked on the request',
+    );
     const errorWithUsage = { inputTokens: 5 };
-    assert.equal(chargeableUsage({ body, protocol: chat, ok: false, upstreamWorked: true, relay: relay({ usage: errorWithUsage }) }), errorWithUsage, 'an error that reported usage is charged as reported');
+    assert.equal(
+      chargeableUsage({ body, protocol: chat, ok: false, upstreamWorked: true, relay: relay({ usage: errorWithUsage }) }),
+      errorWithUsage,
+      'an error that reported usage is charged as reported',
+    );
   });
 });

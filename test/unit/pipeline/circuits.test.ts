@@ -32,7 +32,10 @@ test('5 failures in the window open it for the cool-off; then one probe; a faile
   assert.deepEqual(await a.check('openai', 'gpt-4o'), { kind: 'closed' });
   await a.failed({ provider: 'openai', model: 'gpt-4o', probe: false });
   assert.deepEqual(await a.check('openai', 'gpt-4o'), { kind: 'closed' }, 'failures from before the opening do not count again');
-  assert.deepEqual(events.map((event) => event.state), ['half_open', 'open']);
+  assert.deepEqual(
+    events.map((event) => event.state),
+    ['half_open', 'open'],
+  );
   assert.deepEqual(a.open(), []);
   a.close();
   b.close();

@@ -9,7 +9,10 @@ it('resolves idle at once with no call, when the last call ends, and false when 
   calls.started();
   calls.started();
   let settled = false;
-  const idle = calls.idle(5000).then((result) => { settled = true; return result; });
+  const idle = calls.idle(5000).then((result) => {
+    settled = true;
+    return result;
+  });
   calls.ended();
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(settled, false, 'one call still in progress');

@@ -22,7 +22,14 @@ test('roundMicros snaps float noise before rounding', () => {
 });
 
 test('micro-dollars as exact USD text (headers), the same amount as microsToUsd', () => {
-  const cases: Array<[number, string]> = [[0, '0'], [1, '0.000001'], [125, '0.000125'], [1_500_000, '1.5'], [-2_000_001, '-2.000001'], [Number.MAX_SAFE_INTEGER, '9007199254.740991']];
+  const cases: Array<[number, string]> = [
+    [0, '0'],
+    [1, '0.000001'],
+    [125, '0.000125'],
+    [1_500_000, '1.5'],
+    [-2_000_001, '-2.000001'],
+    [Number.MAX_SAFE_INTEGER, '9007199254.740991'],
+  ];
   for (const [micros, text] of cases) assert.equal(microsToUsdText(micros), text);
   let seed = 7;
   for (let i = 0; i < 10_000; i++) {

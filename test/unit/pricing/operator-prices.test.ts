@@ -9,20 +9,31 @@ import { loadOperatorPrices, parseOperatorPrices } from '../../../src/pricing/op
 test('loads a valid file; keys are case-insensitive; optional cache rates', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-prices-'));
   const file = join(dir, 'prices.json');
-  writeFileSync(file, JSON.stringify({ models: {
-    'OpenAI/GPT-4o': { input_per_mtok: 2.5, output_per_mtok: 10, cache_read_per_mtok: 1.25 },
-    'local-model': { input_per_mtok: 0, output_per_mtok: 0 },
-  } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      models: {
+        'OpenAI/GPT-4o': { input_per_mtok: 2.5, output_per_mtok: 10, cache_read_per_mtok: 1.25 },
+        'local-model': { input_per_mtok: 0, output_per_mtok: 0 },
+      },
+    }),
+  );
   const prices = loadOperatorPrices(file);
-  assert.deepEqual([...prices.models.entries()], [
-    ['openai/gpt-4o', { inputPerMTok: 2.5, outputPerMTok: 10, cacheReadPerMTok: 1.25 }],
-    ['local-model', { inputPerMTok: 0, outputPerMTok: 0 }],
-  ]);
+  assert.deepEqual(
+    [...prices.models.entries()],
+    [
+      ['openai/gpt-4o', { inputPerMTok: 2.5, outputPerMTok: 10, cacheReadPerMTok: 1.25 }],
+      ['local-model', { inputPerMTok: 0, outputPerMTok: 0 }],
+    ],
+  );
 });
 
 test('errors name the file and the field', () => {
   const fails = (text: string, pattern: RegExp) => assert.throws(() => parseOperatorPrices(text, '/etc/tollgate/prices.json'), pattern);
-  fails('{"models":{"gpt-x":{"input_per_mtok":1,"output_per_mtok":"2"}}}', /^Error: price file \/etc\/tollgate\/prices\.json: models\["gpt-x"\]\.output_per_mtok: .*expected number/);
+  fails(
+    '{"models":{"gpt-x":{"input_per_mtok":1,"output_per_mtok":"2"}}}',
+    /^Error: price file \/etc\/tollgate\/prices\.json: models\["gpt-x"\]\.output_per_mtok: .*expected number/,
+  );
   fails('{"models":{"gpt-x":{"input_per_mtok":-1,"output_per_mtok":2}}}', /prices\.json: models\["gpt-x"\]\.input_per_mtok: /);
   fails('{"models":{"gpt-x":{"output_per_mtok":2}}}', /models\["gpt-x"\]\.input_per_mtok: /);
   fails('{"models":{"gpt-x":{"input_per_mtok":1,"output_per_mtok":2,"cache_reads":1}}}', /models\["gpt-x"\]: .*cache_reads/);

@@ -19,10 +19,14 @@ test('cllama cost cases, exact micro-dollars from the bundled table', () => {
 });
 
 test('provider-reported cost wins and is converted to micro-dollars', () => {
-  assert.deepEqual(price('openrouter', 'google/nonexistent-model', { inputTokens: 10, outputTokens: 5, reportedCostUsd: 0.1234 }),
-    { costMicros: 123400, source: 'provider_reported' });
-  assert.deepEqual(price('openrouter', 'openai/gpt-4o', { inputTokens: 100, outputTokens: 50, reportedCostUsd: 0 }),
-    { costMicros: 0, source: 'provider_reported' });
+  assert.deepEqual(price('openrouter', 'google/nonexistent-model', { inputTokens: 10, outputTokens: 5, reportedCostUsd: 0.1234 }), {
+    costMicros: 123400,
+    source: 'provider_reported',
+  });
+  assert.deepEqual(price('openrouter', 'openai/gpt-4o', { inputTokens: 100, outputTokens: 50, reportedCostUsd: 0 }), {
+    costMicros: 0,
+    source: 'provider_reported',
+  });
   assert.deepEqual(price('openrouter', 'x/y', { reportedCostUsd: 0.0000005 }), { costMicros: 1, source: 'provider_reported' });
 });
 
@@ -51,17 +55,30 @@ test('cache tokens are priced at their own rates (openai: cached input 1.25 per 
   // prompt 2000 with 1536 cached → 464×2.5 + 1536×1.25 + 10×10 = 1160 + 1920 + 100
   assert.deepEqual(price('openai', 'gpt-4o', { inputTokens: 464, cacheReadTokens: 1536, outputTokens: 10 }), { costMicros: 3180, source: 'price_table' });
   // through openrouter the vendor's entry (which has the cache rate) is used
-  assert.deepEqual(price('openrouter', 'openai/gpt-4o', { inputTokens: 464, cacheReadTokens: 1536, outputTokens: 10 }), { costMicros: 3180, source: 'price_table' });
+  assert.deepEqual(price('openrouter', 'openai/gpt-4o', { inputTokens: 464, cacheReadTokens: 1536, outputTokens: 10 }), {
+    costMicros: 3180,
+    source: 'price_table',
+  });
 });
 
 test('gateway and dated model names find the vendor entry', () => {
   assert.deepEqual(price('vercel', 'anthropic/claude-sonnet-4.6', { inputTokens: 100, outputTokens: 50 }), { costMicros: 1050, source: 'price_table' });
-  assert.deepEqual(book.rates('openrouter', 'anthropic/claude-sonnet-4'), { inputPerMTok: 3, outputPerMTok: 15, cacheReadPerMTok: 0.3, cacheWritePerMTok: 3.75 });
-  assert.deepEqual(book.rates('openrouter', 'Anthropic/Claude-Sonnet-4-20250514'), { inputPerMTok: 3, outputPerMTok: 15, cacheReadPerMTok: 0.3, cacheWritePerMTok: 3.75 });
+  assert.deepEqual(book.rates('openrouter', 'anthropic/claude-sonnet-4'), {
+    inputPerMTok: 3,
+    outputPerMTok: 15,
+    cacheReadPerMTok: 0.3,
+    cacheWritePerMTok: 3.75,
+  });
+  assert.deepEqual(book.rates('openrouter', 'Anthropic/Claude-Sonnet-4-20250514'), {
+    inputPerMTok: 3,
+    outputPerMTok: 15,
+    cacheReadPerMTok: 0.3,
+    cacheWritePerMTok: 3.75,
+  });
   assert.equal(book.rates('xai', 'grok-4')?.inputPerMTok, 3);
 });
 
-test('tiered prices: the request\'s total input tokens pick the tier for every rate', () => {
+test("tiered prices: the request's total input tokens pick the tier for every rate", () => {
   // gemini-2.5-pro: input 1.25 → 2.5, cache read 0.125 → 0.25, output 10 → 15 above 200k input tokens
   assert.equal(price('google', 'gemini-2.5-pro', { inputTokens: 200_000, outputTokens: 100 }).costMicros, 250_000 + 1_000);
   assert.equal(price('google', 'gemini-2.5-pro', { inputTokens: 250_000, outputTokens: 100 }).costMicros, 625_000 + 1_500);
@@ -88,14 +105,17 @@ test('date and time-of-day conditions follow the injected clock', () => {
   assert.equal(timed.price({ provider: 'deepseek', model: 'deepseek-chat', usage }).costMicros, 135 + 550);
 });
 
-const OPERATOR = parseOperatorPrices(JSON.stringify({
-  models: {
-    'openai/gpt-4o': { input_per_mtok: 1, output_per_mtok: 2 },
-    'my-local-model': { input_per_mtok: 0.5, output_per_mtok: 0.5 },
-    'claude-house': { input_per_mtok: 2, output_per_mtok: 4, cache_read_per_mtok: 0.2, cache_write_per_mtok: 2.5 },
-    'ollama/llama3': { input_per_mtok: 0, output_per_mtok: 0 },
-  },
-}), 'prices.json');
+const OPERATOR = parseOperatorPrices(
+  JSON.stringify({
+    models: {
+      'openai/gpt-4o': { input_per_mtok: 1, output_per_mtok: 2 },
+      'my-local-model': { input_per_mtok: 0.5, output_per_mtok: 0.5 },
+      'claude-house': { input_per_mtok: 2, output_per_mtok: 4, cache_read_per_mtok: 0.2, cache_write_per_mtok: 2.5 },
+      'ollama/llama3': { input_per_mtok: 0, output_per_mtok: 0 },
+    },
+  }),
+  'prices.json',
+);
 
 test('operator prices override and add to the table', () => {
   const withOperator = createPriceBook({ operatorPrices: OPERATOR });
@@ -104,8 +124,11 @@ test('operator prices override and add to the table', () => {
   assert.deepEqual(priceOf('openai', 'gpt-4o-mini', { inputTokens: 1_000_000 }), { costMicros: 150_000, source: 'price_table' });
   assert.deepEqual(priceOf('ollama', 'llama3', { inputTokens: 5000, outputTokens: 5000 }), { costMicros: 0, source: 'operator' });
   assert.deepEqual(priceOf('vllm', 'my-local-model', { inputTokens: 3, outputTokens: 0 }), { costMicros: 2, source: 'operator' }, '1.5 rounds up');
-  assert.deepEqual(priceOf('anthropic', 'claude-house-20250101', { inputTokens: 10, cacheReadTokens: 100, cacheWriteTokens: 100, outputTokens: 10 }),
-    { costMicros: 20 + 20 + 250 + 40, source: 'operator' }, 'dated name finds the undated key; cache rates used');
+  assert.deepEqual(
+    priceOf('anthropic', 'claude-house-20250101', { inputTokens: 10, cacheReadTokens: 100, cacheWriteTokens: 100, outputTokens: 10 }),
+    { costMicros: 20 + 20 + 250 + 40, source: 'operator' },
+    'dated name finds the undated key; cache rates used',
+  );
   assert.deepEqual(priceOf('openrouter', 'acme/claude-house', { inputTokens: 10 }), { costMicros: 20, source: 'operator' }, 'gateway name finds the bare key');
   assert.deepEqual(priceOf('openrouter', 'x/unknown', { reportedCostUsd: 0.002, inputTokens: 10 }), { costMicros: 2000, source: 'provider_reported' });
   assert.deepEqual(withOperator.rates('openai', 'gpt-4o'), { inputPerMTok: 1, outputPerMTok: 2 });
@@ -113,11 +136,18 @@ test('operator prices override and add to the table', () => {
 
 test('cache tokens without a cache rate in the data fall back to the input rate', () => {
   const withOperator = createPriceBook({ operatorPrices: OPERATOR });
-  assert.deepEqual(withOperator.price({ provider: 'x', model: 'my-local-model', usage: { cacheReadTokens: 4, cacheWriteTokens: 4 } }), { costMicros: 4, source: 'operator' });
+  assert.deepEqual(withOperator.price({ provider: 'x', model: 'my-local-model', usage: { cacheReadTokens: 4, cacheWriteTokens: 4 } }), {
+    costMicros: 4,
+    source: 'operator',
+  });
 });
 
 test('rounding: the sum is rounded once to the nearest micro-dollar, ties up', () => {
-  const card = (input: number, output: number): RateCard => ({ options: [{ condition: { kind: 'always' }, rates: { input, output, cacheRead: input, cacheWrite: input, flat: { inputPerMTok: input, outputPerMTok: output } } }] });
+  const card = (input: number, output: number): RateCard => ({
+    options: [
+      { condition: { kind: 'always' }, rates: { input, output, cacheRead: input, cacheWrite: input, flat: { inputPerMTok: input, outputPerMTok: output } } },
+    ],
+  });
   const exact = createPriceBook({ priceTable: () => card(0.3, 0.1) });
   const quote = (usage: Usage) => exact.price({ provider: 'p', model: 'm', usage }).costMicros;
   assert.equal(quote({ inputTokens: 3, outputTokens: 3 }), 1, '0.9 + 0.3 = 1.2 → 1, not 0 + 0');
@@ -144,7 +174,13 @@ test('rates are looked up once per (provider, model), including misses', () => {
 
 test('the lookup cache is bounded', () => {
   let calls = 0;
-  const bounded = createPriceBook({ maxCachedModels: 2, priceTable: () => { calls++; return null; } });
+  const bounded = createPriceBook({
+    maxCachedModels: 2,
+    priceTable: () => {
+      calls++;
+      return null;
+    },
+  });
   for (const model of ['a', 'b', 'c', 'a']) bounded.rates('p', model);
   assert.equal(calls, 4, 'cache emptied when full, so a is looked up again');
   bounded.rates('p', 'a');
@@ -153,9 +189,13 @@ test('the lookup cache is bounded', () => {
 
 test('ceiling rates: the most a provider charges, for the models the table does not price', () => {
   const atLeast = (rates: { inputPerMTok: number; outputPerMTok: number }, floor: { inputPerMTok: number; outputPerMTok: number }, label: string) =>
-    assert.ok(rates.inputPerMTok >= floor.inputPerMTok && rates.outputPerMTok >= floor.outputPerMTok, `${label}: ${JSON.stringify(rates)} ≥ ${JSON.stringify(floor)}`);
+    assert.ok(
+      rates.inputPerMTok >= floor.inputPerMTok && rates.outputPerMTok >= floor.outputPerMTok,
+      `${label}: ${JSON.stringify(rates)} ≥ ${JSON.stringify(floor)}`,
+    );
   const openai = book.ceilingRates('openai', 'gpt-9-ultra');
-  for (const model of ['gpt-4o', 'gpt-4.1', 'o3', 'gpt-4.5-preview']) atLeast(openai, book.rates('openai', model) ?? { inputPerMTok: 0, outputPerMTok: 0 }, `openai vs ${model}`);
+  for (const model of ['gpt-4o', 'gpt-4.1', 'o3', 'gpt-4.5-preview'])
+    atLeast(openai, book.rates('openai', model) ?? { inputPerMTok: 0, outputPerMTok: 0 }, `openai vs ${model}`);
   atLeast(book.ceilingRates('anthropic', 'claude-new'), book.rates('anthropic', 'claude-opus-4-1')!, 'anthropic vs opus');
   // through a gateway, the vendor's ceiling; a provider the table does not know, the widest providers'
   assert.deepEqual(book.ceilingRates('openrouter', 'anthropic/claude-new'), book.ceilingRates('anthropic', 'x'));
@@ -164,8 +204,15 @@ test('ceiling rates: the most a provider charges, for the models the table does 
 
   const injected = createPriceBook({
     ceilingTable: (provider) => (provider === 'openai' ? { inputPerMTok: 5, outputPerMTok: 20 } : null),
-    operatorPrices: parseOperatorPrices(JSON.stringify({ models: { 'openai/house-model': { input_per_mtok: 1, output_per_mtok: 90 }, 'acme/big': { input_per_mtok: 7, output_per_mtok: 8 } } }), 'prices.json'),
+    operatorPrices: parseOperatorPrices(
+      JSON.stringify({ models: { 'openai/house-model': { input_per_mtok: 1, output_per_mtok: 90 }, 'acme/big': { input_per_mtok: 7, output_per_mtok: 8 } } }),
+      'prices.json',
+    ),
   });
   assert.deepEqual(injected.ceilingRates('openai', 'new'), { inputPerMTok: 5, outputPerMTok: 90 }, 'an operator price of the provider raises its ceiling');
-  assert.deepEqual(injected.ceilingRates('acme', 'other'), { inputPerMTok: 7, outputPerMTok: 20 }, 'unknown to the table: the widest, raised by its own operator prices');
+  assert.deepEqual(
+    injected.ceilingRates('acme', 'other'),
+    { inputPerMTok: 7, outputPerMTok: 20 },
+    'unknown to the table: the widest, raised by its own operator prices',
+  );
 });

@@ -5,7 +5,13 @@ import { ProxyError } from '../../../src/errors.ts';
 import { responses } from '../../../src/protocol/responses/protocol.ts';
 import { SseParser, type SseEvent } from '../../../src/protocol/sse-parser.ts';
 
-const usage = { input_tokens: 12, input_tokens_details: { cached_tokens: 4 }, output_tokens: 9, output_tokens_details: { reasoning_tokens: 5 }, total_tokens: 21 };
+const usage = {
+  input_tokens: 12,
+  input_tokens_details: { cached_tokens: 4 },
+  output_tokens: 9,
+  output_tokens_details: { reasoning_tokens: 5 },
+  total_tokens: 21,
+};
 
 function read(text: string) {
   const reader = responses.streamUsageReader();
@@ -41,7 +47,10 @@ describe('Responses protocol', () => {
     assert.equal(responses.readCallParams({ max_output_tokens: 300 }).outputCap, 300);
     assert.equal(responses.readCallParams({ max_tokens: 5 }).outputCap, null, 'max_tokens is no Responses field');
     for (const bad of ['300', 0, -1, 1.5, 1e16, [], {}]) {
-      assert.throws(() => responses.readCallParams({ max_output_tokens: bad }), (error: unknown) => error instanceof ProxyError && error.code === 'invalid_parameter' && error.param === 'max_output_tokens');
+      assert.throws(
+        () => responses.readCallParams({ max_output_tokens: bad }),
+        (error: unknown) => error instanceof ProxyError && error.code === 'invalid_parameter' && error.param === 'max_output_tokens',
+      );
     }
     const body: Record<string, unknown> = {};
     assert.equal(responses.setOutputCap({ body, provider: 'openai', cap: 77 }), 'max_output_tokens');
@@ -50,7 +59,15 @@ describe('Responses protocol', () => {
 
   it('frames input items and instructions for the estimate, and writes a stream error an SDK raises', () => {
     assert.equal(responses.promptMessages({ input: 'hi', instructions: 'be brief' }), 2);
-    assert.equal(responses.promptMessages({ input: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }), 2);
+    assert.equal(
+      responses.promptMessages({
+        input: [
+          { role: 'user', content: 'a' },
+          { role: 'user', content: 'b' },
+        ],
+      }),
+      2,
+    );
     const block = responses.streamErrorEvent({ message: 'cut', code: 'upstream_error' });
     const data = JSON.parse(block.split('\n')[1].slice('data: '.length));
     assert.equal(data.type, 'error');

@@ -24,7 +24,10 @@ test('openai: usage comes from the final usage chunk, [DONE] is seen', () => {
   for (const e of all) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 136, outputTokens: 80, cacheReadTokens: 64 });
   assert.equal(meter.terminated, true);
-  assert.deepEqual(all.map((e) => meter.isUsageOnlyChunk(e)), [false, false, false, true, false]);
+  assert.deepEqual(
+    all.map((e) => meter.isUsageOnlyChunk(e)),
+    [false, false, false, true, false],
+  );
 });
 
 test('openai: usage-only detection is exact', () => {
@@ -75,7 +78,10 @@ test('openai: usage on every chunk (vLLM continuous stats) keeps the latest; a c
 
 test('openai: openrouter usage chunk with cost', () => {
   const meter = new OpenAIStreamUsage();
-  for (const e of events('data: {"choices":[],"usage":{"prompt_tokens":13,"completion_tokens":16,"cost":0.000093,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":0}}}\n\n')) meter.onEvent(e);
+  for (const e of events(
+    'data: {"choices":[],"usage":{"prompt_tokens":13,"completion_tokens":16,"cost":0.000093,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":0}}}\n\n',
+  ))
+    meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 13, outputTokens: 16, cacheReadTokens: 0, cacheWriteTokens: 0, reportedCostUsd: 0.000093 });
 });
 
@@ -120,16 +126,18 @@ test('anthropic: message_delta with cumulative input and cache fields updates th
 
 test('anthropic: a provider that reports input only on message_delta is counted', () => {
   const meter = new AnthropicStreamUsage();
-  const text = 'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":0,"output_tokens":0}}}\n\n'
-    + 'event: message_delta\ndata: {"type":"message_delta","usage":{"input_tokens":77,"output_tokens":5}}\n\n';
+  const text =
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":0,"output_tokens":0}}}\n\n' +
+    'event: message_delta\ndata: {"type":"message_delta","usage":{"input_tokens":77,"output_tokens":5}}\n\n';
   for (const e of events(text)) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 77, outputTokens: 5 });
 });
 
 test('anthropic: events without event: lines are recognised by their type', () => {
   const meter = new AnthropicStreamUsage();
-  const text = 'data: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}\n\n'
-    + 'data: {"type":"message_delta","usage":{"output_tokens":9}}\n\ndata: {"type":"message_stop"}\n\n';
+  const text =
+    'data: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}\n\n' +
+    'data: {"type":"message_delta","usage":{"output_tokens":9}}\n\ndata: {"type":"message_stop"}\n\n';
   for (const e of events(text)) meter.onEvent(e);
   assert.deepEqual(meter.usage, { inputTokens: 5, outputTokens: 9 });
   assert.equal(meter.terminated, true);
@@ -137,9 +145,10 @@ test('anthropic: events without event: lines are recognised by their type', () =
 
 test('anthropic: no usage is null; broken JSON and wrong types are ignored', () => {
   const meter = new AnthropicStreamUsage();
-  const text = 'event: message_start\ndata: {"type":"message_start","message":{"usage":"x"}}\n\n'
-    + 'event: message_delta\ndata: {"usage": {broken\n\n'
-    + 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"},"usage":{"output_tokens":3}}\n\n';
+  const text =
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":"x"}}\n\n' +
+    'event: message_delta\ndata: {"usage": {broken\n\n' +
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"},"usage":{"output_tokens":3}}\n\n';
   for (const e of events(text)) meter.onEvent(e);
   assert.equal(meter.usage, null);
 });
@@ -152,7 +161,7 @@ test('openai: usage is final at the usage-only chunk, or at [DONE] after usage o
   assert.deepEqual(states('data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'), [false, false], 'no usage at all is never final');
 });
 
-test('anthropic: message_start\'s output_tokens is a placeholder; the count is final at the message_delta that ends the message', () => {
+test("anthropic: message_start's output_tokens is a placeholder; the count is final at the message_delta that ends the message", () => {
   const states = (text: string) => finalAfterEach(new AnthropicStreamUsage(), text);
   assert.deepEqual(states(ANTHROPIC_STREAM), [false, false, false, false, false, true, true]);
   const several = [
@@ -161,7 +170,8 @@ test('anthropic: message_start\'s output_tokens is a placeholder; the count is f
     'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":20}}\n\n',
   ].join('');
   assert.deepEqual(states(several), [false, false, true], 'an earlier message_delta without a stop reason is not the last');
-  const noDelta = 'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
+  const noDelta =
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
   assert.deepEqual(states(noDelta), [false, false], 'message_stop without any message_delta leaves the placeholder unconfirmed');
 });
 

@@ -5,8 +5,10 @@ import { usageFromOpenAIJson } from '../../../src/protocol/chat/usage.ts';
 import { usageFromAnthropicJson } from '../../../src/protocol/messages/usage.ts';
 
 test('openai: prompt and completion tokens', () => {
-  assert.deepEqual(usageFromOpenAIJson({ choices: [], usage: { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 } }),
-    { inputTokens: 100, outputTokens: 50 });
+  assert.deepEqual(usageFromOpenAIJson({ choices: [], usage: { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 } }), {
+    inputTokens: 100,
+    outputTokens: 50,
+  });
 });
 
 test('openai: cached tokens are split out of prompt_tokens', () => {
@@ -38,8 +40,10 @@ test('openai: fields of the wrong type are ignored, not thrown', () => {
 });
 
 test('openai: cached tokens larger than prompt_tokens never give negative input', () => {
-  assert.deepEqual(usageFromOpenAIJson({ usage: { prompt_tokens: 10, prompt_tokens_details: { cached_tokens: 20 } } }),
-    { inputTokens: 0, cacheReadTokens: 20 });
+  assert.deepEqual(usageFromOpenAIJson({ usage: { prompt_tokens: 10, prompt_tokens_details: { cached_tokens: 20 } } }), {
+    inputTokens: 0,
+    cacheReadTokens: 20,
+  });
 });
 
 test('openai: an error body that reports usage is read', () => {
@@ -59,15 +63,23 @@ test('anthropic: input, output and cache tokens', () => {
 });
 
 test('anthropic: message.usage (message_start shape) is read when there is no top-level usage', () => {
-  assert.deepEqual(usageFromAnthropicJson({ type: 'message_start', message: { usage: { input_tokens: 7, output_tokens: 1 } } }),
-    { inputTokens: 7, outputTokens: 1 });
+  assert.deepEqual(usageFromAnthropicJson({ type: 'message_start', message: { usage: { input_tokens: 7, output_tokens: 1 } } }), {
+    inputTokens: 7,
+    outputTokens: 1,
+  });
 });
 
 test('anthropic: absent is null, zero is zero, wrong types ignored, error bodies read', () => {
   assert.equal(usageFromAnthropicJson({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }), null);
   assert.equal(usageFromAnthropicJson({ usage: 'lots' }), null);
   assert.equal(usageFromAnthropicJson(undefined), null);
-  assert.deepEqual(usageFromAnthropicJson({ usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: null } }), { inputTokens: 0, outputTokens: 0 });
+  assert.deepEqual(usageFromAnthropicJson({ usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: null } }), {
+    inputTokens: 0,
+    outputTokens: 0,
+  });
   assert.deepEqual(usageFromAnthropicJson({ usage: { input_tokens: 12, output_tokens: '5' } }), { inputTokens: 12 });
-  assert.deepEqual(usageFromAnthropicJson({ type: 'error', error: { type: 'x' }, usage: { input_tokens: 9, output_tokens: 0 } }), { inputTokens: 9, outputTokens: 0 });
+  assert.deepEqual(usageFromAnthropicJson({ type: 'error', error: { type: 'x' }, usage: { input_tokens: 9, output_tokens: 0 } }), {
+    inputTokens: 9,
+    outputTokens: 0,
+  });
 });

@@ -56,19 +56,31 @@ describe('dependency rules', () => {
     });
     assert.equal(problems.length, 4, problems.join('\n'));
     assert.match(problems.find((line) => line.startsWith('import cycle')) ?? '', /src\/ledger\/one\.ts -> src\/ledger\/two\.ts/);
-    assert.ok(problems.some((line) => /^src\/ledger\/up\.ts -> src\/pipeline\/handle\.ts: upward import/.test(line)), problems.join('\n'));
-    assert.ok(problems.some((line) => /^src\/admin\/new\.ts -> src\/transport\/body\.ts: no imports between src\/admin and src\/transport/.test(line)), problems.join('\n'));
-    assert.ok(problems.some((line) => /^src\/pricing\/long\.ts: 401 lines, over 400/.test(line)), problems.join('\n'));
+    assert.ok(
+      problems.some((line) => /^src\/ledger\/up\.ts -> src\/pipeline\/handle\.ts: upward import/.test(line)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((line) => /^src\/admin\/new\.ts -> src\/transport\/body\.ts: no imports between src\/admin and src\/transport/.test(line)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((line) => /^src\/pricing\/long\.ts: 401 lines, over 400/.test(line)),
+      problems.join('\n'),
+    );
   });
 
   it('lets a type-only cycle, a downward import and a recorded exception pass, and names exceptions no longer needed', () => {
-    const { problems, stale } = checkTree({
-      'src/ledger/one.ts': "import type { Two } from './two.ts';\n",
-      'src/ledger/two.ts': "import type { One } from './one.ts';\n",
-      'src/pipeline/down.ts': "import { Ledger } from '../ledger/one.ts';\n",
-      'src/api/server.ts': "import { handleModelCall } from '../pipeline/handle.ts';\n",
-      'test/integration/long.test.ts': 'x\n'.repeat(450),
-    }, RECORDED);
+    const { problems, stale } = checkTree(
+      {
+        'src/ledger/one.ts': "import type { Two } from './two.ts';\n",
+        'src/ledger/two.ts': "import type { One } from './one.ts';\n",
+        'src/pipeline/down.ts': "import { Ledger } from '../ledger/one.ts';\n",
+        'src/api/server.ts': "import { handleModelCall } from '../pipeline/handle.ts';\n",
+        'test/integration/long.test.ts': 'x\n'.repeat(450),
+      },
+      RECORDED,
+    );
     assert.deepEqual(problems, []);
     assert.ok(stale.includes('line limit exception for test/integration/split.test.ts'), stale.join('\n'));
     assert.ok(!stale.some((line) => line.includes('long.test')), stale.join('\n'));

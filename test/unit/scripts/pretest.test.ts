@@ -52,9 +52,12 @@ describe('pre-test decisions', () => {
     assert.match(installBlocker({ env: { TOLLGATE_PRETEST_NO_INSTALL: '1' }, uid: 0, which: apt }) ?? '', /TOLLGATE_PRETEST_NO_INSTALL=1/);
   });
 
-  it('looks for Chromium at TOLLGATE_CHROMIUM (else Debian\'s path), then on PATH', () => {
+  it("looks for Chromium at TOLLGATE_CHROMIUM (else Debian's path), then on PATH", () => {
     assert.deepEqual(chromiumCandidates({ env: {}, which: onPath({}) }), ['/usr/bin/chromium']);
-    assert.deepEqual(chromiumCandidates({ env: { TOLLGATE_CHROMIUM: '/opt/c' }, which: onPath({ chromium: '/usr/local/bin/chromium' }) }), ['/opt/c', '/usr/local/bin/chromium']);
+    assert.deepEqual(chromiumCandidates({ env: { TOLLGATE_CHROMIUM: '/opt/c' }, which: onPath({ chromium: '/usr/local/bin/chromium' }) }), [
+      '/opt/c',
+      '/usr/local/bin/chromium',
+    ]);
     assert.deepEqual(chromiumCandidates({ env: {}, which: onPath({ chromium: '/usr/bin/chromium' }) }), ['/usr/bin/chromium']);
   });
 
@@ -99,7 +102,10 @@ describe('pre-test step on this machine', () => {
   it('when no Redis answers at REDIS_URL, starts redis-server for the run and gives its URL to the suite', async () => {
     const closed = `redis://127.0.0.1:${await closedPort()}`;
     const lines: string[] = [];
-    const prepared = await prepareTestEnvironment({ env: { ...process.env, REDIS_URL: closed, TOLLGATE_PRETEST_NO_INSTALL: '1' }, log: (line) => lines.push(line) });
+    const prepared = await prepareTestEnvironment({
+      env: { ...process.env, REDIS_URL: closed, TOLLGATE_PRETEST_NO_INSTALL: '1' },
+      log: (line) => lines.push(line),
+    });
     try {
       const url = prepared.env.REDIS_URL;
       assert.ok(url && url !== closed, `a new REDIS_URL: ${lines.join(' / ')}`);
@@ -112,9 +118,13 @@ describe('pre-test step on this machine', () => {
     }
   });
 
-  it('npm test\'s runner hands that Redis to the test files and ends it afterwards', async () => {
+  it("npm test's runner hands that Redis to the test files and ends it afterwards", async () => {
     const closed = `redis://127.0.0.1:${await closedPort()}`;
-    const run = await runNode(['scripts/run-tests.js', 'test/unit/scripts/suite-redis.test.ts'], { ...process.env, REDIS_URL: closed, TOLLGATE_PRETEST_NO_INSTALL: '1' });
+    const run = await runNode(['scripts/run-tests.js', 'test/unit/scripts/suite-redis.test.ts'], {
+      ...process.env,
+      REDIS_URL: closed,
+      TOLLGATE_PRETEST_NO_INSTALL: '1',
+    });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const started = /started redis-server at (redis:\/\/127\.0\.0\.1:\d+)/.exec(run.stdout);
     assert.ok(started, run.stdout);

@@ -94,7 +94,10 @@ test('a block ended by CR at the end of a chunk is held until the next byte show
   const parser = new SseParser();
   assert.deepEqual(parser.push('data: x\r\n\r'), []);
   assert.deepEqual(parser.push('\ndata: y\r\r'), [{ data: 'x', raw: 'data: x\r\n\r\n' }]);
-  assert.deepEqual(parser.push('data: z\n\n'), [{ data: 'y', raw: 'data: y\r\r' }, { data: 'z', raw: 'data: z\n\n' }]);
+  assert.deepEqual(parser.push('data: z\n\n'), [
+    { data: 'y', raw: 'data: y\r\r' },
+    { data: 'z', raw: 'data: z\n\n' },
+  ]);
   const held = new SseParser();
   assert.deepEqual(held.push('data: q\r\r'), []);
   assert.deepEqual(held.end(), [{ data: 'q', raw: 'data: q\r\r' }]);
@@ -132,7 +135,10 @@ test('refuses to hold an unfinished block past its limit, and forgets it', () =>
   const parser = new SseParser({ maxBlockChars: 100 });
   assert.equal(parser.push('data: one\n\ndata: ').length, 1);
   assert.deepEqual(parser.push('x'.repeat(60)), []);
-  assert.throws(() => parser.push('x'.repeat(60)), (error: unknown) => error instanceof SseBlockTooLargeError && error.maxChars === 100);
+  assert.throws(
+    () => parser.push('x'.repeat(60)),
+    (error: unknown) => error instanceof SseBlockTooLargeError && error.maxChars === 100,
+  );
   assert.deepEqual(parser.end(), [], 'the refused block is gone');
   const whole = new SseParser({ maxBlockChars: 100 });
   const big = `data: ${'y'.repeat(500)}\n\n`;

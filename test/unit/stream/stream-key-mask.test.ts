@@ -6,7 +6,10 @@ import { maskProviderKeys } from '../../../src/upstream/key-mask.ts';
 import type { ProviderKey } from '../../../src/upstream/provider.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
-const KEYS = [{ id: 'k1', secret: 'sk-live-0123456789abcdef' }, { id: 'k2', secret: 'sk-ant-fedcba9876543210' }] as unknown as ProviderKey[];
+const KEYS = [
+  { id: 'k1', secret: 'sk-live-0123456789abcdef' },
+  { id: 'k2', secret: 'sk-ant-fedcba9876543210' },
+] as unknown as ProviderKey[];
 const WORDS = ['data: {"x":"', 'é', '漢字', '😀', 'sk-', 'sk-live-0123', KEYS[0].secret, KEYS[1].secret, '"}\n\n', 's', 'k', '-', ' tokens'];
 
 describe('StreamKeyMask', () => {
@@ -17,7 +20,7 @@ describe('StreamKeyMask', () => {
       const whole = Buffer.from(text, 'utf8');
       const mask = StreamKeyMask.for(KEYS)!;
       const out: Buffer[] = [];
-      for (let at = 0; at < whole.length;) {
+      for (let at = 0; at < whole.length; ) {
         const size = 1 + Math.floor(random() * 12);
         out.push(mask.push(whole.subarray(at, at + size)));
         at += size;

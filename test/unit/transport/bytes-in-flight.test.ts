@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { BytesInFlight } from '../../../src/transport/bytes-in-flight.ts';
 
 describe('BytesInFlight', () => {
-  it('refuses past an agent\'s share with 429 and past the whole with 503, adding nothing when it refuses', () => {
+  it("refuses past an agent's share with 429 and past the whole with 503, adding nothing when it refuses", () => {
     const counter = new BytesInFlight({ maxBytes: 100, maxAgentBytes: 40 });
     const a1 = counter.hold('a');
     assert.equal(a1.take(30), null);

@@ -32,20 +32,31 @@ async function holdingUpstream(): Promise<{ url: string; held: ServerResponse[];
       releasing = true;
       for (const res of held.splice(0)) res.end();
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 function stream(client: UpstreamClient, url: string): Promise<UpstreamResponse | Error> {
   const body = Buffer.from('{"stream":true}');
-  return client.send({ url, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body, cancel: new CallCancel(), headersTimeoutMs: 60_000 })
-    .then(async (response) => {
-      await response.body.bytes();
-      return response;
-    }, (error: Error) => error);
+  return client
+    .send({
+      url,
+      headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+      body,
+      cancel: new CallCancel(),
+      headersTimeoutMs: 60_000,
+    })
+    .then(
+      async (response) => {
+        await response.body.bytes();
+        return response;
+      },
+      (error: Error) => error,
+    );
 }
 
 test('300 concurrent streams to one provider all reach it (no per-origin connection cap by default)', async () => {

@@ -12,10 +12,11 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return {
     url: `http://127.0.0.1:${port}`,
     server,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -121,7 +122,10 @@ test('an abort mid-body fails the body read; a reset mid-body too; headers timeo
     const reset = await send(client, `${upstream.url}/reset`);
     await assert.rejects(reset.body.bytes());
 
-    await assert.rejects(send(client, `${upstream.url}/silent`, { headersTimeoutMs: 50 }), (error: unknown) => error instanceof ProxyError && error.code === 'upstream_timeout');
+    await assert.rejects(
+      send(client, `${upstream.url}/silent`, { headersTimeoutMs: 50 }),
+      (error: unknown) => error instanceof ProxyError && error.code === 'upstream_timeout',
+    );
   } finally {
     await client.close();
     await upstream.close();

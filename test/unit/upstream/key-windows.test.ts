@@ -5,12 +5,30 @@ import { KeyScanner, KeyWindows, maskRuns } from '../../../src/upstream/key-wind
 import { ECHO_SHAPES, echoOf, leaksKey, randomKey } from '../../helpers/key-echo.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
-const FILLER = ['data: {"x":"', 'hello', ' ', 'é', '漢字', '😀', '"}\n\n', 'token', 'sk-', 'aaaaaaaaaaaaaaaa', '\\n', '\\"', '\\u00e9', '\\', 'u00', ',', '0123456789'];
+const FILLER = [
+  'data: {"x":"',
+  'hello',
+  ' ',
+  'é',
+  '漢字',
+  '😀',
+  '"}\n\n',
+  'token',
+  'sk-',
+  'aaaaaaaaaaaaaaaa',
+  '\\n',
+  '\\"',
+  '\\u00e9',
+  '\\',
+  'u00',
+  ',',
+  '0123456789',
+];
 
 function streamed(windows: KeyWindows, bytes: Buffer, random: () => number): Buffer {
   const scanner = new KeyScanner(windows);
   const out: Buffer[] = [];
-  for (let at = 0; at < bytes.length;) {
+  for (let at = 0; at < bytes.length; ) {
     const size = 1 + Math.floor(random() * 9);
     out.push(scanner.push(bytes.subarray(at, at + size)));
     at += size;
@@ -53,7 +71,11 @@ describe('key windows', () => {
     const mask = (text: string) => maskRuns(windows, Buffer.from(text)).toString();
     assert.equal(mask(`a ${key.slice(3, 15)} b`), 'a [REDACTED] b');
     assert.equal(mask(`a ${key.slice(3, 14)} b`), `a ${key.slice(3, 14)} b`, 'eleven characters are not a key');
-    assert.equal(mask(`"${key.slice(0, 8)}"+"${key.slice(8)}"`), `"${key.slice(0, 8)}"+"${key.slice(8)}"`, 'pieces under 12 characters each pass (the documented limit)');
+    assert.equal(
+      mask(`"${key.slice(0, 8)}"+"${key.slice(8)}"`),
+      `"${key.slice(0, 8)}"+"${key.slice(8)}"`,
+      'pieces under 12 characters each pass (the documented limit)',
+    );
     assert.equal(mask(`x${key}y`), 'x[REDACTED]y', 'characters outside the key alphabet stay');
     assert.equal(mask(`${key}${key.toLowerCase()}`), '[REDACTED]', 'touching runs are one mask');
   });

@@ -18,15 +18,22 @@ describe('normalizeModelName', () => {
   });
 
   it('refuses a zero-width or control character with where it is', () => {
-    assert.throws(() => normalizeModelName('openai/gpt\u200b-4o'), (error: unknown) => error instanceof ProxyError && error.code === 'invalid_model_name' && /U\+200B at position 10/.test(error.message));
+    assert.throws(
+      () => normalizeModelName('openai/gpt\u200b-4o'),
+      (error: unknown) => error instanceof ProxyError && error.code === 'invalid_model_name' && /U\+200B at position 10/.test(error.message),
+    );
   });
 
   it('random variants: whitespace and slashes around the slash give the name; any invisible character is refused', () => {
     const random = seededRandom(4242);
-    const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+    const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
     const run = (count: number, piece: () => string) => Array.from({ length: count }, piece).join('');
     for (let round = 0; round < 500; round++) {
-      const [provider, model] = pick([['openai', 'gpt-4o'], ['anthropic', 'claude-sonnet-4-5'], ['openrouter', 'meta-llama/llama-3.1-8b']]);
+      const [provider, model] = pick([
+        ['openai', 'gpt-4o'],
+        ['anthropic', 'claude-sonnet-4-5'],
+        ['openrouter', 'meta-llama/llama-3.1-8b'],
+      ]);
       const gap = () => run(Math.floor(random() * 3), () => pick(SPACES));
       const variant = `${gap()}${provider}${gap()}/${run(Math.floor(random() * 3), () => pick(['/', ...SPACES]))}${model}${gap()}`;
       assert.equal(normalizeModelName(variant), `${provider}/${model}`, JSON.stringify(variant));
@@ -43,7 +50,11 @@ describe('normalizeModelName', () => {
       // inside the model's own name: always refused
       const inside = 1 + Math.floor(random() * (model.length - 1));
       const planted = `${provider}/${model.slice(0, inside)}${pick(INVISIBLES)}${model.slice(inside)}`;
-      assert.throws(() => normalizeModelName(planted), (error: unknown) => error instanceof ProxyError && error.code === 'invalid_model_name', JSON.stringify(planted));
+      assert.throws(
+        () => normalizeModelName(planted),
+        (error: unknown) => error instanceof ProxyError && error.code === 'invalid_model_name',
+        JSON.stringify(planted),
+      );
     }
   });
 });
