@@ -43,8 +43,11 @@ export interface AdmittedCall extends CallRequest {
   readonly stream: boolean;
   /** Whether the client asked for the usage chunk itself (OpenAI stream_options.include_usage). */
   readonly clientWantsUsage: boolean;
-  /** A chat call to a responses-only model: sent to /responses and translated back (cllama's adapter). */
-  readonly adapter?: AdapterPlan;
+  /**
+   * A chat call to a responses-only model: sent to /responses and translated back (cllama's adapter). Set at admission,
+   * or when the provider answers that the model is on the Responses API only (pipeline/adapter-retry.ts).
+   */
+  adapter?: AdapterPlan;
   readonly interventions: string[];
   /** upstreamBody as the JSON text sent (set by dispatch). */
   upstreamBodyText?: string;

@@ -7,12 +7,12 @@ import { keysToMask, maskKeysInText } from '../upstream/key-mask.ts';
 import type { ProviderKey } from '../upstream/provider.ts';
 import { isRedirect, redirectRefused } from '../upstream/redirect.ts';
 import { headerValue } from '../http/header-value.ts';
-import { credential, downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
+import { downstreamResponseHeaders } from '../upstream/headers.ts';
 import type { AdmittedCall } from './context.ts';
 import type { PipelineDeps } from './deps.ts';
 import { outcomeEvent } from './outcome-event.ts';
 import { settleCall } from './settle.ts';
-import { sendWithKeys } from './key-attempts.ts';
+import { sendUpstream } from './upstream-send.ts';
 
 /**
  * Relays the answer to the client, charged and recorded (settle.ts) before it ends, then emits the call's outcome. A
@@ -20,16 +20,11 @@ import { sendWithKeys } from './key-attempts.ts';
  */
 export async function dispatchAndRelay(input: DispatchInput): Promise<void> {
   const { res, call, deps } = input;
-  const { timeouts } = deps.config;
   const cancel = new CallCancel();
   (res as CallResponse)[CALL] = cancel;
   res.on('close', onResponseClose);
-  // non-streamed calls get one deadline over headers and body; streams are policed by the tap's first-byte/idle watchdog;
-  // an adapter call is always read whole upstream: one deadline, the first-byte one when the agent streams (cllama's)
-  const deadlineMs = call.adapter && call.stream ? timeouts.firstByteMs : timeouts.dispatchMs;
-  const deadline = call.stream && !call.adapter ? null : setTimeout(abortOnDeadline, deadlineMs, cancel, deadlineMs);
-  deadline?.unref();
-  const attempt: Attempt = { call, deps, cancel, answeredOk: false, providerKeys: keysToMask(call.route.provider) };
+  const attempt: Attempt = { call, deps, cancel, answeredOk: false, providerKeys: keysToMask(call.route.provider), deadline: null };
+  armDeadline(attempt);
   try {
     const relay = await sendAndRelay({ attempt, req: input.req, res, failoverOnStatus: input.failoverOnStatus === true });
     deps.bus.emit(outcomeEvent({ call, relay }));
@@ -43,7 +38,7 @@ export async function dispatchAndRelay(input: DispatchInput): Promise<void> {
     }
     throw error;
   } finally {
-    if (deadline) clearTimeout(deadline);
+    if (attempt.deadline) clearTimeout(attempt.deadline);
     res.off('close', onResponseClose);
     (res as CallResponse)[CALL] = undefined;
   }
@@ -82,39 +77,29 @@ interface Attempt {
   answeredOk: boolean;
   /** Masked wherever an answer could echo them: headers, bodies, redirects, error messages. */
   readonly providerKeys: readonly ProviderKey[];
+  deadline: NodeJS.Timeout | null;
 }
 
-/** Sends the body (serialised once, kept for history) with the credential swapped, and relays the answer. */
+/**
+ * Non-streamed calls get one deadline over headers and body; streams are policed by the tap's first-byte/idle watchdog;
+ * an adapter call is always read whole upstream: one deadline, the first-byte one when the agent streams (cllama's).
+ * Armed again when a call switches to the adapter on the provider's word.
+ */
+function armDeadline(attempt: Attempt): void {
+  const { call, cancel } = attempt;
+  const { timeouts } = attempt.deps.config;
+  if (attempt.deadline) clearTimeout(attempt.deadline);
+  if (call.stream && !call.adapter) return;
+  const ms = call.adapter && call.stream ? timeouts.firstByteMs : timeouts.dispatchMs;
+  attempt.deadline = setTimeout(abortOnDeadline, ms, cancel, ms);
+  attempt.deadline.unref();
+}
+
+/** Sends the call (upstream-send.ts) and relays the answer, or refuses a redirect, or holds back a 5xx for failover. */
 async function sendAndRelay(input: { attempt: Attempt; req: IncomingMessage; res: ServerResponse; failoverOnStatus: boolean }): Promise<RelayResult> {
   const { attempt, res } = input;
   const { call, deps, cancel, providerKeys } = attempt;
-  const { route } = call;
-  const { timeouts } = deps.config;
-  call.upstreamBodyText = serialiseUpstreamBody(call.upstreamBody);
-  const { adapter } = call; // history keeps the chat-shaped body; the Responses one goes upstream
-  const body = Buffer.from(adapter ? adapter.bodyText : call.upstreamBodyText);
-  const headers = upstreamRequestHeaders({ incoming: input.req.headers, provider: route.provider, bodyLength: body.length });
-  deps.bus.emit({
-    type: 'request',
-    claw_id: call.agent.id,
-    model: route.requestedModel,
-    intervention: null,
-    request_id: call.id,
-    path: call.path,
-    provider: route.provider.name,
-    upstream_model: route.upstreamModel,
-    stream: call.stream,
-  });
-  const headersTimeoutMs = call.stream ? timeouts.firstByteMs : timeouts.dispatchMs;
-  const url = adapter?.url ?? route.url;
-  // the provider's key pool picks the key, and moves to the next on a 401/402/403/429 (key-attempts.ts)
-  const { upstream } = await sendWithKeys({
-    pools: deps.keys,
-    provider: route.provider,
-    requestId: call.id,
-    cancel,
-    send: (key) => deps.upstream.send({ url, headers: key ? { ...headers, ...credential(route.provider, key) } : headers, body, cancel, headersTimeoutMs }),
-  });
+  const upstream = await sendUpstream({ call, deps, cancel, incoming: input.req.headers, onAdapter: () => armDeadline(attempt) });
   if (isRedirect(upstream.statusCode)) {
     call.statusCode = upstream.statusCode; // answered without working on it: released, not charged
     throw await redirectRefused({ upstream, keysToMask: providerKeys });
@@ -187,16 +172,6 @@ function cutBeforeAnswer(call: AdmittedCall, res: ServerResponse): RelayResult {
     finalUsage: false,
     truncated: false,
   };
-}
-
-/** JSON.parse takes any depth, JSON.stringify recurses: a body nested thousands deep is the caller's error, not ours. */
-function serialiseUpstreamBody(body: Record<string, unknown>): string {
-  try {
-    return JSON.stringify(body);
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    throw new ProxyError('invalid_request', { message: 'request body is nested too deeply to forward' });
-  }
 }
 
 function abortOnDeadline(cancel: CallCancel, ms: number): void {

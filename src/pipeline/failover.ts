@@ -146,6 +146,8 @@ export function failoverReason(input: { error: unknown; res: ServerResponse; cal
   if (error.code === 'provider_keys_cooling') return 'provider_cooldown';
   if (error.code === 'provider_keys_unusable') return 'provider_keys_exhausted';
   if (error.code === 'upstream_timeout') return call.stream ? 'stream_first_byte_timeout' : 'transport_error';
+  // a Responses reply the adapter could not take as a success (read whole, so nothing reached the client)
+  if (error.code === 'responses_adapter_failed') return 'responses_adapter_error';
   if (error.code !== 'upstream_unreachable' || error.message === 'client closed the connection') return null;
   return error.message === 'upstream stream failed before sending data' ? 'stream_read_error' : 'transport_error';
 }

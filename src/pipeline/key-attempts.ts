@@ -18,6 +18,11 @@ export interface KeyAttemptsInput {
   readonly cancel: CallCancel;
   /** Sends the call with this key's credential (null: a provider without keys, auth `none`). */
   readonly send: (key: ProviderKey | null) => Promise<UpstreamResponse>;
+  /**
+   * Looks at an answer the pool does not judge; true: the call was changed and is sent again within the key loop (the
+   * key not condemned; cllama's auto-retry through the Responses adapter). Must say true at most once.
+   */
+  readonly resend?: (upstream: UpstreamResponse) => Promise<boolean>;
 }
 
 /**
@@ -29,7 +34,12 @@ export interface KeyAttemptsInput {
 export async function sendWithKeys(input: KeyAttemptsInput): Promise<{ upstream: UpstreamResponse; key: PoolKey | null }> {
   const { pools, provider } = input;
   const pool = provider.auth === 'none' ? undefined : pools.get(provider.name);
-  if (!pool) return { upstream: await input.send(null), key: null };
+  if (!pool) {
+    const upstream = await input.send(null);
+    if (!(await input.resend?.(upstream))) return { upstream, key: null };
+    input.cancel.requestSent = false;
+    return { upstream: await input.send(null), key: null };
+  }
   const tried = new Set<string>();
   for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
     const choice = pools.select(provider.name, tried);
@@ -39,6 +49,10 @@ export async function sendWithKeys(input: KeyAttemptsInput): Promise<{ upstream:
     input.cancel.requestSent = false; // a refused attempt's request does not make the next one "sent"
     const upstream = await input.send(key);
     if (!judgesKey(upstream.statusCode)) {
+      if (await input.resend?.(upstream)) {
+        tried.delete(key.id); // the key was not at fault: it may be chosen again
+        continue;
+      }
       pools.noteSent({ pool, key, requestId: input.requestId });
       pools.noteHeadroom(key, upstream.headers);
       return { upstream, key };

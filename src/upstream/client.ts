@@ -300,6 +300,20 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#buffered);
   }
 
+  /** The first `bytes` bytes as text (fewer when the body ends first), left in place for whoever reads the body. */
+  async peek(bytes: number): Promise<string> {
+    while (this.#buffered < bytes && !this.#ended && !this.#failed) await new Promise<void>((wake) => (this.#wake = wake));
+    const head = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
+    return head.subarray(0, bytes).toString('utf8');
+  }
+
+  /** Drops the body unread: what arrived is let go, and a body still arriving ends the call. */
+  discard(): void {
+    this.#chunks = [];
+    this.#buffered = 0;
+    if (!this.#ended && !this.#failed) this.#call.abort(new ProxyError('upstream_unreachable', { message: 'response body abandoned' }));
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     this.#iterating = true;
     try {

@@ -2,8 +2,11 @@
 import type { FakeUsage, ResponsesShape } from './fake-bodies.ts';
 
 export interface Behavior extends ResponsesShape {
-  /** Chat completions answer 400 "only supported in v1/responses" (a responses-only model). */
-  onlyResponses?: boolean;
+  /**
+   * Chat completions answer 400 "only supported in v1/responses" (a responses-only model), or this status and message;
+   * the Responses API answers as usual.
+   */
+  onlyResponses?: boolean | { status: number; message: string };
   /** Answer with this status and body instead of a completion. */
   status?: number;
   errorBody?: unknown;

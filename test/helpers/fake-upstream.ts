@@ -131,11 +131,11 @@ async function respond(res: ServerResponse, path: string, body: Record<string, u
   if (path.startsWith('/v1/models')) return writeJson(res, modelList());
   if (path.startsWith('/v1/messages/count_tokens')) return writeJson(res, countTokens(body));
   if (behavior.onlyResponses && path.startsWith('/v1/chat/')) {
-    return writeJson(
-      res,
-      { error: { message: 'This model is only supported in v1/responses and not in v1/chat/completions.', type: 'invalid_request_error' } },
-      400,
-    );
+    const only =
+      behavior.onlyResponses === true
+        ? { status: 400, message: 'This model is only supported in v1/responses and not in v1/chat/completions.' }
+        : behavior.onlyResponses;
+    return writeJson(res, { error: { message: only.message, type: 'invalid_request_error' } }, only.status);
   }
   const anthropic = path.startsWith('/v1/messages') || path.startsWith('/messages');
   const responses = path.startsWith('/v1/responses');

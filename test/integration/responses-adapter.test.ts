@@ -182,25 +182,6 @@ describe('the Responses adapter on chat completions', () => {
     assert.deepEqual([event.tokens_in, event.cached_tokens, event.tokens_out, event.reasoning_tokens], [8, 2, 5, 3]);
   });
 
-  it('case 14 and 15 (a difference): a "use /v1/responses" answer is relayed as it is, one call, never retried', async () => {
-    const calls = h.fake.requests.length;
-    await assert.rejects(
-      client.chat.completions.create(
-        { model: 'openai/gpt-9-experimental', messages: [{ role: 'user', content: 'x' }] },
-        { headers: behaviorHeader({ onlyResponses: true }) },
-      ),
-      (error: unknown) => {
-        assert.ok(error instanceof OpenAI.BadRequestError);
-        assert.match((error.error as { message: string }).message, /only supported in v1\/responses/);
-        return true;
-      },
-    );
-    assert.deepEqual(
-      h.fake.requests.slice(calls).map((r) => r.path),
-      ['/v1/chat/completions'],
-    );
-  });
-
   it('case 12: a failed response is a 502, never a success; streamed, no [DONE]; what it reported is charged', async () => {
     await assert.rejects(
       client.chat.completions.create(
