@@ -179,6 +179,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
         catalog: new ModelCatalog({
           providers,
           upstream,
+          keys,
           timeoutMs: Math.min(10_000, config.timeouts.dispatchMs),
           allowList: modelPolicyAllowList(modelPolicies),
         }),

@@ -12,6 +12,7 @@ import { renderError, toProxyError } from '../transport/render-error.ts';
 import type { ExtraRoute } from './server.ts';
 import { CallCancel, upstreamError } from '../upstream/client.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.ts';
+import { sendWithKeys } from '../pipeline/key-attempts.ts';
 import { keysToMask, maskKeysInText, maskProviderKeys } from '../upstream/key-mask.ts';
 import { MESSAGES_PATH, resolveRoute } from '../upstream/routing.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
@@ -93,12 +94,20 @@ async function countTokens(input: { deps: PipelineDeps; req: IncomingMessage; re
       deps.config.timeouts.dispatchMs,
     );
     try {
-      const upstream = await deps.upstream.send({
-        url: `${route.provider.baseUrl}/messages/count_tokens${query ? `?${query}` : ''}`,
-        headers: upstreamRequestHeaders({ incoming: req.headers, provider: route.provider, bodyLength: sent.length }),
-        body: sent,
+      // the key the provider's pool picks; a refused key is judged (cooled, condemned) and the next tried, as on a call
+      const { upstream } = await sendWithKeys({
+        pools: deps.keys,
+        provider: route.provider,
+        requestId,
         cancel,
-        headersTimeoutMs: deps.config.timeouts.dispatchMs,
+        send: (key) =>
+          deps.upstream.send({
+            url: `${route.provider.baseUrl}/messages/count_tokens${query ? `?${query}` : ''}`,
+            headers: upstreamRequestHeaders({ incoming: req.headers, provider: route.provider, bodyLength: sent.length, key }),
+            body: sent,
+            cancel,
+            headersTimeoutMs: deps.config.timeouts.dispatchMs,
+          }),
       });
       let raw: Buffer;
       try {

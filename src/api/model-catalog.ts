@@ -2,8 +2,10 @@
 import type { Agent } from '../auth/agent.ts';
 import type { ParsedModelPolicy } from '../upstream/model-policy.ts';
 import { priceTableModels } from '../pricing/table-models.ts';
+import type { KeyPools } from '../keys/key-pools.ts';
+import { sendWithKeys } from '../pipeline/key-attempts.ts';
 import { CallCancel, type UpstreamClient } from '../upstream/client.ts';
-import { applyProviderAuth } from '../upstream/headers.ts';
+import { credential } from '../upstream/headers.ts';
 import type { Provider } from '../upstream/provider.ts';
 import type { ProviderRegistry } from '../upstream/registry.ts';
 
@@ -36,6 +38,8 @@ export function modelPolicyAllowList(policies: { effective(agent: Agent): Parsed
 export interface ModelCatalogInput {
   readonly providers: ProviderRegistry;
   readonly upstream: UpstreamClient;
+  /** The providers' key pools: a list is fetched with the key the pool picks, and a refused key is judged as on a call. */
+  readonly keys: KeyPools;
   /** Bound on one provider's list fetch (headers and body). */
   readonly timeoutMs: number;
   readonly allowList?: ModelAllowList;
@@ -89,18 +93,24 @@ export class ModelCatalog {
   async #fetch(provider: Provider): Promise<readonly string[]> {
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
     if (provider.apiFormat === 'anthropic') headers['anthropic-version'] = ANTHROPIC_VERSION;
-    applyProviderAuth(headers, provider);
     const cancel = new CallCancel();
     const timer = setTimeout(() => cancel.abort(new Error('model list timed out')), this.#input.timeoutMs);
     try {
       const query = provider.apiFormat === 'anthropic' ? '?limit=1000' : ''; // Anthropic pages its list (20 by default)
-      const answer = await this.#input.upstream.send({
-        url: `${provider.baseUrl}/models${query}`,
-        method: 'GET',
-        headers,
-        body: null,
+      const { upstream: answer } = await sendWithKeys({
+        pools: this.#input.keys,
+        provider,
+        requestId: `models:${provider.name}`,
         cancel,
-        headersTimeoutMs: this.#input.timeoutMs,
+        send: (key) =>
+          this.#input.upstream.send({
+            url: `${provider.baseUrl}/models${query}`,
+            method: 'GET',
+            headers: key ? { ...headers, ...credential(provider, key) } : headers,
+            body: null,
+            cancel,
+            headersTimeoutMs: this.#input.timeoutMs,
+          }),
       });
       const raw = await answer.body.bytes(MAX_LIST_BYTES);
       if (answer.statusCode !== 200) throw new Error(`model list answered ${answer.statusCode}`);

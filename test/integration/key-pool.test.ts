@@ -189,6 +189,22 @@ describe('provider key pools', () => {
     assert.ok(retryMs > 2000 && retryMs <= 3000, `retry-after-ms ${retryMs}`);
   });
 
+  it('count_tokens and the model list go through the pool too: a dead first key is judged, the next one answers', async () => {
+    const { h, client } = await start([K0, K1]);
+    h.fake.byKey = { [K0]: { status: 401, errorBody: { error: { message: `Incorrect API key provided: ${K0}` } } } };
+    const anthropic = new Anthropic({ baseURL: h.url, apiKey: h.token('a'), maxRetries: 0 });
+    const counted = await anthropic.messages.countTokens({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'count me' }] });
+    assert.ok(counted.input_tokens > 0);
+    assert.deepEqual(keysSeen(h), [K0, K1]);
+    const ids: string[] = [];
+    for await (const model of client.models.list()) ids.push(model.id);
+    assert.ok(ids.includes('openai/gpt-5.6-terra'), `the provider's own list, fetched with the live key: ${ids.join(', ')}`);
+    // both providers' lists are fetched: anthropic's dead key is skipped, openai's is tried once, judged, then K1
+    assert.deepEqual(keysSeen(h, 2).sort(), [K1, K1, K0]);
+    await waitFor(() => readFile(h).providers.openai.keys[0].state === 'dead', 'the dead key recorded for openai too');
+    assert.equal(readFile(h).providers.anthropic.keys[0].state, 'dead');
+  });
+
   it('five keys refused in one call is the most tried: the sixth is left for the next call', async () => {
     const keys = [K0, K1, K2, 'sk-pool-key-3333333333', 'sk-pool-key-4444444444', 'sk-pool-key-5555555555'];
     const { h, client } = await start(keys);
