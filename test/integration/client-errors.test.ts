@@ -132,7 +132,11 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     socket.write(
       ['POST /v1/chat/completions HTTP/1.1', 'Host: x', `Authorization: Bearer ${h.token('a')}`, 'content-length: 500', '', '{"model":'].join('\r\n'),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // leave only once the proxy holds the body's first bytes for agent a (a fixed sleep lost that race on a loaded machine)
+    for (let tries = 0; (await bytesInFlight(h.url)) === 0; tries++) {
+      assert.ok(tries < 1500, 'the proxy never started reading the body');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     socket.destroy();
     await waitFor(() => h.events.slice(before).some((event) => event.type === 'error'));
     const failed = h.events.slice(before).filter((event) => event.type === 'error');
@@ -153,3 +157,8 @@ describe('errors node:http raises before a request reaches the pipeline', () => 
     assert.ok(text.length > 0);
   });
 });
+
+async function bytesInFlight(url: string): Promise<number> {
+  const health = (await (await fetch(`${url}/health`)).json()) as { bytes_in_flight: number };
+  return health.bytes_in_flight;
+}

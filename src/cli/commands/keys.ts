@@ -1,13 +1,8 @@
 // `tollgate keys list|add|activate|disable|delete`: a running tollgate's provider key pools, through the admin API.
 import type { Command } from 'commander';
-import { AdminRequestError, adminRequest, resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
-import { colorWanted, createStyle, jsonText, renderTable, type Style } from '../output.ts';
-
-interface Flags {
-  url?: string;
-  token?: string;
-  json?: boolean;
-}
+import { adminRequest } from '../admin-client.ts';
+import { type ConnectionFlags, runAdminCommand } from '../admin-command.ts';
+import { jsonText, renderTable, type Style } from '../output.ts';
 
 interface KeyRow {
   id: string;
@@ -37,8 +32,8 @@ export function registerKeys(program: Command): void {
   const keys = program.command('keys').description("list and manage the providers' key pools of a running tollgate (masked keys; secrets are never shown)");
   withConnection(keys.command('list [provider]'))
     .description('every provider key: state, cooldown, last error, requests and spend')
-    .action(async (provider: string | undefined, flags: Flags) => {
-      process.exitCode = await call(flags, async (target, style) => {
+    .action(async (provider: string | undefined, flags: ConnectionFlags) => {
+      process.exitCode = await runAdminCommand(flags, async (target, style) => {
         const answer = await adminRequest(target, { path: '/api/providers', expect: hasProviders });
         const providers = (answer.providers as ProviderRow[]).filter((entry) => provider === undefined || entry.name === provider.toLowerCase());
         return flags.json ? jsonText({ providers }) : listText(providers, style);
@@ -48,7 +43,7 @@ export function registerKeys(program: Command): void {
     .description('add a key at the end of the pool (read from stdin unless --secret is given: a command line is visible to ps)')
     .option('--label <label>', 'a label for the key')
     .option('--secret <secret>', 'the provider key')
-    .action(async (provider: string, flags: Flags & { label?: string; secret?: string }) => {
+    .action(async (provider: string, flags: ConnectionFlags & { label?: string; secret?: string }) => {
       const secret = flags.secret ?? (await readStdin()).trim();
       process.exitCode = await change(
         flags,
@@ -64,7 +59,7 @@ export function registerKeys(program: Command): void {
     }[action];
     withConnection(keys.command(`${action} <provider> <key-id>`))
       .description(what)
-      .action(async (provider: string, keyId: string, flags: Flags) => {
+      .action(async (provider: string, keyId: string, flags: ConnectionFlags) => {
         const base = `/api/providers/${encodeURIComponent(provider)}/keys/${encodeURIComponent(keyId)}`;
         const request = action === 'delete' ? { method: 'DELETE', path: base } : { method: 'POST', path: `${base}/${action}`, body: {} };
         process.exitCode = await change(flags, request, `${keyId} ${action === 'activate' ? 'activated' : action === 'disable' ? 'disabled' : 'deleted'}`);
@@ -79,8 +74,8 @@ function withConnection(command: Command): Command {
     .option('--json', 'print the API answer as JSON');
 }
 
-async function change(flags: Flags, request: { method: string; path: string; body?: unknown }, done: string): Promise<number> {
-  return call(flags, async (target, style) => {
+async function change(flags: ConnectionFlags, request: { method: string; path: string; body?: unknown }, done: string): Promise<number> {
+  return runAdminCommand(flags, async (target, style) => {
     const answer = await adminRequest(target, { ...request, expect: hasProviders });
     return flags.json ? jsonText(answer) : `${style.green(done)}\n`;
   });
@@ -121,20 +116,6 @@ function stateText(key: KeyRow, style: Style, now: number): string {
     return style.tone('warn', `cooldown ${Math.ceil(Number(key.cooldown_remaining_ms ?? Date.parse(key.cooldown_until ?? '') - now) / 1000)}s`);
   if (key.state === 'dead') return style.red('dead');
   return style.dim(key.state);
-}
-
-async function call(flags: Flags, run: (target: AdminTarget, style: Style) => Promise<string>): Promise<number> {
-  const target = resolveAdminTarget({ url: flags.url, token: flags.token, env: process.env });
-  const style = createStyle(!flags.json && colorWanted(process.stdout));
-  try {
-    process.stdout.write(await run(target, style));
-    return 0;
-  } catch (error) {
-    if (!(error instanceof AdminRequestError)) throw error;
-    process.stderr.write(`tollgate: ${error.message}\n`);
-    for (const problem of error.problems) process.stderr.write(`  ✗ ${problem}\n`);
-    return 1;
-  }
 }
 
 async function readStdin(): Promise<string> {

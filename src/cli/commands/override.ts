@@ -2,14 +2,9 @@
 import { hostname, userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMetric, formatPercent, fractionTone, formatUsd } from '../../dashboard/static/format.js';
-import { AdminRequestError, adminRequest, resolveAdminTarget, type AdminTarget } from '../admin-client.ts';
-import { colorWanted, createStyle, jsonText, renderTable, type Style } from '../output.ts';
-
-interface ConnectionFlags {
-  url?: string;
-  token?: string;
-  json?: boolean;
-}
+import { adminRequest } from '../admin-client.ts';
+import { type ConnectionFlags, runAdminCommand } from '../admin-command.ts';
+import { jsonText, renderTable, type Style } from '../output.ts';
 
 interface SetFlags extends ConnectionFlags {
   limitUsd?: number;
@@ -99,7 +94,7 @@ async function runSet(agent: string, flags: SetFlags): Promise<number> {
     process.stderr.write('tollgate: an override needs a reason: add --reason "why" (it is kept in the file and the audit log)\n');
     return 1;
   }
-  return call(flags, async (target, style) => {
+  return runAdminCommand(flags, async (target, style) => {
     const answer = await adminRequest(target, {
       method: 'PUT',
       path: `/api/agents/${encodeURIComponent(agent)}/override`,
@@ -117,7 +112,7 @@ async function runSet(agent: string, flags: SetFlags): Promise<number> {
 async function runClear(agent: string, flags: ClearFlags): Promise<number> {
   const params = new URLSearchParams({ set_by: flags.setBy ?? whoAmI() });
   if (flags.reason) params.set('reason', flags.reason);
-  return call(flags, async (target, style) => {
+  return runAdminCommand(flags, async (target, style) => {
     const answer = await adminRequest(target, {
       method: 'DELETE',
       path: `/api/agents/${encodeURIComponent(agent)}/override?${params}`,
@@ -128,21 +123,6 @@ async function runClear(agent: string, flags: ClearFlags): Promise<number> {
       ? `${style.green('override cleared')} for ${style.bold(agent)} ${style.dim(`(removed ${answer.file})`)}\n`
       : `${style.bold(agent)} had no override ${style.dim(`(${answer.file} does not exist)`)}\n`;
   });
-}
-
-async function call(flags: ConnectionFlags, run: (target: AdminTarget, style: Style) => Promise<string>): Promise<number> {
-  const target = resolveAdminTarget({ url: flags.url, token: flags.token, env: process.env });
-  const style = createStyle(!flags.json && colorWanted(process.stdout));
-  try {
-    process.stdout.write(await run(target, style));
-    return 0;
-  } catch (error) {
-    if (!(error instanceof AdminRequestError)) throw error;
-    const errStyle = createStyle(colorWanted(process.stderr));
-    process.stderr.write(`tollgate: ${error.message}\n`);
-    for (const problem of error.problems) process.stderr.write(`  ${errStyle.red('✗')} ${problem}\n`);
-    return 1;
-  }
 }
 
 function describePolicy(policy: Record<string, any> | undefined): string {
