@@ -1,7 +1,7 @@
 // Governance overrides through the admin API: validate the body, write or clear the file atomically, audit the change.
 import { z } from 'zod';
 import type { Agent } from '../auth/agent.ts';
-import type { PolicyResult } from '../budget/policy/policy.ts';
+import { POLICY_FIELDS, type PolicyResult } from '../budget/policy/policy.ts';
 import { PolicyValidationError } from '../budget/policy/store.ts';
 import type { EventBus } from '../observability/events.ts';
 import { isPlainObject, readJsonFile } from '../config/json-file.ts';
@@ -44,6 +44,10 @@ export const OverrideBodySchema = z.strictObject({
   downgrade_to: optional(z.string()),
   downgrade_at: optional(z.number().positive()),
   cap_output_tokens: optional(z.boolean()),
+  timezone: optional(z.string()),
+  session: optional(z.record(z.string(), z.unknown())),
+  loop: optional(z.record(z.string(), z.unknown())),
+  forecast_alert: optional(z.boolean()),
   reason: REASON_REQUIRED,
   set_by: SET_BY_OPTIONAL,
   expires_at: optional(z.string().refine((text) => parseRfc3339(text) !== null, 'must be an RFC3339 time like 2026-03-08T00:00:00Z')),
@@ -67,24 +71,8 @@ export function clearInput(body: unknown, params: URLSearchParams): { reason: st
   return { reason: parsed.data.reason ?? query.data.reason ?? null, setBy: parsed.data.set_by ?? query.data.set_by ?? null };
 }
 
-const BUDGET_FIELDS = [
-  'limit_usd',
-  'max_requests',
-  'max_input_tokens',
-  'max_output_tokens',
-  'max_total_tokens',
-  'max_concurrent',
-  'window',
-  'behavior',
-  'limits',
-  'shared',
-  'unknown_cost',
-  'fallback_rates',
-  'alerts',
-  'downgrade_to',
-  'downgrade_at',
-  'cap_output_tokens',
-] as const;
+/** The fields that make an override: every policy field but who, why and until when. */
+const BUDGET_FIELDS = POLICY_FIELDS.filter((field) => field !== 'reason' && field !== 'set_by' && field !== 'expires_at');
 
 export const DEFAULT_SET_BY = 'admin-api';
 

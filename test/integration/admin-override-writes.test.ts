@@ -47,6 +47,38 @@ describe('admin API: overrides', () => {
     assert.deepEqual(clear.previous, { limit_usd: 1, reason: 'launch week', set_by: 'ops@test', expires_at: '2099-01-01T00:00:00Z' });
   });
 
+  it('an override sets the runaway fields too: session, loop, timezone and forecast_alert take effect on the next call', async () => {
+    const { h, ui } = await open({ agents: { a: {} } });
+    const body = {
+      session: { max_requests: 1, idle_ttl: '30m', header: 'x-run-id' },
+      loop: { same_tool_call: 5, within: '5m', action: 'hard_stop', escalate_after: 2 },
+      timezone: 'Europe/Paris',
+      forecast_alert: true,
+      reason: 'one call per run',
+    };
+    const put = await api(ui, '/api/agents/a/override', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(put.status, 200, await put.clone().text());
+    assert.equal((await json(put)).policy.status, 'ok');
+    const run = (id: string) =>
+      fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.token('a')}`, 'content-type': 'application/json', 'x-run-id': id },
+        body: JSON.stringify({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }),
+      });
+    assert.equal((await run('run-1')).status, 200);
+    const second = await run('run-1');
+    assert.equal(second.status, 429, 'the session block of the override caps the run');
+    const refusal = await second.json();
+    assert.deepEqual([refusal.budget.window, refusal.budget.session.id, refusal.error.message], ['session', 'run-1', 'session run-1 budget exceeded']);
+    assert.equal((await run('run-2')).status, 200, 'another run has its own session');
+    const badLoop = await api(ui, '/api/agents/a/override', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ loop: { same_tool_call: -1 }, reason: 'x' }),
+    });
+    assert.equal(badLoop.status, 400, 'the policy store still checks the fields in depth');
+  });
+
   it('refuses bad overrides without touching the file', async () => {
     const { h, ui } = await open({ agents: { a: {} }, governance: { a: { max_requests: 5, window: '1h', reason: 'keep' } } });
     const file = join(h.root, 'governance', 'a', 'budget.json');
