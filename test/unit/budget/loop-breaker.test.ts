@@ -49,6 +49,37 @@ describe('loopFingerprint', () => {
     assert.ok(one.toolCall);
     assert.deepEqual(one, fp(body('toolu_2')));
   });
+  // 64 KB of test output, as a tool returns it; `page` changes one character at `at`
+  const bigResult = (options: { page?: number; at?: number; spacing?: (line: string) => string } = {}) => {
+    const lines = Array.from({ length: 1800 }, (_, i) => `  at check${i} (src/file${i % 17}.ts:${i}:12)`);
+    let text = lines.map(options.spacing ?? ((line) => line)).join('\n');
+    if (options.page !== undefined) text = `${text.slice(0, options.at)}${options.page % 10}${text.slice(options.at! + 1)}`;
+    return text;
+  };
+  it('a loop cannot hide in a big tool result: spacing, ids and key order varied anywhere in 64 KB give one fingerprint', () => {
+    const base = fp(toolTurn('{"path":"src"}', 'call_1', bigResult()));
+    assert.ok(bigResult().length > 60_000);
+    const variants = [
+      toolTurn('{ "path" : "src" }', 'call_2', bigResult({ spacing: (line) => line.replace(' at ', '   at\t') })),
+      toolTurn('{"path":"src"}', 'call_3', `\n\n${bigResult().replace(/\n/g, '\r\n')}   `),
+      toolTurn('{"path":"src"}', 'call_4', bigResult({ spacing: (line) => (line.includes('check800 ') ? `${line}\u00a0\u2003` : line) })),
+    ];
+    for (const variant of variants) assert.deepEqual(fp(variant), base);
+  });
+  it('nothing in a big tool result goes unhashed: pages that differ in one character in the middle or at the end differ', () => {
+    const seen = new Set<string>();
+    for (const at of [100, 32_000, 60_000]) {
+      for (let page = 0; page < 3; page++) seen.add(fp(toolTurn('{"path":"src"}', 'c', bigResult({ page, at }))).request);
+    }
+    assert.equal(seen.size, 9, 'a non-looping agent paging through a big file is not one repeated request');
+  });
+  it('whitespace padding that carries a string across the long-string threshold changes nothing', () => {
+    for (const half of [510, 1000]) {
+      const text = `${'y'.repeat(half)} ${'y'.repeat(half)}`;
+      const padded = `\t${'y'.repeat(half)} \n\t${' '.repeat(40)}${'y'.repeat(half)}\n`;
+      assert.equal(fp(toolTurn('{}', 'c', padded)).request, fp(toolTurn('{}', 'c', text)).request, `${text.length} characters`);
+    }
+  });
   it('a conversation without tool calls has none', () => {
     assert.equal(fp({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).toolCall, null);
   });
