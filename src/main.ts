@@ -8,6 +8,7 @@ import { ModelPolicyStore } from './budget/policy/model-policy-store.ts';
 import { Circuits } from './pipeline/circuits.ts';
 import { createBudgetEngine } from './budget/engine.ts';
 import { LoopBreaker } from './budget/loop-breaker.ts';
+import { SharedLoopState } from './budget/loop-shared.ts';
 import { SettleBacklog } from './budget/settle-backlog.ts';
 import { historyScopes } from './budget/history-scopes.ts';
 import { attachAlertWebhook } from './budget/alert-webhook.ts';
@@ -107,7 +108,15 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const shared = await createSharedState({ config });
   const providers = new ProviderRegistry(config.providers);
   const backlog = new SettleBacklog({ ledger, report: log });
-  const loops = new LoopBreaker({ now: options.now });
+  // the loop breaker counts an agent's calls on every replica where the state is shared (Redis), else in this process
+  const script = shared.script?.bind(shared);
+  const loops = script
+    ? new SharedLoopState({
+        script,
+        now: options.now,
+        onError: (error) => log(`loop breaker: shared state: ${error.message}; judging this replica's calls alone`),
+      })
+    : new LoopBreaker({ now: options.now });
   const budget = createBudgetEngine({
     ledger,
     pricer,

@@ -1,7 +1,6 @@
 // The admin API under /api/: agents with budget standing, one agent's detail, overrides, history pages, shared budgets, summary, live feed.
-import type { LoopView } from '../budget/loop-breaker.ts';
 import { loopSettings } from '../budget/loop-guard.ts';
-import type { LoopSettings } from '../budget/loop-policy.ts';
+import type { LoopState, LoopView } from '../budget/loop-verdict.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainAgentId, type Agent } from '../auth/agent.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -32,8 +31,8 @@ export interface AdminApiDeps {
   /** The UiAuth: whether a token is set, and the session cookie that stands for it. */
   readonly auth: { readonly tokenConfigured: boolean; sessionCookie(): string };
   readonly now: () => number;
-  /** The loop breaker's state per agent (absent: none shown). */
-  readonly loops?: { view(agentId: string, settings: LoopSettings): LoopView | null };
+  /** The loop breaker's state per agent, in memory or shared on Redis (absent: none shown). */
+  readonly loops?: Pick<LoopState, 'view'>;
   /** Model policies and circuits (absent in tests that build the admin API alone). */
   readonly routing?: RoutingSources;
 }
@@ -108,9 +107,19 @@ async function agentDetail(deps: AdminApiDeps, res: ServerResponse, id: string):
     policy: policyDetail(standing.policy),
     override: await readOverrideFile(deps.policies, agent.id),
     recent: { calls: recent.map(callSummary) },
-    loop: deps.loops?.view(agent.id, loopSettings(standing.policy)) ?? null,
+    loop: await loopOf(deps, agent.id, standing.policy),
     model_policy: modelPolicyView(deps.routing, agent),
   });
+}
+
+/** The agent's loop episode; null when none, and when the shared state cannot be read (the page still shows the rest). */
+async function loopOf(deps: AdminApiDeps, agentId: string, policy: Parameters<typeof loopSettings>[0]): Promise<LoopView | null> {
+  if (!deps.loops) return null;
+  try {
+    return await deps.loops.view(agentId, loopSettings(policy));
+  } catch {
+    return null;
+  }
 }
 
 async function agentHistory(deps: AdminApiDeps, res: ServerResponse, id: string, params: URLSearchParams): Promise<void> {

@@ -9,6 +9,7 @@ import { AlertTracker } from './alerts.ts';
 import { blockCode, budgetBlockError, unknownCostError, windowSummary } from './budget-error.ts';
 import { readSessionId } from './session-policy.ts';
 import { LoopBreaker } from './loop-breaker.ts';
+import type { LoopState } from './loop-verdict.ts';
 import { checkLoop, loopSettings } from './loop-guard.ts';
 import { estimateAmounts, type PricedEstimate, unknownPriceRates } from './cost.ts';
 import type { FallbackRates, UnknownCostMode } from './policy/fields.ts';
@@ -38,8 +39,8 @@ export interface BudgetEngineOptions {
   readonly routable?: (target: { readonly path: string; readonly model: string }) => boolean;
   /** Where settlements go that could not reach the shared ledger, to be applied when it is back (none: reported only). */
   readonly backlog?: SettleBacklog;
-  /** The loop breaker (shared with the operator views, which show its state); default: one of the engine's own. */
-  readonly loops?: LoopBreaker;
+  /** The loop breaker: in memory, or shared on Redis (the operator views show its state); default: one in memory of its own. */
+  readonly loops?: LoopState;
   readonly now?: () => number;
 }
 
@@ -67,7 +68,7 @@ class Engine implements BudgetEngine {
   readonly #options: BudgetEngineOptions;
   readonly #now: () => number;
   readonly #leaseMs: number;
-  readonly #loops: LoopBreaker;
+  readonly #loops: LoopState;
   readonly #report: DecisionReport;
   readonly #failMode: FailMode;
 
@@ -95,8 +96,17 @@ class Engine implements BudgetEngine {
   async admit(request: AdmitRequest): Promise<Admission> {
     const now = this.#now();
     const policy = this.#options.policies.effective(request.agent, now);
-    const looping = checkLoop({ breaker: this.#loops, bus: this.#options.bus, request, settings: loopSettings(policy) });
-    if (looping) return { outcome: 'block', ticket: null, headers: NO_HEADERS, error: looping, downgradeTo: null };
+    const looping = checkLoop({ state: this.#loops, bus: this.#options.bus, request, settings: loopSettings(policy) });
+    if (looping instanceof ProxyError) return loopRefusal(looping);
+    if (looping === null) return this.#admitAfterLoop(request, policy, now);
+    // the shared state's verdict comes with the reserve (both are sent now); a call it refuses gives its reservation back
+    const [admission, refusal] = await Promise.all([this.#admitAfterLoop(request, policy, now), looping]);
+    if (!refusal) return admission;
+    await admission.ticket?.release();
+    return loopRefusal(refusal);
+  }
+
+  async #admitAfterLoop(request: AdmitRequest, policy: PolicyResult, now: number): Promise<Admission> {
     if (policy.kind === 'unavailable') return this.#failMode.unavailable({ request, reason: policy.reason, fallback: { kind: 'ledger_works' } });
     const session = policy.session ? readSessionId(request.headers, policy.session.header) : null;
     if (session !== null && typeof session === 'object')
@@ -324,6 +334,10 @@ class Engine implements BudgetEngine {
     this.#report.decision({ request, outcome: 'block', deciding: { spec, standing: blocked }, extra: { reason: error.code, retry_after_ms: retryAfterMs } });
     return { outcome: 'block', ticket: null, headers: standingHeaders(standings), error, downgradeTo: null };
   }
+}
+
+function loopRefusal(error: ProxyError): Admission {
+  return { outcome: 'block', ticket: null, headers: NO_HEADERS, error, downgradeTo: null };
 }
 
 /** No limit and no policy field anywhere: nothing can refuse or shape the agent's calls. */

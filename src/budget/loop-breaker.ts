@@ -1,43 +1,11 @@
-// The loop breaker: per agent, the same request or tool call repeated, or a velocity spike; escalates alert → rate_limit → hard_stop.
-import type { LoopFingerprint } from '../protocol/loop-fingerprint.ts';
+// The loop breaker in this process's memory: per agent, the same request or tool call repeated, or a velocity spike; escalates alert → rate_limit → hard_stop.
 import type { LoopAction, LoopSettings } from './loop-policy.ts';
-
-export type LoopDetector = 'same_request' | 'same_tool_call' | 'velocity';
-
-/** What the breaker saw (hashes only) and decided for one call. */
-export interface LoopVerdict {
-  readonly detector: LoopDetector;
-  readonly fingerprint: string;
-  /** Repeats seen (requests in the last minute for velocity). */
-  readonly count: number;
-  readonly firstAt: number;
-  readonly lastAt: number;
-  readonly level: LoopAction;
-  /** Whether this call is refused (rate_limit, hard_stop). */
-  readonly refuse: boolean;
-  /** When a rate-limited caller may try again; null for a hard stop. */
-  readonly retryAfterMs: number | null;
-  /** Until when the agent is stopped (hard_stop). */
-  readonly stoppedUntil: number | null;
-  /** First detection of an episode, or a new level: worth an event and an alert. */
-  readonly changed: boolean;
-}
-
-/** An agent's loop state as the admin API and the dashboard show it. */
-export interface LoopView {
-  readonly detector: LoopDetector;
-  readonly fingerprint: string;
-  readonly count: number;
-  readonly first_at: string;
-  readonly last_at: string;
-  readonly level: LoopAction;
-  readonly stopped_until: string | null;
-}
+import { levelAt, loopView, type LoopDetection, type LoopObservation, type LoopState, type LoopVerdict, type LoopView } from './loop-verdict.ts';
 
 const MAX_AGENTS = 10_000;
 const MAX_FINGERPRINTS = 16;
-const VELOCITY_MINUTES = 10;
-const VELOCITY_QUIET_MS = 10 * 60_000;
+/** The velocity detector compares the current minute with this many minutes before it. */
+export const VELOCITY_MINUTES = 10;
 
 interface Seen {
   readonly times: number[];
@@ -62,17 +30,17 @@ interface AgentLoops {
   readonly minutes: number[];
   minute: number;
   firstSeen: number;
-  velocityAlertedAt: number;
   stoppedUntil: number;
   episode: Episode | null;
 }
 
 /**
- * In-process state per agent (each replica judges the calls it serves; a loop spread over N replicas is flagged once
- * any of them sees K repeats). Bounded: at most 10,000 agents (least recently seen forgotten) and 16 fingerprints each,
- * each with at most K times. Observing a call is a few map operations: no I/O, no text kept.
+ * In-process state per agent (TOLLGATE_LEDGER=memory: one process sees every call; on Redis the same rules run in the
+ * shared state, loop-shared.ts, and this form judges only while Redis is unreachable). Bounded: at most 10,000 agents
+ * (least recently seen forgotten) and 16 fingerprints each, each with at most K times. Observing a call is a few map
+ * operations: no I/O, no text kept.
  */
-export class LoopBreaker {
+export class LoopBreaker implements LoopState {
   readonly #agents = new Map<string, AgentLoops>();
   readonly #now: () => number;
 
@@ -80,8 +48,7 @@ export class LoopBreaker {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Records one call of `agentId` and says whether it is part of a loop, and what to do about it. */
-  observe(input: { agentId: string; fingerprint: LoopFingerprint; settings: LoopSettings }): LoopVerdict | null {
+  observe(input: LoopObservation): LoopVerdict | null {
     const { settings, fingerprint } = input;
     if (!settings.enabled) return null;
     const now = this.#now();
@@ -94,30 +61,21 @@ export class LoopBreaker {
       state.toolRun = fingerprint.toolCall === null ? 0 : 1;
       state.toolFirst = now;
     }
-    let detected: Omit<LoopVerdict, 'level' | 'refuse' | 'retryAfterMs' | 'stoppedUntil' | 'changed'> | null = null;
+    let detected: LoopDetection | null = null;
     if (state.tool !== null && state.toolRun >= settings.sameToolCall)
       detected = { detector: 'same_tool_call', fingerprint: state.tool, count: state.toolRun, firstAt: state.toolFirst, lastAt: now };
     else if (seen.times.length >= settings.sameRequest)
       detected = { detector: 'same_request', fingerprint: fingerprint.request, count: seen.count, firstAt: seen.first, lastAt: now };
+    else detected = velocity(state, settings, now);
     if (detected) return this.#escalate({ state, detected, settings, now });
     if (state.stoppedUntil > now && state.episode) return { ...state.episode.verdict, refuse: true, changed: false, stoppedUntil: state.stoppedUntil };
-    return velocity(state, settings, now);
+    return null;
   }
 
-  /** The agent's current loop episode, if one was flagged within its window. */
   view(agentId: string, settings: Pick<LoopSettings, 'withinMs'>): LoopView | null {
     const episode = this.#agents.get(agentId)?.episode;
     if (!episode || episode.lastFlag + settings.withinMs < this.#now()) return null;
-    const { verdict } = episode;
-    return {
-      detector: verdict.detector,
-      fingerprint: verdict.fingerprint,
-      count: verdict.count,
-      first_at: new Date(verdict.firstAt).toISOString(),
-      last_at: new Date(verdict.lastAt).toISOString(),
-      level: episode.level,
-      stopped_until: verdict.stoppedUntil === null ? null : new Date(verdict.stoppedUntil).toISOString(),
-    };
+    return loopView(episode.verdict);
   }
 
   /** Agents with state held (for tests and memory diagnostics). */
@@ -125,12 +83,7 @@ export class LoopBreaker {
     return this.#agents.size;
   }
 
-  #escalate(input: {
-    state: AgentLoops;
-    detected: Omit<LoopVerdict, 'level' | 'refuse' | 'retryAfterMs' | 'stoppedUntil' | 'changed'>;
-    settings: LoopSettings;
-    now: number;
-  }): LoopVerdict {
+  #escalate(input: { state: AgentLoops; detected: LoopDetection; settings: LoopSettings; now: number }): LoopVerdict {
     const { state, settings, now } = input;
     let episode = state.episode;
     if (!episode || episode.lastFlag + settings.withinMs < now) episode = null;
@@ -164,7 +117,6 @@ export class LoopBreaker {
         minutes: new Array(VELOCITY_MINUTES + 1).fill(0),
         minute: Math.floor(now / 60_000),
         firstSeen: now,
-        velocityAlertedAt: Number.NEGATIVE_INFINITY,
         stoppedUntil: 0,
         episode: null,
       };
@@ -172,13 +124,6 @@ export class LoopBreaker {
     this.#agents.set(agentId, state);
     return state;
   }
-}
-
-/** Flagged calls 1..N alert, N+1..2N rate-limit, then hard stop: as far as the policy's `action` allows. */
-function levelAt(strikes: number, settings: LoopSettings): LoopAction {
-  if (settings.action === 'alert' || strikes <= settings.escalateAfter) return 'alert';
-  if (settings.action === 'rate_limit' || strikes <= 2 * settings.escalateAfter) return 'rate_limit';
-  return 'hard_stop';
 }
 
 /** The times this fingerprint was seen within the window (at most K kept), and its count since it started repeating. */
@@ -212,27 +157,15 @@ function countMinute(state: AgentLoops, now: number): void {
 
 /**
  * Requests this minute above `velocity_multiple` × the agent's own rate over the 10 minutes before, and above
- * `velocity_min_rpm`: an alert only (a burst may be legitimate), at most once every 10 minutes, once the agent has
- * 10 minutes of history.
+ * `velocity_min_rpm`, once the agent has 10 minutes of history: every call past the threshold is flagged and
+ * escalates as a repeated call does. A steady rate, however high, becomes its own baseline and is never flagged.
  */
-function velocity(state: AgentLoops, settings: LoopSettings, now: number): LoopVerdict | null {
+function velocity(state: AgentLoops, settings: LoopSettings, now: number): LoopDetection | null {
   if (settings.velocityMultiple === 0 || now - state.firstSeen < (VELOCITY_MINUTES + 1) * 60_000) return null;
   const current = state.minutes[state.minutes.length - 1];
   let before = 0;
   for (let index = 0; index < state.minutes.length - 1; index++) before += state.minutes[index];
   const threshold = Math.max(settings.velocityMultiple * (before / VELOCITY_MINUTES), settings.velocityMinRpm);
-  if (current <= threshold || state.velocityAlertedAt + VELOCITY_QUIET_MS > now) return null;
-  state.velocityAlertedAt = now;
-  return {
-    detector: 'velocity',
-    fingerprint: '',
-    count: current,
-    firstAt: state.minute * 60_000,
-    lastAt: now,
-    level: 'alert',
-    refuse: false,
-    retryAfterMs: null,
-    stoppedUntil: null,
-    changed: true,
-  };
+  if (current <= threshold) return null;
+  return { detector: 'velocity', fingerprint: '', count: current, firstAt: state.minute * 60_000, lastAt: now };
 }

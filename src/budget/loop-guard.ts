@@ -4,8 +4,8 @@ import { ProxyError } from '../errors.ts';
 import type { EventBus } from '../observability/events.ts';
 import { retryAfterSeconds } from './duration.ts';
 import type { AdmitRequest } from './admission.ts';
-import type { LoopBreaker, LoopVerdict } from './loop-breaker.ts';
 import { DEFAULT_LOOP, type LoopSettings } from './loop-policy.ts';
+import { loopView, type LoopState, type LoopVerdict } from './loop-verdict.ts';
 import type { PolicyResult } from './policy/policy.ts';
 
 /** The loop settings in force: the policy's `loop` block, else the defaults (also for an unusable policy). */
@@ -13,13 +13,36 @@ export function loopSettings(policy: PolicyResult): LoopSettings {
   return policy.kind === 'policy' ? policy.loop : DEFAULT_LOOP;
 }
 
-/** Observes the call; returns the refusal when the loop breaker refuses it (rate_limit, hard_stop), else null. */
-export function checkLoop(input: { breaker: LoopBreaker; bus: EventBus; request: AdmitRequest; settings: LoopSettings }): ProxyError | null {
+/**
+ * Observes the call. From memory the answer is at once: the refusal (rate_limit, hard_stop) or null. From the shared
+ * state it is a promise the caller awaits beside its reserve (one round trip for both), unless the settings only ever
+ * alert: then nothing waits for it (null), and the event follows when Redis answers.
+ */
+export function checkLoop(input: {
+  state: LoopState;
+  bus: EventBus;
+  request: AdmitRequest;
+  settings: LoopSettings;
+}): ProxyError | null | Promise<ProxyError | null> {
   const { request, settings } = input;
-  if (!request.fingerprint) return null;
-  const verdict = input.breaker.observe({ agentId: request.agent.id, fingerprint: request.fingerprint, settings });
-  if (!verdict) return null;
-  input.bus.emit({
+  if (!request.fingerprint || !settings.enabled) return null;
+  const judged = input.state.observe({ agentId: request.agent.id, fingerprint: request.fingerprint, settings });
+  const decide = (verdict: LoopVerdict | null): ProxyError | null => {
+    if (!verdict) return null;
+    emitLoop(input.bus, request, verdict);
+    return verdict.refuse ? loopError(verdict, settings) : null;
+  };
+  if (!(judged instanceof Promise)) return decide(judged);
+  if (settings.action === 'alert') {
+    judged.then(decide, () => null);
+    return null;
+  }
+  return judged.then(decide);
+}
+
+function emitLoop(bus: EventBus, request: AdmitRequest, verdict: LoopVerdict): void {
+  const view = loopView(verdict);
+  bus.emit({
     type: 'loop_detected',
     claw_id: request.agent.id,
     model: request.requestedModel,
@@ -27,16 +50,15 @@ export function checkLoop(input: { breaker: LoopBreaker; bus: EventBus; request:
     request_id: request.requestId,
     alert_id: randomUUID(),
     alert: verdict.changed,
-    detector: verdict.detector,
-    fingerprint: verdict.fingerprint,
-    count: verdict.count,
-    first_at: new Date(verdict.firstAt).toISOString(),
-    last_at: new Date(verdict.lastAt).toISOString(),
-    action: verdict.level,
+    detector: view.detector,
+    fingerprint: view.fingerprint,
+    count: view.count,
+    first_at: view.first_at,
+    last_at: view.last_at,
+    action: view.level,
     refused: verdict.refuse,
-    stopped_until: verdict.stoppedUntil === null ? null : new Date(verdict.stoppedUntil).toISOString(),
+    stopped_until: view.stopped_until,
   });
-  return verdict.refuse ? loopError(verdict, settings) : null;
 }
 
 /** 429 `loop_detected`: rate_limit says when to come back (`x-should-retry: true`); hard_stop says not to. */
@@ -47,19 +69,14 @@ function loopError(verdict: LoopVerdict, settings: LoopSettings): ProxyError {
     headers['retry-after'] = String(retryAfterSeconds(verdict.retryAfterMs));
     headers['retry-after-ms'] = String(verdict.retryAfterMs);
   }
-  const loop = {
-    action: verdict.level,
-    detector: verdict.detector,
-    fingerprint: verdict.fingerprint,
-    count: verdict.count,
-    first_at: new Date(verdict.firstAt).toISOString(),
-    last_at: new Date(verdict.lastAt).toISOString(),
-    within: settings.within,
-    retry_after_ms: hard ? null : verdict.retryAfterMs,
-    stopped_until: verdict.stoppedUntil === null ? null : new Date(verdict.stoppedUntil).toISOString(),
-  };
+  const { level, ...view } = loopView(verdict);
+  const loop = { action: level, ...view, within: settings.within, retry_after_ms: hard ? null : verdict.retryAfterMs };
+  const seen =
+    verdict.detector === 'velocity'
+      ? `${verdict.count} requests this minute, a spike over its own rate`
+      : `${verdict.detector.replace(/_/g, ' ')} ${verdict.count} times`;
   const message = hard
-    ? `loop detected: this agent repeated itself (${verdict.detector.replace(/_/g, ' ')} ${verdict.count} times) and is stopped until ${loop.stopped_until}`
-    : `loop detected: this agent repeats itself (${verdict.detector.replace(/_/g, ' ')} ${verdict.count} times); slow down or change course`;
+    ? `loop detected: this agent repeated itself (${seen}) and is stopped until ${loop.stopped_until}`
+    : `loop detected: this agent repeats itself (${seen}); slow down or change course`;
   return new ProxyError('loop_detected', { message, extra: { loop }, headers });
 }

@@ -4,24 +4,13 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
+import { callOutcome, countingClient, ESCALATION, toolLoop } from '../helpers/loop-calls.ts';
 
 const ask = (client: OpenAI, session?: string) =>
   client.chat.completions.create(
     { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 },
     session ? { headers: { 'x-tollgate-session': session } } : {},
   );
-
-/** The same tool call again and again, as a stuck agent sends it (fresh call ids, the same arguments). */
-const toolLoop = (client: OpenAI, i: number) =>
-  client.chat.completions.create({
-    model: 'openai/gpt-4o',
-    max_tokens: 50,
-    messages: [
-      { role: 'user', content: 'fix the failing test' },
-      { role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'run_tests', arguments: '{"path":"src"}' } }] },
-      { role: 'tool', tool_call_id: `call_${i}`, content: `1 failed (run ${i})` },
-    ],
-  });
 
 describe('runaway agents through the SDKs', () => {
   let h: Harness | undefined;
@@ -68,44 +57,17 @@ describe('runaway agents through the SDKs', () => {
         b: { budget: { loop: { same_tool_call: 3, escalate_after: 2, action: 'hard_stop' } } },
       },
     });
-    let httpCalls = 0;
-    const counted = (maxRetries: number) =>
-      new OpenAI({
-        baseURL: `${harness.url}/v1`,
-        apiKey: harness.token('a'),
-        maxRetries,
-        fetch: async (url, init) => {
-          httpCalls++;
-          return fetch(url, init);
-        },
-      });
     const outcomes: string[] = [];
     for (let i = 0; i < 9; i++) {
-      httpCalls = 0;
       // the SDK would wait out a rate-limited loop's retry-after (30 s here): those calls are made without retries; a
       // hard stop is made with the SDK's default retries, and must cost one HTTP call
-      const client = counted(i < 6 ? 0 : 2);
-      try {
-        await toolLoop(client, i);
-        outcomes.push('ok');
-      } catch (error) {
-        assert.ok(error instanceof OpenAI.APIError);
-        outcomes.push(`${(error.error as { code: string }).code}:${error.headers?.get('x-should-retry')}`);
-        if (error.headers?.get('x-should-retry') === 'true') assert.equal(error.headers.get('retry-after'), '30');
-      }
-      assert.equal(httpCalls, 1, `call ${i}: one HTTP call`);
+      const { client, httpCalls } = countingClient({ baseURL: `${harness.url}/v1`, apiKey: harness.token('a'), maxRetries: i < 6 ? 0 : 2 });
+      const call = toolLoop(client, i);
+      outcomes.push(await callOutcome(call));
+      if (i === 4) await call.catch((error: InstanceType<typeof OpenAI.APIError>) => assert.equal(error.headers?.get('retry-after'), '30'));
+      assert.equal(httpCalls(), 1, `call ${i}: one HTTP call`);
     }
-    assert.deepEqual(outcomes, [
-      'ok',
-      'ok',
-      'ok',
-      'ok',
-      'loop_detected:true',
-      'loop_detected:true',
-      'loop_detected:false',
-      'loop_detected:false',
-      'loop_detected:false',
-    ]);
+    assert.deepEqual(outcomes, ESCALATION);
     assert.equal(harness.fake.requests.length, 4, 'no refused call reached the upstream');
     const events = harness.events.filter((event) => event.type === 'loop_detected');
     assert.deepEqual(

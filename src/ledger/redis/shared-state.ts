@@ -1,8 +1,9 @@
 // The shared state on Redis: keys under the ledger's hash tag, each write one script that also publishes the change.
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LedgerUnreachableError } from '../ledger.ts';
 import { RedisConnection, type RedisStateChange } from './connection.ts';
-import { RESYNC_ALL, type SharedState } from '../shared-state.ts';
+import { RESYNC_ALL, type SharedScript, type SharedState } from '../shared-state.ts';
 
 /** Version of the shared-state key layout (separate from the ledger's: these keys are short-lived). */
 const SHARED_STATE_VERSION = 1;
@@ -90,6 +91,15 @@ export class RedisSharedState implements SharedState {
 
   async delete(key: string): Promise<void> {
     await this.command(() => this.scripts.delete(this.namespace + key, this.channel, key));
+  }
+
+  /** Values and scripts share the namespace: a script's key is named as put() names it. */
+  script(lua: string): SharedScript {
+    const command = `tollgateShared_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}_v${SHARED_STATE_VERSION}`;
+    const client = this.connection.client;
+    client.defineCommand(command, { numberOfKeys: 1, lua });
+    const callable = (client as unknown as Record<string, Script>)[command];
+    return (key, args) => this.command(() => callable.call(client, this.namespace + key, ...args));
   }
 
   subscribe(listener: (key: string) => void): () => void {

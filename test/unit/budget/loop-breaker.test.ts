@@ -174,19 +174,32 @@ describe('LoopBreaker', () => {
     assert.equal(alerting.filter((verdict) => verdict?.changed).length, 1, 'one alert per episode');
   });
 
-  it("a velocity spike against the agent's own rate alerts once; a steady rate never does", () => {
+  it("a velocity spike against the agent's own rate escalates as a loop does; a steady rate, however high, never flags", () => {
     let now = Date.parse('2026-12-07T09:00:00Z');
     const breaker = new LoopBreaker({ now: () => now });
-    const call = (i: number) => breaker.observe({ agentId: 'v', settings: DEFAULT_LOOP, fingerprint: { request: `r${i}`, toolCall: null } });
+    const loop = settings({ action: 'hard_stop', escalateAfter: 2 });
+    const call = (i: number) => breaker.observe({ agentId: 'v', settings: loop, fingerprint: { request: `r${i}`, toolCall: null } });
     const steady: unknown[] = [];
-    for (let i = 0; i < 12 * 30; i++) {
+    for (let i = 0; i < 30 * 300; i++) {
       steady.push(call(i));
-      now += 2000; // 30 a minute for 12 minutes
+      now += 200; // 300 a minute for 30 minutes: five times velocity_min_rpm, every request different
     }
-    assert.ok(steady.every((verdict) => verdict === null));
+    assert.ok(
+      steady.every((verdict) => verdict === null),
+      'a steady rate is its own baseline',
+    );
+    now += 60_000;
     const burst = [];
-    for (let i = 0; i < 400; i++) burst.push(call(1000 + i)); // 400 within the same minute: over 10 × 30
-    assert.equal(burst.filter((verdict) => verdict?.detector === 'velocity').length, 1);
+    for (let i = 0; i < 3_100; i++) burst.push(call(100_000 + i)); // 3,100 within a minute: over 10 × 300
+    const flagged = burst.filter((verdict) => verdict !== null);
+    assert.ok(flagged.every((verdict) => verdict?.detector === 'velocity'));
+    assert.deepEqual(
+      flagged.slice(0, 5).map((verdict) => `${verdict?.level}${verdict?.refuse ? '!' : ''}${verdict?.changed ? '*' : ''}`),
+      ['alert*', 'alert', 'rate_limit!*', 'rate_limit!', 'hard_stop!*'],
+    );
+    assert.equal(flagged[2]?.retryAfterMs, Math.ceil(loop.withinMs / loop.sameRequest));
+    now += 60_000;
+    assert.equal(call(9)?.level, 'hard_stop', 'stopped for `within` after its last flagged call, whatever it sends');
   });
 
   it('holds at most 16 fingerprints an agent and 10,000 agents', () => {
