@@ -1,4 +1,4 @@
-// `npm run bench`: proxy overhead against a direct call to the fake upstream, budgets on and off, JSON, stream and /v1/responses, c=1 and c=32.
+// `npm run bench`: proxy overhead against a direct call to the fake upstream, budgets on and off, JSON, stream and /v1/responses, c=1 and c=32; the loop breaker's cost per call.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { freePort, startProxyProcess, type RunningProxy } from '../test/helpers/
 import { median, runLoad, type LoadResult } from './load.ts';
 import { cpuSince, cpuTimeOf, type CpuTime } from './proc-cpu.ts';
 import { seedJournal, writeBenchConfig } from './setup.ts';
+import { loopCostRows, sharedLoopCostRows } from './loop-cost.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 2000);
@@ -49,8 +50,10 @@ const TARGETS: readonly Target[] = [
   { key: 'no-budget', name: 'proxy, no budget', via: 'proxy', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'budget-on', name: 'proxy, budget on', via: 'proxy', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
   { key: 'policy-on', name: 'proxy, budget + model policy', via: 'proxy', auth: 'Bearer policied:secret', model: 'openai/gpt-4o' },
+  { key: 'loop-guarded', name: 'proxy, budget + refusing loop policy', via: 'proxy', auth: 'Bearer guarded:secret', model: 'openai/gpt-4o' },
   { key: 'base-no-budget', name: 'baseline, no budget', via: 'base', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'base-budget-on', name: 'baseline, budget on', via: 'base', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
+  { key: 'base-loop-guarded', name: 'baseline, budget + refusing loop policy', via: 'base', auth: 'Bearer guarded:secret', model: 'openai/gpt-4o' },
 ];
 // BENCH_TARGETS=direct,budget-on picks and orders the targets (for profiling one of them)
 const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,floor,no-budget,budget-on';
@@ -295,4 +298,13 @@ if (replay.length > 0) {
     console.log(
       `| ${r.records.toLocaleString('en-US')} | ${r.readyMs ?? '-'} | ${fmt(r.onRps, 0)} | ${fmt(r.offRps, 0)} | ${fmt(r.ratio)} | ${fmt(r.mainUs, 0)} |`,
     );
+}
+// The loop breaker's cost per call, measured in this process once the proxies have stopped (BENCH_LOOP=0 skips it;
+// BENCH_LOOP=memory skips the rows that start a private redis-server)
+if (process.env.BENCH_LOOP !== '0') {
+  const loopRows = [...loopCostRows(runs), ...(process.env.BENCH_LOOP === 'memory' ? [] : await sharedLoopCostRows(runs))];
+  console.log('\nloop breaker per call (every call is fingerprinted and observed; medians of runs)\n');
+  console.log('| what | µs per call |');
+  console.log('|---|---|');
+  for (const row of loopRows) console.log(`| ${row.label} | ${fmt(row.microseconds)} |`);
 }

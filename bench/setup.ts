@@ -5,7 +5,10 @@ import { once } from 'node:events';
 import { toRow } from '../src/ledger/amounts.ts';
 import { encodeRecord } from '../src/ledger/journal/record.ts';
 
-/** Agents `open` (no budget), `governed` (a cllama budget that never refuses) and `policied` (that and a model policy), one OpenAI provider on the fake. */
+/**
+ * Agents `open` (no budget), `governed` (a cllama budget that never refuses), `policied` (that and a model policy) and
+ * `guarded` (that and a loop policy that may refuse), one OpenAI provider on the fake.
+ */
 export function writeBenchConfig(input: { root: string; upstreamUrl: string }): void {
   const { root } = input;
   const agents = [
@@ -29,6 +32,16 @@ export function writeBenchConfig(input: { root: string; upstreamUrl: string }): 
           { slot: 'fallback', ref: 'openai/gpt-4o-mini' },
         ],
       },
+    }),
+  );
+  // `guarded`: the governed agent's budget and a loop policy that could refuse, so each call waits for the loop breaker's
+  // verdict (on Redis: its script beside the reserve); its thresholds are never met by the bench's identical calls
+  mkdirSync(join(root, 'context', 'guarded'), { recursive: true });
+  writeFileSync(
+    join(root, 'context', 'guarded', 'metadata.json'),
+    JSON.stringify({
+      token: 'guarded:secret',
+      budget: { ...agents[1][1], loop: { action: 'hard_stop', same_request: 200, within: '1ms', velocity_multiple: 0 } },
     }),
   );
   mkdirSync(join(root, 'auth'), { recursive: true });
