@@ -2,26 +2,15 @@
 // Run: node --import tsx bench/ledger-redis.ts   (REDIS_URL, default redis://127.0.0.1:6379; BENCH_OPS, BENCH_RUNS)
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Ledger, LimitCheck } from '../src/ledger/ledger.ts';
+import type { Ledger } from '../src/ledger/ledger.ts';
 import { MemoryLedger } from '../src/ledger/memory.ts';
 import { createRedisLedger, type RedisLedger } from '../src/ledger/redis/ledger.ts';
+import { CHECKS, deletePrefix, SCOPES, SETTLED } from './ledger-shape.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OPS = Number(process.env.BENCH_OPS ?? 4000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,32').split(',').map(Number);
-const HOUR = 3_600_000;
-const SCOPES = ['agent:bench', 'shared:team'];
-const MAX = Number.MAX_SAFE_INTEGER;
-// The same five checks as bench/ledger-check.ts: what a governed agent with a shared budget pays per request.
-const CHECKS: LimitCheck[] = [
-  { id: 'agent:bench/usd/1h', scope: 'agent:bench', metric: 'usd_micros', windowMs: HOUR, limit: MAX },
-  { id: 'agent:bench/requests/1h', scope: 'agent:bench', metric: 'requests', windowMs: HOUR, limit: MAX },
-  { id: 'agent:bench/usd/24h', scope: 'agent:bench', metric: 'usd_micros', windowMs: 24 * HOUR, limit: MAX },
-  { id: 'shared:team/usd/1h', scope: 'shared:team', metric: 'usd_micros', windowMs: HOUR, limit: MAX },
-  { id: 'agent:bench/concurrency', scope: 'agent:bench', metric: 'concurrency', windowMs: 1000, limit: 100_000 },
-];
-const SETTLED = { usd_micros: 750, requests: 1, input_tokens: 100, output_tokens: 50, total_tokens: 150 };
 
 interface RunResult {
   readonly opsPerSecond: number;
@@ -86,7 +75,7 @@ async function serverMicrosPerCall(admin: Redis, body: () => Promise<void>): Pro
   await admin.config('RESETSTAT');
   await body();
   const stats = await admin.info('commandstats');
-  const match = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(stats);
+  const match = /cmdstat_(?:evalsha|fcall):calls=(\d+),usec=(\d+)/.exec(stats);
   return match ? Number(match[2]) / Number(match[1]) : Number.NaN;
 }
 
@@ -122,12 +111,7 @@ async function main(): Promise<void> {
   } finally {
     await memory.close();
     await redis.close();
-    let cursor = '0';
-    do {
-      const [nextCursor, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-      cursor = nextCursor;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(admin, prefix);
     admin.disconnect();
   }
 }

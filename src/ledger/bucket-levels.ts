@@ -46,7 +46,7 @@ export function bucketLevels(options: LevelOptions): BucketLevel[] {
   return levels;
 }
 
-/** Index of the level serving a window (mirrors levelFor in the Redis ledger's common.v2.lua). */
+/** Index of the level serving a window (mirrors levelFor in the Redis ledger's common.v3.lua). */
 export function levelIndexFor(levels: readonly BucketLevel[], windowMs: number): number {
   for (let index = 0; index < levels.length; index++) {
     const span = levels[index].spanMs;

@@ -1,65 +1,112 @@
-// Encodes ledger calls as the Lua scripts' JSON payloads and decodes their integer replies into standings.
+// Encodes ledger calls as the Redis functions' arguments (text and packed doubles) and decodes their replies into standings.
 import type { LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from '../ledger.ts';
 import { columnOf, toRow, type AmountRow } from '../amounts.ts';
 import { buildStanding, withHold } from '../standing.ts';
 
-/**
- * A check as the scripts take it: [scope, metric column (-1 = concurrency), windowMs, limit], then for a calendar
- * window 1, since, until (ms), for a lifetime 2.
- */
-type WireCheck = [string, number, number, number] | [string, number, number, number, number, number, number] | [string, number, number, number, number];
+/** A script's arguments after the layout ones (ids and scopes as text, numbers packed). */
+export type ScriptArgs = readonly (string | Buffer)[];
 
-function wireCheck(check: LimitCheck): WireCheck {
+/** Doubles, little-endian, as the scripts unpack them with struct (exact for integers up to 2^53). */
+class Doubles {
+  private readonly values: number[] = [];
+
+  push(...values: number[]): this {
+    this.values.push(...values);
+    return this;
+  }
+
+  pack(): Buffer {
+    const packed = Buffer.allocUnsafe(this.values.length * 8);
+    for (let index = 0; index < this.values.length; index++) packed.writeDoubleLE(this.values[index], index * 8);
+    return packed;
+  }
+}
+
+/** Scope names sent one per line, each once: the index of a scope in the list (1-based) is how checks name it. */
+class ScopeList {
+  readonly names: string[] = [];
+  private readonly indexes = new Map<string, number>();
+
+  indexOf(scope: string): number {
+    let index = this.indexes.get(scope);
+    if (index === undefined) {
+      if (typeof scope !== 'string' || scope.length === 0 || scope.includes('\n'))
+        throw new TypeError('ledger: a scope must be a non-empty string without line breaks');
+      this.names.push(scope);
+      index = this.names.length;
+      this.indexes.set(scope, index);
+    }
+    return index;
+  }
+
+  text(): string {
+    return this.names.join('\n');
+  }
+}
+
+/**
+ * Appends a check as the scripts take it, 7 numbers: scope index, metric column (-1 = concurrency), windowMs, limit,
+ * kind (0 rolling, 1 calendar period, 2 lifetime), since, until (ms; a period's only).
+ */
+function pushCheck(out: Doubles, scopes: ScopeList, check: LimitCheck): void {
   const column = check.metric === 'concurrency' ? -1 : columnOf(check.metric);
   if (column < -1 || (column === -1 && check.metric !== 'concurrency')) throw new TypeError(`ledger: unknown metric "${check.metric}"`);
   if (!Number.isFinite(check.limit)) throw new TypeError(`ledger: limit of ${check.id} must be a finite number`);
+  const scope = scopes.indexOf(check.scope);
   // a concurrency cap counts open reservations and has no window (the engine gives it windowMs 0): none is sent
-  if (column === -1) return [check.scope, column, 0, check.limit];
-  if (check.lifetime) return [check.scope, column, 1, check.limit, 2];
+  if (column === -1) return void out.push(scope, column, 0, check.limit, 0, 0, 0);
+  if (check.lifetime) return void out.push(scope, column, 1, check.limit, 2, 0, 0);
   if (check.period) {
     const { since, until } = check.period;
     if (!Number.isSafeInteger(since) || !Number.isSafeInteger(until) || until <= since)
       throw new TypeError(`ledger: period of ${check.id} must be whole ms, since before until`);
-    return [check.scope, column, 1, check.limit, 1, since, until];
+    return void out.push(scope, column, 1, check.limit, 1, since, until);
   }
   if (!Number.isSafeInteger(check.windowMs) || check.windowMs <= 0) throw new TypeError(`ledger: windowMs of ${check.id} must be a positive integer`);
-  return [check.scope, column, check.windowMs, check.limit];
+  out.push(scope, column, check.windowMs, check.limit, 0, 0, 0);
 }
 
-function wireRow(row: AmountRow): number[] {
-  return Array.from(row);
+function checkId(id: string): string {
+  if (typeof id !== 'string' || id.length === 0) throw new TypeError('ledger: reservation id must be a non-empty string');
+  return id;
 }
 
-/** `deadline`: the server time (ms) after which the reserve must hold nothing (its sender stopped waiting); none: no bound. */
-export function reservePayload(input: ReserveInput, deadline: number | null = null): { payload: string; row: AmountRow } {
+/**
+ * Reserve arguments: id; numbers leaseMs, deadline (-1 = none), how many of the scopes it holds, the row, then 7 per
+ * check; the scopes it holds, then any other scope a check names. `deadline`: the server time (ms) after which the
+ * reserve must hold nothing (its sender stopped waiting); null: no bound.
+ */
+export function reservePayload(input: ReserveInput, deadline: number | null = null): { payload: ScriptArgs; row: AmountRow } {
   if (!(input.leaseMs > 0) || !Number.isFinite(input.leaseMs)) throw new TypeError('ledger: leaseMs must be positive');
-  if (typeof input.id !== 'string' || input.id.length === 0) throw new TypeError('ledger: reservation id must be a non-empty string');
+  const id = checkId(input.id);
   const row = toRow(input.amounts);
-  const payload = JSON.stringify({
-    id: input.id,
-    scopes: input.scopes,
-    row: wireRow(row),
-    checks: input.checks.map(wireCheck),
-    leaseMs: Math.ceil(input.leaseMs),
-    ...(deadline === null ? {} : { deadline: Math.floor(deadline) }),
-  });
-  return { payload, row };
+  const scopes = new ScopeList();
+  for (const scope of input.scopes) scopes.indexOf(scope);
+  const numbers = new Doubles().push(Math.ceil(input.leaseMs), deadline === null ? -1 : Math.floor(deadline), scopes.names.length, ...row);
+  for (const check of input.checks) pushCheck(numbers, scopes, check);
+  return { payload: [id, numbers.pack(), scopes.text()], row };
 }
 
-/** `keep`: how long the settled id is remembered (ms). */
-export function settlePayload(input: SettleInput, row: AmountRow, keep: number): string {
+/** Settle arguments: id; numbers keep (how long the settled id is remembered, ms), the row, orRecord's time (-1 = no orRecord); orRecord's scopes. */
+export function settlePayload(input: SettleInput, row: AmountRow, keep: number): ScriptArgs {
   const fallback = input.orRecord;
-  if (!fallback) return JSON.stringify({ id: input.id, row: wireRow(row), keep });
-  if (!Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
-  return JSON.stringify({ id: input.id, row: wireRow(row), keep, orRecord: [fallback.scopes, Math.floor(fallback.at)] });
+  if (fallback && !Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
+  const scopes = new ScopeList();
+  for (const scope of fallback?.scopes ?? []) scopes.indexOf(scope);
+  const numbers = new Doubles().push(keep, ...row, fallback ? Math.max(0, Math.floor(fallback.at)) : -1);
+  return [checkId(input.id), numbers.pack(), scopes.text()];
 }
 
-export function releasePayload(id: string, keep: number): string {
-  return JSON.stringify({ id, keep });
+export function releasePayload(id: string, keep: number): ScriptArgs {
+  return [checkId(id), new Doubles().push(keep).pack()];
 }
 
-export function standingPayload(checks: readonly LimitCheck[]): string {
-  return JSON.stringify({ checks: checks.map(wireCheck) });
+/** Standing arguments: numbers, 7 per check; the scopes the checks name. */
+export function standingPayload(checks: readonly LimitCheck[]): ScriptArgs {
+  const scopes = new ScopeList();
+  const numbers = new Doubles();
+  for (const check of checks) pushCheck(numbers, scopes, check);
+  return [numbers.pack(), scopes.text()];
 }
 
 export interface RecordEntry {
@@ -68,14 +115,14 @@ export interface RecordEntry {
   readonly at: number;
 }
 
-/** One record batch: [at, row, scopes] per entry; validates every entry before anything is sent. */
-export function recordPayload(entries: readonly RecordEntry[]): string {
+/** One record batch as JSON (not on the request path): [at, row, scopes] per entry; validates every entry first. */
+export function recordPayload(entries: readonly RecordEntry[]): ScriptArgs {
   const wire = entries.map((entry) => {
     if (!Number.isFinite(entry.at)) throw new TypeError('ledger: record time must be a finite number');
     const row = entry.amounts instanceof Float64Array ? entry.amounts : toRow(entry.amounts);
-    return [Math.floor(entry.at), wireRow(row), entry.scopes];
+    return [Math.floor(entry.at), Array.from(row), entry.scopes];
   });
-  return JSON.stringify({ entries: wire });
+  return [JSON.stringify({ entries: wire })];
 }
 
 /** Standings from the triples (used, reserved, resetMs) starting at `offset` of a script reply. */

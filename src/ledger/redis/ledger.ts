@@ -1,10 +1,10 @@
-// The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Lua script on Redis time.
+// The shared ledger for N replicas: the Ledger interface on Redis, each operation one atomic Redis function on Redis time.
 import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStanding, ReserveInput, ReserveOutcome, SettleInput } from '../ledger.ts';
 import { LEDGER_RETENTION_MS, LedgerUnreachableError, TOMBSTONE_MS } from '../ledger.ts';
 import { toRow } from '../amounts.ts';
 import { bucketLevels, type BucketLevel } from '../bucket-levels.ts';
-import { layoutSignature, REDIS_LEDGER_VERSION } from './layout.ts';
-import { defineLedgerScripts, type LedgerScripts, type ScriptName } from './scripts.ts';
+import { layoutSignature, packedLevels, REDIS_LEDGER_VERSION } from './layout.ts';
+import { defineLedgerScripts, loadLedgerLibrary, type LedgerScripts, type ScriptName } from './scripts.ts';
 import { RedisConnection, type RedisStateChange } from './connection.ts';
 import { ServerClock } from './clock.ts';
 import {
@@ -17,6 +17,7 @@ import {
   settlePayload,
   standingPayload,
   type RecordEntry,
+  type ScriptArgs,
 } from './codec.ts';
 
 export type { RedisStateChange } from './connection.ts';
@@ -50,6 +51,7 @@ export class RedisLedger implements Ledger {
   readonly levels: readonly BucketLevel[];
   private readonly layoutKey: string;
   private readonly layout: string;
+  private readonly packedLevels: Buffer;
   private readonly scripts: LedgerScripts;
   private readonly clock = new ServerClock();
   private readonly tombstoneMs: number;
@@ -66,10 +68,15 @@ export class RedisLedger implements Ledger {
     this.layoutKey = `${this.namespace}layout`;
     this.levels = bucketLevels({ bucketMs: options.bucketMs, retentionMs: options.retentionMs });
     this.layout = layoutSignature(this.levels);
+    this.packedLevels = packedLevels(this.levels);
     this.scripts = defineLedgerScripts(connection.client);
     this.tombstoneMs = Math.ceil(options.tombstoneMs ?? TOMBSTONE_MS);
     this.reserveDeadlineMs = Math.floor((connection.commandTimeoutMs * 3) / 4);
-    connection.client.on('ready', () => void this.syncClock());
+    connection.client.on('ready', () => {
+      void this.syncClock();
+      // before the first call needs it (a call that finds it missing loads it too)
+      loadLedgerLibrary(connection.client).catch(() => undefined);
+    });
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
@@ -176,8 +183,8 @@ export class RedisLedger implements Ledger {
     }
   }
 
-  private run(name: ScriptName, payload: string): Promise<unknown> {
-    return this.command(() => this.scripts[name](this.layoutKey, this.namespace, this.layout, payload));
+  private run(name: ScriptName, args: ScriptArgs): Promise<unknown> {
+    return this.command(() => this.scripts[name](this.layoutKey, this.namespace, this.layout, this.packedLevels, args));
   }
 
   /**

@@ -155,12 +155,12 @@ describe('redis ledger faults', { concurrency: false }, () => {
     }
   });
 
-  it('reloads its scripts when Redis forgot them (SCRIPT FLUSH)', async () => {
+  it('loads its functions again when Redis forgot them (FUNCTION FLUSH)', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'flush' });
     const admin = new Redis(redis.url);
     try {
       assert.equal((await ledger.reserve(reservation(10))).admitted, true);
-      await admin.script('FLUSH');
+      await admin.call('FUNCTION', 'FLUSH');
       assert.equal((await ledger.reserve(reservation(10))).admitted, true);
       assert.equal((await ledger.standing([limit]))[0].reserved, 20);
     } finally {

@@ -65,7 +65,7 @@ describe('redis ledger bucket levels', () => {
 
   it('puts the version, epoch size and every level in the signature', () => {
     const signature = layoutSignature(bucketLevels({ bucketMs: 1000, retentionMs: 60 * 60 * 1000 }));
-    assert.equal(signature, 'v2|e112.16|1000:1440000:1440000,15000:0:3600000');
+    assert.equal(signature, 'v3|e112.16|1000:1440000:1440000,15000:0:3600000');
     assert.notEqual(signature, layoutSignature(bucketLevels({ bucketMs: 500, retentionMs: 60 * 60 * 1000 })));
   });
 

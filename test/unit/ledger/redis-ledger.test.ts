@@ -77,9 +77,10 @@ describe('redis ledger', () => {
       const keys = await keysWithTtl(prefix);
       assert.ok(keys.size >= 6, `expected usage, hold and reservation keys, got ${[...keys.keys()].join(' ')}`);
       for (const [key, ttl] of keys) {
-        assert.ok(key.startsWith(`{${prefix}}:v2:`), key);
-        // lifetime totals are kept for good, one key per scope (agents and shared budgets: not per call, nor per session)
-        if (key.endsWith(':layout') || key.endsWith(':born') || /:life:(agent|shared):/.test(key)) assert.equal(ttl, -1, key);
+        assert.ok(key.startsWith(`{${prefix}}:v3:`), key);
+        // a scope's state (lifetime totals, window sums) is kept for good, one key per scope (agents and shared
+        // budgets: not per call, nor per session)
+        if (key.endsWith(':layout') || key.endsWith(':born') || /:s:(agent|shared):/.test(key)) assert.equal(ttl, -1, key);
         // A bucket hash expires with its newest bucket: at most 112 buckets (112 h at the 1 h level) past the retention.
         else assert.ok(ttl > 0 && ttl <= 35 * DAY + 112 * HOUR, `${key} expires (${ttl} ms)`);
       }

@@ -1,0 +1,88 @@
+-- tollgate ledger v3, charges (library part, after common.v3.lua; settle and record): usage into the scope state and the bucket hashes.
+
+-- A sum nobody read for UNREAD_MS is dropped (asked again, it is recounted).
+local UNREAD_MS = 3600000
+
+-- ---- Bucket hashes: usage at every level in hashes of EPOCH_BUCKETS buckets, each expiring as a whole once its
+-- newest possible bucket is older than the level keeps. Fields: "<offset>" = one bucket's packed row, "b<k>" = the sum
+-- of block k (BLOCK_BUCKETS buckets), "s" = the sum of the whole hash. The newest bucket of each level is held in the
+-- scope's state instead (see below) and written here once a later bucket begins.
+local function addPacked(packed, row)
+  if not packed then return packRow(row) end
+  local sum = unpackRow(packed)
+  addInto(sum, row)
+  return packRow(sum)
+end
+
+local function storeBucket(scope, li, bucket, row)
+  local size, keep = LEVELS[li][1], LEVELS[li][3]
+  local epoch = math.floor(bucket / EPOCH_BUCKETS)
+  local expireAt = (epoch + 1) * EPOCH_BUCKETS * size + keep
+  if expireAt <= NOW then return end -- older than the level keeps
+  local key = usageKey(li, epoch, scope)
+  local field = bucket - epoch * EPOCH_BUCKETS
+  local block = 'b' .. math.floor(field / BLOCK_BUCKETS)
+  local old = redis.call('HMGET', key, field, block, 's')
+  redis.call('HSET', key, field, addPacked(old[1], row), block, addPacked(old[2], row), 's', addPacked(old[3], row))
+  -- The expiry of a bucket hash depends only on its epoch: set it when the hash is new, not on every write.
+  if not old[3] then redis.call('PEXPIREAT', key, expireAt) end
+end
+
+-- Adds usage at `at` to the scope: lifetime totals, the newest bucket of each level (an older bucket goes to its hash),
+-- every running sum whose window holds it.
+local function addUsage(st, at, row)
+  if st.idle then
+    local life = sessionLife(st.scope) or zeroRow()
+    addInto(life, row)
+    lives[st.scope] = life
+    redis.call('SET', lifeKey(st.scope), packRow(life), 'PX', st.idle)
+    return
+  end
+  local u = usageOf(st)
+  for c = 1, 6 do u[c] = u[c] + row[c] end
+  for li = 1, LEVEL_COUNT do
+    local base = 7 * li -- u[base] = the level's newest bucket, u[base + c] its row
+    local bucket = math.floor(at / LEVELS[li][1])
+    if bucket == u[base] then
+      for c = 1, 6 do u[base + c] = u[base + c] + row[c] end
+    elseif bucket > u[base] then
+      if u[base] >= 0 then storeBucket(st.scope, li, u[base], { u[base + 1], u[base + 2], u[base + 3], u[base + 4], u[base + 5], u[base + 6] }) end
+      u[base] = bucket
+      for c = 1, 6 do u[base + c] = row[c] end
+    else
+      storeBucket(st.scope, li, bucket, row)
+    end
+  end
+  st.du = true
+  local w = st.w
+  for i = 1, #w, 6 do
+    local value = row[w[i + 2] + 1]
+    if value ~= 0 and not (st.drop and st.drop[i]) then
+      local size = LEVELS[w[i] == 1 and levelFor(w[i + 1]) or w[i + 4]][1]
+      local bucket = math.floor(at / size)
+      if w[i] == 2 then
+        if bucket >= math.floor(w[i + 1] / size) then w[i + 3] = w[i + 3] + value; st.dw = true end
+      elseif w[i + 4] < 0 then
+        if bucket >= firstBucket(w[i + 1], size) then w[i + 3], w[i + 4] = value, bucket; st.dw = true end
+      elseif bucket >= w[i + 4] or bucket >= firstBucket(w[i + 1], size) then
+        -- at or after its oldest bucket (the sum counts all of those until it is recounted), or inside the window
+        w[i + 3] = w[i + 3] + value
+        if bucket < w[i + 4] then w[i + 4] = bucket end
+        st.dw = true
+      end
+    end
+  end
+end
+
+-- Drops the sums nobody reads any more: a rolling one unread for UNREAD_MS, a period that has ended.
+local function pruneSums(st)
+  local w = st.w
+  for i = 1, #w, 6 do
+    if (w[i] == 1 and NOW - w[i + 5] > UNREAD_MS) or (w[i] == 2 and NOW >= w[i + 5]) then
+      st.drop = st.drop or {}
+      st.drop[i] = true
+      st.dw = true
+    end
+  end
+end
+
