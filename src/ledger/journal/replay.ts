@@ -4,6 +4,7 @@ import { fromRow, ledgerAmount, METRIC_COUNT, type AmountRow } from '../amounts.
 import { decodeMark, decodeRecord, encodeRecord, leadingTime, type DecodedRecord } from './record.ts';
 import { LIFE_PREFIX, sessionIdleMs } from '../scope-state.ts';
 import { readLineBatches, replaceFile, writeAll } from './file.ts';
+import { RecordBytesDecoder } from './record-bytes.ts';
 
 export interface ReplayProgress {
   readonly records: number;
@@ -58,15 +59,15 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
   let nextProgress = PROGRESS_EVERY;
   let watermark: number | null = null;
   let requestIds = new Set<string>();
+  const bytes = new RecordBytesDecoder(); // the lines it wrote, without JSON.parse; the rest through decodeRecord
   for await (const batch of readLineBatches(options.file)) {
     for (const line of batch) {
       if (line.length === 0) continue;
-      const text = line.toString('utf8');
-      const record = decodeRecord(text);
+      const record = bytes.decode(line) ?? decodeRecord(line.toString('utf8'));
       if (record?.requestId !== undefined) requestIds.add(record.requestId);
       if (!record) {
         // a watermark vouches for everything above it: the ids before it are no longer needed
-        const mark = decodeMark(text);
+        const mark = decodeMark(line.toString('utf8'));
         if (mark) {
           watermark = mark.watermark;
           requestIds = new Set(mark.requestIds);
