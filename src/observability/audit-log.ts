@@ -90,7 +90,8 @@ export function auditLine(event: ProxyEvent, secrets?: LogSecrets): string {
  */
 export function auditJson(event: ProxyEvent, secrets?: LogSecrets): string {
   const mask = secrets ? (text: string) => secrets.mask(text) : (text: string) => text;
-  let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${jsonOrNull(event.claw_id, mask)},"model":${jsonOrNull(event.model, mask)},"intervention":${jsonOrNull(event.intervention, mask)}`;
+  const texts = textCaches(secrets);
+  let line = `{"ts":${JSON.stringify(toUtcTimestamp(event.ts))},"type":${JSON.stringify(event.type)},"claw_id":${headJson(event.claw_id, mask, texts)},"model":${headJson(event.model, mask, texts)},"intervention":${headJson(event.intervention, mask, texts)}`;
   const fields = event as Readonly<Record<string, unknown>>; // every type's fields, written as they are
   for (const key in fields) {
     if (!Object.hasOwn(fields, key) || HEAD_FIELDS.has(key)) continue;
@@ -104,7 +105,7 @@ export function auditJson(event: ProxyEvent, secrets?: LogSecrets): string {
     } else if (type === 'number') {
       line += `,${name.quoted}:${Number.isFinite(field) ? String(field) : 'null'}`;
     } else if (type === 'string') {
-      line += `,${name.quoted}:${JSON.stringify(scrubSecretText(mask(field as string)))}`;
+      line += `,${name.quoted}:${name.repeats ? fieldJson(field as string, mask, texts) : textJson(field as string, mask)}`;
     } else if (type === 'boolean') {
       line += `,${name.quoted}:${field ? 'true' : 'false'}`;
     } else {
@@ -114,8 +115,58 @@ export function auditJson(event: ProxyEvent, secrets?: LogSecrets): string {
   return line + '}';
 }
 
-function jsonOrNull(value: string | null | undefined, mask: (text: string) => string): string {
-  return value === null || value === undefined ? 'null' : JSON.stringify(mask(value));
+/** A head field (claw_id, model, intervention): masked, not scrubbed, null when unset. */
+function headJson(value: string | null | undefined, mask: (text: string) => string, texts: TextCaches): string {
+  if (value === null || value === undefined) return 'null';
+  let json = texts.head.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(mask(value));
+    remember(texts.head, value, json);
+  }
+  return json;
+}
+
+/** Any other text field: masked, scrubbed, quoted. */
+function textJson(text: string, mask: (text: string) => string): string {
+  return JSON.stringify(scrubSecretText(mask(text)));
+}
+
+function fieldJson(text: string, mask: (text: string) => string, texts: TextCaches): string {
+  let json = texts.fields.get(text);
+  if (json === undefined) {
+    json = textJson(text, mask);
+    remember(texts.fields, text, json);
+  }
+  return json;
+}
+
+/**
+ * Texts that repeat call after call (agent ids, models, paths, limit ids, policy files) are masked, scrubbed and quoted
+ * once: the result depends only on the text and the secrets, so it is kept per text until the secrets change (a new
+ * LogSecrets, or a secret added to it: the caches then start over). At most MAX_CACHED_TEXTS texts of at most
+ * MAX_CACHED_TEXT characters each; the head fields (masked, not scrubbed) have a cache of their own. Fields whose text
+ * is new on every event (UNIQUE_TEXT_FIELDS) are not cached.
+ */
+interface TextCaches {
+  readonly secrets: LogSecrets | undefined;
+  readonly generation: number;
+  readonly head: Map<string, string>;
+  readonly fields: Map<string, string>;
+}
+const MAX_CACHED_TEXTS = 2048;
+const MAX_CACHED_TEXT = 256;
+let caches: TextCaches = { secrets: undefined, generation: 0, head: new Map(), fields: new Map() };
+
+function textCaches(secrets: LogSecrets | undefined): TextCaches {
+  const generation = secrets?.generation ?? 0;
+  if (caches.secrets !== secrets || caches.generation !== generation) caches = { secrets, generation, head: new Map(), fields: new Map() };
+  return caches;
+}
+
+function remember(texts: Map<string, string>, text: string, json: string): void {
+  if (text.length > MAX_CACHED_TEXT) return;
+  if (texts.size >= MAX_CACHED_TEXTS) texts.clear();
+  texts.set(text, json);
 }
 
 /**
@@ -147,13 +198,18 @@ const HEAD_FIELDS = new Set(['ts', 'type', 'claw_id', 'model', 'intervention']);
 interface FieldName {
   readonly quoted: string;
   readonly secret: boolean | null;
+  /** Its texts repeat from call to call (not an id or a message): cached (TextCaches). */
+  readonly repeats: boolean;
 }
+
+/** Fields whose text is new on nearly every event: caching them would only churn the cache. */
+const UNIQUE_TEXT_FIELDS = new Set(['request_id', 'upstream_request_id', 'error', 'reason', 'message']);
 const fieldNames = new Map<string, FieldName>();
 
 function fieldName(key: string): FieldName {
   let name = fieldNames.get(key);
   if (name === undefined) {
-    name = { quoted: JSON.stringify(key), secret: isSecretField(key, 0) ? true : isSecretField(key, '') ? null : false };
+    name = { quoted: JSON.stringify(key), secret: isSecretField(key, 0) ? true : isSecretField(key, '') ? null : false, repeats: !UNIQUE_TEXT_FIELDS.has(key) };
     if (fieldNames.size >= 1024) fieldNames.clear();
     fieldNames.set(key, name);
   }

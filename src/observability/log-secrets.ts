@@ -11,6 +11,7 @@ export class LogSecrets {
   #fixed: readonly string[];
   #agents: readonly string[] = [];
   #windows: KeyWindows | null;
+  #generation = 0;
 
   /** `fixed`: provider keys and the UI token, known at start (absent ones skipped). */
   constructor(fixed: readonly (string | null | undefined)[]) {
@@ -23,6 +24,7 @@ export class LogSecrets {
     if (secret === '' || this.#fixed.includes(secret)) return;
     this.#fixed = [...this.#fixed, secret];
     this.#windows = KeyWindows.of([...this.#fixed, ...this.#agents]);
+    this.#generation += 1;
   }
 
   /** The agents' secrets (and history tokens) as the registry holds them now: the table is rebuilt when they change. */
@@ -31,6 +33,12 @@ export class LogSecrets {
     if (next.length === this.#agents.length && next.every((secret, i) => secret === this.#agents[i])) return;
     this.#agents = next;
     this.#windows = KeyWindows.of([...this.#fixed, ...next]);
+    this.#generation += 1;
+  }
+
+  /** Changes whenever the secrets do: what was masked under an older generation must be masked again. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** The text with every run of a secret replaced by [REDACTED] (the same string when there is none). */
