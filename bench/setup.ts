@@ -51,17 +51,18 @@ export function writeBenchConfig(input: { root: string; upstreamUrl: string }): 
   );
 }
 
-/** Writes `records` settlements on one scope, spread evenly over the last 90% of the window, in the journal's line format. */
-export async function seedJournal(input: { file: string; records: number; scope: string; windowMs: number }): Promise<void> {
+/** Writes `records` settlements on one scope (or several in turn), spread evenly over the last 90% of the window, in the journal's line format. */
+export async function seedJournal(input: { file: string; records: number; scope: string | readonly string[]; windowMs: number }): Promise<void> {
   mkdirSync(dirname(input.file), { recursive: true });
   const out = createWriteStream(input.file);
   const row = toRow({ usd_micros: 750, requests: 1, input_tokens: 100, output_tokens: 50, total_tokens: 150 });
-  const scopes = [input.scope];
+  // several scopes: record i on the i-th in turn (a fleet's agents settling one after another)
+  const scopeLists = (typeof input.scope === 'string' ? [input.scope] : input.scope).map((scope) => [scope]);
   const start = Date.now() - input.windowMs * 0.9;
   const step = (input.windowMs * 0.85) / input.records;
   let batch = '';
   for (let i = 0; i < input.records; i++) {
-    batch += encodeRecord(Math.round(start + i * step), scopes, row);
+    batch += encodeRecord(Math.round(start + i * step), scopeLists[i % scopeLists.length], row);
     if (batch.length > 1 << 20) {
       if (!out.write(batch)) await once(out, 'drain');
       batch = '';

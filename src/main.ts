@@ -34,6 +34,7 @@ import { ModelCatalog, modelPolicyAllowList } from './api/model-catalog.ts';
 import { createUiServer } from './admin/server.ts';
 import { CostTotals } from './admin/cost-totals.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { ledgerParts, stateFamilies } from './observability/state-sizes.ts';
 import { LoopLag } from './observability/loop-lag.ts';
 import { UpstreamClient } from './upstream/client.ts';
 import { ProviderRegistry } from './upstream/registry.ts';
@@ -207,7 +208,17 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   log(`API listening on ${apiUrl} (${agents.list().length} agents, ${config.providers.length} providers, ledger ${config.ledger.kind})`);
 
   const loopLag = new LoopLag();
-  const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag, extraFamilies: () => poolFamilies(keys.list()) });
+  // what a soak reads to show nothing grows per call (bench/soak.ts)
+  const state = stateFamilies({
+    history_agents: () => history.agentsHeld,
+    history_open_files: () => history.openFiles,
+    history_pending: () => history.pendingEntries,
+    in_flight_calls: () => inFlight.count,
+    bytes_in_flight: () => bytesInFlight.total,
+    ...ledgerParts(ledger),
+    ...(loops instanceof LoopBreaker ? { loop_breaker_agents: () => loops.agentsHeld } : {}), // on Redis it lives there
+  });
+  const metrics = createMetrics({ bus, ledger, agents, policies, history, inFlight, loopLag, extraFamilies: () => [...poolFamilies(keys.list()), ...state] });
   const ui = createUiServer({
     config,
     agents,
