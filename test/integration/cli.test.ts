@@ -32,6 +32,15 @@ function tollgate(args: string[], env: Record<string, string> = {}, cwd?: string
 
 const ANSI = /\x1b\[[0-9;]*m/;
 
+interface ApiAgent {
+  id: string;
+  windows: { window: string; spend_micros: number; requests: number }[];
+  totals: { cost_micros: number };
+}
+
+/** The numbers `status` prints of an agent. */
+const comparable = (agent: ApiAgent) => [agent.id, agent.windows.map((w) => [w.window, w.spend_micros, w.requests]), agent.totals.cost_micros];
+
 describe('tollgate status and override against a running proxy', { timeout: 120_000 }, () => {
   let fixture: OperatorFixture;
   before(async () => {
@@ -43,10 +52,19 @@ describe('tollgate status and override against a running proxy', { timeout: 120_
   });
 
   it('status prints every agent with the numbers of the admin API, plain when piped', async () => {
-    const run = await tollgate(['status', '--url', fixture.ui.url, '--token', UI_TOKEN]);
+    // compared with the API read just before and just after, equal: a number still moving (the cost totals are rebuilt
+    // from history in the background at start) is read again instead of failing on a loaded machine
+    const status = async (): Promise<{ run: Run; agents: ApiAgent[]; stable: boolean }> => {
+      const before = JSON.stringify((await fixture.api('/api/agents')).agents.map(comparable));
+      const run = await tollgate(['status', '--url', fixture.ui.url, '--token', UI_TOKEN]);
+      const agents: ApiAgent[] = (await fixture.api('/api/agents')).agents;
+      return { run, agents, stable: JSON.stringify(agents.map(comparable)) === before };
+    };
+    let read = await status();
+    for (let tries = 0; !read.stable && tries < 20; tries++) read = await status();
+    const { run, agents } = read;
     assert.equal(run.code, 0, run.stderr);
     assert.doesNotMatch(run.stdout, ANSI, 'no colour codes when piped');
-    const { agents } = await fixture.api('/api/agents');
     for (const agent of agents) {
       const window = agent.windows[agent.windows.length - 1];
       const line = run.stdout.split('\n').find((candidate) => candidate.startsWith(`${agent.id} `));
