@@ -70,34 +70,35 @@ export function loopCostRows(runs = 5): LoopCostRow[] {
 }
 
 /**
- * The shared form on a Redis of its own (a private redis-server, so no other client's scripts are counted): Redis time
- * per script from INFO commandstats, and the caller's wall time per observe one at a time (c=1) and 32 in flight.
+ * The shared form on a Redis of its own (a private redis-server, so no other client's scripts are counted): the
+ * caller's wall time per observe and Redis's time per observe (INFO commandstats), one at a time (c=1: one script per
+ * call) and 32 in flight (the calls of one turn share a script).
  */
 export async function sharedLoopCostRows(runs = 5, calls = 4_000): Promise<LoopCostRow[]> {
   const redis = await PrivateRedis.start();
   const state = await createRedisSharedState({ url: redis.url, keyPrefix: 'bench' });
   const admin = new Redis(redis.url);
+  const redisUs = async () => Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? Number.NaN);
   try {
     const loops = new SharedLoopState({ script: (lua) => state.script(lua) });
     const observe = (i: number) => loops.observe({ agentId: `agent-${i % 100}`, settings: DEFAULT_LOOP, fingerprint: prints[i % 64] });
-    const serial: number[] = [];
-    const parallel: number[] = [];
-    const server: number[] = [];
+    const wall = { serial: [] as number[], parallel: [] as number[] };
+    const server = { serial: [] as number[], parallel: [] as number[] };
     for (let run = 0; run < runs; run++) {
-      await admin.config('RESETSTAT');
-      let start = process.hrtime.bigint();
-      for (let i = 0; i < calls; i++) await observe(i);
-      serial.push(Number(process.hrtime.bigint() - start) / calls / 1000);
-      const stats = /cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(await admin.info('commandstats'));
-      if (stats) server.push(Number(stats[1]));
-      start = process.hrtime.bigint();
-      for (let i = 0; i < calls; i += 32) await Promise.all(Array.from({ length: 32 }, (_, j) => observe(i + j)));
-      parallel.push(Number(process.hrtime.bigint() - start) / calls / 1000);
+      for (const mode of ['serial', 'parallel'] as const) {
+        await admin.config('RESETSTAT');
+        const start = process.hrtime.bigint();
+        if (mode === 'serial') for (let i = 0; i < calls; i++) await observe(i);
+        else for (let i = 0; i < calls; i += 32) await Promise.all(Array.from({ length: 32 }, (_, j) => observe(i + j)));
+        wall[mode].push(Number(process.hrtime.bigint() - start) / calls / 1000);
+        server[mode].push((await redisUs()) / calls);
+      }
     }
     return [
-      { label: 'observe(), shared on Redis: Redis time per script', microseconds: median(server) },
-      { label: 'observe(), shared on Redis: wall per call, c=1', microseconds: median(serial) },
-      { label: 'observe(), shared on Redis: wall per call, c=32', microseconds: median(parallel) },
+      { label: 'observe(), shared on Redis, c=1: wall', microseconds: median(wall.serial) },
+      { label: 'observe(), shared on Redis, c=1: Redis time', microseconds: median(server.serial) },
+      { label: 'observe(), shared on Redis, c=32: wall', microseconds: median(wall.parallel) },
+      { label: 'observe(), shared on Redis, c=32: Redis time', microseconds: median(server.parallel) },
     ];
   } finally {
     admin.disconnect();

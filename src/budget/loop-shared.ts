@@ -1,31 +1,41 @@
-// The loop breaker in the shared state (Redis): every replica's calls of an agent counted together, one script per call.
+// The loop breaker in the shared state (Redis): every replica's calls of an agent counted together, the calls of one event-loop turn in one script.
 import { readFileSync } from 'node:fs';
 import type { SharedScript } from '../ledger/shared-state.ts';
 import { LoopBreaker, VELOCITY_MINUTES } from './loop-breaker.ts';
 import type { LoopAction, LoopSettings } from './loop-policy.ts';
-import { loopView, type LoopDetector, type LoopObservation, type LoopState, type LoopVerdict, type LoopView } from './loop-verdict.ts';
+import { type LoopDetector, type LoopObservation, type LoopState, type LoopVerdict, type LoopView, loopView } from './loop-verdict.ts';
 
 const LEVELS: readonly LoopAction[] = ['alert', 'rate_limit', 'hard_stop'];
 /** Fingerprints held per agent, as in memory. */
 const MAX_FINGERPRINTS = 16;
 /** An agent's loop state outlives its last call by this much (and by its `within`): a tool run idle for an hour ends. */
 const IDLE_MS = 60 * 60_000;
+/** Observations sent in one script at most (the rest wait for the next). */
+const MAX_BATCH = 64;
 
 /** Read once, at start-up. */
 const LOOP_LUA = readFileSync(new URL('./loop.lua', import.meta.url), 'utf8');
 
+interface Pending {
+  readonly input: LoopObservation;
+  readonly args: readonly (string | number)[];
+  readonly done: (verdict: LoopVerdict | null) => void;
+}
+
 /**
  * The rules of loop-breaker.ts run atomically in Redis (loop.lua) on one hash per agent, so an agent whose calls land on
- * N replicas is judged on all of them, as one process would judge it. Each call is one script on the shared state's
- * connection (an EVALSHA reading and writing a few fields of the agent's hash), sent at admission beside the reserve,
- * so it adds no round trip to the call's path. While Redis cannot be reached, this replica judges the calls it serves
- * from its own memory (as before the state was shared), and reports the failure through `onError` once a minute.
+ * N replicas is judged on all of them, as one process would judge it. The calls admitted in one turn of the event loop
+ * go to Redis together, as one script (an EVALSHA reading and writing a few fields of each agent's hash), sent at
+ * admission beside the reserve, so it adds no round trip to a call's path. While Redis cannot be reached, this replica
+ * judges the calls it serves from its own memory (as before the state was shared), and reports the failure through
+ * `onError` once a minute.
  */
 export class SharedLoopState implements LoopState {
   readonly #run: SharedScript;
   readonly #now: () => number;
   readonly #local: LoopBreaker;
   readonly #onError: (error: Error) => void;
+  #queue: Pending[] = [];
   #reportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: { readonly script: (lua: string) => SharedScript; readonly now?: () => number; readonly onError?: (error: Error) => void }) {
@@ -35,11 +45,10 @@ export class SharedLoopState implements LoopState {
     this.#onError = options.onError ?? (() => {});
   }
 
-  async observe(input: LoopObservation): Promise<LoopVerdict | null> {
+  observe(input: LoopObservation): Promise<LoopVerdict | null> {
     const { settings, fingerprint } = input;
-    if (!settings.enabled) return null;
+    if (!settings.enabled) return Promise.resolve(null);
     const args = [
-      'observe',
       Math.floor(this.#now()),
       fingerprint.request,
       fingerprint.toolCall ?? '',
@@ -54,21 +63,36 @@ export class SharedLoopState implements LoopState {
       VELOCITY_MINUTES,
       IDLE_MS + settings.withinMs,
     ];
+    return new Promise((done) => {
+      if (this.#queue.push({ input, args, done }) === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  async view(agentId: string, settings: Pick<LoopSettings, 'withinMs'>): Promise<LoopView | null> {
+    const verdict = verdictOf((await this.#run([loopKey(agentId)], ['view', Math.floor(this.#now()), settings.withinMs])) as unknown[]);
+    return verdict ? loopView(verdict) : null;
+  }
+
+  /** One script for the calls queued in this turn (in their order: an agent's calls are judged as they came). */
+  async #flush(): Promise<void> {
+    const batch = this.#queue.splice(0, MAX_BATCH);
+    if (this.#queue.length > 0) setImmediate(() => this.#flush());
+    let replies: unknown[][];
     try {
-      return verdictOf((await this.#run(loopKey(input.agentId), args)) as unknown[]);
+      replies = (await this.#run(
+        batch.map((pending) => loopKey(pending.input.agentId)),
+        ['observe', ...batch.flatMap((pending) => pending.args)],
+      )) as unknown[][];
     } catch (error) {
-      // reported once a minute at most: an outage fails every call's script
+      // reported once a minute at most: an outage fails every script
       if (this.#now() - this.#reportedAt >= 60_000) {
         this.#reportedAt = this.#now();
         this.#onError(error as Error);
       }
-      return this.#local.observe(input);
+      for (const pending of batch) pending.done(this.#local.observe(pending.input));
+      return;
     }
-  }
-
-  async view(agentId: string, settings: Pick<LoopSettings, 'withinMs'>): Promise<LoopView | null> {
-    const verdict = verdictOf((await this.#run(loopKey(agentId), ['view', Math.floor(this.#now()), settings.withinMs])) as unknown[]);
-    return verdict ? loopView(verdict) : null;
+    for (const [index, pending] of batch.entries()) pending.done(verdictOf(replies[index]));
   }
 }
 
@@ -77,7 +101,7 @@ function loopKey(agentId: string): string {
   return `loop:${agentId}`;
 }
 
-/** The script's reply: {0}, or {1, detector, fingerprint, count, first, last, level, refuse, retry|-1, stopped|-1, changed}. */
+/** A script's reply: {0}, or {1, detector, fingerprint, count, first, last, level, refuse, retry|-1, stopped|-1, changed}. */
 function verdictOf(reply: readonly unknown[]): LoopVerdict | null {
   if (Number(reply[0]) !== 1) return null;
   const optional = (value: unknown) => (Number(value) < 0 ? null : Number(value));

@@ -1,41 +1,22 @@
--- The loop breaker on Redis: the rules of loop-breaker.ts, run atomically on one agent's hash, so every replica counts
--- every call. KEYS[1]: the agent's hash. ARGV[1]: 'observe' or 'view'.
--- observe: now, request fingerprint, tool call fingerprint ('' none), same_request, within ms, same_tool_call,
---   velocity_multiple, velocity_min_rpm, action (0 alert, 1 rate_limit, 2 hard_stop), escalate_after, fingerprints
---   kept, velocity minutes, key ttl ms.
--- Reply: {0} (no loop), or {1, detector, fingerprint, count, first, last, level, refuse, retry ms|-1, stopped|-1, changed}.
--- view: now, within ms. Reply: {0}, or {1, detector, fingerprint, count, first, last, level, 0, retry, stopped, 0}.
--- Fields: tool, run, tool_first, minute, minutes ("n,n,..."), first_seen, stopped, order (fingerprints, least recently
--- seen first), ep ("strikes,last_flag,level,detector,fingerprint,count,first,last,retry,stopped"), r:<fingerprint>
--- ("count,first,last,time,time,...": its times within the window, at most same_request of them).
+-- The loop breaker on Redis: the rules of loop-breaker.ts, run atomically on agents' hashes, so every replica counts
+-- every call. KEYS: the agents' hashes. ARGV[1]: 'observe' or 'view'.
+-- observe: per key, 13 arguments: now, request fingerprint, tool call fingerprint ('' none), same_request, within ms,
+--   same_tool_call, velocity_multiple, velocity_min_rpm, action (0 alert, 1 rate_limit, 2 hard_stop), escalate_after,
+--   fingerprints kept, velocity minutes, key ttl ms. Reply: per key {0} (no loop), or {1, detector, fingerprint, count,
+--   first, last, level, refuse, retry ms|-1, stopped|-1, changed}.
+-- view (one key): now, within ms. Reply: {0}, or {1, detector, fingerprint, count, first, last, level, 0, retry, stopped, 0}.
+-- Fields, packed with struct (numbers as doubles, exact for whole ms): s (tool, run, tool_first, minute, first_seen,
+-- stopped, then requests per minute, the current one last), o (the fingerprints held, least recently seen first, each
+-- between spaces), ep (strikes, last_flag, level, detector, fingerprint, count, first, last, retry, stopped), and
+-- r:<fingerprint> (count, first, last, then its times within the window, at most same_request of them).
 
-local key = KEYS[1]
+local EPISODE = '>dddssddddd'
 
-local function numbers(text)
-  local list = {}
-  if text then for item in string.gmatch(text, '[^,]+') do list[#list + 1] = tonumber(item) end end
-  return list
-end
-
-local function split(text)
-  local parts, start = {}, 1
-  while true do
-    local at = string.find(text, ',', start, true)
-    if not at then
-      parts[#parts + 1] = string.sub(text, start)
-      return parts
-    end
-    parts[#parts + 1] = string.sub(text, start, at - 1)
-    start = at + 1
-  end
-end
-
-local function episode(text)
-  if not text then return nil end
-  local parts = split(text)
-  return { strikes = tonumber(parts[1]), last_flag = tonumber(parts[2]), level = tonumber(parts[3]), detector = parts[4],
-    fingerprint = parts[5], count = tonumber(parts[6]), first = tonumber(parts[7]), last = tonumber(parts[8]),
-    retry = tonumber(parts[9]), stopped = tonumber(parts[10]) }
+local function episode(packed)
+  if not packed then return nil end
+  local strikes, last_flag, level, detector, fingerprint, count, first, last, retry, stopped = struct.unpack(EPISODE, packed)
+  return { strikes = strikes, last_flag = last_flag, level = level, detector = detector, fingerprint = fingerprint,
+    count = count, first = first, last = last, retry = retry, stopped = stopped }
 end
 
 local function reply(ep, refuse, stopped, changed)
@@ -43,95 +24,116 @@ local function reply(ep, refuse, stopped, changed)
 end
 
 if ARGV[1] == 'view' then
-  local ep = episode(redis.call('HGET', key, 'ep') or nil)
+  local ep = episode(redis.call('HGET', KEYS[1], 'ep') or nil)
   if not ep or ep.last_flag + tonumber(ARGV[3]) < tonumber(ARGV[2]) then return { 0 } end
   return reply(ep, 0, ep.stopped, 0)
 end
 
-local now, request, tool = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local same_request, within, same_tool = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local multiple, min_rpm, action, escalate_after = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local kept, window_minutes, ttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local held = redis.call('HMGET', key, 'tool', 'run', 'tool_first', 'minute', 'minutes', 'first_seen', 'stopped', 'order', 'ep', 'r:' .. request)
+local function observe(key, base)
+  local now, request, tool = tonumber(ARGV[base + 1]), ARGV[base + 2], ARGV[base + 3]
+  local same_request, within, same_tool = tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5]), tonumber(ARGV[base + 6])
+  local multiple, min_rpm = tonumber(ARGV[base + 7]), tonumber(ARGV[base + 8])
+  local action, escalate_after = tonumber(ARGV[base + 9]), tonumber(ARGV[base + 10])
+  local kept, window_minutes, ttl = tonumber(ARGV[base + 11]), tonumber(ARGV[base + 12]), tonumber(ARGV[base + 13])
+  local STATE = '>sddddd' .. string.rep('d', window_minutes + 1)
+  local held = redis.call('HMGET', key, 's', 'o', 'ep', 'r:' .. request)
 
--- requests per minute, the current one last
-local minute = math.floor(now / 60000)
-local minutes = numbers(held[5])
-local last_minute = tonumber(held[4]) or minute
-if #minutes ~= window_minutes + 1 then
-  minutes = {}
-  for index = 1, window_minutes + 1 do minutes[index] = 0 end
-end
-for _ = 1, math.min(minute - last_minute, window_minutes + 1) do
-  table.remove(minutes, 1)
-  minutes[#minutes + 1] = 0
-end
-if minute > last_minute then last_minute = minute end
-minutes[#minutes] = minutes[#minutes] + 1
-local first_seen = tonumber(held[6]) or now
-
--- this request's times within the window; the fingerprints held, least recently seen first
-local seen = numbers(held[10])
-local count, first, times = 0, now, {}
-if held[10] and seen[3] + within >= now then
-  count, first = seen[1], seen[2]
-  for index = 4, #seen do times[#times + 1] = seen[index] end
-end
-local order, evicted = {}, nil
-if held[8] then for item in string.gmatch(held[8], '%S+') do if item ~= request then order[#order + 1] = item end end end
-if not held[10] and #order >= kept then evicted = table.remove(order, 1) end
-order[#order + 1] = request
-times[#times + 1] = now
-while #times > same_request or times[1] <= now - within do table.remove(times, 1) end
-count = count + 1
-
--- the same tool call in a row
-local run, tool_first, held_tool = tonumber(held[2]) or 0, tonumber(held[3]) or now, held[1] or ''
-if tool ~= '' and tool == held_tool then
-  run = run + 1
-else
-  held_tool, run, tool_first = tool, (tool == '' and 0 or 1), now
-end
-
-local detector, fingerprint, seen_count, seen_first = nil, '', 0, now
-if held_tool ~= '' and run >= same_tool then
-  detector, fingerprint, seen_count, seen_first = 'same_tool_call', held_tool, run, tool_first
-elseif #times >= same_request then
-  detector, fingerprint, seen_count, seen_first = 'same_request', request, count, first
-elseif multiple > 0 and now - first_seen >= (window_minutes + 1) * 60000 then
-  local before = 0
-  for index = 1, window_minutes do before = before + minutes[index] end
-  if minutes[#minutes] > math.max(multiple * (before / window_minutes), min_rpm) then
-    detector, seen_count, seen_first = 'velocity', minutes[#minutes], last_minute * 60000
+  -- the agent's scalars and its requests per minute, the current one last
+  local minute = math.floor(now / 60000)
+  local held_tool, run, tool_first, last_minute, first_seen, stopped = '', 0, now, minute, now, 0
+  local minutes = {}
+  if held[1] then
+    local state = { struct.unpack(STATE, held[1]) }
+    held_tool, run, tool_first, last_minute, first_seen, stopped = state[1], state[2], state[3], state[4], state[5], state[6]
+    for index = 1, window_minutes + 1 do minutes[index] = state[6 + index] end
+  else
+    for index = 1, window_minutes + 1 do minutes[index] = 0 end
   end
+  for _ = 1, math.min(minute - last_minute, window_minutes + 1) do
+    table.remove(minutes, 1)
+    minutes[#minutes + 1] = 0
+  end
+  if minute > last_minute then last_minute = minute end
+  minutes[#minutes] = minutes[#minutes] + 1
+
+  -- the fingerprints held, least recently seen first: this one moved to the end, the oldest forgotten past `kept`
+  local order, evicted = held[2] or ' ', nil
+  local marked = ' ' .. request .. ' '
+  local at = string.find(order, marked, 1, true)
+  if at then
+    if at + #marked - 1 ~= #order then order = string.sub(order, 1, at) .. string.sub(order, at + #marked) .. request .. ' ' end
+  else
+    local _, spaces = string.gsub(order, ' ', ' ')
+    if not held[4] and spaces - 1 >= kept then
+      evicted = string.match(order, '^ (%S+) ')
+      order = string.sub(order, #evicted + 2)
+    end
+    order = order .. request .. ' '
+  end
+
+  -- this request's times within the window (at most same_request), and its count since it started repeating
+  local count, first, times = 0, now, {}
+  if held[4] then
+    local seen = { struct.unpack('>' .. string.rep('d', (#held[4] / 8)), held[4]) }
+    if seen[3] + within >= now then
+      count, first = seen[1], seen[2]
+      for index = 4, #seen - 1 do times[#times + 1] = seen[index] end
+    end
+  end
+  times[#times + 1] = now
+  local from = math.max(1, #times - same_request + 1)
+  while times[from] <= now - within do from = from + 1 end
+  count = count + 1
+
+  -- the same tool call in a row
+  if tool ~= '' and tool == held_tool then
+    run = run + 1
+  else
+    held_tool, run, tool_first = tool, (tool == '' and 0 or 1), now
+  end
+
+  local detector, fingerprint, seen_count, seen_first = nil, '', 0, now
+  if held_tool ~= '' and run >= same_tool then
+    detector, fingerprint, seen_count, seen_first = 'same_tool_call', held_tool, run, tool_first
+  elseif #times - from + 1 >= same_request then
+    detector, fingerprint, seen_count, seen_first = 'same_request', request, count, first
+  elseif multiple > 0 and now - first_seen >= (window_minutes + 1) * 60000 then
+    local before = 0
+    for index = 1, window_minutes do before = before + minutes[index] end
+    if minutes[#minutes] > math.max(multiple * (before / window_minutes), min_rpm) then
+      detector, seen_count, seen_first = 'velocity', minutes[#minutes], last_minute * 60000
+    end
+  end
+
+  local ep = episode(held[3])
+  local result = { 0 }
+  if detector then
+    if ep and ep.last_flag + within < now then ep = nil end
+    local strikes = (ep and ep.strikes or 0) + 1
+    local level = 2
+    if action == 0 or strikes <= escalate_after then level = 0 elseif action == 1 or strikes <= 2 * escalate_after then level = 1 end
+    if level == 2 then stopped = now + within end
+    local changed = 0
+    if not ep or ep.level ~= level then changed = 1 end
+    ep = { strikes = strikes, last_flag = now, level = level, detector = detector, fingerprint = fingerprint,
+      count = seen_count, first = seen_first, last = now, retry = (level == 1) and math.ceil(within / same_request) or -1,
+      stopped = (level == 2) and stopped or -1 }
+    result = reply(ep, level > 0 and 1 or 0, ep.stopped, changed)
+    redis.call('HSET', key, 'ep', struct.pack(EPISODE, ep.strikes, ep.last_flag, ep.level, ep.detector, ep.fingerprint,
+      ep.count, ep.first, ep.last, ep.retry, ep.stopped))
+  elseif stopped > now and ep then
+    result = reply(ep, 1, stopped, 0)
+  end
+
+  redis.call('HSET', key,
+    's', struct.pack(STATE, held_tool, run, tool_first, last_minute, first_seen, stopped, unpack(minutes)),
+    'o', order,
+    'r:' .. request, struct.pack('>ddd' .. string.rep('d', #times - from + 1), count, first, now, unpack(times, from)))
+  if evicted then redis.call('HDEL', key, 'r:' .. evicted) end
+  redis.call('PEXPIRE', key, ttl)
+  return result
 end
 
-local stopped = tonumber(held[7]) or 0
-local ep = episode(held[9])
-local result = { 0 }
-if detector then
-  if ep and ep.last_flag + within < now then ep = nil end
-  local strikes = (ep and ep.strikes or 0) + 1
-  local level = 2
-  if action == 0 or strikes <= escalate_after then level = 0 elseif action == 1 or strikes <= 2 * escalate_after then level = 1 end
-  if level == 2 then stopped = now + within end
-  local changed = 0
-  if not ep or ep.level ~= level then changed = 1 end
-  ep = { strikes = strikes, last_flag = now, level = level, detector = detector, fingerprint = fingerprint,
-    count = seen_count, first = seen_first, last = now, retry = (level == 1) and math.ceil(within / same_request) or -1,
-    stopped = (level == 2) and stopped or -1 }
-  result = reply(ep, level > 0 and 1 or 0, ep.stopped, changed)
-  redis.call('HSET', key, 'ep', table.concat({ ep.strikes, ep.last_flag, ep.level, ep.detector, ep.fingerprint, ep.count,
-    ep.first, ep.last, ep.retry, ep.stopped }, ','))
-elseif stopped > now and ep then
-  result = reply(ep, 1, stopped, 0)
-end
-
-local record = { count, first, now }
-for index = 1, #times do record[#record + 1] = times[index] end
-redis.call('HSET', key, 'tool', held_tool, 'run', run, 'tool_first', tool_first, 'minute', last_minute,
-  'minutes', table.concat(minutes, ','), 'first_seen', first_seen, 'stopped', stopped, 'order', table.concat(order, ' '),
-  'r:' .. request, table.concat(record, ','))
-if evicted then redis.call('HDEL', key, 'r:' .. evicted) end
-redis.call('PEXPIRE', key, ttl)
-return result
+local results = {}
+for index = 1, #KEYS do results[index] = observe(KEYS[index], 1 + (index - 1) * 13) end
+return results

@@ -23,15 +23,15 @@ export interface SharedState {
   subscribe(listener: (key: string) => void): () => void;
   close(): Promise<void>;
   /**
-   * Redis only: `lua` as an atomic script on one key of this state (named as the other operations name keys), for
-   * state that one put or count cannot update (the loop breaker's). The memory form has none: one process holds such
-   * state in its own memory.
+   * Redis only: `lua` as an atomic script on keys of this state (named as the other operations name keys), for state
+   * that one put or count cannot update (the loop breaker's). The memory form has none: one process holds such state in
+   * its own memory.
    */
   readonly script?: (lua: string) => SharedScript;
 }
 
-/** A script's call: the key it runs on, and its arguments (ARGV). Rejects as the other operations do. */
-export type SharedScript = (key: string, args: readonly (string | number)[]) => Promise<unknown>;
+/** A script's call: the keys it runs on (KEYS), and its arguments (ARGV). Rejects as the other operations do. */
+export type SharedScript = (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
 /** The key a subscriber receives when it must reload everything it mirrors. */
 export const RESYNC_ALL = '*';

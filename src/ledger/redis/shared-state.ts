@@ -93,13 +93,13 @@ export class RedisSharedState implements SharedState {
     await this.command(() => this.scripts.delete(this.namespace + key, this.channel, key));
   }
 
-  /** Values and scripts share the namespace: a script's key is named as put() names it. */
+  /** Values and scripts share the namespace (and its hash tag: one slot, so a script may name any number of keys). */
   script(lua: string): SharedScript {
     const command = `tollgateShared_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}_v${SHARED_STATE_VERSION}`;
     const client = this.connection.client;
-    client.defineCommand(command, { numberOfKeys: 1, lua });
+    client.defineCommand(command, { lua }); // no numberOfKeys: each call gives its own count first
     const callable = (client as unknown as Record<string, Script>)[command];
-    return (key, args) => this.command(() => callable.call(client, this.namespace + key, ...args));
+    return (keys, args) => this.command(() => callable.call(client, keys.length, ...keys.map((key) => this.namespace + key), ...args));
   }
 
   subscribe(listener: (key: string) => void): () => void {

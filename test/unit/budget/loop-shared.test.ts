@@ -64,6 +64,25 @@ describe('loop state shared by 3 replicas on Redis', () => {
     assert.deepEqual(await shared[1].view('agent-tool', loop), memory.view('agent-tool', loop));
   });
 
+  it('calls admitted in one turn go as one script, judged in their order', async () => {
+    const loop = settings({ sameToolCall: 3, escalateAfter: 2, action: 'hard_stop' });
+    let now = START;
+    const memory = new LoopBreaker({ now: () => now });
+    const shared = new SharedLoopState({ script: (lua) => replicas[0].script(lua), now: () => now, onError: (error) => assert.fail(error) });
+    const fingerprint = (i: number) => ({ request: `r${i}`, toolCall: i % 7 === 6 ? null : 'same-tool' });
+    const agents = ['batch-a', 'batch-b'];
+    const pending = [];
+    const alone = [];
+    for (let i = 0; i < 24; i++) {
+      now += 10;
+      const agentId = agents[i % 2];
+      pending.push(shared.observe({ agentId, fingerprint: fingerprint(i >> 1), settings: loop }));
+      alone.push(brief(memory.observe({ agentId, fingerprint: fingerprint(i >> 1), settings: loop })));
+    }
+    assert.deepEqual((await Promise.all(pending)).map(brief), alone);
+    assert.ok(alone.some((verdict) => verdict?.level === 'hard_stop'));
+  });
+
   it('the same request K times within W, a hard stop that outlasts the loop, and its end', async () => {
     const loop = settings({ sameRequest: 4, withinMs: 10_000, within: '10s', escalateAfter: 1, action: 'hard_stop' });
     const calls: Call[] = [
