@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from './auth/agent.ts';
 import { AgentRegistry } from './auth/registry.ts';
 import { PolicyStore } from './budget/policy/store.ts';
+import { policyGroups } from './budget/policy-groups.ts';
 import { ModelPolicyStore } from './budget/policy/model-policy-store.ts';
 import { Circuits } from './pipeline/circuits.ts';
 import { createBudgetEngine } from './budget/engine.ts';
@@ -91,6 +92,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     scanHistory,
     scanRecentHistory: scanHistorySince,
     scopesFor: historyScopes({ agents, policies, now: Date.now }),
+    budgetGroups: policyGroups({ agents, policies, now: Date.now }),
     now: options.now,
     onProgress: options.onReplayProgress,
     onLoaded: (report) => {

@@ -14,6 +14,11 @@ export type LedgerConfig =
       readonly url: string;
       /** Namespace of every key (one hash tag): fleets, or test runs, sharing a Redis keep apart by prefix. */
       readonly keyPrefix: string;
+      /**
+       * A Redis Cluster (REDIS_URL=redis+cluster://h1:p1,h2:p2; `url` is then redis://h1:p1,h2:p2): the ledger's keys are
+       * grouped by budget group, each group its own hash tag, so a fleet spreads over every shard.
+       */
+      readonly cluster: boolean;
     };
 
 /** Bounds on what requests may hold while they arrive and run: bytes in flight, body time, connections. */

@@ -163,12 +163,14 @@ function ledgerConfig(options: { env: Env; report: Problems }): LedgerConfig {
   const kind = envValue(env, 'TOLLGATE_LEDGER')?.toLowerCase() ?? 'memory';
   if (kind === 'memory') return { kind: 'memory' };
   if (kind === 'redis') {
-    const url = envValue(env, 'REDIS_URL') ?? 'redis://127.0.0.1:6379';
-    // The URL may carry a password: never echo it.
-    if (!isUrlWithProtocol(url, ['redis:', 'rediss:'])) report.problems.push('REDIS_URL: must be a redis:// or rediss:// URL');
+    const given = envValue(env, 'REDIS_URL') ?? 'redis://127.0.0.1:6379';
     const keyPrefix = envValue(env, 'TOLLGATE_REDIS_PREFIX') ?? 'tollgate';
     if (!/^[\w.-]+$/.test(keyPrefix)) report.problems.push('TOLLGATE_REDIS_PREFIX: may hold letters, digits, "_", "-" and "." only');
-    return { kind: 'redis', url, keyPrefix };
+    // a Redis Cluster: redis+cluster://[cred@]host:port,host:port (seed nodes); the URL may carry a password: never echo it
+    const cluster = /^(rediss?)\+cluster:\/\/((?:[^@/]*@)?[^/@]+)$/.exec(given);
+    if (cluster) return { kind: 'redis', url: `${cluster[1]}://${cluster[2]}`, keyPrefix, cluster: true };
+    if (!isUrlWithProtocol(given, ['redis:', 'rediss:'])) report.problems.push('REDIS_URL: must be a redis:// or rediss:// URL');
+    return { kind: 'redis', url: given, keyPrefix, cluster: false };
   }
   report.problems.push(`TOLLGATE_LEDGER: must be "memory" or "redis", got "${kind}"`);
   return { kind: 'memory' };

@@ -10,6 +10,7 @@ import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
 import { reconcileWithHistory, type ReconcileReport } from './reconcile.ts';
 import { MemorySharedState, type SharedState } from './shared-state.ts';
+import type { GroupMap } from './budget-groups.ts';
 
 export interface LedgerLoadProgress {
   readonly phase: 'replay' | 'rebuild';
@@ -52,6 +53,8 @@ export interface CreateLedgerOptions {
   readonly scopesFor?: (entry: HistoryUsageEntry) => readonly string[];
   readonly now?: () => number;
   readonly retentionMs?: number;
+  /** The budget groups of the current policies (a Redis Cluster keeps each group under its own hash tag). */
+  readonly budgetGroups?: () => GroupMap | null;
   /** Shared ledger connectivity (Redis up/down), for logs and events. */
   readonly onStateChange?: (change: { readonly state: 'up' | 'down'; readonly detail?: string }) => void;
 }
@@ -66,7 +69,10 @@ export async function createLedger(options: CreateLedgerOptions): Promise<Ledger
   if (config.ledger.kind === 'redis') {
     // Imported through a variable so this module, and the embedded path, never load ioredis unless Redis is chosen.
     const { createRedisLedger } = (await import(REDIS_MODULE)) as RedisLedgerModule;
-    return createRedisLedger({ url: config.ledger.url, keyPrefix: config.ledger.keyPrefix, onStateChange: options.onStateChange });
+    const { url, keyPrefix, cluster } = config.ledger;
+    // on a Cluster each budget group's keys get their own hash tag, so the fleet's ledger spreads over every shard
+    const groups = cluster ? options.budgetGroups : undefined;
+    return createRedisLedger({ url, keyPrefix, cluster, groups, onStateChange: options.onStateChange, onWarning: options.onWarning });
   }
   return createMemoryLedger(options);
 }
@@ -82,12 +88,17 @@ export async function createSharedState(options: {
   const { ledger } = options.config;
   if (ledger.kind !== 'redis') return new MemorySharedState();
   const { createRedisSharedState } = (await import(REDIS_SHARED_MODULE)) as RedisSharedModule;
-  return createRedisSharedState({ url: ledger.url, keyPrefix: ledger.keyPrefix, onStateChange: options.onStateChange });
+  return createRedisSharedState({ url: ledger.url, keyPrefix: ledger.keyPrefix, cluster: ledger.cluster, onStateChange: options.onStateChange });
 }
 
 const REDIS_SHARED_MODULE = './redis/shared-state.ts';
 interface RedisSharedModule {
-  createRedisSharedState(options: { url: string; keyPrefix: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Promise<SharedState>;
+  createRedisSharedState(options: {
+    url: string;
+    keyPrefix: string;
+    cluster: boolean;
+    onStateChange?: CreateLedgerOptions['onStateChange'];
+  }): Promise<SharedState>;
 }
 
 /** How often the running embedded ledger compacts its journal (start-up compacts too). */
@@ -95,7 +106,14 @@ const JOURNAL_COMPACTION_MS = 60 * 60 * 1000;
 
 const REDIS_MODULE = './redis/ledger.ts';
 interface RedisLedgerModule {
-  createRedisLedger(options: { url: string; keyPrefix: string; onStateChange?: CreateLedgerOptions['onStateChange'] }): Ledger | Promise<Ledger>;
+  createRedisLedger(options: {
+    url: string;
+    keyPrefix: string;
+    cluster: boolean;
+    groups?: () => GroupMap | null;
+    onStateChange?: CreateLedgerOptions['onStateChange'];
+    onWarning?: (message: string) => void;
+  }): Ledger | Promise<Ledger>;
 }
 
 async function createMemoryLedger(options: CreateLedgerOptions): Promise<MemoryLedger> {

@@ -124,9 +124,10 @@ export interface Ledger {
   /**
    * Drops a reservation without usage. Returns false if it was not open (already settled, released, expired, or never
    * reserved). Either way the id is then ended: a reserve of it that arrives later (one whose outcome was unknown, run
-   * late by a stalled store) holds nothing.
+   * late by a stalled store) holds nothing. `scopes`, the ones it was (or will be) reserved on, tell a grouped Redis
+   * ledger where an id this process did not reserve lives; without them it is looked for where this process reserved it.
    */
-  release(id: string): Promise<boolean>;
+  release(id: string, scopes?: readonly string[]): Promise<boolean>;
   /** Records usage that had no reservation (e.g. rebuilt from history). */
   record(input: RecordInput): Promise<void>;
   /**

@@ -147,7 +147,7 @@ export function ledgerContract(name: string, makeLedger: MakeLedger): void {
         const scope = uniqueScope();
         const limits = [check(scope, 'usd_micros', 100), check(scope, 'concurrency', 1, 0)];
         const late = input([scope], { usd_micros: 60, requests: 1 }, limits);
-        assert.equal(await ledger.release(late.id), false, 'nothing was open yet');
+        assert.equal(await ledger.release(late.id, late.scopes), false, 'nothing was open yet');
         await assert.rejects(ledger.reserve(late), /already/);
         const standings = await ledger.standing(limits);
         assert.deepEqual(

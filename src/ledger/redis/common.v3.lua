@@ -119,6 +119,23 @@ local function sessionIdle(scope)
   return nil
 end
 
+-- Whose budget a scope is (as budget-groups.ts entityOf): its agent or shared budget, which moves between groups whole.
+local function entityOf(scope)
+  local base = string.match(scope, '^(.-)|model:') or scope
+  local agent = string.match(base, '^session:%d+:([^:]+):')
+  if agent then return 'agent:' .. agent end
+  return base
+end
+
+-- The scopes of a budget that have state in this namespace ("e:<entity>", a set): what a move carries.
+local function entityKey(entity) return NS .. 'e:' .. entity end
+
+-- Refuses a check against a scope moving in or moved out (before the call wrote anything): its usage is not all here.
+local function guard(st)
+  if st.incoming then error({ err = 'TOLLGATE_MOVING budget ' .. entityOf(st.scope) .. ' is moving into this group; try again' }) end
+  if st.moved then error({ err = 'TOLLGATE_MOVED budget ' .. entityOf(st.scope) .. ' moved to group ' .. st.moved }) end
+end
+
 local function levelFor(windowMs)
   for li = 1, LEVEL_COUNT do
     local span = LEVELS[li][2]
@@ -159,8 +176,9 @@ end
 local function loadState(scope)
   local st = states[scope]
   if st then return st end
-  local got = redis.call('HMGET', stateKey(scope), 'h', 'u', 'w')
-  st = { scope = scope, idle = sessionIdle(scope), uraw = got[2] }
+  local got = redis.call('HMGET', stateKey(scope), 'h', 'u', 'w', 'm', 'i')
+  -- m: the budget moved to that group (its usage goes there); i: it is moving in from that group (see move.v3.lua)
+  st = { scope = scope, idle = sessionIdle(scope), uraw = got[2], moved = got[4], incoming = got[5], fresh = not (got[1] or got[2] or got[3]) }
   if got[1] then st.h = unpackList(FMT_H, got[1]) else st.h = { 0, 0, 0, 0, 0, 0, 0, 0 } end
   -- every lease on the scope has ended (the namespace's leases expired unswept): nothing is held
   if st.h[7] > 0 and st.h[8] <= NOW then st.h = { 0, 0, 0, 0, 0, 0, 0, 0 }; st.dh = true end
@@ -316,7 +334,10 @@ local function saveStates()
           redis.call('HDEL', key, 'w')
         end
       end
-      if #args > 0 then redis.call('HSET', key, unpack(args)) end
+      if #args > 0 then
+        redis.call('HSET', key, unpack(args))
+        if st.fresh then redis.call('SADD', entityKey(entityOf(scope)), scope) end
+      end
     end
   end
 end

@@ -101,7 +101,8 @@ export class RedisConnection {
    */
   failure(error: unknown): Error {
     const message = safeMessage(error as Error);
-    if (message.startsWith('TOLLGATE_LATE'))
+    // a reserve run too late, or a check on a budget moving between groups: nothing ran, the same call may be tried again
+    if (/^TOLLGATE_(LATE|MOVING|MOVED)\b/.test(message))
       return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     if (message.startsWith('TOLLGATE_')) return new Error(`redis ledger: ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     // ioredis refused to send it (the connection went down between our check and the call): nothing ran
@@ -136,6 +137,15 @@ interface Seed {
   username?: string;
   password?: string;
   tls: boolean;
+}
+
+/** A Cluster's seed nodes and the credentials and TLS every node connection uses, from `redis://[cred@]h1:p1,h2:p2`. */
+export function clusterSeeds(url: string): { readonly nodes: ClusterNode[]; readonly auth: Pick<RedisOptions, 'username' | 'password' | 'tls'> } {
+  const seeds = parseSeeds(url);
+  return {
+    nodes: seeds.map(({ host, port }) => ({ host, port }) as ClusterNode),
+    auth: { username: seeds[0].username, password: seeds[0].password, tls: seeds[0].tls ? {} : undefined },
+  };
 }
 
 /** Cluster seeds from `redis://[cred@]h1:p1,h2:p2` (credentials and TLS taken from the first). */

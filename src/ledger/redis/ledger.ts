@@ -3,7 +3,10 @@ import type { Amounts, ClaimResult, Ledger, LedgerHealth, LimitCheck, LimitStand
 import { LEDGER_RETENTION_MS, LedgerUnreachableError, TOMBSTONE_MS } from '../ledger.ts';
 import { toRow } from '../amounts.ts';
 import { bucketLevels, type BucketLevel } from '../bucket-levels.ts';
-import { layoutSignature, packedLevels, REDIS_LEDGER_VERSION } from './layout.ts';
+import { layoutSignature, packedLevels } from './layout.ts';
+import { GroupRouter, type GroupNamespace } from './routing.ts';
+import { GroupMover } from './group-mover.ts';
+import type { GroupMap } from '../budget-groups.ts';
 import { defineLedgerScripts, loadLedgerLibrary, type LedgerScripts, type ScriptName } from './scripts.ts';
 import { RedisConnection, type RedisStateChange } from './connection.ts';
 import { ServerClock } from './clock.ts';
@@ -33,6 +36,11 @@ export interface RedisLedgerOptions {
   /** Usage older than this is dropped (default 35 days, as the embedded ledger); must exceed the longest window. */
   readonly retentionMs?: number;
   readonly cluster?: boolean;
+  /**
+   * The budget groups (from the policies; read on every call, so a reload takes effect at once): each group's keys get
+   * their own hash tag, and a Cluster spreads the groups over its shards. Absent: every key under the prefix's one tag.
+   */
+  readonly groups?: () => GroupMap | null;
   /** A command without a reply after this long fails (default 1000 ms). */
   readonly commandTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
@@ -40,15 +48,20 @@ export interface RedisLedgerOptions {
   readonly tombstoneMs?: number;
   /** Called on every up/down transition (log it, emit a metric); reconnection is automatic. */
   readonly onStateChange?: (change: RedisStateChange) => void;
+  /** Problems that do not stop the ledger (a budget's move between groups failed; the next reload tries again). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Entries per record script call when re-seeding from history. */
 const RECORD_BATCH = 500;
 
 export class RedisLedger implements Ledger {
-  /** Every key starts with this: `{<prefix>}:v<version>:` (one hash tag, one Cluster slot). */
+  /** The prefix's own keys start with this: `{<prefix>}:v<version>:` (with groups, each group's under its own tag). */
   readonly namespace: string;
   readonly levels: readonly BucketLevel[];
+  private readonly router: GroupRouter;
+  /** Moves a budget's state when its group changes (grouped layout only). */
+  readonly mover: GroupMover;
   private readonly layoutKey: string;
   private readonly layout: string;
   private readonly packedLevels: Buffer;
@@ -61,11 +74,28 @@ export class RedisLedger implements Ledger {
 
   constructor(
     private readonly connection: RedisConnection,
-    options: { readonly keyPrefix: string; readonly bucketMs: number; readonly retentionMs: number; readonly tombstoneMs?: number },
+    options: {
+      readonly keyPrefix: string;
+      readonly bucketMs: number;
+      readonly retentionMs: number;
+      readonly tombstoneMs?: number;
+      readonly groups?: () => GroupMap | null;
+      readonly onWarning?: (message: string) => void;
+    },
   ) {
     if (!/^[\w.-]+$/.test(options.keyPrefix)) throw new TypeError('redis ledger: keyPrefix may hold letters, digits, "_", "-" and "." only');
-    this.namespace = `{${options.keyPrefix}}:v${REDIS_LEDGER_VERSION}:`;
-    this.layoutKey = `${this.namespace}layout`;
+    this.router = new GroupRouter(options.keyPrefix, options.groups ?? null);
+    this.mover = new GroupMover({
+      router: this.router,
+      client: connection.client,
+      run: (name, args, target) => this.run(name, args, target),
+      command: (send) => this.command(send),
+      keepMs: Math.ceil(options.tombstoneMs ?? TOMBSTONE_MS),
+      onError: (error) => options.onWarning?.(`redis ledger: moving a budget to its new group failed (tried again at the next reload): ${error.message}`),
+    });
+    if (options.groups) this.router.follow(this.mover);
+    this.namespace = this.router.home.namespace;
+    this.layoutKey = this.router.home.layoutKey;
     this.levels = bucketLevels({ bucketMs: options.bucketMs, retentionMs: options.retentionMs });
     this.layout = layoutSignature(this.levels);
     this.packedLevels = packedLevels(this.levels);
@@ -80,10 +110,12 @@ export class RedisLedger implements Ledger {
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    const target = this.router.forScopes([...input.scopes, ...input.checks.map((check) => check.scope)]);
     const { payload, row } = reservePayload(input, this.clock.deadline(this.reserveDeadlineMs));
+    this.router.remember(input.id, target);
     let reply: number[];
     try {
-      reply = (await this.run('reserve', payload)) as number[];
+      reply = (await this.run('reserve', payload, target)) as number[];
     } catch (error) {
       // refused as late while we still waited (the server's clock ran ahead of our estimate): learn its time
       const late = /\(server time (\d+)\)/.exec((error as Error).message);
@@ -91,35 +123,87 @@ export class RedisLedger implements Ledger {
       throw error;
     }
     this.clock.observe(reserveReplyTime(reply));
-    return decodeReserve(input, row, reply);
+    const outcome = decodeReserve(input, row, reply);
+    if (!outcome.admitted) this.router.forget(input.id);
+    return outcome;
   }
 
   async settle(input: SettleInput): Promise<boolean> {
     const row = toRow(input.amounts);
-    return (await this.run('settle', settlePayload(input, row, this.tombstoneMs))) === 1;
+    const target = this.router.forId(input.id, input.orRecord?.scopes);
+    const reply = await this.run('settle', settlePayload(input, row, this.tombstoneMs), target);
+    this.router.forget(input.id);
+    // 2: part of it was for a budget that moved to another group; it waits in this group's outbox until applied there
+    if (reply === 2) await this.mover.drain(target);
+    return reply === 1 || reply === 2;
   }
 
-  async release(id: string): Promise<boolean> {
-    return (await this.run('release', releasePayload(id, this.tombstoneMs))) === 1;
+  async release(id: string, scopes?: readonly string[]): Promise<boolean> {
+    const released = (await this.run('release', releasePayload(id, this.tombstoneMs), this.router.forId(id, scopes))) === 1;
+    this.router.forget(id);
+    return released;
   }
 
   async record(input: { readonly scopes: readonly string[]; readonly amounts: Amounts; readonly at: number }): Promise<void> {
-    await this.run('record', recordPayload([input]));
+    await this.recordMany([input]);
   }
 
-  /** Records many entries, RECORD_BATCH per script call (for re-seeding from history); returns how many were kept. */
+  /**
+   * Records many entries, RECORD_BATCH per script call (for re-seeding from history); returns how many were kept. An
+   * entry whose scopes are in several budget groups is recorded in each (usage without a hold need not be atomic).
+   */
   async recordMany(entries: readonly RecordEntry[]): Promise<number> {
+    // per group: the parts that count an entry as kept (its first group's) and the others
+    const batches = new Map<GroupNamespace, { counted: RecordEntry[]; more: RecordEntry[] }>();
+    for (const entry of entries) {
+      let first = true;
+      for (const [target, scopes] of this.router.split(entry.scopes)) {
+        let batch = batches.get(target);
+        if (!batch) {
+          batch = { counted: [], more: [] };
+          batches.set(target, batch);
+        }
+        (first ? batch.counted : batch.more).push(scopes.length === entry.scopes.length ? entry : { ...entry, scopes });
+        first = false;
+      }
+    }
     let kept = 0;
-    for (let start = 0; start < entries.length; start += RECORD_BATCH) {
-      kept += Number(await this.run('record', recordPayload(entries.slice(start, start + RECORD_BATCH))));
+    for (const [target, { counted, more }] of batches) {
+      for (const [list, counts] of [
+        [counted, true],
+        [more, false],
+      ] as const) {
+        for (let start = 0; start < list.length; start += RECORD_BATCH) {
+          const [batchKept, forwarded] = (await this.run('record', recordPayload(list.slice(start, start + RECORD_BATCH)), target)) as number[];
+          if (counts) kept += Number(batchKept);
+          if (Number(forwarded) === 1) await this.mover.drain(target);
+        }
+      }
     }
     return kept;
   }
 
+  /** Standings in check order; checks of several budget groups are asked of each group at once. */
   async standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]> {
     if (checks.length === 0) return [];
-    const reply = (await this.run('standing', standingPayload(checks))) as number[];
-    return decodeStandings(checks, reply);
+    const byGroup = new Map<GroupNamespace, number[]>();
+    checks.forEach((check, index) => {
+      const target = this.router.forScopes([check.scope]);
+      const list = byGroup.get(target);
+      if (list) list.push(index);
+      else byGroup.set(target, [index]);
+    });
+    const standings: LimitStanding[] = new Array(checks.length);
+    await Promise.all(
+      [...byGroup].map(async ([target, indexes]) => {
+        const part = indexes.map((index) => checks[index]);
+        const reply = (await this.run('standing', standingPayload(part), target)) as number[];
+        decodeStandings(part, reply).forEach((standing, at) => {
+          standings[indexes[at]] = standing;
+        });
+      }),
+    );
+    return standings;
   }
 
   /**
@@ -169,6 +253,7 @@ export class RedisLedger implements Ledger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.mover.stop();
     await this.connection.close();
   }
 
@@ -183,8 +268,8 @@ export class RedisLedger implements Ledger {
     }
   }
 
-  private run(name: ScriptName, args: ScriptArgs): Promise<unknown> {
-    return this.command(() => this.scripts[name](this.layoutKey, this.namespace, this.layout, this.packedLevels, args));
+  private run(name: ScriptName, args: ScriptArgs, target: GroupNamespace = this.router.home): Promise<unknown> {
+    return this.command(() => this.scripts[name](target.layoutKey, target.namespace, this.layout, this.packedLevels, args));
   }
 
   /**
@@ -219,6 +304,8 @@ export async function createRedisLedger(options: RedisLedgerOptions): Promise<Re
     bucketMs: options.bucketMs ?? 1000,
     retentionMs: options.retentionMs ?? LEDGER_RETENTION_MS,
     tombstoneMs: options.tombstoneMs,
+    groups: options.groups,
+    onWarning: options.onWarning,
   });
   await connection.start();
   return ledger;

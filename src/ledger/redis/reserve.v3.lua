@@ -12,6 +12,8 @@ if deadline >= 0 and NOW > deadline then
 end
 local names = linesOf(ARGV[6])
 local row = { numbers[4], numbers[5], numbers[6], numbers[7], numbers[8], numbers[9] }
+-- before anything is written: a budget moving between groups answers no check until it has arrived
+for _, name in ipairs(names) do guard(loadState(name)) end
 if redis.call('GET', tombstoneKey(id)) then
   return redis.error_reply('TOLLGATE_ENDED reservation id already released or settled; nothing held')
 end

@@ -4,15 +4,17 @@ import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { REDIS_LEDGER_VERSION } from './layout.ts';
 
-export type ScriptName = 'reserve' | 'settle' | 'release' | 'record' | 'standing';
-export const SCRIPT_NAMES: readonly ScriptName[] = ['reserve', 'settle', 'release', 'record', 'standing'];
+export type ScriptName = 'reserve' | 'settle' | 'release' | 'record' | 'standing' | 'forward' | 'mark' | 'fence' | 'adopt' | 'drop';
+export const SCRIPT_NAMES: readonly ScriptName[] = ['reserve', 'settle', 'release', 'record', 'standing', 'forward', 'mark', 'fence', 'adopt', 'drop'];
+/** Operations whose reply carries packed state: read as Buffers, not text. */
+const BINARY_REPLIES: ReadonlySet<ScriptName> = new Set(['fence']);
 
 /** One operation's call: the layout key routes it; namespace, layout, packed levels and the operation's arguments follow. */
 export type ScriptCall = (layoutKey: string, namespace: string, layout: string, levels: Buffer, args: readonly (string | Buffer)[]) => Promise<unknown>;
 export type LedgerScripts = Record<ScriptName, ScriptCall>;
 
 /** The helpers, in order: created once when Redis loads the library (a script would create them again on every call). */
-const HELPERS = ['common', 'window', 'usage'];
+const HELPERS = ['common', 'window', 'usage', 'move'];
 
 function scriptFile(name: string): URL {
   return new URL(`./${name}.v${REDIS_LEDGER_VERSION}.lua`, import.meta.url);
@@ -68,7 +70,11 @@ export function defineLedgerScripts(client: Redis | Cluster): LedgerScripts {
   const { functions } = ledgerLibrary();
   const scripts = {} as LedgerScripts;
   for (const name of SCRIPT_NAMES) {
-    const call = (args: readonly (string | Buffer)[]) => client.fcall(functions[name], 1, ...args);
+    // fcallBuffer exists at run time (ioredis makes a Buffer variant of every command) but not in its types; not
+    // callBuffer('FCALL', ...), which auto-pipelining sends with the function's name as the command
+    const binary = (client as unknown as { fcallBuffer: (...args: unknown[]) => Promise<unknown> }).fcallBuffer;
+    const call = (args: readonly (string | Buffer)[]) =>
+      BINARY_REPLIES.has(name) ? binary.call(client, functions[name], 1, ...args) : client.fcall(functions[name], 1, ...args);
     scripts[name] = async (layoutKey, namespace, layout, levels, args) => {
       const all = [layoutKey, namespace, layout, levels, ...args];
       try {

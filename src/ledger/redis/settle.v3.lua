@@ -2,7 +2,7 @@
 -- Ends the reservation and adds the actual amounts as usage at the server's now on every scope it held. When it is not open (lease expired, reserve never ran, Redis lost
 -- it) and orRecord is given, the amounts are recorded on those scopes at min(at, now) instead. Either way the id is
 -- remembered as settled for `keep` ms, so a retry counts nothing and a late reserve holds nothing.
--- Reply 1 when this call counted the usage, 0 (nothing changed) when the id was already settled, or was not open and
+-- Reply 1 (or 2, see charge in usage.v3.lua) when this call counted the usage, 0 (nothing changed) when the id was already settled, or was not open and
 -- no orRecord was given.
 local id = ARGV[4]
 local numbers = numbersOf(ARGV[5])
@@ -27,12 +27,8 @@ if not valid then
 end
 redis.call('SET', tombstoneKey(id), 's', 'PX', keep)
 -- older than the retention: addUsage keeps it in the lifetime totals only
-if not isZeroRow(row) then
-  for _, scope in ipairs(scopes) do
-    local st = loadState(scope)
-    pruneSums(st)
-    addUsage(st, at, row)
-  end
-end
+local forwarded = not isZeroRow(row) and charge(id, scopes, at, row)
 saveStates()
+-- 2: counted, part of it for a budget that moved (in the outbox: the replica applies it there)
+if forwarded then return 2 end
 return 1

@@ -1,12 +1,10 @@
 // The shared state on Redis: keys under the ledger's hash tag, each write one script that also publishes the change.
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { LedgerUnreachableError } from '../ledger.ts';
-import { RedisConnection, type RedisStateChange } from './connection.ts';
+import { clusterSeeds, RedisConnection, type RedisStateChange } from './connection.ts';
+import { SHARED_STATE_VERSION, sharedNamespace } from './layout.ts';
 import { RESYNC_ALL, type SharedScript, type SharedState } from '../shared-state.ts';
-
-/** Version of the shared-state key layout (separate from the ledger's: these keys are short-lived). */
-const SHARED_STATE_VERSION = 1;
 
 const COUNT = `local n = redis.call('INCR', KEYS[1])
 if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -29,6 +27,8 @@ export interface RedisSharedStateOptions {
   readonly url: string;
   /** The ledger's key prefix: keys are `{<prefix>}:shared:v1:(v|n):<key>`, one hash tag with the ledger's. */
   readonly keyPrefix: string;
+  /** A Redis Cluster (`url` lists seed nodes): the keys share one hash tag, so one slot. */
+  readonly cluster?: boolean;
   readonly commandTimeoutMs?: number;
   readonly onStateChange?: (change: RedisStateChange) => void;
 }
@@ -45,13 +45,13 @@ export class RedisSharedState implements SharedState {
 
   constructor(
     private readonly connection: RedisConnection,
-    private readonly subscriber: Redis,
+    private readonly subscriber: Redis | Cluster,
     keyPrefix: string,
   ) {
-    if (!/^[\w.-]+$/.test(keyPrefix)) throw new TypeError('shared state: keyPrefix may hold letters, digits, "_", "-" and "." only');
-    this.namespace = `{${keyPrefix}}:shared:v${SHARED_STATE_VERSION}:v:`;
-    this.counters = `{${keyPrefix}}:shared:v${SHARED_STATE_VERSION}:n:`;
-    this.channel = `{${keyPrefix}}:shared:v${SHARED_STATE_VERSION}`;
+    const namespace = sharedNamespace(keyPrefix); // the key layout (layout.ts): every shared key starts with it
+    this.namespace = `${namespace}v:`;
+    this.counters = `${namespace}n:`;
+    this.channel = namespace.slice(0, -1);
     const client = connection.client;
     const define = (name: string, lua: string): Script => {
       const command = `tollgateShared_${name}_v${SHARED_STATE_VERSION}`;
@@ -146,13 +146,17 @@ export class RedisSharedState implements SharedState {
 
 /** Connects (waiting for the first attempt only); while Redis is down, operations reject and subscribers wait. */
 export async function createRedisSharedState(options: RedisSharedStateOptions): Promise<RedisSharedState> {
-  const connection = new RedisConnection({ url: options.url, commandTimeoutMs: options.commandTimeoutMs, onStateChange: options.onStateChange });
-  const subscriber = new Redis(options.url, {
-    lazyConnect: true,
-    connectTimeout: 1000,
-    maxRetriesPerRequest: null,
-    retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+  const connection = new RedisConnection({
+    url: options.url,
+    cluster: options.cluster,
+    commandTimeoutMs: options.commandTimeoutMs,
+    onStateChange: options.onStateChange,
   });
+  const reconnect = { connectTimeout: 1000, maxRetriesPerRequest: null, retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000) };
+  const seeds = options.cluster ? clusterSeeds(options.url) : null;
+  const subscriber = seeds
+    ? new Cluster(seeds.nodes, { lazyConnect: true, redisOptions: { ...reconnect, ...seeds.auth } })
+    : new Redis(options.url, { lazyConnect: true, ...reconnect });
   subscriber.on('error', () => {}); // the command connection reports state; this one only reconnects
   const state = new RedisSharedState(connection, subscriber, options.keyPrefix);
   await state.start();

@@ -28,6 +28,23 @@ local function storeBucket(scope, li, bucket, row)
   if not old[3] then redis.call('PEXPIREAT', key, expireAt) end
 end
 
+-- Adds a row to one bucket of a level: the newest (held in the state), or an older one (its bucket hash); a bucket
+-- later than the newest becomes the newest, and the one it replaces goes to its hash.
+local function addToBucket(st, li, bucket, row)
+  local u = usageOf(st)
+  local base = 7 * li -- u[base] = the level's newest bucket, u[base + c] its row
+  if bucket == u[base] then
+    for c = 1, 6 do u[base + c] = u[base + c] + row[c] end
+  elseif bucket > u[base] then
+    if u[base] >= 0 then storeBucket(st.scope, li, u[base], { u[base + 1], u[base + 2], u[base + 3], u[base + 4], u[base + 5], u[base + 6] }) end
+    u[base] = bucket
+    for c = 1, 6 do u[base + c] = row[c] end
+  else
+    storeBucket(st.scope, li, bucket, row)
+  end
+  st.du = true
+end
+
 -- Adds usage at `at` to the scope: lifetime totals, the newest bucket of each level (an older bucket goes to its hash),
 -- every running sum whose window holds it.
 local function addUsage(st, at, row)
@@ -40,20 +57,7 @@ local function addUsage(st, at, row)
   end
   local u = usageOf(st)
   for c = 1, 6 do u[c] = u[c] + row[c] end
-  for li = 1, LEVEL_COUNT do
-    local base = 7 * li -- u[base] = the level's newest bucket, u[base + c] its row
-    local bucket = math.floor(at / LEVELS[li][1])
-    if bucket == u[base] then
-      for c = 1, 6 do u[base + c] = u[base + c] + row[c] end
-    elseif bucket > u[base] then
-      if u[base] >= 0 then storeBucket(st.scope, li, u[base], { u[base + 1], u[base + 2], u[base + 3], u[base + 4], u[base + 5], u[base + 6] }) end
-      u[base] = bucket
-      for c = 1, 6 do u[base + c] = row[c] end
-    else
-      storeBucket(st.scope, li, bucket, row)
-    end
-  end
-  st.du = true
+  for li = 1, LEVEL_COUNT do addToBucket(st, li, math.floor(at / LEVELS[li][1]), row) end
   local w = st.w
   for i = 1, #w, 6 do
     local value = row[w[i + 2] + 1]
@@ -86,3 +90,28 @@ local function pruneSums(st)
   end
 end
 
+
+-- Usage of budgets that moved to another group is not added here: it is kept in this namespace's outbox ("out", a
+-- hash) in the same atomic call, and the replica then applies it in the group it moved to (forward.v3.lua), once by
+-- its id (`id`, or for usage without one a function making one); a move drains what a replica that died in between
+-- left. Returns whether anything went to the outbox.
+local function charge(id, scopes, at, row)
+  local moved = {}
+  for _, scope in ipairs(scopes) do
+    local st = loadState(scope)
+    if st.moved then
+      moved[st.moved] = moved[st.moved] or {}
+      table.insert(moved[st.moved], scope)
+    else
+      pruneSums(st)
+      addUsage(st, at, row)
+    end
+  end
+  local any = false
+  for group, list in pairs(moved) do
+    if type(id) == 'function' then id = id() end
+    redis.call('HSET', NS .. 'out', id .. '|' .. group, struct.pack('<d', at) .. packRow(row) .. group .. '\n' .. table.concat(list, '\n'))
+    any = true
+  end
+  return any
+end

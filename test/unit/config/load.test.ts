@@ -147,7 +147,7 @@ test('every variable is read, relative paths resolve against cwd, and the result
     assert.equal(config.maxBodyBytes, 1000);
     assert.deepEqual(config.intake, { maxBytesInFlight: 100_000, maxAgentBytesInFlight: 50_000, bodyTimeoutMs: 7000, maxConnections: 300 });
     assert.equal(config.maxJsonDepth, 100);
-    assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate' });
+    assert.deepEqual(config.ledger, { kind: 'redis', url: 'redis://:pw@10.0.0.1:6380/2', keyPrefix: 'tollgate', cluster: false });
     assert.equal(config.defaultMaxOutputTokens, 512);
     assert.equal(config.pricesFile, join(cwd, 'prices.json'));
     assert.equal(config.alertWebhookUrl, 'https://hooks.example/x?token=abc');
@@ -279,4 +279,18 @@ test('a context root that does not exist yet is a notice, not an error', () =>
   withDir((cwd) => {
     const config = loadConfig({ cwd, clawRoot: join(cwd, 'x'), env: { CLAW_CONTEXT_ROOT: 'later', CLAW_AUTH_DIR: cwd, CLAW_SESSION_HISTORY_DIR: cwd } });
     assert.deepEqual(config.notices, [`CLAW_CONTEXT_ROOT=${join(cwd, 'later')} does not exist yet`]);
+  }));
+
+test('a redis+cluster:// URL names a Redis Cluster by its seed nodes, credentials kept, never echoed', () =>
+  withDir((cwd) => {
+    const env = {
+      CLAW_AUTH_DIR: cwd,
+      CLAW_SESSION_HISTORY_DIR: cwd,
+      TOLLGATE_LEDGER: 'redis',
+      REDIS_URL: 'rediss+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7001',
+    };
+    const config = loadConfig({ cwd, clawRoot: join(cwd, 'x'), env });
+    assert.deepEqual(config.ledger, { kind: 'redis', url: 'rediss://:s3cret@10.0.0.1:7000,10.0.0.2:7001', keyPrefix: 'tollgate', cluster: true });
+    const problems = problemsOf(() => loadConfig({ cwd, clawRoot: join(cwd, 'x'), env: { ...env, REDIS_URL: 'redis+cluster://:s3cret@h:1/0' } }));
+    assert.deepEqual(problems, ['REDIS_URL: must be a redis:// or rediss:// URL']);
   }));

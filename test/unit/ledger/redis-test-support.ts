@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from '../../../src/ledger/redis/ledger.ts';
+import { prefixPatterns } from '../../../src/ledger/redis/layout.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -32,16 +33,18 @@ export async function requireRedis(url = REDIS_URL): Promise<void> {
   }
 }
 
-/** Deletes every key of a ledger prefix (they share one hash tag, so one SCAN pattern finds them all). */
+/** Deletes every key of a ledger prefix (its own hash tag and its budget groups'). */
 export async function dropPrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const client = new Redis(url);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
+    for (const pattern of prefixPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await client.del(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     client.disconnect();
   }
