@@ -22,6 +22,11 @@ export interface MoverDeps {
 const MOVE_LOCK_MS = 30_000;
 /** A reconcile left unfinished (a move failed, or another replica was moving) runs again after this long. */
 const RETRY_MS = 500;
+/**
+ * How long after a move its old group's outbox is watched: longer than a lease, so every reservation in flight there
+ * has settled or expired; a replica that died between a settle and applying its outbox is caught up by any reconcile.
+ */
+const OUTBOX_WATCH_MS = 60 * 60_000;
 
 /**
  * Where each budget's state is (`placement`, a hash under the prefix's own tag, kept here in memory too), and the
@@ -105,6 +110,7 @@ export class GroupMover {
         else done = false;
       } else this.placed.set(entity, where);
     }
+    await this.drainWatched();
     if (first.length > 0) {
       // a budget seen for the first time: its state is where the policies put it (set only if no replica placed it)
       for (let index = 0; index < first.length; index += 2) {
@@ -129,6 +135,8 @@ export class GroupMover {
     try {
       const source = router.namespaceOf(from);
       const target = router.namespaceOf(to);
+      const watched = `${router.home.namespace}outboxes`;
+      await command(() => client.zadd(watched, Date.now() + OUTBOX_WATCH_MS, source.namespace));
       const scopes = await command(() => client.smembers(`${source.namespace}e:${entity}`));
       if (scopes.length > 0) await run('mark', [entity, from, scopes.join('\n')], target);
       const dump = (await run('fence', [entity, to, randomUUID()], source)) as [Buffer, ...(Buffer | number)[][]];
@@ -161,6 +169,16 @@ export class GroupMover {
       const target = router.namespaceOf(group);
       if ((await run('forward', [id, numbers, scopes.join('\n')], target)) === 2) await this.drain(target);
       await command(() => client.hdel(key, id));
+    }
+  }
+
+  /** Drains the outbox of every group a budget left within OUTBOX_WATCH_MS (`outboxes`, by watch end). */
+  private async drainWatched(): Promise<void> {
+    const { client, command, router } = this.deps;
+    const watched = `${router.home.namespace}outboxes`;
+    await command(() => client.zremrangebyscore(watched, '-inf', Date.now()));
+    for (const namespace of await command(() => client.zrange(watched, 0, -1))) {
+      await this.drain({ namespace, layoutKey: `${namespace}layout` });
     }
   }
 }

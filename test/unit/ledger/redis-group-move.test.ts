@@ -5,6 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { BudgetGroups } from '../../../src/ledger/budget-groups.ts';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';
 import { createRedisLedger, type RedisLedger } from '../../../src/ledger/redis/ledger.ts';
+import { toRow } from '../../../src/ledger/amounts.ts';
+import { settlePayload } from '../../../src/ledger/redis/codec.ts';
+import { layoutSignature, ledgerNamespace, packedLevels } from '../../../src/ledger/redis/layout.ts';
+import { ledgerLibrary } from '../../../src/ledger/redis/scripts.ts';
+import { Cluster } from 'ioredis';
 import { PrivateCluster } from './redis-test-support.ts';
 
 const HOUR = 3_600_000;
@@ -44,10 +49,11 @@ describe('a budget moving between groups when membership changes', () => {
       await spend(second, ['agent:a2', 'agent:a2|model:gpt-4o'], 40);
       await spend(first, ['agent:a1', 'shared:team'], 500);
       const inFlight = randomUUID();
-      assert.equal(
-        (await first.reserve({ id: inFlight, scopes: ['agent:a2'], amounts: { usd_micros: 200 }, checks: [limit('agent:a2')], leaseMs: HOUR })).admitted,
-        true,
-      );
+      const orphan = randomUUID(); // settled by a replica that dies before applying its outbox
+      for (const id of [inFlight, orphan]) {
+        const outcome = await first.reserve({ id, scopes: ['agent:a2'], amounts: { usd_micros: 200 }, checks: [limit('agent:a2')], leaseMs: HOUR });
+        assert.equal(outcome.admitted, true);
+      }
       await first.mover.reconcile(); // places every budget (first time seen)
 
       groups = joined; // the policy reload: a2 now draws from team too
@@ -65,6 +71,30 @@ describe('a budget moving between groups when membership changes', () => {
       assert.deepEqual(await after(second), [490, 40, 500]);
       await spend(second, ['agent:a2', 'shared:team'], 60);
       assert.deepEqual(await after(first), [550, 40, 560], 'a2 now spends into the team, in one slot');
+
+      // the settle's script runs (its usage goes to the old group's outbox) and the replica dies before applying it
+      const admin = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+      try {
+        const old = ledgerNamespace('move', 'agent:a2');
+        const amounts = { usd_micros: 7 };
+        const args = settlePayload({ id: orphan, amounts }, toRow(amounts), 600_000);
+        const reply = await admin.fcall(
+          ledgerLibrary().functions.settle,
+          1,
+          `${old}layout`,
+          old,
+          layoutSignature(first.levels),
+          packedLevels(first.levels),
+          ...args,
+        );
+        assert.equal(reply, 2, 'counted, waiting in the outbox');
+      } finally {
+        admin.disconnect();
+      }
+      assert.deepEqual(await after(second), [550, 40, 560], 'not applied yet');
+      await second.mover.reconcile(); // any replica's next reconcile applies what was left
+      await second.mover.reconcile();
+      assert.deepEqual(await after(second), [557, 40, 560], 'applied once');
       const tight = await second.reserve({
         id: randomUUID(),
         scopes: ['agent:a2', 'shared:team'],
