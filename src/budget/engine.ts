@@ -99,7 +99,12 @@ class Engine implements BudgetEngine {
     const looping = checkLoop({ state: this.#loops, bus: this.#options.bus, request, settings: loopSettings(policy) });
     if (looping instanceof ProxyError) return loopRefusal(looping);
     if (looping === null) return this.#admitAfterLoop(request, policy, now);
-    // the shared state's verdict comes with the reserve (both are sent now); a call it refuses gives its reservation back
+    // an agent this replica saw looping: its verdict first (it is likely a refusal, which then holds nothing)
+    if (this.#loops.suspect?.(request.agent.id)) {
+      const refusal = await looping;
+      return refusal ? loopRefusal(refusal) : this.#admitAfterLoop(request, policy, now);
+    }
+    // else the shared state's verdict comes with the reserve (both are sent now); a call it refuses gives its reservation back
     const [admission, refusal] = await Promise.all([this.#admitAfterLoop(request, policy, now), looping]);
     if (!refusal) return admission;
     await admission.ticket?.release();

@@ -10,6 +10,8 @@ const LEVELS: readonly LoopAction[] = ['alert', 'rate_limit', 'hard_stop'];
 const MAX_FINGERPRINTS = 16;
 /** An agent's loop state outlives its last call by this much (and by its `within`): a tool run idle for an hour ends. */
 const IDLE_MS = 60 * 60_000;
+/** Agents remembered as flagged (least recently flagged forgotten first). */
+const MAX_SUSPECTS = 10_000;
 /** Observations sent in one script at most (the rest wait for the next). */
 const MAX_BATCH = 64;
 
@@ -36,6 +38,8 @@ export class SharedLoopState implements LoopState {
   readonly #local: LoopBreaker;
   readonly #onError: (error: Error) => void;
   #queue: Pending[] = [];
+  /** Agents this replica last saw flagged, and until when that counts (their episode's window); at most MAX_SUSPECTS. */
+  readonly #suspects = new Map<string, number>();
   #reportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: { readonly script: (lua: string) => SharedScript; readonly now?: () => number; readonly onError?: (error: Error) => void }) {
@@ -68,6 +72,14 @@ export class SharedLoopState implements LoopState {
     });
   }
 
+  suspect(agentId: string): boolean {
+    const until = this.#suspects.get(agentId);
+    if (until === undefined) return false;
+    if (until >= this.#now()) return true;
+    this.#suspects.delete(agentId);
+    return false;
+  }
+
   async view(agentId: string, settings: Pick<LoopSettings, 'withinMs'>): Promise<LoopView | null> {
     const verdict = verdictOf((await this.#run([loopKey(agentId)], ['view', Math.floor(this.#now()), settings.withinMs])) as unknown[]);
     return verdict ? loopView(verdict) : null;
@@ -92,7 +104,18 @@ export class SharedLoopState implements LoopState {
       for (const pending of batch) pending.done(this.#local.observe(pending.input));
       return;
     }
-    for (const [index, pending] of batch.entries()) pending.done(verdictOf(replies[index]));
+    for (const [index, pending] of batch.entries()) {
+      const verdict = verdictOf(replies[index]);
+      this.#remember(pending.input, verdict);
+      pending.done(verdict);
+    }
+  }
+
+  #remember(input: LoopObservation, verdict: LoopVerdict | null): void {
+    this.#suspects.delete(input.agentId);
+    if (!verdict) return;
+    if (this.#suspects.size >= MAX_SUSPECTS) this.#suspects.delete(this.#suspects.keys().next().value as string);
+    this.#suspects.set(input.agentId, verdict.lastAt + input.settings.withinMs);
   }
 }
 

@@ -52,6 +52,11 @@ export interface LoopState {
   observe(input: LoopObservation): LoopVerdict | null | Promise<LoopVerdict | null>;
   /** The agent's current loop episode, if one was flagged within its window. */
   view(agentId: string, settings: Pick<LoopSettings, 'withinMs'>): LoopView | null | Promise<LoopView | null>;
+  /**
+   * The shared form: whether this replica's last verdict for the agent flagged it, within its window. Its next call
+   * waits for the verdict before reserving, instead of beside the reserve.
+   */
+  suspect?(agentId: string): boolean;
 }
 
 /** Flagged calls 1..N alert, N+1..2N rate-limit, then hard stop: as far as the policy's `action` allows. */

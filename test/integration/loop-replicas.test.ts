@@ -49,14 +49,23 @@ describe('the loop breaker on 3 replicas sharing Redis', () => {
       await callOutcome(plain.chat.completions.create({ model: 'openai/gpt-4o', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })),
       'loop_detected:false',
     );
-    const lines = fleet.replicas.flatMap((replica) =>
-      replica
-        .stdout()
-        .split('\n')
-        .filter((line) => line.includes('"loop_detected"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-    );
-    assert.equal(lines.filter((line) => line.type === 'loop_detected').length, 8, 'calls 3 to 9 and the plain one, each on the replica that judged it');
+    const auditLines = () =>
+      fleet.replicas.flatMap((replica) =>
+        replica
+          .stdout()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      );
+    // the audit lines reach the test through each replica's stdout pipe: wait for the last one
+    await waitFor('8 loop_detected audit lines', async () => auditLines().filter((line) => line.type === 'loop_detected').length >= 8);
+    const audit = auditLines();
+    const lines = audit.filter((line) => line.type === 'loop_detected');
+    assert.equal(lines.length, 8, 'calls 3 to 9 and the plain one, each on the replica that judged it');
+    // a replica that saw the agent flagged waits for the verdict before reserving: of the 6 refused calls only the
+    // first on its replica (call 5, on a replica whose last verdict was clean) was also admitted by the budget, then released
+    const allowed = audit.filter((line) => line.type === 'budget_decision' && line.outcome === 'allow').length;
+    assert.equal(allowed, 5, 'the 4 served calls and call 5');
     assert.ok(
       lines.every((line) => !JSON.stringify(line).includes('run_tests')),
       'hashes only',
