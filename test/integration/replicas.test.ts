@@ -73,9 +73,13 @@ describe('replicas sharing a Redis ledger', () => {
       ),
     );
     const admitted = results.filter((result) => result.status === 'fulfilled').length;
-    const refused = results.filter((result) => result.status === 'rejected' && (result.reason as { status?: number }).status === 429).length;
-    assert.equal(admitted + refused, 60);
-    assert.ok(admitted >= 9, `at least 9 admitted, got ${admitted}`);
+    const statusOf = (result: PromiseSettledResult<unknown>) => (result.status === 'fulfilled' ? 200 : (result.reason as { status?: number }).status);
+    const refused = results.filter((result) => statusOf(result) === 429).length;
+    // closed mode: on a loaded machine a reserve Redis answers after its 1 s timeout is a 503, never an admission
+    const unavailable = results.filter((result) => statusOf(result) === 503).length;
+    assert.equal(admitted + refused + unavailable, 60, `statuses ${JSON.stringify(results.map(statusOf))}`);
+    // ten fit; a 503 may take an admission's place, and six still cross the 50% alert below
+    assert.ok(admitted >= (unavailable > 0 ? 6 : 9), `admitted ${admitted}, ${unavailable} unavailable`);
     assert.equal(fake.requests.length, admitted);
     // every replica settled calls past 50% of the limit; the claim in Redis lets exactly one of them post the alert
     for (let waited = 0; !fleet.alerts.some((alert) => alert.type === 'budget_alert') && waited < 10_000; waited += 50)
