@@ -87,12 +87,13 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   await policies.start();
   const pricer = createPriceBook({ operatorPrices: config.pricesFile ? loadOperatorPrices(config.pricesFile) : null });
   let reconciliation: LedgerLoadReport['reconciliation'];
+  const budgetGroups = policyGroups({ agents, policies, now: Date.now });
   const ledger = await createLedger({
     config,
     scanHistory,
     scanRecentHistory: scanHistorySince,
     scopesFor: historyScopes({ agents, policies, now: Date.now }),
-    budgetGroups: policyGroups({ agents, policies, now: Date.now }),
+    budgetGroups,
     now: options.now,
     onProgress: options.onReplayProgress,
     onLoaded: (report) => {
@@ -118,6 +119,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
         script,
         now: options.now,
         onError: (error) => log(`loop breaker: shared state: ${error.message}; judging this replica's calls alone`),
+        // on a Cluster an agent's loop state lives in its budget group's slot, beside its ledger keys
+        groupOf: config.ledger.kind === 'redis' && config.ledger.cluster ? (agentId) => budgetGroups().groupOfEntity(`agent:${agentId}`) : undefined,
       })
     : new LoopBreaker({ now: options.now });
   const budget = createBudgetEngine({

@@ -37,16 +37,24 @@ export class SharedLoopState implements LoopState {
   readonly #now: () => number;
   readonly #local: LoopBreaker;
   readonly #onError: (error: Error) => void;
+  readonly #groupOf: (agentId: string) => string | null;
   #queue: Pending[] = [];
   /** Agents this replica last saw flagged, and until when that counts (their episode's window); at most MAX_SUSPECTS. */
   readonly #suspects = new Map<string, number>();
   #reportedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(options: { readonly script: (lua: string) => SharedScript; readonly now?: () => number; readonly onError?: (error: Error) => void }) {
+  /** `groupOf`: on a Redis Cluster, the budget group of an agent, whose slot holds its loop state (default: none). */
+  constructor(options: {
+    readonly script: (lua: string) => SharedScript;
+    readonly now?: () => number;
+    readonly onError?: (error: Error) => void;
+    readonly groupOf?: (agentId: string) => string | null;
+  }) {
     this.#run = options.script(LOOP_LUA);
     this.#now = options.now ?? Date.now;
     this.#local = new LoopBreaker({ now: this.#now });
     this.#onError = options.onError ?? (() => {});
+    this.#groupOf = options.groupOf ?? (() => null);
   }
 
   observe(input: LoopObservation): Promise<LoopVerdict | null> {
@@ -81,19 +89,32 @@ export class SharedLoopState implements LoopState {
   }
 
   async view(agentId: string, settings: Pick<LoopSettings, 'withinMs'>): Promise<LoopView | null> {
-    const verdict = verdictOf((await this.#run([loopKey(agentId)], ['view', Math.floor(this.#now()), settings.withinMs])) as unknown[]);
+    const reply = await this.#run([loopKey(agentId)], ['view', Math.floor(this.#now()), settings.withinMs], this.#groupOf(agentId));
+    const verdict = verdictOf(reply as unknown[]);
     return verdict ? loopView(verdict) : null;
   }
 
-  /** One script for the calls queued in this turn (in their order: an agent's calls are judged as they came). */
+  /** One script per budget group for the calls queued in this turn (in their order: an agent's calls are judged as they came). */
   async #flush(): Promise<void> {
     const batch = this.#queue.splice(0, MAX_BATCH);
     if (this.#queue.length > 0) setImmediate(() => this.#flush());
+    const byGroup = new Map<string | null, Pending[]>();
+    for (const pending of batch) {
+      const group = this.#groupOf(pending.input.agentId);
+      const held = byGroup.get(group);
+      if (held) held.push(pending);
+      else byGroup.set(group, [pending]);
+    }
+    await Promise.all([...byGroup].map(([group, pendings]) => this.#send(group, pendings)));
+  }
+
+  async #send(group: string | null, batch: readonly Pending[]): Promise<void> {
     let replies: unknown[][];
     try {
       replies = (await this.#run(
         batch.map((pending) => loopKey(pending.input.agentId)),
         ['observe', ...batch.flatMap((pending) => pending.args)],
+        group,
       )) as unknown[][];
     } catch (error) {
       // reported once a minute at most: an outage fails every script

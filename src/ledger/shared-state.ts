@@ -30,8 +30,12 @@ export interface SharedState {
   readonly script?: (lua: string) => SharedScript;
 }
 
-/** A script's call: the keys it runs on (KEYS), and its arguments (ARGV). Rejects as the other operations do. */
-export type SharedScript = (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+/**
+ * A script's call: the keys it runs on (KEYS), its arguments (ARGV), and the budget group the keys belong to (on a
+ * Redis Cluster each group has its own hash tag, so one call's keys are all in one group; null: the prefix's own tag).
+ * Rejects as the other operations do.
+ */
+export type SharedScript = (keys: readonly string[], args: readonly (string | number)[], group?: string | null) => Promise<unknown>;
 
 /** The key a subscriber receives when it must reload everything it mirrors. */
 export const RESYNC_ALL = '*';

@@ -46,7 +46,7 @@ export class RedisSharedState implements SharedState {
   constructor(
     private readonly connection: RedisConnection,
     private readonly subscriber: Redis | Cluster,
-    keyPrefix: string,
+    private readonly keyPrefix: string,
   ) {
     const namespace = sharedNamespace(keyPrefix); // the key layout (layout.ts): every shared key starts with it
     this.namespace = `${namespace}v:`;
@@ -93,13 +93,29 @@ export class RedisSharedState implements SharedState {
     await this.command(() => this.scripts.delete(this.namespace + key, this.channel, key));
   }
 
-  /** Values and scripts share the namespace (and its hash tag: one slot, so a script may name any number of keys). */
+  /**
+   * Values and scripts share the namespace (one hash tag: one slot, so a script may name any number of keys); a call for
+   * a budget group names its keys under the group's namespace (sharedNamespace), in that group's slot.
+   */
   script(lua: string): SharedScript {
-    const command = `tollgateShared_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}_v${SHARED_STATE_VERSION}`;
+    const name = `tollgateShared_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}_v${SHARED_STATE_VERSION}`;
     const client = this.connection.client;
-    client.defineCommand(command, { lua }); // no numberOfKeys: each call gives its own count first
-    const callable = (client as unknown as Record<string, Script>)[command];
-    return (keys, args) => this.command(() => callable.call(client, keys.length, ...keys.map((key) => this.namespace + key), ...args));
+    // one command per key count, defined when first used: ioredis must know the keys to route a call to its slot
+    const byKeys = new Map<number, Script>();
+    const callableFor = (count: number): Script => {
+      let callable = byKeys.get(count);
+      if (!callable) {
+        client.defineCommand(`${name}_${count}`, { numberOfKeys: count, lua });
+        callable = (client as unknown as Record<string, Script>)[`${name}_${count}`];
+        byKeys.set(count, callable);
+      }
+      return callable;
+    };
+    return (keys, args, group = null) => {
+      const namespace = group === null ? this.namespace : `${sharedNamespace(this.keyPrefix, group)}v:`;
+      const callable = callableFor(keys.length);
+      return this.command(() => callable.call(client, ...keys.map((key) => namespace + key), ...args));
+    };
   }
 
   subscribe(listener: (key: string) => void): () => void {
