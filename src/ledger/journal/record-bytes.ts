@@ -17,8 +17,12 @@ const METRIC_NAMES = METRICS.map((metric) => Buffer.from(`"${metric}":`));
 /** At most 15 digits: every such integer is exact in a double, as JSON.parse reads it. */
 const MAX_DIGITS = 15;
 
-/** Scope lists seen so far by their bytes: the fleet's few hundred lists decode to one shared array each. */
-const MAX_CACHED_LISTS = 4096;
+/**
+ * Scope lists kept, at most: one per agent (or agent and shared budget) of a large fleet. Once full, further lists are
+ * decoded each time rather than evicting others: a journal cycling through more lists than this would otherwise miss
+ * on every line.
+ */
+const MAX_CACHED_LISTS = 65_536;
 
 /**
  * Decodes a line in exactly the shape encodeRecord writes: `{"t":<int>,"s":["…",…],"a":{"<metric>":<int>,…}}` with an
@@ -60,8 +64,8 @@ export class RecordBytesDecoder {
     const cached = this.#lists.get(hash);
     if (cached !== undefined && sameBytes(line, start, end, cached.bytes)) return cached.scopes;
     const scopes = Object.freeze(JSON.parse(line.toString('utf8', start, end + 1)) as string[]);
-    if (this.#lists.size >= MAX_CACHED_LISTS) this.#lists.clear();
-    this.#lists.set(hash, { bytes: Buffer.from(line.subarray(start, end)), scopes }); // a copy: the line's buffer is reused
+    // a copy of the bytes: the line's buffer is reused for the next read
+    if (cached === undefined && this.#lists.size < MAX_CACHED_LISTS) this.#lists.set(hash, { bytes: Buffer.from(line.subarray(start, end)), scopes });
     return scopes;
   }
 }

@@ -107,4 +107,15 @@ describe('journal record bytes decoder', () => {
     assert.deepEqual(other?.scopes, ['agent:b', 'shared:t']);
     assert.ok(Object.isFrozen(first?.scopes));
   });
+
+  it('decodes fleets with more scope lists than it keeps, in any order, each line right', () => {
+    const decoder = new RecordBytesDecoder();
+    const row = toRow({ requests: 1 });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 70_000; i += round === 0 ? 1 : 7) {
+        const scopes = [`agent:f${i}`, `shared:t${i % 10}`];
+        assert.deepEqual(decoder.decode(Buffer.from(encodeRecord(i, scopes, row).trimEnd()))?.scopes, scopes);
+      }
+    }
+  });
 });
