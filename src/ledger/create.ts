@@ -141,8 +141,9 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
   let journaled: JournaledCalls | null = null;
 
   if (journalExisted) {
-    const compacted = await compactJournal({ file, retentionMs, now });
-    lines = compacted.kept;
+    // a journal whose first record is within the retention has nothing expired (appends come in time order): no scan
+    // before the replay then; what it holds is folded by the rewrite below or the hourly compaction
+    const compacted = await compactJournal({ file, retentionMs, now, skipWhenFirstIsFresh: true });
     const replayed = await replayJournal({
       file,
       ledger,
@@ -151,6 +152,7 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
       onProgress: (progress) => options.onProgress?.({ phase: 'replay', ...progress }),
     });
     report = { ...report, source: 'journal', records: replayed.records, skipped: replayed.skipped, expired: replayed.expired, compacted: compacted.dropped };
+    lines = replayed.lines;
     journaled = replayed.journaled;
     ledger.sweep(); // fold the replayed usage as the running ledger holds it
   }

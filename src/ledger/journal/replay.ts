@@ -16,6 +16,8 @@ export interface ReplayResult {
   readonly records: number;
   /** Malformed lines (a torn last line, foreign text). */
   readonly skipped: number;
+  /** Lines read (not counting empty ones): records, watermarks, malformed. */
+  readonly lines: number;
   /** Well-formed records older than the retention: applied to lifetime totals only (RecordLoader), else not at all. */
   readonly expired: number;
   /** What start-up reconciliation needs: the last watermark, and the calls the journal holds by id since it. */
@@ -56,6 +58,7 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
   let records = 0;
   let skipped = 0;
   let expired = 0;
+  let lines = 0;
   let nextProgress = PROGRESS_EVERY;
   let watermark: number | null = null;
   let requestIds = new Set<string>();
@@ -63,6 +66,7 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
   for await (const batch of readLineBatches(options.file)) {
     for (const line of batch) {
       if (line.length === 0) continue;
+      lines += 1;
       const record = bytes.decode(line) ?? decodeRecord(line.toString('utf8'));
       if (record?.requestId !== undefined) requestIds.add(record.requestId);
       if (!record) {
@@ -87,7 +91,7 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
     }
   }
   options.onProgress?.({ records, skipped });
-  return { records, skipped, expired, journaled: { watermark, requestIds }, ms: Math.round(performance.now() - started) };
+  return { records, skipped, expired, lines, journaled: { watermark, requestIds }, ms: Math.round(performance.now() - started) };
 }
 
 export interface CompactResult {
