@@ -129,7 +129,7 @@ export interface HistoryRecord extends HistoryCall {
  */
 export function historyLine(record: HistoryRecord): string {
   let rest =
-    `"ts":"${new Date(record.startedAt).toISOString()}","claw_id":${JSON.stringify(record.agentId)},"path":${JSON.stringify(record.path)}` +
+    `"ts":"${isoTime(record.startedAt)}","claw_id":${JSON.stringify(record.agentId)},"path":${JSON.stringify(record.path)}` +
     `,"requested_model":${JSON.stringify(record.requestedModel)},"effective_provider":${JSON.stringify(record.effectiveProvider)}` +
     `,"effective_model":${JSON.stringify(record.effectiveModel)},"status_code":${jsonNumber(record.statusCode)},"stream":${record.stream ? 'true' : 'false'}`;
   if (record.requestOriginalJson !== undefined) rest += `,"request_original":${record.requestOriginalJson}`;
@@ -138,7 +138,7 @@ export function historyLine(record: HistoryRecord): string {
     record.response.format === 'json'
       ? `,"response":{"format":"json","json":${record.response.jsonText}}`
       : `,"response":{"format":"sse","text":${JSON.stringify(record.response.text)}}`;
-  rest += `,"usage":${JSON.stringify(record.usage)},"request_id":${JSON.stringify(record.requestId)}`;
+  rest += `,"usage":${flatJson(record.usage)},"request_id":${JSON.stringify(record.requestId)}`;
   if (record.upstreamRequestId !== undefined) rest += `,"upstream_request_id":${JSON.stringify(record.upstreamRequestId)}`;
   rest += `,"latency_ms":${Number.isFinite(record.latencyMs) ? Math.max(0, Math.round(record.latencyMs)) : 0}`;
   if (record.interventions && record.interventions.length > 0) rest += `,"interventions":${JSON.stringify(record.interventions)}`;
@@ -241,6 +241,60 @@ export function historyCostMicros(entry: Pick<HistoryEntry, 'usage'>): number | 
 /** cllama's IDFromJSON: the id a reader gives a line that has none. */
 export function historyIdFromRawLine(rawLine: string): string {
   return HISTORY_ID_PREFIX + sha256Hex(rawLine.trim());
+}
+
+/** Seconds since epoch of the cached prefix, and the prefix: `YYYY-MM-DDTHH:MM:SS.` */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+/** The last instant of year 9999: beyond it (and before 1970) toISOString writes other shapes. */
+const LAST_FOUR_DIGIT_YEAR_MS = 253_402_300_799_999;
+
+/**
+ * `new Date(ms).toISOString()`, its date and time to the second formatted once per second (a busy proxy records many
+ * calls within one); other instants (not a whole ms since 1970 up to year 9999) go through Date as they are.
+ */
+function isoTime(ms: number): string {
+  if (!Number.isInteger(ms) || ms < 0 || ms > LAST_FOUR_DIGIT_YEAR_MS) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    isoSecond = second;
+  }
+  const millis = ms - second * 1000;
+  return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+}
+
+/**
+ * JSON.stringify of a flat object of numbers, strings and booleans (the usage block), written field by field; anything
+ * else in it (an object, a list) goes through JSON.stringify whole.
+ */
+function flatJson(value: object): string {
+  const fields = value as Readonly<Record<string, unknown>>;
+  let out = '';
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue;
+    const field = fields[key];
+    const type = typeof field;
+    let json: string;
+    if (type === 'number') json = jsonNumber(field as number);
+    else if (type === 'string') json = JSON.stringify(field);
+    else if (type === 'boolean') json = field ? 'true' : 'false';
+    else if (field === undefined) continue;
+    else return JSON.stringify(value);
+    out += `${out === '' ? '{' : ','}${quotedKey(key)}:${json}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
+}
+
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 64) quotedKeys.set(key, quoted); // the usage block's few names
+  }
+  return quoted;
 }
 
 function jsonNumber(value: number): string {
