@@ -66,7 +66,8 @@ export async function stateOf(uiUrl: string): Promise<Record<string, number>> {
 
 /**
  * Closed-loop load over the fleet: `concurrency` workers, each call from the next agent in turn (JSON chat calls), for
- * `durationMs`, or paced to at most `rps` calls per second in all when given. Resolves with calls made and failed.
+ * `durationMs`, or paced to at most `rps` calls per second in all when given. Resolves with calls made and
+ * failed, and the agent the next call would come from.
  */
 export async function fleetLoad(input: {
   url: string;
@@ -74,13 +75,15 @@ export async function fleetLoad(input: {
   concurrency: number;
   durationMs: number;
   rps?: number;
-}): Promise<{ calls: number; errors: number }> {
+  /** The agent of the first call (a run that goes on where the last one stopped passes that one's `next`). */
+  firstAgent?: number;
+}): Promise<{ calls: number; errors: number; next: number }> {
   const origin = new URL(input.url).origin;
   const pool = new Pool(origin, { connections: input.concurrency, pipelining: 1 });
   const body = JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] });
   const started = performance.now();
   const until = started + input.durationMs;
-  let next = 0;
+  let next = input.firstAgent ?? 0;
   let calls = 0;
   let errors = 0;
   const worker = async (): Promise<void> => {
@@ -108,5 +111,5 @@ export async function fleetLoad(input: {
   };
   await Promise.all(Array.from({ length: input.concurrency }, worker));
   await pool.close();
-  return { calls, errors };
+  return { calls, errors, next: next % input.agents };
 }
