@@ -1,5 +1,5 @@
 // Fleet-size fixtures for bench/fleet.ts and bench/soak.ts: N agents on disk, a proxy on them, load spread over them, what the proxy holds.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { freePort, startProxyProcess, type RunningProxy } from '../test/helpers/process.ts';
@@ -29,12 +29,18 @@ export interface FleetProxy {
   readonly readyMs: number | null;
 }
 
-export async function startFleetProxy(input: { root: string; env?: Record<string, string>; stdout: NodeJS.WritableStream }): Promise<FleetProxy> {
+export async function startFleetProxy(input: {
+  root: string;
+  env?: Record<string, string>;
+  stdout: NodeJS.WritableStream;
+  nodeArgs?: readonly string[];
+}): Promise<FleetProxy> {
   const uiPort = await freePort();
   const started = performance.now();
   const proxy = await startProxyProcess({
     port: await freePort(),
     stdout: input.stdout as never,
+    nodeArgs: input.nodeArgs,
     env: {
       ...input.env,
       UI_ADDR: `127.0.0.1:${uiPort}`,
@@ -47,6 +53,21 @@ export async function startFleetProxy(input: { root: string; env?: Record<string
   for (let i = 0; i < 100 && !/ready in \d+ ms/.test(proxy.stderr()); i++) await new Promise((done) => setTimeout(done, 20));
   const ready = /ready in (\d+) ms/.exec(proxy.stderr());
   return { proxy, uiUrl: `http://127.0.0.1:${uiPort}`, startMs, readyMs: ready ? Number(ready[1]) : null };
+}
+
+/**
+ * What the proxy's heap still holds: it is started with `--heapsnapshot-signal=SIGUSR2`, and a heap snapshot collects
+ * the garbage before it is written; the heap used read afterwards is what is retained. Null when no snapshot appeared.
+ */
+export async function retainedHeapMb(input: { pid: number; dir: string; uiUrl: string }): Promise<number | null> {
+  process.kill(input.pid, 'SIGUSR2');
+  for (let i = 0; i < 600; i++) {
+    await new Promise((done) => setTimeout(done, 500));
+    const written = readdirSync(input.dir).find((name) => name.endsWith('.heapsnapshot'));
+    // the snapshot is written once the collection is done: the heap read then is the retained one
+    if (written) return ((await stateOf(input.uiUrl))['heap_bytes:used'] ?? Number.NaN) / 1e6;
+  }
+  return null;
 }
 
 /** Resident memory of a process, MB (from /proc). */

@@ -1,11 +1,11 @@
 // Start and memory at fleet size: AGENTS agents configured, start-up time, RSS idle and under load, start-up with a JOURNAL-record journal.
 // `AGENTS=10000 JOURNAL=1000000 LOAD_S=20 node bin/run-ts.js bench/fleet.ts` (docs: bench/README.md)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fleetAgentId, fleetLoad, rssMb, startFleetProxy, stateOf, writeFleet } from './fleet-setup.ts';
+import { fleetAgentId, fleetLoad, retainedHeapMb, rssMb, startFleetProxy, stateOf, writeFleet } from './fleet-setup.ts';
 import { seedJournal } from './setup.ts';
 
 const agents = Number(process.env.AGENTS ?? 10_000);
@@ -30,7 +30,10 @@ try {
   writeFleet({ root, upstreamUrl: fakeUrl, agents });
   console.error(`${agents} agents written in ${Math.round(performance.now() - started)} ms`);
 
-  const fleet = await startFleetProxy({ root, stdout: sink.stdin! });
+  const snapshots = join(root, 'snapshots');
+  mkdirSync(snapshots);
+  // a heap snapshot on SIGUSR2: its collection shows what the heap retains after the load
+  const fleet = await startFleetProxy({ root, stdout: sink.stdin!, nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] });
   try {
     const pid = fleet.proxy.child.pid!;
     rows.push(
@@ -51,6 +54,10 @@ try {
     const state = await stateOf(fleet.uiUrl);
     rows.push(
       `| RSS 15 s after the load | ${rssMb(pid).toFixed(0)} MB (heap used ${((state['heap_bytes:used'] ?? 0) / 1e6).toFixed(0)} MB; history agents held ${state.history_agents ?? '-'}, ledger scopes ${state.ledger_scopes ?? '-'}) | load ${load()} |`,
+    );
+    const retained = await retainedHeapMb({ pid, dir: snapshots, uiUrl: fleet.uiUrl });
+    rows.push(
+      `| heap retained after the load (after the full collection of a heap snapshot) | ${retained === null ? '-' : retained.toFixed(0)} MB, RSS then ${rssMb(pid).toFixed(0)} MB | load ${load()} |`,
     );
   } finally {
     await fleet.proxy.stop();
