@@ -46,10 +46,17 @@ export function formatResetDuration(ms: number): string {
   const hours = Math.floor(whole / 3_600_000);
   const minutes = Math.floor((whole % 3_600_000) / 60_000);
   const millis = whole % 60_000;
-  const seconds = millis % 1000 === 0 ? String(millis / 1000) : (millis / 1000).toFixed(3).replace(/0+$/, '');
+  const seconds = millis % 1000 === 0 ? String(millis / 1000) : withoutTrailingZeros((millis / 1000).toFixed(3));
   if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
   if (minutes > 0) return `${minutes}m${seconds}s`;
   return `${seconds}s`;
+}
+
+/** `1.500` → `1.5` (a string with a fraction: never all zeros after the point). */
+function withoutTrailingZeros(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x30) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 /** Whole seconds for a Retry-After header: rounded up, at least 1. */
