@@ -2,6 +2,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { sharedStateContract } from './shared-state-contract.ts';
 import { createRedisSharedState } from '../../src/ledger/redis/shared-state.ts';
 import { LedgerUnreachableError } from '../../src/ledger/ledger.ts';
@@ -124,6 +125,58 @@ describe('redis shared state across replicas', () => {
       mirror.close();
       await Promise.all([writer.close(), reader.close()]);
       await dropPrefix(prefix);
+    }
+  });
+});
+
+describe('redis shared state scripts', () => {
+  const LUA = 'local out = {} for i, key in ipairs(KEYS) do out[i] = redis.call("INCRBY", key, ARGV[1]) end return out';
+
+  it('calls naming different numbers of keys in one turn all answer, and nothing throws outside them', async () => {
+    // a command defined per key count on first use was missing from the auto-pipeline already pending in that turn:
+    // the call failed and the pipeline's exec threw "results[i] is not iterable" as an uncaught exception
+    const prefix = uniquePrefix('script');
+    const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: prefix });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const run = state.script!(LUA);
+      const counts = [1, 2, 3, 1, 5, 2, 8];
+      const replies = await Promise.all(
+        counts.map((count, call) =>
+          run(
+            Array.from({ length: count }, (_, i) => `k${call}:${i}`),
+            [call + 1],
+          ),
+        ),
+      );
+      assert.deepEqual(
+        replies,
+        counts.map((count, call) => Array.from({ length: count }, () => call + 1)),
+      );
+      await sleep(50);
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await state.close();
+      await dropPrefix(prefix);
+    }
+  });
+
+  it('a server that lost its scripts (SCRIPT FLUSH) runs the call once, from the text', async () => {
+    const redis = await PrivateRedis.start(); // its own server: flushing the shared one would touch other tests' scripts
+    const state = await createRedisSharedState({ url: redis.url, keyPrefix: uniquePrefix('noscript') });
+    const admin = new Redis(redis.url);
+    try {
+      const run = state.script!(LUA);
+      assert.deepEqual(await run(['a'], [2]), [2]);
+      await admin.script('FLUSH');
+      assert.deepEqual(await run(['a'], [3]), [5], 'counted once: the refused EVALSHA did not run');
+    } finally {
+      admin.disconnect();
+      await state.close();
+      await redis.kill();
     }
   });
 });

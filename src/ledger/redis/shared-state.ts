@@ -98,23 +98,29 @@ export class RedisSharedState implements SharedState {
    * a budget group names its keys under the group's namespace (sharedNamespace), in that group's slot.
    */
   script(lua: string): SharedScript {
-    const name = `tollgateShared_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}_v${SHARED_STATE_VERSION}`;
+    const sha = createHash('sha1').update(lua).digest('hex');
     const client = this.connection.client;
-    // one command per key count, defined when first used: ioredis must know the keys to route a call to its slot
-    const byKeys = new Map<number, Script>();
-    const callableFor = (count: number): Script => {
-      let callable = byKeys.get(count);
-      if (!callable) {
-        client.defineCommand(`${name}_${count}`, { numberOfKeys: count, lua });
-        callable = (client as unknown as Record<string, Script>)[`${name}_${count}`];
-        byKeys.set(count, callable);
+    // EVALSHA, a built-in command, not a defineCommand per key count: ioredis copies the defined commands into each
+    // auto-pipeline when it creates it, so a command first defined while one was pending was missing from it, and its
+    // exec then threw "results[i] is not iterable" outside any promise (an uncaught exception). EVALSHA's keys are
+    // known to ioredis, so a Cluster routes the call by its first key. NOSCRIPT (a restarted or flushed server): the
+    // script did not run, so it is sent once with its text, which also loads it.
+    const run = async (keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
+      try {
+        return await client.evalsha(sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return client.eval(lua, keys.length, ...keys, ...args);
       }
-      return callable;
     };
     return (keys, args, group = null) => {
       const namespace = group === null ? this.namespace : `${sharedNamespace(this.keyPrefix, group)}v:`;
-      const callable = callableFor(keys.length);
-      return this.command(() => callable.call(client, ...keys.map((key) => namespace + key), ...args));
+      return this.command(() =>
+        run(
+          keys.map((key) => namespace + key),
+          args,
+        ),
+      );
     };
   }
 
