@@ -111,7 +111,7 @@ async function countTokens(input: { deps: PipelineDeps; req: IncomingMessage; re
       });
       let raw: Buffer;
       try {
-        raw = maskProviderKeys(await upstream.body.bytes(deps.config.maxResponseBytes, hold), keys);
+        raw = maskProviderKeys(await upstream.body.bytes({ maxBytes: deps.config.maxResponseBytes, hold }), keys);
       } catch (error) {
         throw upstreamError(error, cancel);
       }

@@ -112,7 +112,7 @@ export class ModelCatalog {
             headersTimeoutMs: this.#input.timeoutMs,
           }),
       });
-      const raw = await answer.body.bytes(MAX_LIST_BYTES);
+      const raw = await answer.body.bytes({ maxBytes: MAX_LIST_BYTES });
       if (answer.statusCode !== 200) throw new Error(`model list answered ${answer.statusCode}`);
       const parsed = JSON.parse(raw.toString('utf8')) as { data?: unknown };
       if (!Array.isArray(parsed.data)) throw new Error('model list without data');

@@ -34,7 +34,7 @@ export function mayRetryThroughAdapter(call: AdmittedCall, settings: ResponsesAd
 export async function switchedToAdapter(input: { call: AdmittedCall; deps: PipelineDeps; upstream: UpstreamResponse }): Promise<AdapterPlan | null> {
   const { call, deps, upstream } = input;
   if (upstream.statusCode !== 400 && upstream.statusCode !== 404) return null;
-  if (!namesResponsesApi(upstream.statusCode, await upstream.body.peek(SIGNAL_BYTES))) return null;
+  if (!namesResponsesApi(upstream.statusCode, await upstream.body.peek(SIGNAL_BYTES, deps.config.timeouts.idleMs))) return null;
   upstream.body.discard();
   const plan = adapterPlan({
     settings: deps.config.responsesAdapter,

@@ -103,7 +103,7 @@ function isEventStream(header: string | string[] | undefined): boolean {
 async function relayWhole(input: RelayInput, codings: readonly ContentCoding[]): Promise<RelayResult> {
   let raw: Buffer;
   try {
-    raw = await input.upstream.body.bytes(input.maxBytes, input.hold);
+    raw = await input.upstream.body.bytes({ maxBytes: input.maxBytes, hold: input.hold, idleMs: input.streamTimeouts.idleMs });
   } catch (error) {
     throw upstreamError(error, input.cancel);
   }

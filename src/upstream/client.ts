@@ -276,15 +276,18 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   /**
    * The whole body, once it has ended; rejects with the transport error if it fails first, and with
    * `upstream_response_too_large` (the call aborted) as soon as more than `maxBytes` have arrived. With a `hold`, the
-   * bytes are held in it as they arrive, and the hold's refusal aborts the call the same way.
+   * bytes are held in it as they arrive, and the hold's refusal aborts the call the same way. With `idleMs`, a body that
+   * sends nothing for that long aborts the call with `upstream_timeout` (a stream request answered with JSON has no
+   * other deadline).
    */
-  async bytes(maxBytes = Number.POSITIVE_INFINITY, hold?: { take(bytes: number): ProxyError | null }): Promise<Buffer> {
+  async bytes(options: { maxBytes?: number; hold?: { take(bytes: number): ProxyError | null }; idleMs?: number } = {}): Promise<Buffer> {
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     let held = 0;
     for (;;) {
       const refused =
         this.#buffered > maxBytes
           ? new ProxyError('upstream_response_too_large', { message: `upstream response too large: over ${maxBytes} bytes` })
-          : (hold?.take(this.#buffered - held) ?? null);
+          : (options.hold?.take(this.#buffered - held) ?? null);
       if (refused) {
         this.#chunks = [];
         this.#call.abort(refused);
@@ -293,18 +296,45 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
       held = this.#buffered;
       if (this.#ended) break;
       if (this.#failed) throw this.#error;
-      await new Promise<void>((wake) => (this.#wake = wake));
+      if (!(await this.#arrival(options.idleMs))) {
+        const stalled = new ProxyError('upstream_timeout', { message: `upstream sent nothing for ${options.idleMs} ms` });
+        this.#call.abort(stalled);
+        throw stalled;
+      }
     }
     const chunks = this.#chunks;
     this.#chunks = [];
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#buffered);
   }
 
-  /** The first `bytes` bytes as text (fewer when the body ends first), left in place for whoever reads the body. */
-  async peek(bytes: number): Promise<string> {
-    while (this.#buffered < bytes && !this.#ended && !this.#failed) await new Promise<void>((wake) => (this.#wake = wake));
+  /**
+   * The first `bytes` bytes as text (fewer when the body ends first, or when nothing more arrives within `waitMs`: an
+   * upstream that stalls is then the reader's to judge), left in place for whoever reads the body.
+   */
+  async peek(bytes: number, waitMs: number): Promise<string> {
+    const until = Date.now() + waitMs;
+    while (this.#buffered < bytes && !this.#ended && !this.#failed) {
+      const left = until - Date.now();
+      if (left <= 0 || !(await this.#arrival(left))) break;
+    }
     const head = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
     return head.subarray(0, bytes).toString('utf8');
+  }
+
+  /** Waits for the next chunk, the end or a failure: true, or false when `ms` passed first (no bound: never false). */
+  #arrival(ms: number | undefined): Promise<boolean> {
+    if (ms === undefined) return new Promise<boolean>((wake) => (this.#wake = () => wake(true)));
+    return new Promise<boolean>((wake) => {
+      const woken = (): void => {
+        clearTimeout(timer);
+        wake(true);
+      };
+      const timer = setTimeout(() => {
+        if (this.#wake === woken) this.#wake = null;
+        wake(false);
+      }, ms);
+      this.#wake = woken;
+    });
   }
 
   /** Drops the body unread: what arrived is let go, and a body still arriving ends the call. */

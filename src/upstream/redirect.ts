@@ -18,7 +18,7 @@ export function isRedirect(statusCode: number): boolean {
  */
 export async function redirectRefused(input: { upstream: UpstreamResponse; keysToMask: readonly ProviderKey[] }): Promise<ProxyError> {
   const { upstream } = input;
-  await upstream.body.bytes(DRAIN_BYTES).catch(() => undefined);
+  await upstream.body.bytes({ maxBytes: DRAIN_BYTES }).catch(() => undefined);
   const status = upstream.statusCode;
   return new ProxyError('upstream_redirect', {
     message: `the upstream answered ${status} with a redirect${describeTarget(upstream.headers.location, input.keysToMask)}; tollgate does not follow redirects: check the provider's base URL`,

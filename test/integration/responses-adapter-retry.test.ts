@@ -158,6 +158,39 @@ describe('the auto-retry through the Responses adapter', () => {
   });
 });
 
+describe('the auto-retry against an upstream that stalls its refusal', () => {
+  it('a 400 whose body stops after a few bytes is peeked for the idle timeout only, then left to the relay: no hang', async () => {
+    const h = await startHarness({ env: { CLLAMA_STREAM_IDLE_TIMEOUT_MS: '300' } });
+    try {
+      const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: h.token('a'), maxRetries: 0 });
+      const stalled = {
+        status: 400,
+        rawBody: '{"error":{"message":"please use /v1/responses"}}',
+        rawContentType: 'application/json',
+        pieces: { seed: 7, maxBytes: 6, gapMs: 120_000 },
+      };
+      const outcome = await client.chat.completions
+        .create({ model: 'openai/gpt-9-experimental', stream: true, messages: [{ role: 'user', content: 'x' }] }, { headers: behaviorHeader(stalled) })
+        .then(
+          async (stream) => {
+            for await (const _ of stream) void _;
+            return 'ended';
+          },
+          (error: unknown) => (error instanceof OpenAI.APIError ? error.status : String(error)),
+        )
+        .catch((error: unknown) => `cut: ${String(error)}`);
+      assert.notEqual(outcome, 'ended', 'a stalled refusal is no answer');
+      assert.deepEqual(
+        h.fake.requests.map((request) => request.path),
+        ['/v1/chat/completions'],
+        'the head never said "use /v1/responses" in time: no retry',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('the auto-retry with the adapter switched off (a difference from cllama)', () => {
   it('CLLAMA_RESPONSES_API_DISABLED covers the retry too: the 400 is relayed after one call', async () => {
     const h = await startHarness({ env: { CLLAMA_RESPONSES_API_DISABLED: '1' } });
