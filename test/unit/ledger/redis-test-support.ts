@@ -102,6 +102,19 @@ async function freePort(): Promise<number> {
   throw new Error('no free port in 20000-31999');
 }
 
+/**
+ * A port for a Cluster node: free, and its cluster bus port (port + 10000) free too. Drawn from 20000-22767, so the bus
+ * port stays below Linux's ephemeral range (32768 up), where an outgoing connection could take it between the check
+ * and the node's start.
+ */
+async function freeClusterPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 2_768);
+    if ((await canListen(port)) && (await canListen(port + 10_000))) return port;
+  }
+  throw new Error('no free cluster port (and bus port) in 20000-22767');
+}
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -176,7 +189,11 @@ export class PrivateCluster {
 
   static async start(): Promise<PrivateCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-cluster-'));
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports: number[] = [];
+    while (ports.length < 3) {
+      const port = await freeClusterPort();
+      if (!ports.includes(port)) ports.push(port);
+    }
     const children = ports.map((port) =>
       spawn(
         'redis-server',
@@ -200,7 +217,12 @@ export class PrivateCluster {
       ),
     );
     const cluster = new PrivateCluster(ports, children, dir);
-    for (const port of ports) await waitFor(`cluster node ${port}`, () => pings(`redis://127.0.0.1:${port}`));
+    try {
+      for (const port of ports) await waitFor(`cluster node ${port}`, () => pings(`redis://127.0.0.1:${port}`));
+    } catch (error) {
+      await cluster.stop(); // the nodes that did start would keep the test file alive to its timeout
+      throw error;
+    }
     const seeds = ports.map((port) => `127.0.0.1:${port}`);
     await promisify(execFile)('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes']);
     for (const port of ports) {
