@@ -13,7 +13,8 @@ export async function runLoad(options: {
   url: string;
   path: string;
   headers: Record<string, string>;
-  body: string;
+  /** The request body for the n-th call (an agent's turns differ: the same body every time would be a loop to the proxy). */
+  body: (sequence: number) => string;
   concurrency: number;
   durationMs: number;
 }): Promise<LoadResult> {
@@ -21,13 +22,14 @@ export async function runLoad(options: {
   const pool = new Pool(origin, { connections: options.concurrency, pipelining: 1 });
   const latencies: number[] = [];
   let errors = 0;
+  let sequence = 0;
   const started = performance.now();
   const until = started + options.durationMs;
   const worker = async () => {
     while (performance.now() < until) {
       const t0 = performance.now();
       try {
-        const response = await pool.request({ origin, path: options.path, method: 'POST', headers: options.headers, body: options.body });
+        const response = await pool.request({ origin, path: options.path, method: 'POST', headers: options.headers, body: options.body(sequence++) });
         await response.body.text();
         if (response.statusCode !== 200) errors++;
         else latencies.push(performance.now() - t0);

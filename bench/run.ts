@@ -109,12 +109,18 @@ async function startProxy(
   return { proxy, readyMs: ready ? Number(ready[1]) : null, ledgerLine };
 }
 
-/** What one mode sends: chat completions JSON or streamed, or a Responses API call. */
-function requestOf(mode: string, model: string): { path: string; body: string } {
-  if (mode === 'responses') return { path: '/v1/responses', body: JSON.stringify({ model, max_output_tokens: 32, input: 'Say something short.' }) };
+/**
+ * What one mode sends: chat completions JSON or streamed, or a Responses API call. Each call's text differs, as an
+ * agent's turns do: the same body over and over is a loop, and the loop breaker would flag every call after the 20th
+ * (its cost on that path is the loop-breaker table's).
+ */
+function requestOf(mode: string, model: string): { path: string; body: (sequence: number) => string } {
+  if (mode === 'responses') {
+    return { path: '/v1/responses', body: (n) => JSON.stringify({ model, max_output_tokens: 32, input: `Say something short about ${n}.` }) };
+  }
   return {
     path: '/v1/chat/completions',
-    body: JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: 'Say something short.' }] }),
+    body: (n) => JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: `Say something short about ${n}.` }] }),
   };
 }
 
@@ -162,7 +168,11 @@ const medianRatio = (a: Sample[], b: Sample[], pick: (s: Sample) => number): num
 const fmt = (n: number | null, digits = 2) => (n === null ? '-' : n.toFixed(digits));
 
 const fake = await startHelper('./fake-upstream-server.ts');
-const logSink = spawn('sh', ['-c', 'cat > /dev/null'], { stdio: ['pipe', 'ignore', 'inherit'] });
+// BENCH_AUDIT_OUT=<file> keeps the audit stream (to count lines per call), else it goes to /dev/null
+const logSink = spawn('sh', ['-c', 'cat > "$AUDIT_OUT"'], {
+  stdio: ['pipe', 'ignore', 'inherit'],
+  env: { ...process.env, AUDIT_OUT: process.env.BENCH_AUDIT_OUT ?? '/dev/null' },
+});
 // the floor any Node proxy stands on: node:http in, undici out, nothing parsed (only started when a target uses it)
 const floor = chosen.some((target) => target.via === 'floor') ? await startHelper('./floor-proxy.ts', [fake.url]) : null;
 const rows: Row[] = [];
