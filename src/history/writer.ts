@@ -1,5 +1,8 @@
 // Append-only per-agent history.jsonl writer: never blocks the caller, strictly ordered per agent, cllama rotation.
 //
+// A batch is appended with write(2) on this thread (the journal's appendAllSync): a page-cache append of a few lines
+// costs microseconds, where a thread-pool write paid a futex wake-up, a completion event and a promise per batch.
+//
 // Layout: <dir>/<claw_id>/history.jsonl (+ history.jsonl.1 after rotation), as cllama writes it.
 // Unlike cllama we do not maintain history.index.json: our budget windows come from the ledger journal, not from
 // scanning history per request, and the reader is only used off the request path (admin API, history endpoints,
@@ -7,6 +10,7 @@
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isPlainAgentId } from '../auth/agent.ts';
+import { appendAllSync, type WriteBytes } from '../ledger/journal/file.ts';
 import { AppendHandles } from './append-handles.ts';
 import { historyLine, serializeHistoryEntry, type HistoryEntry, type HistoryRecord } from './entry.ts';
 
@@ -44,6 +48,8 @@ export interface HistoryWriterOptions {
   readonly idleMs?: number;
   /** Clock for idleness (tests). */
   readonly now?: () => number;
+  /** How a batch reaches its file (default fs.writeSync, on this thread); tests put a failing disk here. */
+  readonly writeBytes?: WriteBytes;
 }
 
 interface FlushWaiter {
@@ -81,6 +87,7 @@ export class HistoryWriter {
   readonly #onError: (err: Error, agentId: string) => void;
   readonly #now: () => number;
   readonly #idleMs: number;
+  readonly #writeBytes: WriteBytes | undefined;
   /** Agents with something queued or written within the idle time; the others are forgotten by the idle sweep. */
   readonly #logs = new Map<string, AgentLog>();
   readonly #handles: AppendHandles;
@@ -96,6 +103,7 @@ export class HistoryWriter {
     this.#onError = options.onError ?? defaultOnError;
     this.#now = options.now ?? Date.now;
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.#writeBytes = options.writeBytes;
     this.#handles = new AppendHandles({
       max: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
       now: this.#now,
@@ -267,7 +275,7 @@ export class HistoryWriter {
         const lineBytes = Buffer.byteLength(line);
         const sizeBefore = log.size + chunkBytes;
         if (sizeBefore > 0 && sizeBefore + lineBytes > this.#maxBytes && log.rotationRetryAt <= this.#now()) {
-          if (chunk.length > 0) await this.#write(log, handle, chunk.join(''));
+          if (chunk.length > 0) this.#write(log, handle, chunk.join(''));
           chunk = [];
           chunkBytes = 0;
           handle = await this.#rotate(log, handle);
@@ -275,21 +283,17 @@ export class HistoryWriter {
         chunk.push(line);
         chunkBytes += lineBytes;
       }
-      if (chunk.length > 0) await this.#write(log, handle, chunk.join(''));
+      if (chunk.length > 0) this.#write(log, handle, chunk.join(''));
       if (this.#fsync) await handle.datasync();
     } finally {
       this.#handles.done(log.agentId);
     }
   }
 
-  async #write(log: AgentLog, handle: FileHandle, text: string): Promise<void> {
+  #write(log: AgentLog, handle: FileHandle, text: string): void {
     const buffer = Buffer.from(log.needsNewline ? '\n' + text : text);
-    let offset = 0;
-    while (offset < buffer.length) {
-      const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
-      offset += bytesWritten;
-      log.size += bytesWritten;
-    }
+    appendAllSync(handle.fd, buffer, this.#writeBytes); // a failure closes the file: reopened, its size and torn tail are read again
+    log.size += buffer.length;
     log.needsNewline = false;
   }
 

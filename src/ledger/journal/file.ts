@@ -1,5 +1,5 @@
 // Low-level file work for the journal: fast line batches (several times faster than readline), full writes, atomic replace, tail repair.
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeSync } from 'node:fs';
 import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -59,7 +59,27 @@ export async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void
   }
 }
 
-/** How many bytes of its buffer a failed writeAll had written (0 when unknown). */
+/** write(2) in fs.writeSync's shape: bytes from `buffer` at the file's position; how many it took. */
+export type WriteBytes = (fd: number, buffer: Buffer, offset: number, length: number) => number;
+
+/**
+ * Appends the whole buffer with write(2) on the calling thread (a failure carries `bytesWritten`, like writeAll's). A
+ * small append lands in the page cache in microseconds, where a thread-pool write pays a futex wake-up, a completion
+ * event and a promise each time: ~0.8× the proxy's CPU per governed call with these appends synchronous
+ * (bench/README.md). What pino's destination does for the audit log, for the same reason.
+ */
+export function appendAllSync(fd: number, buffer: Buffer, write: WriteBytes = writeSync): void {
+  let offset = 0;
+  while (offset < buffer.length) {
+    try {
+      offset += write(fd, buffer, offset, buffer.length - offset);
+    } catch (error) {
+      throw Object.assign(error instanceof Error ? error : new Error(String(error)), { bytesWritten: offset });
+    }
+  }
+}
+
+/** How many bytes of its buffer a failed writeAll or appendAllSync had written (0 when unknown). */
 export function bytesWrittenBefore(error: unknown): number {
   const written = (error as { bytesWritten?: unknown } | null)?.bytesWritten;
   return typeof written === 'number' && written > 0 ? written : 0;

@@ -3,7 +3,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AmountRow } from '../amounts.ts';
 import { encodeMark, encodeRecord } from './record.ts';
-import { bytesWrittenBefore, cutTornTail, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeAll } from './file.ts';
+import { appendAllSync, bytesWrittenBefore, cutTornTail, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type WriteBytes } from './file.ts';
 import { compactJournal, type CompactResult } from './replay.ts';
 import { writeSnapshot, type LedgerSnapshot } from './snapshot.ts';
 
@@ -63,6 +63,8 @@ export interface JournalOptions {
   readonly now?: () => number;
   /** How often a watermark line is appended (default 10 minutes; 0: only at start-up and at the head of rewrites). */
   readonly markEveryMs?: number;
+  /** How a batch reaches the file (default fs.writeSync, on this thread: file.ts's appendAllSync); tests put a failing disk here. */
+  readonly writeBytes?: WriteBytes;
 }
 
 /**
@@ -86,7 +88,8 @@ export interface JournalStats {
 
 /**
  * Appends go to a queue; if no write is in flight one starts on the next turn of the event loop with everything queued
- * by then, otherwise they join the next batch (group commit: one write per batch, whatever the call rate). `durable()`
+ * by then, otherwise they join the next batch (group commit: one write per batch, whatever the call rate). A batch is
+ * one write(2) on this thread (appendAllSync: a page-cache append, cheaper than a thread-pool round trip). `durable()`
  * waits for the batch holding what was appended so far. Durable against a process crash once written (the kernel holds
  * written pages; no fsync per batch); `close()` also fsyncs, for power loss at shutdown. Watermark lines (every 10
  * minutes, at start-up and at the head of a rewrite) bound what start-up reconciliation reads (reconcile.ts).
@@ -339,7 +342,7 @@ export class Journal implements JournalSink {
     const lead = this.failed ? '\n' : '';
     const text = lead + batch.join('');
     try {
-      await writeAll(this.handle, Buffer.from(text, 'utf8'));
+      appendAllSync(this.handle.fd, Buffer.from(text, 'utf8'), this.options.writeBytes);
     } catch (error) {
       const whole = wholeLines(batch, bytesWrittenBefore(error) - lead.length);
       this.failed = true;

@@ -1,6 +1,7 @@
 // The embedded ledger when its journal writes fail or are cut part-way: no hold orphaned, no charge freed or doubled.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,45 +9,42 @@ import { Journal, replayJournal } from '../../../src/ledger/journal/journal.ts';
 import { MemoryLedger } from '../../../src/ledger/memory.ts';
 import { toRow } from '../../../src/ledger/amounts.ts';
 import type { LimitCheck } from '../../../src/ledger/ledger.ts';
+import type { WriteBytes } from '../../../src/ledger/journal/file.ts';
 
 const DAY = 86_400_000;
 const usd: LimitCheck = { id: 'usd', scope: 'agent:a', metric: 'usd_micros', windowMs: 100 * DAY, limit: 1e15 };
 const slots: LimitCheck = { id: 'slots', scope: 'agent:a', metric: 'concurrency', windowMs: 0, limit: 1 };
 
-type Write = (buffer: Buffer, offset: number, length: number) => Promise<{ bytesWritten: number }>;
-
 /**
  * A disk that fills up once: the first write of more than one line takes the first line and a half, the next write
  * fails with ENOSPC, and every write after that goes through.
  */
-function fillsUpOnce(journal: Journal): { failures: () => number } {
-  const handle = (journal as unknown as { handle: { write: Write } }).handle;
-  const write: Write = handle.write.bind(handle);
+function fillsUpOnce(): { writeBytes: WriteBytes; failures: () => number } {
   let state: 'armed' | 'cut' | 'done' = 'armed';
   let failures = 0;
-  handle.write = async (buffer, offset, length) => {
+  const writeBytes: WriteBytes = (fd, buffer, offset, length) => {
     const chunk = buffer.subarray(offset, offset + length);
     const first = chunk.indexOf(10);
     if (state === 'armed' && first >= 0 && chunk.indexOf(10, first + 1) >= 0) {
       state = 'cut';
-      return write(buffer, offset, first + 1 + Math.floor((chunk.indexOf(10, first + 1) - first) / 2));
+      return writeSync(fd, buffer, offset, first + 1 + Math.floor((chunk.indexOf(10, first + 1) - first) / 2));
     }
     if (state === 'cut') {
       state = 'done';
       failures += 1;
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     }
-    return write(buffer, offset, length);
+    return writeSync(fd, buffer, offset, length);
   };
-  return { failures: () => failures };
+  return { writeBytes, failures: () => failures };
 }
 
 describe('embedded ledger journal write failures', () => {
   it('writes a batch cut part-way again from its first incomplete line: replay counts no line twice and none lost', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-journal-cut-'));
     const file = join(dir, 'journal.jsonl');
-    const journal = await Journal.open({ file });
-    const disk = fillsUpOnce(journal);
+    const disk = fillsUpOnce();
+    const journal = await Journal.open({ file, writeBytes: disk.writeBytes });
     for (let i = 1; i <= 6; i++) journal.append({ at: i, scopes: ['agent:a'], row: toRow({ usd_micros: i }) });
     await journal.flush().catch(() => undefined);
     await journal.flush();
@@ -65,13 +63,13 @@ describe('embedded ledger journal write failures', () => {
   it('a settle whose journal line fails to write ends its hold, counts once in memory, and lands when the disk is back', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-journal-settle-'));
     const file = join(dir, 'journal.jsonl');
-    const journal = await Journal.open({ file });
-    const ledger = new MemoryLedger({ journal, sweepIntervalMs: 0 });
-    const handle = (journal as unknown as { handle: { write: Write } }).handle;
-    const write: Write = handle.write.bind(handle);
-    handle.write = async () => {
-      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    let diskBroken = true;
+    const writeBytes: WriteBytes = (fd, buffer, offset, length) => {
+      if (diskBroken) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+      return writeSync(fd, buffer, offset, length);
     };
+    const journal = await Journal.open({ file, writeBytes });
+    const ledger = new MemoryLedger({ journal, sweepIntervalMs: 0 });
     const orRecord = { scopes: ['agent:a'], at: Date.now() };
     assert.equal((await ledger.reserve({ id: 'call', scopes: ['agent:a'], amounts: { usd_micros: 500 }, checks: [usd, slots], leaseMs: DAY })).admitted, true);
     assert.equal(await ledger.settle({ id: 'call', amounts: { usd_micros: 120 }, orRecord }), true);
@@ -87,7 +85,7 @@ describe('embedded ledger journal write failures', () => {
     );
     // a caller that retries the settle (its outcome looked unknown) counts nothing again
     assert.equal(await ledger.settle({ id: 'call', amounts: { usd_micros: 120 }, orRecord }), false);
-    handle.write = write;
+    diskBroken = false;
     await journal.flush();
     assert.equal((await ledger.health()).ok, true);
     await ledger.close();
