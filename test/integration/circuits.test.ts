@@ -1,6 +1,7 @@
 // Circuits as an agent meets them: a failing candidate skipped after 5 failures, probed once after the cool-off, closed.
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../helpers/wait.ts';
 import OpenAI from 'openai';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 import type { Behavior } from '../helpers/fake-upstream.ts';
@@ -40,6 +41,7 @@ describe('circuits through the SDK', () => {
     harness.fake.behavior = {}; // the primary recovers
     await new Promise((resolve) => setTimeout(resolve, 450));
     assert.equal((await ask(harness)).data.model, 'gpt-4o-mini', 'the probe');
+    await waitFor(() => events(harness, 'circuit').length === 3, 'the circuit closed event'); // audit lines follow the answer
     assert.deepEqual(
       events(harness, 'circuit').map((event) => event.state),
       ['open', 'half_open', 'closed'],

@@ -79,8 +79,9 @@ describe('the auto-retry through the Responses adapter', () => {
     assert.deepEqual(since(calls), ['/v1/chat/completions', '/v1/responses']);
     const entry = await historyOf('streamed retry');
     assert.deepEqual([entry.usage.prompt_tokens, entry.usage.completion_tokens], [7, 3]);
-    const settled = h.events.filter((event) => event.type === 'response' && event.request_id === entry.request_id);
-    assert.equal(settled.length, 1);
+    const settled = () => h.events.filter((event) => event.type === 'response' && event.request_id === entry.request_id);
+    await waitFor(() => settled().length > 0, 'response event'); // the audit line follows the answer's end
+    assert.equal(settled().length, 1);
   });
 
   it('case 15: an unrelated 400 is relayed whole after one call, even past the 4096 bytes peeked', async () => {

@@ -106,6 +106,7 @@ describe('the Responses adapter on chat completions', () => {
     const entry = await recorded('case seventeen');
     assert.deepEqual([entry.usage.cost_micros, entry.usage.reported_cost_usd, entry.usage.reasoning_tokens], [8000, 0.008, 3]);
     const requestId = String(entry.request_id);
+    await waitFor(() => h.events.some((e) => e.type === 'response' && e.request_id === requestId), 'response event');
     const names = h.events.filter((e) => e.type === 'intervention' && e.request_id === requestId).map((e) => e.intervention);
     assert.deepEqual(names, ['responses_api_adapter', 'responses_reasoning_effort_defaulted:medium']);
     assert.equal(h.events.filter((e) => e.type === 'response' && e.request_id === requestId).length, 1, 'one response event: metered once');
@@ -178,6 +179,7 @@ describe('the Responses adapter on chat completions', () => {
     assert.equal(completion.usage?.prompt_tokens_details?.cached_tokens, 2);
     assert.equal(completion.usage?.completion_tokens_details?.reasoning_tokens, 3);
     const entry = await recorded('case eighteen');
+    await waitFor(() => h.events.some((e) => e.type === 'response' && e.request_id === entry.request_id), 'response event');
     const event = h.events.find((e) => e.type === 'response' && e.request_id === entry.request_id)!;
     assert.deepEqual([event.tokens_in, event.cached_tokens, event.tokens_out, event.reasoning_tokens], [8, 2, 5, 3]);
   });

@@ -54,6 +54,7 @@ describe('the Responses API through the proxy', () => {
       cost_micros: 275,
       cost_source: 'price_table',
     });
+    await waitFor(() => h.events.some((e) => e.type === 'response' && e.request_id === entry.request_id), 'response event');
     const event = h.events.find((e) => e.type === 'response' && e.request_id === entry.request_id)!;
     assert.deepEqual([event.tokens_in, event.cached_tokens, event.tokens_out, event.reasoning_tokens, event.cost_micros], [10, 40, 20, 5, 275]);
   });

@@ -76,6 +76,7 @@ describe('route conformance: every metered route', () => {
         const afterCall = await standing();
         assert.equal(afterCall.used - before.used, cost, 'settled exactly once, to the recorded cost');
         assert.equal(afterCall.reserved, before.reserved, 'nothing left held');
+        await waitFor(() => h.events.some((e) => e.type === 'response' && e.request_id === entry.request_id), 'response event');
         assert.equal(h.events.filter((e) => e.type === 'response' && e.request_id === entry.request_id).length, 1);
       });
 
