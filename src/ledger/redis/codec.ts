@@ -72,9 +72,10 @@ function checkId(id: string): string {
 }
 
 /**
- * Reserve arguments: id; numbers leaseMs, deadline (-1 = none), how many of the scopes it holds, the row, then 7 per
- * check; the scopes it holds, then any other scope a check names. `deadline`: the server time (ms) after which the
- * reserve must hold nothing (its sender stopped waiting); null: no bound.
+ * Reserve arguments: id; numbers leaseMs, deadline (-1 = none), how many of the scopes it holds, the row; the scopes it
+ * holds, then any other scope a check names; the checks, 7 numbers each (apart: a policy's checks repeat from call to
+ * call, and the script keeps them decoded by their bytes). `deadline`: the server time (ms) after which the reserve
+ * must hold nothing (its sender stopped waiting); null: no bound.
  */
 export function reservePayload(input: ReserveInput, deadline: number | null = null): { payload: ScriptArgs; row: AmountRow } {
   if (!(input.leaseMs > 0) || !Number.isFinite(input.leaseMs)) throw new TypeError('ledger: leaseMs must be positive');
@@ -83,8 +84,9 @@ export function reservePayload(input: ReserveInput, deadline: number | null = nu
   const scopes = new ScopeList();
   for (const scope of input.scopes) scopes.indexOf(scope);
   const numbers = new Doubles().push(Math.ceil(input.leaseMs), deadline === null ? -1 : Math.floor(deadline), scopes.names.length, ...row);
-  for (const check of input.checks) pushCheck(numbers, scopes, check);
-  return { payload: [id, numbers.pack(), scopes.text()], row };
+  const checks = new Doubles();
+  for (const check of input.checks) pushCheck(checks, scopes, check);
+  return { payload: [id, numbers.pack(), scopes.text(), checks.pack()], row };
 }
 
 /** Settle arguments: id; numbers keep (how long the settled id is remembered, ms), the row, orRecord's time (-1 = no orRecord); orRecord's scopes. */

@@ -1,6 +1,7 @@
--- tollgate ledger v3, shared helpers: the first file of the Redis function library scripts.ts builds (then
--- window.v3.lua, usage.v3.lua, and one registered function per operation, each body from its own file). Everything
--- here is created once, when the library is loaded; each call only sets the per-call values (begin).
+-- tollgate ledger v3, shared helpers: the second file of the Redis function library scripts.ts builds (after
+-- decode.v3.lua; then window.v3.lua, usage.v3.lua, move.v3.lua, and one registered function per operation, each body
+-- from its own file). Everything here is created once, when the library is loaded; each call only sets the per-call
+-- values (begin).
 -- keys[1] = layout key "<ns>layout" (its hash tag routes the call; every key below carries the same tag).
 -- args[1] = key namespace "{tag}:v3:", args[2] = layout signature, args[3] = the bucket levels packed (bucketMs,
 -- spanMs, keepMs as little-endian doubles), then the operation's own arguments (see its body): ids and scopes as text
@@ -20,9 +21,16 @@ local FMT_H = '<dddddddd'
 
 -- Per call (set by begin): the call's keys and arguments, the namespace, the server's time, the bucket levels.
 local KEYS, ARGV, NS, LAYOUT, NOW, LEVELS, LEVEL_COUNT, RETENTION_MS, FMT_U, RES, LEASE
+-- The bucket size of each level (LEVELS[li][1]).
+local SIZES
 -- Per call: scope states read (scope -> state), the namespace's lease bookkeeping, sessions' lifetime totals read,
--- bucket hash fields read.
-local states, meta, lives, fetched
+-- bucket hash fields read, whether a state's usage field is read with the rest (operations that add usage need it;
+-- checks rarely do: reserve and standing read it when they do).
+local states, meta, lives, fetched, readUsage
+
+-- The bucket levels as last parsed, the argument they were parsed from (the same on nearly every call), and the
+-- level serving each window asked for since (windowMs -> level; a period's window grows, so at most 1024 are kept).
+local levelsArg, levelOfWindow, levelsKnown
 
 -- Starts a call: its values, then the layout check. The layout (bucket levels) is fixed per namespace: the first
 -- writer stores it, every call compares. A missing layout means this Redis holds no ledger yet (first start, or data
@@ -30,6 +38,7 @@ local states, meta, lives, fetched
 -- Returns an error reply on a mismatch.
 local function begin(keys, args)
   KEYS, ARGV, NS, LAYOUT = keys, args, args[1], args[2]
+  if not floor then spack, sunpack, floor = struct.pack, struct.unpack, math.floor end
   local clock = redis.call('TIME')
   NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
   local storedLayout = redis.call('GET', keys[1])
@@ -39,16 +48,21 @@ local function begin(keys, args)
   elseif storedLayout ~= LAYOUT then
     return redis.error_reply('TOLLGATE_LAYOUT ledger layout mismatch: Redis holds ' .. storedLayout .. ', this replica uses ' .. LAYOUT)
   end
-  LEVELS = {}
-  for pos = 1, #args[3], 24 do
-    local size, span, keep = struct.unpack('<ddd', args[3], pos)
-    LEVELS[#LEVELS + 1] = { size, span, keep }
+  if args[3] ~= levelsArg then
+    LEVELS, SIZES = {}, {}
+    for pos = 1, #args[3], 24 do
+      local size, span, keep = struct.unpack('<ddd', args[3], pos)
+      LEVELS[#LEVELS + 1] = { size, span, keep }
+      SIZES[#SIZES + 1] = size
+    end
+    LEVEL_COUNT = #LEVELS
+    RETENTION_MS = LEVELS[LEVEL_COUNT][3]
+    FMT_U = doubles(6 + 7 * LEVEL_COUNT)
+    levelOfWindow, levelsKnown = {}, 0
+    levelsArg = args[3]
   end
-  LEVEL_COUNT = #LEVELS
-  RETENTION_MS = LEVELS[LEVEL_COUNT][3]
-  FMT_U = '<' .. string.rep('d', 6 + 7 * LEVEL_COUNT)
-  RES, LEASE = NS .. 'res', NS .. 'lease'
-  states, meta, lives, fetched = {}, nil, {}, {}
+  if RES ~= NS .. 'res' then RES, LEASE = NS .. 'res', NS .. 'lease' end
+  states, meta, lives, fetched, readUsage = {}, nil, {}, {}, true
   return nil
 end
 
@@ -84,21 +98,6 @@ local function isZeroRow(row)
   return true
 end
 
--- The doubles packed in an argument, as a list.
-local function numbersOf(packed)
-  if #packed == 0 then return {} end
-  local list = { struct.unpack('<' .. string.rep('d', #packed / 8), packed) }
-  list[#list] = nil -- the next position
-  return list
-end
-
--- The scope names of an argument (one per line).
-local function linesOf(text)
-  local list = {}
-  for line in string.gmatch(text, '[^\n]+') do list[#list + 1] = line end
-  return list
-end
-
 local function uniqueList(list)
   local seen, out = {}, {}
   for _, item in ipairs(list) do
@@ -114,6 +113,8 @@ local function usageKey(level, epoch, scope) return NS .. 'u:' .. level .. ':' .
 -- has been idle (no reserve, no charge) that long.
 local function lifeKey(scope) return NS .. 'life:' .. scope end
 local function sessionIdle(scope)
+  local first, second = string.byte(scope, 1, 2)
+  if first ~= 115 or second ~= 101 then return nil end -- not "se...": no pattern to match
   local idle = string.match(scope, '^session:(%d+):')
   if idle then return tonumber(idle) end
   return nil
@@ -137,15 +138,24 @@ local function guard(st)
 end
 
 local function levelFor(windowMs)
+  local level = levelOfWindow[windowMs]
+  if level then return level end
+  level = LEVEL_COUNT
   for li = 1, LEVEL_COUNT do
     local span = LEVELS[li][2]
-    if span == 0 or windowMs <= span then return li end
+    if span == 0 or windowMs <= span then
+      level = li
+      break
+    end
   end
-  return LEVEL_COUNT
+  if levelsKnown >= 1024 then levelOfWindow, levelsKnown = {}, 0 end
+  levelOfWindow[windowMs] = level
+  levelsKnown = levelsKnown + 1
+  return level
 end
 
 local function firstBucket(windowMs, size)
-  return math.floor((NOW - windowMs) / size)
+  return floor((NOW - windowMs) / size)
 end
 
 -- A session's lifetime totals (a packed row in its own key), read once per call.
@@ -167,22 +177,32 @@ end
 --       2, since, col, sum, level, until (a calendar period).
 -- A session scope's state holds only h and expires with the namespace's leases; every other scope's state is kept (it
 -- holds lifetime totals).
-local function unpackList(fmt, packed)
-  local list = { struct.unpack(fmt, packed) }
-  list[#list] = nil -- the next position
-  return list
-end
+local function zeroHolds() return { 0, 0, 0, 0, 0, 0, 0, 0 } end
 
 local function loadState(scope)
   local st = states[scope]
   if st then return st end
-  local got = redis.call('HMGET', stateKey(scope), 'h', 'u', 'w', 'm', 'i')
+  local key = stateKey(scope)
   -- m: the budget moved to that group (its usage goes there); i: it is moving in from that group (see move.v3.lua)
-  st = { scope = scope, idle = sessionIdle(scope), uraw = got[2], moved = got[4], incoming = got[5], fresh = not (got[1] or got[2] or got[3]) }
-  if got[1] then st.h = unpackList(FMT_H, got[1]) else st.h = { 0, 0, 0, 0, 0, 0, 0, 0 } end
+  local hraw, uraw, wraw, moved, incoming
+  if readUsage then
+    local got = redis.call('HMGET', key, 'h', 'u', 'w', 'm', 'i')
+    hraw, uraw, wraw, moved, incoming = got[1], got[2], got[3], got[4], got[5]
+  else
+    local got = redis.call('HMGET', key, 'h', 'w', 'm', 'i')
+    hraw, wraw, moved, incoming = got[1], got[2], got[3], got[4]
+  end
+  local h = hraw and takeDecoded(hraw, FMT_H) or zeroHolds()
+  local dh = false
   -- every lease on the scope has ended (the namespace's leases expired unswept): nothing is held
-  if st.h[7] > 0 and st.h[8] <= NOW then st.h = { 0, 0, 0, 0, 0, 0, 0, 0 }; st.dh = true end
-  if got[3] then st.w = unpackList('<' .. string.rep('d', #got[3] / 8), got[3]) else st.w = {} end
+  if h[7] > 0 and h[8] <= NOW then h, dh = zeroHolds(), true end
+  -- every field a call may set, in one constructor (a table that grows past its first size is rebuilt); fresh: nothing
+  -- stored yet (unsure without the usage field: its scope is then added to its budget's set again, which is harmless)
+  st = {
+    scope = scope, key = key, idle = sessionIdle(scope), moved = moved, incoming = incoming, fresh = not (hraw or uraw or wraw),
+    hraw = hraw, uraw = uraw, wraw = wraw, unread = not readUsage,
+    h = h, w = wraw and takeDecoded(wraw, doubles(#wraw / 8)) or {}, u = false, dh = dh, du = false, dw = false, drop = false,
+  }
   states[scope] = st
   return st
 end
@@ -190,8 +210,12 @@ end
 -- The flat usage list of a state (decoded on first use).
 local function usageOf(st)
   if not st.u then
+    if st.unread then
+      st.uraw = redis.call('HGET', st.key, 'u') or nil
+      st.unread = false
+    end
     if st.uraw then
-      st.u = unpackList(FMT_U, st.uraw)
+      st.u = takeDecoded(st.uraw, FMT_U)
     else
       st.u = { 0, 0, 0, 0, 0, 0 }
       for li = 1, LEVEL_COUNT do
@@ -205,7 +229,7 @@ end
 
 local function addHold(st, row, expiresAt)
   local h = st.h
-  for c = 1, 6 do h[c] = h[c] + row[c] end
+  h[1], h[2], h[3], h[4], h[5], h[6] = h[1] + row[1], h[2] + row[2], h[3] + row[3], h[4] + row[4], h[5] + row[5], h[6] + row[6]
   h[7] = h[7] + 1
   if expiresAt > h[8] then h[8] = expiresAt end
   st.dh = true
@@ -215,9 +239,9 @@ local function dropHold(st, row)
   local h = st.h
   h[7] = h[7] - 1
   if h[7] <= 0 then
-    st.h = { 0, 0, 0, 0, 0, 0, 0, 0 }
+    st.h = zeroHolds()
   else
-    for c = 1, 6 do h[c] = h[c] - row[c] end
+    h[1], h[2], h[3], h[4], h[5], h[6] = h[1] - row[1], h[2] - row[2], h[3] - row[3], h[4] - row[4], h[5] - row[5], h[6] - row[6]
   end
   st.dh = true
 end
@@ -228,11 +252,8 @@ end
 local META_FIELD = '~'
 
 local function decodeReservation(value)
-  local expiresAt = struct.unpack('<d', value)
-  local packedRow = string.sub(value, 9, 56)
-  local scopes = {}
-  for scope in string.gmatch(string.sub(value, 57), '[^\n]+') do scopes[#scopes + 1] = scope end
-  return expiresAt, unpackRow(packedRow), scopes
+  local expiresAt, a, b, c, d, e, f = sunpack('<ddddddd', value)
+  return expiresAt, { a, b, c, d, e, f }, linesOf(string.sub(value, 57))
 end
 
 local function dropReservation(value)
@@ -298,41 +319,58 @@ end
 
 -- Writes back every state this call changed (and the lease bookkeeping if the sweep moved it).
 local function saveStates()
-  if meta and meta.dirty then redis.call('HSET', RES, META_FIELD, struct.pack('<dd', meta[1], meta[2])) end
+  if meta and meta.dirty then redis.call('HSET', RES, META_FIELD, spack('<dd', meta[1], meta[2])) end
   for scope, st in pairs(states) do
-    local key = stateKey(scope)
+    local key, h = st.key, st.h
     if st.idle then
-      if st.dh then
-        if st.h[7] <= 0 then
-          redis.call('DEL', key)
-        else
-          redis.call('HSET', key, 'h', struct.pack(FMT_H, unpack(st.h)))
-          redis.call('PEXPIREAT', key, meta[2])
-        end
+      if not st.dh then
+        if st.hraw then keepDecoded(st.hraw, h) end
+      elseif h[7] <= 0 then
+        redis.call('DEL', key)
+      else
+        local packed = spack(FMT_H, unpack(h))
+        redis.call('HSET', key, 'h', packed)
+        redis.call('PEXPIREAT', key, meta[2])
+        keepDecoded(packed, h)
       end
     else
       local args = {}
       if st.dh then
+        local packed = spack(FMT_H, unpack(h))
         args[#args + 1] = 'h'
-        args[#args + 1] = struct.pack(FMT_H, unpack(st.h))
+        args[#args + 1] = packed
+        keepDecoded(packed, h)
+      elseif st.hraw then
+        keepDecoded(st.hraw, h)
       end
       if st.du then
+        local packed = spack(FMT_U, unpack(st.u))
         args[#args + 1] = 'u'
-        args[#args + 1] = struct.pack(FMT_U, unpack(st.u))
+        args[#args + 1] = packed
+        keepDecoded(packed, st.u)
+      elseif st.u and st.uraw then
+        keepDecoded(st.uraw, st.u)
       end
       if st.dw then
-        local kept = {}
-        for i = 1, #st.w, 6 do
-          if not st.drop or not st.drop[i] then
-            for j = i, i + 5 do kept[#kept + 1] = st.w[j] end
+        local kept = st.w
+        if st.drop then
+          kept = {}
+          for i = 1, #st.w, 6 do
+            if not st.drop[i] then
+              for j = i, i + 5 do kept[#kept + 1] = st.w[j] end
+            end
           end
         end
         if #kept > 0 then
+          local packed = spack(doubles(#kept), unpack(kept))
           args[#args + 1] = 'w'
-          args[#args + 1] = struct.pack('<' .. string.rep('d', #kept), unpack(kept))
+          args[#args + 1] = packed
+          keepDecoded(packed, kept)
         else
           redis.call('HDEL', key, 'w')
         end
+      elseif st.wraw then
+        keepDecoded(st.wraw, st.w)
       end
       if #args > 0 then
         redis.call('HSET', key, unpack(args))

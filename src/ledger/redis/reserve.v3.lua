@@ -1,9 +1,10 @@
--- reserve v3: ARGV[4] id, ARGV[5] numbers {leaseMs, deadline (-1 = none), scope count, row[6], then 7 per check},
--- ARGV[6] scopes: the ones the reservation holds, then any other a check names.
+-- reserve v3: ARGV[4] id, ARGV[5] numbers {leaseMs, deadline (-1 = none), scope count, row[6]}, ARGV[6] scopes: the
+-- ones the reservation holds, then any other a check names, ARGV[7] the checks (7 numbers each, see checksOf).
 -- Reply {admitted 0/1, blocked check index (1-based, 0 = none), retryAfterMs (-1 = none), now, then used, reserved,
 -- resetMs per check}: the standings without the new hold; `now` (the server's time) lets the replica set deadlines.
 -- `deadline` (server ms): the replica stops waiting for the reply then. A reserve that runs later (Redis was stalled
 -- and ran it on resuming) holds nothing: nobody would own its hold. One whose id already ended (tombstone) neither.
+readUsage = false -- the checks' running sums answer; a recount or a lifetime check reads it
 local id = ARGV[4]
 local numbers = numbersOf(ARGV[5])
 local deadline = numbers[2]
@@ -24,7 +25,7 @@ if existing then
 end
 
 local reply = { 1, 0, -1, NOW }
-for index, check in ipairs(checksOf(numbers, 10, names)) do
+for index, check in ipairs(checksOf(ARGV[7], ARGV[6])) do
   local col, limit = check[2], check[4]
   local used, reserved, reset = standingOf(check)
   if reply[2] == 0 then
@@ -41,11 +42,14 @@ for index, check in ipairs(checksOf(numbers, 10, names)) do
   reply[#reply + 1] = reset
 end
 if reply[1] == 1 then
-  local scopes = {}
-  for i = 1, numbers[3] do scopes[i] = names[i] end
-  holdReservation(id, row, packRow(row), scopes, NOW + numbers[1])
+  local scopes = names
+  if numbers[3] < #names then
+    scopes = {}
+    for i = 1, numbers[3] do scopes[i] = names[i] end
+  end
+  holdReservation(id, row, string.sub(ARGV[5], 25, 72), scopes, NOW + numbers[1])
   for _, scope in ipairs(scopes) do
-    local idle = sessionIdle(scope)
+    local idle = states[scope].idle
     if idle then redis.call('PEXPIRE', lifeKey(scope), idle) end -- a reserve is activity: the session stays
   end
 end

@@ -14,7 +14,7 @@ export type ScriptCall = (layoutKey: string, namespace: string, layout: string, 
 export type LedgerScripts = Record<ScriptName, ScriptCall>;
 
 /** The helpers, in order: created once when Redis loads the library (a script would create them again on every call). */
-const HELPERS = ['common', 'window', 'usage', 'move'];
+const HELPERS = ['decode', 'common', 'window', 'usage', 'move'];
 
 function scriptFile(name: string): URL {
   return new URL(`./${name}.v${REDIS_LEDGER_VERSION}.lua`, import.meta.url);

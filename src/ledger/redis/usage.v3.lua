@@ -34,7 +34,8 @@ local function addToBucket(st, li, bucket, row)
   local u = usageOf(st)
   local base = 7 * li -- u[base] = the level's newest bucket, u[base + c] its row
   if bucket == u[base] then
-    for c = 1, 6 do u[base + c] = u[base + c] + row[c] end
+    u[base + 1], u[base + 2], u[base + 3] = u[base + 1] + row[1], u[base + 2] + row[2], u[base + 3] + row[3]
+    u[base + 4], u[base + 5], u[base + 6] = u[base + 4] + row[4], u[base + 5] + row[5], u[base + 6] + row[6]
   elseif bucket > u[base] then
     if u[base] >= 0 then storeBucket(st.scope, li, u[base], { u[base + 1], u[base + 2], u[base + 3], u[base + 4], u[base + 5], u[base + 6] }) end
     u[base] = bucket
@@ -44,6 +45,9 @@ local function addToBucket(st, li, bucket, row)
   end
   st.du = true
 end
+
+-- The bucket of `at` at each level, as addUsage last computed them (scratch space, reused).
+local atBuckets = {}
 
 -- Adds usage at `at` to the scope: lifetime totals, the newest bucket of each level (an older bucket goes to its hash),
 -- every running sum whose window holds it.
@@ -56,14 +60,26 @@ local function addUsage(st, at, row)
     return
   end
   local u = usageOf(st)
-  for c = 1, 6 do u[c] = u[c] + row[c] end
-  for li = 1, LEVEL_COUNT do addToBucket(st, li, math.floor(at / LEVELS[li][1]), row) end
-  local w = st.w
+  local r1, r2, r3, r4, r5, r6 = row[1], row[2], row[3], row[4], row[5], row[6]
+  u[1], u[2], u[3], u[4], u[5], u[6] = u[1] + r1, u[2] + r2, u[3] + r3, u[4] + r4, u[5] + r5, u[6] + r6
+  local buckets = atBuckets
+  for li = 1, LEVEL_COUNT do
+    local bucket, base = floor(at / SIZES[li]), 7 * li
+    buckets[li] = bucket
+    if bucket == u[base] then -- the newest bucket (the common case, inline)
+      u[base + 1], u[base + 2], u[base + 3] = u[base + 1] + r1, u[base + 2] + r2, u[base + 3] + r3
+      u[base + 4], u[base + 5], u[base + 6] = u[base + 4] + r4, u[base + 5] + r5, u[base + 6] + r6
+    else
+      addToBucket(st, li, bucket, row)
+    end
+  end
+  st.du = true
+  local w, drop = st.w, st.drop
   for i = 1, #w, 6 do
     local value = row[w[i + 2] + 1]
-    if value ~= 0 and not (st.drop and st.drop[i]) then
-      local size = LEVELS[w[i] == 1 and levelFor(w[i + 1]) or w[i + 4]][1]
-      local bucket = math.floor(at / size)
+    if value ~= 0 and not (drop and drop[i]) then
+      local li = w[i] == 1 and (levelOfWindow[w[i + 1]] or levelFor(w[i + 1])) or w[i + 4]
+      local size, bucket = SIZES[li], buckets[li]
       if w[i] == 2 then
         if bucket >= math.floor(w[i + 1] / size) then w[i + 3] = w[i + 3] + value; st.dw = true end
       elseif w[i + 4] < 0 then
@@ -96,10 +112,11 @@ end
 -- its id (`id`, or for usage without one a function making one); a move drains what a replica that died in between
 -- left. Returns whether anything went to the outbox.
 local function charge(id, scopes, at, row)
-  local moved = {}
+  local moved = nil
   for _, scope in ipairs(scopes) do
     local st = loadState(scope)
     if st.moved then
+      moved = moved or {}
       moved[st.moved] = moved[st.moved] or {}
       table.insert(moved[st.moved], scope)
     else
@@ -108,7 +125,7 @@ local function charge(id, scopes, at, row)
     end
   end
   local any = false
-  for group, list in pairs(moved) do
+  for group, list in pairs(moved or {}) do
     if type(id) == 'function' then id = id() end
     redis.call('HSET', NS .. 'out', id .. '|' .. group, struct.pack('<d', at) .. packRow(row) .. group .. '\n' .. table.concat(list, '\n'))
     any = true

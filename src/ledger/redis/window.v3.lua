@@ -7,12 +7,21 @@
 -- UNREAD_MS is dropped; asked again, it is recounted.
 local SEEN_EVERY_MS = 60000
 
--- Checks from numbers (7 each, from `from`) naming scopes by index: {scope, col, windowMs, limit, kind, since, until}.
-local function checksOf(numbers, from, scopes)
-  local checks = {}
-  for i = from, #numbers, 7 do
+-- Checks packed in an argument (7 doubles each) naming scopes by their index in `scopesText` (one per line):
+-- {scope, col, windowMs, limit, kind, since, until} each. A policy's checks repeat from call to call: the list is
+-- shared, read only.
+local function checksOf(packed, scopesText)
+  local byScopes = memo.checks[packed]
+  local checks = byScopes and byScopes[scopesText]
+  if checks then return checks end
+  local numbers, scopes = numbersOf(packed), linesOf(scopesText)
+  checks = {}
+  for i = 1, #numbers, 7 do
     checks[#checks + 1] = { scopes[numbers[i]], numbers[i + 1], numbers[i + 2], numbers[i + 3], numbers[i + 4], numbers[i + 5], numbers[i + 6] }
   end
+  if not byScopes then byScopes = remember('checks', packed, {}) end
+  byScopes[scopesText] = checks
+  memoCount = memoCount + 1 -- each scope list's checks count toward MEMO_MAX too (a policy shared by many agents)
   return checks
 end
 
@@ -112,14 +121,27 @@ end
 -- A rolling window's usage of one metric, its oldest non-empty bucket (nil: none) and the bucket size.
 local function rollingTotal(st, col, windowMs)
   local li = levelFor(windowMs)
-  local size = LEVELS[li][1]
-  local first = firstBucket(windowMs, size)
-  local i = findSum(st, 1, windowMs, col)
+  local size = SIZES[li]
+  local first = floor((NOW - windowMs) / size)
   local w = st.w
-  if i and (w[i + 4] < 0 or w[i + 4] >= first) then
-    if NOW - w[i + 5] >= SEEN_EVERY_MS then w[i + 5] = NOW; st.dw = true end
-    if w[i + 4] < 0 then return w[i + 3], nil, size end
-    return w[i + 3], w[i + 4], size
+  local i = nil
+  if not st.drop then -- findSum, inline (the common case: no sum dropped in this call)
+    for at = 1, #w, 6 do
+      if w[at] == 1 and w[at + 1] == windowMs and w[at + 2] == col then
+        i = at
+        break
+      end
+    end
+  else
+    i = findSum(st, 1, windowMs, col)
+  end
+  if i then
+    local oldest = w[i + 4]
+    if oldest < 0 or oldest >= first then
+      if NOW - w[i + 5] >= SEEN_EVERY_MS then w[i + 5] = NOW; st.dw = true end
+      if oldest < 0 then return w[i + 3], nil, size end
+      return w[i + 3], oldest, size
+    end
   end
   local total, oldest = countWindow(st, li, col, first, math.floor(NOW / size))
   setSum(st, i, { 1, windowMs, col, total, oldest or -1, NOW })
