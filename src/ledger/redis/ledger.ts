@@ -54,6 +54,11 @@ export interface RedisLedgerOptions {
 
 /** Entries per record script call when re-seeding from history. */
 const RECORD_BATCH = 500;
+/**
+ * Checks per standing script call: a call unpacks its checks' numbers at once (7 each; Lua's stack holds about 8,000
+ * values), and a bounded call keeps Redis free for reserves meanwhile (the admin summary asks for 5 per agent).
+ */
+const STANDING_BATCH = 256;
 
 export class RedisLedger implements Ledger {
   /** The prefix's own keys start with this: `{<prefix>}:v<version>:` (with groups, each group's under its own tag). */
@@ -183,7 +188,10 @@ export class RedisLedger implements Ledger {
     return kept;
   }
 
-  /** Standings in check order; checks of several budget groups are asked of each group at once. */
+  /**
+   * Standings in check order; checks of several budget groups are asked of each group at once, STANDING_BATCH checks per
+   * script call (a standing is a read: its calls need not be one atomic step).
+   */
   async standing(checks: readonly LimitCheck[]): Promise<LimitStanding[]> {
     if (checks.length === 0) return [];
     const byGroup = new Map<GroupNamespace, number[]>();
@@ -193,9 +201,13 @@ export class RedisLedger implements Ledger {
       if (list) list.push(index);
       else byGroup.set(target, [index]);
     });
+    const calls: [GroupNamespace, number[]][] = [];
+    for (const [target, indexes] of byGroup) {
+      for (let start = 0; start < indexes.length; start += STANDING_BATCH) calls.push([target, indexes.slice(start, start + STANDING_BATCH)]);
+    }
     const standings: LimitStanding[] = new Array(checks.length);
     await Promise.all(
-      [...byGroup].map(async ([target, indexes]) => {
+      calls.map(async ([target, indexes]) => {
         const part = indexes.map((index) => checks[index]);
         const reply = (await this.run('standing', standingPayload(part), target)) as number[];
         decodeStandings(part, reply).forEach((standing, at) => {

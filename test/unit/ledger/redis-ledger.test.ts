@@ -145,6 +145,27 @@ describe('redis ledger', () => {
     }
   });
 
+  it('answers a standing of thousands of checks, as the admin summary asks for a fleet', async () => {
+    const { ledger, cleanup } = await makeTestLedger('standing-many');
+    try {
+      const tag = randomUUID().slice(0, 8);
+      // 500 agents, 5 metrics each over a day: 2,500 checks (one script call would unpack 17,500 numbers at once)
+      const scopes = Array.from({ length: 500 }, (_, index) => `agent:${index}-${tag}`);
+      await ledger.recordMany(scopes.map((scope, index) => ({ scopes: [scope], amounts: { usd_micros: index + 1, requests: 1 }, at: Date.now() })));
+      const metrics: LimitCheck['metric'][] = ['usd_micros', 'requests', 'input_tokens', 'output_tokens', 'unknown_cost_requests'];
+      const checks = scopes.flatMap((scope) => metrics.map((metric) => check(scope, metric, Number.MAX_SAFE_INTEGER, DAY)));
+      const standings = await ledger.standing(checks);
+      assert.equal(standings.length, checks.length);
+      assert.deepEqual(
+        standings.filter((_, index) => index % 5 === 0).map((standing) => standing.used),
+        scopes.map((_, index) => index + 1),
+      );
+      assert.ok(standings.filter((_, index) => index % 5 === 1).every((standing) => standing.used === 1));
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('records a batch in one call and drops what is older than the retention', async () => {
     const { ledger, cleanup } = await makeTestLedger('batch', { retentionMs: DAY });
     try {
