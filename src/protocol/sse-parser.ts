@@ -29,7 +29,8 @@ const BOM = '\uFEFF';
  * character (or end()) shows whether an LF follows, so that `raw` always holds the whole CRLF.
  */
 export class SseParser {
-  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  /** Made with the first Buffer pushed: a caller that decodes its own pieces (the relay) pushes text and needs none. */
+  private decoder: TextDecoder | null = null;
   /** Longest block held while it is incomplete (characters); beyond it push() throws SseBlockTooLargeError. */
   private readonly maxBlockChars: number;
   /** Text of the block in progress received in earlier pushes. */
@@ -53,15 +54,20 @@ export class SseParser {
   }
 
   push(chunk: Buffer | string): SseEvent[] {
-    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === 'string' ? chunk : this.decode(chunk);
     const events: SseEvent[] = [];
     if (text.length > 0) this.scan(text, events);
     return events;
   }
 
+  private decode(chunk: Buffer): string {
+    if (this.decoder === null) this.decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    return this.decoder.decode(chunk, { stream: true });
+  }
+
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    const tail = this.decoder.decode();
+    const tail = this.decoder?.decode() ?? '';
     if (tail.length > 0) this.scan(tail, events);
     if (this.parts.length > 0) events.push(this.block(this.parts.join('')));
     this.parts = [];

@@ -7,6 +7,7 @@ import type { ByteHold } from '../transport/bytes-in-flight.ts';
 import { generatedBytes } from './generated-bytes.ts';
 import { SseBlockTooLargeError, SseParser, type SseEvent } from '../protocol/sse-parser.ts';
 import { StreamKeyMask } from './stream-key-mask.ts';
+import { Utf8Pieces } from './utf8-pieces.ts';
 import type { RelayEnd, RelayInput, RelayResult } from './tap.ts';
 import { Watchdog } from './watchdog.ts';
 import type { StreamFacts, StreamUsageReader } from './usage-reader.ts';
@@ -67,12 +68,13 @@ function newStreamState(input: RelayInput): StreamState {
   // what history keeps: the whole stream up to maxBytes (an endless stream must not grow without bound in memory)
   return {
     parser,
+    utf8: new Utf8Pieces(),
     reader: input.protocol.streamUsageReader(),
     strip: input.stripUsageChunk,
     maxBytes: input.maxBytes,
     hold: input.hold ?? null,
     pendingHeld: 0,
-    chunks: [],
+    texts: [],
     kept: 0,
     truncated: false,
     dataEvents: 0,
@@ -159,11 +161,14 @@ function streamResult(run: StreamRun): RelayResult {
   const { res } = input;
   // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
   const cut = run.end !== 'complete';
-  for (const event of state.parser.end()) {
+  // a character the stream ended inside (U+FFFD): the client got its bytes already, unless usage chunks are stripped
+  const tail = state.utf8.end();
+  if (tail.length > 0 && !state.truncated) state.texts.push(tail);
+  for (const event of tail.length > 0 ? [...state.parser.push(tail), ...state.parser.end()] : state.parser.end()) {
     readEvent(state, event);
     if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
   }
-  const bodyText = Buffer.concat(state.chunks, state.kept).toString('utf8');
+  const bodyText = state.texts.join('');
   const facts: StreamFacts = { ...readerFacts(state.reader), generatedBytes: state.generatedBytes };
   let end = run.end;
   // ended cleanly but without its terminator: the upstream stopped early (charged as cut)
@@ -191,6 +196,8 @@ function readerFacts(reader: StreamUsageReader): Omit<StreamFacts, 'generatedByt
 /** A stream's relay in progress: what history keeps of it, its events as parsed, and whether usage chunks are stripped. */
 interface StreamState {
   readonly parser: SseParser;
+  /** The stream's text, decoded once for the parser and for history. */
+  readonly utf8: Utf8Pieces;
   readonly reader: StreamUsageReader;
   readonly strip: boolean;
   readonly maxBytes: number;
@@ -198,7 +205,8 @@ interface StreamState {
   readonly hold: ByteHold | null;
   /** Characters of the parser's event in progress held in `hold` so far. */
   pendingHeld: number;
-  readonly chunks: Buffer[];
+  /** What history keeps: the text of the pieces kept (`kept` bytes of the stream). */
+  readonly texts: string[];
   kept: number;
   truncated: boolean;
   dataEvents: number;
@@ -210,12 +218,13 @@ interface StreamState {
  * events, and returns what the client gets of it.
  */
 function takePiece(state: StreamState, piece: Buffer): Buffer | string {
+  const text = state.utf8.text(piece);
   if (!state.truncated && state.kept + piece.length <= state.maxBytes && !state.hold?.take(piece.length)) {
-    state.chunks.push(piece);
+    state.texts.push(text);
     state.kept += piece.length;
   } else state.truncated = true;
   let relayed = '';
-  for (const event of state.parser.push(piece)) {
+  for (const event of state.parser.push(text)) {
     readEvent(state, event);
     if (state.strip && !state.reader.isUsageOnlyChunk(event)) relayed += event.raw;
   }
