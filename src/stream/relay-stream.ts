@@ -29,6 +29,12 @@ interface StreamRun {
   started: boolean;
   /** Status and headers flushed to the socket. */
   headersOut: boolean;
+  /**
+   * What the client gets once the call is charged and recorded, with the end of the answer: from the piece that
+   * arrived with the end of the upstream's body on (null before it). Nothing is left to wait for then, and the client
+   * sees the stream's terminator only once its call is on the books; the answer's last bytes leave in one write.
+   */
+  deferred: Array<Buffer | string> | null;
 }
 
 /**
@@ -45,11 +51,15 @@ export async function relayStream(input: RelayInput, codings: readonly ContentCo
     idle: false,
     started: false,
     headersOut: false,
+    deferred: null,
   };
-  const body = codings.length === 0 ? input.upstream.body : decodeStream(input.upstream.body, codings);
+  const upstreamBody = input.upstream.body;
+  // a decoded stream's end is not known with its last piece: its pieces are relayed as they come
+  const body = codings.length === 0 ? upstreamBody : decodeStream(upstreamBody, codings);
+  const bodyEnded = codings.length === 0 ? () => upstreamBody.ended : () => false;
   const watchdog = new Watchdog({ ms: input.streamTimeouts.firstByteMs, onFire: () => onStall(run) });
   try {
-    await pump(run, body, watchdog);
+    await pump({ run, body, bodyEnded, watchdog });
   } catch (error) {
     noteFailure(run, error);
   } finally {
@@ -58,9 +68,28 @@ export async function relayStream(input: RelayInput, codings: readonly ContentCo
   if (!run.started) answerUnstarted(run);
   flushHeldBack(run);
   const result = streamResult(run);
-  await input.beforeEnd?.(result);
+  try {
+    await input.beforeEnd?.(result);
+  } finally {
+    // a failed charge does not keep back what the upstream sent (the error path then ends the answer)
+    writeDeferred(run);
+  }
   if (!input.res.writableEnded) input.res.end();
   return result;
+}
+
+/** Relays a piece now, or keeps it for the end of the answer once the upstream's body has ended. */
+function send(run: StreamRun, out: Buffer | string): void {
+  if (run.deferred !== null) run.deferred.push(out);
+  else if (!run.input.res.writableEnded && !run.input.res.destroyed) run.input.res.write(out);
+}
+
+/** The pieces kept for the end, written in the turn that ends the answer (one write with its end). */
+function writeDeferred(run: StreamRun): void {
+  const { deferred } = run;
+  run.deferred = null;
+  if (deferred === null) return;
+  for (const out of deferred) send(run, out);
 }
 
 function newStreamState(input: RelayInput): StreamState {
@@ -95,18 +124,25 @@ function onStall(run: StreamRun): void {
   cancel.abort(run.started ? 'upstream stream idle timeout' : FIRST_BYTE_TIMEOUT);
 }
 
-/** Relays the body chunk by chunk until it ends, the client goes, or the event held while incomplete outgrows the call. */
-async function pump(run: StreamRun, body: AsyncIterable<Buffer>, watchdog: Watchdog): Promise<void> {
-  const { input, state } = run;
-  const { res } = input;
-  for await (const chunk of body) {
-    watchdog.keepAlive(input.streamTimeouts.idleMs);
+/**
+ * Relays the body chunk by chunk until it ends, the client goes, or the event held while incomplete outgrows the call;
+ * the pieces that arrive with the body's end are kept for the end of the answer (`deferred`).
+ */
+async function pump(input: { run: StreamRun; body: AsyncIterable<Buffer>; bodyEnded: () => boolean; watchdog: Watchdog }): Promise<void> {
+  const { run, watchdog } = input;
+  const { state } = run;
+  const { res, streamTimeouts } = run.input;
+  for await (const chunk of input.body) {
+    watchdog.keepAlive(streamTimeouts.idleMs);
     if (!run.started) {
       run.started = true;
-      res.writeHead(input.upstream.statusCode, input.headers);
+      res.writeHead(run.input.upstream.statusCode, run.input.headers);
     }
     const out = takePiece(state, run.mask ? run.mask.push(chunk) : chunk);
-    if (out.length > 0) {
+    if (run.deferred === null && input.bodyEnded()) run.deferred = [];
+    if (run.deferred !== null) {
+      if (out.length > 0) run.deferred.push(out);
+    } else if (out.length > 0) {
       run.headersOut = true; // with the first bytes, in one write
       if (!res.write(out)) await drained(res);
     } else if (!run.headersOut && !res.destroyed) {
@@ -117,12 +153,12 @@ async function pump(run: StreamRun, body: AsyncIterable<Buffer>, watchdog: Watch
     if (refused) {
       run.end = 'upstream_error';
       run.failure = refused.message;
-      input.cancel.abort(refused);
+      run.input.cancel.abort(refused);
       return;
     }
     if (clientGone(res)) {
       run.end = 'client_aborted';
-      input.cancel.abort('client closed the connection');
+      run.input.cancel.abort('client closed the connection');
       return;
     }
   }
@@ -150,15 +186,13 @@ function answerUnstarted(run: StreamRun): void {
 function flushHeldBack(run: StreamRun): void {
   const tail = run.mask?.end();
   if (!tail || tail.length === 0) return;
-  const { res } = run.input;
   const out = takePiece(run.state, tail);
-  if (out.length > 0 && !res.writableEnded && !res.destroyed) res.write(out);
+  if (out.length > 0) send(run, out);
 }
 
 /** What the stream was, once over: its last block read, its error event written when cut. */
 function streamResult(run: StreamRun): RelayResult {
   const { state, input } = run;
-  const { res } = input;
   // a block left unfinished by a cut is not relayed: the client gets the error event, not half an event
   const cut = run.end !== 'complete';
   // a character the stream ended inside (U+FFFD): the client got its bytes already, unless usage chunks are stripped
@@ -166,7 +200,7 @@ function streamResult(run: StreamRun): RelayResult {
   if (tail.length > 0 && !state.truncated) state.texts.push(tail);
   for (const event of tail.length > 0 ? [...state.parser.push(tail), ...state.parser.end()] : state.parser.end()) {
     readEvent(state, event);
-    if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event) && !res.writableEnded) res.write(event.raw);
+    if (state.strip && !cut && !state.reader.isUsageOnlyChunk(event)) send(run, event.raw);
   }
   const bodyText = state.texts.join('');
   const facts: StreamFacts = { ...readerFacts(state.reader), generatedBytes: state.generatedBytes };
@@ -175,7 +209,7 @@ function streamResult(run: StreamRun): RelayResult {
   if (end === 'complete' && !facts.terminated && input.upstream.statusCode >= 200 && input.upstream.statusCode < 300) end = 'incomplete';
   if (end === 'upstream_idle' || end === 'upstream_error' || end === 'incomplete') {
     // an incomplete stream's last block may have been relayed without its blank line, stripped or not
-    writeStreamError({ res, protocol: input.protocol, end, message: run.failure, closeBlock: !state.strip || end === 'incomplete' });
+    send(run, streamErrorEvent({ protocol: input.protocol, end, message: run.failure, closeBlock: !state.strip || end === 'incomplete' }));
   }
   return {
     end,
@@ -271,16 +305,15 @@ function drained(res: ServerResponse): Promise<void> {
 }
 
 /**
- * Tells a streaming client why its stream ended early, in its own wire format (status 200 is already sent). When the
- * upstream's bytes were relayed as they came (`closeBlock`), they may stop inside an event: a blank line ends it first,
- * so the error arrives as an event of its own (a blank line with nothing before it is ignored by SSE readers).
+ * What tells a streaming client why its stream ended early, in its own wire format (status 200 is already sent). When
+ * the upstream's bytes were relayed as they came (`closeBlock`), they may stop inside an event: a blank line ends it
+ * first, so the error arrives as an event of its own (a blank line with nothing before it is ignored by SSE readers).
  */
-function writeStreamError(input: { res: ServerResponse; protocol: Protocol; end: RelayEnd; message?: string; closeBlock: boolean }): void {
-  const { res, protocol, end } = input;
-  if (res.writableEnded || res.destroyed) return;
+function streamErrorEvent(input: { protocol: Protocol; end: RelayEnd; message?: string; closeBlock: boolean }): string {
+  const { protocol, end } = input;
   const message = input.message ?? defaultStreamError(end, protocol);
   const event = protocol.streamErrorEvent({ message, code: end === 'incomplete' ? 'upstream_incomplete' : end });
-  res.write(`${input.closeBlock ? '\n\n' : ''}${event}`);
+  return `${input.closeBlock ? '\n\n' : ''}${event}`;
 }
 
 function defaultStreamError(end: RelayEnd, protocol: Protocol): string {

@@ -61,8 +61,9 @@ export interface RelayInput {
   readonly hold?: ByteHold;
   /**
    * Runs once the result is known and before the answer ends (a JSON answer is held until then; a stream waits with
-   * its last bytes, the end of the chunked body): what charges and records the call, so a client that saw the end of
-   * its answer is charged even if the process dies right after (pipeline/settle.ts).
+   * the pieces that arrived with the end of the upstream's body, its terminator among them, and the end of the chunked
+   * body): what charges and records the call, so a client that saw the end of its answer is charged even if the
+   * process dies right after (pipeline/settle.ts).
    */
   readonly beforeEnd?: (result: RelayResult) => Promise<void>;
   /** Rewrites the answer, read whole whatever its type, before it is relayed and metered (cllama's Responses adapter). */

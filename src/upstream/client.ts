@@ -266,6 +266,11 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.#wakeReader();
   }
 
+  /** The whole body has arrived (what is still to be read is all there is): the relay keeps its last pieces for the end. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   fail(error: unknown): void {
     if (this.#ended || this.#failed) return;
     this.#failed = true;
