@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { seededRandom } from '../helpers/random.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { POLICY_FIELDS } from '../../src/budget/policy/fields.ts';
 import {
   AGENTS,
   assertCoded,
@@ -72,26 +73,8 @@ const EXPIRES: readonly unknown[] = [
   '2099-03-08 00:00:00Z',
   '',
 ];
-const FIELDS: readonly string[] = [
-  'limit_usd',
-  'max_requests',
-  'max_input_tokens',
-  'max_output_tokens',
-  'max_total_tokens',
-  'max_concurrent',
-  'window',
-  'behavior',
-  'limits',
-  'shared',
-  'unknown_cost',
-  'fallback_rates',
-  'alerts',
-  'downgrade_to',
-  'downgrade_at',
-  'reason',
-  'set_by',
-  'expires_at',
-];
+/** Every field an override may carry: the policy's own (all of them, as they grow) and the override's. */
+const FIELDS: readonly string[] = [...POLICY_FIELDS, 'reason', 'set_by', 'expires_at'];
 
 function validPolicy(random: Random): Record<string, unknown> {
   return {
