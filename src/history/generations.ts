@@ -35,8 +35,9 @@ const ATTEMPTS = 8;
  * Opens history.jsonl.1, then history.jsonl, then checks that the rotated name still holds the file opened first.
  * A rotation between the two opens (the current file renamed over the rotated one) would otherwise give the old
  * rotated file plus the new current one, losing the generation in between (or, in the other order, one file twice):
- * that case is detected and the pair reopened. A rotation after the check is harmless: the open handles keep
- * reading the files they opened.
+ * that case is detected and the pair reopened; a writer that rotates on every one of ATTEMPTS tries (a tiny cap under
+ * load) leaves the current file alone, read without the rotated one. A rotation after the check is harmless: the open
+ * handles keep reading the files they opened.
  */
 export async function openGenerations(options: OpenGenerationsOptions): Promise<HistoryGenerations> {
   const rotatedPath = join(options.folder, ROTATED_HISTORY_FILE);
@@ -46,9 +47,13 @@ export async function openGenerations(options: OpenGenerationsOptions): Promise<
     let current: Attempt | null = null;
     try {
       current = await openRegular(currentPath, options.onUnreadable !== undefined);
-      if (attempt >= ATTEMPTS || (await sameIdentity(rotatedPath, rotated.identity))) {
+      const consistent = await sameIdentity(rotatedPath, rotated.identity);
+      if (consistent || attempt >= ATTEMPTS) {
         for (const problem of [rotated.problem, current.problem]) if (problem) options.onUnreadable?.(problem);
-        return generations(rotated.file, current.file);
+        if (consistent) return generations(rotated.file, current.file);
+        // still rotating on every attempt: the current file alone is a consistent, shorter snapshot (never a gap)
+        await closeQuietly(rotated.file);
+        return generations(null, current.file);
       }
     } catch (error) {
       await closeQuietly(rotated.file);
