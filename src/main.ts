@@ -101,6 +101,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
       reconciliation = report.reconciliation;
       if (reconciliation) log(reconciliationLine(reconciliation));
     },
+    onCompacted: (result) => {
+      if (result.rewritten) log(`ledger journal compacted after start-up: ${result.kept} records kept, ${result.dropped} lines dropped (${result.ms} ms)`);
+    },
     onWarning: log,
     onStateChange: (change) => {
       log(`shared ledger ${change.state}${change.detail ? `: ${change.detail}` : ''}`);

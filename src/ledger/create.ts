@@ -1,10 +1,18 @@
-// Builds the configured ledger at start-up: the embedded one from its journal (compacted, replayed) or history; or Redis.
+// Builds the configured ledger at start-up: the embedded one from its journal (replayed, then compacted in the background) or history; or Redis.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
 import type { Ledger } from './ledger.ts';
 import { LEDGER_RETENTION_MS } from './ledger.ts';
-import { compactJournal, Journal, JOURNAL_FILE_NAME, removeStaleRewrites, replayJournal, type JournaledCalls, type LedgerSnapshot } from './journal/journal.ts';
+import {
+  Journal,
+  JOURNAL_FILE_NAME,
+  removeStaleRewrites,
+  replayJournal,
+  type CompactResult,
+  type JournaledCalls,
+  type LedgerSnapshot,
+} from './journal/journal.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { MemoryLedger } from './memory.ts';
 import { rebuildFromHistory, type HistoryUsageEntry } from './rebuild.ts';
@@ -25,8 +33,6 @@ export interface LedgerLoadReport {
   readonly records: number;
   readonly skipped: number;
   readonly expired: number;
-  /** Lines removed by compaction (old or malformed). */
-  readonly compacted: number;
   /** The embedded ledger checked against session history (absent: no journal before, or no history to read). */
   readonly reconciliation?: ReconcileReport;
   readonly ms: number;
@@ -36,6 +42,11 @@ export interface CreateLedgerOptions {
   readonly config: Config;
   readonly onProgress?: (progress: LedgerLoadProgress) => void;
   readonly onLoaded?: (report: LedgerLoadReport) => void;
+  /**
+   * The compaction that follows start-up, in the background once the ledger is returned: the journal rewritten without
+   * what the replay found expired or malformed, or from what the ledger holds when that halves it.
+   */
+  readonly onCompacted?: (result: CompactResult) => void;
   /** Problems of the running ledger that do not stop it (a failed journal compaction). */
   readonly onWarning?: (message: string) => void;
   /** Session-history reader (src/history/reader.ts scanHistory), used only when the journal is missing. */
@@ -101,7 +112,7 @@ interface RedisSharedModule {
   }): Promise<SharedState>;
 }
 
-/** How often the running embedded ledger compacts its journal (start-up compacts too). */
+/** How often the running embedded ledger compacts its journal (once after start-up too). */
 const JOURNAL_COMPACTION_MS = 60 * 60 * 1000;
 
 const REDIS_MODULE = './redis/ledger.ts';
@@ -136,14 +147,13 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
   const ledger = new MemoryLedger({ now, retentionMs });
   await removeStaleRewrites(file); // a rewrite cut by a crash leaves its temp file; the journal itself is whole
   const journalExisted = await exists(file);
-  let report: Omit<LedgerLoadReport, 'ms'> = { source: 'empty', file, records: 0, skipped: 0, expired: 0, compacted: 0 };
+  let report: Omit<LedgerLoadReport, 'ms'> = { source: 'empty', file, records: 0, skipped: 0, expired: 0 };
   let lines = 0;
   let journaled: JournaledCalls | null = null;
 
   if (journalExisted) {
-    // a journal whose first record is within the retention has nothing expired (appends come in time order): no scan
-    // before the replay then; what it holds is folded by the rewrite below or the hourly compaction
-    const compacted = await compactJournal({ file, retentionMs, now, skipWhenFirstIsFresh: true });
+    // one pass: expired records count in lifetime totals only, malformed lines are skipped; the file is left as it is
+    // until the compaction after start-up (below) rewrites it, so a crash before then replays the same file again
     const replayed = await replayJournal({
       file,
       ledger,
@@ -151,7 +161,7 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
       now,
       onProgress: (progress) => options.onProgress?.({ phase: 'replay', ...progress }),
     });
-    report = { ...report, source: 'journal', records: replayed.records, skipped: replayed.skipped, expired: replayed.expired, compacted: compacted.dropped };
+    report = { ...report, source: 'journal', records: replayed.records, skipped: replayed.skipped, expired: replayed.expired };
     lines = replayed.lines;
     journaled = replayed.journaled;
     ledger.sweep(); // fold the replayed usage as the running ledger holds it
@@ -192,11 +202,6 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
     journal.markStart(); // everything in history so far is in the journal now (before a rewrite, whose head keeps it)
     await journal.flush();
   }
-  if (lines > 0) {
-    // a journal of one line per settlement (an older tollgate's, or a long run's tail) is rewritten as held, if it halves
-    const rewritten = await journal.compact({ retentionMs, now, snapshot });
-    if (rewritten.rewritten) report = { ...report, compacted: report.compacted + rewritten.dropped };
-  }
 
   if (!journalExisted && options.scanHistory && historyDir && (await exists(historyDir))) {
     const rebuilt = await rebuildFromHistory({
@@ -214,6 +219,16 @@ async function loadMemoryLedger(input: { options: CreateLedgerOptions; file: str
     await journal.flush();
   }
   options.onLoaded?.({ ...report, ms: Math.round(performance.now() - started) });
+  if (lines > 0) {
+    // in the background: what replay found expired or malformed goes, and a journal of one line per settlement (an
+    // older tollgate's, or a long run's tail) is rewritten as held if that halves it; calls served meanwhile wait for
+    // it as they do for the hourly one (their history lines cover them)
+    const rewrite = report.expired + report.skipped > 0;
+    journal.compact({ retentionMs, now, snapshot, rewrite }).then(
+      (result) => options.onCompacted?.(result),
+      (error: Error) => options.onWarning?.(`ledger journal compaction after start-up failed (the file is left as it was): ${error.message}`),
+    );
+  }
   return ledger;
 }
 

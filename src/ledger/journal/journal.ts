@@ -244,13 +244,20 @@ export class Journal implements JournalSink {
    * records older than `retentionMs`. Waits for the write in flight, rewrites (temp file, fsync, rename), reopens, then
    * writes what was appended meanwhile. One at a time.
    */
-  compact(input: { readonly retentionMs: number; readonly now?: () => number; readonly snapshot?: () => LedgerSnapshot }): Promise<CompactResult> {
+  compact(input: {
+    readonly retentionMs: number;
+    readonly now?: () => number;
+    readonly snapshot?: () => LedgerSnapshot;
+    /** Rewrite from the snapshot even when it does not halve the file (start-up's replay saw expired or malformed lines). */
+    readonly rewrite?: boolean;
+  }): Promise<CompactResult> {
     if (this.closed) return Promise.reject(new Error('ledger journal is closed'));
     this.compacting ??= (async () => {
       try {
+        await new Promise<void>((resolve) => setImmediate(resolve)); // the caller's turn goes on first (start-up: to ready)
         while (this.writing) await this.writing;
         const snapshot = input.snapshot?.(); // taken with no write in flight: it holds every line queued so far
-        if (snapshot && snapshot.events * 2 <= this.lines + this.queue.length - this.marks) return await this.rewriteFrom(snapshot);
+        if (snapshot && (input.rewrite || snapshot.events * 2 <= this.lines + this.queue.length - this.marks)) return await this.rewriteFrom(snapshot);
         const result = await compactJournal({ file: this.options.file, retentionMs: input.retentionMs, now: input.now, skipWhenFirstIsFresh: true });
         if (result.rewritten) {
           await this.reopen();
@@ -308,7 +315,7 @@ export class Journal implements JournalSink {
     await this.reopen();
     this.lines = snapshot.events + 1;
     this.marks = 1;
-    return { kept: snapshot.events, dropped: before - snapshot.events, rewritten: true, ms: Math.round(performance.now() - started) };
+    return { kept: snapshot.events, dropped: Math.max(0, before - snapshot.events), rewritten: true, ms: Math.round(performance.now() - started) };
   }
 
   private async reopen(): Promise<void> {
