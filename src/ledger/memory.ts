@@ -207,10 +207,18 @@ export class MemoryLedger implements Ledger {
    * Synchronous record() for start-up replay of already-validated journal records (skips a promise per record). One
    * older than the retention counts in lifetime totals only, and so does one on `life:<scope>`.
    */
-  loadRecord(record: { readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }): void {
+  loadRecord(record: { readonly at: number; readonly scopes: readonly string[]; readonly row: AmountRow }, now = this.now()): void {
     this.assertOpen();
-    const now = this.now();
     this.append({ scopes: uniqueScopes(record.scopes), row: record.row, at: record.at, now });
+  }
+
+  /**
+   * One scope of a journal record within the retention (start-up replay, staged by scope: replay-stage.ts); the caller
+   * gives each scope of a record once. The same as loadRecord for that scope.
+   */
+  loadScope(scope: string, at: number, row: AmountRow, now: number): void {
+    this.assertOpen();
+    if (!isZeroRow(row)) this.scopes.charge(scope, at, row, now - this.retentionMs);
   }
 
   /** A journal record older than the retention (start-up replay): counted in its scopes' lifetime totals only. */
@@ -308,15 +316,7 @@ export class MemoryLedger implements Ledger {
     const { scopes, row, at } = event;
     if (scopes.length === 0 || isZeroRow(row)) return;
     const keepAfter = event.now - this.retentionMs;
-    for (const scope of scopes) {
-      if (scope.startsWith(LIFE_PREFIX)) {
-        this.scopeState(scope.slice(LIFE_PREFIX.length)).chargeLife(row);
-        continue;
-      }
-      const state = this.scopeState(scope);
-      this.prune(state, event.now);
-      state.charge(at, row, keepAfter);
-    }
+    for (const scope of scopes) this.scopes.charge(scope, at, row, keepAfter);
     this.journal?.append({ at, scopes, row, requestId: event.requestId });
   }
 

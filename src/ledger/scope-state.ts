@@ -176,6 +176,20 @@ export class ScopeTable {
     return state;
   }
 
+  /**
+   * Charges one scope (held once per list: the caller removes repeats): a `life:<scope>` to its scope's lifetime totals
+   * only; another with its usage older than `keepAfter` dropped first (the retention).
+   */
+  charge(scope: string, at: number, row: AmountRow, keepAfter: number): void {
+    if (scope.startsWith(LIFE_PREFIX)) {
+      this.obtain(scope.slice(LIFE_PREFIX.length)).chargeLife(row);
+      return;
+    }
+    const state = this.obtain(scope);
+    state.log.dropThrough(keepAfter);
+    state.charge(at, row, keepAfter);
+  }
+
   /** Forgets a scope's state; a scope other than a session keeps its lifetime totals. */
   forget(scope: string, state: ScopeState): void {
     this.#scopes.delete(scope);

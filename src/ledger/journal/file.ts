@@ -10,12 +10,20 @@ export const PRIVATE_DIR_MODE = 0o700;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
+/** One read's worth of lines: line `i` is `buffer[starts[i], ends[i])`, without its line ending (empty lines too). */
+export interface LineChunk {
+  readonly buffer: Buffer;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  readonly count: number;
+}
+
 /**
- * Yields the file's lines in batches (one batch per read chunk), without their line ending; a last line with no
- * newline is yielded too. Empty lines are kept (as empty views). Nothing is yielded when the file does not exist.
- * Views are only valid until the next batch is requested.
+ * Yields the file's lines one read chunk at a time, as offsets into the chunk (no object per line); a last line with no
+ * newline is yielded too. Nothing is yielded when the file does not exist. A chunk is only valid until the next one is
+ * requested (its arrays are reused).
  */
-export async function* readLineBatches(file: string, chunkBytes = 1 << 20): AsyncGenerator<Buffer[]> {
+export async function* readLineChunks(file: string, chunkBytes = 1 << 20): AsyncGenerator<LineChunk> {
   const stream = createReadStream(file, { highWaterMark: chunkBytes });
   const opened = new Promise<boolean>((resolve, reject) => {
     stream.once('open', () => resolve(true));
@@ -23,21 +31,56 @@ export async function* readLineBatches(file: string, chunkBytes = 1 << 20): Asyn
   });
   if (!(await opened)) return;
   let rest: Buffer | null = null;
+  let starts: Int32Array<ArrayBuffer> = new Int32Array(4096);
+  let ends: Int32Array<ArrayBuffer> = new Int32Array(4096);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const buffer: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
-      const lines: Buffer[] = [];
+      const buffer = chunk;
+      let count = 0;
       let start = 0;
+      if (rest) {
+        // the line cut by the last read: joined alone (copying every chunk onto its predecessor's tail costs a copy a byte)
+        const first = chunk.indexOf(NEWLINE);
+        if (first < 0) {
+          rest = Buffer.concat([rest, chunk]);
+          continue;
+        }
+        const joined = Buffer.concat([rest, chunk.subarray(0, first)]);
+        rest = null;
+        yield { buffer: joined, starts: Int32Array.of(0), ends: Int32Array.of(withoutCarriageReturn(joined).length), count: 1 };
+        start = first + 1;
+      }
       for (let end = buffer.indexOf(NEWLINE, start); end >= 0; end = buffer.indexOf(NEWLINE, start)) {
-        lines.push(withoutCarriageReturn(buffer.subarray(start, end)));
+        if (count === starts.length) [starts, ends] = [grown(starts), grown(ends)];
+        starts[count] = start;
+        ends[count++] = end > start && buffer[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
         start = end + 1;
       }
-      rest = start < buffer.length ? buffer.subarray(start) : null;
-      if (lines.length > 0) yield lines;
+      rest = start < buffer.length ? Buffer.from(buffer.subarray(start)) : null; // a copy: the stream may reuse its buffer
+      if (count > 0) yield { buffer, starts, ends, count };
     }
-    if (rest) yield [withoutCarriageReturn(rest)];
+    if (rest) yield { buffer: rest, starts: Int32Array.of(0), ends: Int32Array.of(withoutCarriageReturn(rest).length), count: 1 };
   } finally {
     stream.destroy();
+  }
+}
+
+function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const larger = new Int32Array(array.length * 2);
+  larger.set(array);
+  return larger;
+}
+
+/**
+ * Yields the file's lines in batches (one batch per read chunk), without their line ending; a last line with no
+ * newline is yielded too. Empty lines are kept (as empty views). Nothing is yielded when the file does not exist.
+ * Views are only valid until the next batch is requested.
+ */
+export async function* readLineBatches(file: string, chunkBytes = 1 << 20): AsyncGenerator<Buffer[]> {
+  for await (const { buffer, starts, ends, count } of readLineChunks(file, chunkBytes)) {
+    const lines: Buffer[] = new Array(count);
+    for (let i = 0; i < count; i++) lines[i] = buffer.subarray(starts[i], ends[i]);
+    yield lines;
   }
 }
 

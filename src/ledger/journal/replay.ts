@@ -3,8 +3,12 @@ import type { Ledger } from '../ledger.ts';
 import { fromRow, ledgerAmount, METRIC_COUNT, type AmountRow } from '../amounts.ts';
 import { decodeMark, decodeRecord, encodeRecord, leadingTime, type DecodedRecord } from './record.ts';
 import { LIFE_PREFIX, sessionIdleMs } from '../scope-state.ts';
-import { readLineBatches, replaceFile, writeAll } from './file.ts';
+import { readLineBatches, readLineChunks, replaceFile, writeAll } from './file.ts';
 import { RecordBytesDecoder } from './record-bytes.ts';
+import { IdsSinceMark, type JournaledCalls } from './ids-since-mark.ts';
+import { ReplayStage, type ScopeLoader } from './replay-stage.ts';
+
+export type { JournaledCalls } from './ids-since-mark.ts';
 
 export interface ReplayProgress {
   readonly records: number;
@@ -25,17 +29,16 @@ export interface ReplayResult {
   readonly ms: number;
 }
 
-/** The journal's last watermark (null when it has none: written by an older version) and the request ids it vouches for. */
-export interface JournaledCalls {
-  readonly watermark: number | null;
-  readonly requestIds: ReadonlySet<string>;
-}
-
-/** A ledger that can take decoded records synchronously (MemoryLedger): replay then skips a promise per record. */
+/**
+ * A ledger that can take decoded records synchronously (MemoryLedger): replay then skips a promise per record. The
+ * record passed is reused for the next line: a loader copies what it keeps. `now` is the replay's, read once.
+ */
 export interface RecordLoader {
-  loadRecord(record: DecodedRecord): void;
+  loadRecord(record: DecodedRecord, now?: number): void;
   /** A record older than the retention: lifetime totals only. */
   loadLifetime?(record: DecodedRecord): void;
+  /** One scope of a record within the retention: replay then stages records by scope (replay-stage.ts). */
+  loadScope?: ScopeLoader['loadScope'];
 }
 
 export interface ReplayOptions {
@@ -52,7 +55,8 @@ const PROGRESS_EVERY = 50_000;
 /** Applies every record of the journal (newer than retention) to the ledger with `record()`. A missing file replays nothing. */
 export async function replayJournal(options: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
-  const cutoff = (options.now ?? Date.now)() - options.retentionMs;
+  const now = (options.now ?? Date.now)();
+  const cutoff = now - options.retentionMs;
   const loader = 'loadRecord' in options.ledger ? options.ledger : null;
   const ledger = 'record' in options.ledger ? options.ledger : null;
   let records = 0;
@@ -60,27 +64,45 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
   let expired = 0;
   let lines = 0;
   let nextProgress = PROGRESS_EVERY;
-  let watermark: number | null = null;
-  let requestIds = new Set<string>();
+  const ids = new IdsSinceMark();
   const bytes = new RecordBytesDecoder(); // the lines it wrote, without JSON.parse; the rest through decodeRecord
-  for await (const batch of readLineBatches(options.file)) {
-    for (const line of batch) {
-      if (line.length === 0) continue;
+  // one record object for every line this module wrote (the loader copies what it keeps)
+  const decoded: { at: number; scopes: readonly string[]; row: DecodedRecord['row'] } = { at: 0, scopes: [], row: bytes.row };
+  const stage = loader?.loadScope ? new ReplayStage(loader as ScopeLoader, now) : null;
+  for await (const { buffer, starts, ends, count } of readLineChunks(options.file)) {
+    for (let index = 0; index < count; index++) {
+      const start = starts[index];
+      const end = ends[index];
+      if (start === end) continue;
       lines += 1;
-      const record = bytes.decode(line) ?? decodeRecord(line.toString('utf8'));
-      if (record?.requestId !== undefined) requestIds.add(record.requestId);
-      if (!record) {
-        // a watermark vouches for everything above it: the ids before it are no longer needed
-        const mark = decodeMark(line.toString('utf8'));
-        if (mark) {
-          watermark = mark.watermark;
-          requestIds = new Set(mark.requestIds);
-        } else skipped += 1;
-      } else if (record.at <= cutoff && !isLifeRecord(record)) {
+      let record: DecodedRecord | null = decoded;
+      if (bytes.decodeAt(buffer, start, end)) {
+        decoded.at = bytes.at;
+        decoded.scopes = bytes.scopes;
+        if (bytes.idStart >= 0) ids.addBytes(buffer, bytes.idStart, bytes.idEnd);
+        const staged = stage && bytes.at > cutoff ? stage.scopesOf(bytes.list, bytes.scopes) : null;
+        if (staged) {
+          stage?.add(staged, bytes.at, bytes.row);
+          records += 1;
+          continue;
+        }
+      } else {
+        const text = buffer.toString('utf8', start, end);
+        record = decodeRecord(text);
+        if (record?.requestId !== undefined) ids.add(record.requestId);
+        if (!record) {
+          const mark = decodeMark(text);
+          if (mark) ids.mark(mark);
+          else skipped += 1;
+          continue;
+        }
+      }
+      if (record.at <= cutoff && !isLifeRecord(record)) {
         expired += 1;
         loader?.loadLifetime?.(record); // lifetime totals keep it
       } else {
-        if (loader) loader.loadRecord(record);
+        stage?.flush(); // what was staged comes first: a scope gets its records in file order
+        if (loader) loader.loadRecord(record, now);
         else await ledger!.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
         records += 1;
       }
@@ -90,8 +112,9 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
       nextProgress += PROGRESS_EVERY;
     }
   }
+  stage?.flush();
   options.onProgress?.({ records, skipped });
-  return { records, skipped, expired, lines, journaled: { watermark, requestIds }, ms: Math.round(performance.now() - started) };
+  return { records, skipped, expired, lines, journaled: ids.result(), ms: Math.round(performance.now() - started) };
 }
 
 export interface CompactResult {

@@ -1,0 +1,133 @@
+// Start-up replay's staging: records gathered per scope, then loaded scope by scope, so each scope's state is brought into cache once per batch, not per record.
+import { METRIC_COUNT, type AmountRow } from '../amounts.ts';
+import { sessionIdleMs } from '../scope-state.ts';
+
+/** Records held before they are loaded (about 4 MB with their links). */
+const STAGE_RECORDS = 65_536;
+
+/** What the stage loads into (MemoryLedger): one scope of a record at a time, each scope of a record once. */
+export interface ScopeLoader {
+  loadScope(scope: string, at: number, row: AmountRow, now: number): void;
+}
+
+/**
+ * A fleet's journal interleaves thousands of scopes, so loading record by record touches a cold scope state each time.
+ * Staged records are linked per scope in file order and loaded scope by scope: each scope still gets its records in
+ * file order (so in time order, as its event log wants them), whichever lists they came in. Lists are numbered by
+ * RecordBytesDecoder; a list with a session scope is not staged (scopesOf is null): a session's totals depend on the
+ * order of its records (idle resets), and which session is forgotten first on the order of all of them.
+ */
+export class ReplayStage {
+  readonly #at = new Float64Array(STAGE_RECORDS);
+  readonly #rows = new Float64Array(STAGE_RECORDS * METRIC_COUNT);
+  /** One link per scope of a staged record: the record, and the next link of the same scope (-1: none). */
+  #linkRecord = new Int32Array(2 * STAGE_RECORDS);
+  #linkNext = new Int32Array(2 * STAGE_RECORDS);
+  /** Per scope number: its first and last link staged (-1: none). */
+  #first = new Int32Array(1024);
+  #last = new Int32Array(1024).fill(-1);
+  /** Scopes staged, in the order they first appeared. */
+  #order = new Int32Array(1024);
+  /** Scope numbers by name, and names by number. */
+  readonly #numbers = new Map<string, number>();
+  readonly #names: string[] = [];
+  /** Per list number: its distinct scopes' numbers, or null when the list is not staged. */
+  readonly #lists: (Int32Array | null | undefined)[] = [];
+  readonly #row = new Float64Array(METRIC_COUNT);
+  #records = 0;
+  #links = 0;
+  #scopes = 0;
+
+  constructor(
+    private readonly loader: ScopeLoader,
+    private readonly now: number,
+  ) {}
+
+  /**
+   * The numbers of a list's scopes (the list's number: RecordBytesDecoder's, -1 for one not numbered) when its records
+   * are staged; null when they are loaded at once.
+   */
+  scopesOf(list: number, scopes: readonly string[]): Int32Array | null {
+    if (list < 0) return null;
+    let numbers = this.#lists[list];
+    if (numbers === undefined) numbers = this.#lists[list] = scopes.some((scope) => sessionIdleMs(scope) > 0) ? null : this.#number(scopes);
+    return numbers;
+  }
+
+  /** Stages a record on its scopes (as scopesOf numbered them); loads the stage when full. */
+  add(scopes: Int32Array, at: number, row: AmountRow): void {
+    const record = this.#records++;
+    this.#at[record] = at;
+    const offset = record * METRIC_COUNT;
+    for (let column = 0; column < METRIC_COUNT; column++) this.#rows[offset + column] = row[column];
+    if (this.#links + scopes.length > this.#linkRecord.length) this.#growLinks(scopes.length);
+    for (let i = 0; i < scopes.length; i++) {
+      const scope = scopes[i];
+      const link = this.#links++;
+      this.#linkRecord[link] = record;
+      this.#linkNext[link] = -1;
+      const last = this.#last[scope];
+      if (last < 0) {
+        this.#first[scope] = link;
+        this.#order[this.#scopes++] = scope;
+      } else this.#linkNext[last] = link;
+      this.#last[scope] = link;
+    }
+    if (this.#records === STAGE_RECORDS) this.flush();
+  }
+
+  /** Loads everything staged, scope by scope: before a record that is not staged, and at the end. */
+  flush(): void {
+    const row = this.#row;
+    for (let position = 0; position < this.#scopes; position++) {
+      const scope = this.#order[position];
+      const name = this.#names[scope];
+      for (let link = this.#first[scope]; link >= 0; link = this.#linkNext[link]) {
+        const record = this.#linkRecord[link];
+        const offset = record * METRIC_COUNT;
+        for (let column = 0; column < METRIC_COUNT; column++) row[column] = this.#rows[offset + column];
+        this.loader.loadScope(name, this.#at[record], row, this.now);
+      }
+      this.#last[scope] = -1;
+    }
+    this.#records = 0;
+    this.#links = 0;
+    this.#scopes = 0;
+  }
+
+  /** The numbers of a list's scopes, each once (a scope listed twice counts once). */
+  #number(scopes: readonly string[]): Int32Array {
+    const numbers: number[] = [];
+    for (const scope of scopes) {
+      let number = this.#numbers.get(scope);
+      if (number === undefined) {
+        number = this.#names.length;
+        this.#numbers.set(scope, number);
+        this.#names.push(scope);
+        if (number === this.#first.length) this.#growScopes();
+      }
+      if (!numbers.includes(number)) numbers.push(number);
+    }
+    return Int32Array.from(numbers);
+  }
+
+  #growScopes(): void {
+    const size = this.#first.length * 2;
+    const first = new Int32Array(size);
+    first.set(this.#first);
+    const last = new Int32Array(size).fill(-1);
+    last.set(this.#last);
+    const order = new Int32Array(size);
+    order.set(this.#order);
+    [this.#first, this.#last, this.#order] = [first, last, order];
+  }
+
+  #growLinks(needed: number): void {
+    const size = Math.max(this.#linkRecord.length * 2, this.#links + needed);
+    const records = new Int32Array(size);
+    records.set(this.#linkRecord);
+    const next = new Int32Array(size);
+    next.set(this.#linkNext);
+    [this.#linkRecord, this.#linkNext] = [records, next];
+  }
+}
