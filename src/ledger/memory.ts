@@ -7,6 +7,7 @@ import type { JournalSink, LedgerSnapshot } from './journal/journal.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { LIFE_PREFIX, ScopeTable, scopeRecords, sessionIdleMs, type ScopeSnapshot, type ScopeState } from './scope-state.ts';
 import { buildStanding, withHold } from './standing.ts';
+import { Tombstones } from './tombstones.ts';
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 const DEFAULT_GRAIN_MS = 1_000;
@@ -64,9 +65,7 @@ export class MemoryLedger implements Ledger {
   private readonly timer: NodeJS.Timeout | null;
   /** claimOnce keys → when their claim expires. */
   private readonly claims = new Map<string, number>();
-  /** Ended reservation ids → until when they are remembered, negative for a release; in expiry order (one TTL). */
-  private readonly tombstones = new Map<string, number>();
-  private readonly tombstoneMs: number;
+  private readonly tombstones: Tombstones;
   private closed = false;
 
   constructor(options: MemoryLedgerOptions = {}) {
@@ -75,7 +74,7 @@ export class MemoryLedger implements Ledger {
     this.grainMs = options.grainMs ?? DEFAULT_GRAIN_MS;
     this.coarsening = this.grainMs > 0 ? coarseningSteps(bucketLevels({ bucketMs: this.grainMs, retentionMs: this.retentionMs })) : [];
     this.journal = options.journal ?? null;
-    this.tombstoneMs = options.tombstoneMs ?? DEFAULT_TOMBSTONE_MS;
+    this.tombstones = new Tombstones(options.tombstoneMs ?? DEFAULT_TOMBSTONE_MS);
     this.scopes = new ScopeTable({ grainMs: this.grainMs, maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS });
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.timer = interval > 0 ? setInterval(() => this.sweep(), interval) : null;
@@ -122,7 +121,7 @@ export class MemoryLedger implements Ledger {
     const now = this.now();
     this.sweepLeases(now);
     if (this.reservations.has(input.id)) throw new Error(`ledger: reservation ${input.id} is already open`);
-    this.sweepTombstones(now);
+    this.tombstones.sweep(now);
     if (this.tombstones.has(input.id)) throw new Error(`ledger: reservation ${input.id} already ended (released or settled); nothing held`);
     if (!(input.leaseMs > 0)) throw new TypeError('ledger: leaseMs must be positive');
     const row = toRow(input.amounts);
@@ -158,20 +157,20 @@ export class MemoryLedger implements Ledger {
     this.assertOpen();
     const now = this.now();
     this.sweepLeases(now);
-    this.sweepTombstones(now);
-    if ((this.tombstones.get(input.id) ?? 0) > 0) return false; // settled already: a retry counts nothing
+    this.tombstones.sweep(now);
+    if (this.tombstones.settled(input.id)) return false; // settled already: a retry counts nothing
     const row = toRow(input.amounts);
     const reservation = this.reservations.get(input.id);
     if (reservation) {
       this.end(reservation);
-      this.entomb(input.id, now, 'settled');
+      this.tombstones.add(input.id, now, 'settled');
       this.append({ scopes: reservation.scopes, row, at: now, now, requestId: input.id });
       return true;
     }
     const fallback = input.orRecord;
     if (!fallback) return false;
     if (!Number.isFinite(fallback.at)) throw new TypeError('ledger: record time must be a finite number');
-    this.entomb(input.id, now, 'settled');
+    this.tombstones.add(input.id, now, 'settled');
     const at = Math.min(fallback.at, now);
     this.append({ scopes: uniqueScopes(fallback.scopes), row, at, now, requestId: input.id });
     return true;
@@ -181,9 +180,9 @@ export class MemoryLedger implements Ledger {
     this.assertOpen();
     const now = this.now();
     this.sweepLeases(now);
-    this.sweepTombstones(now);
+    this.tombstones.sweep(now);
     const reservation = this.reservations.get(id);
-    if (!this.tombstones.has(id)) this.entomb(id, now, 'released'); // released before its reserve ran: that holds nothing
+    if (!this.tombstones.has(id)) this.tombstones.add(id, now, 'released'); // released before its reserve ran: that holds nothing
     if (!reservation) return false;
     this.end(reservation);
     return true;
@@ -332,20 +331,6 @@ export class MemoryLedger implements Ledger {
     if (this.leases.size > 2 * this.reservations.size + 1024) this.leases.rebuild(this.reservations.values());
   }
 
-  /** Remembers an ended id; the map stays in expiry order because every tombstone lives the same time. */
-  private entomb(id: string, now: number, how: 'settled' | 'released'): void {
-    const until = now + this.tombstoneMs;
-    this.tombstones.delete(id);
-    this.tombstones.set(id, how === 'settled' ? until : -until);
-  }
-
-  private sweepTombstones(now: number): void {
-    for (const [id, until] of this.tombstones) {
-      if (Math.abs(until) > now) return;
-      this.tombstones.delete(id);
-    }
-  }
-
   private sweepLeases(now: number): void {
     for (let lease = this.leases.popExpired(now); lease; lease = this.leases.popExpired(now)) {
       if (!lease.ended) this.end(lease);
@@ -360,7 +345,7 @@ export class MemoryLedger implements Ledger {
   sweep(): void {
     const now = this.now();
     this.sweepLeases(now);
-    this.sweepTombstones(now);
+    this.tombstones.sweep(now);
     for (const [scope, state] of this.scopes) {
       this.prune(state, now);
       state.log.coarsen(now, this.coarsening);
