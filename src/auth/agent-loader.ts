@@ -23,21 +23,34 @@ export type AgentLoad =
 
 const HISTORY_SERVICE = 'cllama-history';
 
+/** What a stat of an agent's files saw: its change fingerprint, and which of its optional files are there to read. */
+export interface AgentFiles {
+  readonly fingerprint: string;
+  /** budget-override.json is there. */
+  readonly override: boolean;
+  /** service-auth/*.json, in name order. */
+  readonly serviceAuth: readonly string[];
+}
+
 /**
  * What changed-detection compares: identity, size and times of every file the agent is built from. Null when the
  * directory has no metadata.json (not an agent, or removed). Synchronous on purpose: a handful of stat calls that cannot
  * throw cost microseconds, while their async versions (thread pool, an Error per missing file) cost ~30x the CPU on a
  * rescan of 1,000 agents. Called off the request path, in small batches that yield to the event loop.
  */
-export function agentFingerprint(dir: string): string | null {
+export function agentFiles(dir: string): AgentFiles | null {
   const metadata = statPart(join(dir, 'metadata.json'));
   if (metadata === null) return null;
-  const parts = [metadata, statPart(join(dir, CONTEXT_OVERRIDE_FILE)) ?? '-'];
-  const serviceAuth = join(dir, 'service-auth');
-  if (statPart(serviceAuth) !== null) {
-    for (const name of serviceAuthFilesSync(serviceAuth)) parts.push(`${name}=${statPart(join(serviceAuth, name)) ?? '-'}`);
-  }
-  return parts.join('|');
+  const override = statPart(join(dir, CONTEXT_OVERRIDE_FILE));
+  const parts = [metadata, override ?? '-'];
+  const serviceAuthDir = join(dir, 'service-auth');
+  const serviceAuth = statPart(serviceAuthDir) === null ? [] : serviceAuthFilesSync(serviceAuthDir);
+  for (const name of serviceAuth) parts.push(`${name}=${statPart(join(serviceAuthDir, name)) ?? '-'}`);
+  return { fingerprint: parts.join('|'), override: override !== null, serviceAuth };
+}
+
+export function agentFingerprint(dir: string): string | null {
+  return agentFiles(dir)?.fingerprint ?? null;
 }
 
 /**
@@ -46,8 +59,8 @@ export function agentFingerprint(dir: string): string | null {
  * out), an unparsable budget-override.json becomes `contextOverrideError`. Only an unreadable or unparsable metadata.json
  * makes the directory unusable.
  */
-export async function loadAgentDir(options: { id: string; dir: string }): Promise<AgentLoad> {
-  const { id, dir } = options;
+export async function loadAgentDir(options: { id: string; dir: string; files?: AgentFiles }): Promise<AgentLoad> {
+  const { id, dir, files } = options;
   const metadataFile = join(dir, 'metadata.json');
   const metadata = await readJsonFile(metadataFile);
   if (metadata.kind === 'missing') return { kind: 'missing' };
@@ -69,7 +82,9 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
     warnings.push(`${metadataFile}: ${key}: must be a string (ignored)`);
     return '';
   };
-  const override = await readOverride(dir);
+  // what the fingerprint saw missing is not read (a failed open costs an Error): one that appears since changes the
+  // fingerprint, and is read by the next scan
+  const override = files && !files.override ? { value: undefined } : await readOverride(dir);
   const agent: Agent = {
     id,
     secret: stored.ok ? stored.secret : '',
@@ -82,7 +97,7 @@ export async function loadAgentDir(options: { id: string; dir: string }): Promis
     ...(modelPolicy.kind === 'none' ? {} : { modelPolicy }),
     contextOverride: override.value,
     ...(override.error ? { contextOverrideError: override.error } : {}),
-    historyTokens: await historyTokens({ dir, warnings }),
+    historyTokens: await historyTokens({ dir, names: files?.serviceAuth, warnings }),
   };
   return { kind: 'loaded', loaded: { agent: Object.freeze(agent), secretDigest: stored.ok ? secretDigest(stored.secret) : null, warnings } };
 }
@@ -96,9 +111,9 @@ async function readOverride(dir: string): Promise<{ value: unknown; error?: stri
 }
 
 /** service-auth/*.json in name order: `{service: "cllama-history", auth_type: "bearer", token}` entries are history replay tokens. */
-async function historyTokens(options: { dir: string; warnings: string[] }): Promise<readonly string[]> {
+async function historyTokens(options: { dir: string; names?: readonly string[]; warnings: string[] }): Promise<readonly string[]> {
   const tokens: string[] = [];
-  for (const name of await serviceAuthFiles(options.dir)) {
+  for (const name of options.names ?? (await serviceAuthFiles(options.dir))) {
     const file = join(options.dir, 'service-auth', name);
     const read = await readJsonFile(file);
     if (read.kind === 'error') options.warnings.push(`${file}: ${read.problem} (ignored)`);

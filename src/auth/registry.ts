@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DirWatches, type WatchFunction } from '../config/dir-watches.ts';
 import { CONTEXT_OVERRIDE_FILE, contextEntryKind, isPlainAgentId, type Agent } from './agent.ts';
-import { agentFingerprint, loadAgentDir } from './agent-loader.ts';
+import { agentFiles, loadAgentDir } from './agent-loader.ts';
 import { secretMatchesDigest } from './secret-compare.ts';
 
 export interface AgentRegistryOptions {
@@ -194,12 +194,12 @@ export class AgentRegistry {
 
   async #loadAgent(id: string): Promise<boolean> {
     const dir = join(this.#root, id);
-    const fingerprint = agentFingerprint(dir);
+    const files = agentFiles(dir);
     await this.#ensureAgentWatcher(id, dir);
-    if (fingerprint === null) return this.#forget(id, dir);
-    if (this.#processed.get(id) === fingerprint) return false;
-    this.#processed.set(id, fingerprint);
-    const load = await loadAgentDir({ id, dir });
+    if (files === null) return this.#forget(id, dir);
+    if (this.#processed.get(id) === files.fingerprint) return false;
+    this.#processed.set(id, files.fingerprint);
+    const load = await loadAgentDir({ id, dir, files });
     if (load.kind === 'missing') return this.#forget(id, dir);
     if (load.kind === 'broken') {
       if (this.#reportedProblems.get(id) === load.problem) return false;
