@@ -80,6 +80,42 @@ describe('loopFingerprint', () => {
       assert.equal(fp(toolTurn('{}', 'c', padded)).request, fp(toolTurn('{}', 'c', text)).request, `${text.length} characters`);
     }
   });
+  it('is stable from version to version: replicas on Redis share loop state by these hashes (pinned values)', () => {
+    const bodies: Record<string, unknown>[] = [
+      { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'Say   something\tshort.' }] },
+      {
+        model: 'anthropic/claude',
+        messages: [
+          { role: 'user', content: 'go' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'read', input: { path: '/a', n: [1, 2.5, null, true] } }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'x'.repeat(1500) }] },
+        ],
+      },
+      {
+        model: 'openai/gpt-4o',
+        messages: [
+          { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"b":1, "a":"é 🙂"}' } }] },
+          { role: 'tool', tool_call_id: 'c1', content: '' },
+        ],
+      },
+      {
+        model: 'openai/gpt-5',
+        input: [
+          { type: 'function_call', name: 'g', arguments: 'not json' },
+          { type: 'function_call_output', output: { z: {}, y: [] } },
+        ],
+      },
+      { model: 'openai/gpt-5', input: 'just text' },
+    ];
+    assert.deepEqual(bodies.map(fp), [
+      { request: 'zJrg3786_0jy2RQJ', toolCall: null },
+      { request: 'SaDHRQkhJo5lCxYW', toolCall: 'NCIBVBeQwKzUiwmB' },
+      { request: 'Rik8xev-56zp5i7k', toolCall: 'ry2YbjuUhPhZ4z3B' },
+      { request: 'iPxLSFjcsNW_LnK2', toolCall: 'YlcszYu-34juP5Xv' },
+      { request: 'G8SOYKDHwRD6nvFS', toolCall: null },
+    ]);
+  });
+
   it('a conversation without tool calls has none', () => {
     assert.equal(fp({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).toolCall, null);
   });
