@@ -95,6 +95,28 @@ export class RedisConnection {
   }
 
   /**
+   * Sends a command (or a few, e.g. a script call that loads the library first) and waits `commandTimeoutMs` at most,
+   * counted from now; failures are mapped by `failure`. ioredis's own timeout starts only when it writes the command,
+   * and with auto-pipelining a command issued while an earlier pipeline waits for its replies is held unsent until
+   * that one ends: on a stalled Redis each command waited up to two timeouts (a settle 2 s, not 1, the answer of the
+   * call with it). Rejected here, such a command may still be sent when the earlier one gives up, and run when Redis
+   * resumes: its outcome is unknown, as for one sent and not answered (resolved by id: docs/deploy.md).
+   */
+  async send<T>(send: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Command timed out')), this.commandTimeoutMs);
+    });
+    try {
+      return await Promise.race([send(), deadline]);
+    } catch (error) {
+      throw this.failure(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * Wraps a command failure in an error naming the target (never the URL's credentials) that says what is known: nothing
    * ran (LedgerUnreachableError: not sent, or a reserve that ran after its deadline and held nothing), Redis answered
    * with an error (nothing changed), or no reply came (LedgerOutcomeUnknownError: it may have run, or may still run).

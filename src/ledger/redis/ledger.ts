@@ -285,17 +285,13 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * Fails at once while closed or disconnected (never queued: LedgerUnreachableError, nothing was sent); failures name
-   * the target, never credentials.
+   * Fails at once while closed or disconnected (never queued: LedgerUnreachableError, nothing was sent), else after
+   * `commandTimeoutMs` from now at most (RedisConnection.send); failures name the target, never credentials.
    */
   private async command<T>(send: () => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('ledger is closed');
     if (!this.connection.isUp) throw new LedgerUnreachableError(`redis ledger unavailable: ${this.connection.describeDown()}`);
-    try {
-      return await send();
-    } catch (error) {
-      throw this.connection.failure(error);
-    }
+    return this.connection.send(send);
   }
 }
 

@@ -158,11 +158,7 @@ export class RedisSharedState implements SharedState {
   private async command<T>(send: () => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('shared state is closed');
     if (!this.connection.isUp) throw new LedgerUnreachableError(`shared state unavailable: ${this.connection.describeDown()}`);
-    try {
-      return await send();
-    } catch (error) {
-      throw this.connection.failure(error);
-    }
+    return this.connection.send(send);
   }
 }
 

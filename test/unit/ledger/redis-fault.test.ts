@@ -1,5 +1,5 @@
 // Redis ledger faults on a private Redis: down at start, killed and restarted, hung; fail fast, recover, no local fallback.
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -116,6 +116,53 @@ describe('redis ledger faults', { concurrency: false }, () => {
       );
       assert.equal((await ledger.reserve(reservation(850))).admitted, true, 'all the room left is free at once, not after a lease');
     } finally {
+      await ledger.close();
+    }
+  });
+
+  it('on a hung Redis, an operation sent while another waits gets its own command timeout, not two; it still runs once', async () => {
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'queued', commandTimeoutMs: 1000 });
+    try {
+      const held = reservation(200);
+      assert.equal((await ledger.reserve(held)).admitted, true);
+      await redis.pauseFully();
+      // the clock is mocked from here: the bound is counted in ledger time, not measured against a loaded machine
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+      const outcome = (promise: Promise<unknown>) => {
+        const state: { error: unknown } = { error: null };
+        promise.catch((error: unknown) => {
+          state.error = error;
+        });
+        return state;
+      };
+      // a read goes out first and waits on the stalled Redis (auto-pipelining sends it on the next turn)...
+      const first = outcome(ledger.standing([limit]));
+      await turn();
+      await turn();
+      // ...then a call ends and settles: its command queues behind the first one's pipeline, unsent
+      const settle = outcome(ledger.settle({ id: held.id, amounts: { usd_micros: 150 } }));
+      await turn();
+      mock.timers.tick(1000);
+      for (let i = 0; i < 10; i++) await turn();
+      assert.ok(first.error instanceof LedgerOutcomeUnknownError, 'the first times out after the command timeout');
+      // ioredis starts its own timer only when it writes a command, and auto-pipelining holds the settle back until the
+      // first's pipeline gives up: counted from there, it waited 2 s (and so did the end of the answer of a call that
+      // ended during a stall, docs/deploy.md)
+      assert.ok(settle.error instanceof LedgerOutcomeUnknownError, 'the settle gives up one command timeout after it was issued, outcome unknown');
+      mock.timers.reset();
+      redis.resume();
+      await waitFor('Redis to answer again', () => isHealthy(ledger));
+      // it was sent when the first gave up, and Redis ran it on resuming: counted once, and the retry (the backlog's) counts nothing
+      await waitFor('the queued settle to have run', async () => (await ledger.standing([limit]))[0].used === 150);
+      assert.equal(await ledger.settle({ id: held.id, amounts: { usd_micros: 150 }, orRecord: { scopes: ['agent:f'], at: Date.now() } }), false);
+      assert.deepEqual(
+        (await ledger.standing([limit])).map((one) => [one.used, one.reserved]),
+        [[150, 0]],
+      );
+    } finally {
+      mock.timers.reset();
+      redis.resume();
       await ledger.close();
     }
   });

@@ -1,6 +1,7 @@
 // Test support for the Redis ledger: the shared Redis (REDIS_URL, failing when absent), key clean-up, private Redis and Cluster.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +177,13 @@ export class PrivateRedis {
 
   resume(): void {
     this.child?.kill('SIGCONT');
+  }
+
+  /** Pauses it and waits until the kernel shows it stopped (state T), so nothing sent from now on is answered. */
+  async pauseFully(): Promise<void> {
+    this.pause();
+    const pid = this.child?.pid;
+    await waitFor('redis-server to be stopped', async () => pid !== undefined && / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
   }
 }
 
