@@ -5,7 +5,9 @@ import type { PolicyRouting } from '../upstream/policy-routes.ts';
 import type { Route } from '../upstream/provider.ts';
 import { resolveRoute } from '../upstream/routing.ts';
 import type { AdmittedCall, AttemptSummary, CallProgress, CallRequest } from './context.ts';
-import { adapterPlan, checkAdaptable, takesAdapter } from './responses-adapter.ts';
+import { adapterPlan, checkAdaptable, takesAdapter, type AdapterPlan } from './responses-adapter.ts';
+import type { Admission } from '../budget/admission.ts';
+import type { PreparedRequest } from '../protocol/protocol.ts';
 import type { PipelineDeps } from './deps.ts';
 
 export interface AdmitInput {
@@ -76,11 +78,52 @@ export async function admitCall(input: AdmitInput): Promise<AdmittedCall> {
     deps.bus.emit({ type: 'intervention', claw_id: request.agent.id, model: route.requestedModel, intervention: name, request_id: request.id });
   }
   if (input.routing?.resolution.reason) interventions.push(input.routing.resolution.reason);
-  const call: AdmittedCall = { ...request, id, route, admission, ...prepared, adapter, interventions, usage: null, attemptStartedAt: Date.now() };
-  if (input.routing) {
-    call.routing = input.routing;
-    call.attempts = input.attempts;
-  }
+  const call = admittedCall({ request, id, route, admission, prepared, adapter, interventions, routing: input.routing, attempts: input.attempts });
   progress.call = call;
   return call;
+}
+
+/**
+ * The admitted call, every field written out (those set later too) in one order, so every call has one shape:
+ * spreading the request and the prepared body here missed the object literal's inline caches on every call.
+ */
+function admittedCall(input: {
+  request: CallRequest;
+  id: string;
+  route: Route;
+  admission: Admission;
+  prepared: PreparedRequest;
+  adapter: AdapterPlan | undefined;
+  interventions: string[];
+  routing: PolicyRouting | undefined;
+  attempts: AttemptSummary[] | undefined;
+}): AdmittedCall {
+  const { request, prepared } = input;
+  return {
+    id: input.id,
+    startedAt: request.startedAt,
+    protocol: request.protocol,
+    path: request.path,
+    query: request.query,
+    agent: request.agent,
+    bytes: request.bytes,
+    bodyText: request.bodyText,
+    body: request.body,
+    headers: request.headers,
+    route: input.route,
+    admission: input.admission,
+    upstreamBody: prepared.upstreamBody,
+    stream: prepared.stream,
+    clientWantsUsage: prepared.clientWantsUsage,
+    adapter: input.adapter,
+    interventions: input.interventions,
+    upstreamBodyText: undefined,
+    statusCode: undefined,
+    upstreamRequestId: undefined,
+    usage: null,
+    price: undefined,
+    attemptStartedAt: Date.now(),
+    routing: input.routing,
+    attempts: input.routing ? input.attempts : undefined,
+  };
 }

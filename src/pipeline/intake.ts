@@ -34,7 +34,22 @@ export async function readRequest(input: { req: IncomingMessage; progress: CallP
   progress.bytes = bytes;
   const bodyText = (await readBody(req, { maxBytes: deps.config.maxBodyBytes, hold: bytes })).toString('utf8');
   if (jsonDeeperThan(bodyText, deps.config.maxJsonDepth)) throw tooDeep(deps.config.maxJsonDepth);
-  const request: CallRequest = { ...progress.start, agent, bytes, bodyText, body: parseJsonObject(bodyText), headers: req.headers };
+  const body = parseJsonObject(bodyText);
+  const { start } = progress;
+  // every field written out, in one order: a spread of `start` here cost ~2% of a governed call's CPU (the object
+  // literal's stores missed their inline caches on every call)
+  const request: CallRequest = {
+    id: start.id,
+    startedAt: start.startedAt,
+    protocol: start.protocol,
+    path: start.path,
+    query: start.query,
+    agent,
+    bytes,
+    bodyText,
+    body,
+    headers: req.headers,
+  };
   progress.request = request;
   return request;
 }
