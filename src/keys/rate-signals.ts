@@ -66,16 +66,23 @@ export function cooldownFromHeaders(headers: Headers, now: number): { ms: number
 
 /** The remaining requests and tokens the provider reported with an answer (either may be null); null when neither. */
 export function headroomFromHeaders(headers: Headers): { requests: number | null; tokens: number | null } | null {
-  const number = (...names: string[]) => {
-    for (const name of names) {
-      const value = Number(header(headers, name));
-      if (header(headers, name) !== undefined && Number.isFinite(value) && value >= 0) return value;
-    }
-    return null;
-  };
-  const requests = number('x-ratelimit-remaining-requests', 'anthropic-ratelimit-requests-remaining');
-  const tokens = number('x-ratelimit-remaining-tokens', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-input-tokens-remaining');
+  const requests = firstCount(headers, REQUESTS_REMAINING);
+  const tokens = firstCount(headers, TOKENS_REMAINING);
   return requests === null && tokens === null ? null : { requests, tokens };
+}
+
+const REQUESTS_REMAINING = ['x-ratelimit-remaining-requests', 'anthropic-ratelimit-requests-remaining'] as const;
+const TOKENS_REMAINING = ['x-ratelimit-remaining-tokens', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-input-tokens-remaining'] as const;
+
+/** The first of `names` present as a finite count of 0 or more (runs on every answer: no closure, no rest array). */
+function firstCount(headers: Headers, names: readonly string[]): number | null {
+  for (const name of names) {
+    const text = header(headers, name);
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  return null;
 }
 
 /** Of the resets given, the exhausted limits' (remaining 0) latest, else the latest of all; ms or null. */
