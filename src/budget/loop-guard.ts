@@ -27,17 +27,20 @@ export function checkLoop(input: {
   const { request, settings } = input;
   if (!request.fingerprint || !settings.enabled) return null;
   const judged = input.state.observe({ agentId: request.agent.id, fingerprint: request.fingerprint, settings });
-  const decide = (verdict: LoopVerdict | null): ProxyError | null => {
-    if (!verdict) return null;
-    emitLoop(input.bus, request, verdict);
-    return verdict.refuse ? loopError(verdict, settings) : null;
-  };
-  if (!(judged instanceof Promise)) return decide(judged);
+  // decided at once on every call from memory: no closure made for it (under tsx each one costs a defineProperty)
+  if (!(judged instanceof Promise)) return decideLoop(input, judged);
+  const decide = (verdict: LoopVerdict | null): ProxyError | null => decideLoop(input, verdict);
   if (settings.action === 'alert') {
     judged.then(decide, () => null);
     return null;
   }
   return judged.then(decide);
+}
+
+function decideLoop(input: { bus: EventBus; request: AdmitRequest; settings: LoopSettings }, verdict: LoopVerdict | null): ProxyError | null {
+  if (!verdict) return null;
+  emitLoop(input.bus, input.request, verdict);
+  return verdict.refuse ? loopError(verdict, input.settings) : null;
 }
 
 function emitLoop(bus: EventBus, request: AdmitRequest, verdict: LoopVerdict): void {
