@@ -40,7 +40,7 @@ export async function startProxyProcess(options: {
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   const url = `http://127.0.0.1:${options.port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  // start-up loads every module through tsx: give a loaded CI machine a minute before calling it a failure
+  // start-up compiles every module (bin/ts-hooks.js): give a loaded CI machine a minute before calling it a failure
   for (let i = 0; i < 1200; i++) {
     if (child.exitCode !== null) throw new Error(`tollgate exited early (${child.exitCode}): ${err}`);
     try {
