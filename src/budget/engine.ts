@@ -170,7 +170,7 @@ class Engine implements BudgetEngine {
    */
   #decided(input: { request: AdmitRequest; policy: EffectivePolicy; attempt: Decided; downgraded: boolean }): Promise<Admission> {
     const { request, policy, attempt } = input;
-    if (attempt.kind === 'admitted') return this.#admitted({ ...input, attempt });
+    if (attempt.kind === 'admitted') return this.#admitted({ request, policy, attempt, downgraded: input.downgraded });
     const fallback: Fallback = { kind: 'keep', hold: 'unknown', policy, scopes: attempt.plan.scopes };
     return this.#failMode.unavailable({ request, reason: `budget ledger error: ${attempt.error.message}`, fallback });
   }

@@ -31,7 +31,7 @@ export async function settleCall(input: SettleInput): Promise<void> {
   const { call, deps, relay } = input;
   const ticket = call.admission.ticket;
   if (ticket?.done) return;
-  const usage = relay ? chargedUsage({ ...input, relay }) : null;
+  const usage = relay ? chargedUsage({ call, deps, relay, upstreamWorked: input.upstreamWorked }) : null;
   // a 2xx that completed always has a usage here (what the provider left out is estimated)
   if (usage && relay) await recordHistory({ call, deps, relay, usage, price: call.price ?? null });
   if (!ticket) return;
