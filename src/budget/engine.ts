@@ -46,6 +46,7 @@ export interface BudgetEngineOptions {
 
 const DEFAULT_LEASE_MS = 10 * 60_000;
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_STANDINGS: readonly LimitStanding[] = Object.freeze([]);
 
 type Attempt =
   | { readonly kind: 'unknown_price_blocked'; readonly target: RequestTarget }
@@ -233,7 +234,8 @@ class Engine implements BudgetEngine {
   }): Promise<Admission> {
     const { request, policy, attempt, downgraded } = input;
     const { plan, target } = attempt;
-    const softStandings = await this.#report.softStandings(request, plan);
+    // most policies have no soft limit: no ledger read, and no await (a turn of the microtask queue) for one
+    const softStandings = plan.soft.length === 0 ? NO_STANDINGS : await this.#report.softStandings(request, plan);
     const softIndex = plan.soft.findIndex((spec, index) => softStandings[index] !== undefined && softStandings[index].used >= spec.limit);
     const effectiveModel = `${target.provider}/${target.model}`;
     const ticket = this.#ticket({

@@ -69,8 +69,10 @@ export class ReservationTicket implements BudgetTicket {
     if (!(await this.#charge(amounts))) return;
     // the answer's last bytes wait for this (pipeline/settle.ts): the charge is in the journal before the client sees the end
     await this.#options.ledger.durable?.();
+    const { afterSettle } = this.#options;
+    if (!afterSettle) return; // most policies alert on nothing: no await of undefined (a microtask turn) per call
     try {
-      await this.#options.afterSettle?.();
+      await afterSettle();
     } catch (error) {
       this.#report(`budget alert check after reservation ${this.#options.reservationId} failed: ${(error as Error).message}`);
     }
