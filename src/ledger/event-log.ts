@@ -232,7 +232,7 @@ export class EventLog {
       if (!old) continue;
       const base = this.head === 0 ? 0 : old[this.head - 1];
       const sums = slide ? old : new Float64Array(capacity);
-      if (base === 0 && !slide) sums.set(old.subarray(0, live));
+      if (base === 0 && !slide) sums.set(old.subarray(this.head, this.length));
       else for (let i = 0; i < live; i++) sums[i] = old[this.head + i] - base; // reads run ahead of writes in place
       this.sums[column] = sums;
     }

@@ -70,6 +70,18 @@ describe('EventLog', () => {
     assert.equal(log.lastToLeave(1, 0, 1), 3000);
   });
 
+  it('keeps the sums of a metric the dropped events did not use when it grows', () => {
+    // the dropped events' running sum of metric 1 is 0: growing must still copy the live events' sums, not the first ones
+    const log = new EventLog();
+    for (let at = 1000; at < 1003; at++) log.append(at, row({ 0: 1 }));
+    for (let at = 1003; at < 1006; at++) log.append(at, row({ 0: 1, 1: 5 }));
+    log.dropThrough(1002); // 3 of 8 slots dead: not enough to slide, so the next append past 8 doubles
+    for (let at = 1006; at < 1009; at++) log.append(at, row({ 0: 1, 1: 5 }));
+    assert.equal(log.sumAfter(1, 1002), 30);
+    assert.equal(log.sumAfter(0, 1002), 6);
+    assert.equal(log.oldestAfter(1, 0), 1003);
+  });
+
   it('agrees with a brute-force model over random operations', () => {
     const random = seeded(42);
     const log = new EventLog();
