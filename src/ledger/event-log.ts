@@ -219,11 +219,27 @@ export class EventLog {
     }
   }
 
+  /**
+   * Room for `more` appends (start-up replay, before a scope's run of records), `share` (0 to 1) of the journal read:
+   * when the log must grow, it grows to what the journal's rest will likely bring at the same pace (a tenth more), at
+   * most 8 times what it then holds and at least half again its capacity, instead of doubling once per power of two.
+   */
+  reserve(more: number, share: number): void {
+    if (this.length + more <= this.times.length) return;
+    const needed = this.length - this.head + more;
+    const expected = Math.ceil((needed / Math.max(share, 1 / 1024)) * 1.1);
+    this.relocate(Math.max(needed, Math.min(expected, 8 * needed), Math.ceil(this.times.length * 1.5)));
+  }
+
   /** Full array: slide the live events to the front if at least half is dead, otherwise double the capacity. */
   private makeRoom(): void {
+    this.relocate(this.head >= this.times.length / 2 ? this.times.length : this.times.length * 2);
+  }
+
+  /** Moves the live events to the front of arrays of `capacity` (at least the live events): in place when it is the present one. */
+  private relocate(capacity: number): void {
     const live = this.length - this.head;
-    const slide = this.head >= this.times.length / 2;
-    const capacity = slide ? this.times.length : this.times.length * 2;
+    const slide = capacity === this.times.length;
     const times = slide ? this.times : new Float64Array(capacity);
     if (slide) times.copyWithin(0, this.head, this.length);
     else times.set(this.times.subarray(this.head, this.length));

@@ -4,6 +4,7 @@ import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
 import { bucketLevels, coarseningSteps, type CoarseningStep } from './bucket-levels.ts';
 import type { JournalSink, LedgerSnapshot } from './journal/journal.ts';
+import type { StagedRun } from './journal/replay-stage.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { LIFE_PREFIX, ScopeTable, scopeRecords, sessionIdleMs, type ScopeSnapshot, type ScopeState } from './scope-state.ts';
 import { buildStanding, withHold } from './standing.ts';
@@ -67,6 +68,8 @@ export class MemoryLedger implements Ledger {
   private readonly claims = new Map<string, number>();
   private readonly tombstones: Tombstones;
   private closed = false;
+  /** loadScope's record, overwritten for each. */
+  private readonly loadRow = new Float64Array(METRIC_COUNT);
 
   constructor(options: MemoryLedgerOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -212,12 +215,33 @@ export class MemoryLedger implements Ledger {
   }
 
   /**
-   * One scope of a journal record within the retention (start-up replay, staged by scope: replay-stage.ts); the caller
-   * gives each scope of a record once. The same as loadRecord for that scope.
+   * One scope's records within the retention, in file order (start-up replay, staged by scope: replay-stage.ts); the
+   * caller gives each scope of a record once. The same as loadRecord for that scope, record after record, with the
+   * scope looked up, its expired usage dropped and its log sized once per run rather than once per record.
    */
-  loadScope(scope: string, at: number, row: AmountRow, now: number): void {
+  loadScope(scope: string, run: StagedRun, now: number): void {
     this.assertOpen();
-    if (!isZeroRow(row)) this.scopes.charge(scope, at, row, now - this.retentionMs);
+    const keepAfter = now - this.retentionMs;
+    const row = this.loadRow;
+    const life = scope.startsWith(LIFE_PREFIX);
+    let state: ScopeState | undefined;
+    for (let i = 0; i < run.count; i++) {
+      const record = run.records[i];
+      const offset = record * METRIC_COUNT;
+      for (let column = 0; column < METRIC_COUNT; column++) row[column] = run.rows[offset + column];
+      if (isZeroRow(row)) continue;
+      if (life) {
+        this.scopes.charge(scope, run.at[record], row, keepAfter);
+        continue;
+      }
+      if (state === undefined) {
+        // as ScopeTable.charge: a state's log drops what expired before it takes more (what it takes is never expired)
+        state = this.scopes.obtain(scope);
+        state.log.dropThrough(keepAfter);
+        state.log.reserve(run.count - i, run.share);
+      }
+      state.charge(run.at[record], row, keepAfter);
+    }
   }
 
   /** A journal record older than the retention (start-up replay): counted in its scopes' lifetime totals only. */

@@ -1,5 +1,5 @@
 // Low-level file work for the journal: fast line batches (several times faster than readline), full writes, atomic replace, tail repair.
-import { createReadStream, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -21,47 +21,51 @@ export interface LineChunk {
 /**
  * Yields the file's lines one read chunk at a time, as offsets into the chunk (no object per line); a last line with no
  * newline is yielded too. Nothing is yielded when the file does not exist. A chunk is only valid until the next one is
- * requested (its arrays are reused).
+ * requested: every read goes into the same buffer (a fresh one per read costs page faults and external-memory
+ * collections, ~160 of them for a 1,000,000-record journal), the line a read cut first moved to its front.
  */
 export async function* readLineChunks(file: string, chunkBytes = 1 << 20): AsyncGenerator<LineChunk> {
-  const stream = createReadStream(file, { highWaterMark: chunkBytes });
-  const opened = new Promise<boolean>((resolve, reject) => {
-    stream.once('open', () => resolve(true));
-    stream.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve(false) : reject(error)));
-  });
-  if (!(await opened)) return;
-  let rest: Buffer | null = null;
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  let buffer = Buffer.allocUnsafe(chunkBytes);
+  /** Bytes at the buffer's front: the start of a line the last read cut. */
+  let kept = 0;
   let starts: Int32Array<ArrayBuffer> = new Int32Array(4096);
   let ends: Int32Array<ArrayBuffer> = new Int32Array(4096);
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const buffer = chunk;
+    for (;;) {
+      if (kept === buffer.length) {
+        // a line longer than the buffer: twice the room
+        const larger = Buffer.allocUnsafe(2 * buffer.length);
+        buffer.copy(larger, 0, 0, kept);
+        buffer = larger;
+      }
+      const { bytesRead } = await handle.read(buffer, kept, buffer.length - kept, null);
+      if (bytesRead === 0) break;
+      const filled = buffer.subarray(0, kept + bytesRead);
       let count = 0;
       let start = 0;
-      if (rest) {
-        // the line cut by the last read: joined alone (copying every chunk onto its predecessor's tail costs a copy a byte)
-        const first = chunk.indexOf(NEWLINE);
-        if (first < 0) {
-          rest = Buffer.concat([rest, chunk]);
-          continue;
-        }
-        const joined = Buffer.concat([rest, chunk.subarray(0, first)]);
-        rest = null;
-        yield { buffer: joined, starts: Int32Array.of(0), ends: Int32Array.of(withoutCarriageReturn(joined).length), count: 1 };
-        start = first + 1;
-      }
-      for (let end = buffer.indexOf(NEWLINE, start); end >= 0; end = buffer.indexOf(NEWLINE, start)) {
+      for (let end = filled.indexOf(NEWLINE, kept); end >= 0; end = filled.indexOf(NEWLINE, start)) {
         if (count === starts.length) [starts, ends] = [grown(starts), grown(ends)];
         starts[count] = start;
-        ends[count++] = end > start && buffer[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+        ends[count++] = end > start && filled[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
         start = end + 1;
       }
-      rest = start < buffer.length ? Buffer.from(buffer.subarray(start)) : null; // a copy: the stream may reuse its buffer
-      if (count > 0) yield { buffer, starts, ends, count };
+      if (count > 0) yield { buffer: filled, starts, ends, count };
+      kept = filled.length - start;
+      if (kept > 0 && start > 0) buffer.copyWithin(0, start, filled.length);
     }
-    if (rest) yield { buffer: rest, starts: Int32Array.of(0), ends: Int32Array.of(withoutCarriageReturn(rest).length), count: 1 };
+    if (kept > 0) {
+      const rest = buffer.subarray(0, kept);
+      yield { buffer: rest, starts: Int32Array.of(0), ends: Int32Array.of(withoutCarriageReturn(rest).length), count: 1 };
+    }
   } finally {
-    stream.destroy();
+    await handle.close();
   }
 }
 

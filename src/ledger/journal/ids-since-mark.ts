@@ -31,8 +31,11 @@ export class IdsSinceMark {
       this.#bytes.copy(larger, 0, 0, this.#length);
       this.#bytes = larger;
     }
-    buffer.copy(this.#bytes, this.#length, start, end);
-    this.#length += size;
+    // byte by byte: an id is short, and Buffer#copy makes a view of the source (garbage) on each call
+    const bytes = this.#bytes;
+    let at = this.#length;
+    for (let index = start; index < end; index++) bytes[at++] = buffer[index];
+    this.#length = at;
     if (this.#count === this.#ends.length) {
       const ends = new Int32Array(this.#ends.length * 2);
       ends.set(this.#ends);

@@ -9,11 +9,26 @@ const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
-const HEAD = Buffer.from('{"t":');
-const SCOPES = Buffer.from(',"s":[');
-const AMOUNTS = Buffer.from('],"a":{');
-const REQUEST = Buffer.from(',"r":"');
-const METRIC_NAMES = METRICS.map((metric) => Buffer.from(`"${metric}":`));
+
+/** Bytes a line must hold somewhere, with their little-endian 32-bit words (at 0, 4, … and one ending at the last byte). */
+interface Pattern {
+  readonly length: number;
+  readonly bytes: Buffer;
+  readonly words: Int32Array;
+}
+
+function pattern(bytes: Buffer): Pattern {
+  const words: number[] = [];
+  for (let offset = 0; offset + 4 < bytes.length; offset += 4) words.push(bytes.readInt32LE(offset));
+  if (bytes.length >= 4) words.push(bytes.readInt32LE(bytes.length - 4));
+  return { length: bytes.length, bytes, words: Int32Array.from(words) };
+}
+
+const HEAD = pattern(Buffer.from('{"t":'));
+const SCOPES = pattern(Buffer.from(',"s":['));
+const AMOUNTS = pattern(Buffer.from('],"a":{'));
+const REQUEST = pattern(Buffer.from(',"r":"'));
+const METRIC_NAMES = METRICS.map((metric) => pattern(Buffer.from(`"${metric}":`)));
 /** At most 15 digits: every such integer is exact in a double, as JSON.parse reads it. */
 const MAX_DIGITS = 15;
 
@@ -32,8 +47,18 @@ export const MAX_CACHED_LISTS = 65_536;
  * decoded fields are kept on the decoder, valid until the next line: replay allocates nothing per line.
  */
 export class RecordBytesDecoder {
-  /** FNV-1a hash of a list's bytes → the list (its bytes compared on a hit: a collision only costs a decode). */
-  readonly #lists = new Map<number, { readonly bytes: Buffer; readonly scopes: readonly string[]; readonly index: number }>();
+  /**
+   * The lists kept, by number: their bytes, scopes and FNV-1a hash, found through an open-addressing table of list
+   * numbers by hash (-1: empty slot; at most half full). Not a Map: a 32-bit hash is no small integer to V8, and a Map
+   * keyed by it boxes one number per line.
+   */
+  readonly #bytes: Pattern[] = [];
+  readonly #scopesOf: (readonly string[])[] = [];
+  #hashes = new Int32Array(1024);
+  #slots = new Int32Array(2048).fill(-1);
+  /** The buffer use() was last given, and a view of it that reads four bytes at once at any offset (matches()). */
+  #viewOf: Buffer | null = null;
+  #view: DataView = new DataView(new ArrayBuffer(0));
   /** The last line decoded: its time, its scope list (one frozen array per distinct list), its amounts (overwritten). */
   at = 0;
   scopes: readonly string[] = [];
@@ -44,22 +69,34 @@ export class RecordBytesDecoder {
   idStart = -1;
   idEnd = -1;
 
-  /** Decodes `buffer[start, end)` (one line, no line ending) into the fields above; false when it is not of that shape. */
+  /** The buffer the next lines are decoded from (a read chunk): decodeAt reads it four bytes at a time through a view. */
+  use(buffer: Buffer): void {
+    if (buffer === this.#viewOf) return;
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    this.#viewOf = buffer;
+  }
+
+  /**
+   * Decodes `buffer[start, end)` (one line, no line ending) into the fields above; false when it is not of that shape.
+   * `buffer` is the one last given to use().
+   */
   decodeAt(buffer: Buffer, start: number, end: number): boolean {
-    if (!startsWith(buffer, end, HEAD, start)) return false;
+    const view = this.#view;
+    if (!matches(buffer, view, end, HEAD, start)) return false;
     const at = readInteger(buffer, end, start + HEAD.length);
-    if (at < 0 || !startsWith(buffer, end, SCOPES, integerEnd)) return false;
+    if (at < 0 || !matches(buffer, view, end, SCOPES, integerEnd)) return false;
     const scopesStart = integerEnd + SCOPES.length - 1; // the `[`
     const scopesEnd = scanScopes(buffer, end, scopesStart + 1);
-    if (scopesEnd === undefined || !startsWith(buffer, end, AMOUNTS, scopesEnd)) return false;
+    if (scopesEnd === undefined || !matches(buffer, view, end, AMOUNTS, scopesEnd)) return false;
+    const hash = listHash;
     const row = this.row;
     for (let column = 0; column < METRIC_COUNT; column++) row[column] = 0;
-    let index = readAmounts(buffer, end, scopesEnd + AMOUNTS.length, row);
+    let index = readAmounts(buffer, view, end, scopesEnd + AMOUNTS.length, row);
     if (index === undefined) return false;
     let idStart = -1;
     let idEnd = -1;
     if (index < end && buffer[index] === COMMA) {
-      if (!startsWith(buffer, end, REQUEST, index)) return false;
+      if (!matches(buffer, view, end, REQUEST, index)) return false;
       const close = stringEnd(buffer, end, index + REQUEST.length);
       if (close === undefined || close === index + REQUEST.length) return false;
       idStart = index + REQUEST.length;
@@ -68,7 +105,7 @@ export class RecordBytesDecoder {
     }
     if (index !== end - 1 || buffer[index] !== CLOSE_BRACE) return false;
     this.at = at;
-    this.#scopes(buffer, scopesStart, scopesEnd);
+    this.#scopes(buffer, view, scopesStart, scopesEnd, hash);
     this.idStart = idStart;
     this.idEnd = idEnd;
     return true;
@@ -76,41 +113,72 @@ export class RecordBytesDecoder {
 
   /** One line as a record of its own (tests, one-off reads); undefined when it is not of that shape. */
   decode(line: Buffer): DecodedRecord | undefined {
+    this.use(line);
     if (!this.decodeAt(line, 0, line.length)) return undefined;
     const record = { at: this.at, scopes: this.scopes, row: Float64Array.from(this.row) };
     return this.idStart < 0 ? record : { ...record, requestId: line.toString('utf8', this.idStart, this.idEnd) };
   }
 
   /** The list between `[` (at start) and its `]` (at end) into `scopes` and `list`, decoded once per distinct byte sequence. */
-  #scopes(line: Buffer, start: number, end: number): void {
-    let hash = 0x811c9dc5;
-    for (let index = start; index < end; index++) hash = Math.imul(hash ^ line[index], 0x01000193);
-    const cached = this.#lists.get(hash);
-    if (cached !== undefined && sameBytes(line, start, end, cached.bytes)) {
-      this.scopes = cached.scopes;
-      this.list = cached.index;
-      return;
+  #scopes(line: Buffer, view: DataView, start: number, end: number, hash: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let slot = hash & mask;
+    for (let list = slots[slot]; list >= 0; list = slots[slot]) {
+      const bytes = this.#bytes[list];
+      if (this.#hashes[list] === hash && bytes.length === end - start && matches(line, view, end, bytes, start)) {
+        this.scopes = this.#scopesOf[list];
+        this.list = list;
+        return;
+      }
+      slot = (slot + 1) & mask;
     }
     this.scopes = Object.freeze(JSON.parse(line.toString('utf8', start, end + 1)) as string[]);
     this.list = -1;
-    if (cached !== undefined || this.#lists.size >= MAX_CACHED_LISTS) return;
+    const count = this.#bytes.length;
+    if (count >= MAX_CACHED_LISTS) return;
     // a copy of the bytes: the line's buffer is reused for the next read
-    this.list = this.#lists.size;
-    this.#lists.set(hash, { bytes: Buffer.from(line.subarray(start, end)), scopes: this.scopes, index: this.list });
+    this.#bytes.push(pattern(Buffer.from(line.subarray(start, end))));
+    this.#scopesOf.push(this.scopes);
+    if (count === this.#hashes.length) {
+      const hashes = new Int32Array(2 * count);
+      hashes.set(this.#hashes);
+      this.#hashes = hashes;
+    }
+    this.#hashes[count] = hash;
+    slots[slot] = count;
+    this.list = count;
+    if (2 * (count + 1) > slots.length) this.#rehash();
+  }
+
+  /** Twice the slots, every list placed again (the table stays at most half full). */
+  #rehash(): void {
+    const slots = new Int32Array(2 * this.#slots.length).fill(-1);
+    const mask = slots.length - 1;
+    for (let list = 0; list < this.#bytes.length; list++) {
+      let slot = this.#hashes[list] & mask;
+      while (slots[slot] >= 0) slot = (slot + 1) & mask;
+      slots[slot] = list;
+    }
+    this.#slots = slots;
   }
 }
 
-/** Whether line[start, end) holds exactly `bytes` (short lists: a loop beats a native call). */
-function sameBytes(line: Buffer, start: number, end: number, bytes: Buffer): boolean {
-  if (end - start !== bytes.length) return false;
-  for (let i = 0; i < bytes.length; i++) if (line[start + i] !== bytes[i]) return false;
-  return true;
-}
-
-function startsWith(line: Buffer, end: number, prefix: Buffer, at: number): boolean {
-  if (at + prefix.length > end) return false;
-  for (let i = 0; i < prefix.length; i++) if (line[at + i] !== prefix[i]) return false;
-  return true;
+/**
+ * Whether the line holds `pattern` at `at`, before `end`: four bytes at a time through `view` (a DataView of the line's
+ * buffer, same offsets), where comparing byte by byte cost a load and a bounds check per byte.
+ */
+function matches(line: Buffer, view: DataView, end: number, pattern: Pattern, at: number): boolean {
+  const length = pattern.length;
+  if (at + length > end) return false;
+  if (length < 4) {
+    for (let i = 0; i < length; i++) if (line[at + i] !== pattern.bytes[i]) return false;
+    return true;
+  }
+  const words = pattern.words;
+  const last = words.length - 1;
+  for (let word = 0; word < last; word++) if (view.getInt32(at + 4 * word, true) !== words[word]) return false;
+  return view.getInt32(at + length - 4, true) === words[last];
 }
 
 /** Where the last readInteger stopped (a module-level result: no object per number on a path run per line). */
@@ -141,29 +209,49 @@ function stringEnd(line: Buffer, end: number, start: number): number | undefined
   return undefined;
 }
 
-/** `"a","b"]`: one or more non-empty plain strings; the index of the `]`. */
+/** The FNV-1a hash of the bytes of the last list scanScopes read (a module-level result, as integerEnd). */
+let listHash = 0;
+
+/**
+ * `"a","b"]`: one or more non-empty plain strings; the index of the `]`. Hashes the list's bytes (listHash) on the
+ * way: each byte is read once.
+ */
 function scanScopes(line: Buffer, end: number, start: number): number | undefined {
+  let hash = 0x811c9dc5;
   let index = start;
   for (;;) {
     if (index >= end || line[index] !== QUOTE) return undefined;
-    const close = stringEnd(line, end, index + 1);
-    if (close === undefined || close === index + 1) return undefined;
-    index = close + 1;
+    hash = Math.imul(hash ^ QUOTE, 0x01000193);
+    const open = index + 1;
+    for (index = open; index < end; index++) {
+      const byte = line[index];
+      if (byte === QUOTE) break;
+      if (byte === BACKSLASH || byte < 0x20) return undefined;
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    if (index >= end || index === open) return undefined; // no closing quote, or an empty string
+    hash = Math.imul(hash ^ QUOTE, 0x01000193);
+    index += 1;
     if (index >= end) return undefined;
-    if (line[index] === CLOSE_BRACKET) return index;
-    if (line[index] !== COMMA) return undefined;
+    const byte = line[index];
+    if (byte === CLOSE_BRACKET) {
+      listHash = hash;
+      return index;
+    }
+    if (byte !== COMMA) return undefined;
+    hash = Math.imul(hash ^ COMMA, 0x01000193);
     index += 1;
   }
 }
 
 /** `"metric":<int>,…}` into the row (each metric at most once); the index after the `}`. */
-function readAmounts(line: Buffer, end: number, start: number, row: Float64Array): number | undefined {
+function readAmounts(line: Buffer, view: DataView, end: number, start: number, row: Float64Array): number | undefined {
   let index = start;
   if (index >= end) return undefined;
   if (line[index] === CLOSE_BRACE) return index + 1;
   let seen = 0;
   for (;;) {
-    const column = metricAt(line, end, index);
+    const column = metricAt(line, view, end, index);
     if (column < 0 || (seen & (1 << column)) !== 0) return undefined;
     seen |= 1 << column;
     const amount = readInteger(line, end, index + METRIC_NAMES[column].length);
@@ -179,12 +267,12 @@ function readAmounts(line: Buffer, end: number, start: number, row: Float64Array
 
 /** Columns by the first letter of their metric's name (most letters start one name): a name is compared once, not in turn. */
 const COLUMNS_BY_LETTER: readonly (readonly number[])[] = Array.from({ length: 256 }, (_, byte) =>
-  METRIC_NAMES.flatMap((name, column) => (name[1] === byte ? [column] : [])),
+  METRIC_NAMES.flatMap((name, column) => (name.bytes[1] === byte ? [column] : [])),
 );
 
-function metricAt(line: Buffer, end: number, index: number): number {
+function metricAt(line: Buffer, view: DataView, end: number, index: number): number {
   if (index + 1 >= end) return -1;
   const columns = COLUMNS_BY_LETTER[line[index + 1]];
-  for (let i = 0; i < columns.length; i++) if (startsWith(line, end, METRIC_NAMES[columns[i]], index)) return columns[i];
+  for (let i = 0; i < columns.length; i++) if (matches(line, view, end, METRIC_NAMES[columns[i]], index)) return columns[i];
   return -1;
 }

@@ -5,9 +5,22 @@ import { sessionIdleMs } from '../scope-state.ts';
 /** Records held before they are loaded (about 4 MB with their links). */
 const STAGE_RECORDS = 65_536;
 
-/** What the stage loads into (MemoryLedger): one scope of a record at a time, each scope of a record once. */
+/**
+ * One scope's staged records, in file order: record `records[i]` (i < count) has time `at[record]` and amounts
+ * `rows[record * METRIC_COUNT + column]`. `share` is the part of the journal read so far (0 to 1): a hint for sizing
+ * the scope's log once for what the rest of the journal will likely bring, rather than growing it step by step.
+ */
+export interface StagedRun {
+  readonly at: Float64Array;
+  readonly rows: Float64Array;
+  readonly records: Int32Array;
+  readonly count: number;
+  readonly share: number;
+}
+
+/** What the stage loads into (MemoryLedger): one scope's records at a time, each scope of a record once. */
 export interface ScopeLoader {
-  loadScope(scope: string, at: number, row: AmountRow, now: number): void;
+  loadScope(scope: string, run: StagedRun, now: number): void;
 }
 
 /**
@@ -33,7 +46,8 @@ export class ReplayStage {
   readonly #names: string[] = [];
   /** Per list number: its distinct scopes' numbers, or null when the list is not staged. */
   readonly #lists: (Int32Array | null | undefined)[] = [];
-  readonly #row = new Float64Array(METRIC_COUNT);
+  /** The run handed to the loader, one scope at a time (its records: gathered from the links). */
+  readonly #run = { at: this.#at, rows: this.#rows, records: new Int32Array(STAGE_RECORDS), count: 0, share: 1 };
   #records = 0;
   #links = 0;
   #scopes = 0;
@@ -76,18 +90,21 @@ export class ReplayStage {
     if (this.#records === STAGE_RECORDS) this.flush();
   }
 
+  /** The part of the journal read so far (0 to 1), for the loader's sizing (StagedRun.share). */
+  set share(share: number) {
+    this.#run.share = share;
+  }
+
   /** Loads everything staged, scope by scope: before a record that is not staged, and at the end. */
   flush(): void {
-    const row = this.#row;
+    const run = this.#run;
+    const records = run.records;
     for (let position = 0; position < this.#scopes; position++) {
       const scope = this.#order[position];
-      const name = this.#names[scope];
-      for (let link = this.#first[scope]; link >= 0; link = this.#linkNext[link]) {
-        const record = this.#linkRecord[link];
-        const offset = record * METRIC_COUNT;
-        for (let column = 0; column < METRIC_COUNT; column++) row[column] = this.#rows[offset + column];
-        this.loader.loadScope(name, this.#at[record], row, this.now);
-      }
+      let count = 0;
+      for (let link = this.#first[scope]; link >= 0; link = this.#linkNext[link]) records[count++] = this.#linkRecord[link];
+      run.count = count;
+      this.loader.loadScope(this.#names[scope], run, this.now);
       this.#last[scope] = -1;
     }
     this.#records = 0;

@@ -1,9 +1,10 @@
 // Reading the journal back at start-up (streamed, bounded memory) and compacting it (drop records older than retention).
+import { stat } from 'node:fs/promises';
 import type { Ledger } from '../ledger.ts';
 import { fromRow, ledgerAmount, METRIC_COUNT, type AmountRow } from '../amounts.ts';
 import { decodeMark, decodeRecord, encodeRecord, leadingTime, type DecodedRecord } from './record.ts';
 import { LIFE_PREFIX, sessionIdleMs } from '../scope-state.ts';
-import { readLineBatches, readLineChunks, replaceFile, writeAll } from './file.ts';
+import { readLineBatches, readLineChunks, replaceFile, writeAll, type LineChunk } from './file.ts';
 import { RecordBytesDecoder } from './record-bytes.ts';
 import { IdsSinceMark, type JournaledCalls } from './ids-since-mark.ts';
 import { ReplayStage, type ScopeLoader } from './replay-stage.ts';
@@ -56,65 +57,120 @@ const PROGRESS_EVERY = 50_000;
 export async function replayJournal(options: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
   const now = (options.now ?? Date.now)();
-  const cutoff = now - options.retentionMs;
   const loader = 'loadRecord' in options.ledger ? options.ledger : null;
   const ledger = 'record' in options.ledger ? options.ledger : null;
-  let records = 0;
-  let skipped = 0;
-  let expired = 0;
-  let lines = 0;
+  const replay = new ChunkReplay(now - options.retentionMs, now, loader);
+  // the part of the file read so far, for the stage's loader to size each scope's log ahead (StagedRun.share)
+  const size = replay.stage
+    ? await stat(options.file).then(
+        (file) => file.size,
+        () => 0,
+      )
+    : 0;
+  let read = 0;
   let nextProgress = PROGRESS_EVERY;
-  const ids = new IdsSinceMark();
-  const bytes = new RecordBytesDecoder(); // the lines it wrote, without JSON.parse; the rest through decodeRecord
-  // one record object for every line this module wrote (the loader copies what it keeps)
-  const decoded: { at: number; scopes: readonly string[]; row: DecodedRecord['row'] } = { at: 0, scopes: [], row: bytes.row };
-  const stage = loader?.loadScope ? new ReplayStage(loader as ScopeLoader, now) : null;
-  for await (const { buffer, starts, ends, count } of readLineChunks(options.file)) {
-    for (let index = 0; index < count; index++) {
-      const start = starts[index];
-      const end = ends[index];
-      if (start === end) continue;
-      lines += 1;
-      let record: DecodedRecord | null = decoded;
-      if (bytes.decodeAt(buffer, start, end)) {
-        decoded.at = bytes.at;
-        decoded.scopes = bytes.scopes;
-        if (bytes.idStart >= 0) ids.addBytes(buffer, bytes.idStart, bytes.idEnd);
-        const staged = stage && bytes.at > cutoff ? stage.scopesOf(bytes.list, bytes.scopes) : null;
-        if (staged) {
-          stage?.add(staged, bytes.at, bytes.row);
-          records += 1;
-          continue;
-        }
-      } else {
-        const text = buffer.toString('utf8', start, end);
-        record = decodeRecord(text);
-        if (record?.requestId !== undefined) ids.add(record.requestId);
-        if (!record) {
-          const mark = decodeMark(text);
-          if (mark) ids.mark(mark);
-          else skipped += 1;
-          continue;
-        }
-      }
-      if (record.at <= cutoff && !isLifeRecord(record)) {
-        expired += 1;
-        loader?.loadLifetime?.(record); // lifetime totals keep it
-      } else {
-        stage?.flush(); // what was staged comes first: a scope gets its records in file order
-        if (loader) loader.loadRecord(record, now);
-        else await ledger!.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
-        records += 1;
-      }
-    }
+  const later: DecodedRecord[] = [];
+  for await (const chunk of readLineChunks(options.file)) {
+    read += chunk.buffer.length;
+    if (replay.stage) replay.stage.share = size > 0 ? Math.min(1, read / size) : 1;
+    replay.chunk(chunk, later);
+    // a ledger without loadRecord: its records in order, awaited one by one
+    for (const record of later) await ledger!.record({ scopes: record.scopes, amounts: fromRow(record.row), at: record.at });
+    later.length = 0;
+    const { records, skipped, expired } = replay;
     if (options.onProgress && records + skipped + expired >= nextProgress) {
       options.onProgress({ records, skipped });
       nextProgress += PROGRESS_EVERY;
     }
   }
-  stage?.flush();
+  replay.stage?.flush();
+  const { records, skipped, expired, lines } = replay;
   options.onProgress?.({ records, skipped });
-  return { records, skipped, expired, lines, journaled: ids.result(), ms: Math.round(performance.now() - started) };
+  return { records, skipped, expired, lines, journaled: replay.ids.result(), ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * A replay's work on the lines of one read chunk after another: a plain synchronous loop, out of the async function
+ * (whose optimized code the JIT threw away and rebuilt, all of the replay inlined in it, whenever a path was first taken
+ * late: a watermark, the stage's first flush), the rarer lines handled in methods of their own.
+ */
+class ChunkReplay {
+  records = 0;
+  skipped = 0;
+  expired = 0;
+  lines = 0;
+  readonly ids = new IdsSinceMark();
+  /** The lines this module wrote, decoded without JSON.parse; the rest through decodeRecord. */
+  readonly #bytes = new RecordBytesDecoder();
+  readonly #record: { at: number; scopes: readonly string[]; readonly row: DecodedRecord['row'] } = { at: 0, scopes: [], row: this.#bytes.row };
+  readonly stage: ReplayStage | null;
+
+  constructor(
+    private readonly cutoff: number,
+    private readonly now: number,
+    private readonly loader: RecordLoader | null,
+  ) {
+    this.stage = loader?.loadScope ? new ReplayStage(loader as ScopeLoader, now) : null;
+  }
+
+  /** The chunk's lines; the records for a ledger without loadRecord go to `later` (the caller awaits them in order). */
+  chunk({ buffer, starts, ends, count }: LineChunk, later: DecodedRecord[]): void {
+    const bytes = this.#bytes;
+    const stage = this.stage;
+    bytes.use(buffer);
+    for (let index = 0; index < count; index++) {
+      const start = starts[index];
+      const end = ends[index];
+      if (start === end) continue;
+      this.lines += 1;
+      if (!bytes.decodeAt(buffer, start, end)) {
+        this.#text(buffer.toString('utf8', start, end), later);
+        continue;
+      }
+      if (bytes.idStart >= 0) this.ids.addBytes(buffer, bytes.idStart, bytes.idEnd);
+      const staged = stage !== null && bytes.at > this.cutoff ? stage.scopesOf(bytes.list, bytes.scopes) : null;
+      if (staged !== null) {
+        stage!.add(staged, bytes.at, bytes.row);
+        this.records += 1;
+      } else this.#apply(this.#decoded(), later);
+    }
+  }
+
+  /** The line just decoded as a record: one object for every line (a loader copies what it keeps), a copy when queued. */
+  #decoded(): DecodedRecord {
+    const bytes = this.#bytes;
+    if (!this.loader) return { at: bytes.at, scopes: bytes.scopes, row: Float64Array.from(bytes.row) };
+    const record = this.#record;
+    record.at = bytes.at;
+    record.scopes = bytes.scopes;
+    return record;
+  }
+
+  /** A line not in this module's byte form: a record written otherwise, a watermark, or malformed (skipped). */
+  #text(text: string, later: DecodedRecord[]): void {
+    const record = decodeRecord(text);
+    if (record) {
+      if (record.requestId !== undefined) this.ids.add(record.requestId);
+      this.#apply(record, later);
+      return;
+    }
+    const mark = decodeMark(text);
+    if (mark) this.ids.mark(mark);
+    else this.skipped += 1;
+  }
+
+  /** A record not staged: past the retention (lifetime totals only), or loaded (or queued) at once. */
+  #apply(record: DecodedRecord, later: DecodedRecord[]): void {
+    if (record.at <= this.cutoff && !isLifeRecord(record)) {
+      this.expired += 1;
+      this.loader?.loadLifetime?.(record); // lifetime totals keep it
+      return;
+    }
+    this.stage?.flush(); // what was staged comes first: a scope gets its records in file order
+    if (this.loader) this.loader.loadRecord(record, this.now);
+    else later.push(record);
+    this.records += 1;
+  }
 }
 
 export interface CompactResult {
