@@ -251,7 +251,8 @@ export class RedisLedger implements Ledger {
     if (this.closed) return { ok: false, kind: 'redis', detail: 'closed' };
     if (!this.connection.isUp) return { ok: false, kind: 'redis', detail: this.connection.describeDown() };
     try {
-      const stored = await this.connection.client.get(this.layoutKey);
+      // bounded from now, as every ledger command is: a load balancer's probe behind a stalled pipeline waits 1 s, not 2
+      const stored = await this.connection.send(() => this.connection.client.get(this.layoutKey));
       if (stored !== null && stored !== this.layout) {
         return { ok: false, kind: 'redis', detail: `layout mismatch: Redis holds ${stored}, this replica uses ${this.layout}` };
       }

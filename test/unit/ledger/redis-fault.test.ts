@@ -120,6 +120,34 @@ describe('redis ledger faults', { concurrency: false }, () => {
     }
   });
 
+  it('on a hung Redis, health asked while a command waits says down after one command timeout, not two', async () => {
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'health-queued', commandTimeoutMs: 1000 });
+    try {
+      assert.equal((await ledger.health()).ok, true);
+      await redis.pauseFully();
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+      const first = ledger.standing([limit]).catch((error: unknown) => error);
+      await turn();
+      await turn();
+      // a probe of /health arrives while that read waits: its GET queues behind the read's pipeline
+      const probe: { answer: { ok: boolean } | null } = { answer: null };
+      void ledger.health().then((answer) => {
+        probe.answer = answer;
+      });
+      await turn();
+      mock.timers.tick(1000);
+      for (let i = 0; i < 10; i++) await turn();
+      assert.ok((await first) instanceof LedgerOutcomeUnknownError);
+      assert.ok(probe.answer, 'health answered one command timeout after it was asked');
+      assert.equal(probe.answer.ok, false);
+    } finally {
+      mock.timers.reset();
+      redis.resume();
+      await ledger.close();
+    }
+  });
+
   it('on a hung Redis, an operation sent while another waits gets its own command timeout, not two; it still runs once', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'queued', commandTimeoutMs: 1000 });
     try {
