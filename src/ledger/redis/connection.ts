@@ -32,10 +32,21 @@ export class RedisConnection {
   private lastError = 'not connected yet';
   private closing = false;
   private readonly onStateChange: ((change: RedisStateChange) => void) | undefined;
+  /**
+   * Once a command went unanswered for its whole timeout, Redis is taken as stalled until a reply comes: one command at a
+   * time goes out as the probe (it waits its timeout), every other fails at once, unsent (LedgerUnreachableError: the
+   * fail mode applies, a settlement goes to the backlog). A stalled Redis so costs a call nothing (fail open) or a fast
+   * 503 (closed), where each command used to wait its full timeout; the first reply, or a reconnection, ends it.
+   * Not on a Cluster: there one stalled shard must not fail the commands of the others (each waits its own timeout).
+   */
+  private silentSince: number | null = null;
+  private probing = false;
+  private readonly probesWhenSilent: boolean;
 
   constructor(options: RedisConnectionOptions) {
     this.onStateChange = options.onStateChange;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+    this.probesWhenSilent = options.cluster !== true;
     const common: RedisOptions = {
       lazyConnect: true,
       // Fail fast: nothing waits for a connection, nothing is re-sent after one drops (a script may have run).
@@ -66,7 +77,10 @@ export class RedisConnection {
       this.target = `${parsed.hostname}:${parsed.port || '6379'}`;
       this.client = new Redis(options.url, common);
     }
-    this.client.on('ready', () => this.transition('up'));
+    this.client.on('ready', () => {
+      this.silentSince = null; // a fresh connection answered its handshake
+      this.transition('up');
+    });
     this.client.on('error', (error: Error) => {
       this.lastError = safeMessage(error);
     });
@@ -103,17 +117,34 @@ export class RedisConnection {
    * resumes: its outcome is unknown, as for one sent and not answered (resolved by id: docs/deploy.md).
    */
   async send<T>(send: () => Promise<T>): Promise<T> {
+    const probe = this.silentSince !== null;
+    if (probe && this.probing) throw this.silentError();
+    if (probe) this.probing = true;
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Command timed out')), this.commandTimeoutMs);
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error('Command timed out'));
+      }, this.commandTimeoutMs);
     });
     try {
-      return await Promise.race([send(), deadline]);
+      const reply = await Promise.race([send(), deadline]);
+      this.silentSince = null;
+      return reply;
     } catch (error) {
+      if (timedOut && this.probesWhenSilent) this.silentSince ??= Date.now();
+      else if (error instanceof ReplyError) this.silentSince = null; // Redis answered, with an error
       throw this.failure(error);
     } finally {
       clearTimeout(timer);
+      if (probe) this.probing = false;
     }
+  }
+
+  private silentError(): LedgerUnreachableError {
+    const ms = Date.now() - (this.silentSince ?? Date.now());
+    return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): no reply for ${ms} ms; not sent while a probe waits`);
   }
 
   /**

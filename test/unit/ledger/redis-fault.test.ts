@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { LedgerOutcomeUnknownError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
+import { LedgerOutcomeUnknownError, LedgerUnreachableError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
 import { createRedisLedger, type RedisLedger, type RedisStateChange } from '../../../src/ledger/redis/ledger.ts';
 import { PrivateRedis, waitFor } from './redis-test-support.ts';
 
@@ -116,6 +116,49 @@ describe('redis ledger faults', { concurrency: false }, () => {
       );
       assert.equal((await ledger.reserve(reservation(850))).admitted, true, 'all the room left is free at once, not after a lease');
     } finally {
+      await ledger.close();
+    }
+  });
+
+  it('on a hung Redis, once a command went unanswered the others fail at once and unsent, one probe waits; a reply ends it', async () => {
+    const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'silent', commandTimeoutMs: 1000 });
+    try {
+      await redis.pauseFully();
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+      const first = ledger.standing([limit]).catch((error: unknown) => error);
+      await turn();
+      await turn();
+      mock.timers.tick(1000);
+      for (let i = 0; i < 10; i++) await turn();
+      assert.ok((await first) instanceof LedgerOutcomeUnknownError, 'the first waits its whole timeout');
+      // Redis is taken as stalled now: the next command goes out as the probe and waits...
+      const probe = ledger.standing([limit]).catch((error: unknown) => error);
+      await turn();
+      // ...and another fails at once (the clock has not moved), without being sent: nothing of it can run later
+      const record = await ledger
+        .settle({ id: 'silent-1', amounts: { usd_micros: 70 }, orRecord: { scopes: ['agent:f'], at: Date.now() } })
+        .catch((error: unknown) => error);
+      assert.ok(record instanceof LedgerUnreachableError, `unsent, so known not to have run: ${String(record)}`);
+      mock.timers.tick(1000);
+      for (let i = 0; i < 10; i++) await turn();
+      assert.ok((await probe) instanceof LedgerOutcomeUnknownError, 'the probe waited its timeout');
+      mock.timers.reset();
+      redis.resume();
+      // the next command probes again, gets its reply, and commands flow: the refused record never ran
+      await waitFor('Redis to answer again', () => isHealthy(ledger));
+      assert.deepEqual(
+        (await ledger.standing([limit])).map((one) => one.used),
+        [0],
+      );
+      assert.equal(await ledger.settle({ id: 'silent-1', amounts: { usd_micros: 70 }, orRecord: { scopes: ['agent:f'], at: Date.now() } }), true);
+      assert.deepEqual(
+        (await ledger.standing([limit])).map((one) => one.used),
+        [70],
+      );
+    } finally {
+      mock.timers.reset();
+      redis.resume();
       await ledger.close();
     }
   });
