@@ -120,31 +120,56 @@ describe('redis ledger faults', { concurrency: false }, () => {
     }
   });
 
+  /**
+   * Pauses Redis and mocks the clock from there: the bounds are counted in ledger time, not measured against a loaded
+   * machine. `turn()` lets pending I/O and promises run; `elapse(ms)` moves the clock and lets what it fired settle.
+   */
+  async function stall(): Promise<{ turn(): Promise<void>; elapse(ms: number): Promise<void>; end(): void }> {
+    await redis.pauseFully();
+    mock.timers.enable({ apis: ['setTimeout'] });
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    return {
+      turn,
+      async elapse(ms) {
+        mock.timers.tick(ms);
+        for (let i = 0; i < 10; i++) await turn();
+      },
+      end() {
+        mock.timers.reset();
+        redis.resume();
+      },
+    };
+  }
+
+  /** A command's end as it stands now (read after moving the clock: a command still waiting reads `done: false`). */
+  function watch<T>(promise: Promise<T>): { done: boolean; value: T | undefined; error: unknown } {
+    const state: { done: boolean; value: T | undefined; error: unknown } = { done: false, value: undefined, error: null };
+    promise.then(
+      (value) => Object.assign(state, { done: true, value }),
+      (error: unknown) => Object.assign(state, { done: true, error }),
+    );
+    return state;
+  }
+
   it('on a hung Redis, once a command went unanswered the others fail at once and unsent, one probe waits; a reply ends it', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'silent', commandTimeoutMs: 1000 });
+    const hung = await stall();
     try {
-      await redis.pauseFully();
-      mock.timers.enable({ apis: ['setTimeout'] });
-      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-      const first = ledger.standing([limit]).catch((error: unknown) => error);
-      await turn();
-      await turn();
-      mock.timers.tick(1000);
-      for (let i = 0; i < 10; i++) await turn();
-      assert.ok((await first) instanceof LedgerOutcomeUnknownError, 'the first waits its whole timeout');
+      const first = watch(ledger.standing([limit]));
+      await hung.turn();
+      await hung.elapse(1000);
+      assert.ok(first.error instanceof LedgerOutcomeUnknownError, 'the first waits its whole timeout');
       // Redis is taken as stalled now: the next command goes out as the probe and waits...
-      const probe = ledger.standing([limit]).catch((error: unknown) => error);
-      await turn();
+      const probe = watch(ledger.standing([limit]));
+      await hung.turn();
       // ...and another fails at once (the clock has not moved), without being sent: nothing of it can run later
-      const record = await ledger
-        .settle({ id: 'silent-1', amounts: { usd_micros: 70 }, orRecord: { scopes: ['agent:f'], at: Date.now() } })
-        .catch((error: unknown) => error);
-      assert.ok(record instanceof LedgerUnreachableError, `unsent, so known not to have run: ${String(record)}`);
-      mock.timers.tick(1000);
-      for (let i = 0; i < 10; i++) await turn();
-      assert.ok((await probe) instanceof LedgerOutcomeUnknownError, 'the probe waited its timeout');
-      mock.timers.reset();
-      redis.resume();
+      const record = watch(ledger.settle({ id: 'silent-1', amounts: { usd_micros: 70 }, orRecord: { scopes: ['agent:f'], at: Date.now() } }));
+      await hung.turn();
+      assert.ok(record.error instanceof LedgerUnreachableError, `unsent, so known not to have run: ${String(record.error)}`);
+      assert.equal(probe.done, false, 'the probe still waits');
+      await hung.elapse(1000);
+      assert.ok(probe.error instanceof LedgerOutcomeUnknownError, 'the probe waited its timeout');
+      hung.end();
       // the next command probes again, gets its reply, and commands flow: the refused record never ran
       await waitFor('Redis to answer again', () => isHealthy(ledger));
       assert.deepEqual(
@@ -157,72 +182,52 @@ describe('redis ledger faults', { concurrency: false }, () => {
         [70],
       );
     } finally {
-      mock.timers.reset();
-      redis.resume();
+      hung.end();
       await ledger.close();
     }
   });
 
   it('on a hung Redis, health asked while a command waits says down after one command timeout, not two', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'health-queued', commandTimeoutMs: 1000 });
+    assert.equal((await ledger.health()).ok, true);
+    const hung = await stall();
     try {
-      assert.equal((await ledger.health()).ok, true);
-      await redis.pauseFully();
-      mock.timers.enable({ apis: ['setTimeout'] });
-      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-      const first = ledger.standing([limit]).catch((error: unknown) => error);
-      await turn();
-      await turn();
+      const first = watch(ledger.standing([limit]));
+      await hung.turn();
+      await hung.turn();
       // a probe of /health arrives while that read waits: its GET queues behind the read's pipeline
-      const probe: { answer: { ok: boolean } | null } = { answer: null };
-      void ledger.health().then((answer) => {
-        probe.answer = answer;
-      });
-      await turn();
-      mock.timers.tick(1000);
-      for (let i = 0; i < 10; i++) await turn();
-      assert.ok((await first) instanceof LedgerOutcomeUnknownError);
-      assert.ok(probe.answer, 'health answered one command timeout after it was asked');
-      assert.equal(probe.answer.ok, false);
+      const health = watch(ledger.health());
+      await hung.turn();
+      await hung.elapse(1000);
+      assert.ok(first.error instanceof LedgerOutcomeUnknownError);
+      assert.ok(health.done, 'health answered one command timeout after it was asked');
+      assert.equal(health.value?.ok, false);
     } finally {
-      mock.timers.reset();
-      redis.resume();
+      hung.end();
       await ledger.close();
     }
   });
 
   it('on a hung Redis, an operation sent while another waits gets its own command timeout, not two; it still runs once', async () => {
     const ledger = await createRedisLedger({ url: redis.url, keyPrefix: 'queued', commandTimeoutMs: 1000 });
+    const held = reservation(200);
+    assert.equal((await ledger.reserve(held)).admitted, true);
+    const hung = await stall();
     try {
-      const held = reservation(200);
-      assert.equal((await ledger.reserve(held)).admitted, true);
-      await redis.pauseFully();
-      // the clock is mocked from here: the bound is counted in ledger time, not measured against a loaded machine
-      mock.timers.enable({ apis: ['setTimeout'] });
-      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-      const outcome = (promise: Promise<unknown>) => {
-        const state: { error: unknown } = { error: null };
-        promise.catch((error: unknown) => {
-          state.error = error;
-        });
-        return state;
-      };
       // a read goes out first and waits on the stalled Redis (auto-pipelining sends it on the next turn)...
-      const first = outcome(ledger.standing([limit]));
-      await turn();
-      await turn();
+      const first = watch(ledger.standing([limit]));
+      await hung.turn();
+      await hung.turn();
       // ...then a call ends and settles: its command queues behind the first one's pipeline, unsent
-      const settle = outcome(ledger.settle({ id: held.id, amounts: { usd_micros: 150 } }));
-      await turn();
-      mock.timers.tick(1000);
-      for (let i = 0; i < 10; i++) await turn();
+      const settle = watch(ledger.settle({ id: held.id, amounts: { usd_micros: 150 } }));
+      await hung.turn();
+      await hung.elapse(1000);
       assert.ok(first.error instanceof LedgerOutcomeUnknownError, 'the first times out after the command timeout');
       // ioredis starts its own timer only when it writes a command, and auto-pipelining holds the settle back until the
       // first's pipeline gives up: counted from there, it waited 2 s (and so did the end of the answer of a call that
       // ended during a stall, docs/deploy.md)
       assert.ok(settle.error instanceof LedgerOutcomeUnknownError, 'the settle gives up one command timeout after it was issued, outcome unknown');
-      mock.timers.reset();
-      redis.resume();
+      hung.end();
       await waitFor('Redis to answer again', () => isHealthy(ledger));
       // it was sent when the first gave up, and Redis ran it on resuming: counted once, and the retry (the backlog's) counts nothing
       await waitFor('the queued settle to have run', async () => (await ledger.standing([limit]))[0].used === 150);
@@ -232,8 +237,7 @@ describe('redis ledger faults', { concurrency: false }, () => {
         [[150, 0]],
       );
     } finally {
-      mock.timers.reset();
-      redis.resume();
+      hung.end();
       await ledger.close();
     }
   });
