@@ -70,6 +70,8 @@ interface AgentLog {
   settled: number;
   waiters: FlushWaiter[];
   running: boolean;
+  /** Waiting in the writer's list of logs to drain at the end of this turn of the event loop. */
+  due: boolean;
   /** When it last had something to write (ms, the writer's clock): idle long enough, it is forgotten. */
   lastActive: number;
   /** Size of the file as written so far, read again each time the file is opened. */
@@ -93,6 +95,8 @@ export class HistoryWriter {
   readonly #handles: AppendHandles;
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
+  /** Logs with lines queued in this turn of the event loop: drained together once it ends (#drainDue). */
+  #due: AgentLog[] = [];
 
   constructor(options: HistoryWriterOptions) {
     if (!(options.maxBytes > 0)) throw new RangeError('history maxBytes must be > 0');
@@ -148,7 +152,7 @@ export class HistoryWriter {
     log.queue.push(line + '\n');
     log.appended += 1;
     log.lastActive = this.#now();
-    if (!log.running) void this.#drain(log);
+    if (!log.running && !log.due) this.#scheduleDrain(log);
     return log;
   }
 
@@ -194,7 +198,7 @@ export class HistoryWriter {
     await this.#handles.closeIdle(before);
     const now = this.#now();
     for (const [agentId, log] of this.#logs) {
-      const idle = !log.running && log.queue.length === 0 && log.waiters.length === 0 && log.settled === log.appended;
+      const idle = !log.running && !log.due && log.queue.length === 0 && log.waiters.length === 0 && log.settled === log.appended;
       if (idle && log.lastActive <= before && log.rotationRetryAt <= now && !this.#handles.has(agentId)) this.#logs.delete(agentId);
     }
   }
@@ -230,6 +234,7 @@ export class HistoryWriter {
         settled: 0,
         waiters: [],
         running: false,
+        due: false,
         lastActive: this.#now(),
         size: 0,
         needsNewline: false,
@@ -239,6 +244,24 @@ export class HistoryWriter {
     }
     return log;
   }
+
+  /**
+   * Calls finish one per socket read, each in its own callback; their lines are written once the event loop's poll
+   * phase is over (setImmediate), so the calls that finished in one turn cost one write(2) per agent, not one each.
+   */
+  #scheduleDrain(log: AgentLog): void {
+    log.due = true;
+    if (this.#due.push(log) === 1) setImmediate(this.#drainDue);
+  }
+
+  readonly #drainDue = (): void => {
+    const due = this.#due;
+    this.#due = [];
+    for (const log of due) {
+      log.due = false;
+      if (!log.running) void this.#drain(log);
+    }
+  };
 
   /** Writes whatever is queued as one batch, repeatedly, until the queue is empty. Never rejects. */
   async #drain(log: AgentLog): Promise<void> {
