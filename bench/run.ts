@@ -36,7 +36,7 @@ const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE
 // BENCH_BASELINE=<another checkout>: its proxy runs beside this one, targets `base-no-budget` and `base-budget-on` (A/B)
 const baselineDir = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
 
-type Via = 'direct' | 'floor' | 'proxy' | 'base';
+type Via = 'direct' | 'floor' | 'governed-floor' | 'proxy' | 'base';
 interface Target {
   readonly key: string;
   readonly name: string;
@@ -47,6 +47,8 @@ interface Target {
 const TARGETS: readonly Target[] = [
   { key: 'direct', name: 'direct', via: 'direct', auth: 'Bearer sk-bench', model: 'gpt-4o' },
   { key: 'floor', name: 'bare node relay', via: 'floor', auth: 'Bearer open:secret', model: 'gpt-4o' },
+  // governed-floor: the bare relay plus the least a governing proxy must do per call (bench/floor-governed.ts)
+  { key: 'governed-floor', name: 'governed floor', via: 'governed-floor', auth: 'Bearer governed:secret', model: 'gpt-4o' },
   { key: 'no-budget', name: 'proxy, no budget', via: 'proxy', auth: 'Bearer open:secret', model: 'openai/gpt-4o' },
   { key: 'budget-on', name: 'proxy, budget on', via: 'proxy', auth: 'Bearer governed:secret', model: 'openai/gpt-4o' },
   { key: 'policy-on', name: 'proxy, budget + model policy', via: 'proxy', auth: 'Bearer policied:secret', model: 'openai/gpt-4o' },
@@ -175,6 +177,10 @@ const logSink = spawn('sh', ['-c', 'cat > "$AUDIT_OUT"'], {
 });
 // the floor any Node proxy stands on: node:http in, undici out, nothing parsed (only started when a target uses it)
 const floor = chosen.some((target) => target.via === 'floor') ? await startHelper('./floor-proxy.ts', [fake.url]) : null;
+const floorHistoryDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-floor-'));
+const governedFloor = chosen.some((target) => target.via === 'governed-floor')
+  ? await startHelper('./floor-governed.ts', [fake.url, join(floorHistoryDir, 'history.jsonl')])
+  : null;
 const rows: Row[] = [];
 const replay: {
   records: number;
@@ -198,6 +204,7 @@ try {
     const endpoints: Endpoints = {
       direct: { url: fake.url },
       ...(floor ? { floor: { url: floor.url, pid: floor.child.pid } } : {}),
+      ...(governedFloor ? { 'governed-floor': { url: governedFloor.url, pid: governedFloor.child.pid } } : {}),
       proxy: { url: proxy.url, pid: proxy.child.pid },
       ...(base ? { base: { url: base.url, pid: base.child.pid } } : {}),
     };
@@ -262,6 +269,8 @@ try {
 } finally {
   fake.child.kill('SIGTERM');
   floor?.child.kill('SIGTERM');
+  governedFloor?.child.kill('SIGTERM');
+  rmSync(floorHistoryDir, { recursive: true, force: true });
   logSink.stdin!.end();
 }
 if (profileDir) process.stderr.write(`proxy CPU profiles written to ${profileDir}\n`);
