@@ -37,7 +37,8 @@ export class RedisConnection {
    * time goes out as the probe (it waits its timeout), every other fails at once, unsent (LedgerUnreachableError: the
    * fail mode applies, a settlement goes to the backlog). A stalled Redis so costs a call nothing (fail open) or a fast
    * 503 (closed), where each command used to wait its full timeout; the first reply, or a reconnection, ends it.
-   * Not on a Cluster: there one stalled shard must not fail the commands of the others (each waits its own timeout).
+   * Not on a Cluster: there one stalled shard must not fail the commands of the others (each waits its own timeout;
+   * test/unit/ledger/redis-cluster-stall.test.ts).
    */
   private silentSince: number | null = null;
   private probing = false;

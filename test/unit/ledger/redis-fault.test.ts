@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { LedgerOutcomeUnknownError, LedgerUnreachableError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
 import { createRedisLedger, type RedisLedger, type RedisStateChange } from '../../../src/ledger/redis/ledger.ts';
-import { PrivateRedis, waitFor } from './redis-test-support.ts';
+import { PrivateRedis, waitFor, watch } from './redis-test-support.ts';
 
 const limit: LimitCheck = { id: 'agent:f/usd', scope: 'agent:f', metric: 'usd_micros', windowMs: 60_000, limit: 1000 };
 
@@ -139,16 +139,6 @@ describe('redis ledger faults', { concurrency: false }, () => {
         redis.resume();
       },
     };
-  }
-
-  /** A command's end as it stands now (read after moving the clock: a command still waiting reads `done: false`). */
-  function watch<T>(promise: Promise<T>): { done: boolean; value: T | undefined; error: unknown } {
-    const state: { done: boolean; value: T | undefined; error: unknown } = { done: false, value: undefined, error: null };
-    promise.then(
-      (value) => Object.assign(state, { done: true, value }),
-      (error: unknown) => Object.assign(state, { done: true, error }),
-    );
-    return state;
   }
 
   it('on a hung Redis, once a command went unanswered the others fail at once and unsent, one probe waits; a reply ends it', async () => {

@@ -251,6 +251,34 @@ export class PrivateCluster {
     return `redis://${this.ports.map((port) => `127.0.0.1:${port}`).join(',')}`;
   }
 
+  /** The port of the master that serves a key's slot. */
+  async portOf(key: string): Promise<number> {
+    const client = new Redis(`redis://127.0.0.1:${this.ports[0]}`);
+    try {
+      const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+      const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      if (!range) throw new Error(`no master serves slot ${slot}`);
+      return Number(range[2][1]);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** SIGSTOPs one node and waits until the kernel shows it stopped (state T): it keeps its connections, answers nothing. */
+  async pauseFully(port: number): Promise<void> {
+    const child = this.children[this.ports.indexOf(port)];
+    const pid = child?.pid;
+    if (pid === undefined) throw new Error(`no cluster node on port ${port}`);
+    child.kill('SIGSTOP');
+    await waitFor(`cluster node ${port} to be stopped`, async () => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+  }
+
+  /** SIGCONTs every node still running (nothing for one not stopped): for clean-up after any pause. */
+  resumeAll(): void {
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
+  }
+
   /** Keys held by each node, by port. */
   async keyCounts(): Promise<Map<number, number>> {
     const counts = new Map<number, number>();
@@ -276,6 +304,16 @@ export class PrivateCluster {
     );
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A command's end as it stands now (read after moving a mocked clock: a command still waiting reads `done: false`). */
+export function watch<T>(promise: Promise<T>): { done: boolean; value: T | undefined; error: unknown } {
+  const state: { done: boolean; value: T | undefined; error: unknown } = { done: false, value: undefined, error: null };
+  promise.then(
+    (value) => Object.assign(state, { done: true, value }),
+    (error: unknown) => Object.assign(state, { done: true, error }),
+  );
+  return state;
 }
 
 /** True when a Redis at `url` answers PING. */

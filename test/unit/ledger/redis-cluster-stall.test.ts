@@ -1,0 +1,184 @@
+// A Redis Cluster with one master stalled (SIGSTOP): the other masters' budgets keep working, the stalled one's time out.
+import { after, afterEach, before, describe, it, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { LedgerOutcomeUnknownError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
+import { createRedisLedger, type RedisLedger } from '../../../src/ledger/redis/ledger.ts';
+import { ledgerNamespace } from '../../../src/ledger/redis/layout.ts';
+import { PrivateCluster, waitFor, watch } from './redis-test-support.ts';
+
+const TIMEOUT_MS = 1000;
+
+/** An agent whose budget group's hash tag lives on the master at `port`. */
+interface Agent {
+  readonly port: number;
+  readonly scope: string;
+  readonly group: string;
+  readonly check: LimitCheck;
+}
+
+/** One agent per master: budget groups `g0`, `g1`, … until every master serves one of them. */
+async function agentPerMaster(cluster: PrivateCluster, prefix: string): Promise<Agent[]> {
+  const agents = new Map<number, Agent>();
+  for (let index = 0; agents.size < cluster.ports.length; index++) {
+    const group = `g${index}`;
+    const port = await cluster.portOf(`${ledgerNamespace(prefix, group)}layout`);
+    const scope = `agent:on-${port}`;
+    if (!agents.has(port))
+      agents.set(port, { port, scope, group, check: { id: `${scope}/usd`, scope, metric: 'usd_micros', windowMs: 3_600_000, limit: 1_000_000 } });
+  }
+  return cluster.ports.map((port) => agents.get(port) as Agent);
+}
+
+function reservation(agent: Agent, usd: number): ReserveInput {
+  return { id: randomUUID(), scopes: [agent.scope], amounts: { usd_micros: usd }, checks: [agent.check], leaseMs: 60_000 };
+}
+
+/** Lets pending I/O and promises run (setImmediate is not mocked). */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Moves the mocked clock and lets what it fired settle. */
+async function elapse(ms: number): Promise<void> {
+  mock.timers.tick(ms);
+  for (let i = 0; i < 10; i++) await turn();
+}
+
+/** Runs `body` with the master at `port` stopped (SIGSTOP) and the clock mocked; resumes it whatever happens. */
+async function whileStalled(cluster: PrivateCluster, port: number, body: () => Promise<void>): Promise<void> {
+  try {
+    await cluster.pauseFully(port);
+    mock.timers.enable({ apis: ['setTimeout'] });
+    await body();
+  } finally {
+    mock.timers.reset();
+    cluster.resumeAll();
+  }
+}
+
+/**
+ * The value of a command on a healthy master, the clock standing still: it must be answered by the master itself (no
+ * timer fires meanwhile). A guard against hanging (a command held behind the stalled master's), not a timing assertion.
+ */
+async function answered<T>(what: string, promise: Promise<T>): Promise<T> {
+  const state = watch(promise);
+  for (const until = Date.now() + 10_000; !state.done && Date.now() < until; ) await turn();
+  assert.ok(state.done, `${what}: no answer while the clock stands still (held behind the stalled master?)`);
+  if (state.error) assert.fail(`${what} failed beside a stalled master: ${String(state.error)}`);
+  return state.value as T;
+}
+
+describe('redis ledger on a Cluster with one master stalled', { concurrency: false }, () => {
+  let cluster: PrivateCluster;
+  before(async () => {
+    cluster = await PrivateCluster.start();
+  });
+  afterEach(() => {
+    // a test that failed half-way leaves no node stopped and no clock mocked
+    mock.timers.reset();
+    cluster?.resumeAll();
+  });
+  after(() => cluster?.stop());
+
+  for (const stalledAt of [0, 1, 2]) {
+    it(`master ${stalledAt + 1} of 3 stalled: the others' reserves and settles are answered, its own time out; all reconciles by id`, async () => {
+      const prefix = `cstall-${stalledAt}`;
+      const agents = await agentPerMaster(cluster, prefix);
+      const groupOf = new Map(agents.map((agent) => [agent.scope, agent.group]));
+      const ledger: RedisLedger = await createRedisLedger({
+        url: cluster.url,
+        cluster: true,
+        keyPrefix: prefix,
+        commandTimeoutMs: TIMEOUT_MS,
+        groups: () => ({ groupOf: (scope) => groupOf.get(scope) ?? scope }),
+      });
+      const stalled = agents[stalledAt];
+      const healthy = agents.filter((agent) => agent !== stalled);
+      const charged = new Map(agents.map((agent) => [agent.scope, 0]));
+      const charge = (agent: Agent, usd: number) => charged.set(agent.scope, (charged.get(agent.scope) ?? 0) + usd);
+      /** A call on a healthy master, reserve to settle, while the clock stands still. */
+      const call = async (agent: Agent, usd: number) => {
+        const input = reservation(agent, usd);
+        assert.equal((await answered(`reserve on ${agent.port}`, ledger.reserve(input))).admitted, true);
+        assert.equal(await answered(`settle on ${agent.port}`, ledger.settle({ id: input.id, amounts: { usd_micros: usd } })), true);
+        charge(agent, usd);
+      };
+      const running = new Map<Agent, ReserveInput>();
+      const late = reservation(stalled, 200);
+      const probe = reservation(stalled, 300);
+      try {
+        // every agent has a call running when the master stops
+        for (const agent of agents) {
+          running.set(agent, reservation(agent, 100));
+          assert.equal((await ledger.reserve(running.get(agent) as ReserveInput)).admitted, true);
+        }
+        await whileStalled(cluster, stalled.port, async () => {
+          // the stalled master's agent: a new call reserves, the running one ends and settles; both wait
+          const lateReserve = watch(ledger.reserve(late));
+          await turn();
+          await turn();
+          const stalledSettle = watch(ledger.settle({ id: (running.get(stalled) as ReserveInput).id, amounts: { usd_micros: 100 } }));
+          await turn();
+          // meanwhile the other masters' agents end their calls and make new ones
+          for (const agent of healthy) {
+            const id = (running.get(agent) as ReserveInput).id;
+            assert.equal(await answered(`settle on ${agent.port}`, ledger.settle({ id, amounts: { usd_micros: 70 } })), true);
+            charge(agent, 70);
+            await call(agent, 50);
+          }
+          assert.equal(lateReserve.done, false, 'the stalled master has not answered');
+          assert.equal(stalledSettle.done, false, 'the stalled master has not answered');
+
+          await elapse(TIMEOUT_MS);
+          // the stalled master's commands end with their timeout, outcome unknown (they may run when it resumes)
+          for (const [what, state] of [
+            ['reserve', lateReserve],
+            ['settle', stalledSettle],
+          ] as const) {
+            assert.ok(state.error instanceof LedgerOutcomeUnknownError && /timed out/.test(state.error.message), `${what}: ${String(state.error)}`);
+          }
+
+          // A command went unanswered for its whole timeout: a single Redis is then taken as stalled, one probe waits
+          // and every other command fails at once, unsent. On a Cluster the stalled master's next command waits its own
+          // timeout, and the other masters' commands sent beside it are answered.
+          const probeReserve = watch(ledger.reserve(probe));
+          await turn();
+          await Promise.all(healthy.map((agent) => call(agent, 30)));
+          const healthyStandings = await answered('standing', ledger.standing(healthy.map((agent) => agent.check)));
+          assert.deepEqual(
+            healthyStandings.map((standing) => [standing.used, standing.reserved]),
+            healthy.map((agent) => [charged.get(agent.scope), 0]),
+          );
+          assert.equal(probeReserve.done, false, 'the stalled master has still not answered');
+          await elapse(TIMEOUT_MS);
+          assert.ok(probeReserve.error instanceof LedgerOutcomeUnknownError, `a timeout, not a hang: ${String(probeReserve.error)}`);
+        });
+
+        await waitFor('the stalled master to answer again', async () => {
+          try {
+            await ledger.standing([stalled.check]);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        // resolved by id, as the backlog does: the late reserve's call passed (fail open) and is settled, or recorded if
+        // it ran past its deadline; the running call's settle is retried (the tombstone counts it once if it had run);
+        // the probe's call was refused (fail closed) and its id released
+        const orRecord = { scopes: [stalled.scope], at: Date.now() };
+        assert.equal(await ledger.settle({ id: late.id, amounts: { usd_micros: 200 }, orRecord }), true);
+        charge(stalled, 200);
+        await ledger.settle({ id: (running.get(stalled) as ReserveInput).id, amounts: { usd_micros: 100 }, orRecord });
+        charge(stalled, 100);
+        await ledger.release(probe.id);
+        const standings = await ledger.standing(agents.map((agent) => agent.check));
+        assert.deepEqual(
+          standings.map((standing) => [standing.used, standing.reserved]),
+          agents.map((agent) => [charged.get(agent.scope), 0]),
+          'every scope holds what was charged, once, and nothing is left held',
+        );
+      } finally {
+        await ledger.close();
+      }
+    });
+  }
+});
