@@ -223,32 +223,54 @@ export class EventLog {
    * Room for `more` appends (start-up replay, before a scope's run of records), `share` (0 to 1) of the journal read:
    * when the log must grow, it grows to what the journal's rest will likely bring at the same pace (a tenth more), at
    * most 8 times what it then holds and at least half again its capacity, instead of doubling once per power of two.
+   * `columns` (bit c: metric column c) are the metrics the run uses: their running sums are made in the same block.
    */
-  reserve(more: number, share: number): void {
+  reserve(more: number, share: number, columns = 0): void {
     if (this.length + more <= this.times.length) return;
     const needed = this.length - this.head + more;
     const expected = Math.ceil((needed / Math.max(share, 1 / 1024)) * 1.1);
-    this.relocate(Math.max(needed, Math.min(expected, 8 * needed), Math.ceil(this.times.length * 1.5)));
+    this.relocate(Math.max(needed, Math.min(expected, 8 * needed), Math.ceil(this.times.length * 1.5)), columns);
   }
 
   /** Full array: slide the live events to the front if at least half is dead, otherwise double the capacity. */
   private makeRoom(): void {
-    this.relocate(this.head >= this.times.length / 2 ? this.times.length : this.times.length * 2);
+    this.relocate(this.head >= this.times.length / 2 ? this.times.length : this.times.length * 2, 0);
   }
 
-  /** Moves the live events to the front of arrays of `capacity` (at least the live events): in place when it is the present one. */
-  private relocate(capacity: number): void {
+  /**
+   * Moves the live events to the front of arrays of `capacity` (at least the live events): in place when it is the
+   * present one, else into one block holding the times and every metric's sums that is in use or in `columns` (one
+   * allocation where one per array cost a malloc and its page faults each: thousands of scopes grow at start-up).
+   */
+  private relocate(capacity: number, columns: number): void {
     const live = this.length - this.head;
     const slide = capacity === this.times.length;
-    const times = slide ? this.times : new Float64Array(capacity);
+    let block: ArrayBuffer | null = null;
+    if (!slide) {
+      let arrays = 1;
+      for (let column = 0; column < METRIC_COUNT; column++) if (this.sums[column] || (columns & (1 << column)) !== 0) arrays += 1;
+      // not zeroed (calloc's memset was a tenth of a start-up replay's loading): every array is written up to `live`
+      // below, and nothing is read at or past `length`
+      block = Buffer.allocUnsafeSlow(arrays * capacity * Float64Array.BYTES_PER_ELEMENT).buffer;
+    }
+    let offset = 0;
+    const times = block ? new Float64Array(block, offset, capacity) : this.times;
+    offset += capacity * Float64Array.BYTES_PER_ELEMENT;
     if (slide) times.copyWithin(0, this.head, this.length);
     else times.set(this.times.subarray(this.head, this.length));
     for (let column = 0; column < METRIC_COUNT; column++) {
       const old = this.sums[column];
-      if (!old) continue;
+      if (!old) {
+        if (block && (columns & (1 << column)) !== 0) {
+          this.sums[column] = new Float64Array(block, offset, capacity).fill(0, 0, live); // the metric was 0 so far
+          offset += capacity * Float64Array.BYTES_PER_ELEMENT;
+        }
+        continue;
+      }
       const base = this.head === 0 ? 0 : old[this.head - 1];
-      const sums = slide ? old : new Float64Array(capacity);
-      if (base === 0 && !slide) sums.set(old.subarray(this.head, this.length));
+      const sums = block ? new Float64Array(block, offset, capacity) : old;
+      offset += capacity * Float64Array.BYTES_PER_ELEMENT;
+      if (base === 0 && block) sums.set(old.subarray(this.head, this.length));
       else for (let i = 0; i < live; i++) sums[i] = old[this.head + i] - base; // reads run ahead of writes in place
       this.sums[column] = sums;
     }

@@ -4,7 +4,7 @@ import { LEDGER_RETENTION_MS } from './ledger.ts';
 import { columnOf, isZeroRow, METRIC_COUNT, toRow, type AmountRow } from './amounts.ts';
 import { bucketLevels, coarseningSteps, type CoarseningStep } from './bucket-levels.ts';
 import type { JournalSink, LedgerSnapshot } from './journal/journal.ts';
-import type { StagedRun } from './journal/replay-stage.ts';
+import { runColumns, type StagedRun } from './journal/replay-stage.ts';
 import { LeaseHeap } from './lease-heap.ts';
 import { LIFE_PREFIX, ScopeTable, scopeRecords, sessionIdleMs, type ScopeSnapshot, type ScopeState } from './scope-state.ts';
 import { buildStanding, withHold } from './standing.ts';
@@ -238,7 +238,7 @@ export class MemoryLedger implements Ledger {
         // as ScopeTable.charge: a state's log drops what expired before it takes more (what it takes is never expired)
         state = this.scopes.obtain(scope);
         state.log.dropThrough(keepAfter);
-        state.log.reserve(run.count - i, run.share);
+        state.log.reserve(run.count - i, run.share, runColumns(run, i));
       }
       state.charge(run.at[record], row, keepAfter);
     }

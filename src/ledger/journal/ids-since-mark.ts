@@ -23,25 +23,32 @@ export class IdsSinceMark {
   #watermark: number | null = null;
   #marked: readonly string[] = [];
 
-  /** An id lying in `buffer[start, end)` (UTF-8, as the line holds it). */
-  addBytes(buffer: Buffer, start: number, end: number): void {
-    const size = end - start;
-    if (this.#length + size > this.#bytes.length) {
-      const larger = Buffer.allocUnsafe(Math.max(this.#bytes.length * 2, this.#length + size));
+  /**
+   * Room for `ids` more ids of `bytes` bytes in all (a read chunk's lines: at most its length and its line count), so
+   * addBytes, on replay's hot path, never grows the arrays (a path first taken late costs the JIT a rebuild).
+   */
+  reserve(bytes: number, ids: number): void {
+    if (this.#length + bytes > this.#bytes.length) {
+      const larger = Buffer.allocUnsafe(Math.max(this.#bytes.length * 2, this.#length + bytes));
       this.#bytes.copy(larger, 0, 0, this.#length);
       this.#bytes = larger;
     }
+    if (this.#count + ids > this.#ends.length) {
+      const ends = new Int32Array(Math.max(this.#ends.length * 2, this.#count + ids));
+      ends.set(this.#ends.subarray(0, this.#count));
+      this.#ends = ends;
+    }
+  }
+
+  /** An id lying in `buffer[start, end)` (UTF-8, as the line holds it). */
+  addBytes(buffer: Buffer, start: number, end: number): void {
+    this.reserve(end - start, 1);
     // byte by byte: an id is short, and Buffer#copy makes a view of the source (garbage) on each call
     const bytes = this.#bytes;
     let at = this.#length;
     for (let index = start; index < end; index++) bytes[at++] = buffer[index];
     this.#length = at;
-    if (this.#count === this.#ends.length) {
-      const ends = new Int32Array(this.#ends.length * 2);
-      ends.set(this.#ends);
-      this.#ends = ends;
-    }
-    this.#ends[this.#count++] = this.#length;
+    this.#ends[this.#count++] = at;
   }
 
   add(id: string): void {

@@ -119,36 +119,50 @@ export class RecordBytesDecoder {
     return this.idStart < 0 ? record : { ...record, requestId: line.toString('utf8', this.idStart, this.idEnd) };
   }
 
-  /** The list between `[` (at start) and its `]` (at end) into `scopes` and `list`, decoded once per distinct byte sequence. */
+  /**
+   * The list between `[` (at start) and its `]` (at end) into `scopes` and `list`, decoded once per distinct byte
+   * sequence. A list first seen is kept, then found like any other (so that path runs from the first line on: taken
+   * first after the JIT optimized this, it threw the code away).
+   */
   #scopes(line: Buffer, view: DataView, start: number, end: number, hash: number): void {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    let slot = hash & mask;
-    for (let list = slots[slot]; list >= 0; list = slots[slot]) {
-      const bytes = this.#bytes[list];
-      if (this.#hashes[list] === hash && bytes.length === end - start && matches(line, view, end, bytes, start)) {
-        this.scopes = this.#scopesOf[list];
-        this.list = list;
-        return;
+    for (;;) {
+      const slots = this.#slots;
+      const mask = slots.length - 1;
+      let slot = hash & mask;
+      for (let list = slots[slot]; list >= 0; list = slots[slot]) {
+        const bytes = this.#bytes[list];
+        if (this.#hashes[list] === hash && bytes.length === end - start && matches(line, view, end, bytes, start)) {
+          this.scopes = this.#scopesOf[list];
+          this.list = list;
+          return;
+        }
+        slot = (slot + 1) & mask;
       }
-      slot = (slot + 1) & mask;
+      if (!this.#keep(line, start, end, hash, slot)) return;
     }
-    this.scopes = Object.freeze(JSON.parse(line.toString('utf8', start, end + 1)) as string[]);
-    this.list = -1;
+  }
+
+  /** A list first seen, kept in `slot` (false when MAX_CACHED_LISTS are: then decoded into `scopes` each time). */
+  #keep(line: Buffer, start: number, end: number, hash: number, slot: number): boolean {
+    const scopes = Object.freeze(JSON.parse(line.toString('utf8', start, end + 1)) as string[]);
     const count = this.#bytes.length;
-    if (count >= MAX_CACHED_LISTS) return;
+    if (count >= MAX_CACHED_LISTS) {
+      this.scopes = scopes;
+      this.list = -1;
+      return false;
+    }
     // a copy of the bytes: the line's buffer is reused for the next read
     this.#bytes.push(pattern(Buffer.from(line.subarray(start, end))));
-    this.#scopesOf.push(this.scopes);
+    this.#scopesOf.push(scopes);
     if (count === this.#hashes.length) {
       const hashes = new Int32Array(2 * count);
       hashes.set(this.#hashes);
       this.#hashes = hashes;
     }
     this.#hashes[count] = hash;
-    slots[slot] = count;
-    this.list = count;
-    if (2 * (count + 1) > slots.length) this.#rehash();
+    this.#slots[slot] = count;
+    if (2 * (count + 1) > this.#slots.length) this.#rehash();
+    return true;
   }
 
   /** Twice the slots, every list placed again (the table stays at most half full). */
@@ -250,10 +264,12 @@ function readAmounts(line: Buffer, view: DataView, end: number, start: number, r
   if (index >= end) return undefined;
   if (line[index] === CLOSE_BRACE) return index + 1;
   let seen = 0;
+  let next = 0;
   for (;;) {
-    const column = metricAt(line, view, end, index);
+    const column = metricAt(line, view, end, index, next);
     if (column < 0 || (seen & (1 << column)) !== 0) return undefined;
     seen |= 1 << column;
+    next = column + 1;
     const amount = readInteger(line, end, index + METRIC_NAMES[column].length);
     if (amount < 0) return undefined;
     row[column] = amount;
@@ -265,14 +281,19 @@ function readAmounts(line: Buffer, view: DataView, end: number, start: number, r
   }
 }
 
-/** Columns by the first letter of their metric's name (most letters start one name): a name is compared once, not in turn. */
-const COLUMNS_BY_LETTER: readonly (readonly number[])[] = Array.from({ length: 256 }, (_, byte) =>
-  METRIC_NAMES.flatMap((name, column) => (name.bytes[1] === byte ? [column] : [])),
-);
+/** The first four bytes of each metric's `"name":`, by column (compared before the whole name). */
+const FIRST_WORDS = Int32Array.from(METRIC_NAMES, (name) => name.words[0]);
 
-function metricAt(line: Buffer, view: DataView, end: number, index: number): number {
-  if (index + 1 >= end) return -1;
-  const columns = COLUMNS_BY_LETTER[line[index + 1]];
-  for (let i = 0; i < columns.length; i++) if (matches(line, view, end, METRIC_NAMES[columns[i]], index)) return columns[i];
+/**
+ * The column whose `"name":` is at `index`, -1 for none. Tried from column `next` on, wrapping around: encodeRecord
+ * writes the metrics in column order, so the first tried is the one there, its first four bytes compared at once.
+ */
+function metricAt(line: Buffer, view: DataView, end: number, index: number, next: number): number {
+  if (index + 4 > end) return -1;
+  const word = view.getInt32(index, true);
+  for (let tried = 0; tried < METRIC_COUNT; tried++) {
+    const column = next + tried < METRIC_COUNT ? next + tried : next + tried - METRIC_COUNT;
+    if (FIRST_WORDS[column] === word && matches(line, view, end, METRIC_NAMES[column], index)) return column;
+  }
   return -1;
 }

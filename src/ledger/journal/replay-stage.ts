@@ -18,6 +18,16 @@ export interface StagedRun {
   readonly share: number;
 }
 
+/** The metric columns the run's records from `from` on use (bit c: column c), for sizing a log with them (EventLog.reserve). */
+export function runColumns(run: StagedRun, from: number): number {
+  let columns = 0;
+  for (let i = from; i < run.count; i++) {
+    const offset = run.records[i] * METRIC_COUNT;
+    for (let column = 0; column < METRIC_COUNT; column++) if (run.rows[offset + column] !== 0) columns |= 1 << column;
+  }
+  return columns;
+}
+
 /** What the stage loads into (MemoryLedger): one scope's records at a time, each scope of a record once. */
 export interface ScopeLoader {
   loadScope(scope: string, run: StagedRun, now: number): void;
@@ -33,9 +43,12 @@ export interface ScopeLoader {
 export class ReplayStage {
   readonly #at = new Float64Array(STAGE_RECORDS);
   readonly #rows = new Float64Array(STAGE_RECORDS * METRIC_COUNT);
-  /** One link per scope of a staged record: the record, and the next link of the same scope (-1: none). */
+  /**
+   * One link per scope of a staged record: the record, and the next link of the same scope (-1: none). `#linkNext` has
+   * one slot more, written for a scope's first link (add: the same store either way, no path first taken late).
+   */
   #linkRecord = new Int32Array(2 * STAGE_RECORDS);
-  #linkNext = new Int32Array(2 * STAGE_RECORDS);
+  #linkNext = new Int32Array(2 * STAGE_RECORDS + 1);
   /** Per scope number: its first and last link staged (-1: none). */
   #first = new Int32Array(1024);
   #last = new Int32Array(1024).fill(-1);
@@ -68,7 +81,7 @@ export class ReplayStage {
     return numbers;
   }
 
-  /** Stages a record on its scopes (as scopesOf numbered them); loads the stage when full. */
+  /** Stages a record on its scopes (as scopesOf numbered them); the caller flushes once the stage is full. */
   add(scopes: Int32Array, at: number, row: AmountRow): void {
     const record = this.#records++;
     this.#at[record] = at;
@@ -81,13 +94,23 @@ export class ReplayStage {
       this.#linkRecord[link] = record;
       this.#linkNext[link] = -1;
       const last = this.#last[scope];
+      this.#linkNext[last < 0 ? this.#linkRecord.length : last] = link;
       if (last < 0) {
         this.#first[scope] = link;
         this.#order[this.#scopes++] = scope;
-      } else this.#linkNext[last] = link;
+      }
       this.#last[scope] = link;
     }
-    if (this.#records === STAGE_RECORDS) this.flush();
+  }
+
+  /** No room for another record: flush() before the next add(). */
+  get full(): boolean {
+    return this.#records === STAGE_RECORDS;
+  }
+
+  /** Records add() takes before the stage is full. */
+  get room(): number {
+    return STAGE_RECORDS - this.#records;
   }
 
   /** The part of the journal read so far (0 to 1), for the loader's sizing (StagedRun.share). */
@@ -97,9 +120,21 @@ export class ReplayStage {
 
   /** Loads everything staged, scope by scope: before a record that is not staged, and at the end. */
   flush(): void {
-    const run = this.#run;
-    const records = run.records;
-    for (let position = 0; position < this.#scopes; position++) {
+    const scopes = this.#scopes;
+    this.#records = 0;
+    this.#links = 0;
+    this.#scopes = 0;
+    this.#load(scopes);
+  }
+
+  /**
+   * Loads the first `scopes` scopes of `#order`. Only the loop: called once per flush, its loop optimized on the way, so
+   * anything before or after it would first run optimized without feedback (and its code be thrown away each time).
+   */
+  #load(scopes: number): void {
+    for (let position = 0; position < scopes; position++) {
+      const run = this.#run;
+      const records = run.records;
       const scope = this.#order[position];
       let count = 0;
       for (let link = this.#first[scope]; link >= 0; link = this.#linkNext[link]) records[count++] = this.#linkRecord[link];
@@ -107,9 +142,6 @@ export class ReplayStage {
       this.loader.loadScope(this.#names[scope], run, this.now);
       this.#last[scope] = -1;
     }
-    this.#records = 0;
-    this.#links = 0;
-    this.#scopes = 0;
   }
 
   /** The numbers of a list's scopes, each once (a scope listed twice counts once). */
@@ -143,7 +175,7 @@ export class ReplayStage {
     const size = Math.max(this.#linkRecord.length * 2, this.#links + needed);
     const records = new Int32Array(size);
     records.set(this.#linkRecord);
-    const next = new Int32Array(size);
+    const next = new Int32Array(size + 1);
     next.set(this.#linkNext);
     [this.#linkRecord, this.#linkNext] = [records, next];
   }

@@ -90,9 +90,11 @@ export async function replayJournal(options: ReplayOptions): Promise<ReplayResul
 }
 
 /**
- * A replay's work on the lines of one read chunk after another: a plain synchronous loop, out of the async function
- * (whose optimized code the JIT threw away and rebuilt, all of the replay inlined in it, whenever a path was first taken
- * late: a watermark, the stage's first flush), the rarer lines handled in methods of their own.
+ * A replay's work on the lines of one read chunk after another: a plain synchronous loop, out of the async function,
+ * its hot part (#staged: lines this module wrote, staged) a loop of its own that neither loads the stage nor handles
+ * the rarer lines. Its optimized code is thrown away and rebuilt when a path in it is first taken late, and it was
+ * rebuilt about ten times per replay, everything inlined in it each time (a watermark, the stage's first flush, a
+ * scope's second record in a stage): what is left to it now is taken from the first lines on.
  */
 class ChunkReplay {
   records = 0;
@@ -115,25 +117,61 @@ class ChunkReplay {
 
   /** The chunk's lines; the records for a ledger without loadRecord go to `later` (the caller awaits them in order). */
   chunk({ buffer, starts, ends, count }: LineChunk, later: DecodedRecord[]): void {
-    const bytes = this.#bytes;
     const stage = this.stage;
-    bytes.use(buffer);
-    for (let index = 0; index < count; index++) {
+    this.#bytes.use(buffer);
+    this.ids.reserve(buffer.length, count); // the chunk's ids fit: #staged never grows it
+    let index = 0;
+    while (index < count) {
+      if (stage !== null) {
+        if (stage.full) stage.flush();
+        const to = Math.min(count, index + stage.room);
+        index = this.#staged(buffer, starts, ends, index, to);
+        if (index === to) continue;
+      }
+      this.#line(buffer, starts[index], ends[index], later);
+      index += 1;
+    }
+  }
+
+  /**
+   * Lines `[from, to)` while they are records this module wrote that the stage takes (within the retention, on a list
+   * it stages); the index of the first that is not (#line's then), or `to`. The stage has room for `to − from` records.
+   */
+  #staged(buffer: Buffer, starts: Int32Array, ends: Int32Array, from: number, to: number): number {
+    for (let index = from; index < to; index++) {
+      // nothing read before the loop: this runs once per chunk, its loop optimized on the way, and what ran before the
+      // loop then left the JIT no feedback (its code for the next call thrown away on entry)
+      const bytes = this.#bytes;
+      const stage = this.stage!;
       const start = starts[index];
       const end = ends[index];
       if (start === end) continue;
+      if (!bytes.decodeAt(buffer, start, end) || bytes.at <= this.cutoff) return index;
+      const staged = stage.scopesOf(bytes.list, bytes.scopes);
+      if (staged === null) return index;
       this.lines += 1;
-      if (!bytes.decodeAt(buffer, start, end)) {
-        this.#text(buffer.toString('utf8', start, end), later);
-        continue;
-      }
       if (bytes.idStart >= 0) this.ids.addBytes(buffer, bytes.idStart, bytes.idEnd);
-      const staged = stage !== null && bytes.at > this.cutoff ? stage.scopesOf(bytes.list, bytes.scopes) : null;
-      if (staged !== null) {
-        stage!.add(staged, bytes.at, bytes.row);
-        this.records += 1;
-      } else this.#apply(this.#decoded(), later);
+      stage.add(staged, bytes.at, bytes.row);
+      this.records += 1;
     }
+    return to;
+  }
+
+  /** One line, whatever it holds: a record (staged or not), a watermark, malformed (skipped). */
+  #line(buffer: Buffer, start: number, end: number, later: DecodedRecord[]): void {
+    if (start === end) return;
+    this.lines += 1;
+    const bytes = this.#bytes;
+    if (!bytes.decodeAt(buffer, start, end)) {
+      this.#text(buffer.toString('utf8', start, end), later);
+      return;
+    }
+    if (bytes.idStart >= 0) this.ids.addBytes(buffer, bytes.idStart, bytes.idEnd);
+    const staged = this.stage !== null && bytes.at > this.cutoff ? this.stage.scopesOf(bytes.list, bytes.scopes) : null;
+    if (staged !== null) {
+      this.stage!.add(staged, bytes.at, bytes.row);
+      this.records += 1;
+    } else this.#apply(this.#decoded(), later);
   }
 
   /** The line just decoded as a record: one object for every line (a loader copies what it keeps), a copy when queued. */

@@ -34,6 +34,27 @@ describe('journal record bytes decoder', () => {
     }
   });
 
+  it('decodes metrics in any order, and declines names that only start like a metric', () => {
+    const decoder = new RecordBytesDecoder();
+    const random = seededRandom(11);
+    for (let i = 0; i < 2000; i++) {
+      // another writer's key order: shuffled, so the metric after the last one read is often not the next column
+      const names = METRIC_NAMES.filter(() => random() < 0.7).sort(() => random() - 0.5);
+      const amounts = names.map((name) => `"${name}":${Math.floor(random() * 1e6)}`).join(',');
+      assert.equal(agrees(decoder, `{"t":${i},"s":["agent:a"],"a":{${amounts}}}`), true, amounts);
+    }
+    for (const amounts of [
+      '"usd_millis":1',
+      '"usd_micros":1,"usd_microsx":2',
+      '"total":5',
+      '"requests":1,"usd_micros":2,"requests":3',
+      '"unknown_cost_requests":1,"usd_micros":2,"unknown_cost_requests":1',
+      '"inpu":1',
+    ]) {
+      assert.equal(agrees(decoder, `{"t":1,"s":["agent:a"],"a":{${amounts}}}`), 'declined', amounts);
+    }
+  });
+
   it('declines what it cannot decode exactly, and never accepts a line decodeRecord refuses', () => {
     const decoder = new RecordBytesDecoder();
     const lines = [

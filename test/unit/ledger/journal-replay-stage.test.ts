@@ -60,7 +60,8 @@ function journal(): { text: string; idsAfterLastMark: string[]; lastMark: number
 /**
  * A fleet's journal: thousands of scopes one record each in turn (more than the stage and the decoder start with room
  * for), request ids, a watermark now and then, the first records past the retention, bursts within one second (folded
- * into one event), records charging nothing, a list of two scopes, malformed lines; more records than one stage holds.
+ * into one event), records charging nothing, a list of two scopes, malformed and empty lines; more records than one
+ * stage holds.
  */
 function fleetJournal(): { text: string; lastMark: number; idsAfterLastMark: string[] } {
   const scopes = 3_000;
@@ -88,6 +89,7 @@ function fleetJournal(): { text: string; lastMark: number; idsAfterLastMark: str
       ids = [`marked-${i}`];
     }
     if (i % 10_007 === 0) text += '{"t":12,"s":["agent:fleet-1"],"a":{"usd_mi\n'; // cut by a failed write
+    if (i % 3_001 === 0) text += '\n'; // an empty line (not counted)
   }
   return { text, lastMark, idsAfterLastMark: ids };
 }
