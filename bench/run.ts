@@ -58,7 +58,7 @@ const TARGETS: readonly Target[] = [
   { key: 'base-loop-guarded', name: 'baseline, budget + refusing loop policy', via: 'base', auth: 'Bearer guarded:secret', model: 'openai/gpt-4o' },
 ];
 // BENCH_TARGETS=direct,budget-on picks and orders the targets (for profiling one of them)
-const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,floor,no-budget,budget-on';
+const defaultTargets = baselineDir ? 'direct,no-budget,base-no-budget,budget-on,base-budget-on' : 'direct,floor,governed-floor,no-budget,budget-on';
 const chosen = (process.env.BENCH_TARGETS ?? defaultTargets).split(',').map(targetByKey);
 
 function targetByKey(key: string): Target {
