@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EventBus } from '../src/observability/events.ts';
+import { MemoryLedger } from '../src/ledger/memory.ts';
+import { createMetrics } from '../src/observability/metrics.ts';
 
 /** One call as the pipeline emits it: budget decision and request in one turn, the response in a later one. */
 export async function emitCall(bus: EventBus): Promise<void> {
@@ -76,4 +78,18 @@ export async function timeCalls(runs: readonly { label: string; bus: EventBus }[
     }
   }
   return runs.map((run, index) => ({ label: run.label, medianUs: [...perCall[index]].sort((a, b) => a - b)[ROUNDS >> 1] }));
+}
+
+/** tollgate's metrics subscribed to the bus, with no agents, an empty ledger and no policy behind them. */
+export function attachBareMetrics(bus: EventBus): void {
+  createMetrics({
+    bus,
+    ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
+    agents: { list: () => [] },
+    policies: {
+      effective: () => {
+        throw new Error('not read here');
+      },
+    },
+  });
 }

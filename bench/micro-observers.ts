@@ -2,32 +2,17 @@
 // `node bin/run-ts.js bench/micro-observers.ts`: µs per call (request + budget decision + response events), medians.
 import pino from 'pino';
 import { EventBus } from '../src/observability/events.ts';
-import { TIMING, timeCalls } from './call-events.ts';
+import { attachBareMetrics, TIMING, timeCalls } from './call-events.ts';
 import { attachAuditLog } from '../src/observability/audit-log.ts';
-import { createMetrics } from '../src/observability/metrics.ts';
 import { EventFeed } from '../src/admin/event-feed.ts';
 import { CostTotals } from '../src/admin/cost-totals.ts';
-import { MemoryLedger } from '../src/ledger/memory.ts';
 
 const observers: [string, (bus: EventBus) => void][] = [
   ['bus only', () => undefined],
   // /dev/null written synchronously: the write syscalls are counted, not the disk
   ['audit log', (bus) => attachAuditLog({ bus, destination: pino.destination({ dest: '/dev/null', sync: true }) })],
   ['dashboard feed, no client', (bus) => new EventFeed({ bus })],
-  [
-    'metrics',
-    (bus) =>
-      createMetrics({
-        bus,
-        ledger: new MemoryLedger({ sweepIntervalMs: 0 }),
-        agents: { list: () => [] },
-        policies: {
-          effective: () => {
-            throw new Error('not read here');
-          },
-        },
-      }),
-  ],
+  ['metrics', attachBareMetrics],
   ['cost totals', (bus) => void new CostTotals({ bus, historyDir: null, scanHistory: async function* () {} }).start()],
 ];
 
