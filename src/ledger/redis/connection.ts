@@ -110,6 +110,25 @@ export class RedisConnection {
   }
 
   /**
+   * On a Cluster, the masters that do not answer a PING within the command timeout (`host:port`, never credentials);
+   * empty on a single Redis, whose own silence the caller's command shows. A stalled master stops only its own budget
+   * groups, so health reports it without calling the whole ledger down (docs/deploy.md).
+   */
+  async silentMasters(): Promise<string[]> {
+    if (!(this.client instanceof Cluster)) return [];
+    const masters = this.client.nodes('master');
+    const silent = await Promise.all(
+      masters.map((node) =>
+        this.send(() => node.ping()).then(
+          () => null,
+          () => `${node.options.host}:${node.options.port}`,
+        ),
+      ),
+    );
+    return silent.filter((address): address is string => address !== null);
+  }
+
+  /**
    * Sends a command (or a few, e.g. a script call that loads the library first) and waits `commandTimeoutMs` at most,
    * counted from now; failures are mapped by `failure`. ioredis's own timeout starts only when it writes the command,
    * and with auto-pipelining a command issued while an earlier pipeline waits for its replies is held unsent until

@@ -256,6 +256,9 @@ export class RedisLedger implements Ledger {
       if (stored !== null && stored !== this.layout) {
         return { ok: false, kind: 'redis', detail: `layout mismatch: Redis holds ${stored}, this replica uses ${this.layout}` };
       }
+      // a Cluster with a stalled master: its groups fail (per fail mode), the others work, so the ledger stays up
+      const silent = await this.connection.silentMasters();
+      if (silent.length > 0) return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}: degraded, no reply from master ${silent.join(', ')}` };
       return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}` };
     } catch (error) {
       return { ok: false, kind: 'redis', detail: this.connection.failure(error).message };

@@ -79,6 +79,27 @@ describe('redis ledger on a Cluster with one master stalled', { concurrency: fal
   });
   after(() => cluster?.stop());
 
+  it("health names a stalled master that is not the ledger's home and stays up; answered within one timeout", async () => {
+    const prefix = 'cstall-health';
+    const home = await cluster.portOf(`${ledgerNamespace(prefix, null)}layout`);
+    const ledger: RedisLedger = await createRedisLedger({ url: cluster.url, cluster: true, keyPrefix: prefix, commandTimeoutMs: TIMEOUT_MS });
+    try {
+      assert.deepEqual(await ledger.health(), { ok: true, kind: 'redis', detail: `redis ${cluster.ports.map((port) => `127.0.0.1:${port}`).join(',')}` });
+      const other = cluster.ports.find((port) => port !== home) as number;
+      await cluster.pauseFully(other);
+      try {
+        const health = await ledger.health(); // real clock: the stalled master's PING waits its one timeout
+        assert.equal(health.ok, true, 'the other masters still serve their groups: not down');
+        assert.match(health.detail ?? '', new RegExp(`degraded, no reply from master 127\\.0\\.0\\.1:${other}$`));
+      } finally {
+        cluster.resumeAll();
+      }
+      await waitFor('the master to answer again', async () => !(await ledger.health()).detail?.includes('degraded'));
+    } finally {
+      await ledger.close();
+    }
+  });
+
   for (const stalledAt of [0, 1, 2]) {
     it(`master ${stalledAt + 1} of 3 stalled: the others' reserves and settles are answered, its own time out; all reconciles by id`, async () => {
       const prefix = `cstall-${stalledAt}`;
