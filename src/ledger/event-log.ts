@@ -1,13 +1,24 @@
 // Settled usage of one scope in time order: typed-array columns with running sums, so a rolling-window sum is one binary search.
 import { METRIC_COUNT, type AmountRow } from './amounts.ts';
 import type { CoarseningStep } from './bucket-levels.ts';
+import type { LogArena } from './log-arena.ts';
 
 const INITIAL_CAPACITY = 8;
+
+/**
+ * A metric's running sums: 32-bit while they fit (4 bytes an event, where most scopes' sums over the retention stay),
+ * 64-bit floats once one does not (every integer up to 2^53 exact). Either way each sum is held exactly.
+ */
+type Sums = Uint32Array | Float64Array;
+/** relocate()'s scratch (one for every log: it runs to its end at once): each column's bytes an event in a new block. */
+const WIDTHS = new Int32Array(METRIC_COUNT);
 
 /**
  * Events live in `times[head, length)`, sorted by time. For each metric column that has ever been non-zero,
  * `sums[c][i]` is the running total of that metric over events `0..i` (inclusive) since the last rebase, so the
  * sum over any suffix `[i, length)` is `last - before(i)`. Appends and drops are amortised O(1); queries O(log n).
+ * A column's sums are 32-bit until a sum does not fit (then 64-bit floats, until a rebase brings them back under
+ * 2^32): 28 bytes an event with five metrics in use, where all 64-bit took 48.
  * Events that arrive out of order (a replay, a rebuild, a clock step back) wait in `pending` and are merged in
  * before the next query, costing O(p log p + tail) once rather than a shift per event.
  */
@@ -16,7 +27,7 @@ export class EventLog {
   private readonly grainMs: number;
   private times = new Float64Array(INITIAL_CAPACITY);
   /** Null until the metric is first non-zero in this scope (most scopes never see some metrics). */
-  private readonly sums: (Float64Array | null)[] = new Array(METRIC_COUNT).fill(null);
+  private readonly sums: (Sums | null)[] = new Array(METRIC_COUNT).fill(null);
   private head = 0;
   private length = 0;
   private pending: { at: number; row: AmountRow }[] = [];
@@ -28,6 +39,18 @@ export class EventLog {
   /** Number of events held, same-grain events counting once (including ones not yet merged). */
   get size(): number {
     return this.length - this.head + this.pending.length;
+  }
+
+  /** Slots the arrays hold (for tests and memory diagnostics). */
+  get capacity(): number {
+    return this.times.length;
+  }
+
+  /** Bytes of the arrays held (for tests and memory diagnostics). */
+  get bytes(): number {
+    let bytes = this.times.byteLength;
+    for (const sums of this.sums) bytes += sums?.byteLength ?? 0;
+    return bytes;
   }
 
   /** Adds one event. Amounts are copied. */
@@ -165,7 +188,7 @@ export class EventLog {
     }
   }
 
-  private before(sums: Float64Array, index: number): number {
+  private before(sums: Sums, index: number): number {
     return index === 0 ? 0 : sums[index - 1];
   }
 
@@ -196,9 +219,11 @@ export class EventLog {
       const value = row[column];
       if (!sums) {
         if (value === 0) continue;
-        sums = this.sums[column] = new Float64Array(this.times.length); // zeros: the metric was 0 so far
+        sums = this.sums[column] = new Uint32Array(this.times.length); // zeros: the metric was 0 so far
       }
-      sums[index] = (index === 0 ? 0 : sums[index - 1]) + value;
+      const sum = (index === 0 ? 0 : sums[index - 1]) + value;
+      sums[index] = sum;
+      if (sums[index] !== sum) this.widen(column, sums)[index] = sum; // past 32 bits: read back, no test on the array's type
     }
     this.length = index + 1;
   }
@@ -214,69 +239,96 @@ export class EventLog {
       const value = row[column];
       if (value === 0) continue;
       let sums = this.sums[column];
-      if (!sums) sums = this.sums[column] = new Float64Array(this.times.length); // zeros: the metric was 0 so far
-      sums[last] += value;
+      if (!sums) sums = this.sums[column] = new Uint32Array(this.times.length); // zeros: the metric was 0 so far
+      const sum = sums[last] + value;
+      sums[last] = sum;
+      if (sums[last] !== sum) this.widen(column, sums)[last] = sum;
     }
+  }
+
+  /** A column's sums (`narrow`) as 64-bit floats (one no longer fits in 32 bits), the same values. */
+  private widen(column: number, narrow: Sums): Float64Array {
+    const wide = new Float64Array(this.times.length);
+    wide.set(narrow.subarray(0, this.length));
+    this.sums[column] = wide;
+    return wide;
+  }
+
+  /** Whether `more` appends fit without growing (reserve() then does nothing). */
+  hasRoom(more: number): boolean {
+    return this.length + more <= this.times.length;
   }
 
   /**
    * Room for `more` appends (start-up replay, before a scope's run of records), `share` (0 to 1) of the journal read:
    * when the log must grow, it grows to what the journal's rest will likely bring at the same pace (a tenth more), at
-   * most 8 times what it then holds and at least half again its capacity, instead of doubling once per power of two.
-   * `columns` (bit c: metric column c) are the metrics the run uses: their running sums are made in the same block.
+   * most 64 times what it then holds (a scope seen only in the journal's first pages does not take room for all of it;
+   * at 8 times, each scope of a fleet's journal grew twice) and at least half again its capacity. `columns` (bit c:
+   * metric column c) are the metrics the run uses: their running sums are made in the same block, carved from `arena`
+   * if given.
    */
-  reserve(more: number, share: number, columns = 0): void {
-    if (this.length + more <= this.times.length) return;
+  reserve(more: number, share: number, columns = 0, arena: LogArena | null = null): void {
+    if (this.hasRoom(more)) return;
     const needed = this.length - this.head + more;
     const expected = Math.ceil((needed / Math.max(share, 1 / 1024)) * 1.1);
-    this.relocate(Math.max(needed, Math.min(expected, 8 * needed), Math.ceil(this.times.length * 1.5)), columns);
+    this.relocate(Math.max(needed, Math.min(expected, 64 * needed), Math.ceil(this.times.length * 1.5)), columns, arena);
   }
 
   /** Full array: slide the live events to the front if at least half is dead, otherwise double the capacity. */
   private makeRoom(): void {
-    this.relocate(this.head >= this.times.length / 2 ? this.times.length : this.times.length * 2, 0);
+    this.relocate(this.head >= this.times.length / 2 ? this.times.length : this.times.length * 2, 0, null);
   }
 
   /**
    * Moves the live events to the front of arrays of `capacity` (at least the live events): in place when it is the
    * present one, else into one block holding the times and every metric's sums that is in use or in `columns` (one
-   * allocation where one per array cost a malloc and its page faults each: thousands of scopes grow at start-up).
+   * allocation where one per array cost a malloc and its page faults each: thousands of scopes grow at start-up; a part
+   * of `arena`'s when given), each metric's sums 32-bit when its rebased sums fit.
    */
-  private relocate(capacity: number, columns: number): void {
+  private relocate(capacity: number, columns: number, arena: LogArena | null): void {
     const live = this.length - this.head;
-    const slide = capacity === this.times.length;
-    let block: ArrayBuffer | null = null;
-    if (!slide) {
-      let arrays = 1;
-      for (let column = 0; column < METRIC_COUNT; column++) if (this.sums[column] || (columns & (1 << column)) !== 0) arrays += 1;
+    if (capacity === this.times.length) {
+      this.times.copyWithin(0, this.head, this.length);
+      for (const sums of this.sums) if (sums) this.moveSums(sums, sums, live);
+    } else {
+      const widths = WIDTHS; // per column: 0 (none), 4 or 8 bytes an event
+      let bytes = 8;
+      for (let column = 0; column < METRIC_COUNT; column++) {
+        const old = this.sums[column];
+        const fits = !old || live === 0 || old[this.length - 1] - this.before(old, this.head) <= 0xffffffff;
+        widths[column] = !fits ? 8 : old || (columns & (1 << column)) !== 0 ? 4 : 0;
+        bytes += widths[column];
+      }
       // not zeroed (calloc's memset was a tenth of a start-up replay's loading): every array is written up to `live`
       // below, and nothing is read at or past `length`
-      block = Buffer.allocUnsafeSlow(arrays * capacity * Float64Array.BYTES_PER_ELEMENT).buffer;
-    }
-    let offset = 0;
-    const times = block ? new Float64Array(block, offset, capacity) : this.times;
-    offset += capacity * Float64Array.BYTES_PER_ELEMENT;
-    if (slide) times.copyWithin(0, this.head, this.length);
-    else times.set(this.times.subarray(this.head, this.length));
-    for (let column = 0; column < METRIC_COUNT; column++) {
-      const old = this.sums[column];
-      if (!old) {
-        if (block && (columns & (1 << column)) !== 0) {
-          this.sums[column] = new Float64Array(block, offset, capacity).fill(0, 0, live); // the metric was 0 so far
-          offset += capacity * Float64Array.BYTES_PER_ELEMENT;
+      let offset = arena ? arena.take(bytes * capacity) : 0;
+      const block = arena ? arena.buffer : Buffer.allocUnsafeSlow(bytes * capacity).buffer;
+      const times = new Float64Array(block, offset, capacity);
+      times.set(this.times.subarray(this.head, this.length));
+      offset += 8 * capacity;
+      // the 64-bit sums before the 32-bit ones: every view aligned
+      for (let width = 8; width >= 4; width -= 4) {
+        for (let column = 0; column < METRIC_COUNT; column++) {
+          if (widths[column] !== width) continue;
+          const sums = width === 8 ? new Float64Array(block, offset, capacity) : new Uint32Array(block, offset, capacity);
+          offset += width * capacity;
+          const old = this.sums[column];
+          if (old) this.moveSums(old, sums, live);
+          else sums.fill(0, 0, live); // the metric was 0 so far
+          this.sums[column] = sums;
         }
-        continue;
       }
-      const base = this.head === 0 ? 0 : old[this.head - 1];
-      const sums = block ? new Float64Array(block, offset, capacity) : old;
-      offset += capacity * Float64Array.BYTES_PER_ELEMENT;
-      if (base === 0 && block) sums.set(old.subarray(this.head, this.length));
-      else for (let i = 0; i < live; i++) sums[i] = old[this.head + i] - base; // reads run ahead of writes in place
-      this.sums[column] = sums;
+      this.times = times;
     }
-    this.times = times;
     this.head = 0;
     this.length = live;
+  }
+
+  /** The live events' running sums from `old` to the front of `sums` (the same array when sliding), rebased to start at 0. */
+  private moveSums(old: Sums, sums: Sums, live: number): void {
+    const base = this.before(old, this.head);
+    if (base === 0 && old !== sums) sums.set(old.subarray(this.head, this.length));
+    else for (let i = 0; i < live; i++) sums[i] = old[this.head + i] - base; // reads run ahead of writes in place
   }
 
   /** Sorts the late events and merges them with the part of the log they interleave with. */

@@ -217,7 +217,7 @@ export class MemoryLedger implements Ledger {
   /**
    * One scope's records within the retention, in file order (start-up replay, staged by scope: replay-stage.ts); the
    * caller gives each scope of a record once. The same as loadRecord for that scope, record after record, with the
-   * scope looked up, its expired usage dropped and its log sized once per run rather than once per record.
+   * scope looked up, its expired usage dropped and its log sized (if it must grow) once per run, not once per record.
    */
   loadScope(scope: string, run: StagedRun, now: number): void {
     this.assertOpen();
@@ -238,7 +238,7 @@ export class MemoryLedger implements Ledger {
         // as ScopeTable.charge: a state's log drops what expired before it takes more (what it takes is never expired)
         state = this.scopes.obtain(scope);
         state.log.dropThrough(keepAfter);
-        state.log.reserve(run.count - i, run.share, runColumns(run, i));
+        if (!state.log.hasRoom(run.count - i)) state.log.reserve(run.count - i, run.share, runColumns(run, i), run.arena);
       }
       state.charge(run.at[record], row, keepAfter);
     }

@@ -1,6 +1,7 @@
 // Start-up replay's staging: records gathered per scope, then loaded scope by scope, so each scope's state is brought into cache once per batch, not per record.
 import { METRIC_COUNT, type AmountRow } from '../amounts.ts';
 import { sessionIdleMs } from '../scope-state.ts';
+import { LogArena } from '../log-arena.ts';
 
 /** Records held before they are loaded (about 4 MB with their links). */
 const STAGE_RECORDS = 65_536;
@@ -8,7 +9,8 @@ const STAGE_RECORDS = 65_536;
 /**
  * One scope's staged records, in file order: record `records[i]` (i < count) has time `at[record]` and amounts
  * `rows[record * METRIC_COUNT + column]`. `share` is the part of the journal read so far (0 to 1): a hint for sizing
- * the scope's log once for what the rest of the journal will likely bring, rather than growing it step by step.
+ * the scope's log once for what the rest of the journal will likely bring, rather than growing it step by step; the
+ * log is then carved from `arena` (the replay's, one for all its scopes).
  */
 export interface StagedRun {
   readonly at: Float64Array;
@@ -16,6 +18,7 @@ export interface StagedRun {
   readonly records: Int32Array;
   readonly count: number;
   readonly share: number;
+  readonly arena: LogArena;
 }
 
 /** The metric columns the run's records from `from` on use (bit c: column c), for sizing a log with them (EventLog.reserve). */
@@ -60,7 +63,7 @@ export class ReplayStage {
   /** Per list number: its distinct scopes' numbers, or null when the list is not staged. */
   readonly #lists: (Int32Array | null | undefined)[] = [];
   /** The run handed to the loader, one scope at a time (its records: gathered from the links). */
-  readonly #run = { at: this.#at, rows: this.#rows, records: new Int32Array(STAGE_RECORDS), count: 0, share: 1 };
+  readonly #run = { at: this.#at, rows: this.#rows, records: new Int32Array(STAGE_RECORDS), count: 0, share: 1, arena: new LogArena() };
   #records = 0;
   #links = 0;
   #scopes = 0;
