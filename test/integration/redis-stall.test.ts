@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort, startProxyProcess, type RunningProxy } from '../helpers/process.ts';
+import { ask } from '../helpers/chat-status.ts';
 import { writeProcessRoot } from '../helpers/process-root.ts';
 import { PrivateRedis, waitFor } from '../unit/ledger/redis-test-support.ts';
 import { createRedisLedger, type RedisLedger } from '../../src/ledger/redis/ledger.ts';
@@ -174,21 +175,6 @@ describe('a Redis stall (SIGSTOP 3 s) under running calls', () => {
     });
   }
 });
-
-/** Sends one small chat call as `agent`; the status (0 when the connection failed). */
-async function ask(proxy: RunningProxy, agent: string): Promise<number> {
-  try {
-    const response = await fetch(`${proxy.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${agent}:s`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'openai/gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: `from ${agent}` }] }),
-    });
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
 
 /** Calls and micro-dollars the agent's history holds, over the mode's replicas. */
 function historyOf(root: string, mode: Mode, agent: string): { entries: number; micros: number } {

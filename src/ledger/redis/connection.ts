@@ -69,6 +69,10 @@ export class RedisConnection {
           enableOfflineQueue: false,
           enableAutoPipelining: true,
           clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+          // CLUSTERDOWN (a master marked failed, with `cluster-require-full-coverage yes`) is refused at once: ioredis
+          // would resend it every 100 ms up to 16 times, so each command waited its whole timeout to end "outcome
+          // unknown", and could still run after it. Refused before running, it is unreachable (docs/deploy.md).
+          retryDelayOnClusterDown: 0,
           redisOptions: { ...common, username: seeds[0].username, password: seeds[0].password, tls: seeds[0].tls ? {} : undefined },
         },
       );
@@ -180,6 +184,9 @@ export class RedisConnection {
     if (message.startsWith('TOLLGATE_')) return new Error(`redis ledger: ${message.replace(/^TOLLGATE_\w+ /, '')}`);
     // ioredis refused to send it (the connection went down between our check and the call): nothing ran
     if (message.includes('enableOfflineQueue')) return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): not connected`);
+    // a Cluster that lost a master (no replica to promote) refuses every command before running it: nothing ran
+    if (error instanceof ReplyError && message.startsWith('CLUSTERDOWN'))
+      return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): ${message} (nothing ran)`);
     if (error instanceof ReplyError) return new Error(`redis ledger error (${this.target}): ${message}`);
     return new LedgerOutcomeUnknownError(`redis ledger unavailable (${this.target}): ${message} (outcome unknown)`);
   }

@@ -250,19 +250,22 @@ export class RedisLedger implements Ledger {
   async health(): Promise<LedgerHealth> {
     if (this.closed) return { ok: false, kind: 'redis', detail: 'closed' };
     if (!this.connection.isUp) return { ok: false, kind: 'redis', detail: this.connection.describeDown() };
+    // on a Cluster every master is PINGed beside the layout read (each bounded by the command timeout, as every
+    // command is: a load balancer's probe behind a stalled pipeline waits 1 s, not 2), so a probe waits one timeout
+    const silentMasters = this.connection.silentMasters();
+    let stored: string | null;
     try {
-      // bounded from now, as every ledger command is: a load balancer's probe behind a stalled pipeline waits 1 s, not 2
-      const stored = await this.connection.send(() => this.connection.client.get(this.layoutKey));
-      if (stored !== null && stored !== this.layout) {
-        return { ok: false, kind: 'redis', detail: `layout mismatch: Redis holds ${stored}, this replica uses ${this.layout}` };
-      }
-      // a Cluster with a stalled master: its groups fail (per fail mode), the others work, so the ledger stays up
-      const silent = await this.connection.silentMasters();
-      if (silent.length > 0) return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}: degraded, no reply from master ${silent.join(', ')}` };
-      return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}` };
+      stored = await this.connection.send(() => this.connection.client.get(this.layoutKey));
     } catch (error) {
-      return { ok: false, kind: 'redis', detail: this.connection.failure(error).message };
+      return { ok: false, kind: 'redis', detail: downDetail(error as Error, await silentMasters, this.connection.target) };
     }
+    if (stored !== null && stored !== this.layout) {
+      return { ok: false, kind: 'redis', detail: `layout mismatch: Redis holds ${stored}, this replica uses ${this.layout}` };
+    }
+    // a Cluster with a stalled master: its groups fail (per fail mode), the others work, so the ledger stays up
+    const silent = await silentMasters;
+    if (silent.length > 0) return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}: degraded, no reply from master ${silent.join(', ')}` };
+    return { ok: true, kind: 'redis', detail: `redis ${this.connection.target}` };
   }
 
   /** Disconnects. Open reservations are not released: their leases expire in Redis (as for a replica that died). */
@@ -297,6 +300,18 @@ export class RedisLedger implements Ledger {
     if (!this.connection.isUp) throw new LedgerUnreachableError(`redis ledger unavailable: ${this.connection.describeDown()}`);
     return this.connection.send(send);
   }
+}
+
+/**
+ * Why the ledger is down, for health: the failure as send worded it (wrapping it again doubled the message), and on a
+ * Cluster the masters that do not answer. A Cluster that marked a master failed, with no replica to promote, answers
+ * CLUSTERDOWN to every command (`cluster-require-full-coverage yes`, the default: docs/deploy.md).
+ */
+function downDetail(error: Error, silent: readonly string[], target: string): string {
+  const masters = silent.length > 0 ? `no reply from master ${silent.join(', ')}` : '';
+  if (error instanceof LedgerUnreachableError && /\bCLUSTERDOWN\b/.test(error.message))
+    return `redis ${target}: down, the Cluster answers CLUSTERDOWN to every command (${masters || 'a master is marked failed'})`;
+  return masters ? `${error.message}; ${masters}` : error.message;
 }
 
 /**

@@ -1,47 +1,13 @@
 // A Redis Cluster with one master stalled (SIGSTOP): the other masters' budgets keep working, the stalled one's time out.
 import { after, afterEach, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { LedgerOutcomeUnknownError, type LimitCheck, type ReserveInput } from '../../../src/ledger/ledger.ts';
+import { LedgerOutcomeUnknownError, type ReserveInput } from '../../../src/ledger/ledger.ts';
 import { createRedisLedger, type RedisLedger } from '../../../src/ledger/redis/ledger.ts';
 import { ledgerNamespace } from '../../../src/ledger/redis/layout.ts';
 import { PrivateCluster, waitFor, watch } from './redis-test-support.ts';
+import { agentPerMaster, answered, elapse, ledgerFor, reservation, turn, type Agent } from './redis-cluster-agents.ts';
 
 const TIMEOUT_MS = 1000;
-
-/** An agent whose budget group's hash tag lives on the master at `port`. */
-interface Agent {
-  readonly port: number;
-  readonly scope: string;
-  readonly group: string;
-  readonly check: LimitCheck;
-}
-
-/** One agent per master: budget groups `g0`, `g1`, … until every master serves one of them. */
-async function agentPerMaster(cluster: PrivateCluster, prefix: string): Promise<Agent[]> {
-  const agents = new Map<number, Agent>();
-  for (let index = 0; agents.size < cluster.ports.length; index++) {
-    const group = `g${index}`;
-    const port = await cluster.portOf(`${ledgerNamespace(prefix, group)}layout`);
-    const scope = `agent:on-${port}`;
-    if (!agents.has(port))
-      agents.set(port, { port, scope, group, check: { id: `${scope}/usd`, scope, metric: 'usd_micros', windowMs: 3_600_000, limit: 1_000_000 } });
-  }
-  return cluster.ports.map((port) => agents.get(port) as Agent);
-}
-
-function reservation(agent: Agent, usd: number): ReserveInput {
-  return { id: randomUUID(), scopes: [agent.scope], amounts: { usd_micros: usd }, checks: [agent.check], leaseMs: 60_000 };
-}
-
-/** Lets pending I/O and promises run (setImmediate is not mocked). */
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Moves the mocked clock and lets what it fired settle. */
-async function elapse(ms: number): Promise<void> {
-  mock.timers.tick(ms);
-  for (let i = 0; i < 10; i++) await turn();
-}
 
 /** Runs `body` with the master at `port` stopped (SIGSTOP) and the clock mocked; resumes it whatever happens. */
 async function whileStalled(cluster: PrivateCluster, port: number, body: () => Promise<void>): Promise<void> {
@@ -53,18 +19,6 @@ async function whileStalled(cluster: PrivateCluster, port: number, body: () => P
     mock.timers.reset();
     cluster.resumeAll();
   }
-}
-
-/**
- * The value of a command on a healthy master, the clock standing still: it must be answered by the master itself (no
- * timer fires meanwhile). A guard against hanging (a command held behind the stalled master's), not a timing assertion.
- */
-async function answered<T>(what: string, promise: Promise<T>): Promise<T> {
-  const state = watch(promise);
-  for (const until = Date.now() + 10_000; !state.done && Date.now() < until; ) await turn();
-  assert.ok(state.done, `${what}: no answer while the clock stands still (held behind the stalled master?)`);
-  if (state.error) assert.fail(`${what} failed beside a stalled master: ${String(state.error)}`);
-  return state.value as T;
 }
 
 describe('redis ledger on a Cluster with one master stalled', { concurrency: false }, () => {
@@ -104,18 +58,9 @@ describe('redis ledger on a Cluster with one master stalled', { concurrency: fal
     it(`master ${stalledAt + 1} of 3 stalled: the others' reserves and settles are answered, its own time out; all reconciles by id`, async () => {
       const prefix = `cstall-${stalledAt}`;
       const agents = await agentPerMaster(cluster, prefix);
-      const groupOf = new Map(agents.map((agent) => [agent.scope, agent.group]));
-      const ledger: RedisLedger = await createRedisLedger({
-        url: cluster.url,
-        cluster: true,
-        keyPrefix: prefix,
-        commandTimeoutMs: TIMEOUT_MS,
-        groups: () => ({ groupOf: (scope) => groupOf.get(scope) ?? scope }),
-      });
+      const { ledger, charged, charge } = await ledgerFor(cluster, prefix, agents, TIMEOUT_MS);
       const stalled = agents[stalledAt];
       const healthy = agents.filter((agent) => agent !== stalled);
-      const charged = new Map(agents.map((agent) => [agent.scope, 0]));
-      const charge = (agent: Agent, usd: number) => charged.set(agent.scope, (charged.get(agent.scope) ?? 0) + usd);
       /** A call on a healthy master, reserve to settle, while the clock stands still. */
       const call = async (agent: Agent, usd: number) => {
         const input = reservation(agent, usd);

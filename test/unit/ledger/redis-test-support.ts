@@ -187,6 +187,14 @@ export class PrivateRedis {
   }
 }
 
+/** Cluster settings a test may change (the defaults: redis-server's). */
+export interface PrivateClusterOptions {
+  /** `cluster-node-timeout`: how long a master may be silent before the others mark it failed (default 15,000 ms). */
+  readonly nodeTimeoutMs?: number;
+  /** `cluster-require-full-coverage` (default true: with a master failed, the whole Cluster answers CLUSTERDOWN). */
+  readonly requireFullCoverage?: boolean;
+}
+
 /** A private three-master Redis Cluster on free loopback ports (no replicas, no persistence). */
 export class PrivateCluster {
   private constructor(
@@ -195,7 +203,11 @@ export class PrivateCluster {
     private readonly dir: string,
   ) {}
 
-  static async start(): Promise<PrivateCluster> {
+  static async start(options: PrivateClusterOptions = {}): Promise<PrivateCluster> {
+    const settings = [
+      ...(options.nodeTimeoutMs === undefined ? [] : ['--cluster-node-timeout', String(options.nodeTimeoutMs)]),
+      ...(options.requireFullCoverage === undefined ? [] : ['--cluster-require-full-coverage', options.requireFullCoverage ? 'yes' : 'no']),
+    ];
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-cluster-'));
     const ports: number[] = [];
     while (ports.length < 3) {
@@ -220,6 +232,7 @@ export class PrivateCluster {
           '',
           '--appendonly',
           'no',
+          ...settings,
         ],
         { stdio: 'ignore' },
       ),
@@ -231,19 +244,36 @@ export class PrivateCluster {
       await cluster.stop(); // the nodes that did start would keep the test file alive to its timeout
       throw error;
     }
-    const seeds = ports.map((port) => `127.0.0.1:${port}`);
-    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes']);
-    for (const port of ports) {
-      await waitFor(`cluster state ok on ${port}`, async () => {
-        const client = new Redis(`redis://127.0.0.1:${port}`);
-        try {
-          return (await client.cluster('INFO')).includes('cluster_state:ok');
-        } finally {
-          client.disconnect();
-        }
-      });
+    try {
+      const seeds = ports.map((port) => `127.0.0.1:${port}`);
+      await promisify(execFile)('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes']);
+      await cluster.waitUntilOk();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
     }
     return cluster;
+  }
+
+  /** Waits until every node running says `cluster_state:ok` (after a start, or a failed master's return). */
+  async waitUntilOk(deadlineMs = 30_000): Promise<void> {
+    for (const port of this.ports) {
+      await waitFor(`cluster state ok on ${port}`, async () => (await nodeCommand(port, 'INFO')).includes('cluster_state:ok'), deadlineMs);
+    }
+  }
+
+  /** Waits until every other node's CLUSTER NODES marks the master at `port` `fail` (not only `fail?`, its own suspicion). */
+  async waitUntilFailed(port: number, deadlineMs = 30_000): Promise<void> {
+    for (const other of this.ports.filter((each) => each !== port)) {
+      await waitFor(
+        `node ${other} to mark master ${port} failed`,
+        async () => {
+          const line = (await nodeCommand(other, 'NODES')).split('\n').find((entry) => entry.includes(`127.0.0.1:${port}@`));
+          return line?.split(' ')[2].split(',').includes('fail') ?? false;
+        },
+        deadlineMs,
+      );
+    }
   }
 
   /** Seed URL for the ledger's cluster mode. */
@@ -272,6 +302,16 @@ export class PrivateCluster {
     if (pid === undefined) throw new Error(`no cluster node on port ${port}`);
     child.kill('SIGSTOP');
     await waitFor(`cluster node ${port} to be stopped`, async () => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+  }
+
+  /** `cluster_state` as one node sees it: `ok`, `fail`, or '' when it does not answer. */
+  async stateOn(port: number): Promise<string> {
+    return /cluster_state:(\w+)/.exec(await nodeCommand(port, 'INFO'))?.[1] ?? '';
+  }
+
+  /** SIGCONTs one node. */
+  resume(port: number): void {
+    this.children[this.ports.indexOf(port)]?.kill('SIGCONT');
   }
 
   /** SIGCONTs every node still running (nothing for one not stopped): for clean-up after any pause. */
@@ -303,6 +343,20 @@ export class PrivateCluster {
       }),
     );
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** CLUSTER <sub> on one node ('' when it does not answer within a second, e.g. while it is stopped). */
+async function nodeCommand(port: number, sub: 'INFO' | 'NODES'): Promise<string> {
+  const client = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 1000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return String(await client.cluster(sub as 'INFO'));
+  } catch {
+    return '';
+  } finally {
+    client.disconnect();
   }
 }
 
