@@ -14,16 +14,19 @@ import { ledgerNamespace } from '../../src/ledger/redis/layout.ts';
 
 type Mode = 'open' | 'closed';
 const HOUR = 3_600_000;
-/** Calls each agent makes while the master is marked failed. */
+/** Calls each agent makes while the master is marked failed, one after the other. */
 const CALLS_DOWN = 3;
+/** Calls each agent then makes at once (with `burst`). */
+const BURST = 4;
 
 /**
- * A private Cluster (node timeout 1 s), a proxy per fail mode on it, and `agents` (agent id → fail mode). `during`
- * runs while the master at `lost(...)` is marked failed; afterwards the Cluster heals. Every call's status and wait
- * (ms, reported only) are kept, per agent.
+ * A private Cluster (node timeout 1 s), a proxy per fail mode on it, and `agents` (agent id → fail mode). While the
+ * master at `lost` is marked failed each agent makes CALLS_DOWN calls one after the other (and with `burst`, BURST
+ * more at once); afterwards the Cluster heals. Every call's status and wait (ms, reported only) are kept, per agent.
  */
 function onFailedMaster(input: {
   cluster: PrivateClusterOptions;
+  burst?: boolean;
   agents: (portOf: (agent: string) => Promise<number>, home: number, ports: readonly number[]) => Promise<{ agents: Record<string, Mode>; lost: number }>;
 }) {
   const state = {
@@ -36,6 +39,7 @@ function onFailedMaster(input: {
     proxies: new Map<Mode, RunningProxy>(),
     statuses: new Map<string, number[]>(),
     waits: new Map<string, number[]>(),
+    bursts: new Map<string, { status: number; ms: number }[]>(),
     health: new Map<Mode, { status: number; body: { ok: boolean; ledger: { ok: boolean; detail?: string } } }>(),
   };
   const prefix = `cdown-${process.pid}-${input.cluster.requireFullCoverage === false ? 'no' : 'yes'}`;
@@ -75,6 +79,10 @@ function onFailedMaster(input: {
           state.statuses.set(agent, [...(state.statuses.get(agent) ?? []), await ask(proxyOf(agent), agent)]);
           state.waits.set(agent, [...(state.waits.get(agent) ?? []), Math.round(performance.now() - sent)]);
         }
+        if (!input.burst) continue;
+        const sent = performance.now();
+        const burst = Array.from({ length: BURST }, async () => ({ status: await ask(proxyOf(agent), agent), ms: Math.round(performance.now() - sent) }));
+        state.bursts.set(agent, await Promise.all(burst));
       }
       for (const [mode, proxy] of state.proxies) {
         const response = await fetch(`${proxy.url}/health`);
@@ -159,6 +167,7 @@ describe('a Cluster master marked failed, full coverage required (the default): 
 describe('a Cluster master marked failed, cluster-require-full-coverage no: only its groups out', () => {
   const state = onFailedMaster({
     cluster: { requireFullCoverage: false },
+    burst: true,
     // fail closed: an agent on the failed master (not the prefix's home) and one on another master
     agents: async (portOf, home) => {
       let lost: [string, number] | null = null;
@@ -185,9 +194,36 @@ describe('a Cluster master marked failed, cluster-require-full-coverage no: only
     assert.match(seen?.body.ledger.detail ?? '', new RegExp(`degraded, no reply from master 127\\.0\\.0\\.1:${state.lost}$`));
   });
 
+  it("closed: calls at once for the failed master's group: one waits as the probe, the others get a 503 unsent (nothing ran)", (t) => {
+    const burst = (agent: string) => state.bursts.get(agent) ?? [];
+    t.diagnostic(
+      `ms to each answer of ${BURST} calls at once: ${lostAgent()} ${burst(lostAgent()).map((call) => call.ms)}; ${keptAgent()} ${burst(keptAgent()).map((call) => call.ms)}`,
+    );
+    assert.deepEqual(
+      burst(keptAgent()).map((call) => call.status),
+      Array(BURST).fill(200),
+    );
+    assert.deepEqual(
+      burst(lostAgent()).map((call) => call.status),
+      Array(BURST).fill(503),
+    );
+    // every command for that master used to wait its own timeout ("outcome unknown"); now the master is taken as
+    // stalled after one, and a call beside the waiting probe is refused before sending
+    const reasons = unavailableReasons(state.proxies.get('closed') as RunningProxy, lostAgent());
+    assert.equal(reasons.length, CALLS_DOWN + BURST, `one unavailable decision per call: ${reasons.join(' | ')}`);
+    const refused = reasons.filter((reason) =>
+      new RegExp(`master 127\\.0\\.0\\.1:${state.lost}\\): no reply for \\d+ ms; not sent while a probe waits`).test(reason),
+    );
+    t.diagnostic(`refused unsent: ${refused.length} of ${reasons.length}`);
+    assert.ok(refused.length >= 1, `at least one call beside the probe refused unsent: ${reasons.join(' | ')}`);
+    assert.ok(unavailableReasons(state.proxies.get('closed') as RunningProxy, keptAgent()).length === 0, 'the other master answers every call');
+  });
+
   it('after it returns, each agent holds what history charged, once, and nothing is held', async () => {
-    for (const agent of [lostAgent(), keptAgent()])
-      await chargedOnce(state.ledger as RedisLedger, state.root, agent, state.statuses.get(agent)?.filter((status) => status === 200).length ?? 0);
+    for (const agent of [lostAgent(), keptAgent()]) {
+      const passed = [...(state.statuses.get(agent) ?? []), ...(state.bursts.get(agent) ?? []).map((call) => call.status)].filter((status) => status === 200);
+      await chargedOnce(state.ledger as RedisLedger, state.root, agent, passed.length);
+    }
   });
 });
 

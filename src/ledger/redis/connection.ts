@@ -1,6 +1,8 @@
 // The Redis ledger's connection: fail-fast ioredis client (no offline queue, no resend), reconnect forever, state for health.
 import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { LedgerOutcomeUnknownError, LedgerUnreachableError } from '../ledger.ts';
+import { Silences, type SilenceVerdict } from './silence.ts';
 
 export type RedisLedgerState = 'up' | 'down';
 
@@ -33,21 +35,19 @@ export class RedisConnection {
   private closing = false;
   private readonly onStateChange: ((change: RedisStateChange) => void) | undefined;
   /**
-   * Once a command went unanswered for its whole timeout, Redis is taken as stalled until a reply comes: one command at a
-   * time goes out as the probe (it waits its timeout), every other fails at once, unsent (LedgerUnreachableError: the
-   * fail mode applies, a settlement goes to the backlog). A stalled Redis so costs a call nothing (fail open) or a fast
-   * 503 (closed), where each command used to wait its full timeout; the first reply, or a reconnection, ends it.
-   * Not on a Cluster: there one stalled shard must not fail the commands of the others (each waits its own timeout;
-   * test/unit/ledger/redis-cluster-stall.test.ts).
+   * Once a command went unanswered for its whole timeout, its server is taken as stalled until a reply comes: one command
+   * at a time goes out to it as the probe (it waits its timeout), every other for it fails at once, unsent
+   * (LedgerUnreachableError: the fail mode applies, a settlement goes to the backlog). A stalled Redis so costs a call
+   * nothing (fail open) or a fast 503 (closed), where each command used to wait its full timeout; the first reply, or a
+   * reconnection, ends it. On a Cluster per master: a command's master is the one the slot map names for its key's slot,
+   * so one stalled master fails only its own slots' commands (test/unit/ledger/redis-cluster-stall.test.ts); a command
+   * sent without a key, or for a slot the map does not hold, is always sent.
    */
-  private silentSince: number | null = null;
-  private probing = false;
-  private readonly probesWhenSilent: boolean;
+  private readonly silences = new Silences();
 
   constructor(options: RedisConnectionOptions) {
     this.onStateChange = options.onStateChange;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
-    this.probesWhenSilent = options.cluster !== true;
     const common: RedisOptions = {
       lazyConnect: true,
       // Fail fast: nothing waits for a connection, nothing is re-sent after one drops (a script may have run).
@@ -83,9 +83,16 @@ export class RedisConnection {
       this.client = new Redis(options.url, common);
     }
     this.client.on('ready', () => {
-      this.silentSince = null; // a fresh connection answered its handshake
+      this.silences.forget(); // a fresh connection answered its handshake
       this.transition('up');
     });
+    if (this.client instanceof Cluster) {
+      // a master's own fresh connection answered its handshake, or it left the Cluster (failed over, removed): its
+      // silence ends (a slot moved to another master is served by that one's state, by the slot map)
+      const nodeKey = (redis: Redis) => `${redis.options.host}:${redis.options.port}`;
+      this.client.on('+node', (redis: Redis) => redis.on('ready', () => this.silences.forget(nodeKey(redis))));
+      this.client.on('-node', (redis: Redis) => this.silences.forget(nodeKey(redis)));
+    }
     this.client.on('error', (error: Error) => {
       this.lastError = safeMessage(error);
     });
@@ -123,7 +130,7 @@ export class RedisConnection {
     const masters = this.client.nodes('master');
     const silent = await Promise.all(
       masters.map((node) =>
-        this.send(() => node.ping()).then(
+        this.sendTo(`${node.options.host}:${node.options.port}`, () => node.ping()).then(
           () => null,
           () => `${node.options.host}:${node.options.port}`,
         ),
@@ -138,14 +145,26 @@ export class RedisConnection {
    * and with auto-pipelining a command issued while an earlier pipeline waits for its replies is held unsent until
    * that one ends: on a stalled Redis each command waited up to two timeouts (a settle 2 s, not 1, the answer of the
    * call with it). Rejected here, such a command may still be sent when the earlier one gives up, and run when Redis
-   * resumes: its outcome is unknown, as for one sent and not answered (resolved by id: docs/deploy.md).
+   * resumes: its outcome is unknown, as for one sent and not answered (resolved by id: docs/deploy.md). `key`: a key of
+   * the command, or any text with its hash tag (a namespace); on a Cluster it names the master whose silence applies.
    */
-  async send<T>(send: () => Promise<T>): Promise<T> {
-    const probe = this.silentSince !== null;
-    if (probe && this.probing) throw this.silentError();
-    if (probe) this.probing = true;
+  send<T>(send: () => Promise<T>, key?: string): Promise<T> {
+    return this.sendTo(this.serverOf(key), send);
+  }
+
+  /** The server a command for `key` goes to: the single Redis, or the master serving the key's slot (null: unknown). */
+  private serverOf(key: string | undefined): string | null {
+    if (!(this.client instanceof Cluster)) return this.target;
+    if (key === undefined) return null;
+    return this.client.slots[calculateSlot(key)]?.[0] ?? null;
+  }
+
+  private async sendTo<T>(server: string | null, send: () => Promise<T>): Promise<T> {
+    const verdict: SilenceVerdict = this.silences.enter(server);
+    if (verdict === 'refuse') throw this.silentError(server as string);
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let end: 'answered' | 'timedOut' | 'failed' = 'failed';
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
@@ -154,21 +173,21 @@ export class RedisConnection {
     });
     try {
       const reply = await Promise.race([send(), deadline]);
-      this.silentSince = null;
+      end = 'answered';
       return reply;
     } catch (error) {
-      if (timedOut && this.probesWhenSilent) this.silentSince ??= Date.now();
-      else if (error instanceof ReplyError) this.silentSince = null; // Redis answered, with an error
+      if (timedOut) end = 'timedOut';
+      else if (error instanceof ReplyError) end = 'answered'; // Redis answered, with an error
       throw this.failure(error);
     } finally {
       clearTimeout(timer);
-      if (probe) this.probing = false;
+      this.silences.settled(server, verdict, end);
     }
   }
 
-  private silentError(): LedgerUnreachableError {
-    const ms = Date.now() - (this.silentSince ?? Date.now());
-    return new LedgerUnreachableError(`redis ledger unavailable (${this.target}): no reply for ${ms} ms; not sent while a probe waits`);
+  private silentError(server: string): LedgerUnreachableError {
+    const which = this.client instanceof Cluster ? `${this.target}, master ${server}` : this.target;
+    return new LedgerUnreachableError(`redis ledger unavailable (${which}): no reply for ${this.silences.silentFor(server)} ms; not sent while a probe waits`);
   }
 
   /**

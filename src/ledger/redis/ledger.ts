@@ -224,7 +224,7 @@ export class RedisLedger implements Ledger {
    */
   async lifeInfo(): Promise<{ readonly bornAt: number; readonly reseeded: string | null }> {
     await this.run('standing', standingPayload([]));
-    const [born, reseeded] = await this.command(() => this.connection.client.mget(`${this.namespace}born`, `${this.namespace}reseeded`));
+    const [born, reseeded] = await this.command(() => this.connection.client.mget(`${this.namespace}born`, `${this.namespace}reseeded`), this.namespace);
     return { bornAt: Number(born), reseeded };
   }
 
@@ -236,14 +236,14 @@ export class RedisLedger implements Ledger {
     const key = `${this.namespace}claim:${input.key}`;
     const ttlMs = Math.max(1, Math.ceil(input.ttlMs));
     const client = this.connection.client;
-    if ((await this.command(() => client.set(key, '1', 'PX', ttlMs, 'NX'))) === 'OK') return { claimed: true, heldForMs: ttlMs };
-    const remaining = await this.command(() => client.pttl(key));
+    if ((await this.command(() => client.set(key, '1', 'PX', ttlMs, 'NX'), key)) === 'OK') return { claimed: true, heldForMs: ttlMs };
+    const remaining = await this.command(() => client.pttl(key), key);
     return { claimed: false, heldForMs: Math.max(0, remaining) };
   }
 
   /** Claims the one re-seed of this ledger life (SET NX); false if another re-seed already claimed it. */
   async claimReseed(marker: string): Promise<boolean> {
-    return (await this.command(() => this.connection.client.set(`${this.namespace}reseeded`, marker, 'NX'))) === 'OK';
+    return (await this.command(() => this.connection.client.set(`${this.namespace}reseeded`, marker, 'NX'), this.namespace)) === 'OK';
   }
 
   /** Down while disconnected, while Redis does not answer, or when Redis holds another layout for this namespace. */
@@ -255,7 +255,7 @@ export class RedisLedger implements Ledger {
     const silentMasters = this.connection.silentMasters();
     let stored: string | null;
     try {
-      stored = await this.connection.send(() => this.connection.client.get(this.layoutKey));
+      stored = await this.connection.send(() => this.connection.client.get(this.layoutKey), this.layoutKey);
     } catch (error) {
       return { ok: false, kind: 'redis', detail: downDetail(error as Error, await silentMasters, this.connection.target) };
     }
@@ -288,17 +288,18 @@ export class RedisLedger implements Ledger {
   }
 
   private run(name: ScriptName, args: ScriptArgs, target: GroupNamespace = this.router.home): Promise<unknown> {
-    return this.command(() => this.scripts[name](target.layoutKey, target.namespace, this.layout, this.packedLevels, args));
+    return this.command(() => this.scripts[name](target.layoutKey, target.namespace, this.layout, this.packedLevels, args), target.namespace);
   }
 
   /**
    * Fails at once while closed or disconnected (never queued: LedgerUnreachableError, nothing was sent), else after
-   * `commandTimeoutMs` from now at most (RedisConnection.send); failures name the target, never credentials.
+   * `commandTimeoutMs` from now at most (RedisConnection.send); failures name the target, never credentials. `key` (or
+   * a namespace: its hash tag decides the slot) names the Cluster master whose fail-fast applies; without it, none.
    */
-  private async command<T>(send: () => Promise<T>): Promise<T> {
+  private async command<T>(send: () => Promise<T>, key?: string): Promise<T> {
     if (this.closed) throw new Error('ledger is closed');
     if (!this.connection.isUp) throw new LedgerUnreachableError(`redis ledger unavailable: ${this.connection.describeDown()}`);
-    return this.connection.send(send);
+    return this.connection.send(send, key);
   }
 }
 

@@ -71,26 +71,26 @@ export class RedisSharedState implements SharedState {
   }
 
   async count(key: string, windowMs: number): Promise<number> {
-    return Number(await this.command(() => this.scripts.count(this.counters + key, Math.max(1, Math.ceil(windowMs)))));
+    return Number(await this.command(() => this.scripts.count(this.counters + key, Math.max(1, Math.ceil(windowMs))), this.counters));
   }
 
   async put(key: string, value: string, ttlMs: number | null): Promise<void> {
     const ttl = ttlMs === null ? 0 : Math.max(1, Math.ceil(ttlMs));
-    await this.command(() => this.scripts.put(this.namespace + key, value, ttl, this.channel, key));
+    await this.command(() => this.scripts.put(this.namespace + key, value, ttl, this.channel, key), this.namespace);
   }
 
   async get(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    return this.command(() => this.connection.client.mget(...keys.map((key) => this.namespace + key)));
+    return this.command(() => this.connection.client.mget(...keys.map((key) => this.namespace + key)), this.namespace);
   }
 
   async claim(key: string, value: string, ttlMs: number): Promise<boolean> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    return Number(await this.command(() => this.scripts.claim(this.namespace + key, value, ttl, this.channel, key))) === 1;
+    return Number(await this.command(() => this.scripts.claim(this.namespace + key, value, ttl, this.channel, key), this.namespace)) === 1;
   }
 
   async delete(key: string): Promise<void> {
-    await this.command(() => this.scripts.delete(this.namespace + key, this.channel, key));
+    await this.command(() => this.scripts.delete(this.namespace + key, this.channel, key), this.namespace);
   }
 
   /**
@@ -115,11 +115,13 @@ export class RedisSharedState implements SharedState {
     };
     return (keys, args, group = null) => {
       const namespace = group === null ? this.namespace : `${sharedNamespace(this.keyPrefix, group)}v:`;
-      return this.command(() =>
-        run(
-          keys.map((key) => namespace + key),
-          args,
-        ),
+      return this.command(
+        () =>
+          run(
+            keys.map((key) => namespace + key),
+            args,
+          ),
+        namespace,
       );
     };
   }
@@ -155,10 +157,11 @@ export class RedisSharedState implements SharedState {
     }
   }
 
-  private async command<T>(send: () => Promise<T>): Promise<T> {
+  /** `namespace`: the keys' (its hash tag names the Cluster master whose fail-fast applies: RedisConnection.send). */
+  private async command<T>(send: () => Promise<T>, namespace: string): Promise<T> {
     if (this.closed) throw new Error('shared state is closed');
     if (!this.connection.isUp) throw new LedgerUnreachableError(`shared state unavailable: ${this.connection.describeDown()}`);
-    return this.connection.send(send);
+    return this.connection.send(send, namespace);
   }
 }
 
