@@ -3,7 +3,8 @@ import { ProxyError } from '../errors.ts';
 import type { KeyPools } from '../keys/key-pools.ts';
 import type { PoolKey } from '../keys/pool.ts';
 import { judgesKey, VERDICT_BODY_BYTES } from '../keys/rate-signals.ts';
-import type { CallCancel, UpstreamBody, UpstreamResponse } from '../upstream/client.ts';
+import type { CallCancel, UpstreamResponse } from '../upstream/client.ts';
+import type { UpstreamBody } from '../upstream/upstream-body.ts';
 import type { Provider, ProviderKey } from '../upstream/provider.ts';
 
 /** cllama: at most 5 key attempts per candidate. */

@@ -5,7 +5,8 @@ import { createServer, request, type Server, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { chat } from '../../../src/protocol/index.ts';
 import { relayResponse, type RelayResult } from '../../../src/stream/tap.ts';
-import { CallCancel, UpstreamBody } from '../../../src/upstream/client.ts';
+import { CallCancel } from '../../../src/upstream/client.ts';
+import { UpstreamBody } from '../../../src/upstream/upstream-body.ts';
 
 const EVENT = (text: string) => `data: {"choices":[{"index":0,"delta":{"content":"${text}"}}]}\n\n`;
 const USAGE = 'data: {"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13}}\n\n';
