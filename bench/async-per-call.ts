@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, startProxyProcess } from '../test/helpers/process.ts';
 import { runLoad } from './load.ts';
-import { writeBenchConfig } from './setup.ts';
+import { requestOf, writeBenchConfig } from './setup.ts';
 
 const PRELOAD = fileURLToPath(new URL('./async-count-preload.js', import.meta.url));
 const trees = [resolve(fileURLToPath(new URL('..', import.meta.url))), ...process.argv.slice(2).map((tree) => resolve(tree))];
@@ -51,18 +51,12 @@ try {
     try {
       for (const mode of MODES) {
         for (const [agent, label] of AGENTS) {
+          const request = requestOf(mode, 'openai/gpt-4o');
           const load = (durationMs: number) =>
             runLoad({
               url: proxy.url,
-              path: '/v1/chat/completions',
+              ...request,
               headers: { authorization: `Bearer ${agent}:secret`, 'content-type': 'application/json' },
-              body: (n) =>
-                JSON.stringify({
-                  model: 'openai/gpt-4o',
-                  stream: mode === 'stream',
-                  max_tokens: 32,
-                  messages: [{ role: 'user', content: `Say something short about ${n}.` }],
-                }),
               concurrency: CONCURRENCY,
               durationMs,
             });

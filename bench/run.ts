@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { freePort, startProxyProcess, type RunningProxy } from '../test/helpers/process.ts';
 import { median, runLoad, type LoadResult } from './load.ts';
 import { cpuSince, cpuTimeOf, type CpuTime } from './proc-cpu.ts';
-import { seedJournal, writeBenchConfig } from './setup.ts';
+import { requestOf, seedJournal, writeBenchConfig } from './setup.ts';
 import { loopCostRows, sharedLoopCostRows } from './loop-cost.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -109,21 +109,6 @@ async function startProxy(
   const ledgerLine = /ledger loaded[^\n]*/.exec(stderr)?.[0] ?? '';
   process.stderr.write(`proxy pid ${proxy.child.pid} on ${proxy.url}\n`);
   return { proxy, readyMs: ready ? Number(ready[1]) : null, ledgerLine };
-}
-
-/**
- * What one mode sends: chat completions JSON or streamed, or a Responses API call. Each call's text differs, as an
- * agent's turns do: the same body over and over is a loop, and the loop breaker would flag every call after the 20th
- * (its cost on that path is the loop-breaker table's).
- */
-function requestOf(mode: string, model: string): { path: string; body: (sequence: number) => string } {
-  if (mode === 'responses') {
-    return { path: '/v1/responses', body: (n) => JSON.stringify({ model, max_output_tokens: 32, input: `Say something short about ${n}.` }) };
-  }
-  return {
-    path: '/v1/chat/completions',
-    body: (n) => JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: `Say something short about ${n}.` }] }),
-  };
 }
 
 async function measure(input: { target: Target; endpoints: Endpoints; mode: string; concurrency: number; durationMs: number }): Promise<Sample> {

@@ -71,3 +71,18 @@ export async function seedJournal(input: { file: string; records: number; scope:
   out.end(batch);
   await once(out, 'finish');
 }
+
+/**
+ * What one mode sends: chat completions JSON or streamed, or a Responses API call. Each call's text differs, as an
+ * agent's turns do: the same body over and over is a loop, and the loop breaker would flag every call after the 20th
+ * (its cost on that path is the loop-breaker table's).
+ */
+export function requestOf(mode: string, model: string): { path: string; body: (sequence: number) => string } {
+  if (mode === 'responses') {
+    return { path: '/v1/responses', body: (n) => JSON.stringify({ model, max_output_tokens: 32, input: `Say something short about ${n}.` }) };
+  }
+  return {
+    path: '/v1/chat/completions',
+    body: (n) => JSON.stringify({ model, stream: mode === 'stream', max_tokens: 32, messages: [{ role: 'user', content: `Say something short about ${n}.` }] }),
+  };
+}
